@@ -44,7 +44,8 @@ model = "H100"
 numa_node = 1
 [[simulate.gpu]]
 numa_node = 3
-)", "aion.toml", test_schema());
+)",
+                         "aion.toml", test_schema());
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->get_string("daemon.state_dir"), "/tmp/s");
   EXPECT_EQ(c->get_int("api.threads"), 4);
@@ -59,7 +60,8 @@ numa_node = 3
 }
 
 TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
-  auto c = Config::parse("[daemon]\nstate_dir = \"/x\"\nthreads = = 3\n", "/etc/aion/aion.toml", test_schema());
+  auto c = Config::parse("[daemon]\nstate_dir = \"/x\"\nthreads = = 3\n", "/etc/aion/aion.toml",
+                         test_schema());
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kConfig);
   EXPECT_EQ(c.error().message().rfind("/etc/aion/aion.toml:3:", 0), 0u) << c.error().message();
@@ -69,13 +71,15 @@ TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
 TEST(ConfigTest, UnknownKeyIsRejectedWithSuggestion) {
   auto c = Config::parse("[daemon]\nstat_dir = \"/x\"\n", "a.toml", test_schema());
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().message(), "a.toml:2:12: unknown key 'daemon.stat_dir' (did you mean 'daemon.state_dir'?)");
+  EXPECT_EQ(c.error().message(),
+            "a.toml:2:12: unknown key 'daemon.stat_dir' (did you mean 'daemon.state_dir'?)");
 }
 
 TEST(ConfigTest, UnknownSectionIsRejected) {
   auto c = Config::parse("[deamon]\nx = 1\n", "a.toml", test_schema());
   ASSERT_FALSE(c);
-  EXPECT_NE(c.error().message().find("unknown section [deamon]"), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("unknown section [deamon]"), std::string::npos)
+      << c.error().message();
 }
 
 TEST(ConfigTest, WrongTypeNamesExpectedAndFound) {
@@ -87,7 +91,8 @@ TEST(ConfigTest, WrongTypeNamesExpectedAndFound) {
 TEST(ConfigTest, EnumAndRangeAndPathAreChecked) {
   auto e = Config::parse("[log]\nlevel = \"loud\"\n", "a.toml", test_schema());
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().message().find("expected one of debug, info, warn, error, found 'loud'"), std::string::npos);
+  EXPECT_NE(e.error().message().find("expected one of debug, info, warn, error, found 'loud'"),
+            std::string::npos);
   auto r = Config::parse("[api]\nthreads = 0\n", "a.toml", test_schema());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("between 1 and 64"), std::string::npos);
@@ -99,10 +104,12 @@ TEST(ConfigTest, EnumAndRangeAndPathAreChecked) {
 TEST(ConfigTest, TableArrayElementsAreValidated) {
   auto c = Config::parse("[[simulate.gpu]]\nmodle = \"x\"\n", "a.toml", test_schema());
   ASSERT_FALSE(c);
-  EXPECT_NE(c.error().message().find("unknown key 'simulate.gpu.modle'"), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("unknown key 'simulate.gpu.modle'"), std::string::npos)
+      << c.error().message();
   auto t = Config::parse("[[simulate.gpu]]\nnuma_node = \"one\"\n", "a.toml", test_schema());
   ASSERT_FALSE(t);
-  EXPECT_NE(t.error().message().find("simulate.gpu.numa_node: expected an integer"), std::string::npos)
+  EXPECT_NE(t.error().message().find("simulate.gpu.numa_node: expected an integer"),
+            std::string::npos)
       << t.error().message();
 }
 

@@ -15,15 +15,17 @@ namespace fs = std::filesystem;
 class HostFsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("aion-hostfs-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("aion-hostfs-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "sys/devices/pci0000:00/0000:00:01.0");
     fs::create_directories(root_ / "sys/class/net");
     put("sys/devices/pci0000:00/0000:00:01.0/vendor", "0x10de\n");
     put("sys/devices/pci0000:00/0000:00:01.0/numa_node", "-1\n");
     put("sys/devices/pci0000:00/0000:00:01.0/bad", "12abc\n");
-    fs::create_directory_symlink("../../devices/pci0000:00/0000:00:01.0", root_ / "sys/class/net/eth0");
+    fs::create_directory_symlink("../../devices/pci0000:00/0000:00:01.0",
+                                 root_ / "sys/class/net/eth0");
   }
   void TearDown() override { fs::remove_all(root_); }
   void put(const std::string& rel, const std::string& content) {
@@ -80,7 +82,8 @@ TEST_F(HostFsTest, AtomicWriteCreatesParentsAndReplaces) {
   struct stat st {};
   ASSERT_EQ(::stat((root_ / "etc/sysctl.d/90-aion.conf").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
-  EXPECT_EQ(std::distance(fs::directory_iterator(root_ / "etc/sysctl.d"), fs::directory_iterator()), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(root_ / "etc/sysctl.d"), fs::directory_iterator()),
+            1);
   ASSERT_TRUE(h.remove("/etc/sysctl.d/90-aion.conf"));
   EXPECT_FALSE(h.exists("/etc/sysctl.d/90-aion.conf"));
 }

@@ -37,9 +37,8 @@ TEST(ProcessTest, MissingProgramIsNotFound) {
 }
 
 TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
-  auto r = run_process({.argv = {"sh", "-c", "sleep 30 & sleep 30; wait"},
-                        .timeout = 200ms,
-                        .kill_grace = 200ms});
+  auto r = run_process(
+      {.argv = {"sh", "-c", "sleep 30 & sleep 30; wait"}, .timeout = 200ms, .kill_grace = 200ms});
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->timed_out);
   EXPECT_FALSE(r->ok());
@@ -47,7 +46,8 @@ TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
 }
 
 TEST(ProcessTest, EnvironmentIsSetAndCanBeIsolated) {
-  auto r = run_process({.argv = {"/usr/bin/env"}, .env_set = {{"AION_X", "1"}}, .inherit_env = false});
+  auto r =
+      run_process({.argv = {"/usr/bin/env"}, .env_set = {{"AION_X", "1"}}, .inherit_env = false});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->out, "AION_X=1\n");
 }

@@ -40,8 +40,8 @@ class ManualClock final : public Clock {
     return Monotonic(std::chrono::nanoseconds(offset_ns_.load()));
   }
   Wall wall() const override {
-    return start_wall_ + std::chrono::duration_cast<Wall::duration>(
-                             std::chrono::nanoseconds(offset_ns_.load()));
+    return start_wall_ +
+           std::chrono::duration_cast<Wall::duration>(std::chrono::nanoseconds(offset_ns_.load()));
   }
   void advance(std::chrono::nanoseconds d) { offset_ns_ += d.count(); }
 

@@ -75,7 +75,8 @@ std::string quote_toml(std::string_view s) {
 // problem, reported as "source:line:col: key: problem".
 class ConfigParser {
  public:
-  ConfigParser(const ConfigSchema& schema, std::string source) : schema_(schema), source_(std::move(source)) {}
+  ConfigParser(const ConfigSchema& schema, std::string source)
+      : schema_(schema), source_(std::move(source)) {}
 
   Result<Config> run(const toml::table& root) {
     Config cfg = Config::defaults(schema_);
@@ -125,7 +126,8 @@ class ConfigParser {
       } else if (node.is_table() && has_prefix(key)) {
         if (auto st = walk(*node.as_table(), key, cfg); !st) return st;
       } else {
-        std::string what = node.is_table() ? "unknown section [" + key + "]" : "unknown key '" + key + "'";
+        std::string what =
+            node.is_table() ? "unknown section [" + key + "]" : "unknown key '" + key + "'";
         return fail(ErrorCode::kConfig, where(node) + ": " + what + suggestion(key));
       }
     }
@@ -142,8 +144,10 @@ class ConfigParser {
       case ConfigType::kString: {
         if (!node.is_string()) return wrong();
         std::string v = node.as_string()->get();
-        if (!f.allowed.empty() && std::find(f.allowed.begin(), f.allowed.end(), v) == f.allowed.end()) {
-          return bad(node, f.key, "expected one of " + join(f.allowed, ", ") + ", found '" + v + "'");
+        if (!f.allowed.empty() &&
+            std::find(f.allowed.begin(), f.allowed.end(), v) == f.allowed.end()) {
+          return bad(node, f.key,
+                     "expected one of " + join(f.allowed, ", ") + ", found '" + v + "'");
         }
         if (f.must_be_absolute_path && (v.empty() || v.front() != '/')) {
           return bad(node, f.key, "expected an absolute path, found '" + v + "'");
@@ -180,8 +184,9 @@ class ConfigParser {
         std::vector<std::string> out;
         for (const auto& item : *node.as_array()) {
           if (!item.is_string()) {
-            return bad(item, f.key, "expected an array of strings, found an element of type " +
-                                        node_type_name(item));
+            return bad(
+                item, f.key,
+                "expected an array of strings, found an element of type " + node_type_name(item));
           }
           out.push_back(item.as_string()->get());
         }
@@ -271,7 +276,8 @@ ConfigSchema& ConfigSchema::path(std::string key, std::string def, std::string d
 }
 
 ConfigSchema& ConfigSchema::integer(std::string key, std::int64_t def, std::string description,
-                                    std::optional<std::int64_t> min, std::optional<std::int64_t> max) {
+                                    std::optional<std::int64_t> min,
+                                    std::optional<std::int64_t> max) {
   ConfigField f = make_field(std::move(key), ConfigType::kInt, std::move(description));
   f.default_value = def;
   f.min = min;
@@ -298,7 +304,8 @@ ConfigSchema& ConfigSchema::strings(std::string key, std::vector<std::string> de
   return add(std::move(f));
 }
 
-ConfigSchema& ConfigSchema::table_array(std::string key, ConfigSchema element, std::string description) {
+ConfigSchema& ConfigSchema::table_array(std::string key, ConfigSchema element,
+                                        std::string description) {
   elements_[key] = std::make_shared<ConfigSchema>(std::move(element));
   return add(make_field(std::move(key), ConfigType::kTableArray, std::move(description)));
 }
@@ -328,7 +335,8 @@ std::string ConfigSchema::render_defaults() const {
     auto dot = f.key.rfind('.');
     std::string section = dot == std::string::npos ? "" : f.key.substr(0, dot);
     if (f.type == ConfigType::kTableArray) section = f.key;
-    if (std::find(sections.begin(), sections.end(), section) == sections.end()) sections.push_back(section);
+    if (std::find(sections.begin(), sections.end(), section) == sections.end())
+      sections.push_back(section);
   }
   std::ostringstream out;
   out << "# aion configuration. Every key is shown at its default, commented out.\n";
@@ -395,15 +403,16 @@ Config Config::defaults(const ConfigSchema& schema) {
   return cfg;
 }
 
-Result<Config> Config::parse(std::string_view text, std::string source, const ConfigSchema& schema) {
+Result<Config> Config::parse(std::string_view text, std::string source,
+                             const ConfigSchema& schema) {
   toml::table root;
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     return fail(ErrorCode::kConfig, source + ":" + std::to_string(b.line) + ":" +
-                                        std::to_string(b.column) + ": TOML syntax error: " +
-                                        std::string(e.description()));
+                                        std::to_string(b.column) +
+                                        ": TOML syntax error: " + std::string(e.description()));
   }
   return ConfigParser(schema, std::move(source)).run(root);
 }
@@ -445,7 +454,9 @@ const std::string& Config::get_string(std::string_view key) const {
 std::int64_t Config::get_int(std::string_view key) const {
   return get_as<std::int64_t>(entry(key).value, key);
 }
-bool Config::get_bool(std::string_view key) const { return get_as<bool>(entry(key).value, key); }
+bool Config::get_bool(std::string_view key) const {
+  return get_as<bool>(entry(key).value, key);
+}
 double Config::get_double(std::string_view key) const {
   return get_as<double>(entry(key).value, key);
 }
@@ -455,7 +466,9 @@ const std::vector<std::string>& Config::get_strings(std::string_view key) const 
 const std::vector<Config>& Config::get_tables(std::string_view key) const {
   return get_as<std::vector<Config>>(entry(key).value, key);
 }
-bool Config::is_set(std::string_view key) const { return entry(key).set; }
+bool Config::is_set(std::string_view key) const {
+  return entry(key).set;
+}
 
 void Config::set_string(std::string_view key, std::string value) {
   entry(key);  // aborts on an unknown key

@@ -34,9 +34,9 @@ struct ConfigField {
   std::string description;
   std::variant<std::monostate, std::string, std::int64_t, bool, double, std::vector<std::string>>
       default_value;
-  std::vector<std::string> allowed;        // for strings: the only accepted values
-  std::optional<std::int64_t> min, max;    // for ints
-  bool must_be_absolute_path = false;      // for strings
+  std::vector<std::string> allowed;      // for strings: the only accepted values
+  std::optional<std::int64_t> min, max;  // for ints
+  bool must_be_absolute_path = false;    // for strings
 };
 
 class ConfigSchema {
@@ -73,7 +73,8 @@ class Config {
   // Every key at its default.
   static Config defaults(const ConfigSchema& schema);
   // Parses TOML text; `source` names it in errors (usually the file path).
-  static Result<Config> parse(std::string_view text, std::string source, const ConfigSchema& schema);
+  static Result<Config> parse(std::string_view text, std::string source,
+                              const ConfigSchema& schema);
   // Reads and parses a file; a missing or unreadable file is a kConfig error naming it.
   static Result<Config> load(const std::filesystem::path& file, const ConfigSchema& schema);
 

@@ -14,8 +14,8 @@
 namespace aion {
 
 enum class ErrorCode {
-  kInvalidArgument,   // the caller's input is wrong (bad flag, malformed request)
-  kNotFound,          // a file, device, job or route that does not exist
+  kInvalidArgument,  // the caller's input is wrong (bad flag, malformed request)
+  kNotFound,         // a file, device, job or route that does not exist
   kAlreadyExists,
   kPermissionDenied,  // the caller is known but not allowed (HTTP 403)
   kUnauthenticated,   // the caller could not be identified (HTTP 401)
@@ -25,10 +25,10 @@ enum class ErrorCode {
   kConfig,            // configuration is invalid
   kCorrupt,           // stored data failed an integrity check
   kTimeout,
-  kConflict,          // state forbids the operation (lock held, job already finished)
-  kResourceExhausted, // a limit was hit (body too large, disk full, queue full)
-  kUnsupported,       // not possible on this machine or build
-  kInternal,          // a bug: an invariant did not hold
+  kConflict,           // state forbids the operation (lock held, job already finished)
+  kResourceExhausted,  // a limit was hit (body too large, disk full, queue full)
+  kUnsupported,        // not possible on this machine or build
+  kInternal,           // a bug: an invariant did not hold
 };
 
 // Stable lowercase name ("not_found"), used in JSON error envelopes and logs.

@@ -102,8 +102,8 @@ Result<std::int64_t> HostFs::read_int(std::string_view host_path) const {
   std::int64_t value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value, base);
   if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
-    return fail(ErrorCode::kParse, resolve(host_path).string() + ": expected an integer, found '" +
-                                       *text + "'");
+    return fail(ErrorCode::kParse,
+                resolve(host_path).string() + ": expected an integer, found '" + *text + "'");
   }
   return negative ? -value : value;
 }
@@ -151,15 +151,16 @@ Result<std::string> HostFs::real_path(std::string_view host_path) const {
   if (r.size() > base.size() && r.compare(0, base.size(), base) == 0 && r[base.size()] == '/') {
     return r.substr(base.size());
   }
-  return fail(ErrorCode::kInvalidArgument,
-              p.string() + " resolves to " + r + ", outside the host root " + base +
-                  " (recorded trees must use relative symlinks)");
+  return fail(ErrorCode::kInvalidArgument, p.string() + " resolves to " + r +
+                                               ", outside the host root " + base +
+                                               " (recorded trees must use relative symlinks)");
 }
 
 Status HostFs::write(std::string_view host_path, std::string_view content) const {
   fs::path p = resolve(host_path);
   Fd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
-  if (fd.get() < 0) return std::unexpected(errno_error(errno, "opening " + p.string() + " for writing"));
+  if (fd.get() < 0)
+    return std::unexpected(errno_error(errno, "opening " + p.string() + " for writing"));
   return write_all(fd.get(), content, p.string());
 }
 
@@ -196,7 +197,8 @@ Status HostFs::write_atomic(std::string_view host_path, std::string_view content
 
 Status HostFs::remove(std::string_view host_path) const {
   fs::path p = resolve(host_path);
-  if (::unlink(p.c_str()) != 0) return std::unexpected(errno_error(errno, "removing " + p.string()));
+  if (::unlink(p.c_str()) != 0)
+    return std::unexpected(errno_error(errno, "removing " + p.string()));
   return {};
 }
 

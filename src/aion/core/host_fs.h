@@ -50,7 +50,8 @@ class HostFs {
   Status write(std::string_view host_path, std::string_view content) const;
   // Writes a regular file atomically (temp file in the same directory, fsync, rename), for
   // files under /etc. Creates missing parent directories with mode 0755.
-  Status write_atomic(std::string_view host_path, std::string_view content, unsigned mode = 0644) const;
+  Status write_atomic(std::string_view host_path, std::string_view content,
+                      unsigned mode = 0644) const;
   Status remove(std::string_view host_path) const;
 
  private:

@@ -61,7 +61,9 @@ std::optional<spdlog::level::level_enum> parse(std::string_view level) {
 
 }  // namespace
 
-bool valid_level(std::string_view level) { return parse(level).has_value(); }
+bool valid_level(std::string_view level) {
+  return parse(level).has_value();
+}
 
 Status set_level(std::string_view level) {
   auto lvl = parse(level);

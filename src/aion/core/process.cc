@@ -53,14 +53,17 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
   return out;
 }
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 }  // namespace
 
 std::string ProcessResult::describe() const {
   if (timed_out) return "timed out after " + std::to_string(elapsed.count()) + " ms";
   if (term_signal != 0) {
-    return "killed by signal " + std::to_string(term_signal) + " (" + ::strsignal(term_signal) + ")";
+    return "killed by signal " + std::to_string(term_signal) + " (" + ::strsignal(term_signal) +
+           ")";
   }
   return "exited with status " + std::to_string(exit_code);
 }
@@ -90,8 +93,8 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
   posix_spawnattr_setsigdefault(&attr, &default_signals);
   posix_spawnattr_setsigmask(&attr, &no_signals);
   posix_spawnattr_setpgroup(&attr, 0);  // own process group, so a timeout kills all of it
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<std::string> argv_copy = o.argv;
   std::vector<std::string> env_copy = build_env(o);
@@ -128,9 +131,18 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
     pollfd fds[3];
     int n = 0;
     int idx_out = -1, idx_err = -1, idx_in = -1;
-    if (out.fd[0] >= 0) { idx_out = n; fds[n++] = {out.fd[0], POLLIN, 0}; }
-    if (err.fd[0] >= 0) { idx_err = n; fds[n++] = {err.fd[0], POLLIN, 0}; }
-    if (in.fd[1] >= 0) { idx_in = n; fds[n++] = {in.fd[1], POLLOUT, 0}; }
+    if (out.fd[0] >= 0) {
+      idx_out = n;
+      fds[n++] = {out.fd[0], POLLIN, 0};
+    }
+    if (err.fd[0] >= 0) {
+      idx_err = n;
+      fds[n++] = {err.fd[0], POLLIN, 0};
+    }
+    if (in.fd[1] >= 0) {
+      idx_in = n;
+      fds[n++] = {in.fd[1], POLLOUT, 0};
+    }
 
     int wait_ms = -1;
     auto now = SteadyClock::now();

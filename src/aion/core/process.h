@@ -19,19 +19,19 @@
 namespace aion {
 
 struct ProcessOptions {
-  std::vector<std::string> argv;                 // argv[0] is the program
-  std::map<std::string, std::string> env_set;    // added to (or replacing in) the environment
-  bool inherit_env = true;                       // false: only env_set
+  std::vector<std::string> argv;               // argv[0] is the program
+  std::map<std::string, std::string> env_set;  // added to (or replacing in) the environment
+  bool inherit_env = true;                     // false: only env_set
   std::optional<std::filesystem::path> cwd;
-  std::string stdin_data;                        // written to the child's stdin, then closed
-  std::chrono::milliseconds timeout{0};          // 0 = no timeout
-  std::chrono::milliseconds kill_grace{2000};    // SIGTERM -> SIGKILL delay on timeout
-  std::size_t max_output = 16 << 20;             // per stream; the rest is discarded
+  std::string stdin_data;                      // written to the child's stdin, then closed
+  std::chrono::milliseconds timeout{0};        // 0 = no timeout
+  std::chrono::milliseconds kill_grace{2000};  // SIGTERM -> SIGKILL delay on timeout
+  std::size_t max_output = 16 << 20;           // per stream; the rest is discarded
 };
 
 struct ProcessResult {
-  int exit_code = -1;     // valid when term_signal == 0
-  int term_signal = 0;    // the signal that ended the child, 0 if it exited
+  int exit_code = -1;   // valid when term_signal == 0
+  int term_signal = 0;  // the signal that ended the child, 0 if it exited
   bool timed_out = false;
   bool output_truncated = false;
   std::string out;

@@ -1,0 +1,39 @@
+// Router: the table of API routes. Each route has a method, a path pattern with {named}
+// segments, the least role that may call it, a one-line summary and a handler.
+//
+// dispatch() finds the route, checks the caller's role (403 when too low), fills
+// Request::params and calls the handler; unknown paths get 404 and a known path with the
+// wrong method 405, all in the JSON error envelope. Routes are added at start-up, before the
+// server runs; after that the router is read-only and dispatch() is safe from any thread.
+// Handlers must not throw; one that does is answered with 500 and logged.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "aion/api/http.h"
+
+namespace aion::api {
+
+using Handler = std::function<Response(Request&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // "/v1/admin/tokens/{id}"
+  Role min_role = Role::kViewer;
+  std::string summary;
+  Handler handler;
+};
+
+class Router {
+ public:
+  void add(Route route);
+  Response dispatch(Request& request) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace aion::api

@@ -1,0 +1,306 @@
+#include "aion/api/routes.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <system_error>
+
+#include "aion/core/json.h"
+#include "aion/core/version.h"
+
+namespace aion::api {
+
+extern const std::string_view kOpenApiJson;
+std::string_view openapi_json() {
+  return kOpenApiJson;
+}
+
+namespace {
+
+Response json(int status, const Json& j) {
+  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+Response bad_request(std::string message) {
+  return Response::error(400, "invalid_argument", message);
+}
+
+// Parses a JSON object body or explains why it is not one.
+Result<Json> parse_body(const Request& r) {
+  if (r.body.empty())
+    return fail(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  Json j = Json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return fail(ErrorCode::kInvalidArgument, "request body is not valid JSON");
+  if (!j.is_object())
+    return fail(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  return j;
+}
+
+// A string field of a body: absent -> def; present but not a string -> error.
+Result<std::string> string_field(const Json& j, const char* key, std::optional<std::string> def) {
+  auto it = j.find(key);
+  if (it == j.end()) {
+    if (def) return *def;
+    return fail(ErrorCode::kInvalidArgument, std::string("missing field '") + key + "'");
+  }
+  if (!it->is_string())
+    return fail(ErrorCode::kInvalidArgument, std::string("field '") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
+Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int64_t def,
+                               std::int64_t min, std::int64_t max) {
+  auto it = r.query.find(key);
+  if (it == r.query.end()) return def;
+  std::int64_t v = 0;
+  const auto& s = it->second;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
+    return fail(ErrorCode::kInvalidArgument,
+                "query parameter '" + std::string(key) + "' must be an integer from " +
+                    std::to_string(min) + " to " + std::to_string(max));
+  }
+  return v;
+}
+
+Json event_json(const store::Event& e) {
+  Json data = Json::parse(e.data_json, nullptr, false);
+  return {{"id", e.id},
+          {"time", format_rfc3339(Clock::Wall(std::chrono::milliseconds(e.time_ms)))},
+          {"time_ms", e.time_ms},
+          {"kind", e.kind},
+          {"severity", e.severity},
+          {"source", e.source},
+          {"message", e.message},
+          {"data", data.is_discarded() ? Json::object() : data}};
+}
+
+std::string ms_to_text(std::int64_t ms) {
+  return ms == 0 ? "" : format_rfc3339(Clock::Wall(std::chrono::milliseconds(ms)));
+}
+
+Json token_json(const TokenInfo& t) {
+  return {{"id", t.id},
+          {"role", to_string(t.role)},
+          {"note", t.note},
+          {"created_at", ms_to_text(t.created_ms)},
+          {"last_used_at", ms_to_text(t.last_used_ms)},
+          {"revoked_at", ms_to_text(t.revoked_ms)}};
+}
+
+// Streams events newer than a cursor as SSE frames, one event per frame.
+class EventStream final : public SseSource {
+ public:
+  EventStream(store::EventLog& log, std::int64_t since, std::string kind)
+      : log_(log), cursor_(since), kind_(std::move(kind)) {}
+
+  bool poll(std::string& out) override {
+    std::int64_t last = log_.last_id();
+    if (last <= cursor_) return true;
+    auto events = log_.list({.since_id = cursor_, .limit = 1000, .kind = kind_});
+    if (!events) return false;
+    // With a kind filter the newest ids may not match; never look at them again.
+    std::int64_t next = events->size() < 1000 ? last : cursor_;
+    for (const auto& e : *events) {
+      out += "id: " + std::to_string(e.id) +
+             "\ndata: " + event_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) +
+             "\n\n";
+      next = std::max(next, e.id);
+    }
+    cursor_ = next;
+    return true;
+  }
+
+ private:
+  store::EventLog& log_;
+  std::int64_t cursor_;
+  std::string kind_;
+};
+
+std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+// The daemon may run as root while an admin is only a member of the 'aion' group: it must
+// not become a way to create files where that user could not. Root and the daemon's own
+// user may write anywhere; other unix peers only into a directory they own; token callers
+// only below <state_dir>/backups.
+Status backup_allowed(const Identity& caller, const std::filesystem::path& dest,
+                      const std::filesystem::path& state_dir) {
+  long self = static_cast<long>(::geteuid());
+  if (caller.uid == 0 || (caller.uid >= 0 && caller.uid == self)) return {};
+  if (caller.uid < 0) {
+    auto dir = (state_dir / "backups").lexically_normal();
+    auto rel = dest.lexically_normal().lexically_relative(dir);
+    if (rel.empty() || *rel.begin() == "..") {
+      return fail(ErrorCode::kPermissionDenied,
+                  "token callers may only write backups below " + dir.string());
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    return {};
+  }
+  struct stat st {};
+  if (::stat(dest.parent_path().c_str(), &st) != 0 || static_cast<long>(st.st_uid) != caller.uid) {
+    return fail(ErrorCode::kPermissionDenied, "backups go into a directory you own; " +
+                                                  dest.parent_path().string() + " is not yours");
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_daemon_routes(Router& router, RouteContext& ctx) {
+  router.add({"GET", "/v1/status", Role::kViewer,
+              "Daemon version, uptime, state, listeners and store", [&ctx](Request& r) {
+                auto now = ctx.clock.wall();
+                Json listeners = Json::array();
+                for (const auto& l : ctx.daemon.listeners())
+                  listeners.push_back({{"kind", l.kind}, {"address", l.address}});
+                auto db = ctx.store.path();
+                auto wal = db;
+                wal += "-wal";
+                return json(
+                    200,
+                    {{"version", kVersion},
+                     {"pid", ctx.daemon.pid},
+                     {"state", ctx.daemon.state()},
+                     {"started_at", format_rfc3339(ctx.daemon.started_at)},
+                     {"uptime_seconds",
+                      std::chrono::duration_cast<std::chrono::seconds>(now - ctx.daemon.started_at)
+                          .count()},
+                     {"listeners", listeners},
+                     {"state_dir", ctx.daemon.state_dir.string()},
+                     {"store",
+                      {{"path", db.string()},
+                       {"size_bytes", file_size_or_zero(db) + file_size_or_zero(wal)}}},
+                     {"config", ctx.daemon.config_source},
+                     {"host_root", ctx.daemon.host_root.string()},
+                     {"events_last_id", ctx.events.last_id()},
+                     {"caller", {{"name", r.caller.name}, {"role", to_string(r.caller.role)}}}});
+              }});
+
+  router.add({"GET", "/v1/openapi.json", Role::kViewer, "This API's OpenAPI 3 description",
+              [](Request&) { return Response::json_text(200, std::string(openapi_json())); }});
+
+  router.add({"GET", "/v1/events", Role::kViewer, "List events, oldest first", [&ctx](Request& r) {
+                auto since = int_query(r, "since_id", 0, 0, INT64_MAX);
+                auto limit = int_query(r, "limit", 100, 1, 10000);
+                if (!since) return Response::from_error(since.error());
+                if (!limit) return Response::from_error(limit.error());
+                auto events = ctx.events.list({.since_id = *since,
+                                               .limit = static_cast<int>(*limit),
+                                               .kind = r.query_or("kind", "")});
+                if (!events) return Response::from_error(events.error());
+                Json list = Json::array();
+                for (const auto& e : *events) list.push_back(event_json(e));
+                return json(200, {{"events", list}, {"last_id", ctx.events.last_id()}});
+              }});
+
+  router.add({"POST", "/v1/events", Role::kOperator, "Record an operator note in the event log",
+              [&ctx](Request& r) {
+                auto body = parse_body(r);
+                if (!body) return Response::from_error(body.error());
+                auto message = string_field(*body, "message", std::nullopt);
+                auto severity = string_field(*body, "severity", "info");
+                if (!message) return Response::from_error(message.error());
+                if (!severity) return Response::from_error(severity.error());
+                if (message->empty() || message->size() > 4096)
+                  return bad_request("'message' must be 1 to 4096 characters");
+                if (*severity != "info" && *severity != "warning" && *severity != "critical") {
+                  return bad_request("'severity' must be info, warning or critical");
+                }
+                store::Event e;
+                e.kind = "annotation";
+                e.severity = *severity;
+                e.source = r.caller.name;
+                e.message = *message;
+                auto id = ctx.events.append(std::move(e));
+                if (!id) return Response::from_error(id.error());
+                return json(201, {{"id", *id}});
+              }});
+
+  router.add({"GET", "/v1/events/stream", Role::kViewer, "Stream new events as server-sent events",
+              [&ctx](Request& r) {
+                auto since = int_query(r, "since_id", ctx.events.last_id(), 0, INT64_MAX);
+                if (!since) return Response::from_error(since.error());
+                Response res;
+                res.sse = std::make_shared<EventStream>(ctx.events, *since, r.query_or("kind", ""));
+                return res;
+              }});
+
+  router.add({"GET", "/v1/admin/tokens", Role::kAdmin, "List API tokens (never their secrets)",
+              [&ctx](Request&) {
+                auto tokens = ctx.tokens.list();
+                if (!tokens) return Response::from_error(tokens.error());
+                Json list = Json::array();
+                for (const auto& t : *tokens) list.push_back(token_json(t));
+                return json(200, {{"tokens", list}});
+              }});
+
+  router.add({"POST", "/v1/admin/tokens", Role::kAdmin,
+              "Create an API token; the secret is returned once", [&ctx](Request& r) {
+                auto body = parse_body(r);
+                if (!body) return Response::from_error(body.error());
+                auto role_name = string_field(*body, "role", std::nullopt);
+                auto note = string_field(*body, "note", "");
+                if (!role_name) return Response::from_error(role_name.error());
+                if (!note) return Response::from_error(note.error());
+                auto role = parse_role(*role_name);
+                if (!role) return bad_request("'role' must be viewer, operator or admin");
+                if (note->size() > 256) return bad_request("'note' must be at most 256 characters");
+                auto created = ctx.tokens.create(*role, *note);
+                if (!created) return Response::from_error(created.error());
+                Json j = token_json(created->info);
+                j["token"] = created->token;
+                store::Event e{.kind = "token_created",
+                               .source = r.caller.name,
+                               .message = "API token " + created->info.id + " (" +
+                                          std::string(to_string(*role)) + ") created"};
+                (void)ctx.events.append(std::move(e));
+                return json(201, j);
+              }});
+
+  router.add(
+      {"DELETE", "/v1/admin/tokens/{id}", Role::kAdmin, "Revoke an API token", [&ctx](Request& r) {
+         const std::string& id = r.params.at("id");
+         if (auto st = ctx.tokens.revoke(id); !st) return Response::from_error(st.error());
+         store::Event e{.kind = "token_revoked",
+                        .source = r.caller.name,
+                        .message = "API token " + id + " revoked"};
+         (void)ctx.events.append(std::move(e));
+         return json(200, {{"id", id}, {"revoked", true}});
+       }});
+
+  router.add(
+      {"POST", "/v1/admin/backup", Role::kAdmin, "Write an online backup of the state database",
+       [&ctx](Request& r) {
+         auto body = parse_body(r);
+         if (!body) return Response::from_error(body.error());
+         auto path = string_field(*body, "path", std::nullopt);
+         if (!path) return Response::from_error(path.error());
+         if (path->empty() || path->front() != '/')
+           return bad_request("'path' must be an absolute path");
+         if (auto allowed = backup_allowed(r.caller, *path, ctx.daemon.state_dir); !allowed) {
+           return Response::from_error(allowed.error());
+         }
+         auto st = ctx.store.with([&](store::Database& db) { return db.backup_to(*path); });
+         if (!st) return Response::from_error(st.error());
+         // The copy belongs to whoever asked for it, not to the daemon's user.
+         if (r.caller.uid > 0)
+           (void)::chown(path->c_str(), static_cast<uid_t>(r.caller.uid), static_cast<gid_t>(-1));
+         return json(
+             200, {{"path", *path}, {"size_bytes", file_size_or_zero(*path)}, {"integrity", "ok"}});
+       }});
+
+  router.add({"POST", "/v1/admin/reload", Role::kAdmin,
+              "Re-read the configuration file (as SIGHUP does)", [&ctx](Request&) {
+                if (auto st = ctx.daemon.reload(); !st) return Response::from_error(st.error());
+                return json(200, {{"reloaded", true}, {"config", ctx.daemon.config_source}});
+              }});
+}
+
+}  // namespace aion::api

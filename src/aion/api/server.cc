@@ -1,0 +1,562 @@
+#include "aion/api/server.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <utility>  // Boost 1.74 asio needs it under C++23
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "aion/core/version.h"
+
+namespace aion::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using local = net::local::stream_protocol;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr auto kSsePollInterval = std::chrono::milliseconds(50);
+constexpr auto kSseKeepalive = std::chrono::seconds(15);
+
+std::string user_name(long uid) {
+  struct passwd pw {};
+  struct passwd* out = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf, sizeof(buf), &out) == 0 && out) {
+    return out->pw_name;
+  }
+  return {};
+}
+
+std::optional<gid_t> group_id(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  struct group gr {};
+  struct group* out = nullptr;
+  char buf[8192];
+  std::string n(name);
+  if (::getgrnam_r(n.c_str(), &gr, buf, sizeof(buf), &out) == 0 && out) return out->gr_gid;
+  return std::nullopt;
+}
+
+void split_target(std::string_view target, Request& r) {
+  auto q = target.find('?');
+  r.path = url_decode(target.substr(0, q));
+  if (q == std::string_view::npos) return;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    std::string key = url_decode(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    if (!key.empty()) r.query[key] = value;
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+}
+
+}  // namespace
+
+Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_group) {
+  if (uid == 0 || uid == daemon_uid) return Role::kAdmin;
+  auto admin_gid = group_id(admin_group);
+  if (!admin_gid) return Role::kViewer;
+  if (gid == static_cast<long>(*admin_gid)) return Role::kAdmin;
+  std::string name = user_name(uid);
+  if (name.empty()) return Role::kViewer;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(n));
+  if (::getgrouplist(name.c_str(), static_cast<gid_t>(gid), groups.data(), &n) < 0) {
+    groups.resize(static_cast<std::size_t>(n));
+    if (::getgrouplist(name.c_str(), static_cast<gid_t>(gid), groups.data(), &n) < 0)
+      return Role::kViewer;
+  }
+  groups.resize(static_cast<std::size_t>(n));
+  for (gid_t g : groups) {
+    if (g == *admin_gid) return Role::kAdmin;
+  }
+  return Role::kViewer;
+}
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Called by the server when it stops: closes the connection unless a request is being
+  // handled (that one closes after its response).
+  virtual void close_when_idle() = 0;
+};
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions o, const Router& r, Authenticator a)
+      : options(std::move(o)),
+        router(r),
+        authenticate(std::move(a)),
+        acceptor_strand(net::make_strand(ioc)) {}
+
+  Status open_unix();
+  Status open_tcp();
+  void accept_unix();
+  void accept_tcp();
+  void track(const std::shared_ptr<SessionBase>& s) {
+    std::lock_guard lock(sessions_mu);
+    if (sessions.size() > 256) {
+      std::erase_if(sessions, [](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
+    }
+    sessions.push_back(s);
+  }
+
+  ServerOptions options;
+  const Router& router;
+  Authenticator authenticate;
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> acceptor_strand;
+  std::unique_ptr<local::acceptor> unix_acceptor;
+  std::unique_ptr<tcp::acceptor> tcp_acceptor;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::vector<ListenerInfo> infos;
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mu;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
+  long daemon_uid = static_cast<long>(::geteuid());
+  bool started = false;
+};
+
+namespace {
+
+template <class Socket>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Socket>> {
+ public:
+  Session(Socket socket, Server::Impl& server, std::optional<Identity> peer)
+      : socket_(std::move(socket)),
+        server_(server),
+        timer_(socket_.get_executor()),
+        peer_(std::move(peer)) {}
+
+  void start() {
+    net::dispatch(socket_.get_executor(), [self = this->shared_from_this()] { self->read(); });
+  }
+
+  void close_when_idle() override {
+    net::post(socket_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->busy_) self->close();
+    });
+  }
+
+ private:
+  void read() {
+    if (server_.stopping || closed_) return close();
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body_bytes);
+    parser_->header_limit(kHeaderLimit);
+    timer_.expires_after(server_.options.idle_timeout);
+    timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->close();
+    });
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    timer_.cancel();
+    if (closed_) return;
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::bad_descriptor || ec == net::error::broken_pipe) {
+      return close();
+    }
+    busy_ = true;
+    ++server_.in_flight;
+    if (ec == http::error::body_limit) {
+      return send(Response::error(413, "payload_too_large",
+                                  "request body exceeds the limit of " +
+                                      std::to_string(server_.options.max_body_bytes) +
+                                      " bytes (config api.max_body_bytes)"),
+                  false, "?", "?");
+    }
+    if (ec == http::error::header_limit) {
+      return send(
+          Response::error(431, "headers_too_large",
+                          "request headers exceed " + std::to_string(kHeaderLimit) + " bytes"),
+          false, "?", "?");
+    }
+    if (ec) {
+      return send(Response::error(400, "bad_request", "malformed HTTP request: " + ec.message()),
+                  false, "?", "?");
+    }
+    handle(parser_->release());
+  }
+
+  void handle(http::request<http::string_body> req) {
+    auto started = SteadyClock::now();
+    Request r;
+    r.method = std::string(req.method_string());
+    split_target(std::string_view(req.target().data(), req.target().size()), r);
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(field.value());
+    }
+    r.body = std::move(req.body());
+    bool keep_alive = req.keep_alive();
+
+    Response res;
+    if (req.version() != 11 && req.version() != 10) {
+      res = Response::error(505, "http_version_not_supported", "only HTTP/1.0 and 1.1 are served");
+      keep_alive = false;
+    } else if (r.path.empty() || r.path.front() != '/') {
+      res = Response::error(400, "bad_request", "request target must be an absolute path");
+    } else if (auto who = identify(r); !who) {
+      res = Response::from_error(who.error());
+      res.headers["WWW-Authenticate"] = "Bearer realm=\"aiond\"";
+    } else {
+      r.caller = std::move(*who);
+      res = server_.router.dispatch(r);
+    }
+    if (spdlog::should_log(spdlog::level::debug)) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started);
+      spdlog::debug("event=http method={} path={} status={} us={} caller=\"{}\"", r.method, r.path,
+                    res.status, us.count(), r.caller.name);
+    }
+    if (res.sse && res.status == 200) return start_sse(std::move(res.sse));
+    send(std::move(res), keep_alive, r.method, r.path);
+  }
+
+  Result<Identity> identify(const Request& r) {
+    if (peer_) return *peer_;
+    auto it = r.headers.find("authorization");
+    if (it == r.headers.end()) {
+      return fail(ErrorCode::kUnauthenticated,
+                  "the TCP API needs 'Authorization: Bearer <token>' (create one with "
+                  "`aion admin token create --role viewer`)");
+    }
+    std::string_view v = it->second;
+    constexpr std::string_view kBearer = "Bearer ";
+    if (v.size() <= kBearer.size() || v.substr(0, kBearer.size()) != kBearer) {
+      return fail(ErrorCode::kUnauthenticated, "Authorization header must be 'Bearer <token>'");
+    }
+    if (!server_.authenticate)
+      return fail(ErrorCode::kUnauthenticated, "token authentication is not configured");
+    return server_.authenticate(v.substr(kBearer.size()));
+  }
+
+  void send(Response res, bool keep_alive, std::string_view, std::string_view) {
+    keep_alive = keep_alive && !server_.stopping;
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(res.status));
+    res_.set(http::field::server, std::string("aiond/") + kVersion);
+    res_.set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers) res_.set(k, v);
+    res_.body() = std::move(res.body);
+    res_.keep_alive(keep_alive);
+    res_.prepare_payload();
+    http::async_write(
+        socket_, res_,
+        [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+          --self->server_.in_flight;
+          self->busy_ = false;
+          if (ec || !keep_alive) return self->close();
+          self->read();
+        });
+  }
+
+  void start_sse(std::shared_ptr<SseSource> source) {
+    sse_ = std::move(source);
+    sse_out_ = "HTTP/1.1 200 OK\r\nServer: aiond/" + std::string(kVersion) +
+               "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+               "Connection: close\r\n\r\n";
+    last_write_ = SteadyClock::now();
+    net::async_write(socket_, net::buffer(sse_out_),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       --self->server_.in_flight;
+                       self->busy_ = false;
+                       if (ec) return self->close();
+                       self->sse_tick();
+                     });
+  }
+
+  void sse_tick() {
+    if (closed_ || server_.stopping) return close();
+    std::string out;
+    bool alive = sse_->poll(out);
+    auto now = SteadyClock::now();
+    if (out.empty() && now - last_write_ > kSseKeepalive) out = ": keepalive\n\n";
+    if (out.empty()) {
+      if (!alive) return close();
+      timer_.expires_after(kSsePollInterval);
+      timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->sse_tick();
+      });
+      return;
+    }
+    sse_out_ = std::move(out);
+    last_write_ = now;
+    net::async_write(socket_, net::buffer(sse_out_),
+                     [self = this->shared_from_this(), alive](beast::error_code ec, std::size_t) {
+                       if (ec || !alive) return self->close();
+                       self->sse_tick();
+                     });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    timer_.cancel();
+    socket_.shutdown(net::socket_base::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  Socket socket_;
+  Server::Impl& server_;
+  net::steady_timer timer_;
+  std::optional<Identity> peer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<SseSource> sse_;
+  std::string sse_out_;
+  SteadyClock::time_point last_write_;
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
+std::optional<Identity> peer_identity(int fd, long daemon_uid, std::string_view admin_group) {
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  Identity id;
+  id.uid = cred.uid;
+  id.role = role_for_peer(cred.uid, cred.gid, daemon_uid, admin_group);
+  std::string name = user_name(cred.uid);
+  id.name = "uid:" + std::to_string(cred.uid) + (name.empty() ? "" : " (" + name + ")");
+  return id;
+}
+
+}  // namespace
+
+Status Server::Impl::open_unix() {
+  const auto& path = options.unix_socket;
+  if (path.string().size() >= sizeof(sockaddr_un::sun_path)) {
+    return fail(ErrorCode::kInvalidArgument, "socket path " + path.string() + " is longer than " +
+                                                 std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                                                 " bytes; choose a shorter daemon.socket");
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(path.parent_path(), fec);
+  if (fec) {
+    return std::unexpected(
+        errno_error(fec.value(), "creating socket directory " + path.parent_path().string())
+            .context("set daemon.socket or --socket to a writable place"));
+  }
+  beast::error_code ec;
+  if (std::filesystem::exists(path, fec)) {
+    // A socket left by a daemon that died; refuse only when something still answers on it.
+    local::socket probe(ioc);
+    probe.connect(local::endpoint(path.string()), ec);
+    if (!ec) {
+      return fail(ErrorCode::kConflict, "another aiond is already listening on " + path.string());
+    }
+    std::filesystem::remove(path, fec);
+  }
+  unix_acceptor = std::make_unique<local::acceptor>(acceptor_strand);
+  unix_acceptor->open(local(), ec);
+  if (!ec) unix_acceptor->bind(local::endpoint(path.string()), ec);
+  if (!ec) unix_acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ErrorCode::kIo, "cannot listen on " + path.string() + ": " + ec.message());
+  if (::chmod(path.c_str(), options.socket_mode) != 0) {
+    return std::unexpected(errno_error(errno, "chmod " + path.string()));
+  }
+  if (auto gid = group_id(options.socket_group)) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+      spdlog::debug("event=socket_chgrp_skipped socket={} group={} reason=\"{}\"", path.string(),
+                    options.socket_group, std::strerror(errno));
+    }
+  }
+  infos.push_back({"unix", path.string()});
+  return {};
+}
+
+Status Server::Impl::open_tcp() {
+  std::string spec = *options.tcp_listen;
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos) {
+    return fail(ErrorCode::kConfig,
+                "api.tcp.listen '" + spec + "' must be host:port, e.g. 127.0.0.1:7070");
+  }
+  std::string host = spec.substr(0, colon);
+  std::string port_text = spec.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  int port = 0;
+  try {
+    port = std::stoi(port_text);
+  } catch (...) {
+    port = -1;
+  }
+  if (ec || port < 0 || port > 65535) {
+    return fail(ErrorCode::kConfig, "api.tcp.listen '" + spec + "' is not an IP address and port");
+  }
+  tcp_acceptor = std::make_unique<tcp::acceptor>(acceptor_strand);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  tcp_acceptor->open(ep.protocol(), ec);
+  if (!ec) tcp_acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) tcp_acceptor->bind(ep, ec);
+  if (!ec) tcp_acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ErrorCode::kIo, "cannot listen on TCP " + spec + ": " + ec.message());
+  auto bound = tcp_acceptor->local_endpoint();
+  std::string addr_text = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                  : bound.address().to_string();
+  infos.push_back({"tcp", addr_text + ":" + std::to_string(bound.port())});
+  return {};
+}
+
+void Server::Impl::accept_unix() {
+  unix_acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, local::socket s) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || stopping) return;
+      spdlog::warn("event=accept_failed listener=unix error=\"{}\"", ec.message());
+    } else {
+      auto id = peer_identity(s.native_handle(), daemon_uid, options.socket_group);
+      if (!id) {
+        spdlog::warn("event=peercred_failed error=\"{}\"", std::strerror(errno));
+        id = Identity{Role::kViewer, "uid:unknown", -1};
+      }
+      auto session = std::make_shared<Session<local::socket>>(std::move(s), *this, std::move(id));
+      track(session);
+      session->start();
+    }
+    if (!stopping) accept_unix();
+  });
+}
+
+void Server::Impl::accept_tcp() {
+  tcp_acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || stopping) return;
+      spdlog::warn("event=accept_failed listener=tcp error=\"{}\"", ec.message());
+    } else {
+      beast::error_code nd;
+      s.set_option(tcp::no_delay(true), nd);
+      auto session = std::make_shared<Session<tcp::socket>>(std::move(s), *this, std::nullopt);
+      track(session);
+      session->start();
+    }
+    if (!stopping) accept_tcp();
+  });
+}
+
+Server::Server(ServerOptions options, const Router& router, Authenticator authenticate)
+    : impl_(std::make_unique<Impl>(std::move(options), router, std::move(authenticate))) {}
+
+Server::~Server() {
+  stop(std::chrono::milliseconds(0));
+}
+
+Status Server::start() {
+  if (impl_->started) return fail(ErrorCode::kInternal, "server already started");
+  if (auto st = impl_->open_unix(); !st) return st;
+  if (impl_->options.tcp_listen) {
+    if (auto st = impl_->open_tcp(); !st) {
+      beast::error_code ec;
+      impl_->unix_acceptor->close(ec);
+      std::error_code rm;
+      std::filesystem::remove(impl_->options.unix_socket, rm);
+      return st;
+    }
+  }
+  impl_->started = true;
+  impl_->work.emplace(impl_->ioc.get_executor());
+  net::post(impl_->acceptor_strand, [impl = impl_.get()] {
+    impl->accept_unix();
+    if (impl->tcp_acceptor) impl->accept_tcp();
+  });
+  int n = std::max(1, impl_->options.threads);
+  for (int i = 0; i < n; ++i)
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  return {};
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  s.stopping = true;
+  std::promise<void> closed;
+  net::post(s.acceptor_strand, [&s, &closed] {
+    beast::error_code ec;
+    if (s.unix_acceptor) s.unix_acceptor->close(ec);
+    if (s.tcp_acceptor) s.tcp_acceptor->close(ec);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // Drain: requests being handled finish and get their response.
+  auto deadline = SteadyClock::now() + grace;
+  while (s.in_flight.load() > 0 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (s.in_flight.load() > 0) {
+    spdlog::warn("event=drain_timeout in_flight={} grace_ms={}", s.in_flight.load(), grace.count());
+  }
+  {
+    std::lock_guard lock(s.sessions_mu);
+    for (auto& w : s.sessions) {
+      if (auto session = w.lock()) session->close_when_idle();
+    }
+  }
+  s.work.reset();
+  // Give the sessions a moment to close, then end the loop whatever remains.
+  auto close_deadline = SteadyClock::now() + std::chrono::milliseconds(500);
+  while (SteadyClock::now() < close_deadline) {
+    bool any = false;
+    {
+      std::lock_guard lock(s.sessions_mu);
+      for (auto& w : s.sessions) any = any || !w.expired();
+    }
+    if (!any) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  std::error_code ec;
+  std::filesystem::remove(s.options.unix_socket, ec);
+}
+
+std::vector<ListenerInfo> Server::listeners() const {
+  return impl_->infos;
+}
+
+int Server::in_flight() const {
+  return impl_->in_flight.load();
+}
+
+}  // namespace aion::api

@@ -1,0 +1,71 @@
+// Server: aiond's HTTP/1.1 listener on a unix socket and, optionally, on TCP.
+//
+// Unix-socket callers are identified by SO_PEERCRED: root, the daemon's own user and
+// members of the socket group ("aion") are admins, everybody else a viewer. TCP callers must
+// send "Authorization: Bearer <token>"; the Authenticator decides who they are. Bodies over
+// max_body_bytes get 413, malformed requests 400, both in the JSON error envelope; idle
+// connections are closed after idle_timeout. Streaming routes (Response::sse) are sent as
+// server-sent events until the source ends or the server stops.
+//
+// start() binds and returns once the listeners accept; the I/O runs on `threads` threads of
+// the server's own. stop() closes the listeners, lets requests already being handled finish
+// (up to `grace`), then closes every connection and joins the threads. Both are called from
+// one controlling thread; the Router and Authenticator must outlive the server.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aion/api/http.h"
+#include "aion/api/router.h"
+#include "aion/core/error.h"
+
+namespace aion::api {
+
+// Resolves a bearer token to an identity; an error (kUnauthenticated) is answered with 401.
+using Authenticator = std::function<Result<Identity>(std::string_view token)>;
+
+struct ServerOptions {
+  std::filesystem::path unix_socket;
+  unsigned socket_mode = 0660;
+  std::string socket_group = "aion";      // admin group; chown'ed when it exists
+  std::optional<std::string> tcp_listen;  // "127.0.0.1:7070", "[::1]:7070"
+  int threads = 2;
+  std::size_t max_body_bytes = 1 << 20;
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+struct ListenerInfo {
+  std::string kind;     // "unix" | "tcp"
+  std::string address;  // socket path or host:port actually bound
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, Authenticator authenticate);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Status start();
+  void stop(std::chrono::milliseconds grace);
+  std::vector<ListenerInfo> listeners() const;
+  // Requests being handled right now (for status and drain).
+  int in_flight() const;
+
+  class Impl;  // opaque; public so that server.cc's session classes can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Role of a unix-socket peer: admin for root, for `daemon_uid` and for members of
+// `admin_group` (by primary or supplementary group), viewer otherwise.
+Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_group);
+
+}  // namespace aion::api

@@ -1,0 +1,57 @@
+#include "aion/core/settings.h"
+
+#include "aion/core/paths.h"
+
+namespace aion {
+
+ConfigSchema base_schema() {
+  ConfigSchema s;
+  s.string("daemon.state_dir", "",
+           "State directory (SQLite database, lock). Empty: /var/lib/aion as root, "
+           "$XDG_STATE_HOME/aion otherwise")
+      .string("daemon.socket", "",
+              "Unix socket of the API. Empty: /run/aion/aiond.sock as root, "
+              "$XDG_RUNTIME_DIR/aion/aiond.sock otherwise")
+      .string("daemon.socket_group", "aion", "Group whose members are API admins; owns the socket")
+      .string("daemon.socket_mode", "0660", "Permissions of the socket (octal)",
+              {"0600", "0660", "0666"})
+      .integer("daemon.shutdown_grace_ms", 5000, "How long SIGTERM waits for requests in flight", 0,
+               600000)
+      .string("log.level", "info", "Log level", {"trace", "debug", "info", "warn", "error"})
+      .integer("api.threads", 2, "Threads serving the API", 1, 64)
+      .integer("api.max_body_bytes", 1 << 20, "Largest request body accepted (bytes)", 1024,
+               256 << 20)
+      .boolean("api.tcp.enabled", false, "Also listen on TCP (bearer tokens required)")
+      .string("api.tcp.listen", "127.0.0.1:7070", "TCP address host:port when enabled")
+      .string("store.synchronous", "normal",
+              "SQLite synchronous mode: normal survives a daemon crash, full also a power loss",
+              {"normal", "full"})
+      .integer("store.busy_timeout_ms", 5000, "How long a write waits for a lock (ms)", 0, 600000)
+      .string("host.root", "/",
+              "Root under which /proc, /sys, /dev and /etc are read (a recorded tree for tests)");
+  return s;
+}
+
+Settings settings_from(const Config& c) {
+  DefaultPaths d = default_paths();
+  Settings s;
+  s.state_dir = c.get_string("daemon.state_dir").empty()
+                    ? d.state_dir
+                    : std::filesystem::path(c.get_string("daemon.state_dir"));
+  s.socket = c.get_string("daemon.socket").empty()
+                 ? d.socket
+                 : std::filesystem::path(c.get_string("daemon.socket"));
+  s.socket_group = c.get_string("daemon.socket_group");
+  s.socket_mode = static_cast<unsigned>(std::stoul(c.get_string("daemon.socket_mode"), nullptr, 8));
+  s.shutdown_grace = std::chrono::milliseconds(c.get_int("daemon.shutdown_grace_ms"));
+  s.log_level = c.get_string("log.level");
+  s.api_threads = static_cast<int>(c.get_int("api.threads"));
+  s.max_body_bytes = static_cast<std::size_t>(c.get_int("api.max_body_bytes"));
+  if (c.get_bool("api.tcp.enabled")) s.tcp_listen = c.get_string("api.tcp.listen");
+  s.synchronous = c.get_string("store.synchronous");
+  s.busy_timeout_ms = static_cast<int>(c.get_int("store.busy_timeout_ms"));
+  s.host_root = c.get_string("host.root").empty() ? "/" : c.get_string("host.root");
+  return s;
+}
+
+}  // namespace aion

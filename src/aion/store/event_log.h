@@ -1,0 +1,51 @@
+// EventLog: the node's persistent event log. Hardware changes, anomalies, incidents, job
+// failures and operator notes are appended here, listed by the API and streamed to
+// `aion events --follow`. Thread-safe (writes go through the Store's mutex; last_id() is a
+// lock-free read that streams poll).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aion/core/clock.h"
+#include "aion/store/store.h"
+
+namespace aion::store {
+
+struct Event {
+  std::int64_t id = 0;            // assigned by append()
+  std::int64_t time_ms = 0;       // assigned by append() when 0
+  std::string kind;               // "annotation", "hw_change", "anomaly", ...
+  std::string severity = "info";  // info | warning | critical
+  std::string source;             // who raised it: "aiond", "hw", "uid:1000 (alice)"
+  std::string message;            // one line a person can read
+  std::string data_json = "{}";   // details for machines
+};
+
+struct EventQuery {
+  std::int64_t since_id = 0;  // only ids greater than this
+  int limit = 100;            // newest `limit` of the matches, returned oldest first
+  std::string kind;           // empty: every kind
+};
+
+class EventLog {
+ public:
+  EventLog(Store& store, const Clock& clock);
+  static std::span<const Migration> migrations();
+
+  // Initialises last_id() from the database; call once after open.
+  Status load();
+  Result<std::int64_t> append(Event event);
+  Result<std::vector<Event>> list(const EventQuery& query);
+  std::int64_t last_id() const { return last_id_.load(std::memory_order_acquire); }
+
+ private:
+  Store& store_;
+  const Clock& clock_;
+  std::atomic<std::int64_t> last_id_{0};
+};
+
+}  // namespace aion::store

@@ -1,0 +1,113 @@
+// aion admin: API tokens and backups of the state database.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "aion/core/json.h"
+#include "daemon_client.h"
+#include "table.h"
+
+namespace aion::cli {
+
+void add_admin_commands(CLI::App& app, Context& ctx) {
+  auto* admin =
+      app.add_subcommand("admin", "Administration: API tokens, backups (needs the admin role)");
+  admin->require_subcommand(1);
+
+  auto* token = admin->add_subcommand("token", "Bearer tokens for the TCP API");
+  token->require_subcommand(1);
+
+  struct CreateArgs {
+    std::string role = "viewer";
+    std::string note;
+  };
+  auto create_args = std::make_shared<CreateArgs>();
+  auto* create = token->add_subcommand(
+      "create", "Create a token; it is shown once and stored only as a salted hash");
+  create
+      ->add_option("--role", create_args->role,
+                   "viewer (read), operator (run and change), admin (everything)")
+      ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+  create->add_option("--note", create_args->note,
+                     "What the token is for, shown by `aion admin token ls`");
+  create->callback([&ctx, create_args] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    Json req = {{"role", create_args->role}, {"note", create_args->note}};
+    auto body = call(ctx, *client, "POST", "/v1/admin/tokens", req.dump());
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json j = Json::parse(*body, nullptr, false);
+    std::printf("%s\n", j.value("token", "").c_str());
+    std::fprintf(stderr,
+                 "Token %s (%s) created. It is shown only now: keep it; revoke it with "
+                 "`aion admin token revoke %s`.\n",
+                 j.value("id", "").c_str(), j.value("role", "").c_str(), j.value("id", "").c_str());
+  });
+
+  auto* ls = token->add_subcommand("ls", "List tokens (never their secrets)");
+  ls->callback([&ctx] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "GET", "/v1/admin/tokens");
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json j = Json::parse(*body, nullptr, false);
+    Table t({"ID", "ROLE", "CREATED", "LAST USED", "STATE", "NOTE"});
+    for (const auto& tok : j.value("tokens", Json::array())) {
+      t.add({tok.value("id", ""), tok.value("role", ""), tok.value("created_at", ""),
+             tok.value("last_used_at", "").empty() ? "-" : tok.value("last_used_at", ""),
+             tok.value("revoked_at", "").empty() ? "active" : "revoked", tok.value("note", "")});
+    }
+    if (t.empty()) {
+      std::printf("no tokens; create one with `aion admin token create --role viewer`\n");
+    } else {
+      t.print();
+    }
+  });
+
+  auto revoke_id = std::make_shared<std::string>();
+  auto* revoke =
+      token->add_subcommand("revoke", "Revoke a token; requests using it get 401 from now on");
+  revoke->add_option("ID", *revoke_id, "Token id (from `aion admin token ls`)")->required();
+  revoke->callback([&ctx, revoke_id] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "DELETE", "/v1/admin/tokens/" + *revoke_id);
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+    } else {
+      std::printf("token %s revoked\n", revoke_id->c_str());
+    }
+  });
+
+  auto backup_file = std::make_shared<std::string>();
+  auto* backup = admin->add_subcommand(
+      "backup", "Copy the state database to FILE while the daemon runs (SQLite online backup)");
+  backup->add_option("FILE", *backup_file, "Where to write the copy; must not exist")->required();
+  backup->callback([&ctx, backup_file] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    std::error_code ec;
+    std::filesystem::path dest = std::filesystem::absolute(*backup_file, ec);
+    Json req = {{"path", dest.string()}};
+    auto body = call(ctx, *client, "POST", "/v1/admin/backup", req.dump());
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json j = Json::parse(*body, nullptr, false);
+    std::printf("backup written to %s (%lld bytes, integrity ok)\n", j.value("path", "").c_str(),
+                j.value("size_bytes", 0LL));
+  });
+}
+
+}  // namespace aion::cli

@@ -1,0 +1,72 @@
+// aion: the command-line client. Wiring only: global flags, the command files, exit codes.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "aion/core/version.h"
+#include "cli.h"
+#include "completion.h"
+
+namespace aion::cli {
+void add_status_commands(CLI::App& app, Context& ctx);
+void add_admin_commands(CLI::App& app, Context& ctx);
+void add_events_commands(CLI::App& app, Context& ctx);
+}  // namespace aion::cli
+
+namespace {
+
+constexpr const char* kFooter = R"(Exit codes:
+  0  ok
+  1  the command failed (the message says why)
+  2  usage or configuration error
+  3  the daemon is not reachable (start it with `aiond` or `systemctl start aiond`)
+
+Environment: AION_CONFIG (like --config), AION_HOST_ROOT (like --host-root).
+Commands that read the machine or a file work without the daemon; the others talk to aiond
+over its unix socket.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace aion::cli;
+  Context ctx;
+  if (const char* c = std::getenv("AION_CONFIG")) ctx.config = c;
+  if (const char* r = std::getenv("AION_HOST_ROOT")) ctx.host_root = r;
+
+  CLI::App app{
+      "aion: the AI-native node: hardware, jobs, telemetry, diagnosis and tuning of a GPU server"};
+  app.name("aion");
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_flag("--json", ctx.json, "Machine-readable JSON output");
+  app.add_option(
+      "--socket", ctx.socket,
+      "The daemon's unix socket (default: your own daemon's, then /run/aion/aiond.sock)");
+  app.add_option("--config", ctx.config,
+                 "Configuration file (default: ~/.config/aion/aion.toml or /etc/aion/aion.toml)");
+  app.add_option("--host-root", ctx.host_root,
+                 "Read /proc, /sys, /dev below this directory (a recorded machine)");
+  app.add_flag("--strict", ctx.strict,
+               "Treat warnings (unreadable devices, missing drivers) as failures (exit 1)");
+
+  add_status_commands(app, ctx);
+  add_admin_commands(app, ctx);
+  add_events_commands(app, ctx);
+
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script: source <(aion completion bash)");
+  completion->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  completion->callback([&] { std::printf("%s", completion_script(app, shell).c_str()); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return ctx.exit_code;
+}

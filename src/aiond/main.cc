@@ -1,0 +1,396 @@
+// aiond: the aion node daemon. Wiring only: flags and config, the state lock, the store,
+// the API server, signals and systemd notification. Domain logic lives in the modules.
+#include <fcntl.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "aion/api/routes.h"
+#include "aion/api/server.h"
+#include "aion/api/tokens.h"
+#include "aion/core/config.h"
+#include "aion/core/log.h"
+#include "aion/core/paths.h"
+#include "aion/core/settings.h"
+#include "aion/core/version.h"
+#include "aion/store/database.h"
+#include "aion/store/event_log.h"
+#include "aion/store/store.h"
+#include "state_lock.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using aion::Error;
+using aion::ErrorCode;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitConfig = 2;
+
+struct Flags {
+  bool foreground = false;
+  bool check_config = false;
+  bool print_default_config = false;
+  std::string config;
+  std::string host_root;
+  std::string state_dir;
+  std::string socket;
+  std::string log_level;
+};
+
+aion::ConfigSchema daemon_schema() {
+  return aion::base_schema();
+}
+
+// Reads the config file named by the flags, AION_CONFIG or the defaults; flags override it.
+aion::Result<aion::Config> load_config(const Flags& f) {
+  std::string path = f.config;
+  if (path.empty()) {
+    if (const char* env = std::getenv("AION_CONFIG")) path = env;
+  }
+  if (path.empty()) {
+    if (auto d = aion::default_paths().config_file) path = d->string();
+  }
+  aion::Result<aion::Config> cfg = path.empty() ? aion::Config::defaults(daemon_schema())
+                                                : aion::Config::load(path, daemon_schema());
+  if (!cfg) return cfg;
+  auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
+  std::string host_root = f.host_root;
+  if (host_root.empty()) {
+    if (const char* env = std::getenv("AION_HOST_ROOT")) host_root = env;
+  }
+  if (!host_root.empty()) cfg->set_string("host.root", absolute(host_root));
+  if (!f.state_dir.empty()) cfg->set_string("daemon.state_dir", absolute(f.state_dir));
+  if (!f.socket.empty()) cfg->set_string("daemon.socket", absolute(f.socket));
+  if (!f.log_level.empty()) {
+    if (!aion::log::valid_level(f.log_level)) {
+      return aion::fail(
+          ErrorCode::kConfig,
+          "--log-level: expected trace, debug, info, warn or error, found '" + f.log_level + "'");
+    }
+    cfg->set_string("log.level", f.log_level);
+  }
+  return cfg;
+}
+
+int exit_code_for(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kConfig:
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kConflict:
+    case ErrorCode::kPermissionDenied: return kExitConfig;
+    default: return kExitFailure;
+  }
+}
+
+// In background mode the parent waits on this pipe for the child's first words: "ok\n"
+// plus the banner, or "<exit code>\n<error>".
+int g_ready_fd = -1;
+
+void report_start_failure(const Error& e) {
+  int code = exit_code_for(e);
+  if (g_ready_fd >= 0) {
+    std::string msg = std::to_string(code) + "\n" + e.message() + "\n";
+    (void)!::write(g_ready_fd, msg.data(), msg.size());
+    ::close(g_ready_fd);
+    g_ready_fd = -1;
+  }
+  std::fprintf(stderr, "aiond: %s\n", e.message().c_str());
+}
+
+// Forks; the parent waits for the child to be ready and exits with its verdict.
+void daemonize() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("aiond: pipe");
+    std::exit(kExitFailure);
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("aiond: fork");
+    std::exit(kExitFailure);
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) msg.append(buf, static_cast<std::size_t>(n));
+    if (msg.rfind("ok\n", 0) == 0) {
+      std::fputs(msg.c_str() + 3, stdout);
+      std::exit(kExitOk);
+    }
+    auto nl = msg.find('\n');
+    if (nl == std::string::npos) {
+      std::fprintf(stderr, "aiond: the daemon exited during start-up (see its log)\n");
+      std::exit(kExitFailure);
+    }
+    std::fprintf(stderr, "aiond: %s", msg.c_str() + nl + 1);
+    std::exit(std::atoi(msg.substr(0, nl).c_str()));
+  }
+  ::close(fds[0]);
+  g_ready_fd = fds[1];
+  ::setsid();
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(devnull, STDOUT_FILENO);
+  }
+}
+
+std::string banner(const aion::Settings& s, const aion::Config& cfg,
+                   const aion::api::Server& server) {
+  std::string out = "aiond " + std::string(aion::kVersion) + " is ready (pid " +
+                    std::to_string(::getpid()) + ")\n";
+  for (const auto& l : server.listeners()) {
+    out += "  api     " + l.kind + " " + l.address + (l.kind == "tcp" ? "  (bearer tokens)" : "") +
+           "\n";
+  }
+  if (!s.tcp_listen)
+    out +=
+        "  tcp     off (enable [api.tcp] in the config to serve Prometheus and remote clients)\n";
+  out += "  state   " + (s.state_dir / "aion.db").string() + "\n";
+  out += "  config  " +
+         (cfg.source() == "<defaults>" ? std::string("built-in defaults") : cfg.source()) + "\n";
+  if (s.host_root != "/") out += "  host    " + s.host_root.string() + " (recorded machine)\n";
+  std::string sock = s.socket.string();
+  bool default_socket = false;
+  for (const auto& c : aion::candidate_sockets()) default_socket = default_socket || c == s.socket;
+  std::string flag = default_socket ? "" : " --socket " + sock;
+  out += "Next, in another terminal: `aion" + flag +
+         " status`, then `aion hw`. Stop with Ctrl-C or SIGTERM.\n";
+  return out;
+}
+
+class Daemon {
+ public:
+  Daemon(aion::Config config, const Flags& flags) : config_(std::move(config)), flags_(flags) {}
+
+  int run() {
+    aion::Settings s = aion::settings_from(config_);
+    auto lock = aiond::StateLock::acquire(s.state_dir);
+    if (!lock) return fail_start(lock.error());
+
+    std::vector<aion::store::Migration> migrations;
+    for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations()}) {
+      migrations.insert(migrations.end(), span.begin(), span.end());
+    }
+    auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
+                                           .busy_timeout_ms = s.busy_timeout_ms,
+                                           .synchronous = s.synchronous},
+                                          migrations);
+    if (!db) return fail_start(db.error());
+    aion::store::Store store(std::move(*db));
+    aion::store::EventLog events(store, aion::Clock::system());
+    if (auto st = events.load(); !st) return fail_start(st.error());
+    aion::api::TokenStore tokens(store, aion::Clock::system());
+
+    aion::api::DaemonInfo info;
+    info.pid = ::getpid();
+    info.started_at = aion::Clock::system().wall();
+    info.state_dir = s.state_dir;
+    info.config_source = config_.source() == "<defaults>" ? "built-in defaults" : config_.source();
+    info.host_root = s.host_root;
+    info.state = [this] { return std::string(draining_ ? "draining" : "running"); };
+    info.reload = [this] { return reload(); };
+
+    aion::api::Router router;
+    aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
+    aion::api::add_daemon_routes(router, ctx);
+
+    aion::api::Server server({.unix_socket = s.socket,
+                              .socket_mode = s.socket_mode,
+                              .socket_group = s.socket_group,
+                              .tcp_listen = s.tcp_listen,
+                              .threads = s.api_threads,
+                              .max_body_bytes = s.max_body_bytes},
+                             router, [&tokens](std::string_view t) { return tokens.verify(t); });
+    info.listeners = [&server] { return server.listeners(); };
+    if (auto st = server.start(); !st) return fail_start(st.error());
+
+    (void)events.append({.kind = "daemon_started",
+                         .source = "aiond",
+                         .message = "aiond " + std::string(aion::kVersion) + " started (pid " +
+                                    std::to_string(::getpid()) + ")"});
+    spdlog::info("event=ready version={} socket={} state_dir={} tcp={}", aion::kVersion,
+                 s.socket.string(), s.state_dir.string(), s.tcp_listen.value_or("off"));
+    std::string text = banner(s, config_, server);
+    if (g_ready_fd >= 0) {
+      std::string msg = "ok\n" + text;
+      (void)!::write(g_ready_fd, msg.data(), msg.size());
+      ::close(g_ready_fd);
+      g_ready_fd = -1;
+      // From here on, log lines go to the state directory's log file.
+      int logfd = ::open((s.state_dir / "aiond.log").c_str(),
+                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+      if (logfd >= 0) ::dup2(logfd, STDERR_FILENO);
+    } else {
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%ld", s.socket.c_str(),
+               static_cast<long>(::getpid()));
+
+    wait_for_signals();
+
+    draining_ = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=draining requests");
+    spdlog::info("event=stopping in_flight={} grace_ms={}", server.in_flight(),
+                 s.shutdown_grace.count());
+    server.stop(s.shutdown_grace);
+    (void)events.append(
+        {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});
+    spdlog::info("event=stopped");
+    return kExitOk;
+  }
+
+ private:
+  int fail_start(const Error& e) {
+    report_start_failure(e);
+    return exit_code_for(e);
+  }
+
+  void wait_for_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    std::uint64_t watchdog_usec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+    timespec tick{};
+    if (watchdog) {
+      std::uint64_t half = watchdog_usec / 2;
+      tick.tv_sec = static_cast<time_t>(half / 1'000'000);
+      tick.tv_nsec = static_cast<long>((half % 1'000'000) * 1000);
+    } else {
+      tick.tv_sec = 3600;
+    }
+    while (true) {
+      siginfo_t info{};
+      int sig = ::sigtimedwait(&set, &info, &tick);
+      if (sig < 0) {
+        if (watchdog) sd_notify(0, "WATCHDOG=1");
+        continue;
+      }
+      if (sig == SIGHUP) {
+        if (auto st = reload(); !st)
+          spdlog::error("event=reload_rejected reason=\"{}\"", st.error().message());
+        continue;
+      }
+      spdlog::info("event=signal signal={} sender_pid={}", ::strsignal(sig),
+                   static_cast<long>(info.si_pid));
+      return;
+    }
+  }
+
+  // Re-reads the config. An invalid file is rejected and the running config kept. Keys that
+  // need a restart (paths, listeners) are reported, not applied.
+  aion::Status reload() {
+    std::lock_guard lock(reload_mu_);
+    sd_notify(0, "RELOADING=1");
+    auto next = load_config(flags_);
+    if (!next) {
+      sd_notify(0, "READY=1\nSTATUS=config reload rejected; running with the previous config");
+      return aion::fail(ErrorCode::kConfig, "config reload rejected, keeping the running config: " +
+                                                next.error().message());
+    }
+    aion::Settings before = aion::settings_from(config_);
+    aion::Settings after = aion::settings_from(*next);
+    if (auto st = aion::log::set_level(after.log_level); !st) return st;
+    std::vector<std::string> restart;
+    if (before.state_dir != after.state_dir) restart.push_back("daemon.state_dir");
+    if (before.socket != after.socket) restart.push_back("daemon.socket");
+    if (before.tcp_listen != after.tcp_listen) restart.push_back("api.tcp");
+    if (before.api_threads != after.api_threads) restart.push_back("api.threads");
+    config_ = std::move(*next);
+    std::string pending;
+    for (const auto& k : restart) pending += (pending.empty() ? "" : ",") + k;
+    spdlog::info("event=reloaded config=\"{}\" log_level={} needs_restart=\"{}\"", config_.source(),
+                 after.log_level, pending);
+    sd_notify(0, "READY=1\nSTATUS=config reloaded");
+    return {};
+  }
+
+  aion::Config config_;
+  const Flags& flags_;
+  std::mutex reload_mu_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{
+      "aiond: the aion node daemon. It serves the aion API on a unix socket (and optionally TCP), "
+      "keeps "
+      "state in SQLite, and runs the node's jobs, telemetry and diagnosis."};
+  app.name("aiond");
+  app.add_flag("--foreground", f.foreground,
+               "Stay in the foreground, logging to stderr (what systemd runs)");
+  app.add_option("--config", f.config,
+                 "Configuration file (default: /etc/aion/aion.toml as root, "
+                 "~/.config/aion/aion.toml otherwise; AION_CONFIG)");
+  app.add_option("--host-root", f.host_root,
+                 "Read /proc, /sys, /dev below this directory (AION_HOST_ROOT)");
+  app.add_option("--state-dir", f.state_dir, "State directory (overrides daemon.state_dir)");
+  app.add_option("--socket", f.socket, "API unix socket (overrides daemon.socket)");
+  app.add_option("--log-level", f.log_level,
+                 "trace, debug, info, warn or error (overrides log.level)");
+  app.add_flag("--check-config", f.check_config,
+               "Validate the configuration and exit (0 valid, 2 invalid)");
+  app.add_flag("--print-default-config", f.print_default_config,
+               "Print every configuration key with its default");
+  app.set_version_flag("--version", std::string("aiond ") + aion::kVersion);
+  app.footer(
+      "Signals: SIGTERM/SIGINT drain requests in flight and stop; SIGHUP re-reads the config\n"
+      "(an invalid file is rejected and the running config kept).\n"
+      "Exit codes: 0 ok, 1 failure, 2 configuration error (bad config, state directory not\n"
+      "writable, another aiond on the same state).");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitConfig;
+  }
+  if (f.print_default_config) {
+    std::fputs(daemon_schema().render_defaults().c_str(), stdout);
+    return kExitOk;
+  }
+  auto cfg = load_config(f);
+  if (!cfg) {
+    std::fprintf(stderr, "aiond: %s\n", cfg.error().message().c_str());
+    return kExitConfig;
+  }
+  if (f.check_config) {
+    std::printf("%s: configuration is valid\n",
+                cfg->source() == "<defaults>" ? "built-in defaults" : cfg->source().c_str());
+    return kExitOk;
+  }
+  if (auto st = aion::log::init(cfg->get_string("log.level")); !st) {
+    std::fprintf(stderr, "aiond: %s\n", st.error().message().c_str());
+    return kExitConfig;
+  }
+  if (!f.foreground) daemonize();
+
+  // Signals are taken synchronously by the main thread; block them before any thread starts
+  // so that no worker receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Daemon daemon(std::move(*cfg), f);
+  return daemon.run();
+}
