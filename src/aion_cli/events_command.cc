@@ -19,7 +19,7 @@ void print_event_line(const Json& e) {
 
 void add_events_commands(CLI::App& app, Context& ctx) {
   struct Args {
-    long long since_id = 0;
+    long long since_id = -1;
     int limit = 50;
     std::string kind;
     bool follow = false;
@@ -28,7 +28,9 @@ void add_events_commands(CLI::App& app, Context& ctx) {
   };
   auto args = std::make_shared<Args>();
   auto* events = app.add_subcommand("events", "Show the event log; --follow streams new events");
-  events->add_option("--since-id", args->since_id, "Only events with a larger id");
+  events->add_option(
+      "--since-id", args->since_id,
+      "Page forward: the first --limit events after this id (default: the newest --limit)");
   events->add_option("--limit", args->limit, "At most this many (newest), default 50")
       ->check(CLI::Range(1, 10000));
   events->add_option("--kind", args->kind, "Only this kind (annotation, hw_change, ...)");
@@ -38,12 +40,13 @@ void add_events_commands(CLI::App& app, Context& ctx) {
     auto client = connect_daemon(ctx);
     if (!client) return;
     std::string q = "/v1/events?limit=" + std::to_string(args->limit) +
-                    "&since_id=" + std::to_string(args->since_id) +
+                    (args->since_id >= 0 ? "&since_id=" + std::to_string(args->since_id) : "") +
                     (args->kind.empty() ? "" : "&kind=" + args->kind);
     auto body = call(ctx, *client, "GET", q);
     if (!body) return;
     Json j = Json::parse(*body, nullptr, false);
-    long long last = args->since_id;
+    long long last = std::max(0LL, args->since_id);
+    if (args->since_id < 0) last = j.value("last_id", 0LL);
     if (ctx.json && !args->follow) {
       std::printf("%s\n", body->c_str());
       return;

@@ -186,7 +186,10 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
   router.add({"GET", "/v1/openapi.json", Role::kViewer, "This API's OpenAPI 3 description",
               [](Request&) { return Response::json_text(200, std::string(openapi_json())); }});
 
-  router.add({"GET", "/v1/events", Role::kViewer, "List events, oldest first", [&ctx](Request& r) {
+  router.add({"GET", "/v1/events", Role::kViewer,
+              "List events, oldest first: without since_id the newest `limit`, with since_id the "
+              "first `limit` after it (page forward)",
+              [&ctx](Request& r) {
                 auto since = int_query(r, "since_id", 0, 0, INT64_MAX);
                 auto limit = int_query(r, "limit", 100, 1, 10000);
                 if (!since) return Response::from_error(since.error());

@@ -226,7 +226,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
     Response res;
     if (req.version() != 11 && req.version() != 10) {
-      res = Response::error(505, "http_version_not_supported", "only HTTP/1.0 and 1.1 are served");
+      res = Response::error(400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are served");
       keep_alive = false;
     } else if (r.path.empty() || r.path.front() != '/') {
       res = Response::error(400, "bad_request", "request target must be an absolute path");

@@ -59,12 +59,17 @@ Result<std::int64_t> EventLog::append(Event e) {
 
 Result<std::vector<Event>> EventLog::list(const EventQuery& q) {
   return store_.with([&](Database& db) -> Result<std::vector<Event>> {
-    auto st = db.prepare(
-        "SELECT id, time_ms, kind, severity, source, message, data FROM ("
-        " SELECT * FROM events WHERE id > ?1 AND (?2 = '' OR kind = ?2) ORDER BY id DESC LIMIT ?3"
-        ") ORDER BY id");
+    // A cursor pages forward; no cursor reads the tail.
+    auto st = q.since_id
+                  ? db.prepare(
+                        "SELECT id, time_ms, kind, severity, source, message, data FROM events"
+                        " WHERE id > ?1 AND (?2 = '' OR kind = ?2) ORDER BY id LIMIT ?3")
+                  : db.prepare(
+                        "SELECT id, time_ms, kind, severity, source, message, data FROM ("
+                        " SELECT * FROM events WHERE id > ?1 AND (?2 = '' OR kind = ?2)"
+                        " ORDER BY id DESC LIMIT ?3) ORDER BY id");
     if (!st) return std::unexpected(st.error());
-    (*st)->bind(1, q.since_id).bind(2, q.kind).bind(3, q.limit);
+    (*st)->bind(1, q.since_id.value_or(0)).bind(2, q.kind).bind(3, q.limit);
     std::vector<Event> out;
     Result<bool> row;
     while ((row = (*st)->step()) && *row) {

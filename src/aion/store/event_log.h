@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,10 +26,13 @@ struct Event {
   std::string data_json = "{}";   // details for machines
 };
 
+// Without since_id: the newest `limit` events (a tail). With since_id: the first `limit`
+// events after it, so that a caller can page forward by passing the last id it saw.
+// Either way the result is ordered oldest first.
 struct EventQuery {
-  std::int64_t since_id = 0;  // only ids greater than this
-  int limit = 100;            // newest `limit` of the matches, returned oldest first
-  std::string kind;           // empty: every kind
+  std::optional<std::int64_t> since_id;
+  int limit = 100;
+  std::string kind;  // empty: every kind
 };
 
 class EventLog {
