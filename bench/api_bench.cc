@@ -81,7 +81,14 @@ Level run_level(const fs::path& socket, int clients, double seconds) {
     all.insert(all.end(), lat[i].begin(), lat[i].end());
     errs += errors[i];
   }
-  Level l{clients, elapsed, static_cast<long long>(all.size()), errs, static_cast<double>(all.size()) / elapsed, 0, 0, 0};
+  Level l{clients,
+          elapsed,
+          static_cast<long long>(all.size()),
+          errs,
+          static_cast<double>(all.size()) / elapsed,
+          0,
+          0,
+          0};
   l.p50_us = percentile(all, 0.50);
   l.p99_us = percentile(all, 0.99);
   l.max_us = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
@@ -131,30 +138,38 @@ int main(int argc, char** argv) {
   }
   std::printf("api_bench: GET /v1/status over a unix socket, %.0f s per level, %u cores\n", seconds,
               std::thread::hardware_concurrency());
-  std::printf("%8s %12s %10s %10s %10s %10s %8s\n", "clients", "requests", "req/s", "p50_ms", "p99_ms", "max_ms", "errors");
+  std::printf("%8s %12s %10s %10s %10s %10s %8s\n", "clients", "requests", "req/s", "p50_ms",
+              "p99_ms", "max_ms", "errors");
   aion::Json levels = aion::Json::array();
   for (int clients : {1, 8, 64}) {
     run_level(socket, clients, std::min(1.0, seconds / 5));  // warm-up
     Level l = run_level(socket, clients, seconds);
-    std::printf("%8d %12lld %10.0f %10.3f %10.3f %10.3f %8lld\n", l.clients, l.requests, l.rps, l.p50_us / 1000,
-                l.p99_us / 1000, l.max_us / 1000, l.errors);
+    std::printf("%8d %12lld %10.0f %10.3f %10.3f %10.3f %8lld\n", l.clients, l.requests, l.rps,
+                l.p50_us / 1000, l.p99_us / 1000, l.max_us / 1000, l.errors);
     std::fflush(stdout);
-    levels.push_back({{"clients", l.clients}, {"seconds", l.seconds}, {"requests", l.requests}, {"errors", l.errors},
-                      {"requests_per_second", l.rps}, {"p50_ms", l.p50_us / 1000}, {"p99_ms", l.p99_us / 1000},
+    levels.push_back({{"clients", l.clients},
+                      {"seconds", l.seconds},
+                      {"requests", l.requests},
+                      {"errors", l.errors},
+                      {"requests_per_second", l.rps},
+                      {"p50_ms", l.p50_us / 1000},
+                      {"p99_ms", l.p99_us / 1000},
                       {"max_ms", l.max_us / 1000}});
   }
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   fs::remove_all(dir);
-  aion::Json result = {{"benchmark", "api_bench"},
-                       {"what", "GET /v1/status over the unix socket, keep-alive connections"},
-                       {"version", aion::kVersion},
-                       {"cores", std::thread::hardware_concurrency()},
-                       {"target", {{"clients", 8}, {"min_requests_per_second", 20000}, {"max_p99_ms", 2.0}}},
-                       {"levels", levels}};
+  aion::Json result = {
+      {"benchmark", "api_bench"},
+      {"what", "GET /v1/status over the unix socket, keep-alive connections"},
+      {"version", aion::kVersion},
+      {"cores", std::thread::hardware_concurrency()},
+      {"target", {{"clients", 8}, {"min_requests_per_second", 20000}, {"max_p99_ms", 2.0}}},
+      {"levels", levels}};
   for (const auto& l : levels) {
     if (l["clients"] == 8) {
-      result["target_met"] = l["requests_per_second"].get<double>() >= 20000 && l["p99_ms"].get<double>() < 2.0;
+      result["target_met"] =
+          l["requests_per_second"].get<double>() >= 20000 && l["p99_ms"].get<double>() < 2.0;
     }
   }
   std::ofstream(out) << result.dump(2) << "\n";

@@ -111,6 +111,7 @@ Status DaemonHarness::start(std::vector<std::string> extra) {
     ::dup2(log_fd_, 1);
     ::dup2(log_fd_, 2);
     ::setenv("AION_CONFIG", "", 1);
+    for (const auto& [k, v] : env_) ::setenv(k.c_str(), v.c_str(), 1);
     auto a = c_argv(argv);
     ::execv(a[0], a.data());
     ::_exit(127);
@@ -157,7 +158,7 @@ Exit DaemonHarness::wait(std::chrono::seconds timeout) {
 }
 
 std::string DaemonHarness::log() const {
-  std::ifstream in(dir_ / "aiond.log");
+  std::ifstream in(log_path());
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

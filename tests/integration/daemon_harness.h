@@ -37,6 +37,8 @@ class DaemonHarness {
   std::filesystem::path socket() const { return dir_ / "aiond.sock"; }
   std::filesystem::path config() const { return dir_ / "aion.toml"; }
   void write_config(const std::string& toml);
+  // Environment variables set for the daemon started by start().
+  void set_env(const std::string& key, const std::string& value) { env_.emplace_back(key, value); }
 
   // Starts aiond --foreground with the harness's paths and waits until its socket answers.
   Status start(std::vector<std::string> extra_args = {});
@@ -46,6 +48,8 @@ class DaemonHarness {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   std::string log() const;
+  // The file the daemon's stdout and stderr go to (created before the first start).
+  std::filesystem::path log_path() const { return dir_ / "aiond.log"; }
 
   Result<api::Client> client() const { return api::Client::connect_unix(socket()); }
 
@@ -56,6 +60,7 @@ class DaemonHarness {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int log_fd_ = -1;
+  std::vector<std::pair<std::string, std::string>> env_;
 };
 
 }  // namespace aion::testing
