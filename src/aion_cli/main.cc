@@ -11,6 +11,7 @@ namespace aion::cli {
 void add_status_commands(CLI::App& app, Context& ctx);
 void add_admin_commands(CLI::App& app, Context& ctx);
 void add_events_commands(CLI::App& app, Context& ctx);
+void add_hw_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
                "Treat warnings (unreadable devices, missing drivers) as failures (exit 1)");
 
   add_status_commands(app, ctx);
+  add_hw_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
 

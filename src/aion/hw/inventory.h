@@ -1,0 +1,135 @@
+// The machine as aion sees it: CPUs, NUMA nodes, memory, accelerators, NICs and NVMe
+// devices, with where each sits on the PCI tree. Plain values; built by discover()
+// (discovery.h) and turned into JSON by to_json() (inventory_json.h). Everything that places
+// work reads the machine through this model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aion::hw {
+
+struct CacheInfo {
+  int level = 0;
+  std::string type;  // "Data", "Instruction", "Unified"
+  std::uint64_t size_bytes = 0;
+  int instances = 0;  // how many of them in the machine
+};
+
+struct CpuInfo {
+  std::string vendor;
+  std::string model;
+  int sockets = 0;
+  int cores = 0;    // physical cores, all sockets
+  int threads = 0;  // logical CPUs online
+  std::vector<CacheInfo> caches;
+};
+
+struct HugePages {
+  std::uint64_t page_size_kb = 0;
+  std::uint64_t total = 0;
+  std::uint64_t free = 0;
+};
+
+struct NumaNode {
+  int id = 0;
+  std::string cpus;  // cpulist, "0-15,64-79"
+  std::uint64_t memory_bytes = 0;
+  std::vector<int> distances;  // to every node, in node order
+  std::vector<HugePages> hugepages;
+};
+
+struct MemoryInfo {
+  std::uint64_t total_bytes = 0;
+  std::uint64_t available_bytes = 0;
+  std::vector<HugePages> hugepages;
+};
+
+// Where a device hangs: its host bridge ("pci0000:00") and the bridges from the root port
+// down to it (PCI addresses), used for the topology matrix.
+struct PciLocation {
+  std::string address;      // "0000:07:00.0"
+  std::string host_bridge;  // "pci0000:00"
+  std::vector<std::string> bridges;
+  int numa_node = -1;        // -1: the platform does not say
+  std::string cpu_affinity;  // local_cpulist
+  std::uint32_t vendor_id = 0;
+  std::uint32_t device_id = 0;
+  std::uint32_t class_code = 0;  // 0x030200 ...
+  std::string driver;            // bound kernel driver, "" when none
+};
+
+// A direct link between two accelerators (NVLink, XGMI) or to a switch fabric.
+struct Link {
+  std::string kind;  // "nvlink" | "xgmi"
+  std::string peer;  // PCI address of the peer accelerator, or "nvswitch"
+  int count = 0;     // active links to that peer
+};
+
+struct Accelerator {
+  int index = 0;       // order within its vendor (what CUDA_VISIBLE_DEVICES uses)
+  std::string vendor;  // "nvidia", "amd", "intel", "huawei", "other"
+  std::string model;
+  PciLocation pci;
+  std::uint64_t memory_bytes = 0;
+  std::string driver_version;
+  std::string compute_capability;  // NVIDIA "8.0"
+  std::string gfx_target;          // AMD "gfx90a"
+  std::string uuid;
+  std::string partition_mode;  // NVIDIA MIG "enabled"/"disabled"; "" when none
+  std::vector<Link> links;
+  std::string source;        // "nvml", "sysfs", "kfd", "simulated"
+  std::string state = "ok";  // "ok" | "lost" (fell off the bus) | "error"
+  bool simulated = false;
+};
+
+struct Nic {
+  std::string name;  // "ens1f0"
+  PciLocation pci;
+  std::int64_t speed_mbps = -1;  // -1: link down or unknown
+  std::string state;             // operstate
+  std::string mac;
+  bool rdma = false;
+  std::string rdma_device;  // "mlx5_0"
+};
+
+struct NvmeDevice {
+  std::string name;  // "nvme0"
+  std::string model;
+  std::string serial;
+  std::string firmware;
+  std::uint64_t size_bytes = 0;  // sum of its namespaces
+  PciLocation pci;
+};
+
+// A block device that holds data (no loop, ram, zram or device-mapper devices).
+struct Disk {
+  std::string name;  // "nvme0n1", "sda", "vda"
+  std::string model;
+  std::uint64_t size_bytes = 0;
+  bool rotational = false;
+  std::string transport;  // "nvme", "virtio", "scsi", ...
+  PciLocation pci;        // the controller it hangs below, when on PCI
+};
+
+// Something that could not be read: the device and the cause. Discovery goes on.
+struct Warning {
+  std::string device;
+  std::string message;
+};
+
+struct Inventory {
+  std::string hostname;
+  std::string kernel;
+  CpuInfo cpu;
+  std::vector<NumaNode> numa_nodes;
+  MemoryInfo memory;
+  std::vector<Accelerator> accelerators;
+  std::vector<Nic> nics;
+  std::vector<NvmeDevice> nvme;
+  std::vector<Disk> disks;
+  std::vector<Warning> warnings;
+};
+
+}  // namespace aion::hw

@@ -1,0 +1,222 @@
+#include "aion/hw/nvml.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+namespace aion::hw {
+namespace {
+
+// The part of NVIDIA's NVML C ABI that aion calls (nvml.h, documented by NVIDIA). Only the
+// types and values used here are declared.
+using nvmlReturn_t = int;
+using nvmlDevice_t = struct nvmlDevice_st*;
+constexpr nvmlReturn_t NVML_SUCCESS = 0;
+constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
+constexpr nvmlReturn_t NVML_ERROR_GPU_IS_LOST = 15;
+constexpr unsigned NVML_NVLINK_MAX_LINKS = 18;
+constexpr int NVML_FEATURE_ENABLED = 1;
+constexpr int NVML_NVLINK_DEVICE_TYPE_SWITCH = 2;
+
+struct nvmlPciInfo_t {
+  char busIdLegacy[16];
+  unsigned int domain;
+  unsigned int bus;
+  unsigned int device;
+  unsigned int pciDeviceId;
+  unsigned int pciSubSystemId;
+  char busId[32];
+};
+
+struct nvmlMemory_t {
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
+// "00000000:07:00.0" (NVML) -> "0000:07:00.0" (sysfs).
+std::string sysfs_address(const char* bus_id) {
+  std::string s(bus_id);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s.size() == 16) s = s.substr(4);
+  return s;
+}
+
+}  // namespace
+
+struct Nvml::Api {
+  nvmlReturn_t (*init)();
+  nvmlReturn_t (*shutdown)();
+  const char* (*error_string)(nvmlReturn_t);
+  nvmlReturn_t (*system_driver_version)(char*, unsigned);
+  nvmlReturn_t (*system_nvml_version)(char*, unsigned);
+  nvmlReturn_t (*device_count)(unsigned*);
+  nvmlReturn_t (*device_by_index)(unsigned, nvmlDevice_t*);
+  nvmlReturn_t (*device_pci_info)(nvmlDevice_t, nvmlPciInfo_t*);
+  nvmlReturn_t (*device_name)(nvmlDevice_t, char*, unsigned);
+  nvmlReturn_t (*device_uuid)(nvmlDevice_t, char*, unsigned);
+  nvmlReturn_t (*device_memory)(nvmlDevice_t, nvmlMemory_t*);
+  nvmlReturn_t (*device_cc)(nvmlDevice_t, int*, int*);
+  nvmlReturn_t (*device_mig_mode)(nvmlDevice_t, unsigned*, unsigned*);
+  nvmlReturn_t (*nvlink_state)(nvmlDevice_t, unsigned, int*);
+  nvmlReturn_t (*nvlink_remote_pci)(nvmlDevice_t, unsigned, nvmlPciInfo_t*);
+  nvmlReturn_t (*nvlink_remote_type)(nvmlDevice_t, unsigned, int*);  // optional (newer drivers)
+
+  std::string why(nvmlReturn_t rc) const {
+    const char* s = error_string ? error_string(rc) : nullptr;
+    return std::string(s ? s : "unknown NVML error") + " (" + std::to_string(rc) + ")";
+  }
+};
+
+std::string nvml_library_path(const std::string& configured) {
+  if (const char* env = std::getenv("AION_NVML_LIBRARY"); env && *env) return env;
+  if (!configured.empty()) return configured;
+  return "libnvidia-ml.so.1";
+}
+
+Nvml::Nvml(void* handle, std::unique_ptr<Api> api) : handle_(handle), api_(std::move(api)) {}
+
+Nvml::~Nvml() {
+  if (api_ && api_->shutdown) api_->shutdown();
+  if (handle_) ::dlclose(handle_);
+}
+
+Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
+  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* err = ::dlerror();
+    return fail(ErrorCode::kUnavailable,
+                "NVML not available (" + path + ": " + (err ? err : "not found") + ")");
+  }
+  auto api = std::make_unique<Api>();
+  std::string missing;
+  auto sym = [&](auto& fn, const char* name, bool required = true) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+    if (!fn && required) missing += std::string(missing.empty() ? "" : ", ") + name;
+  };
+  sym(api->init, "nvmlInit_v2");
+  sym(api->shutdown, "nvmlShutdown");
+  sym(api->error_string, "nvmlErrorString");
+  sym(api->system_driver_version, "nvmlSystemGetDriverVersion");
+  sym(api->system_nvml_version, "nvmlSystemGetNVMLVersion");
+  sym(api->device_count, "nvmlDeviceGetCount_v2");
+  sym(api->device_by_index, "nvmlDeviceGetHandleByIndex_v2");
+  sym(api->device_pci_info, "nvmlDeviceGetPciInfo_v3");
+  sym(api->device_name, "nvmlDeviceGetName");
+  sym(api->device_uuid, "nvmlDeviceGetUUID");
+  sym(api->device_memory, "nvmlDeviceGetMemoryInfo");
+  sym(api->device_cc, "nvmlDeviceGetCudaComputeCapability");
+  sym(api->device_mig_mode, "nvmlDeviceGetMigMode", false);
+  sym(api->nvlink_state, "nvmlDeviceGetNvLinkState");
+  sym(api->nvlink_remote_pci, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
+  sym(api->nvlink_remote_type, "nvmlDeviceGetNvLinkRemoteDeviceType", false);
+  if (!missing.empty()) {
+    ::dlclose(h);
+    return fail(ErrorCode::kUnsupported,
+                "NVML at " + path + " lacks " + missing +
+                    " (driver too old for this aion, or a version mismatch)");
+  }
+  nvmlReturn_t rc = api->init();
+  if (rc != NVML_SUCCESS) {
+    std::string why = api->why(rc);
+    ::dlclose(h);
+    return fail(ErrorCode::kUnavailable, "NVML failed to initialise: " + why);
+  }
+  return std::unique_ptr<Nvml>(new Nvml(h, std::move(api)));
+}
+
+NvmlReport Nvml::query() {
+  NvmlReport report;
+  char buf[256];
+  if (api_->system_driver_version(buf, sizeof(buf)) == NVML_SUCCESS) report.driver_version = buf;
+  if (api_->system_nvml_version(buf, sizeof(buf)) == NVML_SUCCESS) report.nvml_version = buf;
+  unsigned count = 0;
+  if (api_->device_count(&count) != NVML_SUCCESS) return report;
+  for (unsigned i = 0; i < count; ++i) {
+    NvmlGpu gpu;
+    Accelerator& a = gpu.accelerator;
+    a.index = static_cast<int>(i);
+    a.vendor = "nvidia";
+    a.source = "nvml";
+    a.driver_version = report.driver_version;
+    nvmlDevice_t dev = nullptr;
+    nvmlReturn_t rc = api_->device_by_index(i, &dev);
+    if (rc != NVML_SUCCESS) {
+      gpu.lost = rc == NVML_ERROR_GPU_IS_LOST;
+      gpu.error = api_->why(rc);
+      report.gpus.push_back(std::move(gpu));
+      continue;
+    }
+    nvmlPciInfo_t pci{};
+    rc = api_->device_pci_info(dev, &pci);
+    if (rc == NVML_SUCCESS) {
+      a.pci.address = sysfs_address(pci.busId);
+    } else {
+      gpu.lost = rc == NVML_ERROR_GPU_IS_LOST;
+      gpu.error = "PCI info: " + api_->why(rc);
+      report.gpus.push_back(std::move(gpu));
+      continue;
+    }
+    std::string problems;
+    auto note = [&](const char* what, nvmlReturn_t r) {
+      if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_SUPPORTED) return;
+      if (r == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
+      problems += std::string(problems.empty() ? "" : "; ") + what + ": " + api_->why(r);
+    };
+    if ((rc = api_->device_name(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.model = buf;
+    note("name", rc);
+    if ((rc = api_->device_uuid(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.uuid = buf;
+    note("uuid", rc);
+    nvmlMemory_t mem{};
+    if ((rc = api_->device_memory(dev, &mem)) == NVML_SUCCESS) a.memory_bytes = mem.total;
+    note("memory", rc);
+    int major = 0, minor = 0;
+    if ((rc = api_->device_cc(dev, &major, &minor)) == NVML_SUCCESS) {
+      a.compute_capability = std::to_string(major) + "." + std::to_string(minor);
+    }
+    note("compute capability", rc);
+    if (api_->device_mig_mode) {
+      unsigned current = 0, pending = 0;
+      rc = api_->device_mig_mode(dev, &current, &pending);
+      if (rc == NVML_SUCCESS) a.partition_mode = current == 1 ? "mig enabled" : "mig disabled";
+      note("MIG mode", rc);
+    }
+    // NVLink: count active links per peer; links to NVSwitch count towards the fabric.
+    for (unsigned link = 0; link < NVML_NVLINK_MAX_LINKS && !gpu.lost; ++link) {
+      int active = 0;
+      rc = api_->nvlink_state(dev, link, &active);
+      if (rc == NVML_ERROR_NOT_SUPPORTED) break;
+      if (rc != NVML_SUCCESS) {
+        if (rc == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
+        continue;  // links beyond the device's count answer INVALID_ARGUMENT
+      }
+      if (active != NVML_FEATURE_ENABLED) continue;
+      std::string peer;
+      int type = 0;
+      if (api_->nvlink_remote_type && api_->nvlink_remote_type(dev, link, &type) == NVML_SUCCESS &&
+          type == NVML_NVLINK_DEVICE_TYPE_SWITCH) {
+        peer = "nvswitch";
+      } else {
+        nvmlPciInfo_t remote{};
+        if (api_->nvlink_remote_pci(dev, link, &remote) != NVML_SUCCESS) continue;
+        peer = sysfs_address(remote.busId);
+      }
+      auto it = std::find_if(a.links.begin(), a.links.end(),
+                             [&](const Link& l) { return l.peer == peer; });
+      if (it == a.links.end()) {
+        a.links.push_back({"nvlink", peer, 1});
+      } else {
+        it->count++;
+      }
+    }
+    if (gpu.lost && problems.empty()) problems = "GPU is lost (fell off the bus)";
+    gpu.error = problems;
+    report.gpus.push_back(std::move(gpu));
+  }
+  return report;
+}
+
+}  // namespace aion::hw

@@ -1,0 +1,49 @@
+// NVIDIA devices through NVML, loaded at run time with dlopen so that aion builds and runs
+// without the driver. The library is "libnvidia-ml.so.1", or the path in AION_NVML_LIBRARY
+// or config hw.nvml_library (the tests point it at a fake that speaks the same C ABI).
+// Not thread-safe: discovery calls it from one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aion/core/error.h"
+#include "aion/hw/inventory.h"
+
+namespace aion::hw {
+
+struct NvmlGpu {
+  Accelerator accelerator;  // pci.address, model, memory, uuid, cc, MIG, links filled in
+  bool lost = false;        // NVML_ERROR_GPU_IS_LOST: fell off the bus (Xid 79)
+  std::string error;        // why some attributes are missing
+};
+
+struct NvmlReport {
+  std::string driver_version;
+  std::string nvml_version;
+  std::vector<NvmlGpu> gpus;
+};
+
+class Nvml {
+ public:
+  // Loads and initialises NVML. kUnavailable when the library is absent (normal on machines
+  // without NVIDIA GPUs); kUnsupported when it lacks a symbol we need (version mismatch);
+  // kUnavailable with NVML's message when nvmlInit fails (driver not loaded).
+  static Result<std::unique_ptr<Nvml>> load(const std::string& library_path);
+  ~Nvml();
+
+  // Every GPU NVML enumerates. A GPU that fails is reported in its entry, not as an error.
+  NvmlReport query();
+
+ private:
+  struct Api;
+  explicit Nvml(void* handle, std::unique_ptr<Api> api);
+  void* handle_;
+  std::unique_ptr<Api> api_;
+};
+
+// The library path to use: AION_NVML_LIBRARY, else the configured one, else the default.
+std::string nvml_library_path(const std::string& configured);
+
+}  // namespace aion::hw

@@ -1,0 +1,31 @@
+// Reading the PCI tree from sysfs (/sys/bus/pci/devices) through HostFs. One function per
+// question; every read that fails becomes a Warning in the caller's list, never an abort.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aion/core/host_fs.h"
+#include "aion/hw/inventory.h"
+
+namespace aion::hw {
+
+struct PciDevice {
+  PciLocation location;
+  std::string sysfs_path;  // host path of the device directory under /sys/devices
+};
+
+// Every PCI function on the machine, sorted by address.
+std::vector<PciDevice> list_pci_devices(const HostFs& fs, std::vector<Warning>& warnings);
+
+// The location of one device (address "0000:07:00.0").
+Result<PciLocation> read_pci_location(const HostFs& fs, const std::string& address);
+
+// The PCI address of the function a sysfs device link resolves to, or of the nearest PCI
+// function above it (a virtio device's transport); "" when there is none.
+std::string pci_address_of(const HostFs& fs, const std::string& device_link);
+
+// "vendor device" name from pci.ids through libpci when available, else "".
+std::string pci_device_name(std::uint32_t vendor, std::uint32_t device);
+
+}  // namespace aion::hw

@@ -1,0 +1,272 @@
+// aion hw, aion hw topo, aion hw diff: the machine's hardware, read without the daemon.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "aion/core/config.h"
+#include "aion/core/host_fs.h"
+#include "aion/core/json.h"
+#include "aion/core/paths.h"
+#include "aion/core/settings.h"
+#include "aion/hw/discovery.h"
+#include "aion/hw/inventory_json.h"
+#include "aion/hw/snapshot.h"
+#include "aion/hw/topology.h"
+#include "daemon_client.h"
+#include "table.h"
+
+namespace aion::cli {
+namespace {
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string numa_text(int n) {
+  return n < 0 ? "-" : std::to_string(n);
+}
+
+// Loads the config (for [[simulate.gpu]] and hw.nvml_library) and discovers the machine.
+std::optional<hw::Inventory> discover(Context& ctx) {
+  ConfigSchema schema = base_schema();
+  schema.merge(hw::hw_config_schema());
+  std::string path = ctx.config;
+  if (path.empty()) {
+    if (auto d = default_paths().config_file) path = d->string();
+  }
+  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
+  if (!cfg) {
+    report(ctx, cfg.error());
+    return std::nullopt;
+  }
+  auto options = hw::discovery_options(*cfg);
+  if (!options) {
+    report(ctx, options.error());
+    return std::nullopt;
+  }
+  std::string root = !ctx.host_root.empty() ? ctx.host_root : cfg->get_string("host.root");
+  return hw::discover(HostFs(root), *options);
+}
+
+void print_warnings(const hw::Inventory& inv, Context& ctx) {
+  for (const auto& w : inv.warnings)
+    std::fprintf(stderr, "warning: %s: %s\n", w.device.c_str(), w.message.c_str());
+  if (ctx.strict && !inv.warnings.empty()) ctx.exit_code = kExitFailure;
+}
+
+void print_summary(const hw::Inventory& inv) {
+  std::printf("Host      %s (Linux %s)\n", inv.hostname.c_str(), inv.kernel.c_str());
+  std::printf("CPU       %s\n          %d socket(s), %d cores, %d threads\n", inv.cpu.model.c_str(),
+              inv.cpu.sockets, inv.cpu.cores, inv.cpu.threads);
+  std::string caches;
+  for (const auto& c : inv.cpu.caches) {
+    caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) +
+              (c.type == "Data"          ? "d"
+               : c.type == "Instruction" ? "i"
+                                         : "") +
+              " " + human_bytes(c.size_bytes) + " x" + std::to_string(c.instances);
+  }
+  if (!caches.empty()) std::printf("Caches    %s\n", caches.c_str());
+  std::printf("Memory    %s total, %s available\n", human_bytes(inv.memory.total_bytes).c_str(),
+              human_bytes(inv.memory.available_bytes).c_str());
+  for (const auto& h : inv.memory.hugepages) {
+    if (h.total > 0) {
+      std::printf("Hugepages %llu x %s (%llu free)\n", static_cast<unsigned long long>(h.total),
+                  human_bytes(h.page_size_kb * 1024).c_str(),
+                  static_cast<unsigned long long>(h.free));
+    }
+  }
+  std::printf("\nNUMA nodes\n");
+  Table numa({"NODE", "CPUS", "MEMORY", "DISTANCES"});
+  for (const auto& n : inv.numa_nodes) {
+    std::string d;
+    for (int x : n.distances) d += (d.empty() ? "" : " ") + std::to_string(x);
+    numa.add({std::to_string(n.id), n.cpus, human_bytes(n.memory_bytes), d});
+  }
+  numa.print();
+
+  std::printf("\nAccelerators\n");
+  if (inv.accelerators.empty()) {
+    std::printf(
+        "  no accelerator found (no NVIDIA, AMD, Intel or Ascend GPU/NPU on the PCI bus).\n"
+        "  To try aion's GPU features here, add [[simulate.gpu]] entries to the config.\n");
+  } else {
+    Table t({"IDX", "VENDOR", "MODEL", "PCI", "NUMA", "MEMORY", "DRIVER", "ARCH", "UUID", "MODE"});
+    for (const auto& a : inv.accelerators) {
+      std::string arch =
+          !a.compute_capability.empty() ? "sm " + a.compute_capability : a.gfx_target;
+      std::string model = a.model + (a.simulated ? " [simulated]" : "") +
+                          (a.state != "ok" ? " [" + a.state + "]" : "");
+      t.add({std::to_string(a.index), a.vendor, model, a.pci.address, numa_text(a.pci.numa_node),
+             a.memory_bytes ? human_bytes(a.memory_bytes) : "-",
+             a.pci.driver.empty()
+                 ? (a.driver_version.empty() ? "-" : a.driver_version)
+                 : a.pci.driver + (a.driver_version.empty() ? "" : " " + a.driver_version),
+             arch.empty() ? "-" : arch, a.uuid.empty() ? "-" : a.uuid,
+             a.partition_mode.empty() ? "-" : a.partition_mode});
+    }
+    t.print();
+  }
+
+  std::printf("\nNetwork interfaces\n");
+  if (inv.nics.empty()) {
+    std::printf("  none with hardware behind them\n");
+  } else {
+    Table t({"NAME", "PCI", "NUMA", "SPEED", "STATE", "RDMA", "DRIVER"});
+    for (const auto& n : inv.nics) {
+      t.add({n.name, n.pci.address.empty() ? "-" : n.pci.address, numa_text(n.pci.numa_node),
+             n.speed_mbps > 0 ? std::to_string(n.speed_mbps / 1000) + " Gb/s" : "-",
+             n.state.empty() ? "-" : n.state, n.rdma ? n.rdma_device : "no",
+             n.pci.driver.empty() ? "-" : n.pci.driver});
+    }
+    t.print();
+  }
+  std::printf("\nDisks\n");
+  if (inv.disks.empty()) {
+    std::printf("  none\n");
+  } else {
+    Table t({"NAME", "MODEL", "SIZE", "TYPE", "BUS", "PCI", "NUMA"});
+    for (const auto& d : inv.disks) {
+      t.add({d.name, d.model.empty() ? "-" : d.model, human_bytes(d.size_bytes),
+             d.rotational ? "hdd" : "ssd", d.transport.empty() ? "-" : d.transport,
+             d.pci.address.empty() ? "-" : d.pci.address, numa_text(d.pci.numa_node)});
+    }
+    t.print();
+  }
+  if (!inv.nvme.empty()) {
+    std::printf("\nNVMe controllers\n");
+    Table t({"NAME", "MODEL", "SIZE", "PCI", "NUMA", "FIRMWARE"});
+    for (const auto& d : inv.nvme) {
+      t.add({d.name, d.model, human_bytes(d.size_bytes), d.pci.address, numa_text(d.pci.numa_node),
+             d.firmware});
+    }
+    t.print();
+  }
+}
+
+void print_topology(const hw::Topology& t) {
+  if (t.devices.empty()) {
+    std::printf("no accelerators or NICs to relate\n");
+    return;
+  }
+  std::vector<std::string> header = {""};
+  for (const auto& d : t.devices) header.push_back(d.name);
+  header.push_back("CPU AFFINITY");
+  header.push_back("NUMA");
+  Table table(header);
+  for (std::size_t i = 0; i < t.devices.size(); ++i) {
+    std::vector<std::string> row = {t.devices[i].name};
+    for (const auto& cell : t.matrix[i]) row.push_back(cell);
+    row.push_back(t.devices[i].cpu_affinity.empty() ? "-" : t.devices[i].cpu_affinity);
+    row.push_back(numa_text(t.devices[i].numa_node));
+    table.add(row);
+  }
+  table.print();
+  std::printf("\n");
+  for (const auto& d : t.devices)
+    std::printf("%-6s %s  %s\n", d.name.c_str(), d.pci_address.c_str(), d.detail.c_str());
+  std::printf(
+      "\nLegend:\n"
+      "  X     self\n"
+      "  NV#   connected by # NVLink links (directly or through NVSwitch)\n"
+      "  XGMI  connected by AMD Infinity Fabric (XGMI)\n"
+      "  PIX   at most one PCIe switch between them\n"
+      "  PXB   several PCIe switches, not through a host bridge\n"
+      "  PHB   through a PCIe host bridge (same root complex, usually the same CPU)\n"
+      "  NODE  through the interconnect between host bridges within one NUMA node\n"
+      "  SYS   through the SMP interconnect between NUMA nodes (QPI/UPI/Infinity Fabric)\n");
+}
+
+}  // namespace
+
+void add_hw_commands(CLI::App& app, Context& ctx) {
+  auto* hw = app.add_subcommand(
+      "hw",
+      "The machine's CPUs, NUMA nodes, memory, accelerators, NICs and NVMe (no daemon needed)");
+  hw->callback([&ctx, hw] {
+    if (hw->get_subcommands().size() > 0) return;
+    auto inv = discover(ctx);
+    if (!inv) return;
+    if (ctx.json) {
+      std::printf("%s\n", hw::to_json(*inv).c_str());
+    } else {
+      print_summary(*inv);
+    }
+    print_warnings(*inv, ctx);
+  });
+
+  auto* topo = hw->add_subcommand(
+      "topo", "Device topology matrix (like nvidia-smi topo -m) with CPU affinity and NUMA node");
+  topo->callback([&ctx] {
+    auto inv = discover(ctx);
+    if (!inv) return;
+    hw::Topology t = hw::build_topology(*inv);
+    if (ctx.json) {
+      std::printf("%s\n", hw::to_json(t).c_str());
+    } else {
+      print_topology(t);
+    }
+    print_warnings(*inv, ctx);
+  });
+
+  auto snapshot_file = std::make_shared<std::string>();
+  auto* diff = hw->add_subcommand(
+      "diff", "What changed since the daemon's stored hardware snapshot (or since --from FILE)");
+  diff->add_option("--from", *snapshot_file,
+                   "Compare with this `aion hw --json` output instead of the daemon's snapshot");
+  diff->callback([&ctx, snapshot_file] {
+    std::string before_text;
+    if (!snapshot_file->empty()) {
+      std::ifstream in(*snapshot_file);
+      if (!in) {
+        report(ctx, Error(ErrorCode::kNotFound, "cannot read " + *snapshot_file));
+        return;
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      before_text = ss.str();
+    } else {
+      auto client = connect_daemon(ctx);
+      if (!client) return;
+      auto body = call(ctx, *client, "GET", "/v1/hw/snapshot");
+      if (!body) return;
+      Json j = Json::parse(*body, nullptr, false);
+      if (!j.is_object() || !j.contains("inventory")) {
+        report(ctx, Error(ErrorCode::kParse, "the daemon sent an unreadable snapshot"));
+        return;
+      }
+      before_text = j["inventory"].dump();
+    }
+    auto before = hw::inventory_from_json(before_text);
+    if (!before) {
+      report(ctx, before.error());
+      return;
+    }
+    auto now = discover(ctx);
+    if (!now) return;
+    auto changes = hw::diff(*before, *now);
+    if (ctx.json) {
+      Json out = Json::array();
+      for (const auto& c : changes)
+        out.push_back({{"severity", c.severity}, {"device", c.device}, {"message", c.message}});
+      std::printf("%s\n", Json{{"changes", out}}.dump(2).c_str());
+    } else if (changes.empty()) {
+      std::printf("no hardware changes since the snapshot\n");
+    } else {
+      for (const auto& c : changes)
+        std::printf("%-8s %-14s %s\n", c.severity.c_str(), c.device.c_str(), c.message.c_str());
+    }
+  });
+}
+
+}  // namespace aion::cli

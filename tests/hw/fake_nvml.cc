@@ -1,0 +1,177 @@
+// A stand-in for libnvidia-ml.so.1 that exports the NVML C functions aion calls, with
+// NVIDIA's documented signatures and return codes, and answers from a JSON description
+// named by AION_FAKE_NVML. Loaded by aion through the same dlopen path as the real library.
+//
+// JSON: {"init_error": 0, "driver_version": "...", "nvml_version": "...", "gpus": [
+//   {"bus_id": "00000000:07:00.0", "name": "...", "uuid": "...", "memory_total": N,
+//    "cc": [8, 0], "mig": 0|1|null, "lost": false,
+//    "nvlinks": [{"active": true, "remote_type": "gpu"|"switch", "remote_bus_id": "..."}]}]}
+// A "lost" GPU answers NVML_ERROR_GPU_IS_LOST to everything but its PCI info, as a GPU
+// that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
+// nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using Json = nlohmann::json;
+constexpr int kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotSupported = 3,
+              kInsufficientSize = 7, kGpuIsLost = 15, kUnknown = 999;
+
+struct PciInfo {
+  char busIdLegacy[16];
+  unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
+  char busId[32];
+};
+struct Memory {
+  unsigned long long total, free, used;
+};
+
+Json g_doc;
+bool g_init = false;
+
+const Json* gpu(void* handle) {
+  auto i = reinterpret_cast<std::uintptr_t>(handle);
+  if (!g_init || i == 0 || i > g_doc["gpus"].size()) return nullptr;
+  return &g_doc["gpus"][i - 1];
+}
+
+int copy(const std::string& s, char* out, unsigned len) {
+  if (s.size() + 1 > len) return kInsufficientSize;
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return kSuccess;
+}
+
+void fill_pci(const std::string& bus_id, PciInfo* p) {
+  std::memset(p, 0, sizeof(*p));
+  std::snprintf(p->busId, sizeof(p->busId), "%s", bus_id.c_str());
+  std::snprintf(p->busIdLegacy, sizeof(p->busIdLegacy), "%s", bus_id.substr(4).c_str());
+  unsigned d = 0, b = 0, dev = 0, f = 0;
+  std::sscanf(bus_id.c_str(), "%x:%x:%x.%x", &d, &b, &dev, &f);
+  p->domain = d;
+  p->bus = b;
+  p->device = dev;
+}
+
+#define CHECK_GPU(h)               \
+  const Json* g = gpu(h);          \
+  if (!g) return kInvalidArgument; \
+  if (g->value("lost", false)) return kGpuIsLost
+
+}  // namespace
+
+extern "C" {
+
+int nvmlInit_v2() {
+  const char* path = std::getenv("AION_FAKE_NVML");
+  if (!path) return kUnknown;
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  g_doc = Json::parse(ss.str(), nullptr, false);
+  if (!g_doc.is_object()) return kUnknown;
+  int err = g_doc.value("init_error", 0);
+  if (err != 0) return err;
+  g_init = true;
+  return kSuccess;
+}
+
+int nvmlShutdown() {
+  g_init = false;
+  return kSuccess;
+}
+
+const char* nvmlErrorString(int rc) {
+  switch (rc) {
+    case kSuccess: return "Success";
+    case kUninitialized: return "Uninitialized";
+    case kInvalidArgument: return "Invalid Argument";
+    case kNotSupported: return "Not Supported";
+    case 9: return "Driver Not Loaded";
+    case 18: return "Argument version mismatch";
+    case kGpuIsLost: return "GPU is lost";
+    default: return "Unknown Error";
+  }
+}
+
+int nvmlSystemGetDriverVersion(char* out, unsigned len) {
+  return g_init ? copy(g_doc.value("driver_version", ""), out, len) : kUninitialized;
+}
+int nvmlSystemGetNVMLVersion(char* out, unsigned len) {
+  return g_init ? copy(g_doc.value("nvml_version", ""), out, len) : kUninitialized;
+}
+int nvmlDeviceGetCount_v2(unsigned* count) {
+  if (!g_init) return kUninitialized;
+  *count = static_cast<unsigned>(g_doc["gpus"].size());
+  return kSuccess;
+}
+int nvmlDeviceGetHandleByIndex_v2(unsigned index, void** handle) {
+  if (!g_init) return kUninitialized;
+  if (index >= g_doc["gpus"].size()) return kInvalidArgument;
+  *handle = reinterpret_cast<void*>(static_cast<std::uintptr_t>(index + 1));
+  return kSuccess;
+}
+#ifdef FAKE_NVML_FULL_ABI
+int nvmlDeviceGetPciInfo_v3(void* h, PciInfo* p) {
+  const Json* g = gpu(h);
+  if (!g) return kInvalidArgument;
+  fill_pci(g->value("bus_id", ""), p);
+  return kSuccess;
+}
+#endif
+int nvmlDeviceGetName(void* h, char* out, unsigned len) {
+  CHECK_GPU(h);
+  return copy(g->value("name", ""), out, len);
+}
+int nvmlDeviceGetUUID(void* h, char* out, unsigned len) {
+  CHECK_GPU(h);
+  return copy(g->value("uuid", ""), out, len);
+}
+int nvmlDeviceGetMemoryInfo(void* h, Memory* m) {
+  CHECK_GPU(h);
+  m->total = g->value("memory_total", 0ull);
+  m->used = 0;
+  m->free = m->total;
+  return kSuccess;
+}
+int nvmlDeviceGetCudaComputeCapability(void* h, int* major, int* minor) {
+  CHECK_GPU(h);
+  *major = (*g)["cc"][0];
+  *minor = (*g)["cc"][1];
+  return kSuccess;
+}
+int nvmlDeviceGetMigMode(void* h, unsigned* current, unsigned* pending) {
+  CHECK_GPU(h);
+  if (!g->contains("mig") || (*g)["mig"].is_null()) return kNotSupported;
+  *current = *pending = (*g)["mig"].get<unsigned>();
+  return kSuccess;
+}
+int nvmlDeviceGetNvLinkState(void* h, unsigned link, int* active) {
+  CHECK_GPU(h);
+  const Json& links = (*g)["nvlinks"];
+  if (links.empty()) return kNotSupported;
+  if (link >= links.size()) return kInvalidArgument;
+  *active = links[link].value("active", false) ? 1 : 0;
+  return kSuccess;
+}
+int nvmlDeviceGetNvLinkRemotePciInfo_v2(void* h, unsigned link, PciInfo* p) {
+  CHECK_GPU(h);
+  const Json& links = (*g)["nvlinks"];
+  if (link >= links.size()) return kInvalidArgument;
+  fill_pci(links[link].value("remote_bus_id", ""), p);
+  return kSuccess;
+}
+int nvmlDeviceGetNvLinkRemoteDeviceType(void* h, unsigned link, int* type) {
+  CHECK_GPU(h);
+  const Json& links = (*g)["nvlinks"];
+  if (link >= links.size()) return kInvalidArgument;
+  *type = links[link].value("remote_type", "gpu") == "switch" ? 2 : 0;
+  return kSuccess;
+}
+
+}  // extern "C"
