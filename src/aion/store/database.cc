@@ -78,12 +78,15 @@ Statement& Statement::bind(int i, double v) {
   sqlite3_bind_double(stmt_, i, v);
   return *this;
 }
+// SQLite binds NULL for a null pointer; an empty view (whose data() may be null) is empty text.
 Statement& Statement::bind(int i, std::string_view t) {
-  sqlite3_bind_text(stmt_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt_, i, t.data() ? t.data() : "", static_cast<int>(t.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 Statement& Statement::bind_blob(int i, std::string_view b) {
-  sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt_, i, b.data() ? b.data() : "", static_cast<int>(b.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 Statement& Statement::bind_null(int i) {
@@ -350,9 +353,11 @@ Status Database::backup_to(const fs::path& dest, bool overwrite) {
     fs::remove(tmp, ec);
     return fail(ErrorCode::kIo, "cannot start backup: " + msg);
   }
-  // Copy in steps so writers on other connections are not blocked for the whole copy.
+  // Copy everything in one step, under one read snapshot. Writers are not blocked by it (the
+  // source is in WAL mode), whereas a copy in several steps restarts from page 1 whenever
+  // another connection commits between two steps, and never ends under a steady writer.
   do {
-    rc = sqlite3_backup_step(b, 256);
+    rc = sqlite3_backup_step(b, -1);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(5);
   } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
   sqlite3_backup_finish(b);
