@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/api/hw_watch.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
@@ -20,6 +21,7 @@
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
+#include "aion/hw/discovery.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
 #include "aion/store/store.h"
@@ -46,8 +48,11 @@ struct Flags {
   std::string log_level;
 };
 
+// Every section the daemon reads; modules contribute theirs.
 aion::ConfigSchema daemon_schema() {
-  return aion::base_schema();
+  aion::ConfigSchema s = aion::base_schema();
+  s.merge(aion::hw::hw_config_schema());
+  return s;
 }
 
 // Reads the config file named by the flags, AION_CONFIG or the defaults; flags override it.
@@ -180,7 +185,8 @@ class Daemon {
     if (!lock) return fail_start(lock.error());
 
     std::vector<aion::store::Migration> migrations;
-    for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations()}) {
+    for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
+                      aion::api::HwWatch::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
     auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
@@ -202,9 +208,20 @@ class Daemon {
     info.state = [this] { return std::string(draining_ ? "draining" : "running"); };
     info.reload = [this] { return reload(); };
 
+    auto hw_options = aion::hw::discovery_options(config_);
+    if (!hw_options) return fail_start(hw_options.error());
+    aion::api::HwWatch hw_watch(store, events, aion::HostFs(s.host_root), *hw_options);
+
+    // The hardware snapshot: changes since the last run become events before the API
+    // answers, so that the snapshot exists as soon as anyone can ask for it.
+    if (auto changes = hw_watch.check(); !changes) {
+      spdlog::error("event=hw_check_failed reason=\"{}\"", changes.error().message());
+    }
+    hw_watch.start(std::chrono::seconds(config_.get_int("hw.rescan_interval_s")));
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
+    aion::api::add_hw_routes(router, hw_watch);
 
     aion::api::Server server({.unix_socket = s.socket,
                               .socket_mode = s.socket_mode,
@@ -246,6 +263,7 @@ class Daemon {
     spdlog::info("event=stopping in_flight={} grace_ms={}", server.in_flight(),
                  s.shutdown_grace.count());
     server.stop(s.shutdown_grace);
+    hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});
     spdlog::info("event=stopped");

@@ -166,7 +166,7 @@ TEST(DiffTest, ReportsLostGpuShrunkMemoryNewDriverAndSlowerLink) {
     return false;
   };
   EXPECT_TRUE(has("critical", "0000:07:00.0 is gone"));
-  EXPECT_TRUE(has("info", "535.104.05 -> 550.54.14"));
+  EXPECT_TRUE(has("info", "nvidia driver changed: 535.104.05 -> 550.54.14 (1 device)"));
   EXPECT_TRUE(has("warning", "memory shrank"));
   EXPECT_TRUE(has("warning", "200000 -> 100000"));
   EXPECT_EQ(changes.size(), 4u);

@@ -1,34 +1,97 @@
 #!/usr/bin/env bash
-# Builds the .deb with CPack from a build directory and checks what it holds.
+# Builds the .deb with CPack from a configured and built build directory, into a temporary
+# directory, and checks what it holds: programs, config as a conffile, systemd unit, data,
+# completion, maintainer scripts, computed Depends; the unit passes `systemd-analyze verify`
+# and the packaged config lists exactly the keys `aiond --print-default-config` knows.
 #   check_deb.sh BUILD_DIR
-# Exits 77 (skipped) when dpkg-deb or cpack is missing.
+# Exits 77 (ctest: skipped) when dpkg-deb or cpack is missing.
 set -euo pipefail
-build=$1
+build=${1:?usage: check_deb.sh BUILD_DIR}
 command -v dpkg-deb >/dev/null || { echo "SKIP: dpkg-deb not installed (apt-get install dpkg)"; exit 77; }
-command -v cpack >/dev/null || { echo "SKIP: cpack not installed"; exit 77; }
+command -v cpack >/dev/null || { echo "SKIP: cpack not installed (apt-get install cmake)"; exit 77; }
+
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-(cd "$build" && cpack -G DEB -B "$out" >"$out/cpack.log" 2>&1) || { cat "$out/cpack.log"; exit 1; }
-deb=$(ls "$out"/*.deb | head -1)
+if ! (cd "$build" && cpack -G DEB -B "$out") >"$out/cpack.log" 2>&1; then
+  echo "cpack failed:"
+  cat "$out/cpack.log"
+  exit 1
+fi
+debs=("$out"/*.deb)
+deb=${debs[0]}
 echo "built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 contents=$(dpkg-deb -c "$deb")
 info=$(dpkg-deb -I "$deb")
+root=$out/root
+dpkg-deb -x "$deb" "$root"
+
 status=0
-need() {
-  if grep -q -- "$1" <<<"$contents"; then echo "ok: $1"; else echo "MISSING in package: $1"; status=1; fi
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; status=1; }
+# has_path REGEX [LABEL]: a line of `dpkg-deb -c` ends in ./REGEX.
+has_path() {
+  if grep -Eq -- " \./$1\$" <<<"$contents"; then ok "holds ${2:-$1}"; else bad "package lacks ${2:-$1}"; fi
 }
-need ' ./usr/bin/aiond$'
-need ' ./usr/bin/aion$'
-need ' ./etc/aion/aion.toml$'
-need ' ./lib/systemd/system/aiond.service$'
-need ' ./usr/share/aion/'
-need ' ./usr/share/bash-completion/completions/aion$'
-need ' ./usr/share/doc/aion/README.md$'
-for f in postinst postrm conffiles; do
-  if dpkg-deb --info "$deb" "$f" >/dev/null 2>&1; then echo "ok: control $f"; else echo "MISSING control file $f"; status=1; fi
+
+has_path 'usr/bin/aiond'
+has_path 'usr/bin/aion'
+has_path 'etc/aion/aion.toml'
+has_path 'lib/systemd/system/aiond.service'
+has_path 'usr/share/aion/[^/]+[^/]' 'a data file in usr/share/aion/'
+has_path 'usr/share/bash-completion/completions/aion'
+has_path 'usr/share/doc/aion/README.md'
+
+for f in conffiles postinst prerm postrm; do
+  if dpkg-deb --info "$deb" "$f" >/dev/null 2>&1; then ok "control file $f"; else bad "no control file $f"; fi
 done
-if dpkg-deb --info "$deb" conffiles | grep -qx '/etc/aion/aion.toml'; then echo "ok: aion.toml is a conffile"; else echo "aion.toml is not a conffile"; status=1; fi
-if grep -q 'addgroup --system aion' <(dpkg-deb --info "$deb" postinst); then echo "ok: postinst creates the aion group"; else echo "postinst does not create the aion group"; status=1; fi
-if grep -Eq '^ Depends:.*libsqlite3' <<<"$info"; then echo "ok: Depends computed ($(grep '^ Depends' <<<"$info" | cut -c1-120))"; else echo "Depends lacks libsqlite3: $(grep '^ Depends' <<<"$info")"; status=1; fi
-if grep -q '^Type=notify' <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./lib/systemd/system/aiond.service); then echo "ok: unit is Type=notify"; else echo "unit is not Type=notify"; status=1; fi
+if dpkg-deb --info "$deb" conffiles | grep -qx '/etc/aion/aion.toml'; then
+  ok "/etc/aion/aion.toml is a conffile"
+else
+  bad "/etc/aion/aion.toml is not listed in conffiles"
+fi
+if dpkg-deb --info "$deb" postinst | grep -q 'addgroup --system aion'; then
+  ok "postinst creates the aion group"
+else
+  bad "postinst does not create the aion group"
+fi
+depends=$(sed -n 's/^ Depends: //p' <<<"$info")
+if [[ $depends == *libsqlite3* && $depends == *libc6* && $depends == *adduser* ]]; then
+  ok "Depends computed: $depends"
+else
+  bad "Depends lacks libc6, libsqlite3 or adduser: '$depends'"
+fi
+version=$(sed -n 's/^ Version: //p' <<<"$info")
+if [ "$("$root/usr/bin/aion" version 2>/dev/null | grep -c -- "$version")" -ge 1 ]; then
+  ok "version $version matches aion version"
+else
+  bad "package version '$version' not in: $("$root/usr/bin/aion" version 2>&1 | head -1)"
+fi
+
+unit=$root/lib/systemd/system/aiond.service
+for line in Type=notify NotifyAccess=main 'ExecStart=/usr/bin/aiond --foreground' WatchdogSec=30s \
+  Restart=on-failure RuntimeDirectory=aion StateDirectory=aion; do
+  if grep -qx -- "$line" "$unit"; then ok "unit: $line"; else bad "unit lacks $line"; fi
+done
+# verify resolves ExecStart, so point it at the packaged programs.
+if command -v systemd-analyze >/dev/null; then
+  mkdir -p "$out/unit"
+  sed "s#/usr/bin/aiond#$root/usr/bin/aiond#g" "$unit" >"$out/unit/aiond.service"
+  if verify=$(systemd-analyze verify "$out/unit/aiond.service" 2>&1) && [ -z "$verify" ]; then
+    ok "systemd-analyze verify: clean"
+  else
+    bad "systemd-analyze verify: $verify"
+  fi
+else
+  echo "note: systemd-analyze not installed; unit syntax not verified"
+fi
+
+# The packaged config documents every key the daemon knows, and only those.
+keys() { grep -E '^(\[|#[a-z_]+ = )' | sed 's/ = .*//'; }
+if diff <("$root/usr/bin/aiond" --print-default-config | keys) \
+  <(keys <"$root/etc/aion/aion.toml") >"$out/keys.diff"; then
+  ok "aion.toml lists the keys of aiond --print-default-config"
+else
+  bad "aion.toml and aiond --print-default-config differ (< daemon, > aion.toml):"
+  cat "$out/keys.diff"
+fi
 exit $status

@@ -604,6 +604,9 @@ ConfigSchema hw_config_schema() {
       .boolean("nvswitch", false, "Connected to an NVSwitch fabric with links_per_peer links");
   ConfigSchema s;
   s.string("hw.nvml_library", "", "Path of libnvidia-ml.so.1 (default: the loader's search path)")
+      .integer("hw.rescan_interval_s", 300,
+               "How often aiond re-reads the hardware to detect changes (0: only at start)", 0,
+               86400)
       .table_array("simulate.gpu", gpu,
                    "Simulated GPUs, for machines without accelerators (marked as simulated)");
   return s;

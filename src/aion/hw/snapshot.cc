@@ -28,9 +28,11 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
   };
   auto b_acc = by_key(before.accelerators, acc_key);
   auto a_acc = by_key(after.accelerators, acc_key);
+  // Driver upgrades touch every device of a vendor at once: one change per (vendor, from, to).
+  std::map<std::string, int> driver_changes;
   for (const auto& [key, old] : b_acc) {
     auto it = a_acc.find(key);
-    std::string name = old->vendor + " " + old->model + " at " + key;
+    std::string name = old->model + " at " + key;
     if (it == a_acc.end()) {
       out.push_back(
           {"critical", key,
@@ -38,26 +40,35 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
       continue;
     }
     const Accelerator& now = *it->second;
+    if (old->driver_version != now.driver_version && !now.driver_version.empty()) {
+      driver_changes[now.vendor + "\t" +
+                     (old->driver_version.empty() ? "none" : old->driver_version) + "\t" +
+                     now.driver_version]++;
+    }
     if (old->state != now.state) {
       out.push_back({now.state == "ok" ? "info" : "critical", key,
                      name + " changed state: " + old->state + " -> " + now.state});
     }
+    // A lost GPU reports nothing else; comparing its attributes would only add noise.
+    if (old->state != "ok" || now.state != "ok") continue;
     if (old->memory_bytes != now.memory_bytes && now.memory_bytes != 0) {
       out.push_back(
           {"warning", key,
            name + " memory changed: " + gib(old->memory_bytes) + " -> " + gib(now.memory_bytes)});
-    }
-    if (old->driver_version != now.driver_version && !now.driver_version.empty()) {
-      out.push_back({"info", key,
-                     name + " driver changed: " +
-                         (old->driver_version.empty() ? "none" : old->driver_version) + " -> " +
-                         now.driver_version});
     }
     if (old->partition_mode != now.partition_mode) {
       out.push_back(
           {"info", key,
            name + " partition mode changed: " + old->partition_mode + " -> " + now.partition_mode});
     }
+  }
+  for (const auto& [k, count] : driver_changes) {
+    auto t1 = k.find('\t'), t2 = k.find('\t', t1 + 1);
+    std::string vendor = k.substr(0, t1);
+    out.push_back({"info", vendor + " driver",
+                   vendor + " driver changed: " + k.substr(t1 + 1, t2 - t1 - 1) + " -> " +
+                       k.substr(t2 + 1) + " (" + std::to_string(count) + " device" +
+                       (count == 1 ? "" : "s") + ")"});
   }
   for (const auto& [key, now] : a_acc) {
     if (!b_acc.contains(key))

@@ -47,8 +47,9 @@ Topology build_topology(const Inventory& inv) {
   };
   std::vector<Entry> entries;
   for (const auto& a : inv.accelerators) {
-    t.devices.push_back({"GPU" + std::to_string(t.devices.size()), a.pci.address, a.model,
-                         a.pci.numa_node, a.pci.cpu_affinity});
+    t.devices.push_back({"GPU" + std::to_string(t.devices.size()), a.pci.address,
+                         a.simulated ? a.model + " [simulated]" : a.model, a.pci.numa_node,
+                         a.pci.cpu_affinity});
     entries.push_back({&a.pci, &a});
   }
   bool any_rdma =
