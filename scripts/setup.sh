@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs aion's build and test dependencies from Debian packages (idempotent,
-# non-interactive), then configures and builds the release preset.
+# Installs aion's build and test dependencies from Debian 12 packages (idempotent,
+# non-interactive: apt runs only when a package is missing), then configures and builds the
+# release preset into build/release.
 #   scripts/setup.sh             install what is missing, build release
 #   scripts/setup.sh --no-build  only install
+# Environment: AION_JOBS (parallel compile jobs, default: nproc), CCACHE_DIR (default
+# ~/.cache/ccache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One list: later capabilities add their packages here.
+# The one list of Debian packages; later capabilities add theirs here.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
@@ -20,8 +23,8 @@ build=1
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
-    *) echo "setup.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
 
@@ -30,30 +33,44 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-if ((${#missing[@]})); then
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} Debian packages present"
+else
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
-  SUDO=()
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: apt-get not found; aion builds on Debian 12 (bookworm). Install: ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=()
   if [ "$(id -u)" != 0 ]; then
-    if command -v sudo >/dev/null; then SUDO=(sudo); else
-      echo "setup: need root to install packages (no sudo found); run as root or install: ${missing[*]}" >&2
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "setup: installing packages needs root and sudo is not installed;" \
+        "run this script as root once, or: apt-get install ${missing[*]}" >&2
       exit 1
     fi
   fi
-  log=$(mktemp /tmp/aion-setup-apt.XXXXXX.log)
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-    echo "setup: apt-get failed; last lines of $log:" >&2
-    tail -20 "$log" >&2
+  log_dir=${XDG_CACHE_HOME:-$HOME/.cache}/aion
+  mkdir -p "$log_dir"
+  log=$log_dir/setup-apt.log
+  # Wait for a concurrent apt/dpkg instead of failing on its lock.
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600)
+  echo "setup: apt-get update && apt-get install (output in $log)"
+  if ! { "${apt[@]}" update && "${apt[@]}" install --no-install-recommends "${missing[@]}"; } \
+    >"$log" 2>&1; then
+    echo "setup: apt-get failed; the last lines of $log:" >&2
+    tail -n 25 "$log" >&2
     exit 1
   fi
-  rm -f "$log"
-else
-  echo "setup: all ${#PACKAGES[@]} Debian packages present"
+  echo "setup: installed ${missing[*]}"
 fi
 
+((build)) || exit 0
+
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-if ((build)); then
-  echo "setup: building the release preset (build/release)"
-  cmake --preset release >/dev/null
-  cmake --build --preset release -j "$(nproc)"
-fi
+jobs=${AION_JOBS:-$(nproc)}
+echo "setup: building the release preset into build/release (-j$jobs, ccache in $CCACHE_DIR)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+echo "setup: built build/release/bin/aiond and build/release/bin/aion"

@@ -91,7 +91,9 @@ if diff <("$root/usr/bin/aiond" --print-default-config | keys) \
   <(keys <"$root/etc/aion/aion.toml") >"$out/keys.diff"; then
   ok "aion.toml lists the keys of aiond --print-default-config"
 else
-  bad "aion.toml and aiond --print-default-config differ (< daemon, > aion.toml):"
+  bad "packaging/aion.toml and aiond --print-default-config differ (< daemon, > aion.toml):"
   cat "$out/keys.diff"
+  echo "  update packaging/aion.toml: keep its 3 header lines, then the output of" \
+    "aiond --print-default-config | tail -n +2"
 fi
 exit $status
