@@ -143,6 +143,40 @@ TEST_F(BackupTest, BackupIntoMissingDirectoryFailsWithNotFound) {
   EXPECT_FALSE(fs::exists(dir() / "no-such-dir"));
 }
 
+TEST_F(BackupTest, BackupInsideATransactionIsRefusedAndWritesNothing) {
+  auto db = open_ok(kRows);
+  ASSERT_TRUE(db);
+  auto tx = db->begin();
+  ASSERT_TRUE(tx);
+  ASSERT_TRUE(db->exec("INSERT INTO rows(v) VALUES ('uncommitted')"));
+  const fs::path dest = dir() / "backup.db";
+  auto st = db->backup_to(dest);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kConflict);
+  EXPECT_TRUE(files_starting_with(dir(), "backup.db").empty());
+  ASSERT_TRUE(tx->commit());
+  EXPECT_TRUE(db->backup_to(dest));
+}
+
+TEST_F(BackupTest, InMemoryDatabaseCanBeBackedUpToAFile) {
+  auto db = open_ok(kRows, 5000, ":memory:");
+  ASSERT_TRUE(db);
+  fill(*db, 25);
+  const fs::path dest = dir() / "memory.db";
+  auto st = db->backup_to(dest);
+  ASSERT_TRUE(st) << st.error().message();
+  auto copy = open_ok(kRows, 5000, dest);
+  ASSERT_TRUE(copy);
+  EXPECT_EQ(query_int(*copy, "SELECT count(*) FROM rows"), 25);
+}
+
+TEST_F(BackupTest, VerifyOfMissingFileIsNotFound) {
+  auto st = verify_database(dir() / "absent.db");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(fs::exists(dir() / "absent.db"));
+}
+
 TEST_F(BackupTest, VerifyRejectsGarbageFile) {
   const fs::path p = dir() / "garbage.db";
   std::string bytes(16 * 1024, '\0');

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -5,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "aion/core/clock.h"
 #include "aion/store/database.h"
 #include "store_test_util.h"
 
@@ -43,7 +45,7 @@ class CorruptionTest : public test_util::StoreTest {
     const std::string before = read_bytes(db_path());
     ASSERT_FALSE(before.empty());
 
-    auto db = open_at(db_path(), kRows);
+    auto db = Database::open({.path = db_path(), .clock = &clock_}, kRows);
     ASSERT_FALSE(db) << "a damaged database was opened";
     EXPECT_EQ(db.error().code(), ErrorCode::kCorrupt) << db.error().message();
     const std::string& msg = db.error().message();
@@ -52,12 +54,16 @@ class CorruptionTest : public test_util::StoreTest {
 
     EXPECT_EQ(read_bytes(db_path()), before) << "the damaged file was modified";
 
-    auto copies = files_starting_with(dir(), db_path().filename().string() + ".corrupt-");
+    // The copy is named for the clock's UTC time: 1'700'000'000 s is 2023-11-14 22:13:20.
+    const fs::path copy = dir() / "state.db.corrupt-20231114T221320Z";
+    EXPECT_THAT(msg, HasSubstr(copy.string()));
+    EXPECT_EQ(read_bytes(copy), before) << "the saved copy differs from the original";
+    auto copies = files_starting_with(dir(), "state.db.corrupt-");
     std::erase_if(copies, [](const fs::path& p) { return p.string().ends_with("-wal"); });
-    ASSERT_EQ(copies.size(), 1u);
-    EXPECT_THAT(msg, HasSubstr(copies[0].string()));
-    EXPECT_EQ(read_bytes(copies[0]), before) << "the saved copy differs from the original";
+    EXPECT_EQ(copies.size(), 1u);
   }
+
+  ManualClock clock_;
 };
 
 TEST_F(CorruptionTest, HalfTruncatedDatabaseIsPreservedAndReported) {
@@ -86,14 +92,61 @@ TEST_F(CorruptionTest, GarbageFileIsPreservedAndReported) {
   expect_refused_and_preserved();
 }
 
-TEST_F(CorruptionTest, GarbageFileStaysRefusedOnEveryOpen) {
+TEST_F(CorruptionTest, GarbageFileStaysRefusedOnEveryOpenAndNoCopyIsOverwritten) {
   write_bytes(db_path(), std::string(8192, '\x5a'));
+  // An earlier copy with the same time stamp must survive (the clock does not move).
+  const fs::path first = dir() / "state.db.corrupt-20231114T221320Z";
+  write_bytes(first, "an earlier copy");
   for (int i = 0; i < 2; ++i) {
-    auto db = open_at(db_path(), kRows);
+    auto db = Database::open({.path = db_path(), .clock = &clock_}, kRows);
     ASSERT_FALSE(db);
     EXPECT_EQ(db.error().code(), ErrorCode::kCorrupt);
   }
   EXPECT_EQ(read_bytes(db_path()), std::string(8192, '\x5a'));
+  EXPECT_EQ(read_bytes(first), "an earlier copy");
+  EXPECT_EQ(read_bytes(dir() / "state.db.corrupt-20231114T221320Z-2"), std::string(8192, '\x5a'));
+  EXPECT_EQ(read_bytes(dir() / "state.db.corrupt-20231114T221320Z-3"), std::string(8192, '\x5a'));
+}
+
+TEST_F(CorruptionTest, GarbageFileIsRefusedEvenWithoutTheIntegrityCheck) {
+  write_bytes(db_path(), std::string(8192, '\x5a'));
+  auto db = Database::open({.path = db_path(), .check_integrity = false, .clock = &clock_});
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kCorrupt);
+  EXPECT_TRUE(fs::exists(dir() / "state.db.corrupt-20231114T221320Z"));
+  EXPECT_EQ(read_bytes(db_path()), std::string(8192, '\x5a'));
+}
+
+// A damaged database whose last commits are still in its WAL: closing the refused connection
+// must not checkpoint the WAL into the file, and both files are copied.
+TEST_F(CorruptionTest, DamagedDatabaseWithWalKeepsBothFilesUntouchedAndCopiesBoth) {
+  make_database();
+  ASSERT_FALSE(HasFatalFailure());
+  const fs::path saved = dir() / "saved";
+  fs::create_directory(saved);
+  {
+    auto db = open_ok(kRows);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("INSERT INTO rows(v) VALUES ('only in the wal')"));
+    ASSERT_GT(fs::file_size(dir() / "state.db-wal"), 0u);
+    // The files as a crash would leave them: the commit is in the WAL, not in the database.
+    fs::copy_file(db_path(), saved / "state.db");
+    fs::copy_file(dir() / "state.db-wal", saved / "state.db-wal");
+  }
+  fs::remove(db_path());
+  fs::remove(dir() / "state.db-shm");
+  fs::copy_file(saved / "state.db", db_path());
+  fs::copy_file(saved / "state.db-wal", dir() / "state.db-wal");
+  // Overwrite 16 pages in the middle of the table with garbage.
+  std::string db_bytes = read_bytes(db_path());
+  ASSERT_GT(db_bytes.size(), 200u * 4096u);
+  std::fill_n(db_bytes.begin() + 100 * 4096, 16 * 4096, '\x5a');
+  write_bytes(db_path(), db_bytes);
+  const std::string wal_bytes = read_bytes(dir() / "state.db-wal");
+
+  expect_refused_and_preserved();
+  EXPECT_EQ(read_bytes(dir() / "state.db-wal"), wal_bytes) << "the WAL was modified";
+  EXPECT_EQ(read_bytes(dir() / "state.db.corrupt-20231114T221320Z-wal"), wal_bytes);
 }
 
 TEST_F(CorruptionTest, HealthyDatabaseLeavesNoCorruptCopy) {

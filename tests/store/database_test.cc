@@ -57,6 +57,45 @@ TEST_F(DatabaseTest, InMemoryDatabaseOpensAndMigrates) {
   EXPECT_EQ(*db->schema_version("t"), 2);
 }
 
+TEST_F(DatabaseTest, SynchronousDefaultsToNormalAndFullIsApplied) {
+  auto normal = open_ok(kSchema);
+  ASSERT_TRUE(normal);
+  EXPECT_EQ(query_int(*normal, "PRAGMA synchronous"), 1);  // NORMAL
+  auto full = open_with({.synchronous = "full"}, kSchema);
+  ASSERT_TRUE(full);
+  EXPECT_EQ(query_int(*full, "PRAGMA synchronous"), 2);  // FULL
+}
+
+TEST_F(DatabaseTest, UnknownSynchronousModeIsRefusedBeforeTouchingTheFile) {
+  auto db = Database::open({.path = db_path(), .synchronous = "off"}, kSchema);
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(db.error().message(), HasSubstr("\"off\""));
+  EXPECT_FALSE(fs::exists(db_path()));
+}
+
+TEST_F(DatabaseTest, ReadOnlyDatabaseReadsButRefusesWrites) {
+  {
+    auto db = open_ok(kSchema);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("INSERT INTO kv VALUES ('a', 1)"));
+  }
+  auto ro = open_with({.read_only = true});
+  ASSERT_TRUE(ro);
+  EXPECT_EQ(query_int(*ro, "SELECT v FROM kv WHERE k = 'a'"), 1);
+  auto write = ro->exec("INSERT INTO kv VALUES ('b', 2)");
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().code(), ErrorCode::kPermissionDenied) << write.error().message();
+}
+
+TEST_F(DatabaseTest, ReadOnlyOpenOfMissingFileIsNotFoundAndCreatesNothing) {
+  auto db = Database::open({.path = db_path(), .read_only = true});
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(db.error().message(), HasSubstr(db_path().string()));
+  EXPECT_FALSE(fs::exists(db_path()));
+}
+
 // ---- transactions ----
 
 TEST_F(DatabaseTest, TransactionRollsBackWhenDroppedWithoutCommit) {
@@ -112,6 +151,37 @@ TEST_F(DatabaseTest, MovedFromTransactionDoesNotRollBack) {
   EXPECT_EQ(query_int(*db, "SELECT count(*) FROM kv"), 1);
 }
 
+TEST_F(DatabaseTest, DeferredTransactionLeavesTheWriteLockFreeUntilItWrites) {
+  auto a = open_ok(kSchema);
+  auto b = open_ok(kSchema, 50);
+  ASSERT_TRUE(a && b);
+  auto read = a->begin(TransactionMode::kDeferred);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(query_int(*a, "SELECT count(*) FROM kv"), 0);
+  // An IMMEDIATE transaction in `a` would make this fail (see the busy-timeout test below).
+  auto write = b->begin();
+  ASSERT_TRUE(write) << write.error().message();
+  ASSERT_TRUE(b->exec("INSERT INTO kv VALUES ('b', 1)"));
+  ASSERT_TRUE(write->commit());
+  // `a` still reads its snapshot from before b's commit.
+  EXPECT_EQ(query_int(*a, "SELECT count(*) FROM kv"), 0);
+  ASSERT_TRUE(read->commit());
+  EXPECT_EQ(query_int(*a, "SELECT count(*) FROM kv"), 1);
+}
+
+TEST_F(DatabaseTest, BeginInsideATransactionIsRefusedWithConflict) {
+  auto db = open_ok(kSchema);
+  ASSERT_TRUE(db);
+  auto outer = db->begin();
+  ASSERT_TRUE(outer);
+  ASSERT_TRUE(db->exec("INSERT INTO kv VALUES ('a', 1)"));
+  auto inner = db->begin(TransactionMode::kDeferred);
+  ASSERT_FALSE(inner);
+  EXPECT_EQ(inner.error().code(), ErrorCode::kConflict);
+  ASSERT_TRUE(outer->commit());  // the refused begin left the outer transaction intact
+  EXPECT_EQ(query_int(*db, "SELECT count(*) FROM kv"), 1);
+}
+
 // ---- statements ----
 
 TEST_F(DatabaseTest, PrepareReturnsTheCachedStatementForTheSameSql) {
@@ -149,6 +219,33 @@ TEST_F(DatabaseTest, PrepareOfBadSqlNamesTheSql) {
   auto st = db->prepare("SELECT nope FROM missing_table");
   ASSERT_FALSE(st);
   EXPECT_THAT(st.error().message(), HasSubstr("missing_table"));
+}
+
+TEST_F(DatabaseTest, PrepareRefusesSeveralStatementsInsteadOfDroppingTheRest) {
+  auto db = open_ok(kSchema);
+  ASSERT_TRUE(db);
+  auto st = db->prepare("INSERT INTO kv VALUES ('a', 1); DELETE FROM kv");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(st.error().message(), HasSubstr("DELETE FROM kv"));
+  // A trailing semicolon is still one statement.
+  EXPECT_TRUE(db->prepare("SELECT 1;"));
+}
+
+TEST_F(DatabaseTest, BindToAMissingParameterIsReportedByTheNextStep) {
+  auto db = open_ok(kSchema);
+  ASSERT_TRUE(db);
+  auto ins = db->prepare("INSERT INTO kv(k, v) VALUES (?1, 5)");
+  ASSERT_TRUE(ins);
+  auto st = (*ins)->bind(1, "a").bind(2, 7).run();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(st.error().message(), HasSubstr("parameter 2"));
+  EXPECT_THAT(st.error().message(), HasSubstr("INSERT INTO kv"));
+  EXPECT_EQ(query_int(*db, "SELECT count(*) FROM kv"), 0) << "the insert ran anyway";
+  // The error was cleared with the statement: a correct use works.
+  EXPECT_TRUE((*ins)->bind(1, "a").run());
+  EXPECT_EQ(query_int(*db, "SELECT v FROM kv WHERE k = 'a'"), 5);
 }
 
 TEST_F(DatabaseTest, ValuesRoundTripThroughBindAndColumn) {
@@ -193,6 +290,7 @@ TEST_F(DatabaseTest, ValuesRoundTripThroughBindAndColumn) {
   // Text is bound and read with its length, so an embedded NUL does not cut it short.
   EXPECT_EQ(row("nul").column_text(0), with_nul);
   EXPECT_EQ(row("blob").column_text(0), blob);
+  EXPECT_EQ(row("blob").column_blob(0), blob);
   EXPECT_EQ(row("blob").column_text(1), "blob");
   EXPECT_TRUE(row("null").column_is_null(0));
   EXPECT_EQ(row("null").column_int(0), 0);

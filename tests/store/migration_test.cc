@@ -1,8 +1,10 @@
+#include <chrono>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "aion/core/clock.h"
 #include "aion/store/database.h"
 #include "store_test_util.h"
 
@@ -31,16 +33,19 @@ bool column_exists(Database& db, const std::string& table, const std::string& co
 
 class MigrationTest : public test_util::StoreTest {};
 
-TEST_F(MigrationTest, AppliedOnceAndRecordedWithModuleVersionAndName) {
+TEST_F(MigrationTest, AppliedOnceAndRecordedWithModuleVersionNameAndClockTime) {
   constexpr Migration m[] = {kV1};
-  auto db = open_ok(m);
+  ManualClock clock;
+  clock.advance(std::chrono::milliseconds(1234));
+  auto db = open_with({.clock = &clock}, m);
   ASSERT_TRUE(db);
   EXPECT_TRUE(table_exists(*db, "jobs"));
   EXPECT_EQ(query_int(*db, "SELECT count(*) FROM schema_migrations"), 1);
   EXPECT_EQ(
       query_text(*db, "SELECT module || '/' || version || '/' || name FROM schema_migrations"),
       "jobs/1/create jobs");
-  EXPECT_GT(query_int(*db, "SELECT applied_at_ms FROM schema_migrations"), 0);
+  EXPECT_EQ(query_int(*db, "SELECT applied_at_ms FROM schema_migrations"),
+            to_unix_ms(clock.wall()));
   auto v = db->schema_version("jobs");
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, 1);
@@ -119,6 +124,7 @@ TEST_F(MigrationTest, GapInVersionNumbersIsRefused) {
   constexpr Migration m[] = {kV1, {"jobs", 3, "skips two", "CREATE TABLE skipped(x)"}};
   auto db = open_at(db_path(), m);
   ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kInternal);
   EXPECT_THAT(db.error().message(), HasSubstr("jobs"));
 
   auto plain = open_ok();
@@ -131,7 +137,19 @@ TEST_F(MigrationTest, ListNotStartingAtOneIsRefused) {
   constexpr Migration m[] = {{"jobs", 2, "starts at two", "CREATE TABLE jobs(x)"}};
   auto db = open_at(db_path(), m);
   ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kInternal);
   EXPECT_THAT(db.error().message(), HasSubstr("jobs"));
+}
+
+TEST_F(MigrationTest, RepeatedVersionIsRefusedAndNothingIsApplied) {
+  constexpr Migration m[] = {kV1, {"jobs", 1, "again", "CREATE TABLE again(x)"}};
+  auto db = open_at(db_path(), m);
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code(), ErrorCode::kInternal);
+  auto plain = open_ok();
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(table_exists(*plain, "jobs"));
+  EXPECT_FALSE(table_exists(*plain, "again"));
 }
 
 TEST_F(MigrationTest, FailingMigrationIsReportedRolledBackAndNotRecorded) {

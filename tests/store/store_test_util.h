@@ -54,6 +54,15 @@ class StoreTest : public ::testing::Test {
     return db ? std::move(*db) : nullptr;
   }
 
+  // Opens with `o` (path defaulting to db_path()) and fails the test when that fails.
+  std::unique_ptr<Database> open_with(DatabaseOptions o,
+                                      std::span<const Migration> migrations = {}) {
+    if (o.path.empty()) o.path = db_path();
+    auto db = Database::open(o, migrations);
+    EXPECT_TRUE(db.has_value()) << (db ? "" : db.error().message());
+    return db ? std::move(*db) : nullptr;
+  }
+
   static Result<std::unique_ptr<Database>> open_at(const fs::path& path,
                                                    std::span<const Migration> migrations = {}) {
     DatabaseOptions o;

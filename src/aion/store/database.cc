@@ -2,10 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
-#include <chrono>
+
+#include <atomic>
+#include <cerrno>
 #include <ctime>
-#include <filesystem>
 #include <system_error>
 
 namespace aion::store {
@@ -13,99 +16,192 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr int kBackupPagesPerStep = 256;
+
 ErrorCode code_for(int rc) {
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: return ErrorCode::kCorrupt;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return ErrorCode::kConflict;
-    case SQLITE_FULL: return ErrorCode::kResourceExhausted;
+    case SQLITE_LOCKED:
+    case SQLITE_CONSTRAINT: return ErrorCode::kConflict;
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_TOOBIG: return ErrorCode::kResourceExhausted;
     case SQLITE_PERM:
     case SQLITE_READONLY:
     case SQLITE_AUTH: return ErrorCode::kPermissionDenied;
     case SQLITE_CANTOPEN: return ErrorCode::kUnavailable;
-    case SQLITE_CONSTRAINT: return ErrorCode::kConflict;
     case SQLITE_MISMATCH:
     case SQLITE_RANGE: return ErrorCode::kInvalidArgument;
+    case SQLITE_MISUSE:
+    case SQLITE_INTERNAL: return ErrorCode::kInternal;
     default: return ErrorCode::kIo;
   }
 }
 
-std::string utc_stamp() {
-  std::time_t t = std::time(nullptr);
+// "20260311T142501Z": sortable and safe in a file name.
+std::string file_stamp(Clock::Wall t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
-  ::gmtime_r(&t, &tm);
+  ::gmtime_r(&secs, &tm);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
   return buf;
 }
 
-// Saves a copy of a damaged database (and its WAL) next to it; returns the copy's path.
-std::string preserve_copy(const fs::path& path) {
-  fs::path copy = path;
-  copy += ".corrupt-" + utc_stamp();
-  std::error_code ec;
-  fs::copy_file(path, copy, fs::copy_options::overwrite_existing, ec);
-  if (ec) return "(could not save a copy: " + ec.message() + ")";
-  fs::path wal = path;
-  wal += "-wal";
-  if (fs::exists(wal, ec)) {
-    fs::path wal_copy = copy;
-    wal_copy += "-wal";
-    fs::copy_file(wal, wal_copy, fs::copy_options::overwrite_existing, ec);
-  }
-  return copy.string();
+fs::path with_suffix(const fs::path& p, std::string_view suffix) {
+  fs::path out = p;
+  out += std::string(suffix);
+  return out;
 }
 
-Error corrupt_error(const fs::path& path, const std::string& detail) {
-  std::string copy = preserve_copy(path);
+// Copies a damaged database, and the journal files that belong to it, to
+// <file>.corrupt-<stamp>[-N] without replacing anything. Returns a sentence for the error.
+std::string preserve_copy(const fs::path& path, const Clock& clock) {
+  const std::string base = ".corrupt-" + file_stamp(clock.wall());
+  std::error_code ec;
+  fs::path copy;
+  for (int n = 1; n <= 100; ++n) {
+    copy = with_suffix(path, n == 1 ? base : base + "-" + std::to_string(n));
+    if (fs::copy_file(path, copy, fs::copy_options::none, ec)) break;
+    if (ec != std::errc::file_exists) break;
+  }
+  if (ec) return "saving a copy failed (" + ec.message() + "), so copy it yourself first";
+  std::string saved = "a copy was saved as " + copy.string();
+  for (const char* journal : {"-wal", "-journal"}) {
+    fs::path from = with_suffix(path, journal);
+    if (!fs::exists(from, ec)) continue;
+    fs::path to = with_suffix(copy, journal);
+    if (fs::copy_file(from, to, fs::copy_options::none, ec)) {
+      saved += " (and " + to.string() + ")";
+    } else {
+      saved += " (but copying " + from.string() + " failed: " + ec.message() + ")";
+    }
+  }
+  return saved;
+}
+
+Error corrupt_error(const fs::path& path, const std::string& detail, const Clock& clock) {
   return Error(ErrorCode::kCorrupt,
                "state database " + path.string() + " is damaged (" + detail +
-                   "); it was left untouched and a copy saved as " + copy +
-                   ". Restore a backup made with `aion admin backup` to that path, or move the "
-                   "file away to start with an empty state");
+                   "). It was left untouched and " + preserve_copy(path, clock) +
+                   ". Restore a backup made with `aion admin backup` to " + path.string() +
+                   ", or move the file away to start with an empty state");
+}
+
+// Removes a temporary file unless released.
+class TempFile {
+ public:
+  explicit TempFile(fs::path p) : path_(std::move(p)) {}
+  ~TempFile() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove(path_, ec);
+    fs::remove(with_suffix(path_, "-journal"), ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const fs::path& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
+// A name beside `dest` that no other backup in this or another process is using.
+fs::path temp_name_for(const fs::path& dest) {
+  static std::atomic<unsigned> counter{0};
+  std::error_code ec;
+  fs::path tmp;
+  do {
+    tmp = with_suffix(
+        dest, ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
+  } while (fs::exists(tmp, ec));
+  return tmp;
+}
+
+// Moves a finished backup to `dest`; without `overwrite`, never replaces a file that appeared
+// there meanwhile. Then syncs the directory so the new name survives a power loss.
+Status install(const fs::path& tmp, const fs::path& dest, bool overwrite) {
+  int rc = overwrite ? ::rename(tmp.c_str(), dest.c_str())
+                     : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && !overwrite && (errno == EINVAL || errno == ENOSYS)) {
+    // The filesystem lacks RENAME_NOREPLACE; link() refuses an existing name too.
+    rc = ::link(tmp.c_str(), dest.c_str());
+    if (rc == 0) ::unlink(tmp.c_str());
+  }
+  if (rc != 0) {
+    int err = errno;
+    if (err == EEXIST) {
+      return fail(ErrorCode::kAlreadyExists,
+                  "backup target " + dest.string() + " already exists; choose a new name");
+    }
+    return std::unexpected(errno_error(err, "moving the backup into place at " + dest.string()));
+  }
+  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return std::unexpected(
+        errno_error(err, "backup written to " + dest.string() + " but syncing " + dir.string()));
+  }
+  ::close(fd);
+  return {};
 }
 
 }  // namespace
 
 // ---- Statement ----
 
-Statement& Statement::bind(int i, std::int64_t v) {
-  sqlite3_bind_int64(stmt_, i, v);
-  return *this;
-}
-Statement& Statement::bind(int i, double v) {
-  sqlite3_bind_double(stmt_, i, v);
-  return *this;
-}
-// SQLite binds NULL for a null pointer; an empty view (whose data() may be null) is empty text.
-Statement& Statement::bind(int i, std::string_view t) {
-  sqlite3_bind_text(stmt_, i, t.data() ? t.data() : "", static_cast<int>(t.size()),
-                    SQLITE_TRANSIENT);
-  return *this;
-}
-Statement& Statement::bind_blob(int i, std::string_view b) {
-  sqlite3_bind_blob(stmt_, i, b.data() ? b.data() : "", static_cast<int>(b.size()),
-                    SQLITE_TRANSIENT);
-  return *this;
-}
-Statement& Statement::bind_null(int i) {
-  sqlite3_bind_null(stmt_, i);
+Statement& Statement::check_bind(int rc, int index) {
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+    bind_index_ = index;
+  }
   return *this;
 }
 
+Statement& Statement::bind(int i, std::int64_t v) {
+  return check_bind(sqlite3_bind_int64(stmt_, i, v), i);
+}
+Statement& Statement::bind(int i, double v) {
+  return check_bind(sqlite3_bind_double(stmt_, i, v), i);
+}
+// SQLite binds a null pointer as NULL, and an empty view's data() may be null.
+Statement& Statement::bind(int i, std::string_view t) {
+  return check_bind(sqlite3_bind_text64(stmt_, i, t.data() ? t.data() : "", t.size(),
+                                        SQLITE_TRANSIENT, SQLITE_UTF8),
+                    i);
+}
+Statement& Statement::bind_blob(int i, std::string_view b) {
+  return check_bind(
+      sqlite3_bind_blob64(stmt_, i, b.data() ? b.data() : "", b.size(), SQLITE_TRANSIENT), i);
+}
+Statement& Statement::bind_null(int i) {
+  return check_bind(sqlite3_bind_null(stmt_, i), i);
+}
+
 Result<bool> Statement::step() {
+  if (bind_rc_ != SQLITE_OK) {
+    Error e(code_for(bind_rc_), "cannot bind parameter " + std::to_string(bind_index_) + ": " +
+                                    sqlite3_errstr(bind_rc_) + " (in: " + sql_ + ")");
+    reset();
+    return std::unexpected(std::move(e));
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   Error e(code_for(rc), std::string(sqlite3_errmsg(db_)) + " (in: " + sql_ + ")");
   sqlite3_reset(stmt_);
-  return std::unexpected(e);
+  return std::unexpected(std::move(e));
 }
 
 Status Statement::run() {
-  auto r = step();
-  while (r && *r) r = step();
+  Result<bool> r;
+  while ((r = step()) && *r) {
+  }
   if (!r) return std::unexpected(r.error());
   sqlite3_reset(stmt_);
   return {};
@@ -123,17 +219,25 @@ std::string Statement::column_text(int c) const {
   return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(n))
            : std::string();
 }
+std::string Statement::column_blob(int c) const {
+  const void* b = sqlite3_column_blob(stmt_, c);
+  int n = sqlite3_column_bytes(stmt_, c);
+  return b ? std::string(static_cast<const char*>(b), static_cast<std::size_t>(n)) : std::string();
+}
 bool Statement::column_is_null(int c) const {
   return sqlite3_column_type(stmt_, c) == SQLITE_NULL;
 }
 void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  bind_rc_ = SQLITE_OK;
+  bind_index_ = 0;
 }
 
 // ---- Transaction ----
 
 Transaction::~Transaction() {
+  // ROLLBACK fails only when SQLite already rolled back after an error; nothing is left.
   if (db_) (void)db_->exec("ROLLBACK");
 }
 
@@ -148,15 +252,25 @@ Status Transaction::commit() {
 
 Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& o,
                                                  std::span<const Migration> migrations) {
-  bool memory = o.path == ":memory:";
-  if (!memory && o.read_only && !fs::exists(o.path)) {
+  const bool memory = o.path == ":memory:";
+  if (o.synchronous != "normal" && o.synchronous != "full") {
+    return fail(ErrorCode::kInvalidArgument,
+                "store synchronous mode must be \"normal\" or "
+                "\"full\", not \"" +
+                    o.synchronous + "\"");
+  }
+  if (o.busy_timeout_ms < 0) {
+    return fail(ErrorCode::kInvalidArgument, "store busy timeout must not be negative");
+  }
+  std::error_code ec;
+  if (!memory && o.read_only && !fs::exists(o.path, ec)) {
     return fail(ErrorCode::kNotFound, "database " + o.path.string() + " does not exist");
   }
   sqlite3* raw = nullptr;
   int flags = (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(o.path.c_str(), &raw, flags, nullptr);
-  std::unique_ptr<Database> db(new Database(raw, o.path));
+  std::unique_ptr<Database> db(new Database(raw, o.path, o.clock ? *o.clock : Clock::system()));
   if (rc != SQLITE_OK) {
     return fail(code_for(rc), "cannot open database " + o.path.string() + ": " +
                                   (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
@@ -164,44 +278,70 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& o,
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, o.busy_timeout_ms);
 
-  // The first read of a file that is not a database, or a truncated one, fails here.
-  auto probe = db->exec("SELECT count(*) FROM sqlite_master");
-  if (!probe) {
-    if (probe.error().code() == ErrorCode::kCorrupt && !memory) {
-      return std::unexpected(corrupt_error(o.path, probe.error().message()));
-    }
-    return std::unexpected(probe.error().context("opening " + o.path.string()));
+  if (!memory) {
+    // Until the file has passed its checks, closing must not checkpoint a WAL into it.
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    if (auto st = db->check_file(o); !st) return std::unexpected(st.error());
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
   }
-  if (o.check_integrity && !memory) {
-    auto st = db->prepare("PRAGMA integrity_check");
-    if (!st) {
-      if (st.error().code() == ErrorCode::kCorrupt)
-        return std::unexpected(corrupt_error(o.path, st.error().message()));
-      return std::unexpected(st.error());
+  if (o.read_only) return db;
+
+  if (!memory) {
+    // WAL is what lets readers run beside the writer; without it the contract above breaks.
+    auto mode = db->prepare("PRAGMA journal_mode=WAL");
+    if (!mode) return std::unexpected(mode.error());
+    auto row = (*mode)->step();
+    if (!row) return std::unexpected(row.error().context("enabling WAL on " + o.path.string()));
+    std::string got = *row ? (*mode)->column_text(0) : "";
+    (*mode)->reset();
+    if (got != "wal") {
+      return fail(ErrorCode::kUnsupported, "cannot use WAL journaling for " + o.path.string() +
+                                               " (SQLite chose '" + got +
+                                               "'); put the state directory on a local filesystem");
     }
-    std::string verdict;
-    Result<bool> row;
-    while ((row = (*st)->step()) && *row) {
-      if (!verdict.empty()) verdict += "; ";
-      verdict += (*st)->column_text(0);
-      if (verdict.size() > 300) break;
-    }
-    (*st)->reset();
-    if (!row) return std::unexpected(corrupt_error(o.path, row.error().message()));
-    if (verdict != "ok")
-      return std::unexpected(corrupt_error(o.path, "integrity_check: " + verdict));
   }
-  if (!o.read_only) {
-    if (!memory) {
-      if (auto st = db->exec("PRAGMA journal_mode=WAL"); !st) return std::unexpected(st.error());
-    }
-    std::string sync = o.synchronous == "full" ? "FULL" : "NORMAL";
-    if (auto st = db->exec("PRAGMA synchronous=" + sync + "; PRAGMA foreign_keys=ON"); !st) {
-      return std::unexpected(st.error());
-    }
-    if (auto st = db->migrate(migrations); !st) return std::unexpected(st.error());
+  std::string sync = o.synchronous == "full" ? "FULL" : "NORMAL";
+  if (auto st = db->exec("PRAGMA synchronous=" + sync + "; PRAGMA foreign_keys=ON"); !st) {
+    return std::unexpected(st.error());
   }
+  if (auto st = db->migrate(migrations); !st) return std::unexpected(st.error());
   return db;
+}
+
+Status Database::check_file(const DatabaseOptions& o) {
+  // The first read of a file that is not a database fails here with SQLITE_NOTADB.
+  if (auto probe = exec("SELECT count(*) FROM sqlite_master"); !probe) {
+    if (probe.error().code() == ErrorCode::kCorrupt) {
+      return std::unexpected(corrupt_error(path_, probe.error().message(), clock_));
+    }
+    return std::unexpected(probe.error().context("opening database " + path_.string()));
+  }
+  if (!o.check_integrity) return {};
+  auto st = prepare("PRAGMA integrity_check");
+  if (!st) {
+    if (st.error().code() == ErrorCode::kCorrupt) {
+      return std::unexpected(corrupt_error(path_, st.error().message(), clock_));
+    }
+    return std::unexpected(st.error().context("checking database " + path_.string()));
+  }
+  std::string verdict;
+  Result<bool> row;
+  while ((row = (*st)->step()) && *row) {
+    if (!verdict.empty()) verdict += "; ";
+    verdict += (*st)->column_text(0);
+    if (verdict.size() > 300) break;  // the first problems say enough
+  }
+  (*st)->reset();
+  if (!row) {
+    if (row.error().code() == ErrorCode::kCorrupt) {
+      return std::unexpected(corrupt_error(path_, row.error().message(), clock_));
+    }
+    return std::unexpected(row.error().context("checking database " + path_.string()));
+  }
+  if (verdict != "ok") {
+    return std::unexpected(corrupt_error(path_, "integrity_check: " + verdict, clock_));
+  }
+  return {};
 }
 
 Database::~Database() {
@@ -221,11 +361,18 @@ Result<Statement*> Database::prepare(std::string_view sql) {
     return it->second.get();
   }
   sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
   if (rc != SQLITE_OK) {
-    return std::unexpected(
-        Error(code_for(rc), std::string(sqlite3_errmsg(db_)) + " (in: " + std::string(sql) + ")"));
+    return std::unexpected(last_error("preparing " + std::string(sql)));
+  }
+  std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
+  if (!stmt || rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
+    sqlite3_finalize(stmt);
+    return fail(
+        ErrorCode::kInternal,
+        "prepare() takes exactly one SQL statement (use exec() for several): " + std::string(sql));
   }
   auto owned = std::unique_ptr<Statement>(new Statement(db_, stmt, std::string(sql)));
   Statement* out = owned.get();
@@ -240,13 +387,19 @@ Status Database::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return fail(code_for(rc), msg + " (in: " + text.substr(0, 200) + ")");
+    if (text.size() > 200) text = text.substr(0, 200) + "...";
+    return fail(code_for(rc), msg + " (in: " + text + ")");
   }
   return {};
 }
 
-Result<Transaction> Database::begin() {
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return std::unexpected(st.error());
+Result<Transaction> Database::begin(TransactionMode mode) {
+  if (!sqlite3_get_autocommit(db_)) {
+    return fail(ErrorCode::kConflict, "a transaction is already open on " + path_.string() +
+                                          "; SQLite transactions do not nest");
+  }
+  auto st = exec(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  if (!st) return std::unexpected(st.error());
   return Transaction(this);
 }
 
@@ -269,16 +422,10 @@ Result<int> Database::schema_version(std::string_view module) {
 }
 
 Status Database::migrate(std::span<const Migration> migrations) {
-  if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                     " module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
-                     " applied_at_ms INTEGER NOT NULL, PRIMARY KEY (module, version))");
-      !st) {
-    return st;
-  }
-  // Check each module's list: 1, 2, 3 ... and not behind the database.
-  std::map<std::string, int, std::less<>> known;
+  // Check each module's list first: 1, 2, 3 ... A gap or repeat is a bug in this binary.
+  std::map<std::string, int, std::less<>> latest;
   for (const auto& m : migrations) {
-    int& last = known[std::string(m.module)];
+    int& last = latest[std::string(m.module)];
     if (m.version != last + 1) {
       return fail(ErrorCode::kInternal, "migrations of module '" + std::string(m.module) +
                                             "' are not numbered 1, 2, 3...: found " +
@@ -287,127 +434,137 @@ Status Database::migrate(std::span<const Migration> migrations) {
     }
     last = m.version;
   }
-  for (const auto& [module, latest] : known) {
+  if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     " module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
+                     " applied_at_ms INTEGER NOT NULL, PRIMARY KEY (module, version))");
+      !st) {
+    return st;
+  }
+  for (const auto& [module, known] : latest) {
     auto have = schema_version(module);
     if (!have) return std::unexpected(have.error());
-    if (*have > latest) {
+    if (*have > known) {
       return fail(ErrorCode::kConflict,
                   "the state database " + path_.string() + " has schema version " +
                       std::to_string(*have) + " of module '" + module +
-                      "', newer than this aiond knows (" + std::to_string(latest) +
-                      "); run the newer aiond, or restore a backup made before the upgrade");
+                      "', newer than this program knows (" + std::to_string(known) +
+                      "); run the newer aion, or restore a backup made before the upgrade");
     }
   }
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
   for (const auto& m : migrations) {
     auto have = schema_version(m.module);
     if (!have) return std::unexpected(have.error());
     if (m.version <= *have) continue;
+    const std::string what = "migration " + std::string(m.module) + "/" +
+                             std::to_string(m.version) + " (" + std::string(m.name) + ")";
     auto tx = begin();
-    if (!tx) return std::unexpected(tx.error());
+    if (!tx) return std::unexpected(tx.error().context(what));
     if (auto st = exec(m.sql); !st) {
-      return fail(st.error().code(), "migration " + std::string(m.module) + "/" +
-                                         std::to_string(m.version) + " (" + std::string(m.name) +
-                                         ") failed: " + st.error().message());
+      return fail(st.error().code(),
+                  what + " failed on " + path_.string() + ": " + st.error().message());
     }
     auto ins = prepare(
-        "INSERT INTO schema_migrations(module, version, name, applied_at_ms) VALUES (?1, ?2, ?3, "
-        "?4)");
+        "INSERT INTO schema_migrations(module, version, name, applied_at_ms)"
+        " VALUES (?1, ?2, ?3, ?4)");
     if (!ins) return std::unexpected(ins.error());
-    (*ins)
-        ->bind(1, m.module)
-        .bind(2, m.version)
-        .bind(3, m.name)
-        .bind(4, static_cast<std::int64_t>(now_ms));
-    if (auto st = (*ins)->run(); !st) return st;
-    if (auto st = tx->commit(); !st) return st;
+    (*ins)->bind(1, m.module).bind(2, m.version).bind(3, m.name).bind(4, to_unix_ms(clock_.wall()));
+    if (auto st = (*ins)->run(); !st) return std::unexpected(st.error().context(what));
+    if (auto st = tx->commit(); !st) return std::unexpected(st.error().context(what));
   }
   return {};
 }
 
 Status Database::backup_to(const fs::path& dest, bool overwrite) {
+  if (!sqlite3_get_autocommit(db_)) {
+    return fail(ErrorCode::kConflict, "cannot back up " + path_.string() +
+                                          " inside an open transaction; finish it first");
+  }
   std::error_code ec;
   if (!overwrite && fs::exists(dest, ec)) {
     return fail(ErrorCode::kAlreadyExists,
                 "backup target " + dest.string() + " already exists; choose a new name");
   }
-  if (!dest.has_parent_path() || !fs::is_directory(dest.parent_path(), ec)) {
-    return fail(ErrorCode::kNotFound,
-                "backup directory " + dest.parent_path().string() + " does not exist");
+  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) {
+    return fail(ErrorCode::kNotFound, "backup directory " + dir.string() + " does not exist");
   }
-  fs::path tmp = dest;
-  tmp += ".tmp-" + std::to_string(::getpid());
+
+  // One read transaction for the whole copy: every step reads the same snapshot, so commits
+  // by other connections neither restart the copy nor wait for it (WAL).
+  auto snapshot = begin(TransactionMode::kDeferred);
+  if (!snapshot) return std::unexpected(snapshot.error());
+  if (auto st = exec("SELECT count(*) FROM sqlite_master"); !st) return st;
+
+  TempFile tmp(temp_name_for(dest));
   sqlite3* out = nullptr;
-  int rc = sqlite3_open_v2(tmp.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  int rc = sqlite3_open_v2(tmp.path().c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                           nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> out_guard(out, sqlite3_close_v2);
   if (rc != SQLITE_OK) {
-    std::string msg = out ? sqlite3_errmsg(out) : sqlite3_errstr(rc);
-    sqlite3_close_v2(out);
-    return fail(code_for(rc), "cannot create backup " + tmp.string() + ": " + msg);
+    return fail(code_for(rc), "cannot create backup file " + tmp.path().string() + ": " +
+                                  (out ? sqlite3_errmsg(out) : sqlite3_errstr(rc)));
   }
   sqlite3_backup* b = sqlite3_backup_init(out, "main", db_, "main");
   if (!b) {
-    std::string msg = sqlite3_errmsg(out);
-    sqlite3_close_v2(out);
-    fs::remove(tmp, ec);
-    return fail(ErrorCode::kIo, "cannot start backup: " + msg);
+    return fail(code_for(sqlite3_errcode(out)),
+                "cannot start backup to " + dest.string() + ": " + sqlite3_errmsg(out));
   }
-  // Copy everything in one step, under one read snapshot. Writers are not blocked by it (the
-  // source is in WAL mode), whereas a copy in several steps restarts from page 1 whenever
-  // another connection commits between two steps, and never ends under a steady writer.
   do {
-    rc = sqlite3_backup_step(b, -1);
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(5);
-  } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    rc = sqlite3_backup_step(b, kBackupPagesPerStep);
+  } while (rc == SQLITE_OK);
   sqlite3_backup_finish(b);
-  int final_rc = rc == SQLITE_DONE ? sqlite3_errcode(out) : rc;
-  std::string msg = sqlite3_errmsg(out);
-  // The copy inherits WAL mode from page 1; a backup is one self-contained file.
-  if (final_rc == SQLITE_OK)
-    sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
-  sqlite3_close_v2(out);
-  if (final_rc != SQLITE_OK) {
-    fs::remove(tmp, ec);
-    return fail(code_for(final_rc), "backup to " + dest.string() + " failed: " + msg);
+  if (rc != SQLITE_DONE) {
+    return fail(code_for(rc), "backup to " + dest.string() + " failed: " + sqlite3_errstr(rc));
   }
-  if (auto st = verify_database(tmp); !st) {
-    fs::remove(tmp, ec);
-    return st;
+  if (auto st = snapshot->commit(); !st) return st;
+  // The copy inherits WAL mode from page 1; a backup should be one self-contained file.
+  char* err = nullptr;
+  rc = sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  if (rc != SQLITE_OK) {
+    return fail(code_for(rc), "finishing backup " + tmp.path().string() + ": " + msg);
   }
-  fs::rename(tmp, dest, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return fail(ErrorCode::kIo,
-                "cannot move backup into place at " + dest.string() + ": " + ec.message());
+  out_guard.reset();
+
+  if (auto st = verify_database(tmp.path()); !st) {
+    return std::unexpected(st.error().context("backup to " + dest.string()));
   }
+  if (auto st = install(tmp.path(), dest, overwrite); !st) return st;
+  tmp.release();
   return {};
 }
 
 Status verify_database(const fs::path& path) {
-  // Not through open(): checking a file must never preserve copies of it or migrate it.
+  // Not through open(): checking a file must never save copies of it or migrate it.
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return fail(ErrorCode::kNotFound, "database file " + path.string() + " does not exist");
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(raw, sqlite3_close_v2);
   if (rc != SQLITE_OK) {
-    sqlite3_close_v2(raw);
-    return fail(code_for(rc), "cannot open " + path.string());
+    return fail(code_for(rc), "cannot open " + path.string() + ": " +
+                                  (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   std::string verdict;
-  auto cb = [](void* arg, int, char** values, char**) {
+  auto collect = [](void* arg, int, char** values, char**) {
     auto* v = static_cast<std::string*>(arg);
     if (!v->empty()) *v += "; ";
     *v += values[0] ? values[0] : "";
-    return 0;
+    return v->size() > 300 ? 1 : 0;  // the first problems say enough
   };
   char* err = nullptr;
-  rc = sqlite3_exec(raw, "PRAGMA integrity_check", cb, &verdict, &err);
-  std::string msg = err ? err : "";
+  rc = sqlite3_exec(raw, "PRAGMA integrity_check", collect, &verdict, &err);
+  std::string msg = err ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
-  sqlite3_close_v2(raw);
-  if (rc != SQLITE_OK)
-    return fail(ErrorCode::kCorrupt, path.string() + " is not a valid database: " + msg);
-  if (verdict != "ok")
+  if (rc != SQLITE_OK && rc != SQLITE_ABORT) {
+    return fail(code_for(rc), path.string() + " is not a valid database: " + msg);
+  }
+  if (verdict != "ok") {
     return fail(ErrorCode::kCorrupt, path.string() + " failed integrity_check: " + verdict);
+  }
   return {};
 }
 

@@ -1,15 +1,19 @@
 // Database: one SQLite connection to aion's state, with the settings aion relies on.
 //
-// open() sets WAL journaling, a busy timeout and foreign keys, checks the file with
-// PRAGMA integrity_check (a corrupt or truncated file is reported with kCorrupt, copied
-// aside as <file>.corrupt-<UTC time> and never modified), then applies the numbered schema
-// migrations each module contributes, each in its own transaction, recorded in the
-// schema_migrations table. Statements are prepared once and cached by their SQL text.
+// open() checks the file first: a file that is not a database, is truncated or fails
+// PRAGMA integrity_check is reported with kCorrupt (naming the file, the damage and what to
+// do), copied aside as <file>.corrupt-<UTC time> (and its -wal/-journal beside it) and never
+// modified. It then sets WAL journaling, the busy timeout, the synchronous level and foreign
+// keys, and applies the numbered schema migrations each module contributes, each in its own
+// transaction, recorded in the table schema_migrations(module, version, name, applied_at_ms).
 //
-// A Database is NOT thread-safe: use it from one thread at a time (the daemon keeps it
-// behind Store's mutex). Statement handles from prepare() are valid until the Database is
-// destroyed; a statement must be finished (reset) before it is prepared again, which
-// prepare() does for you.
+// Statements are prepared once and cached by their SQL text, so SQL should be constant text
+// with `?N` parameters. Errors name the SQL and SQLite's message.
+//
+// A Database is NOT thread-safe: use it from one thread at a time (the daemon keeps it behind
+// Store's mutex). Statement pointers from prepare() stay valid until the Database is
+// destroyed. Other connections (other Database objects, other processes) may use the same
+// file at once: readers never wait, a writer waits up to busy_timeout_ms for the write lock.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "aion/core/clock.h"
 #include "aion/core/error.h"
 
 struct sqlite3;
@@ -28,31 +33,37 @@ struct sqlite3_stmt;
 
 namespace aion::store {
 
-// One schema change of one module. Versions of a module start at 1 and increase by one.
+// One schema change of one module. A module's versions start at 1 and go up by one; `sql`
+// may hold several statements but no transaction control (open() wraps it in one).
 struct Migration {
   std::string_view module;
   int version;
   std::string_view name;
-  std::string_view sql;  // may hold several statements
+  std::string_view sql;
 };
 
 struct DatabaseOptions {
   std::filesystem::path path;  // ":memory:" for a private in-memory database
-  int busy_timeout_ms = 5000;
-  std::string synchronous =
-      "normal";  // "normal": safe against a daemon crash; "full": also power loss
-  bool read_only = false;
-  bool check_integrity = true;
+  int busy_timeout_ms = 5000;  // how long a write waits for another connection's lock
+  // "normal": survives a daemon crash; "full": also a power loss. Anything else is refused.
+  std::string synchronous = "normal";
+  bool read_only = false;        // no migrations, no writes; the file must exist
+  bool check_integrity = true;   // PRAGMA integrity_check at open (skipped for ":memory:")
+  const Clock* clock = nullptr;  // for applied_at_ms and corrupt-copy names; null: system
 };
 
-// A prepared statement. Bind parameters by 1-based index, step through rows, read columns
-// by 0-based index. Owned by the Database's cache.
+// A prepared statement, owned by its Database's cache. Bind parameters by 1-based index, step
+// through rows, read columns by 0-based index of the current row. A bind that fails (index
+// out of range, value too big) is reported by the next step() or run().
 class Statement {
  public:
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
   Statement& bind(int index, double value);
-  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, std::string_view text);  // empty text is '', not NULL
   Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_null(int index);
@@ -61,16 +72,19 @@ class Statement {
     return v ? bind(index, *v) : bind_null(index);
   }
 
-  // True when a row is ready, false when done.
+  // True when a row is ready, false when done. On error the statement is reset.
   Result<bool> step();
-  // Runs a statement that returns no rows to completion.
+  // Runs the statement to completion (discarding rows) and resets it, keeping the bindings.
   Status run();
 
+  // Column getters convert like SQLite does: NULL reads as 0 or "".
   std::int64_t column_int(int col) const;
   double column_double(int col) const;
   std::string column_text(int col) const;
+  std::string column_blob(int col) const;
   bool column_is_null(int col) const;
 
+  // Rewinds to before the first row and clears the bindings.
   void reset();
   const std::string& sql() const { return sql_; }
 
@@ -78,19 +92,30 @@ class Statement {
   friend class Database;
   Statement(sqlite3* db, sqlite3_stmt* stmt, std::string sql)
       : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
+  Statement& check_bind(int rc, int index);
+
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   std::string sql_;
+  int bind_rc_ = 0;  // first failed bind since the last reset
+  int bind_index_ = 0;
 };
 
 class Database;
 
-// RAII transaction: rolls back on destruction unless commit() succeeded.
+enum class TransactionMode {
+  kImmediate,  // takes the write lock at begin(), so no statement inside fails for a lock
+  kDeferred,   // takes locks when first needed; for read-only snapshots
+};
+
+// RAII transaction: rolls back on destruction unless commit() succeeded. Must not outlive
+// its Database.
 class Transaction {
  public:
   Transaction(Transaction&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
+  // kInternal when already committed; on failure the destructor still rolls back.
   Status commit();
 
  private:
@@ -101,18 +126,23 @@ class Transaction {
 
 class Database {
  public:
+  // Opens (creating when allowed) and checks the database, then applies pending migrations.
+  // Errors: kCorrupt (damaged file, copy saved), kConflict (the file has a newer schema
+  // version of a module than `migrations` knows), kInternal (a module's versions are not
+  // 1, 2, 3...), kNotFound (read_only and no file), the failing migration's error otherwise.
   static Result<std::unique_ptr<Database>> open(const DatabaseOptions& options,
                                                 std::span<const Migration> migrations = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // A cached, reset statement for `sql`; errors name the SQL and SQLite's message.
+  // A cached, reset statement for `sql` (exactly one SQL statement).
   Result<Statement*> prepare(std::string_view sql);
   // Runs one or more statements without results (DDL, pragmas).
   Status exec(std::string_view sql);
-  // BEGIN IMMEDIATE (takes the write lock now, so the transaction never fails to upgrade).
-  Result<Transaction> begin();
+  // kConflict when a transaction is already open or another connection holds the write lock
+  // longer than the busy timeout.
+  Result<Transaction> begin(TransactionMode mode = TransactionMode::kImmediate);
 
   std::int64_t last_insert_rowid() const;
   int changes() const;
@@ -120,23 +150,28 @@ class Database {
   Result<int> schema_version(std::string_view module);
   const std::filesystem::path& path() const { return path_; }
 
-  // Copies the live database to `dest` with SQLite's online backup, into a temporary file
-  // that is renamed into place, and verifies the copy. Refuses to overwrite unless asked.
+  // Online backup: copies one consistent snapshot of the database (other connections keep
+  // writing meanwhile) with SQLite's backup API into a temporary file beside `dest`, verifies
+  // it with integrity_check and renames it into place, so `dest` is either absent or a
+  // complete, self-contained (non-WAL) database. kAlreadyExists when `dest` exists unless
+  // `overwrite`; kNotFound when its directory does not; kConflict inside a transaction.
   Status backup_to(const std::filesystem::path& dest, bool overwrite = false);
 
-  // An error for the last failure of this connection: "<what>: <sqlite message>".
-  Error last_error(std::string_view what) const;
-
  private:
-  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::filesystem::path path, const Clock& clock)
+      : db_(db), path_(std::move(path)), clock_(clock) {}
+  Error last_error(std::string_view what) const;
+  Status check_file(const DatabaseOptions& options);
   Status migrate(std::span<const Migration> migrations);
 
   sqlite3* db_;
   std::filesystem::path path_;
+  const Clock& clock_;
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
 };
 
-// Opens a database file read-only and runs integrity_check: for checking backups.
+// Opens a database file read-only and runs integrity_check, for checking a backup. Never
+// modifies the file or saves copies of it. kCorrupt when it is not a sound database.
 Status verify_database(const std::filesystem::path& path);
 
 }  // namespace aion::store

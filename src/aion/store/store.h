@@ -1,8 +1,12 @@
-// Store: the daemon's shared handle on the state database. One connection behind a mutex:
-// with() runs a function on the Database while holding it, so transactions and the
-// statement cache are never used by two threads at once. Thread-safe.
+// Store: the daemon's shared handle on the state database. Thread-safe.
+//
+// One connection behind a mutex: with() runs a function on the Database while holding it, so
+// transactions and the statement cache are never used by two threads at once, and a
+// transaction begun inside with() must end inside the same call. Writers therefore take
+// turns; keep the functions short (no network or child-process waits inside).
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -17,8 +21,12 @@ class Store {
   template <class F>
   auto with(F&& f) {
     std::lock_guard lock(mu_);
-    return f(*db_);
+    return std::forward<F>(f)(*db_);
   }
+
+  // Database::backup_to for the whole store. A file database is copied through a connection
+  // of its own, so other threads keep using the store while the copy runs.
+  Status backup_to(const std::filesystem::path& dest, bool overwrite = false);
 
   const std::filesystem::path& path() const { return db_->path(); }
 
