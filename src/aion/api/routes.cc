@@ -290,7 +290,7 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
          if (auto allowed = backup_allowed(r.caller, *path, ctx.daemon.state_dir); !allowed) {
            return Response::from_error(allowed.error());
          }
-         auto st = ctx.store.with([&](store::Database& db) { return db.backup_to(*path); });
+         auto st = ctx.store.backup_to(*path);  // its own read connection: writers go on
          if (!st) return Response::from_error(st.error());
          // The copy belongs to whoever asked for it, not to the daemon's user.
          if (r.caller.uid > 0)
