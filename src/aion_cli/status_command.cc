@@ -30,7 +30,7 @@ void add_status_commands(CLI::App& app, Context& ctx) {
     std::printf("aiond %s, pid %lld, %s, up %s\n", j.value("version", "?").c_str(),
                 j.value("pid", 0LL), j.value("state", "?").c_str(),
                 format_duration(j.value("uptime_seconds", 0LL)).c_str());
-    Table t({"STARTED", j.value("started_at", "")});
+    Table t({"started", j.value("started_at", "")});
     for (const auto& l : j.value("listeners", Json::array())) {
       t.add({"listener", l.value("kind", "") + " " + l.value("address", "")});
     }
