@@ -528,6 +528,33 @@ void read_disks(const HostFs& fs, Inventory& inv) {
   }
 }
 
+// The device nodes of each accelerator: NVIDIA's /dev/nvidia<minor> (minor from the driver's
+// /proc/driver/nvidia/gpus/<addr>/information), DRM card and render nodes for AMD and Intel,
+// /dev/davinci<index> for Ascend.
+void add_device_nodes(const HostFs& fs, Inventory& inv) {
+  for (auto& a : inv.accelerators) {
+    if (a.pci.address.empty()) continue;
+    if (a.vendor == "nvidia") {
+      auto info = fs.read("/proc/driver/nvidia/gpus/" + a.pci.address + "/information");
+      if (!info) continue;
+      auto pos = info->find("Device Minor:");
+      if (pos == std::string::npos) continue;
+      int minor = std::atoi(info->c_str() + pos + 13);
+      a.device_nodes.push_back("/dev/nvidia" + std::to_string(minor));
+    } else if (a.vendor == "huawei") {
+      a.device_nodes.push_back("/dev/davinci" + std::to_string(a.index));
+    } else if (auto drm = fs.list("/sys/bus/pci/devices/" + a.pci.address + "/drm")) {
+      std::vector<std::string> names = *drm;
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) {
+        if (n.rfind("renderD", 0) == 0 || (n.rfind("card", 0) == 0 && n.find('-') == n.npos)) {
+          a.device_nodes.push_back("/dev/dri/" + n);
+        }
+      }
+    }
+  }
+}
+
 void add_simulated(const DiscoveryOptions& o, Inventory& inv) {
   int first = 0;
   for (const auto& a : inv.accelerators) first += a.vendor == "nvidia" ? 1 : 0;
@@ -553,6 +580,7 @@ void add_simulated(const DiscoveryOptions& o, Inventory& inv) {
       if (n.id == s.numa_node) a.pci.cpu_affinity = n.cpus;
     }
     a.uuid = "SIM-" + std::to_string(i);
+    a.device_nodes = s.device_nodes;
     a.source = "simulated";
     a.simulated = true;
     a.index = first + static_cast<int>(i);
@@ -583,6 +611,7 @@ Inventory discover(const HostFs& fs, const DiscoveryOptions& o) {
   read_memory(fs, inv);
   std::vector<PciDevice> pci = list_pci_devices(fs, inv.warnings);
   read_accelerators(fs, o, pci, inv);
+  add_device_nodes(fs, inv);
   read_nics(fs, inv);
   read_nvme(fs, inv);
   read_disks(fs, inv);
@@ -601,7 +630,9 @@ ConfigSchema hw_config_schema() {
       .strings("nvlink_peers", {},
                "Indexes (among simulated GPUs) this GPU has NVLink/XGMI links to")
       .integer("links_per_peer", 12, "Links to each peer", 1, 64)
-      .boolean("nvswitch", false, "Connected to an NVSwitch fabric with links_per_peer links");
+      .boolean("nvswitch", false, "Connected to an NVSwitch fabric with links_per_peer links")
+      .strings("device_nodes", {},
+               "Device nodes that stand for this GPU (jobs not given it cannot open them)");
   ConfigSchema s;
   s.string("hw.nvml_library", "", "Path of libnvidia-ml.so.1 (default: the loader's search path)")
       .integer("hw.rescan_interval_s", 300,
@@ -627,6 +658,7 @@ Result<DiscoveryOptions> discovery_options(const Config& c) {
     std::string kind = s.vendor == "amd" ? "xgmi" : "nvlink";
     for (const auto& p : g.get_strings("nvlink_peers")) s.links.push_back({kind, p, per});
     if (g.get_bool("nvswitch")) s.links.push_back({"nvlink", "nvswitch", per});
+    s.device_nodes = g.get_strings("device_nodes");
     o.simulated.push_back(std::move(s));
   }
   return o;

@@ -24,7 +24,8 @@ struct SimulatedGpu {
   int numa_node = 0;
   std::string pci_address;  // "" -> made up, in a reserved domain
   std::string compute_capability = "8.0";
-  std::vector<Link> links;  // "nvlink:0000:..:4" style entries from config
+  std::vector<Link> links;                // "nvlink:0000:..:4" style entries from config
+  std::vector<std::string> device_nodes;  // device nodes standing in for the GPU's
 };
 
 struct DiscoveryOptions {

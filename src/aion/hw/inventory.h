@@ -79,6 +79,9 @@ struct Accelerator {
   std::string uuid;
   std::string partition_mode;  // NVIDIA MIG "enabled"/"disabled"; "" when none
   std::vector<Link> links;
+  // The device nodes that give access to this accelerator alone ("/dev/nvidia3",
+  // "/dev/dri/renderD130"); vendor-wide control nodes (/dev/nvidiactl, /dev/kfd) are not listed.
+  std::vector<std::string> device_nodes;
   std::string source;        // "nvml", "sysfs", "kfd", "simulated"
   std::string state = "ok";  // "ok" | "lost" (fell off the bus) | "error"
   bool simulated = false;

@@ -89,6 +89,7 @@ std::string to_json(const Inventory& inv, int indent) {
                     {"uuid", a.uuid},
                     {"partition_mode", a.partition_mode},
                     {"links", links},
+                    {"device_nodes", a.device_nodes},
                     {"source", a.source},
                     {"state", a.state},
                     {"simulated", a.simulated}});
@@ -191,6 +192,8 @@ Result<Inventory> inventory_from_json(std::string_view text) {
       acc.partition_mode = a.value("partition_mode", "");
       for (const auto& l : a.value("links", Json::array()))
         acc.links.push_back({l.value("kind", ""), l.value("peer", ""), l.value("count", 0)});
+      for (const auto& d : a.value("device_nodes", Json::array()))
+        if (d.is_string()) acc.device_nodes.push_back(d.get<std::string>());
       acc.source = a.value("source", "");
       acc.state = a.value("state", "ok");
       acc.simulated = a.value("simulated", false);
