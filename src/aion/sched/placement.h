@@ -1,0 +1,146 @@
+// Placement: where on this node a job should run. A pure library: input = the node's
+// topology (NodeModel, built from an hw::Inventory), what is allocated now (NodeState) and a
+// request; output = a ranked list of candidate allocations with scores, or the reason none
+// fits. No cgroups, no processes, no clock: the cluster simulator and the Kubernetes extender
+// reuse it as is.
+//
+// What a GPU expert would choose:
+//  - an N-GPU set with the best interconnect (NVLink/XGMI > same PCIe switch > several
+//    switches > same host bridge > same NUMA node > across sockets), judged by its worst pair
+//    first and then by the sum over its pairs;
+//  - among equally connected sets, the one that leaves the free GPUs best connected (do not
+//    break up an NVLink island when another choice exists; prefer the GPU set whose removal
+//    keeps the largest fully linked free group intact);
+//  - CPUs from the NUMA nodes local to those GPUs (then the nearest nodes by NUMA distance),
+//    least loaded first, and memory bound to the nodes those CPUs are on;
+//  - fractional jobs (a share of one GPU) go to the GPU that already has shares and still
+//    fits them (best fit), so whole GPUs stay free for whole-GPU jobs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aion/core/error.h"
+#include "aion/hw/inventory.h"
+#include "aion/hw/topology.h"
+
+namespace aion::sched {
+
+// One accelerator as placement sees it.
+struct GpuSlot {
+  std::string pci_address;
+  std::string vendor;  // "nvidia", "amd", "intel", "huawei", "other"
+  std::string model;
+  int vendor_index = 0;  // index within its vendor: what CUDA_VISIBLE_DEVICES etc. take
+  std::string uuid;
+  std::uint64_t memory_bytes = 0;
+  int numa_node = -1;
+  bool simulated = false;
+  bool usable = true;  // false when the GPU is lost or in error: never placed on
+};
+
+struct NumaInfo {
+  int id = 0;
+  std::vector<int> cpus;  // logical CPU ids
+  std::uint64_t memory_bytes = 0;
+  std::vector<int> distances;  // to every node, in `numa` order (SLIT; 10 = self)
+};
+
+struct NodeModel {
+  std::vector<GpuSlot> gpus;
+  // links[i][j]: how GPU i and GPU j connect (kSelf on the diagonal).
+  std::vector<std::vector<hw::LinkLevel>> links;
+  // nvlink[i][j]: NVLink/XGMI link count between them (0 when not linked directly).
+  std::vector<std::vector<int>> link_count;
+  std::vector<NumaInfo> numa;      // at least one node (a machine without NUMA gets node 0)
+  int cpu_count = 0;               // logical CPUs (the highest id + 1 over all nodes)
+  std::uint64_t memory_bytes = 0;  // allocatable memory (see `reserved_memory_bytes`)
+};
+
+struct ModelOptions {
+  std::uint64_t reserved_memory_bytes = 0;  // kept back for the OS and aiond
+};
+
+// Builds the model from an inventory (uses hw::build_topology for the GPU links).
+NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options = {});
+
+struct Request {
+  int gpus = 0;                        // whole GPUs (gang: all at once or nothing)
+  double gpu_fraction = 0;             // a share of one GPU, in (0, 1); 0 = none
+  std::uint64_t gpu_memory_bytes = 0;  // GPU memory of a share (0: fraction x GPU memory)
+  std::string gpu_model;               // case-insensitive substring of the model; "" = any
+  int cpus = 1;                        // logical CPUs, >= 1
+  std::uint64_t memory_bytes = 0;      // host memory limit; 0 = none reserved
+};
+
+// What one job holds.
+struct Allocation {
+  std::vector<int> gpus;               // indices into NodeModel::gpus
+  double gpu_fraction = 0;             // > 0: a share of gpus[0]
+  std::uint64_t gpu_memory_bytes = 0;  // the share's GPU memory
+  std::vector<int> cpus;               // logical CPU ids, ascending
+  std::vector<int> mems;               // NUMA node ids, ascending
+  std::uint64_t memory_bytes = 0;
+};
+
+// What is in use now. Cheap to copy for a few hundred GPUs/CPUs. add()/remove() take
+// allocations made for the same model (indices out of range are ignored); remove() must get
+// what add() got. Not thread-safe; copies are independent.
+class NodeState {
+ public:
+  // cpu_overcommit: how many jobs may share one CPU (1 = every job has its CPUs to itself).
+  explicit NodeState(const NodeModel& model, int cpu_overcommit = 1);
+
+  void add(const Allocation& a);
+  void remove(const Allocation& a);
+
+  bool gpu_whole_free(int gpu) const;  // no whole-GPU job and no share on it
+  double gpu_fraction_used(int gpu) const;
+  std::uint64_t gpu_memory_used(int gpu) const;  // by shares
+  int cpu_load(int cpu) const;                   // jobs on that CPU
+  std::uint64_t memory_used() const;
+  int cpu_overcommit() const { return overcommit_; }
+
+ private:
+  void apply(const Allocation& a, int sign);  // sign +1: add, -1: remove
+
+  int overcommit_ = 1;
+  std::vector<bool> gpu_whole_;
+  std::vector<double> gpu_frac_;
+  std::vector<std::uint64_t> gpu_mem_;
+  std::vector<int> cpu_load_;
+  std::uint64_t memory_used_ = 0;
+};
+
+struct Candidate {
+  Allocation allocation;
+  double score = 0;  // higher is better; comparable only within one result
+  std::string why;  // "NV12 between all 4 GPUs; CPUs on NUMA 0,1; leaves a 4-GPU NVLink group free"
+};
+
+struct PlacementResult {
+  std::vector<Candidate> candidates;  // best first; empty when nothing fits now
+  std::string reason;                 // when empty: "needs 4 GPUs, 2 free"
+};
+
+// Whether the request could ever fit this node (even with nothing else running). An error of
+// kind kInvalidArgument with a message a user can act on: "asks for 9 GPUs, the node has 8",
+// "no GPU matches model 'H100' (the node has: A100-SXM4-80GB x8)", "asks for 300 GiB of
+// memory, the node has 250 GiB allocatable", "a GPU share needs 0 < fraction < 1", ...
+// gpu_memory_bytes is only for a share: with whole GPUs it is an error, not ignored.
+Status check_request(const NodeModel& model, const Request& request);
+
+// The candidates for `request` given `state`, best first, at most `max_candidates` (>= 1),
+// each with a distinct GPU set (CPU-only jobs: distinct CPU sets). A request check_request()
+// rejects gives no candidate and its message as the reason. Whole-GPU sets are ranked by, in
+// this order: worst pair link, sum of pair links (more NVLink links better), the largest
+// fully linked group of free GPUs left and how many free GPUs lose their best partner, the
+// NUMA distance between the GPUs, and how many requested CPUs their own nodes cannot give.
+// Every set is scored while there are at most 5,000 of them, else sets grown greedily from
+// each free GPU are. A GPU of unknown memory (0) does not limit shares. Only the first 64
+// GPUs of a model are placed on. Microseconds for an 8-GPU node; allocates only per result.
+PlacementResult place(const NodeModel& model, const NodeState& state, const Request& request,
+                      int max_candidates = 4);
+
+}  // namespace aion::sched
