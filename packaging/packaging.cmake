@@ -1,6 +1,7 @@
 # Installation layout and the Debian package (CPack DEB), included at the end of the top-level
 # CMakeLists.txt. The package 'aion' holds:
 #   /usr/bin/aiond, /usr/bin/aion           the two programs
+#   /usr/lib/aion/aion-shim                 the per-job supervisor aiond starts
 #   /usr/share/aion/                        data/ (signatures, compatibility tables, profiles)
 #   /etc/aion/aion.toml                     the commented default config, a conffile
 #   /lib/systemd/system/aiond.service       the unit (not enabled at install)
@@ -9,6 +10,7 @@
 # Build it with: (cd build/release && cpack -G DEB); tests/packaging checks its contents.
 if(TARGET aiond AND TARGET aion)
   install(TARGETS aiond aion RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT aion)
+  install(TARGETS aion-shim RUNTIME DESTINATION lib/aion COMPONENT aion)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/data/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/aion COMPONENT aion)

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -29,6 +30,9 @@ struct Context {
   std::string host_root;  // --host-root / AION_HOST_ROOT; empty = "/"
   bool strict = false;    // --strict: warnings become a non-zero exit where a command says so
   int exit_code = kExitOk;
+  // `aion run/submit ... -- CMD ARGS`: the words after "--", split off before parsing.
+  std::vector<std::string> job_command;
+  bool has_job_command = false;
 };
 
 }  // namespace aion::cli

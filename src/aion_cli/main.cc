@@ -12,6 +12,7 @@ void add_status_commands(CLI::App& app, Context& ctx);
 void add_admin_commands(CLI::App& app, Context& ctx);
 void add_events_commands(CLI::App& app, Context& ctx);
 void add_hw_commands(CLI::App& app, Context& ctx);
+void add_job_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
 
   add_status_commands(app, ctx);
   add_hw_commands(app, ctx);
+  add_job_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
 
@@ -64,8 +66,27 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bash", "zsh"}));
   completion->callback([&] { std::printf("%s", completion_script(app, shell).c_str()); });
 
+  // `aion run [flags] -- CMD ARGS`: what follows "--" is the job's command line, untouched
+  // (CLI11 would hand it to the parent command). Split it off before parsing.
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") {
+      bool job_command = false;
+      for (int k = 1; k < i; ++k) {
+        job_command = job_command || std::string_view(argv[k]) == "run" ||
+                      std::string_view(argv[k]) == "submit";
+      }
+      if (job_command) {
+        parsed_argc = i;
+        ctx.job_command.assign(argv + i + 1, argv + argc);
+        ctx.has_job_command = true;
+      }
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aion/api/hw_watch.h"
+#include "aion/api/job_routes.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
@@ -22,6 +23,7 @@
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
 #include "aion/hw/discovery.h"
+#include "aion/sched/runner.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
 #include "aion/store/store.h"
@@ -52,6 +54,7 @@ struct Flags {
 aion::ConfigSchema daemon_schema() {
   aion::ConfigSchema s = aion::base_schema();
   s.merge(aion::hw::hw_config_schema());
+  s.merge(aion::sched::sched_config_schema());
   return s;
 }
 
@@ -170,8 +173,8 @@ std::string banner(const aion::Settings& s, const aion::Config& cfg,
   bool default_socket = false;
   for (const auto& c : aion::candidate_sockets()) default_socket = default_socket || c == s.socket;
   std::string flag = default_socket ? "" : " --socket " + sock;
-  out += "Next, in another terminal: `aion" + flag +
-         " status`, then `aion hw`. Stop with Ctrl-C or SIGTERM.\n";
+  out += "Next, in another terminal: `aion" + flag + " status`, then `aion" + flag +
+         " hw`, then `aion" + flag + " run -- echo hello`. Stop with Ctrl-C or SIGTERM.\n";
   return out;
 }
 
@@ -186,7 +189,7 @@ class Daemon {
 
     std::vector<aion::store::Migration> migrations;
     for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
-                      aion::api::HwWatch::migrations()}) {
+                      aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
     auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
@@ -218,10 +221,20 @@ class Daemon {
       spdlog::error("event=hw_check_failed reason=\"{}\"", changes.error().message());
     }
     hw_watch.start(std::chrono::seconds(config_.get_int("hw.rescan_interval_s")));
+
+    // The scheduler: recovers the jobs of the previous run before the API answers.
+    auto runner_config = aion::sched::runner_config(config_, s.state_dir);
+    if (!runner_config) return fail_start(runner_config.error());
+    aion::sched::JobManager jobs(store, events, aion::HostFs(s.host_root),
+                                 aion::hw::discover(aion::HostFs(s.host_root), *hw_options),
+                                 std::move(*runner_config));
+    if (auto st = jobs.start(); !st) return fail_start(st.error());
+
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
     aion::api::add_hw_routes(router, hw_watch);
+    aion::api::add_job_routes(router, jobs);
 
     aion::api::Server server({.unix_socket = s.socket,
                               .socket_mode = s.socket_mode,
@@ -263,6 +276,7 @@ class Daemon {
     spdlog::info("event=stopping in_flight={} grace_ms={}", server.in_flight(),
                  s.shutdown_grace.count());
     server.stop(s.shutdown_grace);
+    jobs.stop();  // the jobs themselves go on; the next aiond adopts them
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

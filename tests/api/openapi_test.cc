@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/api/hw_watch.h"
+#include "aion/api/job_routes.h"
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
@@ -15,8 +16,8 @@ class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::vector<store::Migration> m;
-    for (auto s :
-         {store::EventLog::migrations(), TokenStore::migrations(), HwWatch::migrations()}) {
+    for (auto s : {store::EventLog::migrations(), TokenStore::migrations(), HwWatch::migrations(),
+                   sched::JobManager::migrations()}) {
       m.insert(m.end(), s.begin(), s.end());
     }
     auto db = store::Database::open({.path = ":memory:"}, m);
@@ -33,6 +34,9 @@ class OpenApiTest : public ::testing::Test {
                                     HostFs(std::string(AION_TEST_FIXTURES) + "/hw/cpu-vm/root"),
                                     hw::DiscoveryOptions{});
     add_hw_routes(router_, *hw_);
+    jobs_ = std::make_unique<sched::JobManager>(*store_, *events_, HostFs("/"), hw::Inventory{},
+                                                sched::RunnerConfig{}, clock_);
+    add_job_routes(router_, *jobs_);
   }
 
   ManualClock clock_;
@@ -42,6 +46,7 @@ class OpenApiTest : public ::testing::Test {
   DaemonInfo info_;
   std::unique_ptr<RouteContext> ctx_;
   std::unique_ptr<HwWatch> hw_;
+  std::unique_ptr<sched::JobManager> jobs_;
   Router router_;
 };
 

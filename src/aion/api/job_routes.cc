@@ -1,0 +1,225 @@
+#include "aion/api/job_routes.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <charconv>
+
+#include "aion/core/json.h"
+#include "aion/sched/job_json.h"
+
+namespace aion::api {
+
+namespace {
+
+Response json(int status, const Json& j) {
+  // Job output and names may hold bytes that are not UTF-8: replace rather than fail.
+  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+Result<std::int64_t> id_param(const Request& r) {
+  auto it = r.params.find("id");
+  std::int64_t id = 0;
+  if (it != r.params.end()) {
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
+    if (ec == std::errc() && p == it->second.data() + it->second.size() && id > 0) return id;
+  }
+  return fail(ErrorCode::kInvalidArgument, "a job id is a positive integer");
+}
+
+Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int64_t def,
+                               std::int64_t lo, std::int64_t hi) {
+  auto it = r.query.find(key);
+  if (it == r.query.end()) return def;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || p != it->second.data() + it->second.size() || v < lo || v > hi) {
+    return fail(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
+                                                 "' must be an integer from " + std::to_string(lo) +
+                                                 " to " + std::to_string(hi));
+  }
+  return v;
+}
+
+// Fills uid, gid and user from the caller; refuses to run as someone else unless root.
+Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked) {
+  std::string name = asked;
+  if (caller.uid < 0) {
+    if (caller.role < Role::kOperator) {
+      return fail(ErrorCode::kPermissionDenied, "submitting jobs over TCP needs an operator token");
+    }
+    if (name.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "a job submitted with a token must name its user (\"user\": \"alice\")");
+    }
+  }
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (!name.empty()) {
+    if (caller.uid > 0) {
+      ::getpwuid_r(static_cast<uid_t>(caller.uid), &pw, buf, sizeof buf, &found);
+      if (!found || name != pw.pw_name) {
+        return fail(ErrorCode::kPermissionDenied,
+                    "only root may run jobs as another user (you are uid " +
+                        std::to_string(caller.uid) + ")");
+      }
+    }
+    ::getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &found);
+    if (!found) return fail(ErrorCode::kNotFound, "no user named '" + name + "' on this node");
+  } else {
+    ::getpwuid_r(static_cast<uid_t>(caller.uid), &pw, buf, sizeof buf, &found);
+    if (!found) {
+      spec.uid = static_cast<std::uint32_t>(caller.uid);
+      spec.gid = static_cast<std::uint32_t>(caller.uid);
+      spec.user = "uid" + std::to_string(caller.uid);
+      return {};
+    }
+  }
+  spec.uid = pw.pw_uid;
+  spec.gid = pw.pw_gid;
+  spec.user = pw.pw_name;
+  return {};
+}
+
+bool may_see_private(const Identity& caller, const sched::Job& job) {
+  return caller.role == Role::kAdmin || caller.uid == 0 ||
+         (caller.uid >= 0 && static_cast<std::uint32_t>(caller.uid) == job.spec.uid);
+}
+
+}  // namespace
+
+void add_job_routes(Router& router, sched::JobManager& jobs) {
+  router.add({"POST", "/v1/jobs", Role::kViewer,
+              "Submit a job (runs as the caller; root or an operator token may name a user)",
+              [&jobs](Request& r) {
+                Json body = Json::parse(r.body, nullptr, false);
+                if (body.is_discarded() || !body.is_object()) {
+                  return Response::error(400, "invalid_argument",
+                                         "the body must be a JSON job object");
+                }
+                std::string user = body.value("user", "");
+                body.erase("uid");
+                body.erase("gid");
+                body.erase("user");
+                auto spec = sched::spec_from_json(body);
+                if (!spec) return Response::from_error(spec.error());
+                if (auto st = resolve_user(r.caller, *spec, user); !st) {
+                  return Response::from_error(st.error());
+                }
+                auto job = jobs.submit(std::move(*spec));
+                if (!job) return Response::from_error(job.error());
+                return json(201, sched::to_json(*job));
+              }});
+
+  router.add({"GET", "/v1/jobs", Role::kViewer,
+              "List jobs, oldest first: state=pending,running,... limit=N (newest N) mine=1",
+              [&jobs](Request& r) {
+                sched::JobFilter f;
+                auto limit = int_query(r, "limit", 0, 0, 100000);
+                if (!limit) return Response::from_error(limit.error());
+                f.limit = static_cast<int>(*limit);
+                std::string states = r.query_or("state", "");
+                for (std::size_t p = 0; p < states.size();) {
+                  std::size_t c = states.find(',', p);
+                  if (c == std::string::npos) c = states.size();
+                  auto s = sched::job_state_from(states.substr(p, c - p));
+                  if (!s) {
+                    return Response::error(400, "invalid_argument",
+                                           "unknown state '" + states.substr(p, c - p) +
+                                               "' (pending, running, completed, failed, "
+                                               "cancelled, preempted, lost)");
+                  }
+                  f.states.push_back(*s);
+                  p = c + 1;
+                }
+                if (r.query_or("mine", "") == "1" && r.caller.uid >= 0) {
+                  f.uid = static_cast<std::uint32_t>(r.caller.uid);
+                }
+                auto list = jobs.list(f);
+                if (!list) return Response::from_error(list.error());
+                Json out = Json::array();
+                for (const auto& j : *list) out.push_back(sched::to_json(j));
+                return json(200, {{"jobs", out}});
+              }});
+
+  router.add({"GET", "/v1/jobs/{id}", Role::kViewer, "One job, with its allocation and usage",
+              [&jobs](Request& r) {
+                auto id = id_param(r);
+                if (!id) return Response::from_error(id.error());
+                auto job = jobs.get(*id);
+                if (!job) return Response::from_error(job.error());
+                Json j = sched::to_json(*job);
+                if (!may_see_private(r.caller, *job)) j["spec"].erase("command");
+                return json(200, j);
+              }});
+
+  router.add({"POST", "/v1/jobs/{id}/cancel", Role::kViewer,
+              "Cancel a job: pending ones at once, running ones with SIGTERM then SIGKILL",
+              [&jobs](Request& r) {
+                auto id = id_param(r);
+                if (!id) return Response::from_error(id.error());
+                auto job = jobs.cancel(*id, r.caller.uid, r.caller.role == Role::kAdmin);
+                if (!job) return Response::from_error(job.error());
+                return json(200, sched::to_json(*job));
+              }});
+
+  router.add({"GET", "/v1/jobs/{id}/logs", Role::kViewer,
+              "The job's output (stdout and stderr) from offset; its owner and admins only",
+              [&jobs](Request& r) {
+                auto id = id_param(r);
+                if (!id) return Response::from_error(id.error());
+                auto offset = int_query(r, "offset", 0, 0, INT64_MAX);
+                auto max = int_query(r, "max", 256 << 10, 1, 4 << 20);
+                if (!offset) return Response::from_error(offset.error());
+                if (!max) return Response::from_error(max.error());
+                auto job = jobs.get(*id);
+                if (!job) return Response::from_error(job.error());
+                if (!may_see_private(r.caller, *job)) {
+                  return Response::error(403, "permission_denied",
+                                         "only the job's owner or an admin may read its output");
+                }
+                auto chunk = jobs.read_log(*id, static_cast<std::uint64_t>(*offset),
+                                           static_cast<std::size_t>(*max));
+                if (!chunk) return Response::from_error(chunk.error());
+                return json(200, {{"data", chunk->data},
+                                  {"next_offset", chunk->next_offset},
+                                  {"finished", chunk->finished},
+                                  {"state", sched::to_string(job->state)}});
+              }});
+
+  router.add({"GET", "/v1/queue", Role::kViewer,
+              "Pending jobs in the order they will start, each with why it waits",
+              [&jobs](Request&) {
+                Json out = Json::array();
+                for (const auto& e : jobs.queue()) {
+                  Json j = sched::to_json(e.job);
+                  j["position"] = e.position;
+                  j["reason"] = e.reason;
+                  out.push_back(std::move(j));
+                }
+                return json(200, {{"jobs", out}});
+              }});
+
+  router.add({"GET", "/v1/sched", Role::kViewer,
+              "What the scheduler places on: GPUs, CPUs, memory, isolation", [&jobs](Request&) {
+                const auto& m = jobs.model();
+                Json gpus = Json::array();
+                for (const auto& g : m.gpus) {
+                  gpus.push_back({{"pci_address", g.pci_address},
+                                  {"vendor", g.vendor},
+                                  {"model", g.model},
+                                  {"memory_bytes", g.memory_bytes},
+                                  {"numa_node", g.numa_node},
+                                  {"simulated", g.simulated},
+                                  {"usable", g.usable}});
+                }
+                return json(200, {{"gpus", gpus},
+                                  {"cpus", m.cpu_count},
+                                  {"memory_bytes", m.memory_bytes},
+                                  {"numa_nodes", m.numa.size()},
+                                  {"isolation", jobs.isolation_summary()}});
+              }});
+}
+
+}  // namespace aion::api

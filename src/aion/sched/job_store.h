@@ -1,0 +1,41 @@
+// JobStore: jobs in the state database (table `jobs`, module "sched"). The queue survives a
+// daemon crash: a job is acknowledged to its submitter only after its row is committed. Ids
+// are never reused (AUTOINCREMENT). Thread-safe through store::Store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aion/sched/job.h"
+#include "aion/store/store.h"
+
+namespace aion::sched {
+
+struct JobFilter {
+  std::vector<JobState> states;  // empty = any
+  std::optional<std::uint32_t> uid;
+  int limit = 0;  // 0 = no limit; newest first when set
+};
+
+class JobStore {
+ public:
+  explicit JobStore(store::Store& store) : store_(store) {}
+  static std::span<const store::Migration> migrations();
+
+  // Inserts a new job (its id is assigned and written back).
+  Status insert(Job& job);
+  // Inserts many in one transaction (the benchmark, bulk submit).
+  Status insert_all(std::span<Job> jobs);
+  // Writes every mutable field of an existing job.
+  Status update(const Job& job);
+  Result<std::optional<Job>> get(std::int64_t id);
+  Result<std::vector<Job>> list(const JobFilter& filter);
+
+ private:
+  store::Store& store_;
+};
+
+}  // namespace aion::sched

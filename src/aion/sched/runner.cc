@@ -1,0 +1,903 @@
+#include "aion/sched/runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#include "aion/sched/job_json.h"
+
+extern char** environ;
+
+namespace aion::sched {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++, so call the system call directly.
+int pidfd_open(pid_t pid, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+
+std::int64_t to_ms(Clock::Wall t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string cpulist(const std::vector<int>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size();) {
+    std::size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(ids[i]);
+    if (j > i) out += '-' + std::to_string(ids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ",") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot). With the
+// pid it names one process for good, even after the pid is reused.
+std::int64_t start_time_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto p = stat.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(p + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return std::atoll(field.c_str());
+  }
+  return 0;
+}
+
+std::map<std::string, std::string> read_keyvals(const fs::path& file) {
+  std::map<std::string, std::string> out;
+  std::ifstream f(file);
+  std::string line;
+  while (std::getline(f, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string signal_name(int sig) {
+  const char* d = sigdescr_np(sig);
+  const char* n = sigabbrev_np(sig);
+  std::string s = "signal " + std::to_string(sig);
+  if (n) s += std::string(" (SIG") + n + (d ? std::string(", ") + d : "") + ")";
+  return s;
+}
+
+}  // namespace
+
+// ---- configuration ----
+
+ConfigSchema sched_config_schema() {
+  ConfigSchema queue;
+  queue.string("name", "default", "Queue name (aion run --queue NAME)")
+      .number("weight", 1.0, "Share of the node relative to other queues at equal priority");
+  ConfigSchema s;
+  s.boolean("sched.cgroups", true,
+            "Run each job in its own cgroup (cpuset, memory limit, devices); false: only "
+            "environment variables and CPU affinity")
+      .string("sched.cgroup_parent", "aion.jobs", "Cgroup below which job cgroups are made")
+      .integer("sched.cpu_overcommit", 1,
+               "Jobs that may share one CPU (1: every job has its CPUs to itself)", 1, 256)
+      .string("sched.reserved_memory", "1G", "Memory kept back from jobs for the OS and aiond")
+      .integer("sched.kill_grace_s", 10,
+               "Seconds between SIGTERM and SIGKILL when a job is cancelled or preempted", 0, 3600)
+      .boolean("sched.preemption", true,
+               "Let a higher-priority job stop lower-priority ones to get its resources")
+      .integer("sched.fairshare_half_life_s", 3600,
+               "Half-life of past usage in fair share between users", 0, 30 * 86400)
+      .integer("sched.starvation_after_s", 600,
+               "A job waiting longer than this goes before smaller jobs behind it", 1, 30 * 86400)
+      .integer("sched.max_pending", 100000, "Pending jobs beyond this are refused", 1, 10000000)
+      .table_array("sched.queue", queue, "Queues and their weights (\"default\" always exists)");
+  return s;
+}
+
+Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
+  RunnerConfig r;
+  r.jobs_dir = state_dir / "jobs";
+  r.cgroups = c.get_bool("sched.cgroups");
+  r.cgroup_parent = c.get_string("sched.cgroup_parent");
+  if (r.cgroup_parent.empty() || r.cgroup_parent.find("..") != std::string::npos ||
+      r.cgroup_parent.front() == '/') {
+    return fail(ErrorCode::kConfig, c.source() +
+                                        ": sched.cgroup_parent must be a relative cgroup name "
+                                        "like \"aion.jobs\"");
+  }
+  r.cpu_overcommit = static_cast<int>(c.get_int("sched.cpu_overcommit"));
+  auto reserved = parse_size(c.get_string("sched.reserved_memory"));
+  if (!reserved) {
+    return fail(ErrorCode::kConfig,
+                c.source() + ": sched.reserved_memory: " + reserved.error().message());
+  }
+  r.reserved_memory_bytes = *reserved;
+  r.kill_grace = std::chrono::seconds(c.get_int("sched.kill_grace_s"));
+  r.policy.preemption = c.get_bool("sched.preemption");
+  r.policy.fairshare_half_life_s = static_cast<double>(c.get_int("sched.fairshare_half_life_s"));
+  r.policy.starvation_after_ms = c.get_int("sched.starvation_after_s") * 1000;
+  r.max_pending = static_cast<int>(c.get_int("sched.max_pending"));
+  for (const auto& q : c.get_tables("sched.queue")) {
+    double w = q.get_double("weight");
+    if (!(w > 0)) {
+      return fail(ErrorCode::kConfig, c.source() + ": sched.queue '" + q.get_string("name") +
+                                          "': weight must be above 0");
+    }
+    r.policy.queue_weights[q.get_string("name")] = w;
+  }
+  // The shim: AION_SHIM, beside this program (a build tree), or the installed one.
+  std::vector<fs::path> tries;
+  if (const char* env = std::getenv("AION_SHIM")) tries.emplace_back(env);
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    tries.push_back(self.parent_path() / "aion-shim");
+    tries.push_back(self.parent_path().parent_path() / "lib/aion/aion-shim");
+  }
+  tries.emplace_back("/usr/lib/aion/aion-shim");
+  for (const auto& t : tries) {
+    if (::access(t.c_str(), X_OK) == 0) {
+      r.shim = t;
+      break;
+    }
+  }
+  if (r.shim.empty()) {
+    return fail(ErrorCode::kNotFound,
+                "aion-shim (the job supervisor) is not installed beside aiond nor in "
+                "/usr/lib/aion; reinstall aion or set AION_SHIM");
+  }
+  return r;
+}
+
+// ---- the manager ----
+
+struct JobManager::Live {
+  pid_t shim = 0;
+  int pidfd = -1;
+  bool our_child = false;
+  std::optional<JobCgroup> cgroup;
+  std::optional<JobState> stop_state;  // cancelled / preempted on purpose
+  std::string stop_reason;
+  std::int64_t kill_at_ms = 0;  // SIGKILL due (0: none)
+  ~Live() {
+    if (pidfd >= 0) ::close(pidfd);
+  }
+};
+
+std::span<const store::Migration> JobManager::migrations() {
+  return JobStore::migrations();
+}
+
+JobManager::JobManager(store::Store& store, store::EventLog& events, HostFs fs,
+                       hw::Inventory inventory, RunnerConfig config, const Clock& clock)
+    : store_(store),
+      events_(events),
+      jobs_(store),
+      fs_(std::move(fs)),
+      inventory_(std::move(inventory)),
+      config_(std::move(config)),
+      clock_(clock),
+      model_(make_node_model(inventory_, {.reserved_memory_bytes = config_.reserved_memory_bytes})),
+      fairshare_(config_.policy.fairshare_half_life_s) {
+  state_ = std::make_unique<NodeState>(model_, config_.cpu_overcommit);
+}
+
+JobManager::~JobManager() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+fs::path JobManager::dir_of(std::int64_t id) const {
+  return config_.jobs_dir / std::to_string(id);
+}
+
+std::string JobManager::isolation_summary() const {
+  if (!config_.cgroups) return "off (sched.cgroups = false)";
+  switch (caps_.version) {
+    case CgroupVersion::kV1: return "cgroup v1; devices: " + caps_.device_isolation;
+    case CgroupVersion::kV2: return "cgroup v2; devices: " + caps_.device_isolation;
+    case CgroupVersion::kNone: break;
+  }
+  return "none (no cgroup hierarchy found)";
+}
+
+Status JobManager::start() {
+  std::error_code ec;
+  fs::create_directories(config_.jobs_dir, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, "cannot create " + config_.jobs_dir.string() + ": " + ec.message());
+  }
+  fs::permissions(config_.jobs_dir, fs::perms::owner_all, ec);
+  if (config_.cgroups) {
+    auto caps = detect_cgroups(fs_);
+    if (caps) {
+      caps_ = *caps;
+    } else {
+      spdlog::warn("event=cgroups_unavailable reason=\"{}\"", caps.error().message());
+    }
+    if (caps_.version != CgroupVersion::kNone && ::geteuid() != 0) {
+      caps_.notes.push_back("not root: jobs run without cgroups");
+      caps_.version = CgroupVersion::kNone;
+    }
+    for (const auto& n : caps_.notes) spdlog::info("event=cgroup_note note=\"{}\"", n);
+  }
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return fail(ErrorCode::kIo, std::string("eventfd: ") + std::strerror(errno));
+  recover();
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+  spdlog::info("event=scheduler_ready gpus={} cpus={} isolation=\"{}\" pending={} running={}",
+               model_.gpus.size(), model_.cpu_count, isolation_summary(), pending_.size(),
+               running_.size());
+  return {};
+}
+
+void JobManager::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  poke();
+  thread_.join();
+}
+
+void JobManager::poke() {
+  {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+  }
+  if (wake_fd_ >= 0) {
+    std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+// ---- submission and queries ----
+
+Result<Job> JobManager::submit(JobSpec spec) {
+  if (spec.cwd.empty()) spec.cwd = "/";
+  if (spec.name.empty())
+    spec.name = fs::path(spec.command.empty() ? "" : spec.command[0]).filename();
+  if (auto st = check_request(model_, spec.resources); !st) return std::unexpected(st.error());
+  if (spec.queue != "default" && !config_.policy.queue_weights.contains(spec.queue)) {
+    std::string known = "default";
+    for (const auto& [q, w] : config_.policy.queue_weights) {
+      if (q != "default") known += ", " + q;
+    }
+    return fail(ErrorCode::kInvalidArgument,
+                "no queue named '" + spec.queue + "' (queues: " + known + ")");
+  }
+  struct stat st {};
+  if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(ErrorCode::kNotFound, "working directory " + spec.cwd + " does not exist");
+  }
+  auto exe = resolve_command(spec);
+  if (!exe) return std::unexpected(exe.error());
+  {
+    std::lock_guard lock(mu_);
+    if (static_cast<int>(pending_.size()) >= config_.max_pending) {
+      return fail(ErrorCode::kResourceExhausted,
+                  "the queue is full (" + std::to_string(pending_.size()) +
+                      " pending jobs, sched.max_pending); try again later");
+    }
+  }
+  Job job;
+  job.spec = std::move(spec);
+  job.submit_ms = to_ms(clock_.wall());
+  job.reason = "waiting for the scheduler";
+  if (auto st = jobs_.insert(job); !st) return std::unexpected(st.error());
+  {
+    std::lock_guard lock(mu_);
+    pending_.emplace(job.id, job);
+    dirty_ = true;
+  }
+  std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  return job;
+}
+
+Result<Job> JobManager::get(std::int64_t id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      Job j = it->second;
+      if (auto w = waiting_.find(id); w != waiting_.end()) j.reason = w->second;
+      return j;
+    }
+    if (auto it = running_.find(id); it != running_.end()) return it->second;
+  }
+  auto j = jobs_.get(id);
+  if (!j) return std::unexpected(j.error());
+  if (!*j) return fail(ErrorCode::kNotFound, "no job " + std::to_string(id));
+  return std::move(**j);
+}
+
+Result<std::vector<Job>> JobManager::list(const JobFilter& filter) {
+  auto jobs = jobs_.list(filter);
+  if (!jobs) return jobs;
+  std::lock_guard lock(mu_);
+  for (Job& j : *jobs) {
+    if (auto it = running_.find(j.id); it != running_.end()) j = it->second;
+    if (auto w = waiting_.find(j.id); w != waiting_.end() && pending_.contains(j.id)) {
+      j.reason = w->second;
+    }
+  }
+  return jobs;
+}
+
+std::vector<QueueEntry> JobManager::queue() {
+  std::lock_guard lock(mu_);
+  std::vector<const Job*> pending;
+  for (const auto& [id, j] : pending_) pending.push_back(&j);
+  auto ranked = rank_pending(pending, fairshare_, config_.policy, to_ms(clock_.wall()));
+  std::vector<QueueEntry> out;
+  int pos = 0;
+  for (const Job* j : ranked) {
+    auto w = waiting_.find(j->id);
+    out.push_back({*j, ++pos, w == waiting_.end() ? "waiting for the scheduler" : w->second});
+  }
+  return out;
+}
+
+Result<Job> JobManager::cancel(std::int64_t id, long caller_uid, bool admin) {
+  std::unique_lock lock(mu_);
+  auto allowed = [&](const Job& j) -> Status {
+    if (admin || caller_uid == 0 || caller_uid == static_cast<long>(j.spec.uid)) return {};
+    return fail(ErrorCode::kPermissionDenied, "job " + std::to_string(id) + " belongs to " +
+                                                  j.spec.user +
+                                                  "; only its owner or an admin may cancel it");
+  };
+  std::string who = caller_uid >= 0 ? "uid " + std::to_string(caller_uid) : "an API token";
+  if (auto it = pending_.find(id); it != pending_.end()) {
+    if (auto st = allowed(it->second); !st) return std::unexpected(st.error());
+    Job j = std::move(it->second);
+    pending_.erase(it);
+    waiting_.erase(id);
+    j.state = JobState::kCancelled;
+    j.reason = "cancelled by " + who + " before it started";
+    j.end_ms = to_ms(clock_.wall());
+    if (auto st = jobs_.update(j); !st) return std::unexpected(st.error());
+    dirty_ = true;
+    return j;
+  }
+  if (auto it = running_.find(id); it != running_.end()) {
+    if (auto st = allowed(it->second); !st) return std::unexpected(st.error());
+    Live& live = *live_.at(id);
+    if (!live.stop_state) {
+      live.stop_state = JobState::kCancelled;
+      live.stop_reason = "cancelled by " + who;
+      signal_job(it->second, SIGTERM);
+      live.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
+    }
+    Job j = it->second;
+    j.reason = "stopping: " + live.stop_reason;
+    lock.unlock();
+    poke();
+    return j;
+  }
+  lock.unlock();
+  auto j = get(id);
+  if (!j) return j;
+  return fail(ErrorCode::kConflict, "job " + std::to_string(id) + " already ended (" +
+                                        std::string(to_string(j->state)) + ")");
+}
+
+Result<JobManager::LogChunk> JobManager::read_log(std::int64_t id, std::uint64_t offset,
+                                                  std::size_t max) {
+  auto job = get(id);
+  if (!job) return std::unexpected(job.error());
+  LogChunk chunk;
+  chunk.next_offset = offset;
+  fs::path file = dir_of(id) / "output.log";
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  std::uint64_t size = 0;
+  if (fd >= 0) {
+    struct stat st {};
+    ::fstat(fd, &st);
+    size = static_cast<std::uint64_t>(st.st_size);
+    if (offset < size) {
+      chunk.data.resize(std::min<std::uint64_t>(max, size - offset));
+      ssize_t n = ::pread(fd, chunk.data.data(), chunk.data.size(), static_cast<off_t>(offset));
+      chunk.data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      chunk.next_offset = offset + chunk.data.size();
+    }
+    ::close(fd);
+  }
+  chunk.finished = is_terminal(job->state) && chunk.next_offset >= size;
+  return chunk;
+}
+
+// ---- the loop ----
+
+void JobManager::loop() {
+  auto last_pass = std::chrono::steady_clock::now() - config_.tick;
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<std::int64_t> ids;
+    int timeout_ms = static_cast<int>(config_.tick.count());
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      fds.push_back({wake_fd_, POLLIN, 0});
+      std::int64_t now = to_ms(clock_.wall());
+      for (const auto& [id, live] : live_) {
+        if (live->pidfd >= 0) {
+          fds.push_back({live->pidfd, POLLIN, 0});
+          ids.push_back(id);
+        }
+        if (live->kill_at_ms > 0) {
+          timeout_ms =
+              static_cast<int>(std::clamp<std::int64_t>(live->kill_at_ms - now, 0, timeout_ms));
+        }
+      }
+      if (dirty_) timeout_ms = 0;
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("event=scheduler_poll_failed error=\"{}\"", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t v;
+      (void)!::read(wake_fd_, &v, sizeof v);
+    }
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) reap(ids[i - 1]);
+    }
+    std::int64_t now = to_ms(clock_.wall());
+    for (auto& [id, live] : live_) {
+      if (live->kill_at_ms > 0 && now >= live->kill_at_ms) {
+        live->kill_at_ms = 0;
+        auto it = running_.find(id);
+        if (it != running_.end()) {
+          spdlog::info("event=job_kill id={} reason=\"grace period over\"", id);
+          signal_job(it->second, SIGKILL);
+        }
+      }
+    }
+    auto t = std::chrono::steady_clock::now();
+    if (dirty_ || t - last_pass >= config_.tick) {
+      dirty_ = false;
+      last_pass = t;
+      pass();
+    }
+  }
+}
+
+void JobManager::pass() {
+  if (pending_.empty()) {
+    waiting_.clear();
+    return;
+  }
+  PlanInput in;
+  in.model = &model_;
+  in.state = state_.get();
+  in.fairshare = &fairshare_;
+  in.now_ms = to_ms(clock_.wall());
+  for (const auto& [id, j] : pending_) in.pending.push_back(&j);
+  for (const auto& [id, j] : running_) in.running.push_back(&j);
+  for (const auto& [id, live] : live_) {
+    if (live->stop_state) in.stopping.insert(id);
+  }
+  Plan plan = make_plan(in, config_.policy);
+
+  for (const auto& p : plan.preemptions) {
+    const Job& pre = pending_.at(p.for_job);
+    for (std::int64_t v : p.victims) {
+      auto it = running_.find(v);
+      if (it == running_.end()) continue;
+      Live& live = *live_.at(v);
+      live.stop_state = JobState::kPreempted;
+      live.stop_reason = "preempted by job " + std::to_string(pre.id) + " (priority " +
+                         std::to_string(pre.spec.priority) + ")";
+      signal_job(it->second, SIGTERM);
+      live.kill_at_ms = in.now_ms + config_.kill_grace.count();
+      spdlog::info("event=job_preempt id={} for={}", v, pre.id);
+    }
+  }
+  for (auto& s : plan.starts) {
+    auto node = pending_.extract(s.job_id);
+    Job& job = node.mapped();
+    job.state = JobState::kRunning;
+    job.allocation = s.allocation;
+    job.start_ms = in.now_ms;
+    job.reason = s.why;
+    state_->add(s.allocation);
+    // Stored as running before anything starts: a crash from here on never runs it twice.
+    if (auto st = jobs_.update(job); !st) {
+      spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
+      state_->remove(s.allocation);
+      job.state = JobState::kPending;
+      pending_.insert(std::move(node));
+      continue;
+    }
+    auto [it, _] = running_.emplace(job.id, std::move(job));
+    if (auto st = launch(it->second, s.allocation); !st) {
+      Job& j = it->second;
+      j.state = JobState::kFailed;
+      j.reason = "could not start: " + st.error().message();
+      j.end_ms = to_ms(clock_.wall());
+      state_->remove(s.allocation);
+      (void)jobs_.update(j);
+      spdlog::warn("event=job_start_failed id={} error=\"{}\"", j.id, st.error().message());
+      if (auto l = live_.find(j.id); l != live_.end() && l->second->cgroup) {
+        (void)l->second->cgroup->remove();
+      }
+      live_.erase(j.id);
+      running_.erase(it);
+    }
+  }
+  waiting_ = std::move(plan.waiting);
+}
+
+std::map<std::string, std::string> JobManager::job_env(const Job& job, const Allocation& a) const {
+  std::map<std::string, std::string> env = job.spec.env;
+  env["AION_JOB_ID"] = std::to_string(job.id);
+  env["AION_JOB_NAME"] = job.spec.name;
+  env["AION_CPUS"] = cpulist(a.cpus);
+  std::vector<std::string> mems;
+  for (int m : a.mems) mems.push_back(std::to_string(m));
+  env["AION_MEMS"] = join(mems);
+  if (!env.contains("OMP_NUM_THREADS")) env["OMP_NUM_THREADS"] = std::to_string(a.cpus.size());
+
+  std::map<std::string, std::vector<const GpuSlot*>> by_vendor;
+  std::set<std::string> vendors;
+  for (const auto& g : model_.gpus) vendors.insert(g.vendor);
+  for (int gi : a.gpus)
+    by_vendor[model_.gpus[static_cast<std::size_t>(gi)].vendor].push_back(
+        &model_.gpus[static_cast<std::size_t>(gi)]);
+  auto indices = [](const std::vector<const GpuSlot*>& gs) {
+    std::vector<std::string> v;
+    for (const auto* g : gs) v.push_back(std::to_string(g->vendor_index));
+    return join(v);
+  };
+  // A vendor's variable is set whenever the node has that vendor's GPUs, empty when the job
+  // got none of them, so a CPU job never lands on a GPU by default.
+  for (const auto& vendor : vendors) {
+    const auto& gs = by_vendor[vendor];
+    if (vendor == "nvidia") {
+      bool uuids = !gs.empty();
+      for (const auto* g : gs) uuids = uuids && g->uuid.rfind("GPU-", 0) == 0;
+      std::vector<std::string> ids;
+      for (const auto* g : gs) ids.push_back(uuids ? g->uuid : std::to_string(g->vendor_index));
+      env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+      env["CUDA_VISIBLE_DEVICES"] = join(ids);
+      env["NVIDIA_VISIBLE_DEVICES"] = gs.empty() ? "none" : join(ids);
+    } else if (vendor == "amd") {
+      env["ROCR_VISIBLE_DEVICES"] = indices(gs);
+      env["HIP_VISIBLE_DEVICES"] = indices(gs);
+    } else if (vendor == "intel") {
+      env["ZE_AFFINITY_MASK"] = indices(gs);
+    } else if (vendor == "huawei") {
+      env["ASCEND_VISIBLE_DEVICES"] = indices(gs);
+      env["ASCEND_RT_VISIBLE_DEVICES"] = indices(gs);
+    }
+  }
+  std::vector<std::string> addrs;
+  for (int gi : a.gpus) addrs.push_back(model_.gpus[static_cast<std::size_t>(gi)].pci_address);
+  env["AION_GPUS"] = join(addrs);
+  if (a.gpu_fraction > 0) {
+    char frac[16];
+    std::snprintf(frac, sizeof frac, "%.3f", a.gpu_fraction);
+    env["AION_GPU_FRACTION"] = frac;
+    env["AION_GPU_MEMORY_LIMIT_BYTES"] = std::to_string(a.gpu_memory_bytes);
+    // NVIDIA MPS: a share of the SMs and a cap on device memory (device 0 = the visible one).
+    env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] =
+        std::to_string(std::max(1L, std::lround(a.gpu_fraction * 100)));
+    env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] =
+        "0=" + std::to_string(std::max<std::uint64_t>(1, a.gpu_memory_bytes >> 20)) + "M";
+    // Frameworks that size their memory pool by a fraction (JAX/XLA).
+    env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = frac;
+  }
+  return env;
+}
+
+Status JobManager::launch(Job& job, const Allocation& a) {
+  fs::path dir = dir_of(job.id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  // Leftovers of an earlier run (a requeued job) must not be taken for this run's.
+  for (const char* f : {"status", "pid", "shim.pid", "launch"}) fs::remove(dir / f, ec);
+  ec.clear();
+  if (ec) return fail(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+
+  auto live = std::make_unique<Live>();
+  std::vector<std::string> procs;
+  if (config_.cgroups && caps_.version != CgroupVersion::kNone) {
+    CgroupLimits limits;
+    limits.cpus = cpulist(a.cpus);
+    limits.mems = [&] {
+      std::vector<std::string> m;
+      for (int x : a.mems) m.push_back(std::to_string(x));
+      return join(m);
+    }();
+    limits.memory_bytes = a.memory_bytes;
+    // Every accelerator node the job was not given is denied; everything else (RDMA, FUSE,
+    // vendor control nodes) stays usable.
+    std::set<int> mine(a.gpus.begin(), a.gpus.end());
+    for (std::size_t i = 0; i < inventory_.accelerators.size(); ++i) {
+      if (mine.contains(static_cast<int>(i))) continue;
+      for (const auto& node : inventory_.accelerators[i].device_nodes) {
+        auto rule = device_rule_for(node);
+        if (rule) limits.deny_devices.push_back(*rule);
+      }
+    }
+    auto cg = JobCgroup::create(fs_, caps_, config_.cgroup_parent, "job-" + std::to_string(job.id),
+                                limits);
+    if (!cg) return std::unexpected(cg.error());
+    procs = cg->procs_files();
+    live->cgroup = std::move(*cg);
+  }
+
+  // The launch file: NUL-separated key=value records (values may hold any byte but NUL).
+  auto exe = resolve_command(job.spec);
+  if (!exe) return std::unexpected(exe.error());
+  std::string launch;
+  auto rec = [&](std::string_view k, std::string_view v) {
+    launch.append(k).append("=").append(v).push_back('\0');
+  };
+  rec("exe", *exe);
+  for (const auto& arg : job.spec.command) rec("arg", arg);
+  for (const auto& [k, v] : job_env(job, a)) rec("env", k + "=" + v);
+  rec("cwd", job.spec.cwd);
+  rec("uid", std::to_string(job.spec.uid));
+  rec("gid", std::to_string(job.spec.gid));
+  if (job.spec.uid != 0) rec("groups", std::to_string(job.spec.gid));
+  rec("log", (dir / "output.log").string());
+  for (const auto& p : procs) rec("procs", p);
+  {
+    std::ofstream f(dir / "launch", std::ios::binary);
+    f.write(launch.data(), static_cast<std::streamsize>(launch.size()));
+    if (!f) return fail(ErrorCode::kIo, "cannot write " + (dir / "launch").string());
+  }
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::string shim_log = (dir / "shim.log").string();
+  posix_spawn_file_actions_addopen(&actions, 1, shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  std::string shim = config_.shim.string(), dir_s = dir.string();
+  char* argv[] = {shim.data(), dir_s.data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return fail(ErrorCode::kIo, "cannot start " + shim + ": " + std::strerror(rc));
+  live->shim = pid;
+  live->our_child = true;
+  live->pidfd = pidfd_open(pid, 0);
+  job.shim_pid = pid;
+  job.shim_start = start_time_of(pid);
+  live_[job.id] = std::move(live);
+  if (auto st = jobs_.update(job); !st) {
+    spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
+  }
+  return {};
+}
+
+void JobManager::signal_job(const Job& job, int sig) {
+  auto it = live_.find(job.id);
+  if (it != live_.end() && it->second->cgroup) (void)it->second->cgroup->kill_all(sig);
+  pid_t pid = job.pid;
+  if (pid <= 0) {
+    std::ifstream f(dir_of(job.id) / "pid");
+    f >> pid;
+  }
+  if (pid > 0) ::kill(-pid, sig);  // the job's process group
+}
+
+void JobManager::reap(std::int64_t id) {
+  auto rit = running_.find(id);
+  auto lit = live_.find(id);
+  if (rit == running_.end() || lit == live_.end()) return;
+  Live& live = *lit->second;
+  if (live.our_child) {
+    int status = 0;
+    ::waitpid(live.shim, &status, WNOHANG);
+  } else if (live.pidfd >= 0) {
+    // Not our child (adopted): the pidfd said it exited.
+  }
+  finish(rit->second, live);
+  Job done = std::move(rit->second);
+  running_.erase(rit);
+  live_.erase(lit);
+  dirty_ = true;
+  if (done.state == JobState::kPending) pending_.emplace(done.id, std::move(done));
+}
+
+void JobManager::finish(Job& job, Live& live) {
+  fs::path dir = dir_of(job.id);
+  auto status = read_keyvals(dir / "status");
+  if (job.pid <= 0) {
+    std::ifstream f(dir / "pid");
+    f >> job.pid;
+  }
+  CgroupStats stats;
+  if (live.cgroup) {
+    stats = live.cgroup->stats();
+    // Anything the job left behind (daemonised children) ends with it.
+    (void)live.cgroup->kill_all(SIGKILL);
+    if (auto st = live.cgroup->remove(); !st) {
+      spdlog::warn("event=cgroup_remove_failed id={} error=\"{}\"", job.id, st.error().message());
+    }
+  }
+  if (job.pid > 0) ::kill(-job.pid, SIGKILL);
+  std::int64_t now = to_ms(clock_.wall());
+  job.end_ms = status.contains("end_ms") ? std::atoll(status["end_ms"].c_str()) : now;
+  if (job.end_ms <= 0) job.end_ms = now;
+  job.exit_code = status.contains("exit") ? std::atoi(status["exit"].c_str()) : -1;
+  job.signal = status.contains("signal") ? std::atoi(status["signal"].c_str()) : 0;
+  job.oom_killed = job.signal == SIGKILL && stats.oom_kills > 0;
+
+  // Accounting: the cgroup's view (all processes) or the shim's (the command and what it
+  // waited for), whichever saw more.
+  std::int64_t shim_cpu = status.contains("cpu_ms") ? std::atoll(status["cpu_ms"].c_str()) : 0;
+  std::uint64_t rss = status.contains("maxrss_kb")
+                          ? std::strtoull(status["maxrss_kb"].c_str(), nullptr, 10) * 1024
+                          : 0;
+  job.usage.cpu_time_ms = std::max<std::int64_t>(
+      shim_cpu, std::chrono::duration_cast<std::chrono::milliseconds>(stats.cpu_time).count());
+  job.usage.memory_peak_bytes = std::max(rss, stats.memory_peak_bytes);
+  const Allocation a = job.allocation.value_or(Allocation{});
+  double gpus = a.gpu_fraction > 0 ? a.gpu_fraction : static_cast<double>(a.gpus.size());
+  std::int64_t wall = std::max<std::int64_t>(0, job.end_ms - job.start_ms);
+  job.usage.gpu_time_ms = static_cast<std::int64_t>(std::llround(gpus * wall));
+  if (job.allocation) state_->remove(*job.allocation);
+  fairshare_.add(job.spec.user, usage_rate(job.spec.resources) * wall / 1000.0, now);
+
+  store::Event ev;
+  ev.kind = "job";
+  ev.source = "sched";
+  if (status.empty()) {
+    job.state = JobState::kLost;
+    job.reason = "its supervisor (aion-shim, pid " + std::to_string(live.shim) +
+                 ") ended without recording an exit status";
+    ev.severity = "warning";
+  } else if (live.stop_state && !(job.exit_code == 0 && job.signal == 0)) {
+    job.state = *live.stop_state;
+    job.reason = live.stop_reason;
+    if (job.state == JobState::kPreempted && job.spec.requeue) {
+      job.state = JobState::kPending;
+      job.reason = "requeued after being " + live.stop_reason;
+      ++job.restarts;
+      job.allocation.reset();
+      job.pid = 0;
+      job.shim_pid = 0;
+      job.start_ms = 0;
+      job.end_ms = 0;
+      job.exit_code = -1;
+      job.signal = 0;
+      // The next run writes a fresh log; the preempted run's stays beside it.
+      std::error_code ec;
+      fs::rename(dir / "output.log",
+                 dir.string() + "/output.log.run" + std::to_string(job.restarts), ec);
+      for (const char* f : {"status", "pid", "shim.pid", "launch"}) fs::remove(dir / f, ec);
+    }
+  } else if (status.contains("error")) {
+    job.state = JobState::kFailed;
+    job.reason = "could not start: " + status["error"];
+  } else if (job.oom_killed) {
+    job.state = JobState::kFailed;
+    job.reason =
+        "killed by the OOM killer: it went past its memory limit of " + format_size(a.memory_bytes);
+    ev.severity = "warning";
+  } else if (job.signal != 0) {
+    job.state = JobState::kFailed;
+    job.reason = "killed by " + signal_name(job.signal);
+  } else if (job.exit_code == 0) {
+    job.state = JobState::kCompleted;
+    job.reason = "exited with status 0";
+  } else {
+    job.state = JobState::kFailed;
+    job.reason = "exited with status " + std::to_string(job.exit_code);
+  }
+  if (auto st = jobs_.update(job); !st) {
+    spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
+  }
+  spdlog::info("event=job_end id={} state={} reason=\"{}\"", job.id, to_string(job.state),
+               job.reason);
+  if (job.state == JobState::kLost || job.oom_killed || live.stop_state == JobState::kPreempted) {
+    ev.message = "job " + std::to_string(job.id) + " (" + job.spec.name + ", " + job.spec.user +
+                 "): " + std::string(to_string(job.state)) + ": " + job.reason;
+    ev.data_json = to_json(job).dump();
+    (void)events_.append(std::move(ev));
+  }
+}
+
+void JobManager::recover() {
+  auto jobs = jobs_.list({.states = {JobState::kPending, JobState::kRunning}});
+  if (!jobs) {
+    spdlog::error("event=job_recover_failed error=\"{}\"", jobs.error().message());
+    return;
+  }
+  int adopted = 0, lost = 0, finished = 0;
+  for (Job& job : *jobs) {
+    if (job.state == JobState::kPending) {
+      pending_.emplace(job.id, std::move(job));
+      continue;
+    }
+    fs::path dir = dir_of(job.id);
+    auto live = std::make_unique<Live>();
+    if (caps_.version != CgroupVersion::kNone && config_.cgroups) {
+      if (auto cg =
+              JobCgroup::open(fs_, caps_, config_.cgroup_parent, "job-" + std::to_string(job.id))) {
+        live->cgroup = std::move(*cg);
+      }
+    }
+    // Which shim: the stored pid, or the one the shim recorded itself (a crash between
+    // starting it and storing its pid).
+    pid_t shim = job.shim_pid;
+    std::int64_t start = job.shim_start;
+    if (shim <= 0) {
+      std::ifstream f(dir / "shim.pid");
+      f >> shim >> start;
+    }
+    live->shim = shim;
+    if (job.allocation) state_->add(*job.allocation);
+    const bool has_status = fs::exists(dir / "status");
+    const bool alive = shim > 0 && start != 0 && start_time_of(shim) == start;
+    running_.emplace(job.id, job);
+    if (alive && !has_status) {
+      live->pidfd = pidfd_open(shim, 0);
+      if (live->pidfd >= 0) {
+        live_[job.id] = std::move(live);
+        ++adopted;
+        spdlog::info("event=job_adopted id={} shim={}", job.id, shim);
+        continue;
+      }
+    }
+    live_[job.id] = std::move(live);
+    if (!has_status)
+      ++lost;
+    else
+      ++finished;
+    reap(job.id);  // finishes from the status file, or marks it lost
+  }
+  if (adopted + lost + finished > 0) {
+    spdlog::info("event=jobs_recovered adopted={} finished={} lost={} pending={}", adopted,
+                 finished, lost, pending_.size());
+  }
+}
+
+}  // namespace aion::sched

@@ -1,0 +1,147 @@
+// JobManager: the scheduler at work in aiond. It keeps the queue (JobStore), decides with
+// make_plan(), starts each job under its own supervisor (aion-shim) in its own cgroup, and
+// learns of exits through pidfds. One thread (the loop) does all of it; the public methods
+// may be called from any thread.
+//
+// A job's files live in <state>/jobs/<id>/: launch (what aion-shim runs), shim.pid, pid,
+// output.log (stdout and stderr), status (written by the shim when the command ends).
+//
+// Restart: jobs survive aiond (KillMode=process; the shims are in sessions of their own). At
+// start, every job stored as running is re-adopted when its shim still runs, finished from its
+// status file when the shim recorded one, and otherwise marked lost with the reason; a job is
+// never started twice, because it is stored as running before its shim is started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aion/core/clock.h"
+#include "aion/core/config.h"
+#include "aion/core/host_fs.h"
+#include "aion/hw/inventory.h"
+#include "aion/sched/cgroup.h"
+#include "aion/sched/job.h"
+#include "aion/sched/job_store.h"
+#include "aion/sched/placement.h"
+#include "aion/sched/scheduler.h"
+#include "aion/store/event_log.h"
+
+namespace aion::sched {
+
+struct RunnerConfig {
+  std::filesystem::path jobs_dir;  // <state>/jobs
+  std::filesystem::path shim;      // aion-shim
+  std::string cgroup_parent = "aion.jobs";
+  bool cgroups = true;  // isolate jobs in cgroups when the machine has them
+  int cpu_overcommit = 1;
+  std::uint64_t reserved_memory_bytes = 1ull << 30;
+  std::chrono::milliseconds kill_grace{10000};  // SIGTERM -> SIGKILL on cancel/preempt
+  std::chrono::milliseconds tick{1000};         // re-plan at least this often
+  PolicyConfig policy;
+  int max_pending = 100000;  // submissions beyond this are refused (kResourceExhausted)
+};
+
+// The [sched] section of the config.
+ConfigSchema sched_config_schema();
+// Reads it; state_dir decides jobs_dir. The shim is looked up beside the running program
+// (bin/aion-shim in a build tree) and in /usr/lib/aion.
+Result<RunnerConfig> runner_config(const Config& config, const std::filesystem::path& state_dir);
+
+struct QueueEntry {
+  Job job;
+  int position = 0;  // 1 = next
+  std::string reason;
+};
+
+class JobManager {
+ public:
+  JobManager(store::Store& store, store::EventLog& events, HostFs fs, hw::Inventory inventory,
+             RunnerConfig config, const Clock& clock = Clock::system());
+  ~JobManager();
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  static std::span<const store::Migration> migrations();
+
+  // Detects cgroups, recovers the jobs of a previous run, and starts the loop.
+  Status start();
+  // Stops the loop. Running jobs go on (their shims keep them); a later start() adopts them.
+  void stop();
+
+  // Checks the request against the node and the command (exists, executable by the job's
+  // user), stores the job and wakes the loop. Errors are kInvalidArgument/kNotFound/
+  // kPermissionDenied with what to fix; nothing is stored then.
+  Result<Job> submit(JobSpec spec);
+  Result<Job> get(std::int64_t id);
+  Result<std::vector<Job>> list(const JobFilter& filter);
+  // Pending jobs in the order they would start, each with why it waits.
+  std::vector<QueueEntry> queue();
+  // Cancels a pending job at once; a running one gets SIGTERM, then SIGKILL after the grace.
+  // `caller_uid` < 0 or 0 may cancel any job; others only their own.
+  Result<Job> cancel(std::int64_t id, long caller_uid, bool admin);
+  // Up to `max` bytes of the job's output from `offset`; eof when the job has ended and
+  // nothing more is there.
+  struct LogChunk {
+    std::string data;
+    std::uint64_t next_offset = 0;
+    bool finished = false;  // the job ended and data reaches the end of its log
+  };
+  Result<LogChunk> read_log(std::int64_t id, std::uint64_t offset, std::size_t max);
+
+  const CgroupCaps& cgroup_caps() const { return caps_; }
+  const NodeModel& model() const { return model_; }
+  std::string isolation_summary() const;
+  // Runs one pass of the loop now (tests and the benchmark), without waiting for the tick.
+  void poke();
+
+ private:
+  struct Live;  // a running job's runtime handles
+  void loop();
+  void pass();
+  void reap(std::int64_t id);
+  void finish(Job& job, Live& live);
+  Status launch(Job& job, const Allocation& a);
+  void signal_job(const Job& job, int sig);
+  void recover();
+  std::filesystem::path dir_of(std::int64_t id) const;
+  std::map<std::string, std::string> job_env(const Job& job, const Allocation& a) const;
+
+  store::Store& store_;
+  store::EventLog& events_;
+  JobStore jobs_;
+  HostFs fs_;
+  hw::Inventory inventory_;
+  RunnerConfig config_;
+  const Clock& clock_;
+  NodeModel model_;
+  CgroupCaps caps_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool dirty_ = true;
+  bool stopping_ = false;
+  std::map<std::int64_t, Job> pending_;
+  std::map<std::int64_t, Job> running_;
+  std::map<std::int64_t, std::unique_ptr<Live>> live_;
+  std::map<std::int64_t, std::string> waiting_;  // why each pending job waits
+  std::unique_ptr<NodeState> state_;
+  FairShare fairshare_;
+  int wake_fd_ = -1;  // eventfd: wakes poll() in the loop
+  std::thread thread_;
+};
+
+}  // namespace aion::sched

@@ -1,0 +1,200 @@
+#include "aion/sched/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <tuple>
+
+namespace aion::sched {
+
+double FairShare::decayed(const Entry& e, std::int64_t now_ms) const {
+  if (half_life_ms_ <= 0) return e.units;
+  double dt = static_cast<double>(std::max<std::int64_t>(0, now_ms - e.at_ms));
+  return e.units * std::exp2(-dt / half_life_ms_);
+}
+
+void FairShare::add(const std::string& user, double units, std::int64_t now_ms) {
+  Entry& e = users_[user];
+  e.units = decayed(e, now_ms) + units;
+  e.at_ms = now_ms;
+}
+
+double FairShare::usage(const std::string& user, std::int64_t now_ms) const {
+  auto it = users_.find(user);
+  return it == users_.end() ? 0 : decayed(it->second, now_ms);
+}
+
+double FairShare::factor(const std::string& user, std::int64_t now_ms) const {
+  double total = 0;
+  int n = 0;
+  for (const auto& [u, e] : users_) {
+    double d = decayed(e, now_ms);
+    if (d > 0) {
+      total += d;
+      ++n;
+    }
+  }
+  if (n == 0 || total <= 0) return 1;
+  return 1 / (1 + usage(user, now_ms) / (total / n));
+}
+
+double usage_rate(const Request& r) {
+  double gpus = r.gpus > 0 ? r.gpus : r.gpu_fraction;
+  return gpus + r.cpus / 8.0;
+}
+
+namespace {
+
+double queue_weight(const PolicyConfig& c, const std::string& q) {
+  auto it = c.queue_weights.find(q);
+  return it == c.queue_weights.end() ? 1.0 : it->second;
+}
+
+// Two requests that place identically (same shape): a failure for one is a failure for the
+// other while the node state has not changed.
+auto shape(const Request& r) {
+  return std::tie(r.gpus, r.gpu_fraction, r.gpu_memory_bytes, r.gpu_model, r.cpus, r.memory_bytes);
+}
+
+}  // namespace
+
+std::vector<const Job*> rank_pending(const std::vector<const Job*>& pending,
+                                     const FairShare& fairshare, const PolicyConfig& config,
+                                     std::int64_t now_ms) {
+  struct Keyed {
+    const Job* job;
+    double share;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(pending.size());
+  std::map<std::string, double, std::less<>> factors;
+  for (const Job* j : pending) {
+    auto it = factors.find(j->spec.user);
+    if (it == factors.end()) {
+      it = factors.emplace(j->spec.user, fairshare.factor(j->spec.user, now_ms)).first;
+    }
+    keyed.push_back({j, queue_weight(config, j->spec.queue) * it->second});
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    if (a.job->spec.priority != b.job->spec.priority) {
+      return a.job->spec.priority > b.job->spec.priority;
+    }
+    if (a.share != b.share) return a.share > b.share;
+    return a.job->id < b.job->id;
+  });
+  std::vector<const Job*> out;
+  out.reserve(keyed.size());
+  for (const auto& k : keyed) out.push_back(k.job);
+  return out;
+}
+
+Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
+  Plan plan;
+  NodeState state = *in.state;
+  auto ranked = rank_pending(in.pending, *in.fairshare, config, in.now_ms);
+
+  // Shapes that did not fit since the last start: skip placement for them.
+  std::vector<std::pair<Request, std::string>> failed_shapes;
+  std::optional<std::int64_t> line_holder;
+  std::set<std::int64_t> stopping = in.stopping;
+
+  for (const Job* job : ranked) {
+    if (line_holder) {
+      plan.waiting[job->id] = "behind job " + std::to_string(*line_holder) +
+                              ", which has waited longest and goes first";
+      continue;
+    }
+    const Request& req = job->spec.resources;
+    std::string reason;
+    bool known_fail = false;
+    for (const auto& [r, why] : failed_shapes) {
+      if (shape(r) == shape(req)) {
+        known_fail = true;
+        reason = why;
+        break;
+      }
+    }
+    if (!known_fail) {
+      auto t0 = std::chrono::steady_clock::now();
+      PlacementResult res = place(*in.model, state, req, 1);
+      if (in.measure) {
+        plan.decision_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - t0)
+                                       .count());
+      }
+      if (!res.candidates.empty()) {
+        Candidate& c = res.candidates.front();
+        state.add(c.allocation);
+        plan.starts.push_back({job->id, std::move(c.allocation), std::move(c.why)});
+        failed_shapes.clear();
+        continue;
+      }
+      reason = res.reason;
+      failed_shapes.emplace_back(req, reason);
+    }
+
+    // Blocked. Could lower-priority running jobs make room?
+    bool preempting = false;
+    if (config.preemption) {
+      std::vector<const Job*> victims;
+      for (const Job* r : in.running) {
+        if (r->spec.priority < job->spec.priority && r->allocation && !stopping.contains(r->id)) {
+          victims.push_back(r);
+        }
+      }
+      std::sort(victims.begin(), victims.end(), [](const Job* a, const Job* b) {
+        if (a->spec.priority != b->spec.priority) return a->spec.priority < b->spec.priority;
+        return a->start_ms > b->start_ms;
+      });
+      NodeState trial = state;
+      std::vector<const Job*> chosen;
+      bool fits = false;
+      for (const Job* v : victims) {
+        trial.remove(*v->allocation);
+        chosen.push_back(v);
+        if (!place(*in.model, trial, req, 1).candidates.empty()) {
+          fits = true;
+          break;
+        }
+      }
+      if (fits) {
+        // Keep only the victims that are needed: put each back and see if it still fits.
+        for (std::size_t i = chosen.size(); i-- > 0;) {
+          NodeState again = trial;
+          again.add(*chosen[i]->allocation);
+          if (!place(*in.model, again, req, 1).candidates.empty()) {
+            trial = std::move(again);
+            chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(i));
+          }
+        }
+        Plan::Preempt p{job->id, {}};
+        for (const Job* v : chosen) {
+          p.victims.push_back(v->id);
+          stopping.insert(v->id);
+        }
+        plan.preemptions.push_back(std::move(p));
+        preempting = true;
+        std::string ids;
+        for (const Job* v : chosen) ids += (ids.empty() ? "" : ", ") + std::to_string(v->id);
+        reason = "preempting lower-priority job" + std::string(chosen.size() > 1 ? "s " : " ") +
+                 ids + " to make room";
+        // What the victims free is this job's: hold it from the jobs ranked behind.
+        state = std::move(trial);
+        if (auto c = place(*in.model, state, req, 1); !c.candidates.empty()) {
+          state.add(c.candidates.front().allocation);
+        }
+        for (const Job* v : chosen) state.add(*v->allocation);  // still held until they exit
+        failed_shapes.clear();
+      }
+    }
+    plan.waiting[job->id] = reason;
+    if (!preempting && job->submit_ms > 0 &&
+        in.now_ms - job->submit_ms > config.starvation_after_ms) {
+      line_holder = job->id;
+    }
+  }
+  return plan;
+}
+
+}  // namespace aion::sched

@@ -1,0 +1,244 @@
+// aion-shim JOBDIR: supervises one job for aiond.
+//
+// aiond writes JOBDIR/launch (NUL-separated key=value records: exe, arg..., env..., cwd, uid,
+// gid, groups, log, procs... = the cgroup.procs files to join) and starts the shim in a session
+// of its own. The shim:
+//   1. records itself in JOBDIR/shim.pid ("PID STARTTIME"), so a restarted aiond can find it;
+//   2. forks the job: it joins the job's cgroups, gets its own process group, stdout+stderr to
+//      the log, stdin from /dev/null, drops to the job's uid/gid/groups, enters cwd and execs;
+//   3. records the job's pid in JOBDIR/pid, waits for it, and writes JOBDIR/status atomically
+//      (exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=).
+// The shim ignores SIGTERM/SIGINT/SIGHUP: aiond stops a job by signalling the job's cgroup
+// and process group, and the shim must live to record how it ended. Uses libc only.
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string g_dir;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "aion-shim: %s\n", what.c_str());
+  // Leave a status so aiond reports this rather than "lost".
+  std::string tmp = g_dir + "/status.tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "exit=127\nsignal=0\nerror=%s\n", what.c_str());
+    std::fclose(f);
+    std::rename(tmp.c_str(), (g_dir + "/status").c_str());
+  }
+  std::exit(127);
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+bool write_atomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+long long start_time_of_self() {
+  std::string stat;
+  if (!read_file("/proc/self/stat", stat)) return 0;
+  auto p = stat.rfind(')');
+  if (p == std::string::npos) return 0;
+  // Fields after the command: state is field 3; starttime is field 22.
+  int field = 2;
+  for (std::size_t i = p + 1; i < stat.size(); ++i) {
+    if (stat[i] == ' ') {
+      ++field;
+      if (field == 22) return std::atoll(stat.c_str() + i + 1);
+    }
+  }
+  return 0;
+}
+
+long long now_ms() {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  return static_cast<long long>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+}
+
+// In the child, before exec: only async-signal-safe calls. Reports "<step>: <errno>" through
+// the pipe and exits 127.
+[[noreturn]] void child_fail(int fd, const char* step) {
+  int e = errno;
+  char msg[256];
+  int n = std::snprintf(msg, sizeof msg, "%s: %s", step, std::strerror(e));
+  if (n > 0) (void)!::write(fd, msg, static_cast<std::size_t>(n));
+  ::_exit(127);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2 || argv[1][0] != '/') {
+    std::fprintf(stderr, "usage: aion-shim /absolute/job/dir (started by aiond, not by hand)\n");
+    return 2;
+  }
+  g_dir = argv[1];
+  ::umask(022);
+  if (::getsid(0) != ::getpid()) (void)::setsid();
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_IGN);
+
+  if (!write_atomic(g_dir + "/shim.pid", std::to_string(::getpid()) + " " +
+                                             std::to_string(start_time_of_self()) + "\n")) {
+    die("cannot write " + g_dir + "/shim.pid: " + std::strerror(errno));
+  }
+
+  std::string launch;
+  if (!read_file(g_dir + "/launch", launch)) die("cannot read " + g_dir + "/launch");
+  std::string exe, cwd = "/", log;
+  uid_t uid = ::getuid();
+  gid_t gid = ::getgid();
+  std::vector<gid_t> groups;
+  std::vector<std::string> args, env, procs;
+  bool set_groups = false;
+  for (std::size_t pos = 0; pos < launch.size();) {
+    std::size_t end = launch.find('\0', pos);
+    if (end == std::string::npos) end = launch.size();
+    std::string rec = launch.substr(pos, end - pos);
+    pos = end + 1;
+    auto eq = rec.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = rec.substr(0, eq), v = rec.substr(eq + 1);
+    if (k == "exe")
+      exe = v;
+    else if (k == "arg")
+      args.push_back(v);
+    else if (k == "env")
+      env.push_back(v);
+    else if (k == "cwd")
+      cwd = v;
+    else if (k == "log")
+      log = v;
+    else if (k == "procs")
+      procs.push_back(v);
+    else if (k == "uid")
+      uid = static_cast<uid_t>(std::strtoul(v.c_str(), nullptr, 10));
+    else if (k == "gid")
+      gid = static_cast<gid_t>(std::strtoul(v.c_str(), nullptr, 10));
+    else if (k == "groups") {
+      set_groups = true;
+      for (std::size_t p = 0; p < v.size();) {
+        std::size_t c = v.find(',', p);
+        if (c == std::string::npos) c = v.size();
+        if (c > p) groups.push_back(static_cast<gid_t>(std::strtoul(v.c_str() + p, nullptr, 10)));
+        p = c + 1;
+      }
+    }
+  }
+  if (exe.empty() || args.empty() || log.empty()) die("incomplete launch file");
+
+  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) die("cannot open log " + log + ": " + std::strerror(errno));
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+
+  // Everything the child needs, prepared before fork.
+  std::vector<char*> cargv, cenv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  const bool drop = uid != ::getuid() || gid != ::getgid() || set_groups;
+
+  pid_t child = ::fork();
+  if (child < 0) die(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    ::close(err_pipe[0]);
+    char pidbuf[24];
+    int n = std::snprintf(pidbuf, sizeof pidbuf, "%d", static_cast<int>(::getpid()));
+    for (const auto& p : procs) {
+      int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) child_fail(err_pipe[1], "cannot join the job's cgroup");
+      if (::write(fd, pidbuf, static_cast<std::size_t>(n)) != n) {
+        child_fail(err_pipe[1], "cannot join the job's cgroup");
+      }
+      ::close(fd);
+    }
+    if (::setpgid(0, 0) != 0) child_fail(err_pipe[1], "setpgid");
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || ::dup2(null_fd, 0) < 0) child_fail(err_pipe[1], "stdin");
+    if (::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0) child_fail(err_pipe[1], "stdout");
+    if (drop) {
+      if (::setgroups(groups.size(), groups.data()) != 0) child_fail(err_pipe[1], "setgroups");
+      if (::setgid(gid) != 0) child_fail(err_pipe[1], "setgid");
+      if (::setuid(uid) != 0) child_fail(err_pipe[1], "setuid");
+    }
+    if (::chdir(cwd.c_str()) != 0) child_fail(err_pipe[1], "cannot enter the working directory");
+    ::execve(exe.c_str(), cargv.data(), cenv.data());
+    child_fail(err_pipe[1], "cannot execute the command");
+  }
+  ::close(err_pipe[1]);
+  if (!write_atomic(g_dir + "/pid", std::to_string(child) + "\n")) {
+    std::fprintf(stderr, "aion-shim: cannot write %s/pid\n", g_dir.c_str());
+  }
+  std::string error;
+  char buf[256];
+  for (;;) {
+    ssize_t n = ::read(err_pipe[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    error.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(err_pipe[0]);
+  if (!error.empty()) {
+    std::string line = "aion: " + error + " (" + exe + ")\n";
+    (void)!::write(log_fd, line.data(), line.size());
+  }
+
+  int status = 0;
+  rusage ru{};
+  while (::wait4(child, &status, 0, &ru) < 0) {
+    if (errno != EINTR) die(std::string("wait4: ") + std::strerror(errno));
+  }
+  long long cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000LL +
+                     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+  std::string out;
+  out += "exit=" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "\n";
+  out += "signal=" + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + "\n";
+  out += "cpu_ms=" + std::to_string(cpu_ms) + "\n";
+  out += "maxrss_kb=" + std::to_string(ru.ru_maxrss) + "\n";
+  out += "end_ms=" + std::to_string(now_ms()) + "\n";
+  if (!error.empty()) {
+    for (char& c : error) c = (c == '\n') ? ' ' : c;
+    out += "error=" + error + "\n";
+  }
+  if (!write_atomic(g_dir + "/status", out)) die("cannot write the status file");
+  return 0;
+}

@@ -1,0 +1,308 @@
+// The scheduler end to end, as a user drives it: the real aiond (as root, with simulated GPUs
+// and this machine's cgroups) and the real `aion run/submit/ps/show/cancel`.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "aion/core/json.h"
+#include "daemon_harness.h"
+
+namespace aion::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Skips unless root on a machine whose cgroups aiond can use.
+bool cgroups_usable(std::string& why) {
+  if (::geteuid() != 0) {
+    why = "needs root (cgroups, mknod)";
+    return false;
+  }
+  bool v1 = fs::exists("/sys/fs/cgroup/cpuset/cpuset.cpus") &&
+            fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  bool v2 = fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
+            slurp("/sys/fs/cgroup/cgroup.controllers").find("memory") != std::string::npos;
+  if (!v1 && !v2) {
+    why = "no usable cgroup hierarchy (neither v1 cpuset+memory nor v2 with memory)";
+    return false;
+  }
+  return true;
+}
+
+class SchedDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!cgroups_usable(why)) GTEST_SKIP() << why;
+    parent_ = "aion.test." + std::to_string(::getpid()) + "." +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    // Two simulated GPUs, each standing for a dummy character device of its own.
+    for (int i = 0; i < 2; ++i) {
+      fs::path node = h_.dir() / ("gpu" + std::to_string(i));
+      ASSERT_EQ(::mknod(node.c_str(), S_IFCHR | 0666, makedev(240, i)), 0) << strerror(errno);
+    }
+    std::string toml =
+        "[sched]\ncpu_overcommit = 32\nreserved_memory = \"0\"\n"
+        "kill_grace_s = 2\ncgroup_parent = \"" +
+        parent_ + "\"\n";
+    for (int i = 0; i < 2; ++i) {
+      toml += "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"fffe:0" +
+              std::to_string(i) + ":00.0\"\ndevice_nodes = [\"" +
+              (h_.dir() / ("gpu" + std::to_string(i))).string() + "\"]\n";
+    }
+    h_.write_config(toml);
+    auto st = h_.start();
+    ASSERT_TRUE(st) << st.error().message() << h_.log();
+  }
+
+  void TearDown() override {
+    if (h_.running()) {
+      h_.signal(SIGTERM);
+      h_.wait();
+    }
+    // Jobs outlive aiond by design; the tests' must not outlive the test.
+    for (const char* root : {"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory",
+                             "/sys/fs/cgroup/devices", "/sys/fs/cgroup/cpuacct",
+                             "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+      fs::path base = fs::path(root) / parent_;
+      std::error_code ec;
+      if (!fs::is_directory(base, ec)) continue;
+      for (const auto& e : fs::directory_iterator(base, ec)) {
+        if (!e.is_directory()) continue;
+        std::ifstream procs(e.path() / "cgroup.procs");
+        pid_t pid;
+        while (procs >> pid) ::kill(pid, SIGKILL);
+      }
+      std::this_thread::sleep_for(100ms);
+      for (const auto& e : fs::directory_iterator(base, ec)) ::rmdir(e.path().c_str());
+      ::rmdir(base.c_str());
+    }
+  }
+
+  Exit aion(std::vector<std::string> args, std::chrono::seconds timeout = 60s) {
+    args.insert(args.begin(), {DaemonHarness::aion_path(), "--socket", h_.socket().string()});
+    return run_program(args, std::nullopt, timeout);
+  }
+
+  Json job(long long id) {
+    auto c = h_.client();
+    EXPECT_TRUE(c);
+    auto r = c->get("/v1/jobs/" + std::to_string(id));
+    EXPECT_TRUE(r && r->status == 200);
+    return Json::parse(r ? r->body : "{}");
+  }
+
+  // Waits until the job is in one of `states`; returns it.
+  Json wait_for(long long id, std::set<std::string> states, std::chrono::seconds limit = 30s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    Json j;
+    while (std::chrono::steady_clock::now() < until) {
+      j = job(id);
+      if (states.contains(j.value("state", ""))) return j;
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "job " << id << " still " << j.dump() << "\n" << h_.log();
+    return j;
+  }
+
+  long long submit(std::vector<std::string> args) {
+    args.insert(args.begin(), "submit");
+    Exit e = aion(args);
+    EXPECT_EQ(e.code, 0) << e.out;
+    return std::atoll(e.out.c_str());
+  }
+
+  DaemonHarness h_;
+  std::string parent_;
+};
+
+TEST_F(SchedDaemonTest, RunStreamsOutputAndPassesTheExitStatusOn) {
+  Exit ok = aion({"run", "--", "sh", "-c", "echo hello from $AION_JOB_ID; exit 0"});
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("hello from "), std::string::npos) << ok.out;
+  Exit bad = aion({"run", "--", "sh", "-c", "echo failing >&2; exit 7"});
+  EXPECT_EQ(bad.code, 7) << bad.out;
+  EXPECT_NE(bad.out.find("failing"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("exited with status 7"), std::string::npos) << bad.out;
+}
+
+TEST_F(SchedDaemonTest, JobCgroupHasExactlyItsCpusAndMemoryLimit) {
+  long long id = submit({"--cpus", "1", "--mem", "100M", "--", "sleep", "30"});
+  Json j = wait_for(id, {"running"});
+  ASSERT_TRUE(j["allocation"].is_object()) << j.dump();
+  auto cpus = j["allocation"]["cpus"].get<std::vector<int>>();
+  ASSERT_EQ(cpus.size(), 1u);
+  // The command's pid appears once the shim has started it.
+  pid_t pid = 0;
+  for (int i = 0; i < 100 && pid == 0; ++i) {
+    std::ifstream(h_.state_dir() / "jobs" / std::to_string(id) / "pid") >> pid;
+    if (pid == 0) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GT(pid, 0);
+  std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+  EXPECT_NE(status.find("Cpus_allowed_list:\t" + std::to_string(cpus[0]) + "\n"), std::string::npos)
+      << status;
+  std::string cg = "job-" + std::to_string(id);
+  if (fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+    EXPECT_EQ(trim(slurp("/sys/fs/cgroup/cpuset/" + parent_ + "/" + cg + "/cpuset.cpus")),
+              std::to_string(cpus[0]));
+    EXPECT_EQ(trim(slurp("/sys/fs/cgroup/memory/" + parent_ + "/" + cg + "/memory.limit_in_bytes")),
+              "104857600");
+  } else {
+    EXPECT_EQ(trim(slurp("/sys/fs/cgroup/" + parent_ + "/" + cg + "/memory.max")), "104857600");
+  }
+  Exit c = aion({"cancel", std::to_string(id)});
+  EXPECT_EQ(c.code, 0) << c.out;
+  Json done = wait_for(id, {"cancelled"});
+  EXPECT_NE(done.value("reason", "").find("cancelled by"), std::string::npos) << done.dump();
+}
+
+TEST_F(SchedDaemonTest, PastItsMemoryLimitAJobIsOomKilledAndReportedSo) {
+  // dd allocates its 256 MiB buffer and fills it from /dev/zero: past a 64 MiB limit.
+  Exit e = aion(
+      {"run", "--mem", "64M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"});
+  EXPECT_EQ(e.code, 128 + SIGKILL) << e.out;
+  EXPECT_NE(e.out.find("OOM"), std::string::npos) << e.out;
+  Exit ps = aion({"--json", "ps", "-a"});
+  Json jobs = Json::parse(ps.out)["jobs"];
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["state"], "failed");
+  EXPECT_TRUE(jobs[0]["oom_killed"].get<bool>()) << jobs[0].dump();
+  auto c = h_.client();
+  auto ev = c->get("/v1/events?kind=job");
+  ASSERT_TRUE(ev);
+  EXPECT_NE(ev->body.find("OOM killer"), std::string::npos) << ev->body;
+}
+
+TEST_F(SchedDaemonTest, AJobCannotOpenTheDeviceOfAGpuItWasNotGiven) {
+  std::string g0 = (h_.dir() / "gpu0").string(), g1 = (h_.dir() / "gpu1").string();
+  Exit e = aion({"run", "--gpus", "1", "--", "sh", "-c",
+                 "echo gpus=$AION_GPUS cuda=$CUDA_VISIBLE_DEVICES; for f in " + g0 + " " + g1 +
+                     "; do cat $f; done 2>&1; true"});
+  ASSERT_EQ(e.code, 0) << e.out;
+  bool got0 = e.out.find("gpus=fffe:00:00.0") != std::string::npos;
+  bool got1 = e.out.find("gpus=fffe:01:00.0") != std::string::npos;
+  ASSERT_TRUE(got0 != got1) << e.out;
+  const std::string& mine = got0 ? g0 : g1;
+  const std::string& other = got0 ? g1 : g0;
+  // Its own node is allowed by the cgroup (no driver behind it: ENXIO); the other is denied.
+  EXPECT_NE(e.out.find(mine + ": No such device or address"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find(other + ": Operation not permitted"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find(got0 ? "cuda=0" : "cuda=1"), std::string::npos) << e.out;
+}
+
+TEST_F(SchedDaemonTest, BadRequestsAreRefusedAtSubmitAndNothingIsQueued) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"--gpus", "9", "--", "true"}, "9 GPUs"},
+           {{"--gpus", "1", "--gpu-model", "H100", "--", "true"}, "H100"},
+           {{"--gpu-model", "A100", "--", "true"}, "asks for no GPU"},
+           {{"--mem", "-5G", "--", "true"}, "negative"},
+           {{"--mem", "lots", "--", "true"}, "invalid size"},
+           {{"--gpus", "-1", "--", "true"}, "gpus"},
+           {{"--cpus", "100000", "--", "true"}, "CPU"},
+           {{"--", "no-such-command-aion-test"}, "no such command"},
+           {{"--queue", "nope", "--", "true"}, "no queue named"},
+       }) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin(), "submit");
+    Exit e = aion(args);
+    EXPECT_EQ(e.code, 2) << e.out;
+    EXPECT_NE(e.out.find(c.says), std::string::npos) << "expected '" << c.says << "' in: " << e.out;
+  }
+  Exit ps = aion({"--json", "ps", "-a"});
+  EXPECT_EQ(Json::parse(ps.out)["jobs"].size(), 0u) << ps.out;
+}
+
+TEST_F(SchedDaemonTest, QueueSaysWhyAJobWaits) {
+  long long blocker = submit({"--gpus", "2", "--", "sleep", "30"});
+  wait_for(blocker, {"running"});
+  long long waiting = submit({"--gpus", "1", "--", "true"});
+  std::this_thread::sleep_for(300ms);
+  Exit q = aion({"queue"});
+  EXPECT_EQ(q.code, 0) << q.out;
+  EXPECT_NE(q.out.find(std::to_string(waiting)), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("GPU"), std::string::npos) << q.out;
+  aion({"cancel", std::to_string(blocker)});
+  Json j = wait_for(waiting, {"completed"});
+  EXPECT_EQ(j["state"], "completed");
+}
+
+TEST_F(SchedDaemonTest, HigherPriorityPreemptsAndTheVictimIsRequeued) {
+  long long low = submit({"--gpus", "2", "--requeue", "--", "sh", "-c",
+                          "trap 'echo got TERM; exit 143' TERM; sleep 30 & wait"});
+  wait_for(low, {"running"});
+  long long high = submit({"--gpus", "2", "--priority", "10", "--", "sh", "-c", "sleep 1"});
+  Json h = wait_for(high, {"running", "completed"});
+  Json l = job(low);
+  EXPECT_EQ(l["state"], "pending") << l.dump();
+  EXPECT_EQ(l["restarts"], 1) << l.dump();
+  wait_for(high, {"completed"});
+  wait_for(low, {"running"});  // back once the GPUs are free
+  aion({"cancel", std::to_string(low)});
+  wait_for(low, {"cancelled"});
+  auto c = h_.client();
+  auto ev = c->get("/v1/events?kind=job");
+  EXPECT_NE(ev->body.find("preempted by job " + std::to_string(high)), std::string::npos)
+      << ev->body;
+}
+
+TEST_F(SchedDaemonTest, SigkillOfAiondWith20RunningJobsLosesNothingAndRunsNothingTwice) {
+  fs::path marks = h_.dir() / "marks";
+  fs::create_directories(marks);
+  std::vector<long long> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(
+        submit({"--", "sh", "-c", "echo started >> " + marks.string() + "/$AION_JOB_ID; sleep 3"}));
+  }
+  // Pending jobs too: they wait behind a job holding both GPUs.
+  long long blocker = submit({"--gpus", "2", "--", "sleep", "4"});
+  std::vector<long long> queued;
+  for (int i = 0; i < 5; ++i) queued.push_back(submit({"--gpus", "1", "--", "true"}));
+  for (long long id : ids) wait_for(id, {"running"});
+  wait_for(blocker, {"running"});
+
+  h_.signal(SIGKILL);
+  h_.wait();
+  auto st = h_.start();
+  ASSERT_TRUE(st) << st.error().message() << h_.log();
+
+  int completed = 0, lost = 0;
+  for (long long id : ids) {
+    Json j = wait_for(id, {"completed", "lost", "failed"});
+    if (j["state"] == "completed") ++completed;
+    if (j["state"] == "lost") ++lost;
+    EXPECT_NE(j["state"], "failed") << j.dump();
+    EXPECT_EQ(slurp(marks / std::to_string(id)), "started\n") << "job " << id << " ran twice";
+  }
+  EXPECT_EQ(completed + lost, 20);
+  std::printf("after SIGKILL of aiond: %d jobs re-adopted and completed, %d lost\n", completed,
+              lost);
+  for (long long id : queued) EXPECT_EQ(wait_for(id, {"completed"})["state"], "completed");
+  Exit ps = aion({"--json", "ps", "-a", "--limit", "1000"});
+  EXPECT_EQ(Json::parse(ps.out)["jobs"].size(), 26u);
+}
+
+}  // namespace
+}  // namespace aion::testing
