@@ -88,6 +88,25 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
     }
   });
 
+  for (bool hold : {true, false}) {
+    auto* cmd = admin->add_subcommand(
+        hold ? "hold" : "release",
+        hold ? "Hold the node: no job starts (jobs are still queued; running ones go on)"
+             : "Release a held node: queued jobs start again");
+    cmd->callback([&ctx, hold] {
+      auto client = connect_daemon(ctx);
+      if (!client) return;
+      auto body = call(ctx, *client, "POST", "/v1/sched/hold", Json{{"hold", hold}}.dump());
+      if (!body) return;
+      if (ctx.json) {
+        std::printf("%s\n", body->c_str());
+      } else {
+        std::printf(hold ? "node held: no job starts until `aion admin release`\n"
+                         : "node released: queued jobs start again\n");
+      }
+    });
+  }
+
   auto backup_file = std::make_shared<std::string>();
   auto* backup = admin->add_subcommand(
       "backup", "Copy the state database to FILE while the daemon runs (SQLite online backup)");

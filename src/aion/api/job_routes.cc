@@ -201,6 +201,18 @@ void add_job_routes(Router& router, sched::JobManager& jobs) {
                 return json(200, {{"jobs", out}});
               }});
 
+  router.add({"POST", "/v1/sched/hold", Role::kAdmin,
+              "Hold the node (no job starts; {\"hold\": true}) or release it ({\"hold\": false})",
+              [&jobs](Request& r) {
+                Json body = Json::parse(r.body, nullptr, false);
+                if (!body.is_object() || !body.contains("hold") || !body["hold"].is_boolean()) {
+                  return Response::error(400, "invalid_argument",
+                                         "the body must be {\"hold\": true} or {\"hold\": false}");
+                }
+                jobs.set_hold(body["hold"].get<bool>(), r.caller.name);
+                return json(200, {{"held", jobs.held()}});
+              }});
+
   router.add({"GET", "/v1/sched", Role::kViewer,
               "What the scheduler places on: GPUs, CPUs, memory, isolation", [&jobs](Request&) {
                 const auto& m = jobs.model();
@@ -214,7 +226,11 @@ void add_job_routes(Router& router, sched::JobManager& jobs) {
                                   {"simulated", g.simulated},
                                   {"usable", g.usable}});
                 }
-                return json(200, {{"gpus", gpus},
+                auto n = jobs.counts();
+                return json(200, {{"held", jobs.held()},
+                                  {"pending", n.pending},
+                                  {"running", n.running},
+                                  {"gpus", gpus},
                                   {"cpus", m.cpu_count},
                                   {"memory_bytes", m.memory_bytes},
                                   {"numa_nodes", m.numa.size()},

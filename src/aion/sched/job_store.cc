@@ -1,5 +1,6 @@
 #include "aion/sched/job_store.h"
 
+#include <algorithm>
 #include <array>
 
 #include "aion/sched/job_json.h"
@@ -99,6 +100,8 @@ Status insert_one(store::Database& db, Job& job) {
   return {};
 }
 
+Status update_one(store::Database& db, const Job& job);
+
 }  // namespace
 
 std::span<const store::Migration> JobStore::migrations() {
@@ -121,7 +124,24 @@ Status JobStore::insert_all(std::span<Job> jobs) {
 }
 
 Status JobStore::update(const Job& job) {
+  return store_.with([&](store::Database& db) { return update_one(db, job); });
+}
+
+Status JobStore::update_all(std::span<const Job> jobs) {
+  if (jobs.empty()) return {};
   return store_.with([&](store::Database& db) -> Status {
+    auto tx = db.begin();
+    if (!tx) return std::unexpected(tx.error());
+    for (const Job& j : jobs) {
+      if (auto st = update_one(db, j); !st) return st;
+    }
+    return tx->commit();
+  });
+}
+
+namespace {
+Status update_one(store::Database& db, const Job& job) {
+  {
     auto st = db.prepare(
         "UPDATE jobs SET state = ?, reason = ?, start_ms = ?, end_ms = ?, allocation = ?, "
         "shim_pid = ?, shim_start = ?, pid = ?, exit_code = ?, signal = ?, oom_killed = ?, "
@@ -153,8 +173,9 @@ Status JobStore::update(const Job& job) {
       return fail(ErrorCode::kNotFound, "job " + std::to_string(job.id) + " is not stored");
     }
     return {};
-  });
+  }
 }
+}  // namespace
 
 Result<std::optional<Job>> JobStore::get(std::int64_t id) {
   return store_.with([&](store::Database& db) -> Result<std::optional<Job>> {

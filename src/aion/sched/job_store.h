@@ -31,6 +31,8 @@ class JobStore {
   Status insert_all(std::span<Job> jobs);
   // Writes every mutable field of an existing job.
   Status update(const Job& job);
+  // Updates many in one transaction.
+  Status update_all(std::span<const Job> jobs);
   Result<std::optional<Job>> get(std::int64_t id);
   Result<std::vector<Job>> list(const JobFilter& filter);
 

@@ -215,6 +215,31 @@ fs::path JobManager::dir_of(std::int64_t id) const {
   return config_.jobs_dir / std::to_string(id);
 }
 
+std::string JobManager::waiting_reason(std::int64_t id) const {
+  if (!hold_by_.empty()) return "the node is held by " + hold_by_ + " (aion admin release)";
+  auto w = waiting_.find(id);
+  return w == waiting_.end() ? "waiting for the scheduler" : w->second;
+}
+
+void JobManager::set_hold(bool hold, const std::string& who) {
+  {
+    std::lock_guard lock(mu_);
+    hold_by_ = hold ? who : "";
+  }
+  spdlog::info("event=sched_{} by=\"{}\"", hold ? "hold" : "release", who);
+  poke();
+}
+
+bool JobManager::held() const {
+  std::lock_guard lock(mu_);
+  return !hold_by_.empty();
+}
+
+JobManager::Counts JobManager::counts() const {
+  std::lock_guard lock(mu_);
+  return {pending_.size(), running_.size()};
+}
+
 std::string JobManager::isolation_summary() const {
   if (!config_.cgroups) return "off (sched.cgroups = false)";
   switch (caps_.version) {
@@ -311,13 +336,18 @@ Result<Job> JobManager::submit(JobSpec spec) {
   job.submit_ms = to_ms(clock_.wall());
   job.reason = "waiting for the scheduler";
   if (auto st = jobs_.insert(job); !st) return std::unexpected(st.error());
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     pending_.emplace(job.id, job);
+    // One wake-up per pass is enough: under a burst the loop is already due to run.
+    wake = !dirty_ && hold_by_.empty();
     dirty_ = true;
   }
-  std::uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
+  if (wake) {
+    std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
   return job;
 }
 
@@ -326,7 +356,7 @@ Result<Job> JobManager::get(std::int64_t id) {
     std::lock_guard lock(mu_);
     if (auto it = pending_.find(id); it != pending_.end()) {
       Job j = it->second;
-      if (auto w = waiting_.find(id); w != waiting_.end()) j.reason = w->second;
+      j.reason = waiting_reason(id);
       return j;
     }
     if (auto it = running_.find(id); it != running_.end()) return it->second;
@@ -343,9 +373,7 @@ Result<std::vector<Job>> JobManager::list(const JobFilter& filter) {
   std::lock_guard lock(mu_);
   for (Job& j : *jobs) {
     if (auto it = running_.find(j.id); it != running_.end()) j = it->second;
-    if (auto w = waiting_.find(j.id); w != waiting_.end() && pending_.contains(j.id)) {
-      j.reason = w->second;
-    }
+    if (pending_.contains(j.id)) j.reason = waiting_reason(j.id);
   }
   return jobs;
 }
@@ -358,8 +386,7 @@ std::vector<QueueEntry> JobManager::queue() {
   std::vector<QueueEntry> out;
   int pos = 0;
   for (const Job* j : ranked) {
-    auto w = waiting_.find(j->id);
-    out.push_back({*j, ++pos, w == waiting_.end() ? "waiting for the scheduler" : w->second});
+    out.push_back({*j, ++pos, waiting_reason(j->id)});
   }
   return out;
 }
@@ -387,7 +414,14 @@ Result<Job> JobManager::cancel(std::int64_t id, long caller_uid, bool admin) {
   }
   if (auto it = running_.find(id); it != running_.end()) {
     if (auto st = allowed(it->second); !st) return std::unexpected(st.error());
-    Live& live = *live_.at(id);
+    auto l = live_.find(id);
+    if (l == live_.end()) {  // being started right now: applied once it has
+      cancel_requests_[id] = "cancelled by " + who;
+      Job j = it->second;
+      j.reason = "stopping: cancelled by " + who;
+      return j;
+    }
+    Live& live = *l->second;
     if (!live.stop_state) {
       live.stop_state = JobState::kCancelled;
       live.stop_reason = "cancelled by " + who;
@@ -455,7 +489,14 @@ void JobManager::loop() {
               static_cast<int>(std::clamp<std::int64_t>(live->kill_at_ms - now, 0, timeout_ms));
         }
       }
-      if (dirty_) timeout_ms = 0;
+      if (dirty_) {
+        // Passes are at most every min_pass_interval: under a burst of submissions or exits
+        // one pass handles them all.
+        auto since = std::chrono::steady_clock::now() - last_pass;
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            config_.min_pass_interval - since);
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, timeout_ms));
+      }
     }
     int n = ::poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0 && errno != EINTR) {
@@ -466,7 +507,7 @@ void JobManager::loop() {
       std::uint64_t v;
       (void)!::read(wake_fd_, &v, sizeof v);
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (stopping_) return;
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) reap(ids[i - 1]);
@@ -483,19 +524,20 @@ void JobManager::loop() {
       }
     }
     auto t = std::chrono::steady_clock::now();
-    if (dirty_ || t - last_pass >= config_.tick) {
+    if ((dirty_ && t - last_pass >= config_.min_pass_interval) || t - last_pass >= config_.tick) {
       dirty_ = false;
       last_pass = t;
-      pass();
+      pass(lock);
     }
   }
 }
 
-void JobManager::pass() {
+void JobManager::pass(std::unique_lock<std::mutex>& lock) {
   if (pending_.empty()) {
     waiting_.clear();
     return;
   }
+  if (!hold_by_.empty()) return;  // get() and queue() say why
   PlanInput in;
   in.model = &model_;
   in.state = state_.get();
@@ -522,6 +564,10 @@ void JobManager::pass() {
       spdlog::info("event=job_preempt id={} for={}", v, pre.id);
     }
   }
+  // Starting: stored as running (one transaction) before anything starts, so a crash from
+  // here on never runs a job twice. Spawning happens without the lock, so submissions and
+  // queries go on meanwhile; cancel() of a job in this window is applied once it has started.
+  std::vector<Job> starting;
   for (auto& s : plan.starts) {
     auto node = pending_.extract(s.job_id);
     Job& job = node.mapped();
@@ -530,31 +576,60 @@ void JobManager::pass() {
     job.start_ms = in.now_ms;
     job.reason = s.why;
     state_->add(s.allocation);
-    // Stored as running before anything starts: a crash from here on never runs it twice.
-    if (auto st = jobs_.update(job); !st) {
-      spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
-      state_->remove(s.allocation);
-      job.state = JobState::kPending;
-      pending_.insert(std::move(node));
-      continue;
-    }
-    auto [it, _] = running_.emplace(job.id, std::move(job));
-    if (auto st = launch(it->second, s.allocation); !st) {
-      Job& j = it->second;
-      j.state = JobState::kFailed;
-      j.reason = "could not start: " + st.error().message();
-      j.end_ms = to_ms(clock_.wall());
-      state_->remove(s.allocation);
-      (void)jobs_.update(j);
-      spdlog::warn("event=job_start_failed id={} error=\"{}\"", j.id, st.error().message());
-      if (auto l = live_.find(j.id); l != live_.end() && l->second->cgroup) {
-        (void)l->second->cgroup->remove();
-      }
-      live_.erase(j.id);
-      running_.erase(it);
-    }
+    starting.push_back(job);
+    running_.emplace(job.id, std::move(job));
   }
   waiting_ = std::move(plan.waiting);
+  if (starting.empty()) return;
+  if (auto st = jobs_.update_all(starting); !st) {
+    spdlog::error("event=job_store_failed jobs={} error=\"{}\"", starting.size(),
+                  st.error().message());
+    for (Job& job : starting) {
+      state_->remove(*job.allocation);
+      running_.erase(job.id);
+      job.state = JobState::kPending;
+      job.allocation.reset();
+      job.start_ms = 0;
+      pending_.emplace(job.id, std::move(job));
+    }
+    return;
+  }
+  std::vector<Result<std::unique_ptr<Live>>> launched;
+  lock.unlock();
+  for (Job& job : starting) launched.push_back(launch(job, *job.allocation));
+  lock.lock();
+  std::vector<Job> changed;
+  for (std::size_t i = 0; i < starting.size(); ++i) {
+    Job& job = running_.at(starting[i].id);
+    if (launched[i]) {
+      job.shim_pid = starting[i].shim_pid;
+      job.shim_start = starting[i].shim_start;
+      live_[job.id] = std::move(*launched[i]);
+      changed.push_back(job);
+      if (auto c = cancel_requests_.find(job.id); c != cancel_requests_.end()) {
+        Live& live = *live_[job.id];
+        live.stop_state = JobState::kCancelled;
+        live.stop_reason = c->second;
+        signal_job(job, SIGTERM);
+        live.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
+        cancel_requests_.erase(c);
+      }
+      continue;
+    }
+    const Error& e = launched[i].error();
+    job.state = JobState::kFailed;
+    job.reason = "could not start: " + e.message();
+    job.end_ms = to_ms(clock_.wall());
+    state_->remove(*job.allocation);
+    spdlog::warn("event=job_start_failed id={} error=\"{}\"", job.id, e.message());
+    changed.push_back(job);
+    cancel_requests_.erase(job.id);
+    running_.erase(job.id);
+  }
+  if (auto st = jobs_.update_all(changed); !st) {
+    spdlog::error("event=job_store_failed jobs={} error=\"{}\"", changed.size(),
+                  st.error().message());
+  }
 }
 
 std::map<std::string, std::string> JobManager::job_env(const Job& job, const Allocation& a) const {
@@ -619,7 +694,7 @@ std::map<std::string, std::string> JobManager::job_env(const Job& job, const All
   return env;
 }
 
-Status JobManager::launch(Job& job, const Allocation& a) {
+Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const Allocation& a) {
   fs::path dir = dir_of(job.id);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -658,8 +733,13 @@ Status JobManager::launch(Job& job, const Allocation& a) {
   }
 
   // The launch file: NUL-separated key=value records (values may hold any byte but NUL).
+  // From here on a failure leaves no cgroup behind.
+  auto undo = [&](Error e) -> Result<std::unique_ptr<Live>> {
+    if (live->cgroup) (void)live->cgroup->remove();
+    return std::unexpected(std::move(e));
+  };
   auto exe = resolve_command(job.spec);
-  if (!exe) return std::unexpected(exe.error());
+  if (!exe) return undo(exe.error());
   std::string launch;
   auto rec = [&](std::string_view k, std::string_view v) {
     launch.append(k).append("=").append(v).push_back('\0');
@@ -676,7 +756,7 @@ Status JobManager::launch(Job& job, const Allocation& a) {
   {
     std::ofstream f(dir / "launch", std::ios::binary);
     f.write(launch.data(), static_cast<std::streamsize>(launch.size()));
-    if (!f) return fail(ErrorCode::kIo, "cannot write " + (dir / "launch").string());
+    if (!f) return undo(Error(ErrorCode::kIo, "cannot write " + (dir / "launch").string()));
   }
 
   posix_spawnattr_t attr;
@@ -703,17 +783,14 @@ Status JobManager::launch(Job& job, const Allocation& a) {
   int rc = ::posix_spawn(&pid, shim.c_str(), &actions, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return fail(ErrorCode::kIo, "cannot start " + shim + ": " + std::strerror(rc));
+  if (rc != 0)
+    return undo(Error(ErrorCode::kIo, "cannot start " + shim + ": " + std::strerror(rc)));
   live->shim = pid;
   live->our_child = true;
   live->pidfd = pidfd_open(pid, 0);
   job.shim_pid = pid;
   job.shim_start = start_time_of(pid);
-  live_[job.id] = std::move(live);
-  if (auto st = jobs_.update(job); !st) {
-    spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
-  }
-  return {};
+  return live;
 }
 
 void JobManager::signal_job(const Job& job, int sig) {

@@ -49,8 +49,9 @@ struct RunnerConfig {
   bool cgroups = true;  // isolate jobs in cgroups when the machine has them
   int cpu_overcommit = 1;
   std::uint64_t reserved_memory_bytes = 1ull << 30;
-  std::chrono::milliseconds kill_grace{10000};  // SIGTERM -> SIGKILL on cancel/preempt
-  std::chrono::milliseconds tick{1000};         // re-plan at least this often
+  std::chrono::milliseconds kill_grace{10000};     // SIGTERM -> SIGKILL on cancel/preempt
+  std::chrono::milliseconds tick{1000};            // re-plan at least this often
+  std::chrono::milliseconds min_pass_interval{5};  // and at most this often
   PolicyConfig policy;
   int max_pending = 100000;  // submissions beyond this are refused (kResourceExhausted)
 };
@@ -102,22 +103,33 @@ class JobManager {
   };
   Result<LogChunk> read_log(std::int64_t id, std::uint64_t offset, std::size_t max);
 
+  // Hold: no job starts while held (before maintenance); submissions are still queued and
+  // running jobs go on. Not persisted: a restarted aiond starts released.
+  void set_hold(bool hold, const std::string& who);
+  bool held() const;
+
   const CgroupCaps& cgroup_caps() const { return caps_; }
   const NodeModel& model() const { return model_; }
   std::string isolation_summary() const;
+  struct Counts {
+    std::size_t pending = 0, running = 0;
+  };
+  Counts counts() const;
   // Runs one pass of the loop now (tests and the benchmark), without waiting for the tick.
   void poke();
 
  private:
   struct Live;  // a running job's runtime handles
   void loop();
-  void pass();
+  void pass(std::unique_lock<std::mutex>& lock);
   void reap(std::int64_t id);
   void finish(Job& job, Live& live);
-  Status launch(Job& job, const Allocation& a);
+  // Creates the job's cgroup and files and starts its shim; called without the lock.
+  Result<std::unique_ptr<Live>> launch(Job& job, const Allocation& a);
   void signal_job(const Job& job, int sig);
   void recover();
   std::filesystem::path dir_of(std::int64_t id) const;
+  std::string waiting_reason(std::int64_t id) const;  // with mu_ held
   std::map<std::string, std::string> job_env(const Job& job, const Allocation& a) const;
 
   store::Store& store_;
@@ -133,11 +145,13 @@ class JobManager {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool dirty_ = true;
+  std::string hold_by_;  // who holds the node; "" = released
   bool stopping_ = false;
   std::map<std::int64_t, Job> pending_;
   std::map<std::int64_t, Job> running_;
   std::map<std::int64_t, std::unique_ptr<Live>> live_;
-  std::map<std::int64_t, std::string> waiting_;  // why each pending job waits
+  std::map<std::int64_t, std::string> waiting_;          // why each pending job waits
+  std::map<std::int64_t, std::string> cancel_requests_;  // cancelled while being started
   std::unique_ptr<NodeState> state_;
   FairShare fairshare_;
   int wake_fd_ = -1;  // eventfd: wakes poll() in the loop
