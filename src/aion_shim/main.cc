@@ -3,6 +3,9 @@
 // aiond writes JOBDIR/launch (NUL-separated key=value records: exe, arg..., env..., cwd, uid,
 // gid, groups, log, procs... = the cgroup.procs files to join) and starts the shim in a session
 // of its own. The shim:
+//   0. holds an exclusive flock on JOBDIR/shim.lock for as long as it lives; once it has the
+//      lock, a missing JOBDIR/launch means a restarted aiond gave the job up (requeued it)
+//      before this shim got going, and it exits without running anything;
 //   1. records itself in JOBDIR/shim.pid ("PID STARTTIME"), so a restarted aiond can find it;
 //   2. forks the job: it joins the job's cgroups, gets its own process group, stdout+stderr to
 //      the log, stdin from /dev/null, drops to the job's uid/gid/groups, enters cwd and execs;
@@ -13,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -111,6 +115,19 @@ int main(int argc, char** argv) {
   ::umask(022);
   if (::getsid(0) != ::getpid()) (void)::setsid();
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_IGN);
+
+  // The lock tells a restarted aiond that this shim is alive even before shim.pid exists.
+  // Close-on-exec: the job itself must not hold it.
+  int lock = ::open((g_dir + "/shim.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0) die("cannot open " + g_dir + "/shim.lock: " + std::strerror(errno));
+  while (::flock(lock, LOCK_EX) != 0) {
+    if (errno != EINTR) die("cannot lock " + g_dir + "/shim.lock: " + std::strerror(errno));
+  }
+  if (::access((g_dir + "/launch").c_str(), F_OK) != 0 && errno == ENOENT) {
+    std::fprintf(stderr, "aion-shim: %s/launch is gone: aiond requeued the job; exiting\n",
+                 g_dir.c_str());
+    return 0;
+  }
 
   if (!write_atomic(g_dir + "/shim.pid", std::to_string(::getpid()) + " " +
                                              std::to_string(start_time_of_self()) + "\n")) {

@@ -1,10 +1,12 @@
 #include "state_lock.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -40,13 +42,23 @@ aion::Result<StateLock> StateLock::acquire(const fs::path& dir) {
     return aion::fail(ErrorCode::kPermissionDenied,
                       "cannot open " + lock_path.string() + ": " + std::strerror(errno));
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // After an aiond was killed, a child it was starting at that moment (fork done, exec not
+  // yet) still holds a copy of the lock for a few milliseconds. When the recorded owner is
+  // gone, wait for that child to let go instead of refusing to start.
+  for (int tries = 0;; ++tries) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) break;
     int err = errno;
     char buf[32] = {};
     ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
-    ::close(fd);
     std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    const int owner = std::atoi(pid.c_str());
+    const bool owner_gone = owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH;
+    if (err == EWOULDBLOCK && owner_gone && tries < 100) {
+      ::usleep(50'000);
+      continue;
+    }
+    ::close(fd);
     if (err == EWOULDBLOCK) {
       return aion::fail(ErrorCode::kConflict,
                         "another aiond (pid " + pid + ") is already using state directory " +

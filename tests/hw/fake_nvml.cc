@@ -6,9 +6,12 @@
 //   {"bus_id": "00000000:07:00.0", "name": "...", "uuid": "...", "memory_total": N,
 //    "cc": [8, 0], "mig": 0|1|null, "lost": false,
 //    "nvlinks": [{"active": true, "remote_type": "gpu"|"switch", "remote_bus_id": "..."}]}]}
+// "processes": [{"pid": N, "used_memory": BYTES}] per GPU are read again from the file at every
+// nvmlDeviceGetComputeRunningProcesses_v3 call, so a test can change them while aion runs.
 // A "lost" GPU answers NVML_ERROR_GPU_IS_LOST to everything but its PCI info, as a GPU
 // that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
 // nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -171,6 +174,36 @@ int nvmlDeviceGetNvLinkRemoteDeviceType(void* h, unsigned link, int* type) {
   const Json& links = (*g)["nvlinks"];
   if (link >= links.size()) return kInvalidArgument;
   *type = links[link].value("remote_type", "gpu") == "switch" ? 2 : 0;
+  return kSuccess;
+}
+
+struct ProcessInfo {
+  unsigned pid;
+  unsigned long long usedGpuMemory;
+  unsigned gpuInstanceId;
+  unsigned computeInstanceId;
+};
+
+int nvmlDeviceGetComputeRunningProcesses_v3(void* h, unsigned* count, ProcessInfo* infos) {
+  CHECK_GPU(h);
+  std::size_t index = reinterpret_cast<std::uintptr_t>(h) - 1;
+  std::ifstream in(std::getenv("AION_FAKE_NVML"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json now = Json::parse(ss.str(), nullptr, false);
+  Json procs = Json::array();
+  if (now.is_object() && index < now["gpus"].size()) {
+    procs = now["gpus"][index].value("processes", Json::array());
+  }
+  if (procs.size() > *count) {
+    *count = static_cast<unsigned>(procs.size());
+    return 7;  // NVML_ERROR_INSUFFICIENT_SIZE
+  }
+  *count = static_cast<unsigned>(procs.size());
+  for (std::size_t i = 0; i < procs.size(); ++i) {
+    infos[i] = {procs[i].value("pid", 0u), procs[i].value("used_memory", 0ull), 0xffffffffu,
+                0xffffffffu};
+  }
   return kSuccess;
 }
 

@@ -684,10 +684,11 @@ TEST_F(KernelCgroupTest, V1ChildOverMemoryLimitIsOomKilledAndCounted) {
   }
   Child child([](int) {
     constexpr std::size_t kSize = 200 * kMiB;
-    char* p = static_cast<char*>(std::malloc(kSize));
+    // volatile: an optimising build would otherwise drop the unobserved malloc/free pair.
+    volatile char* p = static_cast<volatile char*>(std::malloc(kSize));
     if (p == nullptr) return 3;
     for (std::size_t i = 0; i < kSize; i += 4096) p[i] = 1;
-    std::free(p);
+    std::free(const_cast<char*>(p));
     return 0;
   });
   ASSERT_GT(child.pid(), 0);

@@ -16,6 +16,7 @@ using nvmlReturn_t = int;
 using nvmlDevice_t = struct nvmlDevice_st*;
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
 constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
+constexpr nvmlReturn_t NVML_ERROR_INSUFFICIENT_SIZE = 7;
 constexpr nvmlReturn_t NVML_ERROR_GPU_IS_LOST = 15;
 constexpr unsigned NVML_NVLINK_MAX_LINKS = 18;
 constexpr int NVML_FEATURE_ENABLED = 1;
@@ -29,6 +30,13 @@ struct nvmlPciInfo_t {
   unsigned int pciDeviceId;
   unsigned int pciSubSystemId;
   char busId[32];
+};
+
+struct nvmlProcessInfo_t {  // the _v3 layout (driver 510+)
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
 };
 
 struct nvmlMemory_t {
@@ -64,6 +72,7 @@ struct Nvml::Api {
   nvmlReturn_t (*nvlink_state)(nvmlDevice_t, unsigned, int*);
   nvmlReturn_t (*nvlink_remote_pci)(nvmlDevice_t, unsigned, nvmlPciInfo_t*);
   nvmlReturn_t (*nvlink_remote_type)(nvmlDevice_t, unsigned, int*);  // optional (newer drivers)
+  nvmlReturn_t (*compute_processes)(nvmlDevice_t, unsigned*, nvmlProcessInfo_t*);  // optional
 
   std::string why(nvmlReturn_t rc) const {
     const char* s = error_string ? error_string(rc) : nullptr;
@@ -113,6 +122,7 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
   sym(api->nvlink_state, "nvmlDeviceGetNvLinkState");
   sym(api->nvlink_remote_pci, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
   sym(api->nvlink_remote_type, "nvmlDeviceGetNvLinkRemoteDeviceType", false);
+  sym(api->compute_processes, "nvmlDeviceGetComputeRunningProcesses_v3", false);
   if (!missing.empty()) {
     ::dlclose(h);
     return fail(ErrorCode::kUnsupported,
@@ -126,6 +136,46 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
     return fail(ErrorCode::kUnavailable, "NVML failed to initialise: " + why);
   }
   return std::unique_ptr<Nvml>(new Nvml(h, std::move(api)));
+}
+
+Result<std::vector<NvmlProcess>> Nvml::compute_processes(const std::string& pci_address) {
+  if (!api_->compute_processes) {
+    return fail(ErrorCode::kUnsupported,
+                "this NVIDIA driver has no nvmlDeviceGetComputeRunningProcesses_v3 (driver 510 "
+                "or newer needed to watch per-process GPU memory)");
+  }
+  unsigned count = 0;
+  if (api_->device_count(&count) != NVML_SUCCESS) count = 0;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    nvmlPciInfo_t pci{};
+    if (api_->device_by_index(i, &dev) != NVML_SUCCESS ||
+        api_->device_pci_info(dev, &pci) != NVML_SUCCESS ||
+        sysfs_address(pci.busId) != pci_address) {
+      continue;
+    }
+    std::vector<nvmlProcessInfo_t> infos(64);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      unsigned n = static_cast<unsigned>(infos.size());
+      nvmlReturn_t rc = api_->compute_processes(dev, &n, infos.data());
+      if (rc == NVML_ERROR_INSUFFICIENT_SIZE) {
+        infos.resize(static_cast<std::size_t>(n) + 16);
+        continue;
+      }
+      if (rc != NVML_SUCCESS) {
+        return fail(ErrorCode::kUnavailable, pci_address + ": compute processes: " + api_->why(rc));
+      }
+      std::vector<NvmlProcess> out;
+      for (unsigned k = 0; k < n; ++k) {
+        std::uint64_t used = infos[k].usedGpuMemory;
+        if (used == ~0ULL) used = 0;  // NVML_VALUE_NOT_AVAILABLE
+        out.push_back({infos[k].pid, used});
+      }
+      return out;
+    }
+    return fail(ErrorCode::kUnavailable, pci_address + ": the process list keeps growing");
+  }
+  return fail(ErrorCode::kNotFound, "NVML has no GPU at " + pci_address);
 }
 
 NvmlReport Nvml::query() {

@@ -4,6 +4,7 @@
 // Not thread-safe: discovery calls it from one thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ struct NvmlReport {
   std::vector<NvmlGpu> gpus;
 };
 
+// A compute process on a GPU and the device memory it uses.
+struct NvmlProcess {
+  unsigned pid = 0;
+  std::uint64_t used_memory_bytes = 0;  // 0 when the driver does not say
+};
+
 class Nvml {
  public:
   // Loads and initialises NVML. kUnavailable when the library is absent (normal on machines
@@ -35,6 +42,11 @@ class Nvml {
 
   // Every GPU NVML enumerates. A GPU that fails is reported in its entry, not as an error.
   NvmlReport query();
+
+  // The compute processes on the GPU at `pci_address` (sysfs form, "0000:07:00.0"), from
+  // nvmlDeviceGetComputeRunningProcesses_v3. kUnsupported when the driver lacks it, kNotFound
+  // when no GPU has that address.
+  Result<std::vector<NvmlProcess>> compute_processes(const std::string& pci_address);
 
  private:
   struct Api;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -114,6 +115,10 @@ ConfigSchema sched_config_schema() {
       .integer("sched.starvation_after_s", 600,
                "A job waiting longer than this goes before smaller jobs behind it", 1, 30 * 86400)
       .integer("sched.max_pending", 100000, "Pending jobs beyond this are refused", 1, 10000000)
+      .integer("sched.gpu_memory_check_s", 2,
+               "How often to read per-process GPU memory through NVML and stop jobs using more "
+               "than their GPU share (0: never)",
+               0, 3600)
       .table_array("sched.queue", queue, "Queues and their weights (\"default\" always exists)");
   return s;
 }
@@ -141,6 +146,8 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   r.policy.fairshare_half_life_s = static_cast<double>(c.get_int("sched.fairshare_half_life_s"));
   r.policy.starvation_after_ms = c.get_int("sched.starvation_after_s") * 1000;
   r.max_pending = static_cast<int>(c.get_int("sched.max_pending"));
+  r.gpu_check = std::chrono::seconds(c.get_int("sched.gpu_memory_check_s"));
+  r.nvml_library = c.get_string("hw.nvml_library");
   for (const auto& q : c.get_tables("sched.queue")) {
     double w = q.get_double("weight");
     if (!(w > 0)) {
@@ -269,6 +276,17 @@ Status JobManager::start() {
       caps_.version = CgroupVersion::kNone;
     }
     for (const auto& n : caps_.notes) spdlog::info("event=cgroup_note note=\"{}\"", n);
+  }
+  bool nvidia = false;
+  for (const auto& a : inventory_.accelerators)
+    nvidia = nvidia || (a.vendor == "nvidia" && !a.simulated);
+  if (nvidia && config_.gpu_check.count() > 0) {
+    auto nvml = hw::Nvml::load(hw::nvml_library_path(config_.nvml_library));
+    if (nvml) {
+      nvml_ = std::move(*nvml);
+    } else {
+      spdlog::warn("event=gpu_memory_unwatched reason=\"{}\"", nvml.error().message());
+    }
   }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return fail(ErrorCode::kIo, std::string("eventfd: ") + std::strerror(errno));
@@ -470,6 +488,7 @@ Result<JobManager::LogChunk> JobManager::read_log(std::int64_t id, std::uint64_t
 
 void JobManager::loop() {
   auto last_pass = std::chrono::steady_clock::now() - config_.tick;
+  auto last_gpu_check = std::chrono::steady_clock::now();
   for (;;) {
     std::vector<pollfd> fds;
     std::vector<std::int64_t> ids;
@@ -524,6 +543,10 @@ void JobManager::loop() {
       }
     }
     auto t = std::chrono::steady_clock::now();
+    if (nvml_ && t - last_gpu_check >= config_.gpu_check) {
+      last_gpu_check = t;
+      check_gpu_memory();
+    }
     if ((dirty_ && t - last_pass >= config_.min_pass_interval) || t - last_pass >= config_.tick) {
       dirty_ = false;
       last_pass = t;
@@ -922,13 +945,77 @@ void JobManager::finish(Job& job, Live& live) {
   }
 }
 
+// Per-process GPU memory from NVML, summed per job (a process belongs to the job whose shim
+// leads its session), kept as the job's peak; a job with a GPU share that uses more than the
+// share is stopped like a cancelled one, with an event saying why.
+void JobManager::check_gpu_memory() {
+  std::map<int, std::vector<std::int64_t>> jobs_on_gpu;
+  for (const auto& [id, job] : running_) {
+    if (!job.allocation) continue;
+    for (int g : job.allocation->gpus) {
+      const GpuSlot& slot = model_.gpus[static_cast<std::size_t>(g)];
+      if (slot.vendor == "nvidia" && !slot.simulated) jobs_on_gpu[g].push_back(id);
+    }
+  }
+  std::map<std::int64_t, std::uint64_t> used;  // job -> bytes over all its GPUs
+  for (const auto& [g, ids] : jobs_on_gpu) {
+    const std::string& addr = model_.gpus[static_cast<std::size_t>(g)].pci_address;
+    auto procs = nvml_->compute_processes(addr);
+    if (!procs) {
+      spdlog::debug("event=gpu_memory_check_failed gpu={} error=\"{}\"", addr,
+                    procs.error().message());
+      continue;
+    }
+    for (const auto& p : *procs) {
+      std::ifstream f("/proc/" + std::to_string(p.pid) + "/stat");
+      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(stat.substr(close + 2));
+      std::string state;
+      long ppid = 0, pgrp = 0, session = 0;
+      rest >> state >> ppid >> pgrp >> session;
+      for (std::int64_t id : ids) {
+        if (running_.at(id).shim_pid == session) used[id] += p.used_memory_bytes;
+      }
+    }
+  }
+  for (auto& [id, bytes] : used) {
+    Job& job = running_.at(id);
+    job.usage.gpu_memory_peak_bytes = std::max(job.usage.gpu_memory_peak_bytes, bytes);
+    const Allocation& a = *job.allocation;
+    auto live = live_.find(id);
+    if (a.gpu_fraction <= 0 || bytes <= a.gpu_memory_bytes || live == live_.end() ||
+        live->second->stop_state) {
+      continue;
+    }
+    Live& l = *live->second;
+    l.stop_state = JobState::kFailed;
+    l.stop_reason = "stopped: it used " + format_size(bytes) + " of GPU memory, more than its " +
+                    format_size(a.gpu_memory_bytes) + " share of GPU " +
+                    model_.gpus[static_cast<std::size_t>(a.gpus.front())].pci_address;
+    signal_job(job, SIGTERM);
+    l.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
+    spdlog::warn("event=job_gpu_memory_exceeded id={} used={} share={}", id, bytes,
+                 a.gpu_memory_bytes);
+    store::Event ev;
+    ev.kind = "job";
+    ev.severity = "warning";
+    ev.source = "sched";
+    ev.message = "job " + std::to_string(id) + " (" + job.spec.name + ", " + job.spec.user + ") " +
+                 l.stop_reason;
+    ev.data_json = to_json(job).dump();
+    (void)events_.append(std::move(ev));
+  }
+}
+
 void JobManager::recover() {
   auto jobs = jobs_.list({.states = {JobState::kPending, JobState::kRunning}});
   if (!jobs) {
     spdlog::error("event=job_recover_failed error=\"{}\"", jobs.error().message());
     return;
   }
-  int adopted = 0, lost = 0, finished = 0;
+  int adopted = 0, lost = 0, finished = 0, requeued = 0;
   for (Job& job : *jobs) {
     if (job.state == JobState::kPending) {
       pending_.emplace(job.id, std::move(job));
@@ -942,14 +1029,53 @@ void JobManager::recover() {
         live->cgroup = std::move(*cg);
       }
     }
+    // Is a shim alive? It holds shim.lock for its whole life, from before it records its
+    // pid: a lock we cannot take means one is, even if aiond died between starting it and
+    // storing its pid, and even before the shim wrote shim.pid.
+    int lock = ::open((dir / "shim.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    const bool shim_holds_lock =
+        lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     // Which shim: the stored pid, or the one the shim recorded itself (a crash between
     // starting it and storing its pid).
     pid_t shim = job.shim_pid;
     std::int64_t start = job.shim_start;
-    if (shim <= 0) {
+    auto read_shim_pid = [&] {
       std::ifstream f(dir / "shim.pid");
-      f >> shim >> start;
+      return static_cast<bool>(f >> shim >> start);
+    };
+    if (shim <= 0 && shim_holds_lock) {
+      // It has the lock and writes shim.pid next.
+      for (int i = 0; i < 100 && !read_shim_pid(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } else if (shim <= 0) {
+      read_shim_pid();
     }
+    const bool never_launched = !fs::exists(dir / "launch");  // aiond died before writing it
+    if (!shim_holds_lock && (lock >= 0 || never_launched) && shim <= 0 &&
+        !fs::exists(dir / "status")) {
+      // No shim alive and none ever recorded itself: aiond died between choosing the job and
+      // its shim getting going, so the command never ran. Without a launch file a shim that
+      // is still starting exits at once; the job goes back to the queue as it was.
+      std::error_code ec;
+      fs::remove(dir / "launch", ec);
+      ::close(lock);
+      if (live->cgroup) (void)live->cgroup->remove();
+      job.state = JobState::kPending;
+      job.reason = "requeued: aiond stopped before the job started";
+      job.allocation.reset();
+      job.pid = 0;
+      job.shim_pid = 0;
+      job.shim_start = 0;
+      job.start_ms = 0;
+      if (auto st = jobs_.update(job); !st) {
+        spdlog::error("event=job_store_failed id={} error=\"{}\"", job.id, st.error().message());
+      }
+      spdlog::info("event=job_requeued id={} reason=\"{}\"", job.id, job.reason);
+      pending_.emplace(job.id, std::move(job));
+      ++requeued;
+      continue;
+    }
+    if (lock >= 0) ::close(lock);
     live->shim = shim;
     if (job.allocation) state_->add(*job.allocation);
     const bool has_status = fs::exists(dir / "status");
@@ -971,9 +1097,9 @@ void JobManager::recover() {
       ++finished;
     reap(job.id);  // finishes from the status file, or marks it lost
   }
-  if (adopted + lost + finished > 0) {
-    spdlog::info("event=jobs_recovered adopted={} finished={} lost={} pending={}", adopted,
-                 finished, lost, pending_.size());
+  if (adopted + lost + finished + requeued > 0) {
+    spdlog::info("event=jobs_recovered adopted={} finished={} lost={} requeued={} pending={}",
+                 adopted, finished, lost, requeued, pending_.size());
   }
 }
 

@@ -33,6 +33,7 @@
 #include "aion/core/config.h"
 #include "aion/core/host_fs.h"
 #include "aion/hw/inventory.h"
+#include "aion/hw/nvml.h"
 #include "aion/sched/cgroup.h"
 #include "aion/sched/job.h"
 #include "aion/sched/job_store.h"
@@ -54,6 +55,10 @@ struct RunnerConfig {
   std::chrono::milliseconds min_pass_interval{5};  // and at most this often
   PolicyConfig policy;
   int max_pending = 100000;  // submissions beyond this are refused (kResourceExhausted)
+  // NVIDIA GPUs: how often per-process GPU memory is read through NVML (0: never). A job with
+  // a GPU share that uses more than its share is stopped.
+  std::chrono::milliseconds gpu_check{2000};
+  std::string nvml_library;  // hw.nvml_library
 };
 
 // The [sched] section of the config.
@@ -128,6 +133,7 @@ class JobManager {
   Result<std::unique_ptr<Live>> launch(Job& job, const Allocation& a);
   void signal_job(const Job& job, int sig);
   void recover();
+  void check_gpu_memory();
   std::filesystem::path dir_of(std::int64_t id) const;
   std::string waiting_reason(std::int64_t id) const;  // with mu_ held
   std::map<std::string, std::string> job_env(const Job& job, const Allocation& a) const;
@@ -154,7 +160,8 @@ class JobManager {
   std::map<std::int64_t, std::string> cancel_requests_;  // cancelled while being started
   std::unique_ptr<NodeState> state_;
   FairShare fairshare_;
-  int wake_fd_ = -1;  // eventfd: wakes poll() in the loop
+  int wake_fd_ = -1;                // eventfd: wakes poll() in the loop
+  std::unique_ptr<hw::Nvml> nvml_;  // loaded when the node has NVIDIA GPUs
   std::thread thread_;
 };
 
