@@ -85,15 +85,20 @@ class SchedDaemonTest : public ::testing::Test {
       fs::path base = fs::path(root) / parent_;
       std::error_code ec;
       if (!fs::is_directory(base, ec)) continue;
-      for (const auto& e : fs::directory_iterator(base, ec)) {
-        if (!e.is_directory()) continue;
-        std::ifstream procs(e.path() / "cgroup.procs");
-        pid_t pid;
-        while (procs >> pid) ::kill(pid, SIGKILL);
+      // Killed processes leave their cgroup a moment later; retry until it can go.
+      for (int tries = 0; tries < 30 && fs::is_directory(base, ec); ++tries) {
+        for (const auto& e : fs::directory_iterator(base, ec)) {
+          if (!e.is_directory()) continue;
+          std::ifstream procs(e.path() / "cgroup.procs");
+          pid_t pid;
+          while (procs >> pid) ::kill(pid, SIGKILL);
+        }
+        std::this_thread::sleep_for(100ms);
+        for (const auto& e : fs::directory_iterator(base, ec)) {
+          if (e.is_directory()) ::rmdir(e.path().c_str());
+        }
+        ::rmdir(base.c_str());
       }
-      std::this_thread::sleep_for(100ms);
-      for (const auto& e : fs::directory_iterator(base, ec)) ::rmdir(e.path().c_str());
-      ::rmdir(base.c_str());
     }
   }
 
