@@ -11,8 +11,9 @@
 //      the log, stdin from /dev/null, drops to the job's uid/gid/groups, enters cwd and execs;
 //   3. records the job's pid in JOBDIR/pid, waits for it, and writes JOBDIR/status atomically
 //      (exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=).
-// The shim ignores SIGTERM/SIGINT/SIGHUP: aiond stops a job by signalling the job's cgroup
-// and process group, and the shim must live to record how it ended. Uses libc only.
+// The shim ignores SIGINT/SIGHUP/SIGQUIT/SIGPIPE and forwards SIGTERM to the job (also one that
+// arrives before the job exists): aiond stops a job by signalling the job's cgroup, its process
+// group and the shim, and the shim must live to record how it ended. Uses libc only.
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -34,6 +35,25 @@
 namespace {
 
 std::string g_dir;
+volatile sig_atomic_t g_term = 0;
+volatile pid_t g_child = 0;
+
+// SIGTERM to the shim (aiond stopping the job) goes on to the job: its process group and the
+// child itself (it may not have its own group yet). The shim lives on to record the end.
+void forward_term() {
+  pid_t c = g_child;
+  if (c > 0) {
+    ::kill(-c, SIGTERM);
+    ::kill(c, SIGTERM);
+  }
+}
+
+void on_term(int) {
+  int saved = errno;
+  g_term = 1;
+  forward_term();
+  errno = saved;
+}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "aion-shim: %s\n", what.c_str());
@@ -114,7 +134,16 @@ int main(int argc, char** argv) {
   g_dir = argv[1];
   ::umask(022);
   if (::getsid(0) != ::getpid()) (void)::setsid();
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_IGN);
+  for (int sig : {SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_IGN);
+  struct sigaction term {};
+  term.sa_handler = on_term;
+  sigemptyset(&term.sa_mask);
+  term.sa_flags = SA_RESTART;
+  ::sigaction(SIGTERM, &term, nullptr);
+  sigset_t unblock;  // aiond starts us with SIGTERM blocked; a stop sent meanwhile comes now
+  sigemptyset(&unblock);
+  sigaddset(&unblock, SIGTERM);
+  ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 
   // The lock tells a restarted aiond that this shim is alive even before shim.pid exists.
   // Close-on-exec: the job itself must not hold it.
@@ -191,6 +220,12 @@ int main(int argc, char** argv) {
   cenv.push_back(nullptr);
   const bool drop = uid != ::getuid() || gid != ::getgid() || set_groups;
 
+  // SIGTERM stays blocked across fork: the parent learns the child's pid before it forwards
+  // one, and the child keeps one pending until it has its default action back.
+  sigset_t term_set, old_mask;
+  sigemptyset(&term_set);
+  sigaddset(&term_set, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term_set, &old_mask);
   pid_t child = ::fork();
   if (child < 0) die(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
@@ -206,10 +241,10 @@ int main(int argc, char** argv) {
       ::close(fd);
     }
     if (::setpgid(0, 0) != 0) child_fail(err_pipe[1], "setpgid");
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a SIGTERM forwarded already ends it here
     int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd < 0 || ::dup2(null_fd, 0) < 0) child_fail(err_pipe[1], "stdin");
     if (::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0) child_fail(err_pipe[1], "stdout");
@@ -222,6 +257,9 @@ int main(int argc, char** argv) {
     ::execve(exe.c_str(), cargv.data(), cenv.data());
     child_fail(err_pipe[1], "cannot execute the command");
   }
+  g_child = child;
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  if (g_term) forward_term();  // asked to stop before the child existed
   ::close(err_pipe[1]);
   if (!write_atomic(g_dir + "/pid", std::to_string(child) + "\n")) {
     std::fprintf(stderr, "aion-shim: cannot write %s/pid\n", g_dir.c_str());

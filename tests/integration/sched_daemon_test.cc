@@ -186,6 +186,18 @@ TEST_F(SchedDaemonTest, JobCgroupHasExactlyItsCpusAndMemoryLimit) {
   EXPECT_NE(done.value("reason", "").find("cancelled by"), std::string::npos) << done.dump();
 }
 
+// A cancel that arrives while the job is still being started (no command, no process group
+// yet) still ends it with SIGTERM, not only with SIGKILL after the grace period.
+TEST_F(SchedDaemonTest, ACancelRightAfterSubmitEndsTheJobWithSigterm) {
+  for (int i = 0; i < 5; ++i) {
+    long long id = submit({"--", "sleep", "60"});
+    Exit c = aion({"cancel", std::to_string(id)});
+    EXPECT_EQ(c.code, 0) << c.out;
+    Json done = wait_for(id, {"cancelled"});
+    EXPECT_EQ(done["signal"], SIGTERM) << done.dump() << h_.log();
+  }
+}
+
 TEST_F(SchedDaemonTest, PastItsMemoryLimitAJobIsOomKilledAndReportedSo) {
   // dd allocates its 256 MiB buffer and fills it from /dev/zero: past a 64 MiB limit.
   Exit e = aion(

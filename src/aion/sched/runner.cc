@@ -786,10 +786,13 @@ Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const All
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  sigset_t none, all;
-  sigemptyset(&none);
+  // The shim starts with SIGTERM blocked and unblocks it once it forwards it to the job, so a
+  // stop that comes this early is kept, not fatal to the shim.
+  sigset_t term_only, all;
+  sigemptyset(&term_only);
+  sigaddset(&term_only, SIGTERM);
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigmask(&attr, &term_only);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -819,6 +822,9 @@ Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const All
 void JobManager::signal_job(const Job& job, int sig) {
   auto it = live_.find(job.id);
   if (it != live_.end() && it->second->cgroup) (void)it->second->cgroup->kill_all(sig);
+  // The shim forwards SIGTERM to the command, even when it is only about to start it and
+  // neither the cgroup nor the process group holds it yet. (SIGKILL would end the shim.)
+  if (sig == SIGTERM && it != live_.end() && it->second->shim > 0) ::kill(it->second->shim, sig);
   pid_t pid = job.pid;
   if (pid <= 0) {
     std::ifstream f(dir_of(job.id) / "pid");
