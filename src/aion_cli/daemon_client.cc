@@ -6,8 +6,17 @@
 #include "aion/core/config.h"
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
+#include "aion/hw/discovery.h"
+#include "aion/sched/runner.h"
 
 namespace aion::cli {
+
+ConfigSchema config_schema() {
+  ConfigSchema s = base_schema();
+  s.merge(hw::hw_config_schema());
+  s.merge(sched::sched_config_schema());
+  return s;
+}
 
 void report(Context& ctx, const Error& e) {
   std::fprintf(stderr, "aion: %s\n", e.message().c_str());
@@ -34,7 +43,7 @@ Result<std::vector<std::filesystem::path>> socket_candidates(const Context& ctx)
       if (auto d = default_paths().config_file) cfg_path = d->string();
     }
     if (!cfg_path.empty()) {
-      auto cfg = Config::load(cfg_path, base_schema());
+      auto cfg = Config::load(cfg_path, config_schema());
       if (!cfg) {
         if (!ctx.config.empty()) return std::unexpected(cfg.error());
       } else if (!cfg->get_string("daemon.socket").empty()) {

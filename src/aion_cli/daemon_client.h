@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "aion/api/client.h"
+#include "aion/core/config.h"
 #include "aion/core/error.h"
 #include "cli.h"
 
@@ -24,6 +25,10 @@ std::optional<api::Client> try_connect(const Context& ctx);
 // the error envelope's message on stderr and sets ctx.exit_code (1, or 2 for 4xx usage errors).
 std::optional<std::string> call(Context& ctx, api::Client& client, std::string_view method,
                                 std::string_view target, std::string_view body = {});
+
+// The whole configuration schema, the same one aiond reads: the CLI reads the same file
+// (daemon.socket, [[simulate.gpu]], hw.*) and must accept every section the daemon accepts.
+ConfigSchema config_schema();
 
 // Prints an error on stderr as "aion: <message>" and sets the exit code from its code.
 void report(Context& ctx, const Error& e);

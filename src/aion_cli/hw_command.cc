@@ -38,8 +38,7 @@ std::string numa_text(int n) {
 
 // Loads the config (for [[simulate.gpu]] and hw.nvml_library) and discovers the machine.
 std::optional<hw::Inventory> discover(Context& ctx) {
-  ConfigSchema schema = base_schema();
-  schema.merge(hw::hw_config_schema());
+  ConfigSchema schema = config_schema();
   std::string path = ctx.config;
   if (path.empty()) {
     if (auto d = default_paths().config_file) path = d->string();

@@ -13,6 +13,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The CLI reads the daemon's own config file: every section aiond accepts ([sched],
+// [[simulate.gpu]]) is accepted by `aion` too, and daemon.socket there finds the daemon.
+TEST(HwDaemonTest, TheCliReadsTheSameConfigFileAsTheDaemon) {
+  DaemonHarness h;
+  h.write_config("[daemon]\nsocket = \"" + h.socket().string() +
+                 "\"\n[sched]\nkill_grace_s = 3\ncgroups = false\n"
+                 "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"0000:07:00.0\"\n");
+  auto started = h.start();
+  ASSERT_TRUE(started) << started.error().message() << h.log();
+  auto aion = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {DaemonHarness::aion_path(), "--config", h.config().string()});
+    return run_program(args);
+  };
+  Exit status = aion({"status"});
+  EXPECT_EQ(status.code, 0) << status.out;
+  Exit hw = aion({"hw"});
+  EXPECT_EQ(hw.code, 0) << hw.out;
+  EXPECT_NE(hw.out.find("simulated"), std::string::npos) << hw.out;
+  Exit run = aion({"run", "--gpus", "1", "--", "sh", "-c", "echo gpu=$AION_GPUS"});
+  EXPECT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("gpu=0000:07:00.0"), std::string::npos) << run.out;
+}
+
 TEST(HwDaemonTest, LostGpuBecomesCriticalEventAndShowsInDiff) {
   DaemonHarness h;
   fs::path fx = h.dir() / "fx";
