@@ -1,0 +1,77 @@
+// Bit-level writer and reader for the compressed chunk format: bits are packed most
+// significant first into bytes, so a stream reads back in the order it was written and two
+// streams compare byte for byte.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace aion::tsdb {
+
+class BitWriter {
+ public:
+  // Appends the low `count` bits of `value` (count in 0..64), most significant first.
+  void write(std::uint64_t value, int count) {
+    while (count > 0) {
+      if (free_ == 0) {
+        bytes_.push_back(0);
+        free_ = 8;
+      }
+      const int take = count < free_ ? count : free_;
+      const std::uint64_t part = (value >> (count - take)) & ((std::uint64_t{1} << take) - 1);
+      bytes_.back() |= static_cast<std::uint8_t>(part << (free_ - take));
+      free_ -= take;
+      count -= take;
+    }
+  }
+  void write_bit(bool bit) { write(bit ? 1 : 0, 1); }
+
+  std::size_t bit_size() const { return bytes_.size() * 8 - static_cast<std::size_t>(free_); }
+  const std::vector<std::uint8_t>& bytes() const { return bytes_; }
+  void reserve(std::size_t n) { bytes_.reserve(n); }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  int free_ = 0;  // unused low bits of the last byte
+};
+
+class BitReader {
+ public:
+  BitReader(std::span<const std::uint8_t> bytes, std::size_t bit_size)
+      : bytes_(bytes), size_(bit_size) {}
+
+  // Reads `count` bits (0..64) into the low bits of `out`; false (and nothing consumed) when
+  // fewer than `count` bits are left.
+  bool read(int count, std::uint64_t& out) {
+    if (static_cast<std::size_t>(count) > size_ - pos_) return false;
+    std::uint64_t v = 0;
+    while (count > 0) {
+      const std::size_t byte = pos_ >> 3;
+      const int used = static_cast<int>(pos_ & 7);
+      const int avail = 8 - used;
+      const int take = count < avail ? count : avail;
+      const std::uint64_t bits = (bytes_[byte] >> (avail - take)) & ((1u << take) - 1);
+      v = (v << take) | bits;
+      pos_ += static_cast<std::size_t>(take);
+      count -= take;
+    }
+    out = v;
+    return true;
+  }
+  bool read_bit(bool& out) {
+    std::uint64_t v = 0;
+    if (!read(1, v)) return false;
+    out = v != 0;
+    return true;
+  }
+  std::size_t remaining() const { return size_ - pos_; }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace aion::tsdb
