@@ -1,0 +1,45 @@
+// Block files: the persisted part of the metrics store. One file per flush holds, for each
+// series, the samples that were not yet on disk, as compressed chunks; a CRC-32C over the
+// whole file tells a damaged file from a good one. Files are written to a temporary name,
+// fsynced and renamed, so a crash leaves either the whole block or none of it.
+//
+// Layout (integers little-endian):
+//   "AIONTSDB"  u32 version (1)  i64 min_t  i64 max_t  u32 series
+//   per series: u32 key length, key bytes, u32 chunks, per chunk: u32 length, chunk bytes
+//   u32 CRC-32C of everything after the magic
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aion/core/error.h"
+#include "aion/tsdb/chunk.h"
+
+namespace aion::tsdb {
+
+// CRC-32C (Castagnoli), the checksum of block files.
+std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t crc = 0);
+
+struct BlockSeries {
+  std::string key;  // the series, as `name{label="value",...}`
+  std::vector<Chunk> chunks;
+};
+
+struct Block {
+  std::int64_t min_t = 0, max_t = 0;
+  std::vector<BlockSeries> series;
+  std::size_t samples() const;
+};
+
+// Writes `block` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
+// kResourceExhausted when the disk is full (the temporary file is removed).
+Status write_block(const std::filesystem::path& path, const Block& block);
+
+// Reads and checks a block file: kCorrupt with what is wrong (checksum, truncation, a bad
+// chunk), kNotFound/kIo when it cannot be read.
+Result<Block> read_block(const std::filesystem::path& path);
+
+}  // namespace aion::tsdb

@@ -1,0 +1,249 @@
+#include "aion/tsdb/db.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace aion::tsdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+// block-<sequence>.tsb: the sequence orders blocks by the time they were written.
+fs::path block_name(const fs::path& dir, std::uint64_t seq) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "block-%012llu.tsb", static_cast<unsigned long long>(seq));
+  return dir / buf;
+}
+
+bool parse_block_name(const fs::path& p, std::uint64_t& seq) {
+  unsigned long long v = 0;
+  char tail = 0;
+  if (std::sscanf(p.filename().c_str(), "block-%llu.ts%c", &v, &tail) != 2 || tail != 'b' ||
+      p.extension() != ".tsb") {
+    return false;
+  }
+  seq = v;
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::open(DbOptions options) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, "cannot create the metrics directory " + options.dir.string() +
+                                    ": " + ec.message());
+  }
+  if (options.chunk_samples < 2) options.chunk_samples = 2;
+  std::unique_ptr<Db> db(new Db(std::move(options)));
+  const fs::path& dir = db->options_.dir;
+
+  std::vector<std::pair<std::uint64_t, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    if (e.path().extension() == ".tmp") {  // a flush that a crash interrupted
+      fs::remove(e.path(), ec);
+      continue;
+    }
+    std::uint64_t seq = 0;
+    if (parse_block_name(e.path(), seq)) files.emplace_back(seq, e.path());
+  }
+  if (ec) return fail(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  for (const auto& [seq, path] : files) {
+    db->next_seq_ = std::max(db->next_seq_, seq + 1);
+    auto block = read_block(path);
+    if (!block) {
+      if (block.error().code() != ErrorCode::kCorrupt) return std::unexpected(block.error());
+      fs::path q = dir / "quarantine";
+      fs::create_directories(q, ec);
+      fs::rename(path, q / path.filename(), ec);
+      db->opened_.quarantined.push_back(block.error().message() + " (moved to " +
+                                        (q / path.filename()).string() + ")");
+      continue;
+    }
+    for (auto& s : block->series) {
+      SeriesData& sd = db->series_[s.key];
+      for (const auto& c : s.chunks) {
+        auto r = c.reader();
+        Sample x;
+        // A sample not after what is loaded already (an overlap of two blocks) is skipped.
+        while (r.next(x)) (void)db->append_locked(sd, x.t_ms, x.value);
+      }
+      if (!sd.chunks.empty()) sd.persisted_t = sd.chunks.back().last_time();
+    }
+    db->opened_.samples += block->samples();
+    db->opened_.last_sample_ms = std::max(db->opened_.last_sample_ms, block->max_t);
+    db->blocks_.push_back({path, block->max_t, fs::file_size(path, ec)});
+    ++db->opened_.blocks;
+  }
+  db->opened_.series = db->series_.size();
+  db->unflushed_ = 0;
+  return db;
+}
+
+Status Db::append_locked(SeriesData& s, std::int64_t t_ms, double value) {
+  if (s.chunks.empty() || s.chunks.back().size() >= options_.chunk_samples) {
+    if (!s.chunks.empty() && t_ms <= s.chunks.back().last_time()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "sample at " + std::to_string(t_ms) + " ms is not after the last one (" +
+                      std::to_string(s.chunks.back().last_time()) + " ms)");
+    }
+    s.chunks.emplace_back();
+  }
+  if (auto st = s.chunks.back().append(t_ms, value); !st) return st;
+  ++s.samples;
+  ++unflushed_;
+  return {};
+}
+
+Status Db::append(std::string_view series, std::int64_t t_ms, double value) {
+  std::lock_guard lock(mu_);
+  auto it = series_.find(series);
+  if (it == series_.end()) it = series_.emplace(std::string(series), SeriesData{}).first;
+  return append_locked(it->second, t_ms, value);
+}
+
+Result<FlushReport> Db::flush() {
+  std::lock_guard one_at_a_time(flush_mu_);
+  std::unique_lock lock(mu_);
+  Block block;
+  block.min_t = INT64_MAX;
+  block.max_t = INT64_MIN;
+  std::vector<std::pair<SeriesData*, std::int64_t>> advanced;
+  for (auto& [key, sd] : series_) {
+    if (sd.chunks.empty() || sd.chunks.back().last_time() <= sd.persisted_t) continue;
+    // The chunks holding anything newer than what is on disk, oldest first.
+    std::size_t first = sd.chunks.size();
+    while (first > 0 && sd.chunks[first - 1].last_time() > sd.persisted_t) --first;
+    BlockSeries bs{key, {}};
+    for (std::size_t i = first; i < sd.chunks.size(); ++i) {
+      const Chunk& c = sd.chunks[i];
+      if (c.first_time() > sd.persisted_t) {
+        bs.chunks.push_back(c);
+        continue;
+      }
+      Chunk tail;  // only the part after the last flush
+      auto r = c.reader();
+      Sample x;
+      while (r.next(x)) {
+        if (x.t_ms > sd.persisted_t) (void)tail.append(x.t_ms, x.value);
+      }
+      bs.chunks.push_back(std::move(tail));
+    }
+    block.min_t = std::min(block.min_t, bs.chunks.front().first_time());
+    block.max_t = std::max(block.max_t, sd.chunks.back().last_time());
+    advanced.emplace_back(&sd, sd.chunks.back().last_time());
+    block.series.push_back(std::move(bs));
+  }
+  FlushReport report;
+  if (block.series.empty()) return report;
+  report.series = block.series.size();
+  report.samples = block.samples();
+  const std::size_t flushed_now = unflushed_;
+  const fs::path path = block_name(options_.dir, next_seq_);
+  // The write happens without the lock: appends go on meanwhile.
+  lock.unlock();
+  auto st = write_block(path, block);
+  lock.lock();
+  if (!st) return std::unexpected(st.error());
+  ++next_seq_;
+  for (auto& [sd, t] : advanced) sd->persisted_t = std::max(sd->persisted_t, t);
+  unflushed_ -= std::min(unflushed_, flushed_now);
+  std::error_code ec;
+  report.bytes = fs::file_size(path, ec);
+  report.file = path;
+  blocks_.push_back({path, block.max_t, report.bytes});
+  return report;
+}
+
+void Db::drop_before_locked(std::int64_t cutoff_ms) {
+  for (auto it = series_.begin(); it != series_.end();) {
+    auto& chunks = it->second.chunks;
+    std::size_t n = 0;
+    while (n < chunks.size() && chunks[n].last_time() < cutoff_ms) {
+      it->second.samples -= chunks[n].size();
+      ++n;
+    }
+    chunks.erase(chunks.begin(), chunks.begin() + static_cast<std::ptrdiff_t>(n));
+    if (chunks.empty()) {
+      it = series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status Db::apply_retention(std::int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  std::int64_t cutoff = INT64_MIN;
+  if (options_.retention_ms > 0) cutoff = now_ms - options_.retention_ms;
+  std::uint64_t total = 0;
+  for (const auto& b : blocks_) total += b.bytes;
+  std::size_t drop = 0;
+  while (drop < blocks_.size() &&
+         (blocks_[drop].max_t < cutoff || (options_.max_bytes > 0 && total > options_.max_bytes))) {
+    total -= blocks_[drop].bytes;
+    cutoff = std::max(cutoff, blocks_[drop].max_t + 1);
+    fs::remove(blocks_[drop].path, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo,
+                  "cannot remove " + blocks_[drop].path.string() + ": " + ec.message());
+    }
+    ++drop;
+  }
+  blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (cutoff != INT64_MIN) drop_before_locked(cutoff);
+  return {};
+}
+
+std::vector<Sample> Db::query(std::string_view series, std::int64_t from_ms,
+                              std::int64_t to_ms) const {
+  std::lock_guard lock(mu_);
+  std::vector<Sample> out;
+  auto it = series_.find(series);
+  if (it == series_.end()) return out;
+  for (const auto& c : it->second.chunks) {
+    if (c.last_time() < from_ms) continue;
+    if (c.first_time() > to_ms) break;
+    auto r = c.reader();
+    Sample x;
+    while (r.next(x)) {
+      if (x.t_ms > to_ms) break;
+      if (x.t_ms >= from_ms) out.push_back(x);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Db::series() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(series_.size());
+  for (const auto& [k, v] : series_) out.push_back(k);
+  return out;
+}
+
+bool Db::has_series(std::string_view series) const {
+  std::lock_guard lock(mu_);
+  return series_.find(series) != series_.end();
+}
+
+DbStats Db::stats() const {
+  std::lock_guard lock(mu_);
+  DbStats s;
+  s.series = series_.size();
+  for (const auto& [k, v] : series_) {
+    s.samples += v.samples;
+    for (const auto& c : v.chunks) s.memory_bytes += c.byte_size();
+  }
+  for (const auto& b : blocks_) s.disk_bytes += b.bytes;
+  s.blocks = blocks_.size();
+  s.unflushed_samples = unflushed_;
+  return s;
+}
+
+}  // namespace aion::tsdb

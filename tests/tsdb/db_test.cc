@@ -1,0 +1,170 @@
+// The metrics store: samples survive a reopen once flushed, a reopen says what was lost, a
+// damaged block file is quarantined while the rest loads, retention keeps age and size in
+// bounds, and a full disk stops persistence without losing what is in memory.
+#include "aion/tsdb/db.h"
+
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace aion::tsdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("aion-tsdb-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    ::umount2(dir_.c_str(), MNT_DETACH);
+    fs::remove_all(dir_);
+  }
+  std::unique_ptr<Db> open(DbOptions o = {}) {
+    o.dir = dir_;
+    auto db = Db::open(o);
+    EXPECT_TRUE(db) << (db ? "" : db.error().message());
+    return db ? std::move(*db) : nullptr;
+  }
+  fs::path dir_;
+};
+
+TEST_F(DbTest, AppendQueryAndSeries) {
+  auto db = open({.chunk_samples = 10});
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(db->append("gpu_utilization_ratio{gpu=\"0\"}", i * 1000, i * 0.01));
+    ASSERT_TRUE(db->append("gpu_utilization_ratio{gpu=\"1\"}", i * 1000, 1 - i * 0.01));
+  }
+  auto q = db->query("gpu_utilization_ratio{gpu=\"0\"}", 10'000, 19'500);
+  ASSERT_EQ(q.size(), 10u);
+  EXPECT_EQ(q.front().t_ms, 10'000);
+  EXPECT_DOUBLE_EQ(q.back().value, 0.19);
+  EXPECT_TRUE(db->query("nope", 0, 1'000'000).empty());
+  EXPECT_EQ(db->series().size(), 2u);
+  // Across a chunk boundary too.
+  auto late = db->append("gpu_utilization_ratio{gpu=\"0\"}", 99'000, 5);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(db->stats().samples, 200u);
+}
+
+TEST_F(DbTest, FlushedSamplesSurviveAReopenAndEachFlushWritesOnlyWhatIsNew) {
+  {
+    auto db = open({.chunk_samples = 16});
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(db->append("a", i, i));
+    auto f1 = db->flush();
+    ASSERT_TRUE(f1) << f1.error().message();
+    EXPECT_EQ(f1->samples, 50u);
+    for (int i = 50; i < 70; ++i) ASSERT_TRUE(db->append("a", i, i));
+    ASSERT_TRUE(db->append("b", 5, 1));
+    auto f2 = db->flush();
+    ASSERT_TRUE(f2);
+    EXPECT_EQ(f2->samples, 21u);
+    EXPECT_EQ(f2->series, 2u);
+    auto f3 = db->flush();
+    ASSERT_TRUE(f3);
+    EXPECT_EQ(f3->samples, 0u);
+    EXPECT_TRUE(f3->file.empty());
+    for (int i = 70; i < 75; ++i) ASSERT_TRUE(db->append("a", i, i));  // never flushed
+  }
+  auto db = open({.chunk_samples = 16});
+  EXPECT_EQ(db->opened().blocks, 2u);
+  EXPECT_EQ(db->opened().samples, 71u);
+  EXPECT_EQ(db->opened().last_sample_ms, 69);  // what came after this was lost
+  EXPECT_TRUE(db->opened().quarantined.empty());
+  auto a = db->query("a", 0, 1000);
+  ASSERT_EQ(a.size(), 70u);
+  for (int i = 0; i < 70; ++i) ASSERT_EQ(a[static_cast<std::size_t>(i)].value, i);
+  // It goes on where the disk left off, and the next flush writes only the new samples.
+  ASSERT_TRUE(db->append("a", 70, 70));
+  auto f = db->flush();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->samples, 1u);
+}
+
+TEST_F(DbTest, ADamagedBlockIsQuarantinedAndTheRestLoads) {
+  fs::path second;
+  {
+    auto db = open();
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(db->append("x", i, i));
+    ASSERT_TRUE(db->flush());
+    for (int i = 100; i < 200; ++i) ASSERT_TRUE(db->append("x", i, i));
+    auto f = db->flush();
+    ASSERT_TRUE(f);
+    second = f->file;
+    for (int i = 200; i < 300; ++i) ASSERT_TRUE(db->append("x", i, i));
+    ASSERT_TRUE(db->flush());
+  }
+  {
+    std::fstream f(second, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(60);
+    f.put('\x5a');
+  }
+  std::ofstream(dir_ / "block-000000000009.tsb.tmp") << "half a flush";
+  auto db = open();
+  ASSERT_EQ(db->opened().quarantined.size(), 1u);
+  EXPECT_NE(db->opened().quarantined[0].find("checksum mismatch"), std::string::npos)
+      << db->opened().quarantined[0];
+  EXPECT_TRUE(fs::exists(dir_ / "quarantine" / second.filename()));
+  EXPECT_FALSE(fs::exists(second));
+  EXPECT_FALSE(fs::exists(dir_ / "block-000000000009.tsb.tmp"));
+  auto x = db->query("x", 0, 1000);
+  EXPECT_EQ(x.size(), 200u);  // the first and the third block
+  EXPECT_TRUE(db->query("x", 100, 199).empty());
+  EXPECT_EQ(db->opened().blocks, 2u);
+}
+
+TEST_F(DbTest, RetentionByAgeAndBySize) {
+  auto db = open({.retention_ms = 10'000, .chunk_samples = 10});
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(db->append("s", i * 1000, i));
+    if (i % 10 == 9) {
+      ASSERT_TRUE(db->flush());
+    }
+  }
+  EXPECT_EQ(db->stats().blocks, 3u);
+  ASSERT_TRUE(db->apply_retention(31'000));  // keep t >= 21 s
+  auto s = db->query("s", 0, 100'000);
+  ASSERT_FALSE(s.empty());
+  EXPECT_GE(s.front().t_ms, 20'000);
+  EXPECT_EQ(db->stats().blocks, 1u);
+
+  auto sized = Db::open({.dir = dir_ / "sized", .max_bytes = 1, .chunk_samples = 10});
+  ASSERT_TRUE(sized);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*sized)->append("s", i, i));
+  ASSERT_TRUE((*sized)->flush());
+  ASSERT_TRUE((*sized)->apply_retention(0));
+  EXPECT_EQ((*sized)->stats().disk_bytes, 0u);
+}
+
+TEST_F(DbTest, AFullDiskStopsPersistenceAndLosesNothingInMemory) {
+  fs::create_directories(dir_);
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=64k") != 0)
+    GTEST_SKIP() << "needs root to mount a small tmpfs: " << std::strerror(errno);
+  auto db = open();
+  std::ofstream(dir_ / "filler", std::ios::binary) << std::string(60 * 1024, 'x');
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(db->append("noise", i, i * 1.000001));
+  auto f = db->flush();
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), ErrorCode::kResourceExhausted) << f.error().message();
+  EXPECT_EQ(db->query("noise", 0, 100000).size(), 5000u);
+  EXPECT_EQ(db->stats().unflushed_samples, 5000u);
+  fs::remove(dir_ / "filler");
+  auto again = db->flush();
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->samples, 5000u);
+}
+
+}  // namespace
+}  // namespace aion::tsdb
