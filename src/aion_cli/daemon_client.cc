@@ -8,6 +8,7 @@
 #include "aion/core/settings.h"
 #include "aion/hw/discovery.h"
 #include "aion/sched/runner.h"
+#include "aion/telemetry/service.h"
 
 namespace aion::cli {
 
@@ -15,6 +16,7 @@ ConfigSchema config_schema() {
   ConfigSchema s = base_schema();
   s.merge(hw::hw_config_schema());
   s.merge(sched::sched_config_schema());
+  s.merge(telemetry::telemetry_config_schema());
   return s;
 }
 

@@ -14,6 +14,7 @@
 
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
+#include "aion/api/metrics_routes.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
@@ -55,6 +56,7 @@ aion::ConfigSchema daemon_schema() {
   aion::ConfigSchema s = aion::base_schema();
   s.merge(aion::hw::hw_config_schema());
   s.merge(aion::sched::sched_config_schema());
+  s.merge(aion::telemetry::telemetry_config_schema());
   return s;
 }
 
@@ -225,24 +227,40 @@ class Daemon {
     // The scheduler: recovers the jobs of the previous run before the API answers.
     auto runner_config = aion::sched::runner_config(config_, s.state_dir);
     if (!runner_config) return fail_start(runner_config.error());
-    aion::sched::JobManager jobs(store, events, aion::HostFs(s.host_root),
-                                 aion::hw::discover(aion::HostFs(s.host_root), *hw_options),
+    const aion::hw::Inventory inventory =
+        aion::hw::discover(aion::HostFs(s.host_root), *hw_options);
+    aion::sched::JobManager jobs(store, events, aion::HostFs(s.host_root), inventory,
                                  std::move(*runner_config));
     if (auto st = jobs.start(); !st) return fail_start(st.error());
+
+    // Telemetry: a store damaged by a crash is reported (events), never fatal.
+    auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
+    if (!telemetry_options) return fail_start(telemetry_options.error());
+    aion::telemetry::Telemetry telemetry(
+        *telemetry_options, aion::HostFs(s.host_root), inventory.accelerators,
+        [&events](const std::string& severity, const std::string& message) {
+          (void)events.append(
+              {.kind = "metrics", .severity = severity, .source = "telemetry", .message = message});
+        });
+    if (auto st = telemetry.start(); !st) return fail_start(st.error());
 
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
     aion::api::add_hw_routes(router, hw_watch);
     aion::api::add_job_routes(router, jobs);
+    aion::api::add_metrics_routes(router, telemetry);
 
-    aion::api::Server server({.unix_socket = s.socket,
-                              .socket_mode = s.socket_mode,
-                              .socket_group = s.socket_group,
-                              .tcp_listen = s.tcp_listen,
-                              .threads = s.api_threads,
-                              .max_body_bytes = s.max_body_bytes},
-                             router, [&tokens](std::string_view t) { return tokens.verify(t); });
+    aion::api::Server server(
+        {.unix_socket = s.socket,
+         .socket_mode = s.socket_mode,
+         .socket_group = s.socket_group,
+         .tcp_listen = s.tcp_listen,
+         .threads = s.api_threads,
+         .max_body_bytes = s.max_body_bytes,
+         .public_paths = telemetry_options->metrics_public ? std::vector<std::string>{"/metrics"}
+                                                           : std::vector<std::string>{}},
+        router, [&tokens](std::string_view t) { return tokens.verify(t); });
     info.listeners = [&server] { return server.listeners(); };
     if (auto st = server.start(); !st) return fail_start(st.error());
 
@@ -276,7 +294,8 @@ class Daemon {
     spdlog::info("event=stopping in_flight={} grace_ms={}", server.in_flight(),
                  s.shutdown_grace.count());
     server.stop(s.shutdown_grace);
-    jobs.stop();  // the jobs themselves go on; the next aiond adopts them
+    jobs.stop();       // the jobs themselves go on; the next aiond adopts them
+    telemetry.stop();  // writes what is not yet on disk
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

@@ -4,6 +4,7 @@
 
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
+#include "aion/api/metrics_routes.h"
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
@@ -37,6 +38,11 @@ class OpenApiTest : public ::testing::Test {
     jobs_ = std::make_unique<sched::JobManager>(*store_, *events_, HostFs("/"), hw::Inventory{},
                                                 sched::RunnerConfig{}, clock_);
     add_job_routes(router_, *jobs_);
+    telemetry::TelemetryOptions t;
+    t.enabled = false;
+    telemetry_ = std::make_unique<telemetry::Telemetry>(t, HostFs("/"),
+                                                        std::vector<hw::Accelerator>{}, nullptr);
+    add_metrics_routes(router_, *telemetry_);
   }
 
   ManualClock clock_;
@@ -47,6 +53,7 @@ class OpenApiTest : public ::testing::Test {
   std::unique_ptr<RouteContext> ctx_;
   std::unique_ptr<HwWatch> hw_;
   std::unique_ptr<sched::JobManager> jobs_;
+  std::unique_ptr<telemetry::Telemetry> telemetry_;
   Router router_;
 };
 

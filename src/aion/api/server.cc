@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <utility>  // Boost 1.74 asio needs it under C++23
 
@@ -249,6 +250,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Result<Identity> identify(const Request& r) {
     if (peer_) return *peer_;
     auto it = r.headers.find("authorization");
+    if (it == r.headers.end() && r.method == "GET" &&
+        std::find(server_.options.public_paths.begin(), server_.options.public_paths.end(),
+                  r.path) != server_.options.public_paths.end()) {
+      return Identity{Role::kViewer, "anonymous", -1};
+    }
     if (it == r.headers.end()) {
       return fail(ErrorCode::kUnauthenticated,
                   "the TCP API needs 'Authorization: Bearer <token>' (create one with "

@@ -38,6 +38,9 @@ struct ServerOptions {
   int threads = 2;
   std::size_t max_body_bytes = 1 << 20;
   std::chrono::milliseconds idle_timeout{60000};
+  // GET paths that TCP clients may call without a token, as the viewer "anonymous" (/metrics
+  // for a Prometheus that scrapes the node like node_exporter).
+  std::vector<std::string> public_paths;
 };
 
 struct ListenerInfo {

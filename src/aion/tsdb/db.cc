@@ -227,6 +227,16 @@ std::vector<std::string> Db::series() const {
   return out;
 }
 
+std::optional<Sample> Db::last(std::string_view series) const {
+  std::lock_guard lock(mu_);
+  auto it = series_.find(series);
+  if (it == series_.end() || it->second.chunks.empty()) return std::nullopt;
+  auto r = it->second.chunks.back().reader();
+  Sample s, out;
+  while (r.next(s)) out = s;
+  return out;
+}
+
 bool Db::has_series(std::string_view series) const {
   std::lock_guard lock(mu_);
   return series_.find(series) != series_.end();

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,8 @@ class Db {
   std::vector<Sample> query(std::string_view series, std::int64_t from_ms,
                             std::int64_t to_ms) const;
   std::vector<std::string> series() const;
+  // The newest sample of a series.
+  std::optional<Sample> last(std::string_view series) const;
   bool has_series(std::string_view series) const;
   DbStats stats() const;
   const OpenReport& opened() const { return opened_; }

@@ -1,0 +1,13 @@
+// Telemetry's routes: /metrics in the Prometheus text format (on the TCP listener without a
+// token when telemetry.metrics_public is set), the list of stored series with their latest
+// values, and range queries over the embedded store.
+#pragma once
+
+#include "aion/api/router.h"
+#include "aion/telemetry/service.h"
+
+namespace aion::api {
+
+void add_metrics_routes(Router& router, telemetry::Telemetry& telemetry);
+
+}  // namespace aion::api

@@ -1,0 +1,64 @@
+#include "aion/telemetry/gpu_collector.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aion::telemetry {
+
+Labels gpu_labels(const hw::Accelerator& a) {
+  Labels l = {{"gpu", std::to_string(a.index)},
+              {"pci", a.pci.address},
+              {"model", a.model},
+              {"vendor", a.vendor}};
+  if (a.simulated) l.emplace_back("simulated", "true");
+  return l;
+}
+
+SimulatedGpuCollector::SimulatedGpuCollector(std::vector<hw::Accelerator> gpus)
+    : gpus_(std::move(gpus)) {
+  for (const auto& g : gpus_) {
+    State s;
+    s.rng.seed(0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(g.index + 1));
+    s.power_limit = g.model.find("H100") != std::string::npos ? 700 : 400;
+    state_.push_back(std::move(s));
+  }
+}
+
+std::vector<MetricFamily> SimulatedGpuCollector::collect() {
+  MetricFamily util{"aion_gpu_utilization_ratio",
+                    "Share of time a kernel ran on the GPU over the last sample period",
+                    MetricType::kGauge,
+                    {}};
+  MetricFamily used{"aion_gpu_memory_used_bytes", "GPU memory in use", MetricType::kGauge, {}};
+  MetricFamily total{"aion_gpu_memory_total_bytes", "GPU memory in all", MetricType::kGauge, {}};
+  MetricFamily temp{"aion_gpu_temperature_celsius", "GPU core temperature", MetricType::kGauge, {}};
+  MetricFamily power{"aion_gpu_power_watts", "GPU board power draw", MetricType::kGauge, {}};
+  MetricFamily clock{"aion_gpu_sm_clock_hertz", "GPU SM clock", MetricType::kGauge, {}};
+  for (std::size_t i = 0; i < gpus_.size(); ++i) {
+    const auto& g = gpus_[i];
+    State& s = state_[i];
+    std::normal_distribution<double> step(0, 0.04);
+    std::uniform_real_distribution<double> uni(0, 1);
+    // Mostly a slow random walk; now and then a job starts or ends.
+    s.util = std::clamp(s.util + step(s.rng), 0.0, 1.0);
+    if (uni(s.rng) < 0.01) s.util = uni(s.rng) < 0.5 ? 0.02 : 0.95;
+    s.mem = std::clamp(0.9 * s.mem + 0.1 * (0.1 + 0.8 * s.util) + step(s.rng) * 0.1, 0.0, 1.0);
+    s.temp += 0.1 * ((35 + 50 * s.util) - s.temp) + step(s.rng) * 5;
+    const double watts = 60 + (s.power_limit - 60) * s.util + step(s.rng) * 20;
+    const double mhz = s.temp > 83 ? 1200 : 1410;
+    const double mem_total = g.memory_bytes > 0 ? static_cast<double>(g.memory_bytes) : 80e9;
+    Labels l = gpu_labels(g);
+    util.add(l, std::round(s.util * 100) / 100);
+    used.add(l, std::round(s.mem * mem_total / 1048576) * 1048576);
+    total.add(l, mem_total);
+    temp.add(l, std::round(s.temp));
+    power.add(l, std::round(std::max(30.0, watts) * 10) / 10);
+    clock.add(l, mhz * 1e6);
+  }
+  std::vector<MetricFamily> out;
+  if (gpus_.empty()) return out;
+  for (auto* f : {&util, &used, &total, &temp, &power, &clock}) out.push_back(std::move(*f));
+  return out;
+}
+
+}  // namespace aion::telemetry

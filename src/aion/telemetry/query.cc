@@ -1,0 +1,249 @@
+#include "aion/telemetry/query.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "aion/telemetry/exposition.h"
+
+namespace aion::telemetry {
+namespace {
+
+bool name_char(char c, bool first) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
+         (!first && std::isdigit(static_cast<unsigned char>(c)));
+}
+
+std::unexpected<Error> bad(std::string_view text, std::size_t pos, const std::string& what) {
+  return fail(ErrorCode::kInvalidArgument, "query '" + std::string(text) + "': " + what +
+                                               " at column " + std::to_string(pos + 1) + "\n  " +
+                                               std::string(text) + "\n  " + std::string(pos, ' ') +
+                                               "^");
+}
+
+// Reads a double-quoted string with \\, \" and \n escapes starting at text[pos] == '"'.
+bool read_quoted(std::string_view text, std::size_t& pos, std::string& out) {
+  if (pos >= text.size() || text[pos] != '"') return false;
+  ++pos;
+  out.clear();
+  while (pos < text.size()) {
+    char c = text[pos++];
+    if (c == '"') return true;
+    if (c == '\\' && pos < text.size()) {
+      char e = text[pos++];
+      out += e == 'n' ? '\n' : e;
+    } else {
+      out += c;
+    }
+  }
+  return false;
+}
+
+void skip_space(std::string_view t, std::size_t& p) {
+  while (p < t.size() && std::isspace(static_cast<unsigned char>(t[p]))) ++p;
+}
+
+}  // namespace
+
+bool Selector::matches(std::string_view n, const Labels& labels) const {
+  if (!name.empty() && n != name) return false;
+  for (const auto& m : matchers) {
+    std::string v;
+    if (m.label == "__name__") {
+      v = std::string(n);
+    } else {
+      for (const auto& [k, val] : labels) {
+        if (k == m.label) v = val;
+      }
+    }
+    if ((v == m.value) != m.equal) return false;
+  }
+  return true;
+}
+
+Result<Selector> parse_selector(std::string_view text) {
+  Selector s;
+  std::size_t p = 0;
+  skip_space(text, p);
+  if (p == text.size())
+    return bad(text, p, "empty query; give a metric name (see `aion metrics ls`)");
+  std::size_t start = p;
+  while (p < text.size() && name_char(text[p], p == start)) ++p;
+  s.name = std::string(text.substr(start, p - start));
+  skip_space(text, p);
+  if (p < text.size() && text[p] == '{') {
+    ++p;
+    while (true) {
+      skip_space(text, p);
+      if (p < text.size() && text[p] == '}') {
+        ++p;
+        break;
+      }
+      std::size_t ls = p;
+      while (p < text.size() && name_char(text[p], p == ls) && text[p] != ':') ++p;
+      if (p == ls) return bad(text, p, "expected a label name");
+      Matcher m;
+      m.label = std::string(text.substr(ls, p - ls));
+      skip_space(text, p);
+      if (text.substr(p, 2) == "!=") {
+        m.equal = false;
+        p += 2;
+      } else if (text.substr(p, 2) == "=~" || text.substr(p, 2) == "!~") {
+        return bad(text, p, "regular-expression matchers are not supported; use = or !=");
+      } else if (p < text.size() && text[p] == '=') {
+        ++p;
+      } else {
+        return bad(text, p, "expected = or != after label '" + m.label + "'");
+      }
+      skip_space(text, p);
+      std::size_t vs = p;
+      if (!read_quoted(text, p, m.value)) {
+        return bad(text, vs, "expected a double-quoted value for label '" + m.label + "'");
+      }
+      s.matchers.push_back(std::move(m));
+      skip_space(text, p);
+      if (p < text.size() && text[p] == ',') {
+        ++p;
+        continue;
+      }
+      if (p < text.size() && text[p] == '}') {
+        ++p;
+        break;
+      }
+      return bad(text, p, "expected , or } after a label matcher");
+    }
+  }
+  skip_space(text, p);
+  if (p != text.size()) {
+    return bad(text, p,
+               s.name.empty() && s.matchers.empty()
+                   ? "a metric name starts with a letter, _ or :"
+                   : "unexpected '" + std::string(1, text[p]) + "'");
+  }
+  if (s.name.empty() && s.matchers.empty()) return bad(text, 0, "expected a metric name");
+  return s;
+}
+
+std::optional<std::pair<std::string, Labels>> parse_series_key(std::string_view key) {
+  auto brace = key.find('{');
+  std::pair<std::string, Labels> out;
+  out.first = std::string(key.substr(0, brace));
+  if (brace == std::string_view::npos) return out;
+  std::size_t p = brace + 1;
+  while (p < key.size() && key[p] != '}') {
+    auto eq = key.find('=', p);
+    if (eq == std::string_view::npos) return std::nullopt;
+    std::string label(key.substr(p, eq - p));
+    p = eq + 1;
+    std::string value;
+    if (!read_quoted(key, p, value)) return std::nullopt;
+    out.second.emplace_back(std::move(label), std::move(value));
+    if (p < key.size() && key[p] == ',') ++p;
+  }
+  return out;
+}
+
+Result<std::int64_t> parse_duration_ms(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  std::string_view unit = text.substr(i);
+  if (i == 0 || i > 12) {
+    return fail(ErrorCode::kInvalidArgument,
+                "'" + std::string(text) + "' is not a duration; write e.g. 90s, 15m, 1h, 2d");
+  }
+  const std::int64_t n = std::stoll(std::string(text.substr(0, i)));
+  std::int64_t mult = 0;
+  if (unit == "ms") mult = 1;
+  if (unit == "s") mult = 1000;
+  if (unit == "m") mult = 60'000;
+  if (unit == "h") mult = 3'600'000;
+  if (unit == "d") mult = 86'400'000;
+  if (unit == "w") mult = 7 * 86'400'000LL;
+  if (mult == 0) {
+    return fail(ErrorCode::kInvalidArgument, "'" + std::string(text) + "': unknown unit '" +
+                                                 std::string(unit) + "' (use ms, s, m, h, d or w)");
+  }
+  return n * mult;
+}
+
+Result<Aggregation> parse_aggregation(std::string_view text) {
+  if (text == "raw") return Aggregation::kRaw;
+  if (text == "avg") return Aggregation::kAvg;
+  if (text == "min") return Aggregation::kMin;
+  if (text == "max") return Aggregation::kMax;
+  if (text == "sum") return Aggregation::kSum;
+  if (text == "last") return Aggregation::kLast;
+  if (text == "p95") return Aggregation::kP95;
+  return fail(ErrorCode::kInvalidArgument, "unknown aggregation '" + std::string(text) +
+                                               "' (use avg, min, max, sum, last, p95 or raw)");
+}
+
+Result<std::vector<SeriesResult>> run_query(const tsdb::Db& db, const Selector& selector,
+                                            const QueryRange& range, std::string_view text) {
+  if (range.to_ms < range.from_ms) {
+    return fail(ErrorCode::kInvalidArgument, "the query's range ends before it starts");
+  }
+  if (range.step_ms > 0 && (range.to_ms - range.from_ms) / range.step_ms > 100'000) {
+    return fail(ErrorCode::kInvalidArgument,
+                "more than 100,000 steps; choose a larger --step or a shorter --since");
+  }
+  std::vector<SeriesResult> out;
+  for (const auto& key : db.series()) {
+    auto parsed = parse_series_key(key);
+    if (!parsed || !selector.matches(parsed->first, parsed->second)) continue;
+    SeriesResult r{key, parsed->first, parsed->second, {}};
+    auto samples = db.query(key, range.from_ms, range.to_ms);
+    if (range.step_ms <= 0 || range.agg == Aggregation::kRaw) {
+      r.points = std::move(samples);
+    } else {
+      std::size_t i = 0;
+      std::vector<double> bucket;
+      for (std::int64_t t = range.from_ms; t <= range.to_ms; t += range.step_ms) {
+        bucket.clear();
+        while (i < samples.size() && samples[i].t_ms < t + range.step_ms) {
+          if (samples[i].t_ms >= t) bucket.push_back(samples[i].value);
+          ++i;
+        }
+        if (bucket.empty()) continue;
+        double v = 0;
+        switch (range.agg) {
+          case Aggregation::kAvg:
+          case Aggregation::kSum:
+            for (double x : bucket) v += x;
+            if (range.agg == Aggregation::kAvg) v /= static_cast<double>(bucket.size());
+            break;
+          case Aggregation::kMin: v = *std::min_element(bucket.begin(), bucket.end()); break;
+          case Aggregation::kMax: v = *std::max_element(bucket.begin(), bucket.end()); break;
+          case Aggregation::kLast: v = bucket.back(); break;
+          case Aggregation::kP95: {
+            // Nearest rank.
+            std::sort(bucket.begin(), bucket.end());
+            auto rank =
+                static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(bucket.size())));
+            v = bucket[std::max<std::size_t>(1, rank) - 1];
+            break;
+          }
+          case Aggregation::kRaw: break;
+        }
+        r.points.push_back({t, v});
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) {
+    // A known name with labels that match nothing, or an unknown name: say which.
+    bool name_known = false;
+    for (const auto& key : db.series()) {
+      auto parsed = parse_series_key(key);
+      if (parsed && parsed->first == selector.name) name_known = true;
+    }
+    return fail(ErrorCode::kNotFound,
+                "no series matches '" + std::string(text) + "'" +
+                    (name_known ? ": the metric exists, but none of its series has those labels"
+                                : ": there is no metric named '" + selector.name + "'") +
+                    " (list them with `aion metrics ls`)");
+  }
+  return out;
+}
+
+}  // namespace aion::telemetry

@@ -1,0 +1,59 @@
+// Metric queries: a Prometheus-style selector, `name`, `name{label="value",other!="x"}` or
+// `{label="value"}`, over a time range, raw or aggregated per step (avg, min, max, sum, last,
+// p95 of the samples in each step). Errors point at the offending column.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aion/core/error.h"
+#include "aion/telemetry/metric.h"
+#include "aion/tsdb/db.h"
+
+namespace aion::telemetry {
+
+struct Matcher {
+  std::string label;
+  bool equal = true;  // = or !=
+  std::string value;
+};
+
+struct Selector {
+  std::string name;  // empty: any name
+  std::vector<Matcher> matchers;
+  bool matches(std::string_view name, const Labels& labels) const;
+};
+
+Result<Selector> parse_selector(std::string_view text);
+
+// The name and labels of a series key made by series_key(); nullopt when malformed.
+std::optional<std::pair<std::string, Labels>> parse_series_key(std::string_view key);
+
+// "90s", "15m", "1h", "2d", "500ms" -> milliseconds.
+Result<std::int64_t> parse_duration_ms(std::string_view text);
+
+enum class Aggregation { kRaw, kAvg, kMin, kMax, kSum, kLast, kP95 };
+Result<Aggregation> parse_aggregation(std::string_view text);
+
+struct QueryRange {
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::int64_t step_ms = 0;  // 0: raw samples
+  Aggregation agg = Aggregation::kRaw;
+};
+
+struct SeriesResult {
+  std::string key;
+  std::string name;
+  Labels labels;
+  std::vector<tsdb::Sample> points;  // per step: t = step start
+};
+
+// kNotFound (naming the selector) when no series matches.
+Result<std::vector<SeriesResult>> run_query(const tsdb::Db& db, const Selector& selector,
+                                            const QueryRange& range, std::string_view text);
+
+}  // namespace aion::telemetry

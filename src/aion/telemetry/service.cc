@@ -1,0 +1,250 @@
+#include "aion/telemetry/service.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+#include "aion/telemetry/gpu_collector.h"
+#include "aion/telemetry/host_collector.h"
+
+namespace aion::telemetry {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utc(std::int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+ConfigSchema telemetry_config_schema() {
+  ConfigSchema s;
+  s.boolean("telemetry.enabled", true, "Collect host, GPU and job metrics and keep them")
+      .integer("telemetry.host_interval_s", 10, "Seconds between host metric collections", 1, 3600)
+      .integer("telemetry.gpu_interval_s", 1, "Seconds between GPU metric collections", 1, 3600)
+      .integer("telemetry.flush_interval_s", 60,
+               "Seconds between writes of new samples to disk: at most this much is lost in a "
+               "crash",
+               1, 3600)
+      .integer("telemetry.retention_days", 15, "Days of metrics kept (0: no age limit)", 0, 3650)
+      .integer("telemetry.max_disk_mb", 1024,
+               "Megabytes the metric block files may use; the oldest go first (0: no limit)", 0,
+               1 << 24)
+      .boolean("telemetry.metrics_public", true,
+               "Serve /metrics on the TCP listener without a token, like node_exporter (false: "
+               "Prometheus must send a viewer token)");
+  return s;
+}
+
+Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& state_dir) {
+  TelemetryOptions o;
+  o.enabled = c.get_bool("telemetry.enabled");
+  o.dir = state_dir / "metrics";
+  o.host_interval = std::chrono::seconds(c.get_int("telemetry.host_interval_s"));
+  o.gpu_interval = std::chrono::seconds(c.get_int("telemetry.gpu_interval_s"));
+  o.flush_interval = std::chrono::seconds(c.get_int("telemetry.flush_interval_s"));
+  o.retention_ms = c.get_int("telemetry.retention_days") * 86400LL * 1000;
+  o.max_disk_bytes = static_cast<std::uint64_t>(c.get_int("telemetry.max_disk_mb")) << 20;
+  o.metrics_public = c.get_bool("telemetry.metrics_public");
+  return o;
+}
+
+Telemetry::Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accelerator> gpus,
+                     EventSink events)
+    : options_(std::move(options)), fs_(std::move(fs)), events_(std::move(events)) {
+  auto host = std::make_shared<HostCollector>(fs_);
+  sources_.push_back({"host", options_.host_interval, [host] { return host->collect(); }});
+  std::vector<hw::Accelerator> simulated;
+  for (auto& g : gpus) {
+    if (g.simulated) simulated.push_back(g);
+  }
+  if (!simulated.empty()) {
+    auto sim = std::make_shared<SimulatedGpuCollector>(std::move(simulated));
+    auto mu = std::make_shared<std::mutex>();
+    sources_.push_back({"gpu", options_.gpu_interval, [sim, mu] {
+                          std::lock_guard lock(*mu);
+                          return sim->collect();
+                        }});
+  }
+}
+
+Telemetry::~Telemetry() {
+  stop();
+}
+
+void Telemetry::add_source(Source source) {
+  sources_.push_back(std::move(source));
+}
+
+Status Telemetry::start() {
+  if (!options_.enabled) return {};
+  auto db = tsdb::Db::open({.dir = options_.dir,
+                            .retention_ms = options_.retention_ms,
+                            .max_bytes = options_.max_disk_bytes});
+  if (!db) return std::unexpected(db.error());
+  db_ = std::move(*db);
+  const auto& o = db_->opened();
+  for (const auto& q : o.quarantined) {
+    spdlog::warn("event=metrics_block_quarantined reason=\"{}\"", q);
+    if (events_) events_("warning", "metrics block file damaged and set aside: " + q);
+  }
+  if (o.blocks > 0) {
+    const std::int64_t lost_s = std::max<std::int64_t>(0, (wall_ms() - o.last_sample_ms) / 1000);
+    spdlog::info("event=metrics_loaded blocks={} series={} samples={} newest={}", o.blocks,
+                 o.series, o.samples, utc(o.last_sample_ms));
+    if (events_) {
+      events_("info", "metrics store loaded: " + std::to_string(o.series) + " series, " +
+                          std::to_string(o.samples) + " samples; the newest on disk is from " +
+                          utc(o.last_sample_ms) + " (" + std::to_string(lost_s) +
+                          " s ago): samples after it, at most one flush interval (" +
+                          std::to_string(options_.flush_interval.count() / 1000) +
+                          " s) before aiond stopped, were not kept");
+    }
+  }
+  const std::int64_t now = wall_ms();
+  for (std::size_t i = 0; i < sources_.size(); ++i) collect(i, now);
+  last_flush_ms_ = now;
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void Telemetry::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (db_) flush();
+}
+
+void Telemetry::collect(std::size_t i, std::int64_t now_ms) {
+  std::vector<MetricFamily> families;
+  try {
+    families = sources_[i].collect();
+  } catch (const std::exception& e) {
+    spdlog::warn("event=metrics_collect_failed source={} error=\"{}\"", sources_[i].name, e.what());
+    std::lock_guard lock(mu_);
+    ++collect_errors_;
+    return;
+  }
+  std::uint64_t refused = 0;
+  for (const auto& f : families) {
+    for (const auto& s : f.samples) {
+      if (!db_->append(series_key(f.name, s.labels), now_ms, s.value)) ++refused;
+    }
+  }
+  std::lock_guard lock(mu_);
+  collect_errors_ += refused;
+  latest_[sources_[i].name] = std::move(families);
+}
+
+void Telemetry::flush() {
+  auto r = db_->flush();
+  const std::int64_t now = wall_ms();
+  bool was = false;
+  {
+    std::lock_guard lock(mu_);
+    was = persisting_;
+    persisting_ = r.has_value();
+    if (r) last_flush_ms_ = now;
+  }
+  if (!r) {
+    spdlog::warn("event=metrics_flush_failed error=\"{}\"", r.error().message());
+    if (was && events_) {
+      events_("critical", "metrics are no longer written to disk (" + r.error().message() +
+                              "); they are kept in memory and written once there is room");
+    }
+    return;
+  }
+  if (!was && events_) events_("info", "metrics are written to disk again");
+  (void)db_->apply_retention(now);
+}
+
+void Telemetry::loop() {
+  std::vector<std::int64_t> due(sources_.size());
+  const std::int64_t start = wall_ms();
+  for (std::size_t i = 0; i < sources_.size(); ++i) due[i] = start + sources_[i].interval.count();
+  std::int64_t flush_due = start + options_.flush_interval.count();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    std::int64_t next = flush_due;
+    for (auto d : due) next = std::min(next, d);
+    const std::int64_t now = wall_ms();
+    if (next > now) {
+      cv_.wait_for(lock, milliseconds(next - now));
+      continue;
+    }
+    lock.unlock();
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      if (due[i] > now) continue;
+      collect(i, now);
+      // The next slot on the source's own grid; skipped slots are not made up.
+      due[i] += sources_[i].interval.count() *
+                std::max<std::int64_t>(1, (now - due[i]) / sources_[i].interval.count() + 1);
+    }
+    if (flush_due <= now) {
+      flush();
+      flush_due = now + options_.flush_interval.count();
+    }
+    lock.lock();
+  }
+}
+
+std::vector<MetricFamily> Telemetry::latest() const {
+  std::vector<MetricFamily> out;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, families] : latest_)
+      out.insert(out.end(), families.begin(), families.end());
+    out.push_back({"aion_metrics_persisting",
+                   "1 while metrics are written to disk, 0 after a failed flush (disk full)",
+                   MetricType::kGauge,
+                   {{{}, persisting_ ? 1.0 : 0.0}}});
+    out.push_back({"aion_metrics_last_flush_timestamp_seconds",
+                   "When metrics were last written to disk",
+                   MetricType::kGauge,
+                   {{{}, static_cast<double>(last_flush_ms_) / 1000}}});
+    out.push_back({"aion_metrics_rejected_samples_total",
+                   "Samples the store refused (clock stepped back) or collections that failed",
+                   MetricType::kCounter,
+                   {{{}, static_cast<double>(collect_errors_)}}});
+  }
+  if (db_) {
+    auto st = db_->stats();
+    out.push_back({"aion_metrics_series",
+                   "Series in the metrics store",
+                   MetricType::kGauge,
+                   {{{}, static_cast<double>(st.series)}}});
+    out.push_back({"aion_metrics_samples",
+                   "Samples in the metrics store",
+                   MetricType::kGauge,
+                   {{{}, static_cast<double>(st.samples)}}});
+    out.push_back({"aion_metrics_memory_bytes",
+                   "Compressed sample bytes held in memory",
+                   MetricType::kGauge,
+                   {{{}, static_cast<double>(st.memory_bytes)}}});
+    out.push_back({"aion_metrics_disk_bytes",
+                   "Bytes of metric block files on disk",
+                   MetricType::kGauge,
+                   {{{}, static_cast<double>(st.disk_bytes)}}});
+  }
+  return out;
+}
+
+}  // namespace aion::telemetry

@@ -1,0 +1,92 @@
+// Telemetry in aiond: collectors run on their own intervals (GPUs every second, the host
+// every 10 s by default), every sample goes into the embedded store, the store is flushed to
+// disk every flush interval and kept under its retention, and the latest values are what
+// /metrics serves to Prometheus. A full disk stops persistence with an event (and resumes
+// with another once a flush succeeds again); it never stops the daemon.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aion/core/config.h"
+#include "aion/core/error.h"
+#include "aion/core/host_fs.h"
+#include "aion/hw/inventory.h"
+#include "aion/telemetry/metric.h"
+#include "aion/tsdb/db.h"
+
+namespace aion::telemetry {
+
+struct TelemetryOptions {
+  bool enabled = true;
+  std::filesystem::path dir;  // <state_dir>/metrics
+  std::chrono::milliseconds host_interval{10000};
+  std::chrono::milliseconds gpu_interval{1000};
+  std::chrono::milliseconds flush_interval{60000};
+  std::int64_t retention_ms = 15LL * 86400 * 1000;
+  std::uint64_t max_disk_bytes = 1ULL << 30;
+  bool metrics_public = true;  // /metrics needs no token on the TCP listener
+};
+
+ConfigSchema telemetry_config_schema();
+Result<TelemetryOptions> telemetry_options(const Config& c, const std::filesystem::path& state_dir);
+
+// A source of metric families, collected every `interval`.
+struct Source {
+  std::string name;
+  std::chrono::milliseconds interval;
+  std::function<std::vector<MetricFamily>()> collect;
+};
+
+class Telemetry {
+ public:
+  // severity ("info", "warning", "critical") and a message for the event log.
+  using EventSink = std::function<void(const std::string& severity, const std::string& message)>;
+
+  Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accelerator> gpus,
+            EventSink events);
+  ~Telemetry();
+
+  // Adds a source before start() (per-job cgroup usage comes from the scheduler this way).
+  void add_source(Source source);
+  // Opens the store (reporting what a crash lost), collects once and starts the loop.
+  Status start();
+  // Stops the loop and flushes what is left.
+  void stop();
+
+  // The latest value of every family of every source, plus the store's own metrics.
+  std::vector<MetricFamily> latest() const;
+  tsdb::Db* db() { return db_.get(); }
+  const TelemetryOptions& options() const { return options_; }
+
+ private:
+  void loop();
+  void collect(std::size_t source, std::int64_t now_ms);
+  void flush();
+
+  TelemetryOptions options_;
+  HostFs fs_;
+  EventSink events_;
+  std::vector<Source> sources_;
+  std::unique_ptr<tsdb::Db> db_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<std::string, std::vector<MetricFamily>> latest_;
+  std::uint64_t collect_errors_ = 0;
+  bool persisting_ = true;
+  std::int64_t last_flush_ms_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace aion::telemetry

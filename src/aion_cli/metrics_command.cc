@@ -1,0 +1,137 @@
+// aion metrics ls [SELECTOR]: the stored series with their latest value.
+// aion metrics query SELECTOR [--since 1h] [--step 1m] [--agg avg]: samples of the matching
+// series, raw or aggregated per step.
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include "aion/core/json.h"
+#include "cli.h"
+#include "daemon_client.h"
+#include "table.h"
+
+namespace aion::cli {
+namespace {
+
+std::string url_encode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string local_time(long long ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string number(double v) {
+  char buf[32];
+  if (v == static_cast<double>(static_cast<long long>(v)) && std::abs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+  }
+  return buf;
+}
+
+}  // namespace
+
+void add_metrics_commands(CLI::App& app, Context& ctx) {
+  auto* metrics = app.add_subcommand(
+      "metrics", "Host, GPU and job metrics kept by aiond (also served to Prometheus at /metrics)");
+  metrics->require_subcommand(1);
+
+  auto match = std::make_shared<std::string>();
+  auto* ls = metrics->add_subcommand("ls", "List the stored series and their latest value");
+  ls->add_option("selector", *match,
+                 "Only series matching NAME or NAME{label=\"value\",...}, e.g. "
+                 "'aion_gpu_temperature_celsius'");
+  ls->callback([&ctx, match] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "GET",
+                     "/v1/metrics" + (match->empty() ? "" : "?match=" + url_encode(*match)));
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json j = Json::parse(*body, nullptr, false);
+    Table t({"SERIES", "VALUE", "AT"});
+    for (const auto& s : j.value("series", Json::array())) {
+      t.add({s.value("series", ""), s.contains("value") ? number(s["value"].get<double>()) : "-",
+             s.contains("t_ms") ? local_time(s["t_ms"].get<long long>()) : "-"});
+    }
+    if (t.empty()) {
+      std::printf("no series%s\n", match->empty() ? "" : " match");
+      return;
+    }
+    t.print();
+    const Json& st = j["store"];
+    std::printf("\n%lld series, %lld samples, %.1f KiB in memory, %.1f KiB on disk\n",
+                st.value("series", 0LL), st.value("samples", 0LL),
+                st.value("memory_bytes", 0.0) / 1024, st.value("disk_bytes", 0.0) / 1024);
+  });
+
+  struct QueryArgs {
+    std::string selector;
+    std::string since = "1h";
+    std::string step;
+    std::string agg;
+  };
+  auto q = std::make_shared<QueryArgs>();
+  auto* query = metrics->add_subcommand(
+      "query", "Samples of the series a selector matches, raw or aggregated per step");
+  query->add_option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}")
+      ->required();
+  query->add_option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
+  query->add_option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
+  query->add_option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
+  query->callback([&ctx, q] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    std::string target =
+        "/v1/metrics/query?q=" + url_encode(q->selector) + "&since=" + url_encode(q->since);
+    if (!q->step.empty()) target += "&step=" + url_encode(q->step);
+    if (!q->agg.empty()) target += "&agg=" + url_encode(q->agg);
+    auto body = call(ctx, *client, "GET", target);
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json j = Json::parse(*body, nullptr, false);
+    bool first = true;
+    for (const auto& s : j.value("result", Json::array())) {
+      if (!first) std::printf("\n");
+      first = false;
+      std::printf("%s\n", s.value("series", "").c_str());
+      Table t({"TIME", "VALUE"});
+      for (const auto& p : s.value("points", Json::array())) {
+        t.add({local_time(p[0].get<long long>()), number(p[1].get<double>())});
+      }
+      if (t.empty()) {
+        std::printf("  (no samples in the last %s)\n", q->since.c_str());
+      } else {
+        t.print();
+      }
+    }
+  });
+}
+
+}  // namespace aion::cli

@@ -1,0 +1,205 @@
+// The Prometheus text format as Prometheus parses it, and the collectors on a recorded tree.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "aion/telemetry/exposition.h"
+#include "aion/telemetry/gpu_collector.h"
+#include "aion/telemetry/host_collector.h"
+
+namespace aion::telemetry {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ExpositionTest, HelpTypeEscapingAndOneFamilyPerName) {
+  std::vector<MetricFamily> f;
+  f.push_back({"aion_b_total", "Counts \\ things\nover lines", MetricType::kCounter, {}});
+  f.back().add({{"path", "C:\\dir \"q\"\nnext"}}, 3);
+  f.push_back({"aion_a", "A gauge", MetricType::kGauge, {}});
+  f.back().add({{"z", "1"}, {"a", "2"}}, 0.5).add({}, std::numeric_limits<double>::quiet_NaN());
+  // The same name again from another collector: merged into the first family.
+  f.push_back({"aion_b_total", "ignored", MetricType::kGauge, {}});
+  f.back().add({{"path", "/x"}}, 1e21);
+  f.push_back({"aion_c", "infinities", MetricType::kGauge, {}});
+  f.back()
+      .add({{"s", "+"}}, std::numeric_limits<double>::infinity())
+      .add({{"s", "-"}}, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(render_exposition(f),
+            "# HELP aion_a A gauge\n"
+            "# TYPE aion_a gauge\n"
+            "aion_a NaN\n"
+            "aion_a{a=\"2\",z=\"1\"} 0.5\n"
+            "# HELP aion_b_total Counts \\\\ things\\nover lines\n"
+            "# TYPE aion_b_total counter\n"
+            "aion_b_total{path=\"/x\"} 1e+21\n"
+            "aion_b_total{path=\"C:\\\\dir \\\"q\\\"\\nnext\"} 3\n"
+            "# HELP aion_c infinities\n"
+            "# TYPE aion_c gauge\n"
+            "aion_c{s=\"+\"} +Inf\n"
+            "aion_c{s=\"-\"} -Inf\n");
+}
+
+TEST(ExpositionTest, NamesAndValues) {
+  EXPECT_TRUE(valid_metric_name("aion_gpu_power_watts"));
+  EXPECT_TRUE(valid_metric_name("job:rate5m"));
+  EXPECT_FALSE(valid_metric_name("9lives"));
+  EXPECT_FALSE(valid_metric_name("a-b"));
+  EXPECT_FALSE(valid_label_name("a:b"));
+  EXPECT_EQ(format_value(0.1), "0.1");
+  EXPECT_EQ(format_value(-0.0), "-0");
+  EXPECT_EQ(format_value(85899345920.0), "85899345920");
+  EXPECT_EQ(series_key("m", {{"b", "2"}, {"a", "x\"y"}}), "m{a=\"x\\\"y\",b=\"2\"}");
+  EXPECT_EQ(series_key("m", {}), "m");
+}
+
+// Every family name follows Prometheus conventions: counters end in _total, no name twice.
+void expect_conventions(const std::vector<MetricFamily>& families) {
+  for (const auto& f : families) {
+    EXPECT_TRUE(valid_metric_name(f.name)) << f.name;
+    EXPECT_EQ(f.name.ends_with("_total"), f.type == MetricType::kCounter) << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+    for (const auto& s : f.samples) {
+      for (const auto& [k, v] : s.labels) EXPECT_TRUE(valid_label_name(k)) << f.name << " " << k;
+    }
+  }
+}
+
+class HostCollectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("aion-host-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    put("proc/stat",
+        "cpu  100 0 50 1000 10 0 5 2 0 0\n"
+        "cpu0 60 0 30 500 4 0 3 1 0 0\n"
+        "cpu1 40 0 20 500 6 0 2 1 0 0\n"
+        "ctxt 12345\nprocs_running 3\nprocs_blocked 1\n");
+    put("proc/loadavg", "0.50 0.40 0.30 2/300 4242\n");
+    put("proc/meminfo",
+        "MemTotal:       16384 kB\nMemFree:         1024 kB\nMemAvailable:    8192 kB\n"
+        "HugePages_Total:      4\nHugePages_Free:       3\nHugepagesize:       2048 kB\n");
+    put("proc/pressure/memory",
+        "some avg10=1.50 avg60=0.00 avg300=0.00 total=2500000\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
+    put("proc/diskstats",
+        "   8       0 sda 100 0 2048 50 200 0 4096 80 0 1500 130 0 0 0 0\n"
+        "   8       1 sda1 10 0 20 5 20 0 40 8 0 15 13 0 0 0 0\n"
+        "   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0\n");
+    fs::create_directories(root_ / "sys/block/sda");
+    fs::create_directories(root_ / "sys/block/loop0");
+    put("proc/net/dev",
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
+        "errs drop fifo colls carrier compressed\n"
+        "    lo: 999 9 0 0 0 0 0 0 999 9 0 0 0 0 0 0\n"
+        "  eth0: 1000 10 1 2 0 0 0 0 2000 20 3 4 0 0 0 0\n");
+    put("sys/class/infiniband/mlx5_0/ports/1/counters/port_rcv_data", "250\n");
+    put("sys/class/infiniband/mlx5_0/ports/1/counters/port_xmit_data", "500\n");
+    put("sys/class/infiniband/mlx5_0/ports/1/counters/symbol_error", "7\n");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  void put(const std::string& rel, const std::string& text) {
+    fs::create_directories((root_ / rel).parent_path());
+    std::ofstream(root_ / rel) << text;
+  }
+  double value(const std::vector<MetricFamily>& fams, const std::string& name,
+               const Labels& labels) {
+    for (const auto& f : fams) {
+      if (f.name != name) continue;
+      for (const auto& s : f.samples) {
+        if (series_key(name, s.labels) == series_key(name, labels)) return s.value;
+      }
+    }
+    ADD_FAILURE() << "no " << series_key(name, labels);
+    return std::nan("");
+  }
+  fs::path root_;
+};
+
+TEST_F(HostCollectorTest, ReadsEverySourceOfARecordedTree) {
+  auto fams = HostCollector(HostFs(root_)).collect();
+  expect_conventions(fams);
+  const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  EXPECT_DOUBLE_EQ(value(fams, "aion_cpu_seconds_total", {{"cpu", "0"}, {"mode", "user"}}),
+                   60 / hz);
+  EXPECT_DOUBLE_EQ(value(fams, "aion_cpu_seconds_total", {{"cpu", "1"}, {"mode", "iowait"}}),
+                   6 / hz);
+  EXPECT_DOUBLE_EQ(value(fams, "aion_cpu_seconds_total", {{"cpu", "1"}, {"mode", "steal"}}),
+                   1 / hz);
+  EXPECT_EQ(value(fams, "aion_procs_blocked", {}), 1);
+  EXPECT_EQ(value(fams, "aion_load5", {}), 0.4);
+  EXPECT_EQ(value(fams, "aion_memory_bytes", {{"kind", "available"}}), 8192.0 * 1024);
+  EXPECT_EQ(value(fams, "aion_hugepages", {{"state", "free"}}), 3);
+  EXPECT_EQ(value(fams, "aion_hugepage_size_bytes", {}), 2048.0 * 1024);
+  EXPECT_EQ(value(fams, "aion_pressure_stalled_seconds_total",
+                  {{"kind", "some"}, {"resource", "memory"}}),
+            2.5);
+  EXPECT_EQ(value(fams, "aion_pressure_avg10_ratio", {{"kind", "some"}, {"resource", "memory"}}),
+            0.015);
+  EXPECT_EQ(value(fams, "aion_disk_read_bytes_total", {{"device", "sda"}}), 2048.0 * 512);
+  EXPECT_EQ(value(fams, "aion_disk_io_time_seconds_total", {{"device", "sda"}}), 1.5);
+  EXPECT_EQ(value(fams, "aion_network_transmit_bytes_total", {{"device", "eth0"}}), 2000);
+  EXPECT_EQ(
+      value(fams, "aion_network_drops_total", {{"device", "eth0"}, {"direction", "transmit"}}), 4);
+  EXPECT_EQ(
+      value(fams, "aion_infiniband_receive_bytes_total", {{"device", "mlx5_0"}, {"port", "1"}}),
+      1000);
+  EXPECT_EQ(value(fams, "aion_infiniband_errors_total",
+                  {{"counter", "symbol_error"}, {"device", "mlx5_0"}, {"port", "1"}}),
+            7);
+  // Partitions, loop devices and lo are left out.
+  std::string text = render_exposition(fams);
+  EXPECT_EQ(text.find("sda1"), std::string::npos);
+  EXPECT_EQ(text.find("loop0"), std::string::npos);
+  EXPECT_EQ(text.find("\"lo\""), std::string::npos);
+}
+
+TEST_F(HostCollectorTest, MissingSourcesAreSkippedNotFatal) {
+  fs::remove_all(root_ / "proc/pressure");
+  fs::remove(root_ / "proc/diskstats");
+  auto fams = HostCollector(HostFs(root_)).collect();
+  for (const auto& f : fams) {
+    EXPECT_EQ(f.name.find("pressure"), std::string::npos);
+    EXPECT_EQ(f.name.find("disk"), std::string::npos);
+  }
+  EXPECT_FALSE(fams.empty());
+  EXPECT_TRUE(HostCollector(HostFs(root_ / "nothing")).collect().empty());
+}
+
+TEST(SimulatedGpuTest, PlausibleAndReproducibleSeries) {
+  hw::Accelerator a;
+  a.index = 0;
+  a.vendor = "nvidia";
+  a.model = "A100-SXM4-80GB";
+  a.pci.address = "0000:07:00.0";
+  a.memory_bytes = 80ULL << 30;
+  a.simulated = true;
+  SimulatedGpuCollector one({a}), two({a});
+  for (int i = 0; i < 500; ++i) {
+    auto f1 = one.collect();
+    auto f2 = two.collect();
+    expect_conventions(f1);
+    ASSERT_EQ(render_exposition(f1), render_exposition(f2));
+    for (const auto& f : f1) {
+      for (const auto& s : f.samples) {
+        ASSERT_TRUE(std::isfinite(s.value)) << f.name;
+        if (f.name == "aion_gpu_utilization_ratio") {
+          ASSERT_TRUE(s.value >= 0 && s.value <= 1);
+        } else if (f.name == "aion_gpu_temperature_celsius") {
+          ASSERT_TRUE(s.value > 10 && s.value < 110);
+        } else if (f.name == "aion_gpu_memory_used_bytes") {
+          ASSERT_LE(s.value, 80.0 * (1ULL << 30));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aion::telemetry
