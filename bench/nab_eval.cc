@@ -58,11 +58,9 @@ constexpr Published kScoreboard[] = {
 
 // The knobs --set can change, by name; also what the JSON records.
 std::map<std::string, double*> knobs(DetectorOptions& o) {
-  return {{"slow_rows", &o.slow_rows},
-          {"clip_z", &o.clip_z},
-          {"memory_rows", &o.memory_rows},
-          {"max_log_p", &o.max_log_p},
-          {"refractory_rows", &o.refractory_rows}};
+  return {{"slow_rows", &o.slow_rows},     {"clip_z", &o.clip_z},
+          {"memory_rows", &o.memory_rows}, {"season_days", &o.season_days},
+          {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {

@@ -45,6 +45,18 @@ std::string Score::explain() const {
                     "level shifted %.1f sigma %s its%s baseline (value %.6g, baseline %.6g)", sigma,
                     dir, scale.c_str(), value, baseline);
       break;
+    case AnomalyKind::kSeason:
+      std::snprintf(buf, sizeof buf,
+                    "%.1f sigma %s what this hour of the day usually shows (value %.6g, usual "
+                    "%.6g)",
+                    sigma, dir, value, baseline);
+      break;
+    case AnomalyKind::kSeasonDrift:
+      std::snprintf(buf, sizeof buf,
+                    "the last samples run %.1f sigma %s what these hours usually show (value "
+                    "%.6g, usual %.6g)",
+                    sigma, dir, value, baseline);
+      break;
     case AnomalyKind::kNone: break;
   }
   return buf;
@@ -56,8 +68,21 @@ double Detector::Rarity::observe(double z, double keep, bool learn_only) {
   double p = 1.0;
   if (!learn_only) {
     double tail = 0;
-    for (int i = b; i < kBins; ++i) tail += count_[static_cast<std::size_t>(i)];
+    int top = -1;  // highest bin still holding a surprise
+    for (int i = kBins - 1; i >= 0 && i >= b; --i) {
+      tail += count_[static_cast<std::size_t>(i)];
+      if (top < 0 && count_[static_cast<std::size_t>(i)] > 1e-3f) top = i;
+    }
     p = (tail + 0.5) / (total_ + 1.0);
+    if (tail < 1e-3) {
+      // Beyond everything seen: how far beyond counts too (a power-law tail), so a 20-sigma
+      // spike outranks a value just past the previous maximum.
+      for (int i = b - 1; i >= 0 && top < 0; --i) {
+        if (count_[static_cast<std::size_t>(i)] > 1e-3f) top = i;
+      }
+      const double edge = std::exp2((top + 1) / 8.0 - 4.0);
+      if (top >= 0 && z > edge) p *= (edge / z) * (edge / z);
+    }
   }
   for (auto& c : count_) c = static_cast<float>(c * keep);
   total_ = total_ * keep + 1.0;
@@ -95,13 +120,27 @@ Score Detector::update(std::int64_t t_ms, double value) {
   const double floor = std::max(1e-3 * (hi_ - lo_), 1e-9 * std::max(1.0, std::abs(mean_)));
   const double dev = std::max(dev_, floor);
   const double step = std::max(step_, floor);
-  const double z[3] = {std::abs(value - mean_) / dev, std::abs(value - prev_) / step,
-                       std::abs(short_mean - mean_) / dev};
+  // Seasonal profile: the slot of this hour of the day.
+  constexpr std::int64_t kHourMs = 3'600'000;
+  Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
+  const bool slot_known = slot.n >= 3;
+  const double sdev = std::max(slot_known ? slot.dev : dev, floor);
+  const double sres = slot_known ? (value - slot.mean) / sdev : 0.0;
+  const std::size_t spos = (short_pos_ + opt_.short_rows - 1) % opt_.short_rows;
+  season_sum_ += sres - season_short_[spos];
+  season_short_[spos] = sres;
+  const double sdrift = season_sum_ / static_cast<double>(opt_.short_rows);
+
+  const double z[kViews] = {std::abs(value - mean_) / dev, std::abs(value - prev_) / step,
+                            std::abs(short_mean - mean_) / dev, std::abs(sres), std::abs(sdrift)};
+  // With short_rows == 1 the drift views would repeat the level views.
+  const std::size_t views = opt_.short_rows > 1 ? kViews : 3;
   const bool learning = n_ < opt_.learn_rows;
   const double keep = std::exp(-1.0 / opt_.memory_rows);
   double p = 1.0;
   int view = -1;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < static_cast<int>(kViews); ++i) {
+    if ((i == 2 || i == 4) && views < kViews) continue;
     const double pi = rarity_[static_cast<std::size_t>(i)].observe(z[i], keep, learning);
     if (pi < p) {
       p = pi;
@@ -110,14 +149,19 @@ Score Detector::update(std::int64_t t_ms, double value) {
   }
   double best = 0;
   if (!learning && view >= 0) {
-    best = std::clamp(-std::log10(std::min(1.0, 3.0 * p)) / opt_.max_log_p, 0.0, 1.0);
-    out.kind = view == 0   ? AnomalyKind::kLevel
-               : view == 1 ? AnomalyKind::kChange
-                           : AnomalyKind::kDrift;
-    out.sigma = z[view];
+    best = std::clamp(-std::log10(std::min(1.0, static_cast<double>(views) * p)) / opt_.max_log_p,
+                      0.0, 1.0);
+    constexpr AnomalyKind kKinds[kViews] = {AnomalyKind::kLevel, AnomalyKind::kChange,
+                                            AnomalyKind::kDrift, AnomalyKind::kSeason,
+                                            AnomalyKind::kSeasonDrift};
+    const double signed_dev[kViews] = {value - mean_, value - prev_, short_mean - mean_, sres,
+                                       sdrift};
+    const auto v = static_cast<std::size_t>(view);
+    out.kind = kKinds[v];
+    out.sigma = z[v];
     out.tail = p;
-    out.baseline = view == 1 ? prev_ : mean_;
-    out.above = (view == 1 ? value - prev_ : view == 0 ? value - mean_ : short_mean - mean_) >= 0;
+    out.baseline = v == 1 ? prev_ : v >= 3 ? slot.mean : mean_;
+    out.above = signed_dev[v] >= 0;
   }
 
   // Learn: clipped residuals keep an outlier from dragging the slow baseline.
@@ -130,6 +174,15 @@ Score Detector::update(std::int64_t t_ms, double value) {
     const double d = std::abs(value - prev_);
     const double dc = n_ < 10 ? d : std::min(d, opt_.clip_z * step);
     step_ += a * (dc - step_);
+  }
+  {
+    const double rows_per_slot = dt_ms_ > 0 ? std::max(1.0, kHourMs / dt_ms_) : 1.0;
+    const double sa = std::max(1.0 / (slot.n + 1.0), 1.0 / (opt_.season_days * rows_per_slot));
+    const double sr = value - slot.mean;
+    const double src = slot.n < 3 ? sr : std::clamp(sr, -opt_.clip_z * sdev, opt_.clip_z * sdev);
+    slot.mean += sa * src;
+    slot.dev += sa * (std::abs(src) - slot.dev);
+    slot.n += 1;
   }
   lo_ = std::min(lo_, value);
   hi_ = std::max(hi_, value);

@@ -10,11 +10,14 @@
 //   - level: the value against a slow, outlier-clipped baseline (EWMA of the level and of the
 //     absolute deviation);
 //   - change: the step from the previous value against the typical step (spikes, jumps);
-//   - drift: the mean of the last few values against the slow baseline (level shifts).
+//   - drift: the mean of the last few values against the slow baseline (level shifts);
+//   - season: the value against what this hour of the day usually looks like (a profile of
+//     kSeasonSlots hourly EWMA levels and deviations), and the mean of the last few such
+//     residuals (a day that does not look like the others).
 // Each view keeps a histogram of its own past surprises (log-spaced bins, exponentially
 // forgotten), so a surprise is judged by how rare it is *for this series*: spikes of a size
 // the series always has score low, a step larger than any seen so far scores near 1. The
-// rarest view wins (with a correction for looking three times), mapped to [0, 1] by
+// rarest view wins (with a correction for looking five times), mapped to [0, 1] by
 // -log10(tail probability). After a report the detector reports again only what is rarer for
 // a while, so one event gives one alarm rather than a burst.
 //
@@ -34,21 +37,25 @@ struct DetectorOptions {
   // Samples used only to learn (score 0). NAB's probationary period is 15% of a file.
   std::size_t learn_rows = 300;
   // Time constant, in samples, of the slow baseline.
-  double slow_rows = 400;
-  // Rows over which the short-term (drift) mean is taken (ring buffer, at most kMaxShort).
-  std::size_t short_rows = 4;
+  double slow_rows = 1000;
+  // Rows over which the short-term (drift) means are taken (ring buffer, at most kMaxShort).
+  // 1 makes the drift views repeat the level views: on NAB, means over 2-8 rows added more
+  // false alarms than early detections.
+  std::size_t short_rows = 1;
   // Residuals beyond clip_z deviations update the baseline as if they were clip_z.
   double clip_z = 4.0;
+  // Time constant, in days, of the seasonal profile.
+  double season_days = 7;
   // Time constant, in samples, over which the surprise histograms forget.
   double memory_rows = 5000;
   // -log10(tail probability) that maps to a score of 1.
   double max_log_p = 4.0;
   // After a report, the score needed to report again decays from it with this time constant.
-  double refractory_rows = 100;
+  double refractory_rows = 1000;
 };
 
 // Which view produced a score.
-enum class AnomalyKind { kNone, kLevel, kChange, kDrift };
+enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift };
 
 struct Score {
   double score = 0;  // in [0, 1]
@@ -67,6 +74,8 @@ struct Score {
 class Detector {
  public:
   static constexpr std::size_t kMaxShort = 8;
+  static constexpr std::size_t kSeasonSlots = 24;  // hours of the day
+  static constexpr std::size_t kViews = 5;
 
   explicit Detector(DetectorOptions options = {});
 
@@ -107,7 +116,16 @@ class Detector {
   std::size_t short_pos_ = 0;
   double short_sum_ = 0;
 
-  std::array<Rarity, 3> rarity_{};
+  struct Slot {
+    double mean = 0;
+    double dev = 0;
+    double n = 0;
+  };
+  std::array<Slot, kSeasonSlots> season_{};
+  std::array<double, kMaxShort> season_short_{};  // recent signed seasonal residuals (z)
+  double season_sum_ = 0;
+
+  std::array<Rarity, kViews> rarity_{};
   double refractory_ = 0;  // level a new score must exceed to be reported
 };
 
