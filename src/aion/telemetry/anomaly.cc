@@ -1,0 +1,204 @@
+#include "aion/telemetry/anomaly.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace aion::telemetry {
+namespace {
+
+std::string human_duration(double s) {
+  char buf[32];
+  if (s >= 86400 * 1.5) {
+    std::snprintf(buf, sizeof buf, "%.0f d", s / 86400);
+  } else if (s >= 3600 * 1.5) {
+    std::snprintf(buf, sizeof buf, "%.0f h", s / 3600);
+  } else if (s >= 90) {
+    std::snprintf(buf, sizeof buf, "%.0f min", s / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f s", s);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::string Score::explain() const {
+  if (kind == AnomalyKind::kNone) return {};
+  const char* dir = above ? "above" : "below";
+  const std::string scale = baseline_s > 0 ? " " + human_duration(baseline_s) : "";
+  char buf[224];
+  switch (kind) {
+    case AnomalyKind::kLevel:
+      std::snprintf(buf, sizeof buf,
+                    "%.1f sigma %s its%s baseline (value %.6g, baseline %.6g; as far only %.2g%% "
+                    "of the time before)",
+                    sigma, dir, scale.c_str(), value, baseline, 100 * tail);
+      break;
+    case AnomalyKind::kChange:
+      std::snprintf(buf, sizeof buf,
+                    "jumped %s by %.1f times its typical step (value %.6g, previous %.6g)", dir,
+                    sigma, value, baseline);
+      break;
+    case AnomalyKind::kDrift:
+      std::snprintf(buf, sizeof buf,
+                    "level shifted %.1f sigma %s its%s baseline (value %.6g, baseline %.6g)", sigma,
+                    dir, scale.c_str(), value, baseline);
+      break;
+    case AnomalyKind::kSeason:
+      std::snprintf(buf, sizeof buf,
+                    "%.1f sigma %s what this hour of the day usually shows (value %.6g, usual "
+                    "%.6g)",
+                    sigma, dir, value, baseline);
+      break;
+    case AnomalyKind::kSeasonDrift:
+      std::snprintf(buf, sizeof buf,
+                    "the last samples run %.1f sigma %s what these hours usually show (value "
+                    "%.6g, usual %.6g)",
+                    sigma, dir, value, baseline);
+      break;
+    case AnomalyKind::kNone: break;
+  }
+  return buf;
+}
+
+double Detector::Rarity::observe(double z, double keep, bool learn_only) {
+  int b = 0;
+  if (z > 0.0625) b = std::min(kBins - 1, static_cast<int>((std::log2(z) + 4.0) * 8.0));
+  double p = 1.0;
+  if (!learn_only) {
+    double tail = 0;
+    int top = -1;  // highest bin still holding a surprise
+    for (int i = kBins - 1; i >= 0 && i >= b; --i) {
+      tail += count_[static_cast<std::size_t>(i)];
+      if (top < 0 && count_[static_cast<std::size_t>(i)] > 1e-3f) top = i;
+    }
+    p = (tail + 0.5) / (total_ + 1.0);
+    if (tail < 1e-3) {
+      // Beyond everything seen: how far beyond counts too (a power-law tail), so a 20-sigma
+      // spike outranks a value just past the previous maximum.
+      for (int i = b - 1; i >= 0 && top < 0; --i) {
+        if (count_[static_cast<std::size_t>(i)] > 1e-3f) top = i;
+      }
+      const double edge = std::exp2((top + 1) / 8.0 - 4.0);
+      if (top >= 0 && z > edge) p *= (edge / z) * (edge / z);
+    }
+  }
+  for (auto& c : count_) c = static_cast<float>(c * keep);
+  total_ = total_ * keep + 1.0;
+  count_[static_cast<std::size_t>(b)] += 1.0f;
+  return std::min(1.0, p);
+}
+
+Detector::Detector(DetectorOptions options) : opt_(options) {
+  opt_.short_rows = std::clamp<std::size_t>(opt_.short_rows, 1, kMaxShort);
+  opt_.slow_rows = std::max(1.0, opt_.slow_rows);
+  opt_.memory_rows = std::max(1.0, opt_.memory_rows);
+  opt_.max_log_p = std::max(0.1, opt_.max_log_p);
+}
+
+Score Detector::update(std::int64_t t_ms, double value) {
+  Score out;
+  out.value = value;
+  if (!std::isfinite(value)) return out;
+  if (n_ == 0) {
+    mean_ = lo_ = hi_ = prev_ = value;
+    short_.fill(value);
+    short_sum_ = value * static_cast<double>(opt_.short_rows);
+  } else {
+    const double dt = static_cast<double>(t_ms - last_t_);
+    if (dt > 0) dt_ms_ = dt_ms_ == 0 ? dt : dt_ms_ + 0.05 * (dt - dt_ms_);
+  }
+  last_t_ = t_ms;
+
+  short_sum_ += value - short_[short_pos_];
+  short_[short_pos_] = value;
+  short_pos_ = (short_pos_ + 1) % opt_.short_rows;
+  const double short_mean = short_sum_ / static_cast<double>(opt_.short_rows);
+
+  // Floors keep a flat series from dividing by zero: any move off a flat line is surprising.
+  const double floor = std::max(1e-3 * (hi_ - lo_), 1e-9 * std::max(1.0, std::abs(mean_)));
+  const double dev = std::max(dev_, floor);
+  const double step = std::max(step_, floor);
+  // Seasonal profile: the slot of this hour of the day.
+  constexpr std::int64_t kHourMs = 3'600'000;
+  Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
+  const bool slot_known = slot.n >= 3;
+  const double sdev = std::max(slot_known ? slot.dev : dev, floor);
+  const double sres = slot_known ? (value - slot.mean) / sdev : 0.0;
+  const std::size_t spos = (short_pos_ + opt_.short_rows - 1) % opt_.short_rows;
+  season_sum_ += sres - season_short_[spos];
+  season_short_[spos] = sres;
+  const double sdrift = season_sum_ / static_cast<double>(opt_.short_rows);
+
+  const double z[kViews] = {std::abs(value - mean_) / dev, std::abs(value - prev_) / step,
+                            std::abs(short_mean - mean_) / dev, std::abs(sres), std::abs(sdrift)};
+  // With short_rows == 1 the drift views would repeat the level views.
+  const std::size_t views = opt_.short_rows > 1 ? kViews : 3;
+  const bool learning = n_ < opt_.learn_rows;
+  const double keep = std::exp(-1.0 / opt_.memory_rows);
+  double p = 1.0;
+  int view = -1;
+  for (int i = 0; i < static_cast<int>(kViews); ++i) {
+    if ((i == 2 || i == 4) && views < kViews) continue;
+    const double pi = rarity_[static_cast<std::size_t>(i)].observe(z[i], keep, learning);
+    if (pi < p) {
+      p = pi;
+      view = i;
+    }
+  }
+  double best = 0;
+  if (!learning && view >= 0) {
+    best = std::clamp(-std::log10(std::min(1.0, static_cast<double>(views) * p)) / opt_.max_log_p,
+                      0.0, 1.0);
+    constexpr AnomalyKind kKinds[kViews] = {AnomalyKind::kLevel, AnomalyKind::kChange,
+                                            AnomalyKind::kDrift, AnomalyKind::kSeason,
+                                            AnomalyKind::kSeasonDrift};
+    const double signed_dev[kViews] = {value - mean_, value - prev_, short_mean - mean_, sres,
+                                       sdrift};
+    const auto v = static_cast<std::size_t>(view);
+    out.kind = kKinds[v];
+    out.sigma = z[v];
+    out.tail = p;
+    out.baseline = v == 1 ? prev_ : v >= 3 ? slot.mean : mean_;
+    out.above = signed_dev[v] >= 0;
+  }
+
+  // Learn: clipped residuals keep an outlier from dragging the slow baseline.
+  const double a = std::max(1.0 / static_cast<double>(n_ + 1), 1.0 / opt_.slow_rows);
+  const double r = value - mean_;
+  const double rc = n_ < 10 ? r : std::clamp(r, -opt_.clip_z * dev, opt_.clip_z * dev);
+  mean_ += a * rc;
+  dev_ += a * (std::abs(rc) - dev_);
+  if (n_ > 0) {
+    const double d = std::abs(value - prev_);
+    const double dc = n_ < 10 ? d : std::min(d, opt_.clip_z * step);
+    step_ += a * (dc - step_);
+  }
+  {
+    const double rows_per_slot = dt_ms_ > 0 ? std::max(1.0, kHourMs / dt_ms_) : 1.0;
+    const double sa = std::max(1.0 / (slot.n + 1.0), 1.0 / (opt_.season_days * rows_per_slot));
+    const double sr = value - slot.mean;
+    const double src = slot.n < 3 ? sr : std::clamp(sr, -opt_.clip_z * sdev, opt_.clip_z * sdev);
+    slot.mean += sa * src;
+    slot.dev += sa * (std::abs(src) - slot.dev);
+    slot.n += 1;
+  }
+  lo_ = std::min(lo_, value);
+  hi_ = std::max(hi_, value);
+  prev_ = value;
+  ++n_;
+
+  // One alarm per event: report only what beats the recent reports.
+  refractory_ *= std::exp(-1.0 / std::max(1.0, opt_.refractory_rows));
+  if (best > refractory_) {
+    refractory_ = best;
+    out.score = best;
+  } else {
+    out.kind = AnomalyKind::kNone;
+  }
+  if (dt_ms_ > 0) out.baseline_s = opt_.slow_rows * dt_ms_ / 1000.0;
+  return out;
+}
+
+}  // namespace aion::telemetry

@@ -1,0 +1,108 @@
+// The streaming detector: bounded scores, spikes and level shifts found and explained,
+// fixed memory, and no NaN out whatever comes in.
+#include "aion/telemetry/anomaly.h"
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <type_traits>
+
+#include <gtest/gtest.h>
+
+namespace aion::telemetry {
+namespace {
+
+constexpr std::int64_t kStepMs = 300'000;  // 5 min, like most NAB series
+
+DetectorOptions opts() {
+  return {.learn_rows = 300};
+}
+
+TEST(AnomalyTest, ScoresStayInUnitInterval) {
+  Detector d(opts());
+  std::mt19937 rng(1);
+  std::normal_distribution<double> noise(0, 1);
+  for (int i = 0; i < 20'000; ++i) {
+    double v = 50 + 10 * std::sin(i / 40.0) + noise(rng) + (i % 997 == 0 ? 40 : 0);
+    Score s = d.update(i * kStepMs, v);
+    ASSERT_GE(s.score, 0.0) << "row " << i;
+    ASSERT_LE(s.score, 1.0) << "row " << i;
+  }
+}
+
+TEST(AnomalyTest, SpikeOnAFlatSeriesIsFlaggedAndExplained) {
+  Detector d(opts());
+  std::mt19937 rng(2);
+  std::normal_distribution<double> noise(0, 0.5);
+  double others = 0;
+  Score spike;
+  for (int i = 0; i < 2000; ++i) {
+    const bool at_spike = i == 1500;
+    Score s = d.update(i * kStepMs, 20 + noise(rng) + (at_spike ? 15 : 0));
+    if (at_spike) {
+      spike = s;
+    } else if (i < 1500) {
+      others = std::max(others, s.score);
+    }
+  }
+  EXPECT_GE(spike.score, 0.9);
+  EXPECT_GT(spike.score, others + 0.2) << "the spike must stand out from the noise";
+  const std::string why = spike.explain();
+  EXPECT_NE(why.find("above"), std::string::npos) << why;
+  EXPECT_NE(why.find("35"), std::string::npos) << "names the value: " << why;
+}
+
+TEST(AnomalyTest, LevelShiftIsDetectedPromptly) {
+  Detector d(opts());
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 1);
+  double before = 0, after = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const double level = i < 2000 ? 10 : 16;
+    Score s = d.update(i * kStepMs, level + noise(rng));
+    if (i < 2000) before = std::max(before, s.score);
+    if (i >= 2000 && i < 2010) after = std::max(after, s.score);
+  }
+  EXPECT_GE(after, 0.6);
+  EXPECT_GT(after, before);
+}
+
+TEST(AnomalyTest, StateIsFixedSizeWhateverTheHistory) {
+  // No heap: the whole state is the object itself, so it cannot grow.
+  static_assert(std::is_trivially_copyable_v<Detector>);
+  Detector d(opts());
+  const Detector fresh = d;
+  std::mt19937 rng(4);
+  std::normal_distribution<double> noise(0, 1);
+  for (int i = 0; i < 1'000'000; ++i) {
+    Score s = d.update(i * 1000LL, noise(rng));
+    ASSERT_TRUE(std::isfinite(s.score));
+  }
+  EXPECT_EQ(sizeof(d), sizeof(fresh));
+  EXPECT_EQ(d.samples(), 1'000'000u);
+  EXPECT_LT(sizeof(Detector), 8192u);
+}
+
+TEST(AnomalyTest, NonFiniteInputAndConstantSeriesGiveFiniteScores) {
+  Detector d(opts());
+  const double bad[] = {std::numeric_limits<double>::quiet_NaN(),
+                        std::numeric_limits<double>::infinity(),
+                        -std::numeric_limits<double>::infinity()};
+  for (int i = 0; i < 5000; ++i) {
+    Score s = d.update(i * kStepMs, i % 50 == 7 ? bad[i % 3] : 42.0);
+    ASSERT_TRUE(std::isfinite(s.score)) << "row " << i;
+    EXPECT_EQ(s.score, 0.0) << "a constant series has nothing to report, row " << i;
+  }
+  Detector zero(opts());
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(zero.update(i * kStepMs, 0.0).score, 0.0);
+}
+
+TEST(AnomalyTest, LearningRowsScoreZero) {
+  Detector d({.learn_rows = 100});
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(d.update(i * kStepMs, i % 2 ? 1e9 : -1e9).score, 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace aion::telemetry
