@@ -238,9 +238,13 @@ class Daemon {
     if (!telemetry_options) return fail_start(telemetry_options.error());
     aion::telemetry::Telemetry telemetry(
         *telemetry_options, aion::HostFs(s.host_root), inventory.accelerators,
-        [&events](const std::string& severity, const std::string& message) {
-          (void)events.append(
-              {.kind = "metrics", .severity = severity, .source = "telemetry", .message = message});
+        [&events](const std::string& kind, const std::string& severity, const std::string& message,
+                  const std::string& data) {
+          (void)events.append({.kind = kind,
+                               .severity = severity,
+                               .source = "telemetry",
+                               .message = message,
+                               .data_json = data});
         });
     if (auto st = telemetry.start(); !st) return fail_start(st.error());
 

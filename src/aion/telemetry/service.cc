@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/core/json.h"
+
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
 
@@ -46,7 +48,12 @@ ConfigSchema telemetry_config_schema() {
                1 << 24)
       .boolean("telemetry.metrics_public", true,
                "Serve /metrics on the TCP listener without a token, like node_exporter (false: "
-               "Prometheus must send a viewer token)");
+               "Prometheus must send a viewer token)")
+      .number("telemetry.anomaly_threshold", 0.9,
+              "Anomaly score (0-1) from which a sample becomes an `anomaly` event; 0: no "
+              "detection")
+      .integer("telemetry.anomaly_min_gap_s", 300,
+               "Seconds between two anomaly events of the same series", 0, 86400);
   return s;
 }
 
@@ -60,6 +67,14 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
   o.retention_ms = c.get_int("telemetry.retention_days") * 86400LL * 1000;
   o.max_disk_bytes = static_cast<std::uint64_t>(c.get_int("telemetry.max_disk_mb")) << 20;
   o.metrics_public = c.get_bool("telemetry.metrics_public");
+  o.anomaly_threshold = c.get_double("telemetry.anomaly_threshold");
+  if (o.anomaly_threshold < 0 || o.anomaly_threshold > 1) {
+    return fail(ErrorCode::kConfig, c.source() +
+                                        ": telemetry.anomaly_threshold must be from 0 "
+                                        "to 1 (0 turns detection off), got " +
+                                        std::to_string(o.anomaly_threshold));
+  }
+  o.anomaly_min_gap_ms = c.get_int("telemetry.anomaly_min_gap_s") * 1000;
   return o;
 }
 
@@ -100,19 +115,22 @@ Status Telemetry::start() {
   const auto& o = db_->opened();
   for (const auto& q : o.quarantined) {
     spdlog::warn("event=metrics_block_quarantined reason=\"{}\"", q);
-    if (events_) events_("warning", "metrics block file damaged and set aside: " + q);
+    if (events_)
+      events_("metrics", "warning", "metrics block file damaged and set aside: " + q, "{}");
   }
   if (o.blocks > 0) {
     const std::int64_t lost_s = std::max<std::int64_t>(0, (wall_ms() - o.last_sample_ms) / 1000);
     spdlog::info("event=metrics_loaded blocks={} series={} samples={} newest={}", o.blocks,
                  o.series, o.samples, utc(o.last_sample_ms));
     if (events_) {
-      events_("info", "metrics store loaded: " + std::to_string(o.series) + " series, " +
-                          std::to_string(o.samples) + " samples; the newest on disk is from " +
-                          utc(o.last_sample_ms) + " (" + std::to_string(lost_s) +
-                          " s ago): samples after it, at most one flush interval (" +
-                          std::to_string(options_.flush_interval.count() / 1000) +
-                          " s) before aiond stopped, were not kept");
+      events_("metrics", "info",
+              "metrics store loaded: " + std::to_string(o.series) + " series, " +
+                  std::to_string(o.samples) + " samples; the newest on disk is from " +
+                  utc(o.last_sample_ms) + " (" + std::to_string(lost_s) +
+                  " s ago): samples after it, at most one flush interval (" +
+                  std::to_string(options_.flush_interval.count() / 1000) +
+                  " s) before aiond stopped, were not kept",
+              "{}");
     }
   }
   const std::int64_t now = wall_ms();
@@ -146,12 +164,59 @@ void Telemetry::collect(std::size_t i, std::int64_t now_ms) {
   std::uint64_t refused = 0;
   for (const auto& f : families) {
     for (const auto& s : f.samples) {
-      if (!db_->append(series_key(f.name, s.labels), now_ms, s.value)) ++refused;
+      std::string key = series_key(f.name, s.labels);
+      if (!db_->append(key, now_ms, s.value)) {
+        ++refused;
+        continue;
+      }
+      if (options_.anomaly_threshold > 0) detect(key, f, s.value, now_ms);
     }
   }
   std::lock_guard lock(mu_);
   collect_errors_ += refused;
   latest_[sources_[i].name] = std::move(families);
+}
+
+void Telemetry::detect(const std::string& key, const MetricFamily& family, double value,
+                       std::int64_t now_ms) {
+  auto it = watches_.find(key);
+  if (it == watches_.end()) it = watches_.try_emplace(key).first;
+  Watch& w = it->second;
+  double x = value;
+  if (family.type == MetricType::kCounter) {
+    // A counter's level only grows: watch its rate. A reset (restart) starts over.
+    const bool usable = w.has_prev && now_ms > w.prev_ms && value >= w.prev;
+    x = usable ? (value - w.prev) * 1000.0 / static_cast<double>(now_ms - w.prev_ms) : 0;
+    w.prev = value;
+    w.prev_ms = now_ms;
+    const bool first = !w.has_prev;
+    w.has_prev = true;
+    if (first || !usable) return;
+  }
+  Score sc = w.detector.update(now_ms, x);
+  if (sc.score < options_.anomaly_threshold) return;
+  if (w.last_event_ms != 0 && now_ms - w.last_event_ms < options_.anomaly_min_gap_ms) return;
+  w.last_event_ms = now_ms;
+  {
+    std::lock_guard lock(mu_);
+    ++anomalies_;
+  }
+  const std::string what =
+      (family.type == MetricType::kCounter ? "the rate of " : "") + key + ": " + sc.explain();
+  char score[16];
+  std::snprintf(score, sizeof score, "%.2f", sc.score);
+  spdlog::info("event=anomaly series=\"{}\" score={} explain=\"{}\"", key, score, sc.explain());
+  if (events_) {
+    Json data{{"series", key},
+              {"t_ms", now_ms},
+              {"score", sc.score},
+              {"value", sc.value},
+              {"baseline", sc.baseline},
+              {"sigma", sc.sigma},
+              {"rate", family.type == MetricType::kCounter},
+              {"explanation", sc.explain()}};
+    events_("anomaly", "warning", what + " (score " + score + ")", data.dump());
+  }
 }
 
 void Telemetry::flush() {
@@ -167,12 +232,14 @@ void Telemetry::flush() {
   if (!r) {
     spdlog::warn("event=metrics_flush_failed error=\"{}\"", r.error().message());
     if (was && events_) {
-      events_("critical", "metrics are no longer written to disk (" + r.error().message() +
-                              "); they are kept in memory and written once there is room");
+      events_("metrics", "critical",
+              "metrics are no longer written to disk (" + r.error().message() +
+                  "); they are kept in memory and written once there is room",
+              "{}");
     }
     return;
   }
-  if (!was && events_) events_("info", "metrics are written to disk again");
+  if (!was && events_) events_("metrics", "info", "metrics are written to disk again", "{}");
   (void)db_->apply_retention(now);
 }
 
@@ -220,6 +287,10 @@ std::vector<MetricFamily> Telemetry::latest() const {
                    "When metrics were last written to disk",
                    MetricType::kGauge,
                    {{{}, static_cast<double>(last_flush_ms_) / 1000}}});
+    out.push_back({"aion_anomalies_total",
+                   "Samples the streaming detector reported as anomalies (events of kind anomaly)",
+                   MetricType::kCounter,
+                   {{{}, static_cast<double>(anomalies_)}}});
     out.push_back({"aion_metrics_rejected_samples_total",
                    "Samples the store refused (clock stepped back) or collections that failed",
                    MetricType::kCounter,

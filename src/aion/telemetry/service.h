@@ -21,6 +21,7 @@
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
 #include "aion/hw/inventory.h"
+#include "aion/telemetry/anomaly.h"
 #include "aion/telemetry/metric.h"
 #include "aion/tsdb/db.h"
 
@@ -35,6 +36,10 @@ struct TelemetryOptions {
   std::int64_t retention_ms = 15LL * 86400 * 1000;
   std::uint64_t max_disk_bytes = 1ULL << 30;
   bool metrics_public = true;  // /metrics needs no token on the TCP listener
+  // Streaming anomaly detection on every series (counters on their rate): a sample scoring at
+  // least this becomes an `anomaly` event (0: off).
+  double anomaly_threshold = 0.9;
+  std::int64_t anomaly_min_gap_ms = 300'000;  // per series, between two events
 };
 
 ConfigSchema telemetry_config_schema();
@@ -49,8 +54,10 @@ struct Source {
 
 class Telemetry {
  public:
-  // severity ("info", "warning", "critical") and a message for the event log.
-  using EventSink = std::function<void(const std::string& severity, const std::string& message)>;
+  // An event for the log: kind ("metrics", "anomaly"), severity ("info", "warning",
+  // "critical"), a message a person can read, and details as JSON.
+  using EventSink = std::function<void(const std::string& kind, const std::string& severity,
+                                       const std::string& message, const std::string& data_json)>;
 
   Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accelerator> gpus,
             EventSink events);
@@ -83,6 +90,18 @@ class Telemetry {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, std::vector<MetricFamily>> latest_;
+  // Per series: its detector and, for counters, the previous sample (to score the rate).
+  struct Watch {
+    Detector detector{DetectorOptions{}};
+    double prev = 0;
+    std::int64_t prev_ms = 0;
+    bool has_prev = false;
+    std::int64_t last_event_ms = 0;
+  };
+  std::map<std::string, Watch, std::less<>> watches_;  // touched by the loop thread only
+  std::uint64_t anomalies_ = 0;
+  void detect(const std::string& key, const MetricFamily& family, double value,
+              std::int64_t now_ms);
   std::uint64_t collect_errors_ = 0;
   bool persisting_ = true;
   std::int64_t last_flush_ms_ = 0;
