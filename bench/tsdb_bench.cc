@@ -18,7 +18,9 @@
 
 #include "aion/core/json.h"
 #include "aion/core/version.h"
+#include "aion/telemetry/query.h"
 #include "aion/tsdb/chunk.h"
+#include "aion/tsdb/db.h"
 
 namespace {
 
@@ -161,6 +163,82 @@ Figures measure(const std::vector<Series>& data, std::size_t chunk_len, double s
   return f;
 }
 
+struct StoreFigures {
+  double ingest_per_s = 0;
+  double disk_bytes_per_sample = 0;
+  double query_raw_p50_ms = 0, query_raw_p99_ms = 0;
+  double query_step_p50_ms = 0, query_step_p99_ms = 0;
+  std::size_t samples = 0;
+};
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// The store: 10,000 series x 120 samples appended round-robin (as collectors do), flushed and
+// compacted; then one day of 1 s samples for 10 series and queries over the whole day.
+StoreFigures measure_store(const fs::path& dir) {
+  using Clock = std::chrono::steady_clock;
+  StoreFigures f;
+  fs::remove_all(dir);
+  auto db = aion::tsdb::Db::open({.dir = dir / "ingest"});
+  if (!db) return f;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10000; ++i) {
+    keys.push_back("aion_bench_value{gpu=\"" + std::to_string(i % 8) + "\",series=\"" +
+                   std::to_string(i) + "\"}");
+  }
+  std::mt19937_64 rng(9);
+  const std::int64_t t0 = 1'796'000'000'000;
+  auto start = Clock::now();
+  std::size_t n = 0;
+  for (int step = 0; step < 120; ++step) {
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      double v = static_cast<double>((k * 7 + static_cast<std::size_t>(step) + rng() % 3) % 100);
+      (void)(*db)->append(keys[k], t0 + step * 1000LL, v);
+      ++n;
+    }
+  }
+  f.ingest_per_s =
+      static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  f.samples = n;
+  (void)(*db)->flush();
+  (void)(*db)->compact(2);
+  f.disk_bytes_per_sample = static_cast<double>((*db)->stats().disk_bytes) / static_cast<double>(n);
+
+  auto day = aion::tsdb::Db::open({.dir = dir / "day"});
+  if (!day) return f;
+  for (int s = 0; s < 10; ++s) {
+    std::string key = "aion_gpu_temperature_celsius{gpu=\"" + std::to_string(s) + "\"}";
+    double temp = 50;
+    for (int i = 0; i < 86400; ++i) {
+      temp = std::clamp(temp + static_cast<double>(static_cast<int>(rng() % 3) - 1), 30.0, 90.0);
+      (void)(*day)->append(key, t0 + i * 1000LL, temp);
+    }
+  }
+  std::vector<double> raw, stepped;
+  auto sel = aion::telemetry::parse_selector(R"(aion_gpu_temperature_celsius{gpu="3"})");
+  for (int r = 0; r < 50; ++r) {
+    auto q0 = Clock::now();
+    auto pts = (*day)->query(R"(aion_gpu_temperature_celsius{gpu="3"})", t0, t0 + 86'400'000);
+    raw.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+    if (pts.size() != 86400) std::fprintf(stderr, "tsdb_bench: query returned %zu\n", pts.size());
+    q0 = Clock::now();
+    aion::telemetry::QueryRange range{t0, t0 + 86'399'000, 60'000,
+                                      aion::telemetry::Aggregation::kAvg};
+    auto res = aion::telemetry::run_query(**day, *sel, range, "bench");
+    stepped.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+    if (!res || (*res)[0].points.size() != 1440) std::fprintf(stderr, "tsdb_bench: step query\n");
+  }
+  f.query_raw_p50_ms = percentile(raw, 0.5);
+  f.query_raw_p99_ms = percentile(raw, 0.99);
+  f.query_step_p50_ms = percentile(stepped, 0.5);
+  f.query_step_p99_ms = percentile(stepped, 0.99);
+  fs::remove_all(dir);
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,6 +298,23 @@ int main(int argc, char** argv) {
                   {"encode_samples_per_s", f.encode_per_s},
                   {"decode_samples_per_s", f.decode_per_s}};
   }
+  StoreFigures st = measure_store(fs::temp_directory_path() / "aion-tsdb-bench");
+  std::printf(
+      "\nstore: %zu samples into 10,000 series at %.0f samples/s (one core), %.2f bytes/sample "
+      "on disk\n",
+      st.samples, st.ingest_per_s, st.disk_bytes_per_sample);
+  std::printf(
+      "query one day of 1 s data (86,400 samples): raw p50 %.2f ms p99 %.2f ms; "
+      "1 min avg p50 %.2f ms p99 %.2f ms\n",
+      st.query_raw_p50_ms, st.query_raw_p99_ms, st.query_step_p50_ms, st.query_step_p99_ms);
+  j["store"] = {
+      {"series", 10000},
+      {"samples", st.samples},
+      {"ingest_samples_per_s", st.ingest_per_s},
+      {"disk_bytes_per_sample", st.disk_bytes_per_sample},
+      {"query_day_raw_ms", {{"p50", st.query_raw_p50_ms}, {"p99", st.query_raw_p99_ms}}},
+      {"query_day_1m_avg_ms", {{"p50", st.query_step_p50_ms}, {"p99", st.query_step_p99_ms}}}};
+  j["targets"]["max_query_ms"] = 5;
   fs::create_directories(fs::path(out).parent_path(), ec);
   std::ofstream(out) << j.dump(2) << "\n";
   std::printf("wrote %s\n", out.c_str());

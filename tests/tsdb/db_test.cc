@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -123,6 +124,60 @@ TEST_F(DbTest, ADamagedBlockIsQuarantinedAndTheRestLoads) {
   EXPECT_EQ(x.size(), 200u);  // the first and the third block
   EXPECT_TRUE(db->query("x", 100, 199).empty());
   EXPECT_EQ(db->opened().blocks, 2u);
+}
+
+TEST_F(DbTest, CompactionMergesSmallBlocksAndLosesNothing) {
+  {
+    auto db = open({.chunk_samples = 8});
+    for (int f = 0; f < 20; ++f) {
+      for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(db->append("a", f * 5 + i, f * 5 + i));
+        if (f % 2 == 0) {
+          ASSERT_TRUE(db->append("b", f * 5 + i, -i));
+        }
+      }
+      ASSERT_TRUE(db->flush());
+    }
+    EXPECT_EQ(db->stats().blocks, 20u);
+    auto merged = db->compact(16);
+    ASSERT_TRUE(merged) << merged.error().message();
+    EXPECT_EQ(*merged, 20u);
+    EXPECT_EQ(db->stats().blocks, 1u);
+    EXPECT_EQ(*db->compact(16), 0u);  // nothing left to merge
+    ASSERT_TRUE(db->append("a", 100, 100));
+    ASSERT_TRUE(db->flush());
+  }
+  auto db = open({.chunk_samples = 8});
+  EXPECT_EQ(db->opened().blocks, 2u);
+  auto a = db->query("a", 0, 1000);
+  ASSERT_EQ(a.size(), 101u);
+  for (int i = 0; i <= 100; ++i) ASSERT_EQ(a[static_cast<std::size_t>(i)].t_ms, i);
+  EXPECT_EQ(db->query("b", 0, 1000).size(), 50u);
+}
+
+TEST_F(DbTest, ACrashDuringCompactionLeavesDuplicatesThatOpenSkips) {
+  {
+    auto db = open();
+    for (int f = 0; f < 3; ++f) {
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE(db->append("a", f * 10 + i, i));
+      ASSERT_TRUE(db->flush());
+    }
+  }
+  // As if the merged block had been written but the older ones not yet removed.
+  auto blocks = std::vector<fs::path>();
+  for (const auto& e : fs::directory_iterator(dir_)) blocks.push_back(e.path());
+  std::sort(blocks.begin(), blocks.end());
+  fs::copy_file(blocks[0], dir_ / "keep0");
+  fs::copy_file(blocks[1], dir_ / "keep1");
+  {
+    auto db = open();
+    ASSERT_TRUE(db->compact(2));
+  }
+  fs::rename(dir_ / "keep0", blocks[0]);
+  fs::rename(dir_ / "keep1", blocks[1]);
+  auto db = open();
+  EXPECT_EQ(db->opened().blocks, 3u);
+  EXPECT_EQ(db->query("a", 0, 1000).size(), 30u);
 }
 
 TEST_F(DbTest, RetentionByAgeAndBySize) {

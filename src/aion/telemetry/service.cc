@@ -240,6 +240,9 @@ void Telemetry::flush() {
     return;
   }
   if (!was && events_) events_("metrics", "info", "metrics are written to disk again", "{}");
+  if (auto c = db_->compact(); !c) {
+    spdlog::warn("event=metrics_compaction_failed error=\"{}\"", c.error().message());
+  }
   (void)db_->apply_retention(now);
 }
 

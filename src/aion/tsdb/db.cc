@@ -159,6 +159,53 @@ Result<FlushReport> Db::flush() {
   return report;
 }
 
+Result<std::size_t> Db::compact(std::size_t min_run, std::uint64_t small_bytes) {
+  std::lock_guard one_at_a_time(flush_mu_);  // no flush adds a block meanwhile
+  std::vector<BlockFile> run;
+  {
+    std::lock_guard lock(mu_);
+    std::size_t first = blocks_.size();
+    while (first > 0 && blocks_[first - 1].bytes < small_bytes) --first;
+    if (blocks_.size() - first < std::max<std::size_t>(2, min_run)) return 0;
+    run.assign(blocks_.begin() + static_cast<std::ptrdiff_t>(first), blocks_.end());
+  }
+  // Concatenate each series' samples over the run, in block order, into full chunks.
+  std::map<std::string, std::vector<Chunk>, std::less<>> merged;
+  Block out;
+  out.min_t = INT64_MAX;
+  out.max_t = INT64_MIN;
+  for (const auto& f : run) {
+    auto b = read_block(f.path);
+    if (!b) return std::unexpected(b.error());
+    out.min_t = std::min(out.min_t, b->min_t);
+    out.max_t = std::max(out.max_t, b->max_t);
+    for (const auto& s : b->series) {
+      auto& chunks = merged[s.key];
+      for (const auto& c : s.chunks) {
+        auto r = c.reader();
+        Sample x;
+        while (r.next(x)) {
+          if (chunks.empty() || chunks.back().size() >= options_.chunk_samples) {
+            if (!chunks.empty() && x.t_ms <= chunks.back().last_time()) continue;
+            chunks.emplace_back();
+          }
+          (void)chunks.back().append(x.t_ms, x.value);
+        }
+      }
+    }
+  }
+  for (auto& [key, chunks] : merged) out.series.push_back({key, std::move(chunks)});
+  const fs::path target = run.back().path;
+  if (auto st = write_block(target, out); !st) return std::unexpected(st.error());
+  std::error_code ec;
+  for (std::size_t i = 0; i + 1 < run.size(); ++i) fs::remove(run[i].path, ec);
+  std::lock_guard lock(mu_);
+  // Flushes were held off, so the run is still the tail of blocks_.
+  blocks_.resize(blocks_.size() - run.size());
+  blocks_.push_back({target, out.max_t, fs::file_size(target, ec)});
+  return run.size();
+}
+
 void Db::drop_before_locked(std::int64_t cutoff_ms) {
   for (auto it = series_.begin(); it != series_.end();) {
     auto& chunks = it->second.chunks;
@@ -177,6 +224,7 @@ void Db::drop_before_locked(std::int64_t cutoff_ms) {
 }
 
 Status Db::apply_retention(std::int64_t now_ms) {
+  std::lock_guard one_at_a_time(flush_mu_);  // not while a compaction reads the files
   std::lock_guard lock(mu_);
   std::error_code ec;
   std::int64_t cutoff = INT64_MIN;

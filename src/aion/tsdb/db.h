@@ -62,6 +62,10 @@ class Db {
   // Writes every sample not yet on disk into a new block file. On failure (disk full:
   // kResourceExhausted) nothing is lost from memory and the next flush tries again.
   Result<FlushReport> flush();
+  // Merges the newest run of small block files (each under `small_bytes`) into one once it
+  // has at least `min_run` files, so one file per flush does not pile up. The merged file
+  // takes the newest file's name; a crash midway leaves duplicates that open() skips.
+  Result<std::size_t> compact(std::size_t min_run = 16, std::uint64_t small_bytes = 8ULL << 20);
   // Applies retention: by age relative to `now_ms`, then by the size of the block files.
   Status apply_retention(std::int64_t now_ms);
 
