@@ -11,6 +11,7 @@
 // A "lost" GPU answers NVML_ERROR_GPU_IS_LOST to everything but its PCI info, as a GPU
 // that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
 // nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +60,20 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
   p->domain = d;
   p->bus = b;
   p->device = dev;
+}
+
+// The GPU's "telemetry" object, read again from the file at every call so that a test can
+// change readings while aion runs: {"util": %, "mem_util": %, "temp": C, "power_mw",
+// "power_limit_mw", "sm_mhz", "mem_mhz", "throttle", "ecc_corrected", "ecc_uncorrected",
+// "pcie_replays", "memory_used": bytes}. Without it the telemetry calls are not supported.
+Json telemetry(void* handle) {
+  std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
+  std::ifstream in(std::getenv("AION_FAKE_NVML"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json now = Json::parse(ss.str(), nullptr, false);
+  if (!now.is_object() || index >= now["gpus"].size()) return Json::object();
+  return now["gpus"][index].value("telemetry", Json::object());
 }
 
 #define CHECK_GPU(h)               \
@@ -138,8 +153,8 @@ int nvmlDeviceGetUUID(void* h, char* out, unsigned len) {
 int nvmlDeviceGetMemoryInfo(void* h, Memory* m) {
   CHECK_GPU(h);
   m->total = g->value("memory_total", 0ull);
-  m->used = 0;
-  m->free = m->total;
+  m->used = std::min<unsigned long long>(m->total, telemetry(h).value("memory_used", 0ull));
+  m->free = m->total - m->used;
   return kSuccess;
 }
 int nvmlDeviceGetCudaComputeCapability(void* h, int* major, int* minor) {
@@ -205,6 +220,58 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void* h, unsigned* count, ProcessInf
                 0xffffffffu};
   }
   return kSuccess;
+}
+
+// Telemetry readings (see telemetry() above).
+#define READING(key, out, type)               \
+  CHECK_GPU(h);                               \
+  Json t = telemetry(h);                      \
+  if (!t.contains(key)) return kNotSupported; \
+  *(out) = t[key].get<type>();                \
+  return kSuccess
+
+struct Utilization {
+  unsigned gpu, memory;
+};
+int nvmlDeviceGetUtilizationRates(void* h, Utilization* u) {
+  CHECK_GPU(h);
+  Json t = telemetry(h);
+  if (!t.contains("util")) return kNotSupported;
+  u->gpu = t["util"].get<unsigned>();
+  u->memory = t.value("mem_util", 0u);
+  return kSuccess;
+}
+int nvmlDeviceGetTemperature(void* h, int sensor, unsigned* v) {
+  if (sensor != 0) return kInvalidArgument;
+  READING("temp", v, unsigned);
+}
+int nvmlDeviceGetPowerUsage(void* h, unsigned* v) {
+  READING("power_mw", v, unsigned);
+}
+int nvmlDeviceGetEnforcedPowerLimit(void* h, unsigned* v) {
+  READING("power_limit_mw", v, unsigned);
+}
+int nvmlDeviceGetClockInfo(void* h, int type, unsigned* v) {
+  if (type == 1) {
+    READING("sm_mhz", v, unsigned);
+  }
+  if (type == 2) {
+    READING("mem_mhz", v, unsigned);
+  }
+  return kInvalidArgument;
+}
+int nvmlDeviceGetCurrentClocksThrottleReasons(void* h, unsigned long long* v) {
+  READING("throttle", v, unsigned long long);
+}
+int nvmlDeviceGetTotalEccErrors(void* h, int type, int counter, unsigned long long* v) {
+  if (counter != 0) return kInvalidArgument;
+  if (type == 0) {
+    READING("ecc_corrected", v, unsigned long long);
+  }
+  READING("ecc_uncorrected", v, unsigned long long);
+}
+int nvmlDeviceGetPcieReplayCounter(void* h, unsigned* v) {
+  READING("pcie_replays", v, unsigned);
 }
 
 }  // extern "C"

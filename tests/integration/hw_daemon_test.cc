@@ -1,7 +1,9 @@
 // aiond keeps a hardware snapshot, raises an event per change, and `aion hw diff` compares
 // the machine with it: run on a copy of the DGX-like fixture whose GPU then falls off the bus.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -34,6 +36,65 @@ TEST(HwDaemonTest, TheCliReadsTheSameConfigFileAsTheDaemon) {
   Exit run = aion({"run", "--gpus", "1", "--", "sh", "-c", "echo gpu=$AION_GPUS"});
   EXPECT_EQ(run.code, 0) << run.out;
   EXPECT_NE(run.out.find("gpu=0000:07:00.0"), std::string::npos) << run.out;
+}
+
+// NVIDIA GPU metrics come from NVML: the fake library on the recorded DGX A100-like machine
+// reports one GPU hot, throttled and with ECC errors; /metrics shows exactly that.
+TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
+  DaemonHarness h;
+  fs::path fx = h.dir() / "fx";
+  fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100", fx,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::string nvml = (fx / "nvml.json").string();
+  Json j;
+  std::ifstream(nvml) >> j;
+  j["gpus"][0]["telemetry"] = {
+      {"util", 87},           {"mem_util", 40},           {"temp", 91},
+      {"power_mw", 312500},   {"power_limit_mw", 400000}, {"sm_mhz", 1215},
+      {"mem_mhz", 1593},      {"throttle", 0x40},         {"ecc_corrected", 5},
+      {"ecc_uncorrected", 2}, {"pcie_replays", 1},        {"memory_used", 42949672960LL}};
+  std::ofstream(nvml) << j.dump();
+  h.set_env("AION_NVML_LIBRARY", FAKE_NVML_PATH);
+  h.set_env("AION_FAKE_NVML", nvml);
+  auto started = h.start({"--host-root", (fx / "root").string()});
+  ASSERT_TRUE(started) << started.error().message() << h.log();
+  auto c = h.client();
+  ASSERT_TRUE(c);
+  auto m = c->get("/metrics");
+  ASSERT_TRUE(m && m->status == 200);
+  const std::string& text = m->body;
+  std::string pci = j["gpus"][0]["bus_id"].get<std::string>().substr(4);  // 0000:03:00.0
+  std::transform(pci.begin(), pci.end(), pci.begin(), ::tolower);
+  auto value = [&](const std::string& name, const std::string& extra = "") -> std::string {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(name + "{", 0) == 0 && line.find("pci=\"" + pci + "\"") != std::string::npos &&
+          (extra.empty() || line.find(extra) != std::string::npos)) {
+        return line.substr(line.rfind(' ') + 1);
+      }
+    }
+    return "<none>";
+  };
+  EXPECT_EQ(value("aion_gpu_temperature_celsius"), "91") << text;
+  EXPECT_EQ(value("aion_gpu_utilization_ratio"), "0.87");
+  EXPECT_EQ(value("aion_gpu_power_watts"), "312.5");
+  EXPECT_EQ(value("aion_gpu_power_limit_watts"), "400");
+  EXPECT_EQ(value("aion_gpu_sm_clock_hertz"), "1.215e+09");  // shortest round-trip form
+  EXPECT_EQ(value("aion_gpu_memory_used_bytes"), "42949672960");
+  EXPECT_EQ(value("aion_gpu_throttled", "reason=\"hw_thermal_slowdown\""), "1");
+  EXPECT_EQ(value("aion_gpu_throttled", "reason=\"sw_power_cap\""), "0");
+  EXPECT_EQ(value("aion_gpu_ecc_errors_total", "type=\"uncorrected\""), "2");
+  EXPECT_EQ(value("aion_gpu_pcie_replays_total"), "1");
+  EXPECT_EQ(value("aion_gpu_lost"), "0");
+  // The other GPUs report no telemetry in the fixture: no made-up readings for them.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n') > 0, true);
+  std::size_t temps = 0;
+  for (std::size_t p = text.find("\naion_gpu_temperature_celsius{"); p != std::string::npos;
+       p = text.find("\naion_gpu_temperature_celsius{", p + 1)) {
+    ++temps;
+  }
+  EXPECT_EQ(temps, 1u);
 }
 
 TEST(HwDaemonTest, LostGpuBecomesCriticalEventAndShowsInDiff) {

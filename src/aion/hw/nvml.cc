@@ -39,6 +39,15 @@ struct nvmlProcessInfo_t {  // the _v3 layout (driver 510+)
   unsigned int computeInstanceId;
 };
 
+struct nvmlUtilization_t {
+  unsigned gpu;     // percent
+  unsigned memory;  // percent
+};
+constexpr int NVML_TEMPERATURE_GPU = 0;
+constexpr int NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2;
+constexpr int NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1;
+constexpr int NVML_VOLATILE_ECC = 0;
+
 struct nvmlMemory_t {
   unsigned long long total;
   unsigned long long free;
@@ -73,6 +82,15 @@ struct Nvml::Api {
   nvmlReturn_t (*nvlink_remote_pci)(nvmlDevice_t, unsigned, nvmlPciInfo_t*);
   nvmlReturn_t (*nvlink_remote_type)(nvmlDevice_t, unsigned, int*);  // optional (newer drivers)
   nvmlReturn_t (*compute_processes)(nvmlDevice_t, unsigned*, nvmlProcessInfo_t*);  // optional
+  // Telemetry, all optional.
+  nvmlReturn_t (*utilization)(nvmlDevice_t, nvmlUtilization_t*);
+  nvmlReturn_t (*temperature)(nvmlDevice_t, int, unsigned*);
+  nvmlReturn_t (*power_usage)(nvmlDevice_t, unsigned*);
+  nvmlReturn_t (*power_limit)(nvmlDevice_t, unsigned*);
+  nvmlReturn_t (*clock_info)(nvmlDevice_t, int, unsigned*);
+  nvmlReturn_t (*throttle_reasons)(nvmlDevice_t, unsigned long long*);
+  nvmlReturn_t (*ecc_errors)(nvmlDevice_t, int, int, unsigned long long*);
+  nvmlReturn_t (*pcie_replays)(nvmlDevice_t, unsigned*);
 
   std::string why(nvmlReturn_t rc) const {
     const char* s = error_string ? error_string(rc) : nullptr;
@@ -123,6 +141,14 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
   sym(api->nvlink_remote_pci, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
   sym(api->nvlink_remote_type, "nvmlDeviceGetNvLinkRemoteDeviceType", false);
   sym(api->compute_processes, "nvmlDeviceGetComputeRunningProcesses_v3", false);
+  sym(api->utilization, "nvmlDeviceGetUtilizationRates", false);
+  sym(api->temperature, "nvmlDeviceGetTemperature", false);
+  sym(api->power_usage, "nvmlDeviceGetPowerUsage", false);
+  sym(api->power_limit, "nvmlDeviceGetEnforcedPowerLimit", false);
+  sym(api->clock_info, "nvmlDeviceGetClockInfo", false);
+  sym(api->throttle_reasons, "nvmlDeviceGetCurrentClocksThrottleReasons", false);
+  sym(api->ecc_errors, "nvmlDeviceGetTotalEccErrors", false);
+  sym(api->pcie_replays, "nvmlDeviceGetPcieReplayCounter", false);
   if (!missing.empty()) {
     ::dlclose(h);
     return fail(ErrorCode::kUnsupported,
@@ -136,6 +162,53 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
     return fail(ErrorCode::kUnavailable, "NVML failed to initialise: " + why);
   }
   return std::unique_ptr<Nvml>(new Nvml(h, std::move(api)));
+}
+
+std::vector<std::pair<std::string, NvmlSample>> Nvml::sample() {
+  std::vector<std::pair<std::string, NvmlSample>> out;
+  unsigned count = 0;
+  if (api_->device_count(&count) != NVML_SUCCESS) return out;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    nvmlPciInfo_t pci{};
+    if (api_->device_by_index(i, &dev) != NVML_SUCCESS ||
+        api_->device_pci_info(dev, &pci) != NVML_SUCCESS) {
+      continue;
+    }
+    NvmlSample s;
+    auto ok = [&](nvmlReturn_t rc) {
+      if (rc == NVML_ERROR_GPU_IS_LOST) s.lost = true;
+      return rc == NVML_SUCCESS;
+    };
+    nvmlMemory_t mem{};
+    if (ok(api_->device_memory(dev, &mem))) {
+      s.memory_used_bytes = mem.used;
+      s.memory_total_bytes = mem.total;
+    }
+    if (nvmlUtilization_t u{}; api_->utilization && ok(api_->utilization(dev, &u))) {
+      s.utilization = u.gpu / 100.0;
+      s.memory_utilization = u.memory / 100.0;
+    }
+    unsigned v = 0;
+    if (api_->temperature && ok(api_->temperature(dev, NVML_TEMPERATURE_GPU, &v)))
+      s.temperature_c = v;
+    if (api_->power_usage && ok(api_->power_usage(dev, &v))) s.power_w = v / 1000.0;
+    if (api_->power_limit && ok(api_->power_limit(dev, &v))) s.power_limit_w = v / 1000.0;
+    if (api_->clock_info && ok(api_->clock_info(dev, NVML_CLOCK_SM, &v))) s.sm_clock_hz = v * 1e6;
+    if (api_->clock_info && ok(api_->clock_info(dev, NVML_CLOCK_MEM, &v)))
+      s.memory_clock_hz = v * 1e6;
+    unsigned long long ull = 0;
+    if (api_->throttle_reasons && ok(api_->throttle_reasons(dev, &ull))) s.throttle_reasons = ull;
+    if (api_->ecc_errors &&
+        ok(api_->ecc_errors(dev, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC, &ull)))
+      s.ecc_corrected = ull;
+    if (api_->ecc_errors &&
+        ok(api_->ecc_errors(dev, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC, &ull)))
+      s.ecc_uncorrected = ull;
+    if (api_->pcie_replays && ok(api_->pcie_replays(dev, &v))) s.pcie_replays = v;
+    out.emplace_back(sysfs_address(pci.busId), s);
+  }
+  return out;
 }
 
 Result<std::vector<NvmlProcess>> Nvml::compute_processes(const std::string& pci_address) {

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aion/core/error.h"
@@ -32,6 +34,24 @@ struct NvmlProcess {
   std::uint64_t used_memory_bytes = 0;  // 0 when the driver does not say
 };
 
+// What a GPU reports right now; a field the driver does not support stays empty.
+struct NvmlSample {
+  std::optional<double> utilization;         // 0..1, share of time a kernel ran
+  std::optional<double> memory_utilization;  // 0..1, share of time memory was read or written
+  std::optional<std::uint64_t> memory_used_bytes;
+  std::optional<std::uint64_t> memory_total_bytes;
+  std::optional<double> temperature_c;
+  std::optional<double> power_w;
+  std::optional<double> power_limit_w;
+  std::optional<double> sm_clock_hz;
+  std::optional<double> memory_clock_hz;
+  std::optional<std::uint64_t> throttle_reasons;  // NVML's nvmlClocksThrottleReason bits
+  std::optional<std::uint64_t> ecc_corrected;     // volatile (since the driver loaded)
+  std::optional<std::uint64_t> ecc_uncorrected;
+  std::optional<std::uint64_t> pcie_replays;
+  bool lost = false;  // NVML_ERROR_GPU_IS_LOST
+};
+
 class Nvml {
  public:
   // Loads and initialises NVML. kUnavailable when the library is absent (normal on machines
@@ -47,6 +67,10 @@ class Nvml {
   // nvmlDeviceGetComputeRunningProcesses_v3. kUnsupported when the driver lacks it, kNotFound
   // when no GPU has that address.
   Result<std::vector<NvmlProcess>> compute_processes(const std::string& pci_address);
+
+  // Utilisation, memory, temperature, power, clocks, throttle reasons, ECC and PCIe replay
+  // counts of every GPU, by sysfs PCI address. Functions the driver lacks leave fields empty.
+  std::vector<std::pair<std::string, NvmlSample>> sample();
 
  private:
   struct Api;

@@ -61,4 +61,85 @@ std::vector<MetricFamily> SimulatedGpuCollector::collect() {
   return out;
 }
 
+NvmlGpuCollector::NvmlGpuCollector(std::unique_ptr<hw::Nvml> nvml,
+                                   std::vector<hw::Accelerator> gpus)
+    : nvml_(std::move(nvml)), gpus_(std::move(gpus)) {}
+
+std::vector<MetricFamily> NvmlGpuCollector::collect() {
+  using T = MetricType;
+  MetricFamily util{"aion_gpu_utilization_ratio",
+                    "Share of time a kernel ran on the GPU over the last sample period",
+                    T::kGauge,
+                    {}};
+  MetricFamily mem_util{"aion_gpu_memory_utilization_ratio",
+                        "Share of time GPU memory was read or written",
+                        T::kGauge,
+                        {}};
+  MetricFamily used{"aion_gpu_memory_used_bytes", "GPU memory in use", T::kGauge, {}};
+  MetricFamily total{"aion_gpu_memory_total_bytes", "GPU memory in all", T::kGauge, {}};
+  MetricFamily temp{"aion_gpu_temperature_celsius", "GPU core temperature", T::kGauge, {}};
+  MetricFamily power{"aion_gpu_power_watts", "GPU board power draw", T::kGauge, {}};
+  MetricFamily limit{"aion_gpu_power_limit_watts", "Enforced GPU power limit", T::kGauge, {}};
+  MetricFamily sm{"aion_gpu_sm_clock_hertz", "GPU SM clock", T::kGauge, {}};
+  MetricFamily memclk{"aion_gpu_memory_clock_hertz", "GPU memory clock", T::kGauge, {}};
+  MetricFamily throttled{"aion_gpu_throttled",
+                         "1 while the GPU's clocks are held down for this reason (NVML)",
+                         T::kGauge,
+                         {}};
+  MetricFamily ecc{"aion_gpu_ecc_errors_total",
+                   "ECC errors since the driver loaded, by type (corrected, uncorrected)",
+                   T::kCounter,
+                   {}};
+  MetricFamily replays{
+      "aion_gpu_pcie_replays_total", "PCIe replays (link retransmissions)", T::kCounter, {}};
+  MetricFamily lost{
+      "aion_gpu_lost", "1 when NVML reports the GPU lost (fell off the bus)", T::kGauge, {}};
+  static const std::pair<std::uint64_t, const char*> kReasons[] = {
+      {0x4, "sw_power_cap"},
+      {0x8, "hw_slowdown"},
+      {0x20, "sw_thermal_slowdown"},
+      {0x40, "hw_thermal_slowdown"},
+      {0x80, "hw_power_brake_slowdown"},
+      {0x1, "gpu_idle"}};
+  for (const auto& [pci, s] : nvml_->sample()) {
+    const hw::Accelerator* a = nullptr;
+    for (const auto& g : gpus_) {
+      if (g.pci.address == pci) a = &g;
+    }
+    if (!a) continue;
+    Labels l = gpu_labels(*a);
+    lost.add(l, s.lost ? 1 : 0);
+    if (s.utilization) util.add(l, *s.utilization);
+    if (s.memory_utilization) mem_util.add(l, *s.memory_utilization);
+    if (s.memory_used_bytes) used.add(l, static_cast<double>(*s.memory_used_bytes));
+    if (s.memory_total_bytes) total.add(l, static_cast<double>(*s.memory_total_bytes));
+    if (s.temperature_c) temp.add(l, *s.temperature_c);
+    if (s.power_w) power.add(l, *s.power_w);
+    if (s.power_limit_w) limit.add(l, *s.power_limit_w);
+    if (s.sm_clock_hz) sm.add(l, *s.sm_clock_hz);
+    if (s.memory_clock_hz) memclk.add(l, *s.memory_clock_hz);
+    if (s.throttle_reasons) {
+      for (const auto& [bit, name] : kReasons) {
+        Labels r = l;
+        r.emplace_back("reason", name);
+        throttled.add(std::move(r), (*s.throttle_reasons & bit) ? 1 : 0);
+      }
+    }
+    for (auto [v, type] :
+         {std::pair{s.ecc_corrected, "corrected"}, std::pair{s.ecc_uncorrected, "uncorrected"}}) {
+      if (!v) continue;
+      Labels r = l;
+      r.emplace_back("type", type);
+      ecc.add(std::move(r), static_cast<double>(*v));
+    }
+    if (s.pcie_replays) replays.add(l, static_cast<double>(*s.pcie_replays));
+  }
+  std::vector<MetricFamily> out;
+  for (auto* f : {&util, &mem_util, &used, &total, &temp, &power, &limit, &sm, &memclk, &throttled,
+                  &ecc, &replays, &lost}) {
+    if (!f->samples.empty()) out.push_back(std::move(*f));
+  }
+  return out;
+}
+
 }  // namespace aion::telemetry

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "aion/hw/inventory.h"
+#include "aion/hw/nvml.h"
 #include "aion/telemetry/metric.h"
 
 namespace aion::telemetry {
@@ -28,6 +30,19 @@ class SimulatedGpuCollector {
   };
   std::vector<hw::Accelerator> gpus_;
   std::vector<State> state_;
+};
+
+// NVIDIA GPUs through NVML (loaded with dlopen): utilisation, memory, temperature, power and
+// its limit, clocks, throttle reasons (one 0/1 series per reason), volatile ECC error counts,
+// PCIe replays, and aion_gpu_lost for a GPU that fell off the bus.
+class NvmlGpuCollector {
+ public:
+  NvmlGpuCollector(std::unique_ptr<hw::Nvml> nvml, std::vector<hw::Accelerator> gpus);
+  std::vector<MetricFamily> collect();
+
+ private:
+  std::unique_ptr<hw::Nvml> nvml_;
+  std::vector<hw::Accelerator> gpus_;  // NVIDIA, not simulated: labels by PCI address
 };
 
 // The labels every GPU series carries: gpu (index within its vendor), pci, model, vendor,

@@ -67,6 +67,7 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
   o.retention_ms = c.get_int("telemetry.retention_days") * 86400LL * 1000;
   o.max_disk_bytes = static_cast<std::uint64_t>(c.get_int("telemetry.max_disk_mb")) << 20;
   o.metrics_public = c.get_bool("telemetry.metrics_public");
+  o.nvml_library = c.get_string("hw.nvml_library");
   o.anomaly_threshold = c.get_double("telemetry.anomaly_threshold");
   if (o.anomaly_threshold < 0 || o.anomaly_threshold > 1) {
     return fail(ErrorCode::kConfig, c.source() +
@@ -83,9 +84,22 @@ Telemetry::Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accele
     : options_(std::move(options)), fs_(std::move(fs)), events_(std::move(events)) {
   auto host = std::make_shared<HostCollector>(fs_);
   sources_.push_back({"host", options_.host_interval, [host] { return host->collect(); }});
-  std::vector<hw::Accelerator> simulated;
+  std::vector<hw::Accelerator> simulated, nvidia;
   for (auto& g : gpus) {
-    if (g.simulated) simulated.push_back(g);
+    if (g.simulated) {
+      simulated.push_back(g);
+    } else if (g.vendor == "nvidia") {
+      nvidia.push_back(g);
+    }
+  }
+  if (!nvidia.empty()) {
+    auto nvml = hw::Nvml::load(hw::nvml_library_path(options_.nvml_library));
+    if (!nvml) {
+      spdlog::warn("event=gpu_metrics_unavailable reason=\"{}\"", nvml.error().message());
+    } else {
+      auto c = std::make_shared<NvmlGpuCollector>(std::move(*nvml), std::move(nvidia));
+      sources_.push_back({"nvml", options_.gpu_interval, [c] { return c->collect(); }});
+    }
   }
   if (!simulated.empty()) {
     auto sim = std::make_shared<SimulatedGpuCollector>(std::move(simulated));

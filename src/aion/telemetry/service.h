@@ -36,6 +36,7 @@ struct TelemetryOptions {
   std::int64_t retention_ms = 15LL * 86400 * 1000;
   std::uint64_t max_disk_bytes = 1ULL << 30;
   bool metrics_public = true;  // /metrics needs no token on the TCP listener
+  std::string nvml_library;    // hw.nvml_library ("" = libnvidia-ml.so.1)
   // Streaming anomaly detection on every series (counters on their rate): a sample scoring at
   // least this becomes an `anomaly` event (0: off).
   double anomaly_threshold = 0.9;
