@@ -6,7 +6,7 @@
 // buffer and three fixed histograms), and update() is O(1), so one Detector per series
 // of a node's telemetry costs the same after a year as after a minute.
 //
-// Three views of each sample give a "surprise" (a robust z-score):
+// Several views of each sample give a "surprise" (a robust z-score):
 //   - level: the value against a slow, outlier-clipped baseline (EWMA of the level and of the
 //     absolute deviation);
 //   - change: the step from the previous value against the typical step (spikes, jumps);
@@ -45,7 +45,7 @@ struct DetectorOptions {
   // false alarms than early detections.
   std::size_t short_rows = 1;
   // Residuals beyond clip_z deviations update the baseline as if they were clip_z.
-  double clip_z = 4.0;
+  double clip_z = 3.5;
   // Time constant, in days, of the seasonal profile.
   double season_days = 7;
   // Time constant, in samples, over which the surprise histograms forget.
