@@ -60,7 +60,8 @@ constexpr Published kScoreboard[] = {
 std::map<std::string, double*> knobs(DetectorOptions& o) {
   return {{"slow_rows", &o.slow_rows},     {"clip_z", &o.clip_z},
           {"memory_rows", &o.memory_rows}, {"season_days", &o.season_days},
-          {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows}};
+          {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
+          {"spread_rows", &o.spread_rows}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {

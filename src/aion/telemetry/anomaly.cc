@@ -57,6 +57,12 @@ std::string Score::explain() const {
                     "%.6g, usual %.6g)",
                     sigma, dir, value, baseline);
       break;
+    case AnomalyKind::kSpread:
+      std::snprintf(buf, sizeof buf,
+                    "its recent steps are %.1f times %s than its%s typical step (value %.6g, "
+                    "baseline %.6g)",
+                    sigma, above ? "larger" : "smaller", scale.c_str(), value, baseline);
+      break;
     case AnomalyKind::kNone: break;
   }
   return buf;
@@ -95,6 +101,7 @@ Detector::Detector(DetectorOptions options) : opt_(options) {
   opt_.slow_rows = std::max(1.0, opt_.slow_rows);
   opt_.memory_rows = std::max(1.0, opt_.memory_rows);
   opt_.max_log_p = std::max(0.1, opt_.max_log_p);
+  opt_.spread_rows = std::max(0.0, opt_.spread_rows);
 }
 
 Score Detector::update(std::int64_t t_ms, double value) {
@@ -131,16 +138,31 @@ Score Detector::update(std::int64_t t_ms, double value) {
   season_short_[spos] = sres;
   const double sdrift = season_sum_ / static_cast<double>(opt_.short_rows);
 
-  const double z[kViews] = {std::abs(value - mean_) / dev, std::abs(value - prev_) / step,
-                            std::abs(short_mean - mean_) / dev, std::abs(sres), std::abs(sdrift)};
+  // Spread: the recent typical step against the slow one, as a ratio >= 1 either way.
+  const bool use_spread = opt_.spread_rows > 0;
+  double spread_ratio = 1;
+  if (use_spread) {
+    if (n_ > 0) spread_ += (std::abs(value - prev_) - spread_) / std::max(1.0, opt_.spread_rows);
+    spread_ratio = std::max(spread_, floor) / step;
+  }
+  const double spread_z = std::max(spread_ratio, 1.0 / spread_ratio);
+
+  const double z[kViews] = {std::abs(value - mean_) / dev,
+                            std::abs(value - prev_) / step,
+                            std::abs(short_mean - mean_) / dev,
+                            std::abs(sres),
+                            std::abs(sdrift),
+                            spread_z};
   // With short_rows == 1 the drift views would repeat the level views.
-  const std::size_t views = opt_.short_rows > 1 ? kViews : 3;
+  const bool use_drift = opt_.short_rows > 1;
+  const std::size_t views = 3 + (use_drift ? 2 : 0) + (use_spread ? 1 : 0);
   const bool learning = n_ < opt_.learn_rows;
   const double keep = std::exp(-1.0 / opt_.memory_rows);
   double p = 1.0;
   int view = -1;
   for (int i = 0; i < static_cast<int>(kViews); ++i) {
-    if ((i == 2 || i == 4) && views < kViews) continue;
+    if ((i == 2 || i == 4) && !use_drift) continue;
+    if (i == 5 && !use_spread) continue;
     const double pi = rarity_[static_cast<std::size_t>(i)].observe(z[i], keep, learning);
     if (pi < p) {
       p = pi;
@@ -149,18 +171,19 @@ Score Detector::update(std::int64_t t_ms, double value) {
   }
   double best = 0;
   if (!learning && view >= 0) {
-    best = std::clamp(-std::log10(std::min(1.0, static_cast<double>(views) * p)) / opt_.max_log_p,
-                      0.0, 1.0);
-    constexpr AnomalyKind kKinds[kViews] = {AnomalyKind::kLevel, AnomalyKind::kChange,
-                                            AnomalyKind::kDrift, AnomalyKind::kSeason,
-                                            AnomalyKind::kSeasonDrift};
-    const double signed_dev[kViews] = {value - mean_, value - prev_, short_mean - mean_, sres,
-                                       sdrift};
+    // Never saturates, so a rarer sample always outranks a less rare one.
+    const double lp = -std::log10(std::min(1.0, static_cast<double>(views) * p));
+    best = std::clamp(lp / (lp + opt_.max_log_p), 0.0, 1.0);
+    constexpr AnomalyKind kKinds[kViews] = {AnomalyKind::kLevel,       AnomalyKind::kChange,
+                                            AnomalyKind::kDrift,       AnomalyKind::kSeason,
+                                            AnomalyKind::kSeasonDrift, AnomalyKind::kSpread};
+    const double signed_dev[kViews] = {value - mean_, value - prev_, short_mean - mean_,
+                                       sres,          sdrift,        spread_ratio - 1};
     const auto v = static_cast<std::size_t>(view);
     out.kind = kKinds[v];
     out.sigma = z[v];
     out.tail = p;
-    out.baseline = v == 1 ? prev_ : v >= 3 ? slot.mean : mean_;
+    out.baseline = v == 1 ? prev_ : (v == 3 || v == 4) ? slot.mean : mean_;
     out.above = signed_dev[v] >= 0;
   }
 

@@ -6,20 +6,22 @@
 // buffer and three fixed histograms), and update() is O(1), so one Detector per series
 // of a node's telemetry costs the same after a year as after a minute.
 //
-// Three views of each sample give a "surprise" (a robust z-score):
+// Several views of each sample give a "surprise" (a robust z-score):
 //   - level: the value against a slow, outlier-clipped baseline (EWMA of the level and of the
 //     absolute deviation);
 //   - change: the step from the previous value against the typical step (spikes, jumps);
 //   - drift: the mean of the last few values against the slow baseline (level shifts);
 //   - season: the value against what this hour of the day usually looks like (a profile of
 //     kSeasonSlots hourly EWMA levels and deviations), and the mean of the last few such
-//     residuals (a day that does not look like the others).
+//     residuals (a day that does not look like the others);
+//   - spread: the recent typical step against the slow one, either way (a series turning
+//     noisy, or going flat where it used to move).
 // Each view keeps a histogram of its own past surprises (log-spaced bins, exponentially
 // forgotten), so a surprise is judged by how rare it is *for this series*: spikes of a size
 // the series always has score low, a step larger than any seen so far scores near 1. The
-// rarest view wins (with a correction for looking five times), mapped to [0, 1] by
-// -log10(tail probability). After a report the detector reports again only what is rarer for
-// a while, so one event gives one alarm rather than a burst.
+// rarest view wins (with a correction for looking several times), mapped to [0, 1) by
+// L / (L + max_log_p) of L = -log10(tail probability). After a report the detector reports again
+// only what is rarer for a while, so one event gives one alarm rather than a burst.
 //
 // The first `learn_rows` samples only train the estimates and score 0.
 //
@@ -43,19 +45,23 @@ struct DetectorOptions {
   // false alarms than early detections.
   std::size_t short_rows = 1;
   // Residuals beyond clip_z deviations update the baseline as if they were clip_z.
-  double clip_z = 4.0;
+  double clip_z = 3.5;
   // Time constant, in days, of the seasonal profile.
   double season_days = 7;
   // Time constant, in samples, over which the surprise histograms forget.
   double memory_rows = 5000;
-  // -log10(tail probability) that maps to a score of 1.
-  double max_log_p = 4.0;
+  // -log10(tail probability) that maps to a score of 0.5; the score is L / (L + max_log_p)
+  // for L = -log10(p), so it never saturates: rarer always scores higher.
+  double max_log_p = 1.5;
   // After a report, the score needed to report again decays from it with this time constant.
   double refractory_rows = 1000;
+  // Time constant, in samples, of the recent typical step the spread view compares with the
+  // slow one (0 switches the view off).
+  double spread_rows = 100;
 };
 
 // Which view produced a score.
-enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift };
+enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift, kSpread };
 
 struct Score {
   double score = 0;  // in [0, 1]
@@ -75,7 +81,7 @@ class Detector {
  public:
   static constexpr std::size_t kMaxShort = 8;
   static constexpr std::size_t kSeasonSlots = 24;  // hours of the day
-  static constexpr std::size_t kViews = 5;
+  static constexpr std::size_t kViews = 6;
 
   explicit Detector(DetectorOptions options = {});
 
@@ -109,7 +115,8 @@ class Detector {
   double mean_ = 0;
   double dev_ = 0;
   double step_ = 0;
-  double lo_ = 0;  // range seen so far, a floor for the deviations of a flat series
+  double spread_ = 0;  // recent typical step (time constant spread_rows)
+  double lo_ = 0;      // range seen so far, a floor for the deviations of a flat series
   double hi_ = 0;
 
   std::array<double, kMaxShort> short_{};
