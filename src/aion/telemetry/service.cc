@@ -49,7 +49,7 @@ ConfigSchema telemetry_config_schema() {
       .boolean("telemetry.metrics_public", true,
                "Serve /metrics on the TCP listener without a token, like node_exporter (false: "
                "Prometheus must send a viewer token)")
-      .number("telemetry.anomaly_threshold", 0.9,
+      .number("telemetry.anomaly_threshold", 0.7,
               "Anomaly score (0-1) from which a sample becomes an `anomaly` event; 0: no "
               "detection")
       .integer("telemetry.anomaly_min_gap_s", 300,

@@ -39,7 +39,7 @@ struct TelemetryOptions {
   std::string nvml_library;    // hw.nvml_library ("" = libnvidia-ml.so.1)
   // Streaming anomaly detection on every series (counters on their rate): a sample scoring at
   // least this becomes an `anomaly` event (0: off).
-  double anomaly_threshold = 0.9;
+  double anomaly_threshold = 0.7;
   std::int64_t anomaly_min_gap_ms = 300'000;  // per series, between two events
 };
 
