@@ -180,6 +180,50 @@ std::string banner(const aion::Settings& s, const aion::Config& cfg,
   return out;
 }
 
+// Per-job usage from the jobs' cgroups, as metric families labelled by job id, name, user
+// and queue.
+std::vector<aion::telemetry::MetricFamily> job_metrics(
+    const std::vector<aion::sched::JobManager::JobUsageNow>& jobs) {
+  using aion::telemetry::MetricFamily;
+  using aion::telemetry::MetricType;
+  MetricFamily cpu{"aion_job_cpu_seconds_total",
+                   "CPU time of all of a job's processes",
+                   MetricType::kCounter,
+                   {}};
+  MetricFamily mem{
+      "aion_job_memory_bytes", "Memory a job's cgroup uses now", MetricType::kGauge, {}};
+  MetricFamily peak{
+      "aion_job_memory_peak_bytes", "Most memory a job's cgroup has used", MetricType::kGauge, {}};
+  MetricFamily rd{"aion_job_io_read_bytes_total",
+                  "Bytes a job read from block devices",
+                  MetricType::kCounter,
+                  {}};
+  MetricFamily wr{"aion_job_io_written_bytes_total",
+                  "Bytes a job wrote to block devices",
+                  MetricType::kCounter,
+                  {}};
+  MetricFamily oom{"aion_job_oom_kills_total",
+                   "Processes of a job the OOM killer ended",
+                   MetricType::kCounter,
+                   {}};
+  MetricFamily gpus{"aion_job_gpus", "Whole GPUs allocated to a job", MetricType::kGauge, {}};
+  for (const auto& j : jobs) {
+    aion::telemetry::Labels l = {
+        {"job", std::to_string(j.id)}, {"name", j.name}, {"user", j.user}, {"queue", j.queue}};
+    cpu.add(l, std::chrono::duration<double>(j.stats.cpu_time).count());
+    mem.add(l, static_cast<double>(j.stats.memory_current_bytes));
+    peak.add(l, static_cast<double>(j.stats.memory_peak_bytes));
+    rd.add(l, static_cast<double>(j.stats.io_read_bytes));
+    wr.add(l, static_cast<double>(j.stats.io_write_bytes));
+    oom.add(l, static_cast<double>(j.stats.oom_kills));
+    gpus.add(l, static_cast<double>(j.gpus));
+  }
+  std::vector<MetricFamily> out;
+  if (jobs.empty()) return out;
+  for (auto* f : {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus}) out.push_back(std::move(*f));
+  return out;
+}
+
 class Daemon {
  public:
   Daemon(aion::Config config, const Flags& flags) : config_(std::move(config)), flags_(flags) {}
@@ -246,6 +290,8 @@ class Daemon {
                                .message = message,
                                .data_json = data});
         });
+    telemetry.add_source({"jobs", telemetry_options->gpu_interval,
+                          [&jobs] { return job_metrics(jobs.usage_now()); }});
     if (auto st = telemetry.start(); !st) return fail_start(st.error());
 
     aion::api::Router router;

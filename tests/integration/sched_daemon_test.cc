@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -256,6 +257,47 @@ TEST_F(SchedDaemonTest, BadRequestsAreRefusedAtSubmitAndNothingIsQueued) {
   }
   Exit ps = aion({"--json", "ps", "-a"});
   EXPECT_EQ(Json::parse(ps.out)["jobs"].size(), 0u) << ps.out;
+}
+
+// Per-job usage from the job's cgroup reaches /metrics: CPU time, memory, block I/O.
+TEST_F(SchedDaemonTest, JobCgroupUsageIsServedAsJobMetrics) {
+  fs::path data = h_.dir() / "data";
+  long long id = submit({"--mem", "200M", "--", "sh", "-c",
+                         "dd if=/dev/zero of=" + data.string() +
+                             " bs=1M count=4 oflag=direct 2>/dev/null; dd if=" + data.string() +
+                             " of=/dev/null bs=1M iflag=direct 2>/dev/null; timeout 1 sh -c "
+                             "'while :; do :; done'; sleep 30"});
+  wait_for(id, {"running"});
+  auto c = h_.client();
+  ASSERT_TRUE(c);
+  const std::string label = "job=\"" + std::to_string(id) + "\"";
+  auto value = [&](const std::string& text, const std::string& name) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(name + "{", 0) == 0 && line.find(label) != std::string::npos)
+        return std::atof(line.substr(line.rfind(' ') + 1).c_str());
+    }
+    return -1.0;
+  };
+  std::string text;
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto m = c->get("/metrics");
+    ASSERT_TRUE(m && m->status == 200);
+    text = m->body;
+    if (value(text, "aion_job_cpu_seconds_total") >= 0.5) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  EXPECT_GE(value(text, "aion_job_cpu_seconds_total"), 0.5) << text;
+  EXPECT_GT(value(text, "aion_job_memory_peak_bytes"), 0) << text;
+  // The I/O series are there; their values depend on the kernel: cgroup v2 io.stat counts
+  // all block I/O, v1 blkio.throttle.* on recent kernels only I/O to devices with a limit.
+  EXPECT_GE(value(text, "aion_job_io_written_bytes_total"), 0) << text;
+  EXPECT_GE(value(text, "aion_job_io_read_bytes_total"), 0) << text;
+  EXPECT_NE(text.find("user=\"root\""), std::string::npos);
+  aion({"cancel", std::to_string(id)});
+  wait_for(id, {"cancelled"});
 }
 
 TEST_F(SchedDaemonTest, QueueSaysWhyAJobWaits) {

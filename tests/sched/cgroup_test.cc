@@ -357,6 +357,21 @@ TEST_F(FakeV1Test, PidsAndStatsReadTheKernelFiles) {
   EXPECT_EQ(cg->stats().oom_kills, 0u);
 }
 
+TEST_F(FakeV1Test, BlockIoComesFromTheBlkioThrottleCounters) {
+  CgroupCaps caps = caps_;
+  caps.io = true;
+  caps.blkio_root = "/sys/fs/cgroup/blkio";
+  put("sys/fs/cgroup/memory/aion.jobs/j5/cgroup.procs", "");
+  put("sys/fs/cgroup/blkio/aion.jobs/j5/blkio.throttle.io_service_bytes",
+      "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Total 12288\n"
+      "253:0 Read 100\n253:0 Write 0\nTotal 12388\n");
+  auto cg = JobCgroup::open(host(), caps, "aion.jobs", "j5");
+  ASSERT_TRUE(cg) << cg.error().message();
+  CgroupStats s = cg->stats();
+  EXPECT_EQ(s.io_read_bytes, 4196u);
+  EXPECT_EQ(s.io_write_bytes, 8192u);
+}
+
 TEST_F(FakeV1Test, FailedWriteNamesTheFileAndTheErrno) {
   fs::remove(root_ / "sys/fs/cgroup/memory/aion.jobs/j42/memory.limit_in_bytes");
   CgroupLimits limits;
@@ -424,7 +439,7 @@ TEST_F(FakeV2Test, CreateEnablesMissingControllersAndWritesLimits) {
   limits.devices = std::vector<DeviceRule>{{'c', 195, 0, "rwm"}};  // no BPF on a tree
   auto cg = JobCgroup::create(host(), caps_, "aion.jobs", "j7", limits);
   ASSERT_TRUE(cg) << cg.error().message();
-  EXPECT_EQ(get("sys/fs/cgroup/cgroup.subtree_control"), "+cpuset +pids");
+  EXPECT_EQ(get("sys/fs/cgroup/cgroup.subtree_control"), "+cpuset +pids +io");
   EXPECT_EQ(get("sys/fs/cgroup/aion.jobs/cgroup.subtree_control"), "+cpuset +memory +pids");
   const std::string job = "sys/fs/cgroup/aion.jobs/j7/";
   EXPECT_EQ(get(job + "cpuset.cpus"), "1");
@@ -450,6 +465,12 @@ TEST_F(FakeV2Test, StatsComeFromCpuStatMemoryPeakAndMemoryEvents) {
   EXPECT_EQ(s.oom_kills, 2u);
   put(job + "memory.peak", "8192\n");
   EXPECT_EQ(cg->stats().memory_peak_bytes, 8192u);
+  EXPECT_EQ(cg->stats().io_read_bytes, 0u);  // no io.stat: no I/O controller
+  put(job + "io.stat",
+      "8:0 rbytes=4096 wbytes=1024 rios=1 wios=1 dbytes=0 dios=0\n"
+      "253:0 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n");
+  EXPECT_EQ(cg->stats().io_read_bytes, 4106u);
+  EXPECT_EQ(cg->stats().io_write_bytes, 1044u);
 }
 
 TEST_F(FakeV2Test, KillAllWritesCgroupKillForSigkill) {

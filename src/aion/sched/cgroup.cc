@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <set>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "aion/sched/device_bpf.h"
@@ -170,6 +173,7 @@ void detect_v2_controllers(const HostFs& fs, CgroupCaps& caps) {
   take("cpuset", caps.cpuset, caps.cpuset_root);
   take("memory", caps.memory, caps.memory_root);
   take("pids", caps.pids, caps.pids_root);
+  take("io", caps.io, caps.blkio_root);
   caps.cpu_accounting = true;  // cpu.stat is a core file on v2
   caps.cpuacct_root = caps.unified_root;
 }
@@ -300,7 +304,8 @@ Status enable_controllers(const HostFs& fs, const CgroupCaps& caps, const std::s
   std::string request;
   for (auto [name, wanted] : {std::pair<const char*, bool>{"cpuset", caps.cpuset},
                               {"memory", caps.memory},
-                              {"pids", caps.pids}}) {
+                              {"pids", caps.pids},
+                              {"io", caps.io}}) {
     if (!wanted || std::find(have.begin(), have.end(), name) == have.end() ||
         std::find(on.begin(), on.end(), name) != on.end()) {
       continue;
@@ -337,6 +342,7 @@ Result<CgroupCaps> detect_cgroups(const HostFs& fs) {
                           : opt == "devices" ? &caps.devices_root
                           : opt == "cpuacct" ? &caps.cpuacct_root
                           : opt == "pids"    ? &caps.pids_root
+                          : opt == "blkio"   ? &caps.blkio_root
                                              : nullptr;
       if (root != nullptr && root->empty()) *root = m.point;  // the first mount wins
     }
@@ -350,6 +356,7 @@ Result<CgroupCaps> detect_cgroups(const HostFs& fs) {
     caps.memory = !caps.memory_root.empty();
     caps.cpu_accounting = !caps.cpuacct_root.empty();
     caps.pids = !caps.pids_root.empty();
+    caps.io = !caps.blkio_root.empty();
     for (auto [name, present] : {std::pair<const char*, bool>{"cpuset", caps.cpuset},
                                  {"memory", caps.memory},
                                  {"cpuacct", caps.cpu_accounting},
@@ -393,6 +400,7 @@ JobCgroup::JobCgroup(const HostFs& fs, const CgroupCaps& caps, std::string paren
     add(caps_.devices_root);
     if (caps_.cpu_accounting) add(caps_.cpuacct_root);
     if (caps_.pids) add(caps_.pids_root);
+    if (caps_.io) add(caps_.blkio_root);
     if (bpf_devices()) add(caps_.unified_root);
     if (!roots_.empty()) procs_root_ = roots_.front();
   }
@@ -654,12 +662,41 @@ CgroupStats JobCgroup::stats() const {
       s.memory_peak_bytes = read_u64(fs_, join(job, "memory.max_usage_in_bytes")).value_or(0);
       s.oom_kills = read_keyed(fs_, join(job, "memory.oom_control"), "oom_kill");
     }
+    if (caps_.io && !caps_.blkio_root.empty()) {
+      // "8:0 Read 4096" lines per device, then "Total N".
+      if (auto text = fs_.read(join(dir(caps_.blkio_root), "blkio.throttle.io_service_bytes"))) {
+        std::istringstream in(*text);
+        std::string dev, op;
+        std::uint64_t n = 0;
+        while (in >> dev) {
+          if (dev == "Total") {
+            in >> n;
+            continue;
+          }
+          if (!(in >> op >> n)) break;
+          if (op == "Read") s.io_read_bytes += n;
+          if (op == "Write") s.io_write_bytes += n;
+        }
+      }
+    }
   } else if (caps_.version == CgroupVersion::kV2) {
     std::string job = dir(caps_.unified_root);
     s.cpu_time = std::chrono::microseconds(read_keyed(fs_, join(job, "cpu.stat"), "usage_usec"));
     s.memory_current_bytes = read_u64(fs_, join(job, "memory.current")).value_or(0);
     s.memory_peak_bytes = read_u64(fs_, join(job, "memory.peak")).value_or(0);
     s.oom_kills = read_keyed(fs_, join(job, "memory.events"), "oom_kill");
+    if (auto text = fs_.read(join(job, "io.stat"))) {
+      // "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 ..." per device.
+      std::istringstream in(*text);
+      std::string field;
+      while (in >> field) {
+        auto eq = field.find('=');
+        if (eq == std::string::npos) continue;
+        const std::uint64_t n = std::strtoull(field.c_str() + eq + 1, nullptr, 10);
+        if (field.compare(0, eq, "rbytes") == 0) s.io_read_bytes += n;
+        if (field.compare(0, eq, "wbytes") == 0) s.io_write_bytes += n;
+      }
+    }
   }
   s.memory_peak_bytes = std::max(s.memory_peak_bytes, s.memory_current_bytes);
   return s;

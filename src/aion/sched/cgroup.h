@@ -44,7 +44,9 @@ struct CgroupCaps {
   CgroupVersion version = CgroupVersion::kNone;
   // Mount points (host paths, e.g. "/sys/fs/cgroup/cpuset" on v1, "/sys/fs/cgroup" on v2).
   std::string cpuset_root, memory_root, devices_root, cpuacct_root, pids_root, unified_root;
+  std::string blkio_root;  // v1 blkio; on v2 the unified root when the io controller is there
   bool cpuset = false, memory = false, cpu_accounting = false, pids = false;
+  bool io = false;  // I/O accounting (v1 blkio, v2 io)
   // "devices-cgroup-v1", "bpf-cgroup-device", or "none (environment variables only)".
   std::string device_isolation;
   std::vector<std::string> notes;  // what is missing and why, for the start log
@@ -89,6 +91,10 @@ struct CgroupStats {
   std::uint64_t memory_peak_bytes = 0;   // max_usage_in_bytes (v1) / memory.peak (v2, 5.19+)
   std::uint64_t memory_current_bytes = 0;
   std::uint64_t oom_kills = 0;  // memory.oom_control oom_kill (v1) / memory.events
+  // Bytes read and written on block devices: blkio.throttle.io_service_bytes (v1), io.stat
+  // rbytes/wbytes (v2); 0 without I/O accounting.
+  std::uint64_t io_read_bytes = 0;
+  std::uint64_t io_write_bytes = 0;
 };
 
 class JobCgroup {

@@ -819,6 +819,24 @@ Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const All
   return live;
 }
 
+std::vector<JobManager::JobUsageNow> JobManager::usage_now() const {
+  std::lock_guard lock(mu_);
+  std::vector<JobUsageNow> out;
+  for (const auto& [id, live] : live_) {
+    auto job = running_.find(id);
+    if (job == running_.end() || !live->cgroup) continue;
+    JobUsageNow u;
+    u.id = id;
+    u.name = job->second.spec.name;
+    u.user = job->second.spec.user;
+    u.queue = job->second.spec.queue;
+    u.gpus = job->second.allocation ? job->second.allocation->gpus.size() : 0;
+    u.stats = live->cgroup->stats();
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
 void JobManager::signal_job(const Job& job, int sig) {
   auto it = live_.find(job.id);
   if (it != live_.end() && it->second->cgroup) (void)it->second->cgroup->kill_all(sig);

@@ -113,6 +113,15 @@ class JobManager {
   void set_hold(bool hold, const std::string& who);
   bool held() const;
 
+  // What each running job uses now, read from its cgroup (jobs without one are left out).
+  struct JobUsageNow {
+    std::int64_t id = 0;
+    std::string name, user, queue;
+    std::size_t gpus = 0;
+    CgroupStats stats;
+  };
+  std::vector<JobUsageNow> usage_now() const;
+
   const CgroupCaps& cgroup_caps() const { return caps_; }
   const NodeModel& model() const { return model_; }
   std::string isolation_summary() const;
