@@ -38,6 +38,25 @@ TEST(HwDaemonTest, TheCliReadsTheSameConfigFileAsTheDaemon) {
   EXPECT_NE(run.out.find("gpu=0000:07:00.0"), std::string::npos) << run.out;
 }
 
+// aion top draws host, GPU and job rows from aiond's metrics; --once prints one frame.
+TEST(HwDaemonTest, TopShowsTheHostAndEachGpu) {
+  DaemonHarness h;
+  h.write_config(
+      "[telemetry]\nhost_interval_s = 1\n"
+      "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"0000:07:00.0\"\n"
+      "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"0000:0f:00.0\"\n");
+  auto started = h.start();
+  ASSERT_TRUE(started) << started.error().message() << h.log();
+  Exit top = run_program(
+      {DaemonHarness::aion_path(), "--socket", h.socket().string(), "top", "--once", "-n", "1.2"});
+  EXPECT_EQ(top.code, 0) << top.out;
+  EXPECT_NE(top.out.find("aion top"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("memory "), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("0    A100-SXM4-80GB [simulated]"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("1    A100-SXM4-80GB [simulated]"), std::string::npos) << top.out;
+  EXPECT_EQ(top.out.find("\x1b["), std::string::npos) << "no terminal codes when not a tty";
+}
+
 // NVIDIA GPU metrics come from NVML: the fake library on the recorded DGX A100-like machine
 // reports one GPU hot, throttled and with ECC errors; /metrics shows exactly that.
 TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
