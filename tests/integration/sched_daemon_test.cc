@@ -80,9 +80,10 @@ class SchedDaemonTest : public ::testing::Test {
       h_.wait();
     }
     // Jobs outlive aiond by design; the tests' must not outlive the test.
-    for (const char* root : {"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory",
-                             "/sys/fs/cgroup/devices", "/sys/fs/cgroup/cpuacct",
-                             "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    for (const char* root :
+         {"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/devices",
+          "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/blkio",
+          "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
       fs::path base = fs::path(root) / parent_;
       std::error_code ec;
       if (!fs::is_directory(base, ec)) continue;

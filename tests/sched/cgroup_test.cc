@@ -583,8 +583,9 @@ class KernelCgroupTest : public ::testing::Test {
     parent_ = "aion.test." + std::to_string(::getpid());
   }
   void TearDown() override {
-    for (const std::string* root : {&caps_.cpuset_root, &caps_.memory_root, &caps_.devices_root,
-                                    &caps_.cpuacct_root, &caps_.pids_root, &caps_.unified_root}) {
+    for (const std::string* root :
+         {&caps_.cpuset_root, &caps_.memory_root, &caps_.devices_root, &caps_.cpuacct_root,
+          &caps_.pids_root, &caps_.blkio_root, &caps_.unified_root}) {
       if (!root->empty()) ::rmdir((*root + "/" + parent_).c_str());
     }
   }
