@@ -157,6 +157,50 @@ TEST(ChunkTest, SteadySeriesCostAFewBitsPerSample) {
   EXPECT_LT(static_cast<double>(util.byte_size()) / 3600, 2.0) << util.byte_size();
 }
 
+TEST(ChunkTest, IntegerSeriesUseIntegerDeltasAndStayExact) {
+  // Integral values next to fractions, -0.0, the largest exact integers and deltas too wide
+  // for 32 bits (which fall back to XOR).
+  const double big = 9007199254740992.0;  // 2^53
+  std::vector<double> values = {0,    -0.0, 0,     5,
+                                6,    -100, 1e9,   -1e9,
+                                big,  -big, big,   big - 1,
+                                0.5,  1,    2,     4294967296.0 * 3,
+                                -7.0, -8.0, 1e300, std::nan(""),
+                                3,    3,    12345, 12344};
+  std::vector<Sample> s;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    s.push_back({static_cast<std::int64_t>(i), values[i]});
+  round_trip(s);
+
+  // A GPU utilisation in percent moving by small steps: about a byte per sample, timestamp
+  // included (plain XOR needed over two).
+  Chunk util;
+  std::mt19937_64 rng(21);
+  double v = 50;
+  for (int i = 0; i < 3600; ++i) {
+    v = std::clamp(v + static_cast<double>(static_cast<int>(rng() % 7) - 3), 0.0, 100.0);
+    ASSERT_TRUE(util.append(i * 1000LL, v));
+  }
+  EXPECT_LT(static_cast<double>(util.byte_size()) / 3600, 1.1) << util.byte_size();
+}
+
+TEST(ChunkTest, ReadsChunksOfFormatVersion1) {
+  // Written by the version 1 encoder (XOR only, '11' for a new window).
+  const std::vector<std::uint8_t> v1 = {
+      0x01, 0x0a, 0xb1, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3f, 0xf8, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x00, 0xe3, 0xe9, 0x30, 0x4d, 0xff, 0xf6, 0xfb, 0x92, 0x35, 0xb8,
+      0x1e, 0x88, 0x16, 0x02, 0x30, 0x0a, 0x2d, 0xf7, 0x03, 0xef, 0xfb, 0x19, 0x99, 0x99, 0x99,
+      0x99, 0x99, 0xb0, 0x38, 0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x41, 0xfe, 0x7d,
+      0xa5, 0x11, 0x99, 0xec, 0x07, 0x7d, 0x8f, 0x8a, 0xf9, 0x0f, 0x22, 0x00, 0x1d, 0x67, 0x00};
+  const double vals[] = {1.5, 1.5, 2.25, 100, 101, -3, 0.1, 0.2, 1e300, 7};
+  std::vector<Sample> want;
+  for (int i = 0; i < 10; ++i) want.push_back({1000LL * i + (i % 3), vals[i]});
+  auto c = Chunk::deserialize(v1);
+  ASSERT_TRUE(c) << c.error().message();
+  expect_same(want, c->samples());
+  EXPECT_EQ(c->serialize()[0], 2);  // written again as the current version
+}
+
 TEST(ChunkTest, DamagedChunksAreRefusedWithAReason) {
   std::vector<Sample> s;
   for (int i = 0; i < 300; ++i) s.push_back({i * 1000LL + (i % 3), std::sin(i * 0.1) * 100});

@@ -1,13 +1,30 @@
 #include "aion/tsdb/chunk.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <string>
 
 namespace aion::tsdb {
 namespace {
 
-constexpr std::uint8_t kVersion = 1;
+// 1: values as XOR only. 2: also integer deltas ('111'); still reads 1.
+constexpr std::uint8_t kVersion = 2;
+constexpr double kMaxExactInt = 9007199254740992.0;  // 2^53
+
+// An integral double whose value survives int64 round trips (not -0.0, which would lose its
+// sign).
+bool integral(double d) {
+  return std::isfinite(d) && d == std::trunc(d) && std::fabs(d) <= kMaxExactInt &&
+         !(d == 0 && std::signbit(d));
+}
+
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
 
 std::uint64_t bits_of(double v) {
   return std::bit_cast<std::uint64_t>(v);
@@ -52,6 +69,8 @@ struct Bucket {
   int bits;
 };
 constexpr Bucket kBuckets[] = {{0b10, 2, 7}, {0b110, 3, 9}, {0b1110, 4, 12}, {0b11110, 5, 32}};
+// Integer-delta buckets (zigzag payload).
+constexpr Bucket kIntBuckets[] = {{0b0, 1, 4}, {0b10, 2, 8}, {0b110, 3, 16}, {0b111, 3, 32}};
 
 }  // namespace
 
@@ -102,12 +121,32 @@ Status Chunk::append(std::int64_t t_ms, double value) {
   } else {
     const int lead = std::countl_zero(x);
     const int trail = std::countr_zero(x);
-    if (lead_ >= 0 && lead >= lead_ && trail >= trail_) {
+    const bool reuse = lead_ >= 0 && lead >= lead_ && trail >= trail_;
+    const int xor_bits = reuse ? 2 + (64 - lead_ - trail_) : 3 + 12 + (64 - lead - trail);
+    // Integer-valued gauges and counters (GPU %, temperatures, byte counts) usually move by
+    // small steps: their integer delta is cheaper than the XOR of their IEEE bits.
+    const Bucket* ib = nullptr;
+    std::uint64_t zz = 0;
+    const double last = std::bit_cast<double>(last_v_);
+    if (integral(value) && integral(last)) {
+      zz = zigzag(static_cast<std::int64_t>(value) - static_cast<std::int64_t>(last));
+      for (const Bucket& b : kIntBuckets) {
+        if (b.bits == 64 || zz < (std::uint64_t{1} << b.bits)) {
+          ib = &b;
+          break;
+        }
+      }
+    }
+    if (ib && 3 + ib->prefix_bits + ib->bits < xor_bits) {
+      bits_.write(0b111, 3);
+      bits_.write(ib->prefix, ib->prefix_bits);
+      bits_.write(zz, ib->bits);
+    } else if (reuse) {
       bits_.write(0b10, 2);
       bits_.write(x >> trail_, 64 - lead_ - trail_);
     } else {
       const int len = 64 - lead - trail;
-      bits_.write(0b11, 2);
+      bits_.write(0b110, 3);
       bits_.write(static_cast<std::uint64_t>(lead), 6);
       bits_.write(static_cast<std::uint64_t>(len - 1), 6);
       bits_.write(x >> trail, len);
@@ -137,9 +176,9 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
     return fail(ErrorCode::kCorrupt, "chunk: " + what);
   };
   if (bytes.empty()) return corrupt("empty");
-  if (bytes[0] != kVersion) {
-    return corrupt("unknown format version " + std::to_string(bytes[0]) + " (this build reads " +
-                   std::to_string(kVersion) + ")");
+  if (bytes[0] < 1 || bytes[0] > kVersion) {
+    return corrupt("unknown format version " + std::to_string(bytes[0]) +
+                   " (this build reads 1 to " + std::to_string(kVersion) + ")");
   }
   std::size_t pos = 1;
   std::uint64_t count = 0, nbits = 0;
@@ -164,6 +203,7 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
   std::span<const std::uint8_t> body = bytes.subspan(pos);
   Reader r(raw);
   r.in_ = BitReader(body, nbits);
+  r.version_ = bytes[0];
   Sample s;
   for (std::uint64_t i = 0; i < count; ++i) {
     if (!r.step(s))
@@ -216,8 +256,35 @@ bool Chunk::Reader::step(Sample& out) {
     if (!in_.read_bit(bit)) return false;
     if (bit) {
       if (!in_.read_bit(bit)) return false;
+      bool fresh_window = bit;
+      if (bit && version_ >= 2) {
+        // '110' new window, '111' integer delta.
+        if (!in_.read_bit(bit)) return false;
+        if (bit) {
+          int ones = 0;  // '0' 4 bits, '10' 8, '110' 16, '111' 32
+          while (ones < 3) {
+            if (!in_.read_bit(bit)) return false;
+            if (!bit) break;
+            ++ones;
+          }
+          static constexpr int kIntBits[] = {4, 8, 16, 32};
+          const int nbits = kIntBits[ones];
+          if (!in_.read(nbits, w)) return false;
+          const double prev = std::bit_cast<double>(v_);
+          const std::int64_t d = unzigzag(w);
+          if (d == 0 || !integral(prev)) return false;  // the encoder never writes these
+          const double next = static_cast<double>(static_cast<std::int64_t>(prev) + d);
+          if (!integral(next)) return false;
+          v_ = std::bit_cast<std::uint64_t>(next);
+          out.t_ms = t_;
+          out.value = next;
+          ++read_;
+          return true;
+        }
+        fresh_window = true;
+      }
       int lead = lead_, trail = trail_;
-      if (bit) {
+      if (fresh_window) {
         std::uint64_t l = 0, n = 0;
         if (!in_.read(6, l) || !in_.read(6, n)) return false;
         lead = static_cast<int>(l);

@@ -7,9 +7,13 @@
 //   then per sample: timestamp delta-of-delta, value XOR
 //     dod: '0' = 0 | '10' 7 bits | '110' 9 bits | '1110' 12 bits | '11110' 32 bits |
 //          '11111' 64 bits   (signed, two's complement; the delta before sample 1 is 0)
-//     xor: '0' = same value | '10' meaningful bits in the previous window |
-//          '11' 6 bits leading zeros, 6 bits (length - 1), then the meaningful bits
-// Serialized: version byte (1), sample count (varint), bit length (varint), the bytes.
+//     value: '0' = same value | '10' XOR's meaningful bits in the previous window |
+//          '110' 6 bits leading zeros, 6 bits (length - 1), then the XOR's meaningful bits |
+//          '111' integer delta (both values integral, |v| <= 2^53), zigzag in a bucket:
+//                '0' 4 bits | '10' 8 bits | '110' 16 bits | '111' 32 bits
+//     (whichever of XOR and integer delta is shorter; format version 1 had '11' for a new
+//      window and no integer deltas, and is still read)
+// Serialized: version byte (2), sample count (varint), bit length (varint), the bytes.
 // Values are kept bit-exact (NaN payloads, -0.0, infinities).
 #pragma once
 
@@ -65,6 +69,7 @@ class Chunk {
     std::uint64_t delta_ = 0;
     std::uint64_t v_ = 0;
     int lead_ = -1, trail_ = 0;
+    int version_ = 2;  // format being read (a deserialized chunk may be version 1)
   };
   Reader reader() const { return Reader(*this); }
   std::vector<Sample> samples() const;
