@@ -8,6 +8,7 @@
 #include <ctime>
 #include <memory>
 
+#include "aion/api/http.h"
 #include "aion/core/json.h"
 #include "cli.h"
 #include "daemon_client.h"
@@ -15,20 +16,6 @@
 
 namespace aion::cli {
 namespace {
-
-std::string url_encode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 std::string local_time(long long ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -65,7 +52,7 @@ void add_metrics_commands(CLI::App& app, Context& ctx) {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET",
-                     "/v1/metrics" + (match->empty() ? "" : "?match=" + url_encode(*match)));
+                     "/v1/metrics" + (match->empty() ? "" : "?match=" + api::url_encode(*match)));
     if (!body) return;
     if (ctx.json) {
       std::printf("%s\n", body->c_str());
@@ -105,10 +92,10 @@ void add_metrics_commands(CLI::App& app, Context& ctx) {
   query->callback([&ctx, q] {
     auto client = connect_daemon(ctx);
     if (!client) return;
-    std::string target =
-        "/v1/metrics/query?q=" + url_encode(q->selector) + "&since=" + url_encode(q->since);
-    if (!q->step.empty()) target += "&step=" + url_encode(q->step);
-    if (!q->agg.empty()) target += "&agg=" + url_encode(q->agg);
+    std::string target = "/v1/metrics/query?q=" + api::url_encode(q->selector) +
+                         "&since=" + api::url_encode(q->since);
+    if (!q->step.empty()) target += "&step=" + api::url_encode(q->step);
+    if (!q->agg.empty()) target += "&agg=" + api::url_encode(q->agg);
     auto body = call(ctx, *client, "GET", target);
     if (!body) return;
     if (ctx.json) {

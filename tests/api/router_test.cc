@@ -58,6 +58,14 @@ TEST(RouterTest, ThrowingHandlerBecomes500) {
   EXPECT_NE(res.body.find("\"code\":\"internal\""), std::string::npos);
 }
 
+TEST(HttpTest, UrlEncodeKeepsUnreservedAndRoundTrips) {
+  EXPECT_EQ(url_encode("aion_gpu{gpu=\"0\"} a+b/~_.-"),
+            "aion_gpu%7Bgpu%3D%220%22%7D%20a%2Bb%2F~_.-");
+  for (std::string s : {std::string("x y&z=1"), std::string("\xff\x00%", 3), std::string()}) {
+    EXPECT_EQ(url_decode(url_encode(s)), s);
+  }
+}
+
 TEST(HttpTest, UrlDecodeHandlesEscapesAndBadInput) {
   EXPECT_EQ(url_decode("a%2Fb+c"), "a/b c");
   EXPECT_EQ(url_decode("%zz%4"), "%zz%4");

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/api/client.h"
+#include "aion/api/http.h"
 #include "aion/core/json.h"
 #include "daemon_harness.h"
 
@@ -38,20 +39,6 @@ int free_port() {
   int port = ntohs(a.sin_port);
   ::close(fd);
   return port;
-}
-
-std::string url_encode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
 }
 
 TEST(PrometheusTest, ARealPrometheusScrapesOurSeriesWithTheirLabelsAndValues) {
@@ -109,7 +96,7 @@ TEST(PrometheusTest, ARealPrometheusScrapesOurSeriesWithTheirLabelsAndValues) {
   auto ask = [&](const std::string& promql) -> Json {
     auto p = api::Client::connect_tcp(web, "");
     if (!p) return Json();
-    auto r = p->get("/api/v1/query?query=" + url_encode(promql));
+    auto r = p->get("/api/v1/query?query=" + api::url_encode(promql));
     if (!r || r->status != 200) return Json();
     return Json::parse(r->body, nullptr, false);
   };

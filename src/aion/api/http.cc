@@ -1,5 +1,7 @@
 #include "aion/api/http.h"
 
+#include <cctype>
+
 #include "aion/core/json.h"
 
 namespace aion::api {
@@ -60,6 +62,21 @@ int http_status(ErrorCode code) {
     case ErrorCode::kInternal: return 500;
   }
   return 500;
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::string url_decode(std::string_view s) {

@@ -65,5 +65,7 @@ int http_status(ErrorCode code);
 
 // Percent-decodes a URL component ('+' becomes a space). Invalid escapes are kept as is.
 std::string url_decode(std::string_view s);
+// Percent-encodes everything but unreserved characters (A-Z a-z 0-9 - _ . ~), for query values.
+std::string url_encode(std::string_view s);
 
 }  // namespace aion::api
