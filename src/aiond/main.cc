@@ -220,7 +220,7 @@ std::vector<aion::telemetry::MetricFamily> job_metrics(
   }
   std::vector<MetricFamily> out;
   if (jobs.empty()) return out;
-  for (auto* f : {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus}) out.push_back(std::move(*f));
+  aion::telemetry::move_nonempty(out, {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus});
   return out;
 }
 

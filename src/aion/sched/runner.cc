@@ -820,18 +820,27 @@ Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const All
 }
 
 std::vector<JobManager::JobUsageNow> JobManager::usage_now() const {
-  std::lock_guard lock(mu_);
+  // Who runs and in which cgroup under the lock; the cgroup files are read after it, so
+  // a metrics pass over many jobs never holds up the scheduler.
+  std::vector<std::pair<JobUsageNow, JobCgroup>> found;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, live] : live_) {
+      auto job = running_.find(id);
+      if (job == running_.end() || !live->cgroup) continue;
+      JobUsageNow u;
+      u.id = id;
+      u.name = job->second.spec.name;
+      u.user = job->second.spec.user;
+      u.queue = job->second.spec.queue;
+      u.gpus = job->second.allocation ? job->second.allocation->gpus.size() : 0;
+      found.emplace_back(std::move(u), *live->cgroup);
+    }
+  }
   std::vector<JobUsageNow> out;
-  for (const auto& [id, live] : live_) {
-    auto job = running_.find(id);
-    if (job == running_.end() || !live->cgroup) continue;
-    JobUsageNow u;
-    u.id = id;
-    u.name = job->second.spec.name;
-    u.user = job->second.spec.user;
-    u.queue = job->second.spec.queue;
-    u.gpus = job->second.allocation ? job->second.allocation->gpus.size() : 0;
-    u.stats = live->cgroup->stats();
+  out.reserve(found.size());
+  for (auto& [u, cg] : found) {
+    u.stats = cg.stats();
     out.push_back(std::move(u));
   }
   return out;

@@ -57,7 +57,7 @@ std::vector<MetricFamily> SimulatedGpuCollector::collect() {
   }
   std::vector<MetricFamily> out;
   if (gpus_.empty()) return out;
-  for (auto* f : {&util, &used, &total, &temp, &power, &clock}) out.push_back(std::move(*f));
+  move_nonempty(out, {&util, &used, &total, &temp, &power, &clock});
   return out;
 }
 
@@ -135,10 +135,8 @@ std::vector<MetricFamily> NvmlGpuCollector::collect() {
     if (s.pcie_replays) replays.add(l, static_cast<double>(*s.pcie_replays));
   }
   std::vector<MetricFamily> out;
-  for (auto* f : {&util, &mem_util, &used, &total, &temp, &power, &limit, &sm, &memclk, &throttled,
-                  &ecc, &replays, &lost}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&util, &mem_util, &used, &total, &temp, &power, &limit, &sm, &memclk,
+                      &throttled, &ecc, &replays, &lost});
   return out;
 }
 

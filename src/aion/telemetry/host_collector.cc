@@ -64,9 +64,7 @@ void HostCollector::cpu(std::vector<MetricFamily>& out) const {
       if (in >> v) blocked.add({}, v);
     }
   }
-  for (auto* f : {&secs, &ctxt, &running, &blocked}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&secs, &ctxt, &running, &blocked});
   if (auto load = fs_.read("/proc/loadavg")) {
     std::istringstream in(*load);
     double l1 = 0, l5 = 0, l15 = 0;
@@ -124,9 +122,7 @@ void HostCollector::memory(std::vector<MetricFamily>& out) const {
     }
     if (key == "Hugepagesize") huge_size.add({}, bytes);
   }
-  for (auto* f : {&mem, &huge, &huge_size}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&mem, &huge, &huge_size});
 }
 
 void HostCollector::pressure(std::vector<MetricFamily>& out) const {
@@ -156,9 +152,7 @@ void HostCollector::pressure(std::vector<MetricFamily>& out) const {
       }
     }
   }
-  for (auto* f : {&stalled, &avg10}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&stalled, &avg10});
 }
 
 void HostCollector::disks(std::vector<MetricFamily>& out) const {
@@ -195,9 +189,7 @@ void HostCollector::disks(std::vector<MetricFamily>& out) const {
     written.add(l, static_cast<double>(f[6]) * 512);
     busy.add(l, static_cast<double>(f[9]) / 1000);
   }
-  for (auto* fam : {&read_bytes, &written, &reads, &writes, &busy}) {
-    if (!fam->samples.empty()) out.push_back(std::move(*fam));
-  }
+  move_nonempty(out, {&read_bytes, &written, &reads, &writes, &busy});
 }
 
 void HostCollector::network(std::vector<MetricFamily>& out) const {
@@ -235,9 +227,7 @@ void HostCollector::network(std::vector<MetricFamily>& out) const {
     errs.add({{"device", dev}, {"direction", "transmit"}}, static_cast<double>(v[10]));
     drops.add({{"device", dev}, {"direction", "transmit"}}, static_cast<double>(v[11]));
   }
-  for (auto* f : {&rx, &tx, &rxp, &txp, &errs, &drops}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&rx, &tx, &rxp, &txp, &errs, &drops});
 }
 
 void HostCollector::infiniband(std::vector<MetricFamily>& out) const {
@@ -273,9 +263,7 @@ void HostCollector::infiniband(std::vector<MetricFamily>& out) const {
       }
     }
   }
-  for (auto* f : {&rx, &tx, &errs}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
+  move_nonempty(out, {&rx, &tx, &errs});
 }
 
 }  // namespace aion::telemetry

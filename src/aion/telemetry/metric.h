@@ -3,6 +3,7 @@
 // produce, what /metrics renders and what the store keeps (one series per name + labels).
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,15 @@ struct MetricFamily {
     return *this;
   }
 };
+
+// Moves the families that have samples into `out` (collectors build every family they know
+// and leave out those with nothing to report).
+inline void move_nonempty(std::vector<MetricFamily>& out,
+                          std::initializer_list<MetricFamily*> families) {
+  for (MetricFamily* f : families) {
+    if (!f->samples.empty()) out.push_back(std::move(*f));
+  }
+}
 
 // The series key the store uses: `name{a="x",b="y"}` with the labels sorted by name and
 // values escaped as in the exposition format (\\, \", \n); `name` alone without labels.

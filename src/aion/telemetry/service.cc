@@ -103,11 +103,8 @@ Telemetry::Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accele
   }
   if (!simulated.empty()) {
     auto sim = std::make_shared<SimulatedGpuCollector>(std::move(simulated));
-    auto mu = std::make_shared<std::mutex>();
-    sources_.push_back({"gpu", options_.gpu_interval, [sim, mu] {
-                          std::lock_guard lock(*mu);
-                          return sim->collect();
-                        }});
+    // Sources run on the telemetry thread only (start() collects before it starts).
+    sources_.push_back({"gpu", options_.gpu_interval, [sim] { return sim->collect(); }});
   }
 }
 
