@@ -112,5 +112,66 @@ TEST(QueryTest, AggregatesPerStepAndSaysWhatDoesNotMatch) {
   fs::remove_all(dir);
 }
 
+TEST(QueryTest, ReadsRollupsWhereTheRawSamplesAreGone) {
+  fs::path dir = fs::temp_directory_path() / ("aion-query-rollup-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  constexpr std::int64_t kHour = 3'600'000;
+  auto db = tsdb::Db::open({.dir = dir / "raw", .retention_ms = 2 * kHour});
+  auto m = tsdb::Rollup::open({.dir = dir / "1m", .retention_ms = 4 * kHour}, 60'000);
+  auto h = tsdb::Rollup::open({.dir = dir / "1h"}, kHour);
+  ASSERT_TRUE(db && m && h);
+  // Six hours, one sample every 5 s: value = minute of the day modulo 50, so each hour's and
+  // each minute's aggregates differ.
+  const std::string key = R"(temp{gpu="0"})";
+  std::vector<tsdb::Sample> all;
+  for (std::int64_t t = 0; t < 6 * kHour; t += 5'000) {
+    const double v = static_cast<double>((t / 60'000) % 50) + static_cast<double>(t % 60'000) / 1e5;
+    ASSERT_TRUE((*db)->append(key, t, v));
+    all.push_back({t, v});
+  }
+  const std::int64_t now = 6 * kHour;
+  (*m)->update(**db, now, 0);
+  (*h)->update(**m, now, 0);
+  // The 1 min rollup keeps only the last four hours; the raw samples the last two.
+  ASSERT_TRUE((*m)->store().apply_retention(now));
+  ASSERT_TRUE((*db)->apply_retention(now));
+  ASSERT_EQ(*(*db)->first_time(key), 4 * kHour);
+
+  Stores stores{db->get(), {m->get(), h->get()}};
+  auto exact = [&](std::int64_t from, std::int64_t to, Aggregation agg) {
+    double sum = 0, n = 0, mn = 1e300, mx = -1e300;
+    for (const auto& s : all) {
+      if (s.t_ms < from || s.t_ms >= to) continue;
+      sum += s.value;
+      ++n;
+      mn = std::min(mn, s.value);
+      mx = std::max(mx, s.value);
+    }
+    return agg == Aggregation::kAvg ? sum / n : agg == Aggregation::kMin ? mn : mx;
+  };
+  // Hour steps over all six hours: hours 0-1 from the 1 h rollup, 2-3 from the 1 min one,
+  // 4-5 from the raw samples; avg, min and max are exact everywhere.
+  for (Aggregation agg : {Aggregation::kAvg, Aggregation::kMin, Aggregation::kMax}) {
+    QueryRange r{0, now - 1, kHour, agg};
+    auto res = run_query(stores, *parse_selector("temp"), r, "temp");
+    ASSERT_TRUE(res) << res.error().message();
+    ASSERT_EQ((*res)[0].points.size(), 6u);
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_NEAR((*res)[0].points[i].value, exact(i * kHour, (i + 1) * kHour, agg), 1e-9)
+          << "hour " << i;
+    }
+  }
+  // Raw points: bucket averages at bucket starts where the samples are gone.
+  QueryRange raw{0, now, 0, Aggregation::kRaw};
+  auto pts = (*run_query(stores, *parse_selector("temp"), raw, "temp"))[0].points;
+  ASSERT_EQ(pts.size(), 2u + 120u + 1440u);
+  EXPECT_EQ(pts[1].t_ms, kHour);
+  EXPECT_EQ(pts[2].t_ms, 2 * kHour);
+  EXPECT_EQ(pts[3].t_ms - pts[2].t_ms, 60'000);
+  EXPECT_EQ(pts[122].t_ms, 4 * kHour);
+  EXPECT_EQ(pts[123].t_ms - pts[122].t_ms, 5'000);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace aion::telemetry

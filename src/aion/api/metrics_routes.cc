@@ -102,7 +102,7 @@ void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
                     range.step_ms = std::max<std::int64_t>(1000, *since / 60);
                   }
                 }
-                auto res = telemetry::run_query(*t.db(), *sel, range, q);
+                auto res = telemetry::run_query(t.stores(), *sel, range, q);
                 if (!res) return Response::from_error(res.error());
                 Json out = Json::array();
                 for (const auto& s : *res) {

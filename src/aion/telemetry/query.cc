@@ -178,7 +178,47 @@ Result<Aggregation> parse_aggregation(std::string_view text) {
                                                "' (use avg, min, max, sum, last, p95 or raw)");
 }
 
+namespace {
+
+// The records of one series over [from, to]: rollup buckets where the raw samples no longer
+// reach, then the raw samples (count 1 each).
+std::vector<tsdb::Aggregate> read_series(const Stores& stores, const std::string& key,
+                                         std::int64_t from, std::int64_t to) {
+  std::vector<tsdb::Aggregate> out;
+  std::int64_t newer_from = INT64_MAX;  // the oldest time a finer source covers
+  std::vector<tsdb::Sample> raw;
+  if (stores.raw) {
+    if (auto f = stores.raw->first_time(key)) {
+      newer_from = *f;
+      raw = stores.raw->query(key, std::max(from, *f), to);
+    }
+  }
+  // Older parts from the rollups, finest first, each up to where the finer one begins.
+  std::vector<std::vector<tsdb::Aggregate>> older;
+  for (const tsdb::Rollup* r : stores.rollups) {
+    if (from >= newer_from) break;
+    auto b = r->query(key, from, std::min(to, newer_from - 1));
+    // Drop buckets that reach into what the finer source covers.
+    while (!b.empty() && b.back().t_ms + r->width_ms() > newer_from) b.pop_back();
+    if (b.empty()) continue;
+    newer_from = b.front().t_ms;
+    older.push_back(std::move(b));
+  }
+  for (auto it = older.rbegin(); it != older.rend(); ++it)
+    out.insert(out.end(), it->begin(), it->end());
+  out.reserve(out.size() + raw.size());
+  for (const auto& x : raw) out.push_back({x.t_ms, x.value, x.value, x.value, 1});
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<SeriesResult>> run_query(const tsdb::Db& db, const Selector& selector,
+                                            const QueryRange& range, std::string_view text) {
+  return run_query(Stores{&db, {}}, selector, range, text);
+}
+
+Result<std::vector<SeriesResult>> run_query(const Stores& stores, const Selector& selector,
                                             const QueryRange& range, std::string_view text) {
   if (range.to_ms < range.from_ms) {
     return fail(ErrorCode::kInvalidArgument, "the query's range ends before it starts");
@@ -187,56 +227,80 @@ Result<std::vector<SeriesResult>> run_query(const tsdb::Db& db, const Selector& 
     return fail(ErrorCode::kInvalidArgument,
                 "more than 100,000 steps; choose a larger --step or a shorter --since");
   }
+  std::vector<std::string> keys;
+  if (stores.raw) keys = stores.raw->series();
+  for (const tsdb::Rollup* r : stores.rollups) {
+    auto more = r->series();
+    keys.insert(keys.end(), more.begin(), more.end());
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+
   std::vector<SeriesResult> out;
-  for (const auto& key : db.series()) {
+  bool name_known = false;
+  for (const auto& key : keys) {
     auto parsed = parse_series_key(key);
-    if (!parsed || !selector.matches(parsed->first, parsed->second)) continue;
+    if (!parsed) continue;
+    if (parsed->first == selector.name) name_known = true;
+    if (!selector.matches(parsed->first, parsed->second)) continue;
     SeriesResult r{key, parsed->first, parsed->second, {}};
-    auto samples = db.query(key, range.from_ms, range.to_ms);
+    auto recs = read_series(stores, key, range.from_ms, range.to_ms);
     if (range.step_ms <= 0 || range.agg == Aggregation::kRaw) {
-      r.points = std::move(samples);
-    } else {
-      std::size_t i = 0;
-      std::vector<double> bucket;
-      for (std::int64_t t = range.from_ms; t <= range.to_ms; t += range.step_ms) {
-        bucket.clear();
-        while (i < samples.size() && samples[i].t_ms < t + range.step_ms) {
-          if (samples[i].t_ms >= t) bucket.push_back(samples[i].value);
-          ++i;
-        }
-        if (bucket.empty()) continue;
-        double v = 0;
-        switch (range.agg) {
-          case Aggregation::kAvg:
-          case Aggregation::kSum:
-            for (double x : bucket) v += x;
-            if (range.agg == Aggregation::kAvg) v /= static_cast<double>(bucket.size());
-            break;
-          case Aggregation::kMin: v = *std::min_element(bucket.begin(), bucket.end()); break;
-          case Aggregation::kMax: v = *std::max_element(bucket.begin(), bucket.end()); break;
-          case Aggregation::kLast: v = bucket.back(); break;
-          case Aggregation::kP95: {
-            // Nearest rank.
-            std::sort(bucket.begin(), bucket.end());
-            auto rank =
-                static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(bucket.size())));
-            v = bucket[std::max<std::size_t>(1, rank) - 1];
-            break;
+      r.points.reserve(recs.size());
+      for (const auto& a : recs) r.points.push_back({a.t_ms, a.count == 1 ? a.sum : a.avg()});
+      out.push_back(std::move(r));
+      continue;
+    }
+    std::size_t i = 0;
+    std::vector<double> values;  // for p95
+    for (std::int64_t t = range.from_ms; t <= range.to_ms; t += range.step_ms) {
+      while (i < recs.size() && recs[i].t_ms < t) ++i;
+      std::size_t j = i;
+      while (j < recs.size() && recs[j].t_ms < t + range.step_ms) ++j;
+      if (j == i) continue;
+      double v = 0;
+      switch (range.agg) {
+        case Aggregation::kAvg:
+        case Aggregation::kSum: {
+          double sum = 0, n = 0;
+          for (std::size_t k = i; k < j; ++k) {
+            sum += recs[k].sum;
+            n += recs[k].count;
           }
-          case Aggregation::kRaw: break;
+          v = range.agg == Aggregation::kSum ? sum : sum / n;
+          break;
         }
-        r.points.push_back({t, v});
+        case Aggregation::kMin:
+          v = recs[i].min;
+          for (std::size_t k = i; k < j; ++k) v = std::min(v, recs[k].min);
+          break;
+        case Aggregation::kMax:
+          v = recs[i].max;
+          for (std::size_t k = i; k < j; ++k) v = std::max(v, recs[k].max);
+          break;
+        case Aggregation::kLast:
+          v = recs[j - 1].count == 1 ? recs[j - 1].sum : recs[j - 1].avg();
+          break;
+        case Aggregation::kP95: {
+          // Nearest rank.
+          values.clear();
+          for (std::size_t k = i; k < j; ++k)
+            values.push_back(recs[k].count == 1 ? recs[k].sum : recs[k].avg());
+          std::sort(values.begin(), values.end());
+          auto rank =
+              static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(values.size())));
+          v = values[std::max<std::size_t>(1, rank) - 1];
+          break;
+        }
+        case Aggregation::kRaw: break;
       }
+      r.points.push_back({t, v});
+      i = j;
     }
     out.push_back(std::move(r));
   }
   if (out.empty()) {
     // A known name with labels that match nothing, or an unknown name: say which.
-    bool name_known = false;
-    for (const auto& key : db.series()) {
-      auto parsed = parse_series_key(key);
-      if (parsed && parsed->first == selector.name) name_known = true;
-    }
     return fail(ErrorCode::kNotFound,
                 "no series matches '" + std::string(text) + "'" +
                     (name_known ? ": the metric exists, but none of its series has those labels"

@@ -12,6 +12,7 @@
 #include "aion/core/error.h"
 #include "aion/telemetry/metric.h"
 #include "aion/tsdb/db.h"
+#include "aion/tsdb/rollup.h"
 
 namespace aion::telemetry {
 
@@ -52,7 +53,20 @@ struct SeriesResult {
   std::vector<tsdb::Sample> points;  // per step: t = step start
 };
 
+// Where a query reads: the raw samples and the rollups, finest first. Each series is read
+// from the raw store as far back as it has samples, and before that from the finest rollup
+// that still has buckets there (a rollup bucket counts as a point at its start, with its
+// average as value): min, max, sum and avg over such buckets are exact, p95 and last are
+// taken over the bucket averages.
+struct Stores {
+  const tsdb::Db* raw = nullptr;
+  std::vector<const tsdb::Rollup*> rollups;
+};
+
 // kNotFound (naming the selector) when no series matches.
+Result<std::vector<SeriesResult>> run_query(const Stores& stores, const Selector& selector,
+                                            const QueryRange& range, std::string_view text);
+// The same over raw samples only.
 Result<std::vector<SeriesResult>> run_query(const tsdb::Db& db, const Selector& selector,
                                             const QueryRange& range, std::string_view text);
 

@@ -43,6 +43,11 @@ ConfigSchema telemetry_config_schema() {
                "crash",
                1, 3600)
       .integer("telemetry.retention_days", 15, "Days of metrics kept (0: no age limit)", 0, 3650)
+      .integer("telemetry.rollup_1m_days", 90,
+               "Days of 1-minute rollups (min, max, sum, count per minute) kept; queries read "
+               "them where the raw samples are gone",
+               0, 36500)
+      .integer("telemetry.rollup_1h_days", 730, "Days of 1-hour rollups kept", 0, 36500)
       .integer("telemetry.max_disk_mb", 1024,
                "Megabytes the metric block files may use; the oldest go first (0: no limit)", 0,
                1 << 24)
@@ -66,6 +71,8 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
   o.flush_interval = std::chrono::seconds(c.get_int("telemetry.flush_interval_s"));
   o.retention_ms = c.get_int("telemetry.retention_days") * 86400LL * 1000;
   o.max_disk_bytes = static_cast<std::uint64_t>(c.get_int("telemetry.max_disk_mb")) << 20;
+  o.rollup_1m_retention_ms = c.get_int("telemetry.rollup_1m_days") * 86400LL * 1000;
+  o.rollup_1h_retention_ms = c.get_int("telemetry.rollup_1h_days") * 86400LL * 1000;
   o.metrics_public = c.get_bool("telemetry.metrics_public");
   o.nvml_library = c.get_string("hw.nvml_library");
   o.anomaly_threshold = c.get_double("telemetry.anomaly_threshold");
@@ -123,6 +130,25 @@ Status Telemetry::start() {
                             .max_bytes = options_.max_disk_bytes});
   if (!db) return std::unexpected(db.error());
   db_ = std::move(*db);
+  auto minutely = tsdb::Rollup::open({.dir = options_.dir / "rollup-1m",
+                                      .retention_ms = options_.rollup_1m_retention_ms,
+                                      .max_bytes = options_.max_disk_bytes / 8},
+                                     60'000);
+  if (!minutely) return std::unexpected(minutely.error());
+  minutely_ = std::move(*minutely);
+  auto hourly = tsdb::Rollup::open({.dir = options_.dir / "rollup-1h",
+                                    .retention_ms = options_.rollup_1h_retention_ms,
+                                    .max_bytes = options_.max_disk_bytes / 8},
+                                   3'600'000);
+  if (!hourly) return std::unexpected(hourly.error());
+  hourly_ = std::move(*hourly);
+  for (const tsdb::Rollup* r : {minutely_.get(), hourly_.get()}) {
+    for (const auto& q : r->store().opened().quarantined) {
+      spdlog::warn("event=metrics_block_quarantined reason=\"{}\"", q);
+      if (events_)
+        events_("metrics", "warning", "metrics rollup block damaged and set aside: " + q, "{}");
+    }
+  }
   const auto& o = db_->opened();
   for (const auto& q : o.quarantined) {
     spdlog::warn("event=metrics_block_quarantined reason=\"{}\"", q);
@@ -255,6 +281,32 @@ void Telemetry::flush() {
     spdlog::warn("event=metrics_compaction_failed error=\"{}\"", c.error().message());
   }
   (void)db_->apply_retention(now);
+  roll_up(now);
+}
+
+void Telemetry::roll_up(std::int64_t now_ms) {
+  // A series that stopped has its last bucket built once it has been quiet for two
+  // collection intervals.
+  std::int64_t grace = 0;
+  for (const auto& s : sources_) grace = std::max<std::int64_t>(grace, 2 * s.interval.count());
+  minutely_->update(*db_, now_ms, grace);
+  hourly_->update(*minutely_, now_ms, grace + 60'000);
+  for (tsdb::Rollup* r : {minutely_.get(), hourly_.get()}) {
+    if (auto f = r->store().flush(); !f) {
+      spdlog::warn("event=metrics_rollup_flush_failed error=\"{}\"", f.error().message());
+      continue;
+    }
+    (void)r->store().compact();
+    (void)r->store().apply_retention(now_ms);
+  }
+}
+
+Stores Telemetry::stores() const {
+  Stores s;
+  s.raw = db_.get();
+  if (minutely_) s.rollups.push_back(minutely_.get());
+  if (hourly_) s.rollups.push_back(hourly_.get());
+  return s;
 }
 
 void Telemetry::loop() {

@@ -23,7 +23,9 @@
 #include "aion/hw/inventory.h"
 #include "aion/telemetry/anomaly.h"
 #include "aion/telemetry/metric.h"
+#include "aion/telemetry/query.h"
 #include "aion/tsdb/db.h"
+#include "aion/tsdb/rollup.h"
 
 namespace aion::telemetry {
 
@@ -35,6 +37,10 @@ struct TelemetryOptions {
   std::chrono::milliseconds flush_interval{60000};
   std::int64_t retention_ms = 15LL * 86400 * 1000;
   std::uint64_t max_disk_bytes = 1ULL << 30;
+  // Downsampled rollups (min/max/sum/count per 1 min and per 1 h bucket) kept longer than the
+  // raw samples; each may use up to max_disk_bytes / 8 on disk.
+  std::int64_t rollup_1m_retention_ms = 90LL * 86400 * 1000;
+  std::int64_t rollup_1h_retention_ms = 730LL * 86400 * 1000;
   bool metrics_public = true;  // /metrics needs no token on the TCP listener
   std::string nvml_library;    // hw.nvml_library ("" = libnvidia-ml.so.1)
   // Streaming anomaly detection on every series (counters on their rate): a sample scoring at
@@ -74,18 +80,22 @@ class Telemetry {
   // The latest value of every family of every source, plus the store's own metrics.
   std::vector<MetricFamily> latest() const;
   tsdb::Db* db() { return db_.get(); }
+  // The raw store and the rollups, for queries (empty before start()).
+  Stores stores() const;
   const TelemetryOptions& options() const { return options_; }
 
  private:
   void loop();
   void collect(std::size_t source, std::int64_t now_ms);
   void flush();
+  void roll_up(std::int64_t now_ms);
 
   TelemetryOptions options_;
   HostFs fs_;
   EventSink events_;
   std::vector<Source> sources_;
   std::unique_ptr<tsdb::Db> db_;
+  std::unique_ptr<tsdb::Rollup> minutely_, hourly_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

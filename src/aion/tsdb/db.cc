@@ -285,6 +285,13 @@ std::optional<Sample> Db::last(std::string_view series) const {
   return out;
 }
 
+std::optional<std::int64_t> Db::first_time(std::string_view series) const {
+  std::lock_guard lock(mu_);
+  auto it = series_.find(series);
+  if (it == series_.end() || it->second.chunks.empty()) return std::nullopt;
+  return it->second.chunks.front().first_time();
+}
+
 bool Db::has_series(std::string_view series) const {
   std::lock_guard lock(mu_);
   return series_.find(series) != series_.end();
