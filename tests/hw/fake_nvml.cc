@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,7 +66,9 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
 // The GPU's "telemetry" object, read again from the file at every call so that a test can
 // change readings while aion runs: {"util": %, "mem_util": %, "temp": C, "power_mw",
 // "power_limit_mw", "sm_mhz", "mem_mhz", "throttle", "ecc_corrected", "ecc_uncorrected",
-// "pcie_replays", "memory_used": bytes}. Without it the telemetry calls are not supported.
+// "pcie_replays", "memory_used": bytes, "nvlink_errors": [replay, recovery, crc_flit, crc_data]
+// per active link, "xids": [codes]}. Without it the telemetry calls are not supported. Each
+// entry of "xids" is delivered once, in order, as an Xid event through the event API.
 Json telemetry(void* handle) {
   std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
   std::ifstream in(std::getenv("AION_FAKE_NVML"));
@@ -272,6 +275,61 @@ int nvmlDeviceGetTotalEccErrors(void* h, int type, int counter, unsigned long lo
 }
 int nvmlDeviceGetPcieReplayCounter(void* h, unsigned* v) {
   READING("pcie_replays", v, unsigned);
+}
+
+int nvmlDeviceGetNvLinkErrorCounter(void* h, unsigned link, int counter, unsigned long long* v) {
+  CHECK_GPU(h);
+  if (counter < 0 || counter > 4) return kInvalidArgument;
+  Json t = telemetry(h);
+  if (!t.contains("nvlink_errors")) return kNotSupported;
+  if (link >= (*g)["nvlinks"].size()) return kInvalidArgument;
+  *v = counter < 4 ? t["nvlink_errors"][counter].get<unsigned long long>() : 0;
+  return kSuccess;
+}
+
+// Events: one set; a registered GPU's "xids" are delivered once each.
+struct EventData {
+  void* device;
+  unsigned long long eventType, eventData;
+  unsigned gpuInstanceId, computeInstanceId;
+};
+int g_set_token = 0;
+std::vector<unsigned long long> g_registered;  // per GPU: the event mask
+std::vector<std::size_t> g_delivered;          // per GPU: xids delivered so far
+
+int nvmlEventSetCreate(void** set) {
+  if (!g_init) return kUninitialized;
+  *set = &g_set_token;
+  g_registered.assign(g_doc["gpus"].size(), 0);
+  g_delivered.assign(g_doc["gpus"].size(), 0);
+  return kSuccess;
+}
+int nvmlEventSetFree(void*) {
+  return kSuccess;
+}
+int nvmlDeviceGetSupportedEventTypes(void* h, unsigned long long* types) {
+  CHECK_GPU(h);
+  *types = 0x1 | 0x2 | 0x8;
+  return kSuccess;
+}
+int nvmlDeviceRegisterEvents(void* h, unsigned long long types, void* set) {
+  CHECK_GPU(h);
+  if (set != &g_set_token) return kInvalidArgument;
+  g_registered[reinterpret_cast<std::uintptr_t>(h) - 1] |= types;
+  return kSuccess;
+}
+int nvmlEventSetWait_v2(void* set, EventData* data, unsigned /*timeout_ms*/) {
+  if (set != &g_set_token) return kInvalidArgument;
+  for (std::size_t i = 0; i < g_registered.size(); ++i) {
+    if (!(g_registered[i] & 0x8)) continue;
+    void* h = reinterpret_cast<void*>(static_cast<std::uintptr_t>(i + 1));
+    Json xids = telemetry(h).value("xids", Json::array());
+    if (g_delivered[i] < xids.size()) {
+      *data = {h, 0x8, xids[g_delivered[i]++].get<unsigned long long>(), 0xffffffffu, 0xffffffffu};
+      return kSuccess;
+    }
+  }
+  return 10;  // NVML_ERROR_TIMEOUT
 }
 
 }  // extern "C"

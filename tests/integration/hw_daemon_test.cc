@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -67,11 +68,19 @@ TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
   std::string nvml = (fx / "nvml.json").string();
   Json j;
   std::ifstream(nvml) >> j;
-  j["gpus"][0]["telemetry"] = {
-      {"util", 87},           {"mem_util", 40},           {"temp", 91},
-      {"power_mw", 312500},   {"power_limit_mw", 400000}, {"sm_mhz", 1215},
-      {"mem_mhz", 1593},      {"throttle", 0x40},         {"ecc_corrected", 5},
-      {"ecc_uncorrected", 2}, {"pcie_replays", 1},        {"memory_used", 42949672960LL}};
+  j["gpus"][0]["telemetry"] = {{"util", 87},
+                               {"mem_util", 40},
+                               {"temp", 91},
+                               {"power_mw", 312500},
+                               {"power_limit_mw", 400000},
+                               {"sm_mhz", 1215},
+                               {"mem_mhz", 1593},
+                               {"throttle", 0x40},
+                               {"ecc_corrected", 5},
+                               {"ecc_uncorrected", 2},
+                               {"pcie_replays", 1},
+                               {"memory_used", 42949672960LL},
+                               {"nvlink_errors", {3, 0, 7, 1}}};
   std::ofstream(nvml) << j.dump();
   h.set_env("AION_NVML_LIBRARY", FAKE_NVML_PATH);
   h.set_env("AION_FAKE_NVML", nvml);
@@ -106,6 +115,34 @@ TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
   EXPECT_EQ(value("aion_gpu_ecc_errors_total", "type=\"uncorrected\""), "2");
   EXPECT_EQ(value("aion_gpu_pcie_replays_total"), "1");
   EXPECT_EQ(value("aion_gpu_lost"), "0");
+  // Summed over the GPU's active NVLinks (12 in the fixture).
+  const int links = static_cast<int>(j["gpus"][0]["nvlinks"].size());
+  EXPECT_EQ(value("aion_gpu_nvlink_errors_total", "type=\"crc_flit\""), std::to_string(7 * links));
+  EXPECT_EQ(value("aion_gpu_nvlink_errors_total", "type=\"replay\""), std::to_string(3 * links));
+  EXPECT_EQ(value("aion_gpu_xid_errors_total"), "<none>");
+
+  // An Xid arrives through NVML's event API: a counter and a critical event.
+  j["gpus"][0]["telemetry"]["xids"] = {48, 48};
+  std::ofstream(nvml + ".tmp") << j.dump();
+  fs::rename(nvml + ".tmp", nvml);
+  std::string events;
+  for (int i = 0; i < 100; ++i) {
+    auto e = c->get("/v1/events?kind=gpu");
+    if (e && e->body.find("Xid 48") != std::string::npos) {
+      events = e->body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(events.find("reported Xid 48 (NVML event)"), std::string::npos) << h.log();
+  EXPECT_NE(events.find("critical"), std::string::npos);
+  std::string text2;
+  for (int i = 0; i < 50; ++i) {
+    text2 = c->get("/metrics")->body;
+    if (text2.find("aion_gpu_xid_errors_total{") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(text2.find("xid=\"48\"} 2"), std::string::npos) << text2;
   // The other GPUs report no telemetry in the fixture: no made-up readings for them.
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n') > 0, true);
   std::size_t temps = 0;

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <gtest/gtest.h>
 
+#include "aion/hw/discovery.h"
 #include "aion/telemetry/exposition.h"
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
@@ -199,6 +201,97 @@ TEST(SimulatedGpuTest, PlausibleAndReproducibleSeries) {
       }
     }
   }
+}
+
+// AMD GPUs on the recorded MI250X-like tree: what amdgpu's sysfs and hwmon files say, in
+// our units, for the one busy GCD, and no made-up readings for files that are absent.
+TEST(AmdGpuTest, ReadsAmdgpuSysfsAndHwmon) {
+  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/mi250x/root");
+  auto inv = hw::discover(fs, {.nvml_library = "/nonexistent", .use_hwloc = false});
+  std::vector<hw::Accelerator> amd;
+  for (const auto& a : inv.accelerators) {
+    if (a.vendor == "amd") amd.push_back(a);
+  }
+  ASSERT_EQ(amd.size(), 8u);
+  AmdGpuCollector c(fs, amd);
+  auto fams = c.collect();
+  expect_conventions(fams);
+  auto find = [&](const std::string& name, const std::string& pci,
+                  const std::string& extra = "") -> std::optional<double> {
+    for (const auto& f : fams) {
+      if (f.name != name) continue;
+      for (const auto& s : f.samples) {
+        const std::string key = series_key(name, s.labels);
+        if (key.find("pci=\"" + pci + "\"") != std::string::npos &&
+            (extra.empty() || key.find(extra) != std::string::npos)) {
+          return s.value;
+        }
+      }
+    }
+    return std::nullopt;
+  };
+  // The first GCD in PCI order is card0: busy, hot, with RAS errors.
+  const std::string busy = "0000:03:00.0", idle = "0000:09:00.0";
+  EXPECT_EQ(find("aion_gpu_utilization_ratio", busy), 0.93);
+  EXPECT_EQ(find("aion_gpu_memory_utilization_ratio", busy), 0.31);
+  EXPECT_EQ(find("aion_gpu_memory_used_bytes", busy), 48.0 * (1ULL << 30));
+  EXPECT_EQ(find("aion_gpu_memory_total_bytes", busy), 64.0 * (1ULL << 30));
+  EXPECT_EQ(find("aion_gpu_temperature_celsius", busy), 71);
+  EXPECT_EQ(find("aion_gpu_sensor_temperature_celsius", busy, "sensor=\"junction\""), 98);
+  EXPECT_EQ(find("aion_gpu_power_watts", busy), 498);
+  EXPECT_EQ(find("aion_gpu_power_limit_watts", busy), 560);
+  EXPECT_EQ(find("aion_gpu_sm_clock_hertz", busy), 1.7e9);
+  EXPECT_EQ(find("aion_gpu_memory_clock_hertz", busy), 1.6e9);
+  EXPECT_EQ(find("aion_gpu_ecc_errors_total", busy, "type=\"uncorrected\""), 1);
+  EXPECT_EQ(find("aion_gpu_ecc_errors_total", busy, "type=\"corrected\""), 12);
+  EXPECT_EQ(find("aion_gpu_pcie_replays_total", busy), 4);
+  EXPECT_EQ(find("aion_gpu_utilization_ratio", idle), 0);
+  EXPECT_EQ(find("aion_gpu_temperature_celsius", idle), 38);
+  // The second GCD of a package reports no power of its own: no series, not a zero.
+  EXPECT_EQ(find("aion_gpu_power_watts", idle), std::nullopt);
+}
+
+// NVMe: the composite temperature from the controller's hwmon on a recorded tree, and the
+// SMART log page decoded field by field from a page laid out as the NVMe spec says.
+TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
+  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/workstation/root");
+  auto fams = HostCollector(fs).collect();
+  bool found = false;
+  for (const auto& f : fams) {
+    if (f.name != "aion_nvme_temperature_celsius") continue;
+    ASSERT_EQ(f.samples.size(), 1u);
+    EXPECT_EQ(f.samples[0].value, 44.85);
+    EXPECT_EQ(f.samples[0].labels[0], (std::pair<std::string, std::string>{"device", "nvme0"}));
+    found = true;
+  }
+  EXPECT_TRUE(found);
+  // Not live: no SMART series from a recorded tree.
+  EXPECT_EQ(render_exposition(fams).find("aion_nvme_media_errors_total"), std::string::npos);
+
+  std::vector<std::uint8_t> page(512, 0);
+  page[0] = 0x04;                      // reliability degraded
+  page[1] = 0x3c, page[2] = 0x01;      // 316 K
+  page[3] = 97;                        // spare %
+  page[5] = 12;                        // used %
+  page[32] = 0x10, page[33] = 0x27;    // 10000 data units read
+  page[48] = 0x01, page[55] = 0x01;    // 2^56 + 1 units written
+  page[128] = 0xe8, page[129] = 0x03;  // 1000 hours
+  page[144] = 7;                       // unsafe shutdowns
+  page[160] = 2;                       // media errors
+  page[176] = 0x00, page[177] = 0x01;  // 256 error log entries
+  auto s = parse_nvme_smart_log(page);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->critical_warning, 4);
+  EXPECT_NEAR(s->temperature_c, 42.85, 1e-9);
+  EXPECT_DOUBLE_EQ(s->available_spare, 0.97);
+  EXPECT_DOUBLE_EQ(s->percentage_used, 0.12);
+  EXPECT_EQ(s->data_read_bytes, 10000.0 * 512000);
+  EXPECT_EQ(s->data_written_bytes, (std::ldexp(1.0, 56) + 1) * 512000);
+  EXPECT_EQ(s->power_on_hours, 1000);
+  EXPECT_EQ(s->unsafe_shutdowns, 7);
+  EXPECT_EQ(s->media_errors, 2);
+  EXPECT_EQ(s->error_log_entries, 256);
+  EXPECT_FALSE(parse_nvme_smart_log(std::span(page).first(511)));
 }
 
 }  // namespace

@@ -48,6 +48,19 @@ constexpr int NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2;
 constexpr int NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1;
 constexpr int NVML_VOLATILE_ECC = 0;
 
+// Event API.
+using nvmlEventSet_t = struct nvmlEventSet_st*;
+struct nvmlEventData_t {  // the layout nvmlEventSetWait_v2 fills (driver 450+)
+  nvmlDevice_t device;
+  unsigned long long eventType;
+  unsigned long long eventData;  // the Xid for an Xid event
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
+constexpr unsigned long long nvmlEventTypeSingleBitEccError = 0x1,
+                             nvmlEventTypeDoubleBitEccError = 0x2,
+                             nvmlEventTypeXidCriticalError = 0x8;
+
 struct nvmlMemory_t {
   unsigned long long total;
   unsigned long long free;
@@ -91,6 +104,12 @@ struct Nvml::Api {
   nvmlReturn_t (*throttle_reasons)(nvmlDevice_t, unsigned long long*);
   nvmlReturn_t (*ecc_errors)(nvmlDevice_t, int, int, unsigned long long*);
   nvmlReturn_t (*pcie_replays)(nvmlDevice_t, unsigned*);
+  nvmlReturn_t (*nvlink_errors)(nvmlDevice_t, unsigned, int, unsigned long long*);
+  nvmlReturn_t (*event_set_create)(nvmlEventSet_t*);
+  nvmlReturn_t (*event_set_free)(nvmlEventSet_t);
+  nvmlReturn_t (*supported_events)(nvmlDevice_t, unsigned long long*);
+  nvmlReturn_t (*register_events)(nvmlDevice_t, unsigned long long, nvmlEventSet_t);
+  nvmlReturn_t (*event_wait)(nvmlEventSet_t, nvmlEventData_t*, unsigned);
 
   std::string why(nvmlReturn_t rc) const {
     const char* s = error_string ? error_string(rc) : nullptr;
@@ -107,6 +126,8 @@ std::string nvml_library_path(const std::string& configured) {
 Nvml::Nvml(void* handle, std::unique_ptr<Api> api) : handle_(handle), api_(std::move(api)) {}
 
 Nvml::~Nvml() {
+  if (event_set_ && api_->event_set_free)
+    api_->event_set_free(static_cast<nvmlEventSet_t>(event_set_));
   if (api_ && api_->shutdown) api_->shutdown();
   if (handle_) ::dlclose(handle_);
 }
@@ -149,6 +170,12 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
   sym(api->throttle_reasons, "nvmlDeviceGetCurrentClocksThrottleReasons", false);
   sym(api->ecc_errors, "nvmlDeviceGetTotalEccErrors", false);
   sym(api->pcie_replays, "nvmlDeviceGetPcieReplayCounter", false);
+  sym(api->nvlink_errors, "nvmlDeviceGetNvLinkErrorCounter", false);
+  sym(api->event_set_create, "nvmlEventSetCreate", false);
+  sym(api->event_set_free, "nvmlEventSetFree", false);
+  sym(api->supported_events, "nvmlDeviceGetSupportedEventTypes", false);
+  sym(api->register_events, "nvmlDeviceRegisterEvents", false);
+  sym(api->event_wait, "nvmlEventSetWait_v2", false);
   if (!missing.empty()) {
     ::dlclose(h);
     return fail(ErrorCode::kUnsupported,
@@ -206,7 +233,80 @@ std::vector<std::pair<std::string, NvmlSample>> Nvml::sample() {
         ok(api_->ecc_errors(dev, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC, &ull)))
       s.ecc_uncorrected = ull;
     if (api_->pcie_replays && ok(api_->pcie_replays(dev, &v))) s.pcie_replays = v;
+    if (api_->nvlink_errors) {
+      for (unsigned link = 0; link < NVML_NVLINK_MAX_LINKS && !s.lost; ++link) {
+        int active = 0;
+        nvmlReturn_t rc = api_->nvlink_state(dev, link, &active);
+        if (rc == NVML_ERROR_NOT_SUPPORTED) break;
+        if (!ok(rc) || active != NVML_FEATURE_ENABLED) continue;
+        for (int k = 0; k < 4; ++k) {
+          if (ok(api_->nvlink_errors(dev, link, k, &ull)))
+            s.nvlink_errors[k] = s.nvlink_errors[k].value_or(0) + ull;
+        }
+      }
+    }
     out.emplace_back(sysfs_address(pci.busId), s);
+  }
+  return out;
+}
+
+Status Nvml::watch_events() {
+  if (event_set_) return {};
+  if (!api_->event_set_create || !api_->register_events || !api_->event_wait) {
+    return fail(ErrorCode::kUnsupported,
+                "this NVIDIA driver has no event API (nvmlEventSetWait_v2): Xid errors are "
+                "only seen in the kernel log");
+  }
+  nvmlEventSet_t set = nullptr;
+  if (nvmlReturn_t rc = api_->event_set_create(&set); rc != NVML_SUCCESS) {
+    return fail(ErrorCode::kUnavailable, "NVML event set: " + api_->why(rc));
+  }
+  event_set_ = set;
+  unsigned count = 0;
+  if (api_->device_count(&count) != NVML_SUCCESS) count = 0;
+  std::string problems;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    if (api_->device_by_index(i, &dev) != NVML_SUCCESS) continue;
+    unsigned long long want = nvmlEventTypeXidCriticalError | nvmlEventTypeSingleBitEccError |
+                              nvmlEventTypeDoubleBitEccError;
+    unsigned long long supported = want;
+    if (api_->supported_events && api_->supported_events(dev, &supported) == NVML_SUCCESS)
+      want &= supported;
+    if (want == 0) continue;
+    if (nvmlReturn_t rc = api_->register_events(dev, want, set); rc != NVML_SUCCESS) {
+      problems += (problems.empty() ? "" : "; ") + std::string("GPU ") + std::to_string(i) + ": " +
+                  api_->why(rc);
+    }
+  }
+  if (!problems.empty()) {
+    return fail(ErrorCode::kUnavailable, "NVML event registration: " + problems);
+  }
+  return {};
+}
+
+std::vector<NvmlEvent> Nvml::poll_events() {
+  std::vector<NvmlEvent> out;
+  if (!event_set_) return out;
+  for (int i = 0; i < 1024; ++i) {  // bounded, in case a driver keeps answering
+    nvmlEventData_t data{};
+    nvmlReturn_t rc = api_->event_wait(static_cast<nvmlEventSet_t>(event_set_), &data, 0);
+    if (rc != NVML_SUCCESS) break;  // NVML_ERROR_TIMEOUT (10): nothing more
+    NvmlEvent e;
+    nvmlPciInfo_t pci{};
+    if (data.device && api_->device_pci_info(data.device, &pci) == NVML_SUCCESS)
+      e.pci_address = sysfs_address(pci.busId);
+    if (data.eventType & nvmlEventTypeXidCriticalError) {
+      e.kind = "xid";
+      e.xid = data.eventData;
+    } else if (data.eventType & nvmlEventTypeDoubleBitEccError) {
+      e.kind = "ecc_double_bit";
+    } else if (data.eventType & nvmlEventTypeSingleBitEccError) {
+      e.kind = "ecc_single_bit";
+    } else {
+      continue;
+    }
+    out.push_back(std::move(e));
   }
   return out;
 }

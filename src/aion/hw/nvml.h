@@ -49,7 +49,18 @@ struct NvmlSample {
   std::optional<std::uint64_t> ecc_corrected;     // volatile (since the driver loaded)
   std::optional<std::uint64_t> ecc_uncorrected;
   std::optional<std::uint64_t> pcie_replays;
+  // NVLink data-link error counters summed over the GPU's active links, in the order of
+  // kNvlinkErrorNames (replay, recovery, CRC flit, CRC data).
+  std::optional<std::uint64_t> nvlink_errors[4];
   bool lost = false;  // NVML_ERROR_GPU_IS_LOST
+};
+inline constexpr const char* kNvlinkErrorNames[4] = {"replay", "recovery", "crc_flit", "crc_data"};
+
+// An asynchronous event from the driver (NVML event API).
+struct NvmlEvent {
+  std::string pci_address;  // sysfs form
+  std::string kind;         // "xid", "ecc_single_bit", "ecc_double_bit"
+  std::uint64_t xid = 0;    // for "xid": the Xid code (999: one NVML does not know)
 };
 
 class Nvml {
@@ -72,11 +83,18 @@ class Nvml {
   // counts of every GPU, by sysfs PCI address. Functions the driver lacks leave fields empty.
   std::vector<std::pair<std::string, NvmlSample>> sample();
 
+  // Registers every GPU for Xid critical errors and ECC error events (what each GPU
+  // supports). kUnsupported when the driver lacks the event API.
+  Status watch_events();
+  // The events that arrived since the last call, without waiting.
+  std::vector<NvmlEvent> poll_events();
+
  private:
   struct Api;
   explicit Nvml(void* handle, std::unique_ptr<Api> api);
   void* handle_;
   std::unique_ptr<Api> api_;
+  void* event_set_ = nullptr;
 };
 
 // The library path to use: AION_NVML_LIBRARY, else the configured one, else the default.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 
 namespace aion::telemetry {
 
@@ -62,8 +64,11 @@ std::vector<MetricFamily> SimulatedGpuCollector::collect() {
 }
 
 NvmlGpuCollector::NvmlGpuCollector(std::unique_ptr<hw::Nvml> nvml,
-                                   std::vector<hw::Accelerator> gpus)
-    : nvml_(std::move(nvml)), gpus_(std::move(gpus)) {}
+                                   std::vector<hw::Accelerator> gpus, EventSink on_event)
+    : nvml_(std::move(nvml)), gpus_(std::move(gpus)), on_event_(std::move(on_event)) {
+  // Without the event API, Xids are still in the kernel log (NVRM: Xid ...).
+  events_ = nvml_->watch_events().has_value();
+}
 
 std::vector<MetricFamily> NvmlGpuCollector::collect() {
   using T = MetricType;
@@ -94,6 +99,33 @@ std::vector<MetricFamily> NvmlGpuCollector::collect() {
       "aion_gpu_pcie_replays_total", "PCIe replays (link retransmissions)", T::kCounter, {}};
   MetricFamily lost{
       "aion_gpu_lost", "1 when NVML reports the GPU lost (fell off the bus)", T::kGauge, {}};
+  MetricFamily nvlink{"aion_gpu_nvlink_errors_total",
+                      "NVLink data-link errors summed over the GPU's active links, by type",
+                      T::kCounter,
+                      {}};
+  MetricFamily xid{"aion_gpu_xid_errors_total",
+                   "Xid errors NVML reported through its event API since aiond started, by code",
+                   T::kCounter,
+                   {}};
+  auto find = [&](const std::string& pci) -> const hw::Accelerator* {
+    for (const auto& g : gpus_) {
+      if (g.pci.address == pci) return &g;
+    }
+    return nullptr;
+  };
+  if (events_) {
+    for (const auto& e : nvml_->poll_events()) {
+      if (e.kind == "xid") ++xids_[{e.pci_address, e.xid}];
+      if (on_event_) on_event_(e, find(e.pci_address));
+    }
+  }
+  for (const auto& [k, n] : xids_) {
+    const hw::Accelerator* a = find(k.first);
+    if (!a) continue;
+    Labels l = gpu_labels(*a);
+    l.emplace_back("xid", std::to_string(k.second));
+    xid.add(std::move(l), static_cast<double>(n));
+  }
   static const std::pair<std::uint64_t, const char*> kReasons[] = {
       {0x4, "sw_power_cap"},
       {0x8, "hw_slowdown"},
@@ -102,10 +134,7 @@ std::vector<MetricFamily> NvmlGpuCollector::collect() {
       {0x80, "hw_power_brake_slowdown"},
       {0x1, "gpu_idle"}};
   for (const auto& [pci, s] : nvml_->sample()) {
-    const hw::Accelerator* a = nullptr;
-    for (const auto& g : gpus_) {
-      if (g.pci.address == pci) a = &g;
-    }
+    const hw::Accelerator* a = find(pci);
     if (!a) continue;
     Labels l = gpu_labels(*a);
     lost.add(l, s.lost ? 1 : 0);
@@ -133,10 +162,116 @@ std::vector<MetricFamily> NvmlGpuCollector::collect() {
       ecc.add(std::move(r), static_cast<double>(*v));
     }
     if (s.pcie_replays) replays.add(l, static_cast<double>(*s.pcie_replays));
+    for (int k = 0; k < 4; ++k) {
+      if (!s.nvlink_errors[k]) continue;
+      Labels r = l;
+      r.emplace_back("type", hw::kNvlinkErrorNames[k]);
+      nvlink.add(std::move(r), static_cast<double>(*s.nvlink_errors[k]));
+    }
   }
   std::vector<MetricFamily> out;
   move_nonempty(out, {&util, &mem_util, &used, &total, &temp, &power, &limit, &sm, &memclk,
-                      &throttled, &ecc, &replays, &lost});
+                      &throttled, &ecc, &replays, &nvlink, &xid, &lost});
+  return out;
+}
+
+AmdGpuCollector::AmdGpuCollector(HostFs fs, std::vector<hw::Accelerator> gpus)
+    : fs_(std::move(fs)) {
+  for (auto& a : gpus) {
+    Gpu g{std::move(a), "", ""};
+    g.dev = "/sys/bus/pci/devices/" + g.accelerator.pci.address;
+    if (auto hw = fs_.list(g.dev + "/hwmon")) {
+      for (const auto& h : *hw) {
+        if (h.rfind("hwmon", 0) == 0) {
+          g.hwmon = g.dev + "/hwmon/" + h;
+          break;
+        }
+      }
+    }
+    gpus_.push_back(std::move(g));
+  }
+}
+
+std::vector<MetricFamily> AmdGpuCollector::collect() {
+  using T = MetricType;
+  MetricFamily util{"aion_gpu_utilization_ratio",
+                    "Share of time a kernel ran on the GPU over the last sample period",
+                    T::kGauge,
+                    {}};
+  MetricFamily mem_util{"aion_gpu_memory_utilization_ratio",
+                        "Share of time GPU memory was read or written",
+                        T::kGauge,
+                        {}};
+  MetricFamily used{"aion_gpu_memory_used_bytes", "GPU memory in use", T::kGauge, {}};
+  MetricFamily total{"aion_gpu_memory_total_bytes", "GPU memory in all", T::kGauge, {}};
+  MetricFamily temp{"aion_gpu_temperature_celsius", "GPU core temperature", T::kGauge, {}};
+  MetricFamily sensors{"aion_gpu_sensor_temperature_celsius",
+                       "GPU temperatures by sensor (AMD hwmon: edge, junction, mem)",
+                       T::kGauge,
+                       {}};
+  MetricFamily power{"aion_gpu_power_watts", "GPU board power draw", T::kGauge, {}};
+  MetricFamily limit{"aion_gpu_power_limit_watts", "Enforced GPU power limit", T::kGauge, {}};
+  MetricFamily sm{"aion_gpu_sm_clock_hertz", "GPU SM clock", T::kGauge, {}};
+  MetricFamily memclk{"aion_gpu_memory_clock_hertz", "GPU memory clock", T::kGauge, {}};
+  MetricFamily ecc{"aion_gpu_ecc_errors_total",
+                   "ECC errors since the driver loaded, by type (corrected, uncorrected)",
+                   T::kCounter,
+                   {}};
+  MetricFamily replays{
+      "aion_gpu_pcie_replays_total", "PCIe replays (link retransmissions)", T::kCounter, {}};
+  auto num = [&](const std::string& path) -> std::optional<double> {
+    auto v = fs_.read_int(path);
+    if (!v) return std::nullopt;
+    return static_cast<double>(*v);
+  };
+  for (const auto& g : gpus_) {
+    Labels l = gpu_labels(g.accelerator);
+    if (auto v = num(g.dev + "/gpu_busy_percent")) util.add(l, *v / 100);
+    if (auto v = num(g.dev + "/mem_busy_percent")) mem_util.add(l, *v / 100);
+    if (auto v = num(g.dev + "/mem_info_vram_used")) used.add(l, *v);
+    if (auto v = num(g.dev + "/mem_info_vram_total")) total.add(l, *v);
+    if (auto v = num(g.dev + "/pcie_replay_count")) replays.add(l, *v);
+    if (auto ras = fs_.read(g.dev + "/ras/umc_err_count")) {
+      // "ue: N\nce: M"
+      for (auto [key, type] : {std::pair{"ue:", "uncorrected"}, std::pair{"ce:", "corrected"}}) {
+        auto p = ras->find(key);
+        if (p == std::string::npos) continue;
+        Labels r = l;
+        r.emplace_back("type", type);
+        ecc.add(std::move(r), std::strtod(ras->c_str() + p + 3, nullptr));
+      }
+    }
+    if (g.hwmon.empty()) continue;
+    std::optional<double> core;  // the edge sensor, else the first one
+    for (int i = 1; i <= 8; ++i) {
+      const std::string base = g.hwmon + "/temp" + std::to_string(i);
+      auto v = num(base + "_input");
+      if (!v) continue;
+      std::string label = "temp" + std::to_string(i);
+      if (auto lab = fs_.read_attr(base + "_label")) label = *lab;
+      Labels r = l;
+      r.emplace_back("sensor", label);
+      sensors.add(std::move(r), *v / 1000);
+      if (label == "edge" || !core) core = *v / 1000;
+    }
+    if (core) temp.add(l, *core);
+    auto watts = num(g.hwmon + "/power1_average");
+    if (!watts) watts = num(g.hwmon + "/power1_input");
+    if (watts) power.add(l, *watts / 1e6);
+    if (auto v = num(g.hwmon + "/power1_cap")) limit.add(l, *v / 1e6);
+    for (int i = 1; i <= 2; ++i) {
+      const std::string base = g.hwmon + "/freq" + std::to_string(i);
+      auto v = num(base + "_input");
+      if (!v) continue;
+      auto lab = fs_.read_attr(base + "_label");
+      const std::string label = lab ? *lab : (i == 1 ? "sclk" : "mclk");
+      if (label == "sclk") sm.add(l, *v);
+      if (label == "mclk") memclk.add(l, *v);
+    }
+  }
+  std::vector<MetricFamily> out;
+  move_nonempty(out, {&util, &mem_util, &used, &total, &temp, &sensors, &power, &limit, &sm,
+                      &memclk, &ecc, &replays});
   return out;
 }
 

@@ -1,7 +1,11 @@
 #include "aion/telemetry/host_collector.h"
 
+#include <fcntl.h>
+#include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <array>
 #include <sstream>
 
 namespace aion::telemetry {
@@ -25,6 +29,7 @@ std::vector<MetricFamily> HostCollector::collect() const {
   disks(out);
   network(out);
   infiniband(out);
+  nvme(out);
   return out;
 }
 
@@ -264,6 +269,107 @@ void HostCollector::infiniband(std::vector<MetricFamily>& out) const {
     }
   }
   move_nonempty(out, {&rx, &tx, &errs});
+}
+
+std::optional<NvmeSmart> parse_nvme_smart_log(std::span<const std::uint8_t> log) {
+  if (log.size() < 512) return std::nullopt;
+  // Little-endian integers; the 128-bit counters are read as doubles (exact up to 2^53).
+  auto le = [&](std::size_t off, std::size_t len) {
+    double v = 0;
+    for (std::size_t i = len; i-- > 0;) v = v * 256 + log[off + i];
+    return v;
+  };
+  NvmeSmart s;
+  s.critical_warning = log[0];
+  s.temperature_c = le(1, 2) - 273.15;
+  s.available_spare = log[3] / 100.0;
+  s.percentage_used = log[5] / 100.0;
+  s.data_read_bytes = le(32, 16) * 512000;
+  s.data_written_bytes = le(48, 16) * 512000;
+  s.power_on_hours = le(128, 16);
+  s.unsafe_shutdowns = le(144, 16);
+  s.media_errors = le(160, 16);
+  s.error_log_entries = le(176, 16);
+  return s;
+}
+
+namespace {
+
+// Get Log Page (opcode 02h) for the SMART / health page of all namespaces; needs
+// CAP_SYS_ADMIN. nullopt when the device cannot be opened or the command fails.
+std::optional<NvmeSmart> read_smart(const std::string& dev) {
+  int fd = ::open(dev.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::array<std::uint8_t, 512> buf{};
+  nvme_admin_cmd cmd{};
+  cmd.opcode = 0x02;
+  cmd.nsid = 0xffffffff;
+  cmd.addr = reinterpret_cast<std::uintptr_t>(buf.data());
+  cmd.data_len = buf.size();
+  cmd.cdw10 = ((buf.size() / 4 - 1) << 16) | 0x02;  // NUMDL, log identifier 02h
+  const int rc = ::ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
+  ::close(fd);
+  if (rc != 0) return std::nullopt;
+  return parse_nvme_smart_log(buf);
+}
+
+}  // namespace
+
+void HostCollector::nvme(std::vector<MetricFamily>& out) const {
+  auto ctrls = fs_.list("/sys/class/nvme");
+  if (!ctrls) return;
+  using T = MetricType;
+  MetricFamily temp{"aion_nvme_temperature_celsius", "NVMe composite temperature", T::kGauge, {}};
+  MetricFamily warn{"aion_nvme_critical_warning",
+                    "NVMe SMART critical warning bits (0: none; 1 spare, 2 temperature, 4 "
+                    "reliability, 8 read-only, 16 volatile backup)",
+                    T::kGauge,
+                    {}};
+  MetricFamily spare{
+      "aion_nvme_available_spare_ratio", "NVMe spare capacity left (0-1)", T::kGauge, {}};
+  MetricFamily used{"aion_nvme_percentage_used_ratio",
+                    "NVMe endurance used as the vendor estimates it (1 = rated life)",
+                    T::kGauge,
+                    {}};
+  MetricFamily rd{
+      "aion_nvme_read_bytes_total", "Bytes read (NVMe SMART data units)", T::kCounter, {}};
+  MetricFamily wr{
+      "aion_nvme_written_bytes_total", "Bytes written (NVMe SMART data units)", T::kCounter, {}};
+  MetricFamily hours{"aion_nvme_power_on_seconds_total", "NVMe power-on time", T::kCounter, {}};
+  MetricFamily unsafe{
+      "aion_nvme_unsafe_shutdowns_total", "NVMe shutdowns without notice", T::kCounter, {}};
+  MetricFamily media{
+      "aion_nvme_media_errors_total", "NVMe unrecovered data integrity errors", T::kCounter, {}};
+  MetricFamily errlog{
+      "aion_nvme_error_log_entries_total", "NVMe error log entries", T::kCounter, {}};
+  for (const auto& c : *ctrls) {
+    if (c.rfind("nvme", 0) != 0) continue;
+    const std::string dir = "/sys/class/nvme/" + c;
+    Labels l = {{"device", c}};
+    if (auto model = fs_.read_attr(dir + "/model")) l.emplace_back("model", *model);
+    std::optional<double> composite;
+    if (auto entries = fs_.list(dir)) {
+      for (const auto& e : *entries) {
+        if (e.rfind("hwmon", 0) != 0) continue;
+        if (auto v = fs_.read_int(dir + "/" + e + "/temp1_input")) composite = *v / 1000.0;
+      }
+    }
+    std::optional<NvmeSmart> smart;
+    if (fs_.is_live() && ::geteuid() == 0) smart = read_smart("/dev/" + c);
+    if (smart && !composite) composite = smart->temperature_c;
+    if (composite) temp.add(l, *composite);
+    if (!smart) continue;
+    warn.add(l, smart->critical_warning);
+    spare.add(l, smart->available_spare);
+    used.add(l, smart->percentage_used);
+    rd.add(l, smart->data_read_bytes);
+    wr.add(l, smart->data_written_bytes);
+    hours.add(l, smart->power_on_hours * 3600);
+    unsafe.add(l, smart->unsafe_shutdowns);
+    media.add(l, smart->media_errors);
+    errlog.add(l, smart->error_log_entries);
+  }
+  move_nonempty(out, {&temp, &warn, &spare, &used, &rd, &wr, &hours, &unsafe, &media, &errlog});
 }
 
 }  // namespace aion::telemetry

@@ -91,20 +91,44 @@ Telemetry::Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accele
     : options_(std::move(options)), fs_(std::move(fs)), events_(std::move(events)) {
   auto host = std::make_shared<HostCollector>(fs_);
   sources_.push_back({"host", options_.host_interval, [host] { return host->collect(); }});
-  std::vector<hw::Accelerator> simulated, nvidia;
+  std::vector<hw::Accelerator> simulated, nvidia, amd;
   for (auto& g : gpus) {
     if (g.simulated) {
       simulated.push_back(g);
     } else if (g.vendor == "nvidia") {
       nvidia.push_back(g);
+    } else if (g.vendor == "amd") {
+      amd.push_back(g);
     }
+  }
+  if (!amd.empty()) {
+    auto c = std::make_shared<AmdGpuCollector>(fs_, std::move(amd));
+    sources_.push_back({"amdgpu", options_.gpu_interval, [c] { return c->collect(); }});
   }
   if (!nvidia.empty()) {
     auto nvml = hw::Nvml::load(hw::nvml_library_path(options_.nvml_library));
     if (!nvml) {
       spdlog::warn("event=gpu_metrics_unavailable reason=\"{}\"", nvml.error().message());
     } else {
-      auto c = std::make_shared<NvmlGpuCollector>(std::move(*nvml), std::move(nvidia));
+      auto on_event = [this](const hw::NvmlEvent& e, const hw::Accelerator* a) {
+        if (!events_) return;
+        const std::string gpu = a ? "GPU " + std::to_string(a->index) + " (" + e.pci_address +
+                                        (a->model.empty() ? "" : ", " + a->model) + ")"
+                                  : "GPU " + e.pci_address;
+        Json data{{"pci", e.pci_address}, {"kind", e.kind}};
+        if (a) data["gpu"] = a->index;
+        if (e.kind == "xid") {
+          data["xid"] = e.xid;
+          spdlog::warn("event=gpu_xid pci={} xid={}", e.pci_address, e.xid);
+          events_("gpu", "critical",
+                  gpu + " reported Xid " + std::to_string(e.xid) + " (NVML event)", data.dump());
+        } else if (e.kind == "ecc_double_bit") {
+          events_("gpu", "critical", gpu + " reported an uncorrectable (double-bit) ECC error",
+                  data.dump());
+        }
+      };
+      auto c = std::make_shared<NvmlGpuCollector>(std::move(*nvml), std::move(nvidia),
+                                                  std::move(on_event));
       sources_.push_back({"nvml", options_.gpu_interval, [c] { return c->collect(); }});
     }
   }
