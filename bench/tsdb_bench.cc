@@ -1,9 +1,10 @@
 // tsdb_bench: the compressed chunk codec on real and typical data. Reads every NAB series
-// (../shared/data/nab/data, read-only) and a synthetic set of node metrics (GPU utilisation,
-// temperature and power at 1 s, a byte counter), encodes them in chunks of --chunk samples and
+// (../shared/data/nab/data, read-only), a synthetic set of GPU node metrics (GPU utilisation,
+// temperature and power at 1 s, a byte counter) and this machine's host metrics recorded live
+// for --host-seconds (default 120), encodes them in chunks of --chunk samples and
 // reports, on one core: encode (ingest) rate in samples/s, decode rate, and bytes per sample
 // (serialized chunks, headers included).
-//   tsdb_bench [--nab DIR] [--chunk N] [--seconds S] [--out FILE]
+//   tsdb_bench [--nab DIR] [--chunk N] [--seconds S] [--host-seconds S] [--out FILE]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,12 +13,17 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
+#include "aion/telemetry/host_collector.h"
+#include "aion/telemetry/metric.h"
 #include "aion/telemetry/query.h"
 #include "aion/tsdb/chunk.h"
 #include "aion/tsdb/db.h"
@@ -98,6 +104,31 @@ std::vector<Series> node_metrics() {
     bytes.push_back({t0 + i * 1000LL, total});
   }
   all.push_back(std::move(bytes));
+  return all;
+}
+
+// This machine's own host metrics as aiond collects them (HostCollector on /proc and /sys),
+// recorded live at 1 s for `seconds`: CPU time per core and mode, memory, PSI, disks,
+// network — mostly counters and gauges with a few decimals.
+std::vector<Series> record_host(int seconds) {
+  aion::telemetry::HostCollector collector{aion::HostFs("/")};
+  std::map<std::string, Series> by_key;
+  std::fprintf(stderr, "recording this machine's host metrics at 1 s for %d s...\n", seconds);
+  auto next = std::chrono::steady_clock::now();
+  for (int i = 0; i < seconds; ++i) {
+    const std::int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (const auto& f : collector.collect()) {
+      for (const auto& smp : f.samples) {
+        by_key[aion::telemetry::series_key(f.name, smp.labels)].push_back({t, smp.value});
+      }
+    }
+    next += std::chrono::seconds(1);
+    std::this_thread::sleep_until(next);
+  }
+  std::vector<Series> all;
+  for (auto& [k, v] : by_key) all.push_back(std::move(v));
   return all;
 }
 
@@ -245,6 +276,7 @@ int main(int argc, char** argv) {
   fs::path nab = fs::path(AION_SOURCE_DIR) / "../shared/data/nab/data";
   std::size_t chunk_len = 120;
   double seconds = 2;
+  int host_seconds = 120;
   std::string out = std::string(AION_BENCH_RESULTS_DIR) + "/tsdb.json";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -256,9 +288,12 @@ int main(int argc, char** argv) {
       seconds = std::max(0.1, std::atof(argv[++i]));
     } else if (a == "--out" && i + 1 < argc) {
       out = argv[++i];
+    } else if (a == "--host-seconds" && i + 1 < argc) {
+      host_seconds = std::max(2, std::atoi(argv[++i]));
     } else {
       std::fprintf(stderr,
-                   "usage: tsdb_bench [--nab DIR] [--chunk N] [--seconds S] [--out FILE]\n");
+                   "usage: tsdb_bench [--nab DIR] [--chunk N] [--seconds S] [--host-seconds S] "
+                   "[--out FILE]\n");
       return 2;
     }
   }
@@ -270,6 +305,9 @@ int main(int argc, char** argv) {
   }
   auto nab_series = load_nab(nab);
   auto node = node_metrics();
+  auto host = record_host(host_seconds);
+  const std::string host_name = "this host (" + std::to_string(host.size()) + " series, " +
+                                std::to_string(host_seconds) + " s @ 1 s)";
   std::printf("tsdb_bench: chunk codec, one core, chunks of %zu samples, %.1f s per figure\n",
               chunk_len, seconds);
   std::printf("%-34s %10s %12s %14s %14s\n", "data", "samples", "bytes/sample", "encode/s",
@@ -286,7 +324,8 @@ int main(int argc, char** argv) {
     const std::vector<Series>* data;
   };
   for (const Set& set : {Set{"NAB (58 series)", "nab", &nab_series},
-                         Set{"node metrics (33 series, 1 h @ 1 s)", "node", &node}}) {
+                         Set{"GPU node, synthetic (33 series, 1 h)", "node", &node},
+                         Set{host_name.c_str(), "host_recorded", &host}}) {
     Figures f = measure(*set.data, chunk_len, seconds);
     double bps = static_cast<double>(f.bytes) / static_cast<double>(f.samples);
     std::printf("%-34s %10zu %12.2f %14.0f %14.0f\n", set.name, f.samples, bps, f.encode_per_s,

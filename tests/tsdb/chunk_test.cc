@@ -184,6 +184,66 @@ TEST(ChunkTest, IntegerSeriesUseIntegerDeltasAndStayExact) {
   EXPECT_LT(static_cast<double>(util.byte_size()) / 3600, 1.1) << util.byte_size();
 }
 
+TEST(ChunkTest, DecimalSeriesUseDecimalDeltasAndStayBitExact) {
+  // CloudWatch-style CPU percentages with three decimals, some of them one ulp off the
+  // decimal (51.846000000000004 is what the data set holds, not 51.846), a scale change to
+  // six decimals and back, negative values, and numbers that are no short decimal at all.
+  std::vector<double> values = {0.132,
+                                0.134,
+                                0.134,
+                                51.846000000000004,
+                                44.508,
+                                41.244,
+                                48.56800000000001,
+                                13.334000000000001,
+                                15.0,
+                                -2.5,
+                                -2.501,
+                                0.000001,
+                                0.1 + 0.2,
+                                1.0 / 3,
+                                2.0 / 3,
+                                7,
+                                7.25,
+                                1e-300,
+                                -0.0,
+                                0.0,
+                                123456.789,
+                                123456.788};
+  std::vector<Sample> s;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    s.push_back({static_cast<std::int64_t>(i) * 300'000, values[i]});
+  round_trip(s);
+
+  // A three-decimal series moving by small steps costs about two bytes a sample, where the
+  // XOR of its IEEE bits needs five or more.
+  Chunk cpu;
+  std::mt19937_64 rng(7);
+  std::int64_t milli = 20'000;
+  for (int i = 0; i < 120; ++i) {
+    milli = std::max<std::int64_t>(0, milli + static_cast<std::int64_t>(rng() % 101) - 50);
+    ASSERT_TRUE(cpu.append(i * 300'000LL, static_cast<double>(milli) / 1000));
+  }
+  EXPECT_LT(static_cast<double>(cpu.byte_size()) / 120, 2.0) << cpu.byte_size();
+  auto back = Chunk::deserialize(cpu.serialize());
+  ASSERT_TRUE(back);
+  expect_same(cpu.samples(), back->samples());
+}
+
+TEST(ChunkTest, ReadsChunksOfFormatVersion2) {
+  // Written by the version 2 encoder (integer deltas '111', new window '110').
+  const double vals[] = {5, 6, 6, 100, 0.5, 0.75, 3, -4, 1e9};
+  std::vector<Sample> want;
+  for (int i = 0; i < 9; ++i) want.push_back({1000LL * i, vals[i]});
+  const std::vector<std::uint8_t> v2 = {0x02, 0x09, 0x9b, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                        0x00, 0x00, 0x40, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                        0xe3, 0xe8, 0xe2, 0x1e, 0xbc, 0x60, 0x4e, 0xff, 0x72, 0x80,
+                                        0x04, 0x2f, 0xfc, 0x0e, 0xd7, 0xee, 0xe6, 0xb2, 0x81, 0x00};
+  auto d = Chunk::deserialize(v2);
+  ASSERT_TRUE(d) << d.error().message();
+  expect_same(want, d->samples());
+}
+
 TEST(ChunkTest, ReadsChunksOfFormatVersion1) {
   // Written by the version 1 encoder (XOR only, '11' for a new window).
   const std::vector<std::uint8_t> v1 = {
@@ -198,7 +258,7 @@ TEST(ChunkTest, ReadsChunksOfFormatVersion1) {
   auto c = Chunk::deserialize(v1);
   ASSERT_TRUE(c) << c.error().message();
   expect_same(want, c->samples());
-  EXPECT_EQ(c->serialize()[0], 2);  // written again as the current version
+  EXPECT_EQ(c->serialize()[0], 3);  // written again as the current version
 }
 
 TEST(ChunkTest, DamagedChunksAreRefusedWithAReason) {

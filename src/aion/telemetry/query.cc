@@ -180,17 +180,25 @@ Result<Aggregation> parse_aggregation(std::string_view text) {
 
 namespace {
 
-// The records of one series over [from, to]: rollup buckets where the raw samples no longer
-// reach, then the raw samples (count 1 each).
-std::vector<tsdb::Aggregate> read_series(const Stores& stores, const std::string& key,
-                                         std::int64_t from, std::int64_t to) {
-  std::vector<tsdb::Aggregate> out;
-  std::int64_t newer_from = INT64_MAX;  // the oldest time a finer source covers
+// One series over [from, to]: rollup buckets where the raw samples no longer reach (oldest
+// first), then the raw samples.
+struct SeriesData {
+  std::vector<tsdb::Aggregate> older;
   std::vector<tsdb::Sample> raw;
+  std::size_t size() const { return older.size() + raw.size(); }
+  std::int64_t t(std::size_t i) const {
+    return i < older.size() ? older[i].t_ms : raw[i - older.size()].t_ms;
+  }
+};
+
+SeriesData read_series(const Stores& stores, const std::string& key, std::int64_t from,
+                       std::int64_t to) {
+  SeriesData out;
+  std::int64_t newer_from = INT64_MAX;  // the oldest time a finer source covers
   if (stores.raw) {
     if (auto f = stores.raw->first_time(key)) {
       newer_from = *f;
-      raw = stores.raw->query(key, std::max(from, *f), to);
+      out.raw = stores.raw->query(key, std::max(from, *f), to);
     }
   }
   // Older parts from the rollups, finest first, each up to where the finer one begins.
@@ -205,10 +213,52 @@ std::vector<tsdb::Aggregate> read_series(const Stores& stores, const std::string
     older.push_back(std::move(b));
   }
   for (auto it = older.rbegin(); it != older.rend(); ++it)
-    out.insert(out.end(), it->begin(), it->end());
-  out.reserve(out.size() + raw.size());
-  for (const auto& x : raw) out.push_back({x.t_ms, x.value, x.value, x.value, 1});
+    out.older.insert(out.older.end(), it->begin(), it->end());
   return out;
+}
+
+// Aggregates records [i, j) of `d`: raw samples count as buckets of one.
+double aggregate(const SeriesData& d, std::size_t i, std::size_t j, Aggregation agg,
+                 std::vector<double>& scratch) {
+  const std::size_t n_old = d.older.size();
+  auto value = [&](std::size_t k) { return k < n_old ? d.older[k].avg() : d.raw[k - n_old].value; };
+  switch (agg) {
+    case Aggregation::kAvg:
+    case Aggregation::kSum: {
+      double sum = 0, n = 0;
+      for (std::size_t k = i; k < j; ++k) {
+        if (k < n_old) {
+          sum += d.older[k].sum;
+          n += d.older[k].count;
+        } else {
+          sum += d.raw[k - n_old].value;
+          n += 1;
+        }
+      }
+      return agg == Aggregation::kSum ? sum : sum / n;
+    }
+    case Aggregation::kMin:
+    case Aggregation::kMax: {
+      const bool min = agg == Aggregation::kMin;
+      double v = 0;
+      for (std::size_t k = i; k < j; ++k) {
+        double x = k < n_old ? (min ? d.older[k].min : d.older[k].max) : d.raw[k - n_old].value;
+        if (k == i || (min ? x < v : x > v)) v = x;
+      }
+      return v;
+    }
+    case Aggregation::kLast: return value(j - 1);
+    case Aggregation::kP95: {
+      // Nearest rank.
+      scratch.clear();
+      for (std::size_t k = i; k < j; ++k) scratch.push_back(value(k));
+      std::sort(scratch.begin(), scratch.end());
+      auto rank = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(scratch.size())));
+      return scratch[std::max<std::size_t>(1, rank) - 1];
+    }
+    case Aggregation::kRaw: break;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -244,57 +294,27 @@ Result<std::vector<SeriesResult>> run_query(const Stores& stores, const Selector
     if (parsed->first == selector.name) name_known = true;
     if (!selector.matches(parsed->first, parsed->second)) continue;
     SeriesResult r{key, parsed->first, parsed->second, {}};
-    auto recs = read_series(stores, key, range.from_ms, range.to_ms);
+    SeriesData d = read_series(stores, key, range.from_ms, range.to_ms);
     if (range.step_ms <= 0 || range.agg == Aggregation::kRaw) {
-      r.points.reserve(recs.size());
-      for (const auto& a : recs) r.points.push_back({a.t_ms, a.count == 1 ? a.sum : a.avg()});
+      if (d.older.empty()) {
+        r.points = std::move(d.raw);
+      } else {
+        r.points.reserve(d.size());
+        for (const auto& a : d.older) r.points.push_back({a.t_ms, a.avg()});
+        r.points.insert(r.points.end(), d.raw.begin(), d.raw.end());
+      }
       out.push_back(std::move(r));
       continue;
     }
     std::size_t i = 0;
-    std::vector<double> values;  // for p95
-    for (std::int64_t t = range.from_ms; t <= range.to_ms; t += range.step_ms) {
-      while (i < recs.size() && recs[i].t_ms < t) ++i;
+    const std::size_t n = d.size();
+    std::vector<double> scratch;  // for p95
+    for (std::int64_t t = range.from_ms; t <= range.to_ms && i < n; t += range.step_ms) {
+      while (i < n && d.t(i) < t) ++i;
       std::size_t j = i;
-      while (j < recs.size() && recs[j].t_ms < t + range.step_ms) ++j;
+      while (j < n && d.t(j) < t + range.step_ms) ++j;
       if (j == i) continue;
-      double v = 0;
-      switch (range.agg) {
-        case Aggregation::kAvg:
-        case Aggregation::kSum: {
-          double sum = 0, n = 0;
-          for (std::size_t k = i; k < j; ++k) {
-            sum += recs[k].sum;
-            n += recs[k].count;
-          }
-          v = range.agg == Aggregation::kSum ? sum : sum / n;
-          break;
-        }
-        case Aggregation::kMin:
-          v = recs[i].min;
-          for (std::size_t k = i; k < j; ++k) v = std::min(v, recs[k].min);
-          break;
-        case Aggregation::kMax:
-          v = recs[i].max;
-          for (std::size_t k = i; k < j; ++k) v = std::max(v, recs[k].max);
-          break;
-        case Aggregation::kLast:
-          v = recs[j - 1].count == 1 ? recs[j - 1].sum : recs[j - 1].avg();
-          break;
-        case Aggregation::kP95: {
-          // Nearest rank.
-          values.clear();
-          for (std::size_t k = i; k < j; ++k)
-            values.push_back(recs[k].count == 1 ? recs[k].sum : recs[k].avg());
-          std::sort(values.begin(), values.end());
-          auto rank =
-              static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(values.size())));
-          v = values[std::max<std::size_t>(1, rank) - 1];
-          break;
-        }
-        case Aggregation::kRaw: break;
-      }
-      r.points.push_back({t, v});
+      r.points.push_back({t, aggregate(d, i, j, range.agg, scratch)});
       i = j;
     }
     out.push_back(std::move(r));

@@ -1,5 +1,6 @@
 #include "aion/tsdb/chunk.h"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -8,9 +9,27 @@
 namespace aion::tsdb {
 namespace {
 
-// 1: values as XOR only. 2: also integer deltas ('111'); still reads 1.
-constexpr std::uint8_t kVersion = 2;
+// 1: values as XOR only. 2: also integer deltas ('111'). 3: decimal deltas ('111' with a
+// scale and a residual in ulps). Reads 1 to 3.
+constexpr std::uint8_t kVersion = 3;
 constexpr double kMaxExactInt = 9007199254740992.0;  // 2^53
+constexpr int kMaxScale = 15;
+constexpr double kPow10[kMaxScale + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                          1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+// The mantissa of `v` at decimal scale `k` (v x 10^k rounded), or false when it is not a
+// finite number within 2^53. Encoder and decoder call it on the same doubles, so they agree.
+bool mantissa(double v, int k, std::int64_t& m) {
+  const double x = v * kPow10[k];
+  if (!std::isfinite(x) || std::fabs(x) >= kMaxExactInt) return false;
+  m = std::llround(x);
+  return true;
+}
+
+// The double m / 10^k (correctly rounded: both are exact doubles).
+double decimal(std::int64_t m, int k) {
+  return static_cast<double>(m) / kPow10[k];
+}
 
 // An integral double whose value survives int64 round trips (not -0.0, which would lose its
 // sign).
@@ -69,8 +88,67 @@ struct Bucket {
   int bits;
 };
 constexpr Bucket kBuckets[] = {{0b10, 2, 7}, {0b110, 3, 9}, {0b1110, 4, 12}, {0b11110, 5, 32}};
-// Integer-delta buckets (zigzag payload).
+// Integer-delta buckets (zigzag payload) of format 2.
 constexpr Bucket kIntBuckets[] = {{0b0, 1, 4}, {0b10, 2, 8}, {0b110, 3, 16}, {0b111, 3, 32}};
+// Decimal mantissa-delta buckets (zigzag payload) of format 3.
+// Unary prefixes: '0', '10', '110', '1110', '11110', '11111'.
+constexpr int kDecBits[] = {4, 8, 12, 16, 32, 64};
+constexpr int kDecCount = sizeof(kDecBits) / sizeof(kDecBits[0]);
+constexpr auto kDecBuckets = [] {
+  std::array<Bucket, kDecCount> b{};
+  for (int i = 0; i < kDecCount; ++i) {
+    const int ones = i;
+    const bool last = i == kDecCount - 1;
+    b[i] = {last ? (std::uint64_t{1} << ones) - 1 : ((std::uint64_t{1} << ones) - 1) << 1,
+            last ? ones : ones + 1, kDecBits[i]};
+  }
+  return b;
+}();
+
+// A value as a decimal: mantissa at a scale, plus its distance in ulps from that decimal's
+// double (values such as 51.846000000000004 are one ulp away from 51.846).
+struct Decimal {
+  int scale = 0;
+  std::int64_t m = 0;      // the mantissa
+  std::int64_t delta = 0;  // mantissa minus the previous value's mantissa at this scale
+  std::int64_t residual = 0;
+  const Bucket* bucket = nullptr;
+  std::uint64_t zz = 0;
+  int bits = 0;  // cost after the '111' prefix
+};
+
+// `prev_m`: the previous value's mantissa when it was a decimal at scale k (then it is the
+// predictor, which saves decoding it again), else null.
+bool as_decimal(double value, double prev, int k, int current_scale, const std::int64_t* prev_m,
+                Decimal& d) {
+  std::int64_t m = 0, mp = 0;
+  if (!std::isfinite(value) || !mantissa(value, k, m)) return false;
+  if (prev_m) {
+    mp = *prev_m;
+  } else if (!mantissa(prev, k, mp)) {
+    return false;
+  }
+  const double clean = decimal(m, k);
+  if (std::signbit(clean) != std::signbit(value)) return false;
+  const auto res = static_cast<std::int64_t>(bits_of(value) - bits_of(clean));
+  if (res < -4 || res > 3) return false;
+  d.scale = k;
+  d.m = m;
+  d.delta = m - mp;
+  d.residual = res;
+  d.zz = zigzag(d.delta);
+  for (const Bucket& b : kDecBuckets) {
+    if (b.bits == 64 || d.zz < (std::uint64_t{1} << b.bits)) {
+      d.bucket = &b;
+      break;
+    }
+  }
+  // '10' same scale, exact | '1111' then '0' + 3 bits residual (same scale) or '1' + 4 bits
+  // scale + '0' (exact) or '1' + 3 bits residual.
+  const int head = k == current_scale ? (res == 0 ? 2 : 8) : (res == 0 ? 10 : 13);
+  d.bits = head + d.bucket->prefix_bits + d.bucket->bits;
+  return true;
+}
 
 }  // namespace
 
@@ -122,31 +200,57 @@ Status Chunk::append(std::int64_t t_ms, double value) {
     const int lead = std::countl_zero(x);
     const int trail = std::countr_zero(x);
     const bool reuse = lead_ >= 0 && lead >= lead_ && trail >= trail_;
-    const int xor_bits = reuse ? 2 + (64 - lead_ - trail_) : 3 + 12 + (64 - lead - trail);
-    // Integer-valued gauges and counters (GPU %, temperatures, byte counts) usually move by
-    // small steps: their integer delta is cheaper than the XOR of their IEEE bits.
-    const Bucket* ib = nullptr;
-    std::uint64_t zz = 0;
+    const int xor_bits = reuse ? 3 + (64 - lead_ - trail_) : 4 + 12 + (64 - lead - trail);
+    // Gauges and counters that are integers or decimals with few digits (GPU %, temperatures,
+    // byte counts, 0.132 CPU) usually move by small steps: the delta of their decimal
+    // mantissas is cheaper than the XOR of their IEEE bits.
     const double last = std::bit_cast<double>(last_v_);
-    if (integral(value) && integral(last)) {
-      zz = zigzag(static_cast<std::int64_t>(value) - static_cast<std::int64_t>(last));
-      for (const Bucket& b : kIntBuckets) {
-        if (b.bits == 64 || zz < (std::uint64_t{1} << b.bits)) {
-          ib = &b;
-          break;
+    Decimal dec, best;
+    auto cached = [&](int k) { return k == m_scale_ ? &last_m_ : nullptr; };
+    bool have = as_decimal(value, last, scale_, scale_, cached(scale_), best);
+    // Values that are no short decimal (measured ratios, random doubles) would pay for a
+    // search over every scale at each sample; after a run of misses it is tried only now and
+    // then. (Encoder state only: the bits say what was chosen.)
+    const bool search =
+        have ? best.residual != 0 && count_ % 16 == 0 : misses_ < 8 || count_ % 16 == 0;
+    if (search) {
+      for (int k = 0; k <= kMaxScale; ++k) {
+        if (k != scale_ && as_decimal(value, last, k, scale_, cached(k), dec) &&
+            (!have || dec.bits < best.bits)) {
+          best = dec;
+          have = true;
+          if (dec.residual == 0) break;
         }
       }
     }
-    if (ib && 3 + ib->prefix_bits + ib->bits < xor_bits) {
-      bits_.write(0b111, 3);
-      bits_.write(ib->prefix, ib->prefix_bits);
-      bits_.write(zz, ib->bits);
+    misses_ = have ? 0 : misses_ + 1;
+    if (have && best.bits < xor_bits) {
+      if (best.scale == scale_ && best.residual == 0) {
+        bits_.write(0b10, 2);
+      } else {
+        bits_.write(0b1111, 4);
+        if (best.scale == scale_) {
+          bits_.write_bit(false);
+        } else {
+          bits_.write_bit(true);
+          bits_.write(static_cast<std::uint64_t>(best.scale), 4);
+          bits_.write_bit(best.residual != 0);
+          scale_ = best.scale;
+        }
+        if (best.residual != 0) bits_.write(zigzag(best.residual) - 1, 3);
+      }
+      bits_.write(best.bucket->prefix, best.bucket->prefix_bits);
+      bits_.write(best.zz, best.bucket->bits);
+      last_m_ = best.m;
+      m_scale_ = best.scale;
     } else if (reuse) {
-      bits_.write(0b10, 2);
-      bits_.write(x >> trail_, 64 - lead_ - trail_);
-    } else {
-      const int len = 64 - lead - trail;
       bits_.write(0b110, 3);
+      bits_.write(x >> trail_, 64 - lead_ - trail_);
+      m_scale_ = -1;
+    } else {
+      m_scale_ = -1;
+      const int len = 64 - lead - trail;
+      bits_.write(0b1110, 4);
       bits_.write(static_cast<std::uint64_t>(lead), 6);
       bits_.write(static_cast<std::uint64_t>(len - 1), 6);
       bits_.write(x >> trail, len);
@@ -253,38 +357,43 @@ bool Chunk::Reader::step(Sample& out) {
     if (delta_ == 0 || static_cast<std::int64_t>(delta_) < 0) return false;  // not increasing
     t_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(t_) + delta_);
 
-    if (!in_.read_bit(bit)) return false;
-    if (bit) {
+    // The value's code: format 3 '0' same | '10' decimal, same scale, exact | '110' XOR in
+    // the window | '1110' XOR, new window | '1111' decimal with scale and residual flags.
+    // Format 2: '0' | '10' window | '110' new window | '111' integer delta. Format 1: '0' |
+    // '10' window | '11' new window.
+    enum Kind { kSame, kReuse, kFresh, kInt, kDecimal, kDecimalFlagged };
+    Kind kind = kSame;
+    ones = 0;
+    const int max_ones = version_ == 3 ? 4 : version_ == 2 ? 3 : 2;
+    while (ones < max_ones) {
       if (!in_.read_bit(bit)) return false;
-      bool fresh_window = bit;
-      if (bit && version_ >= 2) {
-        // '110' new window, '111' integer delta.
+      if (!bit) break;
+      ++ones;
+    }
+    static constexpr Kind kV3[] = {kSame, kDecimal, kReuse, kFresh, kDecimalFlagged};
+    static constexpr Kind kV2[] = {kSame, kReuse, kFresh, kInt};
+    static constexpr Kind kV1[] = {kSame, kReuse, kFresh};
+    kind = version_ == 3 ? kV3[ones] : version_ == 2 ? kV2[ones] : kV1[ones];
+    if (kind == kDecimal || kind == kDecimalFlagged)
+      return decimal_step(out, kind == kDecimalFlagged);
+    if (kind == kInt) {
+      int n = 0;  // '0' 4 bits, '10' 8, '110' 16, '111' 32
+      while (n < 3) {
         if (!in_.read_bit(bit)) return false;
-        if (bit) {
-          int ones = 0;  // '0' 4 bits, '10' 8, '110' 16, '111' 32
-          while (ones < 3) {
-            if (!in_.read_bit(bit)) return false;
-            if (!bit) break;
-            ++ones;
-          }
-          static constexpr int kIntBits[] = {4, 8, 16, 32};
-          const int nbits = kIntBits[ones];
-          if (!in_.read(nbits, w)) return false;
-          const double prev = std::bit_cast<double>(v_);
-          const std::int64_t d = unzigzag(w);
-          if (d == 0 || !integral(prev)) return false;  // the encoder never writes these
-          const double next = static_cast<double>(static_cast<std::int64_t>(prev) + d);
-          if (!integral(next)) return false;
-          v_ = std::bit_cast<std::uint64_t>(next);
-          out.t_ms = t_;
-          out.value = next;
-          ++read_;
-          return true;
-        }
-        fresh_window = true;
+        if (!bit) break;
+        ++n;
       }
+      static constexpr int kIntBits[] = {4, 8, 16, 32};
+      if (!in_.read(kIntBits[n], w)) return false;
+      const double prev = std::bit_cast<double>(v_);
+      const std::int64_t d = unzigzag(w);
+      if (d == 0 || !integral(prev)) return false;  // the encoder never writes these
+      const double next = static_cast<double>(static_cast<std::int64_t>(prev) + d);
+      if (!integral(next)) return false;
+      v_ = std::bit_cast<std::uint64_t>(next);
+    } else if (kind != kSame) {
       int lead = lead_, trail = trail_;
-      if (fresh_window) {
+      if (kind == kFresh) {
         std::uint64_t l = 0, n = 0;
         if (!in_.read(6, l) || !in_.read(6, n)) return false;
         lead = static_cast<int>(l);
@@ -300,8 +409,55 @@ bool Chunk::Reader::step(Sample& out) {
       if (!in_.read(len, w)) return false;
       if (w == 0) return false;  // a stored XOR is never zero
       v_ ^= w << trail;
+      m_scale_ = -1;
     }
   }
+  out.t_ms = t_;
+  out.value = std::bit_cast<double>(v_);
+  ++read_;
+  return true;
+}
+
+// A decimal delta (format 3): with `flagged`, first '0' + 3 bits residual (same scale) or
+// '1' + 4 bits scale then '0' (exact) or '1' + 3 bits residual; then the mantissa delta.
+bool Chunk::Reader::decimal_step(Sample& out, bool flagged) {
+  bool bit = false;
+  std::uint64_t w = 0;
+  std::int64_t residual = 0;
+  if (flagged) {
+    bool new_scale = false, has_residual = true;
+    if (!in_.read_bit(new_scale)) return false;
+    if (new_scale) {
+      if (!in_.read(4, w)) return false;
+      scale_ = static_cast<int>(w);
+      if (!in_.read_bit(has_residual)) return false;
+    }
+    if (has_residual) {
+      if (!in_.read(3, w)) return false;
+      residual = unzigzag(w + 1);
+    }
+  }
+  int ones = 0;  // the bucket's unary prefix
+  while (ones < kDecCount - 1) {
+    if (!in_.read_bit(bit)) return false;
+    if (!bit) break;
+    ++ones;
+  }
+  if (!in_.read(kDecBits[ones], w)) return false;
+  if (scale_ > kMaxScale) return false;
+  std::int64_t mp = last_m_;
+  if (m_scale_ != scale_ && !mantissa(std::bit_cast<double>(v_), scale_, mp)) return false;
+  const std::int64_t m = static_cast<std::int64_t>(static_cast<std::uint64_t>(mp) +
+                                                   static_cast<std::uint64_t>(unzigzag(w)));
+  if (m <= -static_cast<std::int64_t>(kMaxExactInt) ||
+      m >= static_cast<std::int64_t>(kMaxExactInt)) {
+    return false;
+  }
+  const std::uint64_t next = bits_of(decimal(m, scale_)) + static_cast<std::uint64_t>(residual);
+  if (next == v_) return false;  // the encoder writes '0' for an unchanged value
+  v_ = next;
+  last_m_ = m;
+  m_scale_ = scale_;
   out.t_ms = t_;
   out.value = std::bit_cast<double>(v_);
   ++read_;

@@ -7,13 +7,21 @@
 //   then per sample: timestamp delta-of-delta, value XOR
 //     dod: '0' = 0 | '10' 7 bits | '110' 9 bits | '1110' 12 bits | '11110' 32 bits |
 //          '11111' 64 bits   (signed, two's complement; the delta before sample 1 is 0)
-//     value: '0' = same value | '10' XOR's meaningful bits in the previous window |
-//          '110' 6 bits leading zeros, 6 bits (length - 1), then the XOR's meaningful bits |
-//          '111' integer delta (both values integral, |v| <= 2^53), zigzag in a bucket:
-//                '0' 4 bits | '10' 8 bits | '110' 16 bits | '111' 32 bits
-//     (whichever of XOR and integer delta is shorter; format version 1 had '11' for a new
-//      window and no integer deltas, and is still read)
-// Serialized: version byte (2), sample count (varint), bit length (varint), the bytes.
+//     value: '0' = same value |
+//          '10' decimal delta at the chunk's current scale k, exact: the value is m / 10^k and
+//               m minus the previous value's mantissa at k follows (the previous decimal's m
+//               when the previous value was one at k, else round(previous x 10^k)), zigzag:
+//               '0' 4 bits | '10' 8 | '110' 12 | '1110' 16 | '11110' 32 | '11111' 64 |
+//          '110' XOR's meaningful bits in the previous window |
+//          '1110' 6 bits leading zeros, 6 bits (length - 1), then the XOR's meaningful bits |
+//          '1111' decimal delta that is r ulps off m / 10^k (|r| <= 4) or changes the scale:
+//               '0' 3 bits zigzag(r) - 1 | '1' 4 bits new k, then '0' (r = 0) or '1' 3 bits
+//               zigzag(r) - 1; then the mantissa delta as above
+//          (k starts at 0 in each chunk, so integers are decimals with k = 0; whichever of XOR
+//          and decimal delta is shorter is written. Format 1 had '10' window, '11' new window;
+//          format 2 '10' window, '110' new window, '111' integer delta in buckets '0' 4 |
+//          '10' 8 | '110' 16 | '111' 32 bits; both are still read.)
+// Serialized: version byte (3), sample count (varint), bit length (varint), the bytes.
 // Values are kept bit-exact (NaN payloads, -0.0, infinities).
 #pragma once
 
@@ -62,6 +70,7 @@ class Chunk {
    private:
     friend class Chunk;
     bool step(Sample& out);  // false on a malformed stream
+    bool decimal_step(Sample& out, bool flagged);
     BitReader in_;
     std::size_t left_;
     std::size_t read_ = 0;
@@ -69,7 +78,10 @@ class Chunk {
     std::uint64_t delta_ = 0;
     std::uint64_t v_ = 0;
     int lead_ = -1, trail_ = 0;
-    int version_ = 2;  // format being read (a deserialized chunk may be version 1)
+    int scale_ = 0;            // decimal scale of the last decimal delta (format 3)
+    std::int64_t last_m_ = 0;  // mantissa of the last value when it was a decimal at m_scale_
+    int m_scale_ = -1;
+    int version_ = 3;  // format being read (a deserialized chunk may be version 1 or 2)
   };
   Reader reader() const { return Reader(*this); }
   std::vector<Sample> samples() const;
@@ -81,6 +93,10 @@ class Chunk {
   std::uint64_t last_delta_ = 0;
   std::uint64_t last_v_ = 0;
   int lead_ = -1, trail_ = 0;  // the window of the last stored XOR (lead_ < 0: none yet)
+  int scale_ = 0;              // decimal scale of the last decimal delta
+  std::int64_t last_m_ = 0;    // mantissa of the last value when it was a decimal at m_scale_
+  int m_scale_ = -1;           // (-1: it was not; the predictor is then computed from it)
+  int misses_ = 0;             // samples in a row that were no short decimal
 };
 
 }  // namespace aion::tsdb
