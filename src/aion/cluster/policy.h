@@ -16,9 +16,9 @@
 //   fgd         fragmentation gradient descent: the node and GPU whose fragmentation
 //               (fragmentation.h) grows least; score sigmoid(-delta / 1000 milli-GPU) x 100
 //   fgd-pack    ours: FGD's score, and among equal scores a node already in use before an
-//               empty one, so empty nodes stay whole for multi-GPU pods longer. (Variants that
-//               rank on FGD's increase at full precision did worse on the Alibaba trace: see
-//               README, Cluster simulator.)
+//               empty one, so empty nodes stay whole for multi-GPU pods longer whatever the
+//               caller's tie rule (with uniform ties it strands about half what fgd does on
+//               the Alibaba trace; see README, Cluster simulator)
 // Policies are immutable after construction and safe to share between threads; score() uses
 // only the Rng it is given.
 #pragma once
