@@ -15,6 +15,7 @@ void add_hw_commands(CLI::App& app, Context& ctx);
 void add_job_commands(CLI::App& app, Context& ctx);
 void add_metrics_commands(CLI::App& app, Context& ctx);
 void add_top_command(CLI::App& app, Context& ctx);
+void add_sim_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   add_top_command(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
+  add_sim_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(
