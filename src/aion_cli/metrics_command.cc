@@ -1,11 +1,15 @@
 // aion metrics ls [SELECTOR]: the stored series with their latest value.
 // aion metrics query SELECTOR [--since 1h] [--step 1m] [--agg avg]: samples of the matching
 // series, raw or aggregated per step.
+// aion metrics import FILE|-: push samples in the Prometheus text format into aiond's store.
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <memory>
 
 #include "aion/api/http.h"
@@ -75,50 +79,87 @@ void add_metrics_commands(CLI::App& app, Context& ctx) {
                 st.value("memory_bytes", 0.0) / 1024, st.value("disk_bytes", 0.0) / 1024);
   });
 
-  struct QueryArgs {
-    std::string selector;
-    std::string since = "1h";
-    std::string step;
-    std::string agg;
-  };
-  auto q = std::make_shared<QueryArgs>();
-  auto* query = metrics->add_subcommand(
-      "query", "Samples of the series a selector matches, raw or aggregated per step");
-  query->add_option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}")
-      ->required();
-  query->add_option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
-  query->add_option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
-  query->add_option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
-  query->callback([&ctx, q] {
-    auto client = connect_daemon(ctx);
-    if (!client) return;
-    std::string target = "/v1/metrics/query?q=" + api::url_encode(q->selector) +
-                         "&since=" + api::url_encode(q->since);
-    if (!q->step.empty()) target += "&step=" + api::url_encode(q->step);
-    if (!q->agg.empty()) target += "&agg=" + api::url_encode(q->agg);
-    auto body = call(ctx, *client, "GET", target);
-    if (!body) return;
-    if (ctx.json) {
-      std::printf("%s\n", body->c_str());
+  auto import_file = std::make_shared<std::string>();
+  auto* import = metrics->add_subcommand(
+      "import",
+      "Store samples in the Prometheus text format (`name{label=\"v\"} value [timestamp_ms]` "
+      "per line) in aiond, e.g. a training job's own metrics; needs operator");
+  import->add_option("file", *import_file, "The file, or - for standard input")->required();
+  import->callback([&ctx, import_file] {
+    std::string text;
+  if (*import_file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(*import_file, std::ios::binary);
+    if (!in) {
+      report(ctx, Error(ErrorCode::kNotFound, "cannot read " + *import_file));
+      ctx.exit_code = kExitUsage;
       return;
     }
-    Json j = Json::parse(*body, nullptr, false);
-    bool first = true;
-    for (const auto& s : j.value("result", Json::array())) {
-      if (!first) std::printf("\n");
-      first = false;
-      std::printf("%s\n", s.value("series", "").c_str());
-      Table t({"TIME", "VALUE"});
-      for (const auto& p : s.value("points", Json::array())) {
-        t.add({local_time(p[0].get<long long>()), number(p[1].get<double>())});
-      }
-      if (t.empty()) {
-        std::printf("  (no samples in the last %s)\n", q->since.c_str());
-      } else {
-        t.print();
-      }
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto client = connect_daemon(ctx);
+  if (!client) return;
+  auto body = call(ctx, *client, "POST", "/v1/metrics/import", text);
+  if (!body) return;
+  if (ctx.json) {
+    std::printf("%s\n", body->c_str());
+    return;
+  }
+  Json j = Json::parse(*body, nullptr, false);
+  std::printf("stored %lld samples", j.value("samples", 0LL));
+  if (j.value("rejected", 0LL) > 0) {
+    std::printf("; %lld refused (a series takes samples in time order), first: %s",
+                j.value("rejected", 0LL), j.value("first_rejection", "").c_str());
+    ctx.exit_code = kExitFailure;
+  }
+  std::printf("\n");
+});
+
+struct QueryArgs {
+  std::string selector;
+  std::string since = "1h";
+  std::string step;
+  std::string agg;
+};
+auto q = std::make_shared<QueryArgs>();
+auto* query = metrics->add_subcommand(
+    "query", "Samples of the series a selector matches, raw or aggregated per step");
+query->add_option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}")
+    ->required();
+query->add_option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
+query->add_option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
+query->add_option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
+query->callback([&ctx, q] {
+  auto client = connect_daemon(ctx);
+  if (!client) return;
+  std::string target =
+      "/v1/metrics/query?q=" + api::url_encode(q->selector) + "&since=" + api::url_encode(q->since);
+  if (!q->step.empty()) target += "&step=" + api::url_encode(q->step);
+  if (!q->agg.empty()) target += "&agg=" + api::url_encode(q->agg);
+  auto body = call(ctx, *client, "GET", target);
+  if (!body) return;
+  if (ctx.json) {
+    std::printf("%s\n", body->c_str());
+    return;
+  }
+  Json j = Json::parse(*body, nullptr, false);
+  bool first = true;
+  for (const auto& s : j.value("result", Json::array())) {
+    if (!first) std::printf("\n");
+    first = false;
+    std::printf("%s\n", s.value("series", "").c_str());
+    Table t({"TIME", "VALUE"});
+    for (const auto& p : s.value("points", Json::array())) {
+      t.add({local_time(p[0].get<long long>()), number(p[1].get<double>())});
     }
-  });
-}
+    if (t.empty()) {
+      std::printf("  (no samples in the last %s)\n", q->since.c_str());
+    } else {
+      t.print();
+    }
+  }
+});
+}  // namespace aion::cli
 
 }  // namespace aion::cli

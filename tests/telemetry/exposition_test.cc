@@ -72,6 +72,40 @@ void expect_conventions(const std::vector<MetricFamily>& families) {
   }
 }
 
+TEST(ExpositionTest, ParsesWhatItRendersAndPointsAtErrors) {
+  std::vector<MetricFamily> fams = {
+      {"job_loss", "h", MetricType::kGauge, {{{{"run", "a\"b\\c\nd"}, {"gpu", "0"}}, 0.25}}},
+      {"steps_total", "h", MetricType::kCounter, {{{}, 12345}}},
+      {"odd", "h", MetricType::kGauge, {{{{"x", "1"}}, std::nan("")}, {{{"x", "2"}}, -1e300}}}};
+  auto parsed = parse_exposition(render_exposition(fams));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  ASSERT_EQ(parsed->size(), 4u);
+  EXPECT_EQ((*parsed)[0].name, "job_loss");
+  EXPECT_EQ((*parsed)[0].labels[1], (std::pair<std::string, std::string>{"run", "a\"b\\c\nd"}));
+  EXPECT_EQ((*parsed)[0].value, 0.25);
+  EXPECT_TRUE(std::isnan((*parsed)[1].value));
+  EXPECT_EQ((*parsed)[2].value, -1e300);
+  EXPECT_EQ((*parsed)[3].value, 12345);
+  EXPECT_FALSE((*parsed)[3].t_ms);
+
+  auto ts = parse_exposition("# comment\n\n  m{a=\"1\"} 2.5 1700000000123\r\nn +Inf\n");
+  ASSERT_TRUE(ts) << ts.error().message();
+  ASSERT_EQ(ts->size(), 2u);
+  EXPECT_EQ((*ts)[0].t_ms, 1700000000123);
+  EXPECT_TRUE(std::isinf((*ts)[1].value));
+
+  for (auto [text, where] : {std::pair{"m 1\nm{a=\"1\" 2\n", "line 2"},
+                             std::pair{"9m 1\n", "line 1, column 1: expected a metric name"},
+                             std::pair{"m abc\n", "column 3: expected a number"},
+                             std::pair{"m 1 12x\n", "expected a timestamp"},
+                             std::pair{"m{a=\"1\",a=\"2\"} 1\n", "appears twice"},
+                             std::pair{"m{a=\"1} 1\n", "not closed"}}) {
+    auto r = parse_exposition(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().message().find(where), std::string::npos) << r.error().message();
+  }
+}
+
 class HostCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {

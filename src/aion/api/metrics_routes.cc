@@ -72,6 +72,18 @@ void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
                 return Response::json_text(200, Json{{"series", out}, {"store", store}}.dump());
               }});
 
+  router.add({"POST", "/v1/metrics/import", Role::kOperator,
+              "Store samples pushed in the Prometheus text format (`name{labels} value "
+              "[timestamp_ms]` per line); a syntax error stores nothing",
+              [&t](Request& r) {
+                if (!t.db()) return unavailable();
+                auto rep = t.import(r.body, now_ms());
+                if (!rep) return Response::from_error(rep.error());
+                Json out{{"samples", rep->samples}, {"rejected", rep->rejected}};
+                if (rep->rejected > 0) out["first_rejection"] = rep->first_rejection;
+                return Response::json_text(200, out.dump());
+              }});
+
   router.add({"GET", "/v1/metrics/query", Role::kViewer,
               "Samples of the series a selector matches: ?q=SELECTOR&since=1h&step=1m&agg=avg",
               [&t](Request& r) {

@@ -1,8 +1,10 @@
 #include "aion/telemetry/exposition.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <map>
 
 namespace aion::telemetry {
@@ -99,6 +101,124 @@ std::string render_exposition(std::vector<MetricFamily> families) {
       out += format_value(s.value);
       out += '\n';
     }
+  }
+  return out;
+}
+
+Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
+  std::vector<ParsedSample> out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::size_t i = 0;
+    auto skip_spaces = [&] {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    };
+    skip_spaces();
+    if (i == line.size() || line[i] == '#') continue;
+    auto bad = [&](const std::string& what) {
+      return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no) + ", column " +
+                                                   std::to_string(i + 1) + ": " + what);
+    };
+    auto name_at = [&] {
+      const std::size_t start = i;
+      while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) ||
+                                 line[i] == '_' || line[i] == ':')) {
+        ++i;
+      }
+      return line.substr(start, i - start);
+    };
+    ParsedSample s;
+    std::size_t at = i;
+    s.name = std::string(name_at());
+    if (!valid_metric_name(s.name)) {
+      i = at;
+      return bad("expected a metric name");
+    }
+    skip_spaces();
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (true) {
+        skip_spaces();
+        if (i < line.size() && line[i] == '}') {
+          ++i;
+          break;
+        }
+        at = i;
+        std::string label(name_at());
+        if (!valid_label_name(label)) {
+          i = at;
+          return bad("expected a label name or '}'");
+        }
+        skip_spaces();
+        if (i >= line.size() || line[i] != '=') return bad("expected '=' after " + label);
+        ++i;
+        skip_spaces();
+        if (i >= line.size() || line[i] != '"') return bad("expected '\"' to open the value");
+        ++i;
+        std::string value;
+        bool closed = false;
+        while (i < line.size()) {
+          char c = line[i++];
+          if (c == '"') {
+            closed = true;
+            break;
+          }
+          if (c == '\\' && i < line.size()) {
+            char e = line[i++];
+            value.push_back(e == 'n' ? '\n' : e);
+            continue;
+          }
+          value.push_back(c);
+        }
+        if (!closed) return bad("the value of " + label + " is not closed");
+        for (const auto& [k, v] : s.labels) {
+          if (k == label) return bad("label " + label + " appears twice");
+        }
+        s.labels.emplace_back(std::move(label), std::move(value));
+        skip_spaces();
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+    }
+    skip_spaces();
+    const std::size_t vstart = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    std::string_view v = line.substr(vstart, i - vstart);
+    if (v == "NaN") {
+      s.value = std::nan("");
+    } else if (v == "+Inf" || v == "Inf") {
+      s.value = std::numeric_limits<double>::infinity();
+    } else if (v == "-Inf") {
+      s.value = -std::numeric_limits<double>::infinity();
+    } else {
+      const char* b = v.data();
+      if (!v.empty() && *b == '+') ++b;
+      auto [end, ec] = std::from_chars(b, v.data() + v.size(), s.value);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+        i = vstart;
+        return bad("expected a number as the value");
+      }
+    }
+    skip_spaces();
+    if (i < line.size()) {
+      const std::size_t tstart = i;
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+      std::string_view ts = line.substr(tstart, i - tstart);
+      std::int64_t t = 0;
+      auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
+      if (ec != std::errc() || end != ts.data() + ts.size()) {
+        i = tstart;
+        return bad("expected a timestamp in milliseconds");
+      }
+      s.t_ms = t;
+      skip_spaces();
+      if (i < line.size()) return bad("unexpected text after the timestamp");
+    }
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -5,8 +5,13 @@
 // one, families are sorted by name, so a scrape never sees a name twice.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "aion/core/error.h"
 
 #include "aion/telemetry/metric.h"
 
@@ -22,5 +27,18 @@ bool valid_label_name(std::string_view name);
 
 // The value as the exposition format writes it.
 std::string format_value(double v);
+
+// One sample line of the text format: `name{label="value",...} value [timestamp_ms]`.
+struct ParsedSample {
+  std::string name;
+  Labels labels;
+  double value = 0;
+  std::optional<std::int64_t> t_ms;
+};
+
+// Parses the sample lines of a text in the exposition format (`#` lines and blank lines are
+// skipped). kInvalidArgument naming the line and column of the first malformed line; nothing
+// is returned then.
+Result<std::vector<ParsedSample>> parse_exposition(std::string_view text);
 
 }  // namespace aion::telemetry

@@ -7,6 +7,7 @@
 
 #include "aion/core/json.h"
 
+#include "aion/telemetry/exposition.h"
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
 
@@ -323,6 +324,30 @@ void Telemetry::roll_up(std::int64_t now_ms) {
     (void)r->store().compact();
     (void)r->store().apply_retention(now_ms);
   }
+}
+
+Result<ImportReport> Telemetry::import(std::string_view text, std::int64_t now_ms) {
+  if (!db_) return fail(ErrorCode::kUnavailable, "telemetry is not running");
+  auto parsed = parse_exposition(text);
+  if (!parsed) return std::unexpected(parsed.error());
+  for (const auto& s : *parsed) {
+    if (s.name.rfind("aion_", 0) == 0) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "metric " + s.name +
+                      ": names that start with aion_ are aiond's own; push yours under "
+                      "another prefix");
+    }
+  }
+  ImportReport r;
+  for (auto& s : *parsed) {
+    const std::string key = series_key(s.name, std::move(s.labels));
+    if (auto st = db_->append(key, s.t_ms.value_or(now_ms), s.value); !st) {
+      if (r.rejected++ == 0) r.first_rejection = key + ": " + st.error().message();
+      continue;
+    }
+    ++r.samples;
+  }
+  return r;
 }
 
 Stores Telemetry::stores() const {

@@ -59,6 +59,12 @@ struct Source {
   std::function<std::vector<MetricFamily>()> collect;
 };
 
+struct ImportReport {
+  std::size_t samples = 0;   // stored
+  std::size_t rejected = 0;  // refused by the store (not after the series' newest sample)
+  std::string first_rejection;
+};
+
 class Telemetry {
  public:
   // An event for the log: kind ("metrics", "anomaly"), severity ("info", "warning",
@@ -76,6 +82,12 @@ class Telemetry {
   Status start();
   // Stops the loop and flushes what is left.
   void stop();
+
+  // Stores samples pushed in the text exposition format (a timestamp in ms per line, or
+  // `now_ms`). The whole text is checked first: a syntax error stores nothing. Names that
+  // start with aion_ are aiond's own and refused. Imported series are kept and queryable,
+  // not scored by the anomaly detector and not served on /metrics.
+  Result<ImportReport> import(std::string_view text, std::int64_t now_ms);
 
   // The latest value of every family of every source, plus the store's own metrics.
   std::vector<MetricFamily> latest() const;
