@@ -221,5 +221,61 @@ TEST_F(DbTest, AFullDiskStopsPersistenceAndLosesNothingInMemory) {
   EXPECT_EQ(again->samples, 5000u);
 }
 
+// With a head window, flushed chunks leave memory and are read back from the block files:
+// queries, stats, a reopen, compaction and retention see the same samples as before.
+TEST_F(DbTest, OlderChunksLeaveMemoryAndAreReadFromDisk) {
+  const std::string a = "gpu_temperature_celsius{gpu=\"0\"}", b = "node_load1{}";
+  auto expect_all = [&](const Db& db, int n, const char* when) {
+    auto q = db.query(a, INT64_MIN, INT64_MAX);
+    ASSERT_EQ(q.size(), static_cast<std::size_t>(n)) << when;
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(q[i].t_ms, i * 1000LL) << when;
+      ASSERT_EQ(q[i].value, 40 + i % 17) << when;
+    }
+    auto part = db.query(a, 100'000, 150'500);
+    ASSERT_EQ(part.size(), 51u) << when;
+    EXPECT_EQ(part.front().t_ms, 100'000) << when;
+    EXPECT_EQ(db.first_time(a), 0) << when;
+  };
+  {
+    auto db = open({.chunk_samples = 20, .head_ms = 60'000});
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(db->append(a, i * 1000LL, 40 + i % 17));
+      ASSERT_TRUE(db->append(b, i * 1000LL, i * 0.25));
+      if (i % 100 == 99) {
+        ASSERT_TRUE(db->flush());
+      }
+    }
+    // Only about a minute per series (plus the open chunk) stays in memory.
+    auto st = db->stats();
+    EXPECT_EQ(st.samples, 2000u);
+    EXPECT_LT(st.memory_bytes, 2 * 5 * 20 * 4u) << st.memory_bytes;
+    expect_all(*db, 1000, "after flushes");
+    ASSERT_TRUE(db->compact(4, 1 << 20));
+    expect_all(*db, 1000, "after compaction");
+    EXPECT_EQ(db->stats().samples, 2000u);
+  }
+  {
+    auto db = open({.chunk_samples = 20, .head_ms = 60'000});
+    EXPECT_EQ(db->opened().samples, 2000u);
+    EXPECT_EQ(db->stats().samples, 2000u);
+    EXPECT_LT(db->stats().memory_bytes, 2 * 5 * 20 * 4u);
+    expect_all(*db, 1000, "after a reopen");
+    // New samples go on after the reopened head.
+    ASSERT_TRUE(db->append(a, 1'000'000, 1));
+    EXPECT_EQ(db->query(a, 998'000, INT64_MAX).size(), 3u);
+    ASSERT_TRUE(db->flush());
+  }
+  {
+    // Retention drops the old block files and what they held.
+    auto db = open({.retention_ms = 500'000, .chunk_samples = 20, .head_ms = 60'000});
+    ASSERT_TRUE(db->apply_retention(1'000'000));
+    auto q = db->query(a, INT64_MIN, INT64_MAX);
+    ASSERT_FALSE(q.empty());
+    EXPECT_GE(q.front().t_ms, 300'000);
+    EXPECT_EQ(q.back().t_ms, 1'000'000);
+  }
+}
+
 }  // namespace
 }  // namespace aion::tsdb

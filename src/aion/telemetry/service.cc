@@ -44,6 +44,10 @@ ConfigSchema telemetry_config_schema() {
                "crash",
                1, 3600)
       .integer("telemetry.retention_days", 15, "Days of metrics kept (0: no age limit)", 0, 3650)
+      .integer("telemetry.memory_hours", 2,
+               "Hours of raw samples kept in memory; older ones are read from disk when queried "
+               "(the 1 min rollups keep a day, the 1 h rollups a week)",
+               1, 24 * 30)
       .integer("telemetry.rollup_1m_days", 90,
                "Days of 1-minute rollups (min, max, sum, count per minute) kept; queries read "
                "them where the raw samples are gone",
@@ -72,6 +76,7 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
   o.flush_interval = std::chrono::seconds(c.get_int("telemetry.flush_interval_s"));
   o.retention_ms = c.get_int("telemetry.retention_days") * 86400LL * 1000;
   o.max_disk_bytes = static_cast<std::uint64_t>(c.get_int("telemetry.max_disk_mb")) << 20;
+  o.head_ms = c.get_int("telemetry.memory_hours") * 3600LL * 1000;
   o.rollup_1m_retention_ms = c.get_int("telemetry.rollup_1m_days") * 86400LL * 1000;
   o.rollup_1h_retention_ms = c.get_int("telemetry.rollup_1h_days") * 86400LL * 1000;
   o.metrics_public = c.get_bool("telemetry.metrics_public");
@@ -152,18 +157,21 @@ Status Telemetry::start() {
   if (!options_.enabled) return {};
   auto db = tsdb::Db::open({.dir = options_.dir,
                             .retention_ms = options_.retention_ms,
-                            .max_bytes = options_.max_disk_bytes});
+                            .max_bytes = options_.max_disk_bytes,
+                            .head_ms = options_.head_ms});
   if (!db) return std::unexpected(db.error());
   db_ = std::move(*db);
   auto minutely = tsdb::Rollup::open({.dir = options_.dir / "rollup-1m",
                                       .retention_ms = options_.rollup_1m_retention_ms,
-                                      .max_bytes = options_.max_disk_bytes / 8},
+                                      .max_bytes = options_.max_disk_bytes / 8,
+                                      .head_ms = 86'400'000},
                                      60'000);
   if (!minutely) return std::unexpected(minutely.error());
   minutely_ = std::move(*minutely);
   auto hourly = tsdb::Rollup::open({.dir = options_.dir / "rollup-1h",
                                     .retention_ms = options_.rollup_1h_retention_ms,
-                                    .max_bytes = options_.max_disk_bytes / 8},
+                                    .max_bytes = options_.max_disk_bytes / 8,
+                                    .head_ms = 7 * 86'400'000LL},
                                    3'600'000);
   if (!hourly) return std::unexpected(hourly.error());
   hourly_ = std::move(*hourly);

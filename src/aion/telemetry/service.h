@@ -37,6 +37,8 @@ struct TelemetryOptions {
   std::chrono::milliseconds flush_interval{60000};
   std::int64_t retention_ms = 15LL * 86400 * 1000;
   std::uint64_t max_disk_bytes = 1ULL << 30;
+  // Raw samples this recent stay in memory; older ones are read from the block files.
+  std::int64_t head_ms = 2LL * 3600 * 1000;
   // Downsampled rollups (min/max/sum/count per 1 min and per 1 h bucket) kept longer than the
   // raw samples; each may use up to max_disk_bytes / 8 on disk.
   std::int64_t rollup_1m_retention_ms = 90LL * 86400 * 1000;

@@ -90,7 +90,8 @@ std::size_t Block::samples() const {
   return n;
 }
 
-Status write_block(const fs::path& path, const Block& block) {
+Status write_block(const fs::path& path, const Block& block, std::vector<Span>* spans) {
+  if (spans) spans->clear();
   std::vector<std::uint8_t> out(kMagic, kMagic + 8);
   put32(out, kVersion);
   put64(out, static_cast<std::uint64_t>(block.min_t));
@@ -99,12 +100,14 @@ Status write_block(const fs::path& path, const Block& block) {
   for (const auto& s : block.series) {
     put32(out, static_cast<std::uint32_t>(s.key.size()));
     out.insert(out.end(), s.key.begin(), s.key.end());
+    const std::size_t start = out.size();
     put32(out, static_cast<std::uint32_t>(s.chunks.size()));
     for (const auto& c : s.chunks) {
       auto bytes = c.serialize();
       put32(out, static_cast<std::uint32_t>(bytes.size()));
       out.insert(out.end(), bytes.begin(), bytes.end());
     }
+    if (spans) spans->push_back({start, static_cast<std::uint32_t>(out.size() - start)});
   }
   put32(out, crc32c(std::span(out).subspan(8)));
 
@@ -182,9 +185,12 @@ Result<Block> read_block(const fs::path& path) {
   for (std::uint32_t i = 0; i < nseries; ++i) {
     std::uint32_t klen = 0, nchunks = 0;
     std::span<const std::uint8_t> key;
-    if (!c.u32(klen) || !c.bytes(klen, key) || !c.u32(nchunks))
+    if (!c.u32(klen) || !c.bytes(klen, key)) {
       return corrupt("series " + std::to_string(i) + " is truncated");
+    }
     BlockSeries s;
+    s.offset = c.pos;
+    if (!c.u32(nchunks)) return corrupt("series " + std::to_string(i) + " is truncated");
     s.key.assign(key.begin(), key.end());
     for (std::uint32_t k = 0; k < nchunks; ++k) {
       std::uint32_t len = 0;
@@ -195,10 +201,48 @@ Result<Block> read_block(const fs::path& path) {
       if (!chunk) return corrupt(s.key + ": " + chunk.error().message());
       s.chunks.push_back(std::move(*chunk));
     }
+    s.length = static_cast<std::uint32_t>(c.pos - s.offset);
     b.series.push_back(std::move(s));
   }
   if (c.pos != c.in.size()) return corrupt("trailing bytes after the last series");
   return b;
+}
+
+Result<std::vector<Chunk>> read_chunks(const fs::path& path, Span span) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                "cannot read " + path.string() + ": " + std::strerror(errno));
+  }
+  std::vector<std::uint8_t> data(span.length);
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n =
+        ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(span.offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  auto corrupt = [&](const std::string& what) {
+    return fail(ErrorCode::kCorrupt,
+                path.string() + " at " + std::to_string(span.offset) + ": " + what);
+  };
+  if (got != data.size()) return corrupt("the file is shorter than its index says");
+  Cursor c{std::span(data), 0};
+  std::uint32_t nchunks = 0;
+  if (!c.u32(nchunks)) return corrupt("truncated");
+  std::vector<Chunk> out;
+  out.reserve(nchunks);
+  for (std::uint32_t k = 0; k < nchunks; ++k) {
+    std::uint32_t len = 0;
+    std::span<const std::uint8_t> bytes;
+    if (!c.u32(len) || !c.bytes(len, bytes)) return corrupt("a chunk is truncated");
+    auto chunk = Chunk::deserialize(bytes);
+    if (!chunk) return corrupt(chunk.error().message());
+    out.push_back(std::move(*chunk));
+  }
+  return out;
 }
 
 }  // namespace aion::tsdb

@@ -26,6 +26,16 @@ std::uint32_t crc32c(std::span<const std::uint8_t> data, std::uint32_t crc = 0);
 struct BlockSeries {
   std::string key;  // the series, as `name{label="value",...}`
   std::vector<Chunk> chunks;
+  // Where the series' chunk list (u32 chunks, then per chunk u32 length and bytes) sits in
+  // the file; read_block() fills it in.
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+};
+
+// The place of one series' chunk list in a block file.
+struct Span {
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
 };
 
 struct Block {
@@ -35,11 +45,17 @@ struct Block {
 };
 
 // Writes `block` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
-// kResourceExhausted when the disk is full (the temporary file is removed).
-Status write_block(const std::filesystem::path& path, const Block& block);
+// kResourceExhausted when the disk is full (the temporary file is removed). `spans` (if
+// given) receives where each series' chunk list went, in the order of block.series.
+Status write_block(const std::filesystem::path& path, const Block& block,
+                   std::vector<Span>* spans = nullptr);
 
 // Reads and checks a block file: kCorrupt with what is wrong (checksum, truncation, a bad
 // chunk), kNotFound/kIo when it cannot be read.
 Result<Block> read_block(const std::filesystem::path& path);
+
+// Reads one series' chunks from a block file checked earlier by read_block(): only its span
+// is read (pread), and every chunk is checked as it is decoded (kCorrupt otherwise).
+Result<std::vector<Chunk>> read_chunks(const std::filesystem::path& path, Span span);
 
 }  // namespace aion::tsdb

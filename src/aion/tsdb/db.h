@@ -1,9 +1,12 @@
-// The embedded metrics store: every series' samples in memory as compressed chunks (the
-// head), made durable by flushing what is new to a block file every flush interval. After a
-// crash the store reopens from its blocks and so loses at most what came after the last flush;
-// open() says what it found, which files were damaged (moved to quarantine/, the rest still
-// loads) and when the last flush was. Retention drops data by age and keeps the block files
-// under a size limit. Thread-safe.
+// The embedded metrics store: the recent samples of every series in memory as compressed
+// chunks (the head), made durable by flushing what is new to a block file every flush
+// interval. Once flushed, chunks older than `head_ms` before a series' newest sample leave
+// memory; queries read them back from the block files (an index of where each series sits in
+// each file is kept). After a crash the store reopens from its blocks and so loses at most
+// what came after the last flush; open() checks every block's checksum and says what it
+// found, which files were damaged (moved to quarantine/, the rest still loads) and when the
+// last flush was. Retention drops data by age and keeps the block files under a size limit.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +30,9 @@ struct DbOptions {
   std::int64_t retention_ms = 0;  // drop samples older than this (0: keep)
   std::uint64_t max_bytes = 0;    // block files on disk stay under this (0: no limit)
   std::size_t chunk_samples = 120;
+  // Flushed chunks older than this before their series' newest sample are dropped from memory
+  // and read from disk when queried (0: everything stays in memory).
+  std::int64_t head_ms = 0;
 };
 
 struct OpenReport {
@@ -47,7 +53,7 @@ struct FlushReport {
 struct DbStats {
   std::size_t series = 0;
   std::size_t samples = 0;
-  std::uint64_t memory_bytes = 0;  // compressed chunk bytes in memory
+  std::uint64_t memory_bytes = 0;  // compressed chunk bytes in memory (the head)
   std::uint64_t disk_bytes = 0;    // block files
   std::size_t blocks = 0;
   std::size_t unflushed_samples = 0;
@@ -82,13 +88,22 @@ class Db {
   const OpenReport& opened() const { return opened_; }
 
  private:
+  // One series' part of one block file.
+  struct ColdRef {
+    std::uint64_t seq = 0;  // the block's sequence number
+    Span span;
+    std::int64_t min_t = 0, max_t = 0;
+    std::vector<std::pair<std::int64_t, std::uint32_t>> chunks;  // (last time, samples)
+  };
   struct SeriesData {
     std::vector<Chunk> chunks;             // time order; the last one takes new samples
     std::int64_t persisted_t = INT64_MIN;  // newest sample already in a block file
-    std::size_t samples = 0;
+    std::size_t samples = 0;               // in memory
+    std::vector<ColdRef> cold;             // block order
   };
   struct BlockFile {
     std::filesystem::path path;
+    std::uint64_t seq = 0;
     std::int64_t max_t = 0;
     std::uint64_t bytes = 0;
   };
@@ -96,6 +111,10 @@ class Db {
   explicit Db(DbOptions o) : options_(std::move(o)) {}
   Status append_locked(SeriesData& s, std::int64_t t_ms, double value);
   void drop_before_locked(std::int64_t cutoff_ms);
+  // Drops flushed chunks older than head_ms before the series' newest sample.
+  void evict_locked(SeriesData& s);
+  static ColdRef cold_ref(std::uint64_t seq, Span span, const std::vector<Chunk>& chunks);
+  const std::filesystem::path* block_path_locked(std::uint64_t seq) const;
 
   DbOptions options_;
   OpenReport opened_;
@@ -104,6 +123,7 @@ class Db {
   std::map<std::string, SeriesData, std::less<>> series_;
   std::vector<BlockFile> blocks_;  // oldest first
   std::uint64_t next_seq_ = 1;
+  std::int64_t floor_ms_ = INT64_MIN;  // retention by age: nothing older is returned
   std::size_t unflushed_ = 0;
 };
 
