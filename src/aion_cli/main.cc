@@ -15,6 +15,7 @@ void add_hw_commands(CLI::App& app, Context& ctx);
 void add_job_commands(CLI::App& app, Context& ctx);
 void add_metrics_commands(CLI::App& app, Context& ctx);
 void add_top_command(CLI::App& app, Context& ctx);
+void add_tune_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   add_job_commands(app, ctx);
   add_metrics_commands(app, ctx);
   add_top_command(app, ctx);
+  add_tune_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
 

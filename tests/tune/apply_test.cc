@@ -191,7 +191,7 @@ TEST_F(ApplyTest, ApplyThenRollbackLeavesTheTreeByteForByteIdentical) {
   auto report = apply(plan_of(kEverything), host(), store());
   ASSERT_TRUE(report && report->ok);
   EXPECT_NE(tree_picture(root_), before);
-  auto snap = store().latest_active();
+  auto snap = store().latest_active(root_.string());
   ASSERT_TRUE(snap && *snap);
   EXPECT_EQ((*snap)->id, report->snapshot_id);
   auto rb = rollback(**snap, host(), store());
@@ -200,7 +200,7 @@ TEST_F(ApplyTest, ApplyThenRollbackLeavesTheTreeByteForByteIdentical) {
   EXPECT_EQ(tree_picture(root_), before);
   EXPECT_FALSE(fs::exists(root_ / "etc/tmpfiles.d"));
   EXPECT_EQ(store().load(report->snapshot_id)->state, "rolled-back");
-  auto none = store().latest_active();
+  auto none = store().latest_active(root_.string());
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
 }
@@ -216,7 +216,7 @@ TEST_F(ApplyTest, ShippedProfilesStackAndRollBackInReverseOrder) {
   // ai-inference keeps one housekeeping CPU per node (0 and 2) for interrupts.
   EXPECT_EQ(read("proc/irq/24/smp_affinity_list"), "0,2");
   for (int i = 0; i < 2; ++i) {
-    auto snap = store().latest_active();
+    auto snap = store().latest_active(root_.string());
     ASSERT_TRUE(snap && *snap);
     auto rb = rollback(**snap, host(), store());
     ASSERT_TRUE(rb && rb->ok);
@@ -310,7 +310,7 @@ TEST_F(ApplyTest, SnapshotTakenBeforeACrashRollsBackTheHalfAppliedTree) {
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0) << "the apply finished before the simulated crash";
   EXPECT_NE(tree_picture(root_), before);
-  auto snap = store().latest_active();
+  auto snap = store().latest_active(root_.string());
   ASSERT_TRUE(snap && *snap);
   EXPECT_EQ((*snap)->state, "applying");
   auto rb = rollback(**snap, host(), store());
@@ -384,6 +384,23 @@ source = "s"
   ASSERT_TRUE(apply(plan, host(), store(), {.persist = false})->ok);
   EXPECT_EQ(read("proc/irq/25/smp_affinity_list"), "0-1");
   EXPECT_FALSE(fs::exists(root_ / "etc/tmpfiles.d"));
+}
+
+TEST_F(ApplyTest, AtLeastRaisesSmallValuesAndLeavesLargerOnesAlone) {
+  std::ofstream(root_ / "sys/block/sda/queue/read_ahead_kb") << "8192\n";
+  Plan plan = plan_of(R"(schema_version = 1
+name = "n"
+[[setting]]
+key = "block.read_ahead_kb"
+value = ">=4096"
+reason = "r"
+source = "s"
+)");
+  ASSERT_EQ(plan.settings.size(), 1u);
+  ASSERT_EQ(plan.settings[0].targets.size(), 2u);  // nvme0n1 and sda, not loop0
+  EXPECT_EQ(plan.settings[0].targets[0].want, "4096");
+  EXPECT_EQ(plan.settings[0].targets[1].want, "8192");
+  EXPECT_FALSE(plan.settings[0].targets[1].needs_change());
 }
 
 TEST(CpuListTest, ParsesAndFormatsRanges) {

@@ -349,14 +349,17 @@ Status plan_isolate(PlannedSetting& ps, const HostFs& host, const hw::Inventory&
   std::vector<int> serving;
   if (v == "auto") {
     std::set<int> housekeeping;
-    if (!inv.numa_nodes.empty()) {
-      for (const auto& n : inv.numa_nodes) {
-        auto l = parse_cpu_list(n.cpus);
-        if (l && !l->empty()) housekeeping.insert(l->front());
-      }
-    } else if (!online.empty()) {
-      housekeeping.insert(online.front());
+    std::vector<std::string> node_lists;
+    for (const auto& n : inv.numa_nodes) node_lists.push_back(n.cpus);
+    if (node_lists.empty()) {
+      for (int node : numbered(host, kNodeDir, "node"))
+        node_lists.push_back(node_cpus(host, inv, node));
     }
+    for (const auto& cpus : node_lists) {
+      auto l = parse_cpu_list(cpus);
+      if (l && !l->empty()) housekeeping.insert(l->front());
+    }
+    if (housekeeping.empty() && !online.empty()) housekeeping.insert(online.front());
     for (int c : online) {
       if (!housekeeping.count(c)) serving.push_back(c);
     }
@@ -398,9 +401,14 @@ Status plan_block(PlannedSetting& ps, const HostFs& host, const KernelRanges& ra
   const ProfileSetting& s = ps.setting;
   bool sched = s.key == "block.scheduler";
   std::string want = trim(s.value);
+  bool at_least = !sched && want.starts_with(">=");  // raise, never lower
+  std::int64_t ra = 0;
   if (!sched) {
-    auto v = int_value(s, ranges);
+    ProfileSetting plain = s;
+    if (at_least) plain.value = want.substr(2);
+    auto v = int_value(plain, ranges);
     if (!v) return std::unexpected(v.error());
+    ra = *v;
     want = std::to_string(*v);
   }
   auto names = host.list("/sys/block");
@@ -416,7 +424,7 @@ Status plan_block(PlannedSetting& ps, const HostFs& host, const KernelRanges& ra
                               " (offered: " + join(choices, ", ") + ")");
       }
     }
-    t->want = want;
+    t->want = at_least ? std::to_string(std::max(ra, parse_int(t->current).value_or(0))) : want;
     ps.targets.push_back(std::move(*t));
   }
   if (ps.targets.empty()) ps.unsupported = "no disk with a queue/" + s.key.substr(6);

@@ -22,6 +22,8 @@
 //   net.tx_queue_len, net.gro_flush_timeout, net.napi_defer_hard_irqs   of every NIC with a
 //                                 device behind it (ring sizes and coalescing have no sysfs
 //                                 interface; ethtool sets them)
+// Integer sysctls and block.read_ahead_kb accept ">=N": raise to N, leave a larger value
+// alone. cpu.governor and cpu.energy_perf_preference accept "a|b|c": the first the CPU offers.
 // Validation rejects, naming the profile file, line and key: a value outside the kernel's
 // range (data/tune/kernel_ranges.toml), a number that does not parse, a word the kernel does
 // not offer (governor, scheduler, THP mode), a CPU that is not online. A setting this machine

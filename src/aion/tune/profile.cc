@@ -199,8 +199,8 @@ Status merge_into(const ProfileCatalog& cat, const Profile& p, std::vector<std::
   if (std::find(stack.begin(), stack.end(), p.name) != stack.end()) {
     std::string cycle;
     for (const auto& s : stack) cycle += s + " -> ";
-    return fail(ErrorCode::kConfig, p.file + ": inherits: profile '" + p.name +
-                                        "' inherits from itself (" + cycle + p.name + ")");
+    return fail(ErrorCode::kConfig, p.file + ": inherits: inheritance cycle through '" + p.name +
+                                        "' (" + cycle + p.name + ")");
   }
   stack.push_back(p.name);
   chain.push_back(p.name);

@@ -48,6 +48,8 @@ Recommendation recommend(const hw::Inventory& inv, const TelemetrySummary& tel) 
                                   " CPUs: a large machine for batch throughput"
                             : std::to_string(inv.cpu.threads) +
                                   " CPUs on one node: balanced keeps power and latency sane");
+    if (!tel.available)
+      r.reasons.push_back("no telemetry: " + (tel.note.empty() ? "not available" : tel.note));
     return r;
   }
   std::string gpu_text = std::to_string(gpus) + " accelerator(s)" +

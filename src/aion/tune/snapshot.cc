@@ -127,11 +127,12 @@ Result<std::vector<Snapshot>> SnapshotStore::list() const {
   return out;
 }
 
-Result<std::optional<Snapshot>> SnapshotStore::latest_active() const {
+Result<std::optional<Snapshot>> SnapshotStore::latest_active(const std::string& host_root) const {
   auto all = list();
   if (!all) return std::unexpected(all.error());
   for (auto it = all->rbegin(); it != all->rend(); ++it) {
-    if (it->state != "rolled-back") return std::optional<Snapshot>(*it);
+    if (it->state != "rolled-back" && it->host_root == host_root)
+      return std::optional<Snapshot>(*it);
   }
   return std::optional<Snapshot>();
 }

@@ -54,8 +54,8 @@ class SnapshotStore {
   Result<Snapshot> load(const std::string& id) const;
   // Every snapshot, oldest first. Unreadable files are an error naming them.
   Result<std::vector<Snapshot>> list() const;
-  // The newest snapshot not rolled back yet, if any.
-  Result<std::optional<Snapshot>> latest_active() const;
+  // The newest snapshot of a host root ("/" for the live machine) not rolled back yet.
+  Result<std::optional<Snapshot>> latest_active(const std::string& host_root = "/") const;
 
  private:
   std::filesystem::path dir_;
