@@ -386,6 +386,71 @@ source = "s"
   EXPECT_FALSE(fs::exists(root_ / "etc/tmpfiles.d"));
 }
 
+TEST_F(ApplyTest, InterruptTheKernelKeepsIsUnsupportedNotAFailure) {
+  auto before = tree_picture(root_);
+  fs::path kept = root_ / "proc/irq/24/smp_affinity_list";
+  ASSERT_EQ(::chmod(kept.c_str(), 0444), 0);
+  Plan plan = plan_of(R"(schema_version = 1
+name = "n"
+[[setting]]
+key = "irq.isolate"
+value = "1"
+reason = "r"
+source = "s"
+)");
+  Result<ApplyReport> report = fail(ErrorCode::kInternal, "not run");
+  {
+    WithoutDacOverride as_plain_user;
+    report = apply(plan, host(), store());
+  }
+  ::chmod(kept.c_str(), 0644);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok) << report->failure;
+  const SettingOutcome& isolate = outcome(*report, "irq.isolate");
+  EXPECT_EQ(isolate.outcome, Outcome::kApplied);
+  ASSERT_EQ(isolate.targets.size(), 5u);
+  for (const auto& t : isolate.targets) {
+    bool refused = t.path == "/proc/irq/24/smp_affinity_list";
+    EXPECT_EQ(t.outcome, refused ? Outcome::kUnsupported : Outcome::kApplied) << t.path;
+  }
+  EXPECT_EQ(read("proc/irq/25/smp_affinity_list"), "0,2-3");
+  EXPECT_EQ(read("proc/irq/24/smp_affinity_list"), "0-3\n");
+  auto snap = store().latest_active(root_.string());
+  ASSERT_TRUE(snap && *snap);
+  ASSERT_TRUE(rollback(**snap, host(), store())->ok);
+  EXPECT_EQ(tree_picture(root_), before);
+
+  // Applied twice, the second time only the refused interrupt differs, and it is refused
+  // again: nothing changes and no snapshot is kept.
+  ASSERT_EQ(::chmod(kept.c_str(), 0444), 0);
+  {
+    WithoutDacOverride as_plain_user;
+    ASSERT_TRUE(apply(plan, host(), store())->ok);
+  }
+  ::chmod(kept.c_str(), 0644);
+  EXPECT_EQ(read("proc/irq/24/smp_affinity_list"), "0-3\n");
+  auto snapshots = store().list()->size();
+  Plan again = plan_of(R"(schema_version = 1
+name = "n"
+[[setting]]
+key = "irq.isolate"
+value = "1"
+reason = "r"
+source = "s"
+)");
+  ASSERT_EQ(::chmod(kept.c_str(), 0444), 0);
+  {
+    WithoutDacOverride as_plain_user;
+    report = apply(again, host(), store());
+  }
+  ::chmod(kept.c_str(), 0644);
+  ASSERT_TRUE(report && report->ok);
+  EXPECT_TRUE(again.needs_change());
+  EXPECT_TRUE(report->snapshot_id.empty());
+  EXPECT_EQ(outcome(*report, "irq.isolate").outcome, Outcome::kAlreadySet);
+  EXPECT_EQ(store().list()->size(), snapshots);
+}
+
 TEST_F(ApplyTest, AtLeastRaisesSmallValuesAndLeavesLargerOnesAlone) {
   std::ofstream(root_ / "sys/block/sda/queue/read_ahead_kb") << "8192\n";
   Plan plan = plan_of(R"(schema_version = 1

@@ -73,7 +73,10 @@ TargetOutcome write_target(const Target& t, const HostFs& host, const ApplyOptio
   written = st.has_value();
   if (!st) {
     ErrorCode c = st.error().code();
-    if (t.refusable && (c == ErrorCode::kIo || c == ErrorCode::kInvalidArgument)) {
+    // Linux refuses to move managed and per-CPU interrupts with EPERM (EIO before 6.x) even
+    // for root, and EINVAL for a mask it cannot honour.
+    if (t.refusable && (c == ErrorCode::kIo || c == ErrorCode::kInvalidArgument ||
+                        c == ErrorCode::kPermissionDenied)) {
       o.outcome = Outcome::kUnsupported;
       o.message =
           "the kernel keeps this one (managed or per-CPU interrupt): " + st.error().message();
@@ -268,10 +271,17 @@ Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotSt
         report.failure = "persisting to " + path + ": " + st.error().message();
         break;
       }
+      ++report.dropins_written;
       if (!content.empty()) report.dropins.push_back(path);
     }
   }
 
+  if (report.ok && touched.empty() && report.dropins_written == 0) {
+    // Every write was refused by the kernel (interrupts it keeps): nothing changed, so
+    // there is nothing to roll back either.
+    if (auto st = store.remove(snap.id); st) report.snapshot_id.clear();
+    return report;
+  }
   if (report.ok) {
     snap.state = "applied";
     if (auto st = store.save(snap); !st) {

@@ -7,7 +7,7 @@
 // kernel refuses to move a managed interrupt) or failed. When one write or read-back fails,
 // everything already changed is restored from the snapshot before apply returns, so the
 // machine is never left half-tuned; the report says what failed and why, and that it was
-// rolled back. A plan with nothing to change takes no snapshot. With `persist`, sysctls go
+// rolled back. A plan with nothing to change keeps no snapshot. With `persist`, sysctls go
 // to /etc/sysctl.d/90-aion-tune.conf and sysfs/procfs values to
 // /etc/tmpfiles.d/aion-tune.conf, both part of the snapshot, so rollback removes them.
 //
@@ -55,6 +55,7 @@ struct ApplyReport {
   std::vector<std::string> rollback_errors;  // restores that did not hold (should be none)
   std::vector<SettingOutcome> settings;
   std::vector<std::string> dropins;  // files written for persistence
+  int dropins_written = 0;           // drop-ins written or removed
 };
 
 struct ApplyOptions {

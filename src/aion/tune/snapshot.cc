@@ -110,6 +110,10 @@ Result<Snapshot> SnapshotStore::load(const std::string& id) const {
   return from_json(*text, p.string());
 }
 
+Status SnapshotStore::remove(const std::string& id) const {
+  return HostFs("/").remove((dir_ / (id + ".json")).string());
+}
+
 Result<std::vector<Snapshot>> SnapshotStore::list() const {
   std::vector<Snapshot> out;
   std::error_code ec;

@@ -52,6 +52,8 @@ class SnapshotStore {
   // Writes durably; creates the directory (0700) when missing.
   Status save(const Snapshot& s) const;
   Result<Snapshot> load(const std::string& id) const;
+  // Deletes a snapshot (one whose apply turned out to change nothing).
+  Status remove(const std::string& id) const;
   // Every snapshot, oldest first. Unreadable files are an error naming them.
   Result<std::vector<Snapshot>> list() const;
   // The newest snapshot of a host root ("/" for the live machine) not rolled back yet.
