@@ -400,6 +400,8 @@ TelemetrySummary gather_telemetry(const Context& ctx) {
         ids.insert(s["labels"].value("job", s.value("series", "")));
     }
     tel.jobs_seen = static_cast<int>(ids.size());
+  } else if (jobs && jobs->status >= 400 && jobs->status < 500) {
+    tel.jobs_seen = 0;  // no job series kept: no job ran within retention
   }
   return tel;
 }
