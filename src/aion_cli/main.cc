@@ -16,6 +16,7 @@ void add_job_commands(CLI::App& app, Context& ctx);
 void add_metrics_commands(CLI::App& app, Context& ctx);
 void add_top_command(CLI::App& app, Context& ctx);
 void add_sim_commands(CLI::App& app, Context& ctx);
+void add_tune_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   add_job_commands(app, ctx);
   add_metrics_commands(app, ctx);
   add_top_command(app, ctx);
+  add_tune_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
   add_sim_commands(app, ctx);

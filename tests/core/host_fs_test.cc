@@ -95,5 +95,29 @@ TEST_F(HostFsTest, InPlaceWriteOfMissingKnobFails) {
   EXPECT_EQ(st.error().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(HostFsTest, RemoveDirRemovesOnlyEmptyDirectories) {
+  HostFs h(root_);
+  ASSERT_TRUE(h.write_atomic("/etc/tmpfiles.d/aion.conf", "w /x - - - - 1\n"));
+  auto busy = h.remove_dir("/etc/tmpfiles.d");
+  ASSERT_FALSE(busy);
+  EXPECT_NE(busy.error().message().find("tmpfiles.d"), std::string::npos);
+  ASSERT_TRUE(h.remove("/etc/tmpfiles.d/aion.conf"));
+  ASSERT_TRUE(h.remove_dir("/etc/tmpfiles.d"));
+  EXPECT_FALSE(h.exists("/etc/tmpfiles.d"));
+}
+
+TEST_F(HostFsTest, KernelAttributesAreToldFromRecordedFiles) {
+  EXPECT_FALSE(HostFs(root_).is_kernel_attr("/proc/sys/vm/nope"));
+  EXPECT_FALSE(HostFs(root_).is_kernel_attr("/sys/class/net/eth0"));
+  HostFs live("/");
+  if (live.exists("/proc/sys/vm/swappiness")) {
+    EXPECT_TRUE(live.is_kernel_attr("/proc/sys/vm/swappiness"));
+  }
+  if (live.exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    EXPECT_TRUE(live.is_kernel_attr("/sys/kernel/mm/transparent_hugepage/enabled"));
+  }
+  EXPECT_FALSE(live.is_kernel_attr("/etc"));
+}
+
 }  // namespace
 }  // namespace aion

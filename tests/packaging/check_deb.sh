@@ -39,6 +39,8 @@ has_path 'usr/bin/aion'
 has_path 'etc/aion/aion.toml'
 has_path 'lib/systemd/system/aiond.service'
 has_path 'usr/share/aion/[^/]+[^/]' 'a data file in usr/share/aion/'
+has_path 'usr/share/aion/profiles/ai-training\.toml' 'the shipped tuning profiles'
+has_path 'usr/share/aion/tune/kernel_ranges\.toml' 'the kernel ranges tuning validates against'
 has_path 'usr/share/bash-completion/completions/aion'
 has_path 'usr/share/doc/aion/README.md'
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -200,6 +201,21 @@ Status HostFs::remove(std::string_view host_path) const {
   if (::unlink(p.c_str()) != 0)
     return std::unexpected(errno_error(errno, "removing " + p.string()));
   return {};
+}
+
+Status HostFs::remove_dir(std::string_view host_path) const {
+  fs::path p = resolve(host_path);
+  if (::rmdir(p.c_str()) != 0)
+    return std::unexpected(errno_error(errno, "removing directory " + p.string()));
+  return {};
+}
+
+bool HostFs::is_kernel_attr(std::string_view host_path) const {
+  constexpr long kProcMagic = 0x9fa0;       // PROC_SUPER_MAGIC
+  constexpr long kSysfsMagic = 0x62656572;  // SYSFS_MAGIC
+  struct statfs st {};
+  if (::statfs(resolve(host_path).c_str(), &st) != 0) return false;
+  return st.f_type == kProcMagic || st.f_type == kSysfsMagic;
 }
 
 }  // namespace aion

@@ -53,6 +53,13 @@ class HostFs {
   Status write_atomic(std::string_view host_path, std::string_view content,
                       unsigned mode = 0644) const;
   Status remove(std::string_view host_path) const;
+  // Removes an empty directory (rmdir); fails when it holds anything.
+  Status remove_dir(std::string_view host_path) const;
+
+  // True when the path lives on procfs or sysfs, whose files are kernel attributes (a write
+  // sets a value and reading formats it anew), false for files of a regular file system,
+  // such as a recorded tree, which hold exactly the bytes written.
+  bool is_kernel_attr(std::string_view host_path) const;
 
  private:
   std::filesystem::path root_;
