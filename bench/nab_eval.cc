@@ -61,7 +61,8 @@ std::map<std::string, double*> knobs(DetectorOptions& o) {
   return {{"slow_rows", &o.slow_rows},     {"clip_z", &o.clip_z},
           {"memory_rows", &o.memory_rows}, {"season_days", &o.season_days},
           {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
-          {"spread_rows", &o.spread_rows}};
+          {"spread_rows", &o.spread_rows}, {"season_min_samples", &o.season_min_samples},
+          {"hold_rows", &o.hold_rows},     {"hold_level", &o.hold_level}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {

@@ -102,6 +102,8 @@ Detector::Detector(DetectorOptions options) : opt_(options) {
   opt_.memory_rows = std::max(1.0, opt_.memory_rows);
   opt_.max_log_p = std::max(0.1, opt_.max_log_p);
   opt_.spread_rows = std::max(0.0, opt_.spread_rows);
+  opt_.season_min_samples = std::max(1.0, opt_.season_min_samples);
+  opt_.hold_rows = std::max(0.0, opt_.hold_rows);
 }
 
 Score Detector::update(std::int64_t t_ms, double value) {
@@ -130,7 +132,7 @@ Score Detector::update(std::int64_t t_ms, double value) {
   // Seasonal profile: the slot of this hour of the day.
   constexpr std::int64_t kHourMs = 3'600'000;
   Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
-  const bool slot_known = slot.n >= 3;
+  const bool slot_known = slot.n >= opt_.season_min_samples;
   const double sdev = std::max(slot_known ? slot.dev : dev, floor);
   const double sres = slot_known ? (value - slot.mean) / sdev : 0.0;
   const std::size_t spos = (short_pos_ + opt_.short_rows - 1) % opt_.short_rows;
@@ -214,9 +216,13 @@ Score Detector::update(std::int64_t t_ms, double value) {
 
   // One alarm per event: report only what beats the recent reports.
   refractory_ *= std::exp(-1.0 / std::max(1.0, opt_.refractory_rows));
-  if (best > refractory_) {
+  if (held_ > 0) {
+    held_ -= 1;
+    out.kind = AnomalyKind::kNone;
+  } else if (best > refractory_) {
     refractory_ = best;
     out.score = best;
+    if (best >= opt_.hold_level) held_ = opt_.hold_rows;
   } else {
     out.kind = AnomalyKind::kNone;
   }

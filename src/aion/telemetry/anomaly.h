@@ -21,7 +21,8 @@
 // the series always has score low, a step larger than any seen so far scores near 1. The
 // rarest view wins (with a correction for looking several times), mapped to [0, 1) by
 // L / (L + max_log_p) of L = -log10(tail probability). After a report the detector reports again
-// only what is rarer for a while, so one event gives one alarm rather than a burst.
+// only what is rarer for a while, and after a strong report nothing at all for `hold_rows`
+// samples, so one event gives one alarm rather than a burst.
 //
 // The first `learn_rows` samples only train the estimates and score 0.
 //
@@ -58,6 +59,15 @@ struct DetectorOptions {
   // Time constant, in samples, of the recent typical step the spread view compares with the
   // slow one (0 switches the view off).
   double spread_rows = 100;
+  // Samples an hour-of-day slot must have seen before the season view judges by it; until then
+  // the view compares with the slow baseline (a slot learned from a day or two of samples
+  // calls every ordinary hour rare).
+  double season_min_samples = 10;
+  // After a report scoring at least hold_level, the next hold_rows samples report nothing: an
+  // event that keeps growing (a level shift that keeps going) gives one alarm, not a staircase
+  // of ever rarer ones. hold_rows = 0 switches the hold off.
+  double hold_rows = 200;
+  double hold_level = 0.62;
 };
 
 // Which view produced a score.
@@ -134,6 +144,7 @@ class Detector {
 
   std::array<Rarity, kViews> rarity_{};
   double refractory_ = 0;  // level a new score must exceed to be reported
+  double held_ = 0;        // samples still held back after a strong report
 };
 
 }  // namespace aion::telemetry
