@@ -121,6 +121,29 @@ TEST(AnomalyTest, AStrongReportHoldsBackTheNextOnesForHoldRows) {
   EXPECT_GT(reports_on_a_growing_staircase(not_held), 2) << "the staircase must be a real test";
 }
 
+TEST(AnomalyTest, ANewPatternInTheUsualRangeIsFlaggedAsAShape) {
+  // A triangle wave turns into a zigzag in the same range with steps of the same size: no
+  // level, step or hour of the day is unusual, only the shape of the last few samples.
+  constexpr double kTriangle[] = {0, 1, 2, 3, 2, 1};
+  constexpr double kZigzag[] = {1, 2, 1, 2, 1, 2};
+  Detector d(opts());
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 0.05);
+  double before = 0, after = 0;
+  AnomalyKind kind = AnomalyKind::kNone;
+  for (int i = 0; i < 2012; ++i) {
+    const double v = (i < 2000 ? kTriangle[i % 6] : kZigzag[i % 6]) + noise(rng);
+    Score s = d.update(i * kStepMs, v);
+    if (i < 2000) before = std::max(before, s.score);
+    if (i >= 2000 && s.score > after) {
+      after = s.score;
+      kind = s.kind;
+    }
+  }
+  EXPECT_GT(after, before + 0.1);
+  EXPECT_EQ(kind, AnomalyKind::kShape);
+}
+
 TEST(AnomalyTest, StateIsFixedSizeWhateverTheHistory) {
   // No heap: the whole state is the object itself, so it cannot grow.
   static_assert(std::is_trivially_copyable_v<Detector>);

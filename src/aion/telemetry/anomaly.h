@@ -15,7 +15,9 @@
 //     kSeasonSlots hourly EWMA levels and deviations), and the mean of the last few such
 //     residuals (a day that does not look like the others);
 //   - spread: the recent typical step against the slow one, either way (a series turning
-//     noisy, or going flat where it used to move).
+//     noisy, or going flat where it used to move);
+//   - shape: the last few samples, mean removed, against a small codebook of the shapes the
+//     series has shown (a pattern that changes while level and step size stay ordinary).
 // Each view keeps a histogram of its own past surprises (log-spaced bins, exponentially
 // forgotten), so a surprise is judged by how rare it is *for this series*: spikes of a size
 // the series always has score low, a step larger than any seen so far scores near 1. The
@@ -33,6 +35,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "aion/telemetry/shape_codebook.h"
 
 namespace aion::telemetry {
 
@@ -60,18 +64,23 @@ struct DetectorOptions {
   // slow one (0 switches the view off).
   double spread_rows = 100;
   // Samples an hour-of-day slot must have seen before the season view judges by it; until then
-  // the view compares with the slow baseline (a slot learned from a day or two of samples
-  // calls every ordinary hour rare).
+  // the view stays silent (a slot learned from a day or two of samples calls every ordinary
+  // hour rare).
   double season_min_samples = 10;
   // After a report scoring at least hold_level, the next hold_rows samples report nothing: an
   // event that keeps growing (a level shift that keeps going) gives one alarm, not a staircase
   // of ever rarer ones. hold_rows = 0 switches the hold off.
   double hold_rows = 200;
   double hold_level = 0.62;
+  // The shape view: samples per shape (0 switches it off), codes kept, and how many typical
+  // distances away a shape must be to become a code of its own (see shape_codebook.h).
+  std::size_t shape_rows = 6;
+  std::size_t shape_codes = 8;
+  double shape_novel = 3;
 };
 
 // Which view produced a score.
-enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift, kSpread };
+enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift, kSpread, kShape };
 
 struct Score {
   double score = 0;  // in [0, 1]
@@ -91,7 +100,7 @@ class Detector {
  public:
   static constexpr std::size_t kMaxShort = 8;
   static constexpr std::size_t kSeasonSlots = 24;  // hours of the day
-  static constexpr std::size_t kViews = 6;
+  static constexpr std::size_t kViews = 7;
 
   explicit Detector(DetectorOptions options = {});
 
@@ -142,6 +151,7 @@ class Detector {
   std::array<double, kMaxShort> season_short_{};  // recent signed seasonal residuals (z)
   double season_sum_ = 0;
 
+  ShapeCodebook shapes_;
   std::array<Rarity, kViews> rarity_{};
   double refractory_ = 0;  // level a new score must exceed to be reported
   double held_ = 0;        // samples still held back after a strong report
