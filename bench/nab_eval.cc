@@ -62,7 +62,7 @@ std::map<std::string, double*> knobs(DetectorOptions& o) {
           {"memory_rows", &o.memory_rows}, {"season_days", &o.season_days},
           {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
           {"spread_rows", &o.spread_rows}, {"season_min_samples", &o.season_min_samples},
-          {"hold_rows", &o.hold_rows},     {"hold_level", &o.hold_level},
+          {"hold_share", &o.hold_share},   {"hold_level", &o.hold_level},
           {"shape_novel", &o.shape_novel}};
 }
 

@@ -111,13 +111,13 @@ int reports_on_a_growing_staircase(DetectorOptions o) {
   return reports;
 }
 
-TEST(AnomalyTest, AStrongReportHoldsBackTheNextOnesForHoldRows) {
+TEST(AnomalyTest, AStrongReportHoldsBackTheNextOnes) {
   DetectorOptions held = opts();
-  held.hold_rows = 200;
+  held.hold_share = 1;  // the 300 learning rows: longer than the 200-row staircase
   held.hold_level = 0.62;
   EXPECT_EQ(reports_on_a_growing_staircase(held), 1);
   DetectorOptions not_held = held;
-  not_held.hold_rows = 0;
+  not_held.hold_share = 0;
   EXPECT_GT(reports_on_a_growing_staircase(not_held), 2) << "the staircase must be a real test";
 }
 

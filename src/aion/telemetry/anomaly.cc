@@ -115,7 +115,7 @@ Detector::Detector(DetectorOptions options)
   opt_.max_log_p = std::max(0.1, opt_.max_log_p);
   opt_.spread_rows = std::max(0.0, opt_.spread_rows);
   opt_.season_min_samples = std::max(1.0, opt_.season_min_samples);
-  opt_.hold_rows = std::max(0.0, opt_.hold_rows);
+  opt_.hold_share = std::max(0.0, opt_.hold_share);
 }
 
 Score Detector::update(std::int64_t t_ms, double value) {
@@ -239,7 +239,7 @@ Score Detector::update(std::int64_t t_ms, double value) {
   } else if (best > refractory_) {
     refractory_ = best;
     out.score = best;
-    if (best >= opt_.hold_level) held_ = opt_.hold_rows;
+    if (best >= opt_.hold_level) held_ = opt_.hold_share * static_cast<double>(opt_.learn_rows);
   } else {
     out.kind = AnomalyKind::kNone;
   }

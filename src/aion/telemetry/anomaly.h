@@ -23,8 +23,8 @@
 // the series always has score low, a step larger than any seen so far scores near 1. The
 // rarest view wins (with a correction for looking several times), mapped to [0, 1) by
 // L / (L + max_log_p) of L = -log10(tail probability). After a report the detector reports again
-// only what is rarer for a while, and after a strong report nothing at all for `hold_rows`
-// samples, so one event gives one alarm rather than a burst.
+// only what is rarer for a while, and after a strong report nothing at all for a fifth of the
+// learning period, so one event gives one alarm rather than a burst.
 //
 // The first `learn_rows` samples only train the estimates and score 0.
 //
@@ -67,10 +67,11 @@ struct DetectorOptions {
   // the view stays silent (a slot learned from a day or two of samples calls every ordinary
   // hour rare).
   double season_min_samples = 10;
-  // After a report scoring at least hold_level, the next hold_rows samples report nothing: an
-  // event that keeps growing (a level shift that keeps going) gives one alarm, not a staircase
-  // of ever rarer ones. hold_rows = 0 switches the hold off.
-  double hold_rows = 200;
+  // After a report scoring at least hold_level, the next hold_share * learn_rows samples report
+  // nothing: an event that keeps growing (a level shift that keeps going) gives one alarm, not a
+  // staircase of ever rarer ones. The share of the learning period is CAD OSE's choice (its
+  // rest period is a fifth of NAB's probationary period); 0 switches the hold off.
+  double hold_share = 0.2;
   double hold_level = 0.62;
   // The shape view: samples per shape (0 switches it off), codes kept, and how many typical
   // distances away a shape must be to become a code of its own (see shape_codebook.h).
