@@ -2,9 +2,9 @@
 // for each one a score in [0, 1] (how surprising the sample is given everything before it,
 // never anything after) and, for high scores, what made it surprising.
 //
-// Memory is fixed per series (a few kB: a handful of running estimates, a small ring
-// buffer and three fixed histograms), and update() is O(1), so one Detector per series
-// of a node's telemetry costs the same after a year as after a minute.
+// Memory is fixed per series (about 4.4 kB: running estimates, seven fixed histograms, a
+// 24-slot daily profile and a codebook of 8 short shapes), and update() is O(1), so one
+// Detector per series of a node's telemetry costs the same after a year as after a minute.
 //
 // Several views of each sample give a "surprise" (a robust z-score):
 //   - level: the value against a slow, outlier-clipped baseline (EWMA of the level and of the
