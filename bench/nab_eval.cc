@@ -61,7 +61,9 @@ std::map<std::string, double*> knobs(DetectorOptions& o) {
   return {{"slow_rows", &o.slow_rows},     {"clip_z", &o.clip_z},
           {"memory_rows", &o.memory_rows}, {"season_days", &o.season_days},
           {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
-          {"spread_rows", &o.spread_rows}};
+          {"spread_rows", &o.spread_rows}, {"season_min_samples", &o.season_min_samples},
+          {"hold_share", &o.hold_share},   {"hold_level", &o.hold_level},
+          {"shape_novel", &o.shape_novel}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {
@@ -69,9 +71,13 @@ bool set_knob(DetectorOptions& o, const std::string& kv) {
   if (eq == std::string::npos) return false;
   std::string k = kv.substr(0, eq);
   double v = std::atof(kv.c_str() + eq + 1);
-  if (k == "short_rows") {
-    o.short_rows = static_cast<std::size_t>(v);
-    return true;
+  for (auto [name, field] :
+       {std::pair{"short_rows", &o.short_rows}, std::pair{"shape_rows", &o.shape_rows},
+        std::pair{"shape_codes", &o.shape_codes}}) {
+    if (k == name) {
+      *field = static_cast<std::size_t>(v);
+      return true;
+    }
   }
   auto m = knobs(o);
   auto it = m.find(k);
@@ -84,6 +90,8 @@ aion::Json knobs_json(DetectorOptions o) {
   aion::Json j;
   for (auto& [k, p] : knobs(o)) j[k] = *p;
   j["short_rows"] = o.short_rows;
+  j["shape_rows"] = o.shape_rows;
+  j["shape_codes"] = o.shape_codes;
   j["learn_rows"] = "NAB probationary length of each file";
   return j;
 }

@@ -96,6 +96,54 @@ TEST(AnomalyTest, NoisySeriesGoingFlatIsFlaggedAsASpreadChange) {
   EXPECT_LT(off_after + 0.1, after) << "without the spread view the flat stretch looks normal";
 }
 
+// A series that, after a quiet start, climbs in ever larger steps: every step is rarer than the
+// one before, so without the hold each would be reported again.
+int reports_on_a_growing_staircase(DetectorOptions o) {
+  Detector d(o);
+  std::mt19937 rng(6);
+  std::normal_distribution<double> noise(0, 1);
+  int reports = 0;
+  for (int i = 0; i < 1200; ++i) {
+    const int stair = i < 1000 ? 0 : (i - 1000) / 20 + 1;
+    Score s = d.update(i * kStepMs, 10 + noise(rng) + 4.0 * stair * stair);
+    if (i >= 1000 && s.score >= 0.62) ++reports;
+  }
+  return reports;
+}
+
+TEST(AnomalyTest, AStrongReportHoldsBackTheNextOnes) {
+  DetectorOptions held = opts();
+  held.hold_share = 1;  // the 300 learning rows: longer than the 200-row staircase
+  held.hold_level = 0.62;
+  EXPECT_EQ(reports_on_a_growing_staircase(held), 1);
+  DetectorOptions not_held = held;
+  not_held.hold_share = 0;
+  EXPECT_GT(reports_on_a_growing_staircase(not_held), 2) << "the staircase must be a real test";
+}
+
+TEST(AnomalyTest, ANewPatternInTheUsualRangeIsFlaggedAsAShape) {
+  // A triangle wave turns into a zigzag in the same range with steps of the same size: no
+  // level, step or hour of the day is unusual, only the shape of the last few samples.
+  constexpr double kTriangle[] = {0, 1, 2, 3, 2, 1};
+  constexpr double kZigzag[] = {1, 2, 1, 2, 1, 2};
+  Detector d(opts());
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 0.05);
+  double before = 0, after = 0;
+  AnomalyKind kind = AnomalyKind::kNone;
+  for (int i = 0; i < 2012; ++i) {
+    const double v = (i < 2000 ? kTriangle[i % 6] : kZigzag[i % 6]) + noise(rng);
+    Score s = d.update(i * kStepMs, v);
+    if (i < 2000) before = std::max(before, s.score);
+    if (i >= 2000 && s.score > after) {
+      after = s.score;
+      kind = s.kind;
+    }
+  }
+  EXPECT_GT(after, before + 0.1);
+  EXPECT_EQ(kind, AnomalyKind::kShape);
+}
+
 TEST(AnomalyTest, StateIsFixedSizeWhateverTheHistory) {
   // No heap: the whole state is the object itself, so it cannot grow.
   static_assert(std::is_trivially_copyable_v<Detector>);

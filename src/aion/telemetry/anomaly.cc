@@ -63,6 +63,12 @@ std::string Score::explain() const {
                     "baseline %.6g)",
                     sigma, above ? "larger" : "smaller", scale.c_str(), value, baseline);
       break;
+    case AnomalyKind::kShape:
+      std::snprintf(buf, sizeof buf,
+                    "its last samples take a shape unlike those it shows (%.1f sigma from the "
+                    "nearest usual one; value %.6g, baseline %.6g)",
+                    sigma, value, baseline);
+      break;
     case AnomalyKind::kNone: break;
   }
   return buf;
@@ -96,12 +102,20 @@ double Detector::Rarity::observe(double z, double keep, bool learn_only) {
   return std::min(1.0, p);
 }
 
-Detector::Detector(DetectorOptions options) : opt_(options) {
+Detector::Detector(DetectorOptions options)
+    : opt_(options),
+      shapes_({.len = options.shape_rows,
+               .codes = options.shape_codes,
+               .novel = options.shape_novel,
+               .memory_rows = options.memory_rows,
+               .typical_rows = options.slow_rows}) {
   opt_.short_rows = std::clamp<std::size_t>(opt_.short_rows, 1, kMaxShort);
   opt_.slow_rows = std::max(1.0, opt_.slow_rows);
   opt_.memory_rows = std::max(1.0, opt_.memory_rows);
   opt_.max_log_p = std::max(0.1, opt_.max_log_p);
   opt_.spread_rows = std::max(0.0, opt_.spread_rows);
+  opt_.season_min_samples = std::max(1.0, opt_.season_min_samples);
+  opt_.hold_share = std::max(0.0, opt_.hold_share);
 }
 
 Score Detector::update(std::int64_t t_ms, double value) {
@@ -130,7 +144,7 @@ Score Detector::update(std::int64_t t_ms, double value) {
   // Seasonal profile: the slot of this hour of the day.
   constexpr std::int64_t kHourMs = 3'600'000;
   Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
-  const bool slot_known = slot.n >= 3;
+  const bool slot_known = slot.n >= opt_.season_min_samples;
   const double sdev = std::max(slot_known ? slot.dev : dev, floor);
   const double sres = slot_known ? (value - slot.mean) / sdev : 0.0;
   const std::size_t spos = (short_pos_ + opt_.short_rows - 1) % opt_.short_rows;
@@ -147,15 +161,19 @@ Score Detector::update(std::int64_t t_ms, double value) {
   }
   const double spread_z = std::max(spread_ratio, 1.0 / spread_ratio);
 
+  const bool use_shape = opt_.shape_rows >= 2;
+  const double shape_z = use_shape ? shapes_.observe(value, dev) : 0.0;
+
   const double z[kViews] = {std::abs(value - mean_) / dev,
                             std::abs(value - prev_) / step,
                             std::abs(short_mean - mean_) / dev,
                             std::abs(sres),
                             std::abs(sdrift),
-                            spread_z};
+                            spread_z,
+                            shape_z};
   // With short_rows == 1 the drift views would repeat the level views.
   const bool use_drift = opt_.short_rows > 1;
-  const std::size_t views = 3 + (use_drift ? 2 : 0) + (use_spread ? 1 : 0);
+  const std::size_t views = 3 + (use_drift ? 2 : 0) + (use_spread ? 1 : 0) + (use_shape ? 1 : 0);
   const bool learning = n_ < opt_.learn_rows;
   const double keep = std::exp(-1.0 / opt_.memory_rows);
   double p = 1.0;
@@ -163,6 +181,7 @@ Score Detector::update(std::int64_t t_ms, double value) {
   for (int i = 0; i < static_cast<int>(kViews); ++i) {
     if ((i == 2 || i == 4) && !use_drift) continue;
     if (i == 5 && !use_spread) continue;
+    if (i == 6 && !use_shape) continue;
     const double pi = rarity_[static_cast<std::size_t>(i)].observe(z[i], keep, learning);
     if (pi < p) {
       p = pi;
@@ -174,11 +193,11 @@ Score Detector::update(std::int64_t t_ms, double value) {
     // Never saturates, so a rarer sample always outranks a less rare one.
     const double lp = -std::log10(std::min(1.0, static_cast<double>(views) * p));
     best = std::clamp(lp / (lp + opt_.max_log_p), 0.0, 1.0);
-    constexpr AnomalyKind kKinds[kViews] = {AnomalyKind::kLevel,       AnomalyKind::kChange,
-                                            AnomalyKind::kDrift,       AnomalyKind::kSeason,
-                                            AnomalyKind::kSeasonDrift, AnomalyKind::kSpread};
-    const double signed_dev[kViews] = {value - mean_, value - prev_, short_mean - mean_,
-                                       sres,          sdrift,        spread_ratio - 1};
+    constexpr AnomalyKind kKinds[kViews] = {
+        AnomalyKind::kLevel,       AnomalyKind::kChange, AnomalyKind::kDrift, AnomalyKind::kSeason,
+        AnomalyKind::kSeasonDrift, AnomalyKind::kSpread, AnomalyKind::kShape};
+    const double signed_dev[kViews] = {value - mean_, value - prev_,    short_mean - mean_, sres,
+                                       sdrift,        spread_ratio - 1, value - mean_};
     const auto v = static_cast<std::size_t>(view);
     out.kind = kKinds[v];
     out.sigma = z[v];
@@ -214,9 +233,13 @@ Score Detector::update(std::int64_t t_ms, double value) {
 
   // One alarm per event: report only what beats the recent reports.
   refractory_ *= std::exp(-1.0 / std::max(1.0, opt_.refractory_rows));
-  if (best > refractory_) {
+  if (held_ > 0) {
+    held_ -= 1;
+    out.kind = AnomalyKind::kNone;
+  } else if (best > refractory_) {
     refractory_ = best;
     out.score = best;
+    if (best >= opt_.hold_level) held_ = opt_.hold_share * static_cast<double>(opt_.learn_rows);
   } else {
     out.kind = AnomalyKind::kNone;
   }

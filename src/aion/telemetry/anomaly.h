@@ -2,9 +2,9 @@
 // for each one a score in [0, 1] (how surprising the sample is given everything before it,
 // never anything after) and, for high scores, what made it surprising.
 //
-// Memory is fixed per series (a few kB: a handful of running estimates, a small ring
-// buffer and three fixed histograms), and update() is O(1), so one Detector per series
-// of a node's telemetry costs the same after a year as after a minute.
+// Memory is fixed per series (about 4.4 kB: running estimates, seven fixed histograms, a
+// 24-slot daily profile and a codebook of 8 short shapes), and update() is O(1), so one
+// Detector per series of a node's telemetry costs the same after a year as after a minute.
 //
 // Several views of each sample give a "surprise" (a robust z-score):
 //   - level: the value against a slow, outlier-clipped baseline (EWMA of the level and of the
@@ -15,13 +15,16 @@
 //     kSeasonSlots hourly EWMA levels and deviations), and the mean of the last few such
 //     residuals (a day that does not look like the others);
 //   - spread: the recent typical step against the slow one, either way (a series turning
-//     noisy, or going flat where it used to move).
+//     noisy, or going flat where it used to move);
+//   - shape: the last few samples, mean removed, against a small codebook of the shapes the
+//     series has shown (a pattern that changes while level and step size stay ordinary).
 // Each view keeps a histogram of its own past surprises (log-spaced bins, exponentially
 // forgotten), so a surprise is judged by how rare it is *for this series*: spikes of a size
 // the series always has score low, a step larger than any seen so far scores near 1. The
 // rarest view wins (with a correction for looking several times), mapped to [0, 1) by
 // L / (L + max_log_p) of L = -log10(tail probability). After a report the detector reports again
-// only what is rarer for a while, so one event gives one alarm rather than a burst.
+// only what is rarer for a while, and after a strong report nothing at all for a fifth of the
+// learning period, so one event gives one alarm rather than a burst.
 //
 // The first `learn_rows` samples only train the estimates and score 0.
 //
@@ -32,6 +35,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "aion/telemetry/shape_codebook.h"
 
 namespace aion::telemetry {
 
@@ -58,10 +63,25 @@ struct DetectorOptions {
   // Time constant, in samples, of the recent typical step the spread view compares with the
   // slow one (0 switches the view off).
   double spread_rows = 100;
+  // Samples an hour-of-day slot must have seen before the season view judges by it; until then
+  // the view stays silent (a slot learned from a day or two of samples calls every ordinary
+  // hour rare).
+  double season_min_samples = 10;
+  // After a report scoring at least hold_level, the next hold_share * learn_rows samples report
+  // nothing: an event that keeps growing (a level shift that keeps going) gives one alarm, not a
+  // staircase of ever rarer ones. The share of the learning period is CAD OSE's choice (its
+  // rest period is a fifth of NAB's probationary period); 0 switches the hold off.
+  double hold_share = 0.2;
+  double hold_level = 0.62;
+  // The shape view: samples per shape (0 switches it off), codes kept, and how many typical
+  // distances away a shape must be to become a code of its own (see shape_codebook.h).
+  std::size_t shape_rows = 6;
+  std::size_t shape_codes = 8;
+  double shape_novel = 3;
 };
 
 // Which view produced a score.
-enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift, kSpread };
+enum class AnomalyKind { kNone, kLevel, kChange, kDrift, kSeason, kSeasonDrift, kSpread, kShape };
 
 struct Score {
   double score = 0;  // in [0, 1]
@@ -81,7 +101,7 @@ class Detector {
  public:
   static constexpr std::size_t kMaxShort = 8;
   static constexpr std::size_t kSeasonSlots = 24;  // hours of the day
-  static constexpr std::size_t kViews = 6;
+  static constexpr std::size_t kViews = 7;
 
   explicit Detector(DetectorOptions options = {});
 
@@ -132,8 +152,10 @@ class Detector {
   std::array<double, kMaxShort> season_short_{};  // recent signed seasonal residuals (z)
   double season_sum_ = 0;
 
+  ShapeCodebook shapes_;
   std::array<Rarity, kViews> rarity_{};
   double refractory_ = 0;  // level a new score must exceed to be reported
+  double held_ = 0;        // samples still held back after a strong report
 };
 
 }  // namespace aion::telemetry
