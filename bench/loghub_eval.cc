@@ -39,10 +39,10 @@ using aion::logs::TemplateMiner;
 // Drain's GA on Loghub-2k as published (Zhu et al. 2019, original templates); see the data
 // set's README. For comparison only.
 const std::map<std::string, double> kDrainGa = {
-    {"HDFS", 0.998},    {"Hadoop", 0.948},  {"Spark", 0.920},     {"Zookeeper", 0.967},
-    {"OpenStack", 0.733}, {"BGL", 0.963},   {"HPC", 0.887},       {"Thunderbird", 0.955},
-    {"Windows", 0.997}, {"Linux", 0.690},   {"Mac", 0.787},       {"Android", 0.911},
-    {"HealthApp", 0.780}, {"Apache", 1.000}, {"OpenSSH", 0.788},  {"Proxifier", 0.527}};
+    {"HDFS", 0.998},      {"Hadoop", 0.948}, {"Spark", 0.920},   {"Zookeeper", 0.967},
+    {"OpenStack", 0.733}, {"BGL", 0.963},    {"HPC", 0.887},     {"Thunderbird", 0.955},
+    {"Windows", 0.997},   {"Linux", 0.690},  {"Mac", 0.787},     {"Android", 0.911},
+    {"HealthApp", 0.780}, {"Apache", 1.000}, {"OpenSSH", 0.788}, {"Proxifier", 0.527}};
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -250,7 +250,8 @@ Score evaluate(const std::string& name, const Settings& st, const MaskSet& base,
     ids[i] = miner.add(f ? f->content : raw[i]).template_id;
   }
   score.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (unsplit) std::fprintf(stderr, "%s: %zu lines did not match the header format\n", name.c_str(), unsplit);
+  if (unsplit)
+    std::fprintf(stderr, "%s: %zu lines did not match the header format\n", name.c_str(), unsplit);
 
   for (auto& id : ids) id = miner.resolve(id);
   std::map<std::uint64_t, std::string> text;
@@ -335,9 +336,12 @@ int main(int argc, char** argv) {
     }
     seconds += s.seconds;
     lines += s.lines;
-    aion::Json j{{"dataset", s.name},          {"ga", s.ga},
-                 {"pa", s.pa},                 {"lines", s.lines},
-                 {"templates_true", s.templates_true}, {"templates_found", s.templates_found}};
+    aion::Json j{{"dataset", s.name},
+                 {"ga", s.ga},
+                 {"pa", s.pa},
+                 {"lines", s.lines},
+                 {"templates_true", s.templates_true},
+                 {"templates_found", s.templates_found}};
     if (d != kDrainGa.end()) j["drain_ga_published"] = d->second;
     per.push_back(std::move(j));
   }
@@ -346,14 +350,17 @@ int main(int argc, char** argv) {
   std::printf("%-10s %6.3f %6.3f %6.3f\n", "average", ga / n, pa / n,
               with_drain ? drain / static_cast<double>(with_drain) : 0.0);
   std::printf("throughput: %.0f lines/s (masking and mining, one thread)\n", rate);
-  aion::Json out{{"benchmark", "loghub-2k"},
-                 {"aion_version", aion::kVersion},
-                 {"datasets", std::move(per)},
-                 {"average_ga", ga / n},
-                 {"average_pa", pa / n},
-                 {"drain_average_ga_published_same_sets", with_drain ? drain / static_cast<double>(with_drain) : 0.0},
-                 {"lines_per_second", rate},
-                 {"options", {{"similarity", a.options.similarity}, {"min_frequent", a.options.min_frequent}}}};
+  aion::Json out{
+      {"benchmark", "loghub-2k"},
+      {"aion_version", aion::kVersion},
+      {"datasets", std::move(per)},
+      {"average_ga", ga / n},
+      {"average_pa", pa / n},
+      {"drain_average_ga_published_same_sets",
+       with_drain ? drain / static_cast<double>(with_drain) : 0.0},
+      {"lines_per_second", rate},
+      {"options",
+       {{"similarity", a.options.similarity}, {"min_frequent", a.options.min_frequent}}}};
   fs::create_directories(a.out.parent_path());
   std::ofstream(a.out) << out.dump(2) << "\n";
   if (a.min_ga >= 0 && ga / n < a.min_ga) {

@@ -32,10 +32,7 @@ std::string params_text(const std::vector<std::string>& params) {
 }
 
 Json template_json(const logs::Template& t) {
-  return Json{{"id", t.id},
-              {"template", t.text},
-              {"count", t.count},
-              {"example", t.example}};
+  return Json{{"id", t.id}, {"template", t.text}, {"count", t.count}, {"example", t.example}};
 }
 
 void run_parse(Context& ctx, const ParseArgs& a) {
@@ -64,7 +61,7 @@ void run_parse(Context& ctx, const ParseArgs& a) {
     in = &file;
   }
   logs::TemplateMiner miner(std::move(*masks));
-  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> lines;
+  std::vector<std::string> contents;
   std::size_t unsplit = 0;
   std::string line;
   while (std::getline(*in, line)) {
@@ -77,14 +74,18 @@ void run_parse(Context& ctx, const ParseArgs& a) {
         ++unsplit;
       }
     }
-    auto p = miner.add(content, 0, a.file);
-    if (!a.templates) {
-      if (ctx.json) {
-        lines.emplace_back(p.template_id, std::move(p.params));
-      } else {
-        std::printf("%-5llu %s\n", static_cast<unsigned long long>(p.template_id),
-                    params_text(p.params).c_str());
-      }
+    miner.add(content, 0, a.file);
+    if (!a.templates) contents.push_back(std::move(content));
+  }
+  // A second pass over what was learnt: every line gets its template as of the whole file.
+  Json parsed = Json::array();
+  for (const auto& c : contents) {
+    auto p = miner.match(c);
+    if (ctx.json) {
+      parsed.push_back({{"template_id", p.template_id}, {"params", p.params}});
+    } else {
+      std::printf("%-5llu %s\n", static_cast<unsigned long long>(p.template_id),
+                  params_text(p.params).c_str());
     }
   }
   if (unsplit) {
@@ -96,12 +97,7 @@ void run_parse(Context& ctx, const ParseArgs& a) {
     Json ts = Json::array();
     for (const auto& t : templates) ts.push_back(template_json(t));
     out["templates"] = std::move(ts);
-    if (!a.templates) {
-      Json ls = Json::array();
-      // Templates merged later answer with the id they became part of.
-      for (auto& [id, params] : lines) ls.push_back({{"template_id", miner.resolve(id)}, {"params", params}});
-      out["parsed"] = std::move(ls);
-    }
+    if (!a.templates) out["parsed"] = std::move(parsed);
     std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
     return;
   }
@@ -109,7 +105,8 @@ void run_parse(Context& ctx, const ParseArgs& a) {
   std::sort(templates.begin(), templates.end(),
             [](const auto& x, const auto& y) { return x.count > y.count; });
   Table t({"ID", "COUNT", "TEMPLATE"});
-  for (const auto& tp : templates) t.add({std::to_string(tp.id), std::to_string(tp.count), tp.text});
+  for (const auto& tp : templates)
+    t.add({std::to_string(tp.id), std::to_string(tp.count), tp.text});
   t.print();
   std::printf("\n%llu lines, %zu templates\n", static_cast<unsigned long long>(miner.lines()),
               templates.size());
@@ -118,14 +115,20 @@ void run_parse(Context& ctx, const ParseArgs& a) {
 }  // namespace
 
 void add_logs_commands(CLI::App& app, Context& ctx) {
-  auto* logs = app.add_subcommand(
-      "logs", "Log template mining: parse a file here, or see what aiond mined from this node");
-  logs->require_subcommand(1);
+  // `aion logs ID` (a job's output) is registered by job_commands.cc; the template mining
+  // commands are its subcommands.
+  CLI::App* logs = nullptr;
+  try {
+    logs = app.get_subcommand("logs");
+  } catch (const CLI::OptionNotFound&) {
+    logs = app.add_subcommand("logs", "Log template mining");
+  }
 
   auto pa = std::make_shared<ParseArgs>();
   auto* parse = logs->add_subcommand(
-      "parse", "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
-               "template id and parameters, or --templates");
+      "parse",
+      "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
+      "template id and parameters, or --templates");
   parse->add_option("FILE", pa->file, "Log file, or - for stdin")->required();
   parse->add_flag("--templates", pa->templates, "Print the template table with counts instead");
   parse->add_option("--format", pa->format,

@@ -300,19 +300,17 @@ class Daemon {
     // --- logs: kmsg, journal and files -> template miner -> on_line subscribers. ---
     // A new template is a `log_template` event; the diagnosis engine subscribes to parsed
     // lines with logs.on_line(...) before logs.start().
-    auto logs_options =
-        aion::logs::logs_options(config_, s.state_dir, aion::HostFs(s.host_root));
+    auto logs_options = aion::logs::logs_options(config_, s.state_dir, aion::HostFs(s.host_root));
     if (!logs_options) return fail_start(logs_options.error());
-    aion::logs::LogService logs(
-        *logs_options, aion::HostFs(s.host_root),
-        [&events](const std::string& kind, const std::string& severity, const std::string& message,
-                  const std::string& data) {
-          (void)events.append({.kind = kind,
-                               .severity = severity,
-                               .source = "logs",
-                               .message = message,
-                               .data_json = data});
-        });
+    aion::logs::LogService logs(*logs_options, aion::HostFs(s.host_root),
+                                [&events](const std::string& kind, const std::string& severity,
+                                          const std::string& message, const std::string& data) {
+                                  (void)events.append({.kind = kind,
+                                                       .severity = severity,
+                                                       .source = "logs",
+                                                       .message = message,
+                                                       .data_json = data});
+                                });
     if (auto st = logs.start(); !st) return fail_start(st.error());
     // --- end logs ---
 

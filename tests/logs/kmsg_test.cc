@@ -14,8 +14,9 @@ namespace fs = std::filesystem;
 class KmsgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("aion-kmsg-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("aion-kmsg-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root_ / "dev");
   }
   void TearDown() override { fs::remove_all(root_); }

@@ -43,18 +43,19 @@ TEST(MaskSetTest, MalformedFileIsRejectedNamingFileAndKey) {
   EXPECT_NE(bad_regex.error().message().find("regex"), std::string::npos);
   EXPECT_NE(bad_regex.error().message().find("broken"), std::string::npos);
 
-  auto unknown = MaskSet::parse("schema_version = 1\n[[mask]]\nname = \"a\"\nregx = 'x'\n",
-                                "masks-typo.toml");
+  auto unknown =
+      MaskSet::parse("schema_version = 1\n[[mask]]\nname = \"a\"\nregx = 'x'\n", "masks-typo.toml");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message().find("masks-typo.toml"), std::string::npos);
   EXPECT_NE(unknown.error().message().find("regx"), std::string::npos);
 
-  auto empty_token = MaskSet::parse(
-      "schema_version = 1\n[[mask]]\nname = \"a\"\nregex = 'x+'\n", "masks-token.toml");
+  auto empty_token = MaskSet::parse("schema_version = 1\n[[mask]]\nname = \"a\"\nregex = 'x+'\n",
+                                    "masks-token.toml");
   ASSERT_FALSE(empty_token);
   EXPECT_NE(empty_token.error().message().find("token"), std::string::npos);
 
-  auto no_version = MaskSet::parse("[[mask]]\nname = \"a\"\nregex = 'x'\ntoken = \"<X>\"\n", "v.toml");
+  auto no_version =
+      MaskSet::parse("[[mask]]\nname = \"a\"\nregex = 'x'\ntoken = \"<X>\"\n", "v.toml");
   ASSERT_FALSE(no_version);
   EXPECT_NE(no_version.error().message().find("schema_version"), std::string::npos);
 

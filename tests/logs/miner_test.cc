@@ -105,8 +105,8 @@ TEST(TemplateMinerTest, SameInputGivesSameIds) {
 }
 
 TEST(HeaderFormatTest, SplitsLoghubStyleHeaders) {
-  auto h = HeaderFormat::parse(
-      "<Month> <Date> <Time> <Level> <Component>(\\[<PID>\\])?: <Content>");
+  auto h =
+      HeaderFormat::parse("<Month> <Date> <Time> <Level> <Component>(\\[<PID>\\])?: <Content>");
   ASSERT_TRUE(h) << h.error().message();
   auto f = h->split("Jun 14 15:16:01 combo sshd[19939]: check pass; user unknown");
   ASSERT_TRUE(f);

@@ -17,8 +17,9 @@ using namespace std::chrono_literals;
 class LogServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("aion-logsvc-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("aion-logsvc-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root_ / "dev");
     fs::create_directories(root_ / "var/log");
     options_.kmsg = true;
@@ -77,7 +78,8 @@ TEST_F(LogServiceTest, DeliversParsedLinesAndResumesAfterRestart) {
   EXPECT_TRUE(fs::exists(root_ / "state/cursors.json"));
 
   // The restart sees the same ring buffer plus one record, and a line in the file.
-  std::ofstream(root_ / "dev/kmsg", std::ios::app) << "3,3,300,-;NVRM: Xid (PCI:0000:af:00): 79, pid=13\n";
+  std::ofstream(root_ / "dev/kmsg", std::ios::app)
+      << "3,3,300,-;NVRM: Xid (PCI:0000:af:00): 79, pid=13\n";
   std::ofstream(root_ / "var/log/app.log", std::ios::app) << "worker 7 started\n";
   events_.clear();
   auto second = run(2);
@@ -101,7 +103,8 @@ TEST_F(LogServiceTest, ReportsKmsgRecordsLostWhileStopped) {
 }
 
 TEST_F(LogServiceTest, BadMasksFileStopsStart) {
-  std::ofstream(root_ / "masks.toml") << "schema_version = 1\n[[mask]]\nname = 'x'\nregex = '('\ntoken = '<X>'\n";
+  std::ofstream(root_ / "masks.toml")
+      << "schema_version = 1\n[[mask]]\nname = 'x'\nregex = '('\ntoken = '<X>'\n";
   options_.masks_file = root_ / "masks.toml";
   LogService svc(options_, HostFs(root_), nullptr);
   auto st = svc.start();

@@ -16,7 +16,8 @@ Result<std::size_t> limit_of(const Request& r, std::size_t def) {
   std::size_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || n == 0 || n > 100000) {
-    return fail(ErrorCode::kInvalidArgument, "limit: expected a number from 1 to 100000, found '" + v + "'");
+    return fail(ErrorCode::kInvalidArgument,
+                "limit: expected a number from 1 to 100000, found '" + v + "'");
   }
   return n;
 }
@@ -82,8 +83,9 @@ void add_logs_routes(Router& router, logs::LogService& service) {
                                  {"template", l.template_text},
                                  {"params", l.params}});
                 }
-                return Response::json_text(200, Json{{"lines", std::move(out)}}.dump(
-                                                    -1, ' ', false, Json::error_handler_t::replace));
+                return Response::json_text(
+                    200, Json{{"lines", std::move(out)}}.dump(-1, ' ', false,
+                                                              Json::error_handler_t::replace));
               }});
 }
 

@@ -16,8 +16,9 @@ Result<HeaderFormat> HeaderFormat::parse(std::string_view format) {
     std::size_t close = open == std::string_view::npos ? open : format.find('>', open);
     bool field = close != std::string_view::npos && close > open + 1 &&
                  std::all_of(format.begin() + static_cast<std::ptrdiff_t>(open) + 1,
-                             format.begin() + static_cast<std::ptrdiff_t>(close),
-                             [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+                             format.begin() + static_cast<std::ptrdiff_t>(close), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                             });
     std::string_view literal = format.substr(i, field ? open - i : std::string_view::npos);
     for (std::size_t k = 0; k < literal.size();) {
       if (literal[k] == ' ') {
@@ -54,8 +55,7 @@ Result<HeaderFormat> HeaderFormat::parse(std::string_view format) {
   }
   if (re->NumberOfCapturingGroups() != static_cast<int>(h.names_.size())) {
     return fail(ErrorCode::kInvalidArgument,
-                "header format '" + h.format_ +
-                    "': literal text must not hold named groups");
+                "header format '" + h.format_ + "': literal text must not hold named groups");
   }
   h.re_ = std::move(re);
   return h;

@@ -76,7 +76,8 @@ Result<std::vector<JournalEntry>> JournalReader::read(std::size_t max) {
     JournalEntry e;
     e.cursor = cursor_;
     std::uint64_t usec = 0;
-    if (sd_journal_get_realtime_usec(j_, &usec) >= 0) e.time_ms = static_cast<std::int64_t>(usec / 1000);
+    if (sd_journal_get_realtime_usec(j_, &usec) >= 0)
+      e.time_ms = static_cast<std::int64_t>(usec / 1000);
     std::string pri = field(j_, "PRIORITY");
     if (!pri.empty() && pri[0] >= '0' && pri[0] <= '7') e.priority = pri[0] - '0';
     e.identifier = field(j_, "SYSLOG_IDENTIFIER");

@@ -23,8 +23,8 @@ struct JournalEntry {
   std::string cursor;
   std::int64_t time_ms = 0;  // __REALTIME_TIMESTAMP
   int priority = 6;
-  std::string identifier;    // SYSLOG_IDENTIFIER, else _COMM
-  std::string unit;          // _SYSTEMD_UNIT
+  std::string identifier;  // SYSLOG_IDENTIFIER, else _COMM
+  std::string unit;        // _SYSTEMD_UNIT
   std::string message;
 };
 

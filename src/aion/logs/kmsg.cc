@@ -27,8 +27,8 @@ Result<KmsgRecord> parse_kmsg_record(std::string_view line) {
   for (int i = 0; i < 3; ++i) {
     auto comma = prefix.find(',');
     if (comma == std::string_view::npos && i < 2) {
-      return fail(ErrorCode::kParse, "kmsg record prefix '" + std::string(prefix) +
-                                         "' is not PRI,SEQ,TS_USEC,FLAGS");
+      return fail(ErrorCode::kParse,
+                  "kmsg record prefix '" + std::string(prefix) + "' is not PRI,SEQ,TS_USEC,FLAGS");
     }
     fields[i] = prefix.substr(0, comma);
     prefix = comma == std::string_view::npos ? std::string_view() : prefix.substr(comma + 1);

@@ -20,8 +20,8 @@
 namespace aion::logs {
 
 struct KmsgRecord {
-  int priority = 6;      // syslog level 0 (emerg) .. 7 (debug)
-  int facility = 0;      // 0: kernel
+  int priority = 6;  // syslog level 0 (emerg) .. 7 (debug)
+  int facility = 0;  // 0: kernel
   std::uint64_t seq = 0;
   std::uint64_t ts_usec = 0;  // since boot (CLOCK_MONOTONIC)
   std::string message;

@@ -35,8 +35,10 @@ Result<MaskSet> MaskSet::from_rules(std::vector<MaskRule> rules, std::string_vie
     const MaskRule& r = rules[i];
     std::string where = std::string(source) + ": mask[" + std::to_string(i) + "]" +
                         (r.name.empty() ? "" : " (" + r.name + ")");
-    for (auto [key, value] : {std::pair{"name", &r.name}, {"regex", &r.regex}, {"token", &r.token}}) {
-      if (value->empty()) return fail(ErrorCode::kConfig, where + ": " + key + ": must not be empty");
+    for (auto [key, value] :
+         {std::pair{"name", &r.name}, {"regex", &r.regex}, {"token", &r.token}}) {
+      if (value->empty())
+        return fail(ErrorCode::kConfig, where + ": " + key + ": must not be empty");
     }
     RE2::Options opt;
     opt.set_encoding(RE2::Options::EncodingLatin1);
@@ -114,8 +116,7 @@ MaskedText MaskSet::apply(std::string_view line) const {
       }
       copied = to;
     };
-    while (pos <= text.size() &&
-           re.Match(text, pos, text.size(), RE2::UNANCHORED, groups, want)) {
+    while (pos <= text.size() && re.Match(text, pos, text.size(), RE2::UNANCHORED, groups, want)) {
       const re2::StringPiece& g = groups[want - 1];
       const re2::StringPiece& whole = groups[0];
       std::size_t end = static_cast<std::size_t>(whole.data() - text.data()) + whole.size();

@@ -297,7 +297,6 @@ ParsedLine TemplateMiner::result(const Cluster& c, const Line& line) const {
   return out;
 }
 
-
 ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
                               std::string_view source) {
   Line line = prepare(content);
@@ -378,7 +377,8 @@ std::vector<Template> TemplateMiner::templates() const {
   for (const auto& c : clusters_) {
     if (c.alias == 0) out.push_back(c.info);
   }
-  std::sort(out.begin(), out.end(), [](const Template& a, const Template& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(),
+            [](const Template& a, const Template& b) { return a.id < b.id; });
   return out;
 }
 
@@ -402,7 +402,8 @@ std::string TemplateMiner::to_json() const {
                          {"source", c.info.source}});
   }
   Json shapes = Json::object();
-  for (const auto& [shape, ci] : by_shape_) shapes[shape] = clusters_[static_cast<std::size_t>(ci)].info.id;
+  for (const auto& [shape, ci] : by_shape_)
+    shapes[shape] = clusters_[static_cast<std::size_t>(ci)].info.id;
   Json tokens = Json::object();
   for (const auto& [t, n] : token_lines_) {
     if (n >= options_.min_frequent) tokens[t] = n;

@@ -51,8 +51,7 @@ ConfigSchema logs_config_schema() {
       .strings("logs.files", {}, "Log files to follow, absolute host paths (rotation is handled)")
       .string("logs.state_dir", "",
               "Where templates.json and cursors.json are kept (default: <state_dir>/logs)")
-      .string("logs.masks", "",
-              "Variable-masking rules (default: <data dir>/logs/masks.toml)")
+      .string("logs.masks", "", "Variable-masking rules (default: <data dir>/logs/masks.toml)")
       .integer("logs.poll_interval_ms", 1000, "Milliseconds between reads of idle sources", 10,
                60000)
       .integer("logs.save_interval_s", 60,
@@ -62,8 +61,8 @@ ConfigSchema logs_config_schema() {
       .integer("logs.recent_lines", 1000, "Parsed lines kept in memory for /v1/logs/recent", 0,
                1000000)
       .integer("logs.max_template_events_per_min", 30,
-               "At most this many `log_template` events a minute; the rest are counted in one",
-               0, 100000)
+               "At most this many `log_template` events a minute; the rest are counted in one", 0,
+               100000)
       .number("logs.similarity", 0.6,
               "Share (0-1) of a template's constant words a line must share to join it");
   return s;
@@ -140,8 +139,7 @@ Status LogService::start() {
   std::error_code ec;
   fs::create_directories(options_.state_dir, ec);
   if (ec) {
-    return fail(ErrorCode::kIo,
-                "creating " + options_.state_dir.string() + ": " + ec.message());
+    return fail(ErrorCode::kIo, "creating " + options_.state_dir.string() + ": " + ec.message());
   }
   if (auto st = miner_->load(options_.state_dir / "templates.json");
       !st && st.error().code() != ErrorCode::kNotFound) {
@@ -374,7 +372,8 @@ Status LogService::save() const {
   if (auto st = miner_->save(options_.state_dir / "templates.json"); !st) return st;
   const Sources& s = *sources_;
   Json files = Json::object();
-  for (const auto& [path, c] : s.file_cursors) files[path] = {{"inode", c.inode}, {"offset", c.offset}};
+  for (const auto& [path, c] : s.file_cursors)
+    files[path] = {{"inode", c.inode}, {"offset", c.offset}};
   Json j{{"schema_version", 1}, {"journal", s.journal_cursor}, {"files", std::move(files)}};
   j["kmsg_seq"] = s.kmsg_seq ? Json(*s.kmsg_seq) : Json(nullptr);
   return write_atomic(options_.state_dir / "cursors.json", j.dump(2));

@@ -53,7 +53,7 @@ struct LogOptions {
   bool enabled = true;
   bool kmsg = true;
   bool journal = true;
-  std::vector<std::string> files;  // host paths
+  std::vector<std::string> files;   // host paths
   std::filesystem::path state_dir;  // <daemon state>/logs
   std::filesystem::path masks_file;
   std::chrono::milliseconds poll_interval{1000};
