@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
-  nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev
+  nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
   prometheus

@@ -384,10 +384,18 @@ void add_job_commands(CLI::App& app, Context& ctx) {
     bool follow = false;
   };
   auto log_args = std::make_shared<LogArgs>();
-  auto* logs = app.add_subcommand("logs", "A job's output (stdout and stderr); -f follows it");
-  logs->add_option("ID", log_args->id, "Job id")->required();
+  auto* logs = app.add_subcommand(
+      "logs", "A job's output (stdout and stderr); -f follows it. Also: logs parse|templates|tail");
+  logs->add_option("ID", log_args->id, "Job id");
   logs->add_flag("-f,--follow", log_args->follow, "Keep printing until the job ends");
-  logs->callback([&ctx, log_args] {
+  logs->callback([&ctx, log_args, logs] {
+    // `aion logs parse|templates|tail` (logs_command.cc) share the command name.
+    if (!logs->get_subcommands().empty()) return;
+    if (log_args->id <= 0) {
+      std::fprintf(stderr, "aion: logs: give a job ID, or one of parse, templates, tail\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
     auto client = connect_daemon(ctx);
     if (!client) return;
     (void)follow_logs(ctx, *client, log_args->id, log_args->follow, false);

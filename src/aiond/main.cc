@@ -14,6 +14,7 @@
 
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
+#include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
@@ -24,6 +25,7 @@
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
 #include "aion/hw/discovery.h"
+#include "aion/logs/service.h"
 #include "aion/sched/runner.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
@@ -57,6 +59,7 @@ aion::ConfigSchema daemon_schema() {
   s.merge(aion::hw::hw_config_schema());
   s.merge(aion::sched::sched_config_schema());
   s.merge(aion::telemetry::telemetry_config_schema());
+  s.merge(aion::logs::logs_config_schema());
   return s;
 }
 
@@ -294,12 +297,30 @@ class Daemon {
                           [&jobs] { return job_metrics(jobs.usage_now()); }});
     if (auto st = telemetry.start(); !st) return fail_start(st.error());
 
+    // --- logs: kmsg, journal and files -> template miner -> on_line subscribers. ---
+    // A new template is a `log_template` event; the diagnosis engine subscribes to parsed
+    // lines with logs.on_line(...) before logs.start().
+    auto logs_options = aion::logs::logs_options(config_, s.state_dir, aion::HostFs(s.host_root));
+    if (!logs_options) return fail_start(logs_options.error());
+    aion::logs::LogService logs(*logs_options, aion::HostFs(s.host_root),
+                                [&events](const std::string& kind, const std::string& severity,
+                                          const std::string& message, const std::string& data) {
+                                  (void)events.append({.kind = kind,
+                                                       .severity = severity,
+                                                       .source = "logs",
+                                                       .message = message,
+                                                       .data_json = data});
+                                });
+    if (auto st = logs.start(); !st) return fail_start(st.error());
+    // --- end logs ---
+
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
     aion::api::add_hw_routes(router, hw_watch);
     aion::api::add_job_routes(router, jobs);
     aion::api::add_metrics_routes(router, telemetry);
+    aion::api::add_logs_routes(router, logs);
 
     aion::api::Server server(
         {.unix_socket = s.socket,
@@ -346,6 +367,7 @@ class Daemon {
     server.stop(s.shutdown_grace);
     jobs.stop();       // the jobs themselves go on; the next aiond adopts them
     telemetry.stop();  // writes what is not yet on disk
+    logs.stop();       // saves templates and read positions
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

@@ -4,6 +4,7 @@
 
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
+#include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
@@ -43,6 +44,10 @@ class OpenApiTest : public ::testing::Test {
     telemetry_ = std::make_unique<telemetry::Telemetry>(t, HostFs("/"),
                                                         std::vector<hw::Accelerator>{}, nullptr);
     add_metrics_routes(router_, *telemetry_);
+    logs::LogOptions lo;
+    lo.enabled = false;
+    logs_ = std::make_unique<logs::LogService>(lo, HostFs("/"), nullptr, clock_);
+    add_logs_routes(router_, *logs_);
   }
 
   ManualClock clock_;
@@ -54,6 +59,7 @@ class OpenApiTest : public ::testing::Test {
   std::unique_ptr<HwWatch> hw_;
   std::unique_ptr<sched::JobManager> jobs_;
   std::unique_ptr<telemetry::Telemetry> telemetry_;
+  std::unique_ptr<logs::LogService> logs_;
   Router router_;
 };
 

@@ -1,0 +1,92 @@
+#include "aion/api/logs_routes.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "aion/core/clock.h"
+#include "aion/core/json.h"
+#include "aion/telemetry/query.h"
+
+namespace aion::api {
+namespace {
+
+Result<std::size_t> limit_of(const Request& r, std::size_t def) {
+  std::string v = r.query_or("limit", "");
+  if (v.empty()) return def;
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n == 0 || n > 100000) {
+    return fail(ErrorCode::kInvalidArgument,
+                "limit: expected a number from 1 to 100000, found '" + v + "'");
+  }
+  return n;
+}
+
+std::string time_text(std::int64_t ms) {
+  return ms > 0 ? format_rfc3339(Clock::Wall(std::chrono::milliseconds(ms))) : std::string();
+}
+
+}  // namespace
+
+void add_logs_routes(Router& router, logs::LogService& service) {
+  router.add({"GET", "/v1/logs/templates", Role::kViewer,
+              "Mined log templates with counts, most frequent first; ?since=1h&limit=N",
+              [&service](Request& r) {
+                auto limit = limit_of(r, 100);
+                if (!limit) return Response::from_error(limit.error());
+                std::int64_t from_ms = 0;
+                if (auto since = r.query_or("since", ""); !since.empty()) {
+                  auto d = telemetry::parse_duration_ms(since);
+                  if (!d) return Response::from_error(d.error());
+                  from_ms = to_unix_ms(Clock::system().wall()) - *d;
+                }
+                auto templates = service.templates();
+                std::stable_sort(templates.begin(), templates.end(),
+                                 [](const auto& a, const auto& b) { return a.count > b.count; });
+                Json out = Json::array();
+                for (const auto& t : templates) {
+                  if (t.last_seen_ms < from_ms) continue;
+                  if (out.size() >= *limit) break;
+                  out.push_back({{"id", t.id},
+                                 {"template", t.text},
+                                 {"count", t.count},
+                                 {"first_seen", time_text(t.first_seen_ms)},
+                                 {"last_seen", time_text(t.last_seen_ms)},
+                                 {"source", t.source},
+                                 {"example", t.example}});
+                }
+                auto st = service.stats();
+                Json stats{{"lines", st.lines},
+                           {"templates", st.templates},
+                           {"kmsg_missed", st.kmsg_missed},
+                           {"file_rotations", st.file_rotations},
+                           {"file_truncations", st.file_truncations},
+                           {"sources", st.sources}};
+                return Response::json_text(
+                    200, Json{{"templates", std::move(out)}, {"stats", std::move(stats)}}.dump(
+                             -1, ' ', false, Json::error_handler_t::replace));
+              }});
+
+  router.add({"GET", "/v1/logs/recent", Role::kViewer,
+              "The latest parsed log lines with their template id and parameters; ?limit=N",
+              [&service](Request& r) {
+                auto limit = limit_of(r, 100);
+                if (!limit) return Response::from_error(limit.error());
+                Json out = Json::array();
+                for (const auto& l : service.recent(*limit)) {
+                  out.push_back({{"time", time_text(l.time_ms)},
+                                 {"source", l.source},
+                                 {"priority", l.priority},
+                                 {"unit", l.unit},
+                                 {"content", l.content},
+                                 {"template_id", l.template_id},
+                                 {"template", l.template_text},
+                                 {"params", l.params}});
+                }
+                return Response::json_text(
+                    200, Json{{"lines", std::move(out)}}.dump(-1, ' ', false,
+                                                              Json::error_handler_t::replace));
+              }});
+}
+
+}  // namespace aion::api

@@ -1,0 +1,500 @@
+#include "aion/logs/miner.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "aion/core/json.h"
+
+namespace aion::logs {
+namespace {
+
+constexpr std::string_view kVar = "<*>";
+// Tokens counted for the keyword statistics; beyond this many distinct ones (mostly
+// variables that look like words) new tokens are no longer counted.
+constexpr std::size_t kMaxCountedTokens = 1 << 20;
+
+bool has_digit(std::string_view t) {
+  return std::any_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Letters only, with at most a trailing '.', ',', ':' or ';': words of the message rather
+// than identifiers (which hold '.', '/', '_', '@', '=' or digits inside).
+bool plain_word(std::string_view t) {
+  while (!t.empty() && (t.back() == '.' || t.back() == ',' || t.back() == ':' || t.back() == ';'))
+    t.remove_suffix(1);
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  });
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// A constant token as shown in a template: placeholders read "<*>".
+std::string render_token(std::string_view t) {
+  std::string out;
+  for (char c : t) {
+    if (c == kPlaceholder) {
+      out += kVar;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// A template in the miner: its public description and its tokens; an empty token is a
+// variable position (whitespace splitting never yields an empty token).
+struct TemplateMiner::Cluster {
+  Template info;
+  std::vector<std::string> tokens;
+  std::uint64_t alias = 0;  // merged into this template (0: none)
+  std::vector<bool> words;  // per position: a token without digits was seen there
+};
+
+std::size_t TemplateMiner::index_of(std::uint64_t id) const {
+  for (std::size_t i = 0; i < clusters_.size(); ++i) {
+    if (clusters_[i].info.id == id) return i;
+  }
+  return 0;
+}
+
+// A line prepared for matching: masked tokens, the values behind their placeholders, and
+// its shape (tokens with variables blanked, joined by '\n').
+struct TemplateMiner::Line {
+  MaskedText masked;
+  std::vector<std::string> tokens;
+  std::vector<bool> var;
+  std::string shape;
+  std::string collapsed;  // the shape with each run of variables as one
+};
+
+TemplateMiner::TemplateMiner(MaskSet masks, MinerOptions options)
+    : masks_(std::move(masks)), options_(options) {}
+TemplateMiner::~TemplateMiner() = default;
+TemplateMiner::TemplateMiner(TemplateMiner&&) noexcept = default;
+TemplateMiner& TemplateMiner::operator=(TemplateMiner&&) noexcept = default;
+
+TemplateMiner::Line TemplateMiner::prepare(std::string_view content) const {
+  Line l;
+  l.masked = masks_.apply(content);
+  const std::string& s = l.masked.text;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    std::size_t j = i;
+    while (j < s.size() && !is_space(s[j])) ++j;
+    if (j > i) l.tokens.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  bool prev_var = false;
+  for (const auto& t : l.tokens) {
+    bool v = has_digit(t);
+    l.var.push_back(v);
+    l.shape += v ? std::string_view() : std::string_view(t);
+    l.shape += '\n';
+    if (!(v && prev_var)) {
+      l.collapsed += v ? std::string_view() : std::string_view(t);
+      l.collapsed += '\n';
+    }
+    prev_var = v;
+  }
+  return l;
+}
+
+bool TemplateMiner::keyword(const std::string& token) const {
+  auto it = token_lines_.find(token);
+  if (it == token_lines_.end()) return false;
+  return it->second >= options_.min_frequent;
+}
+
+namespace {
+
+// The collapsed form of a cluster's tokens (runs of variables as one), as Line::collapsed.
+std::string collapse(const std::vector<std::string>& tokens) {
+  std::string out;
+  bool prev_var = false;
+  for (const auto& t : tokens) {
+    bool v = t.empty();
+    if (!(v && prev_var)) {
+      out += t;
+      out += '\n';
+    }
+    prev_var = v;
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+std::string render(const std::vector<std::string>& tokens) {
+  std::string out;
+  for (const auto& t : tokens) {
+    if (!out.empty()) out += ' ';
+    out += t.empty() ? std::string(kVar) : render_token(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TemplateMiner::Found TemplateMiner::find(const Line& line) const {
+  Found found;
+  if (auto it = by_shape_.find(line.shape); it != by_shape_.end()) {
+    found.cluster = it->second;
+    return found;
+  }
+  double best_score = -1;
+  if (auto it = by_length_.find(line.tokens.size()); it != by_length_.end()) {
+    for (int ci : it->second) {
+      const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+      std::size_t constants = 0, same = 0, words = 0, word_at = 0;
+      bool blocked = false;
+      for (std::size_t i = 0; i < line.tokens.size() && !blocked; ++i) {
+        const std::string& t = c.tokens[i];
+        if (t.empty()) {
+          if (line.var[i] || c.words[i]) continue;
+          // A word where the template saw only numbers so far: not the same message.
+          if (i == 0 && options_.first_token) blocked = true;
+          ++constants;
+          continue;
+        }
+        if (t == line.tokens[i]) {
+          ++constants;
+          ++same;
+        } else if (line.var[i] && has_digit(t)) {
+          continue;  // two values with digits: a variable either way
+        } else if (i == 0 && options_.first_token) {
+          blocked = true;  // messages start with what they are about
+        } else if (!line.var[i] && ((keyword(t) && keyword(line.tokens[i])) ||
+                                    (plain_word(t) && plain_word(line.tokens[i])))) {
+          // Two different words (or keywords): two different messages, unless this slot
+          // turns out to take many words (see add()).
+          ++words;
+          word_at = i;
+        } else {
+          ++constants;
+        }
+      }
+      if (blocked) continue;
+      if (words > 0) {
+        if (words == 1 && same == constants) found.near.emplace_back(ci, word_at);
+        continue;
+      }
+      double score = constants == 0 ? 1.0 : static_cast<double>(same) / constants;
+      if (same == constants || (same > 0 && score >= options_.similarity)) {
+        if (score > best_score) {
+          best_score = score;
+          found.cluster = ci;
+        }
+      }
+    }
+  }
+  if (found.cluster >= 0) return found;
+  for (std::size_t ci = 0; ci < clusters_.size(); ++ci) {
+    const Cluster& c = clusters_[ci];
+    if (c.alias == 0 && c.tokens.size() != line.tokens.size() &&
+        collapse(c.tokens) == line.collapsed && line.collapsed != line.shape) {
+      found.cluster = static_cast<int>(ci);
+      return found;
+    }
+  }
+  return found;
+}
+
+// Records that cluster `a` and `b` differ only by the word at `pos`; once that slot has
+// taken options_.slot_words different words, it is a variable and the clusters become one.
+void TemplateMiner::note_siblings(int a, int b, std::size_t pos) {
+  std::string key = std::to_string(pos);
+  for (std::size_t i = 0; i < clusters_[static_cast<std::size_t>(a)].tokens.size(); ++i) {
+    key += '\n';
+    if (i != pos) key += clusters_[static_cast<std::size_t>(a)].tokens[i];
+  }
+  auto& set = siblings_[key];
+  set.insert(a);
+  set.insert(b);
+  if (set.size() < options_.slot_words) return;
+  int keep = *set.begin();
+  Cluster& k = clusters_[static_cast<std::size_t>(keep)];
+  k.tokens[pos].clear();
+  k.words[pos] = true;
+  for (int other : set) {
+    if (other == keep) continue;
+    Cluster& o = clusters_[static_cast<std::size_t>(other)];
+    if (o.alias != 0) continue;
+    o.alias = k.info.id;
+    aliases_[o.info.id] = k.info.id;
+    k.info.count += o.info.count;
+    k.info.first_seen_ms = std::min(k.info.first_seen_ms, o.info.first_seen_ms);
+    k.info.last_seen_ms = std::max(k.info.last_seen_ms, o.info.last_seen_ms);
+    auto& list = by_length_[o.tokens.size()];
+    list.erase(std::remove(list.begin(), list.end(), other), list.end());
+    for (auto& [shape, ci] : by_shape_) {
+      if (ci == other) ci = keep;
+    }
+  }
+  k.info.text = render(k.tokens);
+  siblings_.erase(key);
+}
+
+std::uint64_t TemplateMiner::resolve(std::uint64_t id) const {
+  for (auto it = aliases_.find(id); it != aliases_.end(); it = aliases_.find(id)) id = it->second;
+  return id;
+}
+
+ParsedLine TemplateMiner::result(const Cluster& c, const Line& line) const {
+  ParsedLine out;
+  out.template_id = c.info.id;
+  out.template_text = c.info.text;
+  std::size_t value = 0;
+  // Expands a masked token back to the original text, consuming its placeholders' values.
+  auto expand = [&](const std::string& t) {
+    std::string s;
+    for (char ch : t) {
+      if (ch == kPlaceholder && value < line.masked.values.size()) {
+        s += line.masked.values[value++];
+      } else {
+        s += ch;
+      }
+    }
+    return s;
+  };
+  if (c.tokens.size() == line.tokens.size()) {
+    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+      if (c.tokens[i].empty()) {
+        out.params.push_back(expand(line.tokens[i]));
+      } else {
+        for (char ch : line.tokens[i]) {
+          if (ch == kPlaceholder && value < line.masked.values.size()) {
+            out.params.push_back(line.masked.values[value++]);
+          }
+        }
+      }
+    }
+    return out;
+  }
+  // A run of variables of another length: one parameter per run.
+  for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+    if (line.var[i]) {
+      std::string run = expand(line.tokens[i]);
+      while (i + 1 < line.tokens.size() && line.var[i + 1]) run += " " + expand(line.tokens[++i]);
+      out.params.push_back(std::move(run));
+    } else {
+      for (char ch : line.tokens[i]) {
+        if (ch == kPlaceholder && value < line.masked.values.size()) {
+          out.params.push_back(line.masked.values[value++]);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
+                              std::string_view source) {
+  Line line = prepare(content);
+  ++lines_;
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+      if (line.var[i] || !seen.insert(line.tokens[i]).second) continue;
+      auto it = token_lines_.find(line.tokens[i]);
+      if (it != token_lines_.end()) {
+        ++it->second;
+      } else if (token_lines_.size() < kMaxCountedTokens) {
+        token_lines_.emplace(line.tokens[i], 1);
+      }
+    }
+  }
+  Found found = find(line);
+  int ci = found.cluster;
+  bool created = false;
+  if (ci < 0) {
+    if (clusters_.size() >= options_.max_templates) {
+      ParsedLine overflow;
+      overflow.template_text = "<overflow>";
+      return overflow;
+    }
+    Cluster c;
+    c.info.id = next_id_++;
+    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+      c.tokens.push_back(line.tokens[i]);
+      c.words.push_back(!line.var[i]);
+    }
+    c.info.text = render(c.tokens);
+    c.info.first_seen_ms = time_ms;
+    c.info.example = std::string(content.substr(0, 1024));
+    c.info.source = std::string(source);
+    ci = static_cast<int>(clusters_.size());
+    by_length_[c.tokens.size()].push_back(ci);
+    clusters_.push_back(std::move(c));
+    created = true;
+    for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
+    if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
+      ci = static_cast<int>(index_of(clusters_[static_cast<std::size_t>(ci)].alias));
+    }
+  } else {
+    Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+    if (c.tokens.size() == line.tokens.size()) {
+      bool changed = false;
+      for (std::size_t i = 0; i < c.tokens.size(); ++i) {
+        if (!line.var[i]) c.words[i] = true;
+        if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
+          c.tokens[i].clear();
+          changed = true;
+        }
+      }
+      if (changed) c.info.text = render(c.tokens);
+    }
+  }
+  by_shape_.emplace(line.shape, ci);
+  Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  ++c.info.count;
+  c.info.last_seen_ms = std::max(c.info.last_seen_ms, time_ms);
+  ParsedLine out = result(c, line);
+  out.new_template = created;
+  if (created && on_new_) on_new_(c.info);
+  return out;
+}
+
+ParsedLine TemplateMiner::match(std::string_view content) const {
+  Line line = prepare(content);
+  int ci = find(line).cluster;
+  if (ci < 0) return {};
+  return result(clusters_[static_cast<std::size_t>(ci)], line);
+}
+
+std::vector<Template> TemplateMiner::templates() const {
+  std::vector<Template> out;
+  out.reserve(clusters_.size());
+  for (const auto& c : clusters_) {
+    if (c.alias == 0) out.push_back(c.info);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Template& a, const Template& b) { return a.id < b.id; });
+  return out;
+}
+
+std::size_t TemplateMiner::size() const {
+  return clusters_.size();
+}
+
+std::string TemplateMiner::to_json() const {
+  Json templates = Json::array();
+  for (const auto& c : clusters_) {
+    Json tokens = Json::array();
+    for (const auto& t : c.tokens) tokens.push_back(t);
+    templates.push_back({{"id", c.info.id},
+                         {"text", c.info.text},
+                         {"tokens", std::move(tokens)},
+                         {"words", c.words},
+                         {"count", c.info.count},
+                         {"first_seen_ms", c.info.first_seen_ms},
+                         {"last_seen_ms", c.info.last_seen_ms},
+                         {"example", c.info.example},
+                         {"source", c.info.source}});
+  }
+  Json shapes = Json::object();
+  for (const auto& [shape, ci] : by_shape_)
+    shapes[shape] = clusters_[static_cast<std::size_t>(ci)].info.id;
+  Json tokens = Json::object();
+  for (const auto& [t, n] : token_lines_) {
+    if (n >= options_.min_frequent) tokens[t] = n;
+  }
+  Json j{{"schema_version", 1},
+         {"next_id", next_id_},
+         {"lines", lines_},
+         {"templates", std::move(templates)},
+         {"shapes", std::move(shapes)},
+         {"keywords", std::move(tokens)}};
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Status TemplateMiner::from_json(std::string_view text, std::string_view source) {
+  auto corrupt = [&](std::string what) {
+    return fail(ErrorCode::kCorrupt, std::string(source) + ": " + what +
+                                         "; move the file aside to start with no templates");
+  };
+  Json j = Json::parse(text, nullptr, false);
+  if (!j.is_object()) return corrupt("not a JSON object");
+  if (j.value("schema_version", 0) != 1) return corrupt("schema_version is not 1");
+  try {
+    std::vector<Cluster> clusters;
+    std::unordered_map<std::uint64_t, int> index;
+    std::uint64_t max_id = 0;
+    for (const auto& t : j.at("templates")) {
+      Cluster c;
+      c.info.id = t.at("id").get<std::uint64_t>();
+      c.info.count = t.at("count").get<std::uint64_t>();
+      c.info.first_seen_ms = t.at("first_seen_ms").get<std::int64_t>();
+      c.info.last_seen_ms = t.at("last_seen_ms").get<std::int64_t>();
+      c.info.example = t.at("example").get<std::string>();
+      c.info.source = t.at("source").get<std::string>();
+      for (const auto& tok : t.at("tokens")) c.tokens.push_back(tok.get<std::string>());
+      for (const auto& w : t.at("words")) c.words.push_back(w.get<bool>());
+      if (c.words.size() != c.tokens.size()) {
+        return corrupt("template " + std::to_string(c.info.id) + ": words do not match tokens");
+      }
+      if (c.tokens.empty() || c.info.id == 0 || index.count(c.info.id)) {
+        return corrupt("template " + std::to_string(c.info.id) + " is empty or repeated");
+      }
+      c.info.text = render(c.tokens);
+      max_id = std::max(max_id, c.info.id);
+      index[c.info.id] = static_cast<int>(clusters.size());
+      clusters.push_back(std::move(c));
+    }
+    std::unordered_map<std::string, int> shapes;
+    for (const auto& [shape, id] : j.at("shapes").items()) {
+      auto it = index.find(id.get<std::uint64_t>());
+      if (it == index.end()) return corrupt("a shape names unknown template " + id.dump());
+      shapes.emplace(shape, it->second);
+    }
+    std::unordered_map<std::string, std::uint64_t> tokens;
+    for (const auto& [t, n] : j.at("keywords").items()) tokens.emplace(t, n.get<std::uint64_t>());
+    clusters_ = std::move(clusters);
+    by_shape_ = std::move(shapes);
+    token_lines_ = std::move(tokens);
+    by_length_.clear();
+    for (std::size_t i = 0; i < clusters_.size(); ++i) {
+      by_length_[clusters_[i].tokens.size()].push_back(static_cast<int>(i));
+    }
+    next_id_ = std::max(j.at("next_id").get<std::uint64_t>(), max_id + 1);
+    lines_ = j.at("lines").get<std::uint64_t>();
+  } catch (const Json::exception& e) {
+    return corrupt(std::string("unexpected layout: ") + e.what());
+  }
+  return {};
+}
+
+Status TemplateMiner::save(const std::filesystem::path& file) const {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return std::unexpected(errno_error(errno, "writing " + tmp.string()));
+    out << to_json();
+    out.flush();
+    if (!out) return std::unexpected(errno_error(errno, "writing " + tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return fail(ErrorCode::kIo, "renaming " + tmp.string() + ": " + ec.message());
+  return {};
+}
+
+Status TemplateMiner::load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return fail(ErrorCode::kNotFound, file.string() + ": no saved templates");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_json(ss.str(), file.string());
+}
+
+}  // namespace aion::logs

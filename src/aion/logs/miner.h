@@ -1,0 +1,135 @@
+// TemplateMiner: online log template mining. Each line gets a template id, the template's
+// text (variables as "<*>") and the line's parameters (the values behind the variables);
+// templates are kept with counts and first/last-seen times, and a callback hears of every
+// template the first time it is seen.
+//
+// How a line is parsed (aion's own parser; Drain's fixed-depth prefix tree is the baseline
+// it is measured against in bench/loghub_eval):
+//  1. The MaskSet hides values it recognises (IPs, hex, numbers, paths...).
+//  2. The line is split on whitespace. A token that still holds a digit is a variable.
+//  3. The line's shape (its tokens with variables as wildcards) is looked up exactly; a shape
+//     seen before goes straight to its template.
+//  4. Otherwise the line is compared with the templates of the same token count. Tokens
+//     that are frequent in all lines seen (constants, such as "opened" and "closed") must
+//     agree; rare ones (user names, host names) may differ, and a template absorbs a line
+//     when enough of its constant tokens agree. Positions that differ become variables.
+//     Failing that, a template whose tokens differ only by a run of variables of another
+//     length (a list, a message with spaces) takes the line.
+//  5. Otherwise the line starts a new template.
+// The result depends only on the order of the lines, never on timing or addresses
+// (deterministic). Template ids are never reused and survive save()/load().
+//
+// Not thread-safe: callers serialise add() (LogService holds a mutex).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "aion/core/error.h"
+#include "aion/logs/masks.h"
+
+namespace aion::logs {
+
+struct MinerOptions {
+  // Share (0-1) of a template's constant tokens a line of the same length must share to be
+  // absorbed by it.
+  double similarity = 0.6;
+  // A token seen in at least this share of all lines so far (and at least min_frequent
+  // times) counts as a keyword: two templates that differ in one are kept apart.
+  std::uint64_t min_frequent = 3;
+  // Lines whose first tokens differ (and hold no digit) never share a template.
+  bool first_token = true;
+  // Templates that differ only by one word in one slot are kept apart ("session opened" /
+  // "session closed") until that slot has taken this many different words; then the slot is
+  // a variable (user names, host names) and they become one template.
+  std::size_t slot_words = 3;
+  // At most this many templates; further new shapes go to the template "<overflow>".
+  std::size_t max_templates = 50000;
+};
+
+struct Template {
+  std::uint64_t id = 0;
+  std::string text;  // tokens joined by one space, variables as "<*>"
+  std::uint64_t count = 0;
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  std::string example;  // the first line that made it
+  std::string source;   // where that line came from ("kmsg", "journal", a file path)
+};
+
+struct ParsedLine {
+  std::uint64_t template_id = 0;
+  std::string template_text;
+  std::vector<std::string> params;
+  bool new_template = false;  // this line created the template
+};
+
+class TemplateMiner {
+ public:
+  using NewTemplateFn = std::function<void(const Template&)>;
+
+  explicit TemplateMiner(MaskSet masks, MinerOptions options = {});
+  ~TemplateMiner();
+  TemplateMiner(TemplateMiner&&) noexcept;
+  TemplateMiner& operator=(TemplateMiner&&) noexcept;
+
+  // Called once per template, when add() creates it (never for templates from load()).
+  void on_new_template(NewTemplateFn fn) { on_new_ = std::move(fn); }
+
+  // Parses and learns one line's content (without its header). `time_ms` is when the line
+  // was logged, `source` where from; both are kept for first/last-seen.
+  ParsedLine add(std::string_view content, std::int64_t time_ms = 0, std::string_view source = {});
+  // The template a line would get, without learning (template_id 0 when none fits).
+  ParsedLine match(std::string_view content) const;
+
+  // Every template, ordered by id.
+  std::vector<Template> templates() const;
+  // The id a template has now: templates merged into another (see MinerOptions::slot_words)
+  // answer with the one they became part of.
+  std::uint64_t resolve(std::uint64_t id) const;
+  std::size_t size() const;
+  std::uint64_t lines() const { return lines_; }
+
+  // JSON state: the templates with their tokens, counts and the keyword statistics.
+  std::string to_json() const;
+  // Replaces this miner's state with saved JSON. kCorrupt naming `source` when malformed.
+  Status from_json(std::string_view json, std::string_view source);
+  // Atomic save (temp file + rename) and load; load of a missing file is kNotFound.
+  Status save(const std::filesystem::path& file) const;
+  Status load(const std::filesystem::path& file);
+
+ private:
+  struct Cluster;
+  struct Line;
+  Line prepare(std::string_view content) const;
+  struct Found {
+    int cluster = -1;
+    std::vector<std::pair<int, std::size_t>> near;  // (cluster, slot) one word apart
+  };
+  Found find(const Line& line) const;
+  void note_siblings(int a, int b, std::size_t pos);
+  std::size_t index_of(std::uint64_t id) const;
+  ParsedLine result(const Cluster& c, const Line& line) const;
+  bool keyword(const std::string& token) const;
+
+  MaskSet masks_;
+  MinerOptions options_;
+  NewTemplateFn on_new_;
+  std::vector<Cluster> clusters_;
+  std::unordered_map<std::size_t, std::vector<int>> by_length_;
+  std::unordered_map<std::string, int> by_shape_;
+  std::unordered_map<std::string, std::set<int>> siblings_;
+  std::unordered_map<std::uint64_t, std::uint64_t> aliases_;
+  std::unordered_map<std::string, std::uint64_t> token_lines_;  // lines each token occurs in
+  std::uint64_t lines_ = 0;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace aion::logs

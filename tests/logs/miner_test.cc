@@ -1,0 +1,121 @@
+#include "aion/logs/miner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "aion/logs/header.h"
+
+namespace aion::logs {
+namespace {
+
+MaskSet shipped_masks() {
+  auto set = MaskSet::load(std::filesystem::path(AION_SOURCE_DIR) / "data/logs/masks.toml");
+  EXPECT_TRUE(set) << set.error().message();
+  return std::move(*set);
+}
+
+TEST(TemplateMinerTest, LinesDifferingInVariablesShareATemplate) {
+  TemplateMiner m(shipped_masks());
+  auto a = m.add("Accepted publickey for alice from 10.0.0.1 port 5501 ssh2");
+  auto b = m.add("Accepted publickey for alice from 10.0.0.9 port 60022 ssh2");
+  EXPECT_EQ(a.template_id, b.template_id);
+  EXPECT_EQ(b.template_text, "Accepted publickey for alice from <*> port <*> ssh2");
+  EXPECT_EQ(b.params, (std::vector<std::string>{"10.0.0.9", "60022"}));
+  EXPECT_EQ(m.size(), 1u);
+}
+
+TEST(TemplateMinerTest, DifferentMessagesGetDifferentTemplates) {
+  TemplateMiner m(shipped_masks());
+  auto opened = m.add("session opened for user root by (uid=0)");
+  auto closed = m.add("session closed for user root by (uid=0)");
+  auto nvrm = m.add("NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.");
+  EXPECT_NE(opened.template_id, closed.template_id);
+  EXPECT_NE(opened.template_id, nvrm.template_id);
+  EXPECT_EQ(m.size(), 3u);
+}
+
+TEST(TemplateMinerTest, ASlotTakingManyWordsBecomesAVariable) {
+  TemplateMiner m(shipped_masks());
+  std::uint64_t first = m.add("Failed password for root from 1.2.3.4 port 22 ssh2").template_id;
+  m.add("Failed password for admin from 1.2.3.5 port 22 ssh2");
+  auto third = m.add("Failed password for guest from 1.2.3.6 port 22 ssh2");
+  EXPECT_EQ(third.template_text, "Failed password for <*> from <*> port <*> ssh2");
+  EXPECT_EQ(m.resolve(first), third.template_id);
+  auto fourth = m.add("Failed password for oracle from 1.2.3.7 port 22 ssh2");
+  EXPECT_EQ(fourth.template_id, third.template_id);
+  EXPECT_EQ(fourth.params[0], "oracle");
+  EXPECT_EQ(m.templates().size(), 1u);
+  EXPECT_EQ(m.templates()[0].count, 4u);
+}
+
+TEST(TemplateMinerTest, NewTemplateCallbackFiresOncePerTemplate) {
+  TemplateMiner m(shipped_masks());
+  std::vector<std::string> seen;
+  m.on_new_template([&](const Template& t) { seen.push_back(t.text); });
+  m.add("GPU 0 temperature 81 C", 1000, "kmsg");
+  m.add("GPU 1 temperature 85 C", 2000, "kmsg");
+  m.add("link down on eth0", 3000, "journal");
+  m.add("GPU 3 temperature 90 C", 4000, "kmsg");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], "GPU <*> temperature <*> C");
+  auto t = m.templates();
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].count, 3u);
+  EXPECT_EQ(t[0].first_seen_ms, 1000);
+  EXPECT_EQ(t[0].last_seen_ms, 4000);
+  EXPECT_EQ(t[0].source, "kmsg");
+}
+
+TEST(TemplateMinerTest, IdsAreStableAfterSaveAndLoad) {
+  auto dir = std::filesystem::temp_directory_path() / ("aion-miner-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::uint64_t a_id, b_id;
+  {
+    TemplateMiner m(shipped_masks());
+    a_id = m.add("disk sda1 is 91% full").template_id;
+    b_id = m.add("mounted /dev/sdb1 on /data").template_id;
+    ASSERT_TRUE(m.save(dir / "t.json"));
+  }
+  TemplateMiner m(shipped_masks());
+  int fired = 0;
+  m.on_new_template([&](const Template&) { ++fired; });
+  ASSERT_TRUE(m.load(dir / "t.json"));
+  EXPECT_EQ(m.add("mounted /dev/sdc2 on /data").template_id, b_id);
+  EXPECT_EQ(m.add("disk sda1 is 95% full").template_id, a_id);
+  auto c = m.add("a message never seen before");
+  EXPECT_GT(c.template_id, std::max(a_id, b_id));
+  EXPECT_EQ(fired, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TemplateMinerTest, CorruptStateIsReportedNotGuessed) {
+  TemplateMiner m(shipped_masks());
+  auto st = m.from_json("{\"schema_version\":1,\"templates\":[{\"id\":\"x\"}]}", "state.json");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(st.error().message().find("state.json"), std::string::npos);
+}
+
+TEST(TemplateMinerTest, SameInputGivesSameIds) {
+  std::vector<std::string> lines = {"a b 1", "c d 2", "a b 3", "e f g", "c d 9", "a x 1"};
+  TemplateMiner m1(shipped_masks()), m2(shipped_masks());
+  for (const auto& l : lines) EXPECT_EQ(m1.add(l).template_id, m2.add(l).template_id);
+  EXPECT_EQ(m1.to_json(), m2.to_json());
+}
+
+TEST(HeaderFormatTest, SplitsLoghubStyleHeaders) {
+  auto h =
+      HeaderFormat::parse("<Month> <Date> <Time> <Level> <Component>(\\[<PID>\\])?: <Content>");
+  ASSERT_TRUE(h) << h.error().message();
+  auto f = h->split("Jun 14 15:16:01 combo sshd[19939]: check pass; user unknown");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->content, "check pass; user unknown");
+  EXPECT_EQ(f->fields[4].second, "sshd");
+  EXPECT_EQ(f->fields[5].second, "19939");
+  EXPECT_FALSE(h->split("no header here"));
+  EXPECT_FALSE(HeaderFormat::parse("<Date> <Time>"));
+}
+
+}  // namespace
+}  // namespace aion::logs
