@@ -63,7 +63,7 @@ std::map<std::string, double*> knobs(DetectorOptions& o) {
           {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
           {"spread_rows", &o.spread_rows}, {"season_min_samples", &o.season_min_samples},
           {"hold_share", &o.hold_share},   {"hold_level", &o.hold_level},
-          {"shape_novel", &o.shape_novel}};
+          {"shape_novel", &o.shape_novel}, {"season_dev_floor", &o.season_dev_floor}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {

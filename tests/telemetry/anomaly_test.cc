@@ -144,6 +144,34 @@ TEST(AnomalyTest, ANewPatternInTheUsualRangeIsFlaggedAsAShape) {
   EXPECT_EQ(kind, AnomalyKind::kShape);
 }
 
+// A noisy series whose 3 o'clock hour is flat for 12 days and then carries a tenth of the
+// usual noise: ordinary for the series, but the flat hour's own slot learned a deviation of
+// almost zero. Returns the highest score of that hour's samples in the last 3 days.
+double score_of_a_quiet_hour_turning_slightly_noisy(DetectorOptions o) {
+  Detector d(o);
+  std::mt19937 rng(8);
+  std::normal_distribution<double> noise(0, 1);
+  constexpr int kRowsPerDay = 288;
+  double after = 0;
+  for (int i = 0; i < 15 * kRowsPerDay; ++i) {
+    const bool quiet_hour = (i % kRowsPerDay) / 12 == 3;
+    const bool late = i >= 12 * kRowsPerDay;
+    const double e = noise(rng);
+    const double v = quiet_hour ? (late ? 0.1 * e : 0.0) : e;
+    const Score s = d.update(i * kStepMs, v);
+    if (late && quiet_hour) after = std::max(after, s.score);
+  }
+  return after;
+}
+
+TEST(AnomalyTest, ASlotsTinyDeviationDoesNotMakeOrdinaryNoiseRare) {
+  EXPECT_LT(score_of_a_quiet_hour_turning_slightly_noisy(opts()), 0.5);
+  DetectorOptions slots_alone = opts();
+  slots_alone.season_dev_floor = 0;
+  EXPECT_GT(score_of_a_quiet_hour_turning_slightly_noisy(slots_alone), 0.6)
+      << "without the floor the flat slot must call the noise rare, or the test tests nothing";
+}
+
 TEST(AnomalyTest, StateIsFixedSizeWhateverTheHistory) {
   // No heap: the whole state is the object itself, so it cannot grow.
   static_assert(std::is_trivially_copyable_v<Detector>);

@@ -115,6 +115,7 @@ Detector::Detector(DetectorOptions options)
   opt_.max_log_p = std::max(0.1, opt_.max_log_p);
   opt_.spread_rows = std::max(0.0, opt_.spread_rows);
   opt_.season_min_samples = std::max(1.0, opt_.season_min_samples);
+  opt_.season_dev_floor = std::max(0.0, opt_.season_dev_floor);
   opt_.hold_share = std::max(0.0, opt_.hold_share);
 }
 
@@ -145,7 +146,7 @@ Score Detector::update(std::int64_t t_ms, double value) {
   constexpr std::int64_t kHourMs = 3'600'000;
   Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
   const bool slot_known = slot.n >= opt_.season_min_samples;
-  const double sdev = std::max(slot_known ? slot.dev : dev, floor);
+  const double sdev = std::max({slot_known ? slot.dev : dev, floor, opt_.season_dev_floor * dev});
   const double sres = slot_known ? (value - slot.mean) / sdev : 0.0;
   const std::size_t spos = (short_pos_ + opt_.short_rows - 1) % opt_.short_rows;
   season_sum_ += sres - season_short_[spos];
