@@ -28,7 +28,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kDefaultGresConf = "/etc/slurm/gres.conf";
+// Slurm keeps gres.conf beside slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf).
+std::string default_gres_conf() {
+  const char* conf = std::getenv("SLURM_CONF");
+  std::filesystem::path p = conf && *conf ? conf : "/etc/slurm/slurm.conf";
+  return (p.parent_path() / "gres.conf").string();
+}
 
 struct SlurmArgs {
   std::string node;
@@ -137,7 +142,8 @@ std::optional<std::vector<cluster::Fault>> gather_faults(Context& ctx, const Slu
   }
   std::vector<cluster::GresDevice> expected;
   std::string gres_path = a.gres_conf;
-  if (gres_path.empty() && std::filesystem::exists(kDefaultGresConf)) gres_path = kDefaultGresConf;
+  if (gres_path.empty() && std::filesystem::exists(default_gres_conf()))
+    gres_path = default_gres_conf();
   if (!gres_path.empty()) {
     std::ifstream in(gres_path);
     if (!in) {
@@ -316,8 +322,8 @@ void add_node_options(CLI::App* c, SlurmArgs& a) {
 void add_check_options(CLI::App* c, SlurmArgs& a) {
   add_node_options(c, a);
   c->add_option("--gres-conf", a.gres_conf,
-                std::string("gres.conf to check the node against (default: ") + kDefaultGresConf +
-                    " when it exists)");
+                "gres.conf to check the node against (default: the one beside $SLURM_CONF or "
+                "/etc/slurm/slurm.conf, when it exists)");
   c->add_option("--state-dir", a.state_dir,
                 "aiond's state directory, for the health/unhealthy marker (default: the "
                 "config's daemon.state_dir)");
