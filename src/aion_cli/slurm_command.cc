@@ -235,8 +235,17 @@ void run_healthcheck(Context& ctx, SlurmArgs& a) {
       args.push_back("state=resume");
     }
     if (auto r = scontrol(a, args); !r) {
-      report(ctx, r.error());
-      return;
+      // Slurm may run the health check while an operator runs it too: when the other run
+      // already did what this one wanted, scontrol refuses the transition, and that is fine.
+      auto again = scontrol(a, {"show", "node", a.node});
+      auto now = again ? cluster::parse_scontrol_node(again->out, a.node) : node;
+      const bool done = now && (decision.action == cluster::HealthAction::kDrain
+                                    ? now->drained() && now->reason == decision.reason
+                                    : !now->drained());
+      if (!done) {
+        report(ctx, r.error());
+        return;
+      }
     }
   }
   if (ctx.json) {
