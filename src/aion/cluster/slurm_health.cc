@@ -1,6 +1,7 @@
 #include "aion/cluster/slurm_health.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <set>
