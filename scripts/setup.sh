@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
   prometheus
+  slurmctld slurmd slurm-client munge
   clang-format dpkg-dev file python3 util-linux
 )
 

@@ -18,6 +18,7 @@ void add_top_command(CLI::App& app, Context& ctx);
 void add_sim_commands(CLI::App& app, Context& ctx);
 void add_tune_commands(CLI::App& app, Context& ctx);
 void add_logs_commands(CLI::App& app, Context& ctx);
+void add_slurm_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   add_events_commands(app, ctx);
   add_sim_commands(app, ctx);
   add_logs_commands(app, ctx);
+  add_slurm_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(
