@@ -523,7 +523,8 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
                    : tk->min_driver.text() + " (" + cuda + ")");
   }
   if (!limit.empty() && r.mode.empty()) r.detail += "; " + limit + ", so no driver upgrade helps";
-  if (!r.mode.empty() || d.is_empty()) {
+  // Forward compatibility cannot help a GPU the build (or its CUDA) has no code for.
+  if (!r.mode.empty() || d.is_empty() || !r.arch_ok) {
     r.ok = !r.mode.empty() && r.arch_ok;
     return r;
   }
