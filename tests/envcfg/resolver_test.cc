@@ -195,6 +195,7 @@ TEST(EnvPlanTest, OtherFrameworksOnTheDgx) {
   ASSERT_TRUE(vllm.ok) << ways(vllm);
   EXPECT_EQ(vllm.version, "0.9.2");
   EXPECT_EQ(vllm.requires_torch, "2.7.0");
+  EXPECT_EQ(vllm.variant, "cu128");  // the default build; cu118 would be full compatibility
   Plan jax = plan_for("dgx-a100", "jax");
   ASSERT_TRUE(jax.ok) << ways(jax);
   EXPECT_EQ(jax.variant, "cuda12");
@@ -203,10 +204,10 @@ TEST(EnvPlanTest, OtherFrameworksOnTheDgx) {
   EXPECT_EQ(ort.version, "1.22.0");
   Plan paddle = plan_for("dgx-a100", "paddle");
   ASSERT_TRUE(paddle.ok) << ways(paddle);
-  // Paddle 3.0.0's default is cu126 (minor compatibility on R535), but its cu118 build runs at
-  // full compatibility, which comes first within a release.
-  EXPECT_EQ(paddle.variant, "cu118");
-  EXPECT_EQ(paddle.compatibility, "full");
+  // Paddle 3.0.0's default build cu126 runs under minor compatibility on R535; the default
+  // comes before its cu118 build, which would run at full compatibility.
+  EXPECT_EQ(paddle.variant, "cu126");
+  EXPECT_EQ(paddle.compatibility, "minor");
   Plan ov = plan_for("cpu-vm", "openvino");
   ASSERT_TRUE(ov.ok) << ways(ov);
   EXPECT_EQ(ov.version, "2025.2.0");
@@ -231,8 +232,8 @@ TEST(EnvPlanTest, VersionConstraintPicksTheNewestMatchingRelease) {
   Plan p = plan_for("dgx-a100", "torch==2.4");
   ASSERT_TRUE(p.ok);
   EXPECT_EQ(p.version, "2.4.1");
-  // cu124 needs 550.54.14, cu121 530.30.02: R535 runs cu121 at full compatibility, which is
-  // preferred over minor compatibility within one release.
+  // cu121 is 2.4.1's default build and needs 530.30.02: R535 runs it at full compatibility
+  // (cu124 would need 550.54.14, or minor compatibility).
   EXPECT_EQ(p.variant, "cu121");
   EXPECT_EQ(p.compatibility, "full");
 }

@@ -160,9 +160,9 @@ class Resolver {
       bool fa = a.ok() && a.cuda.mode == "forward", fb = b.ok() && b.cuda.mode == "forward";
       if (fa != fb) return !fa;
       if (a.rel->version != b.rel->version) return a.rel->version > b.rel->version;
+      if (a.var->is_default != b.var->is_default) return a.var->is_default;
       bool full_a = a.cuda.mode == "full", full_b = b.cuda.mode == "full";
       if (full_a != full_b) return full_a;
-      if (a.var->is_default != b.var->is_default) return a.var->is_default;
       return a.var->runtime > b.var->runtime;
     });
     return all;

@@ -9,7 +9,8 @@
 //   full compatibility; or, for CUDA 11+, the major release's minor-compatibility minimum when
 //   no PTX JIT is needed; or, on data-center GPUs on a listed branch, forward compatibility
 //   (cuda-compat package). Plans prefer native over forward compatibility, then the newest
-//   release, then full over minor compatibility, then the release's default build.
+//   release, then the release's default build (the one its project tests and publishes on
+//   PyPI), then full over minor compatibility.
 // - ROCm builds: every gfx target must be supported by the build's ROCm release, and the host's
 //   ROCm must be at least the build's (major.minor).
 // - Ascend builds: the host's CANN must be at least the build's.
