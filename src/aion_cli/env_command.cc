@@ -235,8 +235,9 @@ void cmd_emit(Context& ctx, const EnvOptions& o) {
   if (ctx.json) {
     Json arr = Json::array();
     for (const auto& f : *files) arr.push_back({{"name", f.name}, {"content", f.content}});
-    std::printf("%s\n",
-                Json{{"plan", Json::parse(plan_to_json(*p))}, {"files", arr}}.dump(2).c_str());
+    std::printf("%s\n", Json{{"plan", Json::parse(plan_to_json(*p))}, {"files", arr}}
+                            .dump(2, ' ', false, Json::error_handler_t::replace)
+                            .c_str());
   } else if (o.output.empty()) {
     for (const auto& f : *files) {
       if (files->size() > 1) std::printf("# ==> %s <==\n", f.name.c_str());

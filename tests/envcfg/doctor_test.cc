@@ -65,6 +65,17 @@ TEST(EnvDoctorTest, CauseAndFixUseThisMachine) {
   EXPECT_NE(k.findings[0].cause.find("sm_37"), std::string::npos) << k.findings[0].cause;
 }
 
+TEST(EnvDoctorTest, HostileNumbersInALogDoNotBreakTheDoctor) {
+  std::string log =
+      "RuntimeError: The NVIDIA driver on your system is too old (found version "
+      "99999999999999999999999)\n" +
+      std::string(100000, 'x') + "\n";
+  DoctorReport r = diagnose(log, kb(), machine("dgx-a100"));
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings[0].id, "driver_too_old");
+  EXPECT_EQ(r.lines, 2u);
+}
+
 TEST(EnvDoctorTest, RootCauseComesBeforeSymptoms) {
   std::string log =
       "torch.cuda.is_available(): False\n"

@@ -236,6 +236,9 @@ TEST(EnvPlanTest, VersionConstraintPicksTheNewestMatchingRelease) {
   // (cu124 would need 550.54.14, or minor compatibility).
   EXPECT_EQ(p.variant, "cu121");
   EXPECT_EQ(p.compatibility, "full");
+  // NGC 24.05 holds torch 2.4.0a0 on CUDA 12.4: the 2.4 series, and R535 >= 525.60.13.
+  EXPECT_NE(p.alternative_image.find("nvcr.io/nvidia/pytorch:24.05-py3"), std::string::npos)
+      << p.alternative_image;
 }
 
 TEST(EnvPlanTest, BadRequestsAreErrorsNotPlans) {

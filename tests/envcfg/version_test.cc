@@ -22,6 +22,12 @@ TEST(EnvVersionTest, LocalLabelIsIgnoredAndPostSortsAfterRelease) {
   EXPECT_TRUE(Version::parse("cuda").is_empty());
 }
 
+TEST(EnvVersionTest, AbsurdlyLongNumbersSaturate) {
+  Version v = Version::parse("99999999999999999999.1");
+  EXPECT_FALSE(v.is_empty());
+  EXPECT_GT(v, Version::parse("999.1"));
+}
+
 TEST(EnvVersionTest, ShortPinMatchesTheWholeSeries) {
   auto spec = VersionSpec::parse("==2.4");
   ASSERT_TRUE(spec);

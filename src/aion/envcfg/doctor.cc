@@ -13,7 +13,7 @@ constexpr std::size_t kMaxLine = 4096;  // longer lines are cut before matching
 // "12.4" -> 12.4; a CUDA driver API number "11040" -> 11.4.
 Version cuda_version_of(const std::string& text) {
   bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  if (digits && text.size() >= 4) {
+  if (digits && text.size() >= 4 && text.size() <= 6) {
     int n = std::stoi(text);
     return Version::parse(std::to_string(n / 1000) + "." + std::to_string((n % 1000) / 10));
   }

@@ -161,6 +161,9 @@ Status load_gpus(TableReader& r, Knowledge& kb) {
     a.cc = cc;
     a.name = name;
     a.last_driver_branch = r.opt_str(*row, "last_driver_branch");
+    if (!std::regex_match(a.last_driver_branch, std::regex("[0-9]{0,4}")))
+      return r.bad(*row, "last_driver_branch '" + a.last_driver_branch +
+                             "' must be a driver branch number such as 470");
     a.source = s;
     kb.archs.push_back(std::move(a));
   }
@@ -292,6 +295,11 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
       } else {
         AION_TRY(archs, r.strings(*vr, "archs", false));
         var.archs = archs;
+      }
+      static const std::regex kArch("(sm|compute)_[0-9]{2,3}[a-z]?");
+      for (const auto& a : var.archs) {
+        if (!std::regex_match(a, kArch))
+          return r.bad(*vr, "architecture '" + a + "' is not sm_XY or compute_XY");
       }
       if (kind == "cuda" && var.archs.empty())
         return r.bad(*vr, "a cuda variant needs 'archset' or 'archs' (the GPU code it carries)");

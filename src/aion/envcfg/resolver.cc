@@ -436,12 +436,18 @@ void choose_alternative(const Knowledge& kb, const Machine& m, const Candidate& 
   for (const auto* g : m.gpus_of("nvidia"))
     if (!g->cc.empty()) archs.push_back(sm_of(g->cc));
   for (auto it = kb.images.rbegin(); it != kb.images.rend(); ++it) {
+    // Only an image holding the same release series as the plan is an alternative to it.
     if (it->kind != "cuda" || it->contains.rfind(c.rel->framework + " ", 0) != 0) continue;
+    Version inside = Version::parse(it->contains.substr(c.rel->framework.size() + 1));
+    if (inside.major_minor() != c.rel->version.major_minor()) continue;
     CudaCompat cc = check_cuda(kb, m, it->runtime, archs);
     if (!cc.ok) continue;
     p.alternative_image =
         it->ref + " (" + it->contains + ", CUDA " + it->runtime.text() +
-        (cc.mode == "full" ? "" : ", runs here via " + cc.mode + " compatibility") + ")";
+        (cc.mode == "full" ? ""
+                           : ", runs here via " + (cc.mode == "minor" ? "minor-version" : cc.mode) +
+                                 " compatibility") +
+        ")";
     return;
   }
 }
@@ -863,7 +869,7 @@ std::string plan_to_json(const Plan& p, int indent) {
     j["failures"] = p.failures;
     j["ways_out"] = ways;
   }
-  return j.dump(indent);
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace aion::envcfg

@@ -403,7 +403,7 @@ std::string scan_to_json(const ScanReport& r, int indent) {
             {"python", r.python}, {"ok", r.ok()},
             {"packages", pk},     {"builds", builds},
             {"findings", f}};
-  return j.dump(indent);
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace aion::envcfg

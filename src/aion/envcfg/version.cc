@@ -50,7 +50,8 @@ Version Version::parse(std::string_view text) {
   while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) {
     int n = 0;
     while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) {
-      n = std::min(n * 10 + (t[i] - '0'), 1'000'000'000);
+      // Saturates instead of overflowing on absurd input ("99999999999").
+      n = n < 100'000'000 ? n * 10 + (t[i] - '0') : 1'000'000'000;
       ++i;
     }
     v.parts_.push_back(n);
