@@ -19,6 +19,7 @@ void add_sim_commands(CLI::App& app, Context& ctx);
 void add_tune_commands(CLI::App& app, Context& ctx);
 void add_logs_commands(CLI::App& app, Context& ctx);
 void add_slurm_commands(CLI::App& app, Context& ctx);
+void add_env_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   add_sim_commands(app, ctx);
   add_logs_commands(app, ctx);
   add_slurm_commands(app, ctx);
+  add_env_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(

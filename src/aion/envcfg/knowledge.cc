@@ -1,0 +1,499 @@
+#include "aion/envcfg/knowledge.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+namespace aion::envcfg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Reads one table file and reports the first problem as "file:line: ...".
+class TableReader {
+ public:
+  explicit TableReader(fs::path path) : path_(std::move(path)) {}
+
+  Status open() {
+    try {
+      root_ = toml::parse_file(path_.string());
+    } catch (const toml::parse_error& e) {
+      return fail(ErrorCode::kParse, path_.string() + ":" + std::to_string(e.source().begin.line) +
+                                         ": " + std::string(e.description()));
+    }
+    auto sv = root_["schema_version"].value<std::int64_t>();
+    if (!sv) return bad(root_, "schema_version is missing");
+    if (*sv != kSchemaVersion) {
+      return bad(*root_.get("schema_version"),
+                 "schema_version " + std::to_string(*sv) + " is not supported (this aion reads " +
+                     std::to_string(kSchemaVersion) + "); update aion or the table");
+    }
+    auto as_of = root_["as_of"].value<std::string>();
+    if (!as_of) return bad(root_, "as_of (the date the table was checked) is missing");
+    info_.file = path_.filename().string();
+    info_.schema_version = static_cast<int>(*sv);
+    info_.as_of = *as_of;
+    return {};
+  }
+
+  const toml::table& root() const { return root_; }
+  TableInfo& info() { return info_; }
+
+  // The rows of an array of tables; an absent key gives no rows.
+  std::vector<const toml::table*> rows(const toml::table& t, std::string_view key) const {
+    std::vector<const toml::table*> out;
+    if (const auto* arr = t[key].as_array()) {
+      for (const auto& n : *arr)
+        if (const auto* row = n.as_table()) out.push_back(row);
+    }
+    return out;
+  }
+
+  std::unexpected<Error> bad(const toml::node& n, const std::string& what) const {
+    return fail(ErrorCode::kConfig,
+                path_.string() + ":" + std::to_string(n.source().begin.line) + ": " + what);
+  }
+
+  Result<std::string> str(const toml::table& row, std::string_view key) const {
+    auto v = row[key].value<std::string>();
+    if (!v || v->empty())
+      return bad(row, "'" + std::string(key) + "' is missing or not a non-empty string");
+    return *v;
+  }
+  std::string opt_str(const toml::table& row, std::string_view key) const {
+    return row[key].value_or(std::string());
+  }
+  Result<std::vector<std::string>> strings(const toml::table& row, std::string_view key,
+                                           bool required) const {
+    std::vector<std::string> out;
+    const auto* arr = row[key].as_array();
+    if (!arr) {
+      if (required) return bad(row, "'" + std::string(key) + "' is missing (an array of strings)");
+      return out;
+    }
+    for (const auto& n : *arr) {
+      auto s = n.value<std::string>();
+      if (!s) return bad(n, "'" + std::string(key) + "' must hold strings only");
+      out.push_back(*s);
+    }
+    return out;
+  }
+  Result<Version> version(const toml::table& row, std::string_view key) const {
+    auto s = str(row, key);
+    if (!s) return std::unexpected(s.error());
+    Version v = Version::parse(*s);
+    if (v.is_empty())
+      return bad(row, "'" + std::string(key) + "' = \"" + *s + "\" is not a version");
+    return v;
+  }
+
+ private:
+  fs::path path_;
+  toml::table root_;
+  TableInfo info_;
+};
+
+#define AION_TRY(var, expr)                              \
+  auto var##_r = (expr);                                 \
+  if (!var##_r) return std::unexpected(var##_r.error()); \
+  auto var = std::move(*var##_r)
+
+Status load_cuda(TableReader& r, Knowledge& kb) {
+  for (const auto* row : r.rows(r.root(), "toolkit")) {
+    Toolkit t;
+    AION_TRY(v, r.version(*row, "version"));
+    AION_TRY(d, r.version(*row, "min_driver"));
+    AION_TRY(a, r.strings(*row, "archs", true));
+    AION_TRY(s, r.str(*row, "source"));
+    t.version = v;
+    t.min_driver = d;
+    t.archs = a;
+    t.source = s;
+    kb.toolkits.push_back(std::move(t));
+  }
+  for (const auto* row : r.rows(r.root(), "minor_compat")) {
+    MinorCompat m;
+    auto major = (*row)["major"].value<std::int64_t>();
+    if (!major) return r.bad(*row, "'major' is missing");
+    m.major = static_cast<int>(*major);
+    AION_TRY(d, r.version(*row, "min_driver"));
+    AION_TRY(s, r.str(*row, "source"));
+    m.min_driver = d;
+    m.source = s;
+    kb.minor_compat.push_back(std::move(m));
+  }
+  for (const auto* row : r.rows(r.root(), "forward_compat")) {
+    ForwardCompat f;
+    AION_TRY(lo, r.version(*row, "cuda_min"));
+    AION_TRY(hi, r.version(*row, "cuda_max"));
+    AION_TRY(b, r.strings(*row, "branches", true));
+    AION_TRY(s, r.str(*row, "source"));
+    f.cuda_min = lo;
+    f.cuda_max = hi;
+    for (const auto& x : b) f.branches.push_back(Version::parse(x));
+    f.source = s;
+    kb.forward_compat.push_back(std::move(f));
+  }
+  if (kb.toolkits.empty()) return r.bad(r.root(), "no [[toolkit]] rows");
+  std::sort(kb.toolkits.begin(), kb.toolkits.end(),
+            [](const Toolkit& a, const Toolkit& b) { return a.version < b.version; });
+  r.info().rows = kb.toolkits.size() + kb.minor_compat.size() + kb.forward_compat.size();
+  r.info().coverage = "CUDA " + kb.toolkits.front().version.text() + "-" +
+                      kb.toolkits.back().version.text() + ": minimum drivers, SASS targets, " +
+                      "minor-version and forward compatibility rules";
+  return {};
+}
+
+Status load_gpus(TableReader& r, Knowledge& kb) {
+  for (const auto* row : r.rows(r.root(), "arch")) {
+    ArchInfo a;
+    AION_TRY(cc, r.str(*row, "cc"));
+    AION_TRY(name, r.str(*row, "name"));
+    AION_TRY(s, r.str(*row, "source"));
+    a.cc = cc;
+    a.name = name;
+    a.last_driver_branch = r.opt_str(*row, "last_driver_branch");
+    if (!std::regex_match(a.last_driver_branch, std::regex("[0-9]{0,4}")))
+      return r.bad(*row, "last_driver_branch '" + a.last_driver_branch +
+                             "' must be a driver branch number such as 470");
+    a.source = s;
+    kb.archs.push_back(std::move(a));
+  }
+  for (const auto* row : r.rows(r.root(), "gpu")) {
+    GpuModel g;
+    AION_TRY(vendor, r.str(*row, "vendor"));
+    AION_TRY(match, r.str(*row, "match"));
+    AION_TRY(s, r.str(*row, "source"));
+    g.vendor = vendor;
+    g.match = match;
+    g.cc = r.opt_str(*row, "cc");
+    g.gfx = r.opt_str(*row, "gfx");
+    if (g.cc.empty() && g.gfx.empty()) return r.bad(*row, "a [[gpu]] row needs cc or gfx");
+    g.datacenter = (*row)["datacenter"].value_or(false);
+    g.source = s;
+    kb.gpus.push_back(std::move(g));
+  }
+  r.info().rows = kb.archs.size() + kb.gpus.size();
+  r.info().coverage = std::to_string(kb.archs.size()) + " architectures (" +
+                      (kb.archs.empty() ? "" : kb.archs.front().cc + "-" + kb.archs.back().cc) +
+                      "), " + std::to_string(kb.gpus.size()) + " GPU models";
+  return {};
+}
+
+Status load_rocm(TableReader& r, Knowledge& kb) {
+  for (const auto* row : r.rows(r.root(), "release")) {
+    RocmRelease rr;
+    AION_TRY(v, r.version(*row, "version"));
+    AION_TRY(g, r.strings(*row, "gfx", true));
+    AION_TRY(s, r.str(*row, "source"));
+    rr.version = v;
+    rr.gfx = g;
+    rr.source = s;
+    kb.rocm.push_back(std::move(rr));
+  }
+  std::sort(kb.rocm.begin(), kb.rocm.end(),
+            [](const RocmRelease& a, const RocmRelease& b) { return a.version < b.version; });
+  r.info().rows = kb.rocm.size();
+  if (!kb.rocm.empty())
+    r.info().coverage = "ROCm " + kb.rocm.front().version.text() + "-" +
+                        kb.rocm.back().version.text() + ": supported gfx targets";
+  return {};
+}
+
+Status load_platforms(TableReader& r, Knowledge& kb) {
+  kb.python_default_cap = r.root()["python_default_cap"].value_or(std::string("3.12"));
+  for (const auto* row : r.rows(r.root(), "os")) {
+    OsInfo o;
+    AION_TRY(id, r.str(*row, "id"));
+    AION_TRY(v, r.str(*row, "version"));
+    AION_TRY(py, r.str(*row, "python"));
+    AION_TRY(s, r.str(*row, "source"));
+    o = {id, v, py, s};
+    kb.platforms.push_back(std::move(o));
+  }
+  r.info().rows = kb.platforms.size();
+  r.info().coverage = std::to_string(kb.platforms.size()) + " OS releases and their Python";
+  return {};
+}
+
+Status load_frameworks(TableReader& r, Knowledge& kb) {
+  std::map<std::string, std::vector<std::string>> archsets;
+  if (const auto* sets = r.root()["archsets"].as_table()) {
+    for (const auto& [k, v] : *sets) {
+      std::vector<std::string> list;
+      if (const auto* arr = v.as_array()) {
+        for (const auto& n : *arr) list.push_back(n.value_or(std::string()));
+      }
+      archsets[std::string(k.str())] = list;
+    }
+  }
+  for (const auto* row : r.rows(r.root(), "framework")) {
+    Framework f;
+    AION_TRY(name, r.str(*row, "name"));
+    AION_TRY(display, r.str(*row, "display"));
+    AION_TRY(aliases, r.strings(*row, "aliases", true));
+    AION_TRY(package, r.str(*row, "package"));
+    AION_TRY(install, r.strings(*row, "install", true));
+    AION_TRY(s, r.str(*row, "source"));
+    f.name = name;
+    f.display = display;
+    f.aliases = aliases;
+    f.package = package;
+    f.install = install;
+    f.min_cc = r.opt_str(*row, "min_cc");
+    f.source = s;
+    kb.frameworks.push_back(std::move(f));
+  }
+  static const std::set<std::string> kKinds = {"cuda", "rocm", "cpu", "openvino", "npu"};
+  for (const auto* row : r.rows(r.root(), "release")) {
+    Release rel;
+    AION_TRY(fw, r.str(*row, "framework"));
+    if (!kb.find_framework(fw)) return r.bad(*row, "release of unknown framework '" + fw + "'");
+    AION_TRY(v, r.version(*row, "version"));
+    AION_TRY(py, r.strings(*row, "python", true));
+    if (py.size() != 2) return r.bad(*row, "'python' must be [lowest, highest]");
+    AION_TRY(s, r.str(*row, "source"));
+    AION_TRY(comp, r.strings(*row, "companions", false));
+    rel.framework = kb.find_framework(fw)->name;
+    rel.version = v;
+    rel.python_min = Version::parse(py[0]);
+    rel.python_max = Version::parse(py[1]);
+    rel.companions = comp;
+    rel.requires_torch = r.opt_str(*row, "requires");
+    rel.source = s;
+    rel.confidence = r.opt_str(*row, "confidence");
+    for (const auto* vr : r.rows(*row, "variant")) {
+      Variant var;
+      AION_TRY(vname, r.str(*vr, "name"));
+      AION_TRY(kind, r.str(*vr, "kind"));
+      if (!kKinds.contains(kind))
+        return r.bad(*vr,
+                     "variant kind '" + kind + "' is not one of cuda, rocm, cpu, openvino, npu");
+      var.name = vname;
+      var.kind = kind;
+      var.runtime = Version::parse(r.opt_str(*vr, "runtime"));
+      if ((kind == "cuda" || kind == "rocm" || kind == "npu") && var.runtime.is_empty())
+        return r.bad(*vr, "a " + kind + " variant needs 'runtime'");
+      var.cudnn = r.opt_str(*vr, "cudnn");
+      var.index = r.opt_str(*vr, "index");
+      AION_TRY(inst, r.strings(*vr, "install", false));
+      var.install = inst;
+      var.is_default = (*vr)["default"].value_or(false);
+      std::string set = r.opt_str(*vr, "archset");
+      if (!set.empty()) {
+        auto it = archsets.find(set);
+        if (it == archsets.end()) return r.bad(*vr, "unknown archset '" + set + "'");
+        var.archs = it->second;
+      } else {
+        AION_TRY(archs, r.strings(*vr, "archs", false));
+        var.archs = archs;
+      }
+      static const std::regex kArch("(sm|compute)_[0-9]{2,3}[a-z]?");
+      for (const auto& a : var.archs) {
+        if (!std::regex_match(a, kArch))
+          return r.bad(*vr, "architecture '" + a + "' is not sm_XY or compute_XY");
+      }
+      if (kind == "cuda" && var.archs.empty())
+        return r.bad(*vr, "a cuda variant needs 'archset' or 'archs' (the GPU code it carries)");
+      rel.variants.push_back(std::move(var));
+    }
+    if (rel.variants.empty())
+      return r.bad(*row, "a release needs at least one [[release.variant]]");
+    kb.releases.push_back(std::move(rel));
+  }
+  std::stable_sort(kb.releases.begin(), kb.releases.end(), [](const Release& a, const Release& b) {
+    if (a.framework != b.framework) return a.framework < b.framework;
+    return a.version > b.version;
+  });
+  r.info().rows = kb.frameworks.size() + kb.releases.size();
+  std::string cov;
+  for (const auto& f : kb.frameworks) {
+    auto rels = kb.releases_of(f.name);
+    if (rels.empty()) continue;
+    cov += (cov.empty() ? "" : ", ") + f.display + " " + rels.back()->version.text() +
+           (rels.size() > 1 ? "-" + rels.front()->version.text() : "");
+  }
+  r.info().coverage = cov;
+  return {};
+}
+
+Status load_images(TableReader& r, Knowledge& kb) {
+  kb.uv_image = r.root()["uv_image"].value_or(std::string());
+  if (kb.uv_image.empty()) return r.bad(r.root(), "'uv_image' is missing");
+  for (const auto* row : r.rows(r.root(), "image")) {
+    Image im;
+    AION_TRY(ref, r.str(*row, "ref"));
+    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(os, r.str(*row, "os"));
+    AION_TRY(s, r.str(*row, "source"));
+    im.ref = ref;
+    im.kind = kind;
+    im.os = os;
+    im.source = s;
+    im.runtime = Version::parse(r.opt_str(*row, "runtime"));
+    im.cudnn = r.opt_str(*row, "cudnn");
+    im.python = r.opt_str(*row, "python");
+    im.contains = r.opt_str(*row, "contains");
+    if (ref.find(':') == std::string::npos || ref.ends_with(":latest"))
+      return r.bad(*row, "image '" + ref + "' must be pinned to a tag other than latest");
+    kb.images.push_back(std::move(im));
+  }
+  for (const auto* row : r.rows(r.root(), "access")) {
+    Access a;
+    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(args, r.strings(*row, "run_args", false));
+    a.kind = kind;
+    a.run_args = args;
+    a.note = r.opt_str(*row, "note");
+    a.source = r.opt_str(*row, "source");
+    kb.access.push_back(std::move(a));
+  }
+  r.info().rows = kb.images.size() + kb.access.size();
+  r.info().coverage = std::to_string(kb.images.size()) +
+                      " pinned images (nvidia/cuda, NGC, rocm, python, openvino, cann)";
+  return {};
+}
+
+Status load_doctor(TableReader& r, Knowledge& kb) {
+  std::set<std::string> ids;
+  for (const auto* row : r.rows(r.root(), "signature")) {
+    Signature sig;
+    AION_TRY(id, r.str(*row, "id"));
+    AION_TRY(title, r.str(*row, "title"));
+    AION_TRY(patterns, r.strings(*row, "patterns", true));
+    AION_TRY(cause, r.str(*row, "cause"));
+    AION_TRY(fix, r.str(*row, "fix"));
+    AION_TRY(s, r.str(*row, "source"));
+    if (!ids.insert(id).second) return r.bad(*row, "duplicate signature id '" + id + "'");
+    sig.id = id;
+    sig.title = title;
+    sig.patterns = patterns;
+    sig.cause = cause;
+    sig.fix = fix;
+    sig.source = s;
+    sig.cuda_group = static_cast<int>((*row)["cuda_group"].value_or(std::int64_t{0}));
+    for (const auto& p : patterns) {
+      try {
+        sig.regexes.emplace_back(p, std::regex::ECMAScript | std::regex::icase);
+      } catch (const std::regex_error& e) {
+        return r.bad(*row, "signature '" + id + "': bad pattern '" + p + "': " + e.what());
+      }
+    }
+    kb.signatures.push_back(std::move(sig));
+  }
+  r.info().rows = kb.signatures.size();
+  r.info().coverage = std::to_string(kb.signatures.size()) + " failure signatures";
+  return {};
+}
+
+}  // namespace
+
+const Framework* Knowledge::find_framework(std::string_view name) const {
+  std::string n = lower(name);
+  for (const auto& f : frameworks) {
+    if (lower(f.name) == n) return &f;
+    for (const auto& a : f.aliases)
+      if (lower(a) == n) return &f;
+  }
+  return nullptr;
+}
+
+std::vector<const Release*> Knowledge::releases_of(std::string_view framework) const {
+  std::vector<const Release*> out;
+  for (const auto& r : releases)
+    if (r.framework == framework) out.push_back(&r);
+  return out;
+}
+
+const Toolkit* Knowledge::toolkit(const Version& cuda) const {
+  for (const auto& t : toolkits)
+    if (t.version.major() == cuda.major() && t.version.minor() == cuda.minor()) return &t;
+  return nullptr;
+}
+
+const MinorCompat* Knowledge::minor(int major) const {
+  for (const auto& m : minor_compat)
+    if (m.major == major) return &m;
+  return nullptr;
+}
+
+const ArchInfo* Knowledge::arch(std::string_view cc) const {
+  for (const auto& a : archs)
+    if (a.cc == cc) return &a;
+  return nullptr;
+}
+
+const RocmRelease* Knowledge::rocm_release(const Version& v) const {
+  for (const auto& r : rocm)
+    if (r.version.major() == v.major() && r.version.minor() == v.minor()) return &r;
+  return nullptr;
+}
+
+const GpuModel* Knowledge::gpu_model(std::string_view vendor, std::string_view model) const {
+  std::string m = lower(model);
+  for (const auto& g : gpus) {
+    if (g.vendor == vendor && m.find(lower(g.match)) != std::string::npos) return &g;
+  }
+  return nullptr;
+}
+
+const OsInfo* Knowledge::platform(std::string_view id, std::string_view version) const {
+  for (const auto& p : platforms)
+    if (p.id == id && p.version == version) return &p;
+  return nullptr;
+}
+
+const Access* Knowledge::access_for(std::string_view kind) const {
+  for (const auto& a : access)
+    if (a.kind == kind) return &a;
+  return nullptr;
+}
+
+const Toolkit* Knowledge::newest_toolkit_for(const Version& driver) const {
+  const Toolkit* best = nullptr;
+  for (const auto& t : toolkits)
+    if (driver >= t.min_driver) best = &t;
+  return best;
+}
+
+Result<Knowledge> load_knowledge(const fs::path& dir) {
+  Knowledge kb;
+  kb.dir = dir;
+  struct Table {
+    const char* file;
+    Status (*load)(TableReader&, Knowledge&);
+  };
+  // frameworks.toml before nothing else needs it; order only matters for error messages.
+  const Table tables[] = {{"cuda.toml", load_cuda},
+                          {"gpus.toml", load_gpus},
+                          {"rocm.toml", load_rocm},
+                          {"platforms.toml", load_platforms},
+                          {"frameworks.toml", load_frameworks},
+                          {"images.toml", load_images},
+                          {"doctor.toml", load_doctor}};
+  for (const auto& t : tables) {
+    fs::path path = dir / t.file;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      return fail(ErrorCode::kNotFound,
+                  "environment table " + path.string() +
+                      " is missing; set AION_DATA_DIR to the directory holding envcfg/ (the "
+                      "source tree's data/ or /usr/share/aion)");
+    }
+    TableReader reader(path);
+    if (auto s = reader.open(); !s) return std::unexpected(s.error());
+    if (auto s = t.load(reader, kb); !s) return std::unexpected(s.error());
+    kb.tables.push_back(reader.info());
+  }
+  return kb;
+}
+
+}  // namespace aion::envcfg

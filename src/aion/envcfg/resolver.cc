@@ -1,0 +1,908 @@
+#include "aion/envcfg/resolver.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "aion/core/json.h"
+
+namespace aion::envcfg {
+namespace {
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
+  return out;
+}
+
+// "sm_90a" / "compute_120" -> {9, 0} / {12, 0}; {-1, -1} when not an architecture.
+std::pair<int, int> arch_cc(std::string_view a, bool* ptx) {
+  std::string_view num;
+  if (a.rfind("sm_", 0) == 0) {
+    num = a.substr(3);
+    *ptx = false;
+  } else if (a.rfind("compute_", 0) == 0) {
+    num = a.substr(8);
+    *ptx = true;
+  } else {
+    return {-1, -1};
+  }
+  std::string digits;
+  for (char c : num) {
+    if (c < '0' || c > '9') break;
+    digits += c;
+  }
+  if (digits.size() < 2) return {-1, -1};
+  return {std::stoi(digits.substr(0, digits.size() - 1)), digits.back() - '0'};
+}
+
+std::string cuda_label(const Version& v) {
+  return "CUDA " + v.major_minor();
+}
+
+std::string sm_of(const std::string& cc) {
+  Version v = Version::parse(cc);
+  return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
+}
+
+struct GpuCode {
+  std::string how;  // "sass" | "ptx" | ""
+  std::string target;
+};
+
+// SASS runs on the same major architecture at an equal or higher minor; PTX is JIT-compiled
+// for any GPU at least as new as its target.
+GpuCode code_for(const std::string& cc, const std::vector<std::string>& archs) {
+  Version c = Version::parse(cc);
+  GpuCode sass, ptx;
+  int sass_minor = -1;
+  std::pair<int, int> ptx_cc{-1, -1};
+  for (const auto& a : archs) {
+    bool is_ptx = false;
+    auto [maj, min] = arch_cc(a, &is_ptx);
+    if (maj < 0) continue;
+    if (!is_ptx && maj == c.major() && min <= c.minor() && min > sass_minor) {
+      sass_minor = min;
+      sass = {"sass", a};
+    }
+    if (is_ptx && (maj < c.major() || (maj == c.major() && min <= c.minor())) &&
+        std::make_pair(maj, min) > ptx_cc) {
+      ptx_cc = {maj, min};
+      ptx = {"ptx", a};
+    }
+  }
+  if (!sass.how.empty()) return sass;
+  return ptx;
+}
+
+std::string branch_list(const ForwardCompat& fc) {
+  std::vector<std::string> out;
+  for (const auto& b : fc.branches) out.push_back("R" + std::to_string(b.major()));
+  return join(out, ", ");
+}
+
+// Python series of a release, newest first: 3.13, 3.12, ...
+std::vector<std::string> python_series_of(const Release& r) {
+  std::vector<std::string> out;
+  if (r.python_min.major() != r.python_max.major()) return {r.python_max.major_minor()};
+  for (int minor = r.python_max.minor(); minor >= r.python_min.minor(); --minor)
+    out.push_back(std::to_string(r.python_max.major()) + "." + std::to_string(minor));
+  return out;
+}
+
+bool python_in(const Release& r, const std::string& py) {
+  Version v = Version::parse(py);
+  return v >= Version::parse(r.python_min.major_minor()) &&
+         v <= Version::parse(r.python_max.major_minor());
+}
+
+std::string python_range(const Release& r) {
+  return r.python_min.major_minor() + "-" + r.python_max.major_minor();
+}
+
+struct Failure {
+  std::string kind;  // "python" | "driver" | "arch" | "rocm" | "cann" | "runtime"
+  std::string text;
+  Version need;  // driver / ROCm / CANN that would fix it; empty when none can
+};
+
+struct Candidate {
+  const Release* rel = nullptr;
+  const Variant* var = nullptr;
+  std::string python;
+  std::string python_reason;
+  CudaCompat cuda;
+  std::vector<Failure> failures;
+  std::vector<Reason> reasons;
+
+  bool ok() const { return failures.empty(); }
+  bool fails_only_on(std::string_view kind) const {
+    return !failures.empty() && std::all_of(failures.begin(), failures.end(),
+                                            [&](const Failure& f) { return f.kind == kind; });
+  }
+  std::string label() const { return rel->framework + " " + rel->version.text() + "+" + var->name; }
+  std::string failure_text() const {
+    std::vector<std::string> t;
+    for (const auto& f : failures) t.push_back(f.text);
+    return join(t, "; ");
+  }
+};
+
+const std::set<std::string>& kinds() {
+  static const std::set<std::string> k = {"cuda", "rocm", "cpu", "openvino", "npu"};
+  return k;
+}
+
+struct Query {
+  const Framework* fw = nullptr;
+  VersionSpec spec;
+  std::string python;   // hard
+  std::string variant;  // name or kind
+};
+
+class Resolver {
+ public:
+  Resolver(const Knowledge& kb, const Machine& m) : kb_(kb), m_(m) {}
+
+  // Every build of the query's releases that the machine could use, evaluated; viable ones
+  // sorted best first.
+  std::vector<Candidate> search(const Query& q) const {
+    std::vector<Candidate> all;
+    for (const Release* rel : kb_.releases_of(q.fw->name)) {
+      if (!q.spec.matches(rel->version)) continue;
+      for (const auto& var : rel->variants) {
+        if (!allowed(var, q.variant)) continue;
+        all.push_back(evaluate(*q.fw, *rel, var, q.python));
+      }
+    }
+    std::stable_sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.ok() != b.ok()) return a.ok();
+      bool fa = a.ok() && a.cuda.mode == "forward", fb = b.ok() && b.cuda.mode == "forward";
+      if (fa != fb) return !fa;
+      if (a.rel->version != b.rel->version) return a.rel->version > b.rel->version;
+      if (a.var->is_default != b.var->is_default) return a.var->is_default;
+      bool full_a = a.cuda.mode == "full", full_b = b.cuda.mode == "full";
+      if (full_a != full_b) return full_a;
+      return a.var->runtime > b.var->runtime;
+    });
+    return all;
+  }
+
+  bool allowed(const Variant& v, const std::string& want) const {
+    if (!want.empty()) return kinds().contains(want) ? v.kind == want : v.name == want;
+    std::string kind = m_.accelerator_kind();
+    return v.kind == kind || v.kind == "openvino" || (kind == "cpu" && v.kind == "cpu");
+  }
+
+  Candidate evaluate(const Framework& fw, const Release& rel, const Variant& var,
+                     const std::string& hard_python) const {
+    Candidate c;
+    c.rel = &rel;
+    c.var = &var;
+    choose_python(rel, hard_python, c);
+    if (var.kind == "cuda") {
+      check_cuda_build(fw, var, c);
+    } else if (var.kind == "rocm") {
+      check_rocm_build(var, c);
+    } else if (var.kind == "npu") {
+      check_npu_build(var, c);
+    }
+    return c;
+  }
+
+ private:
+  void choose_python(const Release& rel, const std::string& hard, Candidate& c) const {
+    if (!hard.empty()) {
+      if (python_in(rel, hard)) {
+        c.python = hard;
+        c.python_reason = "Python " + hard + " as asked (" + rel.framework + " " +
+                          rel.version.text() + " supports " + python_range(rel) + ")";
+      } else {
+        c.failures.push_back({"python",
+                              "Python " + hard + " is outside " + rel.framework + " " +
+                                  rel.version.text() + "'s range " + python_range(rel),
+                              {}});
+      }
+      return;
+    }
+    if (!m_.python.empty() && python_in(rel, m_.python)) {
+      c.python = m_.python;
+      c.python_reason = "Python " + m_.python + ": the machine's python3 (" + rel.framework + " " +
+                        rel.version.text() + " supports " + python_range(rel) + ")";
+      return;
+    }
+    Version cap = Version::parse(kb_.python_default_cap);
+    auto series = python_series_of(rel);
+    c.python = series.empty() ? rel.python_max.major_minor() : series.front();
+    for (const auto& s : series) {
+      if (Version::parse(s) <= cap) {
+        c.python = s;
+        break;
+      }
+    }
+    c.python_reason = "Python " + c.python + ": the newest " + rel.framework + " " +
+                      rel.version.text() + " supports (" + python_range(rel) + ") up to " +
+                      kb_.python_default_cap + " (platforms.toml python_default_cap)";
+    if (!m_.python.empty())
+      c.python_reason += "; the machine's python3 is " + m_.python +
+                         ", outside that range: use the container, or a venv made with "
+                         "`uv venv --python " +
+                         c.python + "`";
+  }
+
+  void check_cuda_build(const Framework& fw, const Variant& var, Candidate& c) const {
+    c.cuda = check_cuda(kb_, m_, var.runtime, var.archs);
+    if (!c.cuda.arch_ok) c.failures.push_back({"arch", c.cuda.arch_detail, {}});
+    if (c.cuda.mode.empty()) c.failures.push_back({"driver", c.cuda.detail, c.cuda.need_driver});
+    if (!fw.min_cc.empty()) {
+      for (const auto* g : m_.gpus_of("nvidia")) {
+        if (!g->cc.empty() && Version::parse(g->cc) < Version::parse(fw.min_cc))
+          c.failures.push_back({"arch",
+                                fw.display + " needs compute capability >= " + fw.min_cc + "; " +
+                                    g->model + " has " + g->cc,
+                                {}});
+      }
+    }
+  }
+
+  void check_rocm_build(const Variant& var, Candidate& c) const {
+    const RocmRelease* rr = kb_.rocm_release(var.runtime);
+    if (!rr) {
+      c.failures.push_back({"runtime",
+                            "ROCm " + var.runtime.major_minor() + " is not in rocm.toml (covers " +
+                                kb_.rocm.front().version.text() + "-" +
+                                kb_.rocm.back().version.text() + ")",
+                            {}});
+      return;
+    }
+    for (const auto* g : m_.gpus_of("amd")) {
+      if (g->gfx.empty()) continue;
+      if (std::find(rr->gfx.begin(), rr->gfx.end(), g->gfx) == rr->gfx.end())
+        c.failures.push_back({"arch",
+                              g->model + " (" + g->gfx + ") is not supported by ROCm " +
+                                  rr->version.text() + " (" + join(rr->gfx, ", ") + ")",
+                              {}});
+    }
+    if (!m_.rocm.is_empty() &&
+        Version::parse(var.runtime.major_minor()) > Version::parse(m_.rocm.major_minor())) {
+      c.failures.push_back({"rocm",
+                            "the build needs ROCm >= " + var.runtime.major_minor() +
+                                " on the host; this machine has ROCm " + m_.rocm.text(),
+                            Version::parse(var.runtime.major_minor())});
+    }
+  }
+
+  void check_npu_build(const Variant& var, Candidate& c) const {
+    if (!m_.cann.is_empty() &&
+        Version::parse(var.runtime.major_minor()) > Version::parse(m_.cann.major_minor())) {
+      c.failures.push_back({"cann",
+                            "the build needs CANN >= " + var.runtime.major_minor() +
+                                "; this machine has CANN " + m_.cann.text(),
+                            Version::parse(var.runtime.major_minor())});
+    }
+  }
+
+  const Knowledge& kb_;
+  const Machine& m_;
+};
+
+std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
+  for (const auto& [k, v] : vars) {
+    std::string key = "{" + k + "}";
+    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
+      text.replace(pos, key.size(), v);
+      pos += v.size();
+    }
+  }
+  std::string out;
+  for (char ch : text) {
+    if (ch == ' ' && !out.empty() && out.back() == ' ') continue;
+    out += ch;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string os_of(const std::string& image_os, std::string* version) {
+  auto colon = image_os.find(':');
+  *version = colon == std::string::npos ? "" : image_os.substr(colon + 1);
+  return image_os.substr(0, colon);
+}
+
+// The Python an image gives: its own, or its OS's python3.
+std::string image_python_of(const Knowledge& kb, const Image& im) {
+  if (!im.python.empty()) return im.python;
+  std::string ver;
+  std::string id = os_of(im.os, &ver);
+  const OsInfo* os = kb.platform(id, ver);
+  return os ? os->python : "";
+}
+
+// Picks the base image and says why.
+void choose_image(const Knowledge& kb, const Machine& m, const Framework& fw, Candidate& c,
+                  Plan& p) {
+  const Variant& var = *c.var;
+  std::vector<const Image*> pool;
+  for (const auto& im : kb.images)
+    if (im.kind == var.kind && im.contains.empty()) pool.push_back(&im);
+  auto prefer = [&](const Image* a, const Image* b) {
+    // Same Python as the plan first, then the machine's OS, then the newer OS.
+    bool pa = image_python_of(kb, *a) == c.python, pb = image_python_of(kb, *b) == c.python;
+    if (pa != pb) return pa;
+    std::string mo = m.os_id + ":" + m.os_version;
+    if ((a->os == mo) != (b->os == mo)) return a->os == mo;
+    return a->os > b->os;
+  };
+  const Image* best = nullptr;
+  std::string why;
+  if (var.kind == "cuda") {
+    const Toolkit* driver_tk =
+        m.nvidia_driver.is_empty() ? nullptr : kb.newest_toolkit_for(m.nvidia_driver);
+    bool bundles = fw.name != "onnxruntime";
+    if (bundles && driver_tk && c.cuda.mode != "forward") {
+      // Wheels bring their own CUDA runtime: the image only needs to start on this driver.
+      Version limit = std::min(var.runtime, driver_tk->version);
+      for (const auto* im : pool) {
+        if (im->runtime.major() != var.runtime.major() ||
+            Version::parse(im->runtime.major_minor()) > Version::parse(limit.major_minor()))
+          continue;
+        if (!best || im->runtime > best->runtime ||
+            (im->runtime == best->runtime && prefer(im, best)))
+          best = im;
+      }
+      if (best)
+        why = "the newest CUDA " + std::to_string(var.runtime.major()) + ".x image the driver " +
+              m.nvidia_driver.text() + " starts at full compatibility (CUDA " +
+              best->runtime.major_minor() + " <= " + driver_tk->version.text() +
+              "); the wheel brings its own CUDA " + var.runtime.major_minor() + " runtime";
+    }
+    if (!best) {
+      for (const auto* im : pool) {
+        if (im->runtime.major_minor() != var.runtime.major_minor()) continue;
+        if (!bundles && !var.cudnn.empty() && !im->cudnn.empty() &&
+            Version::parse(im->cudnn).major() != Version::parse(var.cudnn).major())
+          continue;
+        if (!best || prefer(im, best)) best = im;
+      }
+      if (best) {
+        why = "CUDA " + best->runtime.major_minor() + " image matching the build's runtime";
+        if (c.cuda.mode == "minor") {
+          p.image_disable_require = true;
+          why +=
+              "; the driver is older than the image's CUDA, so the image's own driver check "
+              "(NVIDIA_REQUIRE_CUDA) is switched off: the build runs under minor-version "
+              "compatibility";
+        } else if (c.cuda.mode == "forward") {
+          why += "; " + c.cuda.forward_package + " is installed in it (forward compatibility)";
+        }
+      }
+    }
+  } else if (var.kind == "rocm") {
+    for (const auto* im : pool) {
+      if (Version::parse(im->runtime.major_minor()) > Version::parse(var.runtime.major_minor()))
+        continue;
+      if (!best || im->runtime > best->runtime ||
+          (im->runtime == best->runtime && prefer(im, best)))
+        best = im;
+    }
+    if (best)
+      why = "ROCm " + best->runtime.major_minor() +
+            " user space, the newest not above the build's ROCm " + var.runtime.major_minor();
+  } else if (var.kind == "openvino") {
+    for (const auto& im : kb.images) {
+      if (im.kind == "openvino" &&
+          Version::parse(im.contains.substr(im.contains.find(' ') + 1)) == c.rel->version)
+        best = &im;
+    }
+    if (best) why = "OpenVINO's own runtime image for " + c.rel->version.text();
+  } else {
+    for (const auto* im : pool) {
+      if (var.kind == "npu" &&
+          Version::parse(im->runtime.major_minor()) > Version::parse(var.runtime.major_minor()))
+        continue;
+      if (!best || prefer(im, best)) best = im;
+    }
+    if (best) why = var.kind == "npu" ? "Ascend CANN image" : "Docker's official Python image";
+  }
+  if (!best && var.kind == "openvino") {
+    for (const auto& im : kb.images)
+      if (im.kind == "cpu" && im.python == c.python) best = &im;
+    if (best)
+      why = "Docker's official Python image (no OpenVINO image of this release in the table)";
+  }
+  if (!best) {
+    p.warnings.push_back("no base image in images.toml fits a " + var.kind +
+                         " build of CUDA/ROCm " + var.runtime.text() +
+                         "; the Dockerfile needs a base chosen by hand");
+    return;
+  }
+  p.image = best->ref;
+  p.image_os = best->os;
+  std::string ip = image_python_of(kb, *best);
+  p.image_python = ip == c.python ? (best->python.empty() ? "apt" : "image") : "uv";
+  if (p.image_python == "uv")
+    why += "; Python " + c.python + " is installed with uv (the image's is " +
+           (ip.empty() ? "none" : ip) + ")";
+  p.reasons.push_back({"image", best->ref + ": " + why, best->source});
+  if (const Access* a = kb.access_for(var.kind)) {
+    p.run_args = a->run_args;
+    p.run_note = a->note;
+  }
+}
+
+void choose_alternative(const Knowledge& kb, const Machine& m, const Candidate& c, Plan& p) {
+  if (c.var->kind != "cuda") return;
+  std::vector<std::string> archs;
+  for (const auto* g : m.gpus_of("nvidia"))
+    if (!g->cc.empty()) archs.push_back(sm_of(g->cc));
+  for (auto it = kb.images.rbegin(); it != kb.images.rend(); ++it) {
+    // Only an image holding the same release series as the plan is an alternative to it.
+    if (it->kind != "cuda" || it->contains.rfind(c.rel->framework + " ", 0) != 0) continue;
+    Version inside = Version::parse(it->contains.substr(c.rel->framework.size() + 1));
+    if (inside.major_minor() != c.rel->version.major_minor()) continue;
+    CudaCompat cc = check_cuda(kb, m, it->runtime, archs);
+    if (!cc.ok) continue;
+    p.alternative_image =
+        it->ref + " (" + it->contains + ", CUDA " + it->runtime.text() +
+        (cc.mode == "full" ? ""
+                           : ", runs here via " + (cc.mode == "minor" ? "minor-version" : cc.mode) +
+                                 " compatibility") +
+        ")";
+    return;
+  }
+}
+
+}  // namespace
+
+CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
+                      const std::vector<std::string>& archs) {
+  CudaCompat r;
+  auto gpus = m.gpus_of("nvidia");
+  std::vector<std::string> arch_lines;
+  for (const auto* g : gpus) {
+    if (g->cc.empty()) continue;
+    GpuCode code = code_for(g->cc, archs);
+    if (code.how.empty()) {
+      r.arch_ok = false;
+      arch_lines.push_back("no code for " + g->model + " (" + sm_of(g->cc) +
+                           ") in this build, which carries " + join(archs, " "));
+    } else if (code.how == "ptx") {
+      r.needs_jit = true;
+      arch_lines.push_back(g->model + " (" + g->cc + ") has no SASS here and JIT-compiles " +
+                           code.target + " PTX");
+    } else {
+      arch_lines.push_back(g->model + " (" + g->cc + ") runs the build's " + code.target + " SASS");
+    }
+  }
+  r.arch_detail = join(arch_lines, "; ");
+  const Toolkit* tk = kb.toolkit(runtime);
+  if (!tk) {
+    r.detail = "CUDA " + runtime.text() + " is not in cuda.toml";
+    return r;
+  }
+  // The toolkit itself must know the architecture (CUDA 12 dropped Kepler, for one).
+  for (const auto* g : gpus) {
+    if (g->cc.empty() || std::find(tk->archs.begin(), tk->archs.end(), g->cc) != tk->archs.end())
+      continue;
+    r.arch_ok = false;
+    const ArchInfo* a = kb.arch(g->cc);
+    r.arch_detail += std::string(r.arch_detail.empty() ? "" : "; ") + cuda_label(runtime) +
+                     " does not support compute capability " + g->cc +
+                     (a ? " (" + a->name + ")" : "");
+  }
+  const MinorCompat* mc = kb.minor(runtime.major());
+  r.need_driver = (r.needs_jit || !mc) ? tk->min_driver : std::min(mc->min_driver, tk->min_driver);
+  // Architectures whose last driver branch is below what is needed cannot be upgraded there.
+  std::string limit;
+  for (const auto* g : gpus) {
+    const ArchInfo* a = kb.arch(g->cc);
+    if (a && !a->last_driver_branch.empty() &&
+        r.need_driver.major() > std::stoi(a->last_driver_branch)) {
+      limit = a->name + " GPUs stop at driver branch R" + a->last_driver_branch;
+      r.need_driver = Version();
+    }
+  }
+  const Version& d = m.nvidia_driver;
+  std::string cuda = cuda_label(runtime);
+  if (d.is_empty()) {
+    r.detail = "no NVIDIA driver version known (is the driver loaded?); " + cuda +
+               " needs >= " + tk->min_driver.text();
+  } else if (d >= tk->min_driver) {
+    r.mode = "full";
+    r.detail = "driver " + d.text() + " >= " + tk->min_driver.text() + ", the minimum for " + cuda +
+               " (full compatibility)";
+  } else if (mc && d >= mc->min_driver && !r.needs_jit) {
+    r.mode = "minor";
+    r.detail = "driver " + d.text() + " is older than " + tk->min_driver.text() + " (" + cuda +
+               ") but >= " + mc->min_driver.text() + ": runs under CUDA " +
+               std::to_string(mc->major) +
+               ".x minor-version compatibility (no PTX JIT needed: the build carries SASS for "
+               "every GPU)";
+  } else if (mc && d >= mc->min_driver) {
+    r.detail = "driver " + d.text() + " runs " + cuda +
+               " only under minor-version compatibility, which cannot JIT-compile PTX, and this "
+               "GPU needs PTX JIT; full compatibility needs driver >= " +
+               tk->min_driver.text();
+  } else {
+    r.detail = "driver " + d.text() + " is older than " +
+               (mc ? mc->min_driver.text() + " (" + cuda + " under minor-version compatibility)"
+                   : tk->min_driver.text() + " (" + cuda + ")");
+  }
+  if (!limit.empty() && r.mode.empty()) r.detail += "; " + limit + ", so no driver upgrade helps";
+  // Forward compatibility cannot help a GPU the build (or its CUDA) has no code for.
+  if (!r.mode.empty() || d.is_empty() || !r.arch_ok) {
+    r.ok = !r.mode.empty() && r.arch_ok;
+    return r;
+  }
+  // Forward compatibility: data-center GPUs on a listed branch.
+  const ForwardCompat* fc = nullptr;
+  Version mm = Version::parse(runtime.major_minor());
+  for (const auto& f : kb.forward_compat)
+    if (mm >= f.cuda_min && mm <= f.cuda_max) fc = &f;
+  bool all_dc = !gpus.empty() && std::all_of(gpus.begin(), gpus.end(),
+                                             [](const GpuGroup* g) { return g->datacenter; });
+  std::string pkg =
+      "cuda-compat-" + std::to_string(runtime.major()) + "-" + std::to_string(runtime.minor());
+  if (!fc) {
+    r.forward_detail = "no forward-compatibility support is listed for " + cuda;
+  } else if (!all_dc) {
+    std::string who;
+    for (const auto* g : gpus)
+      if (!g->datacenter) who = g->model;
+    r.forward_detail = "forward compatibility (" + pkg + ") works on data-center GPUs only; " +
+                       who + " is not one";
+  } else {
+    const Version* branch = nullptr;
+    for (const auto& b : fc->branches)
+      if (b.major() == d.major()) branch = &b;
+    if (branch && d >= *branch) {
+      r.mode = "forward";
+      r.forward_package = pkg;
+      r.forward_detail = "driver branch R" + std::to_string(d.major()) + " (>= " + branch->text() +
+                         ") supports forward compatibility to " + cuda +
+                         " on data-center GPUs: install " + pkg;
+      r.detail += "; " + r.forward_detail;
+    } else {
+      r.forward_detail = "driver branch R" + std::to_string(d.major()) +
+                         " is not among the branches supporting " + cuda +
+                         " forward compatibility (" + branch_list(*fc) + ")";
+    }
+  }
+  r.ok = !r.mode.empty() && r.arch_ok;
+  return r;
+}
+
+Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
+  Requirement rq = split_requirement(req.framework);
+  Query q;
+  q.fw = kb.find_framework(rq.name);
+  if (!q.fw) {
+    std::vector<std::string> names;
+    for (const auto& f : kb.frameworks) names.push_back(join(f.aliases, "/"));
+    // The known name (or alias) fewest edits away, case-insensitively.
+    auto lower = [](std::string x) {
+      for (auto& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return x;
+    };
+    auto distance = [](const std::string& a, const std::string& b) {
+      std::vector<std::size_t> row(b.size() + 1);
+      for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+      for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+          const std::size_t up = row[j];
+          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+          diag = up;
+        }
+      }
+      return row[b.size()];
+    };
+    std::string best;
+    std::size_t best_d = SIZE_MAX;
+    for (const auto& f : kb.frameworks) {
+      for (const auto& alias : f.aliases) {
+        const std::size_t d = distance(lower(rq.name), lower(alias));
+        if (d < best_d) {
+          best_d = d;
+          best = alias;
+        }
+      }
+    }
+    return fail(ErrorCode::kInvalidArgument,
+                "unknown framework '" + rq.name + "'" +
+                    (best.empty() ? "" : "; did you mean '" + best + "'?") +
+                    " (known: " + join(names, ", ") + ")");
+  }
+  auto spec = VersionSpec::parse(rq.spec);
+  if (!spec) return std::unexpected(spec.error());
+  if (auto why = spec->contradiction())
+    return fail(ErrorCode::kInvalidArgument,
+                "impossible version constraint '" + req.framework + "': " + *why);
+  q.spec = *spec;
+  auto releases = kb.releases_of(q.fw->name);
+  if (std::none_of(releases.begin(), releases.end(),
+                   [&](const Release* r) { return q.spec.matches(r->version); })) {
+    std::vector<std::string> known;
+    for (const auto* r : releases) known.push_back(r->version.text());
+    return fail(ErrorCode::kNotFound, "no " + q.fw->display + " release in the tables matches '" +
+                                          rq.spec + "' (known: " + join(known, ", ") +
+                                          "; tables as of " + kb.tables.front().as_of + ")");
+  }
+  if (!req.python.empty()) {
+    q.python = python_series(req.python);
+    if (q.python.empty() || q.python.rfind("3.", 0) != 0)
+      return fail(ErrorCode::kInvalidArgument,
+                  "--python '" + req.python + "' is not a Python 3 version such as 3.11");
+  }
+  q.variant = req.variant;
+  if (!q.variant.empty() && !kinds().contains(q.variant)) {
+    std::set<std::string> names;
+    for (const auto* r : releases)
+      for (const auto& v : r->variants) names.insert(v.name);
+    if (!names.contains(q.variant))
+      return fail(ErrorCode::kInvalidArgument,
+                  q.fw->display + " has no build '" + q.variant + "' (known: " +
+                      join(std::vector<std::string>(names.begin(), names.end()), ", ") +
+                      ", or a kind: cuda, rocm, cpu, npu, openvino)");
+  }
+
+  Resolver resolver(kb, m);
+  std::vector<Candidate> all = resolver.search(q);
+  Plan p;
+  p.request = req.framework;
+  p.framework = q.fw->name;
+  p.display = q.fw->display;
+  p.package = q.fw->package;
+  p.kb_as_of = kb.tables.front().as_of;
+  p.warnings = m.notes;
+  if (m.arch != "x86_64")
+    p.warnings.push_back("the tables describe x86_64 wheels; availability for " + m.arch +
+                         " was not checked");
+
+  if (!all.empty() && all.front().ok()) {
+    Candidate& c = all.front();
+    const Release& rel = *c.rel;
+    const Variant& var = *c.var;
+    p.ok = true;
+    p.version = rel.version.text();
+    p.variant = var.name;
+    p.kind = var.kind;
+    p.runtime = var.runtime.is_empty() ? "" : var.runtime.text();
+    p.cudnn = var.cudnn;
+    p.python = c.python;
+    p.compatibility = c.cuda.mode;
+    p.forward_package = c.cuda.forward_package;
+    p.requires_torch = rel.requires_torch;
+    p.index = var.index;
+    p.companions = rel.companions;
+    std::map<std::string, std::string> vars = {{"version", rel.version.text()},
+                                               {"index", var.index},
+                                               {"companions", join(rel.companions, " ")},
+                                               {"requires", rel.requires_torch}};
+    for (const auto& line : var.install.empty() ? q.fw->install : var.install)
+      p.install.push_back(fill(line, vars));
+    std::string which = q.spec.empty() ? "the newest release in the tables"
+                                       : "the newest release matching '" + rq.spec + "'";
+    p.reasons.push_back({"version",
+                         q.fw->display + " " + rel.version.text() + ": " + which +
+                             " that runs on this machine (tables as of " + p.kb_as_of + ")",
+                         rel.source});
+    std::string variant_text =
+        var.name + " (" + var.kind + (p.runtime.empty() ? "" : " " + p.runtime) + ")";
+    if (var.kind == "cuda") {
+      p.reasons.push_back({"driver", variant_text + ": " + c.cuda.detail,
+                           kb.toolkit(var.runtime) ? kb.toolkit(var.runtime)->source : ""});
+      if (!c.cuda.arch_detail.empty()) p.reasons.push_back({"gpu", c.cuda.arch_detail, rel.source});
+    } else if (var.kind == "rocm") {
+      const RocmRelease* rr = kb.rocm_release(var.runtime);
+      p.reasons.push_back({"gpu",
+                           variant_text + ": ROCm " + var.runtime.major_minor() + " supports " +
+                               m.describe_gpus("amd") +
+                               (m.rocm.is_empty() ? " (host ROCm version unknown: the host's "
+                                                    "amdgpu driver must come from ROCm >= " +
+                                                        var.runtime.major_minor() + ")"
+                                                  : "; host ROCm " + m.rocm.text() +
+                                                        " >= " + var.runtime.major_minor()),
+                           rr ? rr->source : ""});
+    } else if (var.kind == "npu") {
+      p.reasons.push_back({"runtime",
+                           variant_text + ": needs CANN >= " + var.runtime.major_minor() +
+                               (m.cann.is_empty() ? " (host CANN version unknown)"
+                                                  : "; host CANN " + m.cann.text()),
+                           rel.source});
+    } else {
+      p.reasons.push_back({"variant",
+                           variant_text + (m.accelerator_kind() == "cpu"
+                                               ? ": no supported accelerator on this machine"
+                                               : ": as asked"),
+                           rel.source});
+    }
+    if (!rel.requires_torch.empty())
+      p.reasons.push_back({"torch",
+                           q.fw->display + " " + rel.version.text() + " is built against torch " +
+                               rel.requires_torch + "; pip installs that exact version with it",
+                           rel.source});
+    p.reasons.push_back({"python", c.python_reason, rel.source});
+    if (!var.cudnn.empty())
+      p.reasons.push_back({"cudnn",
+                           "cuDNN " + var.cudnn + ": the version this build was made with" +
+                               std::string(q.fw->name == "onnxruntime"
+                                               ? " (install it beside; ONNX Runtime does not "
+                                                 "bundle it)"
+                                               : " (pulled in as a pip dependency)"),
+                           rel.source});
+    if (rel.confidence == "approximate")
+      p.warnings.push_back(q.fw->display + " " + rel.version.text() +
+                           ": this table row is marked approximate; check it against " +
+                           rel.source);
+    // Why newer builds were not chosen.
+    int shown = 0;
+    for (const auto& other : all) {
+      if (other.ok() || other.rel->version <= rel.version || shown >= 4) continue;
+      p.reasons.push_back({"skipped", other.label() + " not chosen: " + other.failure_text(), ""});
+      ++shown;
+    }
+    for (const auto& other : all) {
+      if (other.ok() && other.cuda.mode == "forward" && other.rel->version > rel.version) {
+        p.reasons.push_back({"skipped",
+                             other.label() + " would run with forward compatibility (" +
+                                 other.cuda.forward_package +
+                                 "); builds that run natively come first (ask for it "
+                                 "with --variant " +
+                                 other.var->name + ")",
+                             ""});
+        break;
+      }
+    }
+    choose_image(kb, m, *q.fw, c, p);
+    choose_alternative(kb, m, c, p);
+    return p;
+  }
+
+  // Nothing fits: what fails, and the nearest ways out.
+  p.ok = false;
+  for (const auto& c : all) {
+    if (p.failures.size() >= 10) break;
+    p.failures.push_back(c.label() + ": " + c.failure_text());
+  }
+  if (all.empty()) {
+    std::string kind = q.variant.empty() ? m.accelerator_kind() : q.variant;
+    p.failures.push_back(q.fw->display + " has no " + kind + " build in the tables" +
+                         (q.spec.empty() ? "" : " matching '" + rq.spec + "'"));
+    std::vector<std::string> others;
+    for (const auto& f : kb.frameworks) {
+      for (const auto* r : kb.releases_of(f.name)) {
+        if (std::any_of(r->variants.begin(), r->variants.end(),
+                        [&](const Variant& v) { return v.kind == kind; })) {
+          others.push_back(f.aliases.front());
+          break;
+        }
+      }
+    }
+    if (!others.empty())
+      p.ways_out.push_back(
+          {"framework", "frameworks with " + kind + " builds: " + join(others, ", ")});
+  }
+  // Driver upgrades: the newest build a driver upgrade unlocks, and the smallest upgrade.
+  const Candidate* newest = nullptr;
+  const Candidate* cheapest = nullptr;
+  for (const auto& c : all) {
+    if (!c.fails_only_on("driver") || c.cuda.need_driver.is_empty()) continue;
+    if (!newest) newest = &c;
+    if (!cheapest || c.cuda.need_driver < cheapest->cuda.need_driver) cheapest = &c;
+  }
+  auto driver_way = [&](const Candidate& c) {
+    p.ways_out.push_back({"driver", "upgrade the NVIDIA driver to >= " + c.cuda.need_driver.text() +
+                                        " (branch R" + std::to_string(c.cuda.need_driver.major()) +
+                                        " or newer): then " + c.label() + " runs"});
+  };
+  if (newest) driver_way(*newest);
+  if (cheapest && cheapest != newest && cheapest->cuda.need_driver < newest->cuda.need_driver)
+    driver_way(*cheapest);
+  for (const auto& c : all) {
+    if (c.fails_only_on("driver") && !c.cuda.forward_detail.empty()) {
+      p.ways_out.push_back({"forward_compat", "forward compatibility for " + c.label() + ": " +
+                                                  c.cuda.forward_detail});
+      break;
+    }
+  }
+  for (const auto& c : all) {
+    if (!c.fails_only_on("driver") || !c.cuda.need_driver.is_empty()) continue;
+    p.ways_out.push_back({"hardware", c.label() + ": " + c.cuda.detail});
+    break;
+  }
+  for (const char* kind : {"rocm", "cann"}) {
+    for (const auto& c : all) {
+      if (!c.fails_only_on(kind)) continue;
+      p.ways_out.push_back({kind, std::string("upgrade the host's ") +
+                                      (std::string(kind) == "rocm" ? "ROCm" : "CANN") +
+                                      " to >= " + c.failures.front().need.text() + ": then " +
+                                      c.label() + " runs"});
+      break;
+    }
+  }
+  if (!q.python.empty()) {
+    for (const auto& c : all) {
+      if (!c.fails_only_on("python")) continue;
+      auto series = python_series_of(*c.rel);
+      std::string pick = series.empty() ? "" : series.front();
+      for (const auto& s : series)
+        if (Version::parse(s) <= Version::parse(kb.python_default_cap)) {
+          pick = s;
+          break;
+        }
+      p.ways_out.push_back({"python", "pick Python " + pick + " (--python " + pick +
+                                          "): " + c.label() + " supports " + python_range(*c.rel)});
+      break;
+    }
+  }
+  auto retry = [&](Query changed, const std::string& kind, const std::string& lead) {
+    auto again = resolver.search(changed);
+    if (!again.empty() && again.front().ok())
+      p.ways_out.push_back({kind, lead + again.front().label() +
+                                      (again.front().cuda.mode.empty()
+                                           ? ""
+                                           : " (" + again.front().cuda.mode + " compatibility)")});
+  };
+  if (!q.spec.empty()) {
+    Query any = q;
+    any.spec = VersionSpec();
+    retry(any, "version", "use another version: the newest that runs here is ");
+  }
+  if (!q.variant.empty() && q.variant != "cpu") {
+    Query any = q;
+    any.variant.clear();
+    retry(any, "variant", "drop --variant " + q.variant + ": ");
+  }
+  if (!q.python.empty()) {
+    Query any = q;
+    any.python.clear();
+    retry(any, "python", "drop --python " + q.python + ": ");
+  }
+  if (m.accelerator_kind() != "cpu" && q.variant != "cpu") {
+    Query cpu = q;
+    cpu.variant = "cpu";
+    retry(cpu, "cpu", "CPU-only build, without GPU acceleration: ");
+  }
+  return p;
+}
+
+std::string plan_to_json(const Plan& p, int indent) {
+  Json reasons = Json::array();
+  for (const auto& r : p.reasons)
+    reasons.push_back({{"topic", r.topic}, {"text", r.text}, {"source", r.source}});
+  Json ways = Json::array();
+  for (const auto& w : p.ways_out) ways.push_back({{"kind", w.kind}, {"text", w.text}});
+  Json j = {{"ok", p.ok},           {"request", p.request},       {"framework", p.framework},
+            {"package", p.package}, {"tables_as_of", p.kb_as_of}, {"warnings", p.warnings}};
+  if (p.ok) {
+    j["version"] = p.version;
+    j["variant"] = p.variant;
+    j["kind"] = p.kind;
+    j["runtime"] = p.runtime;
+    j["cudnn"] = p.cudnn;
+    j["python"] = p.python;
+    j["compatibility"] = p.compatibility;
+    j["forward_compat_package"] = p.forward_package;
+    j["requires_torch"] = p.requires_torch;
+    j["index_url"] = p.index;
+    j["companions"] = p.companions;
+    j["install"] = p.install;
+    j["image"] = {{"ref", p.image},
+                  {"os", p.image_os},
+                  {"python_from", p.image_python},
+                  {"disable_require", p.image_disable_require},
+                  {"run_args", p.run_args},
+                  {"run_note", p.run_note},
+                  {"alternative", p.alternative_image}};
+    j["reasons"] = reasons;
+  } else {
+    j["failures"] = p.failures;
+    j["ways_out"] = ways;
+  }
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace aion::envcfg

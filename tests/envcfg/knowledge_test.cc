@@ -1,0 +1,118 @@
+#include "aion/envcfg/knowledge.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace aion::envcfg {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::kb;
+
+TEST(EnvKnowledgeTest, TablesLoadWithDateAndSchema) {
+  ASSERT_EQ(kb().tables.size(), 7u);
+  for (const auto& t : kb().tables) {
+    EXPECT_EQ(t.schema_version, kSchemaVersion) << t.file;
+    // An ISO date: YYYY-MM-DD.
+    ASSERT_EQ(t.as_of.size(), 10u) << t.file;
+    EXPECT_TRUE(t.as_of[4] == '-' && t.as_of[7] == '-') << t.as_of;
+    EXPECT_EQ(t.as_of.find_first_not_of("0123456789-"), std::string::npos) << t.as_of;
+    EXPECT_GT(t.rows, 0u) << t.file;
+  }
+}
+
+TEST(EnvKnowledgeTest, CoversTheReleasesTheIssueNames) {
+  for (const char* cuda : {"10.2", "11.8", "12.1", "12.4", "12.6", "12.8"})
+    EXPECT_NE(kb().toolkit(Version::parse(cuda)), nullptr) << cuda;
+  for (const char* cc : {"3.7", "5.0", "6.1", "7.0", "8.0", "8.9", "9.0", "10.0", "12.0"})
+    EXPECT_NE(kb().arch(cc), nullptr) << cc;
+  auto has = [](const char* fw, const char* version) {
+    for (const auto* r : kb().releases_of(fw))
+      if (r->version.has_prefix(Version::parse(version))) return true;
+    return false;
+  };
+  for (const char* v : {"2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"})
+    EXPECT_TRUE(has("torch", v)) << v;
+  for (const char* v : {"2.14", "2.15", "2.16", "2.17", "2.18"})
+    EXPECT_TRUE(has("tensorflow", v)) << v;
+  EXPECT_TRUE(has("jax", "0.4"));
+  for (const char* fw : {"vllm", "onnxruntime", "openvino", "paddle", "torch_npu"})
+    EXPECT_FALSE(kb().releases_of(fw).empty()) << fw;
+  for (const char* rocm : {"5.7", "6.0", "6.1", "6.2", "6.3"})
+    EXPECT_NE(kb().rocm_release(Version::parse(rocm)), nullptr) << rocm;
+}
+
+TEST(EnvKnowledgeTest, EveryRowNamesItsSource) {
+  for (const auto& t : kb().toolkits) EXPECT_FALSE(t.source.empty());
+  for (const auto& r : kb().releases) EXPECT_FALSE(r.source.empty()) << r.framework;
+  for (const auto& i : kb().images) EXPECT_FALSE(i.source.empty()) << i.ref;
+  for (const auto& s : kb().signatures) EXPECT_FALSE(s.source.empty()) << s.id;
+}
+
+TEST(EnvKnowledgeTest, AliasesFindFrameworks) {
+  ASSERT_NE(kb().find_framework("PyTorch"), nullptr);
+  EXPECT_EQ(kb().find_framework("pytorch")->name, "torch");
+  EXPECT_EQ(kb().find_framework("tf")->name, "tensorflow");
+  EXPECT_EQ(kb().find_framework("torch-npu")->name, "torch_npu");
+  EXPECT_EQ(kb().find_framework("caffe"), nullptr);
+}
+
+class EnvKnowledgeBrokenTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("envcfg-kb-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::copy(std::string(AION_SOURCE_DIR) + "/data/envcfg", dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void replace(const std::string& file, const std::string& from, const std::string& to) {
+    std::ifstream in(dir_ / file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    auto pos = text.find(from);
+    ASSERT_NE(pos, std::string::npos) << from;
+    text.replace(pos, from.size(), to);
+    std::ofstream(dir_ / file) << text;
+  }
+  fs::path dir_;
+};
+
+TEST_F(EnvKnowledgeBrokenTableTest, WrongSchemaVersionIsRejectedWithFileAndLine) {
+  replace("cuda.toml", "schema_version = 1", "schema_version = 7");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("cuda.toml:"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("schema_version 7"), std::string::npos);
+}
+
+TEST_F(EnvKnowledgeBrokenTableTest, RowWithoutSourceIsRejected) {
+  replace("rocm.toml", "source = \"ROCm 6.0 system requirements (Linux)\"", "");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("rocm.toml:"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("'source'"), std::string::npos);
+}
+
+TEST_F(EnvKnowledgeBrokenTableTest, BadSignaturePatternIsRejected) {
+  replace("doctor.toml", "\"ncclSystemError\"", "\"nccl(System\"");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("nccl_system_error"), std::string::npos)
+      << r.error().message();
+}
+
+TEST_F(EnvKnowledgeBrokenTableTest, MissingTableSaysWhereDataIsLookedFor) {
+  fs::remove(dir_ / "images.toml");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(r.error().message().find("AION_DATA_DIR"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aion::envcfg
