@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/metrics_routes.h"
@@ -23,6 +24,7 @@
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
+#include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/sched/runner.h"
 #include "aion/store/database.h"
@@ -57,6 +59,7 @@ aion::ConfigSchema daemon_schema() {
   s.merge(aion::hw::hw_config_schema());
   s.merge(aion::sched::sched_config_schema());
   s.merge(aion::telemetry::telemetry_config_schema());
+  s.merge(aion::diagnose::diagnose_config_schema());
   return s;
 }
 
@@ -235,7 +238,8 @@ class Daemon {
 
     std::vector<aion::store::Migration> migrations;
     for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
-                      aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations()}) {
+                      aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations(),
+                      aion::diagnose::IncidentStore::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
     auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
@@ -294,12 +298,42 @@ class Daemon {
                           [&jobs] { return job_metrics(jobs.usage_now()); }});
     if (auto st = telemetry.start(); !st) return fail_start(st.error());
 
+    // ---- diagnosis: fault signatures -> incidents (issue 7) ----
+    // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes). The log
+    // sources feed it with diagnosis->on_log_line(source, time, text) from any thread.
+    std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis;
+    auto diagnose_options = aion::diagnose::diagnose_options(config_, s.state_dir);
+    if (!diagnose_options) return fail_start(diagnose_options.error());
+    if (diagnose_options->enabled) {
+      std::map<std::string, int> gpu_by_pci;
+      for (const auto& a : inventory.accelerators) gpu_by_pci.emplace(a.pci.address, a.index);
+      aion::diagnose::RemediationHooks hooks;
+      hooks.drain_gpu = [&jobs, &inventory](int gpu, const std::string& why) -> aion::Status {
+        for (const auto& a : inventory.accelerators) {
+          if (a.index == gpu) return jobs.set_gpu_drained(a.pci.address, true, why);
+        }
+        return aion::fail(ErrorCode::kNotFound, "no GPU " + std::to_string(gpu) + " on this node");
+      };
+      hooks.requeue_job = [&jobs](std::int64_t id) -> aion::Result<std::int64_t> {
+        auto j = jobs.requeue(id);
+        if (!j) return std::unexpected(j.error());
+        return j->id;
+      };
+      auto d = aion::diagnose::DiagnoseService::create(*diagnose_options, store, events,
+                                                       std::move(gpu_by_pci), std::move(hooks));
+      if (!d) return fail_start(d.error());
+      diagnosis = std::move(*d);
+      diagnosis->start();
+    }
+    // ---- end diagnosis ----
+
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
     aion::api::add_hw_routes(router, hw_watch);
     aion::api::add_job_routes(router, jobs);
     aion::api::add_metrics_routes(router, telemetry);
+    aion::api::add_diagnose_routes(router, diagnosis.get());
 
     aion::api::Server server(
         {.unix_socket = s.socket,
@@ -346,6 +380,7 @@ class Daemon {
     server.stop(s.shutdown_grace);
     jobs.stop();       // the jobs themselves go on; the next aiond adopts them
     telemetry.stop();  // writes what is not yet on disk
+    if (diagnosis) diagnosis->stop();
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

@@ -279,6 +279,7 @@ void Engine::add(Signal signal) {
           } else {
             it->evidence_count += h.evidence_count;
             it->first_ms = std::min(it->first_ms, h.first_ms);
+            it->last_ms = std::max(it->last_ms, h.last_ms);
           }
         }
       }
@@ -312,8 +313,10 @@ void Engine::add(Signal signal) {
       inc.hypotheses.push_back(std::move(x));
       h = std::prev(inc.hypotheses.end());
     }
-    h->evidence_count++;
+    if (h->evidence_count == 0 || t >= h->last_ms + 1000 || t + 1000 <= h->first_ms)
+      h->evidence_count++;
     h->first_ms = std::min(h->first_ms, t);
+    h->last_ms = std::max(h->last_ms, t);
     ++inc.evidence_total;
     if (inc.evidence.size() < options_.max_evidence) {
       auto pos = std::upper_bound(inc.evidence.begin(), inc.evidence.end(), t,

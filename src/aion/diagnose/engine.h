@@ -17,8 +17,9 @@
 //   score = weight x severity_factor x (1 + 0.25 log2 n) x (1.2 if it came first)
 // where weight is the catalog's prior (specific hardware faults high, symptoms low),
 // severity_factor is 1.0 critical / 0.7 warning / 0.4 info, n the evidence count of the
-// hypothesis, and the 1.2 goes to the hypothesis with the earliest evidence (a cause comes
-// before its symptoms). confidence = score / sum of the incident's scores.
+// hypothesis (events: its lines less than a second apart count once), and the 1.2 goes to
+// the hypothesis with the earliest evidence (a cause comes before its symptoms).
+// confidence = score / sum of the incident's scores.
 //
 // Thread-safe: every public method may be called from any thread. The listener is called
 // without the engine's lock held, in the order updates happen.

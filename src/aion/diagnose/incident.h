@@ -28,8 +28,11 @@ struct Hypothesis {
   std::string severity;
   double score = 0;       // see Engine for the rule
   double confidence = 0;  // score / sum of the incident's scores
+  // Events, not lines: lines of one signature less than a second apart count once (the
+  // kernel prints one AER or Xid event over several lines).
   std::size_t evidence_count = 0;
   std::int64_t first_ms = 0;
+  std::int64_t last_ms = 0;
   std::string meaning;
   std::vector<std::string> collect;  // evidence to collect (the catalog's `evidence`)
   std::string action;

@@ -116,4 +116,50 @@ Result<Incident> incident_from_json(const Json& j) {
   }
 }
 
+Json to_json(const RemediateOutcome& o) {
+  Json steps = Json::array();
+  for (const auto& s : o.plan.steps) {
+    Json j = {{"number", s.number},          {"action", s.action}, {"description", s.description},
+              {"command", s.argv},           {"target", s.target}, {"problem", s.problem}};
+    for (const auto& r : o.steps) {
+      if (r.step.number == s.number) {
+        j["outcome"] = r.outcome;
+        j["detail"] = r.detail;
+      }
+    }
+    steps.push_back(std::move(j));
+  }
+  return {{"incident", o.plan.incident_id}, {"playbook", o.plan.playbook},
+          {"title", o.plan.title},          {"automatic", o.plan.automatic},
+          {"executed", o.executed},         {"dry_run", !o.executed},
+          {"steps", steps}};
+}
+
+Json to_json(const AuditRecord& a) {
+  return {{"id", a.id},
+          {"time_ms", a.time_ms},
+          {"time", rfc3339(a.time_ms)},
+          {"incident", a.incident_id},
+          {"playbook", a.playbook},
+          {"step", a.step},
+          {"action", a.action},
+          {"command", a.command},
+          {"approved_by", a.approved_by},
+          {"caller", a.caller},
+          {"outcome", a.outcome},
+          {"detail", a.detail}};
+}
+
+Json doctor_json(const std::vector<DoctorCheck>& checks) {
+  Json arr = Json::array();
+  for (const auto& c : checks) {
+    arr.push_back({{"name", c.name},
+                   {"status", c.status},
+                   {"subject", c.subject},
+                   {"found", c.found},
+                   {"action", c.action}});
+  }
+  return {{"status", overall_status(checks)}, {"checks", arr}};
+}
+
 }  // namespace aion::diagnose
