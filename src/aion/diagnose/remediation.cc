@@ -1,6 +1,7 @@
 #include "aion/diagnose/remediation.h"
 
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -35,6 +36,27 @@ std::vector<std::string> expand(const std::vector<std::string>& tmpl,
     out.push_back(std::move(a));
   }
   return out;
+}
+
+// The program a command names, looked up in the PATH of the commands' environment (when the
+// hooks set one) rather than aiond's own.
+std::vector<std::string> resolve(std::vector<std::string> argv,
+                                 const std::map<std::string, std::string>& env) {
+  auto path = env.find("PATH");
+  if (argv.empty() || argv[0].find('/') != std::string::npos || path == env.end()) return argv;
+  std::string_view dirs = path->second;
+  while (!dirs.empty()) {
+    auto colon = dirs.find(':');
+    std::filesystem::path candidate =
+        std::filesystem::path(std::string(dirs.substr(0, colon))) / argv[0];
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      argv[0] = candidate.string();
+      break;
+    }
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return argv;
 }
 
 }  // namespace
@@ -252,7 +274,7 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
       r.outcome = "skipped";
       r.detail = "an earlier step failed";
     } else if (!s.argv.empty()) {
-      auto res = run_process({.argv = s.argv, .env_set = hooks_.env, .timeout = hooks_.command_timeout});
+      auto res = run_process({.argv = resolve(s.argv, hooks_.env), .env_set = hooks_.env, .timeout = hooks_.command_timeout});
       if (!res) {
         r.outcome = "failed";
         r.detail = res.error().message();

@@ -78,7 +78,8 @@ struct RemediationHooks {
   std::function<Status(int gpu, const std::string& reason)> drain_gpu;
   std::function<Result<std::int64_t>(std::int64_t job)> requeue_job;  // the new job's id
   std::filesystem::path health_dir;                                   // <state_dir>/health
-  std::map<std::string, std::string> env;  // added to the commands' environment
+  // Added to the commands' environment; its PATH (when set) is where commands are found.
+  std::map<std::string, std::string> env;
   std::chrono::milliseconds command_timeout{120'000};
 };
 
