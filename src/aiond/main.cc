@@ -281,25 +281,9 @@ class Daemon {
                                  std::move(*runner_config));
     if (auto st = jobs.start(); !st) return fail_start(st.error());
 
-    // Telemetry: a store damaged by a crash is reported (events), never fatal.
-    auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
-    if (!telemetry_options) return fail_start(telemetry_options.error());
-    aion::telemetry::Telemetry telemetry(
-        *telemetry_options, aion::HostFs(s.host_root), inventory.accelerators,
-        [&events](const std::string& kind, const std::string& severity, const std::string& message,
-                  const std::string& data) {
-          (void)events.append({.kind = kind,
-                               .severity = severity,
-                               .source = "telemetry",
-                               .message = message,
-                               .data_json = data});
-        });
-    telemetry.add_source({"jobs", telemetry_options->gpu_interval,
-                          [&jobs] { return job_metrics(jobs.usage_now()); }});
-    if (auto st = telemetry.start(); !st) return fail_start(st.error());
-
     // ---- diagnosis: fault signatures -> incidents (issue 7) ----
-    // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes). The log
+    // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes) from here
+    // on, so it starts before telemetry, whose first collection may already see an Xid. The log
     // sources feed it with diagnosis->on_log_line(source, time, text) from any thread.
     std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis;
     auto diagnose_options = aion::diagnose::diagnose_options(config_, s.state_dir);
@@ -326,6 +310,23 @@ class Daemon {
       diagnosis->start();
     }
     // ---- end diagnosis ----
+
+    // Telemetry: a store damaged by a crash is reported (events), never fatal.
+    auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
+    if (!telemetry_options) return fail_start(telemetry_options.error());
+    aion::telemetry::Telemetry telemetry(
+        *telemetry_options, aion::HostFs(s.host_root), inventory.accelerators,
+        [&events](const std::string& kind, const std::string& severity, const std::string& message,
+                  const std::string& data) {
+          (void)events.append({.kind = kind,
+                               .severity = severity,
+                               .source = "telemetry",
+                               .message = message,
+                               .data_json = data});
+        });
+    telemetry.add_source({"jobs", telemetry_options->gpu_interval,
+                          [&jobs] { return job_metrics(jobs.usage_now()); }});
+    if (auto st = telemetry.start(); !st) return fail_start(st.error());
 
     aion::api::Router router;
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};

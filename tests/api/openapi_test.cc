@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/metrics_routes.h"
@@ -43,6 +44,7 @@ class OpenApiTest : public ::testing::Test {
     telemetry_ = std::make_unique<telemetry::Telemetry>(t, HostFs("/"),
                                                         std::vector<hw::Accelerator>{}, nullptr);
     add_metrics_routes(router_, *telemetry_);
+    add_diagnose_routes(router_, nullptr);  // the table only; diagnosis off answers 503
   }
 
   ManualClock clock_;

@@ -211,7 +211,7 @@ Result<Plan> Remediator::plan(const Incident& inc, const std::string& playbook) 
            .target = "service:" + s.service});
     } else if (s.action == "requeue_jobs") {
       if (inc.jobs.empty()) {
-        add({.description = "requeue the incident's jobs", .problem = "no job is linked to the incident"});
+        add({.description = "requeue the incident's jobs: none is linked to it, nothing to do"});
       }
       for (auto j : inc.jobs) {
         add({.description = "requeue job " + std::to_string(j) +
@@ -294,6 +294,8 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
       } else {
         r.detail = "GPU " + std::to_string(gpu) + " drained";
       }
+    } else if (s.action == "requeue_jobs" && s.target.empty()) {
+      r.detail = "no job to requeue";
     } else if (s.action == "requeue_jobs") {
       std::int64_t job = std::atoll(s.target.c_str() + 4);
       auto id = hooks_.requeue_job ? hooks_.requeue_job(job)
