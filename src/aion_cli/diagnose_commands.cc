@@ -126,9 +126,10 @@ void print_incident(const Json& i) {
 
 void print_outcome(const Json& o) {
   bool executed = o.value("executed", false);
-  std::printf("%s playbook %s for incident %lld: %s%s\n", executed ? "ran" : "dry run:",
-              o.value("playbook", "").c_str(), o.value("incident", 0LL),
-              o.value("title", "").c_str(), o.value("automatic", false) ? " (automatic)" : "");
+  std::printf("%s playbook %s for incident %lld: %s%s\n",
+              executed ? "ran" : "dry run:", o.value("playbook", "").c_str(),
+              o.value("incident", 0LL), o.value("title", "").c_str(),
+              o.value("automatic", false) ? " (automatic)" : "");
   for (const auto& s : o.value("steps", Json::array())) {
     std::printf("  %lld. %-15s %s\n", s.value("number", 0LL), s.value("action", "").c_str(),
                 s.value("description", "").c_str());
@@ -146,8 +147,8 @@ void print_outcome(const Json& o) {
 void print_doctor(const Json& d) {
   Table t({"STATUS", "CHECK", "SUBJECT", "FOUND", "WHAT TO DO"});
   for (const auto& c : d["checks"]) {
-    t.add({c.value("status", ""), c.value("name", ""), c.value("subject", ""),
-           c.value("found", ""), c.value("action", "")});
+    t.add({c.value("status", ""), c.value("name", ""), c.value("subject", ""), c.value("found", ""),
+           c.value("action", "")});
   }
   t.print();
   std::printf("overall: %s\n", d.value("status", "").c_str());
@@ -158,7 +159,8 @@ void print_doctor(const Json& d) {
 void add_diagnose_commands(CLI::App& app, Context& ctx) {
   auto limit = std::make_shared<int>(50);
   auto* list = app.add_subcommand("incidents", "Incidents the daemon diagnosed, newest first");
-  list->add_option("--limit", *limit, "At most this many (default 50)")->check(CLI::Range(1, 10000));
+  list->add_option("--limit", *limit, "At most this many (default 50)")
+      ->check(CLI::Range(1, 10000));
   list->callback([&ctx, limit] {
     auto client = connect_daemon(ctx);
     if (!client) return;
@@ -174,7 +176,9 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
   auto id = std::make_shared<long long>(0);
   auto* one = app.add_subcommand(
       "incident", "One incident: ranked root causes, evidence, linked jobs, audit trail");
-  one->add_option("ID", *id, "Incident id (aion incidents)")->required()->check(CLI::PositiveNumber);
+  one->add_option("ID", *id, "Incident id (aion incidents)")
+      ->required()
+      ->check(CLI::PositiveNumber);
   one->callback([&ctx, id] {
     auto client = connect_daemon(ctx);
     if (!client) return;
@@ -230,9 +234,10 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     auto cfg = load_config(ctx);
     if (!cfg) return;
     Settings s = settings_from(*cfg);
-    auto checks = diagnose::run_doctor(HostFs(cfg->get_string("host.root")),
-                                       {.state_dir = std::filesystem::exists(s.state_dir) ? s.state_dir : "",
-                                        .nvml_library = cfg->get_string("hw.nvml_library")});
+    auto checks =
+        diagnose::run_doctor(HostFs(cfg->get_string("host.root")),
+                             {.state_dir = std::filesystem::exists(s.state_dir) ? s.state_dir : "",
+                              .nvml_library = cfg->get_string("hw.nvml_library")});
     Json d = diagnose::doctor_json(checks);
     if (ctx.json) {
       std::printf("%s\n", d.dump().c_str());
@@ -254,7 +259,8 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
       "Run the fault signatures and the correlation over a log file (or - for stdin), no "
       "daemon needed: e.g. journalctl -k -o short-iso | aion diagnose -");
   diag->add_option("FILE", da->file, "Log file, or - for stdin")->required();
-  diag->add_option("--window", da->window_s, "Correlation window in seconds (default: diagnose.window_s)")
+  diag->add_option("--window", da->window_s,
+                   "Correlation window in seconds (default: diagnose.window_s)")
       ->check(CLI::Range(1, 86400));
   diag->add_option("--source", da->source,
                    "Where the lines come from: kmsg, journal, file:PATH, job:ID (job output)");
@@ -312,8 +318,9 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
       std::printf("\n");
     }
     std::fprintf(stderr, "%llu lines, %llu matched, %zu incident(s), %.0f lines/s\n",
-                 static_cast<unsigned long long>(st.lines), static_cast<unsigned long long>(st.hits),
-                 incidents.size(), secs > 0 ? static_cast<double>(st.lines) / secs : 0.0);
+                 static_cast<unsigned long long>(st.lines),
+                 static_cast<unsigned long long>(st.hits), incidents.size(),
+                 secs > 0 ? static_cast<double>(st.lines) / secs : 0.0);
   });
 }
 

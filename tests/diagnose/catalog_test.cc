@@ -15,8 +15,8 @@ using testing::TempDir;
 
 TEST(SignatureCatalogTest, ShippedCatalogHasEveryRequiredXidWithMeaningActionAndSource) {
   const Catalog& c = shipped().catalog;
-  for (std::uint64_t xid : {13, 31, 32, 43, 45, 48, 61, 62, 63, 64, 68, 69, 74, 79, 92, 94, 95,
-                            119, 120}) {
+  for (std::uint64_t xid :
+       {13, 31, 32, 43, 45, 48, 61, 62, 63, 64, 68, 69, 74, 79, 92, 94, 95, 119, 120}) {
     const Signature* s = c.find_xid(xid);
     ASSERT_NE(s, nullptr) << "Xid " << xid;
     ASSERT_TRUE(s->xid) << "Xid " << xid << " falls back to " << s->id;
@@ -36,14 +36,35 @@ TEST(SignatureCatalogTest, ShippedCatalogHasEveryRequiredXidWithMeaningActionAnd
 
 TEST(SignatureCatalogTest, ShippedCatalogCoversTheKernelAndJobFaultFamilies) {
   const Catalog& c = shipped().catalog;
-  for (const char* id :
-       {"mce-hardware-error", "edac-corrected", "edac-uncorrected", "pcie-aer-corrected",
-        "pcie-aer-uncorrected", "pcie-link-down", "pcie-link-degraded", "oom-killer", "hung-task",
-        "soft-lockup", "hard-lockup", "rcu-stall", "nvme-timeout", "nvme-reset", "ext4-error",
-        "xfs-error", "nfs-not-responding", "nic-link-down", "infiniband-port-error",
-        "nccl-timeout", "nccl-network-error", "nccl-error", "cuda-error", "cuda-out-of-memory",
-        "cuda-ecc-error", "gpu-ecc-double-bit", "job-failed", "telemetry-anomaly",
-        "hw-device-lost"}) {
+  for (const char* id : {"mce-hardware-error",
+                         "edac-corrected",
+                         "edac-uncorrected",
+                         "pcie-aer-corrected",
+                         "pcie-aer-uncorrected",
+                         "pcie-link-down",
+                         "pcie-link-degraded",
+                         "oom-killer",
+                         "hung-task",
+                         "soft-lockup",
+                         "hard-lockup",
+                         "rcu-stall",
+                         "nvme-timeout",
+                         "nvme-reset",
+                         "ext4-error",
+                         "xfs-error",
+                         "nfs-not-responding",
+                         "nic-link-down",
+                         "infiniband-port-error",
+                         "nccl-timeout",
+                         "nccl-network-error",
+                         "nccl-error",
+                         "cuda-error",
+                         "cuda-out-of-memory",
+                         "cuda-ecc-error",
+                         "gpu-ecc-double-bit",
+                         "job-failed",
+                         "telemetry-anomaly",
+                         "hw-device-lost"}) {
     const Signature* s = c.find(id);
     ASSERT_NE(s, nullptr) << id;
     EXPECT_FALSE(s->source.empty()) << id;
@@ -67,10 +88,11 @@ TEST(SignatureCatalogTest, EveryPlaybookASignatureNamesExists) {
 // drops the key).
 std::string entry(const std::map<std::string, std::string>& set) {
   std::map<std::string, std::string> keys = {
-      {"id", "\"x\""},        {"title", "\"t\""},      {"component", "\"gpu\""},
-      {"severity", "\"warning\""}, {"weight", "0.5"},     {"meaning", "\"m\""},
-      {"evidence", "[\"e\"]"},  {"action", "\"a\""},     {"pattern", "'ok'"},
-      {"source", "\"https://example.invalid/doc\""}};
+      {"id", "\"x\""},          {"title", "\"t\""},
+      {"component", "\"gpu\""}, {"severity", "\"warning\""},
+      {"weight", "0.5"},        {"meaning", "\"m\""},
+      {"evidence", "[\"e\"]"},  {"action", "\"a\""},
+      {"pattern", "'ok'"},      {"source", "\"https://example.invalid/doc\""}};
   for (const auto& [k, v] : set) keys[k] = v;
   std::string out = "schema_version = 1\n[[signature]]\n";
   for (const auto& [k, v] : keys)
@@ -124,13 +146,17 @@ TEST(SignatureCatalogTest, DirectoryLoadNamesTheFileOfABadEntryAndDuplicates) {
   EXPECT_EQ(ok->signatures().size(), 1u);
 }
 
-TEST(PlaybookTest, ShippedPlaybooksLoadAndBadOnesAreRejected) {
+TEST(RemediationPlaybookTest, ShippedPlaybooksLoadAndBadOnesAreRejected) {
   auto p = load_playbooks(testing::data_dir() / "playbooks");
   ASSERT_TRUE(p) << p.error().message();
-  auto bad = parse_playbook("schema_version = 1\nid = \"p\"\ntitle = \"t\"\n[[step]]\naction = \"format_disk\"\n", "p.toml");
+  auto bad = parse_playbook(
+      "schema_version = 1\nid = \"p\"\ntitle = \"t\"\n[[step]]\naction = \"format_disk\"\n",
+      "p.toml");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("p.toml: step 1: action 'format_disk'"), std::string::npos);
-  auto nocmd = parse_playbook("schema_version = 1\nid = \"p\"\ntitle = \"t\"\n[[step]]\naction = \"reset_gpu\"\n", "p.toml");
+  auto nocmd = parse_playbook(
+      "schema_version = 1\nid = \"p\"\ntitle = \"t\"\n[[step]]\naction = \"reset_gpu\"\n",
+      "p.toml");
   ASSERT_FALSE(nocmd);
   EXPECT_NE(nocmd.error().message().find("needs a 'command'"), std::string::npos);
 }

@@ -42,15 +42,18 @@ TEST(DiagnoseCliTest, DiagnoseFileFindsTheGpuIncident) {
 }
 
 TEST(DiagnoseCliTest, DiagnoseStdinWithAJobSource) {
-  auto r = aion({"diagnose", "-", "--source", "job:7"},
-                "2026-11-30T10:00:00Z RuntimeError: CUDA error: uncorrectable ECC error encountered\n");
+  auto r =
+      aion({"diagnose", "-", "--source", "job:7"},
+           "2026-11-30T10:00:00Z RuntimeError: CUDA error: uncorrectable ECC error encountered\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("CUDA reported an uncorrectable ECC error on job 7"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CUDA reported an uncorrectable ECC error on job 7"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.err.find("1 incident(s)"), std::string::npos) << r.err;
 }
 
 TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
-  auto r = aion({"--json", "--host-root", (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  auto r = aion({"--json", "--host-root",
+                 (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   Json j = Json::parse(r.out);
   EXPECT_EQ(j["status"], "fail");
@@ -58,7 +61,8 @@ TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
   for (const auto& c : j["checks"])
     degraded = degraded || (c["name"] == "pcie_link" && c["status"] == "fail");
   EXPECT_TRUE(degraded) << r.out;
-  auto human = aion({"--host-root", (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  auto human =
+      aion({"--host-root", (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
   EXPECT_NE(human.out.find("link width degraded: x8 of x16"), std::string::npos) << human.out;
 }
 

@@ -21,7 +21,8 @@ const DoctorCheck* find(const std::vector<DoctorCheck>& checks, const std::strin
 
 std::string dump(const std::vector<DoctorCheck>& checks) {
   std::string out;
-  for (const auto& c : checks) out += c.status + " " + c.name + " " + c.subject + ": " + c.found + "\n";
+  for (const auto& c : checks)
+    out += c.status + " " + c.name + " " + c.subject + ": " + c.found + "\n";
   return out;
 }
 
@@ -33,7 +34,8 @@ class DoctorTest : public ::testing::Test {
     nvml_ = dir_.path() / "nvml.json";
     Json j;
     std::ifstream(testing::fixtures() / "hw" / "dgx-a100" / "nvml.json") >> j;
-    for (auto& g : j["gpus"]) g["telemetry"] = {{"persistence", 1}, {"remapped_rows", {0, 0, 0, 0}}, {"throttle", 0}};
+    for (auto& g : j["gpus"])
+      g["telemetry"] = {{"persistence", 1}, {"remapped_rows", {0, 0, 0, 0}}, {"throttle", 0}};
     j["gpus"][1]["telemetry"]["persistence"] = 0;
     j["gpus"][2]["telemetry"]["remapped_rows"] = {0, 1, 1, 0};
     j["gpus"][4]["telemetry"]["throttle"] = 0x40;  // hardware thermal slowdown
@@ -101,8 +103,8 @@ TEST_F(DoctorTest, DriverMissingAndDiskFullFail) {
   t.write("sys/bus/pci/devices/0000:07:00.0/vendor", "0x10de\n");
   t.write("sys/bus/pci/devices/0000:07:00.0/class", "0x030200\n");
   ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
-  auto checks = run_doctor(HostFs(t.path()), {.state_dir = t.path(), .disk_warn_percent = 0,
-                                               .disk_fail_percent = 0});
+  auto checks = run_doctor(HostFs(t.path()),
+                           {.state_dir = t.path(), .disk_warn_percent = 0, .disk_fail_percent = 0});
   SCOPED_TRACE(dump(checks));
   EXPECT_EQ(find(checks, "driver", "nvidia")->status, "fail");
   EXPECT_EQ(find(checks, "persistence_mode", "NVML")->status, "skip");

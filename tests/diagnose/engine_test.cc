@@ -81,7 +81,7 @@ TEST(IncidentEngineTest, EvidenceCorrelatesOnlyWithinTheWindowAndOnTheSameDevice
            ", pid=" + std::to_string(++pid) + ", x";
   };
   e.on_log_line("kmsg", at(10, 0, 0), xid("0000:07:00", 48));
-  e.on_log_line("kmsg", at(10, 4, 0), xid("0000:07:00", 63));  // 4 min later: same incident
+  e.on_log_line("kmsg", at(10, 4, 0), xid("0000:07:00", 63));   // 4 min later: same incident
   e.on_log_line("kmsg", at(10, 4, 30), xid("0000:0b:00", 79));  // other GPU: its own
   e.on_log_line("kmsg", at(10, 10, 0), xid("0000:07:00", 48));  // 6 min after the last: new
   auto all = e.incidents();
@@ -110,7 +110,9 @@ TEST(IncidentEngineTest, FailedJobIsLinkedToTheGpuFaultThatExplainsIt) {
   feed(e, "job12_output.log", "job:12");
   // The job's CUDA errors stand alone until the scheduler says where the job ran.
   EXPECT_EQ(e.incidents().size(), 5u);
-  Json job = {{"id", 12}, {"state", "failed"}, {"gpu_pci", {"0000:07:00.0"}},
+  Json job = {{"id", 12},
+              {"state", "failed"},
+              {"gpu_pci", {"0000:07:00.0"}},
               {"reason", "exited with status 1"}};
   e.on_event("job", "warning", "job 12 (train, alice): failed: exited with status 1", job.dump(),
              at(10, 13, 6), 345);
@@ -141,10 +143,11 @@ TEST(IncidentEngineTest, NvmlXidAndAnomalyEventsBecomeEvidenceOnTheSameGpu) {
   EngineOptions o;
   o.gpu_by_pci = {{"0000:03:00.0", 0}};
   Engine e(shipped().catalog, *shipped().matcher, o);
-  Json anomaly = {{"series", "aion_gpu_temperature_celsius{gpu=\"0\",model=\"A100\",pci=\"0000:03:00.0\"}"},
-                  {"value", 91.0},
-                  {"baseline", 62.0},
-                  {"score", 0.93}};
+  Json anomaly = {
+      {"series", "aion_gpu_temperature_celsius{gpu=\"0\",model=\"A100\",pci=\"0000:03:00.0\"}"},
+      {"value", 91.0},
+      {"baseline", 62.0},
+      {"score", 0.93}};
   e.on_event("anomaly", "warning", "aion_gpu_temperature_celsius...: far above", anomaly.dump(),
              at(9, 0, 0), 7);
   Json xid = {{"pci", "0000:03:00.0"}, {"kind", "xid"}, {"gpu", 0}, {"xid", 79}};

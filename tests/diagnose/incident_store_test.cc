@@ -30,10 +30,11 @@ TEST_F(IncidentStoreTest, IncidentsRoundTripAndMergedOnesDisappear) {
     ASSERT_TRUE(incidents_->save(i, merged));
   });
   e.on_log_line("job:5", at(1, 0, 0), "RuntimeError: CUDA error: unspecified launch failure");
-  e.on_log_line("kmsg", at(1, 0, 1), "NVRM: Xid (PCI:0000:07:00): 79, pid=9, GPU has fallen off the bus.");
+  e.on_log_line("kmsg", at(1, 0, 1),
+                "NVRM: Xid (PCI:0000:07:00): 79, pid=9, GPU has fallen off the bus.");
   ASSERT_EQ(incidents_->list()->size(), 2u);
-  e.on_event("job", "warning", "job 5 failed", R"({"id":5,"state":"failed","gpu_pci":["0000:07:00.0"]})",
-             at(1, 0, 2));
+  e.on_event("job", "warning", "job 5 failed",
+             R"({"id":5,"state":"failed","gpu_pci":["0000:07:00.0"]})", at(1, 0, 2));
   auto list = incidents_->list();
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
@@ -55,12 +56,18 @@ TEST_F(IncidentStoreTest, IncidentsRoundTripAndMergedOnesDisappear) {
 }
 
 TEST_F(IncidentStoreTest, AuditLogIsAppendOnly) {
-  auto id = incidents_->audit({.incident_id = 1, .playbook = "p", .step = 1, .action = "drain_gpu",
-                               .approved_by = "uid:0 (root)", .caller = "uid:0 (root)",
-                               .outcome = "ok", .detail = "GPU 0 drained"});
+  auto id = incidents_->audit({.incident_id = 1,
+                               .playbook = "p",
+                               .step = 1,
+                               .action = "drain_gpu",
+                               .approved_by = "uid:0 (root)",
+                               .caller = "uid:0 (root)",
+                               .outcome = "ok",
+                               .detail = "GPU 0 drained"});
   ASSERT_TRUE(id) << id.error().message();
-  for (const char* sql : {"UPDATE diagnose_audit SET approved_by = 'someone else'",
-                          "DELETE FROM diagnose_audit", "UPDATE diagnose_audit SET outcome = 'ok' WHERE id = 1"}) {
+  for (const char* sql :
+       {"UPDATE diagnose_audit SET approved_by = 'someone else'", "DELETE FROM diagnose_audit",
+        "UPDATE diagnose_audit SET outcome = 'ok' WHERE id = 1"}) {
     Status st = store_->with([&](store::Database& db) { return db.exec(sql); });
     ASSERT_FALSE(st) << sql;
     EXPECT_NE(st.error().message().find("append-only"), std::string::npos) << st.error().message();

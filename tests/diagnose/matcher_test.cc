@@ -28,39 +28,61 @@ TEST(SignatureMatcherTest, KernelLinesMatchTheirSignatureWithDevices) {
     std::vector<std::string> devices;
   };
   std::vector<Case> cases = {
-      {"[ 8123.456] NVRM: Xid (PCI:0000:07:00): 79, pid=48213, name=python3, GPU has fallen off the bus.",
-       "nvidia-xid-79", {"pci:0000:07:00.0", "pid:48213"}},
-      {"NVRM: Xid (PCI:0000:b7:00): 48, pid='<unknown>', name=<unknown>, An uncorrectable double bit error",
-       "nvidia-xid-48", {"pci:0000:b7:00.0"}},
-      {"NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.",
-       "nvidia-xid-63", {"pci:0000:10:1c.0", "pid:1896"}},
+      {"[ 8123.456] NVRM: Xid (PCI:0000:07:00): 79, pid=48213, name=python3, GPU has fallen off "
+       "the bus.",
+       "nvidia-xid-79",
+       {"pci:0000:07:00.0", "pid:48213"}},
+      {"NVRM: Xid (PCI:0000:b7:00): 48, pid='<unknown>', name=<unknown>, An uncorrectable double "
+       "bit error",
+       "nvidia-xid-48",
+       {"pci:0000:b7:00.0"}},
+      {"NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, "
+       "reset gpu to activate.",
+       "nvidia-xid-63",
+       {"pci:0000:10:1c.0", "pid:1896"}},
       {"pcieport 0000:00:01.0: AER: Uncorrected (Fatal) error received: 0000:07:00.0",
-       "pcie-aer-uncorrected", {"pci:0000:07:00.0"}},
-      {"nvidia 0000:07:00.0: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
-       "pcie-aer-corrected", {"pci:0000:07:00.0"}},
-      {"pci 0000:41:00.0: 63.008 Gb/s available PCIe bandwidth, limited by 8.0 GT/s PCIe x8 link at 0000:40:01.1 (capable of 252.048 Gb/s with 16.0 GT/s PCIe x16 link)",
-       "pcie-link-degraded", {"pci:0000:41:00.0"}},
+       "pcie-aer-uncorrected",
+       {"pci:0000:07:00.0"}},
+      {"nvidia 0000:07:00.0: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver "
+       "ID)",
+       "pcie-aer-corrected",
+       {"pci:0000:07:00.0"}},
+      {"pci 0000:41:00.0: 63.008 Gb/s available PCIe bandwidth, limited by 8.0 GT/s PCIe x8 link "
+       "at 0000:40:01.1 (capable of 252.048 Gb/s with 16.0 GT/s PCIe x16 link)",
+       "pcie-link-degraded",
+       {"pci:0000:41:00.0"}},
       {"mce: [Hardware Error]: Machine check events logged", "mce-hardware-error", {}},
-      {"EDAC MC1: 1 UE memory read error on CPU_SrcID#0_MC#1_Chan#0_DIMM#0 (channel:0 slot:0 page:0x1234)",
-       "edac-uncorrected", {}},
+      {"EDAC MC1: 1 UE memory read error on CPU_SrcID#0_MC#1_Chan#0_DIMM#0 (channel:0 slot:0 "
+       "page:0x1234)",
+       "edac-uncorrected",
+       {}},
       {"EDAC MC0: 3 CE memory read error on CPU_SrcID#0_MC#0_Chan#1_DIMM#0", "edac-corrected", {}},
-      {"Memory cgroup out of memory: Killed process 51234 (python3) total-vm:8123kB", "oom-killer",
+      {"Memory cgroup out of memory: Killed process 51234 (python3) total-vm:8123kB",
+       "oom-killer",
        {"pid:51234"}},
       {"INFO: task python3:4242 blocked for more than 122 seconds.", "hung-task", {"pid:4242"}},
-      {"watchdog: BUG: soft lockup - CPU#12 stuck for 23s! [kworker/12:1:345]", "soft-lockup",
+      {"watchdog: BUG: soft lockup - CPU#12 stuck for 23s! [kworker/12:1:345]",
+       "soft-lockup",
        {"pid:345"}},
       {"NMI watchdog: Watchdog detected hard LOCKUP on cpu 5", "hard-lockup", {}},
       {"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "rcu-stall", {}},
       {"nvme nvme1: I/O 77 QID 3 timeout, aborting", "nvme-timeout", {"disk:nvme1"}},
-      {"XFS (md0): Corruption of in-memory data detected.  Shutting down filesystem", "xfs-error",
+      {"XFS (md0): Corruption of in-memory data detected.  Shutting down filesystem",
+       "xfs-error",
        {"disk:md0"}},
       {"nfs: server storage01 not responding, still trying", "nfs-not-responding", {}},
       {"igb 0000:03:00.0 eth0: igb: eth0 NIC Link is Down", "nic-link-down", {"nic:eth0"}},
-      {"mlx5_core 0000:41:00.0: mlx5_port_module_event:1097:(pid 0): Port module event[error]: module 0, Cable error, Bad or shorted cable/module",
-       "infiniband-port-error", {"pci:0000:41:00.0"}},
-      {"[E ProcessGroupNCCL.cpp:475] [Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9)",
-       "nccl-timeout", {}},
-      {"torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "cuda-out-of-memory", {}},
+      {"mlx5_core 0000:41:00.0: mlx5_port_module_event:1097:(pid 0): Port module event[error]: "
+       "module 0, Cable error, Bad or shorted cable/module",
+       "infiniband-port-error",
+       {"pci:0000:41:00.0"}},
+      {"[E ProcessGroupNCCL.cpp:475] [Rank 3] Watchdog caught collective operation timeout: "
+       "WorkNCCL(SeqNum=9)",
+       "nccl-timeout",
+       {}},
+      {"torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+       "cuda-out-of-memory",
+       {}},
   };
   for (const auto& c : cases) {
     auto hits = m.match(c.line);
@@ -95,7 +117,7 @@ TEST(SignatureMatcherTest, PciAddressesAreNormalisedToTheSysfsForm) {
             (std::vector<std::string>{"disk:nvme0n1p2", "disk:nvme0"}));
 }
 
-TEST(LogTimeTest, ReadsIsoSyslogAndDmesgTimestamps) {
+TEST(DiagnoseLogTimeTest, ReadsIsoSyslogAndDmesgTimestamps) {
   Clock::Wall boot = testing::at(0, 0, 0);
   EXPECT_EQ(parse_log_time("2026-11-30T10:12:41+00:00 host kernel: x", 2026, boot),
             testing::at(10, 12, 41));

@@ -21,10 +21,11 @@ using testing::TempDir;
 // nvidia-smi fails when FAIL_RESET is set), so no test ever resets a real GPU.
 void fake_commands(const TempDir& d) {
   for (const char* name : {"nvidia-smi", "systemctl"}) {
-    auto p = d.write(std::string("bin/") + name,
-                     std::string("#!/bin/sh\necho \"") + name + " $*\" >> " +
-                         (d.path() / "calls.log").string() +
-                         "\nif [ -n \"$FAIL_RESET\" ] && [ \"$1\" = -r ]; then echo 'GPU busy' >&2; exit 3; fi\n");
+    auto p =
+        d.write(std::string("bin/") + name, std::string("#!/bin/sh\necho \"") + name + " $*\" >> " +
+                                                (d.path() / "calls.log").string() +
+                                                "\nif [ -n \"$FAIL_RESET\" ] && [ \"$1\" = -r ]; "
+                                                "then echo 'GPU busy' >&2; exit 3; fi\n");
     ::chmod(p.c_str(), 0755);
   }
 }
@@ -50,9 +51,10 @@ class RemediationTest : public ::testing::Test {
     EngineOptions o;
     o.gpu_by_pci = {{"0000:07:00.0", 2}};
     Engine e(shipped().catalog, *shipped().matcher, o);
-    e.on_log_line("kmsg", at(1, 0, 0), "NVRM: Xid (PCI:0000:07:00): 79, pid=9, GPU has fallen off the bus.");
-    e.on_event("job", "warning", "job 12 failed", R"({"id":12,"state":"failed","gpu_pci":["0000:07:00.0"]})",
-               at(1, 0, 5));
+    e.on_log_line("kmsg", at(1, 0, 0),
+                  "NVRM: Xid (PCI:0000:07:00): 79, pid=9, GPU has fallen off the bus.");
+    e.on_event("job", "warning", "job 12 failed",
+               R"({"id":12,"state":"failed","gpu_pci":["0000:07:00.0"]})", at(1, 0, 5));
     incident_ = e.incidents().front();
   }
 
@@ -101,20 +103,22 @@ TEST_F(RemediationTest, DryRunShowsExactlyWhatWouldRunAndRunsNothing) {
 
 TEST_F(RemediationTest, RunningNeedsAnOperatorAndAnExplicitApprovalAndIsAudited) {
   Remediator r = remediator();
-  auto viewer = r.remediate(incident_, {.dry_run = false, .approve = true, .privileged = false,
-                                        .caller = "token:ab12"});
+  auto viewer = r.remediate(
+      incident_, {.dry_run = false, .approve = true, .privileged = false, .caller = "token:ab12"});
   ASSERT_FALSE(viewer);
   EXPECT_EQ(viewer.error().code(), ErrorCode::kPermissionDenied);
-  auto unapproved = r.remediate(incident_, {.dry_run = false, .approve = false, .privileged = true,
-                                            .caller = "uid:1000 (alice)"});
+  auto unapproved = r.remediate(
+      incident_,
+      {.dry_run = false, .approve = false, .privileged = true, .caller = "uid:1000 (alice)"});
   ASSERT_FALSE(unapproved);
   EXPECT_EQ(unapproved.error().code(), ErrorCode::kPermissionDenied);
   EXPECT_NE(unapproved.error().message().find("--approve"), std::string::npos);
   EXPECT_TRUE(drained_.empty());
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "calls.log"));
 
-  auto ran = r.remediate(incident_, {.dry_run = false, .approve = true, .privileged = true,
-                                     .caller = "uid:1000 (alice)"});
+  auto ran = r.remediate(
+      incident_,
+      {.dry_run = false, .approve = true, .privileged = true, .caller = "uid:1000 (alice)"});
   ASSERT_TRUE(ran) << ran.error().message();
   EXPECT_TRUE(ran->executed);
   ASSERT_EQ(drained_.size(), 1u);
@@ -133,30 +137,36 @@ TEST_F(RemediationTest, RunningNeedsAnOperatorAndAnExplicitApprovalAndIsAudited)
   EXPECT_EQ((*log)[3].action, "drain_gpu");
   EXPECT_EQ((*log)[4].command, "nvidia-smi -r -i 2");
   EXPECT_EQ((*log)[5].detail, "job 12 requeued as job 112");
-  for (std::size_t k = 2; k < log->size(); ++k) EXPECT_EQ((*log)[k].approved_by, "uid:1000 (alice)");
+  for (std::size_t k = 2; k < log->size(); ++k)
+    EXPECT_EQ((*log)[k].approved_by, "uid:1000 (alice)");
 }
 
 TEST_F(RemediationTest, AutomaticPlaybookNeedsNoApprovalButIsStillAudited) {
   Remediator r = remediator({"mark-node-unhealthy"});
-  auto out = r.remediate(incident_, {.playbook = "mark-node-unhealthy", .dry_run = false,
-                                     .privileged = true, .caller = "uid:0 (root)"});
+  auto out = r.remediate(incident_, {.playbook = "mark-node-unhealthy",
+                                     .dry_run = false,
+                                     .privileged = true,
+                                     .caller = "uid:0 (root)"});
   ASSERT_TRUE(out) << out.error().message();
   EXPECT_TRUE(out->plan.automatic);
   std::string text = slurp(dir_.path() / "state" / "health" / "unhealthy");
-  EXPECT_NE(text.find("incident " + std::to_string(incident_.id) + ": Xid 79"), std::string::npos) << text;
+  EXPECT_NE(text.find("incident " + std::to_string(incident_.id) + ": Xid 79"), std::string::npos)
+      << text;
   auto log = audit_->audit_log(incident_.id);
   ASSERT_EQ(log->size(), 2u);
   EXPECT_EQ((*log)[1].approved_by, "automatic (diagnose.automatic_playbooks)");
   // Not automatic: the same request is refused.
-  auto other = r.remediate(incident_, {.playbook = "restart-persistenced", .dry_run = false,
-                                       .privileged = true, .caller = "uid:0 (root)"});
+  auto other = r.remediate(incident_, {.playbook = "restart-persistenced",
+                                       .dry_run = false,
+                                       .privileged = true,
+                                       .caller = "uid:0 (root)"});
   ASSERT_FALSE(other);
 }
 
 TEST_F(RemediationTest, AFailedStepStopsThePlaybook) {
   Remediator r = remediator({}, /*fail_reset=*/true);
-  auto out = r.remediate(incident_, {.dry_run = false, .approve = true, .privileged = true,
-                                     .caller = "uid:0 (root)"});
+  auto out = r.remediate(
+      incident_, {.dry_run = false, .approve = true, .privileged = true, .caller = "uid:0 (root)"});
   ASSERT_TRUE(out) << out.error().message();
   ASSERT_EQ(out->steps.size(), 3u);
   EXPECT_EQ(out->steps[0].outcome, "ok");
@@ -174,8 +184,11 @@ TEST_F(RemediationTest, StepsThatCannotApplyAreReportedAndNotRun) {
   auto plan = r.plan(node_wide, "drain-and-reset-gpu");
   ASSERT_TRUE(plan);
   EXPECT_FALSE(plan->steps[0].problem.empty());
-  auto run = r.remediate(node_wide, {.playbook = "drain-and-reset-gpu", .dry_run = false,
-                                     .approve = true, .privileged = true, .caller = "uid:0"});
+  auto run = r.remediate(node_wide, {.playbook = "drain-and-reset-gpu",
+                                     .dry_run = false,
+                                     .approve = true,
+                                     .privileged = true,
+                                     .caller = "uid:0"});
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().code(), ErrorCode::kConflict);
   EXPECT_TRUE(drained_.empty());

@@ -66,9 +66,10 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
 // The GPU's "telemetry" object, read again from the file at every call so that a test can
 // change readings while aion runs: {"util": %, "mem_util": %, "temp": C, "power_mw",
 // "power_limit_mw", "sm_mhz", "mem_mhz", "throttle", "ecc_corrected", "ecc_uncorrected",
-// "pcie_replays", "memory_used": bytes, "persistence", "retired_pending", "remapped_rows", "nvlink_errors": [replay, recovery, crc_flit, crc_data]
-// per active link, "xids": [codes]}. Without it the telemetry calls are not supported. Each
-// entry of "xids" is delivered once, in order, as an Xid event through the event API.
+// "pcie_replays", "memory_used": bytes, "persistence", "retired_pending", "remapped_rows",
+// "nvlink_errors": [replay, recovery, crc_flit, crc_data] per active link, "xids": [codes]}.
+// Without it the telemetry calls are not supported. Each entry of "xids" is delivered once, in
+// order, as an Xid event through the event API.
 Json telemetry(void* handle) {
   std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
   std::ifstream in(std::getenv("AION_FAKE_NVML"));

@@ -83,9 +83,9 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                   req.approve = body.value("approve", false);
                   req.playbook = body.value("playbook", "");
                 } catch (const Json::exception&) {
-                  return Response::from_error(Error(
-                      ErrorCode::kInvalidArgument,
-                      "dry_run and approve are booleans, playbook a string"));
+                  return Response::from_error(
+                      Error(ErrorCode::kInvalidArgument,
+                            "dry_run and approve are booleans, playbook a string"));
                 }
                 req.privileged = r.caller.role >= Role::kOperator;
                 req.caller = r.caller.name;

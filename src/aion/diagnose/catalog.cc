@@ -25,7 +25,8 @@ Result<std::string> text(const toml::table& t, std::string_view key, bool requir
   const toml::node* n = t.get(key);
   if (!n) {
     if (required) {
-      return std::unexpected(entry_error(file, index, id, "missing key '" + std::string(key) + "'"));
+      return std::unexpected(
+          entry_error(file, index, id, "missing key '" + std::string(key) + "'"));
     }
     return std::string();
   }
@@ -51,8 +52,8 @@ Result<std::vector<std::string>> strings(const toml::table& t, std::string_view 
   for (const auto& e : *a) {
     auto s = e.value<std::string>();
     if (!s || s->empty()) {
-      return std::unexpected(entry_error(file, index, id,
-                                         "'" + std::string(key) + "' must hold non-empty strings"));
+      return std::unexpected(
+          entry_error(file, index, id, "'" + std::string(key) + "' must hold non-empty strings"));
     }
     out.push_back(*s);
   }
@@ -70,10 +71,9 @@ Status check_pattern(const std::string& pattern, const std::string& file, std::s
     (void)group;
     if (std::find(std::begin(kDeviceGroups), std::end(kDeviceGroups), name) ==
         std::end(kDeviceGroups)) {
-      return std::unexpected(
-          entry_error(file, index, id,
-                      "pattern '" + pattern + "' has capture group '" + name +
-                          "'; allowed: pci, gpu, xid, nic, disk, pid, job"));
+      return std::unexpected(entry_error(file, index, id,
+                                         "pattern '" + pattern + "' has capture group '" + name +
+                                             "'; allowed: pci, gpu, xid, nic, disk, pid, job"));
     }
   }
   return {};
@@ -100,9 +100,9 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     if (auto st = get(key, false, *out); !st) return std::unexpected(st.error());
   }
   if (!kSeverities.contains(s.severity)) {
-    return std::unexpected(entry_error(file, index, s.id,
-                                       "severity must be info, warning or critical, found '" +
-                                           s.severity + "'"));
+    return std::unexpected(
+        entry_error(file, index, s.id,
+                    "severity must be info, warning or critical, found '" + s.severity + "'"));
   }
   if (const toml::node* w = t.get("weight")) {
     auto v = w->value<double>();
@@ -149,8 +149,8 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     if (auto st = check_pattern(p, file, index, s.id); !st) return std::unexpected(st.error());
   }
   static const std::set<std::string, std::less<>> known = {
-      "id",    "title",     "component", "severity", "weight",   "pattern", "patterns", "fallback",
-      "xid",   "event",     "meaning",   "evidence", "action",   "playbook", "source"};
+      "id",  "title", "component", "severity", "weight", "pattern",  "patterns", "fallback",
+      "xid", "event", "meaning",   "evidence", "action", "playbook", "source"};
   for (const auto& [k, v] : t) {
     (void)v;
     if (!known.contains(k.str())) {

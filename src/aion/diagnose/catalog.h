@@ -20,7 +20,7 @@ namespace aion::diagnose {
 inline constexpr int kCatalogSchemaVersion = 1;
 
 // Named capture groups a pattern may use; each becomes a device reference of the hit.
-inline constexpr std::string_view kDeviceGroups[] = {"pci", "gpu", "xid", "nic",
+inline constexpr std::string_view kDeviceGroups[] = {"pci",  "gpu", "xid", "nic",
                                                      "disk", "pid", "job"};
 
 struct Signature {
@@ -32,9 +32,9 @@ struct Signature {
   // faults are high, symptoms (a job failed, a collective timed out) are low.
   double weight = 0.5;
   std::vector<std::string> patterns;  // RE2 syntax; empty for event-only signatures
-  bool fallback = false;  // only counts when no non-fallback signature matched the line
-  std::optional<std::uint64_t> xid;  // NVML Xid events with this code match too
-  std::string event;                 // a derived daemon event kind this signature stands for
+  bool fallback = false;              // only counts when no non-fallback signature matched the line
+  std::optional<std::uint64_t> xid;   // NVML Xid events with this code match too
+  std::string event;                  // a derived daemon event kind this signature stands for
   std::string meaning;
   std::vector<std::string> evidence;  // what to collect
   std::string action;                 // what to do

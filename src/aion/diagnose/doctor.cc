@@ -34,7 +34,8 @@ std::vector<PciGpu> pci_gpus(const HostFs& fs) {
   return out;
 }
 
-void driver_check(const HostFs& fs, const std::vector<PciGpu>& gpus, std::vector<DoctorCheck>& out) {
+void driver_check(const HostFs& fs, const std::vector<PciGpu>& gpus,
+                  std::vector<DoctorCheck>& out) {
   bool nvidia = false, amd = false;
   for (const auto& g : gpus) {
     nvidia = nvidia || g.vendor == kNvidia;
@@ -59,20 +60,27 @@ void driver_check(const HostFs& fs, const std::vector<PciGpu>& gpus, std::vector
       }
     }
     if (loaded) {
-      out.push_back({"driver", "ok", "nvidia", "the nvidia kernel module is loaded" +
-                                                (version.empty() ? "" : " (" + version + ")"), ""});
+      out.push_back(
+          {"driver", "ok", "nvidia",
+           "the nvidia kernel module is loaded" + (version.empty() ? "" : " (" + version + ")"),
+           ""});
     } else {
-      out.push_back({"driver", "fail", "nvidia", "NVIDIA GPUs are present but the nvidia module is not loaded",
-                     "load it (modprobe nvidia) or install the driver; check dmesg for why it failed to load"});
+      out.push_back({"driver", "fail", "nvidia",
+                     "NVIDIA GPUs are present but the nvidia module is not loaded",
+                     "load it (modprobe nvidia) or install the driver; check dmesg for why it "
+                     "failed to load"});
     }
   }
   if (amd) {
     if (fs.exists("/sys/module/amdgpu")) {
       std::string version = fs.read_attr("/sys/module/amdgpu/version").value_or("");
-      out.push_back({"driver", "ok", "amdgpu", "the amdgpu kernel module is loaded" +
-                                                (version.empty() ? "" : " (" + version + ")"), ""});
+      out.push_back(
+          {"driver", "ok", "amdgpu",
+           "the amdgpu kernel module is loaded" + (version.empty() ? "" : " (" + version + ")"),
+           ""});
     } else {
-      out.push_back({"driver", "fail", "amdgpu", "AMD GPUs are present but the amdgpu module is not loaded",
+      out.push_back({"driver", "fail", "amdgpu",
+                     "AMD GPUs are present but the amdgpu module is not loaded",
                      "load it (modprobe amdgpu) or install ROCm's amdgpu-dkms; check dmesg"});
     }
   }
@@ -85,8 +93,10 @@ std::string reasons_text(std::uint64_t r) {
     std::uint64_t mask;
     const char* name;
   };
-  constexpr Bit kBits[] = {{0x4, "software power cap"},  {0x8, "hardware slowdown"},
-                           {0x20, "software thermal"},   {0x40, "hardware thermal"},
+  constexpr Bit kBits[] = {{0x4, "software power cap"},
+                           {0x8, "hardware slowdown"},
+                           {0x20, "software thermal"},
+                           {0x40, "hardware thermal"},
                            {0x80, "hardware power brake"}};
   std::string out;
   for (const auto& b : kBits)
@@ -117,12 +127,14 @@ void nvml_checks(const std::vector<PciGpu>& gpus, const DoctorOptions& o,
     } else if (*h.persistence_mode) {
       out.push_back({"persistence_mode", "ok", subject, "persistence mode is on", ""});
     } else {
-      out.push_back({"persistence_mode", "warn", subject, "persistence mode is off: the driver "
+      out.push_back({"persistence_mode", "warn", subject,
+                     "persistence mode is off: the driver "
                      "unloads between jobs and every job start pays the initialisation",
                      "enable nvidia-persistenced (systemctl enable --now nvidia-persistenced)"});
     }
     if (h.row_remap_failure.value_or(false)) {
-      out.push_back({"ecc_pending", "fail", subject, "a row remapping failed: the memory fault cannot be isolated",
+      out.push_back({"ecc_pending", "fail", subject,
+                     "a row remapping failed: the memory fault cannot be isolated",
                      "drain the GPU and have it replaced (RMA)"});
     } else if (h.row_remap_pending.value_or(false) || h.retired_pages_pending.value_or(false)) {
       out.push_back({"ecc_pending", "warn", subject,
@@ -133,13 +145,15 @@ void nvml_checks(const std::vector<PciGpu>& gpus, const DoctorOptions& o,
     } else if (!h.row_remap_pending && !h.retired_pages_pending) {
       out.push_back({"ecc_pending", "skip", subject, "not reported by the driver", ""});
     } else {
-      out.push_back({"ecc_pending", "ok", subject, "no page retirement or row remapping pending", ""});
+      out.push_back(
+          {"ecc_pending", "ok", subject, "no page retirement or row remapping pending", ""});
     }
     if (!h.throttle_reasons) {
       out.push_back({"clocks_throttled", "skip", subject, "not reported by the driver", ""});
     } else if (std::string why = reasons_text(*h.throttle_reasons); !why.empty()) {
-      out.push_back({"clocks_throttled", "warn", subject, "clocks are throttled: " + why,
-                     "check cooling (fans, inlet temperature, airflow) and the power supply / cap"});
+      out.push_back(
+          {"clocks_throttled", "warn", subject, "clocks are throttled: " + why,
+           "check cooling (fans, inlet temperature, airflow) and the power supply / cap"});
     } else {
       out.push_back({"clocks_throttled", "ok", subject, "clocks are not throttled", ""});
     }
@@ -187,21 +201,27 @@ void disk_checks(const HostFs& fs, const DoctorOptions& o, std::vector<DoctorChe
       out.push_back({"disk_space", "skip", name, "cannot read its file system's usage", ""});
       continue;
     }
-    double used = 100.0 * static_cast<double>(v.f_blocks - v.f_bavail) / static_cast<double>(v.f_blocks);
-    double free_gib = static_cast<double>(v.f_bavail) * static_cast<double>(v.f_frsize) / (1ull << 30);
+    double used =
+        100.0 * static_cast<double>(v.f_blocks - v.f_bavail) / static_cast<double>(v.f_blocks);
+    double free_gib =
+        static_cast<double>(v.f_bavail) * static_cast<double>(v.f_frsize) / (1ull << 30);
     char found[96];
     std::snprintf(found, sizeof found, "%.0f%% used, %.1f GiB free", used, free_gib);
-    std::string status = used >= o.disk_fail_percent ? "fail" : used >= o.disk_warn_percent ? "warn" : "ok";
+    std::string status = used >= o.disk_fail_percent   ? "fail"
+                         : used >= o.disk_warn_percent ? "warn"
+                                                       : "ok";
     out.push_back({"disk_space", status, name, found,
-                   status == "ok" ? "" : "free space: old checkpoints, job outputs, container images, "
-                                         "logs (aion's metrics keep telemetry.max_disk_bytes)"});
+                   status == "ok" ? ""
+                                  : "free space: old checkpoints, job outputs, container images, "
+                                    "logs (aion's metrics keep telemetry.max_disk_bytes)"});
   }
 }
 
 void edac_checks(const HostFs& fs, std::vector<DoctorCheck>& out) {
   auto mcs = fs.list("/sys/devices/system/edac/mc");
   if (!mcs) {
-    out.push_back({"memory_errors", "skip", "EDAC", "no EDAC memory controllers (driver not loaded or a VM)", ""});
+    out.push_back({"memory_errors", "skip", "EDAC",
+                   "no EDAC memory controllers (driver not loaded or a VM)", ""});
     return;
   }
   bool any = false;
@@ -212,13 +232,15 @@ void edac_checks(const HostFs& fs, std::vector<DoctorCheck>& out) {
     auto ue = fs.read_int(base + "/ue_count");
     if (!ce || !ue) continue;
     any = true;
-    std::string found = std::to_string(*ue) + " uncorrected, " + std::to_string(*ce) + " corrected errors";
+    std::string found =
+        std::to_string(*ue) + " uncorrected, " + std::to_string(*ce) + " corrected errors";
     if (*ue > 0) {
       out.push_back({"memory_errors", "fail", mc, found,
                      "drain the node and replace the DIMM (ras-mc-ctl --errors names it)"});
     } else if (*ce > 0) {
-      out.push_back({"memory_errors", "warn", mc, found,
-                     "watch the rate (ras-mc-ctl --error-count); plan a DIMM replacement if it rises"});
+      out.push_back(
+          {"memory_errors", "warn", mc, found,
+           "watch the rate (ras-mc-ctl --error-count); plan a DIMM replacement if it rises"});
     } else {
       out.push_back({"memory_errors", "ok", mc, found, ""});
     }

@@ -15,11 +15,11 @@
 namespace aion::diagnose {
 
 struct DoctorCheck {
-  std::string name;    // "pcie_link", "edac", ...
-  std::string status;  // ok | warn | fail | skip
-  std::string subject; // what was checked: "GPU 0000:07:00.0", "/", "mc0"
-  std::string found;   // what was found
-  std::string action;  // what to do ("" when ok)
+  std::string name;     // "pcie_link", "edac", ...
+  std::string status;   // ok | warn | fail | skip
+  std::string subject;  // what was checked: "GPU 0000:07:00.0", "/", "mc0"
+  std::string found;    // what was found
+  std::string action;   // what to do ("" when ok)
 };
 
 struct DoctorOptions {

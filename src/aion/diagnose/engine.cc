@@ -25,7 +25,9 @@ int severity_rank(std::string_view s) {
 }
 
 bool is_hex(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c));
+  });
 }
 
 void add_unique(std::vector<std::string>& v, std::string s) {
@@ -267,8 +269,9 @@ void Engine::add(Signal signal) {
             target->jobs.push_back(j);
         target->evidence_total += other.evidence_total;
         for (auto& e : other.evidence) target->evidence.push_back(std::move(e));
-        std::stable_sort(target->evidence.begin(), target->evidence.end(),
-                         [](const Evidence& a, const Evidence& b) { return a.time_ms < b.time_ms; });
+        std::stable_sort(
+            target->evidence.begin(), target->evidence.end(),
+            [](const Evidence& a, const Evidence& b) { return a.time_ms < b.time_ms; });
         if (target->evidence.size() > options_.max_evidence)
           target->evidence.resize(options_.max_evidence);
         for (auto& h : other.hypotheses) {
@@ -326,9 +329,9 @@ void Engine::add(Signal signal) {
     rank(inc);
     copy = inc;
     while (incidents_.size() > options_.max_incidents) {
-      auto oldest = std::min_element(incidents_.begin(), incidents_.end(), [](const auto& a, const auto& b) {
-        return a.second.updated_ms < b.second.updated_ms;
-      });
+      auto oldest = std::min_element(
+          incidents_.begin(), incidents_.end(),
+          [](const auto& a, const auto& b) { return a.second.updated_ms < b.second.updated_ms; });
       incidents_.erase(oldest);
     }
   }

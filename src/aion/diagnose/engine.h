@@ -44,8 +44,8 @@ namespace aion::diagnose {
 
 struct EngineOptions {
   std::chrono::milliseconds window{300'000};
-  std::size_t max_evidence = 200;      // kept per incident (the count goes on)
-  std::size_t max_incidents = 1000;    // kept in memory (the oldest go; the store keeps all)
+  std::size_t max_evidence = 200;         // kept per incident (the count goes on)
+  std::size_t max_incidents = 1000;       // kept in memory (the oldest go; the store keeps all)
   std::map<std::string, int> gpu_by_pci;  // "0000:07:00.0" -> NVIDIA/AMD index
 };
 
@@ -60,7 +60,8 @@ class Engine {
  public:
   // Called after an incident was opened or changed; `merged` lists incidents folded into it
   // (they no longer exist).
-  using Listener = std::function<void(const Incident& incident, const std::vector<std::int64_t>& merged)>;
+  using Listener =
+      std::function<void(const Incident& incident, const std::vector<std::int64_t>& merged)>;
 
   // The catalog and matcher must outlive the engine.
   Engine(const Catalog& catalog, const Matcher& matcher, EngineOptions options);

@@ -10,20 +10,13 @@ std::string rfc3339(std::int64_t ms) {
 }
 
 Json hypothesis_json(const Hypothesis& h, std::size_t rank) {
-  return {{"rank", rank},
-          {"signature", h.signature},
-          {"title", h.title},
-          {"component", h.component},
-          {"severity", h.severity},
-          {"confidence", h.confidence},
-          {"score", h.score},
-          {"evidence_count", h.evidence_count},
-          {"first_ms", h.first_ms},
-          {"meaning", h.meaning},
-          {"collect", h.collect},
-          {"action", h.action},
-          {"playbook", h.playbook},
-          {"source", h.source}};
+  return {{"rank", rank},           {"signature", h.signature},
+          {"title", h.title},       {"component", h.component},
+          {"severity", h.severity}, {"confidence", h.confidence},
+          {"score", h.score},       {"evidence_count", h.evidence_count},
+          {"first_ms", h.first_ms}, {"meaning", h.meaning},
+          {"collect", h.collect},   {"action", h.action},
+          {"playbook", h.playbook}, {"source", h.source}};
 }
 
 }  // namespace
@@ -60,8 +53,9 @@ Json to_json(const Incident& i) {
   j["hypotheses"] = std::move(hyps);
   Json ev = Json::array();
   for (const auto& e : i.evidence) {
-    Json x = {{"time_ms", e.time_ms},     {"time", rfc3339(e.time_ms)}, {"source", e.source},
-              {"signature", e.signature}, {"text", e.text},             {"devices", e.devices}};
+    Json x = {{"time_ms", e.time_ms}, {"time", rfc3339(e.time_ms)},
+              {"source", e.source},   {"signature", e.signature},
+              {"text", e.text},       {"devices", e.devices}};
     if (!e.metrics_json.empty()) {
       Json m = Json::parse(e.metrics_json, nullptr, false);
       if (!m.is_discarded()) x["metrics"] = std::move(m);
@@ -119,8 +113,8 @@ Result<Incident> incident_from_json(const Json& j) {
 Json to_json(const RemediateOutcome& o) {
   Json steps = Json::array();
   for (const auto& s : o.plan.steps) {
-    Json j = {{"number", s.number},          {"action", s.action}, {"description", s.description},
-              {"command", s.argv},           {"target", s.target}, {"problem", s.problem}};
+    Json j = {{"number", s.number}, {"action", s.action}, {"description", s.description},
+              {"command", s.argv},  {"target", s.target}, {"problem", s.problem}};
     for (const auto& r : o.steps) {
       if (r.step.number == s.number) {
         j["outcome"] = r.outcome;
@@ -129,9 +123,12 @@ Json to_json(const RemediateOutcome& o) {
     }
     steps.push_back(std::move(j));
   }
-  return {{"incident", o.plan.incident_id}, {"playbook", o.plan.playbook},
-          {"title", o.plan.title},          {"automatic", o.plan.automatic},
-          {"executed", o.executed},         {"dry_run", !o.executed},
+  return {{"incident", o.plan.incident_id},
+          {"playbook", o.plan.playbook},
+          {"title", o.plan.title},
+          {"automatic", o.plan.automatic},
+          {"executed", o.executed},
+          {"dry_run", !o.executed},
           {"steps", steps}};
 }
 

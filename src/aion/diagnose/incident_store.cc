@@ -204,8 +204,8 @@ Status IncidentStore::save(const Incident& inc, const std::vector<std::int64_t>&
     }
     for (std::size_t k = 0; k < inc.hypotheses.size(); ++k) {
       const Hypothesis& h = inc.hypotheses[k];
-      Json detail = {{"title", h.title},   {"component", h.component}, {"severity", h.severity},
-                     {"meaning", h.meaning}, {"collect", h.collect},   {"action", h.action},
+      Json detail = {{"title", h.title},       {"component", h.component}, {"severity", h.severity},
+                     {"meaning", h.meaning},   {"collect", h.collect},     {"action", h.action},
                      {"playbook", h.playbook}, {"source", h.source}};
       if (auto s = run("INSERT INTO diagnose_hypotheses(incident_id, rank, signature, "
                        "confidence, score, evidence_count, first_ms, detail) VALUES "
@@ -251,7 +251,8 @@ Status IncidentStore::save(const Incident& inc, const std::vector<std::int64_t>&
 
 Result<std::vector<Incident>> IncidentStore::list(int limit) {
   return store_.with([&](store::Database& db) -> Result<std::vector<Incident>> {
-    auto q = db.prepare("SELECT id FROM diagnose_incidents ORDER BY updated_ms DESC, id DESC LIMIT ?1");
+    auto q =
+        db.prepare("SELECT id FROM diagnose_incidents ORDER BY updated_ms DESC, id DESC LIMIT ?1");
     if (!q) return std::unexpected(q.error());
     (*q)->bind(1, limit);
     std::vector<std::int64_t> ids;
@@ -295,7 +296,8 @@ Result<std::int64_t> IncidentStore::audit(AuditRecord a) {
         "INSERT INTO diagnose_audit(time_ms, incident_id, playbook, step, action, command, "
         "approved_by, caller, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!st) return std::unexpected(st.error());
-    (*st)->bind(1, a.time_ms)
+    (*st)
+        ->bind(1, a.time_ms)
         .bind(2, a.incident_id)
         .bind(3, a.playbook)
         .bind(4, a.step)

@@ -21,9 +21,10 @@ int num(std::string_view s, std::size_t at, std::size_t n) {
 
 Clock::Wall civil(int y, int mo, int d, int h, int mi, int s, int ms) {
   using namespace std::chrono;
-  sys_days day = year_month_day{year{y}, month{static_cast<unsigned>(mo)}, std::chrono::day{static_cast<unsigned>(d)}};
-  return Clock::Wall(duration_cast<Clock::Wall::duration>(day.time_since_epoch() + hours(h) +
-                                                          minutes(mi) + seconds(s) + milliseconds(ms)));
+  sys_days day = year_month_day{year{y}, month{static_cast<unsigned>(mo)},
+                                std::chrono::day{static_cast<unsigned>(d)}};
+  return Clock::Wall(duration_cast<Clock::Wall::duration>(
+      day.time_since_epoch() + hours(h) + minutes(mi) + seconds(s) + milliseconds(ms)));
 }
 
 }  // namespace
@@ -49,7 +50,8 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
     Clock::Wall t = civil(num(line, 0, 4), num(line, 5, 2), num(line, 8, 2), num(line, 11, 2),
                           num(line, 14, 2), num(line, 17, 2), ms);
     if (p + 6 <= line.size() && (line[p] == '+' || line[p] == '-') && digits(line, p + 1, 2)) {
-      int off = num(line, p + 1, 2) * 60 + (line[p + 3] == ':' ? num(line, p + 4, 2) : num(line, p + 3, 2));
+      int off = num(line, p + 1, 2) * 60 +
+                (line[p + 3] == ':' ? num(line, p + 4, 2) : num(line, p + 3, 2));
       t -= std::chrono::minutes(line[p] == '+' ? off : -off);
     }
     return t;
@@ -62,7 +64,8 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
       char* end = nullptr;
       double sec = std::strtod(inner.c_str(), &end);
       if (end && end != inner.c_str() && *end == '\0') {
-        return boot + std::chrono::duration_cast<Clock::Wall::duration>(std::chrono::duration<double>(sec));
+        return boot + std::chrono::duration_cast<Clock::Wall::duration>(
+                          std::chrono::duration<double>(sec));
       }
     }
   }
@@ -74,7 +77,8 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
       if (line.substr(0, 3) != kMonths[m]) continue;
       std::string d(line.substr(4, 2));
       int day = std::atoi(d.c_str());
-      if (day < 1 || day > 31 || !digits(line, 7, 2) || !digits(line, 10, 2) || !digits(line, 13, 2))
+      if (day < 1 || day > 31 || !digits(line, 7, 2) || !digits(line, 10, 2) ||
+          !digits(line, 13, 2))
         return std::nullopt;
       return civil(year, m + 1, day, num(line, 7, 2), num(line, 10, 2), num(line, 13, 2), 0);
     }

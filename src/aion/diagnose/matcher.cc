@@ -44,7 +44,8 @@ Result<std::unique_ptr<Matcher>> Matcher::build(const Catalog& catalog) {
 
 std::vector<Hit> Matcher::match(std::string_view line) const {
   std::vector<int> idx;
-  if (impl_->regexes.empty() || !impl_->set->Match(re2::StringPiece(line.data(), line.size()), &idx)) {
+  if (impl_->regexes.empty() ||
+      !impl_->set->Match(re2::StringPiece(line.data(), line.size()), &idx)) {
     return {};
   }
   std::sort(idx.begin(), idx.end());

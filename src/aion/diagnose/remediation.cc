@@ -71,8 +71,8 @@ Result<Playbook> parse_playbook(std::string_view text, const std::string& file) 
   }
   auto version = root["schema_version"].value<std::int64_t>();
   if (!version || *version != kPlaybookSchemaVersion) {
-    return fail(ErrorCode::kConfig, file + ": schema_version must be " +
-                                        std::to_string(kPlaybookSchemaVersion));
+    return fail(ErrorCode::kConfig,
+                file + ": schema_version must be " + std::to_string(kPlaybookSchemaVersion));
   }
   Playbook p;
   p.file = file;
@@ -99,7 +99,8 @@ Result<Playbook> parse_playbook(std::string_view text, const std::string& file) 
     if (const toml::array* c = (*t)["command"].as_array()) {
       for (const auto& a : *c) {
         auto v = a.value<std::string>();
-        if (!v || v->empty()) return fail(ErrorCode::kConfig, where + ": command holds non-strings");
+        if (!v || v->empty())
+          return fail(ErrorCode::kConfig, where + ": command holds non-strings");
         s.command.push_back(*v);
       }
     }
@@ -134,8 +135,8 @@ Result<std::vector<Playbook>> load_playbooks(const std::filesystem::path& dir) {
     if (!p) return std::unexpected(p.error());
     for (const auto& q : out) {
       if (q.id == p->id) {
-        return fail(ErrorCode::kConfig, f.string() + ": playbook " + p->id +
-                                            " is already defined in " + q.file);
+        return fail(ErrorCode::kConfig,
+                    f.string() + ": playbook " + p->id + " is already defined in " + q.file);
       }
     }
     out.push_back(std::move(*p));
@@ -188,7 +189,8 @@ Result<Plan> Remediator::plan(const Incident& inc, const std::string& playbook) 
     };
     if (s.action == "drain_gpu" || s.action == "reset_gpu") {
       if (gpus.empty()) {
-        add({.description = s.action == "drain_gpu" ? "drain the incident's GPU" : "reset the incident's GPU",
+        add({.description =
+                 s.action == "drain_gpu" ? "drain the incident's GPU" : "reset the incident's GPU",
              .problem = "the incident names no GPU index (only: " + join(inc.devices) + ")"});
       }
       for (std::size_t k = 0; k < gpus.size(); ++k) {
@@ -214,8 +216,8 @@ Result<Plan> Remediator::plan(const Incident& inc, const std::string& playbook) 
         add({.description = "requeue the incident's jobs: none is linked to it, nothing to do"});
       }
       for (auto j : inc.jobs) {
-        add({.description = "requeue job " + std::to_string(j) +
-                            " (submit its command again as a new job)",
+        add({.description =
+                 "requeue job " + std::to_string(j) + " (submit its command again as a new job)",
              .target = "job:" + std::to_string(j)});
       }
     } else if (s.action == "mark_unhealthy") {
@@ -243,7 +245,8 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
     }
   };
   if (!req.privileged) {
-    record({.action = "refuse", .outcome = "refused", .detail = "caller is not an operator or admin"});
+    record(
+        {.action = "refuse", .outcome = "refused", .detail = "caller is not an operator or admin"});
     return fail(ErrorCode::kPermissionDenied,
                 "running a playbook needs the operator or admin role; " + req.caller +
                     " may only ask for a dry run");
@@ -257,15 +260,17 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
   }
   for (const auto& s : out.plan.steps) {
     if (!s.problem.empty()) {
-      record({.action = "refuse", .outcome = "refused", .detail = "step " + std::to_string(s.number) + ": " + s.problem});
+      record({.action = "refuse",
+              .outcome = "refused",
+              .detail = "step " + std::to_string(s.number) + ": " + s.problem});
       return fail(ErrorCode::kConflict, "step " + std::to_string(s.number) + " (" + s.action +
                                             ") cannot run: " + s.problem);
     }
   }
   const std::string approved_by =
       req.approve ? req.caller : "automatic (diagnose.automatic_playbooks)";
-  record({.action = "approve", .approved_by = approved_by, .outcome = "ok",
-          .detail = out.plan.title});
+  record(
+      {.action = "approve", .approved_by = approved_by, .outcome = "ok", .detail = out.plan.title});
   out.executed = true;
   bool failed = false;
   for (const auto& s : out.plan.steps) {
@@ -274,7 +279,9 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
       r.outcome = "skipped";
       r.detail = "an earlier step failed";
     } else if (!s.argv.empty()) {
-      auto res = run_process({.argv = resolve(s.argv, hooks_.env), .env_set = hooks_.env, .timeout = hooks_.command_timeout});
+      auto res = run_process({.argv = resolve(s.argv, hooks_.env),
+                              .env_set = hooks_.env,
+                              .timeout = hooks_.command_timeout});
       if (!res) {
         r.outcome = "failed";
         r.detail = res.error().message();
@@ -286,8 +293,10 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
       }
     } else if (s.action == "drain_gpu") {
       int gpu = std::atoi(s.target.c_str() + 4);
-      Status st = hooks_.drain_gpu ? hooks_.drain_gpu(gpu, "incident " + std::to_string(inc.id) + ": " + inc.title)
-                                   : fail(ErrorCode::kUnavailable, "no scheduler to drain GPUs in");
+      Status st =
+          hooks_.drain_gpu
+              ? hooks_.drain_gpu(gpu, "incident " + std::to_string(inc.id) + ": " + inc.title)
+              : fail(ErrorCode::kUnavailable, "no scheduler to drain GPUs in");
       if (!st) {
         r.outcome = "failed";
         r.detail = st.error().message();
@@ -299,7 +308,8 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
     } else if (s.action == "requeue_jobs") {
       std::int64_t job = std::atoll(s.target.c_str() + 4);
       auto id = hooks_.requeue_job ? hooks_.requeue_job(job)
-                                   : Result<std::int64_t>(fail(ErrorCode::kUnavailable, "no scheduler to requeue jobs in"));
+                                   : Result<std::int64_t>(fail(ErrorCode::kUnavailable,
+                                                               "no scheduler to requeue jobs in"));
       if (!id) {
         r.outcome = "failed";
         r.detail = id.error().message();
@@ -321,10 +331,16 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
       }
     }
     failed = failed || r.outcome == "failed";
-    spdlog::warn("event=remediation_step incident={} playbook={} step={} action={} outcome={} approved_by=\"{}\"",
-                 inc.id, out.plan.playbook, s.number, s.action, r.outcome, approved_by);
-    record({.step = s.number, .action = s.action, .command = join(s.argv), .approved_by = approved_by,
-            .outcome = r.outcome, .detail = r.detail.empty() ? s.description : r.detail});
+    spdlog::warn(
+        "event=remediation_step incident={} playbook={} step={} action={} outcome={} "
+        "approved_by=\"{}\"",
+        inc.id, out.plan.playbook, s.number, s.action, r.outcome, approved_by);
+    record({.step = s.number,
+            .action = s.action,
+            .command = join(s.argv),
+            .approved_by = approved_by,
+            .outcome = r.outcome,
+            .detail = r.detail.empty() ? s.description : r.detail});
     out.steps.push_back(std::move(r));
   }
   return out;

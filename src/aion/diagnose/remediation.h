@@ -84,11 +84,11 @@ struct RemediationHooks {
 };
 
 struct RemediateRequest {
-  std::string playbook;      // "" = the top hypothesis's playbook
+  std::string playbook;  // "" = the top hypothesis's playbook
   bool dry_run = true;
-  bool approve = false;      // explicit approval by the caller
-  bool privileged = false;   // the caller is an operator or admin
-  std::string caller;        // "uid:1000 (alice)"
+  bool approve = false;     // explicit approval by the caller
+  bool privileged = false;  // the caller is an operator or admin
+  std::string caller;       // "uid:1000 (alice)"
 };
 
 struct RemediateOutcome {
@@ -99,8 +99,8 @@ struct RemediateOutcome {
 
 class Remediator {
  public:
-  Remediator(std::vector<Playbook> playbooks, std::set<std::string> automatic,
-             IncidentStore* audit, RemediationHooks hooks);
+  Remediator(std::vector<Playbook> playbooks, std::set<std::string> automatic, IncidentStore* audit,
+             RemediationHooks hooks);
 
   const std::vector<Playbook>& playbooks() const { return playbooks_; }
   // The steps the playbook would run for this incident. kNotFound for an unknown playbook

@@ -34,7 +34,8 @@ Result<DiagnoseOptions> diagnose_options(const Config& c, const std::filesystem:
   o.playbooks_dir = pb.empty() ? data_dir() / "playbooks" : std::filesystem::path(pb);
   o.window = std::chrono::seconds(c.get_int("diagnose.window_s"));
   o.poll_interval = std::chrono::milliseconds(c.get_int("diagnose.poll_interval_ms"));
-  for (const auto& p : c.get_strings("diagnose.automatic_playbooks")) o.automatic_playbooks.insert(p);
+  for (const auto& p : c.get_strings("diagnose.automatic_playbooks"))
+    o.automatic_playbooks.insert(p);
   o.command_timeout = std::chrono::seconds(c.get_int("diagnose.command_timeout_s"));
   o.state_dir = state_dir;
   o.host_root = c.get_string("host.root");
@@ -96,22 +97,23 @@ Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
   s->engine_->set_next_id(*max + 1);
   hooks.health_dir = s->options_.state_dir / "health";
   hooks.command_timeout = s->options_.command_timeout;
-  s->remediator_ = std::make_unique<Remediator>(s->knowledge_->playbooks,
-                                                s->options_.automatic_playbooks, &s->incidents_,
-                                                std::move(hooks));
+  s->remediator_ = std::make_unique<Remediator>(
+      s->knowledge_->playbooks, s->options_.automatic_playbooks, &s->incidents_, std::move(hooks));
   DiagnoseService* self = s.get();
   s->engine_->set_listener([self](const Incident& inc, const std::vector<std::int64_t>& merged) {
     if (auto st = self->incidents_.save(inc, merged); !st) {
       spdlog::error("event=incident_save_failed id={} error=\"{}\"", inc.id, st.error().message());
     }
     if (self->known_.insert(inc.id).second) {
-      spdlog::warn("event=incident id={} severity={} title=\"{}\"", inc.id, inc.severity, inc.title);
+      spdlog::warn("event=incident id={} severity={} title=\"{}\"", inc.id, inc.severity,
+                   inc.title);
       Json data = {{"incident", inc.id}, {"devices", inc.devices}};
-      (void)self->events_.append({.kind = "incident",
-                                  .severity = inc.severity,
-                                  .source = "diagnose",
-                                  .message = "incident " + std::to_string(inc.id) + ": " + inc.title,
-                                  .data_json = data.dump()});
+      (void)self->events_.append(
+          {.kind = "incident",
+           .severity = inc.severity,
+           .source = "diagnose",
+           .message = "incident " + std::to_string(inc.id) + ": " + inc.title,
+           .data_json = data.dump()});
     }
   });
   return s;

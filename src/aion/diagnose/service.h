@@ -43,7 +43,8 @@ struct DiagnoseOptions {
 
 // The [diagnose] section of the config.
 ConfigSchema diagnose_config_schema();
-Result<DiagnoseOptions> diagnose_options(const Config& config, const std::filesystem::path& state_dir);
+Result<DiagnoseOptions> diagnose_options(const Config& config,
+                                         const std::filesystem::path& state_dir);
 
 // Loads the catalog and playbooks of the options (the CLI's offline commands use this too).
 struct Knowledge {

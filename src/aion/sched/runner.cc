@@ -255,7 +255,8 @@ Status JobManager::set_gpu_drained(const std::string& pci_address, bool drained,
       drained_.erase(pci_address);
     }
   }
-  spdlog::warn("event=gpu_{} pci={} why=\"{}\"", drained ? "drained" : "undrained", pci_address, why);
+  spdlog::warn("event=gpu_{} pci={} why=\"{}\"", drained ? "drained" : "undrained", pci_address,
+               why);
   poke();
   return {};
 }

@@ -171,7 +171,7 @@ class JobManager {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool dirty_ = true;
-  std::string hold_by_;  // who holds the node; "" = released
+  std::string hold_by_;                         // who holds the node; "" = released
   std::map<std::string, std::string> drained_;  // PCI address -> why
   bool stopping_ = false;
   std::map<std::int64_t, Job> pending_;
