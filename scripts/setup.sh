@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
+  libre2-dev
   prometheus
   slurmctld slurmd slurm-client munge
   clang-format dpkg-dev file python3 util-linux

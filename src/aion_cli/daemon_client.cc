@@ -6,6 +6,7 @@
 #include "aion/core/config.h"
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
+#include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
 #include "aion/sched/runner.h"
@@ -19,6 +20,7 @@ ConfigSchema config_schema() {
   s.merge(sched::sched_config_schema());
   s.merge(telemetry::telemetry_config_schema());
   s.merge(logs::logs_config_schema());
+  s.merge(diagnose::diagnose_config_schema());
   return s;
 }
 

@@ -20,6 +20,7 @@ void add_tune_commands(CLI::App& app, Context& ctx);
 void add_logs_commands(CLI::App& app, Context& ctx);
 void add_slurm_commands(CLI::App& app, Context& ctx);
 void add_env_commands(CLI::App& app, Context& ctx);
+void add_diagnose_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   add_logs_commands(app, ctx);
   add_slurm_commands(app, ctx);
   add_env_commands(app, ctx);
+  add_diagnose_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(

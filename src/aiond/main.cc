@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/logs_routes.h"
@@ -24,6 +25,7 @@
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
+#include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
 #include "aion/sched/runner.h"
@@ -60,6 +62,7 @@ aion::ConfigSchema daemon_schema() {
   s.merge(aion::sched::sched_config_schema());
   s.merge(aion::telemetry::telemetry_config_schema());
   s.merge(aion::logs::logs_config_schema());
+  s.merge(aion::diagnose::diagnose_config_schema());
   return s;
 }
 
@@ -238,7 +241,8 @@ class Daemon {
 
     std::vector<aion::store::Migration> migrations;
     for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
-                      aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations()}) {
+                      aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations(),
+                      aion::diagnose::IncidentStore::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
     auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
@@ -280,6 +284,36 @@ class Daemon {
                                  std::move(*runner_config));
     if (auto st = jobs.start(); !st) return fail_start(st.error());
 
+    // ---- diagnosis: fault signatures -> incidents (issue 7) ----
+    // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes) from here
+    // on, so it starts before telemetry, whose first collection may already see an Xid. The log
+    // sources feed it with diagnosis->on_log_line(source, time, text) from any thread.
+    std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis;
+    auto diagnose_options = aion::diagnose::diagnose_options(config_, s.state_dir);
+    if (!diagnose_options) return fail_start(diagnose_options.error());
+    if (diagnose_options->enabled) {
+      std::map<std::string, int> gpu_by_pci;
+      for (const auto& a : inventory.accelerators) gpu_by_pci.emplace(a.pci.address, a.index);
+      aion::diagnose::RemediationHooks hooks;
+      hooks.drain_gpu = [&jobs, &inventory](int gpu, const std::string& why) -> aion::Status {
+        for (const auto& a : inventory.accelerators) {
+          if (a.index == gpu) return jobs.set_gpu_drained(a.pci.address, true, why);
+        }
+        return aion::fail(ErrorCode::kNotFound, "no GPU " + std::to_string(gpu) + " on this node");
+      };
+      hooks.requeue_job = [&jobs](std::int64_t id) -> aion::Result<std::int64_t> {
+        auto j = jobs.requeue(id);
+        if (!j) return std::unexpected(j.error());
+        return j->id;
+      };
+      auto d = aion::diagnose::DiagnoseService::create(*diagnose_options, store, events,
+                                                       std::move(gpu_by_pci), std::move(hooks));
+      if (!d) return fail_start(d.error());
+      diagnosis = std::move(*d);
+      diagnosis->start();
+    }
+    // ---- end diagnosis ----
+
     // Telemetry: a store damaged by a crash is reported (events), never fatal.
     auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
     if (!telemetry_options) return fail_start(telemetry_options.error());
@@ -311,6 +345,15 @@ class Daemon {
                                                        .message = message,
                                                        .data_json = data});
                                 });
+    if (diagnosis) {
+      // Every parsed line goes through the fault signature catalog; file sources are named
+      // "file:PATH" as the diagnosis expects.
+      logs.on_line([d = diagnosis.get()](const aion::logs::LogLine& l) {
+        const std::string source =
+            l.source == "kmsg" || l.source == "journal" ? l.source : "file:" + l.source;
+        d->on_log_line(source, aion::Clock::Wall(std::chrono::milliseconds(l.time_ms)), l.content);
+      });
+    }
     if (auto st = logs.start(); !st) return fail_start(st.error());
     // --- end logs ---
 
@@ -321,6 +364,7 @@ class Daemon {
     aion::api::add_job_routes(router, jobs);
     aion::api::add_metrics_routes(router, telemetry);
     aion::api::add_logs_routes(router, logs);
+    aion::api::add_diagnose_routes(router, diagnosis.get());
 
     aion::api::Server server(
         {.unix_socket = s.socket,
@@ -368,6 +412,7 @@ class Daemon {
     jobs.stop();       // the jobs themselves go on; the next aiond adopts them
     telemetry.stop();  // writes what is not yet on disk
     logs.stop();       // saves templates and read positions
+    if (diagnosis) diagnosis->stop();
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

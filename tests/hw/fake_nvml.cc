@@ -66,9 +66,10 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
 // The GPU's "telemetry" object, read again from the file at every call so that a test can
 // change readings while aion runs: {"util": %, "mem_util": %, "temp": C, "power_mw",
 // "power_limit_mw", "sm_mhz", "mem_mhz", "throttle", "ecc_corrected", "ecc_uncorrected",
-// "pcie_replays", "memory_used": bytes, "nvlink_errors": [replay, recovery, crc_flit, crc_data]
-// per active link, "xids": [codes]}. Without it the telemetry calls are not supported. Each
-// entry of "xids" is delivered once, in order, as an Xid event through the event API.
+// "pcie_replays", "memory_used": bytes, "persistence", "retired_pending", "remapped_rows",
+// "nvlink_errors": [replay, recovery, crc_flit, crc_data] per active link, "xids": [codes]}.
+// Without it the telemetry calls are not supported. Each entry of "xids" is delivered once, in
+// order, as an Xid event through the event API.
 Json telemetry(void* handle) {
   std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
   std::ifstream in(std::getenv("AION_FAKE_NVML"));
@@ -284,6 +285,27 @@ int nvmlDeviceGetNvLinkErrorCounter(void* h, unsigned link, int counter, unsigne
   if (!t.contains("nvlink_errors")) return kNotSupported;
   if (link >= (*g)["nvlinks"].size()) return kInvalidArgument;
   *v = counter < 4 ? t["nvlink_errors"][counter].get<unsigned long long>() : 0;
+  return kSuccess;
+}
+
+// Health (aion doctor): telemetry keys "persistence" (0/1), "retired_pending" (0/1) and
+// "remapped_rows": [corrected, uncorrected, pending, failure].
+int nvmlDeviceGetPersistenceMode(void* h, int* v) {
+  READING("persistence", v, int);
+}
+int nvmlDeviceGetRetiredPagesPendingStatus(void* h, int* v) {
+  READING("retired_pending", v, int);
+}
+int nvmlDeviceGetRemappedRows(void* h, unsigned* corr, unsigned* unc, unsigned* pending,
+                              unsigned* failure) {
+  CHECK_GPU(h);
+  Json t = telemetry(h);
+  if (!t.contains("remapped_rows")) return kNotSupported;
+  const Json& r = t["remapped_rows"];
+  *corr = r.at(0).get<unsigned>();
+  *unc = r.at(1).get<unsigned>();
+  *pending = r.at(2).get<unsigned>();
+  *failure = r.at(3).get<unsigned>();
   return kSuccess;
 }
 

@@ -105,6 +105,9 @@ struct Nvml::Api {
   nvmlReturn_t (*ecc_errors)(nvmlDevice_t, int, int, unsigned long long*);
   nvmlReturn_t (*pcie_replays)(nvmlDevice_t, unsigned*);
   nvmlReturn_t (*nvlink_errors)(nvmlDevice_t, unsigned, int, unsigned long long*);
+  nvmlReturn_t (*persistence_mode)(nvmlDevice_t, int*);
+  nvmlReturn_t (*retired_pages_pending)(nvmlDevice_t, int*);
+  nvmlReturn_t (*remapped_rows)(nvmlDevice_t, unsigned*, unsigned*, unsigned*, unsigned*);
   nvmlReturn_t (*event_set_create)(nvmlEventSet_t*);
   nvmlReturn_t (*event_set_free)(nvmlEventSet_t);
   nvmlReturn_t (*supported_events)(nvmlDevice_t, unsigned long long*);
@@ -171,6 +174,9 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
   sym(api->ecc_errors, "nvmlDeviceGetTotalEccErrors", false);
   sym(api->pcie_replays, "nvmlDeviceGetPcieReplayCounter", false);
   sym(api->nvlink_errors, "nvmlDeviceGetNvLinkErrorCounter", false);
+  sym(api->persistence_mode, "nvmlDeviceGetPersistenceMode", false);
+  sym(api->retired_pages_pending, "nvmlDeviceGetRetiredPagesPendingStatus", false);
+  sym(api->remapped_rows, "nvmlDeviceGetRemappedRows", false);
   sym(api->event_set_create, "nvmlEventSetCreate", false);
   sym(api->event_set_free, "nvmlEventSetFree", false);
   sym(api->supported_events, "nvmlDeviceGetSupportedEventTypes", false);
@@ -189,6 +195,40 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
     return fail(ErrorCode::kUnavailable, "NVML failed to initialise: " + why);
   }
   return std::unique_ptr<Nvml>(new Nvml(h, std::move(api)));
+}
+
+std::vector<std::pair<std::string, NvmlHealth>> Nvml::health() {
+  std::vector<std::pair<std::string, NvmlHealth>> out;
+  unsigned count = 0;
+  if (api_->device_count(&count) != NVML_SUCCESS) return out;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    nvmlPciInfo_t pci{};
+    if (api_->device_by_index(i, &dev) != NVML_SUCCESS ||
+        api_->device_pci_info(dev, &pci) != NVML_SUCCESS) {
+      continue;
+    }
+    NvmlHealth h;
+    auto ok = [&](nvmlReturn_t rc) {
+      if (rc == NVML_ERROR_GPU_IS_LOST) h.lost = true;
+      return rc == NVML_SUCCESS;
+    };
+    int state = 0;
+    if (api_->persistence_mode && ok(api_->persistence_mode(dev, &state)))
+      h.persistence_mode = state == NVML_FEATURE_ENABLED;
+    if (api_->retired_pages_pending && ok(api_->retired_pages_pending(dev, &state)))
+      h.retired_pages_pending = state == NVML_FEATURE_ENABLED;
+    unsigned corr = 0, unc = 0, pending = 0, failure = 0;
+    if (api_->remapped_rows && ok(api_->remapped_rows(dev, &corr, &unc, &pending, &failure))) {
+      h.row_remap_pending = pending != 0;
+      h.row_remap_failure = failure != 0;
+    }
+    unsigned long long reasons = 0;
+    if (api_->throttle_reasons && ok(api_->throttle_reasons(dev, &reasons)))
+      h.throttle_reasons = reasons;
+    out.emplace_back(sysfs_address(pci.busId), h);
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, NvmlSample>> Nvml::sample() {

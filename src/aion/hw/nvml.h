@@ -56,6 +56,17 @@ struct NvmlSample {
 };
 inline constexpr const char* kNvlinkErrorNames[4] = {"replay", "recovery", "crc_flit", "crc_data"};
 
+// Health settings and pending repairs of a GPU (what `aion doctor` checks); a field the
+// driver does not support stays empty.
+struct NvmlHealth {
+  std::optional<bool> persistence_mode;
+  std::optional<bool> retired_pages_pending;  // pre-Ampere page retirement awaiting a reset
+  std::optional<bool> row_remap_pending;      // Ampere+ row remapping awaiting a reset
+  std::optional<bool> row_remap_failure;      // a remapping could not be recorded
+  std::optional<std::uint64_t> throttle_reasons;
+  bool lost = false;
+};
+
 // An asynchronous event from the driver (NVML event API).
 struct NvmlEvent {
   std::string pci_address;  // sysfs form
@@ -82,6 +93,10 @@ class Nvml {
   // Utilisation, memory, temperature, power, clocks, throttle reasons, ECC and PCIe replay
   // counts of every GPU, by sysfs PCI address. Functions the driver lacks leave fields empty.
   std::vector<std::pair<std::string, NvmlSample>> sample();
+
+  // Persistence mode, pending page retirement / row remapping and throttle reasons of every
+  // GPU, by sysfs PCI address.
+  std::vector<std::pair<std::string, NvmlHealth>> health();
 
   // Registers every GPU for Xid critical errors and ECC error events (what each GPU
   // supports). kUnsupported when the driver lacks the event API.

@@ -242,6 +242,41 @@ bool JobManager::held() const {
   return !hold_by_.empty();
 }
 
+Status JobManager::set_gpu_drained(const std::string& pci_address, bool drained,
+                                   const std::string& why) {
+  bool known = false;
+  for (const auto& g : model_.gpus) known = known || g.pci_address == pci_address;
+  if (!known) return fail(ErrorCode::kNotFound, "no GPU at " + pci_address + " on this node");
+  {
+    std::lock_guard lock(mu_);
+    if (drained) {
+      drained_[pci_address] = why;
+    } else {
+      drained_.erase(pci_address);
+    }
+  }
+  spdlog::warn("event=gpu_{} pci={} why=\"{}\"", drained ? "drained" : "undrained", pci_address,
+               why);
+  poke();
+  return {};
+}
+
+std::map<std::string, std::string> JobManager::drained_gpus() const {
+  std::lock_guard lock(mu_);
+  return drained_;
+}
+
+Result<Job> JobManager::requeue(std::int64_t id) {
+  auto job = get(id);
+  if (!job) return job;
+  if (!is_terminal(job->state)) {
+    return fail(ErrorCode::kConflict, "job " + std::to_string(id) + " is still " +
+                                          std::string(to_string(job->state)) +
+                                          "; only a finished job can be requeued");
+  }
+  return submit(job->spec);
+}
+
 JobManager::Counts JobManager::counts() const {
   std::lock_guard lock(mu_);
   return {pending_.size(), running_.size()};
@@ -563,6 +598,13 @@ void JobManager::pass(std::unique_lock<std::mutex>& lock) {
   if (!hold_by_.empty()) return;  // get() and queue() say why
   PlanInput in;
   in.model = &model_;
+  NodeModel drained_model;  // the model with drained GPUs unusable, only while some are
+  if (!drained_.empty()) {
+    drained_model = model_;
+    for (auto& g : drained_model.gpus)
+      if (drained_.contains(g.pci_address)) g.usable = false;
+    in.model = &drained_model;
+  }
   in.state = state_.get();
   in.fairshare = &fairshare_;
   in.now_ms = to_ms(clock_.wall());
@@ -970,10 +1012,21 @@ void JobManager::finish(Job& job, Live& live) {
   }
   spdlog::info("event=job_end id={} state={} reason=\"{}\"", job.id, to_string(job.state),
                job.reason);
-  if (job.state == JobState::kLost || job.oom_killed || live.stop_state == JobState::kPreempted) {
+  // Failed jobs too, so that the diagnosis engine can link them to the fault that explains
+  // them (gpu_pci names their GPUs the way kernel and NVML evidence does).
+  if (job.state == JobState::kLost || job.state == JobState::kFailed || job.oom_killed ||
+      live.stop_state == JobState::kPreempted) {
+    if (job.state == JobState::kFailed && ev.severity == "info") ev.severity = "warning";
     ev.message = "job " + std::to_string(job.id) + " (" + job.spec.name + ", " + job.spec.user +
                  "): " + std::string(to_string(job.state)) + ": " + job.reason;
-    ev.data_json = to_json(job).dump();
+    Json data = to_json(job);
+    Json pci = Json::array();
+    for (int g : a.gpus) {
+      if (g >= 0 && static_cast<std::size_t>(g) < model_.gpus.size())
+        pci.push_back(model_.gpus[static_cast<std::size_t>(g)].pci_address);
+    }
+    data["gpu_pci"] = std::move(pci);
+    ev.data_json = data.dump();
     (void)events_.append(std::move(ev));
   }
 }

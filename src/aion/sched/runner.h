@@ -113,6 +113,17 @@ class JobManager {
   void set_hold(bool hold, const std::string& who);
   bool held() const;
 
+  // Drain: no new job is placed on the GPU at `pci_address` (sysfs form) until it is
+  // undrained; running jobs go on. The diagnosis engine's remediation uses it for a GPU that
+  // failed. Not persisted: a restarted aiond starts with every GPU schedulable. kNotFound for
+  // an address the node model does not have.
+  Status set_gpu_drained(const std::string& pci_address, bool drained, const std::string& why);
+  // Drained GPUs by PCI address, with why.
+  std::map<std::string, std::string> drained_gpus() const;
+  // Requeue: submits a finished job's spec again as a new job (same command, resources,
+  // user); kConflict while the job is still pending or running.
+  Result<Job> requeue(std::int64_t id);
+
   // What each running job uses now, read from its cgroup (jobs without one are left out).
   struct JobUsageNow {
     std::int64_t id = 0;
@@ -160,7 +171,8 @@ class JobManager {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool dirty_ = true;
-  std::string hold_by_;  // who holds the node; "" = released
+  std::string hold_by_;                         // who holds the node; "" = released
+  std::map<std::string, std::string> drained_;  // PCI address -> why
   bool stopping_ = false;
   std::map<std::int64_t, Job> pending_;
   std::map<std::int64_t, Job> running_;

@@ -1,0 +1,108 @@
+#include "aion/api/diagnose_routes.h"
+
+#include <charconv>
+
+#include "aion/core/json.h"
+#include "aion/diagnose/incident_json.h"
+
+namespace aion::api {
+namespace {
+
+Response json(int status, const Json& j) {
+  // Evidence lines come from logs and may hold bytes that are not UTF-8.
+  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+Response off() {
+  return Response::from_error(
+      Error(ErrorCode::kUnavailable, "diagnosis is off (diagnose.enabled = false in the config)"));
+}
+
+Result<std::int64_t> incident_id(const Request& r) {
+  auto it = r.params.find("id");
+  std::int64_t id = 0;
+  if (it != r.params.end()) {
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
+    if (ec == std::errc() && p == it->second.data() + it->second.size() && id > 0) return id;
+  }
+  return fail(ErrorCode::kInvalidArgument, "an incident id is a positive integer");
+}
+
+}  // namespace
+
+void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
+  router.add({"GET", "/v1/incidents", Role::kViewer,
+              "Incidents, most recently updated first, each with its top root-cause hypothesis",
+              [d](Request& r) {
+                if (!d) return off();
+                int limit = std::atoi(r.query_or("limit", "50").c_str());
+                if (limit < 1 || limit > 10000) {
+                  return Response::from_error(
+                      Error(ErrorCode::kInvalidArgument, "limit must be from 1 to 10000"));
+                }
+                auto list = d->incidents().list(limit);
+                if (!list) return Response::from_error(list.error());
+                Json out = Json::array();
+                for (const auto& i : *list) out.push_back(diagnose::summary_json(i));
+                return json(200, Json{{"incidents", out}});
+              }});
+
+  router.add({"GET", "/v1/incidents/{id}", Role::kViewer,
+              "One incident: ranked hypotheses with confidence and action, evidence, linked "
+              "jobs and the remediation audit trail",
+              [d](Request& r) {
+                if (!d) return off();
+                auto id = incident_id(r);
+                if (!id) return Response::from_error(id.error());
+                auto inc = d->incidents().get(*id);
+                if (!inc) return Response::from_error(inc.error());
+                Json j = diagnose::to_json(*inc);
+                Json audit = Json::array();
+                if (auto log = d->incidents().audit_log(*id)) {
+                  for (const auto& a : *log) audit.push_back(diagnose::to_json(a));
+                }
+                j["audit"] = std::move(audit);
+                return json(200, j);
+              }});
+
+  router.add({"POST", "/v1/incidents/{id}/remediate", Role::kViewer,
+              "Show ({\"dry_run\": true}) or run ({\"dry_run\": false, \"approve\": true}) the "
+              "incident's remediation playbook; running needs the operator role",
+              [d](Request& r) {
+                if (!d) return off();
+                auto id = incident_id(r);
+                if (!id) return Response::from_error(id.error());
+                Json body = r.body.empty() ? Json::object() : Json::parse(r.body, nullptr, false);
+                if (!body.is_object()) {
+                  return Response::from_error(
+                      Error(ErrorCode::kInvalidArgument, "the body must be a JSON object"));
+                }
+                diagnose::RemediateRequest req;
+                try {
+                  req.dry_run = body.value("dry_run", true);
+                  req.approve = body.value("approve", false);
+                  req.playbook = body.value("playbook", "");
+                } catch (const Json::exception&) {
+                  return Response::from_error(
+                      Error(ErrorCode::kInvalidArgument,
+                            "dry_run and approve are booleans, playbook a string"));
+                }
+                req.privileged = r.caller.role >= Role::kOperator;
+                req.caller = r.caller.name;
+                auto inc = d->incidents().get(*id);
+                if (!inc) return Response::from_error(inc.error());
+                auto out = d->remediator().remediate(*inc, req);
+                if (!out) return Response::from_error(out.error());
+                return json(200, diagnose::to_json(*out));
+              }});
+
+  router.add({"GET", "/v1/doctor", Role::kViewer,
+              "Run the node health checks now (driver, persistence, ECC, PCIe, clocks, disk, "
+              "memory errors)",
+              [d](Request&) {
+                if (!d) return off();
+                return json(200, diagnose::doctor_json(d->doctor()));
+              }});
+}
+
+}  // namespace aion::api

@@ -1,0 +1,408 @@
+#include "aion/diagnose/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+
+#include "aion/core/json.h"
+
+namespace aion::diagnose {
+namespace {
+
+std::int64_t ms_of(Clock::Wall t) {
+  return to_unix_ms(t);
+}
+
+double severity_factor(std::string_view s) {
+  if (s == "critical") return 1.0;
+  if (s == "warning") return 0.7;
+  return 0.4;
+}
+
+int severity_rank(std::string_view s) {
+  return s == "critical" ? 2 : s == "warning" ? 1 : 0;
+}
+
+bool is_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c));
+  });
+}
+
+void add_unique(std::vector<std::string>& v, std::string s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+}
+
+bool shares(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  for (const auto& x : a)
+    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
+  return false;
+}
+
+// Labels of a series key: name{a="1",b="x"}.
+std::map<std::string, std::string> series_labels(std::string_view key) {
+  std::map<std::string, std::string> out;
+  auto open = key.find('{');
+  if (open == std::string_view::npos) return out;
+  std::size_t i = open + 1;
+  while (i < key.size()) {
+    auto eq = key.find("=\"", i);
+    if (eq == std::string_view::npos) break;
+    std::string name(key.substr(i, eq - i));
+    std::string value;
+    std::size_t k = eq + 2;
+    for (; k < key.size() && key[k] != '"'; ++k) {
+      if (key[k] == '\\' && k + 1 < key.size()) ++k;
+      value.push_back(key[k]);
+    }
+    out[name] = value;
+    i = key.find(',', k);
+    if (i == std::string_view::npos) break;
+    ++i;
+  }
+  return out;
+}
+
+bool looks_like_disk(std::string_view dev) {
+  for (std::string_view p : {"nvme", "sd", "vd", "xvd", "hd", "md", "dm-"})
+    if (dev.substr(0, p.size()) == p) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string normalize_pci(std::string_view text) {
+  std::string s(text);
+  if (s.rfind("PCI:", 0) == 0 || s.rfind("pci:", 0) == 0) s = s.substr(4);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // "00000000:07:00.0" (NVML's 8-digit domain) -> "0000:07:00.0".
+  if (auto c = s.find(':'); c == 8 && s.compare(0, 4, "0000") == 0) s = s.substr(4);
+  std::size_t colons = static_cast<std::size_t>(std::count(s.begin(), s.end(), ':'));
+  if (colons == 1) s = "0000:" + s;  // "07:00.0"
+  if (s.find('.') == std::string::npos) s += ".0";
+  return s;
+}
+
+std::vector<std::string> device_keys(const std::map<std::string, std::string>& captures) {
+  std::vector<std::string> keys;
+  for (const auto& [name, value] : captures) {
+    if (value.empty() || name == "xid") continue;
+    if (name == "pci") {
+      keys.push_back("pci:" + normalize_pci(value));
+    } else if (name == "disk") {
+      keys.push_back("disk:" + value);
+      if (value.rfind("nvme", 0) == 0) {
+        auto n = value.find('n', 4);
+        if (n != std::string::npos && n > 4) add_unique(keys, "disk:" + value.substr(0, n));
+      }
+    } else {
+      keys.push_back(name + ":" + value);
+    }
+  }
+  return keys;
+}
+
+Engine::Engine(const Catalog& catalog, const Matcher& matcher, EngineOptions options)
+    : catalog_(catalog), matcher_(matcher), options_(std::move(options)) {
+  std::map<std::string, int> normalized;
+  for (const auto& [pci, gpu] : options_.gpu_by_pci) {
+    normalized[normalize_pci(pci)] = gpu;
+    pci_by_gpu_[gpu] = normalize_pci(pci);
+  }
+  options_.gpu_by_pci = std::move(normalized);
+}
+
+void Engine::set_listener(Listener listener) {
+  std::lock_guard l(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void Engine::set_next_id(std::int64_t next) {
+  std::lock_guard l(mu_);
+  next_id_ = std::max(next_id_, next);
+}
+
+void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_view text) {
+  {
+    std::lock_guard l(mu_);
+    ++stats_.lines;
+  }
+  std::vector<Hit> hits = matcher_.match(text);
+  if (hits.empty()) return;
+  for (auto& h : hits) {
+    Signal s{h.signature, {}};
+    s.evidence.time_ms = ms_of(time);
+    s.evidence.source = std::string(source);
+    s.evidence.signature = h.signature->id;
+    s.evidence.text = std::string(text);
+    s.evidence.devices = device_keys(h.captures);
+    if (source.rfind("job:", 0) == 0) add_unique(s.evidence.devices, std::string(source));
+    add(std::move(s));
+  }
+}
+
+void Engine::on_event(std::string_view kind, std::string_view severity, std::string_view message,
+                      std::string_view data_json, Clock::Wall time, std::int64_t event_id) {
+  Json data = Json::parse(data_json, nullptr, false);
+  if (!data.is_object()) data = Json::object();
+  const Signature* sig = nullptr;
+  std::vector<std::string> devices;
+  std::string metrics;
+  auto add_pci = [&](const Json& v) {
+    if (v.is_string() && !v.get<std::string>().empty())
+      add_unique(devices, "pci:" + normalize_pci(v.get<std::string>()));
+  };
+  if (kind == "gpu") {
+    if (data.contains("xid") && data["xid"].is_number_unsigned()) {
+      sig = catalog_.find_xid(data["xid"].get<std::uint64_t>());
+    } else if (data.value("kind", "") == "ecc_double_bit") {
+      sig = catalog_.find_event("gpu_ecc_double_bit");
+    }
+    add_pci(data.value("pci", Json()));
+    if (data.contains("gpu") && data["gpu"].is_number_integer())
+      add_unique(devices, "gpu:" + std::to_string(data["gpu"].get<int>()));
+  } else if (kind == "anomaly") {
+    sig = catalog_.find_event("anomaly");
+    for (const auto& [k, v] : series_labels(data.value("series", ""))) {
+      if (k == "gpu" || k == "job") add_unique(devices, k + ":" + v);
+      if (k == "pci") add_unique(devices, "pci:" + normalize_pci(v));
+      if (k == "device") add_unique(devices, (looks_like_disk(v) ? "disk:" : "nic:") + v);
+    }
+    Json m = Json::object();
+    for (const char* k : {"series", "value", "baseline", "sigma", "score", "explanation"})
+      if (data.contains(k)) m[k] = data[k];
+    metrics = m.dump();
+  } else if (kind == "job") {
+    std::string state = data.value("state", "");
+    if (data.value("oom_killed", false)) {
+      sig = catalog_.find_event("job_oom");
+    } else if (state == "failed" || state == "lost") {
+      sig = catalog_.find_event("job_failed");
+    }
+    if (data.contains("id") && data["id"].is_number_integer())
+      add_unique(devices, "job:" + std::to_string(data["id"].get<std::int64_t>()));
+    for (const auto& p : data.value("gpu_pci", Json::array())) add_pci(p);
+  } else if (kind == "hw_change") {
+    sig = catalog_.find_event(severity == "critical" ? "hw_change_critical" : "hw_change");
+    std::string dev = data.value("device", "");
+    if (dev.size() >= 7 && is_hex(dev.substr(0, 2)) && dev.find(':') != std::string::npos) {
+      add_pci(Json(dev));
+    } else if (!dev.empty() && dev != "memory" && dev != "cpu") {
+      add_unique(devices, (looks_like_disk(dev) ? "disk:" : "nic:") + dev);
+    }
+  }
+  {
+    std::lock_guard l(mu_);
+    ++stats_.events;
+  }
+  if (!sig) return;
+  Signal s{sig, {}};
+  s.evidence.time_ms = ms_of(time);
+  s.evidence.source = event_id > 0 ? "event:" + std::to_string(event_id) : "event";
+  s.evidence.signature = sig->id;
+  s.evidence.text = std::string(message);
+  s.evidence.devices = std::move(devices);
+  s.evidence.metrics_json = std::move(metrics);
+  add(std::move(s));
+}
+
+void Engine::add(Signal signal) {
+  std::lock_guard order(listener_mu_);
+  Incident copy;
+  std::vector<std::int64_t> merged;
+  {
+    std::lock_guard l(mu_);
+    ++stats_.hits;
+    Evidence& ev = signal.evidence;
+    // Both names of a GPU, so that NVML (index) and kernel (PCI) evidence meet.
+    std::vector<std::string> extra;
+    for (const auto& d : ev.devices) {
+      if (d.rfind("pci:", 0) == 0) {
+        if (auto it = options_.gpu_by_pci.find(d.substr(4)); it != options_.gpu_by_pci.end())
+          extra.push_back("gpu:" + std::to_string(it->second));
+      } else if (d.rfind("gpu:", 0) == 0) {
+        if (auto it = pci_by_gpu_.find(std::atoi(d.c_str() + 4)); it != pci_by_gpu_.end())
+          extra.push_back("pci:" + it->second);
+      }
+    }
+    for (auto& e : extra) add_unique(ev.devices, std::move(e));
+
+    const std::int64_t t = ev.time_ms;
+    const std::int64_t w = options_.window.count();
+    auto in_window = [&](const Incident& i) {
+      return t <= i.updated_ms + w && t >= i.opened_ms - w;
+    };
+    std::vector<std::int64_t> matches;
+    for (const auto& [id, inc] : incidents_) {
+      if (!in_window(inc)) continue;
+      if (!ev.devices.empty() && !inc.devices.empty() && shares(ev.devices, inc.devices))
+        matches.push_back(id);
+    }
+    if (matches.empty()) {
+      // Node-wide evidence, or a node-wide incident: the most recent one in the window.
+      const Incident* best = nullptr;
+      for (const auto& [id, inc] : incidents_) {
+        if (!in_window(inc) || (!ev.devices.empty() && !inc.devices.empty())) continue;
+        if (!best || inc.updated_ms > best->updated_ms) best = &inc;
+      }
+      if (best) matches.push_back(best->id);
+    }
+    Incident* target = nullptr;
+    if (matches.empty()) {
+      Incident fresh;
+      fresh.id = next_id_++;
+      fresh.opened_ms = fresh.updated_ms = t;
+      ++stats_.incidents;
+      target = &incidents_.emplace(fresh.id, std::move(fresh)).first->second;
+    } else {
+      target = &incidents_.at(matches.front());
+      for (std::size_t k = 1; k < matches.size(); ++k) {
+        Incident other = std::move(incidents_.at(matches[k]));
+        incidents_.erase(matches[k]);
+        merged.push_back(other.id);
+        target->opened_ms = std::min(target->opened_ms, other.opened_ms);
+        target->updated_ms = std::max(target->updated_ms, other.updated_ms);
+        for (auto& d : other.devices) add_unique(target->devices, std::move(d));
+        for (auto j : other.jobs)
+          if (std::find(target->jobs.begin(), target->jobs.end(), j) == target->jobs.end())
+            target->jobs.push_back(j);
+        target->evidence_total += other.evidence_total;
+        for (auto& e : other.evidence) target->evidence.push_back(std::move(e));
+        std::stable_sort(
+            target->evidence.begin(), target->evidence.end(),
+            [](const Evidence& a, const Evidence& b) { return a.time_ms < b.time_ms; });
+        if (target->evidence.size() > options_.max_evidence)
+          target->evidence.resize(options_.max_evidence);
+        for (auto& h : other.hypotheses) {
+          auto it = std::find_if(target->hypotheses.begin(), target->hypotheses.end(),
+                                 [&](const Hypothesis& x) { return x.signature == h.signature; });
+          if (it == target->hypotheses.end()) {
+            target->hypotheses.push_back(std::move(h));
+          } else {
+            it->evidence_count += h.evidence_count;
+            it->first_ms = std::min(it->first_ms, h.first_ms);
+            it->last_ms = std::max(it->last_ms, h.last_ms);
+          }
+        }
+      }
+    }
+    Incident& inc = *target;
+    inc.opened_ms = std::min(inc.opened_ms, t);
+    inc.updated_ms = std::max(inc.updated_ms, t);
+    for (const auto& d : ev.devices) {
+      add_unique(inc.devices, d);
+      if (d.rfind("job:", 0) == 0) {
+        std::int64_t job = std::atoll(d.c_str() + 4);
+        if (std::find(inc.jobs.begin(), inc.jobs.end(), job) == inc.jobs.end())
+          inc.jobs.push_back(job);
+      }
+    }
+    const Signature& sig = *signal.signature;
+    auto h = std::find_if(inc.hypotheses.begin(), inc.hypotheses.end(),
+                          [&](const Hypothesis& x) { return x.signature == sig.id; });
+    if (h == inc.hypotheses.end()) {
+      Hypothesis x;
+      x.signature = sig.id;
+      x.title = sig.title;
+      x.component = sig.component;
+      x.severity = sig.severity;
+      x.meaning = sig.meaning;
+      x.collect = sig.evidence;
+      x.action = sig.action;
+      x.playbook = sig.playbook;
+      x.source = sig.source;
+      x.first_ms = t;
+      inc.hypotheses.push_back(std::move(x));
+      h = std::prev(inc.hypotheses.end());
+    }
+    if (h->evidence_count == 0 || t >= h->last_ms + 1000 || t + 1000 <= h->first_ms)
+      h->evidence_count++;
+    h->first_ms = std::min(h->first_ms, t);
+    h->last_ms = std::max(h->last_ms, t);
+    ++inc.evidence_total;
+    if (inc.evidence.size() < options_.max_evidence) {
+      auto pos = std::upper_bound(inc.evidence.begin(), inc.evidence.end(), t,
+                                  [](std::int64_t x, const Evidence& e) { return x < e.time_ms; });
+      inc.evidence.insert(pos, std::move(ev));
+    }
+    rank(inc);
+    copy = inc;
+    while (incidents_.size() > options_.max_incidents) {
+      auto oldest = std::min_element(
+          incidents_.begin(), incidents_.end(),
+          [](const auto& a, const auto& b) { return a.second.updated_ms < b.second.updated_ms; });
+      incidents_.erase(oldest);
+    }
+  }
+  if (listener_) listener_(copy, merged);
+}
+
+void Engine::rank(Incident& inc) const {
+  std::int64_t earliest = inc.hypotheses.empty() ? 0 : inc.hypotheses.front().first_ms;
+  for (const auto& h : inc.hypotheses) earliest = std::min(earliest, h.first_ms);
+  const Hypothesis* first = nullptr;
+  for (const auto& h : inc.hypotheses) {
+    if (h.first_ms != earliest) continue;
+    // Ties at the same instant go to the more specific signature.
+    const Signature* s = catalog_.find(h.signature);
+    const Signature* f = first ? catalog_.find(first->signature) : nullptr;
+    if (!first || (s && f && s->weight > f->weight)) first = &h;
+  }
+  double total = 0;
+  for (auto& h : inc.hypotheses) {
+    const Signature* s = catalog_.find(h.signature);
+    double weight = s ? s->weight : 0.1;
+    double n = static_cast<double>(std::max<std::size_t>(1, h.evidence_count));
+    h.score = weight * severity_factor(h.severity) * (1 + 0.25 * std::log2(n)) *
+              (&h == first ? 1.2 : 1.0);
+    total += h.score;
+  }
+  for (auto& h : inc.hypotheses)
+    h.confidence = total > 0 ? std::round(h.score / total * 100) / 100 : 0;
+  std::stable_sort(inc.hypotheses.begin(), inc.hypotheses.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  inc.severity = "info";
+  for (const auto& h : inc.hypotheses)
+    if (severity_rank(h.severity) > severity_rank(inc.severity)) inc.severity = h.severity;
+  if (inc.hypotheses.empty()) return;
+  std::string where;
+  auto gpus = device_values(inc, "gpu");
+  auto pcis = device_values(inc, "pci");
+  if (!gpus.empty()) {
+    where = "GPU " + gpus.front();
+    if (!pcis.empty()) where += " (" + pcis.front() + ")";
+  } else if (!pcis.empty()) {
+    where = pcis.front();
+  } else {
+    for (const char* k : {"disk", "nic", "job"}) {
+      auto v = device_values(inc, k);
+      if (!v.empty()) {
+        where = std::string(k) + " " + v.front();
+        break;
+      }
+    }
+  }
+  inc.title = inc.hypotheses.front().title + (where.empty() ? "" : " on " + where);
+}
+
+std::vector<Incident> Engine::incidents() const {
+  std::lock_guard l(mu_);
+  std::vector<Incident> out;
+  for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) out.push_back(it->second);
+  return out;
+}
+
+std::optional<Incident> Engine::incident(std::int64_t id) const {
+  std::lock_guard l(mu_);
+  auto it = incidents_.find(id);
+  if (it == incidents_.end()) return std::nullopt;
+  return it->second;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard l(mu_);
+  return stats_;
+}
+
+}  // namespace aion::diagnose

@@ -1,0 +1,112 @@
+// Engine: turns log lines and daemon events into incidents with ranked root causes.
+//
+// Input: on_log_line() for kernel, journal, file and job-log lines (the logs module's
+// sources call it), on_event() for the EventLog's events (NVML Xids, anomalies, job
+// failures, hardware changes). Each line is matched against the signature catalog; each
+// hit or event becomes a piece of evidence with device keys ("pci:0000:07:00.0", "gpu:0",
+// "nic:eth0", "disk:nvme0", "job:12", "pid:4242"; a GPU's index and PCI address are both
+// added when the inventory knows the pair).
+//
+// Correlation: evidence joins an incident whose last evidence is at most `window` older and
+// that shares a device key with it; evidence that shares keys with several such incidents
+// merges them (a job's CUDA error and the GPU's Xid meet through the job-failed event that
+// names both). Evidence without device keys (MCE, lockups, NFS) joins the most recently
+// updated incident in the window. Otherwise it opens a new incident.
+//
+// Ranking: every signature present in an incident is a hypothesis, scored
+//   score = weight x severity_factor x (1 + 0.25 log2 n) x (1.2 if it came first)
+// where weight is the catalog's prior (specific hardware faults high, symptoms low),
+// severity_factor is 1.0 critical / 0.7 warning / 0.4 info, n the evidence count of the
+// hypothesis (events: its lines less than a second apart count once), and the 1.2 goes to
+// the hypothesis with the earliest evidence (a cause comes before its symptoms).
+// confidence = score / sum of the incident's scores.
+//
+// Thread-safe: every public method may be called from any thread. The listener is called
+// without the engine's lock held, in the order updates happen.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aion/core/clock.h"
+#include "aion/diagnose/catalog.h"
+#include "aion/diagnose/incident.h"
+#include "aion/diagnose/matcher.h"
+
+namespace aion::diagnose {
+
+struct EngineOptions {
+  std::chrono::milliseconds window{300'000};
+  std::size_t max_evidence = 200;         // kept per incident (the count goes on)
+  std::size_t max_incidents = 1000;       // kept in memory (the oldest go; the store keeps all)
+  std::map<std::string, int> gpu_by_pci;  // "0000:07:00.0" -> NVIDIA/AMD index
+};
+
+struct EngineStats {
+  std::uint64_t lines = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t events = 0;
+  std::uint64_t incidents = 0;
+};
+
+class Engine {
+ public:
+  // Called after an incident was opened or changed; `merged` lists incidents folded into it
+  // (they no longer exist).
+  using Listener =
+      std::function<void(const Incident& incident, const std::vector<std::int64_t>& merged)>;
+
+  // The catalog and matcher must outlive the engine.
+  Engine(const Catalog& catalog, const Matcher& matcher, EngineOptions options);
+
+  // A log line. source: "kmsg", "journal", "file:/path", or "job:ID" for a job's output
+  // (the job becomes a device key of the evidence).
+  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text);
+  // An EventLog event (kind gpu, anomaly, job, hw_change; others are ignored). `event_id`
+  // names it in the evidence ("event:ID"); 0 when it has none.
+  void on_event(std::string_view kind, std::string_view severity, std::string_view message,
+                std::string_view data_json, Clock::Wall time, std::int64_t event_id = 0);
+
+  std::vector<Incident> incidents() const;  // newest first
+  std::optional<Incident> incident(std::int64_t id) const;
+  EngineStats stats() const;
+
+  void set_listener(Listener listener);
+  // Incident ids continue after this (the store's highest id at start).
+  void set_next_id(std::int64_t next);
+
+ private:
+  struct Signal {
+    const Signature* signature;
+    Evidence evidence;
+  };
+  void add(Signal signal);
+  void rank(Incident& incident) const;
+
+  const Catalog& catalog_;
+  const Matcher& matcher_;
+  EngineOptions options_;
+  std::map<int, std::string> pci_by_gpu_;
+
+  mutable std::mutex mu_;
+  std::map<std::int64_t, Incident> incidents_;
+  std::int64_t next_id_ = 1;
+  EngineStats stats_;
+  Listener listener_;
+  std::mutex listener_mu_;  // keeps listener calls in order
+};
+
+// Device keys from named captures: pci addresses normalised to the sysfs form
+// ("PCI:0000:07:00" -> "pci:0000:07:00.0"), disks also by controller ("nvme0n1p2" adds
+// "disk:nvme0"). Exposed for tests.
+std::vector<std::string> device_keys(const std::map<std::string, std::string>& captures);
+std::string normalize_pci(std::string_view text);
+
+}  // namespace aion::diagnose

@@ -1,0 +1,162 @@
+#include "aion/diagnose/incident_json.h"
+
+#include "aion/core/clock.h"
+
+namespace aion::diagnose {
+namespace {
+
+std::string rfc3339(std::int64_t ms) {
+  return format_rfc3339(Clock::Wall(std::chrono::milliseconds(ms)));
+}
+
+Json hypothesis_json(const Hypothesis& h, std::size_t rank) {
+  return {{"rank", rank},           {"signature", h.signature},
+          {"title", h.title},       {"component", h.component},
+          {"severity", h.severity}, {"confidence", h.confidence},
+          {"score", h.score},       {"evidence_count", h.evidence_count},
+          {"first_ms", h.first_ms}, {"meaning", h.meaning},
+          {"collect", h.collect},   {"action", h.action},
+          {"playbook", h.playbook}, {"source", h.source}};
+}
+
+}  // namespace
+
+std::vector<std::string> device_values(const Incident& incident, std::string_view kind) {
+  std::vector<std::string> out;
+  for (const auto& d : incident.devices) {
+    if (d.size() > kind.size() && d.compare(0, kind.size(), kind) == 0 && d[kind.size()] == ':')
+      out.push_back(d.substr(kind.size() + 1));
+  }
+  return out;
+}
+
+Json summary_json(const Incident& i) {
+  Json top = i.hypotheses.empty() ? Json(nullptr) : hypothesis_json(i.hypotheses.front(), 1);
+  return {{"id", i.id},
+          {"opened_ms", i.opened_ms},
+          {"opened", rfc3339(i.opened_ms)},
+          {"updated_ms", i.updated_ms},
+          {"updated", rfc3339(i.updated_ms)},
+          {"severity", i.severity},
+          {"title", i.title},
+          {"devices", i.devices},
+          {"jobs", i.jobs},
+          {"evidence_total", i.evidence_total},
+          {"top", top}};
+}
+
+Json to_json(const Incident& i) {
+  Json j = summary_json(i);
+  Json hyps = Json::array();
+  for (std::size_t k = 0; k < i.hypotheses.size(); ++k)
+    hyps.push_back(hypothesis_json(i.hypotheses[k], k + 1));
+  j["hypotheses"] = std::move(hyps);
+  Json ev = Json::array();
+  for (const auto& e : i.evidence) {
+    Json x = {{"time_ms", e.time_ms}, {"time", rfc3339(e.time_ms)},
+              {"source", e.source},   {"signature", e.signature},
+              {"text", e.text},       {"devices", e.devices}};
+    if (!e.metrics_json.empty()) {
+      Json m = Json::parse(e.metrics_json, nullptr, false);
+      if (!m.is_discarded()) x["metrics"] = std::move(m);
+    }
+    ev.push_back(std::move(x));
+  }
+  j["evidence"] = std::move(ev);
+  return j;
+}
+
+Result<Incident> incident_from_json(const Json& j) {
+  try {
+    Incident i;
+    i.id = j.at("id").get<std::int64_t>();
+    i.opened_ms = j.at("opened_ms").get<std::int64_t>();
+    i.updated_ms = j.at("updated_ms").get<std::int64_t>();
+    i.severity = j.at("severity").get<std::string>();
+    i.title = j.at("title").get<std::string>();
+    i.devices = j.at("devices").get<std::vector<std::string>>();
+    i.jobs = j.at("jobs").get<std::vector<std::int64_t>>();
+    i.evidence_total = j.value("evidence_total", std::size_t{0});
+    for (const auto& h : j.value("hypotheses", Json::array())) {
+      Hypothesis x;
+      x.signature = h.at("signature").get<std::string>();
+      x.title = h.value("title", "");
+      x.component = h.value("component", "");
+      x.severity = h.value("severity", "");
+      x.confidence = h.value("confidence", 0.0);
+      x.score = h.value("score", 0.0);
+      x.evidence_count = h.value("evidence_count", std::size_t{0});
+      x.first_ms = h.value("first_ms", std::int64_t{0});
+      x.meaning = h.value("meaning", "");
+      x.collect = h.value("collect", std::vector<std::string>{});
+      x.action = h.value("action", "");
+      x.playbook = h.value("playbook", "");
+      x.source = h.value("source", "");
+      i.hypotheses.push_back(std::move(x));
+    }
+    for (const auto& e : j.value("evidence", Json::array())) {
+      Evidence x;
+      x.time_ms = e.at("time_ms").get<std::int64_t>();
+      x.source = e.value("source", "");
+      x.signature = e.value("signature", "");
+      x.text = e.value("text", "");
+      x.devices = e.value("devices", std::vector<std::string>{});
+      if (e.contains("metrics")) x.metrics_json = e["metrics"].dump();
+      i.evidence.push_back(std::move(x));
+    }
+    return i;
+  } catch (const Json::exception& e) {
+    return fail(ErrorCode::kParse, std::string("malformed incident: ") + e.what());
+  }
+}
+
+Json to_json(const RemediateOutcome& o) {
+  Json steps = Json::array();
+  for (const auto& s : o.plan.steps) {
+    Json j = {{"number", s.number}, {"action", s.action}, {"description", s.description},
+              {"command", s.argv},  {"target", s.target}, {"problem", s.problem}};
+    for (const auto& r : o.steps) {
+      if (r.step.number == s.number) {
+        j["outcome"] = r.outcome;
+        j["detail"] = r.detail;
+      }
+    }
+    steps.push_back(std::move(j));
+  }
+  return {{"incident", o.plan.incident_id},
+          {"playbook", o.plan.playbook},
+          {"title", o.plan.title},
+          {"automatic", o.plan.automatic},
+          {"executed", o.executed},
+          {"dry_run", !o.executed},
+          {"steps", steps}};
+}
+
+Json to_json(const AuditRecord& a) {
+  return {{"id", a.id},
+          {"time_ms", a.time_ms},
+          {"time", rfc3339(a.time_ms)},
+          {"incident", a.incident_id},
+          {"playbook", a.playbook},
+          {"step", a.step},
+          {"action", a.action},
+          {"command", a.command},
+          {"approved_by", a.approved_by},
+          {"caller", a.caller},
+          {"outcome", a.outcome},
+          {"detail", a.detail}};
+}
+
+Json doctor_json(const std::vector<DoctorCheck>& checks) {
+  Json arr = Json::array();
+  for (const auto& c : checks) {
+    arr.push_back({{"name", c.name},
+                   {"status", c.status},
+                   {"subject", c.subject},
+                   {"found", c.found},
+                   {"action", c.action}});
+  }
+  return {{"status", overall_status(checks)}, {"checks", arr}};
+}
+
+}  // namespace aion::diagnose

@@ -1,0 +1,104 @@
+// The diagnosis service in aiond: the catalog, the engine fed by the EventLog (polled on a
+// thread of its own) and by the log sources (on_log_line), incidents persisted as they
+// change, a `incident` event when one opens, remediation and doctor on request.
+//
+// Log sources call DiagnoseService::on_log_line(source, time, text) from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "aion/core/config.h"
+#include "aion/core/host_fs.h"
+#include "aion/diagnose/catalog.h"
+#include "aion/diagnose/doctor.h"
+#include "aion/diagnose/engine.h"
+#include "aion/diagnose/incident_store.h"
+#include "aion/diagnose/matcher.h"
+#include "aion/diagnose/remediation.h"
+#include "aion/store/event_log.h"
+
+namespace aion::diagnose {
+
+struct DiagnoseOptions {
+  bool enabled = true;
+  std::filesystem::path signatures_dir;  // default <data_dir>/signatures
+  std::filesystem::path playbooks_dir;   // default <data_dir>/playbooks
+  std::chrono::milliseconds window{300'000};
+  std::chrono::milliseconds poll_interval{1000};
+  std::set<std::string> automatic_playbooks;
+  std::chrono::milliseconds command_timeout{120'000};
+  std::filesystem::path state_dir;
+  std::filesystem::path host_root = "/";
+  std::string nvml_library;
+};
+
+// The [diagnose] section of the config.
+ConfigSchema diagnose_config_schema();
+Result<DiagnoseOptions> diagnose_options(const Config& config,
+                                         const std::filesystem::path& state_dir);
+
+// Loads the catalog and playbooks of the options (the CLI's offline commands use this too).
+struct Knowledge {
+  Catalog catalog;
+  std::unique_ptr<Matcher> matcher;
+  std::vector<Playbook> playbooks;
+};
+Result<std::unique_ptr<Knowledge>> load_knowledge(const DiagnoseOptions& options);
+
+class DiagnoseService {
+ public:
+  // gpu_by_pci: the inventory's GPUs ("0000:07:00.0" -> index). hooks: how remediation
+  // reaches the scheduler (health_dir is filled in from the state directory).
+  static Result<std::unique_ptr<DiagnoseService>> create(DiagnoseOptions options,
+                                                         store::Store& store,
+                                                         store::EventLog& events,
+                                                         std::map<std::string, int> gpu_by_pci,
+                                                         RemediationHooks hooks);
+  ~DiagnoseService();
+
+  // Starts following the EventLog from its current end.
+  void start();
+  void stop();
+
+  // For the log sources: a kernel/journal/file/job-log line. Thread-safe.
+  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text) {
+    engine_->on_log_line(source, time, text);
+  }
+
+  Engine& engine() { return *engine_; }
+  IncidentStore& incidents() { return incidents_; }
+  Remediator& remediator() { return *remediator_; }
+  const Catalog& catalog() const { return knowledge_->catalog; }
+  std::vector<DoctorCheck> doctor();
+
+ private:
+  DiagnoseService(DiagnoseOptions options, store::Store& store, store::EventLog& events,
+                  std::unique_ptr<Knowledge> knowledge);
+  void loop();
+
+  DiagnoseOptions options_;
+  store::EventLog& events_;
+  std::unique_ptr<Knowledge> knowledge_;
+  IncidentStore incidents_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Remediator> remediator_;
+  std::set<std::int64_t> known_;  // incidents already announced (listener only)
+  std::mutex doctor_mu_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::int64_t last_event_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace aion::diagnose

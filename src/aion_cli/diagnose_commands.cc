@@ -1,0 +1,327 @@
+// aion incidents, aion incident ID, aion remediate ID, aion doctor, aion diagnose FILE|-:
+// the diagnosis engine's incidents (from the daemon), remediation through the daemon, and
+// the checks and log diagnosis that run without it.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "aion/core/config.h"
+#include "aion/core/host_fs.h"
+#include "aion/core/json.h"
+#include "aion/core/paths.h"
+#include "aion/core/settings.h"
+#include "aion/diagnose/doctor.h"
+#include "aion/diagnose/engine.h"
+#include "aion/diagnose/incident_json.h"
+#include "aion/diagnose/logtime.h"
+#include "aion/diagnose/service.h"
+#include "daemon_client.h"
+#include "table.h"
+
+namespace aion::cli {
+namespace {
+
+std::optional<Config> load_config(Context& ctx) {
+  ConfigSchema schema = config_schema();
+  std::string path = ctx.config;
+  if (path.empty()) {
+    if (auto d = default_paths().config_file) path = d->string();
+  }
+  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
+  if (!cfg) {
+    report(ctx, cfg.error());
+    return std::nullopt;
+  }
+  if (!ctx.host_root.empty()) cfg->set_string("host.root", ctx.host_root);
+  return std::move(*cfg);
+}
+
+std::string percent(double c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%3.0f%%", c * 100);
+  return buf;
+}
+
+std::string short_time(const std::string& rfc3339) {
+  // "2026-11-30T11:18:23.123Z" -> "2026-11-30 11:18:23"
+  if (rfc3339.size() < 19) return rfc3339;
+  std::string s = rfc3339.substr(0, 19);
+  s[10] = ' ';
+  return s;
+}
+
+std::string joined(const Json& arr, const char* sep = " ") {
+  std::string out;
+  for (const auto& x : arr) {
+    std::string v = x.is_string() ? x.get<std::string>() : x.dump();
+    out += (out.empty() ? "" : sep) + v;
+  }
+  return out;
+}
+
+void print_incident_list(const Json& incidents) {
+  if (incidents.empty()) {
+    std::printf("no incidents\n");
+    return;
+  }
+  Table t({"ID", "SEVERITY", "UPDATED", "CONF", "TITLE", "JOBS"});
+  for (const auto& i : incidents) {
+    const Json& top = i["top"];
+    t.add({std::to_string(i.value("id", 0LL)), i.value("severity", ""),
+           short_time(i.value("updated", "")),
+           top.is_object() ? percent(top.value("confidence", 0.0)) : "-", i.value("title", ""),
+           i["jobs"].empty() ? "-" : joined(i["jobs"], ",")});
+  }
+  t.print();
+}
+
+void print_incident(const Json& i) {
+  std::printf("incident %lld  %s  %s\n", i.value("id", 0LL), i.value("severity", "").c_str(),
+              i.value("title", "").c_str());
+  std::printf("  from %s to %s   devices: %s   jobs: %s\n",
+              short_time(i.value("opened", "")).c_str(), short_time(i.value("updated", "")).c_str(),
+              i["devices"].empty() ? "-" : joined(i["devices"]).c_str(),
+              i["jobs"].empty() ? "-" : joined(i["jobs"], ", ").c_str());
+  std::printf("\nRoot-cause hypotheses (most likely first):\n");
+  for (const auto& h : i.value("hypotheses", Json::array())) {
+    std::printf("  %lld. %s  %s  [%s, %s, %lld event(s)]\n", h.value("rank", 0LL),
+                percent(h.value("confidence", 0.0)).c_str(), h.value("title", "").c_str(),
+                h.value("component", "").c_str(), h.value("severity", "").c_str(),
+                h.value("evidence_count", 0LL));
+    std::printf("       meaning: %s\n", h.value("meaning", "").c_str());
+    std::printf("       action:  %s\n", h.value("action", "").c_str());
+    std::printf("       collect: %s\n", joined(h.value("collect", Json::array()), "; ").c_str());
+    if (!h.value("playbook", "").empty()) {
+      std::printf("       playbook: %s (aion remediate %lld --dry-run)\n",
+                  h.value("playbook", "").c_str(), i.value("id", 0LL));
+    }
+    std::printf("       source:  %s\n", h.value("source", "").c_str());
+  }
+  std::printf("\nEvidence (%lld in all):\n", i.value("evidence_total", 0LL));
+  for (const auto& e : i.value("evidence", Json::array())) {
+    std::printf("  %s  %-12s %-24s %s\n", short_time(e.value("time", "")).c_str(),
+                e.value("source", "").c_str(), e.value("signature", "").c_str(),
+                e.value("text", "").c_str());
+    if (e.contains("metrics")) {
+      const Json& m = e["metrics"];
+      std::printf("      metric %s = %s (baseline %s)\n", m.value("series", "").c_str(),
+                  m.contains("value") ? m["value"].dump().c_str() : "?",
+                  m.contains("baseline") ? m["baseline"].dump().c_str() : "?");
+    }
+  }
+  if (i.contains("audit") && !i["audit"].empty()) {
+    std::printf("\nRemediation audit:\n");
+    for (const auto& a : i["audit"]) {
+      std::printf("  %s  %s step %lld %s %s: %s (caller %s, approved by %s)\n",
+                  short_time(a.value("time", "")).c_str(), a.value("playbook", "").c_str(),
+                  a.value("step", 0LL), a.value("action", "").c_str(),
+                  a.value("outcome", "").c_str(), a.value("detail", "").c_str(),
+                  a.value("caller", "").c_str(),
+                  a.value("approved_by", "").empty() ? "-" : a.value("approved_by", "").c_str());
+    }
+  }
+}
+
+void print_outcome(const Json& o) {
+  bool executed = o.value("executed", false);
+  std::printf("%s playbook %s for incident %lld: %s%s\n",
+              executed ? "ran" : "dry run:", o.value("playbook", "").c_str(),
+              o.value("incident", 0LL), o.value("title", "").c_str(),
+              o.value("automatic", false) ? " (automatic)" : "");
+  for (const auto& s : o.value("steps", Json::array())) {
+    std::printf("  %lld. %-15s %s\n", s.value("number", 0LL), s.value("action", "").c_str(),
+                s.value("description", "").c_str());
+    if (!s["command"].empty()) std::printf("       command: %s\n", joined(s["command"]).c_str());
+    if (!s.value("problem", "").empty())
+      std::printf("       cannot run: %s\n", s.value("problem", "").c_str());
+    if (s.contains("outcome")) {
+      std::printf("       %s%s%s\n", s.value("outcome", "").c_str(),
+                  s.value("detail", "").empty() ? "" : ": ", s.value("detail", "").c_str());
+    }
+  }
+  if (!executed) std::printf("nothing was run; run it with --approve (operator or admin)\n");
+}
+
+void print_doctor(const Json& d) {
+  Table t({"STATUS", "CHECK", "SUBJECT", "FOUND", "WHAT TO DO"});
+  for (const auto& c : d["checks"]) {
+    t.add({c.value("status", ""), c.value("name", ""), c.value("subject", ""), c.value("found", ""),
+           c.value("action", "")});
+  }
+  t.print();
+  std::printf("overall: %s\n", d.value("status", "").c_str());
+}
+
+}  // namespace
+
+void add_diagnose_commands(CLI::App& app, Context& ctx) {
+  auto limit = std::make_shared<int>(50);
+  auto* list = app.add_subcommand("incidents", "Incidents the daemon diagnosed, newest first");
+  list->add_option("--limit", *limit, "At most this many (default 50)")
+      ->check(CLI::Range(1, 10000));
+  list->callback([&ctx, limit] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "GET", "/v1/incidents?limit=" + std::to_string(*limit));
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    print_incident_list(Json::parse(*body, nullptr, false).value("incidents", Json::array()));
+  });
+
+  auto id = std::make_shared<long long>(0);
+  auto* one = app.add_subcommand(
+      "incident", "One incident: ranked root causes, evidence, linked jobs, audit trail");
+  one->add_option("ID", *id, "Incident id (aion incidents)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  one->callback([&ctx, id] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "GET", "/v1/incidents/" + std::to_string(*id));
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    print_incident(Json::parse(*body, nullptr, false));
+  });
+
+  struct RemArgs {
+    long long id = 0;
+    bool dry_run = false;
+    bool approve = false;
+    std::string playbook;
+  };
+  auto ra = std::make_shared<RemArgs>();
+  auto* rem = app.add_subcommand(
+      "remediate", "Show (--dry-run) or run (--approve, operator/admin) an incident's playbook");
+  rem->add_option("ID", ra->id, "Incident id")->required()->check(CLI::PositiveNumber);
+  auto* dry = rem->add_flag("--dry-run", ra->dry_run, "Show exactly what would run; run nothing");
+  rem->add_flag("--approve", ra->approve, "Approve and run the playbook (audited)")->excludes(dry);
+  rem->add_option("--playbook", ra->playbook,
+                  "Playbook id (default: the one of the most likely hypothesis)");
+  rem->callback([&ctx, ra] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    bool dry_run = ra->dry_run || !ra->approve;
+    if (!ra->dry_run && !ra->approve) {
+      std::fprintf(stderr, "aion: neither --dry-run nor --approve given: showing the dry run\n");
+    }
+    Json req = {{"dry_run", dry_run}, {"approve", ra->approve}, {"playbook", ra->playbook}};
+    auto body = call(ctx, *client, "POST", "/v1/incidents/" + std::to_string(ra->id) + "/remediate",
+                     req.dump());
+    if (!body) return;
+    Json o = Json::parse(*body, nullptr, false);
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+    } else {
+      print_outcome(o);
+    }
+    for (const auto& s : o.value("steps", Json::array()))
+      if (s.value("outcome", "") == "failed") ctx.exit_code = kExitFailure;
+  });
+
+  auto* doc = app.add_subcommand(
+      "doctor",
+      "Check the node now: GPU driver, persistence mode, pending ECC repairs, PCIe links, "
+      "throttling, disk space, memory errors (no daemon needed; exit 1 when a check fails)");
+  doc->callback([&ctx] {
+    auto cfg = load_config(ctx);
+    if (!cfg) return;
+    Settings s = settings_from(*cfg);
+    auto checks =
+        diagnose::run_doctor(HostFs(cfg->get_string("host.root")),
+                             {.state_dir = std::filesystem::exists(s.state_dir) ? s.state_dir : "",
+                              .nvml_library = cfg->get_string("hw.nvml_library")});
+    Json d = diagnose::doctor_json(checks);
+    if (ctx.json) {
+      std::printf("%s\n", d.dump().c_str());
+    } else {
+      print_doctor(d);
+    }
+    std::string overall = d.value("status", "ok");
+    if (overall == "fail" || (ctx.strict && overall == "warn")) ctx.exit_code = kExitFailure;
+  });
+
+  struct DiagArgs {
+    std::string file;
+    long long window_s = 0;
+    std::string source;
+  };
+  auto da = std::make_shared<DiagArgs>();
+  auto* diag = app.add_subcommand(
+      "diagnose",
+      "Run the fault signatures and the correlation over a log file (or - for stdin), no "
+      "daemon needed: e.g. journalctl -k -o short-iso | aion diagnose -");
+  diag->add_option("FILE", da->file, "Log file, or - for stdin")->required();
+  diag->add_option("--window", da->window_s,
+                   "Correlation window in seconds (default: diagnose.window_s)")
+      ->check(CLI::Range(1, 86400));
+  diag->add_option("--source", da->source,
+                   "Where the lines come from: kmsg, journal, file:PATH, job:ID (job output)");
+  diag->callback([&ctx, da] {
+    auto cfg = load_config(ctx);
+    if (!cfg) return;
+    auto options = diagnose::diagnose_options(*cfg, settings_from(*cfg).state_dir);
+    if (!options) return report(ctx, options.error());
+    auto k = diagnose::load_knowledge(*options);
+    if (!k) return report(ctx, k.error());
+    diagnose::EngineOptions eo;
+    eo.window = da->window_s > 0 ? std::chrono::seconds(da->window_s) : options->window;
+    diagnose::Engine engine((*k)->catalog, *(*k)->matcher, eo);
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (da->file != "-") {
+      file.open(da->file);
+      if (!file) return report(ctx, Error(ErrorCode::kNotFound, "cannot read " + da->file));
+      in = &file;
+    }
+    std::string source = !da->source.empty() ? da->source
+                         : da->file == "-"   ? "stdin"
+                                             : "file:" + da->file;
+    const Clock::Wall now = Clock::system().wall();
+    const int year = static_cast<int>(
+        std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(now)).year());
+    Clock::Wall t = now;
+    std::string line;
+    auto start = std::chrono::steady_clock::now();
+    std::uint64_t bytes = 0;
+    while (std::getline(*in, line)) {
+      bytes += line.size() + 1;
+      if (auto parsed = diagnose::parse_log_time(line, year, Clock::Wall{})) t = *parsed;
+      engine.on_log_line(source, t, line);
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto st = engine.stats();
+    auto incidents = engine.incidents();
+    if (ctx.json) {
+      Json arr = Json::array();
+      for (const auto& i : incidents) arr.push_back(diagnose::to_json(i));
+      Json out = {{"incidents", arr},
+                  {"stats",
+                   {{"lines", st.lines},
+                    {"hits", st.hits},
+                    {"bytes", bytes},
+                    {"seconds", secs},
+                    {"signatures", (*k)->catalog.signatures().size()},
+                    {"patterns", (*k)->matcher->pattern_count()}}}};
+      std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+      return;
+    }
+    for (const auto& i : incidents) {
+      print_incident(diagnose::to_json(i));
+      std::printf("\n");
+    }
+    std::fprintf(stderr, "%llu lines, %llu matched, %zu incident(s), %.0f lines/s\n",
+                 static_cast<unsigned long long>(st.lines),
+                 static_cast<unsigned long long>(st.hits), incidents.size(),
+                 secs > 0 ? static_cast<double>(st.lines) / secs : 0.0);
+  });
+}
+
+}  // namespace aion::cli

@@ -1,0 +1,70 @@
+// The CLI's offline diagnosis commands, run as a user would: aion diagnose and aion doctor.
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "aion/core/json.h"
+#include "aion/core/process.h"
+#include "test_util.h"
+
+namespace aion::diagnose {
+namespace {
+
+ProcessResult aion(std::vector<std::string> args, std::string stdin_data = "") {
+  args.insert(args.begin(), std::string(AION_BIN_DIR) + "/aion");
+  auto r = run_process({.argv = args,
+                        .env_set = {{"AION_DATA_DIR", testing::data_dir().string()},
+                                    {"AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1"},
+                                    {"AION_CONFIG", ""}},
+                        .stdin_data = std::move(stdin_data),
+                        .timeout = std::chrono::seconds(60)});
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : ProcessResult{};
+}
+
+TEST(DiagnoseCliTest, DiagnoseFileFindsTheGpuIncident) {
+  auto r = aion({"--json", "diagnose", (testing::fixtures() / "logs" / "gpu_fault.log").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = Json::parse(r.out);
+  ASSERT_EQ(j["incidents"].size(), 4u) << r.out;
+  bool found = false;
+  for (const auto& i : j["incidents"]) {
+    if (i["hypotheses"][0]["signature"] == "nvidia-xid-79") {
+      found = true;
+      EXPECT_EQ(i["devices"][0], "pci:0000:07:00.0");
+      EXPECT_EQ(i["hypotheses"][0]["playbook"], "drain-and-reset-gpu");
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(j["stats"]["lines"], 24);
+}
+
+TEST(DiagnoseCliTest, DiagnoseStdinWithAJobSource) {
+  auto r =
+      aion({"diagnose", "-", "--source", "job:7"},
+           "2026-11-30T10:00:00Z RuntimeError: CUDA error: uncorrectable ECC error encountered\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("CUDA reported an uncorrectable ECC error on job 7"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("1 incident(s)"), std::string::npos) << r.err;
+}
+
+TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
+  auto r = aion({"--json", "--host-root",
+                 (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["status"], "fail");
+  bool degraded = false;
+  for (const auto& c : j["checks"])
+    degraded = degraded || (c["name"] == "pcie_link" && c["status"] == "fail");
+  EXPECT_TRUE(degraded) << r.out;
+  auto human =
+      aion({"--host-root", (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  EXPECT_NE(human.out.find("link width degraded: x8 of x16"), std::string::npos) << human.out;
+}
+
+}  // namespace
+}  // namespace aion::diagnose
