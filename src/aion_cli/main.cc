@@ -17,6 +17,7 @@ void add_metrics_commands(CLI::App& app, Context& ctx);
 void add_top_command(CLI::App& app, Context& ctx);
 void add_sim_commands(CLI::App& app, Context& ctx);
 void add_tune_commands(CLI::App& app, Context& ctx);
+void add_k8s_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
   add_sim_commands(app, ctx);
+  add_k8s_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(
