@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus
   clang-format dpkg-dev file python3 util-linux
 )

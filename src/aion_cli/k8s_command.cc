@@ -1,6 +1,7 @@
-// aion k8s features | extender: the Kubernetes integration (aion/k8s). Both
-// work without aiond: features reads the machine (NVML, sysfs), the extender a node state
-// file.
+// aion k8s features | extender | device-plugin: the Kubernetes integration (aion/k8s). All
+// three work without aiond: features and the device plugin read the machine (NVML, sysfs)
+// and aiond's health marker, the extender reads a node state file. The device plugin runs in
+// the aion-k8s-device-plugin helper (k8s_device_plugin.h), so `aion` itself never loads gRPC.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "aion/k8s/features.h"
 #include "cli.h"
 #include "daemon_client.h"
+#include "k8s_device_plugin.h"
 #include "machine.h"
 
 namespace aion::cli {
@@ -154,11 +156,30 @@ void run_extender(Context& ctx, const ExtenderArgs& args) {
   server.stop(std::chrono::seconds(2));
 }
 
+// Execs the helper that holds gRPC (k8s_device_plugin.h says why), with the same options.
+void run_device_plugin(Context& ctx, const DevicePluginArgs& args) {
+  const std::string helper = find_device_plugin_helper();
+  if (helper.empty()) {
+    return report(ctx, Error(ErrorCode::kNotFound,
+                             std::string(kDevicePluginHelper) +
+                                 " is not installed next to aion or in ../lib/aion; reinstall the "
+                                 "aion package or build the target " +
+                                 kDevicePluginHelper));
+  }
+  std::vector<std::string> argv = device_plugin_argv(helper, ctx, args);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::fflush(stdout);
+  ::execv(helper.c_str(), cargv.data());
+  report(ctx, errno_error(errno, "exec " + helper));
+}
+
 }  // namespace
 
 void add_k8s_commands(CLI::App& app, Context& ctx) {
-  auto* k8s =
-      app.add_subcommand("k8s", "Kubernetes: node feature labels and the scheduler extender");
+  auto* k8s = app.add_subcommand(
+      "k8s", "Kubernetes: node feature labels, the scheduler extender and the device plugin");
   k8s->require_subcommand(1);
 
   static std::string output;
@@ -182,6 +203,13 @@ void add_k8s_commands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   e->add_option("--log-level", ext.log_level, "trace|debug|info|warn|error")->capture_default_str();
   e->callback([&ctx] { run_extender(ctx, ext); });
+
+  static DevicePluginArgs dp;
+  auto* d = k8s->add_subcommand(
+      "device-plugin",
+      "Serve the kubelet device plugin API (v1beta1) for this node's GPUs and register it");
+  add_device_plugin_options(*d, dp);
+  d->callback([&ctx] { run_device_plugin(ctx, dp); });
 }
 
 }  // namespace aion::cli
