@@ -68,6 +68,9 @@ TEST(GpuDevicesTest, HealthMarkerNamingAGpuMarksOnlyIt) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(d.devices()[i].healthy, i != 5) << i;
   d.update(dgx(), std::string("incident 13: GPU3 ECC storm\n"));
   for (int i = 0; i < 8; ++i) EXPECT_EQ(d.devices()[i].healthy, i != 3) << i;
+  // NVML's bus id form, with an 8-digit domain.
+  d.update(dgx(), std::string("incident 14: Xid 79 on 00000000:C5:00.0.\n"));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(d.devices()[i].healthy, i != 7) << i;
 }
 
 TEST(GpuDevicesTest, HealthMarkerNamingNoGpuMarksTheWholeNode) {

@@ -35,6 +35,14 @@ std::set<std::string> marker_words(const std::string& text) {
   return words;
 }
 
+// A PCI address without its domain ("0000:85:00.0" and NVML's "00000000:85:00.0" both give
+// "85:00.0"); other words are returned as they are.
+std::string without_domain(const std::string& word) {
+  const auto first = word.find(':');
+  if (first == std::string::npos || word.find(':', first + 1) == std::string::npos) return word;
+  return word.substr(first + 1);
+}
+
 }  // namespace
 
 std::string vendor_for_resource(std::string_view resource) {
@@ -49,9 +57,12 @@ std::string vendor_for_resource(std::string_view resource) {
 bool GpuDevices::update(const hw::Inventory& inv, const std::optional<std::string>& marker) {
   std::vector<PluginDevice> next;
   std::vector<int> accel_of;
-  const std::set<std::string> words = marker ? marker_words(*marker) : std::set<std::string>{};
+  std::set<std::string> words;
+  if (marker) {
+    for (const auto& w : marker_words(*marker)) words.insert(without_domain(w));
+  }
   auto named = [&](const hw::Accelerator& a) {
-    return words.count(lower(a.pci.address)) > 0 ||
+    return words.count(without_domain(lower(a.pci.address))) > 0 ||
            (!a.uuid.empty() && words.count(lower(a.uuid)) > 0) ||
            words.count("gpu" + std::to_string(a.index)) > 0;
   };

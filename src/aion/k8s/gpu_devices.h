@@ -7,9 +7,9 @@
 // ID).
 // Health: a device is Unhealthy when discovery reports it lost or in error (NVML:
 // NVML_ERROR_GPU_IS_LOST), or when aiond's health marker (<state_dir>/health/unhealthy,
-// written by the mark_unhealthy remediation) exists and names it by PCI address, UUID or
-// "GPU<index>"; a marker that names none of our devices marks them all Unhealthy (the node
-// as a whole was marked). Removing the marker makes them Healthy again.
+// written by the mark_unhealthy remediation) exists and names it by PCI address (with any
+// domain width), UUID or "GPU<index>"; a marker that names none of our devices marks them all
+// Unhealthy (the node as a whole was marked). Removing the marker makes them Healthy again.
 // Preferred allocation: aion's topology-aware choice (sched::place) among the available
 // devices, the others counting as in use: the best-connected set (NVLink/XGMI, then one PCIe
 // switch, then NUMA node), leaving the free devices best connected.
