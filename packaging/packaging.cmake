@@ -2,6 +2,7 @@
 # CMakeLists.txt. The package 'aion' holds:
 #   /usr/bin/aiond, /usr/bin/aion           the two programs
 #   /usr/lib/aion/aion-shim                 the per-job supervisor aiond starts
+#   /usr/lib/aion/aion-k8s-device-plugin    the Kubernetes device plugin `aion k8s device-plugin` runs
 #   /usr/share/aion/                        data/ (signatures, compatibility tables, profiles)
 #   /etc/aion/aion.toml                     the commented default config, a conffile
 #   /lib/systemd/system/aiond.service       the unit (not enabled at install)
@@ -10,7 +11,7 @@
 # Build it with: (cd build/release && cpack -G DEB); tests/packaging checks its contents.
 if(TARGET aiond AND TARGET aion)
   install(TARGETS aiond aion RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT aion)
-  install(TARGETS aion-shim RUNTIME DESTINATION lib/aion COMPONENT aion)
+  install(TARGETS aion-shim aion-k8s-device-plugin RUNTIME DESTINATION lib/aion COMPONENT aion)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/data/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/aion COMPONENT aion)

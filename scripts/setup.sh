@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
-  libre2-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus
   slurmctld slurmd slurm-client munge
   clang-format dpkg-dev file python3 util-linux

@@ -21,6 +21,7 @@ void add_logs_commands(CLI::App& app, Context& ctx);
 void add_slurm_commands(CLI::App& app, Context& ctx);
 void add_env_commands(CLI::App& app, Context& ctx);
 void add_diagnose_commands(CLI::App& app, Context& ctx);
+void add_k8s_commands(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   add_slurm_commands(app, ctx);
   add_env_commands(app, ctx);
   add_diagnose_commands(app, ctx);
+  add_k8s_commands(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(

@@ -127,6 +127,31 @@ TEST_F(ServerTest, TcpNeedsBearerToken) {
   EXPECT_NE(r->body.find("\"role\":\"operator\""), std::string::npos);
 }
 
+// For the Kubernetes scheduler extender: TCP only, no token, any method.
+TEST_F(ServerTest, TcpOnlyServerAdmitsAnonymousCallersWhenAsked) {
+  Server s({.tcp_listen = "127.0.0.1:0", .tcp_anonymous = true}, router_, nullptr);
+  ASSERT_TRUE(s.start());
+  ASSERT_EQ(s.listeners().size(), 1u);
+  EXPECT_EQ(s.listeners()[0].kind, "tcp");
+  auto anon = Client::connect_tcp(s.listeners()[0].address, "");
+  ASSERT_TRUE(anon);
+  auto echo = anon->post("/v1/echo", "{\"x\":1}");
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->status, 200);
+  EXPECT_EQ(echo->body, "{\"x\":1}");
+  auto who = anon->get("/v1/status");
+  EXPECT_NE(who->body.find("\"caller\":\"anonymous\",\"role\":\"viewer\""), std::string::npos)
+      << who->body;
+  s.stop(1s);
+}
+
+TEST_F(ServerTest, ServerWithoutAnyListenerRefusesToStart) {
+  Server s({}, router_, nullptr);
+  auto st = s.start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(ServerTest, StreamsServerSentEvents) {
   auto s = start();
   auto c = Client::connect_unix(socket_);

@@ -35,6 +35,7 @@ has_path() {
 
 has_path 'usr/bin/aiond'
 has_path 'usr/lib/aion/aion-shim'
+has_path 'usr/lib/aion/aion-k8s-device-plugin'
 has_path 'usr/bin/aion'
 has_path 'etc/aion/aion.toml'
 has_path 'lib/systemd/system/aiond.service'

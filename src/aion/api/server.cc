@@ -250,6 +250,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Result<Identity> identify(const Request& r) {
     if (peer_) return *peer_;
     auto it = r.headers.find("authorization");
+    if (it == r.headers.end() && server_.options.tcp_anonymous) {
+      return Identity{Role::kViewer, "anonymous", -1};
+    }
     if (it == r.headers.end() && r.method == "GET" &&
         std::find(server_.options.public_paths.begin(), server_.options.public_paths.end(),
                   r.path) != server_.options.public_paths.end()) {
@@ -489,20 +492,28 @@ Server::~Server() {
 
 Status Server::start() {
   if (impl_->started) return fail(ErrorCode::kInternal, "server already started");
-  if (auto st = impl_->open_unix(); !st) return st;
+  const bool unix = !impl_->options.unix_socket.empty();
+  if (!unix && !impl_->options.tcp_listen) {
+    return fail(ErrorCode::kInvalidArgument, "the server needs a unix socket or a TCP address");
+  }
+  if (unix) {
+    if (auto st = impl_->open_unix(); !st) return st;
+  }
   if (impl_->options.tcp_listen) {
     if (auto st = impl_->open_tcp(); !st) {
-      beast::error_code ec;
-      impl_->unix_acceptor->close(ec);
-      std::error_code rm;
-      std::filesystem::remove(impl_->options.unix_socket, rm);
+      if (unix) {
+        beast::error_code ec;
+        impl_->unix_acceptor->close(ec);
+        std::error_code rm;
+        std::filesystem::remove(impl_->options.unix_socket, rm);
+      }
       return st;
     }
   }
   impl_->started = true;
   impl_->work.emplace(impl_->ioc.get_executor());
   net::post(impl_->acceptor_strand, [impl = impl_.get()] {
-    impl->accept_unix();
+    if (impl->unix_acceptor) impl->accept_unix();
     if (impl->tcp_acceptor) impl->accept_tcp();
   });
   int n = std::max(1, impl_->options.threads);

@@ -31,7 +31,7 @@ namespace aion::api {
 using Authenticator = std::function<Result<Identity>(std::string_view token)>;
 
 struct ServerOptions {
-  std::filesystem::path unix_socket;
+  std::filesystem::path unix_socket;  // empty: no unix listener (TCP only)
   unsigned socket_mode = 0660;
   std::string socket_group = "aion";      // admin group; chown'ed when it exists
   std::optional<std::string> tcp_listen;  // "127.0.0.1:7070", "[::1]:7070"
@@ -41,6 +41,10 @@ struct ServerOptions {
   // GET paths that TCP clients may call without a token, as the viewer "anonymous" (/metrics
   // for a Prometheus that scrapes the node like node_exporter).
   std::vector<std::string> public_paths;
+  // Every TCP caller without a token is the viewer "anonymous", whatever the path and method:
+  // for listeners that only trusted peers reach, such as the Kubernetes scheduler extender,
+  // which kube-scheduler calls without credentials.
+  bool tcp_anonymous = false;
 };
 
 struct ListenerInfo {

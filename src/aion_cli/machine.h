@@ -1,0 +1,21 @@
+// The machine a command reads: the host root and discovery options from --host-root,
+// --config ([hw], [[simulate.gpu]]) and the environment, as `aion hw` reads them.
+#pragma once
+
+#include <optional>
+
+#include "aion/core/host_fs.h"
+#include "aion/hw/discovery.h"
+#include "cli.h"
+
+namespace aion::cli {
+
+struct Machine {
+  HostFs fs;
+  hw::DiscoveryOptions options;
+};
+
+// On a bad config prints the error, sets ctx.exit_code and returns nullopt.
+std::optional<Machine> load_machine(Context& ctx);
+
+}  // namespace aion::cli
