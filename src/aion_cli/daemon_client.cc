@@ -24,6 +24,21 @@ ConfigSchema config_schema() {
   return s;
 }
 
+std::optional<Config> load_config(Context& ctx) {
+  ConfigSchema schema = config_schema();
+  std::string path = ctx.config;
+  if (path.empty()) {
+    if (auto d = default_paths().config_file) path = d->string();
+  }
+  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
+  if (!cfg) {
+    report(ctx, cfg.error());
+    return std::nullopt;
+  }
+  if (!ctx.host_root.empty()) cfg->set_string("host.root", ctx.host_root);
+  return std::move(*cfg);
+}
+
 void report(Context& ctx, const Error& e) {
   std::fprintf(stderr, "aion: %s\n", e.message().c_str());
   switch (e.code()) {

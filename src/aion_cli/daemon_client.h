@@ -30,6 +30,11 @@ std::optional<std::string> call(Context& ctx, api::Client& client, std::string_v
 // (daemon.socket, [[simulate.gpu]], hw.*) and must accept every section the daemon accepts.
 ConfigSchema config_schema();
 
+// The configuration a command runs with: --config / AION_CONFIG, else the default file, else
+// the built-in defaults; --host-root, when given, overrides host.root. On a bad file prints
+// the error, sets ctx.exit_code and returns nullopt.
+std::optional<Config> load_config(Context& ctx);
+
 // Prints an error on stderr as "aion: <message>" and sets the exit code from its code.
 void report(Context& ctx, const Error& e);
 

@@ -23,21 +23,6 @@
 namespace aion::cli {
 namespace {
 
-std::optional<Config> load_config(Context& ctx) {
-  ConfigSchema schema = config_schema();
-  std::string path = ctx.config;
-  if (path.empty()) {
-    if (auto d = default_paths().config_file) path = d->string();
-  }
-  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
-  if (!cfg) {
-    report(ctx, cfg.error());
-    return std::nullopt;
-  }
-  if (!ctx.host_root.empty()) cfg->set_string("host.root", ctx.host_root);
-  return std::move(*cfg);
-}
-
 std::string percent(double c) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%3.0f%%", c * 100);

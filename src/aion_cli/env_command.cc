@@ -20,6 +20,7 @@
 #include "aion/hw/discovery.h"
 #include "cli.h"
 #include "daemon_client.h"
+#include "machine.h"
 #include "table.h"
 
 namespace aion::cli {
@@ -27,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace aion::envcfg;
+using Machine = aion::envcfg::Machine;  // not cli::Machine (machine.h): the envcfg view
 
 struct EnvOptions {
   std::string machine;  // --machine FILE
@@ -57,7 +59,7 @@ Result<std::string> read_text(const std::string& path) {
 }
 
 // The machine: a description file, or this host (discovery plus OS and Python).
-std::optional<Machine> load_machine(Context& ctx, const EnvOptions& o, const Knowledge& kb) {
+std::optional<Machine> env_machine(Context& ctx, const EnvOptions& o, const Knowledge& kb) {
   if (!o.machine.empty()) {
     auto text = read_text(o.machine);
     if (!text) {
@@ -73,23 +75,10 @@ std::optional<Machine> load_machine(Context& ctx, const EnvOptions& o, const Kno
     }
     return std::move(*m);
   }
-  ConfigSchema schema = config_schema();
-  std::string path = ctx.config;
-  if (path.empty()) {
-    if (auto d = default_paths().config_file) path = d->string();
-  }
-  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
-  if (!cfg) {
-    report(ctx, cfg.error());
-    return std::nullopt;
-  }
-  auto options = hw::discovery_options(*cfg);
-  if (!options) {
-    report(ctx, options.error());
-    return std::nullopt;
-  }
-  HostFs fs(!ctx.host_root.empty() ? ctx.host_root : cfg->get_string("host.root"));
-  Machine m = machine_from_inventory(hw::discover(fs, *options), kb);
+  auto host = cli::load_machine(ctx);
+  if (!host) return std::nullopt;
+  const HostFs& fs = host->fs;
+  Machine m = machine_from_inventory(hw::discover(fs, host->options), kb);
   m.source = fs.is_live() ? "this machine" : fs.root().string();
   read_software(fs, m);
   return m;
@@ -182,7 +171,7 @@ void add_plan_flags(CLI::App* cmd, EnvOptions& o) {
 void cmd_plan(Context& ctx, const EnvOptions& o) {
   auto kb = load_kb(ctx);
   if (!kb) return;
-  auto m = load_machine(ctx, o, *kb);
+  auto m = env_machine(ctx, o, *kb);
   if (!m) return;
   auto p = run_plan(ctx, o, *kb, *m);
   if (!p) return;
@@ -202,7 +191,7 @@ void cmd_emit(Context& ctx, const EnvOptions& o) {
   }
   auto kb = load_kb(ctx);
   if (!kb) return;
-  auto m = load_machine(ctx, o, *kb);
+  auto m = env_machine(ctx, o, *kb);
   if (!m) return;
   auto p = run_plan(ctx, o, *kb, *m);
   if (!p) return;
@@ -262,7 +251,7 @@ void cmd_scan(Context& ctx, const EnvOptions& o) {
   }
   auto kb = load_kb(ctx);
   if (!kb) return;
-  auto m = load_machine(ctx, o, *kb);
+  auto m = env_machine(ctx, o, *kb);
   if (!m) return;
   auto r = scan_environment(path, *kb, *m);
   if (!r) {
@@ -309,7 +298,7 @@ void cmd_doctor(Context& ctx, const EnvOptions& o) {
   }
   auto kb = load_kb(ctx);
   if (!kb) return;
-  auto m = load_machine(ctx, o, *kb);
+  auto m = env_machine(ctx, o, *kb);
   if (!m) return;
   DoctorReport r = diagnose(text, *kb, *m);
   if (ctx.json) {

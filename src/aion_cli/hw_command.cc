@@ -14,6 +14,7 @@
 #include "aion/hw/snapshot.h"
 #include "aion/hw/topology.h"
 #include "daemon_client.h"
+#include "machine.h"
 #include "table.h"
 
 namespace aion::cli {
@@ -38,23 +39,9 @@ std::string numa_text(int n) {
 
 // Loads the config (for [[simulate.gpu]] and hw.nvml_library) and discovers the machine.
 std::optional<hw::Inventory> discover(Context& ctx) {
-  ConfigSchema schema = config_schema();
-  std::string path = ctx.config;
-  if (path.empty()) {
-    if (auto d = default_paths().config_file) path = d->string();
-  }
-  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
-  if (!cfg) {
-    report(ctx, cfg.error());
-    return std::nullopt;
-  }
-  auto options = hw::discovery_options(*cfg);
-  if (!options) {
-    report(ctx, options.error());
-    return std::nullopt;
-  }
-  std::string root = !ctx.host_root.empty() ? ctx.host_root : cfg->get_string("host.root");
-  return hw::discover(HostFs(root), *options);
+  auto m = load_machine(ctx);
+  if (!m) return std::nullopt;
+  return hw::discover(m->fs, m->options);
 }
 
 void print_warnings(const hw::Inventory& inv, Context& ctx) {

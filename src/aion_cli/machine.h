@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "aion/core/config.h"
 #include "aion/core/host_fs.h"
 #include "aion/hw/discovery.h"
 #include "cli.h"
@@ -13,6 +14,7 @@ namespace aion::cli {
 struct Machine {
   HostFs fs;
   hw::DiscoveryOptions options;
+  Config config;
 };
 
 // On a bad config prints the error, sets ctx.exit_code and returns nullopt.

@@ -22,6 +22,7 @@
 #include "aion/hw/discovery.h"
 #include "cli.h"
 #include "daemon_client.h"
+#include "machine.h"
 
 namespace aion::cli {
 namespace {
@@ -53,38 +54,23 @@ std::string short_hostname() {
   return h.substr(0, h.find('.'));
 }
 
-struct Machine {
+struct SlurmMachine {
   Config config;
   hw::Inventory inventory;
   std::string root;
 };
 
 // Loads the config (simulated GPUs, NVML path, state dir) and discovers the machine.
-std::optional<Machine> load_machine(Context& ctx) {
-  ConfigSchema schema = config_schema();
-  std::string path = ctx.config;
-  if (path.empty()) {
-    if (auto d = default_paths().config_file) path = d->string();
-  }
-  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
-  if (!cfg) {
-    report(ctx, cfg.error());
-    return std::nullopt;
-  }
-  auto options = hw::discovery_options(*cfg);
-  if (!options) {
-    report(ctx, options.error());
-    return std::nullopt;
-  }
-  std::string root = !ctx.host_root.empty() ? ctx.host_root : cfg->get_string("host.root");
-  if (root.empty()) root = "/";
-  hw::Inventory inv = hw::discover(HostFs(root), *options);
+std::optional<SlurmMachine> load_slurm_machine(Context& ctx) {
+  auto m = cli::load_machine(ctx);
+  if (!m) return std::nullopt;
+  hw::Inventory inv = hw::discover(m->fs, m->options);
   for (const auto& w : inv.warnings)
     std::fprintf(stderr, "warning: %s: %s\n", w.device.c_str(), w.message.c_str());
-  return Machine{std::move(*cfg), std::move(inv), root};
+  return SlurmMachine{std::move(m->config), std::move(inv), m->fs.root().string()};
 }
 
-cluster::GresOptions gres_options(const SlurmArgs& a, const Machine& m) {
+cluster::GresOptions gres_options(const SlurmArgs& a, const SlurmMachine& m) {
   cluster::GresOptions o;
   o.dev_dir = a.dev_dir.empty() ? "/dev" : a.dev_dir;
   // --dev-dir names a real directory; the default /dev lives below the host root.
@@ -93,7 +79,7 @@ cluster::GresOptions gres_options(const SlurmArgs& a, const Machine& m) {
   return o;
 }
 
-std::optional<std::vector<cluster::GresDevice>> devices(Context& ctx, const Machine& m,
+std::optional<std::vector<cluster::GresDevice>> devices(Context& ctx, const SlurmMachine& m,
                                                         const cluster::GresOptions& o) {
   auto cores = cluster::read_core_map(HostFs(m.root));
   if (!cores) {
@@ -116,7 +102,7 @@ Json device_json(const cluster::GresDevice& d) {
 
 // Everything wrong with the node: the marker, the local check and aiond's events.
 std::optional<std::vector<cluster::Fault>> gather_faults(Context& ctx, const SlurmArgs& a,
-                                                         const Machine& m,
+                                                         const SlurmMachine& m,
                                                          std::vector<std::string>& notes) {
   std::vector<cluster::Fault> faults;
   const std::filesystem::path state_dir =
@@ -209,7 +195,7 @@ const char* action_name(cluster::HealthAction a) {
 
 void run_healthcheck(Context& ctx, SlurmArgs& a) {
   if (a.node.empty()) a.node = short_hostname();
-  auto m = load_machine(ctx);
+  auto m = load_slurm_machine(ctx);
   if (!m) return;
   std::vector<std::string> notes;
   auto faults = gather_faults(ctx, a, *m, notes);
@@ -290,7 +276,7 @@ void run_job_check(Context& ctx, SlurmArgs& a, const char* what) {
     report(ctx, gpus.error());
     return;
   }
-  auto m = load_machine(ctx);
+  auto m = load_slurm_machine(ctx);
   if (!m) return;
   std::vector<std::string> notes;
   auto faults = gather_faults(ctx, a, *m, notes);
@@ -352,7 +338,7 @@ void add_slurm_commands(CLI::App& app, Context& ctx) {
   gres->add_flag("--no-check", args->no_check, "Do not require the device nodes to exist");
   gres->callback([&ctx, args] {
     if (args->node.empty()) args->node = short_hostname();
-    auto m = load_machine(ctx);
+    auto m = load_slurm_machine(ctx);
     if (!m) return;
     auto d = devices(ctx, *m, gres_options(*args, *m));
     if (!d) return;
@@ -370,7 +356,7 @@ void add_slurm_commands(CLI::App& app, Context& ctx) {
   add_node_options(node, *args);
   node->callback([&ctx, args] {
     if (args->node.empty()) args->node = short_hostname();
-    auto m = load_machine(ctx);
+    auto m = load_slurm_machine(ctx);
     if (!m) return;
     cluster::GresOptions o = gres_options(*args, *m);
     o.check_devices = false;

@@ -39,19 +39,12 @@ struct TuneEnv {
 };
 
 std::optional<TuneEnv> load_env(Context& ctx) {
-  ConfigSchema schema = config_schema();
-  std::string path = ctx.config;
-  if (path.empty()) {
-    if (auto d = default_paths().config_file) path = d->string();
-  }
-  auto cfg = path.empty() ? Result<Config>(Config::defaults(schema)) : Config::load(path, schema);
-  if (!cfg) {
-    report(ctx, cfg.error());
-    return std::nullopt;
-  }
+  auto cfg = load_config(ctx);
+  if (!cfg) return std::nullopt;
   Settings settings = settings_from(*cfg);
-  std::string root = !ctx.host_root.empty() ? ctx.host_root : cfg->get_string("host.root");
-  return TuneEnv{*cfg, HostFs(root), SnapshotStore(snapshot_dir(settings.state_dir))};
+  const std::string root = cfg->get_string("host.root");
+  return TuneEnv{*cfg, HostFs(root.empty() ? "/" : root),
+                 SnapshotStore(snapshot_dir(settings.state_dir))};
 }
 
 std::optional<ProfileCatalog> load_catalog(Context& ctx, const TuneEnv& env) {
