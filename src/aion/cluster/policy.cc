@@ -114,6 +114,7 @@ class BestFitPolicy : public Policy {
 class FragmentationPolicy : public Policy {
  public:
   explicit FragmentationPolicy(const WorkloadDistribution* dist) : dist_(dist) {}
+  const WorkloadDistribution* workload() const override { return dist_; }
 
  protected:
   // Calls visit(gpus, new_frag) for every distinct GPU choice (shares: each GPU that fits,

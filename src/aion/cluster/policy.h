@@ -56,6 +56,10 @@ class Policy {
   // True when score() depends only on the node's state and the pod's shape (not on the Rng),
   // so a caller may cache it per (node version, shape).
   virtual bool deterministic() const { return true; }
+
+  // The target workload the policy measures fragmentation against (fgd, fgd-pack); null for
+  // the others. Callers pass fragmentation(c, n, *workload()) as score()'s node_frag.
+  virtual const WorkloadDistribution* workload() const { return nullptr; }
 };
 
 // The policy names make_policy() knows, in the order reports list them.

@@ -12,6 +12,10 @@
 #include <tuple>
 #include <utility>
 
+#include "aion/cluster/cluster.h"
+#include "aion/cluster/fragmentation.h"
+#include "aion/cluster/policy.h"
+
 namespace aion::sched {
 namespace {
 
@@ -587,8 +591,51 @@ bool share_fits(const NodeModel& m, const NodeState& st, const Request& r, int g
          st.gpu_memory_used(g) + share_memory(slot, r) <= slot.memory_bytes;
 }
 
+// The GPU `policy` picks for share `r`, with the node's matching GPUs seen as a one-node
+// cluster in the cluster library's units (what is held whole or shared, the CPUs and memory
+// in use); -1 when it has no pick (more than 8 matching GPUs, or none fits in its view).
+int policy_share_gpu(const NodeModel& m, const NodeState& st, const Search& ctx, const Request& r,
+                     const PlaceOptions& o) {
+  std::vector<int> slots;  // cluster GPU k -> node GPU
+  for (Mask c = ctx.matching(); c; c &= c - 1) slots.push_back(std::countr_zero(c));
+  if (slots.empty() || slots.size() > static_cast<std::size_t>(cluster::kMaxGpusPerNode)) return -1;
+  cluster::NodeSpec spec{.name = "this node",
+                         .cpu_milli = std::int64_t{m.cpu_count} * cluster::kMilli,
+                         .memory_mib = static_cast<std::int64_t>(m.memory_bytes >> 20),
+                         .gpus = static_cast<int>(slots.size()),
+                         .model = "gpu"};
+  auto made = cluster::Cluster::create({spec});
+  if (!made) return -1;
+  cluster::Cluster& c = *made;
+  cluster::PodRequest busy;  // the CPUs and memory other jobs hold
+  busy.cpu_milli = std::int64_t{std::max(0, m.cpu_count - ctx.free_cpus_total())} * cluster::kMilli;
+  busy.memory_mib = static_cast<std::int64_t>(st.memory_used() >> 20);
+  c.allocate(0, busy, 0);
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    const int g = slots[k];
+    const double used = st.gpu_fraction_used(g);
+    const bool whole = !st.gpu_whole_free(g) && used <= kEps;
+    cluster::PodRequest held;
+    held.num_gpu = 1;
+    held.gpu_milli = whole ? cluster::kMilli
+                           : std::clamp(static_cast<int>(std::lround(used * cluster::kMilli)), 0,
+                                        cluster::kMilli);
+    if (held.gpu_milli > 0) c.allocate(0, held, static_cast<cluster::GpuMask>(1u << k));
+  }
+  cluster::PodRequest pod = pod_request(r);
+  if (!c.fits(0, pod)) return -1;
+  // fgd measures against its own target workload; the others ignore the "before" value.
+  const cluster::WorkloadDistribution* dist = o.share_policy->workload();
+  const double before = dist ? cluster::fragmentation(c, 0, *dist) : 0.0;
+  cluster::Rng rng(o.seed);
+  const cluster::Choice choice = o.share_policy->score(c, 0, pod, before, rng);
+  if (choice.gpus == 0) return -1;
+  const int g = slots[static_cast<std::size_t>(std::countr_zero(choice.gpus))];
+  return share_fits(m, st, r, g) ? g : -1;
+}
+
 void place_share(const NodeModel& m, const NodeState& st, const Search& ctx, const Request& r,
-                 int max_candidates, PlacementResult& out) {
+                 int max_candidates, const PlaceOptions& po, PlacementResult& out) {
   // Best fit: GPUs that already carry shares first, the fullest first; a whole free GPU only
   // when no shared one fits, and then the one whose loss hurts the free GPUs least.
   struct Option {
@@ -617,6 +664,16 @@ void place_share(const NodeModel& m, const NodeState& st, const Search& ctx, con
   std::sort(options.begin(), options.end(), [](const Option& a, const Option& b) {
     return std::pair(a.key, a.gpu) < std::pair(b.key, b.gpu);
   });
+  int picked = -1;  // the policy's GPU, moved to the front
+  if (po.share_policy != nullptr && !options.empty()) {
+    picked = policy_share_gpu(m, st, ctx, r, po);
+    auto it = std::find_if(options.begin(), options.end(),
+                           [&](const Option& o) { return o.gpu == picked; });
+    if (it == options.end())
+      picked = -1;
+    else
+      std::rotate(options.begin(), it, it + 1);
+  }
   if (static_cast<int>(options.size()) > max_candidates) options.resize(max_candidates);
   double rank = static_cast<double>(options.size());
   for (const Option& o : options) {
@@ -635,6 +692,7 @@ void place_share(const NodeModel& m, const NodeState& st, const Search& ctx, con
                                 : " (already " + fraction_text(used) + " shared)") +
             ", " + fraction_text(std::max(0.0, std::get<1>(o.key))) + " left after";
     if (!a.mems.empty()) c.why += "; CPUs on NUMA " + join_ints(a.mems);
+    if (o.gpu == picked) c.why = "policy " + std::string(po.share_policy->name()) + ": " + c.why;
     out.candidates.push_back(std::move(c));
   }
 }
@@ -882,8 +940,23 @@ Status check_request(const NodeModel& model, const Request& r) {
 
 // --- placement ----------------------------------------------------------------------------
 
+cluster::PodRequest pod_request(const Request& r) {
+  cluster::PodRequest p;
+  p.cpu_milli = std::int64_t{std::max(0, r.cpus)} * cluster::kMilli;
+  p.memory_mib = static_cast<std::int64_t>(r.memory_bytes >> 20);
+  if (r.gpu_fraction > 0) {
+    p.num_gpu = 1;
+    p.gpu_milli = std::clamp(static_cast<int>(std::lround(r.gpu_fraction * cluster::kMilli)), 1,
+                             cluster::kMilli - 1);
+  } else if (r.gpus > 0) {
+    p.num_gpu = r.gpus;
+    p.gpu_milli = cluster::kMilli;
+  }
+  return p;
+}
+
 PlacementResult place(const NodeModel& model, const NodeState& state, const Request& request,
-                      int max_candidates) {
+                      int max_candidates, const PlaceOptions& options) {
   PlacementResult out;
   if (auto ok = check_request(model, request); !ok) {
     out.reason = ok.error().message();
@@ -923,7 +996,7 @@ PlacementResult place(const NodeModel& model, const NodeState& state, const Requ
   if (request.gpus > 0)
     place_whole(model, state, ctx, request, max_candidates, out);
   else if (share)
-    place_share(model, state, ctx, request, max_candidates, out);
+    place_share(model, state, ctx, request, max_candidates, options, out);
   else
     place_cpus_only(model, state, ctx, request, max_candidates, out);
   return out;

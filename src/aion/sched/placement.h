@@ -14,7 +14,10 @@
 //  - CPUs from the NUMA nodes local to those GPUs (then the nearest nodes by NUMA distance),
 //    least loaded first, and memory bound to the nodes those CPUs are on;
 //  - fractional jobs (a share of one GPU) go to the GPU that already has shares and still
-//    fits them (best fit), so whole GPUs stay free for whole-GPU jobs.
+//    fits them (best fit), so whole GPUs stay free for whole-GPU jobs; or, when the caller
+//    names a placement policy of the cluster library (PlaceOptions), to the GPU that policy
+//    picks with this node seen as a one-node cluster (fgd: the GPU whose choice grows the
+//    node's fragmentation least against the node's own workload), best fit ordering the rest.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,11 @@
 #include "aion/core/error.h"
 #include "aion/hw/inventory.h"
 #include "aion/hw/topology.h"
+
+namespace aion::cluster {
+class Policy;
+struct PodRequest;
+}  // namespace aion::cluster
 
 namespace aion::sched {
 
@@ -124,6 +132,17 @@ struct PlacementResult {
   std::string reason;                 // when empty: "needs 4 GPUs, 2 free"
 };
 
+// The cluster library's view of a request (cluster/cluster.h): CPU in milli, memory in MiB, a
+// share as one GPU with gpu_milli < 1000, whole GPUs at 1000 each. Models are not mapped.
+cluster::PodRequest pod_request(const Request& request);
+
+struct PlaceOptions {
+  // Picks the GPU of a share (see above); null: best fit. Only for nodes whose GPUs matching
+  // the request are at most 8 (the cluster library's node size); larger ones use best fit.
+  const cluster::Policy* share_policy = nullptr;
+  std::uint64_t seed = 0;  // of the policy's random choices (the random policy, ties)
+};
+
 // Whether the request could ever fit this node (even with nothing else running). An error of
 // kind kInvalidArgument with a message a user can act on: "asks for 9 GPUs, the node has 8",
 // "no GPU matches model 'H100' (the node has: A100-SXM4-80GB x8)", "asks for 300 GiB of
@@ -141,6 +160,6 @@ Status check_request(const NodeModel& model, const Request& request);
 // each free GPU are. A GPU of unknown memory (0) does not limit shares. Only the first 64
 // GPUs of a model are placed on. Microseconds for an 8-GPU node; allocates only per result.
 PlacementResult place(const NodeModel& model, const NodeState& state, const Request& request,
-                      int max_candidates = 4);
+                      int max_candidates = 4, const PlaceOptions& options = {});
 
 }  // namespace aion::sched

@@ -110,6 +110,10 @@ ConfigSchema sched_config_schema() {
                "Seconds between SIGTERM and SIGKILL when a job is cancelled or preempted", 0, 3600)
       .boolean("sched.preemption", true,
                "Let a higher-priority job stop lower-priority ones to get its resources")
+      .string("sched.share_policy", "fgd",
+              "How a GPU share picks its GPU: a placement policy of `aion sim` (fgd, fgd-pack, "
+              "bestfit, packing, clustering, dotprod, random) with fgd measuring fragmentation "
+              "against this node's own jobs, or \"local\" (best fit)")
       .integer("sched.fairshare_half_life_s", 3600,
                "Half-life of past usage in fair share between users", 0, 30 * 86400)
       .integer("sched.starvation_after_s", 600,
@@ -143,6 +147,9 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   r.reserved_memory_bytes = *reserved;
   r.kill_grace = std::chrono::seconds(c.get_int("sched.kill_grace_s"));
   r.policy.preemption = c.get_bool("sched.preemption");
+  r.policy.share_policy = c.get_string("sched.share_policy");
+  if (auto ok = check_share_policy(r.policy.share_policy); !ok)
+    return fail(ErrorCode::kConfig, c.source() + ": sched.share_policy: " + ok.error().message());
   r.policy.fairshare_half_life_s = static_cast<double>(c.get_int("sched.fairshare_half_life_s"));
   r.policy.starvation_after_ms = c.get_int("sched.starvation_after_s") * 1000;
   r.max_pending = static_cast<int>(c.get_int("sched.max_pending"));

@@ -3,10 +3,60 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <tuple>
 
+#include "aion/cluster/fragmentation.h"
+#include "aion/cluster/policy.h"
+
 namespace aion::sched {
+
+Status check_share_policy(std::string_view name) {
+  if (name == "local") return {};
+  const cluster::WorkloadDistribution probe;
+  if (auto p = cluster::make_policy(name, &probe); !p) {
+    return fail(
+        ErrorCode::kInvalidArgument, "unknown share policy '" + std::string(name) +
+                                         "' (known: local, " +
+                                         [] {
+                                           std::string k;
+                                           for (auto n : cluster::policy_names())
+                                             k += (k.empty() ? "" : ", ") + std::string(n);
+                                           return k;
+                                         }() +
+                                         ")");
+  }
+  return {};
+}
+
+namespace {
+
+// The share policy for one planning pass, with the node's workload (the requests of its
+// pending and running jobs) as fgd's target; null for "local" or when no share is pending.
+struct SharePolicy {
+  cluster::WorkloadDistribution workload;
+  std::unique_ptr<cluster::Policy> policy;
+};
+
+std::unique_ptr<SharePolicy> share_policy_for(const PlanInput& in, const PolicyConfig& config) {
+  if (config.share_policy == "local") return nullptr;
+  bool any_share = false;
+  for (const Job* j : in.pending) any_share = any_share || j->spec.resources.gpu_fraction > 0;
+  if (!any_share) return nullptr;
+  std::vector<cluster::PodRequest> pods;
+  pods.reserve(in.pending.size() + in.running.size());
+  for (const auto* list : {&in.pending, &in.running})
+    for (const Job* j : *list) pods.push_back(pod_request(j->spec.resources));
+  auto sp = std::make_unique<SharePolicy>();
+  sp->workload = cluster::WorkloadDistribution::from_requests(pods, 1.0);
+  auto p = cluster::make_policy(config.share_policy, &sp->workload);
+  if (!p) return nullptr;  // checked when the configuration was read
+  sp->policy = std::move(*p);
+  return sp;
+}
+
+}  // namespace
 
 double FairShare::decayed(const Entry& e, std::int64_t now_ms) const {
   if (half_life_ms_ <= 0) return e.units;
@@ -98,6 +148,8 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
   std::vector<std::pair<Request, std::string>> failed_shapes;
   std::optional<std::int64_t> line_holder;
   std::set<std::int64_t> stopping = in.stopping;
+  const auto shares = share_policy_for(in, config);
+  const PlaceOptions popt{.share_policy = shares ? shares->policy.get() : nullptr};
 
   for (const Job* job : ranked) {
     if (line_holder) {
@@ -117,7 +169,7 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
     }
     if (!known_fail) {
       auto t0 = std::chrono::steady_clock::now();
-      PlacementResult res = place(*in.model, state, req, 1);
+      PlacementResult res = place(*in.model, state, req, 1, popt);
       if (in.measure) {
         plan.decision_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        std::chrono::steady_clock::now() - t0)
@@ -153,7 +205,7 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
       for (const Job* v : victims) {
         trial.remove(*v->allocation);
         chosen.push_back(v);
-        if (!place(*in.model, trial, req, 1).candidates.empty()) {
+        if (!place(*in.model, trial, req, 1, popt).candidates.empty()) {
           fits = true;
           break;
         }
@@ -163,7 +215,7 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
         for (std::size_t i = chosen.size(); i-- > 0;) {
           NodeState again = trial;
           again.add(*chosen[i]->allocation);
-          if (!place(*in.model, again, req, 1).candidates.empty()) {
+          if (!place(*in.model, again, req, 1, popt).candidates.empty()) {
             trial = std::move(again);
             chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(i));
           }
@@ -181,7 +233,7 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
                  ids + " to make room";
         // What the victims free is this job's: hold it from the jobs ranked behind.
         state = std::move(trial);
-        if (auto c = place(*in.model, state, req, 1); !c.candidates.empty()) {
+        if (auto c = place(*in.model, state, req, 1, popt); !c.candidates.empty()) {
           state.add(c.candidates.front().allocation);
         }
         for (const Job* v : chosen) state.add(*v->allocation);  // still held until they exit

@@ -13,6 +13,13 @@
 //
 // Preemption: a blocked job may stop running jobs of a lower priority when stopping them
 // frees enough for it; the fewest, lowest-priority, most recently started victims are chosen.
+//
+// GPU shares: the GPU a share goes to is chosen by `share_policy`, a placement policy of the
+// cluster library (the one the simulator and the Kubernetes extender use), with this node as a
+// one-node cluster. fgd and fgd-pack measure fragmentation against the node's own workload:
+// the requests of its pending and running jobs. "local" keeps placement's built-in best fit.
+// Whole-GPU sets are always chosen by placement's topology ranking (NVLink, PCIe, NUMA),
+// which sees more of one node than the cluster policies do.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +38,11 @@ struct PolicyConfig {
   double fairshare_half_life_s = 3600;
   std::int64_t starvation_after_ms = 10 * 60 * 1000;
   bool preemption = true;
+  std::string share_policy = "fgd";  // a cluster::policy_names() entry, or "local"
 };
+
+// Whether `name` is a share policy PolicyConfig takes; kInvalidArgument naming the known ones.
+Status check_share_policy(std::string_view name);
 
 // Decayed per-user usage. Not thread-safe; owned by the scheduler loop.
 class FairShare {
