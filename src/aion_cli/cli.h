@@ -35,4 +35,15 @@ struct Context {
   bool has_job_command = false;
 };
 
+// Tuning held for a batch job (tune_command.cc, used by `aion slurm prolog|epilog`): apply
+// `profile` for `job`, or join it when other jobs hold it; release the job's hold, rolling
+// the profile back when it was the last. `who` names the caller in messages ("prolog");
+// `state_dir` "" means the config's. A profile named by the job's user that does not exist
+// is a warning (the job runs untuned); false when the node should not run the job (an apply
+// that failed, a rollback that did not hold, no root), with ctx.exit_code set.
+bool hold_job_tuning(Context& ctx, const std::string& who, const std::string& job,
+                     const std::string& profile, bool named_by_user, const std::string& state_dir);
+bool release_job_tuning(Context& ctx, const std::string& who, const std::string& job,
+                        const std::string& state_dir);
+
 }  // namespace aion::cli

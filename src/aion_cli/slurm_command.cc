@@ -45,7 +45,24 @@ struct SlurmArgs {
   std::string scontrol = "scontrol";
   bool dry_run = false;
   bool no_daemon = false;
+  std::string tune;  // prolog: the profile every job gets (else the job's comment names one)
 };
+
+// The tuning profile a job asks for: `aion-tune=NAME` among the words of its comment
+// (`sbatch --comment "aion-tune=ai-training"`; words split at blanks, commas, semicolons).
+std::string profile_in_comment(std::string_view comment) {
+  constexpr std::string_view kKey = "aion-tune=";
+  std::size_t i = 0;
+  while (i < comment.size()) {
+    std::size_t end = comment.find_first_of(" \t,;", i);
+    if (end == std::string_view::npos) end = comment.size();
+    std::string_view word = comment.substr(i, end - i);
+    if (word.starts_with(kKey) && word.size() > kKey.size())
+      return std::string(word.substr(kKey.size()));
+    i = end + 1;
+  }
+  return {};
+}
 
 std::string short_hostname() {
   char buf[256] = {};
@@ -305,7 +322,31 @@ void run_job_check(Context& ctx, SlurmArgs& a, const char* what) {
     // Slurm shows the prolog's stderr in slurmd's log; one line per fault.
     for (const auto& x : relevant) std::fprintf(stderr, "aion %s: %s\n", what, x.message.c_str());
     ctx.exit_code = kExitFailure;
+    return;
   }
+  // A healthy node: the job's tuning, held from prolog to epilog.
+  const char* job = std::getenv("SLURM_JOB_ID");
+  if (std::string_view(what) == "prolog") {
+    const char* comment = std::getenv("SLURM_JOB_COMMENT");
+    const bool from_user = a.tune.empty();
+    const std::string profile = from_user ? profile_in_comment(comment ? comment : "") : a.tune;
+    if (profile.empty()) return;
+    if (!job || !*job) {
+      report(ctx, Error(ErrorCode::kInvalidArgument,
+                        "SLURM_JOB_ID is not set: tuning is held per job, so the prolog applies "
+                        "a profile only when Slurm runs it"));
+      return;
+    }
+    hold_job_tuning(ctx, what, job, profile, from_user, a.state_dir);
+  }
+}
+
+// The epilog first gives back the job's tuning (whatever the node's health), then checks.
+void run_epilog(Context& ctx, SlurmArgs& a) {
+  if (const char* job = std::getenv("SLURM_JOB_ID"); job && *job) {
+    if (!release_job_tuning(ctx, "epilog", job, a.state_dir)) return;
+  }
+  run_job_check(ctx, a, "epilog");
 }
 
 void add_node_options(CLI::App* c, SlurmArgs& a) {
@@ -380,14 +421,24 @@ void add_slurm_commands(CLI::App& app, Context& ctx) {
   health->add_flag("--dry-run", args->dry_run, "Decide and print, but do not run scontrol update");
   health->callback([&ctx, args] { run_healthcheck(ctx, *args); });
 
-  for (const char* what : {"prolog", "epilog"}) {
-    auto* c = slurm->add_subcommand(
-        what, std::string("Slurm ") + what +
-                  ": check the job's GPUs (SLURM_JOB_GPUS or CUDA_VISIBLE_DEVICES) and the node; "
-                  "exit 1 on a fault, which makes Slurm drain the node");
-    add_check_options(c, *args);
-    c->callback([&ctx, args, what] { run_job_check(ctx, *args, what); });
-  }
+  auto* prolog = slurm->add_subcommand(
+      "prolog",
+      "Slurm Prolog: check the job's GPUs (SLURM_JOB_GPUS or CUDA_VISIBLE_DEVICES) and the "
+      "node, exit 1 on a fault (Slurm then drains the node and requeues the job); on a healthy "
+      "node apply the job's tuning profile (--tune, or `aion-tune=NAME` in the job's --comment) "
+      "until its epilog");
+  add_check_options(prolog, *args);
+  prolog->add_option("--tune", args->tune,
+                     "Tuning profile for every job on this node (default: the one the job's "
+                     "comment names, if any)");
+  prolog->callback([&ctx, args] { run_job_check(ctx, *args, "prolog"); });
+  auto* epilog = slurm->add_subcommand(
+      "epilog",
+      "Slurm Epilog: roll back the job's tuning when no other job holds it, then check the "
+      "job's GPUs and the node; exit 1 on a fault or a rollback that did not hold (Slurm "
+      "then drains the node)");
+  add_check_options(epilog, *args);
+  epilog->callback([&ctx, args] { run_epilog(ctx, *args); });
 }
 
 }  // namespace aion::cli

@@ -18,6 +18,7 @@
 #include "aion/core/settings.h"
 #include "aion/hw/discovery.h"
 #include "aion/tune/apply.h"
+#include "aion/tune/holds.h"
 #include "aion/tune/plan.h"
 #include "aion/tune/profile.h"
 #include "aion/tune/recommend.h"
@@ -399,7 +400,127 @@ TelemetrySummary gather_telemetry(const Context& ctx) {
   return tel;
 }
 
+// This boot's id, so a hold from before a reboot is not joined; a recorded tree has none.
+std::string boot_id(const HostFs& host) {
+  auto id = host.read("/proc/sys/kernel/random/boot_id");
+  if (!id) return "no-boot-id";
+  std::string s = *id;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::optional<TuneEnv> job_env(Context& ctx, const std::string& state_dir) {
+  auto env = load_env(ctx);
+  if (env && !state_dir.empty()) env->store = SnapshotStore(snapshot_dir(state_dir));
+  return env;
+}
+
 }  // namespace
+
+bool hold_job_tuning(Context& ctx, const std::string& who, const std::string& job,
+                     const std::string& profile, bool named_by_user, const std::string& state_dir) {
+  auto env = job_env(ctx, state_dir);
+  if (!env || !require_root(ctx, *env, "aion slurm " + who + " with a tuning profile"))
+    return false;
+  if (named_by_user) {
+    // A typo in a job's comment must not drain the node: the job runs untuned.
+    auto cat = load_catalog(ctx, *env);
+    if (!cat) return false;
+    if (auto known = cat->resolve(profile); !known) {
+      std::fprintf(stderr, "aion %s: job %s asks for tuning profile '%s': %s; running untuned\n",
+                   who.c_str(), job.c_str(), profile.c_str(), known.error().message().c_str());
+      return true;
+    }
+  }
+  auto plan = plan_for(ctx, *env, profile);
+  if (!plan) return false;
+  HoldStore holds(env->store.dir().parent_path(), boot_id(env->host));
+  auto r = holds.acquire(job, profile, [&]() -> Result<ApplyReport> {
+    ApplyOptions options;
+    options.persist = false;  // job tuning ends with the job, and at the latest with the boot
+    return apply(*plan, env->host, env->store, options);
+  });
+  if (!r) {
+    report(ctx, r.error());
+    return false;
+  }
+  const std::string jobs = std::to_string(r->hold.jobs.size());
+  switch (r->outcome) {
+    case AcquireOutcome::kApplied:
+      if (!ctx.json)
+        std::printf("tuning: applied %s for job %s (%s)\n", profile.c_str(), job.c_str(),
+                    r->hold.snapshot_id.empty() ? "everything was already set"
+                                                : ("snapshot " + r->hold.snapshot_id).c_str());
+      return true;
+    case AcquireOutcome::kJoined:
+      if (!ctx.json)
+        std::printf("tuning: %s already applied; job %s joins (%s job(s) hold it)\n",
+                    profile.c_str(), job.c_str(), jobs.c_str());
+      return true;
+    case AcquireOutcome::kConflict:
+      std::fprintf(
+          stderr,
+          "aion %s: job %s asks for tuning profile %s, but %s is applied for job(s) "
+          "%s; running with %s\n",
+          who.c_str(), job.c_str(), profile.c_str(), r->hold.profile.c_str(),
+          [&] {
+            std::string ids;
+            for (const auto& j : r->hold.jobs) ids += (ids.empty() ? "" : ",") + j;
+            return ids;
+          }()
+              .c_str(),
+          r->hold.profile.c_str());
+      return true;
+    case AcquireOutcome::kFailed:
+      std::fprintf(stderr, "aion %s: applying %s for job %s failed and was rolled back: %s\n",
+                   who.c_str(), profile.c_str(), job.c_str(),
+                   r->report ? r->report->failure.c_str() : "");
+      ctx.exit_code = kExitFailure;
+      return false;
+  }
+  return false;
+}
+
+bool release_job_tuning(Context& ctx, const std::string& who, const std::string& job,
+                        const std::string& state_dir) {
+  auto env = job_env(ctx, state_dir);
+  if (!env) return false;
+  HoldStore holds(env->store.dir().parent_path(), boot_id(env->host));
+  auto held = holds.current();
+  if (held && !*held) return true;  // nothing held: nothing to do, no root needed
+  if (!require_root(ctx, *env, "aion slurm " + who + " (rolling back job tuning)")) return false;
+  auto r = holds.release(job, [&](const std::string& id) -> Result<RollbackReport> {
+    auto snap = env->store.load(id);
+    if (!snap) return std::unexpected(snap.error());
+    return rollback(*snap, HostFs(snap->host_root), env->store,
+                    "job " + job + " ended (slurm " + who + ")");
+  });
+  if (!r) {
+    report(ctx, r.error());
+    return false;
+  }
+  if (!r->held) return true;
+  if (!r->last) {
+    if (!ctx.json)
+      std::printf("tuning: %s stays applied for %zu other job(s)\n", r->hold.profile.c_str(),
+                  r->hold.jobs.size() - 1);
+    return true;
+  }
+  if (r->rollback && !r->rollback->ok) {
+    for (const auto& e : r->rollback->entries) {
+      if (!e.ok)
+        std::fprintf(stderr, "aion %s: rollback of %s: %s: %s\n", who.c_str(),
+                     r->hold.profile.c_str(), e.path.c_str(), e.message.c_str());
+    }
+    std::fprintf(stderr, "aion %s: retry with `aion tune rollback %s`\n", who.c_str(),
+                 r->hold.snapshot_id.c_str());
+    ctx.exit_code = kExitFailure;
+    return false;
+  }
+  if (!ctx.json)
+    std::printf("tuning: %s rolled back after job %s\n", r->hold.profile.c_str(), job.c_str());
+  return true;
+}
 
 void add_tune_commands(CLI::App& app, Context& ctx) {
   auto* tune = app.add_subcommand(

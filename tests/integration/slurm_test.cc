@@ -3,7 +3,9 @@
 // dummy device nodes made with mknod: `srun --gres=gpu:N` gets the right CUDA_VISIBLE_DEVICES,
 // aion's prolog/epilog pass on the healthy node, a recorded GPU fault (the diagnose module's
 // unhealthy marker) makes `aion slurm healthcheck` drain the node with aion's reason in
-// `sinfo -R`, and clearing it resumes the node. Skips, saying why, without root or the packages.
+// `sinfo -R`, and clearing it resumes the node. A job's `--comment aion-tune=PROFILE` makes
+// the prolog tune the (copied) node tree and the epilog restore it. Skips, saying why, without root
+// or the packages.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -109,6 +111,15 @@ class SlurmTest : public ::testing::Test {
     fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                               fs::perms::others_read | fs::perms::others_exec);
     std::ofstream(dir_ / "aion.toml") << "";
+    // The recorded workstation, copied so that the prolog may tune it, with the kernel knobs
+    // of the recorded tuning host (sysctls, THP) added.
+    const auto opts = fs::copy_options::recursive | fs::copy_options::copy_symlinks |
+                      fs::copy_options::skip_existing;
+    fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/workstation/root", root(), opts);
+    fs::copy(std::string(AION_TEST_FIXTURES) + "/tune/host/proc/sys", root() / "proc/sys", opts);
+    fs::create_directories(root() / "sys/kernel");
+    fs::copy(std::string(AION_TEST_FIXTURES) + "/tune/host/sys/kernel/mm", root() / "sys/kernel/mm",
+             opts);
   }
   void TearDown() override {
     daemons_.reset();
@@ -116,7 +127,8 @@ class SlurmTest : public ::testing::Test {
     if (HasFailure()) std::printf("logs kept in %s\n", dir_.c_str());
   }
 
-  std::string fixture() const { return std::string(AION_TEST_FIXTURES) + "/hw/workstation/root"; }
+  fs::path root() const { return dir_ / "root"; }
+  std::string fixture() const { return root().string(); }
   std::string conf() const { return (dir_ / "slurm.conf").string(); }
 
   ProcessResult run(std::vector<std::string> argv) {
@@ -267,6 +279,34 @@ TEST_F(SlurmTest, AionGresGivesJobsTheirGpusAndHealthCheckDrainsAndResumes) {
   EXPECT_NE(two.out.find("\nCUDA_VISIBLE_DEVICES=0,1\n"), std::string::npos) << two.out;
   auto three = run({"/usr/bin/srun", "--immediate=5", "--gres=gpu:3", "/usr/bin/true"});
   EXPECT_NE(three.exit_code, 0) << "a third GPU does not exist on this node";
+
+  // A job naming a tuning profile in its comment runs tuned (the prolog applied it to the
+  // node's tree); its epilog rolls it back. A misspelt profile leaves the job untuned and the
+  // node up.
+  const fs::path swappiness = root() / "proc/sys/vm/swappiness";
+  const fs::path thp = root() / "sys/kernel/mm/transparent_hugepage/enabled";
+  const std::string thp_before = slurp(thp);
+  ASSERT_EQ(slurp(swappiness), "60\n");
+  auto tuned =
+      run({"/usr/bin/srun", "--comment=aion-tune=ai-training", "/bin/cat", swappiness.string()});
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.err << logs() << slurp(dir_ / "log" / "slurmd.log");
+  EXPECT_EQ(tuned.out.substr(0, tuned.out.find('\n')), "10");  // as written, no newline
+  auto queue_empty = [&] {
+    for (int i = 0; i < 100 && !run({"/usr/bin/squeue", "-h"}).out.empty(); ++i)
+      std::this_thread::sleep_for(100ms);
+    return run({"/usr/bin/squeue", "-h"}).out.empty();
+  };
+  ASSERT_TRUE(queue_empty());
+  EXPECT_EQ(slurp(swappiness), "60\n");
+  EXPECT_EQ(slurp(thp), thp_before);
+  EXPECT_NE(slurp(dir_ / "aion-state" / "tune" / "holds.json").find("\"hold\": null"),
+            std::string::npos);
+  auto typo =
+      run({"/usr/bin/srun", "--comment=aion-tune=ai-trainig", "/bin/cat", swappiness.string()});
+  EXPECT_EQ(typo.exit_code, 0) << typo.err;
+  EXPECT_EQ(typo.out, "60\n");
+  ASSERT_TRUE(queue_empty());
+  ASSERT_TRUE(wait_state("idle", 10s, state)) << state;
 
   // Healthy: the health check leaves the node alone.
   auto h = aion("healthcheck", health_args());
