@@ -263,6 +263,30 @@ TEST(EnvPlanTest, BadRequestsAreErrorsNotPlans) {
   EXPECT_EQ(python.error().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(EnvPlanTest, CudaBuildWithoutAnNvidiaGpuOffersNoDriverUpgrade) {
+  // A CUDA build forced on a machine with no NVIDIA GPU used to end in "upgrade the NVIDIA
+  // driver to >= 525.60.13": no driver helps there; the CPU build does.
+  Plan p = plan_for("cpu-vm", "pytorch", "", "cu128");
+  ASSERT_FALSE(p.ok);
+  EXPECT_FALSE(has_way_out(p, "driver", "")) << ways(p);
+  EXPECT_TRUE(has_way_out(p, "variant", "torch 2.8.0+cpu")) << ways(p);
+  CudaCompat none = check_cuda(kb(), machine("mi250x-rocm62"), Version::parse("12.1"), {"sm_80"});
+  EXPECT_FALSE(none.arch_ok);
+  EXPECT_TRUE(none.need_driver.is_empty());
+  EXPECT_NE(none.arch_detail.find("no NVIDIA GPU"), std::string::npos) << none.arch_detail;
+}
+
+TEST(EnvPlanTest, PtxJitFailureNamesTheGpuThatNeedsIt) {
+  // V100 + A100 on R470: tf_214 has sm_70 SASS for the V100 and only compute_80 PTX for the
+  // A100; the failure says which GPU needs the JIT that minor compatibility cannot do.
+  Machine m = machine("mixed-v100-a100-driver470");
+  CudaCompat c = check_cuda(kb(), m, Version::parse("11.8"), {"sm_70", "compute_80"});
+  EXPECT_TRUE(c.needs_jit);
+  EXPECT_EQ(c.mode, "");
+  EXPECT_NE(c.detail.find("A100 PCIe 40GB (8.0) needs PTX JIT"), std::string::npos) << c.detail;
+  EXPECT_EQ(c.detail.find("V100"), std::string::npos) << c.detail;
+}
+
 TEST(EnvPlanTest, CheckCudaAppliesSassPtxAndDriverRules) {
   Machine m = machine("h100-driver515");
   // PTX only for Hopper under minor compatibility: refused, full compatibility needed.

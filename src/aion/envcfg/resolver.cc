@@ -460,6 +460,14 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
   CudaCompat r;
   auto gpus = m.gpus_of("nvidia");
   std::vector<std::string> arch_lines;
+  // A CUDA build needs an NVIDIA GPU: without one no driver upgrade or forward compatibility
+  // can make it run, so none is offered.
+  if (gpus.empty()) {
+    r.arch_ok = false;
+    arch_lines.push_back("no NVIDIA GPU on this machine for a CUDA build to run on");
+  }
+  // Every GPU in the box must run the build; a mixed box names the ones that need PTX JIT.
+  std::vector<std::string> jit_gpus;
   for (const auto* g : gpus) {
     if (g->cc.empty()) continue;
     GpuCode code = code_for(g->cc, archs);
@@ -469,6 +477,7 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
                            ") in this build, which carries " + join(archs, " "));
     } else if (code.how == "ptx") {
       r.needs_jit = true;
+      jit_gpus.push_back(g->model + " (" + g->cc + ")");
       arch_lines.push_back(g->model + " (" + g->cc + ") has no SASS here and JIT-compiles " +
                            code.target + " PTX");
     } else {
@@ -493,6 +502,7 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
   }
   const MinorCompat* mc = kb.minor(runtime.major());
   r.need_driver = (r.needs_jit || !mc) ? tk->min_driver : std::min(mc->min_driver, tk->min_driver);
+  if (gpus.empty()) r.need_driver = Version();
   // Architectures whose last driver branch is below what is needed cannot be upgraded there.
   std::string limit;
   for (const auto* g : gpus) {
@@ -505,7 +515,9 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
   }
   const Version& d = m.nvidia_driver;
   std::string cuda = cuda_label(runtime);
-  if (d.is_empty()) {
+  if (d.is_empty() && gpus.empty()) {
+    r.detail = "no NVIDIA GPU and no NVIDIA driver on this machine";
+  } else if (d.is_empty()) {
     r.detail = "no NVIDIA driver version known (is the driver loaded?); " + cuda +
                " needs >= " + tk->min_driver.text();
   } else if (d >= tk->min_driver) {
@@ -521,9 +533,9 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
                "every GPU)";
   } else if (mc && d >= mc->min_driver) {
     r.detail = "driver " + d.text() + " runs " + cuda +
-               " only under minor-version compatibility, which cannot JIT-compile PTX, and this "
-               "GPU needs PTX JIT; full compatibility needs driver >= " +
-               tk->min_driver.text();
+               " only under minor-version compatibility, which cannot JIT-compile PTX, and " +
+               join(jit_gpus, ", ") + (jit_gpus.size() == 1 ? " needs" : " need") +
+               " PTX JIT; full compatibility needs driver >= " + tk->min_driver.text();
   } else {
     r.detail = "driver " + d.text() + " is older than " +
                (mc ? mc->min_driver.text() + " (" + cuda + " under minor-version compatibility)"
