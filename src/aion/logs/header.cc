@@ -131,6 +131,7 @@ int HeaderFormat::fast_match(std::size_t piece, std::string_view line, std::size
 
 std::optional<HeaderFields> HeaderFormat::fields(std::string_view line, const Spans& spans) const {
   HeaderFields out;
+  out.fields.reserve(names_.size());
   for (std::size_t i = 0; i < names_.size(); ++i) {
     std::string value(line.substr(spans[i].first, spans[i].second - spans[i].first));
     if (names_[i] == "Content") {

@@ -517,8 +517,11 @@ void MaskSet::apply(std::string_view line, MaskedText& cur) const {
   cur.text.clear();
   cur.values.clear();
   cur.rules.clear();
-  cur.text.reserve(line.size());
-  for (char c : line) cur.text += c == kPlaceholder ? ' ' : c;
+  cur.text.assign(line);
+  for (std::size_t i = cur.text.find(kPlaceholder); i != std::string::npos;
+       i = cur.text.find(kPlaceholder, i + 1)) {
+    cur.text[i] = ' ';
+  }
   const ByteSet bytes(cur.text);
   thread_local MaskedText next;
   for (std::size_t k = 0; k < compiled_.size(); ++k) {
@@ -531,13 +534,12 @@ void MaskSet::apply(std::string_view line, MaskedText& cur) const {
     next.rules.clear();
     // Copies text[copied, to) into `next`, carrying the placeholders' values along.
     auto copy_to = [&](std::size_t to) {
-      for (std::size_t i = copied; i < to; ++i) {
-        next.text += cur.text[i];
-        if (cur.text[i] == kPlaceholder) {
-          next.values.push_back(std::move(cur.values[value]));
-          next.rules.push_back(cur.rules[value]);
-          ++value;
-        }
+      next.text.append(text.substr(copied, to - copied));
+      for (std::size_t i = text.find(kPlaceholder, copied); i < to;
+           i = text.find(kPlaceholder, i + 1)) {
+        next.values.push_back(std::move(cur.values[value]));
+        next.rules.push_back(cur.rules[value]);
+        ++value;
       }
       copied = to;
     };
