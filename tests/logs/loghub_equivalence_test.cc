@@ -161,5 +161,40 @@ TEST(LoghubEquivalenceTest, EveryDatasetParsesAsRecordedBeforeTheFastPaths) {
   }
 }
 
+// Line by line on every data set: the fast header matcher against RE2, the mask scanners
+// against RE2, and the whole parser on fast masks against the parser on RE2 masks.
+TEST(LoghubEquivalenceTest, FastPathsEqualRe2OnEveryLine) {
+  if (!fs::exists(kLoghub)) {
+    GTEST_SKIP() << "Loghub-2k not found at " << kLoghub << " (../shared/data, read-only)";
+  }
+  for (const auto& d : loghub_settings()) {
+    auto format = HeaderFormat::parse(d.format);
+    ASSERT_TRUE(format) << format.error().message();
+    MaskSet masks = dataset_masks(d);
+    MaskSet reference = masks.reference();
+    TemplateMiner fast(masks.combined(MaskSet())), slow(masks.reference());
+    std::size_t n = 0;
+    for (const auto& raw : read_lines(kLoghub / d.name / (d.name + "_2k.log"))) {
+      ++n;
+      auto f = format->split(raw);
+      auto r = format->split_reference(raw);
+      ASSERT_EQ(f.has_value(), r.has_value()) << d.name << ":" << n;
+      if (f) {
+        ASSERT_EQ(f->fields, r->fields) << d.name << ":" << n;
+        ASSERT_EQ(f->content, r->content) << d.name << ":" << n;
+      }
+      std::string_view content = f ? std::string_view(f->content) : std::string_view(raw);
+      MaskedText a = masks.apply(content), b = reference.apply(content);
+      ASSERT_EQ(a.text, b.text) << d.name << ":" << n;
+      ASSERT_EQ(a.values, b.values) << d.name << ":" << n;
+      ASSERT_EQ(a.rules, b.rules) << d.name << ":" << n;
+      ParsedLine p = fast.add(content), q = slow.add(content);
+      ASSERT_EQ(p.template_id, q.template_id) << d.name << ":" << n;
+      ASSERT_EQ(p.template_text, q.template_text) << d.name << ":" << n;
+      ASSERT_EQ(p.params, q.params) << d.name << ":" << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aion::logs
