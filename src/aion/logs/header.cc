@@ -13,8 +13,11 @@ bool re2_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 
-// Steps the fast matcher may take on one line before it leaves the line to RE2.
-constexpr int kBudget = 4096;
+// Steps (pieces tried and bytes a field scans) the fast matcher may take on a line of n bytes
+// before it leaves the line to RE2: a few passes over the line.
+int budget_for(std::size_t n) {
+  return static_cast<int>(std::min<std::size_t>(8 * n + 256, 1 << 24));
+}
 constexpr int kNoMatch = 0, kMatch = 1, kGiveUp = 2;
 
 }  // namespace
@@ -116,6 +119,7 @@ int HeaderFormat::fast_match(std::size_t piece, std::string_view line, std::size
       }
       const Piece& next = pieces_[piece + 1];
       for (std::size_t e = pos; e <= line.size(); ++e) {
+        if (--budget < 0) return kGiveUp;
         // Only ends the next piece can start at are worth trying.
         if (next.kind == Piece::kLiteral && (e >= line.size() || line[e] != next.c)) continue;
         if (next.kind == Piece::kSpaces && (e >= line.size() || !re2_space(line[e]))) continue;
@@ -147,7 +151,7 @@ std::optional<HeaderFields> HeaderFormat::split(std::string_view line) const {
   if (!pieces_.empty()) {
     thread_local Spans spans;
     spans.assign(names_.size(), {0, 0});
-    int budget = kBudget;
+    int budget = budget_for(line.size());
     int r = fast_match(0, line, 0, spans, budget);
     if (r == kMatch) return fields(line, spans);
     if (r == kNoMatch) return std::nullopt;
