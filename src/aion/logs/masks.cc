@@ -110,7 +110,9 @@ class Text {
     while (digit(i)) ++i;
     return i;
   }
-  bool has(std::size_t i, std::string_view lit) const { return s_.substr(i, lit.size()) == lit; }
+  bool has(std::size_t i, std::string_view lit) const {
+    return i <= s_.size() && s_.substr(i, lit.size()) == lit;
+  }
   // (?:$|[^A-Za-z0-9]) after a match ending at i.
   bool loose_end(std::size_t i) const { return i >= s_.size() || !alnum(i); }
   // \b before a word character at i / after one ending at i.
