@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 namespace aion::logs {
 namespace {
@@ -31,6 +32,127 @@ TEST(MaskSetTest, LaterRuleSwallowingAPlaceholderKeepsItsOriginalText) {
   auto m = set->apply("x 1 port 80 y 2");
   EXPECT_EQ(m.text, "x \x1a \x1a y \x1a");
   EXPECT_EQ(m.values, (std::vector<std::string>{"1", "port 80", "2"}));
+}
+
+// The hand-written scanners must give exactly what RE2 gives for the shipped expressions:
+// compared on random text built from fragments that match, nearly match and break each rule.
+TEST(MaskSetTest, ScannersGiveRe2sResultOnRandomText) {
+  auto shipped = MaskSet::load(std::filesystem::path(AION_SOURCE_DIR) / "data/logs/masks.toml");
+  ASSERT_TRUE(shipped) << shipped.error().message();
+  const std::vector<std::string> fragments = {"0",
+                                              "7",
+                                              "42",
+                                              "255",
+                                              "1234",
+                                              "123456",
+                                              ".",
+                                              ",",
+                                              ":",
+                                              "-",
+                                              "+",
+                                              "_",
+                                              " ",
+                                              "  ",
+                                              "\t",
+                                              "/",
+                                              "//",
+                                              "=",
+                                              "(",
+                                              "[",
+                                              "\"",
+                                              "'",
+                                              "%",
+                                              "@",
+                                              "~",
+                                              "x",
+                                              "X",
+                                              "0x",
+                                              "0X1f",
+                                              "0xg",
+                                              "blk_",
+                                              "blk_-",
+                                              "ab",
+                                              "Ff",
+                                              "e9",
+                                              "a1",
+                                              "B",
+                                              "KB",
+                                              "KiB",
+                                              "Mi",
+                                              "GB",
+                                              "bytes",
+                                              "Bytes",
+                                              "ms",
+                                              "us",
+                                              "ns",
+                                              "s",
+                                              "sec",
+                                              "min",
+                                              "mins",
+                                              "Mon ",
+                                              "Tue ",
+                                              "Jan ",
+                                              "Dec ",
+                                              "10:00:00",
+                                              "1.2",
+                                              "1.2.",
+                                              "3:4",
+                                              "\x1a",
+                                              "\xe9",
+                                              "deadbeef",
+                                              "dead-beef",
+                                              "12345678-1234-1234-1234-",
+                                              "123456789abc",
+                                              "00:1b:21:3a:4f:5e",
+                                              "0000:3b:00.0",
+                                              "10.0.0.1",
+                                              "/usr/lib/x.so"};
+  std::mt19937 rng(7);
+  auto random_line = [&]() {
+    std::string line;
+    int n = static_cast<int>(rng() % 14);
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 5 == 0) {
+        line += static_cast<char>(32 + rng() % 95);
+      } else {
+        line += fragments[rng() % fragments.size()];
+      }
+    }
+    return line;
+  };
+  std::vector<MaskSet> sets;
+  for (const auto& rule : shipped->rules()) {
+    auto one = MaskSet::from_rules({rule}, "test");
+    ASSERT_TRUE(one);
+    sets.push_back(std::move(*one));
+  }
+  sets.push_back(shipped->combined(MaskSet()));
+  for (const auto& set : sets) {
+    const MaskSet reference = set.reference();
+    const std::string name = set.rules().size() == 1 ? set.rules()[0].name : "all";
+    for (int i = 0; i < 20000; ++i) {
+      std::string line = random_line();
+      MaskedText fast = set.apply(line);
+      MaskedText slow = reference.apply(line);
+      ASSERT_EQ(fast.text, slow.text) << name << " on '" << line << "'";
+      ASSERT_EQ(fast.values, slow.values) << name << " on '" << line << "'";
+      ASSERT_EQ(fast.rules, slow.rules) << name << " on '" << line << "'";
+    }
+  }
+}
+
+TEST(MaskSetTest, EditedShippedRuleRunsThroughRe2) {
+  // The num rule without its trailing context: no longer the shipped expression, so RE2
+  // runs it, and "12ab" now loses its digits.
+  auto set = MaskSet::from_rules({{"num", "(?:^|[^A-Za-z0-9])([-+]?\\d+(?:[.,:]\\d+)*)", "<NUM>"}},
+                                 "test");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->apply("x 12ab").text,
+            "x \x1a"
+            "ab");
+  EXPECT_EQ(set->reference().apply("x 12ab").text,
+            "x \x1a"
+            "ab");
 }
 
 TEST(MaskSetTest, MalformedFileIsRejectedNamingFileAndKey) {

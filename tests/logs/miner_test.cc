@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
 
 #include "aion/logs/header.h"
 
@@ -115,6 +116,44 @@ TEST(HeaderFormatTest, SplitsLoghubStyleHeaders) {
   EXPECT_EQ(f->fields[5].second, "19939");
   EXPECT_FALSE(h->split("no header here"));
   EXPECT_FALSE(HeaderFormat::parse("<Date> <Time>"));
+}
+
+// The fast header matcher must split exactly as RE2 does (and hand lines it would backtrack
+// on for long to RE2): random lines from header-like fragments, against formats with
+// adjacent fields, runs of spaces, escaped punctuation and a field after <Content>.
+TEST(HeaderFormatTest, FastMatcherSplitsAsRe2Does) {
+  const std::vector<std::string> formats = {
+      "<Date> <Time> <Level> <Component>: <Content>",
+      "<Date> <Time>, <Level>                  <Component>    <Content>",
+      "\\[<Time>\\] \\[<Level>\\] <Content>",
+      "<Time>\\|<Component>\\|<Pid>\\|<Content>",
+      "<A><B> - <Content>",
+      "<Content> @<Host>",
+      "<Date> - <Level>  \\[<Node>:<Component>@<Id>\\] - <Content>"};
+  const std::vector<std::string> fragments = {"2015", "10:30:00", " ",  "  ",  "\t", ",", ":",
+                                              "[",    "]",        "|",  "-",   "@",  "a", "INFO",
+                                              " - ",  "\\",       "\r", "x:y", "é",  "\f"};
+  std::mt19937 rng(11);
+  for (const auto& fmt : formats) {
+    auto h = HeaderFormat::parse(fmt);
+    ASSERT_TRUE(h) << fmt << ": " << h.error().message();
+    for (int i = 0; i < 5000; ++i) {
+      std::string line;
+      int n = static_cast<int>(rng() % 24);
+      for (int k = 0; k < n; ++k) line += fragments[rng() % fragments.size()];
+      auto fast = h->split(line);
+      auto slow = h->split_reference(line);
+      ASSERT_EQ(fast.has_value(), slow.has_value()) << fmt << " on '" << line << "'";
+      if (!fast) continue;
+      ASSERT_EQ(fast->fields, slow->fields) << fmt << " on '" << line << "'";
+      ASSERT_EQ(fast->content, slow->content) << fmt << " on '" << line << "'";
+    }
+  }
+  // Many spaces and no match: the fast matcher runs out of budget and RE2 answers.
+  auto h = HeaderFormat::parse("<A> <B> <C> <D> <E> <F>: <Content>");
+  ASSERT_TRUE(h);
+  std::string spaces(3000, ' ');
+  EXPECT_EQ(h->split(spaces).has_value(), h->split_reference(spaces).has_value());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 
+#include <array>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -22,7 +24,390 @@ ConfigSchema masks_schema() {
   return s;
 }
 
+// Hand-written scanners for the shipped rules. Each gives, for its one expression, what RE2's
+// unanchored leftmost-first search from `pos` gives (with the whole text as context for ^, $
+// and \b): the leftmost match start, then the first alternative/greediest repetition that
+// completes. RE2's classes here are ASCII: \d [0-9], \w [0-9A-Za-z_], \s [\t\n\f\r ].
+enum Scanner : int {
+  kRe2 = 0,
+  kUuid,
+  kDate,
+  kMac,
+  kIp,
+  kPci,
+  kBlock,
+  kHex,
+  kPath,
+  kSize,
+  kNum,
+};
+
+// The expressions the scanners stand for, exactly as in data/logs/masks.toml.
+struct KnownExpression {
+  Scanner scanner;
+  std::string_view regex;
+};
+constexpr KnownExpression kKnown[] = {
+    {kUuid, R"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"},
+    {kDate,
+     R"(\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{1,2}:\d{2}:\d{2}(?: \d{4})?\b)"},
+    {kMac, R"(\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b)"},
+    {kIp, R"((?:^|[^\w.])((?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?)\b)"},
+    {kPci, R"(\b([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\b)"},
+    {kBlock, R"(\bblk_(-?\d+))"},
+    {kHex, R"(\b(0[xX][0-9a-fA-F]+)\b)"},
+    {kPath, R"((?:^|[\s=:(\["'])((?:/[\w.\-@+~%]+){2,}/?))"},
+    {kSize,
+     R"((?:^|[^A-Za-z0-9])([-+]?\d+(?:\.\d+)? ?(?:[KMGTPE]i?B|B|bytes|[mun]?s|sec|min|%))(?:$|[^A-Za-z0-9]))"},
+    {kNum, R"((?:^|[^A-Za-z0-9])([-+]?\d+(?:[.,:]\d+)*)(?:$|[^A-Za-z0-9]))"},
+};
+
+int scanner_for(const std::string& regex) {
+  for (const auto& k : kKnown) {
+    if (k.regex == regex) return k.scanner;
+  }
+  return kRe2;
+}
+
+enum CharClass : unsigned char {
+  kDigit = 1,
+  kAlpha = 2,
+  kUnderscore = 4,
+  kHexDigit = 8,
+  kSpace = 16,      // RE2's \s
+  kPathExtra = 32,  // . - @ + ~ %
+};
+
+constexpr std::array<unsigned char, 256> make_classes() {
+  std::array<unsigned char, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] |= kDigit | kHexDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= kAlpha;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= kAlpha;
+  for (int c = 'a'; c <= 'f'; ++c) t[c] |= kHexDigit;
+  for (int c = 'A'; c <= 'F'; ++c) t[c] |= kHexDigit;
+  t['_'] |= kUnderscore;
+  for (char c : {'\t', '\n', '\f', '\r', ' '}) t[static_cast<unsigned char>(c)] |= kSpace;
+  for (char c : {'.', '-', '@', '+', '~', '%'}) t[static_cast<unsigned char>(c)] |= kPathExtra;
+  return t;
+}
+constexpr std::array<unsigned char, 256> kClasses = make_classes();
+
+// Bounds-checked character classes: a position past the end is in no class.
+class Text {
+ public:
+  explicit Text(std::string_view s) : s_(s) {}
+  std::size_t size() const { return s_.size(); }
+  char at(std::size_t i) const { return i < s_.size() ? s_[i] : '\0'; }
+  bool is(std::size_t i, unsigned char cls) const {
+    return i < s_.size() && (kClasses[static_cast<unsigned char>(s_[i])] & cls) != 0;
+  }
+  bool digit(std::size_t i) const { return is(i, kDigit); }
+  bool alnum(std::size_t i) const { return is(i, kDigit | kAlpha); }
+  bool word(std::size_t i) const { return is(i, kDigit | kAlpha | kUnderscore); }
+  bool hex(std::size_t i) const { return is(i, kHexDigit); }
+  // End of the run of digits starting at i.
+  std::size_t digits(std::size_t i) const {
+    while (digit(i)) ++i;
+    return i;
+  }
+  bool has(std::size_t i, std::string_view lit) const {
+    return i <= s_.size() && s_.substr(i, lit.size()) == lit;
+  }
+  // (?:$|[^A-Za-z0-9]) after a match ending at i.
+  bool loose_end(std::size_t i) const { return i >= s_.size() || !alnum(i); }
+  // \b before a word character at i / after one ending at i.
+  bool word_start(std::size_t i) const { return i == 0 || !word(i - 1); }
+  bool word_end(std::size_t i) const { return !word(i); }
+  std::string_view view() const { return s_; }
+
+ private:
+  std::string_view s_;
+};
+
+// A scanner's answer: the replaced part [from, to).
+struct Span {
+  std::size_t from = 0, to = 0;
+};
+
+// Fixed-length patterns anchored on a separator: every match holds `sep` at offset `lead`,
+// so trying the separators from left to right tries match starts from left to right.
+template <typename Check>
+bool scan_by_separator(const Text& t, std::size_t pos, char sep, std::size_t lead, Check&& check,
+                       Span& out) {
+  std::string_view s = t.view();
+  for (std::size_t d = s.find(sep, pos + lead); d != std::string_view::npos;
+       d = s.find(sep, d + 1)) {
+    std::size_t start = d - lead;
+    if (check(start)) {
+      out.from = start;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool hex_run(const Text& t, std::size_t i, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!t.hex(i + k)) return false;
+  }
+  return true;
+}
+
+bool scan_uuid(const Text& t, std::size_t pos, Span& out) {
+  auto check = [&](std::size_t s) {
+    return hex_run(t, s, 8) && t.at(s + 8) == '-' && hex_run(t, s + 9, 4) && t.at(s + 13) == '-' &&
+           hex_run(t, s + 14, 4) && t.at(s + 18) == '-' && hex_run(t, s + 19, 4) &&
+           t.at(s + 23) == '-' && hex_run(t, s + 24, 12);
+  };
+  if (!scan_by_separator(t, pos, '-', 8, check, out)) return false;
+  out.to = out.from + 36;
+  return true;
+}
+
+bool scan_mac(const Text& t, std::size_t pos, Span& out) {
+  auto check = [&](std::size_t s) {
+    if (!t.word_start(s)) return false;
+    for (std::size_t k = 0; k < 6; ++k) {
+      if (!hex_run(t, s + 3 * k, 2) || (k < 5 && t.at(s + 3 * k + 2) != ':')) return false;
+    }
+    return t.word_end(s + 17);
+  };
+  if (!scan_by_separator(t, pos, ':', 2, check, out)) return false;
+  out.to = out.from + 17;
+  return true;
+}
+
+bool scan_pci(const Text& t, std::size_t pos, Span& out) {
+  auto check = [&](std::size_t s) {
+    return t.word_start(s) && hex_run(t, s, 4) && t.at(s + 4) == ':' && hex_run(t, s + 5, 2) &&
+           t.at(s + 7) == ':' && hex_run(t, s + 8, 2) && t.at(s + 10) == '.' &&
+           t.at(s + 11) >= '0' && t.at(s + 11) <= '7' && t.word_end(s + 12);
+  };
+  if (!scan_by_separator(t, pos, ':', 4, check, out)) return false;
+  out.to = out.from + 12;
+  return true;
+}
+
+bool scan_block(const Text& t, std::size_t pos, Span& out) {
+  std::string_view s = t.view();
+  for (std::size_t b = s.find("blk_", pos); b != std::string_view::npos;
+       b = s.find("blk_", b + 1)) {
+    if (!t.word_start(b)) continue;
+    std::size_t g = b + 4;
+    std::size_t d = t.at(g) == '-' && t.digit(g + 1) ? g + 1 : g;
+    if (!t.digit(d)) continue;
+    out = {g, t.digits(d)};
+    return true;
+  }
+  return false;
+}
+
+bool scan_hex(const Text& t, std::size_t pos, Span& out) {
+  std::string_view s = t.view();
+  for (std::size_t i = pos + 1; i < s.size(); ++i) {
+    if ((s[i] != 'x' && s[i] != 'X') || s[i - 1] != '0' || !t.word_start(i - 1)) continue;
+    std::size_t e = i + 1;
+    while (t.hex(e)) ++e;
+    if (e == i + 1 || !t.word_end(e)) continue;
+    out = {i - 1, e};
+    return true;
+  }
+  return false;
+}
+
+// The group of the ip rule at g: three "\d{1,3}\." then \d{1,3}, an optional ":\d{1,5}",
+// then \b. A run of digits longer than its bound cannot be split (a digit follows), so each
+// run is taken whole. Returns the group's end, or npos.
+std::size_t ip_at(const Text& t, std::size_t g) {
+  std::size_t p = g;
+  for (int k = 0; k < 3; ++k) {
+    std::size_t e = t.digits(p);
+    if (e == p || e - p > 3 || t.at(e) != '.') return std::string_view::npos;
+    p = e + 1;
+  }
+  std::size_t e = t.digits(p);
+  if (e == p || e - p > 3) return std::string_view::npos;
+  if (t.at(e) == ':') {
+    std::size_t q = t.digits(e + 1);
+    if (q > e + 1 && q - (e + 1) <= 5 && t.word_end(q)) return q;
+  }
+  return t.word_end(e) ? e : std::string_view::npos;
+}
+
+// Group ends of the size rule at g, or npos. Each optional part is deterministic: when it is
+// present and what follows fails, leaving it out makes the unit start with a '.', a digit or
+// a space, which no unit does.
+std::size_t size_at(const Text& t, std::size_t g) {
+  std::size_t p = g;
+  if (t.at(p) == '-' || t.at(p) == '+') ++p;
+  std::size_t e = t.digits(p);
+  if (e == p) return std::string_view::npos;
+  p = e;
+  if (t.at(p) == '.' && t.digit(p + 1)) p = t.digits(p + 1);
+  if (t.at(p) == ' ') ++p;
+  auto unit = [&](std::size_t end) { return t.loose_end(end) ? end : std::string_view::npos; };
+  const char c = t.at(p);
+  std::size_t r = std::string_view::npos;
+  if (c != '\0' && std::strchr("KMGTPE", c) != nullptr) {
+    if (t.at(p + 1) == 'i') {
+      if (t.at(p + 2) == 'B') r = unit(p + 3);
+    } else if (t.at(p + 1) == 'B') {
+      r = unit(p + 2);
+    }
+  }
+  if (r == std::string_view::npos && c == 'B') r = unit(p + 1);
+  if (r == std::string_view::npos && t.has(p, "bytes")) r = unit(p + 5);
+  if (r == std::string_view::npos) {
+    if ((c == 'm' || c == 'u' || c == 'n') && t.at(p + 1) == 's') {
+      r = unit(p + 2);
+    } else if (c == 's') {
+      r = unit(p + 1);
+    }
+  }
+  if (r == std::string_view::npos && t.has(p, "sec")) r = unit(p + 3);
+  if (r == std::string_view::npos && t.has(p, "min")) r = unit(p + 3);
+  if (r == std::string_view::npos && c == '%') r = unit(p + 1);
+  return r;
+}
+
+// The num rule's group at g: a chain of digit runs joined by [.,:], ending where the rule's
+// trailing context holds. Only the chain's last run can be followed by an alphanumeric, and
+// then the chain one run shorter ends before a separator.
+std::size_t num_at(const Text& t, std::size_t g) {
+  std::size_t p = g;
+  if (t.at(p) == '-' || t.at(p) == '+') ++p;
+  std::size_t e = t.digits(p);
+  if (e == p) return std::string_view::npos;
+  std::size_t prev = std::string_view::npos;
+  for (;;) {
+    char c = t.at(e);
+    if ((c == '.' || c == ',' || c == ':') && t.digit(e + 1)) {
+      prev = e;
+      e = t.digits(e + 1);
+    } else {
+      break;
+    }
+  }
+  return t.loose_end(e) ? e : prev;
+}
+
+// Rules led by "(?:^|[class])(group)": the group starts at 0 (the ^ branch, tried first) or
+// after a context character at or after pos.
+template <typename Lead, typename At>
+bool scan_led(const Text& t, std::size_t pos, Lead&& lead, At&& at, Span& out) {
+  if (pos == 0) {
+    std::size_t e = at(0);
+    if (e != std::string_view::npos) {
+      out = {0, e};
+      return true;
+    }
+  }
+  for (std::size_t s = pos; s < t.size(); ++s) {
+    if (!lead(s)) continue;
+    std::size_t e = at(s + 1);
+    if (e != std::string_view::npos) {
+      out = {s + 1, e};
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t path_at(const Text& t, std::size_t g) {
+  std::size_t p = g;
+  int parts = 0;
+  while (t.at(p) == '/' && t.is(p + 1, kDigit | kAlpha | kUnderscore | kPathExtra)) {
+    p += 2;
+    while (t.is(p, kDigit | kAlpha | kUnderscore | kPathExtra)) ++p;
+    ++parts;
+  }
+  if (parts < 2) return std::string_view::npos;
+  return t.at(p) == '/' ? p + 1 : p;
+}
+
+bool scan(int scanner, const Text& t, std::size_t pos, Span& out) {
+  auto not_alnum = [&](std::size_t s) { return !t.alnum(s); };
+  switch (scanner) {
+    case kUuid: return scan_uuid(t, pos, out);
+    case kMac: return scan_mac(t, pos, out);
+    case kPci: return scan_pci(t, pos, out);
+    case kBlock: return scan_block(t, pos, out);
+    case kHex: return scan_hex(t, pos, out);
+    case kIp:
+      return scan_led(
+          t, pos, [&](std::size_t s) { return !t.word(s) && t.at(s) != '.'; },
+          [&](std::size_t g) { return ip_at(t, g); }, out);
+    case kPath:
+      return scan_led(
+          t, pos,
+          [&](std::size_t s) {
+            char c = t.at(s);
+            return t.is(s, kSpace) || c == '=' || c == ':' || c == '(' || c == '[' || c == '"' ||
+                   c == '\'';
+          },
+          [&](std::size_t g) { return path_at(t, g); }, out);
+    case kSize:
+      return scan_led(
+          t, pos, not_alnum, [&](std::size_t g) { return size_at(t, g); }, out);
+    case kNum:
+      return scan_led(
+          t, pos, not_alnum, [&](std::size_t g) { return num_at(t, g); }, out);
+    default: return false;
+  }
+}
+
+// Bytes of a line; masking only removes bytes (into placeholders), so a rule whose needed
+// byte is absent from the line cannot match at any step.
+class ByteSet {
+ public:
+  explicit ByteSet(std::string_view s) {
+    for (char c : s) bits_[static_cast<unsigned char>(c) >> 6] |= 1ull << (c & 63);
+  }
+  bool has(char c) const {
+    return (bits_[static_cast<unsigned char>(c) >> 6] >> (static_cast<unsigned char>(c) & 63)) & 1;
+  }
+  bool has_digit() const { return (bits_[0] >> '0') & 0x3ff; }
+
+ private:
+  std::uint64_t bits_[4] = {};
+};
+
+// Whether a rule with this scanner can match a line made of `b`'s bytes.
+bool may_match(int scanner, const ByteSet& b) {
+  switch (scanner) {
+    case kUuid: return b.has('-');
+    case kDate: return b.has(':');
+    case kMac:
+    case kPci: return b.has(':');
+    case kIp: return b.has('.');
+    case kBlock: return b.has('_');
+    case kHex: return b.has('x') || b.has('X');
+    case kPath: return b.has('/');
+    case kSize:
+    case kNum: return b.has_digit();
+    default: return true;
+  }
+}
+
+// The date rule is rare in logs: RE2 runs only when a weekday name and a space are present.
+bool may_hold_date(std::string_view s) {
+  static constexpr std::string_view kDays[] = {"Mon ", "Tue ", "Wed ", "Thu ",
+                                               "Fri ", "Sat ", "Sun "};
+  for (std::size_t i = 0; i + 4 <= s.size(); ++i) {
+    if (s[i + 3] != ' ') continue;
+    for (auto d : kDays) {
+      if (s.compare(i, 4, d) == 0) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+struct MaskSet::Found {
+  std::size_t from = 0, to = 0;  // the replaced part (empty: nothing to replace)
+  std::size_t end = 0;           // the whole match's end
+};
 
 MaskSet::MaskSet() = default;
 MaskSet::~MaskSet() = default;
@@ -52,6 +437,7 @@ Result<MaskSet> MaskSet::from_rules(std::vector<MaskRule> rules, std::string_vie
                   where + ": regex: matches the empty string, so it would mask nothing useful");
     }
     set.compiled_.push_back(std::move(re));
+    set.scanners_.push_back(scanner_for(r.regex));
   }
   set.rules_ = std::move(rules);
   return set;
@@ -86,19 +472,63 @@ MaskSet MaskSet::combined(const MaskSet& more) const {
   out.compiled_ = compiled_;
   out.rules_.insert(out.rules_.end(), more.rules_.begin(), more.rules_.end());
   out.compiled_.insert(out.compiled_.end(), more.compiled_.begin(), more.compiled_.end());
+  out.scanners_ = scanners_;
+  out.scanners_.insert(out.scanners_.end(), more.scanners_.begin(), more.scanners_.end());
   return out;
 }
 
-MaskedText MaskSet::apply(std::string_view line) const {
-  MaskedText cur;
-  cur.text.reserve(line.size());
-  for (char c : line) cur.text += c == kPlaceholder ? ' ' : c;
-  MaskedText next;
+MaskSet MaskSet::reference() const {
+  MaskSet out = combined(MaskSet());
+  std::fill(out.scanners_.begin(), out.scanners_.end(), kRe2);
+  return out;
+}
+
+bool MaskSet::find(std::size_t rule, std::string_view text, std::size_t pos, Found& found) const {
+  const int scanner = scanners_[rule];
+  if (scanner != kRe2 && scanner != kDate) {
+    Span span;
+    if (!scan(scanner, Text(text), pos, span)) return false;
+    found = {span.from, span.to, span.to};
+    return true;
+  }
+  if (scanner == kDate && !may_hold_date(text.substr(pos))) return false;
+  const RE2& re = *compiled_[rule];
+  const int want = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
   re2::StringPiece groups[2];
+  const re2::StringPiece piece(text.data(), text.size());
+  if (!re.Match(piece, pos, text.size(), RE2::UNANCHORED, groups, want)) return false;
+  const re2::StringPiece& g = groups[want - 1];
+  const re2::StringPiece& whole = groups[0];
+  found.end = static_cast<std::size_t>(whole.data() - text.data()) + whole.size();
+  if (g.data() == nullptr || g.empty()) {
+    found.from = found.to = found.end;
+    return true;
+  }
+  found.from = static_cast<std::size_t>(g.data() - text.data());
+  found.to = found.from + g.size();
+  return true;
+}
+
+MaskedText MaskSet::apply(std::string_view line) const {
+  MaskedText out;
+  apply(line, out);
+  return out;
+}
+
+void MaskSet::apply(std::string_view line, MaskedText& cur) const {
+  cur.text.clear();
+  cur.values.clear();
+  cur.rules.clear();
+  cur.text.assign(line);
+  for (std::size_t i = cur.text.find(kPlaceholder); i != std::string::npos;
+       i = cur.text.find(kPlaceholder, i + 1)) {
+    cur.text[i] = ' ';
+  }
+  const ByteSet bytes(cur.text);
+  thread_local MaskedText next;
   for (std::size_t k = 0; k < compiled_.size(); ++k) {
-    const RE2& re = *compiled_[k];
-    const int want = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
-    const re2::StringPiece text(cur.text);
+    if (!may_match(scanners_[k], bytes)) continue;
+    const std::string_view text(cur.text);
     std::size_t pos = 0, copied = 0, value = 0;
     bool any = false;
     next.text.clear();
@@ -106,29 +536,24 @@ MaskedText MaskSet::apply(std::string_view line) const {
     next.rules.clear();
     // Copies text[copied, to) into `next`, carrying the placeholders' values along.
     auto copy_to = [&](std::size_t to) {
-      for (std::size_t i = copied; i < to; ++i) {
-        next.text += cur.text[i];
-        if (cur.text[i] == kPlaceholder) {
-          next.values.push_back(std::move(cur.values[value]));
-          next.rules.push_back(cur.rules[value]);
-          ++value;
-        }
+      next.text.append(text.substr(copied, to - copied));
+      for (std::size_t i = text.find(kPlaceholder, copied); i < to;
+           i = text.find(kPlaceholder, i + 1)) {
+        next.values.push_back(std::move(cur.values[value]));
+        next.rules.push_back(cur.rules[value]);
+        ++value;
       }
       copied = to;
     };
-    while (pos <= text.size() && re.Match(text, pos, text.size(), RE2::UNANCHORED, groups, want)) {
-      const re2::StringPiece& g = groups[want - 1];
-      const re2::StringPiece& whole = groups[0];
-      std::size_t end = static_cast<std::size_t>(whole.data() - text.data()) + whole.size();
-      if (g.data() == nullptr || g.empty()) {
-        pos = std::max(end, pos + 1);
+    Found f;
+    while (pos <= text.size() && find(k, text, pos, f)) {
+      if (f.from == f.to) {
+        pos = std::max(f.end, pos + 1);
         continue;
       }
-      std::size_t from = static_cast<std::size_t>(g.data() - text.data());
-      std::size_t to = from + g.size();
-      copy_to(from);
+      copy_to(f.from);
       std::string original;
-      for (std::size_t i = from; i < to; ++i) {
+      for (std::size_t i = f.from; i < f.to; ++i) {
         if (cur.text[i] == kPlaceholder) {
           original += cur.values[value++];
         } else {
@@ -138,17 +563,16 @@ MaskedText MaskSet::apply(std::string_view line) const {
       next.text += kPlaceholder;
       next.values.push_back(std::move(original));
       next.rules.push_back(static_cast<int>(k));
-      copied = to;
+      copied = f.to;
       any = true;
       // Scanning on from the replaced part's end lets a group rule's trailing context be the
       // next match's leading context ("1 2" masks both numbers).
-      pos = std::max(to, pos + 1);
+      pos = std::max(f.to, pos + 1);
     }
     if (!any) continue;
     copy_to(cur.text.size());
     std::swap(cur, next);
   }
-  return cur;
 }
 
 }  // namespace aion::logs

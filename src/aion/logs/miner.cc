@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <unordered_set>
 
 #include "aion/core/json.h"
 
@@ -64,50 +63,44 @@ std::size_t TemplateMiner::index_of(std::uint64_t id) const {
   return 0;
 }
 
-// A line prepared for matching: masked tokens, the values behind their placeholders, and
-// its shape (tokens with variables blanked, joined by '\n').
+// A line prepared for matching: masked tokens (views into masked.text), the values behind
+// their placeholders, and its shape (tokens with variables blanked, joined by '\n').
 struct TemplateMiner::Line {
   MaskedText masked;
-  std::vector<std::string> tokens;
-  std::vector<bool> var;
+  std::vector<std::string_view> tokens;
+  std::vector<char> var;
   std::string shape;
-  std::string collapsed;  // the shape with each run of variables as one
 };
 
 TemplateMiner::TemplateMiner(MaskSet masks, MinerOptions options)
-    : masks_(std::move(masks)), options_(options) {}
+    : masks_(std::move(masks)), options_(options), scratch_(std::make_unique<Line>()) {}
 TemplateMiner::~TemplateMiner() = default;
 TemplateMiner::TemplateMiner(TemplateMiner&&) noexcept = default;
 TemplateMiner& TemplateMiner::operator=(TemplateMiner&&) noexcept = default;
 
-TemplateMiner::Line TemplateMiner::prepare(std::string_view content) const {
-  Line l;
-  l.masked = masks_.apply(content);
-  const std::string& s = l.masked.text;
+void TemplateMiner::prepare(std::string_view content, Line& l) const {
+  masks_.apply(content, l.masked);
+  l.tokens.clear();
+  l.var.clear();
+  l.shape.clear();
+  const std::string_view s = l.masked.text;
   std::size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && is_space(s[i])) ++i;
     std::size_t j = i;
     while (j < s.size() && !is_space(s[j])) ++j;
-    if (j > i) l.tokens.emplace_back(s.substr(i, j - i));
+    if (j > i) l.tokens.push_back(s.substr(i, j - i));
     i = j;
   }
-  bool prev_var = false;
   for (const auto& t : l.tokens) {
     bool v = has_digit(t);
     l.var.push_back(v);
-    l.shape += v ? std::string_view() : std::string_view(t);
+    if (!v) l.shape += t;
     l.shape += '\n';
-    if (!(v && prev_var)) {
-      l.collapsed += v ? std::string_view() : std::string_view(t);
-      l.collapsed += '\n';
-    }
-    prev_var = v;
   }
-  return l;
 }
 
-bool TemplateMiner::keyword(const std::string& token) const {
+bool TemplateMiner::keyword(std::string_view token) const {
   auto it = token_lines_.find(token);
   if (it == token_lines_.end()) return false;
   return it->second >= options_.min_frequent;
@@ -148,7 +141,7 @@ std::string render(const std::vector<std::string>& tokens) {
 TemplateMiner::Found TemplateMiner::find(const Line& line) const {
   Found found;
   if (auto it = by_shape_.find(line.shape); it != by_shape_.end()) {
-    found.cluster = it->second;
+    found.cluster = it->second.cluster;
     return found;
   }
   double best_score = -1;
@@ -198,10 +191,19 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
     }
   }
   if (found.cluster >= 0) return found;
+  std::string collapsed;  // the shape with each run of variables as one
+  bool prev_var = false;
+  for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+    if (!(line.var[i] && prev_var)) {
+      if (!line.var[i]) collapsed += line.tokens[i];
+      collapsed += '\n';
+    }
+    prev_var = line.var[i];
+  }
   for (std::size_t ci = 0; ci < clusters_.size(); ++ci) {
     const Cluster& c = clusters_[ci];
-    if (c.alias == 0 && c.tokens.size() != line.tokens.size() &&
-        collapse(c.tokens) == line.collapsed && line.collapsed != line.shape) {
+    if (c.alias == 0 && c.tokens.size() != line.tokens.size() && collapse(c.tokens) == collapsed &&
+        collapsed != line.shape) {
       found.cluster = static_cast<int>(ci);
       return found;
     }
@@ -236,8 +238,8 @@ void TemplateMiner::note_siblings(int a, int b, std::size_t pos) {
     k.info.last_seen_ms = std::max(k.info.last_seen_ms, o.info.last_seen_ms);
     auto& list = by_length_[o.tokens.size()];
     list.erase(std::remove(list.begin(), list.end(), other), list.end());
-    for (auto& [shape, ci] : by_shape_) {
-      if (ci == other) ci = keep;
+    for (auto& [text, shape] : by_shape_) {
+      if (shape.cluster == other) shape.cluster = keep;
     }
   }
   k.info.text = render(k.tokens);
@@ -255,7 +257,7 @@ ParsedLine TemplateMiner::result(const Cluster& c, const Line& line) const {
   out.template_text = c.info.text;
   std::size_t value = 0;
   // Expands a masked token back to the original text, consuming its placeholders' values.
-  auto expand = [&](const std::string& t) {
+  auto expand = [&](std::string_view t) {
     std::string s;
     for (char ch : t) {
       if (ch == kPlaceholder && value < line.masked.values.size()) {
@@ -297,23 +299,49 @@ ParsedLine TemplateMiner::result(const Cluster& c, const Line& line) const {
   return out;
 }
 
+// Counts the line's distinct constant tokens in token_lines_ and, when `shape` is given,
+// keeps the counters there so that the next line of that shape can count without lookups.
+void TemplateMiner::count_tokens(const Line& line, Shape* shape) {
+  if (shape != nullptr) shape->counters.clear();
+  for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+    if (line.var[i]) continue;
+    const std::string_view t = line.tokens[i];
+    bool repeated = false;
+    for (std::size_t k = 0; k < i && !repeated; ++k) repeated = !line.var[k] && line.tokens[k] == t;
+    if (repeated) continue;
+    std::uint64_t* counter = nullptr;
+    if (auto it = token_lines_.find(t); it != token_lines_.end()) {
+      counter = &it->second;
+      ++*counter;
+    } else if (token_lines_.size() < kMaxCountedTokens) {
+      counter = &token_lines_.emplace(std::string(t), 1).first->second;
+    }
+    if (shape != nullptr && counter != nullptr) shape->counters.push_back(counter);
+  }
+  if (shape != nullptr) shape->counted = true;
+}
+
 ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
                               std::string_view source) {
-  Line line = prepare(content);
+  Line& line = *scratch_;
+  prepare(content, line);
   ++lines_;
-  {
-    std::unordered_set<std::string_view> seen;
-    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
-      if (line.var[i] || !seen.insert(line.tokens[i]).second) continue;
-      auto it = token_lines_.find(line.tokens[i]);
-      if (it != token_lines_.end()) {
-        ++it->second;
-      } else if (token_lines_.size() < kMaxCountedTokens) {
-        token_lines_.emplace(line.tokens[i], 1);
-      }
+  // A known shape goes straight to its template (as find() would send it); its tokens are
+  // counted through the counters kept with it.
+  auto known = by_shape_.find(line.shape);
+  Shape fresh;  // the line's shape when it is a new one
+  Found found;
+  if (known == by_shape_.end()) {
+    count_tokens(line, &fresh);
+    found = find(line);
+  } else {
+    if (known->second.counted) {
+      for (std::uint64_t* n : known->second.counters) ++*n;
+    } else {
+      count_tokens(line, &known->second);
     }
+    found.cluster = known->second.cluster;
   }
-  Found found = find(line);
   int ci = found.cluster;
   bool created = false;
   if (ci < 0) {
@@ -325,7 +353,7 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     Cluster c;
     c.info.id = next_id_++;
     for (std::size_t i = 0; i < line.tokens.size(); ++i) {
-      c.tokens.push_back(line.tokens[i]);
+      c.tokens.emplace_back(line.tokens[i]);
       c.words.push_back(!line.var[i]);
     }
     c.info.text = render(c.tokens);
@@ -354,7 +382,10 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
       if (changed) c.info.text = render(c.tokens);
     }
   }
-  by_shape_.emplace(line.shape, ci);
+  if (known == by_shape_.end()) {
+    fresh.cluster = ci;
+    by_shape_.emplace(line.shape, std::move(fresh));
+  }
   Cluster& c = clusters_[static_cast<std::size_t>(ci)];
   ++c.info.count;
   c.info.last_seen_ms = std::max(c.info.last_seen_ms, time_ms);
@@ -365,7 +396,8 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
 }
 
 ParsedLine TemplateMiner::match(std::string_view content) const {
-  Line line = prepare(content);
+  Line line;
+  prepare(content, line);
   int ci = find(line).cluster;
   if (ci < 0) return {};
   return result(clusters_[static_cast<std::size_t>(ci)], line);
@@ -402,8 +434,8 @@ std::string TemplateMiner::to_json() const {
                          {"source", c.info.source}});
   }
   Json shapes = Json::object();
-  for (const auto& [shape, ci] : by_shape_)
-    shapes[shape] = clusters_[static_cast<std::size_t>(ci)].info.id;
+  for (const auto& [text, shape] : by_shape_)
+    shapes[text] = clusters_[static_cast<std::size_t>(shape.cluster)].info.id;
   Json tokens = Json::object();
   for (const auto& [t, n] : token_lines_) {
     if (n >= options_.min_frequent) tokens[t] = n;
@@ -450,13 +482,13 @@ Status TemplateMiner::from_json(std::string_view text, std::string_view source) 
       index[c.info.id] = static_cast<int>(clusters.size());
       clusters.push_back(std::move(c));
     }
-    std::unordered_map<std::string, int> shapes;
+    std::unordered_map<std::string, Shape, TokenHash, std::equal_to<>> shapes;
     for (const auto& [shape, id] : j.at("shapes").items()) {
       auto it = index.find(id.get<std::uint64_t>());
       if (it == index.end()) return corrupt("a shape names unknown template " + id.dump());
-      shapes.emplace(shape, it->second);
+      shapes[shape].cluster = it->second;
     }
-    std::unordered_map<std::string, std::uint64_t> tokens;
+    std::unordered_map<std::string, std::uint64_t, TokenHash, std::equal_to<>> tokens;
     for (const auto& [t, n] : j.at("keywords").items()) tokens.emplace(t, n.get<std::uint64_t>());
     clusters_ = std::move(clusters);
     by_shape_ = std::move(shapes);

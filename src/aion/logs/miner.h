@@ -108,7 +108,22 @@ class TemplateMiner {
  private:
   struct Cluster;
   struct Line;
-  Line prepare(std::string_view content) const;
+  // Hashes std::string keys and std::string_view probes alike (lookup without a copy).
+  struct TokenHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // A shape seen before: its template and the keyword counters of its distinct constant
+  // tokens (a line of a known shape counts its tokens without looking them up).
+  struct Shape {
+    int cluster = -1;
+    std::vector<std::uint64_t*> counters;
+    bool counted = false;  // counters are filled (not yet for shapes from load())
+  };
+  void prepare(std::string_view content, Line& line) const;
+  void count_tokens(const Line& line, Shape* shape);
   struct Found {
     int cluster = -1;
     std::vector<std::pair<int, std::size_t>> near;  // (cluster, slot) one word apart
@@ -117,17 +132,19 @@ class TemplateMiner {
   void note_siblings(int a, int b, std::size_t pos);
   std::size_t index_of(std::uint64_t id) const;
   ParsedLine result(const Cluster& c, const Line& line) const;
-  bool keyword(const std::string& token) const;
+  bool keyword(std::string_view token) const;
 
   MaskSet masks_;
   MinerOptions options_;
   NewTemplateFn on_new_;
   std::vector<Cluster> clusters_;
   std::unordered_map<std::size_t, std::vector<int>> by_length_;
-  std::unordered_map<std::string, int> by_shape_;
+  std::unordered_map<std::string, Shape, TokenHash, std::equal_to<>> by_shape_;
   std::unordered_map<std::string, std::set<int>> siblings_;
   std::unordered_map<std::uint64_t, std::uint64_t> aliases_;
-  std::unordered_map<std::string, std::uint64_t> token_lines_;  // lines each token occurs in
+  // Lines each token occurs in. Nodes never move, so Shape::counters may point into it.
+  std::unordered_map<std::string, std::uint64_t, TokenHash, std::equal_to<>> token_lines_;
+  std::unique_ptr<Line> scratch_;  // add()'s line buffers, reused
   std::uint64_t lines_ = 0;
   std::uint64_t next_id_ = 1;
 };
