@@ -89,6 +89,23 @@ Status save(const fs::path& file, const std::optional<Hold>& hold) {
   return HostFs("/").write_atomic(file.string(), j.dump(2) + "\n", 0600);
 }
 
+// The state, read under the lock, which is held until this is destroyed.
+struct Locked {
+  FileLock lock;
+  fs::path file;
+  std::optional<Hold> hold;
+};
+
+Result<Locked> lock_and_load(const fs::path& dir) {
+  if (auto ok = ensure_dir(dir); !ok) return std::unexpected(ok.error());
+  auto lock = FileLock::take(dir / "holds.lock");
+  if (!lock) return std::unexpected(lock.error());
+  fs::path file = dir / "holds.json";
+  auto held = load(file);
+  if (!held) return std::unexpected(held.error());
+  return Locked{std::move(*lock), std::move(file), std::move(*held)};
+}
+
 }  // namespace
 
 std::string_view to_string(AcquireOutcome o) {
@@ -107,29 +124,27 @@ HoldStore::HoldStore(fs::path dir, std::string boot_id)
 Result<AcquireResult> HoldStore::acquire(
     const std::string& job, const std::string& profile,
     const std::function<Result<ApplyReport>()>& apply_profile) const {
-  if (auto ok = ensure_dir(dir_); !ok) return std::unexpected(ok.error());
-  auto lock = FileLock::take(dir_ / "holds.lock");
-  if (!lock) return std::unexpected(lock.error());
-  const fs::path file = dir_ / "holds.json";
-  auto held = load(file);
-  if (!held) return std::unexpected(held.error());
+  auto state = lock_and_load(dir_);
+  if (!state) return std::unexpected(state.error());
+  const fs::path& file = state->file;
+  std::optional<Hold>& held = state->hold;
   AcquireResult r;
-  if (*held && (*held)->boot_id != boot_id_) {
-    held->reset();  // its settings went with the reboot
+  if (held && held->boot_id != boot_id_) {
+    held.reset();  // its settings went with the reboot
     r.dropped_stale = true;
   }
-  if (*held) {
-    Hold& h = **held;
+  if (held) {
+    Hold& h = *held;
     if (h.profile != profile) {
       r.outcome = AcquireOutcome::kConflict;
       r.hold = h;
       if (r.dropped_stale) {
-        if (auto ok = save(file, *held); !ok) return std::unexpected(ok.error());
+        if (auto ok = save(file, held); !ok) return std::unexpected(ok.error());
       }
       return r;
     }
     if (std::find(h.jobs.begin(), h.jobs.end(), job) == h.jobs.end()) h.jobs.push_back(job);
-    if (auto ok = save(file, *held); !ok) return std::unexpected(ok.error());
+    if (auto ok = save(file, held); !ok) return std::unexpected(ok.error());
     r.outcome = AcquireOutcome::kJoined;
     r.hold = h;
     return r;
@@ -155,22 +170,20 @@ Result<AcquireResult> HoldStore::acquire(
 Result<ReleaseResult> HoldStore::release(
     const std::string& job,
     const std::function<Result<RollbackReport>(const std::string&)>& rollback_snapshot) const {
-  if (auto ok = ensure_dir(dir_); !ok) return std::unexpected(ok.error());
-  auto lock = FileLock::take(dir_ / "holds.lock");
-  if (!lock) return std::unexpected(lock.error());
-  const fs::path file = dir_ / "holds.json";
-  auto held = load(file);
-  if (!held) return std::unexpected(held.error());
+  auto state = lock_and_load(dir_);
+  if (!state) return std::unexpected(state.error());
+  const fs::path& file = state->file;
+  std::optional<Hold>& held = state->hold;
   ReleaseResult r;
-  if (!*held) return r;
-  Hold& h = **held;
+  if (!held) return r;
+  Hold& h = *held;
   r.hold = h;
   auto it = std::find(h.jobs.begin(), h.jobs.end(), job);
   if (it == h.jobs.end()) return r;
   r.held = true;
   h.jobs.erase(it);
   if (!h.jobs.empty()) {
-    if (auto ok = save(file, *held); !ok) return std::unexpected(ok.error());
+    if (auto ok = save(file, held); !ok) return std::unexpected(ok.error());
     return r;
   }
   r.last = true;
