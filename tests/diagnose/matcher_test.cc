@@ -71,7 +71,9 @@ TEST(SignatureMatcherTest, KernelLinesMatchTheirSignatureWithDevices) {
        "xfs-error",
        {"disk:md0"}},
       {"nfs: server storage01 not responding, still trying", "nfs-not-responding", {}},
-      {"igb 0000:03:00.0 eth0: igb: eth0 NIC Link is Down", "nic-link-down", {"nic:eth0"}},
+      {"igb 0000:03:00.0 eth0: igb: eth0 NIC Link is Down",
+       "nic-link-down",
+       {"nic:eth0", "pci:0000:03:00.0"}},
       {"mlx5_core 0000:41:00.0: mlx5_port_module_event:1097:(pid 0): Port module event[error]: "
        "module 0, Cable error, Bad or shorted cable/module",
        "infiniband-port-error",
