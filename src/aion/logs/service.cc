@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -39,6 +40,14 @@ Status write_atomic(const fs::path& file, const std::string& text) {
   fs::rename(tmp, file, ec);
   if (ec) return fail(ErrorCode::kIo, "renaming " + tmp.string() + ": " + ec.message());
   return {};
+}
+
+// A line with nothing but blanks (and the masks' placeholder byte, which input never keeps).
+bool blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+           c == kPlaceholder;
+  });
 }
 
 }  // namespace
@@ -296,6 +305,21 @@ LogLine LogService::ingest(std::string_view source, std::string_view content, st
   line.unit = std::string(unit);
   line.content = std::string(content);
   std::string announce, announce_data;
+  if (blank(content)) {
+    // Nothing to mine (template 0). Mined, it would make an empty template that the miner's
+    // own load() rejects as corrupt, and aiond would not start again with that state.
+    {
+      std::lock_guard lock(mu_);
+      if (!miner_) return line;
+      ++blank_lines_;
+      if (options_.recent_lines > 0) {
+        recent_.push_back(line);
+        while (recent_.size() > options_.recent_lines) recent_.pop_front();
+      }
+    }
+    for (const auto& h : hooks_) h(line);
+    return line;
+  }
   {
     std::lock_guard lock(mu_);
     if (!miner_) return line;
@@ -358,11 +382,16 @@ LogStats LogService::stats() const {
     st.templates = miner_->size();
   }
   st.sources = sources_->open;
-  if (sources_->kmsg) st.kmsg_missed = sources_->kmsg->missed();
+  if (sources_->kmsg) {
+    st.kmsg_missed = sources_->kmsg->missed();
+    st.kmsg_malformed = sources_->kmsg->malformed();
+  }
   for (const auto& f : sources_->files) {
     st.file_rotations += f->rotations();
     st.file_truncations += f->truncations();
+    st.file_oversized += f->oversized();
   }
+  st.blank_lines = blank_lines_;
   return st;
 }
 

@@ -74,6 +74,9 @@ struct LogStats {
   std::uint64_t kmsg_missed = 0;
   std::uint64_t file_rotations = 0;
   std::uint64_t file_truncations = 0;
+  std::uint64_t kmsg_malformed = 0;  // records skipped: not "PRI,SEQ,TS,FLAGS;MSG", or too long
+  std::uint64_t file_oversized = 0;  // file lines skipped: longer than kMaxLineBytes
+  std::uint64_t blank_lines = 0;     // delivered but not mined: nothing but blanks
   std::vector<std::string> sources;  // the ones open
 };
 
@@ -126,6 +129,7 @@ class LogService {
   std::int64_t boot_wall_ms_ = 0;
   std::int64_t event_window_start_ms_ = 0;
   int events_in_window_ = 0;
+  std::uint64_t blank_lines_ = 0;
   std::uint64_t suppressed_events_ = 0;
 
   std::mutex wake_mu_;
