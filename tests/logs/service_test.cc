@@ -150,6 +150,26 @@ TEST_F(LogServiceTest, BlankLinesAreNotMinedAndTheSavedStateLoadsAgain) {
   again.stop();
 }
 
+// Sequence numbers restart at every boot: after a reboot (another boot_id) the saved number
+// must not hide the new boot's records, which are usually the fault's.
+TEST_F(LogServiceTest, KmsgReadsTheNewBootsRecordsAfterAReboot) {
+  options_.files.clear();
+  fs::create_directories(root_ / "proc/sys/kernel/random");
+  std::ofstream(root_ / "proc/sys/kernel/random/boot_id") << "4d1c-first-boot\n";
+  std::ofstream(root_ / "dev/kmsg") << "6,1,10,-;boot one\n6,2,20,-;a\n6,3,30,-;b\n";
+  ASSERT_EQ(run(3).size(), 3u);
+  // Same boot, aiond restarted: nothing is read twice.
+  EXPECT_TRUE(run(0).empty());
+  // Rebooted: a new boot id, a new ring buffer numbered from 1 again.
+  std::ofstream(root_ / "proc/sys/kernel/random/boot_id", std::ios::trunc) << "9e07-second\n";
+  std::ofstream(root_ / "dev/kmsg", std::ios::trunc)
+      << "6,1,10,-;boot two\n3,2,20,-;NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen\n";
+  auto after = run(2);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].content, "boot two");
+  for (const auto& e : events_) EXPECT_EQ(e.find("log_gap"), std::string::npos) << e;
+}
+
 TEST_F(LogServiceTest, ReportsKmsgRecordsLostWhileStopped) {
   std::ofstream(root_ / "dev/kmsg") << "6,1,100,-;boot\n";
   run(1);

@@ -118,6 +118,8 @@ struct LogService::Sources {
   std::vector<std::unique_ptr<FileTail>> files;
   // Positions as of the lines given to the miner (guarded by mu_).
   std::optional<std::uint64_t> kmsg_seq;
+  std::string boot_id;        // this boot's /proc/sys/kernel/random/boot_id
+  std::string saved_boot_id;  // the boot kmsg_seq was saved in
   std::uint64_t kmsg_missed_reported = 0;
   std::string journal_cursor;
   std::map<std::string, FileCursor> file_cursors;
@@ -165,6 +167,9 @@ Status LogService::start() {
       if (j.contains("kmsg_seq") && j["kmsg_seq"].is_number_unsigned()) {
         s.kmsg_seq = j["kmsg_seq"].get<std::uint64_t>();
       }
+      if (j.contains("boot_id") && j["boot_id"].is_string()) {
+        s.saved_boot_id = j["boot_id"].get<std::string>();
+      }
       s.journal_cursor = j.value("journal", "");
       const Json& files = j["files"];
       if (files.is_object()) {
@@ -176,6 +181,14 @@ Status LogService::start() {
     }
   }
   boot_wall_ms_ = to_unix_ms(clock_.wall()) - monotonic_ms();
+  // Kernel sequence numbers start again at every boot: a number saved in another boot would
+  // skip the new boot's first records (those of the fault that made someone reboot).
+  if (auto boot = fs_.read_attr("/proc/sys/kernel/random/boot_id")) s.boot_id = *boot;
+  if (s.kmsg_seq && !s.saved_boot_id.empty() && s.saved_boot_id != s.boot_id) {
+    spdlog::info("event=kmsg_new_boot saved_seq={} reading=\"the new boot's ring buffer\"",
+                 *s.kmsg_seq);
+    s.kmsg_seq.reset();
+  }
   if (options_.kmsg) {
     auto k = std::make_unique<KmsgReader>(fs_);
     if (auto st = k->open(s.kmsg_seq); st) {
@@ -405,6 +418,7 @@ Status LogService::save() const {
     files[path] = {{"inode", c.inode}, {"offset", c.offset}};
   Json j{{"schema_version", 1}, {"journal", s.journal_cursor}, {"files", std::move(files)}};
   j["kmsg_seq"] = s.kmsg_seq ? Json(*s.kmsg_seq) : Json(nullptr);
+  if (!s.boot_id.empty()) j["boot_id"] = s.boot_id;
   return write_atomic(options_.state_dir / "cursors.json", j.dump(2));
 }
 

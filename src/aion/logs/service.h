@@ -4,8 +4,9 @@
 // A template seen for the first time becomes a `log_template` event; kmsg records lost to
 // the ring buffer become a `log_gap` event.
 //
-// State lives in <state_dir>/logs: templates.json (the miner) and cursors.json (kmsg SEQ,
-// journal cursor, file inode+offset), written together every save interval and at stop(),
+// State lives in <state_dir>/logs: templates.json (the miner) and cursors.json (kmsg SEQ
+// with the boot it belongs to, so that after a reboot the new ring buffer is read from its
+// start; journal cursor; file inode+offset), written together every save interval and at stop(),
 // so that after a restart reading resumes where the saved templates end: a line is neither
 // counted twice nor skipped (a crash re-reads at most one save interval, with the templates
 // of that same moment).
