@@ -286,7 +286,7 @@ TEST(MinerFuzzTest, MasksAndMinerTakeEveryLineWithoutCrashing) {
   }
   TemplateMiner miner(std::move(*masks));
   std::uint64_t added = 0;
-  for (const auto& line : c.lines(4000)) {
+  for (const auto& line : c.lines(1500)) {
     // Blank lines are not mined (LogService skips them; see BlankLinesAreNotMined... below):
     // the miner makes an empty template of one that its own from_json() then rejects.
     if (line.find_first_not_of(" \t\n\r\v\f\x1a") == std::string::npos) continue;
