@@ -131,6 +131,19 @@ TEST(DiagnoseLogTimeTest, ReadsIsoSyslogAndDmesgTimestamps) {
   EXPECT_FALSE(parse_log_time("no time here", 2026, boot));
 }
 
+// Found by the fuzz test under UBSan: text shaped like a timestamp but beyond what the clock
+// holds (nanoseconds since 1970 end in 2262) overflowed the conversion.
+TEST(DiagnoseLogTimeTest, TimestampsTheClockCannotHoldAreNotTimestamps) {
+  Clock::Wall boot = testing::at(0, 0, 0);
+  EXPECT_FALSE(parse_log_time("4026-11-30T10:12:41+00:00 x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("2026-13-30T10:12:41+00:00 x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[64909937561123.5] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[1e300] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[nan] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[-5.0] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("Nov 30 10:12:41 x", 9999, boot));
+}
+
 // Throughput of the matcher on a mixed kernel log: printed (and written for the README's
 // figure), never asserted.
 TEST(SignatureMatcherTest, ThroughputIsMeasured) {
