@@ -139,6 +139,25 @@ TEST(IncidentEngineTest, FailedJobIsLinkedToTheGpuFaultThatExplainsIt) {
   }
 }
 
+// With NFS's default timeo=600,retrans=2 the hung task watchdog (120 s) speaks before the
+// client prints "not responding" (180 s): the cause arrives after its symptoms and takes in
+// the incidents they opened.
+TEST(IncidentEngineTest, ACauseArrivingAfterItsSymptomsTakesThemIn) {
+  Engine e(shipped().catalog, *shipped().matcher, {});
+  e.on_log_line("kmsg", at(3, 2, 0), "INFO: task python3:811 blocked for more than 120 seconds.");
+  e.on_log_line("kmsg", at(3, 2, 0), "INFO: task rsync:902 blocked for more than 120 seconds.");
+  e.on_log_line("kmsg", at(3, 2, 30), "INFO: task dd:977 blocked for more than 120 seconds.");
+  EXPECT_EQ(e.incidents().size(), 3u);  // pids share nothing, and no cause is known yet
+  e.on_log_line("kmsg", at(3, 3, 1), "nfs: server nas01 not responding, still trying");
+  auto all = e.incidents();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].hypotheses.front().signature, "nfs-not-responding");
+  EXPECT_EQ(all[0].evidence_total, 4u);
+  // A GPU fault at the same time is no cause of hung tasks and stays apart.
+  e.on_log_line("kmsg", at(3, 3, 5), "NVRM: Xid (PCI:0000:07:00): 79, pid=5, GPU has fallen");
+  EXPECT_EQ(e.incidents().size(), 2u);
+}
+
 TEST(IncidentEngineTest, NvmlXidAndAnomalyEventsBecomeEvidenceOnTheSameGpu) {
   EngineOptions o;
   o.gpu_by_pci = {{"0000:03:00.0", 0}};

@@ -71,7 +71,9 @@ TEST(SignatureMatcherTest, KernelLinesMatchTheirSignatureWithDevices) {
        "xfs-error",
        {"disk:md0"}},
       {"nfs: server storage01 not responding, still trying", "nfs-not-responding", {}},
-      {"igb 0000:03:00.0 eth0: igb: eth0 NIC Link is Down", "nic-link-down", {"nic:eth0"}},
+      {"igb 0000:03:00.0 eth0: igb: eth0 NIC Link is Down",
+       "nic-link-down",
+       {"nic:eth0", "pci:0000:03:00.0"}},
       {"mlx5_core 0000:41:00.0: mlx5_port_module_event:1097:(pid 0): Port module event[error]: "
        "module 0, Cable error, Bad or shorted cable/module",
        "infiniband-port-error",
@@ -127,6 +129,19 @@ TEST(DiagnoseLogTimeTest, ReadsIsoSyslogAndDmesgTimestamps) {
   EXPECT_EQ(parse_log_time("[  61.500000] nvme nvme0: x", 2026, boot),
             boot + std::chrono::milliseconds(61500));
   EXPECT_FALSE(parse_log_time("no time here", 2026, boot));
+}
+
+// Found by the fuzz test under UBSan: text shaped like a timestamp but beyond what the clock
+// holds (nanoseconds since 1970 end in 2262) overflowed the conversion.
+TEST(DiagnoseLogTimeTest, TimestampsTheClockCannotHoldAreNotTimestamps) {
+  Clock::Wall boot = testing::at(0, 0, 0);
+  EXPECT_FALSE(parse_log_time("4026-11-30T10:12:41+00:00 x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("2026-13-30T10:12:41+00:00 x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[64909937561123.5] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[1e300] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[nan] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("[-5.0] x", 2026, boot));
+  EXPECT_FALSE(parse_log_time("Nov 30 10:12:41 x", 9999, boot));
 }
 
 // Throughput of the matcher on a mixed kernel log: printed (and written for the README's

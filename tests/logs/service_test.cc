@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 namespace aion::logs {
 namespace {
@@ -89,6 +90,84 @@ TEST_F(LogServiceTest, DeliversParsedLinesAndResumesAfterRestart) {
   EXPECT_FALSE(second[0].new_template);
   EXPECT_EQ(second[1].source, "/var/log/app.log");
   EXPECT_EQ(events_.size(), 1u);
+}
+
+// The restart item in full: the reader is stopped and started again three times on the same
+// recorded ring buffer, with records (and the continuation and malformed lines a stream
+// holds) appended while it was stopped. Every record is delivered exactly once, in order,
+// and the saved sequence number is the last one delivered.
+TEST_F(LogServiceTest, KmsgResumesAcrossRestartsWithoutLossOrDuplication) {
+  options_.files.clear();
+  std::vector<std::string> written;
+  std::uint64_t seq = 0;
+  auto append = [&](int n) {
+    std::ofstream out(root_ / "dev/kmsg", std::ios::app);
+    for (int i = 0; i < n; ++i) {
+      ++seq;
+      std::string msg = "nvme nvme0: I/O " + std::to_string(seq) + " QID 4 timeout, aborting";
+      out << "4," << seq << "," << seq * 1000 << ",-;" << msg << "\n";
+      if (seq % 3 == 0) out << " SUBSYSTEM=nvme\n DEVICE=c259:0\n";
+      if (seq % 4 == 0) out << "this line is no record\n";
+      written.push_back(msg);
+    }
+  };
+  std::vector<std::string> delivered;
+  auto cursor = [&] {
+    std::ifstream in(root_ / "state/cursors.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  for (int round = 0; round < 3; ++round) {
+    append(5 + round);
+    auto got = run(5 + round);
+    for (const auto& l : got) {
+      EXPECT_EQ(l.source, "kmsg");
+      delivered.push_back(l.content);
+    }
+    EXPECT_EQ(got.size(), static_cast<std::size_t>(5 + round)) << "round " << round;
+    EXPECT_NE(cursor().find("\"kmsg_seq\": " + std::to_string(seq)), std::string::npos) << cursor();
+  }
+  EXPECT_EQ(delivered, written);
+  // A restart with nothing new delivers nothing.
+  EXPECT_TRUE(run(0).empty());
+}
+
+// Blank lines (an empty kmsg message, a file line of spaces) are delivered but not mined:
+// the state saved afterwards loads again at the next start.
+TEST_F(LogServiceTest, BlankLinesAreNotMinedAndTheSavedStateLoadsAgain) {
+  std::ofstream(root_ / "dev/kmsg") << "6,1,100,-;\n6,2,200,-; \t \n6,3,300,-;real line 1\n";
+  std::ofstream(root_ / "var/log/app.log") << "";
+  auto first = run(3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].template_id, 0u);
+  EXPECT_EQ(first[1].template_id, 0u);
+  EXPECT_NE(first[2].template_id, 0u);
+  LogService again(options_, HostFs(root_), nullptr);
+  auto st = again.start();
+  EXPECT_TRUE(st) << (st ? "" : st.error().message());
+  EXPECT_EQ(again.templates().size(), 1u);
+  again.stop();
+}
+
+// Sequence numbers restart at every boot: after a reboot (another boot_id) the saved number
+// must not hide the new boot's records, which are usually the fault's.
+TEST_F(LogServiceTest, KmsgReadsTheNewBootsRecordsAfterAReboot) {
+  options_.files.clear();
+  fs::create_directories(root_ / "proc/sys/kernel/random");
+  std::ofstream(root_ / "proc/sys/kernel/random/boot_id") << "4d1c-first-boot\n";
+  std::ofstream(root_ / "dev/kmsg") << "6,1,10,-;boot one\n6,2,20,-;a\n6,3,30,-;b\n";
+  ASSERT_EQ(run(3).size(), 3u);
+  // Same boot, aiond restarted: nothing is read twice.
+  EXPECT_TRUE(run(0).empty());
+  // Rebooted: a new boot id, a new ring buffer numbered from 1 again.
+  std::ofstream(root_ / "proc/sys/kernel/random/boot_id", std::ios::trunc) << "9e07-second\n";
+  std::ofstream(root_ / "dev/kmsg", std::ios::trunc)
+      << "6,1,10,-;boot two\n3,2,20,-;NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen\n";
+  auto after = run(2);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].content, "boot two");
+  for (const auto& e : events_) EXPECT_EQ(e.find("log_gap"), std::string::npos) << e;
 }
 
 TEST_F(LogServiceTest, ReportsKmsgRecordsLostWhileStopped) {

@@ -61,6 +61,8 @@ void add_logs_routes(Router& router, logs::LogService& service) {
                            {"kmsg_missed", st.kmsg_missed},
                            {"file_rotations", st.file_rotations},
                            {"file_truncations", st.file_truncations},
+                           {"kmsg_malformed", st.kmsg_malformed},
+                           {"file_oversized", st.file_oversized},
                            {"sources", st.sources}};
                 return Response::json_text(
                     200, Json{{"templates", std::move(out)}, {"stats", std::move(stats)}}.dump(

@@ -73,7 +73,8 @@ Status check_pattern(const std::string& pattern, const std::string& file, std::s
         std::end(kDeviceGroups)) {
       return std::unexpected(entry_error(file, index, id,
                                          "pattern '" + pattern + "' has capture group '" + name +
-                                             "'; allowed: pci, gpu, xid, nic, disk, pid, job"));
+                                             "'; allowed: pci, gpu, xid, nic, disk, pid, job, "
+                                             "elapsed_ms"));
     }
   }
   return {};
@@ -132,6 +133,9 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     return std::unexpected(
         entry_error(file, index, s.id, "'evidence' must list what to collect (at least one)"));
   }
+  auto explained = strings(t, "explained_by", file, index, s.id);
+  if (!explained) return std::unexpected(explained.error());
+  s.explained_by = std::move(*explained);
   std::string one;
   if (auto st = get("pattern", false, one); !st) return std::unexpected(st.error());
   auto many = strings(t, "patterns", file, index, s.id);
@@ -150,7 +154,7 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
   }
   static const std::set<std::string, std::less<>> known = {
       "id",  "title", "component", "severity", "weight", "pattern",  "patterns", "fallback",
-      "xid", "event", "meaning",   "evidence", "action", "playbook", "source"};
+      "xid", "event", "meaning",   "evidence", "action", "playbook", "source",   "explained_by"};
   for (const auto& [k, v] : t) {
     (void)v;
     if (!known.contains(k.str())) {

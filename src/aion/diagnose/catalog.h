@@ -19,9 +19,11 @@ namespace aion::diagnose {
 
 inline constexpr int kCatalogSchemaVersion = 1;
 
-// Named capture groups a pattern may use; each becomes a device reference of the hit.
+// Named capture groups a pattern may use; each becomes a device reference of the hit, except
+// `xid` (the Xid code) and `elapsed_ms` (how long the reported operation had been running
+// when it was reported, e.g. a collective's "ran for 600123 milliseconds before timing out").
 inline constexpr std::string_view kDeviceGroups[] = {"pci",  "gpu", "xid", "nic",
-                                                     "disk", "pid", "job"};
+                                                     "disk", "pid", "job", "elapsed_ms"};
 
 struct Signature {
   std::string id;         // "nvidia-xid-79", unique over the catalog
@@ -35,6 +37,10 @@ struct Signature {
   bool fallback = false;              // only counts when no non-fallback signature matched the line
   std::optional<std::uint64_t> xid;   // NVML Xid events with this code match too
   std::string event;                  // a derived daemon event kind this signature stands for
+  // For symptoms (an NCCL timeout, a hung task): the components of the causes that explain
+  // them ("network", "disk"...). Evidence of it that names no hardware device joins an
+  // incident of such a cause in the window instead of opening one of its own; see Engine.
+  std::vector<std::string> explained_by;
   std::string meaning;
   std::vector<std::string> evidence;  // what to collect
   std::string action;                 // what to do

@@ -10,6 +10,15 @@
 namespace aion::diagnose {
 namespace {
 
+// Lines of one signature closer than this are one event.
+constexpr std::int64_t kSameEventMs = 1000;
+// Repetitions beyond this add nothing to a hypothesis' score: a storm of corrected errors is
+// one condition, and must not outweigh the fault it precedes.
+constexpr std::size_t kMaxCountedEvents = 8;
+// Score factor of a symptom whose cause (a hypothesis of a component it is explained_by) is
+// in the same incident.
+constexpr double kExplainedAway = 0.5;
+
 std::int64_t ms_of(Clock::Wall t) {
   return to_unix_ms(t);
 }
@@ -64,6 +73,41 @@ std::map<std::string, std::string> series_labels(std::string_view key) {
   return out;
 }
 
+// Printable ASCII of a sane length: what a PCI address, a NIC, disk, pid or job name is.
+bool device_name(std::string_view v) {
+  return v.size() <= kMaxDeviceName &&
+         std::all_of(v.begin(), v.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+// A key that names a piece of hardware (as opposed to a process or a job).
+bool hardware_key(std::string_view key) {
+  for (std::string_view p : {"pci:", "gpu:", "nic:", "disk:"})
+    if (key.substr(0, p.size()) == p) return true;
+  return false;
+}
+
+bool names_hardware(const std::vector<std::string>& keys) {
+  return std::any_of(keys.begin(), keys.end(),
+                     [](const std::string& k) { return hardware_key(k); });
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// How long the reported operation had run ("ran for 600123 milliseconds"), capped at a day so
+// that a garbled number cannot move the evidence out of any sane range.
+std::int64_t elapsed_of(const std::map<std::string, std::string>& captures) {
+  auto it = captures.find("elapsed_ms");
+  if (it == captures.end()) return 0;
+  std::int64_t ms = 0;
+  for (char c : it->second) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return 0;
+    ms = std::min<std::int64_t>(ms * 10 + (c - '0'), 86'400'000);
+  }
+  return ms;
+}
+
 bool looks_like_disk(std::string_view dev) {
   for (std::string_view p : {"nvme", "sd", "vd", "xvd", "hd", "md", "dm-"})
     if (dev.substr(0, p.size()) == p) return true;
@@ -87,7 +131,7 @@ std::string normalize_pci(std::string_view text) {
 std::vector<std::string> device_keys(const std::map<std::string, std::string>& captures) {
   std::vector<std::string> keys;
   for (const auto& [name, value] : captures) {
-    if (value.empty() || name == "xid") continue;
+    if (value.empty() || name == "xid" || name == "elapsed_ms") continue;
     if (name == "pci") {
       keys.push_back("pci:" + normalize_pci(value));
     } else if (name == "disk") {
@@ -131,12 +175,27 @@ void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_
   std::vector<Hit> hits = matcher_.match(text);
   if (hits.empty()) return;
   for (auto& h : hits) {
+    std::size_t dropped = 0;
+    for (auto it = h.captures.begin(); it != h.captures.end();) {
+      if (device_name(it->second)) {
+        ++it;
+      } else {
+        it = h.captures.erase(it);
+        ++dropped;
+      }
+    }
     Signal s{h.signature, {}};
     s.evidence.time_ms = ms_of(time);
     s.evidence.source = std::string(source);
     s.evidence.signature = h.signature->id;
-    s.evidence.text = std::string(text);
+    s.evidence.text = std::string(text.substr(0, kMaxEvidenceText));
+    {
+      std::lock_guard l(mu_);
+      stats_.dropped_keys += dropped;
+      if (text.size() > kMaxEvidenceText) ++stats_.truncated;
+    }
     s.evidence.devices = device_keys(h.captures);
+    s.since_ms = s.evidence.time_ms - elapsed_of(h.captures);
     if (source.rfind("job:", 0) == 0) add_unique(s.evidence.devices, std::string(source));
     add(std::move(s));
   }
@@ -153,44 +212,50 @@ void Engine::on_event(std::string_view kind, std::string_view severity, std::str
     if (v.is_string() && !v.get<std::string>().empty())
       add_unique(devices, "pci:" + normalize_pci(v.get<std::string>()));
   };
-  if (kind == "gpu") {
-    if (data.contains("xid") && data["xid"].is_number_unsigned()) {
-      sig = catalog_.find_xid(data["xid"].get<std::uint64_t>());
-    } else if (data.value("kind", "") == "ecc_double_bit") {
-      sig = catalog_.find_event("gpu_ecc_double_bit");
+  // Fields of the wrong JSON type (a string where a number belongs) make value() throw: such
+  // an event is counted and carries no evidence.
+  try {
+    if (kind == "gpu") {
+      if (data.contains("xid") && data["xid"].is_number_unsigned()) {
+        sig = catalog_.find_xid(data["xid"].get<std::uint64_t>());
+      } else if (data.value("kind", "") == "ecc_double_bit") {
+        sig = catalog_.find_event("gpu_ecc_double_bit");
+      }
+      add_pci(data.value("pci", Json()));
+      if (data.contains("gpu") && data["gpu"].is_number_integer())
+        add_unique(devices, "gpu:" + std::to_string(data["gpu"].get<int>()));
+    } else if (kind == "anomaly") {
+      sig = catalog_.find_event("anomaly");
+      for (const auto& [k, v] : series_labels(data.value("series", ""))) {
+        if (k == "gpu" || k == "job") add_unique(devices, k + ":" + v);
+        if (k == "pci") add_unique(devices, "pci:" + normalize_pci(v));
+        if (k == "device") add_unique(devices, (looks_like_disk(v) ? "disk:" : "nic:") + v);
+      }
+      Json m = Json::object();
+      for (const char* k : {"series", "value", "baseline", "sigma", "score", "explanation"})
+        if (data.contains(k)) m[k] = data[k];
+      metrics = m.dump();
+    } else if (kind == "job") {
+      std::string state = data.value("state", "");
+      if (data.value("oom_killed", false)) {
+        sig = catalog_.find_event("job_oom");
+      } else if (state == "failed" || state == "lost") {
+        sig = catalog_.find_event("job_failed");
+      }
+      if (data.contains("id") && data["id"].is_number_integer())
+        add_unique(devices, "job:" + std::to_string(data["id"].get<std::int64_t>()));
+      for (const auto& p : data.value("gpu_pci", Json::array())) add_pci(p);
+    } else if (kind == "hw_change") {
+      sig = catalog_.find_event(severity == "critical" ? "hw_change_critical" : "hw_change");
+      std::string dev = data.value("device", "");
+      if (dev.size() >= 7 && is_hex(dev.substr(0, 2)) && dev.find(':') != std::string::npos) {
+        add_pci(Json(dev));
+      } else if (!dev.empty() && dev != "memory" && dev != "cpu") {
+        add_unique(devices, (looks_like_disk(dev) ? "disk:" : "nic:") + dev);
+      }
     }
-    add_pci(data.value("pci", Json()));
-    if (data.contains("gpu") && data["gpu"].is_number_integer())
-      add_unique(devices, "gpu:" + std::to_string(data["gpu"].get<int>()));
-  } else if (kind == "anomaly") {
-    sig = catalog_.find_event("anomaly");
-    for (const auto& [k, v] : series_labels(data.value("series", ""))) {
-      if (k == "gpu" || k == "job") add_unique(devices, k + ":" + v);
-      if (k == "pci") add_unique(devices, "pci:" + normalize_pci(v));
-      if (k == "device") add_unique(devices, (looks_like_disk(v) ? "disk:" : "nic:") + v);
-    }
-    Json m = Json::object();
-    for (const char* k : {"series", "value", "baseline", "sigma", "score", "explanation"})
-      if (data.contains(k)) m[k] = data[k];
-    metrics = m.dump();
-  } else if (kind == "job") {
-    std::string state = data.value("state", "");
-    if (data.value("oom_killed", false)) {
-      sig = catalog_.find_event("job_oom");
-    } else if (state == "failed" || state == "lost") {
-      sig = catalog_.find_event("job_failed");
-    }
-    if (data.contains("id") && data["id"].is_number_integer())
-      add_unique(devices, "job:" + std::to_string(data["id"].get<std::int64_t>()));
-    for (const auto& p : data.value("gpu_pci", Json::array())) add_pci(p);
-  } else if (kind == "hw_change") {
-    sig = catalog_.find_event(severity == "critical" ? "hw_change_critical" : "hw_change");
-    std::string dev = data.value("device", "");
-    if (dev.size() >= 7 && is_hex(dev.substr(0, 2)) && dev.find(':') != std::string::npos) {
-      add_pci(Json(dev));
-    } else if (!dev.empty() && dev != "memory" && dev != "cpu") {
-      add_unique(devices, (looks_like_disk(dev) ? "disk:" : "nic:") + dev);
-    }
+  } catch (const Json::exception&) {
+    sig = nullptr;
   }
   {
     std::lock_guard l(mu_);
@@ -198,7 +263,7 @@ void Engine::on_event(std::string_view kind, std::string_view severity, std::str
   }
   if (!sig) return;
   Signal s{sig, {}};
-  s.evidence.time_ms = ms_of(time);
+  s.evidence.time_ms = s.since_ms = ms_of(time);
   s.evidence.source = event_id > 0 ? "event:" + std::to_string(event_id) : "event";
   s.evidence.signature = sig->id;
   s.evidence.text = std::string(message);
@@ -230,14 +295,49 @@ void Engine::add(Signal signal) {
 
     const std::int64_t t = ev.time_ms;
     const std::int64_t w = options_.window.count();
+    // The evidence covers [since, t]: a timeout reports an operation that hung since then.
+    const std::int64_t since = std::min(signal.since_ms, t);
     auto in_window = [&](const Incident& i) {
-      return t <= i.updated_ms + w && t >= i.opened_ms - w;
+      return since <= i.updated_ms + w && t >= i.opened_ms - w;
+    };
+    const Signature& sig = *signal.signature;
+    auto is_symptom = [&](const Hypothesis& h) {
+      const Signature* s = catalog_.find(h.signature);
+      return s && !s->explained_by.empty();
     };
     std::vector<std::int64_t> matches;
     for (const auto& [id, inc] : incidents_) {
       if (!in_window(inc)) continue;
       if (!ev.devices.empty() && !inc.devices.empty() && shares(ev.devices, inc.devices))
         matches.push_back(id);
+    }
+    if (matches.empty() && !sig.explained_by.empty() && !names_hardware(ev.devices)) {
+      // A symptom that names no hardware (a job's NCCL timeout, a hung task) joins the most
+      // recent incident in the window with a cause of the kind that explains it.
+      const Incident* best = nullptr;
+      for (const auto& [id, inc] : incidents_) {
+        if (!in_window(inc)) continue;
+        bool cause = std::any_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const auto& h) {
+          return !is_symptom(h) && contains(sig.explained_by, h.component);
+        });
+        if (cause && (!best || inc.updated_ms > best->updated_ms)) best = &inc;
+      }
+      if (best) matches.push_back(best->id);
+    }
+    if (sig.explained_by.empty()) {
+      // A cause that comes after its symptoms: incidents in the window made only of symptoms
+      // it explains, naming no hardware, join it.
+      for (const auto& [id, inc] : incidents_) {
+        if (!in_window(inc) || names_hardware(inc.devices) || inc.hypotheses.empty() ||
+            std::find(matches.begin(), matches.end(), id) != matches.end())
+          continue;
+        bool explained =
+            std::all_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const Hypothesis& h) {
+              const Signature* s = catalog_.find(h.signature);
+              return s && contains(s->explained_by, sig.component);
+            });
+        if (explained) matches.push_back(id);
+      }
     }
     if (matches.empty()) {
       // Node-wide evidence, or a node-wide incident: the most recent one in the window.
@@ -298,7 +398,6 @@ void Engine::add(Signal signal) {
           inc.jobs.push_back(job);
       }
     }
-    const Signature& sig = *signal.signature;
     auto h = std::find_if(inc.hypotheses.begin(), inc.hypotheses.end(),
                           [&](const Hypothesis& x) { return x.signature == sig.id; });
     if (h == inc.hypotheses.end()) {
@@ -316,7 +415,7 @@ void Engine::add(Signal signal) {
       inc.hypotheses.push_back(std::move(x));
       h = std::prev(inc.hypotheses.end());
     }
-    if (h->evidence_count == 0 || t >= h->last_ms + 1000 || t + 1000 <= h->first_ms)
+    if (h->evidence_count == 0 || t >= h->last_ms + kSameEventMs || t + kSameEventMs <= h->first_ms)
       h->evidence_count++;
     h->first_ms = std::min(h->first_ms, t);
     h->last_ms = std::max(h->last_ms, t);
@@ -343,19 +442,32 @@ void Engine::rank(Incident& inc) const {
   for (const auto& h : inc.hypotheses) earliest = std::min(earliest, h.first_ms);
   const Hypothesis* first = nullptr;
   for (const auto& h : inc.hypotheses) {
-    if (h.first_ms != earliest) continue;
-    // Ties at the same instant go to the more specific signature.
+    // Lines less than a second apart are one event (the kernel prints a machine check and
+    // its EDAC decoding, or an AER error and its details, together): among the hypotheses
+    // that began within that second, the more specific signature came first.
+    if (h.first_ms >= earliest + kSameEventMs) continue;
     const Signature* s = catalog_.find(h.signature);
     const Signature* f = first ? catalog_.find(first->signature) : nullptr;
     if (!first || (s && f && s->weight > f->weight)) first = &h;
+  }
+  // Components of the causes present (hypotheses that are not symptoms themselves).
+  std::vector<std::string> causes;
+  for (const auto& h : inc.hypotheses) {
+    const Signature* s = catalog_.find(h.signature);
+    if (s && s->explained_by.empty()) add_unique(causes, h.component);
   }
   double total = 0;
   for (auto& h : inc.hypotheses) {
     const Signature* s = catalog_.find(h.signature);
     double weight = s ? s->weight : 0.1;
-    double n = static_cast<double>(std::max<std::size_t>(1, h.evidence_count));
+    double n = static_cast<double>(std::clamp<std::size_t>(h.evidence_count, 1, kMaxCountedEvents));
     h.score = weight * severity_factor(h.severity) * (1 + 0.25 * std::log2(n)) *
               (&h == first ? 1.2 : 1.0);
+    // A symptom whose cause is in the incident is explained away: ten hung-task reports
+    // behind one "NFS server not responding" still point at the server.
+    if (s && std::any_of(s->explained_by.begin(), s->explained_by.end(),
+                         [&](const std::string& c) { return contains(causes, c); }))
+      h.score *= kExplainedAway;
     total += h.score;
   }
   for (auto& h : inc.hypotheses)

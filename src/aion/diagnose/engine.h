@@ -10,15 +10,25 @@
 // Correlation: evidence joins an incident whose last evidence is at most `window` older and
 // that shares a device key with it; evidence that shares keys with several such incidents
 // merges them (a job's CUDA error and the GPU's Xid meet through the job-failed event that
-// names both). Evidence without device keys (MCE, lockups, NFS) joins the most recently
+// names both). Evidence that reports how long an operation had been stuck (an `elapsed_ms`
+// capture: "ran for 600123 milliseconds before timing out") covers that whole span, so a
+// collective timeout finds the NIC flap that began it ten minutes earlier. A symptom with
+// `explained_by` components in the catalog that names no hardware (a job's NCCL timeout, a
+// hung task) joins the most recent incident in the window holding a cause of such a
+// component (a NIC flap, an NFS server not responding); a cause arriving after such symptoms
+// takes them in. Evidence without device keys (MCE, lockups, NFS) joins the most recently
 // updated incident in the window. Otherwise it opens a new incident.
 //
 // Ranking: every signature present in an incident is a hypothesis, scored
-//   score = weight x severity_factor x (1 + 0.25 log2 n) x (1.2 if it came first)
+//   score = weight x severity_factor x (1 + 0.25 log2 min(n, 8)) x (1.2 if it came first)
 // where weight is the catalog's prior (specific hardware faults high, symptoms low),
 // severity_factor is 1.0 critical / 0.7 warning / 0.4 info, n the evidence count of the
-// hypothesis (events: its lines less than a second apart count once), and the 1.2 goes to
-// the hypothesis with the earliest evidence (a cause comes before its symptoms).
+// hypothesis (events: its lines less than a second apart count once; beyond 8 a storm adds
+// nothing), and the 1.2 goes to the hypothesis with the earliest evidence (a cause comes
+// before its symptoms; among those that began within the same second, the one with the
+// highest weight). A symptom with `explained_by` components scores half when a cause of
+// such a component is in the incident (it is explained away: however often the hung task
+// watchdog reports, the NFS server it waits on stays the cause).
 // confidence = score / sum of the incident's scores.
 //
 // Thread-safe: every public method may be called from any thread. The listener is called
@@ -54,7 +64,15 @@ struct EngineStats {
   std::uint64_t hits = 0;
   std::uint64_t events = 0;
   std::uint64_t incidents = 0;
+  // Evidence texts cut to kMaxEvidenceText bytes (a megabyte line that matched a signature).
+  std::uint64_t truncated = 0;
+  // Captures that cannot name a device (longer than kMaxDeviceName, or holding bytes other
+  // than printable ASCII: garbage that happened to match), left out of the device keys.
+  std::uint64_t dropped_keys = 0;
 };
+
+inline constexpr std::size_t kMaxEvidenceText = 4096;
+inline constexpr std::size_t kMaxDeviceName = 128;
 
 class Engine {
  public:
@@ -86,6 +104,7 @@ class Engine {
   struct Signal {
     const Signature* signature;
     Evidence evidence;
+    std::int64_t since_ms = 0;  // start of what it reports (a timeout: when the wait began)
   };
   void add(Signal signal);
   void rank(Incident& incident) const;

@@ -8,6 +8,10 @@
 namespace aion::diagnose {
 namespace {
 
+constexpr int kMinYear = 1970;
+constexpr int kMaxYear = 2200;
+constexpr double kMaxUptimeS = 100.0 * 365 * 86400;
+
 bool digits(std::string_view s, std::size_t at, std::size_t n) {
   if (at + n > s.size()) return false;
   for (std::size_t i = at; i < at + n; ++i)
@@ -47,8 +51,14 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
       }
       p = q;
     }
-    Clock::Wall t = civil(num(line, 0, 4), num(line, 5, 2), num(line, 8, 2), num(line, 11, 2),
-                          num(line, 14, 2), num(line, 17, 2), ms);
+    const int y = num(line, 0, 4), mo = num(line, 5, 2), d = num(line, 8, 2);
+    const int h = num(line, 11, 2), mi = num(line, 14, 2), sec = num(line, 17, 2);
+    // Years the clock can hold (system_clock counts nanoseconds: it ends in 2262), fields in
+    // range; anything else is not a timestamp but text that looks like one.
+    if (y < kMinYear || y > kMaxYear || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+      return std::nullopt;
+    Clock::Wall t = civil(y, mo, d, h, mi, sec, ms);
     if (p + 6 <= line.size() && (line[p] == '+' || line[p] == '-') && digits(line, p + 1, 2)) {
       int off = num(line, p + 1, 2) * 60 +
                 (line[p + 3] == ':' ? num(line, p + 4, 2) : num(line, p + 3, 2));
@@ -63,7 +73,9 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
       std::string inner(line.substr(1, close - 1));
       char* end = nullptr;
       double sec = std::strtod(inner.c_str(), &end);
-      if (end && end != inner.c_str() && *end == '\0') {
+      // Seconds since boot: a century of uptime at most (and no NaN or infinity), so that
+      // the conversion to the clock's nanoseconds cannot overflow.
+      if (end && end != inner.c_str() && *end == '\0' && sec >= 0 && sec < kMaxUptimeS) {
         return boot + std::chrono::duration_cast<Clock::Wall::duration>(
                           std::chrono::duration<double>(sec));
       }
@@ -78,7 +90,7 @@ std::optional<Clock::Wall> parse_log_time(std::string_view line, int year, Clock
       std::string d(line.substr(4, 2));
       int day = std::atoi(d.c_str());
       if (day < 1 || day > 31 || !digits(line, 7, 2) || !digits(line, 10, 2) ||
-          !digits(line, 13, 2))
+          !digits(line, 13, 2) || year < kMinYear || year > kMaxYear)
         return std::nullopt;
       return civil(year, m + 1, day, num(line, 7, 2), num(line, 10, 2), num(line, 13, 2), 0);
     }

@@ -7,6 +7,8 @@
 // without its '\n' yet is held back until it is complete. The cursor (inode, offset) can be
 // saved and given back to resume after a restart; a cursor whose inode is no longer at the
 // path means the file rotated meanwhile, and the new file is read from its start.
+// A line longer than kMaxLineBytes (a binary file, a runaway writer) is skipped up to its
+// '\n' and counted in oversized(), so a file without newlines never grows memory.
 // Not thread-safe.
 #pragma once
 
@@ -19,6 +21,8 @@
 #include "aion/core/host_fs.h"
 
 namespace aion::logs {
+
+inline constexpr std::size_t kMaxLineBytes = 1 << 20;
 
 struct FileCursor {
   std::uint64_t inode = 0;
@@ -37,11 +41,15 @@ class FileTail {
   // error (it may be rotating): it yields nothing until it appears.
   Result<std::vector<std::string>> poll(std::size_t max_lines = 10000);
 
-  // Points at the start of the held-back partial line, so a restart reads it whole.
-  FileCursor cursor() const { return {inode_, offset_ - partial_.size()}; }
+  // Points at the start of the held-back partial line (or of the overlong line being
+  // skipped), so a restart reads it whole (or skips it whole).
+  FileCursor cursor() const {
+    return {inode_, skipping_ ? skip_start_ : offset_ - partial_.size()};
+  }
   const std::string& path() const { return path_; }
   std::uint64_t rotations() const { return rotations_; }
   std::uint64_t truncations() const { return truncations_; }
+  std::uint64_t oversized() const { return oversized_; }
 
  private:
   bool open_current(bool from_start);
@@ -56,6 +64,9 @@ class FileTail {
   std::string partial_;
   std::uint64_t rotations_ = 0;
   std::uint64_t truncations_ = 0;
+  std::uint64_t oversized_ = 0;
+  bool skipping_ = false;         // inside a line longer than kMaxLineBytes
+  std::uint64_t skip_start_ = 0;  // where that line began
   bool started_ = false;
 };
 

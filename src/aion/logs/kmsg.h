@@ -5,7 +5,9 @@
 // continuation lines. SEQ numbers every record the kernel logged, so a reader that saved the
 // last SEQ it handled resumes after it without reading anything twice, and knows how many
 // records the ring buffer overwrote before it could read them (gaps in SEQ; EPIPE from the
-// kernel). Not thread-safe: one reader per thread.
+// kernel). A line longer than kMaxKmsgRecord (no kernel record is: garbage in a recorded
+// stream) is skipped to its '\n' and counted as malformed. Not thread-safe: one reader per
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,8 @@
 #include "aion/core/host_fs.h"
 
 namespace aion::logs {
+
+inline constexpr std::size_t kMaxKmsgRecord = 64 << 10;
 
 struct KmsgRecord {
   int priority = 6;  // syslog level 0 (emerg) .. 7 (debug)
@@ -58,7 +62,8 @@ class KmsgReader {
   std::optional<std::uint64_t> last_seq_;
   std::uint64_t missed_ = 0;
   std::uint64_t malformed_ = 0;
-  std::string partial_;  // a line not yet ended by '\n' (regular files and pipes)
+  std::string partial_;    // a line not yet ended by '\n' (regular files and pipes)
+  bool skipping_ = false;  // inside a line longer than kMaxKmsgRecord
 };
 
 }  // namespace aion::logs

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -39,6 +40,14 @@ Status write_atomic(const fs::path& file, const std::string& text) {
   fs::rename(tmp, file, ec);
   if (ec) return fail(ErrorCode::kIo, "renaming " + tmp.string() + ": " + ec.message());
   return {};
+}
+
+// A line with nothing but blanks (and the masks' placeholder byte, which input never keeps).
+bool blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+           c == kPlaceholder;
+  });
 }
 
 }  // namespace
@@ -109,6 +118,8 @@ struct LogService::Sources {
   std::vector<std::unique_ptr<FileTail>> files;
   // Positions as of the lines given to the miner (guarded by mu_).
   std::optional<std::uint64_t> kmsg_seq;
+  std::string boot_id;        // this boot's /proc/sys/kernel/random/boot_id
+  std::string saved_boot_id;  // the boot kmsg_seq was saved in
   std::uint64_t kmsg_missed_reported = 0;
   std::string journal_cursor;
   std::map<std::string, FileCursor> file_cursors;
@@ -156,6 +167,9 @@ Status LogService::start() {
       if (j.contains("kmsg_seq") && j["kmsg_seq"].is_number_unsigned()) {
         s.kmsg_seq = j["kmsg_seq"].get<std::uint64_t>();
       }
+      if (j.contains("boot_id") && j["boot_id"].is_string()) {
+        s.saved_boot_id = j["boot_id"].get<std::string>();
+      }
       s.journal_cursor = j.value("journal", "");
       const Json& files = j["files"];
       if (files.is_object()) {
@@ -167,6 +181,14 @@ Status LogService::start() {
     }
   }
   boot_wall_ms_ = to_unix_ms(clock_.wall()) - monotonic_ms();
+  // Kernel sequence numbers start again at every boot: a number saved in another boot would
+  // skip the new boot's first records (those of the fault that made someone reboot).
+  if (auto boot = fs_.read_attr("/proc/sys/kernel/random/boot_id")) s.boot_id = *boot;
+  if (s.kmsg_seq && !s.saved_boot_id.empty() && s.saved_boot_id != s.boot_id) {
+    spdlog::info("event=kmsg_new_boot saved_seq={} reading=\"the new boot's ring buffer\"",
+                 *s.kmsg_seq);
+    s.kmsg_seq.reset();
+  }
   if (options_.kmsg) {
     auto k = std::make_unique<KmsgReader>(fs_);
     if (auto st = k->open(s.kmsg_seq); st) {
@@ -296,6 +318,21 @@ LogLine LogService::ingest(std::string_view source, std::string_view content, st
   line.unit = std::string(unit);
   line.content = std::string(content);
   std::string announce, announce_data;
+  if (blank(content)) {
+    // Nothing to mine (template 0). Mined, it would make an empty template that the miner's
+    // own load() rejects as corrupt, and aiond would not start again with that state.
+    {
+      std::lock_guard lock(mu_);
+      if (!miner_) return line;
+      ++blank_lines_;
+      if (options_.recent_lines > 0) {
+        recent_.push_back(line);
+        while (recent_.size() > options_.recent_lines) recent_.pop_front();
+      }
+    }
+    for (const auto& h : hooks_) h(line);
+    return line;
+  }
   {
     std::lock_guard lock(mu_);
     if (!miner_) return line;
@@ -358,11 +395,16 @@ LogStats LogService::stats() const {
     st.templates = miner_->size();
   }
   st.sources = sources_->open;
-  if (sources_->kmsg) st.kmsg_missed = sources_->kmsg->missed();
+  if (sources_->kmsg) {
+    st.kmsg_missed = sources_->kmsg->missed();
+    st.kmsg_malformed = sources_->kmsg->malformed();
+  }
   for (const auto& f : sources_->files) {
     st.file_rotations += f->rotations();
     st.file_truncations += f->truncations();
+    st.file_oversized += f->oversized();
   }
+  st.blank_lines = blank_lines_;
   return st;
 }
 
@@ -376,6 +418,7 @@ Status LogService::save() const {
     files[path] = {{"inode", c.inode}, {"offset", c.offset}};
   Json j{{"schema_version", 1}, {"journal", s.journal_cursor}, {"files", std::move(files)}};
   j["kmsg_seq"] = s.kmsg_seq ? Json(*s.kmsg_seq) : Json(nullptr);
+  if (!s.boot_id.empty()) j["boot_id"] = s.boot_id;
   return write_atomic(options_.state_dir / "cursors.json", j.dump(2));
 }
 

@@ -4,8 +4,9 @@
 // A template seen for the first time becomes a `log_template` event; kmsg records lost to
 // the ring buffer become a `log_gap` event.
 //
-// State lives in <state_dir>/logs: templates.json (the miner) and cursors.json (kmsg SEQ,
-// journal cursor, file inode+offset), written together every save interval and at stop(),
+// State lives in <state_dir>/logs: templates.json (the miner) and cursors.json (kmsg SEQ
+// with the boot it belongs to, so that after a reboot the new ring buffer is read from its
+// start; journal cursor; file inode+offset), written together every save interval and at stop(),
 // so that after a restart reading resumes where the saved templates end: a line is neither
 // counted twice nor skipped (a crash re-reads at most one save interval, with the templates
 // of that same moment).
@@ -74,6 +75,9 @@ struct LogStats {
   std::uint64_t kmsg_missed = 0;
   std::uint64_t file_rotations = 0;
   std::uint64_t file_truncations = 0;
+  std::uint64_t kmsg_malformed = 0;  // records skipped: not "PRI,SEQ,TS,FLAGS;MSG", or too long
+  std::uint64_t file_oversized = 0;  // file lines skipped: longer than kMaxLineBytes
+  std::uint64_t blank_lines = 0;     // delivered but not mined: nothing but blanks
   std::vector<std::string> sources;  // the ones open
 };
 
@@ -126,6 +130,7 @@ class LogService {
   std::int64_t boot_wall_ms_ = 0;
   std::int64_t event_window_start_ms_ = 0;
   int events_in_window_ = 0;
+  std::uint64_t blank_lines_ = 0;
   std::uint64_t suppressed_events_ = 0;
 
   std::mutex wake_mu_;
