@@ -98,6 +98,18 @@ TEST(TemplateMinerTest, CorruptStateIsReportedNotGuessed) {
   EXPECT_NE(st.error().message().find("state.json"), std::string::npos);
 }
 
+TEST(TemplateMinerTest, BlankLinesHaveATemplateThatSurvivesSaveAndLoad) {
+  TemplateMiner m1(shipped_masks());
+  const auto blank = m1.add("").template_id;
+  EXPECT_EQ(m1.add("   ").template_id, blank);
+  EXPECT_NE(m1.add("disk sda1 is 95% full").template_id, blank);
+  TemplateMiner m2(shipped_masks());
+  auto st = m2.from_json(m1.to_json(), "state.json");
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(m2.to_json(), m1.to_json());
+  EXPECT_EQ(m2.add("").template_id, blank);
+}
+
 TEST(TemplateMinerTest, SameInputGivesSameIds) {
   std::vector<std::string> lines = {"a b 1", "c d 2", "a b 3", "e f g", "c d 9", "a x 1"};
   TemplateMiner m1(shipped_masks()), m2(shipped_masks());

@@ -474,8 +474,9 @@ Status TemplateMiner::from_json(std::string_view text, std::string_view source) 
       if (c.words.size() != c.tokens.size()) {
         return corrupt("template " + std::to_string(c.info.id) + ": words do not match tokens");
       }
-      if (c.tokens.empty() || c.info.id == 0 || index.count(c.info.id)) {
-        return corrupt("template " + std::to_string(c.info.id) + " is empty or repeated");
+      // A blank line has a template of no tokens: add() makes one, so loading keeps it.
+      if (c.info.id == 0 || index.count(c.info.id)) {
+        return corrupt("template " + std::to_string(c.info.id) + " has id 0 or is repeated");
       }
       c.info.text = render(c.tokens);
       max_id = std::max(max_id, c.info.id);
