@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aion/core/clock.h"
+#include "aion/core/host_fs.h"
 #include "aion/core/process.h"
 
 namespace aion::diagnose {
@@ -317,15 +318,17 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
         r.detail = "job " + std::to_string(job) + " requeued as job " + std::to_string(*id);
       }
     } else if (s.action == "mark_unhealthy") {
-      std::error_code ec;
-      std::filesystem::create_directories(hooks_.health_dir, ec);
-      std::ofstream f(hooks_.health_dir / "unhealthy", std::ios::trunc);
-      f << "incident " << inc.id << ": " << inc.title << "\n"
-        << "since " << format_rfc3339(Clock::system().wall()) << "\n";
-      f.close();
-      if (!f) {
+      // Whole or not at all (temp file, fsync, rename): a health check running meanwhile
+      // must never read an empty or half-written reason.
+      const auto marker = (hooks_.health_dir / "unhealthy").string();
+      auto st =
+          HostFs("/").write_atomic(marker,
+                                   "incident " + std::to_string(inc.id) + ": " + inc.title +
+                                       "\nsince " + format_rfc3339(Clock::system().wall()) + "\n",
+                                   0644);
+      if (!st) {
         r.outcome = "failed";
-        r.detail = "cannot write " + (hooks_.health_dir / "unhealthy").string();
+        r.detail = "cannot write " + marker + ": " + st.error().message();
       } else {
         r.detail = "wrote " + (hooks_.health_dir / "unhealthy").string();
       }
