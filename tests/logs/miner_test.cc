@@ -110,6 +110,23 @@ TEST(TemplateMinerTest, BlankLinesHaveATemplateThatSurvivesSaveAndLoad) {
   EXPECT_EQ(m2.add("").template_id, blank);
 }
 
+TEST(TemplateMinerTest, NewShapesAreComparedWithABoundedNumberOfTemplates) {
+  // Three different messages of four tokens, then a variant of the third: with room for two
+  // candidates it is never compared with the third and gets a template of its own.
+  MinerOptions o;
+  o.max_candidates = 2;
+  TemplateMiner m(shipped_masks(), o);
+  m.add("alpha one two three");
+  m.add("beta four five six");
+  const auto third = m.add("gamma seven eight a-b").template_id;
+  EXPECT_NE(m.add("gamma seven eight c-d").template_id, third);
+  TemplateMiner unbounded(shipped_masks());
+  unbounded.add("alpha one two three");
+  unbounded.add("beta four five six");
+  const auto u = unbounded.add("gamma seven eight a-b").template_id;
+  EXPECT_EQ(unbounded.add("gamma seven eight c-d").template_id, u);
+}
+
 TEST(TemplateMinerTest, SameInputGivesSameIds) {
   std::vector<std::string> lines = {"a b 1", "c d 2", "a b 3", "e f g", "c d 9", "a x 1"};
   TemplateMiner m1(shipped_masks()), m2(shipped_masks());

@@ -146,7 +146,9 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
   }
   double best_score = -1;
   if (auto it = by_length_.find(line.tokens.size()); it != by_length_.end()) {
-    for (int ci : it->second) {
+    const std::size_t n = std::min(it->second.size(), options_.max_candidates);
+    for (std::size_t k = 0; k < n; ++k) {
+      const int ci = it->second[k];
       const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
       std::size_t constants = 0, same = 0, words = 0, word_at = 0;
       bool blocked = false;

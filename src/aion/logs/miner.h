@@ -52,6 +52,10 @@ struct MinerOptions {
   std::size_t slot_words = 3;
   // At most this many templates; further new shapes go to the template "<overflow>".
   std::size_t max_templates = 50000;
+  // A line of a shape not seen before is compared with at most this many templates of its
+  // length (the oldest first), so that a flood of garbage lines, each a template of its own,
+  // costs a bounded time per line instead of one growing with every line before it.
+  std::size_t max_candidates = 4096;
 };
 
 struct Template {
