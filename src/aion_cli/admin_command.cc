@@ -107,6 +107,49 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
     });
   }
 
+  struct DrainArgs {
+    std::string gpu;
+    std::string reason;
+  };
+  auto drain_args = std::make_shared<DrainArgs>();
+  for (bool drain : {true, false}) {
+    auto* cmd = admin->add_subcommand(
+        drain ? "drain" : "undrain",
+        drain ? "Take a GPU out of placement: no new job is placed on it (running ones go on); "
+                "kept across aiond restarts"
+              : "Give a drained GPU back to placement");
+    cmd->add_option("GPU", drain_args->gpu,
+                    "PCI address (0000:3b:00.0 or 3b:00.0) or index (as in `aion hw`)")
+        ->required();
+    if (drain)
+      cmd->add_option("--reason", drain_args->reason, "Why, shown to users whose jobs wait");
+    cmd->callback([&ctx, drain, drain_args] {
+      auto client = connect_daemon(ctx);
+      if (!client) return;
+      Json gpu = drain_args->gpu;
+      if (!drain_args->gpu.empty() &&
+          drain_args->gpu.find_first_not_of("0123456789") == std::string::npos)
+        gpu = std::stoll(drain_args->gpu);
+      Json req = {{"gpu", gpu}, {"drain", drain}};
+      if (!drain_args->reason.empty()) req["reason"] = drain_args->reason;
+      auto body = call(ctx, *client, "POST", "/v1/sched/drain", req.dump());
+      if (!body) return;
+      if (ctx.json) {
+        std::printf("%s\n", body->c_str());
+        return;
+      }
+      Json j = Json::parse(*body, nullptr, false);
+      std::printf("GPU %s %s\n", j.value("gpu", "?").c_str(),
+                  drain ? "drained: no new job is placed on it until `aion admin undrain`"
+                        : "undrained: jobs may be placed on it again");
+      if (j.contains("drained") && j["drained"].is_object() && !j["drained"].empty()) {
+        std::printf("drained GPUs:\n");
+        for (auto& [pci, why] : j["drained"].items())
+          std::printf("  %s  %s\n", pci.c_str(), why.get<std::string>().c_str());
+      }
+    });
+  }
+
   auto backup_file = std::make_shared<std::string>();
   auto* backup = admin->add_subcommand(
       "backup", "Copy the state database to FILE while the daemon runs (SQLite online backup)");

@@ -384,6 +384,38 @@ TEST_F(SchedDaemonTest, SigkillOfAiondWith20RunningJobsLosesNothingAndRunsNothin
   EXPECT_EQ(Json::parse(ps.out)["jobs"].size(), 26u) << ps.out;
 }
 
+TEST_F(SchedDaemonTest, ADrainedGpuStaysDrainedAcrossARestartUntilUndrained) {
+  Exit d = aion({"admin", "drain", "0", "--reason", "Xid 79 at 03:12"});
+  ASSERT_EQ(d.code, 0) << d.out;
+  Exit bad = aion({"admin", "drain", "9"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("GPUs: 0 = fffe:00:00.0, 1 = fffe:01:00.0"), std::string::npos)
+      << bad.out;
+
+  h_.signal(SIGTERM);
+  h_.wait();
+  auto st = h_.start();
+  ASSERT_TRUE(st) << st.error().message() << h_.log();
+  auto c = h_.client();
+  ASSERT_TRUE(c);
+  auto r = c->get("/v1/sched");
+  ASSERT_TRUE(r && r->status == 200);
+  Json sched = Json::parse(r->body);
+  EXPECT_EQ(sched["gpus"][0]["drained"], "Xid 79 at 03:12") << r->body;
+  EXPECT_TRUE(sched["gpus"][1]["drained"].is_null()) << r->body;
+
+  // Both GPUs: waits for the drained one. One GPU: gets the other.
+  long long both = submit({"--gpus", "2", "--", "true"});
+  Exit one = aion({"run", "--gpus", "1", "--", "sh", "-c", "echo $AION_GPUS"});
+  EXPECT_EQ(one.code, 0) << one.out;
+  EXPECT_NE(one.out.find("fffe:01:00.0"), std::string::npos) << one.out;
+  EXPECT_EQ(job(both)["state"], "pending");
+
+  Exit u = aion({"admin", "undrain", "fffe:00:00.0"});
+  EXPECT_EQ(u.code, 0) << u.out;
+  EXPECT_EQ(wait_for(both, {"completed"})["state"], "completed");
+}
+
 // aiond dies after it chose a job and stored it as running, before the job's shim recorded
 // itself: the command never ran. Simulated by killing the shim and forgetting it (no stored
 // pid, no shim.pid); the restarted aiond finds no shim holding the job's lock and puts the job

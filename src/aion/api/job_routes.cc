@@ -213,18 +213,68 @@ void add_job_routes(Router& router, sched::JobManager& jobs) {
                 return json(200, {{"held", jobs.held()}});
               }});
 
+  router.add(
+      {"POST", "/v1/sched/drain", Role::kAdmin,
+       "Take a GPU out of placement ({\"gpu\": PCI address or index, \"drain\": true, "
+       "\"reason\": \"...\"}) or give it back (\"drain\": false); kept across restarts",
+       [&jobs](Request& r) {
+         Json body = Json::parse(r.body, nullptr, false);
+         if (!body.is_object() || !body.contains("drain") || !body["drain"].is_boolean() ||
+             !body.contains("gpu") ||
+             !(body["gpu"].is_string() || body["gpu"].is_number_integer()) ||
+             (body.contains("reason") && !body["reason"].is_string())) {
+           return Response::error(400, "invalid_argument",
+                                  "the body must be {\"gpu\": \"0000:3b:00.0\" or 2, \"drain\": "
+                                  "true|false, \"reason\": \"...\"}");
+         }
+         const auto& gpus = jobs.model().gpus;
+         std::string pci;
+         if (body["gpu"].is_number_integer()) {
+           const auto i = body["gpu"].get<std::int64_t>();
+           if (i >= 0 && i < static_cast<std::int64_t>(gpus.size()))
+             pci = gpus[static_cast<std::size_t>(i)].pci_address;
+         } else {
+           const auto want = body["gpu"].get<std::string>();
+           for (const auto& g : gpus) {
+             // "3b:00.0" names "0000:3b:00.0" too.
+             if (g.pci_address == want || (want.size() >= 7 && g.pci_address.ends_with(want)))
+               pci = g.pci_address;
+           }
+         }
+         if (pci.empty()) {
+           std::string known;
+           for (std::size_t i = 0; i < gpus.size(); ++i)
+             known += (i ? ", " : "") + std::to_string(i) + " = " + gpus[i].pci_address;
+           return Response::error(404, "not_found",
+                                  "no GPU " + body["gpu"].dump() + " on this node (GPUs: " +
+                                      (known.empty() ? "none" : known) + ")");
+         }
+         const bool drain = body["drain"].get<bool>();
+         std::string why = body.value("reason", "");
+         if (why.empty()) why = drain ? "drained by " + r.caller.name : "";
+         if (auto st = jobs.set_gpu_drained(pci, drain, why); !st)
+           return Response::from_error(st.error());
+         Json drained = Json::object();
+         for (const auto& [addr, reason] : jobs.drained_gpus()) drained[addr] = reason;
+         return json(200, {{"gpu", pci}, {"drained", drained}});
+       }});
+
   router.add({"GET", "/v1/sched", Role::kViewer,
               "What the scheduler places on: GPUs, CPUs, memory, isolation", [&jobs](Request&) {
                 const auto& m = jobs.model();
+                const auto drained = jobs.drained_gpus();
                 Json gpus = Json::array();
                 for (const auto& g : m.gpus) {
-                  gpus.push_back({{"pci_address", g.pci_address},
-                                  {"vendor", g.vendor},
-                                  {"model", g.model},
-                                  {"memory_bytes", g.memory_bytes},
-                                  {"numa_node", g.numa_node},
-                                  {"simulated", g.simulated},
-                                  {"usable", g.usable}});
+                  auto d = drained.find(g.pci_address);
+                  gpus.push_back(
+                      {{"pci_address", g.pci_address},
+                       {"vendor", g.vendor},
+                       {"model", g.model},
+                       {"memory_bytes", g.memory_bytes},
+                       {"numa_node", g.numa_node},
+                       {"simulated", g.simulated},
+                       {"usable", g.usable},
+                       {"drained", d == drained.end() ? Json(nullptr) : Json(d->second)}});
                 }
                 auto n = jobs.counts();
                 return json(200, {{"held", jobs.held()},

@@ -36,8 +36,18 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs(state);
 )sql";
 
-constexpr std::array<store::Migration, 1> kMigrations = {
-    store::Migration{"sched", 1, "jobs table", kCreate}};
+// GPUs taken out of placement (by remediation or an operator), kept across restarts.
+constexpr std::string_view kCreateDrains = R"sql(
+CREATE TABLE gpu_drains (
+  pci_address TEXT PRIMARY KEY,
+  why         TEXT NOT NULL,
+  since_ms    INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<store::Migration, 2> kMigrations = {
+    store::Migration{"sched", 1, "jobs table", kCreate},
+    store::Migration{"sched", 2, "drained GPUs", kCreateDrains}};
 
 constexpr std::string_view kColumns =
     "id, name, user, uid, queue, priority, state, reason, spec, submit_ms, start_ms, end_ms, "
@@ -219,6 +229,42 @@ Result<std::vector<Job>> JobStore::list(const JobFilter& f) {
       out.push_back(std::move(*j));
     }
     if (f.limit > 0) std::reverse(out.begin(), out.end());
+    return out;
+  });
+}
+
+Status JobStore::save_drain(const std::string& pci_address, const std::string& why,
+                            std::int64_t since_ms) {
+  return store_.with([&](store::Database& db) -> Status {
+    auto st = db.prepare(
+        "INSERT INTO gpu_drains (pci_address, why, since_ms) VALUES (?, ?, ?) "
+        "ON CONFLICT(pci_address) DO UPDATE SET why = excluded.why");
+    if (!st) return std::unexpected(st.error());
+    (*st)->bind(1, pci_address).bind(2, why).bind(3, since_ms);
+    return (*st)->run();
+  });
+}
+
+Status JobStore::remove_drain(const std::string& pci_address) {
+  return store_.with([&](store::Database& db) -> Status {
+    auto st = db.prepare("DELETE FROM gpu_drains WHERE pci_address = ?");
+    if (!st) return std::unexpected(st.error());
+    (*st)->bind(1, pci_address);
+    return (*st)->run();
+  });
+}
+
+Result<std::vector<GpuDrain>> JobStore::drains() {
+  return store_.with([&](store::Database& db) -> Result<std::vector<GpuDrain>> {
+    auto st = db.prepare("SELECT pci_address, why, since_ms FROM gpu_drains ORDER BY pci_address");
+    if (!st) return std::unexpected(st.error());
+    std::vector<GpuDrain> out;
+    for (;;) {
+      auto row = (*st)->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      out.push_back({(*st)->column_text(0), (*st)->column_text(1), (*st)->column_int(2)});
+    }
     return out;
   });
 }

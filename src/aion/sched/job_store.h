@@ -20,6 +20,12 @@ struct JobFilter {
   int limit = 0;  // 0 = no limit; newest first when set
 };
 
+struct GpuDrain {
+  std::string pci_address;
+  std::string why;
+  std::int64_t since_ms = 0;
+};
+
 class JobStore {
  public:
   explicit JobStore(store::Store& store) : store_(store) {}
@@ -35,6 +41,11 @@ class JobStore {
   Status update_all(std::span<const Job> jobs);
   Result<std::optional<Job>> get(std::int64_t id);
   Result<std::vector<Job>> list(const JobFilter& filter);
+
+  // Drained GPUs (JobManager::set_gpu_drained): saved, removed, listed by PCI address.
+  Status save_drain(const std::string& pci_address, const std::string& why, std::int64_t since_ms);
+  Status remove_drain(const std::string& pci_address);
+  Result<std::vector<GpuDrain>> drains();
 
  private:
   store::Store& store_;

@@ -254,6 +254,12 @@ Status JobManager::set_gpu_drained(const std::string& pci_address, bool drained,
   bool known = false;
   for (const auto& g : model_.gpus) known = known || g.pci_address == pci_address;
   if (!known) return fail(ErrorCode::kNotFound, "no GPU at " + pci_address + " on this node");
+  // Written first: a drain that is not saved would be forgotten by a restart.
+  if (auto st = drained ? jobs_.save_drain(pci_address, why, to_ms(clock_.wall()))
+                        : jobs_.remove_drain(pci_address);
+      !st) {
+    return st;
+  }
   {
     std::lock_guard lock(mu_);
     if (drained) {
@@ -333,6 +339,16 @@ Status JobManager::start() {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return fail(ErrorCode::kIo, std::string("eventfd: ") + std::strerror(errno));
   recover();
+  // GPUs drained before a restart stay drained until someone undrains them.
+  if (auto d = jobs_.drains(); d) {
+    std::lock_guard lock(mu_);
+    for (auto& g : *d) {
+      spdlog::warn("event=gpu_still_drained pci={} why=\"{}\"", g.pci_address, g.why);
+      drained_[g.pci_address] = std::move(g.why);
+    }
+  } else {
+    return fail(ErrorCode::kCorrupt, "reading drained GPUs: " + d.error().message());
+  }
   stopping_ = false;
   thread_ = std::thread([this] { loop(); });
   spdlog::info("event=scheduler_ready gpus={} cpus={} isolation=\"{}\" pending={} running={}",

@@ -115,8 +115,9 @@ class JobManager {
 
   // Drain: no new job is placed on the GPU at `pci_address` (sysfs form) until it is
   // undrained; running jobs go on. The diagnosis engine's remediation uses it for a GPU that
-  // failed. Not persisted: a restarted aiond starts with every GPU schedulable. kNotFound for
-  // an address the node model does not have.
+  // failed, operators through POST /v1/sched/drain (`aion admin drain|undrain`). Saved in the
+  // store: a restarted aiond keeps the GPU drained. kNotFound for an address the node model
+  // does not have.
   Status set_gpu_drained(const std::string& pci_address, bool drained, const std::string& why);
   // Drained GPUs by PCI address, with why.
   std::map<std::string, std::string> drained_gpus() const;
