@@ -389,8 +389,7 @@ TEST_F(SchedDaemonTest, ADrainedGpuStaysDrainedAcrossARestartUntilUndrained) {
   ASSERT_EQ(d.code, 0) << d.out;
   Exit bad = aion({"admin", "drain", "9"});
   EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.out.find("GPUs: 0 = fffe:00:00.0, 1 = fffe:01:00.0"), std::string::npos)
-      << bad.out;
+  EXPECT_NE(bad.out.find("GPUs: 0 = fffe:00:00.0, 1 = fffe:01:00.0"), std::string::npos) << bad.out;
 
   h_.signal(SIGTERM);
   h_.wait();
