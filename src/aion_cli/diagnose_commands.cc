@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -32,6 +33,19 @@ std::string percent(double c) {
 std::string short_time(const std::string& rfc3339) {
   // "2026-11-30T11:18:23.123Z" -> "2026-11-30 11:18:23"
   if (rfc3339.size() < 19) return rfc3339;
+  // dmesg times counted from a boot aion was not told (`aion diagnose --boot-time`) come out
+  // near the epoch: show them as what they are, "boot+812.123s".
+  if (rfc3339 < "1990") {
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+    double sec = 0;
+    if (std::sscanf(rfc3339.c_str(), "%d-%d-%dT%d:%d:%lfZ", &y, &mo, &d, &h, &mi, &sec) == 6) {
+      const auto days = std::chrono::sys_days(std::chrono::year(y) / mo / d).time_since_epoch();
+      const double up = static_cast<double>(days.count()) * 86400 + h * 3600 + mi * 60 + sec;
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "boot+%.3fs", up);
+      return buf;
+    }
+  }
   std::string s = rfc3339.substr(0, 19);
   s[10] = ' ';
   return s;
@@ -237,6 +251,7 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     std::string file;
     long long window_s = 0;
     std::string source;
+    std::string boot_time;
   };
   auto da = std::make_shared<DiagArgs>();
   auto* diag = app.add_subcommand(
@@ -249,6 +264,10 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 86400));
   diag->add_option("--source", da->source,
                    "Where the lines come from: kmsg, journal, file:PATH, job:ID (job output)");
+  diag->add_option(
+      "--boot-time", da->boot_time,
+      "When the boot began that dmesg's \"[ 812.123456]\" times count from: an RFC "
+      "3339 time, or \"this\" for this machine's boot (default: shown as boot+SECONDS)");
   diag->callback([&ctx, da] {
     auto cfg = load_config(ctx);
     if (!cfg) return;
@@ -272,13 +291,30 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     const Clock::Wall now = Clock::system().wall();
     const int year = static_cast<int>(
         std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(now)).year());
+    Clock::Wall boot{};
+    if (da->boot_time == "this") {
+      const std::string root = cfg->get_string("host.root");
+      auto up = HostFs(root.empty() ? "/" : root).read("/proc/uptime");
+      if (!up) return report(ctx, up.error());
+      boot = now - std::chrono::milliseconds(
+                       static_cast<std::int64_t>(std::strtod(up->c_str(), nullptr) * 1000));
+    } else if (!da->boot_time.empty()) {
+      auto b = diagnose::parse_log_time(da->boot_time, year, Clock::Wall{});
+      if (!b || da->boot_time.front() == '[') {
+        return report(ctx, Error(ErrorCode::kInvalidArgument,
+                                 "--boot-time '" + da->boot_time +
+                                     "' is not a time: give RFC 3339 (2026-11-30T03:12:00Z) or "
+                                     "\"this\""));
+      }
+      boot = *b;
+    }
     Clock::Wall t = now;
     std::string line;
     auto start = std::chrono::steady_clock::now();
     std::uint64_t bytes = 0;
     while (std::getline(*in, line)) {
       bytes += line.size() + 1;
-      if (auto parsed = diagnose::parse_log_time(line, year, Clock::Wall{})) t = *parsed;
+      if (auto parsed = diagnose::parse_log_time(line, year, boot)) t = *parsed;
       engine.on_log_line(source, t, line);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

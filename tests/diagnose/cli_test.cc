@@ -51,6 +51,23 @@ TEST(DiagnoseCliTest, DiagnoseStdinWithAJobSource) {
   EXPECT_NE(r.err.find("1 incident(s)"), std::string::npos) << r.err;
 }
 
+TEST(DiagnoseCliTest, DmesgTimesCountFromTheBootGivenOrShowAsBootRelative) {
+  const std::string dmesg =
+      "[  812.123456] NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python, GPU has fallen off "
+      "the bus.\n";
+  auto bare = aion({"diagnose", "-"}, dmesg);
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_NE(bare.out.find("from boot+812.123s to boot+812.123s"), std::string::npos) << bare.out;
+  EXPECT_EQ(bare.out.find("1970"), std::string::npos) << bare.out;
+  auto booted = aion({"--json", "diagnose", "-", "--boot-time", "2026-11-30T03:00:00Z"}, dmesg);
+  ASSERT_EQ(booted.exit_code, 0) << booted.err;
+  EXPECT_EQ(Json::parse(booted.out)["incidents"][0]["opened"], "2026-11-30T03:13:32.123Z")
+      << booted.out;
+  auto bad = aion({"diagnose", "-", "--boot-time", "yesterday"}, dmesg);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--boot-time 'yesterday' is not a time"), std::string::npos) << bad.err;
+}
+
 TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
   auto r = aion({"--json", "--host-root",
                  (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
