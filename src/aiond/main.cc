@@ -306,8 +306,17 @@ class Daemon {
         if (!j) return std::unexpected(j.error());
         return j->id;
       };
-      auto d = aion::diagnose::DiagnoseService::create(*diagnose_options, store, events,
-                                                       std::move(gpu_by_pci), std::move(hooks));
+      // A job named by a kernel line (an OOM kill's cgroup path) is this scheduler's only if
+      // it ran then: the ring buffer also holds other schedulers' job-N cgroups and old boots.
+      auto job_ran_at = [&jobs](std::int64_t id, std::int64_t t_ms) {
+        auto j = jobs.get(id);
+        if (!j || j->start_ms <= 0) return false;
+        constexpr std::int64_t kSlackMs = 60'000;  // kill lines trail the job's end a little
+        const bool ended = j->end_ms > 0;
+        return t_ms >= j->start_ms - kSlackMs && (!ended || t_ms <= j->end_ms + kSlackMs);
+      };
+      auto d = aion::diagnose::DiagnoseService::create(
+          *diagnose_options, store, events, std::move(gpu_by_pci), std::move(hooks), job_ran_at);
       if (!d) return fail_start(d.error());
       diagnosis = std::move(*d);
       diagnosis->start();

@@ -1,4 +1,5 @@
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -135,6 +136,42 @@ TEST(IncidentEngineTest, FailedJobIsLinkedToTheGpuFaultThatExplainsIt) {
   for (const auto& h : gpu->hypotheses) {
     if (h.signature == "job-failed" || h.signature == "nccl-timeout") {
       EXPECT_LT(h.confidence, gpu->hypotheses.front().confidence);
+    }
+  }
+}
+
+TEST(IncidentEngineTest, AJobNamedByAKernelLineIsLinkedOnlyIfThisSchedulerRanItThen) {
+  // The OOM kill of another scheduler's job-1 (a test's cgroup, an old boot) sits in the ring
+  // buffer next to a kill of this node's job 7.
+  const std::string other =
+      "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=job-1,mems_allowed=0,"
+      "oom_memcg=/aion.test.17848/job-1,task_memcg=/aion.test.17848/job-1,task=dd,pid=17865,uid=0";
+  const std::string ours =
+      "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=job-7,mems_allowed=0,"
+      "oom_memcg=/aion.jobs/job-7,task_memcg=/aion.jobs/job-7,task=python,pid=4242,uid=1000";
+  for (bool checked : {false, true}) {
+    EngineOptions o;
+    std::vector<std::pair<std::int64_t, std::int64_t>> asked;
+    if (checked) {
+      o.job_ran_at = [&](std::int64_t job, std::int64_t t_ms) {
+        asked.emplace_back(job, t_ms);
+        return job == 7;
+      };
+    }
+    Engine e(shipped().catalog, *shipped().matcher, o);
+    e.on_log_line("kmsg", at(10, 0, 0), other);
+    e.on_log_line("kmsg", at(10, 20, 0), ours);
+    std::set<std::int64_t> linked;
+    for (const auto& i : e.incidents()) linked.insert(i.jobs.begin(), i.jobs.end());
+    if (checked) {
+      EXPECT_EQ(linked, std::set<std::int64_t>{7});
+      EXPECT_EQ(e.stats().unknown_jobs, 1u);
+      ASSERT_EQ(asked.size(), 2u);
+      EXPECT_EQ(asked[0].second, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     at(10, 0, 0).time_since_epoch())
+                                     .count());
+    } else {
+      EXPECT_EQ(linked, (std::set<std::int64_t>{1, 7}));  // no job table: taken as written
     }
   }
 }

@@ -195,6 +195,17 @@ void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_
       if (text.size() > kMaxEvidenceText) ++stats_.truncated;
     }
     s.evidence.devices = device_keys(h.captures);
+    if (options_.job_ran_at) {
+      const auto before = s.evidence.devices.size();
+      std::erase_if(s.evidence.devices, [&](const std::string& d) {
+        return d.starts_with("job:") &&
+               !options_.job_ran_at(std::atoll(d.c_str() + 4), s.evidence.time_ms);
+      });
+      if (s.evidence.devices.size() != before) {
+        std::lock_guard l(mu_);
+        stats_.unknown_jobs += before - s.evidence.devices.size();
+      }
+    }
     s.since_ms = s.evidence.time_ms - elapsed_of(h.captures);
     if (source.rfind("job:", 0) == 0) add_unique(s.evidence.devices, std::string(source));
     add(std::move(s));

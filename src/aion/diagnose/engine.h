@@ -57,6 +57,11 @@ struct EngineOptions {
   std::size_t max_evidence = 200;         // kept per incident (the count goes on)
   std::size_t max_incidents = 1000;       // kept in memory (the oldest go; the store keeps all)
   std::map<std::string, int> gpu_by_pci;  // "0000:07:00.0" -> NVIDIA/AMD index
+  // When set, a job a log line names (a `job` capture, e.g. the job-N of an OOM kill's cgroup
+  // path) is linked only if this says that job ran at the line's time: the kernel's ring buffer
+  // also holds kills of other schedulers' "job-1" and of jobs long gone. Unset: always linked
+  // (`aion diagnose FILE`, where there is no job table).
+  std::function<bool(std::int64_t job, std::int64_t time_ms)> job_ran_at;
 };
 
 struct EngineStats {
@@ -69,6 +74,8 @@ struct EngineStats {
   // Captures that cannot name a device (longer than kMaxDeviceName, or holding bytes other
   // than printable ASCII: garbage that happened to match), left out of the device keys.
   std::uint64_t dropped_keys = 0;
+  // Jobs named by log lines that job_ran_at did not know at that time, left unlinked.
+  std::uint64_t unknown_jobs = 0;
 };
 
 inline constexpr std::size_t kMaxEvidenceText = 4096;

@@ -83,7 +83,7 @@ DiagnoseService::DiagnoseService(DiagnoseOptions options, store::Store& store,
 
 Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
     DiagnoseOptions options, store::Store& store, store::EventLog& events,
-    std::map<std::string, int> gpu_by_pci, RemediationHooks hooks) {
+    std::map<std::string, int> gpu_by_pci, RemediationHooks hooks, JobRanAt job_ran_at) {
   auto k = load_knowledge(options);
   if (!k) return std::unexpected(k.error());
   std::unique_ptr<DiagnoseService> s(
@@ -91,6 +91,7 @@ Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
   EngineOptions eo;
   eo.window = s->options_.window;
   eo.gpu_by_pci = std::move(gpu_by_pci);
+  eo.job_ran_at = std::move(job_ran_at);
   s->engine_ = std::make_unique<Engine>(s->knowledge_->catalog, *s->knowledge_->matcher, eo);
   auto max = s->incidents_.max_id();
   if (!max) return std::unexpected(max.error());

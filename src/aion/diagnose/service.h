@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,15 +55,16 @@ struct Knowledge {
 };
 Result<std::unique_ptr<Knowledge>> load_knowledge(const DiagnoseOptions& options);
 
+// Whether job `job` of this node's scheduler ran at `time_ms` (EngineOptions::job_ran_at).
+using JobRanAt = std::function<bool(std::int64_t job, std::int64_t time_ms)>;
+
 class DiagnoseService {
  public:
   // gpu_by_pci: the inventory's GPUs ("0000:07:00.0" -> index). hooks: how remediation
   // reaches the scheduler (health_dir is filled in from the state directory).
-  static Result<std::unique_ptr<DiagnoseService>> create(DiagnoseOptions options,
-                                                         store::Store& store,
-                                                         store::EventLog& events,
-                                                         std::map<std::string, int> gpu_by_pci,
-                                                         RemediationHooks hooks);
+  static Result<std::unique_ptr<DiagnoseService>> create(
+      DiagnoseOptions options, store::Store& store, store::EventLog& events,
+      std::map<std::string, int> gpu_by_pci, RemediationHooks hooks, JobRanAt job_ran_at = {});
   ~DiagnoseService();
 
   // Starts following the EventLog from its current end.
