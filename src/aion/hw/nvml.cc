@@ -75,6 +75,23 @@ std::string sysfs_address(const char* bus_id) {
   return s;
 }
 
+// Calls visit(device, sysfs PCI address) for every GPU NVML can open and name; the others are
+// skipped. `Api` is deduced so that Nvml's private table can be passed.
+template <class Api, class Visit>
+void for_each_named_gpu(Api& api, Visit visit) {
+  unsigned count = 0;
+  if (api.device_count(&count) != NVML_SUCCESS) return;
+  for (unsigned i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    nvmlPciInfo_t pci{};
+    if (api.device_by_index(i, &dev) != NVML_SUCCESS ||
+        api.device_pci_info(dev, &pci) != NVML_SUCCESS) {
+      continue;
+    }
+    visit(dev, sysfs_address(pci.busId));
+  }
+}
+
 }  // namespace
 
 struct Nvml::Api {
@@ -199,15 +216,7 @@ Result<std::unique_ptr<Nvml>> Nvml::load(const std::string& path) {
 
 std::vector<std::pair<std::string, NvmlHealth>> Nvml::health() {
   std::vector<std::pair<std::string, NvmlHealth>> out;
-  unsigned count = 0;
-  if (api_->device_count(&count) != NVML_SUCCESS) return out;
-  for (unsigned i = 0; i < count; ++i) {
-    nvmlDevice_t dev = nullptr;
-    nvmlPciInfo_t pci{};
-    if (api_->device_by_index(i, &dev) != NVML_SUCCESS ||
-        api_->device_pci_info(dev, &pci) != NVML_SUCCESS) {
-      continue;
-    }
+  for_each_named_gpu(*api_, [&](nvmlDevice_t dev, std::string address) {
     NvmlHealth h;
     auto ok = [&](nvmlReturn_t rc) {
       if (rc == NVML_ERROR_GPU_IS_LOST) h.lost = true;
@@ -226,22 +235,14 @@ std::vector<std::pair<std::string, NvmlHealth>> Nvml::health() {
     unsigned long long reasons = 0;
     if (api_->throttle_reasons && ok(api_->throttle_reasons(dev, &reasons)))
       h.throttle_reasons = reasons;
-    out.emplace_back(sysfs_address(pci.busId), h);
-  }
+    out.emplace_back(std::move(address), h);
+  });
   return out;
 }
 
 std::vector<std::pair<std::string, NvmlSample>> Nvml::sample() {
   std::vector<std::pair<std::string, NvmlSample>> out;
-  unsigned count = 0;
-  if (api_->device_count(&count) != NVML_SUCCESS) return out;
-  for (unsigned i = 0; i < count; ++i) {
-    nvmlDevice_t dev = nullptr;
-    nvmlPciInfo_t pci{};
-    if (api_->device_by_index(i, &dev) != NVML_SUCCESS ||
-        api_->device_pci_info(dev, &pci) != NVML_SUCCESS) {
-      continue;
-    }
+  for_each_named_gpu(*api_, [&](nvmlDevice_t dev, std::string address) {
     NvmlSample s;
     auto ok = [&](nvmlReturn_t rc) {
       if (rc == NVML_ERROR_GPU_IS_LOST) s.lost = true;
@@ -285,8 +286,8 @@ std::vector<std::pair<std::string, NvmlSample>> Nvml::sample() {
         }
       }
     }
-    out.emplace_back(sysfs_address(pci.busId), s);
-  }
+    out.emplace_back(std::move(address), s);
+  });
   return out;
 }
 
