@@ -25,8 +25,7 @@ bool FileTail::open_current(bool from_start) {
   fd_ = fd;
   inode_ = static_cast<std::uint64_t>(st.st_ino);
   offset_ = 0;
-  partial_.clear();
-  skipping_ = false;
+  lines_.reset();
   if (!from_start) {
     std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     if (resume_ && resume_->inode == inode_ && resume_->offset <= size) {
@@ -47,32 +46,13 @@ void FileTail::drain(std::vector<std::string>& out, std::size_t max_lines) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     offset_ += static_cast<std::uint64_t>(n);
-    std::string_view chunk(buf, static_cast<std::size_t>(n));
-    if (skipping_) {
-      auto nl = chunk.find('\n');
-      if (nl == std::string_view::npos) continue;
-      skipping_ = false;
-      chunk.remove_prefix(nl + 1);
-    }
-    partial_.append(chunk);
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (nl - start > kMaxLineBytes) {
-        ++oversized_;
-        continue;
-      }
-      std::string line = partial_.substr(start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      out.push_back(std::move(line));
-    }
-    partial_.erase(0, start);
-    if (partial_.size() > kMaxLineBytes) {
-      // No '\n' within the limit: drop what we hold and skip to the line's end.
-      ++oversized_;
-      skipping_ = true;
-      skip_start_ = offset_ - partial_.size();
-      partial_.clear();
-    }
+    lines_.feed(
+        std::string_view(buf, static_cast<std::size_t>(n)),
+        [&](std::string_view line) {
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          out.emplace_back(line);
+        },
+        [&] { ++oversized_; });
   }
 }
 
@@ -86,8 +66,7 @@ Result<std::vector<std::string>> FileTail::poll(std::size_t max_lines) {
   if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < offset_) {
     ++truncations_;
     offset_ = 0;
-    partial_.clear();
-    skipping_ = false;
+    lines_.reset();
     ::lseek(fd_, 0, SEEK_SET);
   }
   drain(out, max_lines);
@@ -97,9 +76,7 @@ Result<std::vector<std::string>> FileTail::poll(std::size_t max_lines) {
   if (::stat(real.c_str(), &now) == 0 && static_cast<std::uint64_t>(now.st_ino) != inode_) {
     // Rotated: the old file is read to its end above; what is left unfinished there is a
     // complete line now that nobody appends to it.
-    if (!partial_.empty()) out.push_back(std::move(partial_));
-    partial_.clear();
-    skipping_ = false;
+    if (std::string rest = lines_.take_unfinished(); !rest.empty()) out.push_back(std::move(rest));
     ++rotations_;
     if (open_current(true)) drain(out, max_lines);
   }

@@ -19,6 +19,7 @@
 
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
+#include "aion/logs/line_splitter.h"
 
 namespace aion::logs {
 
@@ -43,9 +44,7 @@ class FileTail {
 
   // Points at the start of the held-back partial line (or of the overlong line being
   // skipped), so a restart reads it whole (or skips it whole).
-  FileCursor cursor() const {
-    return {inode_, skipping_ ? skip_start_ : offset_ - partial_.size()};
-  }
+  FileCursor cursor() const { return {inode_, offset_ - lines_.unfinished()}; }
   const std::string& path() const { return path_; }
   std::uint64_t rotations() const { return rotations_; }
   std::uint64_t truncations() const { return truncations_; }
@@ -61,12 +60,10 @@ class FileTail {
   int fd_ = -1;
   std::uint64_t inode_ = 0;
   std::uint64_t offset_ = 0;  // bytes of the current file consumed, partial line included
-  std::string partial_;
+  LineSplitter lines_{kMaxLineBytes};
   std::uint64_t rotations_ = 0;
   std::uint64_t truncations_ = 0;
   std::uint64_t oversized_ = 0;
-  bool skipping_ = false;         // inside a line longer than kMaxLineBytes
-  std::uint64_t skip_start_ = 0;  // where that line began
   bool started_ = false;
 };
 

@@ -62,8 +62,7 @@ Status KmsgReader::open(std::optional<std::uint64_t> after_seq) {
   fd_ = ::open(real.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) return std::unexpected(errno_error(errno, "opening " + real));
   last_seq_ = after_seq;
-  partial_.clear();
-  skipping_ = false;
+  lines_.reset();
   return {};
 }
 
@@ -98,28 +97,9 @@ Result<std::vector<KmsgRecord>> KmsgReader::read(std::size_t max) {
       return std::unexpected(errno_error(errno, "reading " + fs_.resolve(path_).string()));
     }
     if (n == 0) break;  // end of a regular file, or a FIFO without writer
-    std::string_view chunk(buf, static_cast<std::size_t>(n));
-    if (skipping_) {
-      auto nl = chunk.find('\n');
-      if (nl == std::string_view::npos) continue;
-      skipping_ = false;
-      chunk.remove_prefix(nl + 1);
-    }
-    partial_.append(chunk);
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (nl - start > kMaxKmsgRecord) {
-        ++malformed_;
-        continue;
-      }
-      take(std::string_view(partial_).substr(start, nl - start), out);
-    }
-    partial_.erase(0, start);
-    if (partial_.size() > kMaxKmsgRecord) {
-      ++malformed_;
-      skipping_ = true;
-      partial_.clear();
-    }
+    lines_.feed(
+        std::string_view(buf, static_cast<std::size_t>(n)),
+        [&](std::string_view line) { take(line, out); }, [&] { ++malformed_; });
   }
   return out;
 }

@@ -18,6 +18,7 @@
 
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
+#include "aion/logs/line_splitter.h"
 
 namespace aion::logs {
 
@@ -62,8 +63,7 @@ class KmsgReader {
   std::optional<std::uint64_t> last_seq_;
   std::uint64_t missed_ = 0;
   std::uint64_t malformed_ = 0;
-  std::string partial_;    // a line not yet ended by '\n' (regular files and pipes)
-  bool skipping_ = false;  // inside a line longer than kMaxKmsgRecord
+  LineSplitter lines_{kMaxKmsgRecord};  // records of regular files and pipes
 };
 
 }  // namespace aion::logs
