@@ -4,9 +4,11 @@
 // timestamp,value,anomaly_score,label), scores it with the NAB rules (aion/telemetry/nab_score.h)
 // under the three profiles and prints the normalized scores beside NAB's scoreboard.
 //   nab_eval [--nab DIR] [--files N | --only SUBSTRING] [--results DIR] [--out FILE]
-//            [--set knob=value ...] [--min-standard X] [--no-csv] [--per-file]
+//            [--set knob=value ...] [--min-standard X] [--no-csv] [--per-file] [--no-range]
 // --files N takes N files round-robin over the categories; --min-standard makes the exit
 // status 3 when the standard score is not above X (the CI smoke test uses 0, the null detector).
+// Each detector gets its file's value range (maximum - minimum), as NAB's runner hands every
+// detector inputMin and inputMax; --no-range withholds it (a stream with no known range).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,7 +65,8 @@ std::map<std::string, double*> knobs(DetectorOptions& o) {
           {"max_log_p", &o.max_log_p},     {"refractory_rows", &o.refractory_rows},
           {"spread_rows", &o.spread_rows}, {"season_min_samples", &o.season_min_samples},
           {"hold_share", &o.hold_share},   {"hold_level", &o.hold_level},
-          {"shape_novel", &o.shape_novel}, {"season_dev_floor", &o.season_dev_floor}};
+          {"shape_novel", &o.shape_novel}, {"season_dev_floor", &o.season_dev_floor},
+          {"range_share", &o.range_share}};
 }
 
 bool set_knob(DetectorOptions& o, const std::string& kv) {
@@ -146,7 +149,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: nab_eval [--nab DIR] [--files N | --only SUBSTRING] [--results DIR]\n"
                "                [--out FILE] [--set knob=value ...] [--min-standard X] "
-               "[--no-csv]\n                [--per-file]\n");
+               "[--no-csv]\n                [--per-file] [--no-range]\n");
   return 2;
 }
 
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
   std::string only;
   bool csv = true;
   bool per_file = false;
+  bool use_range = true;
   std::optional<double> min_standard;
   DetectorOptions opt;
   for (int i = 1; i < argc; ++i) {
@@ -186,6 +190,8 @@ int main(int argc, char** argv) {
       per_file = true;
     } else if (a == "--no-csv") {
       csv = false;
+    } else if (a == "--no-range") {
+      use_range = false;
     } else {
       return usage();
     }
@@ -223,6 +229,10 @@ int main(int argc, char** argv) {
     if (auto it = windows->find(name); it != windows->end()) f.windows = it->second;
     DetectorOptions o = opt;
     o.learn_rows = nab::probationary_rows(series->t_ms.size());
+    if (use_range && !series->values.empty()) {
+      const auto [lo, hi] = std::minmax_element(series->values.begin(), series->values.end());
+      o.value_range = *hi - *lo;
+    }
     Detector det(o);
     f.scores.resize(series->t_ms.size());
     const auto t0 = std::chrono::steady_clock::now();
@@ -249,6 +259,8 @@ int main(int argc, char** argv) {
   j["what"] = "NAB normalized scores of aion's streaming detector (one threshold per profile)";
   j["detector"] = kDetector;
   j["knobs"] = knobs_json(opt);
+  j["knobs"]["value_range"] =
+      use_range ? "each file's maximum - minimum (NAB's inputMax - inputMin)" : "none (--no-range)";
   j["files"] = files.size();
   j["rows"] = rows;
   std::map<std::string, double> score_of;

@@ -172,6 +172,33 @@ TEST(AnomalyTest, ASlotsTinyDeviationDoesNotMakeOrdinaryNoiseRare) {
       << "without the floor the flat slot must call the noise rare, or the test tests nothing";
 }
 
+// A GPU utilisation ratio that sits still at 0.40 with a thousandth of jitter, then moves by
+// `step`: the highest score over the last hundred samples, each scored for itself (no holds).
+double score_of_a_still_ratio_moving(DetectorOptions o, double step) {
+  o.refractory_rows = 1;
+  o.hold_share = 0;
+  Detector d(o);
+  std::mt19937 rng(41);
+  std::uniform_int_distribution<int> jitter(-1, 1);
+  double top = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const double v = 0.40 + 0.001 * jitter(rng) + (i >= 2900 ? step : 0.0);
+    const Score s = d.update(i * kStepMs, v);
+    if (i >= 2900) top = std::max(top, s.score);
+  }
+  return top;
+}
+
+TEST(AnomalyTest, AKnownValueRangeKeepsJitterQuietAndStillSeesMoves) {
+  DetectorOptions ratio = opts();
+  ratio.value_range = 1;  // a ratio: deviations count as at least 0.02 (range_share)
+  EXPECT_LT(score_of_a_still_ratio_moving(ratio, 0), 0.3) << "the jitter alone";
+  EXPECT_GT(score_of_a_still_ratio_moving(opts(), 0), 0.6)
+      << "without the range the jitter must look rare at times, or the test tests nothing";
+  EXPECT_GT(score_of_a_still_ratio_moving(ratio, 0.01), 0.7) << "a first move is still rare";
+  EXPECT_GT(score_of_a_still_ratio_moving(ratio, 0.3), 0.8);
+}
+
 TEST(AnomalyTest, StateIsFixedSizeWhateverTheHistory) {
   // No heap: the whole state is the object itself, so it cannot grow.
   static_assert(std::is_trivially_copyable_v<Detector>);

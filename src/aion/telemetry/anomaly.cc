@@ -116,6 +116,8 @@ Detector::Detector(DetectorOptions options)
   opt_.spread_rows = std::max(0.0, opt_.spread_rows);
   opt_.season_min_samples = std::max(1.0, opt_.season_min_samples);
   opt_.season_dev_floor = std::max(0.0, opt_.season_dev_floor);
+  opt_.value_range = std::isfinite(opt_.value_range) ? std::max(0.0, opt_.value_range) : 0.0;
+  opt_.range_share = std::max(0.0, opt_.range_share);
   opt_.hold_share = std::max(0.0, opt_.hold_share);
 }
 
@@ -139,7 +141,8 @@ Score Detector::update(std::int64_t t_ms, double value) {
   const double short_mean = short_sum_ / static_cast<double>(opt_.short_rows);
 
   // Floors keep a flat series from dividing by zero: any move off a flat line is surprising.
-  const double floor = std::max(1e-3 * (hi_ - lo_), 1e-9 * std::max(1.0, std::abs(mean_)));
+  const double floor = std::max({1e-3 * (hi_ - lo_), 1e-9 * std::max(1.0, std::abs(mean_)),
+                                 opt_.range_share * opt_.value_range});
   const double dev = std::max(dev_, floor);
   const double step = std::max(step_, floor);
   // Seasonal profile: the slot of this hour of the day.

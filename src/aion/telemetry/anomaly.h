@@ -72,6 +72,14 @@ struct DetectorOptions {
   // far too small, and every ordinary sample of that hour then looks rare (on NAB the season
   // view made 178 of the 315 false alarms). 0 trusts the slots alone.
   double season_dev_floor = 0.3;
+  // The span of values the series can take, when it is known (0 = unknown): a ratio spans 1,
+  // and NAB hands every detector its file's minimum and maximum. Every deviation and typical
+  // step then counts as at least range_share of it, so the noise of a series that barely
+  // moves (a thousandth of its span) stays near z = 0 instead of filling the rarity scale and
+  // raising alarms of its own; a move off it is still rare. Without it, the floor is 1e-3 of
+  // the span seen so far.
+  double value_range = 0;
+  double range_share = 0.02;
   // After a report scoring at least hold_level, the next hold_share * learn_rows samples report
   // nothing: an event that keeps growing (a level shift that keeps going) gives one alarm, not a
   // staircase of ever rarer ones. The share of the learning period is CAD OSE's choice (its

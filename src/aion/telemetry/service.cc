@@ -250,7 +250,13 @@ void Telemetry::collect(std::size_t i, std::int64_t now_ms) {
 void Telemetry::detect(const std::string& key, const MetricFamily& family, double value,
                        std::int64_t now_ms) {
   auto it = watches_.find(key);
-  if (it == watches_.end()) it = watches_.try_emplace(key).first;
+  if (it == watches_.end()) {
+    DetectorOptions o;
+    // A ratio spans [0, 1] by Prometheus naming: known, its span floors the deviations, so a
+    // GPU sitting at a steady utilisation does not alarm on its own jitter.
+    if (family.name.ends_with("_ratio")) o.value_range = 1;
+    it = watches_.try_emplace(key, Watch{.detector = Detector(o)}).first;
+  }
   Watch& w = it->second;
   double x = value;
   if (family.type == MetricType::kCounter) {
