@@ -19,6 +19,7 @@
 #include "aion/api/http.h"
 #include "aion/core/json.h"
 #include "daemon_harness.h"
+#include "free_port.h"
 
 namespace aion::testing {
 namespace {
@@ -28,18 +29,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using aion::testing::free_port;
 
 TEST(PrometheusTest, ARealPrometheusScrapesOurSeriesWithTheirLabelsAndValues) {
   if (!fs::exists(kPrometheus)) {

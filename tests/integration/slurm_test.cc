@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/process.h"
+#include "free_port.h"
 
 namespace aion::testing {
 namespace {
@@ -37,18 +38,7 @@ const char* const kPrograms[] = {"/usr/sbin/munged", "/usr/sbin/slurmctld", "/us
                                  "/usr/bin/srun",    "/usr/bin/sinfo",      "/usr/bin/scontrol",
                                  "/usr/bin/squeue"};
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using aion::testing::free_port;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
