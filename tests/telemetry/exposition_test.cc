@@ -138,6 +138,10 @@ class HostCollectorTest : public ::testing::Test {
     put("sys/class/infiniband/mlx5_0/ports/1/counters/port_rcv_data", "250\n");
     put("sys/class/infiniband/mlx5_0/ports/1/counters/port_xmit_data", "500\n");
     put("sys/class/infiniband/mlx5_0/ports/1/counters/symbol_error", "7\n");
+    // The HCA's PCI function, linked as sysfs does; eth0 has none (virtual).
+    fs::create_directories(root_ / "sys/devices/pci0000:c0/0000:c0:01.1/0000:c1:00.0");
+    fs::create_symlink("../../../devices/pci0000:c0/0000:c0:01.1/0000:c1:00.0",
+                       root_ / "sys/class/infiniband/mlx5_0/device");
   }
   void TearDown() override { fs::remove_all(root_); }
   void put(const std::string& rel, const std::string& text) {
@@ -183,11 +187,15 @@ TEST_F(HostCollectorTest, ReadsEverySourceOfARecordedTree) {
   EXPECT_EQ(value(fams, "aion_network_transmit_bytes_total", {{"device", "eth0"}}), 2000);
   EXPECT_EQ(
       value(fams, "aion_network_drops_total", {{"device", "eth0"}, {"direction", "transmit"}}), 4);
-  EXPECT_EQ(
-      value(fams, "aion_infiniband_receive_bytes_total", {{"device", "mlx5_0"}, {"port", "1"}}),
-      1000);
+  // RDMA series carry the HCA's PCI address, which the kernel's mlx5_core lines name.
+  EXPECT_EQ(value(fams, "aion_infiniband_receive_bytes_total",
+                  {{"device", "mlx5_0"}, {"pci", "0000:c1:00.0"}, {"port", "1"}}),
+            1000);
   EXPECT_EQ(value(fams, "aion_infiniband_errors_total",
-                  {{"counter", "symbol_error"}, {"device", "mlx5_0"}, {"port", "1"}}),
+                  {{"counter", "symbol_error"},
+                   {"device", "mlx5_0"},
+                   {"pci", "0000:c1:00.0"},
+                   {"port", "1"}}),
             7);
   // Partitions, loop devices and lo are left out.
   std::string text = render_exposition(fams);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
+#include <filesystem>
 #include <sstream>
 
 namespace aion::telemetry {
@@ -17,6 +19,33 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) out.push_back(line);
   return out;
+}
+
+// The PCI address a class device sits on ("/sys/class/net/eth0" -> "0000:c1:00.0"), read from
+// its `device` link; empty for a virtual device (no link, or a link to no PCI function).
+std::string pci_address_of(const HostFs& fs, const std::string& class_dir) {
+  auto link = fs.read_link(class_dir + "/device");
+  if (!link) return {};
+  const std::string name = std::filesystem::path(*link).filename().string();
+  // dddd:bb:dd.f in hex
+  if (name.size() != 12 || name[4] != ':' || name[7] != ':' || name[10] != '.') return {};
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11}) {
+    if (!std::isxdigit(static_cast<unsigned char>(name[i]))) return {};
+  }
+  return name;
+}
+
+// A device's labels: its name and, on a PCI device, its address, so that an anomaly of the
+// series joins the kernel's lines about that address in one incident.
+Labels device_labels(const HostFs& fs, const std::string& class_dir, const std::string& dev) {
+  Labels l = {{"device", dev}};
+  if (std::string pci = pci_address_of(fs, class_dir); !pci.empty()) l.emplace_back("pci", pci);
+  return l;
+}
+
+Labels with(Labels l, const char* key, const std::string& value) {
+  l.emplace_back(key, value);
+  return l;
 }
 
 }  // namespace
@@ -222,15 +251,15 @@ void HostCollector::network(std::vector<MetricFamily>& out) const {
     int n = 0;
     while (n < 16 && (in >> v[n])) ++n;
     if (n < 16) continue;
-    Labels l = {{"device", dev}};
+    const Labels l = device_labels(fs_, "/sys/class/net/" + dev, dev);
     rx.add(l, static_cast<double>(v[0]));
     rxp.add(l, static_cast<double>(v[1]));
-    errs.add({{"device", dev}, {"direction", "receive"}}, static_cast<double>(v[2]));
-    drops.add({{"device", dev}, {"direction", "receive"}}, static_cast<double>(v[3]));
+    errs.add(with(l, "direction", "receive"), static_cast<double>(v[2]));
+    drops.add(with(l, "direction", "receive"), static_cast<double>(v[3]));
     tx.add(l, static_cast<double>(v[8]));
     txp.add(l, static_cast<double>(v[9]));
-    errs.add({{"device", dev}, {"direction", "transmit"}}, static_cast<double>(v[10]));
-    drops.add({{"device", dev}, {"direction", "transmit"}}, static_cast<double>(v[11]));
+    errs.add(with(l, "direction", "transmit"), static_cast<double>(v[10]));
+    drops.add(with(l, "direction", "transmit"), static_cast<double>(v[11]));
   }
   move_nonempty(out, {&rx, &tx, &rxp, &txp, &errs, &drops});
 }
@@ -254,17 +283,18 @@ void HostCollector::infiniband(std::vector<MetricFamily>& out) const {
                                   "link_error_recovery", "port_rcv_errors",
                                   "port_xmit_discards",  "excessive_buffer_overrun_errors"};
   for (const auto& dev : *devs) {
-    std::string base = "/sys/class/infiniband/" + dev + "/ports";
+    const std::string dir = "/sys/class/infiniband/" + dev;
+    const Labels dl = device_labels(fs_, dir, dev);
+    std::string base = dir + "/ports";
     auto ports = fs_.list(base);
     if (!ports) continue;
     for (const auto& port : *ports) {
       std::string c = base + "/" + port + "/counters/";
-      Labels l = {{"device", dev}, {"port", port}};
+      const Labels l = with(dl, "port", port);
       if (auto v = fs_.read_int(c + "port_rcv_data")) rx.add(l, static_cast<double>(*v) * 4);
       if (auto v = fs_.read_int(c + "port_xmit_data")) tx.add(l, static_cast<double>(*v) * 4);
       for (const char* e : kErrors) {
-        if (auto v = fs_.read_int(c + e))
-          errs.add({{"device", dev}, {"port", port}, {"counter", e}}, static_cast<double>(*v));
+        if (auto v = fs_.read_int(c + e)) errs.add(with(l, "counter", e), static_cast<double>(*v));
       }
     }
   }
