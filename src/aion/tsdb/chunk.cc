@@ -452,30 +452,41 @@ bool Chunk::Reader::value_v4() {
     if (!bit) break;
     ++ones;
   }
-  std::uint64_t w = 0;
   if (ones == 1) return true;  // the same bits
   if (ones == 0 || ones == 2) {
     std::int64_t residual = 0;
-    if (ones == 2) {
-      bool new_scale = false, has_residual = true;
-      if (!in_.read_bit(new_scale)) return false;
-      if (new_scale) {
-        if (!in_.read(4, w)) return false;
-        if (w > kMaxScale) return false;
-        scale_ = static_cast<int>(w);
-        if (!in_.read_bit(has_residual)) return false;
-      }
-      if (has_residual) {
-        if (!in_.read(3, w)) return false;
-        residual = unzigzag(w + 1);
-      }
-    }
+    if (ones == 2 && !decimal_flags(residual)) return false;
     std::uint64_t zz = 0;
     bool unused = false;
     return rice_v4(zz, rice_.param(), false, unused) && decimal_v4(zz, residual);
   }
+  return xor_value(ones == 4);
+}
+
+// '0' + 3 bits residual (same scale) | '1' + 4 bits new scale, then '0' (exact) or '1' + 3
+// bits residual.
+bool Chunk::Reader::decimal_flags(std::int64_t& residual) {
+  bool new_scale = false, has_residual = true;
+  std::uint64_t w = 0;
+  if (!in_.read_bit(new_scale)) return false;
+  if (new_scale) {
+    if (!in_.read(4, w) || w > kMaxScale) return false;
+    scale_ = static_cast<int>(w);
+    if (!in_.read_bit(has_residual)) return false;
+  }
+  residual = 0;
+  if (has_residual) {
+    if (!in_.read(3, w)) return false;
+    residual = unzigzag(w + 1);
+  }
+  return true;
+}
+
+// The XOR with the previous value, in the previous window or (`fresh`) a new one: 6 bits
+// leading zeros, 6 bits (length - 1); then the meaningful bits.
+bool Chunk::Reader::xor_value(bool fresh) {
   int lead = lead_, trail = trail_;
-  if (ones == 4) {
+  if (fresh) {
     std::uint64_t l = 0, n = 0;
     if (!in_.read(6, l) || !in_.read(6, n)) return false;
     lead = static_cast<int>(l);
@@ -488,6 +499,7 @@ bool Chunk::Reader::value_v4() {
     return false;  // reuse of a window that was never set
   }
   const int len = 64 - lead - trail;
+  std::uint64_t w = 0;
   if (!in_.read(len, w)) return false;
   if (w == 0) return false;  // a stored XOR is never zero
   v_ ^= w << trail;
@@ -496,7 +508,7 @@ bool Chunk::Reader::value_v4() {
 }
 
 // The value m / 10^scale_ (+ residual ulps), m the previous mantissa plus unzigzag(zz).
-bool Chunk::Reader::decimal_v4(std::uint64_t zz, std::int64_t residual) {
+bool Chunk::Reader::decimal_value(std::uint64_t zz, std::int64_t residual) {
   std::int64_t mp = last_m_;
   if (m_scale_ != scale_ && !mantissa(std::bit_cast<double>(v_), scale_, mp)) return false;
   const std::int64_t m = static_cast<std::int64_t>(static_cast<std::uint64_t>(mp) +
@@ -508,6 +520,11 @@ bool Chunk::Reader::decimal_v4(std::uint64_t zz, std::int64_t residual) {
   v_ = bits_of(decimal(m, scale_)) + static_cast<std::uint64_t>(residual);
   last_m_ = m;
   m_scale_ = scale_;
+  return true;
+}
+
+bool Chunk::Reader::decimal_v4(std::uint64_t zz, std::int64_t residual) {
+  if (!decimal_value(zz, residual)) return false;
   rice_.add(zz);
   return true;
 }
@@ -572,25 +589,8 @@ bool Chunk::Reader::step_v3(Sample& out) {
       const double next = static_cast<double>(static_cast<std::int64_t>(prev) + d);
       if (!integral(next)) return false;
       v_ = std::bit_cast<std::uint64_t>(next);
-    } else if (kind != kSame) {
-      int lead = lead_, trail = trail_;
-      if (kind == kFresh) {
-        std::uint64_t l = 0, n = 0;
-        if (!in_.read(6, l) || !in_.read(6, n)) return false;
-        lead = static_cast<int>(l);
-        const int len = static_cast<int>(n) + 1;
-        if (lead + len > 64) return false;
-        trail = 64 - lead - len;
-        lead_ = lead;
-        trail_ = trail;
-      } else if (lead_ < 0) {
-        return false;  // reuse of a window that was never set
-      }
-      const int len = 64 - lead - trail;
-      if (!in_.read(len, w)) return false;
-      if (w == 0) return false;  // a stored XOR is never zero
-      v_ ^= w << trail;
-      m_scale_ = -1;
+    } else if (kind != kSame && !xor_value(kind == kFresh)) {
+      return false;
     }
   }
   out.t_ms = t_;
@@ -602,43 +602,20 @@ bool Chunk::Reader::step_v3(Sample& out) {
 // A decimal delta (format 3): with `flagged`, first '0' + 3 bits residual (same scale) or
 // '1' + 4 bits scale then '0' (exact) or '1' + 3 bits residual; then the mantissa delta.
 bool Chunk::Reader::decimal_step(Sample& out, bool flagged) {
-  bool bit = false;
-  std::uint64_t w = 0;
   std::int64_t residual = 0;
-  if (flagged) {
-    bool new_scale = false, has_residual = true;
-    if (!in_.read_bit(new_scale)) return false;
-    if (new_scale) {
-      if (!in_.read(4, w)) return false;
-      scale_ = static_cast<int>(w);
-      if (!in_.read_bit(has_residual)) return false;
-    }
-    if (has_residual) {
-      if (!in_.read(3, w)) return false;
-      residual = unzigzag(w + 1);
-    }
-  }
+  if (flagged && !decimal_flags(residual)) return false;
   int ones = 0;  // the bucket's unary prefix
+  bool bit = false;
   while (ones < kDecCount - 1) {
     if (!in_.read_bit(bit)) return false;
     if (!bit) break;
     ++ones;
   }
+  std::uint64_t w = 0;
   if (!in_.read(kDecBits[ones], w)) return false;
-  if (scale_ > kMaxScale) return false;
-  std::int64_t mp = last_m_;
-  if (m_scale_ != scale_ && !mantissa(std::bit_cast<double>(v_), scale_, mp)) return false;
-  const std::int64_t m = static_cast<std::int64_t>(static_cast<std::uint64_t>(mp) +
-                                                   static_cast<std::uint64_t>(unzigzag(w)));
-  if (m <= -static_cast<std::int64_t>(kMaxExactInt) ||
-      m >= static_cast<std::int64_t>(kMaxExactInt)) {
-    return false;
-  }
-  const std::uint64_t next = bits_of(decimal(m, scale_)) + static_cast<std::uint64_t>(residual);
-  if (next == v_) return false;  // the encoder writes '0' for an unchanged value
-  v_ = next;
-  last_m_ = m;
-  m_scale_ = scale_;
+  const std::uint64_t before = v_;
+  if (!decimal_value(w, residual)) return false;
+  if (v_ == before) return false;  // the encoder writes '0' for an unchanged value
   out.t_ms = t_;
   out.value = std::bit_cast<double>(v_);
   ++read_;

@@ -105,6 +105,10 @@ class Chunk {
     bool step_v4(Sample& out);
     bool value_v4();  // an escape's value
     bool decimal_v4(std::uint64_t zz, std::int64_t residual);
+    // Shared by the formats:
+    bool decimal_flags(std::int64_t& residual);
+    bool decimal_value(std::uint64_t zz, std::int64_t residual);
+    bool xor_value(bool fresh);
     // A Rice code with parameter p; with `marker`, run mode's escape marker may come instead
     // (then `escaped` is set).
     bool rice_v4(std::uint64_t& zz, int p, bool marker, bool& escaped);
