@@ -203,73 +203,72 @@ Status Chunk::append(std::int64_t t_ms, double value) {
   misses_ = have ? 0 : misses_ + 1;
 
   const bool exact_here = have && best.scale == scale_ && best.residual == 0;
-  if (count_ > 0 && dod == 0 && exact_here) {
-    // Common: a regular timestamp and an exact decimal at the current scale.
+  // Common: a regular timestamp and an exact decimal at the current scale; only a flag (none
+  // in run mode) before its mantissa delta.
+  const bool common = count_ > 0 && dod == 0 && exact_here;
+  bool as_decimal_delta = common;
+  if (common) {
     if (!run_mode_) bits_.write_bit(false);
-    write_rice(bits_, best.zz, p, run_mode_);
-    rice_.add(best.zz);
-    last_m_ = best.m;
-    m_scale_ = scale_;
-    if (++run_ >= kRunToEnter) run_mode_ = true;
-    last_t_ = t_ms;
-    last_v_ = v;
-    ++count_;
-    return {};
-  }
-  if (count_ > 0) {
-    if (run_mode_) {
-      bits_.write((std::uint64_t{1} << (kRiceLimit + 1)) - 1, kRiceLimit + 1);  // the marker
-    } else {
-      bits_.write_bit(true);
-    }
-    run_mode_ = false;
-    run_ = 0;
-    const std::uint64_t tz = zigzag(dod);
-    write_rice(bits_, tz, ts_rice_.param(), false);
-    if (count_ > 1) ts_rice_.add(tz);  // the first delta is no delta-of-delta
-  }
-  const std::uint64_t x = v ^ last_v_;
-  const int lead = x == 0 ? 0 : std::countl_zero(x);
-  const int trail = x == 0 ? 0 : std::countr_zero(x);
-  const bool reuse = x != 0 && lead_ >= 0 && lead >= lead_ && trail >= trail_;
-  const int xor_bits = x == 0  ? 2
-                       : reuse ? 4 + (64 - lead_ - trail_)
-                               : 4 + 12 + (64 - lead - trail);
-  if (have && best.bits <= xor_bits) {
-    if (exact_here) {
-      bits_.write_bit(false);
-    } else {
-      bits_.write(0b110, 3);
-      if (best.scale == scale_) {
-        bits_.write_bit(false);
+  } else {
+    if (count_ > 0) {
+      if (run_mode_) {
+        bits_.write((std::uint64_t{1} << (kRiceLimit + 1)) - 1, kRiceLimit + 1);  // the marker
       } else {
         bits_.write_bit(true);
-        bits_.write(static_cast<std::uint64_t>(best.scale), 4);
-        bits_.write_bit(best.residual != 0);
-        scale_ = best.scale;
       }
-      if (best.residual != 0) bits_.write(zigzag(best.residual) - 1, 3);
+      run_mode_ = false;
+      run_ = 0;
+      const std::uint64_t tz = zigzag(dod);
+      write_rice(bits_, tz, ts_rice_.param(), false);
+      if (count_ > 1) ts_rice_.add(tz);  // the first delta is no delta-of-delta
     }
-    write_rice(bits_, best.zz, p, false);
+    const std::uint64_t x = v ^ last_v_;
+    const int lead = x == 0 ? 0 : std::countl_zero(x);
+    const int trail = x == 0 ? 0 : std::countr_zero(x);
+    const bool reuse = x != 0 && lead_ >= 0 && lead >= lead_ && trail >= trail_;
+    const int xor_bits = x == 0  ? 2
+                         : reuse ? 4 + (64 - lead_ - trail_)
+                                 : 4 + 12 + (64 - lead - trail);
+    as_decimal_delta = have && best.bits <= xor_bits;
+    if (as_decimal_delta) {
+      if (exact_here) {
+        bits_.write_bit(false);
+      } else {
+        bits_.write(0b110, 3);
+        if (best.scale == scale_) {
+          bits_.write_bit(false);
+        } else {
+          bits_.write_bit(true);
+          bits_.write(static_cast<std::uint64_t>(best.scale), 4);
+          bits_.write_bit(best.residual != 0);
+          scale_ = best.scale;
+        }
+        if (best.residual != 0) bits_.write(zigzag(best.residual) - 1, 3);
+      }
+    } else if (x == 0) {
+      bits_.write(0b10, 2);  // the same bits (a decimal stays one)
+    } else if (reuse) {
+      bits_.write(0b1110, 4);
+      bits_.write(x >> trail_, 64 - lead_ - trail_);
+      m_scale_ = -1;
+    } else {
+      const int len = 64 - lead - trail;
+      bits_.write(0b1111, 4);
+      bits_.write(static_cast<std::uint64_t>(lead), 6);
+      bits_.write(static_cast<std::uint64_t>(len - 1), 6);
+      bits_.write(x >> trail, len);
+      lead_ = lead;
+      trail_ = trail;
+      m_scale_ = -1;
+    }
+  }
+  if (as_decimal_delta) {
+    write_rice(bits_, best.zz, p, common && run_mode_);
     rice_.add(best.zz);
     last_m_ = best.m;
     m_scale_ = best.scale;
-  } else if (x == 0) {
-    bits_.write(0b10, 2);  // the same bits (a decimal stays one)
-  } else if (reuse) {
-    bits_.write(0b1110, 4);
-    bits_.write(x >> trail_, 64 - lead_ - trail_);
-    m_scale_ = -1;
-  } else {
-    const int len = 64 - lead - trail;
-    bits_.write(0b1111, 4);
-    bits_.write(static_cast<std::uint64_t>(lead), 6);
-    bits_.write(static_cast<std::uint64_t>(len - 1), 6);
-    bits_.write(x >> trail, len);
-    lead_ = lead;
-    trail_ = trail;
-    m_scale_ = -1;
   }
+  if (common && ++run_ >= kRunToEnter) run_mode_ = true;
   last_t_ = t_ms;
   last_delta_ = delta;
   last_v_ = v;
