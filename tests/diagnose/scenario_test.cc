@@ -58,43 +58,46 @@ std::int64_t iso_ms(const std::string& text) {
   return t ? to_unix_ms(*t) : 0;
 }
 
-// "2026-11-30T10:12:41.123+00:00 dgx01 kernel: MESSAGE" (journalctl -o short-iso[-precise]):
-// kernel lines reach the engine as kmsg records' messages, the others as journal messages.
-void load_journal(const fs::path& file, std::vector<Input>& out) {
+// Calls fn(line number, time in ms, the text after the timestamp) for each non-empty line of
+// a file whose lines start with an RFC 3339 time and a space.
+template <typename Fn>
+void for_each_timed_line(const fs::path& file, Fn fn) {
   std::ifstream in(file);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
     auto t = parse_log_time(line, 2026, Clock::Wall{});
     ASSERT_TRUE(t) << file << ":" << n << ": no timestamp";
-    std::size_t host = line.find(' ');
-    std::size_t ident = host == std::string::npos ? host : line.find(' ', host + 1);
-    std::size_t colon = ident == std::string::npos ? ident : line.find(": ", ident + 1);
-    ASSERT_NE(colon, std::string::npos) << file << ":" << n << ": not 'TIME HOST IDENT: MESSAGE'";
-    std::string who = line.substr(ident + 1, colon - ident - 1);
-    Input i;
-    i.time_ms = to_unix_ms(*t);
-    i.source = who == "kernel" ? "kmsg" : "journal";
-    i.text = line.substr(colon + 2);
-    out.push_back(std::move(i));
+    const std::size_t sp = line.find(' ');
+    fn(n, to_unix_ms(*t), sp == std::string::npos ? std::string() : line.substr(sp + 1));
   }
+}
+
+// "2026-11-30T10:12:41.123+00:00 dgx01 kernel: MESSAGE" (journalctl -o short-iso[-precise]):
+// kernel lines reach the engine as kmsg records' messages, the others as journal messages.
+void load_journal(const fs::path& file, std::vector<Input>& out) {
+  for_each_timed_line(file, [&](int n, std::int64_t ms, const std::string& rest) {
+    const std::size_t ident = rest.find(' ');
+    const std::size_t colon = ident == std::string::npos ? ident : rest.find(": ", ident + 1);
+    ASSERT_NE(colon, std::string::npos) << file << ":" << n << ": not 'TIME HOST IDENT: MESSAGE'";
+    const std::string who = rest.substr(ident + 1, colon - ident - 1);
+    Input i;
+    i.time_ms = ms;
+    i.source = who == "kernel" ? "kmsg" : "journal";
+    i.text = rest.substr(colon + 2);
+    out.push_back(std::move(i));
+  });
 }
 
 // "2026-11-30T10:12:43+00:00 TEXT": a job's output, one timestamped line each.
 void load_job_log(const fs::path& file, const std::string& job, std::vector<Input>& out) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.empty()) continue;
-    auto t = parse_log_time(line, 2026, Clock::Wall{});
-    ASSERT_TRUE(t) << file << ":" << n << ": no timestamp";
-    std::size_t sp = line.find(' ');
+  for_each_timed_line(file, [&](int, std::int64_t ms, const std::string& rest) {
     Input i;
-    i.time_ms = to_unix_ms(*t);
+    i.time_ms = ms;
     i.source = "job:" + job;
-    i.text = sp == std::string::npos ? "" : line.substr(sp + 1);
+    i.text = rest;
     out.push_back(std::move(i));
-  }
+  });
 }
 
 // Telemetry anomaly events, as Telemetry::detect() emits them.
