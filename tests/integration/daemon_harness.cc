@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -23,7 +25,50 @@ std::vector<char*> c_argv(std::vector<std::string>& v) {
   return out;
 }
 
+// The directory of reachable_program()'s copies; removed when the test process exits.
+class ReachableDir {
+ public:
+  ~ReachableDir() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  std::string copy(const std::string& program) {
+    std::lock_guard lock(mu_);
+    if (auto it = copies_.find(program); it != copies_.end()) return it->second;
+    if (dir_.empty()) {
+      std::string tmpl = "/tmp/aion-it-bin-XXXXXX";
+      if (::mkdtemp(tmpl.data()) == nullptr) return program;
+      dir_ = tmpl;
+      std::error_code ec;
+      fs::permissions(dir_,
+                      fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                          fs::perms::others_read | fs::perms::others_exec,
+                      ec);
+    }
+    fs::path to = dir_ / fs::path(program).filename();
+    std::error_code ec;
+    fs::copy_file(program, to, fs::copy_options::overwrite_existing, ec);
+    if (ec) return program;
+    fs::permissions(to,
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec,
+                    ec);
+    copies_[program] = to.string();
+    return to.string();
+  }
+
+ private:
+  std::mutex mu_;
+  fs::path dir_;                               // guarded by mu_
+  std::map<std::string, std::string> copies_;  // guarded by mu_
+};
+
 }  // namespace
+
+std::string reachable_program(const std::string& program) {
+  static ReachableDir dir;
+  return dir.copy(program);
+}
 
 std::string DaemonHarness::aiond_path() {
   return std::string(AION_BIN_DIR) + "/aiond";
@@ -35,6 +80,7 @@ std::string DaemonHarness::aion_path() {
 Exit run_program(const std::vector<std::string>& argv_in, std::optional<uid_t> as_uid,
                  std::chrono::seconds timeout) {
   std::vector<std::string> argv = argv_in;
+  if (as_uid && !argv.empty()) argv[0] = reachable_program(argv[0]);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {};
   pid_t pid = ::fork();

@@ -22,9 +22,17 @@ struct Exit {
   std::string out;  // stdout + stderr
 };
 
-// Runs a program to completion, optionally as another uid/gid (root only).
+// Runs a program to completion, optionally as another uid/gid (root only). Run as another uid,
+// the program is a copy made by reachable_program(), so that it starts even when the build
+// tree sits below a directory that uid cannot enter (a checkout in /root).
 Exit run_program(const std::vector<std::string>& argv, std::optional<uid_t> as_uid = std::nullopt,
                  std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// A copy of the executable `program` in a directory every user can enter and read (one
+// 0755 directory under /tmp per test process, removed at exit), for the side of a test that
+// drops privileges. The same program is copied once. Returns `program` itself when it
+// cannot be copied (the exec then reports why).
+std::string reachable_program(const std::string& program);
 
 class DaemonHarness {
  public:
