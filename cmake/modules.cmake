@@ -1,16 +1,21 @@
-# One static library per module (DESIGN.md). A module may depend only on modules of a lower
-# rank; aion_module() refuses anything else at configure time, so the layering holds at the
-# build level as well as in ../shared/tools/check-layers.
-set(AION_MODULE_RANK_core 0)
-set(AION_MODULE_RANK_hw 1)
-set(AION_MODULE_RANK_store 1)
-set(AION_MODULE_RANK_tsdb 1)
-# k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
-foreach(m sched cluster telemetry diagnose logs envcfg tune pipeline k8s)
-  set(AION_MODULE_RANK_${m} 2)
+# One static library per module (DESIGN.md). Every module has a rank; a module may depend only
+# on modules of a lower rank, or, among domain modules (rank 2), on each other. The table
+# below is the one statement of that rule: aion_module() refuses any other dependency at
+# configure time, and scripts/check-layers.py reads the same table to check that every
+# #include "aion/<module>/..." names a module of the includer's DEPS (scripts/test.sh and
+# the ctest test `layering` run it).
+set(AION_MODULE_RANKS
+  core:0
+  hw:1 store:1 tsdb:1
+  # k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
+  sched:2 cluster:2 telemetry:2 diagnose:2 logs:2 envcfg:2 tune:2 pipeline:2 k8s:2
+  api:3 copilot:3)
+foreach(entry IN LISTS AION_MODULE_RANKS)
+  string(REPLACE ":" ";" pair "${entry}")
+  list(GET pair 0 module)
+  list(GET pair 1 rank)
+  set(AION_MODULE_RANK_${module} ${rank})
 endforeach()
-set(AION_MODULE_RANK_api 3)
-set(AION_MODULE_RANK_copilot 3)
 
 # aion_module(NAME SOURCES ... DEPS aion modules ... LIBS external targets ...)
 function(aion_module name)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies and runs every check CI runs: the release build and its ctest
 # suite, the asan preset (AddressSanitizer + UBSan) build and suite, a clang-format check of
-# src/ tests/ bench/, and the module layering check. Prints a summary; exits 1 when any
-# stage fails.
+# src/ tests/ bench/, and the module layering check (scripts/check-layers.py, always). Prints
+# a summary; exits 1 when any stage fails.
 #   scripts/test.sh           everything (what .ci/run runs)
 #   scripts/test.sh --quick   skip the asan stages
 # Environment: AION_JOBS (parallel compile jobs, default: nproc). ctest runs 2 tests at a time.
@@ -19,6 +19,13 @@ for arg in "$@"; do
 done
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# ccache hashes absolute paths (the compiler's arguments, the working directory), so by
+# default a clone in another directory misses every entry. Paths below CCACHE_BASEDIR are
+# rewritten relative to the build directory, and CCACHE_NOHASHDIR leaves the working
+# directory out of the hash: every checkout beside this one then shares the compile cache.
+CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd .. && pwd)}
+export CCACHE_BASEDIR
+export CCACHE_NOHASHDIR=1
 jobs=${AION_JOBS:-$(nproc)}
 summary=()
 failed=0
@@ -32,14 +39,14 @@ stage() {
   echo "=== $name"
   "$@" || rc=$?
   if ((rc == 0)); then
-    summary+=("$(printf 'ok    %-22s %5ss' "$name" $((SECONDS - t0)))")
+    summary+=("$(printf 'ok    %-26s %5ss' "$name" $((SECONDS - t0)))")
   else
-    summary+=("$(printf 'FAIL  %-22s %5ss' "$name" $((SECONDS - t0)))")
+    summary+=("$(printf 'FAIL  %-26s %5ss' "$name" $((SECONDS - t0)))")
     failed=1
   fi
   return "$rc"
 }
-skip() { summary+=("$(printf 'skip  %-22s        (%s)' "$1" "$2")"); }
+skip() { summary+=("$(printf 'skip  %-26s        (%s)' "$1" "$2")"); }
 
 build_preset() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" -j "$jobs"; }
 
@@ -58,13 +65,19 @@ format_check() {
   return 1
 }
 
+# The layering rule is in the repository (cmake/modules.cmake, checked on the includes by
+# scripts/check-layers.py); a shared checker beside the checkout, when there is one, runs too.
 layers_check() {
-  local tool=../shared/tools/check-layers
-  if [ -f "$tool" ]; then
-    bash "$tool" .
+  local rc=0 shared=../shared/tools/check-layers
+  echo "layering: scripts/check-layers.py (the ranks of cmake/modules.cmake)"
+  python3 scripts/check-layers.py . || rc=1
+  if [ -f "$shared" ]; then
+    echo "layering: also $shared"
+    bash "$shared" . || rc=1
   else
-    echo "layering: $tool not found beside the repository; not checked"
+    echo "layering: no shared checker at $shared; the in-repository check is the one that ran"
   fi
+  return "$rc"
 }
 
 if ! stage "dependencies" ./scripts/setup.sh --no-build; then
@@ -77,7 +90,11 @@ else
   skip "release tests" "build failed"
 fi
 stage "format" format_check
-stage "layering" layers_check
+if [ -f ../shared/tools/check-layers ]; then
+  stage "layering (in-repo+shared)" layers_check
+else
+  stage "layering (in-repo)" layers_check
+fi
 if ((quick)); then
   skip "asan build" "--quick"
   skip "asan tests" "--quick"
