@@ -6,6 +6,7 @@
 #include "aion/core/version.h"
 #include "cli.h"
 #include "completion.h"
+#include "help_index.h"
 
 namespace aion::cli {
 void add_status_commands(CLI::App& app, Context& ctx);
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"bash", "zsh"}));
   completion->callback([&] { std::printf("%s", completion_script(app, shell).c_str()); });
+  add_help_index_command(app);
 
   // `aion run [flags] -- CMD ARGS`: what follows "--" is the job's command line, untouched
   // (CLI11 would hand it to the parent command). Split it off before parsing.
