@@ -284,7 +284,7 @@ class Daemon {
                                  std::move(*runner_config));
     if (auto st = jobs.start(); !st) return fail_start(st.error());
 
-    // ---- diagnosis: fault signatures -> incidents (issue 7) ----
+    // Diagnosis: fault signatures -> incidents.
     // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes) from here
     // on, so it starts before telemetry, whose first collection may already see an Xid. The log
     // sources feed it with diagnosis->on_log_line(source, time, text) from any thread.
@@ -321,7 +321,6 @@ class Daemon {
       diagnosis = std::move(*d);
       diagnosis->start();
     }
-    // ---- end diagnosis ----
 
     // Telemetry: a store damaged by a crash is reported (events), never fatal.
     auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);

@@ -25,7 +25,7 @@ TEST(EnvKnowledgeTest, TablesLoadWithDateAndSchema) {
   }
 }
 
-TEST(EnvKnowledgeTest, CoversTheReleasesTheIssueNames) {
+TEST(EnvKnowledgeTest, CoversTheCommonToolkitsArchitecturesAndReleases) {
   for (const char* cuda : {"10.2", "11.8", "12.1", "12.4", "12.6", "12.8"})
     EXPECT_NE(kb().toolkit(Version::parse(cuda)), nullptr) << cuda;
   for (const char* cc : {"3.7", "5.0", "6.1", "7.0", "8.0", "8.9", "9.0", "10.0", "12.0"})

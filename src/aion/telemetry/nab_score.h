@@ -1,5 +1,5 @@
 // The Numenta Anomaly Benchmark (NAB) scoring rules, implemented from their description
-// (Lavin & Ahmad 2015; /work/shared/data/nab/README.md), as pure functions over in-memory
+// (Lavin & Ahmad 2015, and the README of the NAB repository), as pure functions over in-memory
 // data, plus loaders for NAB's files (series CSV, combined_windows.json, profiles.json).
 //
 // Conventions. A file's rows are scored from its probationary length on. A row is a detection
