@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <system_error>
 
+#include "aion/api/accounts.h"
+#include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
 
@@ -86,7 +89,61 @@ Json token_json(const TokenInfo& t) {
           {"note", t.note},
           {"created_at", ms_to_text(t.created_ms)},
           {"last_used_at", ms_to_text(t.last_used_ms)},
-          {"revoked_at", ms_to_text(t.revoked_ms)}};
+          {"revoked_at", ms_to_text(t.revoked_ms)},
+          {"run_as", t.run_as}};
+}
+
+// The users a new token may run jobs as, from the request's "run_as" (a list of names or
+// "alice,bob"). Each must be a regular account (never root or a system account), and the
+// caller must hold it already: root and the daemon's own user grant any account, another
+// unix peer (an 'aion' group member) only itself, a token only users on its own list. So
+// no caller can mint a token that acts as someone it could not act as itself.
+Result<std::vector<std::string>> grantable_run_as(const Identity& caller, const Json& body,
+                                                  const std::filesystem::path& host_root) {
+  std::vector<std::string> names;
+  if (body.contains("run_as")) {
+    const Json& v = body["run_as"];
+    if (v.is_string()) {
+      auto parsed = parse_user_list(v.get<std::string>());
+      if (!parsed) return std::unexpected(parsed.error());
+      names = std::move(*parsed);
+    } else if (v.is_array()) {
+      std::string joined;
+      for (const auto& n : v) {
+        if (!n.is_string()) {
+          return fail(ErrorCode::kInvalidArgument, "'run_as' must be a list of user names");
+        }
+        joined += n.get<std::string>() + ",";
+      }
+      auto parsed = parse_user_list(joined);
+      if (!parsed) return std::unexpected(parsed.error());
+      names = std::move(*parsed);
+    } else {
+      return fail(ErrorCode::kInvalidArgument, "'run_as' must be a list of user names");
+    }
+  }
+  if (names.size() > 64) {
+    return fail(ErrorCode::kInvalidArgument, "'run_as' names at most 64 users");
+  }
+  std::uint32_t min_uid = uid_min(HostFs(host_root));
+  long self = static_cast<long>(::geteuid());
+  for (const auto& n : names) {
+    auto a = token_account(n, min_uid);
+    if (!a) return std::unexpected(a.error());
+    if (caller.uid == 0 || (caller.uid > 0 && caller.uid == self)) continue;
+    if (caller.uid > 0 && static_cast<long>(a->uid) != caller.uid) {
+      return fail(ErrorCode::kPermissionDenied,
+                  caller.name + " may only create tokens that run jobs as itself, not as '" + n +
+                      "'; ask root for a token that acts for other users");
+    }
+    if (caller.uid < 0 &&
+        std::find(caller.run_as.begin(), caller.run_as.end(), n) == caller.run_as.end()) {
+      return fail(ErrorCode::kPermissionDenied,
+                  caller.name + " may only create tokens for users on its own run-as list, not '" +
+                      n + "'");
+    }
+  }
+  return names;
 }
 
 // Streams events newer than a cursor as SSE frames, one event per frame.
@@ -255,14 +312,18 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                 auto role = parse_role(*role_name);
                 if (!role) return bad_request("'role' must be viewer, operator or admin");
                 if (note->size() > 256) return bad_request("'note' must be at most 256 characters");
-                auto created = ctx.tokens.create(*role, *note);
+                auto run_as = grantable_run_as(r.caller, *body, ctx.daemon.host_root);
+                if (!run_as) return Response::from_error(run_as.error());
+                auto created = ctx.tokens.create(*role, *note, *run_as);
                 if (!created) return Response::from_error(created.error());
                 Json j = token_json(created->info);
                 j["token"] = created->token;
                 store::Event e{.kind = "token_created",
                                .source = r.caller.name,
                                .message = "API token " + created->info.id + " (" +
-                                          std::string(to_string(*role)) + ") created"};
+                                          std::string(to_string(*role)) + ", run as: " +
+                                          (run_as->empty() ? "nobody" : j["run_as"].dump()) +
+                                          ") created"};
                 (void)ctx.events.append(std::move(e));
                 return json(201, j);
               }});
