@@ -11,6 +11,7 @@
 #include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
+#include "aion/sched/job_store.h"
 
 namespace aion::api {
 
@@ -181,31 +182,39 @@ std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
   return ec ? 0 : n;
 }
 
-// The daemon may run as root while an admin is only a member of the 'aion' group: it must
-// not become a way to create files where that user could not. Root and the daemon's own
-// user may write anywhere; other unix peers only into a directory they own; token callers
-// only below <state_dir>/backups.
-Status backup_allowed(const Identity& caller, const std::filesystem::path& dest,
-                      const std::filesystem::path& state_dir) {
+// How a backup is written for `caller`. The daemon may run as root while an admin is only a
+// member of the 'aion' group: a backup must not become a way to create files where that user
+// could not, nor to read other users' jobs. Root and the daemon's own user get a full copy
+// anywhere. Another unix peer gets a copy in a directory it owns (checked on the opened
+// directory), owned by it, with other users' private job fields scrubbed. A token gets a
+// copy below <state_dir>/backups with private fields scrubbed except for the users on its
+// run-as list.
+Result<store::BackupOptions> backup_options(const Identity& caller,
+                                            const std::filesystem::path& dest,
+                                            const std::filesystem::path& state_dir) {
   long self = static_cast<long>(::geteuid());
-  if (caller.uid == 0 || (caller.uid >= 0 && caller.uid == self)) return {};
+  store::BackupOptions o;
+  if (caller.uid == 0 || (caller.uid >= 0 && caller.uid == self)) return o;
+  std::vector<std::uint32_t> keep;
   if (caller.uid < 0) {
     auto dir = (state_dir / "backups").lexically_normal();
     auto rel = dest.lexically_normal().lexically_relative(dir);
-    if (rel.empty() || *rel.begin() == "..") {
+    if (rel.empty() || *rel.begin() == ".." || *rel.begin() == ".") {
       return fail(ErrorCode::kPermissionDenied,
                   "token callers may only write backups below " + dir.string());
     }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    return {};
+    for (const auto& name : caller.run_as) {
+      if (auto a = find_account(name)) keep.push_back(a->uid);
+    }
+  } else {
+    o.dir_owner = static_cast<uid_t>(caller.uid);
+    o.file_owner = static_cast<uid_t>(caller.uid);
+    keep.push_back(static_cast<std::uint32_t>(caller.uid));
   }
-  struct stat st {};
-  if (::stat(dest.parent_path().c_str(), &st) != 0 || static_cast<long>(st.st_uid) != caller.uid) {
-    return fail(ErrorCode::kPermissionDenied, "backups go into a directory you own; " +
-                                                  dest.parent_path().string() + " is not yours");
-  }
-  return {};
+  o.scrub_sql = sched::scrub_private_jobs_sql(keep);
+  return o;
 }
 
 }  // namespace
@@ -348,14 +357,12 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
          if (!path) return Response::from_error(path.error());
          if (path->empty() || path->front() != '/')
            return bad_request("'path' must be an absolute path");
-         if (auto allowed = backup_allowed(r.caller, *path, ctx.daemon.state_dir); !allowed) {
-           return Response::from_error(allowed.error());
-         }
-         auto st = ctx.store.backup_to(*path);  // its own read connection: writers go on
+         auto options = backup_options(r.caller, *path, ctx.daemon.state_dir);
+         if (!options) return Response::from_error(options.error());
+         // Its own read connection: writers go on. The copy is created, owned and moved
+         // into place relative to the directory's fd, never through a name a link could take.
+         auto st = ctx.store.backup_to(*path, *options);
          if (!st) return Response::from_error(st.error());
-         // The copy belongs to whoever asked for it, not to the daemon's user.
-         if (r.caller.uid > 0)
-           (void)::chown(path->c_str(), static_cast<uid_t>(r.caller.uid), static_cast<gid_t>(-1));
          return json(
              200, {{"path", *path}, {"size_bytes", file_size_or_zero(*path)}, {"integrity", "ok"}});
        }});
