@@ -38,6 +38,9 @@ class BackupAttackTest : public ::testing::Test {
                     "\"\n");
     auto st = h_.start();
     ASSERT_TRUE(st) << st.error().message() << h_.log();
+    // Jobs submitted here are only evidence: the held node never starts them.
+    auto held = h_.client()->post("/v1/sched/hold", R"({"hold":true})");
+    ASSERT_TRUE(held && held->status == 200) << (held ? held->body : held.error().message());
     mine_ = h_.dir() / "alice";
     fs::create_directories(mine_);
     ASSERT_EQ(::chown(mine_.c_str(), alice_->uid, alice_->gid), 0);

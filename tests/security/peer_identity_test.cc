@@ -58,6 +58,9 @@ class PeerIdentityTest : public ::testing::Test {
                     "\"\n");
     auto st = h_.start();
     ASSERT_TRUE(st) << st.error().message() << h_.log();
+    // A job accepted here is only evidence: the held node never starts it.
+    auto held = h_.client()->post("/v1/sched/hold", R"({"hold":true})");
+    ASSERT_TRUE(held && held->status == 200) << (held ? held->body : held.error().message());
   }
 
   DaemonHarness h_;

@@ -41,6 +41,9 @@ class TokenRunAsTest : public ::testing::Test {
                     "\"\n[api.tcp]\nenabled = true\nlisten = \"127.0.0.1:0\"\n");
     auto st = h_.start();
     ASSERT_TRUE(st) << st.error().message() << h_.log();
+    // Jobs submitted here are only evidence: the held node never starts them.
+    auto held = h_.client()->post("/v1/sched/hold", R"({"hold":true})");
+    ASSERT_TRUE(held && held->status == 200) << (held ? held->body : held.error().message());
     Json status = Json::parse(h_.client()->get("/v1/status")->body);
     for (const auto& l : status["listeners"]) {
       if (l["kind"] == "tcp") tcp_ = l["address"];
