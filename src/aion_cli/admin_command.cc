@@ -20,6 +20,7 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
   struct CreateArgs {
     std::string role = "viewer";
     std::string note;
+    std::string run_as;
   };
   auto create_args = std::make_shared<CreateArgs>();
   auto* create = token->add_subcommand(
@@ -30,10 +31,16 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"viewer", "operator", "admin"}));
   create->add_option("--note", create_args->note,
                      "What the token is for, shown by `aion admin token ls`");
+  create->add_option(
+      "--run-as", create_args->run_as,
+      "Users the token may run jobs as, e.g. alice,bob (fixed for the token's life; never root "
+      "or a system account below UID_MIN). Root may list any user; an 'aion' group member only "
+      "itself. Without it the token runs no job");
   create->callback([&ctx, create_args] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     Json req = {{"role", create_args->role}, {"note", create_args->note}};
+    if (!create_args->run_as.empty()) req["run_as"] = create_args->run_as;
     auto body = call(ctx, *client, "POST", "/v1/admin/tokens", req.dump());
     if (!body) return;
     if (ctx.json) {
@@ -59,9 +66,14 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
       return;
     }
     Json j = Json::parse(*body, nullptr, false);
-    Table t({"ID", "ROLE", "CREATED", "LAST USED", "STATE", "NOTE"});
+    Table t({"ID", "ROLE", "RUN AS", "CREATED", "LAST USED", "STATE", "NOTE"});
     for (const auto& tok : j.value("tokens", Json::array())) {
-      t.add({tok.value("id", ""), tok.value("role", ""), tok.value("created_at", ""),
+      std::string run_as;
+      for (const auto& u : tok.value("run_as", Json::array())) {
+        if (u.is_string()) run_as += (run_as.empty() ? "" : ",") + u.get<std::string>();
+      }
+      t.add({tok.value("id", ""), tok.value("role", ""), run_as.empty() ? "-" : run_as,
+             tok.value("created_at", ""),
              tok.value("last_used_at", "").empty() ? "-" : tok.value("last_used_at", ""),
              tok.value("revoked_at", "").empty() ? "active" : "revoked", tok.value("note", "")});
     }

@@ -8,7 +8,10 @@
 //      before this shim got going, and it exits without running anything;
 //   1. records itself in JOBDIR/shim.pid ("PID STARTTIME"), so a restarted aiond can find it;
 //   2. forks the job: it joins the job's cgroups, gets its own process group, stdout+stderr to
-//      the log, stdin from /dev/null, drops to the job's uid/gid/groups, enters cwd and execs;
+//      the log, stdin from /dev/null, drops to the job's uid/gid and groups (the user's own
+//      supplementary groups from the group database, as login would give them, plus the
+//      launch file's `groups`: a GPU job needs `render`/`video` for /dev/kfd, /dev/dri),
+//      enters cwd and execs;
 //   3. records the job's pid in JOBDIR/pid, waits for it, and writes JOBDIR/status atomically
 //      (exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=).
 // The shim ignores SIGINT/SIGHUP/SIGQUIT/SIGPIPE and forwards SIGTERM to the job (also one that
@@ -16,6 +19,7 @@
 // group and the shim, and the shim must live to record how it ended. Uses libc only.
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -25,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +38,23 @@
 #include <vector>
 
 namespace {
+
+// The supplementary groups `uid`'s user has by the group database (what initgroups() would
+// set), primary group `gid` included; empty when the uid has no passwd entry.
+std::vector<gid_t> user_groups(uid_t uid, gid_t gid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return {};
+  int n = 64;
+  std::vector<gid_t> out(static_cast<std::size_t>(n));
+  if (::getgrouplist(found->pw_name, gid, out.data(), &n) < 0) {
+    out.resize(static_cast<std::size_t>(n));
+    if (::getgrouplist(found->pw_name, gid, out.data(), &n) < 0) return {};
+  }
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
 
 std::string g_dir;
 volatile sig_atomic_t g_term = 0;
@@ -219,6 +241,12 @@ int main(int argc, char** argv) {
   for (auto& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   const bool drop = uid != ::getuid() || gid != ::getgid() || set_groups;
+  if (drop && uid != 0) {
+    // Looked up before fork: NSS is not safe in the child.
+    for (gid_t g : user_groups(uid, gid)) {
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+    }
+  }
 
   // SIGTERM stays blocked across fork: the parent learns the child's pid before it forwards
   // one, and the child keeps one pending until it has its default action back.

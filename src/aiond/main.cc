@@ -369,7 +369,7 @@ class Daemon {
     aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
     aion::api::add_daemon_routes(router, ctx);
     aion::api::add_hw_routes(router, hw_watch);
-    aion::api::add_job_routes(router, jobs);
+    aion::api::add_job_routes(router, jobs, aion::HostFs(s.host_root));
     aion::api::add_metrics_routes(router, telemetry);
     aion::api::add_logs_routes(router, logs);
     aion::api::add_diagnose_routes(router, diagnosis.get());

@@ -210,5 +210,13 @@ TEST(PeerRoleTest, RootAndOwnerAreAdmins) {
   EXPECT_EQ(role_for_peer(65534, 0, 1, "root"), Role::kAdmin);  // primary group is the admin group
 }
 
+TEST(PeerRoleTest, SupplementaryGroupsAreThoseThePeerHolds) {
+  const gid_t holds_root[] = {100, 0};
+  EXPECT_EQ(role_for_peer(65534, 65534, holds_root, 1, "root"), Role::kAdmin);
+  const gid_t other[] = {100};
+  EXPECT_EQ(role_for_peer(65534, 65534, other, 1, "root"), Role::kViewer);
+  EXPECT_EQ(role_for_peer(65534, 65534, std::span<const gid_t>(), 1, "root"), Role::kViewer);
+}
+
 }  // namespace
 }  // namespace aion::api

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -130,6 +132,46 @@ TEST_F(BackupTest, BackupOverwritesExistingFileWhenAsked) {
   auto st = db->backup_to(dest, /*overwrite=*/true);
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_TRUE(verify_database(dest));
+}
+
+TEST_F(BackupTest, LinkAtTheDestinationIsReplacedNotFollowed) {
+  auto db = open_ok(kRows);
+  ASSERT_TRUE(db);
+  fill(*db, 5);
+  const fs::path target = dir() / "elsewhere";
+  write_bytes(target, "untouched");
+  const fs::path dest = dir() / "linked.db";
+  ASSERT_EQ(::symlink(target.c_str(), dest.c_str()), 0);
+  auto refused = db->backup_to(dest);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kAlreadyExists);
+  auto st = db->backup_to(dest, /*overwrite=*/true);
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_FALSE(fs::is_symlink(dest));
+  EXPECT_TRUE(verify_database(dest));
+  EXPECT_EQ(read_bytes(target), "untouched");
+}
+
+TEST_F(BackupTest, DirectoryOfAnotherOwnerIsRefusedWhenAnOwnerIsRequired) {
+  auto db = open_ok(kRows);
+  ASSERT_TRUE(db);
+  const fs::path dest = dir() / "owned.db";
+  auto st = db->backup_to(dest, BackupOptions{.dir_owner = ::geteuid() + 1});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(st.error().message(), HasSubstr("is not yours"));
+  EXPECT_TRUE(files_starting_with(dir(), "owned.db").empty());
+}
+
+TEST_F(BackupTest, ScrubRunsOnTheCopyOnlyAndLeavesNoFreedBytes) {
+  auto db = open_ok(kRows);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->exec("INSERT INTO rows(v) VALUES ('secret-5a1e')"));
+  const fs::path dest = dir() / "scrubbed.db";
+  auto st = db->backup_to(dest, BackupOptions{.scrub_sql = "DELETE FROM rows"});
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(read_bytes(dest).find("secret-5a1e"), std::string::npos);
+  EXPECT_EQ(query_int(*db, "SELECT count(*) FROM rows"), 1);
 }
 
 TEST_F(BackupTest, BackupIntoMissingDirectoryFailsWithNotFound) {

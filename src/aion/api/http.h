@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aion/core/error.h"
 
@@ -22,6 +23,8 @@ struct Identity {
   Role role = Role::kViewer;
   std::string name;  // "uid:1000 (alice)", "token:3fa9c1d2"
   long uid = -1;     // unix-socket peers only
+  // Token callers only: the users the token may run jobs as (fixed when it was created).
+  std::vector<std::string> run_as;
 };
 
 struct Request {

@@ -3,8 +3,10 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <charconv>
 
+#include "aion/api/accounts.h"
 #include "aion/core/json.h"
 #include "aion/sched/job_json.h"
 
@@ -41,44 +43,50 @@ Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int6
   return v;
 }
 
-// Fills uid, gid and user from the caller; refuses to run as someone else unless root.
-Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked) {
-  std::string name = asked;
+// Fills uid, gid and user from the caller. Root names any user (or runs as itself); another
+// unix peer runs only as itself, whatever its role; a token only as a user on its run-as
+// list, and never as root or a system account, even when the list says so.
+Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked,
+                    const HostFs& host) {
+  Result<Account> account = fail(ErrorCode::kInternal, "unset");
   if (caller.uid < 0) {
     if (caller.role < Role::kOperator) {
       return fail(ErrorCode::kPermissionDenied, "submitting jobs over TCP needs an operator token");
     }
-    if (name.empty()) {
+    if (asked.empty()) {
       return fail(ErrorCode::kInvalidArgument,
                   "a job submitted with a token must name its user (\"user\": \"alice\")");
     }
-  }
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (!name.empty()) {
-    if (caller.uid > 0) {
-      ::getpwuid_r(static_cast<uid_t>(caller.uid), &pw, buf, sizeof buf, &found);
-      if (!found || name != pw.pw_name) {
-        return fail(ErrorCode::kPermissionDenied,
-                    "only root may run jobs as another user (you are uid " +
-                        std::to_string(caller.uid) + ")");
-      }
+    if (std::find(caller.run_as.begin(), caller.run_as.end(), asked) == caller.run_as.end()) {
+      std::string list;
+      for (const auto& u : caller.run_as) list += (list.empty() ? "" : ",") + u;
+      return fail(ErrorCode::kPermissionDenied,
+                  caller.name + " may not run jobs as '" + asked +
+                      "' (its run-as list: " + (list.empty() ? "empty" : list) +
+                      "); create a token with `aion admin token create --role operator --run-as " +
+                      asked + "`");
     }
-    ::getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &found);
-    if (!found) return fail(ErrorCode::kNotFound, "no user named '" + name + "' on this node");
+    account = token_account(asked, uid_min(host));
+  } else if (!asked.empty()) {
+    account = find_account(asked);
+    if (account && caller.uid != 0 && static_cast<long>(account->uid) != caller.uid) {
+      return fail(ErrorCode::kPermissionDenied,
+                  "only root may run jobs as another user (you are uid " +
+                      std::to_string(caller.uid) + ")");
+    }
   } else {
-    ::getpwuid_r(static_cast<uid_t>(caller.uid), &pw, buf, sizeof buf, &found);
-    if (!found) {
+    account = find_account(static_cast<std::uint32_t>(caller.uid));
+    if (!account) {
       spec.uid = static_cast<std::uint32_t>(caller.uid);
       spec.gid = static_cast<std::uint32_t>(caller.uid);
       spec.user = "uid" + std::to_string(caller.uid);
       return {};
     }
   }
-  spec.uid = pw.pw_uid;
-  spec.gid = pw.pw_gid;
-  spec.user = pw.pw_name;
+  if (!account) return std::unexpected(account.error());
+  spec.uid = account->uid;
+  spec.gid = account->gid;
+  spec.user = account->name;
   return {};
 }
 
@@ -89,10 +97,10 @@ bool may_see_private(const Identity& caller, const sched::Job& job) {
 
 }  // namespace
 
-void add_job_routes(Router& router, sched::JobManager& jobs) {
+void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
   router.add({"POST", "/v1/jobs", Role::kViewer,
               "Submit a job (runs as the caller; root or an operator token may name a user)",
-              [&jobs](Request& r) {
+              [&jobs, host](Request& r) {
                 Json body = Json::parse(r.body, nullptr, false);
                 if (body.is_discarded() || !body.is_object()) {
                   return Response::error(400, "invalid_argument",
@@ -104,7 +112,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs) {
                 body.erase("user");
                 auto spec = sched::spec_from_json(body);
                 if (!spec) return Response::from_error(spec.error());
-                if (auto st = resolve_user(r.caller, *spec, user); !st) {
+                if (auto st = resolve_user(r.caller, *spec, user, host); !st) {
                   return Response::from_error(st.error());
                 }
                 auto job = jobs.submit(std::move(*spec));
@@ -203,7 +211,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs) {
 
   router.add({"POST", "/v1/sched/hold", Role::kAdmin,
               "Hold the node (no job starts; {\"hold\": true}) or release it ({\"hold\": false})",
-              [&jobs](Request& r) {
+              [&jobs, host](Request& r) {
                 Json body = Json::parse(r.body, nullptr, false);
                 if (!body.is_object() || !body.contains("hold") || !body["hold"].is_boolean()) {
                   return Response::error(400, "invalid_argument",

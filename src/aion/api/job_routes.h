@@ -1,13 +1,15 @@
 // The scheduler's routes: submit, list, show, cancel, logs of jobs and the ranked queue.
 // Who runs a job: a unix-socket caller's own uid (root may name another user); a token
-// caller (TCP) must be an operator and name the user.
+// caller (TCP) must be an operator and name a user on its run-as list, never root or a
+// system account (uid below UID_MIN of `host`'s /etc/login.defs).
 #pragma once
 
 #include "aion/api/router.h"
+#include "aion/core/host_fs.h"
 #include "aion/sched/runner.h"
 
 namespace aion::api {
 
-void add_job_routes(Router& router, sched::JobManager& jobs);
+void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host = HostFs("/"));
 
 }  // namespace aion::api

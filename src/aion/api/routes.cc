@@ -3,11 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <system_error>
 
+#include "aion/api/accounts.h"
+#include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
+#include "aion/sched/job_store.h"
 
 namespace aion::api {
 
@@ -86,7 +90,61 @@ Json token_json(const TokenInfo& t) {
           {"note", t.note},
           {"created_at", ms_to_text(t.created_ms)},
           {"last_used_at", ms_to_text(t.last_used_ms)},
-          {"revoked_at", ms_to_text(t.revoked_ms)}};
+          {"revoked_at", ms_to_text(t.revoked_ms)},
+          {"run_as", t.run_as}};
+}
+
+// The users a new token may run jobs as, from the request's "run_as" (a list of names or
+// "alice,bob"). Each must be a regular account (never root or a system account), and the
+// caller must hold it already: root and the daemon's own user grant any account, another
+// unix peer (an 'aion' group member) only itself, a token only users on its own list. So
+// no caller can mint a token that acts as someone it could not act as itself.
+Result<std::vector<std::string>> grantable_run_as(const Identity& caller, const Json& body,
+                                                  const std::filesystem::path& host_root) {
+  std::vector<std::string> names;
+  if (body.contains("run_as")) {
+    const Json& v = body["run_as"];
+    if (v.is_string()) {
+      auto parsed = parse_user_list(v.get<std::string>());
+      if (!parsed) return std::unexpected(parsed.error());
+      names = std::move(*parsed);
+    } else if (v.is_array()) {
+      std::string joined;
+      for (const auto& n : v) {
+        if (!n.is_string()) {
+          return fail(ErrorCode::kInvalidArgument, "'run_as' must be a list of user names");
+        }
+        joined += n.get<std::string>() + ",";
+      }
+      auto parsed = parse_user_list(joined);
+      if (!parsed) return std::unexpected(parsed.error());
+      names = std::move(*parsed);
+    } else {
+      return fail(ErrorCode::kInvalidArgument, "'run_as' must be a list of user names");
+    }
+  }
+  if (names.size() > 64) {
+    return fail(ErrorCode::kInvalidArgument, "'run_as' names at most 64 users");
+  }
+  std::uint32_t min_uid = uid_min(HostFs(host_root));
+  long self = static_cast<long>(::geteuid());
+  for (const auto& n : names) {
+    auto a = token_account(n, min_uid);
+    if (!a) return std::unexpected(a.error());
+    if (caller.uid == 0 || (caller.uid > 0 && caller.uid == self)) continue;
+    if (caller.uid > 0 && static_cast<long>(a->uid) != caller.uid) {
+      return fail(ErrorCode::kPermissionDenied,
+                  caller.name + " may only create tokens that run jobs as itself, not as '" + n +
+                      "'; ask root for a token that acts for other users");
+    }
+    if (caller.uid < 0 &&
+        std::find(caller.run_as.begin(), caller.run_as.end(), n) == caller.run_as.end()) {
+      return fail(ErrorCode::kPermissionDenied,
+                  caller.name + " may only create tokens for users on its own run-as list, not '" +
+                      n + "'");
+    }
+  }
+  return names;
 }
 
 // Streams events newer than a cursor as SSE frames, one event per frame.
@@ -124,31 +182,39 @@ std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
   return ec ? 0 : n;
 }
 
-// The daemon may run as root while an admin is only a member of the 'aion' group: it must
-// not become a way to create files where that user could not. Root and the daemon's own
-// user may write anywhere; other unix peers only into a directory they own; token callers
-// only below <state_dir>/backups.
-Status backup_allowed(const Identity& caller, const std::filesystem::path& dest,
-                      const std::filesystem::path& state_dir) {
+// How a backup is written for `caller`. The daemon may run as root while an admin is only a
+// member of the 'aion' group: a backup must not become a way to create files where that user
+// could not, nor to read other users' jobs. Root and the daemon's own user get a full copy
+// anywhere. Another unix peer gets a copy in a directory it owns (checked on the opened
+// directory), owned by it, with other users' private job fields scrubbed. A token gets a
+// copy below <state_dir>/backups with private fields scrubbed except for the users on its
+// run-as list.
+Result<store::BackupOptions> backup_options(const Identity& caller,
+                                            const std::filesystem::path& dest,
+                                            const std::filesystem::path& state_dir) {
   long self = static_cast<long>(::geteuid());
-  if (caller.uid == 0 || (caller.uid >= 0 && caller.uid == self)) return {};
+  store::BackupOptions o;
+  if (caller.uid == 0 || (caller.uid >= 0 && caller.uid == self)) return o;
+  std::vector<std::uint32_t> keep;
   if (caller.uid < 0) {
     auto dir = (state_dir / "backups").lexically_normal();
     auto rel = dest.lexically_normal().lexically_relative(dir);
-    if (rel.empty() || *rel.begin() == "..") {
+    if (rel.empty() || *rel.begin() == ".." || *rel.begin() == ".") {
       return fail(ErrorCode::kPermissionDenied,
                   "token callers may only write backups below " + dir.string());
     }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    return {};
+    for (const auto& name : caller.run_as) {
+      if (auto a = find_account(name)) keep.push_back(a->uid);
+    }
+  } else {
+    o.dir_owner = static_cast<uid_t>(caller.uid);
+    o.file_owner = static_cast<uid_t>(caller.uid);
+    keep.push_back(static_cast<std::uint32_t>(caller.uid));
   }
-  struct stat st {};
-  if (::stat(dest.parent_path().c_str(), &st) != 0 || static_cast<long>(st.st_uid) != caller.uid) {
-    return fail(ErrorCode::kPermissionDenied, "backups go into a directory you own; " +
-                                                  dest.parent_path().string() + " is not yours");
-  }
-  return {};
+  o.scrub_sql = sched::scrub_private_jobs_sql(keep);
+  return o;
 }
 
 }  // namespace
@@ -255,14 +321,18 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                 auto role = parse_role(*role_name);
                 if (!role) return bad_request("'role' must be viewer, operator or admin");
                 if (note->size() > 256) return bad_request("'note' must be at most 256 characters");
-                auto created = ctx.tokens.create(*role, *note);
+                auto run_as = grantable_run_as(r.caller, *body, ctx.daemon.host_root);
+                if (!run_as) return Response::from_error(run_as.error());
+                auto created = ctx.tokens.create(*role, *note, *run_as);
                 if (!created) return Response::from_error(created.error());
                 Json j = token_json(created->info);
                 j["token"] = created->token;
                 store::Event e{.kind = "token_created",
                                .source = r.caller.name,
                                .message = "API token " + created->info.id + " (" +
-                                          std::string(to_string(*role)) + ") created"};
+                                          std::string(to_string(*role)) + ", run as: " +
+                                          (run_as->empty() ? "nobody" : j["run_as"].dump()) +
+                                          ") created"};
                 (void)ctx.events.append(std::move(e));
                 return json(201, j);
               }});
@@ -287,14 +357,12 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
          if (!path) return Response::from_error(path.error());
          if (path->empty() || path->front() != '/')
            return bad_request("'path' must be an absolute path");
-         if (auto allowed = backup_allowed(r.caller, *path, ctx.daemon.state_dir); !allowed) {
-           return Response::from_error(allowed.error());
-         }
-         auto st = ctx.store.backup_to(*path);  // its own read connection: writers go on
+         auto options = backup_options(r.caller, *path, ctx.daemon.state_dir);
+         if (!options) return Response::from_error(options.error());
+         // Its own read connection: writers go on. The copy is created, owned and moved
+         // into place relative to the directory's fd, never through a name a link could take.
+         auto st = ctx.store.backup_to(*path, *options);
          if (!st) return Response::from_error(st.error());
-         // The copy belongs to whoever asked for it, not to the daemon's user.
-         if (r.caller.uid > 0)
-           (void)::chown(path->c_str(), static_cast<uid_t>(r.caller.uid), static_cast<gid_t>(-1));
          return json(
              200, {{"path", *path}, {"size_bytes", file_size_or_zero(*path)}, {"integrity", "ok"}});
        }});

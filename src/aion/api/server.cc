@@ -1,5 +1,6 @@
 #include "aion/api/server.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -76,6 +77,18 @@ void split_target(std::string_view target, Request& r) {
 }
 
 }  // namespace
+
+Role role_for_peer(long uid, long gid, std::span<const gid_t> groups, long daemon_uid,
+                   std::string_view admin_group) {
+  if (uid == 0 || uid == daemon_uid) return Role::kAdmin;
+  auto admin_gid = group_id(admin_group);
+  if (!admin_gid) return Role::kViewer;
+  if (gid == static_cast<long>(*admin_gid)) return Role::kAdmin;
+  for (gid_t g : groups) {
+    if (g == *admin_gid) return Role::kAdmin;
+  }
+  return Role::kViewer;
+}
 
 Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_group) {
   if (uid == 0 || uid == daemon_uid) return Role::kAdmin;
@@ -361,7 +374,27 @@ std::optional<Identity> peer_identity(int fd, long daemon_uid, std::string_view 
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
   Identity id;
   id.uid = cred.uid;
-  id.role = role_for_peer(cred.uid, cred.gid, daemon_uid, admin_group);
+  // The groups the connecting process holds, not what the group database says now.
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      id.role = role_for_peer(cred.uid, cred.gid, groups, daemon_uid, admin_group);
+      break;
+    }
+    if (errno == ERANGE && glen / sizeof(gid_t) > groups.size()) {
+      groups.resize(glen / sizeof(gid_t));
+      continue;
+    }
+    if (errno == ENOPROTOOPT) {
+      id.role = role_for_peer(cred.uid, cred.gid, daemon_uid, admin_group);
+    } else {
+      id.role =
+          role_for_peer(cred.uid, cred.gid, std::span<const gid_t>(), daemon_uid, admin_group);
+    }
+    break;
+  }
   std::string name = user_name(cred.uid);
   id.name = "uid:" + std::to_string(cred.uid) + (name.empty() ? "" : " (" + name + ")");
   return id;
@@ -398,15 +431,32 @@ Status Server::Impl::open_unix() {
   if (!ec) unix_acceptor->bind(local::endpoint(path.string()), ec);
   if (!ec) unix_acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail(ErrorCode::kIo, "cannot listen on " + path.string() + ": " + ec.message());
-  if (::chmod(path.c_str(), options.socket_mode) != 0) {
-    return std::unexpected(errno_error(errno, "chmod " + path.string()));
+  // Mode and group are set relative to the directory's fd and never through a link: if the
+  // socket's name was swapped for a link after bind, the calls fail instead of changing the
+  // link's target.
+  std::string dir = path.has_parent_path() ? path.parent_path().string() : std::string(".");
+  std::string name = path.filename().string();
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return std::unexpected(errno_error(errno, "opening socket directory " + dir));
+  struct stat sst {};
+  if (::fstatat(dir_fd, name.c_str(), &sst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK(sst.st_mode)) {
+    ::close(dir_fd);
+    return fail(ErrorCode::kIo, path.string() +
+                                    " is no longer the socket aiond bound (replaced meanwhile); "
+                                    "put daemon.socket in a directory only root can write");
+  }
+  if (::fchmodat(dir_fd, name.c_str(), options.socket_mode, AT_SYMLINK_NOFOLLOW) != 0) {
+    int err = errno;
+    ::close(dir_fd);
+    return std::unexpected(errno_error(err, "chmod " + path.string()));
   }
   if (auto gid = group_id(options.socket_group)) {
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    if (::fchownat(dir_fd, name.c_str(), static_cast<uid_t>(-1), *gid, AT_SYMLINK_NOFOLLOW) != 0) {
       spdlog::debug("event=socket_chgrp_skipped socket={} group={} reason=\"{}\"", path.string(),
                     options.socket_group, std::strerror(errno));
     }
   }
+  ::close(dir_fd);
   infos.push_back({"unix", path.string()});
   return {};
 }

@@ -13,11 +13,14 @@
 // one controlling thread; the Router and Authenticator must outlive the server.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,8 +74,13 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Role of a unix-socket peer: admin for root, for `daemon_uid` and for members of
-// `admin_group` (by primary or supplementary group), viewer otherwise.
+// Role of a unix-socket peer: admin for root, for `daemon_uid` and for a process that holds
+// `admin_group` as its primary group or among `groups`, the supplementary groups the
+// connecting process actually holds (SO_PEERGROUPS), viewer otherwise. A user added to or
+// removed from the group gets the new role with its next login, as with file access.
+Role role_for_peer(long uid, long gid, std::span<const gid_t> groups, long daemon_uid,
+                   std::string_view admin_group);
+// The same from the group database, for kernels without SO_PEERGROUPS (before Linux 4.13).
 Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_group);
 
 }  // namespace aion::api

@@ -18,6 +18,9 @@ constexpr store::Migration kMigrations[] = {
      " created_ms INTEGER NOT NULL,"
      " last_used_ms INTEGER NOT NULL DEFAULT 0,"
      " revoked_ms INTEGER NOT NULL DEFAULT 0)"},
+    // Comma-separated user names a token's jobs may run as; tokens made before have none.
+    {"api", 2, "api_tokens run_as",
+     "ALTER TABLE api_tokens ADD COLUMN run_as TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr std::string_view kPrefix = "aion_";
@@ -52,6 +55,28 @@ std::string sha256(std::string_view salt, std::string_view secret) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+std::string join_users(const std::vector<std::string>& users) {
+  std::string out;
+  for (const auto& u : users) out += (out.empty() ? "" : ",") + u;
+  return out;
+}
+
+std::vector<std::string> split_users(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto c = text.find(',');
+    if (auto part = text.substr(0, c); !part.empty()) out.emplace_back(part);
+    if (c == std::string_view::npos) break;
+    text.remove_prefix(c + 1);
+  }
+  return out;
+}
+
+bool hash_matches(std::string_view salt, std::string_view secret, std::string_view hash) {
+  std::string got = sha256(salt, secret);
+  return got.size() == hash.size() && CRYPTO_memcmp(got.data(), hash.data(), got.size()) == 0;
+}
+
 std::unexpected<Error> unauthenticated() {
   return fail(ErrorCode::kUnauthenticated, "unknown or revoked token");
 }
@@ -62,7 +87,8 @@ std::span<const store::Migration> TokenStore::migrations() {
   return kMigrations;
 }
 
-Result<CreatedToken> TokenStore::create(Role role, std::string note) {
+Result<CreatedToken> TokenStore::create(Role role, std::string note,
+                                        std::vector<std::string> run_as) {
   auto id = random_hex(4);
   auto secret = random_hex(24);
   auto salt = random_hex(16);
@@ -72,16 +98,17 @@ Result<CreatedToken> TokenStore::create(Role role, std::string note) {
   out.info.id = *id;
   out.info.role = role;
   out.info.note = std::move(note);
+  out.info.run_as = std::move(run_as);
   out.info.created_ms = to_unix_ms(clock_.wall());
   out.token = std::string(kPrefix) + *id + "_" + *secret;
   std::string hash = sha256(*salt, *secret);
   auto st = store_.with([&](store::Database& db) -> Status {
     auto s = db.prepare(
-        "INSERT INTO api_tokens(id, role, salt, hash, note, created_ms) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6)");
+        "INSERT INTO api_tokens(id, role, salt, hash, note, created_ms, run_as) VALUES (?1, ?2, "
+        "?3, ?4, ?5, ?6, ?7)");
     if (!s) return std::unexpected(s.error());
     (*s)->bind(1, out.info.id).bind(2, to_string(role)).bind_blob(3, *salt).bind_blob(4, hash);
-    (*s)->bind(5, out.info.note).bind(6, out.info.created_ms);
+    (*s)->bind(5, out.info.note).bind(6, out.info.created_ms).bind(7, join_users(out.info.run_as));
     return (*s)->run();
   });
   if (!st) return std::unexpected(st.error());
@@ -89,40 +116,45 @@ Result<CreatedToken> TokenStore::create(Role role, std::string note) {
 }
 
 Result<Identity> TokenStore::verify(std::string_view token) {
-  {
-    std::lock_guard lock(cache_mu_);
-    if (auto it = verified_.find(std::string(token)); it != verified_.end()) return it->second;
-  }
   if (token.substr(0, kPrefix.size()) != kPrefix) return unauthenticated();
   std::string_view rest = token.substr(kPrefix.size());
   auto sep = rest.find('_');
   if (sep == std::string_view::npos) return unauthenticated();
   std::string id(rest.substr(0, sep));
-  std::string secret(rest.substr(sep + 1));
+  std::string_view secret = rest.substr(sep + 1);
+  {
+    // Keyed by the id, which is not secret: the lookup's timing tells nothing about the
+    // secret, and the hash comparison below takes the same time for every wrong secret.
+    std::lock_guard lock(cache_mu_);
+    if (auto it = verified_.find(id); it != verified_.end()) {
+      if (!hash_matches(it->second.salt, secret, it->second.hash)) return unauthenticated();
+      return it->second.identity;
+    }
+  }
+  Verified v;
   auto found = store_.with([&](store::Database& db) -> Result<Identity> {
-    auto s = db.prepare("SELECT role, salt, hash, revoked_ms FROM api_tokens WHERE id = ?1");
+    auto s =
+        db.prepare("SELECT role, salt, hash, revoked_ms, run_as FROM api_tokens WHERE id = ?1");
     if (!s) return std::unexpected(s.error());
     (*s)->bind(1, id);
     auto row = (*s)->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) return unauthenticated();
     std::string role = (*s)->column_text(0);
-    std::string salt = (*s)->column_text(1);
-    std::string hash = (*s)->column_text(2);
+    v.salt = (*s)->column_text(1);
+    v.hash = (*s)->column_text(2);
     std::int64_t revoked = (*s)->column_int(3);
+    std::vector<std::string> run_as = split_users((*s)->column_text(4));
     (*s)->reset();
-    std::string got = sha256(salt, secret);
-    if (revoked != 0 || got.size() != hash.size() ||
-        CRYPTO_memcmp(got.data(), hash.data(), got.size()) != 0) {
-      return unauthenticated();
-    }
+    if (revoked != 0 || !hash_matches(v.salt, secret, v.hash)) return unauthenticated();
     auto u = db.prepare("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1");
     if (u) (void)(*u)->bind(1, id).bind(2, to_unix_ms(clock_.wall())).run();
-    return Identity{parse_role(role).value_or(Role::kViewer), "token:" + id, -1};
+    return Identity{parse_role(role).value_or(Role::kViewer), "token:" + id, -1, std::move(run_as)};
   });
   if (found) {
+    v.identity = *found;
     std::lock_guard lock(cache_mu_);
-    verified_[std::string(token)] = *found;
+    verified_[id] = std::move(v);
   }
   return found;
 }
@@ -150,8 +182,8 @@ Status TokenStore::revoke(std::string_view id) {
 Result<std::vector<TokenInfo>> TokenStore::list() {
   return store_.with([&](store::Database& db) -> Result<std::vector<TokenInfo>> {
     auto s = db.prepare(
-        "SELECT id, role, note, created_ms, last_used_ms, revoked_ms FROM api_tokens ORDER BY "
-        "created_ms");
+        "SELECT id, role, note, created_ms, last_used_ms, revoked_ms, run_as FROM api_tokens "
+        "ORDER BY created_ms");
     if (!s) return std::unexpected(s.error());
     std::vector<TokenInfo> out;
     Result<bool> row;
@@ -163,6 +195,7 @@ Result<std::vector<TokenInfo>> TokenStore::list() {
       t.created_ms = (*s)->column_int(3);
       t.last_used_ms = (*s)->column_int(4);
       t.revoked_ms = (*s)->column_int(5);
+      t.run_as = split_users((*s)->column_text(6));
       out.push_back(std::move(t));
     }
     (*s)->reset();

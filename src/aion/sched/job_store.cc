@@ -114,6 +114,14 @@ Status update_one(store::Database& db, const Job& job);
 
 }  // namespace
 
+std::string scrub_private_jobs_sql(const std::vector<std::uint32_t>& keep_uids) {
+  std::string keep;
+  for (auto uid : keep_uids) keep += (keep.empty() ? "" : ",") + std::to_string(uid);
+  return "UPDATE jobs SET spec = json_set(json_remove(spec, '$.env', '$.cwd'), '$.command', "
+         "json_array('[scrubbed]'))" +
+         (keep.empty() ? std::string() : " WHERE uid NOT IN (" + keep + ")");
+}
+
 std::span<const store::Migration> JobStore::migrations() {
   return kMigrations;
 }

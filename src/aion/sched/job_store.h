@@ -26,6 +26,12 @@ struct GpuDrain {
   std::int64_t since_ms = 0;
 };
 
+// SQL that, run on a copy of the state database, removes the private fields of every job
+// whose uid is not in `keep_uids`: its command line (replaced by one "[scrubbed]" word so the
+// spec still loads), environment and working directory. For backups asked for by someone
+// who may not read other users' jobs.
+std::string scrub_private_jobs_sql(const std::vector<std::uint32_t>& keep_uids);
+
 class JobStore {
  public:
   explicit JobStore(store::Store& store) : store_(store) {}

@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 #include "aion/sched/job_json.h"
+#include "aion/sched/launch_check.h"
 
 extern char** environ;
 
@@ -393,11 +394,8 @@ Result<Job> JobManager::submit(JobSpec spec) {
     return fail(ErrorCode::kInvalidArgument,
                 "no queue named '" + spec.queue + "' (queues: " + known + ")");
   }
-  struct stat st {};
-  if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(ErrorCode::kNotFound, "working directory " + spec.cwd + " does not exist");
-  }
-  auto exe = resolve_command(spec);
+  // As the job's user: the answer must not tell whether a path it cannot reach exists.
+  auto exe = check_launch_paths(spec);
   if (!exe) return std::unexpected(exe.error());
   {
     std::lock_guard lock(mu_);

@@ -4,12 +4,15 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <system_error>
+#include <utility>
 
 namespace aion::store {
 namespace fs = std::filesystem;
@@ -90,64 +93,123 @@ Error corrupt_error(const fs::path& path, const std::string& detail, const Clock
                    ", or move the file away to start with an empty state");
 }
 
-// Removes a temporary file unless released.
-class TempFile {
+// A directory of its own for the copy while SQLite writes, scrubs and checks it: created
+// fresh with mode 0700 by mkdtemp, so no other user can plant a link or a file in it.
+// Removed with its contents on destruction.
+class PrivateDir {
  public:
-  explicit TempFile(fs::path p) : path_(std::move(p)) {}
-  ~TempFile() {
+  static Result<PrivateDir> create(const fs::path& near) {
+    std::string tmpl = (near / ".aion-backup-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      return std::unexpected(
+          errno_error(errno, "creating a private directory in " + near.string()));
+    }
+    return PrivateDir(tmpl);
+  }
+  PrivateDir(PrivateDir&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  PrivateDir& operator=(PrivateDir&&) = delete;
+  ~PrivateDir() {
     if (path_.empty()) return;
     std::error_code ec;
-    fs::remove(path_, ec);
-    fs::remove(with_suffix(path_, "-journal"), ec);
+    fs::remove_all(path_, ec);
   }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
   const fs::path& path() const { return path_; }
-  void release() { path_.clear(); }
 
  private:
+  explicit PrivateDir(fs::path p) : path_(std::move(p)) {}
   fs::path path_;
 };
 
-// A name beside `dest` that no other backup in this or another process is using.
-fs::path temp_name_for(const fs::path& dest) {
-  static std::atomic<unsigned> counter{0};
-  std::error_code ec;
-  fs::path tmp;
-  do {
-    tmp = with_suffix(
-        dest, ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
-  } while (fs::exists(tmp, ec));
-  return tmp;
-}
-
-// Moves a finished backup to `dest`; without `overwrite`, never replaces a file that appeared
-// there meanwhile. Then syncs the directory so the new name survives a power loss.
-Status install(const fs::path& tmp, const fs::path& dest, bool overwrite) {
-  int rc = overwrite ? ::rename(tmp.c_str(), dest.c_str())
-                     : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE);
-  if (rc != 0 && !overwrite && (errno == EINVAL || errno == ENOSYS)) {
-    // The filesystem lacks RENAME_NOREPLACE; link() refuses an existing name too.
-    rc = ::link(tmp.c_str(), dest.c_str());
-    if (rc == 0) ::unlink(tmp.c_str());
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  if (rc != 0) {
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Copies the finished backup `from` into the directory `dir_fd` under `name`. The bytes go
+// into a new file created there with O_EXCL|O_NOFOLLOW (so a link planted at any name is
+// never followed), handed to `owner` with fchown on its fd, synced, then renamed onto
+// `name` within the same directory fd: renameat replaces a link at `name` instead of
+// following it, and RENAME_NOREPLACE refuses an existing one unless `overwrite`.
+Status place_copy(const fs::path& from, int dir_fd, const std::string& name, const fs::path& dest,
+                  const BackupOptions& options) {
+  Fd in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (in.get() < 0) return std::unexpected(errno_error(errno, "reading the backup copy"));
+  static std::atomic<unsigned> counter{0};
+  std::string tmp;
+  int out_fd = -1;
+  for (int attempt = 0; attempt < 100 && out_fd < 0; ++attempt) {
+    tmp = "." + name + ".tmp-" + std::to_string(::getpid()) + "-" +
+          std::to_string(counter.fetch_add(1));
+    out_fd =
+        ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out_fd < 0 && errno != EEXIST) break;
+  }
+  if (out_fd < 0) {
+    return std::unexpected(errno_error(errno, "creating a temporary file beside " + dest.string()));
+  }
+  Fd out(out_fd);
+  auto drop_tmp = [&] { ::unlinkat(dir_fd, tmp.c_str(), 0); };
+  if (options.file_owner && ::fchown(out.get(), *options.file_owner, static_cast<gid_t>(-1)) != 0) {
     int err = errno;
+    drop_tmp();
+    return std::unexpected(errno_error(err, "handing the backup " + dest.string() + " to uid " +
+                                                std::to_string(*options.file_owner)));
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      drop_tmp();
+      return std::unexpected(errno_error(err, "reading the backup copy"));
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out.get(), buf + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        int err = errno;
+        drop_tmp();
+        return std::unexpected(errno_error(err, "writing the backup " + dest.string()));
+      }
+      done += w;
+    }
+  }
+  if (::fsync(out.get()) != 0) {
+    int err = errno;
+    drop_tmp();
+    return std::unexpected(errno_error(err, "syncing the backup " + dest.string()));
+  }
+  int rc = options.overwrite
+               ? ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str())
+               : ::renameat2(dir_fd, tmp.c_str(), dir_fd, name.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && !options.overwrite && (errno == EINVAL || errno == ENOSYS)) {
+    // The filesystem lacks RENAME_NOREPLACE; linkat() refuses an existing name too.
+    rc = ::linkat(dir_fd, tmp.c_str(), dir_fd, name.c_str(), 0);
+  }
+  int err = errno;
+  drop_tmp();  // after a rename the name is gone already; after a link it is the second one
+  if (rc != 0) {
     if (err == EEXIST) {
       return fail(ErrorCode::kAlreadyExists,
                   "backup target " + dest.string() + " already exists; choose a new name");
     }
     return std::unexpected(errno_error(err, "moving the backup into place at " + dest.string()));
   }
-  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
+  if (::fsync(dir_fd) != 0) {
     return std::unexpected(
-        errno_error(err, "backup written to " + dest.string() + " but syncing " + dir.string()));
+        errno_error(errno, "backup written to " + dest.string() + " but syncing its directory"));
   }
-  ::close(fd);
   return {};
 }
 
@@ -475,19 +537,48 @@ Status Database::migrate(std::span<const Migration> migrations) {
 }
 
 Status Database::backup_to(const fs::path& dest, bool overwrite) {
+  return backup_to(dest, BackupOptions{.overwrite = overwrite});
+}
+
+Status Database::backup_to(const fs::path& dest, const BackupOptions& options) {
   if (!sqlite3_get_autocommit(db_)) {
     return fail(ErrorCode::kConflict, "cannot back up " + path_.string() +
                                           " inside an open transaction; finish it first");
   }
-  std::error_code ec;
-  if (!overwrite && fs::exists(dest, ec)) {
+  const std::string name = dest.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return fail(ErrorCode::kInvalidArgument,
+                "backup target " + dest.string() + " names a directory; give a file name");
+  }
+  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  // Every later step works relative to this fd, so swapping a path component afterwards
+  // changes nothing; the owner check looks at what was opened, not at a name.
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return fail(ErrorCode::kNotFound, "backup directory " + dir.string() + " does not exist");
+    }
+    return std::unexpected(errno_error(errno, "opening backup directory " + dir.string()));
+  }
+  if (options.dir_owner) {
+    struct stat st {};
+    if (::fstat(dir_fd.get(), &st) != 0 || st.st_uid != *options.dir_owner) {
+      return fail(ErrorCode::kPermissionDenied,
+                  "backups go into a directory you own; " + dir.string() + " is not yours");
+    }
+  }
+  struct stat existing {};
+  if (!options.overwrite &&
+      ::fstatat(dir_fd.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
     return fail(ErrorCode::kAlreadyExists,
                 "backup target " + dest.string() + " already exists; choose a new name");
   }
-  fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) {
-    return fail(ErrorCode::kNotFound, "backup directory " + dir.string() + " does not exist");
-  }
+
+  fs::path near = path_.has_parent_path() && path_ != ":memory:" ? path_.parent_path()
+                                                                 : fs::temp_directory_path();
+  auto priv = PrivateDir::create(near);
+  if (!priv) return std::unexpected(priv.error().context("backup to " + dest.string()));
+  const fs::path tmp = priv->path() / "backup.db";
 
   // One read transaction for the whole copy: every step reads the same snapshot, so commits
   // by other connections neither restart the copy nor wait for it (WAL).
@@ -495,13 +586,13 @@ Status Database::backup_to(const fs::path& dest, bool overwrite) {
   if (!snapshot) return std::unexpected(snapshot.error());
   if (auto st = exec("SELECT count(*) FROM sqlite_master"); !st) return st;
 
-  TempFile tmp(temp_name_for(dest));
   sqlite3* out = nullptr;
-  int rc = sqlite3_open_v2(tmp.path().c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(tmp.c_str(), &out,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, nullptr);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> out_guard(out, sqlite3_close_v2);
   if (rc != SQLITE_OK) {
-    return fail(code_for(rc), "cannot create backup file " + tmp.path().string() + ": " +
+    return fail(code_for(rc), "cannot create backup file " + tmp.string() + ": " +
                                   (out ? sqlite3_errmsg(out) : sqlite3_errstr(rc)));
   }
   sqlite3_backup* b = sqlite3_backup_init(out, "main", db_, "main");
@@ -518,21 +609,22 @@ Status Database::backup_to(const fs::path& dest, bool overwrite) {
   }
   if (auto st = snapshot->commit(); !st) return st;
   // The copy inherits WAL mode from page 1; a backup should be one self-contained file.
+  // A scrub is followed by VACUUM, which rewrites every page: no freed page keeps the bytes.
+  std::string finish = "PRAGMA journal_mode=DELETE;";
+  if (!options.scrub_sql.empty()) finish += options.scrub_sql + ";VACUUM;";
   char* err = nullptr;
-  rc = sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, &err);
+  rc = sqlite3_exec(out, finish.c_str(), nullptr, nullptr, &err);
   std::string msg = err ? err : "";
   sqlite3_free(err);
   if (rc != SQLITE_OK) {
-    return fail(code_for(rc), "finishing backup " + tmp.path().string() + ": " + msg);
+    return fail(code_for(rc), "finishing backup " + dest.string() + ": " + msg);
   }
   out_guard.reset();
 
-  if (auto st = verify_database(tmp.path()); !st) {
+  if (auto st = verify_database(tmp); !st) {
     return std::unexpected(st.error().context("backup to " + dest.string()));
   }
-  if (auto st = install(tmp.path(), dest, overwrite); !st) return st;
-  tmp.release();
-  return {};
+  return place_copy(tmp, dir_fd.get(), name, dest, options);
 }
 
 Status verify_database(const fs::path& path) {

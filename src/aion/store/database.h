@@ -16,6 +16,8 @@
 // file at once: readers never wait, a writer waits up to busy_timeout_ms for the write lock.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -35,6 +37,18 @@ namespace aion::store {
 
 // One schema change of one module. A module's versions start at 1 and go up by one; `sql`
 // may hold several statements but no transaction control (open() wraps it in one).
+// How backup_to writes its copy.
+struct BackupOptions {
+  bool overwrite = false;
+  // The destination directory must be owned by this uid (checked on the opened directory).
+  std::optional<uid_t> dir_owner;
+  // The new file is handed to this uid with fchown on its fd before any byte is written.
+  std::optional<uid_t> file_owner;
+  // SQL run on the copy (never on the live database) before it is checked, e.g. to remove
+  // other users' private fields; VACUUM follows so freed pages keep none of the bytes.
+  std::string scrub_sql;
+};
+
 struct Migration {
   std::string_view module;
   int version;
@@ -151,11 +165,16 @@ class Database {
   const std::filesystem::path& path() const { return path_; }
 
   // Online backup: copies one consistent snapshot of the database (other connections keep
-  // writing meanwhile) with SQLite's backup API into a temporary file beside `dest`, verifies
-  // it with integrity_check and renames it into place, so `dest` is either absent or a
-  // complete, self-contained (non-WAL) database. kAlreadyExists when `dest` exists unless
-  // `overwrite`; kNotFound when its directory does not; kConflict inside a transaction.
+  // writing meanwhile) with SQLite's backup API into a private 0700 directory beside the
+  // database, scrubs and verifies it there with integrity_check, then copies it into a file
+  // created with O_EXCL|O_NOFOLLOW in `dest`'s directory (opened once; every later step is
+  // relative to that fd) and renames it into place, so `dest` is either absent or a complete,
+  // self-contained (non-WAL) database, and no link planted in that directory is followed.
+  // kAlreadyExists when `dest` exists unless `overwrite`; kNotFound when its directory does
+  // not; kPermissionDenied when `dir_owner` is set and does not own it; kConflict inside a
+  // transaction.
   Status backup_to(const std::filesystem::path& dest, bool overwrite = false);
+  Status backup_to(const std::filesystem::path& dest, const BackupOptions& options);
 
  private:
   Database(sqlite3* db, std::filesystem::path path, const Clock& clock)

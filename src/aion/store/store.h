@@ -27,6 +27,7 @@ class Store {
   // Database::backup_to for the whole store. A file database is copied through a connection
   // of its own, so other threads keep using the store while the copy runs.
   Status backup_to(const std::filesystem::path& dest, bool overwrite = false);
+  Status backup_to(const std::filesystem::path& dest, const BackupOptions& options);
 
   const std::filesystem::path& path() const { return db_->path(); }
 
