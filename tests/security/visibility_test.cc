@@ -181,6 +181,7 @@ TEST_F(VisibilityTest, BobSeesNoneOfAlicesCommandLineNameOrDirectoryOnAnyRouteOr
                                 "name3-s3cr3t", cwd.string()}) {
     EXPECT_NE(alice.find(secret), std::string::npos) << secret << "\n" << alice;
   }
+  root("POST", "/v1/jobs/" + std::to_string(running) + "/cancel");
   // The environment goes to nobody.
   EXPECT_EQ(alice.find("env-s3cr3t"), std::string::npos) << alice;
   EXPECT_EQ(root("GET", "/v1/jobs").find("env-s3cr3t"), std::string::npos);
