@@ -20,6 +20,7 @@ PACKAGES=(
   prometheus
   slurmctld slurmd slurm-client munge
   clang-format dpkg-dev file python3 util-linux
+  systemd-journal-remote
 )
 
 build=1

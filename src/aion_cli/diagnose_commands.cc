@@ -315,7 +315,9 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     while (std::getline(*in, line)) {
       bytes += line.size() + 1;
       if (auto parsed = diagnose::parse_log_time(line, year, boot)) t = *parsed;
-      engine.on_log_line(source, t, line);
+      // The operator chose this file as the node's log: its lines count as the kernel's
+      // (a job's output stays a job's), unlike aiond's live sources, whose origin is proven.
+      engine.on_log_line(source, t, line, source.starts_with("job:") ? "job" : "kernel");
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto st = engine.stats();

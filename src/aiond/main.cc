@@ -359,7 +359,13 @@ class Daemon {
       logs.on_line([d = diagnosis.get()](const aion::logs::LogLine& l) {
         const std::string source =
             l.source == "kmsg" || l.source == "journal" ? l.source : "file:" + l.source;
-        d->on_log_line(source, aion::Clock::Wall(std::chrono::milliseconds(l.time_ms)), l.content);
+        // The origin, not the source, says who wrote the line: a journal entry of
+        // _TRANSPORT=kernel is the kernel's, a `logger` line that looks like one is not.
+        const auto origin = l.origin == aion::logs::LineOrigin::kUser
+                                ? std::string_view("file")
+                                : aion::logs::to_string(l.origin);
+        d->on_log_line(source, aion::Clock::Wall(std::chrono::milliseconds(l.time_ms)), l.content,
+                       origin);
       });
     }
     if (auto st = logs.start(); !st) return fail_start(st.error());

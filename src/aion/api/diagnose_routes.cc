@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/diagnose/incident_json.h"
 
@@ -57,6 +58,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                 auto inc = d->incidents().get(*id);
                 if (!inc) return Response::from_error(inc.error());
                 Json j = diagnose::to_json(*inc);
+                redact_incident(r.caller, j);
                 Json audit = Json::array();
                 if (auto log = d->incidents().audit_log(*id)) {
                   for (const auto& a : *log) audit.push_back(diagnose::to_json(a));

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "aion/api/accounts.h"
+#include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/sched/job_json.h"
 
@@ -90,11 +91,6 @@ Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::str
   return {};
 }
 
-bool may_see_private(const Identity& caller, const sched::Job& job) {
-  return caller.role == Role::kAdmin || caller.uid == 0 ||
-         (caller.uid >= 0 && static_cast<std::uint32_t>(caller.uid) == job.spec.uid);
-}
-
 }  // namespace
 
 void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
@@ -147,7 +143,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 auto list = jobs.list(f);
                 if (!list) return Response::from_error(list.error());
                 Json out = Json::array();
-                for (const auto& j : *list) out.push_back(sched::to_json(j));
+                for (const auto& j : *list) out.push_back(job_for(r.caller, j));
                 return json(200, {{"jobs", out}});
               }});
 
@@ -157,9 +153,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.get(*id);
                 if (!job) return Response::from_error(job.error());
-                Json j = sched::to_json(*job);
-                if (!may_see_private(r.caller, *job)) j["spec"].erase("command");
-                return json(200, j);
+                return json(200, job_for(r.caller, *job));
               }});
 
   router.add({"POST", "/v1/jobs/{id}/cancel", Role::kViewer,
@@ -169,7 +163,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.cancel(*id, r.caller.uid, r.caller.role == Role::kAdmin);
                 if (!job) return Response::from_error(job.error());
-                return json(200, sched::to_json(*job));
+                return json(200, job_for(r.caller, *job));
               }});
 
   router.add({"GET", "/v1/jobs/{id}/logs", Role::kViewer,
@@ -183,7 +177,7 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 if (!max) return Response::from_error(max.error());
                 auto job = jobs.get(*id);
                 if (!job) return Response::from_error(job.error());
-                if (!may_see_private(r.caller, *job)) {
+                if (!may_see_private(r.caller, job->spec.uid)) {
                   return Response::error(403, "permission_denied",
                                          "only the job's owner or an admin may read its output");
                 }
@@ -198,10 +192,10 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
 
   router.add({"GET", "/v1/queue", Role::kViewer,
               "Pending jobs in the order they will start, each with why it waits",
-              [&jobs](Request&) {
+              [&jobs](Request& r) {
                 Json out = Json::array();
                 for (const auto& e : jobs.queue()) {
-                  Json j = sched::to_json(e.job);
+                  Json j = job_for(r.caller, e.job);
                   j["position"] = e.position;
                   j["reason"] = e.reason;
                   out.push_back(std::move(j));

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <vector>
 
+#include "aion/api/visibility.h"
 #include "aion/core/clock.h"
 #include "aion/core/json.h"
 #include "aion/telemetry/query.h"
@@ -29,8 +32,9 @@ std::string time_text(std::int64_t ms) {
 }  // namespace
 
 void add_logs_routes(Router& router, logs::LogService& service) {
-  router.add({"GET", "/v1/logs/templates", Role::kViewer,
-              "Mined log templates with counts, most frequent first; ?since=1h&limit=N",
+  router.add({"GET", "/v1/logs/templates", Role::kAdmin,
+              "Mined log templates with counts, most frequent first; ?since=1h&limit=N "
+              "(admins only: a template can hold values of the lines that made it)",
               [&service](Request& r) {
                 auto limit = limit_of(r, 100);
                 if (!limit) return Response::from_error(limit.error());
@@ -70,12 +74,22 @@ void add_logs_routes(Router& router, logs::LogService& service) {
               }});
 
   router.add({"GET", "/v1/logs/recent", Role::kViewer,
-              "The latest parsed log lines with their template id and parameters; ?limit=N",
+              "The latest parsed log lines with their template id and parameters; ?limit=N "
+              "(viewers: only the journal entries their own uid logged)",
               [&service](Request& r) {
                 auto limit = limit_of(r, 100);
                 if (!limit) return Response::from_error(limit.error());
                 Json out = Json::array();
-                for (const auto& l : service.recent(*limit)) {
+                // A viewer's lines may be few among the recent ones: look through all kept,
+                // newest first, until `limit` are found.
+                auto lines = service.recent(is_admin(r.caller) ? *limit : SIZE_MAX);
+                std::vector<const logs::LogLine*> shown;
+                for (auto it = lines.rbegin(); it != lines.rend() && shown.size() < *limit; ++it) {
+                  if (may_see_line(r.caller, *it)) shown.push_back(&*it);
+                }
+                std::reverse(shown.begin(), shown.end());
+                for (const logs::LogLine* p : shown) {
+                  const logs::LogLine& l = *p;
                   out.push_back({{"time", time_text(l.time_ms)},
                                  {"source", l.source},
                                  {"priority", l.priority},
@@ -83,7 +97,8 @@ void add_logs_routes(Router& router, logs::LogService& service) {
                                  {"content", l.content},
                                  {"template_id", l.template_id},
                                  {"template", l.template_text},
-                                 {"params", l.params}});
+                                 {"params", l.params},
+                                 {"origin", logs::to_string(l.origin)}});
                 }
                 return Response::json_text(
                     200, Json{{"lines", std::move(out)}}.dump(-1, ' ', false,

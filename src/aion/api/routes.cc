@@ -9,6 +9,7 @@
 
 #include "aion/api/accounts.h"
 #include "aion/core/host_fs.h"
+#include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
 #include "aion/sched/job_store.h"
@@ -66,18 +67,6 @@ Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int6
                     std::to_string(min) + " to " + std::to_string(max));
   }
   return v;
-}
-
-Json event_json(const store::Event& e) {
-  Json data = Json::parse(e.data_json, nullptr, false);
-  return {{"id", e.id},
-          {"time", format_rfc3339(Clock::Wall(std::chrono::milliseconds(e.time_ms)))},
-          {"time_ms", e.time_ms},
-          {"kind", e.kind},
-          {"severity", e.severity},
-          {"source", e.source},
-          {"message", e.message},
-          {"data", data.is_discarded() ? Json::object() : data}};
 }
 
 std::string ms_to_text(std::int64_t ms) {
@@ -147,11 +136,12 @@ Result<std::vector<std::string>> grantable_run_as(const Identity& caller, const 
   return names;
 }
 
-// Streams events newer than a cursor as SSE frames, one event per frame.
+// Streams events newer than a cursor as SSE frames, one event per frame, each as the caller
+// may see it (events it may not see are skipped).
 class EventStream final : public SseSource {
  public:
-  EventStream(store::EventLog& log, std::int64_t since, std::string kind)
-      : log_(log), cursor_(since), kind_(std::move(kind)) {}
+  EventStream(store::EventLog& log, std::int64_t since, std::string kind, Identity caller)
+      : log_(log), cursor_(since), kind_(std::move(kind)), caller_(std::move(caller)) {}
 
   bool poll(std::string& out) override {
     std::int64_t last = log_.last_id();
@@ -161,10 +151,11 @@ class EventStream final : public SseSource {
     // With a kind filter the newest ids may not match; never look at them again.
     std::int64_t next = events->size() < 1000 ? last : cursor_;
     for (const auto& e : *events) {
-      out += "id: " + std::to_string(e.id) +
-             "\ndata: " + event_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) +
-             "\n\n";
       next = std::max(next, e.id);
+      auto shown = event_for(caller_, e);
+      if (!shown) continue;
+      out += "id: " + std::to_string(e.id) +
+             "\ndata: " + shown->dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
     }
     cursor_ = next;
     return true;
@@ -174,6 +165,7 @@ class EventStream final : public SseSource {
   store::EventLog& log_;
   std::int64_t cursor_;
   std::string kind_;
+  Identity caller_;
 };
 
 std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
@@ -265,7 +257,9 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                                                .kind = r.query_or("kind", "")});
                 if (!events) return Response::from_error(events.error());
                 Json list = Json::array();
-                for (const auto& e : *events) list.push_back(event_json(e));
+                for (const auto& e : *events) {
+                  if (auto shown = event_for(r.caller, e)) list.push_back(std::move(*shown));
+                }
                 return json(200, {{"events", list}, {"last_id", ctx.events.last_id()}});
               }});
 
@@ -297,7 +291,8 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                 auto since = int_query(r, "since_id", ctx.events.last_id(), 0, INT64_MAX);
                 if (!since) return Response::from_error(since.error());
                 Response res;
-                res.sse = std::make_shared<EventStream>(ctx.events, *since, r.query_or("kind", ""));
+                res.sse = std::make_shared<EventStream>(ctx.events, *since, r.query_or("kind", ""),
+                                                        r.caller);
                 return res;
               }});
 

@@ -136,6 +136,23 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
   auto explained = strings(t, "explained_by", file, index, s.id);
   if (!explained) return std::unexpected(explained.error());
   s.explained_by = std::move(*explained);
+  if (t.contains("origins")) {
+    auto origins = strings(t, "origins", file, index, s.id);
+    if (!origins) return std::unexpected(origins.error());
+    if (origins->empty()) {
+      return std::unexpected(entry_error(file, index, s.id,
+                                         "'origins' must name at least one of kernel, journal, "
+                                         "file, job (or be left out: kernel)"));
+    }
+    for (const auto& o : *origins) {
+      if (std::find(std::begin(kLineOrigins), std::end(kLineOrigins), o) ==
+          std::end(kLineOrigins)) {
+        return std::unexpected(entry_error(
+            file, index, s.id, "unknown origin '" + o + "' (kernel, journal, file, job)"));
+      }
+    }
+    s.origins = std::move(*origins);
+  }
   std::string one;
   if (auto st = get("pattern", false, one); !st) return std::unexpected(st.error());
   auto many = strings(t, "patterns", file, index, s.id);
@@ -153,8 +170,9 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     if (auto st = check_pattern(p, file, index, s.id); !st) return std::unexpected(st.error());
   }
   static const std::set<std::string, std::less<>> known = {
-      "id",  "title", "component", "severity", "weight", "pattern",  "patterns", "fallback",
-      "xid", "event", "meaning",   "evidence", "action", "playbook", "source",   "explained_by"};
+      "id",       "title",    "component", "severity",     "weight",  "pattern",
+      "patterns", "fallback", "xid",       "event",        "meaning", "evidence",
+      "action",   "playbook", "source",    "explained_by", "origins"};
   for (const auto& [k, v] : t) {
     (void)v;
     if (!known.contains(k.str())) {

@@ -25,6 +25,10 @@ inline constexpr int kCatalogSchemaVersion = 1;
 inline constexpr std::string_view kDeviceGroups[] = {"pci",  "gpu", "xid", "nic",
                                                      "disk", "pid", "job", "elapsed_ms"};
 
+// Where a log line comes from, as the engine is told: the kernel (kmsg, or the journal's
+// _TRANSPORT=kernel), any other journal entry, a tailed file, a job's own output.
+inline constexpr std::string_view kLineOrigins[] = {"kernel", "journal", "file", "job"};
+
 struct Signature {
   std::string id;         // "nvidia-xid-79", unique over the catalog
   std::string title;      // one line
@@ -45,8 +49,13 @@ struct Signature {
   std::vector<std::string> evidence;  // what to collect
   std::string action;                 // what to do
   std::string playbook;               // remediation playbook id, "" = none
-  std::string source;                 // where the facts come from (URL)
-  std::string file;                   // the catalog file it came from
+  // The origins of log lines its patterns may match (kLineOrigins): "kernel" by default,
+  // since anyone can write a kernel-looking line to the journal or a file. Lines of other
+  // origins are not evidence of it. Whatever this says, only kernel lines (and aiond's own
+  // events) make its playbook a proposal; see Engine.
+  std::vector<std::string> origins{"kernel"};
+  std::string source;  // where the facts come from (URL)
+  std::string file;    // the catalog file it came from
 };
 
 class Catalog {

@@ -167,17 +167,44 @@ void Engine::set_next_id(std::int64_t next) {
   next_id_ = std::max(next_id_, next);
 }
 
-void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_view text) {
+namespace {
+
+std::string_view origin_of(std::string_view source) {
+  if (source == "kmsg") return "kernel";
+  if (source.starts_with("job:")) return "job";
+  if (source == "journal") return "journal";
+  return "file";
+}
+
+}  // namespace
+
+void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_view text,
+                         std::string_view origin) {
   {
     std::lock_guard l(mu_);
     ++stats_.lines;
   }
+  if (origin.empty()) origin = origin_of(source);
+  const bool kernel = origin == "kernel";
   std::vector<Hit> hits = matcher_.match(text);
+  std::size_t refused = 0;
+  std::erase_if(hits, [&](const Hit& h) {
+    const auto& allowed = h.signature->origins;
+    const bool ok = std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+    refused += ok ? 0 : 1;
+    return !ok;
+  });
+  if (refused > 0) {
+    std::lock_guard l(mu_);
+    stats_.untrusted_hits += refused;
+  }
   if (hits.empty()) return;
   for (auto& h : hits) {
     std::size_t dropped = 0;
     for (auto it = h.captures.begin(); it != h.captures.end();) {
-      if (device_name(it->second)) {
+      if (!kernel && (it->first == "job" || it->first == "pid")) {
+        it = h.captures.erase(it);  // a forged line must not reach another user's job
+      } else if (device_name(it->second)) {
         ++it;
       } else {
         it = h.captures.erase(it);
@@ -185,6 +212,7 @@ void Engine::on_log_line(std::string_view source, Clock::Wall time, std::string_
       }
     }
     Signal s{h.signature, {}};
+    s.trusted = kernel;
     s.evidence.time_ms = ms_of(time);
     s.evidence.source = std::string(source);
     s.evidence.signature = h.signature->id;
@@ -392,6 +420,7 @@ void Engine::add(Signal signal) {
             target->hypotheses.push_back(std::move(h));
           } else {
             it->evidence_count += h.evidence_count;
+            if (it->playbook.empty()) it->playbook = h.playbook;
             it->first_ms = std::min(it->first_ms, h.first_ms);
             it->last_ms = std::max(it->last_ms, h.last_ms);
           }
@@ -420,12 +449,13 @@ void Engine::add(Signal signal) {
       x.meaning = sig.meaning;
       x.collect = sig.evidence;
       x.action = sig.action;
-      x.playbook = sig.playbook;
+      x.playbook = signal.trusted ? sig.playbook : std::string();
       x.source = sig.source;
       x.first_ms = t;
       inc.hypotheses.push_back(std::move(x));
       h = std::prev(inc.hypotheses.end());
     }
+    if (signal.trusted && h->playbook.empty()) h->playbook = sig.playbook;
     if (h->evidence_count == 0 || t >= h->last_ms + kSameEventMs || t + kSameEventMs <= h->first_ms)
       h->evidence_count++;
     h->first_ms = std::min(h->first_ms, t);

@@ -76,6 +76,9 @@ struct EngineStats {
   std::uint64_t dropped_keys = 0;
   // Jobs named by log lines that job_ran_at did not know at that time, left unlinked.
   std::uint64_t unknown_jobs = 0;
+  // Pattern matches left out because the line's origin may not raise that signature (a
+  // kernel fault's text in a user's journal entry).
+  std::uint64_t untrusted_hits = 0;
 };
 
 inline constexpr std::size_t kMaxEvidenceText = 4096;
@@ -92,8 +95,16 @@ class Engine {
   Engine(const Catalog& catalog, const Matcher& matcher, EngineOptions options);
 
   // A log line. source: "kmsg", "journal", "file:/path", or "job:ID" for a job's output
-  // (the job becomes a device key of the evidence).
-  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text);
+  // (the job becomes a device key of the evidence). origin (kLineOrigins): who could have
+  // written it; empty = as the source says ("kmsg" kernel, "job:" job, "journal" journal,
+  // anything else file). The trust rule, for lines anyone could forge:
+  //  - a signature matches only lines of its `origins` (kernel by default), so a user's
+  //    `logger 'NVRM: Xid ...'` opens no GPU incident;
+  //  - a line that is not the kernel's links no job or process it names (only a job's own
+  //    output names its job), and never makes a signature's playbook a proposal: the
+  //    hypothesis gets its playbook once kernel evidence or an aiond event supports it.
+  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text,
+                   std::string_view origin = {});
   // An EventLog event (kind gpu, anomaly, job, hw_change; others are ignored). `event_id`
   // names it in the evidence ("event:ID"); 0 when it has none.
   void on_event(std::string_view kind, std::string_view severity, std::string_view message,
@@ -112,6 +123,7 @@ class Engine {
     const Signature* signature;
     Evidence evidence;
     std::int64_t since_ms = 0;  // start of what it reports (a timeout: when the wait began)
+    bool trusted = true;        // kernel line or aiond event: may propose the playbook
   };
   void add(Signal signal);
   void rank(Incident& incident) const;

@@ -71,9 +71,11 @@ class DiagnoseService {
   void start();
   void stop();
 
-  // For the log sources: a kernel/journal/file/job-log line. Thread-safe.
-  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text) {
-    engine_->on_log_line(source, time, text);
+  // For the log sources: a kernel/journal/file/job-log line and its origin (see
+  // Engine::on_log_line). Thread-safe.
+  void on_log_line(std::string_view source, Clock::Wall time, std::string_view text,
+                   std::string_view origin = {}) {
+    engine_->on_log_line(source, time, text, origin);
   }
 
   Engine& engine() { return *engine_; }

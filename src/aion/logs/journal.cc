@@ -2,6 +2,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,6 +16,13 @@ std::string field(sd_journal* j, const char* name) {
   std::string_view s(static_cast<const char*>(data), len);
   std::size_t eq = s.find('=');
   return eq == std::string_view::npos ? std::string() : std::string(s.substr(eq + 1));
+}
+
+long number_field(sd_journal* j, const char* name) {
+  std::string v = field(j, name);
+  long n = -1;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() && n >= 0 ? n : -1;
 }
 
 }  // namespace
@@ -72,8 +80,12 @@ Result<std::vector<JournalEntry>> JournalReader::read(std::size_t max) {
       cursor_ = c;
       std::free(c);
     }
-    if (skip_kernel_ && field(j_, "_TRANSPORT") == "kernel") continue;
+    std::string transport = field(j_, "_TRANSPORT");
+    if (skip_kernel_ && transport == "kernel") continue;
     JournalEntry e;
+    e.transport = std::move(transport);
+    e.uid = number_field(j_, "_UID");
+    e.pid = number_field(j_, "_PID");
     e.cursor = cursor_;
     std::uint64_t usec = 0;
     if (sd_journal_get_realtime_usec(j_, &usec) >= 0)

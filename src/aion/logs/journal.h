@@ -26,6 +26,12 @@ struct JournalEntry {
   std::string identifier;  // SYSLOG_IDENTIFIER, else _COMM
   std::string unit;        // _SYSTEMD_UNIT
   std::string message;
+  // Who logged it, from the journal's trusted fields (journald sets them, a client cannot):
+  // _TRANSPORT ("kernel", "syslog", "journal", "stdout", "audit", "driver"), _UID and _PID
+  // (-1 when absent, as for kernel entries).
+  std::string transport;
+  long uid = -1;
+  long pid = -1;
 };
 
 class JournalReader {

@@ -26,7 +26,7 @@ inline constexpr std::size_t kMaxKmsgRecord = 64 << 10;
 
 struct KmsgRecord {
   int priority = 6;  // syslog level 0 (emerg) .. 7 (debug)
-  int facility = 0;  // 0: kernel
+  int facility = 0;  // 0: the kernel itself; any other: a user-space writer of /dev/kmsg
   std::uint64_t seq = 0;
   std::uint64_t ts_usec = 0;  // since boot (CLOCK_MONOTONIC)
   std::string message;

@@ -77,6 +77,16 @@ ConfigSchema logs_config_schema() {
   return s;
 }
 
+std::string_view to_string(LineOrigin origin) {
+  switch (origin) {
+    case LineOrigin::kKernel: return "kernel";
+    case LineOrigin::kJournal: return "journal";
+    case LineOrigin::kFile: return "file";
+    case LineOrigin::kUser: break;
+  }
+  return "user";
+}
+
 Result<LogOptions> logs_options(const Config& c, const fs::path& state_dir, const HostFs& fs) {
   LogOptions o;
   o.enabled = c.get_bool("logs.enabled");
@@ -262,8 +272,11 @@ bool LogService::poll_once() {
     } else {
       busy = busy || records->size() >= kBatch;
       for (auto& r : *records) {
+        LogLine who;
+        who.origin = r.facility == 0 ? LineOrigin::kKernel : LineOrigin::kUser;
+        who.transport = r.facility == 0 ? "kernel" : "kmsg";
         ingest("kmsg", r.message, boot_wall_ms_ + static_cast<std::int64_t>(r.ts_usec / 1000),
-               r.priority);
+               r.priority, {}, who);
         std::lock_guard lock(mu_);
         s.kmsg_seq = r.seq;
       }
@@ -289,7 +302,13 @@ bool LogService::poll_once() {
     } else {
       busy = busy || entries->size() >= kBatch;
       for (auto& e : *entries) {
-        ingest("journal", e.message, e.time_ms, e.priority, e.unit.empty() ? e.identifier : e.unit);
+        LogLine who;
+        who.origin = e.transport == "kernel" ? LineOrigin::kKernel : LineOrigin::kJournal;
+        who.transport = e.transport;
+        who.uid = e.uid;
+        who.pid = e.pid;
+        ingest("journal", e.message, e.time_ms, e.priority, e.unit.empty() ? e.identifier : e.unit,
+               who);
         std::lock_guard lock(mu_);
         s.journal_cursor = e.cursor;
       }
@@ -302,7 +321,9 @@ bool LogService::poll_once() {
     if (!lines) continue;
     busy = busy || lines->size() >= kBatch;
     std::int64_t now = to_unix_ms(clock_.wall());
-    for (auto& l : *lines) ingest(f->path(), l, now);
+    LogLine who;
+    who.origin = LineOrigin::kFile;
+    for (auto& l : *lines) ingest(f->path(), l, now, 6, {}, who);
     std::lock_guard lock(mu_);
     s.file_cursors[f->path()] = f->cursor();
   }
@@ -310,8 +331,12 @@ bool LogService::poll_once() {
 }
 
 LogLine LogService::ingest(std::string_view source, std::string_view content, std::int64_t time_ms,
-                           int priority, std::string_view unit) {
+                           int priority, std::string_view unit, const LogLine& who) {
   LogLine line;
+  line.origin = who.origin;
+  line.transport = who.transport;
+  line.uid = who.uid;
+  line.pid = who.pid;
   line.source = std::string(source);
   line.time_ms = time_ms;
   line.priority = priority;
@@ -361,9 +386,13 @@ LogLine LogService::ingest(std::string_view source, std::string_view content, st
         ++events_in_window_;
         if (events_ && !announce.empty()) events_("log_template", "info", announce, announce_data);
         announce = "first time seen: " + line.template_text;
+        // The origin travels with the event so that the API shows it only to whom may read
+        // the line itself (see api/visibility.h).
         announce_data = Json{{"template_id", line.template_id},
                              {"template", line.template_text},
                              {"source", line.source},
+                             {"origin", to_string(line.origin)},
+                             {"uid", line.uid},
                              {"example", line.content.substr(0, 1024)}}
                             .dump(-1, ' ', false, Json::error_handler_t::replace);
       } else {

@@ -37,6 +37,17 @@
 
 namespace aion::logs {
 
+// Where a line came from, as far as the reader can prove it: what the diagnosis may trust
+// (only the kernel raises hardware faults) and who may read the line (the kernel's lines
+// and files aiond tails are the node's; a journal entry belongs to the uid that logged it).
+enum class LineOrigin {
+  kKernel,   // kmsg records of facility 0, journal entries with _TRANSPORT=kernel
+  kJournal,  // any other journal entry (syslog, journal, stdout, audit): a process wrote it
+  kFile,     // a file aiond tails: whoever can write it
+  kUser,     // a user-space writer of /dev/kmsg (facility != 0), or ingest() by a module
+};
+std::string_view to_string(LineOrigin origin);  // "kernel", "journal", "file", "user"
+
 // One parsed log line, as subscribers see it.
 struct LogLine {
   std::string source;        // "kmsg", "journal", or the file's host path
@@ -44,6 +55,10 @@ struct LogLine {
   int priority = 6;          // syslog level 0..7 (6 when the source has none)
   std::string unit;          // journal: _SYSTEMD_UNIT or SYSLOG_IDENTIFIER; else empty
   std::string content;       // the message
+  LineOrigin origin = LineOrigin::kUser;
+  std::string transport;  // journal: _TRANSPORT; kmsg: "kernel"; files: ""
+  long uid = -1;          // journal: _UID (-1: none, as for kernel entries)
+  long pid = -1;          // journal: _PID
   std::uint64_t template_id = 0;
   std::string template_text;
   std::vector<std::string> params;
@@ -102,8 +117,10 @@ class LogService {
   void stop();
 
   // Parses one line from `source` as if a reader had read it (tests; other modules' logs).
+  // The line's origin, transport, uid and pid are those of `who` (content and the rest are
+  // taken from the arguments); by default a user-space line of unknown uid.
   LogLine ingest(std::string_view source, std::string_view content, std::int64_t time_ms,
-                 int priority = 6, std::string_view unit = {});
+                 int priority = 6, std::string_view unit = {}, const LogLine& who = {});
   std::vector<Template> templates() const;
   std::vector<LogLine> recent(std::size_t limit) const;
   LogStats stats() const;

@@ -365,4 +365,20 @@ Json to_json(const Job& job) {
   return j;
 }
 
+void strip_private(Json& job) {
+  if (!job.is_object()) return;
+  job["name"] = "";
+  if (auto state = job.find("state"); state != job.end() && state->is_string()) {
+    auto s = job_state_from(state->get<std::string>());
+    if (!s || is_terminal(*s)) job["reason"] = state->get<std::string>();
+  } else {
+    job.erase("reason");
+  }
+  if (auto spec = job.find("spec"); spec != job.end() && spec->is_object()) {
+    for (const char* k : {"command", "env", "cwd"}) spec->erase(k);
+    (*spec)["name"] = "";
+  }
+  job["private"] = true;
+}
+
 }  // namespace aion::sched

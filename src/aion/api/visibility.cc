@@ -1,0 +1,88 @@
+#include "aion/api/visibility.h"
+
+#include <chrono>
+
+#include "aion/core/clock.h"
+#include "aion/sched/job_json.h"
+
+namespace aion::api {
+
+bool is_admin(const Identity& caller) {
+  return caller.role == Role::kAdmin || caller.uid == 0;
+}
+
+bool may_see_private(const Identity& caller, std::uint32_t owner_uid) {
+  return is_admin(caller) ||
+         (caller.uid >= 0 && static_cast<std::uint32_t>(caller.uid) == owner_uid);
+}
+
+Json job_for(const Identity& caller, const sched::Job& job) {
+  Json j = sched::to_json(job);
+  if (!may_see_private(caller, job.spec.uid)) sched::strip_private(j);
+  return j;
+}
+
+bool may_see_line(const Identity& caller, const logs::LogLine& line) {
+  if (is_admin(caller)) return true;
+  return line.origin == logs::LineOrigin::kJournal && caller.uid > 0 && line.uid == caller.uid;
+}
+
+namespace {
+
+Json event_object(const store::Event& e, Json data) {
+  return {{"id", e.id},
+          {"time", format_rfc3339(Clock::Wall(std::chrono::milliseconds(e.time_ms)))},
+          {"time_ms", e.time_ms},
+          {"kind", e.kind},
+          {"severity", e.severity},
+          {"source", e.source},
+          {"message", e.message},
+          {"data", std::move(data)}};
+}
+
+// A log_template event's line, as far as its data says where the line came from. Events
+// written before origins were recorded have none: they count as the kernel's (admins only).
+logs::LogLine line_of(const Json& data) {
+  logs::LogLine line;
+  line.origin = logs::LineOrigin::kKernel;
+  if (data.value("origin", "") == "journal") line.origin = logs::LineOrigin::kJournal;
+  const Json& uid = data.contains("uid") ? data["uid"] : Json();
+  if (uid.is_number_integer()) line.uid = uid.get<long>();
+  return line;
+}
+
+}  // namespace
+
+std::optional<Json> event_for(const Identity& caller, const store::Event& e) {
+  Json data = Json::parse(e.data_json, nullptr, false);
+  if (data.is_discarded()) data = Json::object();
+  if (is_admin(caller)) return event_object(e, std::move(data));
+  if (e.kind == "log_template" && !may_see_line(caller, line_of(data))) return std::nullopt;
+  if (e.kind == "job") {
+    const Json& uid = data.contains("uid") ? data["uid"] : Json();
+    const bool mine = uid.is_number_unsigned() && caller.uid >= 0 &&
+                      uid.get<std::uint64_t>() == static_cast<std::uint64_t>(caller.uid);
+    if (!mine) {
+      sched::strip_private(data);
+      store::Event shown = e;
+      shown.message = "job " + (data.contains("id") ? data["id"].dump() : std::string("?")) + " (" +
+                      data.value("user", std::string("?")) +
+                      "): " + data.value("state", std::string("?"));
+      return event_object(shown, std::move(data));
+    }
+  }
+  return event_object(e, std::move(data));
+}
+
+void redact_incident(const Identity& caller, Json& incident) {
+  if (is_admin(caller) || !incident.is_object()) return;
+  auto ev = incident.find("evidence");
+  if (ev == incident.end() || !ev->is_array()) return;
+  for (auto& e : *ev) {
+    if (!e.is_object()) continue;
+    e["text"] = "";
+    e["withheld"] = true;
+  }
+}
+
+}  // namespace aion::api
