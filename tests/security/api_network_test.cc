@@ -134,19 +134,23 @@ TEST(ApiNetworkTest, PlaintextTokensAreRefusedOnlyOffLoopbackWithoutTlsOrConsent
   EXPECT_FALSE(plaintext_tokens_refused("192.0.2.1", false, true, true));    // operator's choice
 }
 
-// In a network namespace of its own with a dummy interface at 192.0.2.1 (TEST-NET-1, which
-// exists only inside that namespace), a server that would take bearer tokens there in clear
-// text refuses to start and says how to fix it. Nothing is sent on the network.
+// In a network namespace of its own with 192.0.2.1 (TEST-NET-1, which exists only inside
+// that namespace) on a dummy interface, or on the namespace's lo where there is no dummy module, a
+// server that would take bearer tokens there in clear text refuses to start and says how to fix it.
+// Nothing is sent on the network.
 TEST(ApiNetworkTest, ServerRefusesToStartWithPlaintextTokensOnANonLoopbackAddress) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     if (::unshare(CLONE_NEWNET) != 0) ::_exit(2);
+    // A dummy link where the kernel has the module; else the address on the namespace's lo.
+    const bool dummy =
+        run_program({"/usr/sbin/ip", "link", "add", "dummy0", "type", "dummy"}).code == 0;
+    const std::string dev = dummy ? "dummy0" : "lo";
     for (auto argv : std::vector<std::vector<std::string>>{
-             {"/usr/sbin/ip", "link", "add", "dummy0", "type", "dummy"},
-             {"/usr/sbin/ip", "addr", "add", "192.0.2.1/24", "dev", "dummy0"},
-             {"/usr/sbin/ip", "link", "set", "dummy0", "up"}}) {
+             {"/usr/sbin/ip", "addr", "add", "192.0.2.1/32", "dev", dev},
+             {"/usr/sbin/ip", "link", "set", dev, "up"}}) {
       if (run_program(argv).code != 0) ::_exit(2);
     }
     Router router = echo_router();
