@@ -19,7 +19,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus
   slurmctld slurmd slurm-client munge
-  clang-format dpkg-dev file python3 util-linux
+  clang-format dpkg-dev file python3 util-linux openssl iproute2
   systemd-journal-remote
 )
 

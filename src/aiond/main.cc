@@ -167,8 +167,10 @@ std::string banner(const aion::Settings& s, const aion::Config& cfg,
   std::string out = "aiond " + std::string(aion::kVersion) + " is ready (pid " +
                     std::to_string(::getpid()) + ")\n";
   for (const auto& l : server.listeners()) {
-    out += "  api     " + l.kind + " " + l.address + (l.kind == "tcp" ? "  (bearer tokens)" : "") +
-           "\n";
+    const char* note = l.kind != "tcp"      ? ""
+                       : s.tls_cert.empty() ? "  (bearer tokens)"
+                                            : "  (TLS, bearer tokens)";
+    out += "  api     " + l.kind + " " + l.address + note + "\n";
   }
   if (!s.tcp_listen)
     out +=
@@ -387,8 +389,18 @@ class Daemon {
          .tcp_listen = s.tcp_listen,
          .threads = s.api_threads,
          .max_body_bytes = s.max_body_bytes,
+         .idle_timeout = s.idle_timeout,
          .public_paths = telemetry_options->metrics_public ? std::vector<std::string>{"/metrics"}
-                                                           : std::vector<std::string>{}},
+                                                           : std::vector<std::string>{},
+         .max_connections_per_peer = s.max_connections_per_peer,
+         .max_streams_per_peer = s.max_streams_per_peer,
+         .header_timeout = s.header_timeout,
+         .write_timeout = s.write_timeout,
+         .workers = s.api_workers,
+         .max_queued = s.api_max_queued,
+         .tls_cert = s.tls_cert,
+         .tls_key = s.tls_key,
+         .allow_plaintext_tokens = s.allow_plaintext_tokens},
         router, [&tokens](std::string_view t) { return tokens.verify(t); });
     info.listeners = [&server] { return server.listeners(); };
     if (auto st = server.start(); !st) return fail_start(st.error());
@@ -491,7 +503,11 @@ class Daemon {
     std::vector<std::string> restart;
     if (before.state_dir != after.state_dir) restart.push_back("daemon.state_dir");
     if (before.socket != after.socket) restart.push_back("daemon.socket");
-    if (before.tcp_listen != after.tcp_listen) restart.push_back("api.tcp");
+    if (before.tcp_listen != after.tcp_listen || before.tls_cert != after.tls_cert ||
+        before.tls_key != after.tls_key ||
+        before.allow_plaintext_tokens != after.allow_plaintext_tokens) {
+      restart.push_back("api.tcp");
+    }
     if (before.api_threads != after.api_threads) restart.push_back("api.threads");
     config_ = std::move(*next);
     std::string pending;

@@ -8,6 +8,7 @@
 //    "nvlinks": [{"active": true, "remote_type": "gpu"|"switch", "remote_bus_id": "..."}]}]}
 // "processes": [{"pid": N, "used_memory": BYTES}] per GPU are read again from the file at every
 // nvmlDeviceGetComputeRunningProcesses_v3 call, so a test can change them while aion runs.
+// AION_FAKE_NVML_INIT_LOG, when set, names a file that gets one byte per nvmlInit_v2 call.
 // A "lost" GPU answers NVML_ERROR_GPU_IS_LOST to everything but its PCI info, as a GPU
 // that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
 // nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
@@ -90,6 +91,10 @@ Json telemetry(void* handle) {
 extern "C" {
 
 int nvmlInit_v2() {
+  // A test that counts NVML loads names a file here: every init appends one byte.
+  if (const char* log = std::getenv("AION_FAKE_NVML_INIT_LOG")) {
+    std::ofstream(log, std::ios::app) << 'i';
+  }
   const char* path = std::getenv("AION_FAKE_NVML");
   if (!path) return kUnknown;
   std::ifstream in(path);

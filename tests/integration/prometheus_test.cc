@@ -39,7 +39,7 @@ TEST(PrometheusTest, ARealPrometheusScrapesOurSeriesWithTheirLabelsAndValues) {
   DaemonHarness h;
   h.write_config(
       "[api.tcp]\nenabled = true\nlisten = \"127.0.0.1:0\"\n"
-      "[telemetry]\nhost_interval_s = 1\n"
+      "[telemetry]\nhost_interval_s = 1\nmetrics_public = true\n"
       "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"0000:07:00.0\"\n");
   auto st = h.start();
   ASSERT_TRUE(st) << st.error().message() << h.log();

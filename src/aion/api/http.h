@@ -28,8 +28,12 @@ struct Identity {
 };
 
 struct Request {
-  std::string method;                                       // "GET"
-  std::string path;                                         // "/v1/events", without the query
+  std::string method;  // "GET"
+  std::string path;    // "/v1/events", without the query
+  // The path as sent, still percent-encoded. The router matches on it and decodes each
+  // {param} segment exactly once (so "%252e" is "%2e", never "."); empty: `path` is taken
+  // as the encoded form.
+  std::string raw_path;
   std::map<std::string, std::string, std::less<>> query;    // decoded
   std::map<std::string, std::string, std::less<>> params;   // from the route pattern: {id}
   std::map<std::string, std::string, std::less<>> headers;  // lowercase names

@@ -34,7 +34,8 @@ void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
               [&t](Request&) {
                 Response r;
                 r.content_type = telemetry::kExpositionContentType;
-                r.body = telemetry::render_exposition(t.latest());
+                r.body = telemetry::render_exposition(
+                    t.latest(), {.identity_labels = t.options().exposition_identity_labels});
                 return r;
               }});
 

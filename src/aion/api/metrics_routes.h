@@ -1,5 +1,6 @@
 // Telemetry's routes: /metrics in the Prometheus text format (on the TCP listener without a
-// token when telemetry.metrics_public is set), the list of stored series with their latest
+// token only when telemetry.metrics_public is set; labels naming users and job names only
+// with telemetry.exposition_identity_labels), the list of stored series with their latest
 // values, and range queries over the embedded store.
 #pragma once
 

@@ -20,7 +20,9 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return parts;
 }
 
-// Matches a path against a pattern, filling {named} segments.
+// Matches an encoded path against a pattern, filling {named} segments. Each segment is
+// decoded exactly once, after splitting, so an encoded '/' stays inside its segment and a
+// double-encoded "%252e%252e" becomes "%2e%2e", never "..".
 bool match(std::string_view pattern, std::string_view path,
            std::map<std::string, std::string, std::less<>>& params) {
   auto pp = split_path(pattern);
@@ -30,7 +32,7 @@ bool match(std::string_view pattern, std::string_view path,
   for (std::size_t i = 0; i < pp.size(); ++i) {
     if (pp[i].size() > 2 && pp[i].front() == '{' && pp[i].back() == '}') {
       found[std::string(pp[i].substr(1, pp[i].size() - 2))] = url_decode(sp[i]);
-    } else if (pp[i] != sp[i]) {
+    } else if (pp[i] != url_decode(sp[i])) {
       return false;
     }
   }
@@ -44,12 +46,21 @@ void Router::add(Route route) {
   routes_.push_back(std::move(route));
 }
 
+bool Router::runs_inline(std::string_view method, std::string_view path) const {
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string, std::less<>> params;
+    if (route.method == method && match(route.pattern, path, params)) return route.inline_ok;
+  }
+  return false;
+}
+
 Response Router::dispatch(Request& request) const {
   bool path_known = false;
   std::string allowed;
+  const std::string& encoded = request.raw_path.empty() ? request.path : request.raw_path;
   for (const auto& route : routes_) {
     std::map<std::string, std::string, std::less<>> params;
-    if (!match(route.pattern, request.path, params)) continue;
+    if (!match(route.pattern, encoded, params)) continue;
     path_known = true;
     if (route.method != request.method) {
       allowed += (allowed.empty() ? "" : ", ") + route.method;

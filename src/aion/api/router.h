@@ -5,7 +5,8 @@
 // Request::params and calls the handler; unknown paths get 404 and a known path with the
 // wrong method 405, all in the JSON error envelope. Routes are added at start-up, before the
 // server runs; after that the router is read-only and dispatch() is safe from any thread.
-// Handlers must not throw; one that does is answered with 500 and logged.
+// Handlers must not throw; one that does is answered with 500 and logged. Path parameters
+// are percent-decoded once, here; the server leaves them encoded (Request::raw_path).
 #pragma once
 
 #include <functional>
@@ -24,12 +25,18 @@ struct Route {
   Role min_role = Role::kViewer;
   std::string summary;
   Handler handler;
+  // Answered on the server's I/O thread instead of the worker pool: only for handlers that
+  // never block (no disk, no child process, no lock held for long), such as GET /v1/status,
+  // so that they stay prompt however busy the workers are.
+  bool inline_ok = false;
 };
 
 class Router {
  public:
   void add(Route route);
   Response dispatch(Request& request) const;
+  // Whether the route that `method` and `path` (encoded) would reach is inline_ok.
+  bool runs_inline(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

@@ -212,34 +212,35 @@ Result<store::BackupOptions> backup_options(const Identity& caller,
 }  // namespace
 
 void add_daemon_routes(Router& router, RouteContext& ctx) {
-  router.add({"GET", "/v1/status", Role::kViewer,
-              "Daemon version, uptime, state, listeners and store", [&ctx](Request& r) {
-                auto now = ctx.clock.wall();
-                Json listeners = Json::array();
-                for (const auto& l : ctx.daemon.listeners())
-                  listeners.push_back({{"kind", l.kind}, {"address", l.address}});
-                auto db = ctx.store.path();
-                auto wal = db;
-                wal += "-wal";
-                return json(
-                    200,
-                    {{"version", kVersion},
-                     {"pid", ctx.daemon.pid},
-                     {"state", ctx.daemon.state()},
-                     {"started_at", format_rfc3339(ctx.daemon.started_at)},
-                     {"uptime_seconds",
-                      std::chrono::duration_cast<std::chrono::seconds>(now - ctx.daemon.started_at)
-                          .count()},
-                     {"listeners", listeners},
-                     {"state_dir", ctx.daemon.state_dir.string()},
-                     {"store",
-                      {{"path", db.string()},
-                       {"size_bytes", file_size_or_zero(db) + file_size_or_zero(wal)}}},
-                     {"config", ctx.daemon.config_source},
-                     {"host_root", ctx.daemon.host_root.string()},
-                     {"events_last_id", ctx.events.last_id()},
-                     {"caller", {{"name", r.caller.name}, {"role", to_string(r.caller.role)}}}});
-              }});
+  router.add(
+      {"GET", "/v1/status", Role::kViewer, "Daemon version, uptime, state, listeners and store",
+       [&ctx](Request& r) {
+         auto now = ctx.clock.wall();
+         Json listeners = Json::array();
+         for (const auto& l : ctx.daemon.listeners())
+           listeners.push_back({{"kind", l.kind}, {"address", l.address}});
+         auto db = ctx.store.path();
+         auto wal = db;
+         wal += "-wal";
+         return json(200,
+                     {{"version", kVersion},
+                      {"pid", ctx.daemon.pid},
+                      {"state", ctx.daemon.state()},
+                      {"started_at", format_rfc3339(ctx.daemon.started_at)},
+                      {"uptime_seconds",
+                       std::chrono::duration_cast<std::chrono::seconds>(now - ctx.daemon.started_at)
+                           .count()},
+                      {"listeners", listeners},
+                      {"state_dir", ctx.daemon.state_dir.string()},
+                      {"store",
+                       {{"path", db.string()},
+                        {"size_bytes", file_size_or_zero(db) + file_size_or_zero(wal)}}},
+                      {"config", ctx.daemon.config_source},
+                      {"host_root", ctx.daemon.host_root.string()},
+                      {"events_last_id", ctx.events.last_id()},
+                      {"caller", {{"name", r.caller.name}, {"role", to_string(r.caller.role)}}}});
+       },
+       /*inline_ok=*/true});
 
   router.add({"GET", "/v1/openapi.json", Role::kViewer, "This API's OpenAPI 3 description",
               [](Request&) { return Response::json_text(200, std::string(openapi_json())); }});

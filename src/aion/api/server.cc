@@ -13,13 +13,18 @@
 #include <utility>  // Boost 1.74 asio needs it under C++23
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
@@ -33,9 +38,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using local = net::local::stream_protocol;
 using tcp = net::ip::tcp;
+using TlsStream = net::ssl::stream<tcp::socket>;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr std::size_t kFirstRead = 4096;
 constexpr auto kSsePollInterval = std::chrono::milliseconds(50);
 constexpr auto kSseKeepalive = std::chrono::seconds(15);
 
@@ -59,9 +66,12 @@ std::optional<gid_t> group_id(std::string_view name) {
   return std::nullopt;
 }
 
+// The path is kept encoded for the router (which decodes each parameter once) and decoded
+// once for handlers, logs and the public-path check.
 void split_target(std::string_view target, Request& r) {
   auto q = target.find('?');
-  r.path = url_decode(target.substr(0, q));
+  r.raw_path = std::string(target.substr(0, q));
+  r.path = url_decode(r.raw_path);
   if (q == std::string_view::npos) return;
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
@@ -76,6 +86,111 @@ void split_target(std::string_view target, Request& r) {
   }
 }
 
+// A bounded pool of threads for handlers that may block. submit() refuses work when
+// `max_queued` tasks already wait. Thread-safe.
+class WorkerPool {
+ public:
+  void start(int threads, std::size_t max_queued) {
+    max_queued_ = max_queued;
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { run(); });
+  }
+  [[nodiscard]] bool submit(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || queue_.size() >= max_queued_) return false;
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+  // Runs the tasks already started to their end, drops the queued ones, joins the threads.
+  void stop() {
+    std::deque<std::function<void()>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      dropped.swap(queue_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::size_t max_queued_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+// Connections and SSE streams per peer. A refusal is logged the first time for a peer, then
+// counted; the count is logged when the peer's last connection closes. Thread-safe.
+class PeerTable {
+ public:
+  enum class Kind { kConnection, kStream };
+
+  [[nodiscard]] bool acquire(const std::string& peer, Kind kind, int limit) {
+    std::lock_guard lock(mu_);
+    Peer& p = peers_[peer];
+    int& n = kind == Kind::kConnection ? p.connections : p.streams;
+    if (n < limit) {
+      ++n;
+      return true;
+    }
+    if (p.refused++ == 0) {
+      spdlog::warn(
+          "event=peer_limit peer=\"{}\" kind={} limit={} note=\"further refusals of this peer "
+          "are counted and logged when its last connection closes\"",
+          peer, kind == Kind::kConnection ? "connections" : "streams", limit);
+    }
+    erase_if_unused(peer, p);
+    return false;
+  }
+
+  void release(const std::string& peer, Kind kind) {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    int& n = kind == Kind::kConnection ? it->second.connections : it->second.streams;
+    if (n > 0) --n;
+    erase_if_unused(peer, it->second);
+  }
+
+ private:
+  struct Peer {
+    int connections = 0;
+    int streams = 0;
+    std::uint64_t refused = 0;
+  };
+  void erase_if_unused(const std::string& peer, Peer& p) {
+    if (p.connections > 0 || p.streams > 0) return;
+    if (p.refused > 1) {
+      spdlog::warn("event=peer_limit_summary peer=\"{}\" refused={}", peer, p.refused);
+    }
+    // Nothing is kept for a peer that holds nothing: the table is as small as the set of
+    // peers connected now.
+    peers_.erase(peer);
+  }
+
+  std::mutex mu_;
+  std::map<std::string, Peer> peers_;  // guarded by mu_
+};
+
 }  // namespace
 
 Role role_for_peer(long uid, long gid, std::span<const gid_t> groups, long daemon_uid,
@@ -88,6 +203,18 @@ Role role_for_peer(long uid, long gid, std::span<const gid_t> groups, long daemo
     if (g == *admin_gid) return Role::kAdmin;
   }
   return Role::kViewer;
+}
+
+bool plaintext_tokens_refused(std::string_view address, bool tls, bool accepts_tokens,
+                              bool allow_plaintext_tokens) {
+  if (tls || !accepts_tokens || allow_plaintext_tokens) return false;
+  beast::error_code ec;
+  auto addr = net::ip::make_address(std::string(address), ec);
+  if (ec) return true;
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    return !net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6()).is_loopback();
+  }
+  return !addr.is_loopback();
 }
 
 Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_group) {
@@ -129,6 +256,7 @@ class Server::Impl {
 
   Status open_unix();
   Status open_tcp();
+  Status open_tls();
   void accept_unix();
   void accept_tcp();
   void track(const std::shared_ptr<SessionBase>& s) {
@@ -138,12 +266,19 @@ class Server::Impl {
     }
     sessions.push_back(s);
   }
+  // Answers a connection over its peer's cap with 429 (plain listeners) and closes it. The
+  // socket is fresh, so the short answer fits its send buffer; it is written without waiting.
+  template <class Socket>
+  void refuse(Socket& s, bool tls);
 
   ServerOptions options;
   const Router& router;
   Authenticator authenticate;
+  PeerTable peers;  // outlives the sessions, which release their slots when destroyed
+  WorkerPool workers;
   net::io_context ioc;
   net::strand<net::io_context::executor_type> acceptor_strand;
+  std::unique_ptr<net::ssl::context> tls;  // set: the TCP listener speaks TLS
   std::unique_ptr<local::acceptor> unix_acceptor;
   std::unique_ptr<tcp::acceptor> tcp_acceptor;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -157,50 +292,133 @@ class Server::Impl {
   bool started = false;
 };
 
+template <class Socket>
+void Server::Impl::refuse(Socket& s, bool tls_listener) {
+  beast::error_code ec;
+  if (!tls_listener) {
+    const std::string body =
+        "{\"error\":{\"code\":\"too_many_requests\",\"message\":\"this peer already holds " +
+        std::to_string(options.max_connections_per_peer) +
+        " connections to aiond (the per-peer limit); close some and retry\"}}";
+    const std::string out =
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    s.non_blocking(true, ec);
+    s.write_some(net::buffer(out), ec);
+  }
+  s.shutdown(net::socket_base::shutdown_both, ec);
+  s.close(ec);
+}
+
 namespace {
 
-template <class Socket>
-class Session final : public SessionBase, public std::enable_shared_from_this<Session<Socket>> {
+// One connection. Every handler of a session runs on its strand (the socket's executor);
+// the worker pool hands results back to it with net::post. `deadline_` bounds the current
+// read or write (its generation makes a stale expiry harmless); `tick_` paces SSE polls.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Socket socket, Server::Impl& server, std::optional<Identity> peer)
-      : socket_(std::move(socket)),
+  // `args` construct the stream in place (a TLS stream must not be moved once made).
+  template <class... Args>
+  Session(Server::Impl& server, std::optional<Identity> peer, std::string peer_key, Args&&... args)
+      : stream_(std::forward<Args>(args)...),
         server_(server),
-        timer_(socket_.get_executor()),
-        peer_(std::move(peer)) {}
+        deadline_(stream_.get_executor()),
+        tick_(stream_.get_executor()),
+        peer_(std::move(peer)),
+        peer_key_(std::move(peer_key)) {}
+
+  ~Session() override {
+    server_.peers.release(peer_key_, PeerTable::Kind::kConnection);
+    if (holds_stream_) server_.peers.release(peer_key_, PeerTable::Kind::kStream);
+  }
 
   void start() {
-    net::dispatch(socket_.get_executor(), [self = this->shared_from_this()] { self->read(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        self->arm(self->server_.options.header_timeout);
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          self->disarm();
+          if (ec) return self->close();
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
   void close_when_idle() override {
-    net::post(socket_.get_executor(), [self = this->shared_from_this()] {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (!self->busy_) self->close();
     });
   }
 
  private:
+  auto& socket() { return beast::get_lowest_layer(stream_); }
+
+  // Closes the connection when `after` passes before disarm() or the next arm().
+  void arm(std::chrono::milliseconds after) {
+    const std::uint64_t gen = ++deadline_gen_;
+    deadline_.expires_after(after);
+    deadline_.async_wait([weak = this->weak_from_this(), gen](beast::error_code ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (self && self->deadline_gen_ == gen) self->close();
+    });
+  }
+  void disarm() {
+    ++deadline_gen_;
+    deadline_.cancel();
+  }
+
+  // A request: up to idle_timeout for its first byte, then header_timeout for the rest of
+  // the header (a client that trickles it is closed), then idle_timeout for the body.
   void read() {
     if (server_.stopping || closed_) return close();
     parser_.emplace();
     parser_->body_limit(server_.options.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
-    timer_.expires_after(server_.options.idle_timeout);
-    timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) self->close();
-    });
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    if (buffer_.size() > 0) return read_header();
+    // Beast parses a header only once it is complete, so the first byte is waited for here.
+    arm(server_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstRead),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (self->closed_) return;
+                              if (ec) return self->on_read(ec);
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    arm(server_.options.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (closed_) return;
+    if (!ec && !parser_->is_done()) {
+      arm(server_.options.idle_timeout);
+      return http::async_read(stream_, buffer_, *parser_,
+                              [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                                self->on_read(e);
+                              });
+    }
+    on_read(ec);
   }
 
   void on_read(beast::error_code ec) {
-    timer_.cancel();
+    disarm();
     if (closed_) return;
     if (ec == http::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::bad_descriptor || ec == net::error::broken_pipe) {
+        ec == net::error::bad_descriptor || ec == net::error::broken_pipe ||
+        ec == net::ssl::error::stream_truncated) {
       return close();
     }
     busy_ = true;
@@ -210,23 +428,22 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                                   "request body exceeds the limit of " +
                                       std::to_string(server_.options.max_body_bytes) +
                                       " bytes (config api.max_body_bytes)"),
-                  false, "?", "?");
+                  false);
     }
     if (ec == http::error::header_limit) {
       return send(
           Response::error(431, "headers_too_large",
                           "request headers exceed " + std::to_string(kHeaderLimit) + " bytes"),
-          false, "?", "?");
+          false);
     }
     if (ec) {
       return send(Response::error(400, "bad_request", "malformed HTTP request: " + ec.message()),
-                  false, "?", "?");
+                  false);
     }
     handle(parser_->release());
   }
 
   void handle(http::request<http::string_body> req) {
-    auto started = SteadyClock::now();
     Request r;
     r.method = std::string(req.method_string());
     split_target(std::string_view(req.target().data(), req.target().size()), r);
@@ -238,13 +455,41 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     r.body = std::move(req.body());
     bool keep_alive = req.keep_alive();
 
-    Response res;
     if (req.version() != 11 && req.version() != 10) {
-      res = Response::error(400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are served");
-      keep_alive = false;
-    } else if (r.path.empty() || r.path.front() != '/') {
-      res = Response::error(400, "bad_request", "request target must be an absolute path");
-    } else if (auto who = identify(r); !who) {
+      return send(Response::error(400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are served"),
+                  false);
+    }
+    if (r.path.empty() || r.path.front() != '/') {
+      return send(Response::error(400, "bad_request", "request target must be an absolute path"),
+                  keep_alive);
+    }
+    if (server_.router.runs_inline(r.method, r.raw_path)) {
+      Response res = process(r);
+      return respond(std::move(res), keep_alive);
+    }
+    // Everything else may block (disk, SQLite, NVML, child processes): a worker runs it and
+    // hands the response back to this session's strand.
+    auto task = [self = this->shared_from_this(), r = std::move(r), keep_alive]() mutable {
+      Response res = self->process(r);
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), keep_alive]() mutable {
+        self->respond(std::move(res), keep_alive);
+      });
+    };
+    if (!server_.workers.submit(std::move(task))) {
+      Response busy = Response::error(
+          503, "unavailable",
+          "aiond is busy: " + std::to_string(server_.options.max_queued) +
+              " requests already wait for a worker (config api.workers); retry shortly");
+      busy.headers["Retry-After"] = "1";
+      send(std::move(busy), keep_alive);
+    }
+  }
+
+  // Authenticates and dispatches; may run on a worker thread, touches no session state.
+  Response process(Request& r) {
+    auto started = SteadyClock::now();
+    Response res;
+    if (auto who = identify(r); !who) {
       res = Response::from_error(who.error());
       res.headers["WWW-Authenticate"] = "Bearer realm=\"aiond\"";
     } else {
@@ -256,8 +501,17 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       spdlog::debug("event=http method={} path={} status={} us={} caller=\"{}\"", r.method, r.path,
                     res.status, us.count(), r.caller.name);
     }
+    return res;
+  }
+
+  void respond(Response res, bool keep_alive) {
+    if (closed_) {
+      --server_.in_flight;
+      busy_ = false;
+      return;
+    }
     if (res.sse && res.status == 200) return start_sse(std::move(res.sse));
-    send(std::move(res), keep_alive, r.method, r.path);
+    send(std::move(res), keep_alive);
   }
 
   Result<Identity> identify(const Request& r) {
@@ -286,7 +540,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     return server_.authenticate(v.substr(kBearer.size()));
   }
 
-  void send(Response res, bool keep_alive, std::string_view, std::string_view) {
+  void send(Response res, bool keep_alive) {
     keep_alive = keep_alive && !server_.stopping;
     res_ = {};
     res_.version(11);
@@ -297,9 +551,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     res_.body() = std::move(res.body);
     res_.keep_alive(keep_alive);
     res_.prepare_payload();
+    arm(server_.options.write_timeout);
     http::async_write(
-        socket_, res_,
+        stream_, res_,
         [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+          self->disarm();
           --self->server_.in_flight;
           self->busy_ = false;
           if (ec || !keep_alive) return self->close();
@@ -308,13 +564,25 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void start_sse(std::shared_ptr<SseSource> source) {
+    if (!server_.peers.acquire(peer_key_, PeerTable::Kind::kStream,
+                               server_.options.max_streams_per_peer)) {
+      Response r = Response::error(429, "too_many_requests",
+                                   "this peer already holds " +
+                                       std::to_string(server_.options.max_streams_per_peer) +
+                                       " event streams (the per-peer limit); close one and retry");
+      r.headers["Retry-After"] = "1";
+      return send(std::move(r), false);
+    }
+    holds_stream_ = true;
     sse_ = std::move(source);
     sse_out_ = "HTTP/1.1 200 OK\r\nServer: aiond/" + std::string(kVersion) +
                "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                "Connection: close\r\n\r\n";
     last_write_ = SteadyClock::now();
-    net::async_write(socket_, net::buffer(sse_out_),
+    arm(server_.options.write_timeout);
+    net::async_write(stream_, net::buffer(sse_out_),
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->disarm();
                        --self->server_.in_flight;
                        self->busy_ = false;
                        if (ec) return self->close();
@@ -322,6 +590,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                      });
   }
 
+  // One frame at a time: the source is polled again only once the peer took the last frame,
+  // so a peer that does not read holds at most one frame, and is dropped at write_timeout.
   void sse_tick() {
     if (closed_ || server_.stopping) return close();
     std::string out;
@@ -330,16 +600,18 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (out.empty() && now - last_write_ > kSseKeepalive) out = ": keepalive\n\n";
     if (out.empty()) {
       if (!alive) return close();
-      timer_.expires_after(kSsePollInterval);
-      timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      tick_.expires_after(kSsePollInterval);
+      tick_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
         if (!ec) self->sse_tick();
       });
       return;
     }
     sse_out_ = std::move(out);
     last_write_ = now;
-    net::async_write(socket_, net::buffer(sse_out_),
+    arm(server_.options.write_timeout);
+    net::async_write(stream_, net::buffer(sse_out_),
                      [self = this->shared_from_this(), alive](beast::error_code ec, std::size_t) {
+                       self->disarm();
                        if (ec || !alive) return self->close();
                        self->sse_tick();
                      });
@@ -349,15 +621,20 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
-    timer_.cancel();
-    socket_.shutdown(net::socket_base::shutdown_both, ec);
-    socket_.close(ec);
+    deadline_.cancel();
+    tick_.cancel();
+    socket().shutdown(net::socket_base::shutdown_both, ec);
+    socket().close(ec);
   }
 
-  Socket socket_;
+  Stream stream_;
   Server::Impl& server_;
-  net::steady_timer timer_;
+  net::steady_timer deadline_;
+  net::steady_timer tick_;
+  std::uint64_t deadline_gen_ = 0;
   std::optional<Identity> peer_;
+  std::string peer_key_;
+  bool holds_stream_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -498,6 +775,35 @@ Status Server::Impl::open_tcp() {
   return {};
 }
 
+Status Server::Impl::open_tls() {
+  const auto& cert = options.tls_cert;
+  const auto& key = options.tls_key;
+  if (cert.empty() && key.empty()) return {};
+  if (cert.empty() || key.empty()) {
+    return fail(ErrorCode::kConfig,
+                "api.tcp.tls_cert and api.tcp.tls_key must be set together (one is empty); set "
+                "both to PEM files, or neither to serve plain HTTP");
+  }
+  tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  tls->use_certificate_chain_file(cert.string(), ec);
+  if (ec) {
+    return fail(ErrorCode::kConfig, "api.tcp.tls_cert " + cert.string() +
+                                        ": cannot load a PEM certificate chain (" + ec.message() +
+                                        "); check the path and that it is PEM");
+  }
+  tls->use_private_key_file(key.string(), net::ssl::context::pem, ec);
+  if (ec) {
+    return fail(ErrorCode::kConfig, "api.tcp.tls_key " + key.string() +
+                                        ": cannot load the PEM private key of the certificate (" +
+                                        ec.message() + "); check the path and its permissions");
+  }
+  return {};
+}
+
 void Server::Impl::accept_unix() {
   unix_acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, local::socket s) {
     if (ec) {
@@ -509,9 +815,15 @@ void Server::Impl::accept_unix() {
         spdlog::warn("event=peercred_failed error=\"{}\"", std::strerror(errno));
         id = Identity{Role::kViewer, "uid:unknown", -1};
       }
-      auto session = std::make_shared<Session<local::socket>>(std::move(s), *this, std::move(id));
-      track(session);
-      session->start();
+      std::string key = "uid:" + std::to_string(id->uid);
+      if (!peers.acquire(key, PeerTable::Kind::kConnection, options.max_connections_per_peer)) {
+        refuse(s, false);
+      } else {
+        auto session = std::make_shared<Session<local::socket>>(*this, std::move(id),
+                                                                std::move(key), std::move(s));
+        track(session);
+        session->start();
+      }
     }
     if (!stopping) accept_unix();
   });
@@ -525,9 +837,21 @@ void Server::Impl::accept_tcp() {
     } else {
       beast::error_code nd;
       s.set_option(tcp::no_delay(true), nd);
-      auto session = std::make_shared<Session<tcp::socket>>(std::move(s), *this, std::nullopt);
-      track(session);
-      session->start();
+      auto remote = s.remote_endpoint(nd);
+      std::string key = nd ? "tcp:unknown" : remote.address().to_string();
+      if (!peers.acquire(key, PeerTable::Kind::kConnection, options.max_connections_per_peer)) {
+        refuse(s, tls != nullptr);
+      } else if (tls) {
+        auto session = std::make_shared<Session<TlsStream>>(*this, std::nullopt, std::move(key),
+                                                            std::move(s), *tls);
+        track(session);
+        session->start();
+      } else {
+        auto session = std::make_shared<Session<tcp::socket>>(*this, std::nullopt, std::move(key),
+                                                              std::move(s));
+        track(session);
+        session->start();
+      }
     }
     if (!stopping) accept_tcp();
   });
@@ -550,7 +874,24 @@ Status Server::start() {
     if (auto st = impl_->open_unix(); !st) return st;
   }
   if (impl_->options.tcp_listen) {
-    if (auto st = impl_->open_tcp(); !st) {
+    auto st = impl_->open_tls();
+    if (st) st = impl_->open_tcp();
+    if (st) {
+      const std::string bound = impl_->tcp_acceptor->local_endpoint().address().to_string();
+      if (plaintext_tokens_refused(bound, impl_->tls != nullptr,
+                                   static_cast<bool>(impl_->authenticate),
+                                   impl_->options.allow_plaintext_tokens)) {
+        beast::error_code ec;
+        impl_->tcp_acceptor->close(ec);
+        st = fail(ErrorCode::kConfig,
+                  "api.tcp.listen " + *impl_->options.tcp_listen +
+                      " is not a loopback address and the listener has no TLS, so bearer tokens "
+                      "would cross the network in clear text; set api.tcp.tls_cert and "
+                      "api.tcp.tls_key, listen on 127.0.0.1, or set "
+                      "api.tcp.allow_plaintext_tokens = true to accept that risk");
+      }
+    }
+    if (!st) {
       if (unix) {
         beast::error_code ec;
         impl_->unix_acceptor->close(ec);
@@ -561,6 +902,7 @@ Status Server::start() {
     }
   }
   impl_->started = true;
+  impl_->workers.start(impl_->options.workers, impl_->options.max_queued);
   impl_->work.emplace(impl_->ioc.get_executor());
   net::post(impl_->acceptor_strand, [impl = impl_.get()] {
     if (impl->unix_acceptor) impl->accept_unix();
@@ -593,6 +935,8 @@ void Server::stop(std::chrono::milliseconds grace) {
   if (s.in_flight.load() > 0) {
     spdlog::warn("event=drain_timeout in_flight={} grace_ms={}", s.in_flight.load(), grace.count());
   }
+  // Handlers already running finish; requests still queued are dropped with their sessions.
+  s.workers.stop();
   {
     std::lock_guard lock(s.sessions_mu);
     for (auto& w : s.sessions) {

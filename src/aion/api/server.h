@@ -7,6 +7,17 @@
 // connections are closed after idle_timeout. Streaming routes (Response::sse) are sent as
 // server-sent events until the source ends or the server stops.
 //
+// One peer cannot stall the API: connections and SSE streams are capped per peer (per uid on
+// the unix socket, per IP address on TCP; over the cap a connection gets 429 and is closed),
+// a request's header must arrive within header_timeout of its first byte (slowloris), every
+// response and SSE frame must be taken by the peer within write_timeout, and handlers run on
+// a bounded pool of `workers` threads (full: 503), except the routes marked inline_ok, which
+// are answered on the I/O threads and so stay prompt whatever the workers do.
+//
+// TLS: with tls_cert and tls_key set, the TCP listener speaks only TLS (1.2 or newer). Bearer
+// tokens in clear text on a non-loopback address are refused at start() unless
+// allow_plaintext_tokens is set (see plaintext_tokens_refused()).
+//
 // start() binds and returns once the listeners accept; the I/O runs on `threads` threads of
 // the server's own. stop() closes the listeners, lets requests already being handled finish
 // (up to `grace`), then closes every connection and joins the threads. Both are called from
@@ -48,6 +59,23 @@ struct ServerOptions {
   // for listeners that only trusted peers reach, such as the Kubernetes scheduler extender,
   // which kube-scheduler calls without credentials.
   bool tcp_anonymous = false;
+
+  // Per-peer caps (a peer: a uid on the unix socket, an IP address on TCP).
+  int max_connections_per_peer = 32;
+  int max_streams_per_peer = 4;
+  // From the first byte of a request to the end of its header.
+  std::chrono::milliseconds header_timeout{10000};
+  // How long the peer may take to accept one response or one SSE frame.
+  std::chrono::milliseconds write_timeout{30000};
+  // Threads that run handlers which may block, and requests that may wait for one.
+  int workers = 4;
+  std::size_t max_queued = 256;
+
+  // TLS on the TCP listener: PEM certificate (chain) and private key, both or neither.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  // Accept bearer tokens over plain TCP on a non-loopback address.
+  bool allow_plaintext_tokens = false;
 };
 
 struct ListenerInfo {
@@ -73,6 +101,12 @@ class Server {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether a TCP listener bound to `address` would receive bearer tokens in clear text over a
+// network: not TLS, tokens accepted, the address not a loopback one (0.0.0.0 and :: are not),
+// and the operator has not allowed it explicitly.
+bool plaintext_tokens_refused(std::string_view address, bool tls, bool accepts_tokens,
+                              bool allow_plaintext_tokens);
 
 // Role of a unix-socket peer: admin for root, for `daemon_uid` and for a process that holds
 // `admin_group` as its primary group or among `groups`, the supplementary groups the

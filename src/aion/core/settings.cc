@@ -21,8 +21,36 @@ ConfigSchema base_schema() {
       .integer("api.threads", 2, "Threads serving the API", 1, 64)
       .integer("api.max_body_bytes", 1 << 20, "Largest request body accepted (bytes)", 1024,
                256 << 20)
+      .integer("api.workers", 4,
+               "Threads that run requests which may block (disk, database, NVML); the I/O "
+               "threads answer GET /v1/status themselves",
+               1, 256)
+      .integer("api.max_queued", 256,
+               "Requests that may wait for a worker; more are answered 503 with Retry-After", 1,
+               1 << 20)
+      .integer("api.max_connections_per_peer", 32,
+               "Connections one peer may hold (per uid on the unix socket, per IP address on "
+               "TCP); more are answered 429 and closed",
+               1, 1 << 20)
+      .integer("api.max_streams_per_peer", 4,
+               "Event streams (server-sent events) one peer may hold open", 1, 1 << 20)
+      .integer("api.idle_timeout_ms", 60000,
+               "How long a connection may wait between requests (and for a request body)", 100,
+               3600000)
+      .integer("api.header_timeout_ms", 10000,
+               "How long a request header may take from its first byte (slow clients are closed)",
+               100, 600000)
+      .integer("api.write_timeout_ms", 30000,
+               "How long a client may take to accept one response or event (then it is dropped)",
+               100, 600000)
       .boolean("api.tcp.enabled", false, "Also listen on TCP (bearer tokens required)")
       .string("api.tcp.listen", "127.0.0.1:7070", "TCP address host:port when enabled")
+      .string("api.tcp.tls_cert", "",
+              "PEM certificate chain for TLS on the TCP listener (with tls_key; empty: plain HTTP)")
+      .string("api.tcp.tls_key", "", "PEM private key of tls_cert")
+      .boolean("api.tcp.allow_plaintext_tokens", false,
+               "Accept bearer tokens over plain HTTP on a non-loopback address (false: aiond "
+               "refuses to start with such a listener unless TLS is set)")
       .string("store.synchronous", "normal",
               "SQLite synchronous mode: normal survives a daemon crash, full also a power loss",
               {"normal", "full"})
@@ -48,6 +76,16 @@ Settings settings_from(const Config& c) {
   s.api_threads = static_cast<int>(c.get_int("api.threads"));
   s.max_body_bytes = static_cast<std::size_t>(c.get_int("api.max_body_bytes"));
   if (c.get_bool("api.tcp.enabled")) s.tcp_listen = c.get_string("api.tcp.listen");
+  s.api_workers = static_cast<int>(c.get_int("api.workers"));
+  s.api_max_queued = static_cast<std::size_t>(c.get_int("api.max_queued"));
+  s.max_connections_per_peer = static_cast<int>(c.get_int("api.max_connections_per_peer"));
+  s.max_streams_per_peer = static_cast<int>(c.get_int("api.max_streams_per_peer"));
+  s.idle_timeout = std::chrono::milliseconds(c.get_int("api.idle_timeout_ms"));
+  s.header_timeout = std::chrono::milliseconds(c.get_int("api.header_timeout_ms"));
+  s.write_timeout = std::chrono::milliseconds(c.get_int("api.write_timeout_ms"));
+  s.tls_cert = c.get_string("api.tcp.tls_cert");
+  s.tls_key = c.get_string("api.tcp.tls_key");
+  s.allow_plaintext_tokens = c.get_bool("api.tcp.allow_plaintext_tokens");
   s.synchronous = c.get_string("store.synchronous");
   s.busy_timeout_ms = static_cast<int>(c.get_int("store.busy_timeout_ms"));
   s.host_root = c.get_string("host.root").empty() ? "/" : c.get_string("host.root");

@@ -24,7 +24,17 @@ struct Settings {
   int api_threads = 2;
   std::size_t max_body_bytes = 1 << 20;
   std::optional<std::string> tcp_listen;  // set when api.tcp.enabled
-  std::string synchronous;                // "normal" | "full"
+  int api_workers = 4;
+  std::size_t api_max_queued = 256;
+  int max_connections_per_peer = 32;
+  int max_streams_per_peer = 4;
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds write_timeout{30000};
+  std::filesystem::path tls_cert;  // api.tcp.tls_cert ("" with tls_key "": plain HTTP)
+  std::filesystem::path tls_key;
+  bool allow_plaintext_tokens = false;
+  std::string synchronous;  // "normal" | "full"
   int busy_timeout_ms = 5000;
   std::filesystem::path host_root;
 };

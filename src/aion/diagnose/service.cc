@@ -21,7 +21,10 @@ ConfigSchema diagnose_config_schema() {
                50, 60000)
       .strings("diagnose.automatic_playbooks", {},
                "Playbooks an operator may run without --approve (each run is still audited)")
-      .integer("diagnose.command_timeout_s", 120, "Time limit of one remediation command", 1, 3600);
+      .integer("diagnose.command_timeout_s", 120, "Time limit of one remediation command", 1, 3600)
+      .integer("diagnose.doctor_cache_s", 30,
+               "Seconds a doctor run (GET /v1/doctor) is reused: callers in between share it", 0,
+               3600);
   return s;
 }
 
@@ -37,6 +40,7 @@ Result<DiagnoseOptions> diagnose_options(const Config& c, const std::filesystem:
   for (const auto& p : c.get_strings("diagnose.automatic_playbooks"))
     o.automatic_playbooks.insert(p);
   o.command_timeout = std::chrono::seconds(c.get_int("diagnose.command_timeout_s"));
+  o.doctor_cache = std::chrono::seconds(c.get_int("diagnose.doctor_cache_s"));
   o.state_dir = state_dir;
   o.host_root = c.get_string("host.root");
   o.nvml_library = c.get_string("hw.nvml_library");
@@ -79,7 +83,13 @@ DiagnoseService::DiagnoseService(DiagnoseOptions options, store::Store& store,
     : options_(std::move(options)),
       events_(events),
       knowledge_(std::move(knowledge)),
-      incidents_(store, Clock::system()) {}
+      incidents_(store, Clock::system()),
+      doctor_cache_(
+          [this] {
+            return run_doctor(HostFs(options_.host_root), {.state_dir = options_.state_dir,
+                                                           .nvml_library = options_.nvml_library});
+          },
+          options_.doctor_cache, Clock::system()) {}
 
 Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
     DiagnoseOptions options, store::Store& store, store::EventLog& events,
@@ -158,9 +168,38 @@ void DiagnoseService::loop() {
 }
 
 std::vector<DoctorCheck> DiagnoseService::doctor() {
-  std::lock_guard l(doctor_mu_);
-  return run_doctor(HostFs(options_.host_root),
-                    {.state_dir = options_.state_dir, .nvml_library = options_.nvml_library});
+  return doctor_cache_.get();
+}
+
+std::vector<DoctorCheck> DoctorCache::get() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (computed_at_ && clock_.monotonic() - *computed_at_ < period_) return checks_;
+    if (!computing_) break;
+    // Another caller runs the checks now: share its result.
+    const std::uint64_t gen = generation_;
+    cv_.wait(lock, [&] { return generation_ != gen; });
+    if (period_.count() == 0) return checks_;
+  }
+  computing_ = true;
+  lock.unlock();
+  std::vector<DoctorCheck> fresh;
+  try {
+    fresh = compute_();
+  } catch (...) {
+    lock.lock();
+    computing_ = false;
+    ++generation_;
+    cv_.notify_all();
+    throw;
+  }
+  lock.lock();
+  checks_ = std::move(fresh);
+  computed_at_ = clock_.monotonic();
+  computing_ = false;
+  ++generation_;
+  cv_.notify_all();
+  return checks_;
 }
 
 }  // namespace aion::diagnose

@@ -2,7 +2,8 @@
 // thread of its own) and by the log sources (on_log_line), incidents persisted as they
 // change, a `incident` event when one opens, remediation and doctor on request.
 //
-// Log sources call DiagnoseService::on_log_line(source, time, text) from any thread.
+// Log sources call DiagnoseService::on_log_line(source, time, text) from any thread; doctor()
+// is thread-safe and answers from a DoctorCache.
 #pragma once
 
 #include <atomic>
@@ -13,10 +14,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "aion/core/clock.h"
 #include "aion/core/config.h"
 #include "aion/core/host_fs.h"
 #include "aion/diagnose/catalog.h"
@@ -40,6 +43,31 @@ struct DiagnoseOptions {
   std::filesystem::path state_dir;
   std::filesystem::path host_root = "/";
   std::string nvml_library;
+  // Doctor results are reused for this long: callers in between share one run (one NVML load).
+  std::chrono::milliseconds doctor_cache{30'000};
+};
+
+// The doctor's checks, computed at most once per `period` and shared by every caller: the
+// first caller after the period computes (outside the lock), callers that arrive meanwhile
+// wait for that run instead of starting their own. Thread-safe.
+class DoctorCache {
+ public:
+  using Compute = std::function<std::vector<DoctorCheck>()>;
+  DoctorCache(Compute compute, std::chrono::milliseconds period, const Clock& clock)
+      : compute_(std::move(compute)), period_(period), clock_(clock) {}
+
+  std::vector<DoctorCheck> get();
+
+ private:
+  Compute compute_;
+  std::chrono::milliseconds period_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool computing_ = false;                       // guarded by mu_
+  std::optional<Clock::Monotonic> computed_at_;  // guarded by mu_
+  std::vector<DoctorCheck> checks_;              // guarded by mu_
+  std::uint64_t generation_ = 0;                 // guarded by mu_; +1 per finished run
 };
 
 // The [diagnose] section of the config.
@@ -96,7 +124,7 @@ class DiagnoseService {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Remediator> remediator_;
   std::set<std::int64_t> known_;  // incidents already announced (listener only)
-  std::mutex doctor_mu_;
+  DoctorCache doctor_cache_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -75,7 +75,18 @@ std::string format_value(double v) {
   return std::string(buf, end);
 }
 
-std::string render_exposition(std::vector<MetricFamily> families) {
+std::string render_exposition(std::vector<MetricFamily> families,
+                              const ExpositionOptions& options) {
+  if (!options.identity_labels) {
+    for (auto& f : families) {
+      for (auto& s : f.samples) {
+        std::erase_if(s.labels, [](const auto& label) {
+          return std::find(std::begin(kIdentityLabels), std::end(kIdentityLabels), label.first) !=
+                 std::end(kIdentityLabels);
+        });
+      }
+    }
+  }
   // One family per name: samples of families that share a name are merged (the first help
   // and type win), and a sample whose labels repeat keeps its first value.
   std::map<std::string, MetricFamily> by_name;

@@ -19,7 +19,16 @@ namespace aion::telemetry {
 
 inline constexpr const char* kExpositionContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-std::string render_exposition(std::vector<MetricFamily> families);
+// Labels that name a person or what they run: kept out of a rendering unless asked for.
+inline constexpr std::string_view kIdentityLabels[] = {"user", "name", "job_name"};
+
+struct ExpositionOptions {
+  // Keep the kIdentityLabels; off, they are dropped from every sample (a job's id stays).
+  bool identity_labels = false;
+};
+
+std::string render_exposition(std::vector<MetricFamily> families,
+                              const ExpositionOptions& options = {});
 
 // A valid metric or label name ([a-zA-Z_:][a-zA-Z0-9_:]*, no ':' in label names).
 bool valid_metric_name(std::string_view name);

@@ -56,9 +56,12 @@ ConfigSchema telemetry_config_schema() {
       .integer("telemetry.max_disk_mb", 1024,
                "Megabytes the metric block files may use; the oldest go first (0: no limit)", 0,
                1 << 24)
-      .boolean("telemetry.metrics_public", true,
+      .boolean("telemetry.metrics_public", false,
                "Serve /metrics on the TCP listener without a token, like node_exporter (false: "
                "Prometheus must send a viewer token)")
+      .boolean("telemetry.exposition_identity_labels", false,
+               "Keep the labels that name users and their jobs (user, name, job_name) in "
+               "/metrics (false: dropped; the job id stays)")
       .number("telemetry.anomaly_threshold", 0.7,
               "Anomaly score (0-1) from which a sample becomes an `anomaly` event; 0: no "
               "detection")
@@ -80,6 +83,7 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
   o.rollup_1m_retention_ms = c.get_int("telemetry.rollup_1m_days") * 86400LL * 1000;
   o.rollup_1h_retention_ms = c.get_int("telemetry.rollup_1h_days") * 86400LL * 1000;
   o.metrics_public = c.get_bool("telemetry.metrics_public");
+  o.exposition_identity_labels = c.get_bool("telemetry.exposition_identity_labels");
   o.nvml_library = c.get_string("hw.nvml_library");
   o.anomaly_threshold = c.get_double("telemetry.anomaly_threshold");
   if (o.anomaly_threshold < 0 || o.anomaly_threshold > 1) {

@@ -43,8 +43,11 @@ struct TelemetryOptions {
   // raw samples; each may use up to max_disk_bytes / 8 on disk.
   std::int64_t rollup_1m_retention_ms = 90LL * 86400 * 1000;
   std::int64_t rollup_1h_retention_ms = 730LL * 86400 * 1000;
-  bool metrics_public = true;  // /metrics needs no token on the TCP listener
-  std::string nvml_library;    // hw.nvml_library ("" = libnvidia-ml.so.1)
+  bool metrics_public = false;  // /metrics needs no token on the TCP listener
+  // /metrics keeps the labels that name people and what they run (user, name, job_name);
+  // off: they are dropped from the exposition (the job id stays).
+  bool exposition_identity_labels = false;
+  std::string nvml_library;  // hw.nvml_library ("" = libnvidia-ml.so.1)
   // Streaming anomaly detection on every series (counters on their rate): a sample scoring at
   // least this becomes an `anomaly` event (0: off).
   double anomaly_threshold = 0.7;
