@@ -265,8 +265,14 @@ void Telemetry::detect(const std::string& key, const MetricFamily& family, doubl
   }
   Score sc = w.detector.update(now_ms, x);
   if (sc.score < options_.anomaly_threshold) return;
-  if (w.last_event_ms != 0 && now_ms - w.last_event_ms < options_.anomaly_min_gap_ms) return;
-  w.last_event_ms = now_ms;
+  // The gap between events is a period: on the monotonic clock, so a wall clock stepped back
+  // does not silence the detector.
+  const auto mono = clock_.monotonic();
+  if (w.last_event &&
+      mono - *w.last_event < std::chrono::milliseconds(options_.anomaly_min_gap_ms)) {
+    return;
+  }
+  w.last_event = mono;
   {
     std::lock_guard lock(mu_);
     ++anomalies_;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -126,7 +127,7 @@ class Telemetry {
     double prev = 0;
     std::int64_t prev_ms = 0;
     bool has_prev = false;
-    std::int64_t last_event_ms = 0;
+    std::optional<Clock::Monotonic> last_event;
   };
   std::map<std::string, Watch, std::less<>> watches_;  // touched by the loop thread only
   std::uint64_t anomalies_ = 0;
