@@ -649,6 +649,23 @@ Status JobCgroup::kill_all(int signal) const {
   return {};
 }
 
+bool JobCgroup::holds(std::string_view proc_cgroup) const {
+  std::string mine = "/" + parent_;
+  while (mine.size() > 1 && mine.back() == '/') mine.pop_back();
+  mine += "/" + name_;
+  while (!proc_cgroup.empty()) {
+    const std::size_t nl = proc_cgroup.find('\n');
+    std::string_view line = proc_cgroup.substr(0, nl);
+    proc_cgroup = nl == std::string_view::npos ? std::string_view{} : proc_cgroup.substr(nl + 1);
+    const std::size_t first = line.find(':');
+    const std::size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) continue;
+    std::string_view path = line.substr(second + 1);
+    if (path == mine || (path.starts_with(mine) && path[mine.size()] == '/')) return true;
+  }
+  return false;
+}
+
 CgroupStats JobCgroup::stats() const {
   CgroupStats s;
   if (caps_.version == CgroupVersion::kV1) {

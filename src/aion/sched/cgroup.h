@@ -119,6 +119,11 @@ class JobCgroup {
   // catch children forked meanwhile; SIGKILL uses cgroup.kill where the kernel has it (5.14+).
   // Does not wait for the processes to exit.
   Status kill_all(int signal) const;
+  // True when a /proc/PID/cgroup text ("ID:CONTROLLERS:PATH" per hierarchy) puts the process
+  // in this cgroup or one below it in any hierarchy. The path must be exactly
+  // /<parent>/<name>[/...]: a cgroup of that name elsewhere (a user's delegated subtree) is
+  // not the job's.
+  bool holds(std::string_view proc_cgroup) const;
   // Counters the kernel keeps; a missing file reads as 0.
   CgroupStats stats() const;
   // Removes the (empty) cgroup from every hierarchy; retries for about a second while tasks

@@ -34,6 +34,33 @@ int pidfd_open(pid_t pid, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
 }
 
+int pidfd_send_signal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// True while the process behind the pidfd has not been reaped (a zombie still counts: its
+// pid is not free for reuse until then).
+bool pidfd_alive(int pidfd) {
+  return pidfd >= 0 && pidfd_send_signal(pidfd, 0) == 0;
+}
+
+struct ProcStat {
+  pid_t ppid = 0, pgrp = 0, session = 0;
+};
+
+// Fields 4-6 of /proc/PID/stat; nullopt when the process is gone.
+std::optional<ProcStat> proc_stat(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 > stat.size()) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string state;
+  ProcStat out;
+  if (!(rest >> state >> out.ppid >> out.pgrp >> out.session)) return std::nullopt;
+  return out;
+}
+
 std::int64_t to_ms(Clock::Wall t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -190,16 +217,23 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
 
 // ---- the manager ----
 
+// Signals reach a job only through handles that are known to be the job's: its cgroup, a
+// pidfd of its shim (our child, or checked against the recorded start time when adopted),
+// and a pidfd of its command taken while the shim was alive and the command its child. A
+// bare pid recorded before a restart is never signalled: it may belong to anyone by now.
 struct JobManager::Live {
   pid_t shim = 0;
-  int pidfd = -1;
+  int pidfd = -1;  // the shim
   bool our_child = false;
+  int command_pidfd = -1;  // the command, leader of its own process group (see track_command)
+  pid_t command_pgid = 0;
   std::optional<JobCgroup> cgroup;
   std::optional<JobState> stop_state;  // cancelled / preempted on purpose
   std::string stop_reason;
-  std::int64_t kill_at_ms = 0;  // SIGKILL due (0: none)
+  std::optional<Clock::Monotonic> kill_at;  // SIGKILL due
   ~Live() {
     if (pidfd >= 0) ::close(pidfd);
+    if (command_pidfd >= 0) ::close(command_pidfd);
   }
 };
 
@@ -496,12 +530,7 @@ Result<Job> JobManager::cancel(std::int64_t id, long caller_uid, bool admin) {
       return j;
     }
     Live& live = *l->second;
-    if (!live.stop_state) {
-      live.stop_state = JobState::kCancelled;
-      live.stop_reason = "cancelled by " + who;
-      signal_job(it->second, SIGTERM);
-      live.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
-    }
+    if (!live.stop_state) stop_job(it->second, live, JobState::kCancelled, "cancelled by " + who);
     Job j = it->second;
     j.reason = "stopping: " + live.stop_reason;
     lock.unlock();
@@ -543,8 +572,10 @@ Result<JobManager::LogChunk> JobManager::read_log(std::int64_t id, std::uint64_t
 // ---- the loop ----
 
 void JobManager::loop() {
-  auto last_pass = std::chrono::steady_clock::now() - config_.tick;
-  auto last_gpu_check = std::chrono::steady_clock::now();
+  // Every period and deadline here runs on the monotonic clock: a wall clock stepped back
+  // (NTP, an operator) must not hold up passes, GPU checks or a SIGKILL that is due.
+  auto last_pass = clock_.monotonic() - config_.tick;
+  auto last_gpu_check = clock_.monotonic();
   for (;;) {
     std::vector<pollfd> fds;
     std::vector<std::int64_t> ids;
@@ -553,21 +584,21 @@ void JobManager::loop() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       fds.push_back({wake_fd_, POLLIN, 0});
-      std::int64_t now = to_ms(clock_.wall());
+      const auto now = clock_.monotonic();
       for (const auto& [id, live] : live_) {
         if (live->pidfd >= 0) {
           fds.push_back({live->pidfd, POLLIN, 0});
           ids.push_back(id);
         }
-        if (live->kill_at_ms > 0) {
-          timeout_ms =
-              static_cast<int>(std::clamp<std::int64_t>(live->kill_at_ms - now, 0, timeout_ms));
+        if (live->kill_at) {
+          auto left = std::chrono::ceil<std::chrono::milliseconds>(*live->kill_at - now);
+          timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, timeout_ms));
         }
       }
       if (dirty_) {
         // Passes are at most every min_pass_interval: under a burst of submissions or exits
         // one pass handles them all.
-        auto since = std::chrono::steady_clock::now() - last_pass;
+        auto since = now - last_pass;
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
             config_.min_pass_interval - since);
         timeout_ms = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, timeout_ms));
@@ -587,18 +618,17 @@ void JobManager::loop() {
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) reap(ids[i - 1]);
     }
-    std::int64_t now = to_ms(clock_.wall());
+    const auto t = clock_.monotonic();
     for (auto& [id, live] : live_) {
-      if (live->kill_at_ms > 0 && now >= live->kill_at_ms) {
-        live->kill_at_ms = 0;
-        auto it = running_.find(id);
-        if (it != running_.end()) {
-          spdlog::info("event=job_kill id={} reason=\"grace period over\"", id);
-          signal_job(it->second, SIGKILL);
-        }
+      auto it = running_.find(id);
+      if (it == running_.end()) continue;
+      track_command(it->second, *live);
+      if (live->kill_at && t >= *live->kill_at) {
+        live->kill_at.reset();
+        spdlog::info("event=job_kill id={} reason=\"grace period over\"", id);
+        signal_job(it->second, *live, SIGKILL);
       }
     }
-    auto t = std::chrono::steady_clock::now();
     if (nvml_ && t - last_gpu_check >= config_.gpu_check) {
       last_gpu_check = t;
       check_gpu_memory();
@@ -641,12 +671,9 @@ void JobManager::pass(std::unique_lock<std::mutex>& lock) {
     for (std::int64_t v : p.victims) {
       auto it = running_.find(v);
       if (it == running_.end()) continue;
-      Live& live = *live_.at(v);
-      live.stop_state = JobState::kPreempted;
-      live.stop_reason = "preempted by job " + std::to_string(pre.id) + " (priority " +
-                         std::to_string(pre.spec.priority) + ")";
-      signal_job(it->second, SIGTERM);
-      live.kill_at_ms = in.now_ms + config_.kill_grace.count();
+      stop_job(it->second, *live_.at(v), JobState::kPreempted,
+               "preempted by job " + std::to_string(pre.id) + " (priority " +
+                   std::to_string(pre.spec.priority) + ")");
       spdlog::info("event=job_preempt id={} for={}", v, pre.id);
     }
   }
@@ -693,11 +720,7 @@ void JobManager::pass(std::unique_lock<std::mutex>& lock) {
       live_[job.id] = std::move(*launched[i]);
       changed.push_back(job);
       if (auto c = cancel_requests_.find(job.id); c != cancel_requests_.end()) {
-        Live& live = *live_[job.id];
-        live.stop_state = JobState::kCancelled;
-        live.stop_reason = c->second;
-        signal_job(job, SIGTERM);
-        live.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
+        stop_job(job, *live_[job.id], JobState::kCancelled, c->second);
         cancel_requests_.erase(c);
       }
       continue;
@@ -909,18 +932,45 @@ std::vector<JobManager::JobUsageNow> JobManager::usage_now() const {
   return out;
 }
 
-void JobManager::signal_job(const Job& job, int sig) {
-  auto it = live_.find(job.id);
-  if (it != live_.end() && it->second->cgroup) (void)it->second->cgroup->kill_all(sig);
+void JobManager::stop_job(const Job& job, Live& live, JobState state, std::string reason) {
+  live.stop_state = state;
+  live.stop_reason = std::move(reason);
+  signal_job(job, live, SIGTERM);
+  live.kill_at = clock_.monotonic() + config_.kill_grace;
+}
+
+void JobManager::track_command(const Job& job, Live& live) {
+  if (live.command_pidfd >= 0 || live.shim <= 0 || !pidfd_alive(live.pidfd)) return;
+  pid_t pid = 0;
+  {
+    std::ifstream f(dir_of(job.id) / "pid");
+    if (!(f >> pid) || pid <= 0) return;  // not started yet
+  }
+  int fd = pidfd_open(pid, 0);
+  if (fd < 0) return;
+  // The command is the shim's one child and leads its own process group. What /proc says is
+  // about the process behind fd only if that process still exists after the read (a pid is
+  // not reused before its process is reaped), and the shim must still be alive then too, so
+  // that the parent named is this job's shim and not a process that got its pid since.
+  auto st = proc_stat(pid);
+  if (!st || st->ppid != live.shim || st->pgrp != pid || !pidfd_alive(fd) ||
+      !pidfd_alive(live.pidfd)) {
+    ::close(fd);
+    return;
+  }
+  live.command_pidfd = fd;
+  live.command_pgid = pid;
+}
+
+void JobManager::signal_job(const Job& job, Live& live, int sig) {
+  if (live.cgroup) (void)live.cgroup->kill_all(sig);
   // The shim forwards SIGTERM to the command, even when it is only about to start it and
   // neither the cgroup nor the process group holds it yet. (SIGKILL would end the shim.)
-  if (sig == SIGTERM && it != live_.end() && it->second->shim > 0) ::kill(it->second->shim, sig);
-  pid_t pid = job.pid;
-  if (pid <= 0) {
-    std::ifstream f(dir_of(job.id) / "pid");
-    f >> pid;
-  }
-  if (pid > 0) ::kill(-pid, sig);  // the job's process group
+  if (sig == SIGTERM && pidfd_alive(live.pidfd)) (void)pidfd_send_signal(live.pidfd, sig);
+  track_command(job, live);
+  // The command's process group, while its leader is alive: its pid, the group's id, cannot
+  // have been reused then.
+  if (live.command_pgid > 0 && pidfd_alive(live.command_pidfd)) ::kill(-live.command_pgid, sig);
 }
 
 void JobManager::reap(std::int64_t id) {
@@ -957,8 +1007,12 @@ void JobManager::finish(Job& job, Live& live) {
     if (auto st = live.cgroup->remove(); !st) {
       spdlog::warn("event=cgroup_remove_failed id={} error=\"{}\"", job.id, st.error().message());
     }
+  } else if (live.command_pgid > 0) {
+    // Without a cgroup: what is left of the command's process group, known to be the job's
+    // from a pidfd taken in this run. Its id stays taken while the group has members. A pid
+    // recorded before a restart (job.pid) is never signalled.
+    ::kill(-live.command_pgid, SIGKILL);
   }
-  if (job.pid > 0) ::kill(-job.pid, SIGKILL);
   std::int64_t now = to_ms(clock_.wall());
   job.end_ms = status.contains("end_ms") ? std::atoll(status["end_ms"].c_str()) : now;
   if (job.end_ms <= 0) job.end_ms = now;
@@ -1052,9 +1106,12 @@ void JobManager::finish(Job& job, Live& live) {
   }
 }
 
-// Per-process GPU memory from NVML, summed per job (a process belongs to the job whose shim
-// leads its session), kept as the job's peak; a job with a GPU share that uses more than the
-// share is stopped like a cancelled one, with an event saying why.
+// Per-process GPU memory from NVML, summed per job, kept as the job's peak; a job with a GPU
+// share that uses more than the share is stopped like a cancelled one, with an event saying
+// why. A process belongs to the job whose cgroup it lives in (/proc/PID/cgroup), so one that
+// calls setsid or double-forks is still the job's: only root can move it out. Jobs without a
+// cgroup (sched.cgroups = false) fall back to the session their shim leads, which a process
+// of the job can leave.
 void JobManager::check_gpu_memory() {
   std::map<int, std::vector<std::int64_t>> jobs_on_gpu;
   for (const auto& [id, job] : running_) {
@@ -1074,16 +1131,22 @@ void JobManager::check_gpu_memory() {
       continue;
     }
     for (const auto& p : *procs) {
-      std::ifstream f("/proc/" + std::to_string(p.pid) + "/stat");
-      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      auto close = stat.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(stat.substr(close + 2));
-      std::string state;
-      long ppid = 0, pgrp = 0, session = 0;
-      rest >> state >> ppid >> pgrp >> session;
+      auto cgroups = fs_.read("/proc/" + std::to_string(p.pid) + "/cgroup", 64 << 10);
+      std::optional<ProcStat> st;
       for (std::int64_t id : ids) {
-        if (running_.at(id).shim_pid == session) used[id] += p.used_memory_bytes;
+        auto live = live_.find(id);
+        if (live == live_.end()) continue;
+        bool mine = false;
+        if (live->second->cgroup) {
+          mine = cgroups && live->second->cgroup->holds(*cgroups);
+        } else {
+          if (!st) st = proc_stat(static_cast<pid_t>(p.pid));
+          mine = st && running_.at(id).shim_pid == st->session;
+        }
+        if (mine) {
+          used[id] += p.used_memory_bytes;
+          break;
+        }
       }
     }
   }
@@ -1097,12 +1160,10 @@ void JobManager::check_gpu_memory() {
       continue;
     }
     Live& l = *live->second;
-    l.stop_state = JobState::kFailed;
-    l.stop_reason = "stopped: it used " + format_size(bytes) + " of GPU memory, more than its " +
-                    format_size(a.gpu_memory_bytes) + " share of GPU " +
-                    model_.gpus[static_cast<std::size_t>(a.gpus.front())].pci_address;
-    signal_job(job, SIGTERM);
-    l.kill_at_ms = to_ms(clock_.wall()) + config_.kill_grace.count();
+    stop_job(job, l, JobState::kFailed,
+             "stopped: it used " + format_size(bytes) + " of GPU memory, more than its " +
+                 format_size(a.gpu_memory_bytes) + " share of GPU " +
+                 model_.gpus[static_cast<std::size_t>(a.gpus.front())].pci_address);
     spdlog::warn("event=job_gpu_memory_exceeded id={} used={} share={}", id, bytes,
                  a.gpu_memory_bytes);
     store::Event ev;
@@ -1186,16 +1247,20 @@ void JobManager::recover() {
     live->shim = shim;
     if (job.allocation) state_->add(*job.allocation);
     const bool has_status = fs::exists(dir / "status");
-    const bool alive = shim > 0 && start != 0 && start_time_of(shim) == start;
     running_.emplace(job.id, job);
-    if (alive && !has_status) {
-      live->pidfd = pidfd_open(shim, 0);
-      if (live->pidfd >= 0) {
+    if (shim > 0 && start != 0 && !has_status) {
+      // The pidfd first, then the start time: a match after the pidfd is open means the
+      // pidfd is that shim's, not a process that got the pid since.
+      int fd = pidfd_open(shim, 0);
+      if (fd >= 0 && start_time_of(shim) == start && pidfd_alive(fd)) {
+        live->pidfd = fd;
+        track_command(job, *live);
         live_[job.id] = std::move(live);
         ++adopted;
         spdlog::info("event=job_adopted id={} shim={}", job.id, shim);
         continue;
       }
+      if (fd >= 0) ::close(fd);
     }
     live_[job.id] = std::move(live);
     if (!has_status)

@@ -152,7 +152,15 @@ class JobManager {
   void finish(Job& job, Live& live);
   // Creates the job's cgroup and files and starts its shim; called without the lock.
   Result<std::unique_ptr<Live>> launch(Job& job, const Allocation& a);
-  void signal_job(const Job& job, int sig);
+  // The one stop sequence (cancel, preemption, GPU memory over the share): records why,
+  // sends SIGTERM and sets SIGKILL due after the grace, on the monotonic clock.
+  void stop_job(const Job& job, Live& live, JobState state, std::string reason);
+  // Sends sig through the job's cgroup, its shim's pidfd (SIGTERM only: the shim forwards it)
+  // and its command's process group while the command's pidfd says the leader lives.
+  void signal_job(const Job& job, Live& live, int sig);
+  // Takes a pidfd of the job's command once the shim has recorded its pid, checking that the
+  // process is the live shim's child and leads its own group; no-op once it has one.
+  void track_command(const Job& job, Live& live);
   void recover();
   void check_gpu_memory();
   std::filesystem::path dir_of(std::int64_t id) const;

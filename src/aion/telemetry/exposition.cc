@@ -116,7 +116,13 @@ std::string render_exposition(std::vector<MetricFamily> families,
   return out;
 }
 
-Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
+Result<std::vector<ParsedSample>> parse_exposition(std::string_view text,
+                                                   const ExpositionLimits& limits) {
+  auto over = [](const std::string& what) { return fail(ErrorCode::kResourceExhausted, what); };
+  if (text.size() > limits.max_bytes) {
+    return over("the text is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                std::to_string(limits.max_bytes) + "; push it in smaller parts");
+  }
   std::vector<ParsedSample> out;
   std::size_t line_no = 0;
   while (!text.empty()) {
@@ -143,9 +149,23 @@ Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
       }
       return line.substr(start, i - start);
     };
+    if (out.size() >= limits.max_samples) {
+      return over("line " + std::to_string(line_no) + ": more than " +
+                  std::to_string(limits.max_samples) +
+                  " samples (series) in one request, the limit; push them in smaller parts");
+    }
+    auto too_long = [&](std::string_view what, std::size_t limit) {
+      return over("line " + std::to_string(line_no) + ", column " + std::to_string(i + 1) + ": " +
+                  std::string(what) + " is longer than the limit of " + std::to_string(limit) +
+                  " bytes");
+    };
     ParsedSample s;
     std::size_t at = i;
     s.name = std::string(name_at());
+    if (s.name.size() > limits.max_name_bytes) {
+      i = at;
+      return too_long("the metric name", limits.max_name_bytes);
+    }
     if (!valid_metric_name(s.name)) {
       i = at;
       return bad("expected a metric name");
@@ -161,6 +181,16 @@ Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
         }
         at = i;
         std::string label(name_at());
+        if (label.size() > limits.max_name_bytes) {
+          i = at;
+          return too_long("a label name", limits.max_name_bytes);
+        }
+        if (s.labels.size() >= limits.max_labels) {
+          i = at;
+          return over("line " + std::to_string(line_no) + ", column " + std::to_string(i + 1) +
+                      ": more than " + std::to_string(limits.max_labels) +
+                      " labels on one sample, the limit");
+        }
         if (!valid_label_name(label)) {
           i = at;
           return bad("expected a label name or '}'");
@@ -174,6 +204,9 @@ Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
         std::string value;
         bool closed = false;
         while (i < line.size()) {
+          if (value.size() > limits.max_label_value_bytes) {
+            return too_long("the value of " + label, limits.max_label_value_bytes);
+          }
           char c = line[i++];
           if (c == '"') {
             closed = true;
@@ -187,12 +220,21 @@ Result<std::vector<ParsedSample>> parse_exposition(std::string_view text) {
           value.push_back(c);
         }
         if (!closed) return bad("the value of " + label + " is not closed");
-        for (const auto& [k, v] : s.labels) {
-          if (k == label) return bad("label " + label + " appears twice");
+        if (value.size() > limits.max_label_value_bytes) {
+          return too_long("the value of " + label, limits.max_label_value_bytes);
         }
         s.labels.emplace_back(std::move(label), std::move(value));
         skip_spaces();
         if (i < line.size() && line[i] == ',') ++i;
+      }
+      // A repeated label: sorted names side by side, O(n log n).
+      std::vector<std::string_view> names;
+      names.reserve(s.labels.size());
+      for (const auto& [k, v] : s.labels) names.push_back(k);
+      std::sort(names.begin(), names.end());
+      if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
+        return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no) + ": label " +
+                                                     std::string(*dup) + " appears twice");
       }
     }
     skip_spaces();

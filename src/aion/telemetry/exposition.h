@@ -45,9 +45,22 @@ struct ParsedSample {
   std::optional<std::int64_t> t_ms;
 };
 
+// Bounds on what one parse accepts, so that a pushed text cannot make aiond build an
+// unbounded number of series, labels or keys. Each sample line is one series' sample.
+struct ExpositionLimits {
+  std::size_t max_bytes = 16u << 20;         // the whole text
+  std::size_t max_samples = 100'000;         // sample lines
+  std::size_t max_labels = 64;               // labels of one sample
+  std::size_t max_name_bytes = 256;          // a metric or label name
+  std::size_t max_label_value_bytes = 4096;  // a label value (after unescaping)
+};
+
 // Parses the sample lines of a text in the exposition format (`#` lines and blank lines are
-// skipped). kInvalidArgument naming the line and column of the first malformed line; nothing
-// is returned then.
-Result<std::vector<ParsedSample>> parse_exposition(std::string_view text);
+// skipped). kInvalidArgument naming the line and column of the first malformed line, and
+// kResourceExhausted naming the limit a text goes past (checked as it is read, so a huge text
+// is refused without being parsed whole); nothing is returned then. A label repeated in one
+// sample is found by sorting, O(n log n) in the labels.
+Result<std::vector<ParsedSample>> parse_exposition(std::string_view text,
+                                                   const ExpositionLimits& limits = {});
 
 }  // namespace aion::telemetry

@@ -147,11 +147,10 @@ Result<std::int64_t> parse_duration_ms(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   std::string_view unit = text.substr(i);
-  if (i == 0 || i > 12) {
+  if (i == 0) {
     return fail(ErrorCode::kInvalidArgument,
                 "'" + std::string(text) + "' is not a duration; write e.g. 90s, 15m, 1h, 2d");
   }
-  const std::int64_t n = std::stoll(std::string(text.substr(0, i)));
   std::int64_t mult = 0;
   if (unit == "ms") mult = 1;
   if (unit == "s") mult = 1000;
@@ -163,7 +162,20 @@ Result<std::int64_t> parse_duration_ms(std::string_view text) {
     return fail(ErrorCode::kInvalidArgument, "'" + std::string(text) + "': unknown unit '" +
                                                  std::string(unit) + "' (use ms, s, m, h, d or w)");
   }
-  return n * mult;
+  // Digit by digit with overflow checks: a count of any length either fits in int64
+  // milliseconds or is refused, never wrapped.
+  std::int64_t n = 0, ms = 0;
+  for (std::size_t k = 0; k < i; ++k) {
+    const int digit = text[k] - '0';
+    if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, digit, &n) ||
+        __builtin_mul_overflow(n, mult, &ms)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "'" + std::string(text) +
+                      "' is too long a duration (at most about 292 million years); write a "
+                      "smaller one such as 30d");
+    }
+  }
+  return ms;
 }
 
 Result<Aggregation> parse_aggregation(std::string_view text) {

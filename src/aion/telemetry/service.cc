@@ -17,12 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string utc(std::int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -97,8 +91,8 @@ Result<TelemetryOptions> telemetry_options(const Config& c, const fs::path& stat
 }
 
 Telemetry::Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accelerator> gpus,
-                     EventSink events)
-    : options_(std::move(options)), fs_(std::move(fs)), events_(std::move(events)) {
+                     EventSink events, const Clock& clock)
+    : options_(std::move(options)), fs_(std::move(fs)), events_(std::move(events)), clock_(clock) {
   auto host = std::make_shared<HostCollector>(fs_);
   sources_.push_back({"host", options_.host_interval, [host] { return host->collect(); }});
   std::vector<hw::Accelerator> simulated, nvidia, amd;
@@ -275,8 +269,14 @@ void Telemetry::detect(const std::string& key, const MetricFamily& family, doubl
   }
   Score sc = w.detector.update(now_ms, x);
   if (sc.score < options_.anomaly_threshold) return;
-  if (w.last_event_ms != 0 && now_ms - w.last_event_ms < options_.anomaly_min_gap_ms) return;
-  w.last_event_ms = now_ms;
+  // The gap between events is a period: on the monotonic clock, so a wall clock stepped back
+  // does not silence the detector.
+  const auto mono = clock_.monotonic();
+  if (w.last_event &&
+      mono - *w.last_event < std::chrono::milliseconds(options_.anomaly_min_gap_ms)) {
+    return;
+  }
+  w.last_event = mono;
   {
     std::lock_guard lock(mu_);
     ++anomalies_;
@@ -377,30 +377,36 @@ Stores Telemetry::stores() const {
 }
 
 void Telemetry::loop() {
-  std::vector<std::int64_t> due(sources_.size());
-  const std::int64_t start = wall_ms();
-  for (std::size_t i = 0; i < sources_.size(); ++i) due[i] = start + sources_[i].interval.count();
-  std::int64_t flush_due = start + options_.flush_interval.count();
+  // Due times are on the monotonic clock, samples are stamped with the wall clock: a wall
+  // clock stepped back (NTP, an operator) neither stops collection nor makes it run wild.
+  using Mono = Clock::Monotonic;
+  std::vector<Mono> due(sources_.size());
+  const Mono start = clock_.monotonic();
+  for (std::size_t i = 0; i < sources_.size(); ++i) due[i] = start + sources_[i].interval;
+  Mono flush_due = start + options_.flush_interval;
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    std::int64_t next = flush_due;
+    Mono next = flush_due;
     for (auto d : due) next = std::min(next, d);
-    const std::int64_t now = wall_ms();
+    const Mono now = clock_.monotonic();
     if (next > now) {
-      cv_.wait_for(lock, milliseconds(next - now));
+      // At most a second at a time, so that a test clock moved by hand is seen soon.
+      cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(next - now, std::chrono::seconds(1)));
       continue;
     }
     lock.unlock();
+    const std::int64_t now_ms = wall_ms();
     for (std::size_t i = 0; i < sources_.size(); ++i) {
       if (due[i] > now) continue;
-      collect(i, now);
+      collect(i, now_ms);
       // The next slot on the source's own grid; skipped slots are not made up.
-      due[i] += sources_[i].interval.count() *
-                std::max<std::int64_t>(1, (now - due[i]) / sources_[i].interval.count() + 1);
+      const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::max<milliseconds>(sources_[i].interval, milliseconds(1)));
+      due[i] += interval * std::max<std::int64_t>(1, (now - due[i]) / interval + 1);
     }
     if (flush_due <= now) {
       flush();
-      flush_due = now + options_.flush_interval.count();
+      flush_due = now + options_.flush_interval;
     }
     lock.lock();
   }

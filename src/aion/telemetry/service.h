@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "aion/core/clock.h"
 #include "aion/core/config.h"
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
@@ -77,8 +79,9 @@ class Telemetry {
   using EventSink = std::function<void(const std::string& kind, const std::string& severity,
                                        const std::string& message, const std::string& data_json)>;
 
+  // `clock` times collection and flushes (monotonic) and stamps samples (wall).
   Telemetry(TelemetryOptions options, HostFs fs, std::vector<hw::Accelerator> gpus,
-            EventSink events);
+            EventSink events, const Clock& clock = Clock::system());
   ~Telemetry();
 
   // Adds a source before start() (per-job cgroup usage comes from the scheduler this way).
@@ -107,9 +110,12 @@ class Telemetry {
   void flush();
   void roll_up(std::int64_t now_ms);
 
+  std::int64_t wall_ms() const { return to_unix_ms(clock_.wall()); }
+
   TelemetryOptions options_;
   HostFs fs_;
   EventSink events_;
+  const Clock& clock_;
   std::vector<Source> sources_;
   std::unique_ptr<tsdb::Db> db_;
   std::unique_ptr<tsdb::Rollup> minutely_, hourly_;
@@ -124,7 +130,7 @@ class Telemetry {
     double prev = 0;
     std::int64_t prev_ms = 0;
     bool has_prev = false;
-    std::int64_t last_event_ms = 0;
+    std::optional<Clock::Monotonic> last_event;
   };
   std::map<std::string, Watch, std::less<>> watches_;  // touched by the loop thread only
   std::uint64_t anomalies_ = 0;
