@@ -1,24 +1,27 @@
 // aion-shim JOBDIR: supervises one job for aiond.
 //
 // aiond writes JOBDIR/launch (NUL-separated key=value records: exe, arg..., env..., cwd, uid,
-// gid, groups, log, procs... = the cgroup.procs files to join) and starts the shim in a session
-// of its own. The shim:
+// gid, groups, log, log_max, procs... = the cgroup.procs files to join) and starts the shim in a
+// session of its own. The shim:
 //   0. holds an exclusive flock on JOBDIR/shim.lock for as long as it lives; once it has the
 //      lock, a missing JOBDIR/launch means a restarted aiond gave the job up (requeued it)
 //      before this shim got going, and it exits without running anything;
 //   1. records itself in JOBDIR/shim.pid ("PID STARTTIME"), so a restarted aiond can find it;
 //   2. forks the job: it joins the job's cgroups, gets its own process group, stdout+stderr to
-//      the log, stdin from /dev/null, drops to the job's uid/gid and groups (the user's own
-//      supplementary groups from the group database, as login would give them, plus the
-//      launch file's `groups`: a GPU job needs `render`/`video` for /dev/kfd, /dev/dri),
+//      a pipe the shim reads, stdin from /dev/null, drops to the job's uid/gid and groups (the
+//      user's own supplementary groups from the group database, as login would give them, plus
+//      the launch file's `groups`: a GPU job needs `render`/`video` for /dev/kfd, /dev/dri),
 //      enters cwd and execs;
-//   3. records the job's pid in JOBDIR/pid, waits for it, and writes JOBDIR/status atomically
-//      (exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=).
+//   3. records the job's pid in JOBDIR/pid, copies the job's output to the log until log_max
+//      bytes (0: no cap; the log is root's, so the user's disk quota does not bound it) and
+//      drops the rest, saying so in the log, waits for the job, and writes JOBDIR/status
+//      atomically (exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=, output_dropped=).
 // The shim ignores SIGINT/SIGHUP/SIGQUIT/SIGPIPE and forwards SIGTERM to the job (also one that
 // arrives before the job exists): aiond stops a job by signalling the job's cgroup, its process
 // group and the shim, and the shim must live to record how it ended. Uses libc only.
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -146,6 +149,88 @@ long long now_ms() {
   ::_exit(127);
 }
 
+// Writes all of `data` to `fd` (a regular file: short writes only on a full disk).
+void write_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Copies the job's output from `in` to the log `log_fd` until `cap` bytes (0: no cap), then
+// counts and drops the rest; reaps `child` (its status and usage in `status` and `ru`). When
+// the job has exited, output still buffered is read, and descendants that kept the pipe open
+// are not waited for. Says in the log when the cap is reached and, at the end, how much was
+// dropped. Returns the bytes dropped.
+unsigned long long copy_output(int in, int log_fd, unsigned long long cap, pid_t child, int& status,
+                               rusage& ru) {
+  unsigned long long written = 0, dropped = 0;
+  bool exited = false;
+  // After the job's exit, what was already in the pipe (at most its 64 KiB buffer, more if
+  // enlarged) is still read; a descendant writing on would otherwise keep the shim here.
+  std::size_t after_exit = 1 << 20;
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    if (!exited) {
+      pid_t r = ::wait4(child, &status, WNOHANG, &ru);
+      if (r == child) {
+        exited = true;
+        ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) | O_NONBLOCK);
+      } else if (r < 0 && errno != EINTR) {
+        die(std::string("wait4: ") + std::strerror(errno));
+      }
+    }
+    if (!exited) {
+      pollfd p{in, POLLIN, 0};
+      // A bounded wait: the job may end while a descendant keeps the pipe open and quiet.
+      if (::poll(&p, 1, 200) <= 0) continue;
+    }
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (exited && n > 0) {
+      if (after_exit < static_cast<std::size_t>(n)) break;
+      after_exit -= static_cast<std::size_t>(n);
+    }
+    if (n <= 0) {
+      if (exited) break;
+      if (n < 0 && errno != EAGAIN) break;
+      if (n == 0) {  // every writer is gone: only the job's exit is left to wait for
+        break;
+      }
+      continue;
+    }
+    std::size_t take = static_cast<std::size_t>(n);
+    if (cap > 0 && written + take > cap) {
+      take = static_cast<std::size_t>(cap - written);
+      const bool first = dropped == 0;
+      dropped += static_cast<std::size_t>(n) - take;
+      write_all(log_fd, buf.data(), take);
+      written += take;
+      if (first) {
+        std::string note = "\naion: this job's output reached its cap of " + std::to_string(cap) +
+                           " bytes (sched.job_output_max_bytes); further output is dropped\n";
+        write_all(log_fd, note.data(), note.size());
+      }
+      continue;
+    }
+    write_all(log_fd, buf.data(), take);
+    written += take;
+  }
+  while (!exited && ::wait4(child, &status, 0, &ru) < 0) {
+    if (errno != EINTR) die(std::string("wait4: ") + std::strerror(errno));
+  }
+  if (dropped > 0) {
+    std::string note = "aion: output cap of " + std::to_string(cap) +
+                       " bytes reached: " + std::to_string(dropped) +
+                       " bytes of output were dropped\n";
+    write_all(log_fd, note.data(), note.size());
+  }
+  return dropped;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,6 +273,7 @@ int main(int argc, char** argv) {
   std::string launch;
   if (!read_file(g_dir + "/launch", launch)) die("cannot read " + g_dir + "/launch");
   std::string exe, cwd = "/", log;
+  unsigned long long log_max = 0;
   uid_t uid = ::getuid();
   gid_t gid = ::getgid();
   std::vector<gid_t> groups;
@@ -211,6 +297,8 @@ int main(int argc, char** argv) {
       cwd = v;
     else if (k == "log")
       log = v;
+    else if (k == "log_max")
+      log_max = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "procs")
       procs.push_back(v);
     else if (k == "uid")
@@ -233,6 +321,8 @@ int main(int argc, char** argv) {
   if (log_fd < 0) die("cannot open log " + log + ": " + std::strerror(errno));
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
 
   // Everything the child needs, prepared before fork.
   std::vector<char*> cargv, cenv;
@@ -258,6 +348,7 @@ int main(int argc, char** argv) {
   if (child < 0) die(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
     ::close(err_pipe[0]);
+    ::close(out_pipe[0]);
     char pidbuf[24];
     int n = std::snprintf(pidbuf, sizeof pidbuf, "%d", static_cast<int>(::getpid()));
     for (const auto& p : procs) {
@@ -275,7 +366,9 @@ int main(int argc, char** argv) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a SIGTERM forwarded already ends it here
     int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd < 0 || ::dup2(null_fd, 0) < 0) child_fail(err_pipe[1], "stdin");
-    if (::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0) child_fail(err_pipe[1], "stdout");
+    if (::dup2(out_pipe[1], 1) < 0 || ::dup2(out_pipe[1], 2) < 0) {
+      child_fail(err_pipe[1], "stdout");
+    }
     if (drop) {
       if (::setgroups(groups.size(), groups.data()) != 0) child_fail(err_pipe[1], "setgroups");
       if (::setgid(gid) != 0) child_fail(err_pipe[1], "setgid");
@@ -289,6 +382,7 @@ int main(int argc, char** argv) {
   ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   if (g_term) forward_term();  // asked to stop before the child existed
   ::close(err_pipe[1]);
+  ::close(out_pipe[1]);
   if (!write_atomic(g_dir + "/pid", std::to_string(child) + "\n")) {
     std::fprintf(stderr, "aion-shim: cannot write %s/pid\n", g_dir.c_str());
   }
@@ -308,9 +402,8 @@ int main(int argc, char** argv) {
 
   int status = 0;
   rusage ru{};
-  while (::wait4(child, &status, 0, &ru) < 0) {
-    if (errno != EINTR) die(std::string("wait4: ") + std::strerror(errno));
-  }
+  const unsigned long long dropped = copy_output(out_pipe[0], log_fd, log_max, child, status, ru);
+  ::close(out_pipe[0]);
   long long cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000LL +
                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
   std::string out;
@@ -323,6 +416,7 @@ int main(int argc, char** argv) {
     for (char& c : error) c = (c == '\n') ? ' ' : c;
     out += "error=" + error + "\n";
   }
+  if (dropped > 0) out += "output_dropped=" + std::to_string(dropped) + "\n";
   if (!write_atomic(g_dir + "/status", out)) die("cannot write the status file");
   return 0;
 }

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
+
+#include "aion/core/json.h"
 
 #include "aion/logs/header.h"
 
@@ -183,6 +186,100 @@ TEST(HeaderFormatTest, FastMatcherSplitsAsRe2Does) {
   ASSERT_TRUE(h);
   std::string spaces(3000, ' ');
   EXPECT_EQ(h->split(spaces).has_value(), h->split_reference(spaces).has_value());
+}
+
+// A line of `n` random lowercase words: a shape never seen before, as a flood would send.
+std::string random_words(std::mt19937& rng, int n) {
+  std::uniform_int_distribution<int> letter(0, 25), len(3, 9);
+  std::string out;
+  for (int w = 0; w < n; ++w) {
+    if (w > 0) out += ' ';
+    for (int k = len(rng); k > 0; --k) out += static_cast<char>('a' + letter(rng));
+  }
+  return out;
+}
+
+TEST(TemplateMinerBoundsTest, MiningSeesAtMostMaxLineBytesOfALine) {
+  MinerOptions o;
+  o.max_line_bytes = 18;
+  TemplateMiner m(shipped_masks(), o);
+  auto p = m.add("kernel says hello " + std::string(10000, 'x'));
+  EXPECT_EQ(p.template_text, "kernel says hello");
+  ASSERT_EQ(m.templates().size(), 1u);
+  EXPECT_LE(m.templates()[0].example.size(), 18u);
+}
+
+TEST(TemplateMinerBoundsTest, ANewShapeAtTheCapEvictsTemplatesSeenOnceBeforeRecurringOnes) {
+  MinerOptions o;
+  o.max_templates = 32;
+  TemplateMiner m(shipped_masks(), o);
+  std::mt19937 rng(7);
+  auto recurring = m.add("session opened for user root by (uid=0)");
+  m.add("session opened for user root by (uid=0)");
+  for (int i = 0; i < 1000; ++i) m.add(random_words(rng, 6));
+  EXPECT_LE(m.size(), 32u);
+  EXPECT_GT(m.evicted(), 0u);
+  EXPECT_EQ(m.match("session opened for user root by (uid=0)").template_id, recurring.template_id);
+  // New shapes still get templates of their own (no overflow while there is something to evict).
+  EXPECT_NE(m.add(random_words(rng, 6)).template_id, 0u);
+}
+
+TEST(TemplateMinerBoundsTest, PinnedAndFrequentTemplatesAreNeverEvicted) {
+  MinerOptions o;
+  o.max_templates = 8;
+  o.keep_hits = 3;
+  TemplateMiner m(shipped_masks(), o);
+  std::mt19937 rng(3);
+  auto pinned = m.add("NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.");
+  m.pin(pinned.template_id);
+  auto frequent = m.add("usb device connected");
+  m.add("usb device connected");
+  m.add("usb device connected");
+  for (int i = 0; i < 200; ++i) m.add(random_words(rng, 5));
+  std::set<std::uint64_t> ids;
+  for (const auto& t : m.templates()) ids.insert(t.id);
+  EXPECT_TRUE(ids.contains(pinned.template_id));
+  EXPECT_TRUE(ids.contains(frequent.template_id));
+}
+
+TEST(TemplateMinerBoundsTest, NewShapesOverflowWhenEveryTemplateMustBeKept) {
+  MinerOptions o;
+  o.max_templates = 2;
+  o.keep_hits = 1;
+  TemplateMiner m(shipped_masks(), o);
+  m.add("alpha beta gamma");
+  m.add("delta epsilon zeta eta");
+  auto p = m.add("theta iota kappa lambda mu");
+  EXPECT_EQ(p.template_id, 0u);
+  EXPECT_EQ(p.template_text, "<overflow>");
+}
+
+TEST(TemplateMinerBoundsTest, SavedStateStaysUnderMaxStateBytesAndKeepsTheMostUsed) {
+  MinerOptions o;
+  o.max_state_bytes = 64 * 1024;
+  TemplateMiner m(shipped_masks(), o);
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20; ++i) m.add("session opened for user root by (uid=0)");
+  for (int i = 0; i < 5000; ++i) m.add(random_words(rng, 8));
+  std::string json = m.to_json();
+  EXPECT_LE(json.size(), 64u * 1024);
+  TemplateMiner back(shipped_masks(), o);
+  ASSERT_TRUE(back.from_json(json, "test"));
+  EXPECT_LT(back.templates().size(), m.templates().size());
+  EXPECT_NE(back.match("session opened for user root by (uid=0)").template_id, 0u);
+}
+
+TEST(TemplateMinerBoundsTest, TheShapeCacheAndKeywordCountersStayUnderTheirCaps) {
+  MinerOptions o;
+  o.max_shapes = 100;
+  o.max_tokens = 500;
+  TemplateMiner m(shipped_masks(), o);
+  std::mt19937 rng(5);
+  for (int i = 0; i < 3000; ++i) m.add(random_words(rng, 4));
+  // The caps are internal; what shows is that saved keywords and shapes are bounded too.
+  Json j = Json::parse(m.to_json());
+  EXPECT_LE(j.at("shapes").size(), 100u);
+  EXPECT_LE(j.at("keywords").size(), 500u);
 }
 
 }  // namespace

@@ -55,6 +55,21 @@ ConfigSchema base_schema() {
               "SQLite synchronous mode: normal survives a daemon crash, full also a power loss",
               {"normal", "full"})
       .integer("store.busy_timeout_ms", 5000, "How long a write waits for a lock (ms)", 0, 600000)
+      .integer("store.prune_interval_s", 3600,
+               "Seconds between prunings of old jobs, events and incidents (also done at start)",
+               60, 7 * 86400)
+      .integer("store.jobs_keep_days", 30, "Days a finished job is kept (0: no age limit)", 0,
+               36500)
+      .integer("store.jobs_max_rows", 100000,
+               "Finished jobs kept at most, newest first (0: no limit)", 0, 100000000)
+      .integer("store.events_keep_days", 90, "Days an event is kept (0: no age limit)", 0, 36500)
+      .integer("store.events_max_rows", 1000000, "Events kept at most, newest first (0: no limit)",
+               0, 1000000000)
+      .integer("store.incidents_keep_days", 180,
+               "Days an incident without new evidence is kept (0: no age limit)", 0, 36500)
+      .integer("store.incidents_max_rows", 10000,
+               "Incidents kept at most, the most recently updated first (0: no limit)", 0,
+               100000000)
       .string("host.root", "/",
               "Root under which /proc, /sys, /dev and /etc are read (a recorded tree for tests)");
   return s;

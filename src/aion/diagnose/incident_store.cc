@@ -277,6 +277,17 @@ Result<Incident> IncidentStore::get(std::int64_t id) {
   return store_.with([&](store::Database& db) { return read_one(db, id); });
 }
 
+Result<std::int64_t> IncidentStore::prune(const store::Retention& retention, std::int64_t now_ms) {
+  auto gone = store::prune(store_,
+                           {.table = "diagnose_incidents",
+                            .time_column = "updated_ms",
+                            // New ids follow max_id(): the newest stays, so none is reused.
+                            .finished = "id < (SELECT max(id) FROM diagnose_incidents)"},
+                           retention, now_ms);
+  if (!gone) return std::unexpected(gone.error());
+  return static_cast<std::int64_t>(gone->size());
+}
+
 Result<std::int64_t> IncidentStore::max_id() {
   return store_.with([&](store::Database& db) -> Result<std::int64_t> {
     auto q = db.prepare("SELECT coalesce(max(id), 0) FROM diagnose_incidents");

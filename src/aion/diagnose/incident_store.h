@@ -11,6 +11,7 @@
 
 #include "aion/core/clock.h"
 #include "aion/diagnose/incident.h"
+#include "aion/store/retention.h"
 #include "aion/store/store.h"
 
 namespace aion::diagnose {
@@ -42,6 +43,10 @@ class IncidentStore {
   // kNotFound naming the id.
   Result<Incident> get(std::int64_t id);
   Result<std::int64_t> max_id();
+  // Deletes incidents that saw no evidence for longer than `retention` allows (and the
+  // oldest beyond its row limit), with their hypotheses, evidence and job links; the audit
+  // log is append-only and keeps its records. Returns how many incidents went.
+  Result<std::int64_t> prune(const store::Retention& retention, std::int64_t now_ms);
 
   Result<std::int64_t> audit(AuditRecord record);
   Result<std::vector<AuditRecord>> audit_log(std::int64_t incident_id = 0);

@@ -10,9 +10,16 @@ namespace aion::logs {
 namespace {
 
 constexpr std::string_view kVar = "<*>";
-// Tokens counted for the keyword statistics; beyond this many distinct ones (mostly
-// variables that look like words) new tokens are no longer counted.
-constexpr std::size_t kMaxCountedTokens = 1 << 20;
+// The first line a template saw is kept as its example, cut to this many bytes.
+constexpr std::size_t kMaxExampleBytes = 512;
+
+// `s` cut to at most `max` bytes, never inside a UTF-8 character.
+std::string_view truncate_utf8(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
 
 bool has_digit(std::string_view t) {
   return std::any_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -54,6 +61,8 @@ struct TemplateMiner::Cluster {
   std::vector<std::string> tokens;
   std::uint64_t alias = 0;  // merged into this template (0: none)
   std::vector<bool> words;  // per position: a token without digits was seen there
+  std::string collapsed;    // key in by_collapsed_ (collapse(tokens))
+  std::uint64_t last = 0;   // lines_ when a line last went to it (eviction order)
 };
 
 std::size_t TemplateMiner::index_of(std::uint64_t id) const {
@@ -124,6 +133,22 @@ std::string collapse(const std::vector<std::string>& tokens) {
 }
 
 }  // namespace
+
+void TemplateMiner::index_collapsed(int ci) {
+  Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  c.collapsed = collapse(c.tokens);
+  auto& list = by_collapsed_[c.collapsed];
+  list.insert(std::lower_bound(list.begin(), list.end(), ci), ci);
+}
+
+void TemplateMiner::unindex_collapsed(int ci) {
+  const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  auto it = by_collapsed_.find(c.collapsed);
+  if (it == by_collapsed_.end()) return;
+  auto& list = it->second;
+  list.erase(std::remove(list.begin(), list.end(), ci), list.end());
+  if (list.empty()) by_collapsed_.erase(it);
+}
 
 namespace {
 
@@ -202,12 +227,15 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
     }
     prev_var = line.var[i];
   }
-  for (std::size_t ci = 0; ci < clusters_.size(); ++ci) {
-    const Cluster& c = clusters_[ci];
-    if (c.alias == 0 && c.tokens.size() != line.tokens.size() && collapse(c.tokens) == collapsed &&
-        collapsed != line.shape) {
-      found.cluster = static_cast<int>(ci);
-      return found;
+  if (collapsed == line.shape) return found;
+  // The lowest index of that collapsed form: what a scan of every template would find.
+  if (auto it = by_collapsed_.find(collapsed); it != by_collapsed_.end()) {
+    for (int ci : it->second) {
+      const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+      if (c.alias == 0 && c.tokens.size() != line.tokens.size()) {
+        found.cluster = ci;
+        return found;
+      }
     }
   }
   return found;
@@ -227,6 +255,7 @@ void TemplateMiner::note_siblings(int a, int b, std::size_t pos) {
   if (set.size() < options_.slot_words) return;
   int keep = *set.begin();
   Cluster& k = clusters_[static_cast<std::size_t>(keep)];
+  unindex_collapsed(keep);
   k.tokens[pos].clear();
   k.words[pos] = true;
   for (int other : set) {
@@ -244,6 +273,8 @@ void TemplateMiner::note_siblings(int a, int b, std::size_t pos) {
       if (shape.cluster == other) shape.cluster = keep;
     }
   }
+  k.last = std::max(k.last, lines_);
+  index_collapsed(keep);
   k.info.text = render(k.tokens);
   siblings_.erase(key);
 }
@@ -315,7 +346,7 @@ void TemplateMiner::count_tokens(const Line& line, Shape* shape) {
     if (auto it = token_lines_.find(t); it != token_lines_.end()) {
       counter = &it->second;
       ++*counter;
-    } else if (token_lines_.size() < kMaxCountedTokens) {
+    } else if (token_lines_.size() < options_.max_tokens) {
       counter = &token_lines_.emplace(std::string(t), 1).first->second;
     }
     if (shape != nullptr && counter != nullptr) shape->counters.push_back(counter);
@@ -325,9 +356,11 @@ void TemplateMiner::count_tokens(const Line& line, Shape* shape) {
 
 ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
                               std::string_view source) {
+  content = truncate_utf8(content, options_.max_line_bytes);
   Line& line = *scratch_;
   prepare(content, line);
   ++lines_;
+  if (token_lines_.size() >= options_.max_tokens) trim_tokens();
   // A known shape goes straight to its template (as find() would send it); its tokens are
   // counted through the counters kept with it.
   auto known = by_shape_.find(line.shape);
@@ -342,15 +375,26 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     } else {
       count_tokens(line, &known->second);
     }
+    ++known->second.hits;
+    known->second.last = lines_;
     found.cluster = known->second.cluster;
   }
   int ci = found.cluster;
   bool created = false;
   if (ci < 0) {
     if (clusters_.size() >= options_.max_templates) {
-      ParsedLine overflow;
-      overflow.template_text = "<overflow>";
-      return overflow;
+      std::vector<int> remap;
+      if (!make_room(&remap)) {
+        ParsedLine overflow;
+        overflow.template_text = "<overflow>";
+        return overflow;
+      }
+      std::vector<std::pair<int, std::size_t>> near;
+      for (auto [other, pos] : found.near) {
+        int now = remap[static_cast<std::size_t>(other)];
+        if (now >= 0) near.emplace_back(now, pos);
+      }
+      found.near = std::move(near);
     }
     Cluster c;
     c.info.id = next_id_++;
@@ -360,11 +404,12 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     }
     c.info.text = render(c.tokens);
     c.info.first_seen_ms = time_ms;
-    c.info.example = std::string(content.substr(0, 1024));
+    c.info.example = std::string(truncate_utf8(content, kMaxExampleBytes));
     c.info.source = std::string(source);
     ci = static_cast<int>(clusters_.size());
     by_length_[c.tokens.size()].push_back(ci);
     clusters_.push_back(std::move(c));
+    index_collapsed(ci);
     created = true;
     for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
     if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
@@ -377,19 +422,27 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
       for (std::size_t i = 0; i < c.tokens.size(); ++i) {
         if (!line.var[i]) c.words[i] = true;
         if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
+          if (!changed) unindex_collapsed(ci);
           c.tokens[i].clear();
           changed = true;
         }
       }
-      if (changed) c.info.text = render(c.tokens);
+      if (changed) {
+        c.info.text = render(c.tokens);
+        index_collapsed(ci);
+      }
     }
   }
   if (known == by_shape_.end()) {
+    if (by_shape_.size() >= options_.max_shapes) trim_shapes();
     fresh.cluster = ci;
+    fresh.hits = 1;
+    fresh.last = lines_;
     by_shape_.emplace(line.shape, std::move(fresh));
   }
   Cluster& c = clusters_[static_cast<std::size_t>(ci)];
   ++c.info.count;
+  c.last = lines_;
   c.info.last_seen_ms = std::max(c.info.last_seen_ms, time_ms);
   ParsedLine out = result(c, line);
   out.new_template = created;
@@ -397,7 +450,152 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
   return out;
 }
 
+void TemplateMiner::pin(std::uint64_t id) {
+  pinned_.insert(resolve(id));
+}
+
+bool TemplateMiner::make_room(std::vector<int>* remap) {
+  // Merged templates are dead weight (their lines go to the one they joined): they go first.
+  std::vector<bool> drop(clusters_.size(), false);
+  std::size_t dropping = 0;
+  std::vector<int> candidates;
+  for (std::size_t i = 0; i < clusters_.size(); ++i) {
+    const Cluster& c = clusters_[i];
+    if (c.alias != 0) {
+      drop[i] = true;
+      ++dropping;
+    } else if (c.info.count < options_.keep_hits && !pinned_.contains(c.info.id)) {
+      candidates.push_back(static_cast<int>(i));
+    }
+  }
+  // Evicting a sixteenth at a time keeps the cost of compaction at a few steps per new line.
+  const std::size_t want = std::max<std::size_t>(1, options_.max_templates / 16);
+  if (dropping < want && !candidates.empty()) {
+    const std::size_t n = std::min(want - dropping, candidates.size());
+    // Seen once first, then the fewest lines, then the longest unseen; ids break ties.
+    auto order = [&](int a, int b) {
+      const Cluster& x = clusters_[static_cast<std::size_t>(a)];
+      const Cluster& y = clusters_[static_cast<std::size_t>(b)];
+      if (x.info.count != y.info.count) return x.info.count < y.info.count;
+      if (x.last != y.last) return x.last < y.last;
+      return x.info.id < y.info.id;
+    };
+    std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n - 1),
+                     candidates.end(), order);
+    for (std::size_t k = 0; k < n; ++k) drop[static_cast<std::size_t>(candidates[k])] = true;
+    evicted_ += n;
+    dropping += n;
+  }
+  if (dropping == 0) return false;
+  compact(drop, remap);
+  return true;
+}
+
+// Removes the clusters marked in `drop` and rebuilds every index into clusters_.
+void TemplateMiner::compact(const std::vector<bool>& drop, std::vector<int>* remap) {
+  std::vector<int> to(clusters_.size(), -1);
+  std::set<std::uint64_t> gone;
+  std::vector<Cluster> kept;
+  kept.reserve(clusters_.size());
+  for (std::size_t i = 0; i < clusters_.size(); ++i) {
+    if (drop[i]) {
+      if (clusters_[i].alias == 0) gone.insert(clusters_[i].info.id);
+      continue;
+    }
+    to[i] = static_cast<int>(kept.size());
+    kept.push_back(std::move(clusters_[i]));
+  }
+  clusters_ = std::move(kept);
+  for (auto it = by_shape_.begin(); it != by_shape_.end();) {
+    int now = to[static_cast<std::size_t>(it->second.cluster)];
+    if (now < 0) {
+      it = by_shape_.erase(it);
+    } else {
+      it->second.cluster = now;
+      ++it;
+    }
+  }
+  for (auto it = siblings_.begin(); it != siblings_.end();) {
+    std::set<int> now;
+    for (int ci : it->second) {
+      if (to[static_cast<std::size_t>(ci)] >= 0) now.insert(to[static_cast<std::size_t>(ci)]);
+    }
+    if (now.empty()) {
+      it = siblings_.erase(it);
+    } else {
+      it->second = std::move(now);
+      ++it;
+    }
+  }
+  for (auto it = aliases_.begin(); it != aliases_.end();) {
+    if (gone.contains(resolve(it->second))) {
+      it = aliases_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (std::uint64_t id : gone) pinned_.erase(id);
+  by_length_.clear();
+  by_collapsed_.clear();
+  for (std::size_t i = 0; i < clusters_.size(); ++i) {
+    if (clusters_[i].alias != 0) continue;
+    by_length_[clusters_[i].tokens.size()].push_back(static_cast<int>(i));
+    index_collapsed(static_cast<int>(i));
+  }
+  if (remap != nullptr) *remap = std::move(to);
+}
+
+// Forgets the least used eighth of the shape cache (fewest lines, then longest unseen).
+void TemplateMiner::trim_shapes() {
+  std::vector<std::pair<std::pair<std::uint64_t, std::uint64_t>, const std::string*>> order;
+  order.reserve(by_shape_.size());
+  for (const auto& [text, shape] : by_shape_) order.push_back({{shape.hits, shape.last}, &text});
+  const std::size_t n = std::max<std::size_t>(1, by_shape_.size() / 8);
+  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n - 1), order.end(),
+                   [](const auto& a, const auto& b) {
+                     return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+                   });
+  std::vector<std::string> victims;
+  victims.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) victims.push_back(*order[k].second);
+  for (const auto& v : victims) by_shape_.erase(v);
+}
+
+// Drops the rare tokens (fewer than min_frequent lines) from the keyword counters, and the
+// least frequent others while more than half the table is still in use. Shapes then count
+// their tokens by lookup once more, since their counters may point at dropped entries.
+void TemplateMiner::trim_tokens() {
+  for (auto it = token_lines_.begin(); it != token_lines_.end();) {
+    if (it->second < options_.min_frequent) {
+      it = token_lines_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (token_lines_.size() > options_.max_tokens / 2) {
+    std::vector<std::uint64_t> counts;
+    counts.reserve(token_lines_.size());
+    for (const auto& [t, n] : token_lines_) counts.push_back(n);
+    const std::size_t cut = token_lines_.size() - options_.max_tokens / 2;
+    std::nth_element(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(cut - 1),
+                     counts.end());
+    const std::uint64_t below = counts[cut - 1];
+    for (auto it = token_lines_.begin(); it != token_lines_.end();) {
+      if (it->second <= below) {
+        it = token_lines_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [text, shape] : by_shape_) {
+    shape.counters.clear();
+    shape.counted = false;
+  }
+}
+
 ParsedLine TemplateMiner::match(std::string_view content) const {
+  content = truncate_utf8(content, options_.max_line_bytes);
   Line line;
   prepare(content, line);
   int ci = find(line).cluster;
@@ -421,34 +619,88 @@ std::size_t TemplateMiner::size() const {
 }
 
 std::string TemplateMiner::to_json() const {
-  Json templates = Json::array();
-  for (const auto& c : clusters_) {
+  // Written by hand around each part's own dump so that the total stays under
+  // max_state_bytes: templates take up to three quarters, the most used first (written in
+  // id order, which load() turns into the same candidate order as here); then the shapes of
+  // the templates written, most used first, up to seven eighths; then the keywords.
+  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
+  const std::size_t budget = options_.max_state_bytes;
+  std::string out = "{\"schema_version\":1,\"next_id\":" + std::to_string(next_id_) +
+                    ",\"lines\":" + std::to_string(lines_) + ",\"templates\":[";
+  std::vector<std::size_t> order(clusters_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const bool pa = pinned_.contains(clusters_[a].info.id),
+               pb = pinned_.contains(clusters_[b].info.id);
+    if (pa != pb) return pa;
+    return clusters_[a].info.count > clusters_[b].info.count;
+  });
+  std::vector<std::string> parts(clusters_.size());
+  std::vector<bool> saved(clusters_.size(), false);
+  std::size_t used = out.size() + 64;  // the closing brackets and key names below
+  for (std::size_t i : order) {
+    const Cluster& c = clusters_[i];
     Json tokens = Json::array();
     for (const auto& t : c.tokens) tokens.push_back(t);
-    templates.push_back({{"id", c.info.id},
-                         {"text", c.info.text},
-                         {"tokens", std::move(tokens)},
-                         {"words", c.words},
-                         {"count", c.info.count},
-                         {"first_seen_ms", c.info.first_seen_ms},
-                         {"last_seen_ms", c.info.last_seen_ms},
-                         {"example", c.info.example},
-                         {"source", c.info.source}});
+    std::string part = dump(Json{{"id", c.info.id},
+                                 {"text", c.info.text},
+                                 {"tokens", std::move(tokens)},
+                                 {"words", c.words},
+                                 {"count", c.info.count},
+                                 {"first_seen_ms", c.info.first_seen_ms},
+                                 {"last_seen_ms", c.info.last_seen_ms},
+                                 {"example", c.info.example},
+                                 {"source", c.info.source}});
+    if (used + part.size() + 1 > budget / 4 * 3) continue;
+    used += part.size() + 1;
+    parts[i] = std::move(part);
+    saved[i] = true;
   }
-  Json shapes = Json::object();
-  for (const auto& [text, shape] : by_shape_)
-    shapes[text] = clusters_[static_cast<std::size_t>(shape.cluster)].info.id;
-  Json tokens = Json::object();
+  bool first = true;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!saved[i]) continue;
+    if (!first) out += ',';
+    out += parts[i];
+    first = false;
+  }
+  out += "],\"shapes\":{";
+  std::vector<std::pair<std::uint64_t, const std::string*>> shapes;
+  for (const auto& [text, shape] : by_shape_) {
+    if (saved[static_cast<std::size_t>(shape.cluster)]) shapes.emplace_back(shape.hits, &text);
+  }
+  std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  first = true;
+  for (const auto& [hits, text] : shapes) {
+    const Shape& shape = by_shape_.find(*text)->second;
+    std::string part = dump(Json(*text)) + ":" +
+                       std::to_string(clusters_[static_cast<std::size_t>(shape.cluster)].info.id);
+    if (used + part.size() + 1 > budget / 8 * 7) break;
+    used += part.size() + 1;
+    if (!first) out += ',';
+    out += part;
+    first = false;
+  }
+  out += "},\"keywords\":{";
+  std::vector<std::pair<std::uint64_t, const std::string*>> keywords;
   for (const auto& [t, n] : token_lines_) {
-    if (n >= options_.min_frequent) tokens[t] = n;
+    if (n >= options_.min_frequent) keywords.emplace_back(n, &t);
   }
-  Json j{{"schema_version", 1},
-         {"next_id", next_id_},
-         {"lines", lines_},
-         {"templates", std::move(templates)},
-         {"shapes", std::move(shapes)},
-         {"keywords", std::move(tokens)}};
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::sort(keywords.begin(), keywords.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  first = true;
+  for (const auto& [n, t] : keywords) {
+    std::string part = dump(Json(*t)) + ":" + std::to_string(n);
+    if (used + part.size() + 1 > budget) break;
+    used += part.size() + 1;
+    if (!first) out += ',';
+    out += part;
+    first = false;
+  }
+  out += "}}";
+  return out;
 }
 
 Status TemplateMiner::from_json(std::string_view text, std::string_view source) {
@@ -497,9 +749,14 @@ Status TemplateMiner::from_json(std::string_view text, std::string_view source) 
     by_shape_ = std::move(shapes);
     token_lines_ = std::move(tokens);
     by_length_.clear();
+    by_collapsed_.clear();
     for (std::size_t i = 0; i < clusters_.size(); ++i) {
       by_length_[clusters_[i].tokens.size()].push_back(static_cast<int>(i));
+      index_collapsed(static_cast<int>(i));
     }
+    siblings_.clear();
+    aliases_.clear();
+    pinned_.clear();
     next_id_ = std::max(j.at("next_id").get<std::uint64_t>(), max_id + 1);
     lines_ = j.at("lines").get<std::uint64_t>();
   } catch (const Json::exception& e) {

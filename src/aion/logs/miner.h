@@ -19,6 +19,13 @@
 // The result depends only on the order of the lines, never on timing or addresses
 // (deterministic). Template ids are never reused and survive save()/load().
 //
+// Bounds (a flood of unique lines must not grow memory or templates.json without end): a
+// line is mined on its first max_line_bytes only; at most max_templates templates are kept,
+// and when a new one needs room the least useful go first (seen once and never again, then
+// the fewest lines, then the longest unseen), never a pinned one nor one with keep_hits
+// lines or more; the shape cache and the keyword counters are capped likewise; save() writes
+// at most max_state_bytes, the most used templates first.
+//
 // Not thread-safe: callers serialise add() (LogService holds a mutex).
 #pragma once
 
@@ -50,8 +57,23 @@ struct MinerOptions {
   // "session closed") until that slot has taken this many different words; then the slot is
   // a variable (user names, host names) and they become one template.
   std::size_t slot_words = 3;
-  // At most this many templates; further new shapes go to the template "<overflow>".
-  std::size_t max_templates = 50000;
+  // At most this many templates (merged ones included). A new shape beyond it evicts the
+  // least useful templates (see above); when every template is pinned or has keep_hits lines,
+  // the line gets the template "<overflow>" (id 0) instead.
+  std::size_t max_templates = 10000;
+  // Templates with at least this many lines are never evicted.
+  std::uint64_t keep_hits = 100;
+  // A line is mined on its first this many bytes (cut back to a whole UTF-8 character):
+  // enough for any message's fixed words, and a bound on one template's size.
+  std::size_t max_line_bytes = 4096;
+  // Known shapes kept (the fast path of step 3); beyond it the least used are forgotten and
+  // their lines take the slower path once more.
+  std::size_t max_shapes = 40000;
+  // Distinct tokens counted for the keyword statistics; when full, the rare ones are dropped.
+  std::size_t max_tokens = 200000;
+  // save() and to_json() write at most this many bytes; templates that do not fit (the
+  // least used) are left out of the file, and shapes and keywords are cut to fit.
+  std::size_t max_state_bytes = 32u << 20;
   // A line of a shape not seen before is compared with at most this many templates of its
   // length (the oldest first), so that a flood of garbage lines, each a template of its own,
   // costs a bounded time per line instead of one growing with every line before it.
@@ -100,6 +122,11 @@ class TemplateMiner {
   std::uint64_t resolve(std::uint64_t id) const;
   std::size_t size() const;
   std::uint64_t lines() const { return lines_; }
+  // Templates evicted to make room so far (see MinerOptions::max_templates).
+  std::uint64_t evicted() const { return evicted_; }
+  // Keeps a template (an incident refers to it) from eviction; unknown ids are ignored.
+  void pin(std::uint64_t id);
+  const MinerOptions& options() const { return options_; }
 
   // JSON state: the templates with their tokens, counts and the keyword statistics.
   std::string to_json() const;
@@ -124,7 +151,9 @@ class TemplateMiner {
   struct Shape {
     int cluster = -1;
     std::vector<std::uint64_t*> counters;
-    bool counted = false;  // counters are filled (not yet for shapes from load())
+    bool counted = false;    // counters are filled (not yet for shapes from load())
+    std::uint64_t hits = 0;  // lines of this shape
+    std::uint64_t last = 0;  // lines_ when one was last seen
   };
   void prepare(std::string_view content, Line& line) const;
   void count_tokens(const Line& line, Shape* shape);
@@ -137,6 +166,15 @@ class TemplateMiner {
   std::size_t index_of(std::uint64_t id) const;
   ParsedLine result(const Cluster& c, const Line& line) const;
   bool keyword(std::string_view token) const;
+  // The collapsed-shape index (find()'s last step) for cluster `ci`.
+  void index_collapsed(int ci);
+  void unindex_collapsed(int ci);
+  // Evicts templates until one more fits; false when none may go. Indices into clusters_
+  // change: `remap` (when given) receives old index -> new index (-1: gone).
+  bool make_room(std::vector<int>* remap);
+  void compact(const std::vector<bool>& drop, std::vector<int>* remap);
+  void trim_shapes();
+  void trim_tokens();
 
   MaskSet masks_;
   MinerOptions options_;
@@ -146,6 +184,10 @@ class TemplateMiner {
   std::unordered_map<std::string, Shape, TokenHash, std::equal_to<>> by_shape_;
   std::unordered_map<std::string, std::set<int>> siblings_;
   std::unordered_map<std::uint64_t, std::uint64_t> aliases_;
+  // Clusters by their collapsed tokens (runs of variables as one), ascending indices.
+  std::unordered_map<std::string, std::vector<int>> by_collapsed_;
+  std::set<std::uint64_t> pinned_;
+  std::uint64_t evicted_ = 0;
   // Lines each token occurs in. Nodes never move, so Shape::counters may point into it.
   std::unordered_map<std::string, std::uint64_t, TokenHash, std::equal_to<>> token_lines_;
   std::unique_ptr<Line> scratch_;  // add()'s line buffers, reused

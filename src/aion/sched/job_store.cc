@@ -262,6 +262,14 @@ Status JobStore::remove_drain(const std::string& pci_address) {
   });
 }
 
+Result<std::vector<std::int64_t>> JobStore::prune(const store::Retention& retention,
+                                                  std::int64_t now_ms) {
+  return store::prune(
+      store_,
+      {.table = "jobs", .time_column = "end_ms", .finished = "state NOT IN ('pending', 'running')"},
+      retention, now_ms);
+}
+
 Result<std::vector<GpuDrain>> JobStore::drains() {
   return store_.with([&](store::Database& db) -> Result<std::vector<GpuDrain>> {
     auto st = db.prepare("SELECT pci_address, why, since_ms FROM gpu_drains ORDER BY pci_address");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aion/sched/job.h"
+#include "aion/store/retention.h"
 #include "aion/store/store.h"
 
 namespace aion::sched {
@@ -52,6 +53,11 @@ class JobStore {
   Status save_drain(const std::string& pci_address, const std::string& why, std::int64_t since_ms);
   Status remove_drain(const std::string& pci_address);
   Result<std::vector<GpuDrain>> drains();
+
+  // Deletes finished jobs (completed, failed, cancelled, preempted, lost) beyond `retention`
+  // as of `now_ms`, by end time; pending and running jobs are never touched. Returns the ids
+  // deleted, so that the caller can remove their directories.
+  Result<std::vector<std::int64_t>> prune(const store::Retention& retention, std::int64_t now_ms);
 
  private:
   store::Store& store_;

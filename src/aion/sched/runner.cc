@@ -147,6 +147,14 @@ ConfigSchema sched_config_schema() {
       .integer("sched.starvation_after_s", 600,
                "A job waiting longer than this goes before smaller jobs behind it", 1, 30 * 86400)
       .integer("sched.max_pending", 100000, "Pending jobs beyond this are refused", 1, 10000000)
+      .integer("sched.max_pending_per_user", 1000,
+               "Pending jobs one user may have; more are refused (0: no limit; root is exempt)", 0,
+               10000000)
+      .integer("sched.max_running_per_user", 0,
+               "Running jobs one user may have; more wait in the queue (0: no limit)", 0, 1000000)
+      .string("sched.job_output_max_bytes", "1G",
+              "Output (stdout+stderr) kept per job run; beyond it output is dropped and the "
+              "job's log says how much (0: no cap)")
       .integer("sched.gpu_memory_check_s", 2,
                "How often to read per-process GPU memory through NVML and stop jobs using more "
                "than their GPU share (0: never)",
@@ -181,6 +189,17 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   r.policy.fairshare_half_life_s = static_cast<double>(c.get_int("sched.fairshare_half_life_s"));
   r.policy.starvation_after_ms = c.get_int("sched.starvation_after_s") * 1000;
   r.max_pending = static_cast<int>(c.get_int("sched.max_pending"));
+  r.policy.max_pending_per_user = static_cast<int>(c.get_int("sched.max_pending_per_user"));
+  r.policy.max_running_per_user = static_cast<int>(c.get_int("sched.max_running_per_user"));
+  const std::string out_max = c.get_string("sched.job_output_max_bytes");
+  if (out_max == "0") {
+    r.job_output_max_bytes = 0;
+  } else if (auto n = parse_size(out_max); n) {
+    r.job_output_max_bytes = *n;
+  } else {
+    return fail(ErrorCode::kConfig,
+                c.source() + ": sched.job_output_max_bytes: " + n.error().message());
+  }
   r.gpu_check = std::chrono::seconds(c.get_int("sched.gpu_memory_check_s"));
   r.nvml_library = c.get_string("hw.nvml_library");
   for (const auto& q : c.get_tables("sched.queue")) {
@@ -437,6 +456,15 @@ Result<Job> JobManager::submit(JobSpec spec) {
       return fail(ErrorCode::kResourceExhausted,
                   "the queue is full (" + std::to_string(pending_.size()) +
                       " pending jobs, sched.max_pending); try again later");
+    }
+    if (spec.uid != 0 && config_.policy.max_pending_per_user > 0) {
+      int mine = 0;
+      for (const auto& [id, j] : pending_) {
+        if (j.spec.uid == spec.uid && ++mine >= config_.policy.max_pending_per_user) break;
+      }
+      if (auto st = check_pending_limit(config_.policy, spec.user, spec.uid, mine); !st) {
+        return std::unexpected(st.error());
+      }
     }
   }
   Job job;
@@ -861,6 +889,7 @@ Result<std::unique_ptr<JobManager::Live>> JobManager::launch(Job& job, const All
   rec("gid", std::to_string(job.spec.gid));
   if (job.spec.uid != 0) rec("groups", std::to_string(job.spec.gid));
   rec("log", (dir / "output.log").string());
+  rec("log_max", std::to_string(config_.job_output_max_bytes));
   for (const auto& p : procs) rec("procs", p);
   {
     std::ofstream f(dir / "launch", std::ios::binary);

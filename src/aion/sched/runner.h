@@ -55,6 +55,9 @@ struct RunnerConfig {
   std::chrono::milliseconds min_pass_interval{5};  // and at most this often
   PolicyConfig policy;
   int max_pending = 100000;  // submissions beyond this are refused (kResourceExhausted)
+  // Bytes of output one run of a job may write to its log (0: no cap); the shim drops the
+  // rest and says so in the log.
+  std::uint64_t job_output_max_bytes = 1ull << 30;
   // NVIDIA GPUs: how often per-process GPU memory is read through NVML (0: never). A job with
   // a GPU share that uses more than its share is stopped.
   std::chrono::milliseconds gpu_check{2000};

@@ -139,6 +139,18 @@ std::vector<const Job*> rank_pending(const std::vector<const Job*>& pending,
   return out;
 }
 
+Status check_pending_limit(const PolicyConfig& config, std::string_view user, std::uint32_t uid,
+                           int pending) {
+  if (uid == 0 || config.max_pending_per_user <= 0 || pending < config.max_pending_per_user) {
+    return {};
+  }
+  return fail(ErrorCode::kResourceExhausted,
+              "user " + std::string(user) + " (uid " + std::to_string(uid) + ") already has " +
+                  std::to_string(pending) + " pending jobs, the limit per user " +
+                  "(sched.max_pending_per_user = " + std::to_string(config.max_pending_per_user) +
+                  "); wait for some to start or cancel some (aion cancel), then submit again");
+}
+
 Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
   Plan plan;
   NodeState state = *in.state;
@@ -150,8 +162,20 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
   std::set<std::int64_t> stopping = in.stopping;
   const auto shares = share_policy_for(in, config);
   const PlaceOptions popt{.share_policy = shares ? shares->policy.get() : nullptr};
+  // Running jobs per uid (stopping ones still count: they hold their share until they exit).
+  std::map<std::uint32_t, int> running_of;
+  if (config.max_running_per_user > 0) {
+    for (const Job* r : in.running) ++running_of[r->spec.uid];
+  }
 
   for (const Job* job : ranked) {
+    if (config.max_running_per_user > 0 &&
+        running_of[job->spec.uid] >= config.max_running_per_user) {
+      plan.waiting[job->id] = "user " + job->spec.user + " has " +
+                              std::to_string(running_of[job->spec.uid]) +
+                              " running jobs, the limit per user (sched.max_running_per_user)";
+      continue;
+    }
     if (line_holder) {
       plan.waiting[job->id] = "behind job " + std::to_string(*line_holder) +
                               ", which has waited longest and goes first";
@@ -178,6 +202,7 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
       if (!res.candidates.empty()) {
         Candidate& c = res.candidates.front();
         state.add(c.allocation);
+        ++running_of[job->spec.uid];
         plan.starts.push_back({job->id, std::move(c.allocation), std::move(c.why)});
         failed_shapes.clear();
         continue;

@@ -9,6 +9,10 @@
 // starts (a blocked job does not block smaller ones behind it), except that a job that waited
 // longer than `starvation_after` holds the line: nothing behind it starts until it does.
 //
+// Per-user limits: a user may hold at most `max_running_per_user` running jobs (0: no limit);
+// a pending job of a user at that limit waits (and does not hold the line), whatever its
+// rank. The pending cap is checked at submission (check_pending_limit), not here.
+//
 // Gang: placement gives a job all of its GPUs or none, so no job ever holds part of a set.
 //
 // Preemption: a blocked job may stop running jobs of a lower priority when stopping them
@@ -39,7 +43,17 @@ struct PolicyConfig {
   std::int64_t starvation_after_ms = 10 * 60 * 1000;
   bool preemption = true;
   std::string share_policy = "fgd";  // a cluster::policy_names() entry, or "local"
+  int max_running_per_user = 0;      // 0: no limit (sched.max_running_per_user)
+  int max_pending_per_user = 1000;   // 0: no limit (sched.max_pending_per_user)
 };
+
+// Whether user `user` (uid `uid`), who has `pending` jobs waiting now, may queue one more
+// under config.max_pending_per_user. Root (uid 0) is not capped: root can stop aiond anyway,
+// and the node's own automation (remediation requeues, pipelines) submits as root; the
+// node-wide sched.max_pending still bounds everyone. kResourceExhausted naming the limit,
+// the count and what to do.
+Status check_pending_limit(const PolicyConfig& config, std::string_view user, std::uint32_t uid,
+                           int pending);
 
 // Whether `name` is a share policy PolicyConfig takes; kInvalidArgument naming the known ones.
 Status check_share_policy(std::string_view name);

@@ -57,6 +57,13 @@ Result<std::int64_t> EventLog::append(Event e) {
   });
 }
 
+Result<std::int64_t> EventLog::prune(const Retention& retention, std::int64_t now_ms) {
+  auto gone =
+      store::prune(store_, {.table = "events", .time_column = "time_ms"}, retention, now_ms);
+  if (!gone) return std::unexpected(gone.error());
+  return static_cast<std::int64_t>(gone->size());
+}
+
 Result<std::vector<Event>> EventLog::list(const EventQuery& q) {
   return store_.with([&](Database& db) -> Result<std::vector<Event>> {
     // A cursor pages forward; no cursor reads the tail.

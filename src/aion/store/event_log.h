@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aion/core/clock.h"
+#include "aion/store/retention.h"
 #include "aion/store/store.h"
 
 namespace aion::store {
@@ -45,6 +46,8 @@ class EventLog {
   Result<std::int64_t> append(Event event);
   Result<std::vector<Event>> list(const EventQuery& query);
   std::int64_t last_id() const { return last_id_.load(std::memory_order_acquire); }
+  // Deletes events beyond `retention` as of `now_ms` (store::prune); returns how many.
+  Result<std::int64_t> prune(const Retention& retention, std::int64_t now_ms);
 
  private:
   Store& store_;
