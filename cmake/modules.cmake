@@ -5,6 +5,8 @@ set(AION_MODULE_RANK_core 0)
 set(AION_MODULE_RANK_hw 1)
 set(AION_MODULE_RANK_store 1)
 set(AION_MODULE_RANK_tsdb 1)
+# privacy: the gate every byte leaving the node passes (secrets and personal data).
+set(AION_MODULE_RANK_privacy 1)
 # k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
 foreach(m sched cluster telemetry diagnose logs envcfg tune pipeline k8s)
   set(AION_MODULE_RANK_${m} 2)
