@@ -6,7 +6,8 @@
 # the ctest test `layering` run it).
 set(AION_MODULE_RANKS
   core:0
-  hw:1 store:1 tsdb:1
+  # privacy: the gate every byte leaving the node passes (secrets and personal data).
+  hw:1 store:1 tsdb:1 privacy:1
   # k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
   sched:2 cluster:2 telemetry:2 diagnose:2 logs:2 envcfg:2 tune:2 pipeline:2 k8s:2
   api:3 copilot:3)

@@ -9,6 +9,7 @@
 #include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
+#include "aion/privacy/policy.h"
 #include "aion/sched/runner.h"
 #include "aion/telemetry/service.h"
 
@@ -21,6 +22,7 @@ ConfigSchema config_schema() {
   s.merge(telemetry::telemetry_config_schema());
   s.merge(logs::logs_config_schema());
   s.merge(diagnose::diagnose_config_schema());
+  s.merge(privacy::privacy_config_schema());
   return s;
 }
 

@@ -23,6 +23,7 @@ void add_slurm_commands(CLI::App& app, Context& ctx);
 void add_env_commands(CLI::App& app, Context& ctx);
 void add_diagnose_commands(CLI::App& app, Context& ctx);
 void add_k8s_commands(CLI::App& app, Context& ctx);
+void add_redact_command(CLI::App& app, Context& ctx);
 }  // namespace aion::cli
 
 namespace {
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   add_env_commands(app, ctx);
   add_diagnose_commands(app, ctx);
   add_k8s_commands(app, ctx);
+  add_redact_command(app, ctx);
 
   std::string shell;
   auto* completion = app.add_subcommand(

@@ -28,6 +28,7 @@
 #include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
+#include "aion/privacy/policy.h"
 #include "aion/sched/runner.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
@@ -63,6 +64,7 @@ aion::ConfigSchema daemon_schema() {
   s.merge(aion::telemetry::telemetry_config_schema());
   s.merge(aion::logs::logs_config_schema());
   s.merge(aion::diagnose::diagnose_config_schema());
+  s.merge(aion::privacy::privacy_config_schema());
   return s;
 }
 

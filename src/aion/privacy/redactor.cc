@@ -1,0 +1,405 @@
+#include "aion/privacy/redactor.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include "aion/core/paths.h"
+#include "aion/privacy/validators.h"
+
+namespace aion::privacy {
+namespace {
+
+// A rejected candidate shorter than this is searched again from its second byte; longer
+// ones are skipped whole so that a pathological line stays linear.
+constexpr std::size_t kRetryInsideBytes = 64;
+// Account names shorter than this are too often ordinary words ("ai", "ml").
+constexpr std::size_t kMinAccountName = 3;
+// At most this many distinct account names found in context are searched for elsewhere in
+// one text (one alternation, one pass).
+constexpr std::size_t kMaxPropagated = 256;
+
+RE2::Options re_options() {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(8 << 20);
+  return o;
+}
+
+unsigned char fold(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+// Aho-Corasick automaton over the detectors' prefilter literals, case-insensitive: one pass
+// over the text reports every position where some literal ends. Dense transitions (256 per
+// state) keep the inner loop one load per byte; a few hundred literals need well under 1 MiB.
+class Literals {
+ public:
+  void add(std::string_view lit, int detector) {
+    int s = 0;
+    for (unsigned char c : lit) {
+      c = fold(c);
+      if (next_[s * 256 + c] <= 0) {
+        next_[s * 256 + c] = states();
+        grow();
+      }
+      s = next_[s * 256 + c];
+    }
+    out_[s].push_back(detector);
+  }
+  void build() {
+    std::vector<int> queue;
+    for (int c = 0; c < 256; ++c) {
+      int t = next_[c];
+      if (t > 0) {
+        fail_[t] = 0;
+        queue.push_back(t);
+      } else {
+        next_[c] = 0;
+      }
+    }
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+      const int s = queue[i];
+      const auto& inherited = out_[fail_[s]];
+      out_[s].insert(out_[s].end(), inherited.begin(), inherited.end());
+      for (int c = 0; c < 256; ++c) {
+        int& t = next_[s * 256 + c];
+        if (t > 0) {
+          fail_[t] = next_[fail_[s] * 256 + c];
+          queue.push_back(t);
+        } else {
+          t = next_[fail_[s] * 256 + c];
+        }
+      }
+    }
+  }
+  // Calls hit(position_of_last_byte, detector) for each literal occurrence.
+  template <typename F>
+  void scan(std::string_view text, F&& hit) const {
+    int s = 0;
+    const int* next = next_.data();
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      s = next[s * 256 + fold(static_cast<unsigned char>(text[i]))];
+      if (!out_[s].empty()) {
+        for (int d : out_[s]) hit(i, d);
+      }
+    }
+  }
+  Literals() { grow(); }
+
+ private:
+  int states() const { return static_cast<int>(out_.size()); }
+  void grow() {
+    next_.resize(next_.size() + 256, -1);
+    out_.emplace_back();
+    fail_.push_back(0);
+  }
+  std::vector<int> next_;
+  std::vector<std::vector<int>> out_;
+  std::vector<int> fail_;
+};
+
+// Overlaps: the higher-ranked category wins, then the longer span, then the more confident.
+// Returns the winners sorted by offset.
+std::vector<Finding> resolve(std::vector<Finding> cand) {
+  std::sort(cand.begin(), cand.end(), [](const Finding& a, const Finding& b) {
+    if (a.category != b.category) return a.category < b.category;
+    if (a.end - a.begin != b.end - b.begin) return a.end - a.begin > b.end - b.begin;
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
+    return a.begin < b.begin;
+  });
+  std::map<std::size_t, std::size_t> taken;  // begin -> end
+  std::vector<Finding> out;
+  for (const Finding& f : cand) {
+    auto it = taken.lower_bound(f.begin);
+    if (it != taken.end() && it->first < f.end) continue;
+    if (it != taken.begin() && std::prev(it)->second > f.begin) continue;
+    taken.emplace(f.begin, f.end);
+    out.push_back(f);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Finding& a, const Finding& b) { return a.begin < b.begin; });
+  return out;
+}
+
+}  // namespace
+
+struct Redactor::Impl {
+  DetectorSet set;
+  Policy policy;
+  std::vector<Detector> all;                   // the set's detectors, then the accounts one
+  std::vector<std::unique_ptr<RE2>> compiled;  // by index into all
+  Literals literals;                           // prefilter literals -> detector index
+  std::vector<int> whole;  // detectors run over the whole text (multiline, no prefilter)
+
+  void find(int d, std::string_view text, std::size_t base, std::string_view whole,
+            std::vector<Finding>& out) const {
+    const Detector& det = all[d];
+    const RE2& re = *compiled[d];
+    const int groups = std::max(det.group, 0) + 1;
+    re2::StringPiece sub[10];
+    const re2::StringPiece piece(text.data(), text.size());
+    std::size_t pos = 0;
+    while (pos <= text.size() && re.Match(piece, pos, text.size(), RE2::UNANCHORED, sub, groups)) {
+      const re2::StringPiece& g = sub[det.group];
+      const std::size_t mbegin = static_cast<std::size_t>(sub[0].data() - text.data());
+      std::size_t next = mbegin + std::max<std::size_t>(sub[0].size(), 1);
+      if (g.data() != nullptr && !g.empty()) {
+        const std::size_t begin = static_cast<std::size_t>(g.data() - text.data());
+        const std::string_view value(g.data(), g.size());
+        const bool one_line = det.multiline || value.find('\n') == std::string_view::npos;
+        const bool ok = one_line && validate(det, Candidate{value, whole, base + begin}, set);
+        if (ok) {
+          out.push_back(
+              {det.category, det.id, base + begin, base + begin + value.size(), det.confidence});
+        }
+        // Resume after the value, not the whole match, so that a trailing context character
+        // the expression consumed can start the next match. A short rejected candidate may
+        // hide a valid one that starts inside it (a card number followed by a stray digit).
+        next = std::max(mbegin + 1, begin + value.size());
+        if (!ok && value.size() < kRetryInsideBytes) next = mbegin + 1;
+      }
+      pos = next;
+    }
+  }
+};
+
+Redactor::Redactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Redactor::Redactor(Redactor&&) noexcept = default;
+Redactor& Redactor::operator=(Redactor&&) noexcept = default;
+Redactor::~Redactor() = default;
+
+const Policy& Redactor::policy() const {
+  return impl_->policy;
+}
+const DetectorSet& Redactor::detectors() const {
+  return impl_->set;
+}
+
+Result<Redactor> Redactor::create(DetectorSet detectors, Policy policy,
+                                  std::vector<std::string> users) {
+  auto impl = std::make_unique<Impl>();
+  impl->all = detectors.detectors();
+  std::string accounts;
+  for (const auto& u : users) {
+    if (u.size() < kMinAccountName) continue;
+    accounts += (accounts.empty() ? "" : "|") + RE2::QuoteMeta(u);
+  }
+  if (!accounts.empty()) {
+    Detector d;
+    d.id = "local-account";
+    d.category = Category::kUser;
+    d.regex = "\\b(" + accounts + ")\\b";
+    d.validate = "user";
+    d.confidence = 0.9;
+    d.source = "this host's /etc/passwd (non-system accounts)";
+    d.file = "/etc/passwd";
+    impl->all.push_back(std::move(d));
+  }
+  for (std::size_t i = 0; i < impl->all.size(); ++i) {
+    const Detector& d = impl->all[i];
+    auto re = std::make_unique<RE2>(d.regex, re_options());
+    if (!re->ok()) {
+      return fail(ErrorCode::kConfig,
+                  d.file + ": detector '" + d.id + "': regex: RE2 rejects it: " + re->error());
+    }
+    impl->compiled.push_back(std::move(re));
+    if (d.prefilter.empty()) impl->whole.push_back(static_cast<int>(i));
+    for (const auto& lit : d.prefilter) impl->literals.add(lit, static_cast<int>(i));
+  }
+  impl->literals.build();
+  impl->set = std::move(detectors);
+  impl->policy = std::move(policy);
+  return Redactor(std::move(impl));
+}
+
+Result<Redactor> Redactor::load(const Policy& policy, const HostFs& host) {
+  const std::filesystem::path dir =
+      policy.detectors_dir.empty() ? data_dir() / "privacy" : policy.detectors_dir;
+  auto set = DetectorSet::load_dir(dir, policy.site_detectors_dir);
+  if (!set) return std::unexpected(set.error());
+  std::vector<std::string> users;
+  if (policy.users_from_passwd) {
+    if (auto text = host.read("/etc/passwd", 16 << 20)) {
+      for (auto& u : parse_passwd_users(*text)) {
+        if (!set->list("system_user").contains(u)) users.push_back(std::move(u));
+      }
+    }
+  }
+  return create(std::move(*set), policy, std::move(users));
+}
+
+std::vector<Finding> Redactor::scan_all(std::string_view text) const {
+  const Impl& m = *impl_;
+  std::vector<Finding> cand;
+  for (int d : m.whole) m.find(d, text, 0, text, cand);
+  // Prefiltered detectors run on each line that holds one of their literals, once per line.
+  std::vector<std::size_t> last_line(m.all.size(), std::string_view::npos);
+  // Hits come in text order, so the current line only moves forward: finding its bounds
+  // costs one pass over the text in all.
+  std::size_t line_begin = 0, line_end = 0;
+  m.literals.scan(text, [&](std::size_t at, int d) {
+    if (at >= line_end) {
+      std::size_t b = at;
+      while (b > line_end && text[b - 1] != '\n') --b;
+      line_begin = b;
+      line_end = text.find('\n', at);
+      if (line_end == std::string_view::npos) line_end = text.size();
+    }
+    if (last_line[d] == line_begin) return;
+    last_line[d] = line_begin;
+    m.find(d, text.substr(line_begin, line_end - line_begin), line_begin, text, cand);
+  });
+  std::vector<Finding> out = resolve(cand);
+  // An account name found in context ("user=alice", "/home/alice") is the same personal data
+  // wherever else it stands as a word in this text ("- name: alice").
+  std::set<std::string, std::less<>> names;
+  for (const Finding& f : out) {
+    const std::size_t n = f.end - f.begin;
+    if (f.category == Category::kUser && n >= kMinAccountName && names.size() < kMaxPropagated) {
+      names.emplace(text.substr(f.begin, n));
+    }
+  }
+  if (names.empty()) return out;
+  std::string alternation;
+  for (const auto& n : names) alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(n);
+  RE2 re("\\b(" + alternation + ")\\b", re_options());
+  re2::StringPiece in(text.data(), text.size()), g;
+  const std::size_t before = cand.size();
+  while (re.ok() && RE2::FindAndConsume(&in, re, &g)) {
+    const auto begin = static_cast<std::size_t>(g.data() - text.data());
+    cand.push_back({Category::kUser, "user-elsewhere", begin, begin + g.size(), 0.8});
+  }
+  return cand.size() == before ? out : resolve(cand);
+}
+
+std::vector<Finding> Redactor::scan(std::string_view text) const {
+  std::vector<Finding> all = scan_all(text);
+  std::erase_if(all, [&](const Finding& f) {
+    return impl_->policy.allows(f.category, text.substr(f.begin, f.end - f.begin));
+  });
+  return all;
+}
+
+Redaction Redactor::redact(std::string_view text, PlaceholderMap& map) const {
+  Redaction r;
+  r.findings = scan(text);
+  r.text.reserve(text.size());
+  const auto reserved = placeholder_words(text);
+  std::size_t at = 0;
+  for (const Finding& f : r.findings) {
+    const std::string_view value = text.substr(f.begin, f.end - f.begin);
+    r.text.append(text.substr(at, f.begin - at));
+    const std::string& token = map.assign(f.category, value, reserved);
+    r.text += token;
+    // A multi-line value keeps its line breaks so the text keeps its line count.
+    r.text.append(static_cast<std::size_t>(std::count(value.begin(), value.end(), '\n')), '\n');
+    r.placeholders.push_back(token);
+    at = f.end;
+  }
+  r.text.append(text.substr(at));
+  return r;
+}
+
+const std::string& PlaceholderMap::assign(Category c, std::string_view value,
+                                          std::string_view input) {
+  return assign(c, value, placeholder_words(input));
+}
+
+const std::string& PlaceholderMap::assign(Category c, std::string_view value,
+                                          const std::set<std::string, std::less<>>& reserved) {
+  const int ci = static_cast<int>(c);
+  auto key = std::pair<int, std::string>(ci, std::string(value));
+  if (auto it = by_value_.find(key); it != by_value_.end()) return it->second;
+  std::string token;
+  do {
+    token = "<" + std::string(category_token(c)) + "_" + std::to_string(++next_[ci]) + ">";
+  } while (reserved.contains(token) || by_token_.contains(token));
+  by_token_.emplace(token, std::string(value));
+  return by_value_.emplace(std::move(key), std::move(token)).first->second;
+}
+
+std::set<std::string, std::less<>> placeholder_words(std::string_view text) {
+  std::set<std::string, std::less<>> out;
+  for (std::size_t lt = text.find('<'); lt != std::string_view::npos; lt = text.find('<', lt + 1)) {
+    std::size_t gt = lt + 1;
+    while (gt < text.size() && gt - lt < 40 &&
+           ((text[gt] >= 'A' && text[gt] <= 'Z') || (text[gt] >= '0' && text[gt] <= '9') ||
+            text[gt] == '_')) {
+      ++gt;
+    }
+    if (gt < text.size() && text[gt] == '>' && gt > lt + 1) {
+      out.emplace(text.substr(lt, gt - lt + 1));
+    }
+  }
+  return out;
+}
+
+std::string PlaceholderMap::restore(std::string_view text) const {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t lt = text.find('<', i);
+    if (lt == std::string_view::npos) break;
+    out.append(text.substr(i, lt - i));
+    std::size_t gt = lt + 1;
+    while (gt < text.size() && gt - lt < 40 &&
+           ((text[gt] >= 'A' && text[gt] <= 'Z') || (text[gt] >= '0' && text[gt] <= '9') ||
+            text[gt] == '_')) {
+      ++gt;
+    }
+    if (gt < text.size() && text[gt] == '>') {
+      auto it = by_token_.find(text.substr(lt, gt - lt + 1));
+      if (it != by_token_.end()) {
+        out += it->second;
+        std::size_t next = gt + 1;
+        const auto lines =
+            static_cast<std::size_t>(std::count(it->second.begin(), it->second.end(), '\n'));
+        if (lines && text.substr(next, lines) == std::string(lines, '\n')) next += lines;
+        i = next;
+        continue;
+      }
+    }
+    out += '<';
+    i = lt + 1;
+  }
+  if (i < text.size()) out.append(text.substr(i));
+  return out;
+}
+
+std::vector<std::string> parse_passwd_users(std::string_view passwd) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < passwd.size()) {
+    std::size_t eol = passwd.find('\n', pos);
+    if (eol == std::string_view::npos) eol = passwd.size();
+    std::string_view line = passwd.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string_view> f;
+    std::size_t s = 0;
+    while (f.size() < 4) {
+      std::size_t c = line.find(':', s);
+      f.push_back(line.substr(s, c == std::string_view::npos ? line.size() - s : c - s));
+      if (c == std::string_view::npos) break;
+      s = c + 1;
+    }
+    if (f.size() < 3 || f[0].empty()) continue;
+    long uid = -1;
+    std::from_chars(f[2].data(), f[2].data() + f[2].size(), uid);
+    if (uid >= 1000 && uid < 60000) out.emplace_back(f[0]);
+  }
+  return out;
+}
+
+std::vector<std::string> local_users(const HostFs& host) {
+  auto text = host.read("/etc/passwd", 16 << 20);
+  if (!text) return {};
+  return parse_passwd_users(*text);
+}
+
+}  // namespace aion::privacy
