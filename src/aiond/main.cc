@@ -25,13 +25,16 @@
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
 #include "aion/core/version.h"
+#include "aion/diagnose/incident_store.h"
 #include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
 #include "aion/privacy/policy.h"
+#include "aion/sched/job_store.h"
 #include "aion/sched/runner.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
+#include "aion/store/retention.h"
 #include "aion/store/store.h"
 #include "state_lock.h"
 
@@ -326,6 +329,30 @@ class Daemon {
       diagnosis->start();
     }
 
+    // Retention: finished jobs (and their directories), events and quiet incidents beyond
+    // the [store] limits go now and every store.prune_interval_s.
+    aion::sched::JobStore job_rows(store);
+    aion::diagnose::IncidentStore incident_rows(store, aion::Clock::system());
+    aion::store::Pruner pruner(aion::Clock::system());
+    pruner.add("jobs",
+               [&, r = aion::store::retention_from(config_, "jobs"),
+                dir = s.state_dir / "jobs"](std::int64_t now) -> aion::Result<std::int64_t> {
+                 auto ids = job_rows.prune(r, now);
+                 if (!ids) return std::unexpected(ids.error());
+                 for (std::int64_t id : *ids) {
+                   std::error_code ec;
+                   std::filesystem::remove_all(dir / std::to_string(id), ec);
+                 }
+                 return static_cast<std::int64_t>(ids->size());
+               });
+    pruner.add("events", [&, r = aion::store::retention_from(config_, "events")](std::int64_t now) {
+      return events.prune(r, now);
+    });
+    pruner.add("incidents", [&, r = aion::store::retention_from(config_, "incidents")](
+                                std::int64_t now) { return incident_rows.prune(r, now); });
+    pruner.run_once();
+    pruner.start(std::chrono::seconds(config_.get_int("store.prune_interval_s")));
+
     // Telemetry: a store damaged by a crash is reported (events), never fatal.
     auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
     if (!telemetry_options) return fail_start(telemetry_options.error());
@@ -441,6 +468,7 @@ class Daemon {
     telemetry.stop();  // writes what is not yet on disk
     logs.stop();       // saves templates and read positions
     if (diagnosis) diagnosis->stop();
+    pruner.stop();
     hw_watch.stop();
     (void)events.append(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -233,7 +234,9 @@ Result<std::vector<Chunk>> read_chunks(const fs::path& path, Span span) {
   std::uint32_t nchunks = 0;
   if (!c.u32(nchunks)) return corrupt("truncated");
   std::vector<Chunk> out;
-  out.reserve(nchunks);
+  // The count comes from disk: each chunk takes at least its 4-byte length, so a damaged
+  // count can ask for no more than the span holds.
+  out.reserve(std::min<std::size_t>(nchunks, data.size() / 4));
   for (std::uint32_t k = 0; k < nchunks; ++k) {
     std::uint32_t len = 0;
     std::span<const std::uint8_t> bytes;
