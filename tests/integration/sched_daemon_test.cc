@@ -297,7 +297,8 @@ TEST_F(SchedDaemonTest, JobCgroupUsageIsServedAsJobMetrics) {
   // all block I/O, v1 blkio.throttle.* on recent kernels only I/O to devices with a limit.
   EXPECT_GE(value(text, "aion_job_io_written_bytes_total"), 0) << text;
   EXPECT_GE(value(text, "aion_job_io_read_bytes_total"), 0) << text;
-  EXPECT_NE(text.find("user=\"root\""), std::string::npos);
+  // Who ran it stays off the exposition unless telemetry.exposition_identity_labels says so.
+  EXPECT_EQ(text.find("user=\"root\""), std::string::npos) << text;
   aion({"cancel", std::to_string(id)});
   wait_for(id, {"cancelled"});
 }
