@@ -8,8 +8,8 @@
 #include <system_error>
 
 #include "aion/api/accounts.h"
-#include "aion/core/host_fs.h"
 #include "aion/api/visibility.h"
+#include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/version.h"
 #include "aion/sched/job_store.h"
