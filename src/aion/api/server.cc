@@ -468,7 +468,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return respond(std::move(res), keep_alive);
     }
     // Everything else may block (disk, SQLite, NVML, child processes): a worker runs it and
-    // hands the response back to this session's strand.
+    // hands the response back to this connection's strand.
     auto task = [self = this->shared_from_this(), r = std::move(r), keep_alive]() mutable {
       Response res = self->process(r);
       net::post(self->stream_.get_executor(), [self, res = std::move(res), keep_alive]() mutable {
