@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <regex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -93,7 +93,9 @@ TEST_F(PeerIdentityTest, SubmitDoesNotRevealWhichPathsExistWhereTheUserCannotLoo
     std::string r =
         request_as(carol_->uid, carol_->gid, {}, h_.socket(), "POST", "/v1/jobs", job.dump());
     // The same answer for both paths, once the path itself is taken out.
-    r = std::regex_replace(r, std::regex("(exists|absent)"), "X");
+    for (std::string_view word : {"exists", "absent"})
+      for (auto at = r.find(word); at != std::string::npos; at = r.find(word, at + 1))
+        r.replace(at, word.size(), "X");
     return r;
   };
   std::string cwd_there = submit({{"command", {"/bin/true"}}, {"cwd", (priv / "exists").string()}});
