@@ -324,10 +324,16 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
   r.in_ = BitReader(body, nbits);
   r.version_ = bytes[0];
   Sample s;
+  std::int64_t prev_t = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
     if (!r.step(s))
       return corrupt("sample " + std::to_string(i) + " of " + std::to_string(count) +
                      " is malformed");
+    // A damaged delta can decode to a time at or before the last one; readers rely on
+    // samples in strictly increasing time.
+    if (i > 0 && s.t_ms <= prev_t)
+      return corrupt("sample " + std::to_string(i) + " is not later than the one before it");
+    prev_t = s.t_ms;
     if (current) {
       if (i == 0) c.first_t_ = s.t_ms;
     } else if (auto st = c.append(s.t_ms, s.value); !st) {
