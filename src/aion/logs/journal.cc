@@ -44,6 +44,10 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(
                     (directory ? " in " + directory->string() : std::string()) + ": " +
                     std::strerror(-rc));
   }
+  // Sets up the inotify watches that sd_journal_process() reads: without them, a file
+  // journald creates later (after a rotation, at SystemMaxFileSize or a vacuum) is never
+  // opened and reading stops at the end of the files there were at open time.
+  r->watching_ = sd_journal_get_fd(r->j_) >= 0;
   bool resumed = false;
   if (!cursor.empty() && sd_journal_seek_cursor(r->j_, cursor.c_str()) >= 0) {
     // Step onto the saved entry; when it still exists, the next read starts after it.
@@ -69,6 +73,8 @@ Result<std::unique_ptr<JournalReader>> JournalReader::open(
 
 Result<std::vector<JournalEntry>> JournalReader::read(std::size_t max) {
   std::vector<JournalEntry> out;
+  // Non-blocking: takes in the files added and removed since the last call.
+  if (watching_) (void)sd_journal_process(j_);
   while (out.size() < max) {
     int rc = sd_journal_next(j_);
     if (rc < 0) {

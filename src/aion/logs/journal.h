@@ -46,7 +46,8 @@ class JournalReader {
       const std::string& cursor, const std::optional<std::filesystem::path>& directory,
       bool skip_kernel);
 
-  // The entries after the last one read, at most `max` (never blocks).
+  // The entries after the last one read, at most `max` (never blocks). Journal files created
+  // since the last call (journald's rotations) are read too.
   Result<std::vector<JournalEntry>> read(std::size_t max = 4096);
   // The last entry read ("" before any).
   const std::string& cursor() const { return cursor_; }
@@ -56,6 +57,7 @@ class JournalReader {
   sd_journal* j_ = nullptr;
   std::string cursor_;
   bool skip_kernel_ = false;
+  bool watching_ = false;  // inotify on the journal directories is set up
 };
 
 }  // namespace aion::logs
