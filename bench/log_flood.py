@@ -82,16 +82,19 @@ def status_loop(sock: str, stop, results) -> None:
     results.put(("status", ms, errors[:10]))
 
 
-def rss_kib(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of pid in KiB."""
-    rss = hwm = 0
+def rss_kib(pid: int) -> tuple[int, int, int]:
+    """(VmRSS, VmHWM, RssAnon) of pid in KiB. RSS counts the journal files sd-journal maps
+    (file pages the kernel may drop); RssAnon is the memory aiond itself holds."""
+    rss = hwm = anon = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
             elif line.startswith("VmHWM:"):
                 hwm = int(line.split()[1])
-    return rss, hwm
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1])
+    return rss, hwm, anon
 
 
 def dir_bytes(path: Path) -> int:
@@ -183,12 +186,13 @@ def main() -> int:
         for p in clients:
             p.start()
 
-        peak = [0]
+        peak = [0, 0]
 
         def sampler():
             while not stop.is_set():
                 try:
-                    peak[0] = max(peak[0], rss_kib(daemon.pid)[0])
+                    rss, _, anon = rss_kib(daemon.pid)
+                    peak[0], peak[1] = max(peak[0], rss), max(peak[1], anon)
                 except OSError:
                     pass
                 time.sleep(0.2)
@@ -210,8 +214,9 @@ def main() -> int:
             if r.returncode != 0:
                 sys.exit(f"log_flood: journal-remote failed: {r.stdout[-2000:]}")
             written += count
-            print(f"log_flood: {written} lines in the journal, aiond RSS "
-                  f"{rss_kib(daemon.pid)[0] / 1024:.1f} MiB", flush=True)
+            rss, _, anon = rss_kib(daemon.pid)
+            print(f"log_flood: {written} lines in the journal, aiond RSS {rss / 1024:.1f} MiB "
+                  f"(anonymous {anon / 1024:.1f} MiB)", flush=True)
         exp.unlink()
 
         # Until aiond has read them all (or stops making progress for a minute).
@@ -243,7 +248,7 @@ def main() -> int:
                 doctor_calls += values
         for t in threads + clients:
             t.join()
-        rss_end, hwm = rss_kib(daemon.pid)
+        rss_end, hwm, anon_end = rss_kib(daemon.pid)
         state_bytes = dir_bytes(state)
         journal_bytes = dir_bytes(journal)
         result.update({
@@ -252,6 +257,8 @@ def main() -> int:
             "rss_start_mib": round(rss_start / 1024, 1),
             "rss_peak_mib": round(max(peak[0], hwm) / 1024, 1),
             "rss_end_mib": round(rss_end / 1024, 1),
+            "anon_peak_mib": round(peak[1] / 1024, 1),
+            "anon_end_mib": round(anon_end / 1024, 1),
             "state_dir_mib": round(state_bytes / 2**20, 2),
             "journal_mib": round(journal_bytes / 2**20, 1),
             "status_requests": len(status_ms),
