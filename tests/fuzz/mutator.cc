@@ -311,8 +311,9 @@ void Mutator::replace_number(std::string& s) {
       break;
     default: {
       // Off by one from what was there.
-      long long n = std::atoll(s.substr(i, j - i).c_str());
-      with = std::to_string(n + (pick(2) ? 1 : -1));
+      // Wrapping at the ends of the range (in unsigned arithmetic: no overflow).
+      const auto n = static_cast<unsigned long long>(std::atoll(s.substr(i, j - i).c_str()));
+      with = std::to_string(static_cast<long long>(pick(2) ? n + 1 : n - 1));
     }
   }
   s.replace(i, j - i, with);
