@@ -106,6 +106,22 @@ TEST_F(EnvKnowledgeBrokenTableTest, BadSignaturePatternIsRejected) {
       << r.error().message();
 }
 
+// A repetition bound near 2^63 overflows inside libstdc++'s regex compiler (UBSan reports it);
+// such a pattern is refused before it is compiled. An escaped brace is no bound.
+TEST_F(EnvKnowledgeBrokenTableTest, HugeRepetitionInAPatternIsRefusedBeforeCompiling) {
+  replace("doctor.toml", "\"ncclSystemError\"", "\"ncclSystemError{1,9223372036854775800}\"");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("repeats more than 1000 times"), std::string::npos)
+      << r.error().message();
+}
+
+TEST_F(EnvKnowledgeBrokenTableTest, EscapedBracesAndSmallBoundsStillLoad) {
+  replace("doctor.toml", "\"ncclSystemError\"", "\"ncclSystemError\\\\{99999\\\\}|x{2,1000}\"");
+  auto r = load_knowledge(dir_);
+  ASSERT_TRUE(r) << r.error().message();
+}
+
 TEST_F(EnvKnowledgeBrokenTableTest, MissingTableSaysWhereDataIsLookedFor) {
   fs::remove(dir_ / "images.toml");
   auto r = load_knowledge(dir_);

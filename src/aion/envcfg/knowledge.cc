@@ -9,6 +9,33 @@
 namespace aion::envcfg {
 namespace {
 
+// libstdc++'s regex compiler builds one state per repetition and overflows a signed count on
+// bounds near 2^63 (undefined behaviour, found by fuzzing the tables): a pattern is refused
+// before it is compiled when it is long or repeats anything more than kMaxRepeat times.
+constexpr std::size_t kMaxPattern = 1024;
+constexpr unsigned long kMaxRepeat = 1000;
+
+std::string pattern_out_of_bounds(std::string_view p) {
+  if (p.size() > kMaxPattern) return "longer than " + std::to_string(kMaxPattern) + " characters";
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\') {
+      ++i;  // an escaped character, '{' included
+      continue;
+    }
+    if (p[i] != '{') continue;
+    // {n}, {n,} or {n,m}: every number at most kMaxRepeat.
+    for (std::size_t j = i + 1; j < p.size() && p[j] != '}'; ++j) {
+      if (p[j] < '0' || p[j] > '9') continue;
+      std::size_t k = j;
+      while (k < p.size() && p[k] >= '0' && p[k] <= '9') ++k;
+      if (k - j > 4 || std::stoul(std::string(p.substr(j, k - j))) > kMaxRepeat)
+        return "repeats more than " + std::to_string(kMaxRepeat) + " times";
+      j = k - 1;
+    }
+  }
+  return {};
+}
+
 namespace fs = std::filesystem;
 
 std::string lower(std::string_view s) {
@@ -381,6 +408,8 @@ Status load_doctor(TableReader& r, Knowledge& kb) {
     sig.source = s;
     sig.cuda_group = static_cast<int>((*row)["cuda_group"].value_or(std::int64_t{0}));
     for (const auto& p : patterns) {
+      if (auto why = pattern_out_of_bounds(p); !why.empty())
+        return r.bad(*row, "signature '" + id + "': bad pattern '" + p + "': " + why);
       try {
         sig.regexes.emplace_back(p, std::regex::ECMAScript | std::regex::icase);
       } catch (const std::regex_error& e) {
