@@ -116,6 +116,14 @@ TEST_F(EnvKnowledgeBrokenTableTest, HugeRepetitionInAPatternIsRefusedBeforeCompi
       << r.error().message();
 }
 
+TEST_F(EnvKnowledgeBrokenTableTest, HugeBackreferenceInAPatternIsRefusedBeforeCompiling) {
+  replace("doctor.toml", "\"ncclSystemError\"", "\"(nccl)SystemError\\\\9223372036854775800\"");
+  auto r = load_knowledge(dir_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("backreference over 99"), std::string::npos)
+      << r.error().message();
+}
+
 TEST_F(EnvKnowledgeBrokenTableTest, EscapedBracesAndSmallBoundsStillLoad) {
   replace("doctor.toml", "\"ncclSystemError\"", "\"ncclSystemError\\\\{99999\\\\}|x{2,1000}\"");
   auto r = load_knowledge(dir_);

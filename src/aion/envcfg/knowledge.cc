@@ -9,9 +9,11 @@
 namespace aion::envcfg {
 namespace {
 
-// libstdc++'s regex compiler builds one state per repetition and overflows a signed count on
-// bounds near 2^63 (undefined behaviour, found by fuzzing the tables): a pattern is refused
-// before it is compiled when it is long or repeats anything more than kMaxRepeat times.
+// libstdc++'s regex compiler reads a repetition bound or a backreference number into a signed
+// long with no overflow check (undefined behaviour on a number near 2^63, found by fuzzing the
+// tables) and builds one state per repetition: a pattern is refused before it is compiled
+// when it is long, repeats anything more than kMaxRepeat times or names a backreference
+// over 99.
 constexpr std::size_t kMaxPattern = 1024;
 constexpr unsigned long kMaxRepeat = 1000;
 
@@ -19,6 +21,9 @@ std::string pattern_out_of_bounds(std::string_view p) {
   if (p.size() > kMaxPattern) return "longer than " + std::to_string(kMaxPattern) + " characters";
   for (std::size_t i = 0; i < p.size(); ++i) {
     if (p[i] == '\\') {
+      std::size_t k = i + 1;
+      while (k < p.size() && p[k] >= '0' && p[k] <= '9') ++k;
+      if (k - i - 1 > 2) return "names a backreference over 99";
       ++i;  // an escaped character, '{' included
       continue;
     }
