@@ -197,9 +197,8 @@ def main() -> int:
                     pass
                 time.sleep(0.2)
 
-        threads = [threading.Thread(target=sampler)]
-        for t in threads:
-            t.start()
+        sampling = threading.Thread(target=sampler)
+        sampling.start()
 
         rss_start = rss_kib(daemon.pid)[0]
         rng = random.Random(1)
@@ -246,8 +245,9 @@ def main() -> int:
                 status_ms = values
             else:
                 doctor_calls += values
-        for t in threads + clients:
-            t.join()
+        sampling.join()
+        for p in clients:
+            p.join()
         rss_end, hwm, anon_end = rss_kib(daemon.pid)
         state_bytes = dir_bytes(state)
         journal_bytes = dir_bytes(journal)
