@@ -36,39 +36,14 @@
 #include "aion/hw/nvml.h"
 #include "aion/sched/cgroup.h"
 #include "aion/sched/job.h"
+#include "aion/sched/job_process.h"
 #include "aion/sched/job_store.h"
 #include "aion/sched/placement.h"
+#include "aion/sched/runner_config.h"
 #include "aion/sched/scheduler.h"
 #include "aion/store/event_log.h"
 
 namespace aion::sched {
-
-struct RunnerConfig {
-  std::filesystem::path jobs_dir;  // <state>/jobs
-  std::filesystem::path shim;      // aion-shim
-  std::string cgroup_parent = "aion.jobs";
-  bool cgroups = true;  // isolate jobs in cgroups when the machine has them
-  int cpu_overcommit = 1;
-  std::uint64_t reserved_memory_bytes = 1ull << 30;
-  std::chrono::milliseconds kill_grace{10000};     // SIGTERM -> SIGKILL on cancel/preempt
-  std::chrono::milliseconds tick{1000};            // re-plan at least this often
-  std::chrono::milliseconds min_pass_interval{5};  // and at most this often
-  PolicyConfig policy;
-  int max_pending = 100000;  // submissions beyond this are refused (kResourceExhausted)
-  // Bytes of output one run of a job may write to its log (0: no cap); the shim drops the
-  // rest and says so in the log.
-  std::uint64_t job_output_max_bytes = 1ull << 30;
-  // NVIDIA GPUs: how often per-process GPU memory is read through NVML (0: never). A job with
-  // a GPU share that uses more than its share is stopped.
-  std::chrono::milliseconds gpu_check{2000};
-  std::string nvml_library;  // hw.nvml_library
-};
-
-// The [sched] section of the config.
-ConfigSchema sched_config_schema();
-// Reads it; state_dir decides jobs_dir. The shim is looked up beside the running program
-// (bin/aion-shim in a build tree) and in /usr/lib/aion.
-Result<RunnerConfig> runner_config(const Config& config, const std::filesystem::path& state_dir);
 
 struct QueueEntry {
   Job job;
@@ -148,27 +123,29 @@ class JobManager {
   void poke();
 
  private:
-  struct Live;  // a running job's runtime handles
+  using Live = JobProcess;  // a running job's handles (job_process.h)
+  // What recover() found, for its log line.
+  struct RecoveryCounts {
+    int adopted = 0, lost = 0, finished = 0, requeued = 0;
+  };
   void loop();
+  // How long the loop's poll() may sleep; with mu_ held.
+  int poll_timeout_ms(Clock::Monotonic now, Clock::Monotonic last_pass) const;
+  // One scheduling pass: plans, preempts, and starts what the plan places.
   void pass(std::unique_lock<std::mutex>& lock);
+  // Stores the jobs of the plan as running, starts them without the lock, records the outcome.
+  void start_jobs(std::vector<Job> starting, std::unique_lock<std::mutex>& lock);
   void reap(std::int64_t id);
   void finish(Job& job, Live& live);
-  // Creates the job's cgroup and files and starts its shim; called without the lock.
-  Result<std::unique_ptr<Live>> launch(Job& job, const Allocation& a);
-  // The one stop sequence (cancel, preemption, GPU memory over the share): records why,
-  // sends SIGTERM and sets SIGKILL due after the grace, on the monotonic clock.
-  void stop_job(const Job& job, Live& live, JobState state, std::string reason);
-  // Sends sig through the job's cgroup, its shim's pidfd (SIGTERM only: the shim forwards it)
-  // and its command's process group while the command's pidfd says the leader lives.
-  void signal_job(const Job& job, Live& live, int sig);
-  // Takes a pidfd of the job's command once the shim has recorded its pid, checking that the
-  // process is the live shim's child and leads its own group; no-op once it has one.
-  void track_command(const Job& job, Live& live);
+  // The stop sequence of JobProcess with this manager's clock and grace.
+  void stop_job(Live& live, JobState state, std::string reason);
   void recover();
+  void recover_running(Job job, RecoveryCounts& counts);
+  void requeue_unstarted(Job job);
   void check_gpu_memory();
+  std::map<std::int64_t, std::uint64_t> gpu_memory_by_job() const;  // job -> bytes
   std::filesystem::path dir_of(std::int64_t id) const;
   std::string waiting_reason(std::int64_t id) const;  // with mu_ held
-  std::map<std::string, std::string> job_env(const Job& job, const Allocation& a) const;
 
   store::Store& store_;
   store::EventLog& events_;
