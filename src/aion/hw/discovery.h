@@ -1,4 +1,6 @@
-// discover(): reads the whole machine below a HostFs root into an Inventory.
+// discover(): reads the whole machine below a HostFs root into an Inventory, one reader per
+// data source (cpu.h, memory.h, pci.h, accelerators.h with nvidia.h, amd.h and ascend.h,
+// nics.h, nvme.h, disks.h, simulated.h).
 //
 // CPUs, caches and NUMA nodes come from hwloc pointed at the root; PCI devices, NICs, NVMe,
 // AMD/Intel/Ascend accelerators from sysfs; NVIDIA GPUs from NVML when it loads, else from

@@ -1,0 +1,18 @@
+// Huawei Ascend NPUs: the driver shows one /dev/davinci<index> node per NPU once it is
+// loaded. Thin checks over HostFs; stateless and safe from any thread.
+#pragma once
+
+#include <string>
+
+#include "aion/core/host_fs.h"
+#include "aion/hw/inventory.h"
+
+namespace aion::hw {
+
+// Warns when Ascend NPUs are on PCI but the driver shows no /dev/davinci* node.
+void check_ascend_driver(const HostFs& fs, Inventory& inv);
+
+// The device node of the Ascend NPU with vendor index `index`.
+std::string ascend_device_node(int index);
+
+}  // namespace aion::hw

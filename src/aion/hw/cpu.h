@@ -1,0 +1,28 @@
+// CPU topology: vendor, model, sockets, cores, threads, caches and NUMA nodes. From hwloc
+// pointed at the HostFs root, or without it from /proc/cpuinfo and /sys/devices/system/node.
+// Parsing a text is a pure function; the readers are thin wrappers over HostFs.
+// read_cpu_hwloc() serialises on a process-wide mutex (hwloc's root is an environment
+// variable); everything else is stateless.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "aion/core/host_fs.h"
+#include "aion/hw/inventory.h"
+
+namespace aion::hw {
+
+// /proc/cpuinfo: the first model name and vendor_id, logical CPUs ("processor" lines),
+// packages ("physical id", at least 1) and cores ("core id" per package; threads when absent).
+CpuInfo parse_cpuinfo(std::string_view text);
+
+// A node's meminfo ("Node 0 MemTotal:  263842304 kB"): MemTotal in bytes, 0 without one.
+std::uint64_t parse_node_memtotal(std::string_view text);
+
+// Fills inv.cpu and inv.numa_nodes through hwloc; false when hwloc cannot read the tree.
+bool read_cpu_hwloc(const HostFs& fs, Inventory& inv);
+// The same from /proc/cpuinfo and the node directories (no caches).
+void read_cpu_sysfs(const HostFs& fs, Inventory& inv);
+
+}  // namespace aion::hw
