@@ -6,6 +6,7 @@
 #include <set>
 
 #include "aion/core/json.h"
+#include "aion/envcfg/base_image.h"
 
 namespace aion::envcfg {
 namespace {
@@ -14,72 +15,6 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
   return out;
-}
-
-// "sm_90a" / "compute_120" -> {9, 0} / {12, 0}; {-1, -1} when not an architecture.
-std::pair<int, int> arch_cc(std::string_view a, bool* ptx) {
-  std::string_view num;
-  if (a.rfind("sm_", 0) == 0) {
-    num = a.substr(3);
-    *ptx = false;
-  } else if (a.rfind("compute_", 0) == 0) {
-    num = a.substr(8);
-    *ptx = true;
-  } else {
-    return {-1, -1};
-  }
-  std::string digits;
-  for (char c : num) {
-    if (c < '0' || c > '9') break;
-    digits += c;
-  }
-  if (digits.size() < 2) return {-1, -1};
-  return {std::stoi(digits.substr(0, digits.size() - 1)), digits.back() - '0'};
-}
-
-std::string cuda_label(const Version& v) {
-  return "CUDA " + v.major_minor();
-}
-
-std::string sm_of(const std::string& cc) {
-  Version v = Version::parse(cc);
-  return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
-}
-
-struct GpuCode {
-  std::string how;  // "sass" | "ptx" | ""
-  std::string target;
-};
-
-// SASS runs on the same major architecture at an equal or higher minor; PTX is JIT-compiled
-// for any GPU at least as new as its target.
-GpuCode code_for(const std::string& cc, const std::vector<std::string>& archs) {
-  Version c = Version::parse(cc);
-  GpuCode sass, ptx;
-  int sass_minor = -1;
-  std::pair<int, int> ptx_cc{-1, -1};
-  for (const auto& a : archs) {
-    bool is_ptx = false;
-    auto [maj, min] = arch_cc(a, &is_ptx);
-    if (maj < 0) continue;
-    if (!is_ptx && maj == c.major() && min <= c.minor() && min > sass_minor) {
-      sass_minor = min;
-      sass = {"sass", a};
-    }
-    if (is_ptx && (maj < c.major() || (maj == c.major() && min <= c.minor())) &&
-        std::make_pair(maj, min) > ptx_cc) {
-      ptx_cc = {maj, min};
-      ptx = {"ptx", a};
-    }
-  }
-  if (!sass.how.empty()) return sass;
-  return ptx;
-}
-
-std::string branch_list(const ForwardCompat& fc) {
-  std::vector<std::string> out;
-  for (const auto& b : fc.branches) out.push_back("R" + std::to_string(b.major()));
-  return join(out, ", ");
 }
 
 // Python series of a release, newest first: 3.13, 3.12, ...
@@ -304,329 +239,56 @@ std::string fill(std::string text, const std::map<std::string, std::string>& var
   return out;
 }
 
-std::string os_of(const std::string& image_os, std::string* version) {
-  auto colon = image_os.find(':');
-  *version = colon == std::string::npos ? "" : image_os.substr(colon + 1);
-  return image_os.substr(0, colon);
-}
-
-// The Python an image gives: its own, or its OS's python3.
-std::string image_python_of(const Knowledge& kb, const Image& im) {
-  if (!im.python.empty()) return im.python;
-  std::string ver;
-  std::string id = os_of(im.os, &ver);
-  const OsInfo* os = kb.platform(id, ver);
-  return os ? os->python : "";
-}
-
-// Picks the base image and says why.
-void choose_image(const Knowledge& kb, const Machine& m, const Framework& fw, Candidate& c,
-                  Plan& p) {
-  const Variant& var = *c.var;
-  std::vector<const Image*> pool;
-  for (const auto& im : kb.images)
-    if (im.kind == var.kind && im.contains.empty()) pool.push_back(&im);
-  auto prefer = [&](const Image* a, const Image* b) {
-    // Same Python as the plan first, then the machine's OS, then the newer OS.
-    bool pa = image_python_of(kb, *a) == c.python, pb = image_python_of(kb, *b) == c.python;
-    if (pa != pb) return pa;
-    std::string mo = m.os_id + ":" + m.os_version;
-    if ((a->os == mo) != (b->os == mo)) return a->os == mo;
-    return a->os > b->os;
+// The known name (or alias) fewest edits away from `name`, case-insensitively.
+std::string nearest_alias(const Knowledge& kb, const std::string& name) {
+  auto lower = [](std::string x) {
+    for (auto& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return x;
   };
-  const Image* best = nullptr;
-  std::string why;
-  if (var.kind == "cuda") {
-    const Toolkit* driver_tk =
-        m.nvidia_driver.is_empty() ? nullptr : kb.newest_toolkit_for(m.nvidia_driver);
-    bool bundles = fw.name != "onnxruntime";
-    if (bundles && driver_tk && c.cuda.mode != "forward") {
-      // Wheels bring their own CUDA runtime: the image only needs to start on this driver.
-      Version limit = std::min(var.runtime, driver_tk->version);
-      for (const auto* im : pool) {
-        if (im->runtime.major() != var.runtime.major() ||
-            Version::parse(im->runtime.major_minor()) > Version::parse(limit.major_minor()))
-          continue;
-        if (!best || im->runtime > best->runtime ||
-            (im->runtime == best->runtime && prefer(im, best)))
-          best = im;
-      }
-      if (best)
-        why = "the newest CUDA " + std::to_string(var.runtime.major()) + ".x image the driver " +
-              m.nvidia_driver.text() + " starts at full compatibility (CUDA " +
-              best->runtime.major_minor() + " <= " + driver_tk->version.text() +
-              "); the wheel brings its own CUDA " + var.runtime.major_minor() + " runtime";
-    }
-    if (!best) {
-      for (const auto* im : pool) {
-        if (im->runtime.major_minor() != var.runtime.major_minor()) continue;
-        if (!bundles && !var.cudnn.empty() && !im->cudnn.empty() &&
-            Version::parse(im->cudnn).major() != Version::parse(var.cudnn).major())
-          continue;
-        if (!best || prefer(im, best)) best = im;
-      }
-      if (best) {
-        why = "CUDA " + best->runtime.major_minor() + " image matching the build's runtime";
-        if (c.cuda.mode == "minor") {
-          p.image_disable_require = true;
-          why +=
-              "; the driver is older than the image's CUDA, so the image's own driver check "
-              "(NVIDIA_REQUIRE_CUDA) is switched off: the build runs under minor-version "
-              "compatibility";
-        } else if (c.cuda.mode == "forward") {
-          why += "; " + c.cuda.forward_package + " is installed in it (forward compatibility)";
-        }
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diag = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diag = up;
       }
     }
-  } else if (var.kind == "rocm") {
-    for (const auto* im : pool) {
-      if (Version::parse(im->runtime.major_minor()) > Version::parse(var.runtime.major_minor()))
-        continue;
-      if (!best || im->runtime > best->runtime ||
-          (im->runtime == best->runtime && prefer(im, best)))
-        best = im;
+    return row[b.size()];
+  };
+  std::string best;
+  std::size_t best_d = SIZE_MAX;
+  for (const auto& f : kb.frameworks) {
+    for (const auto& alias : f.aliases) {
+      const std::size_t d = distance(lower(name), lower(alias));
+      if (d < best_d) {
+        best_d = d;
+        best = alias;
+      }
     }
-    if (best)
-      why = "ROCm " + best->runtime.major_minor() +
-            " user space, the newest not above the build's ROCm " + var.runtime.major_minor();
-  } else if (var.kind == "openvino") {
-    for (const auto& im : kb.images) {
-      if (im.kind == "openvino" &&
-          Version::parse(im.contains.substr(im.contains.find(' ') + 1)) == c.rel->version)
-        best = &im;
-    }
-    if (best) why = "OpenVINO's own runtime image for " + c.rel->version.text();
-  } else {
-    for (const auto* im : pool) {
-      if (var.kind == "npu" &&
-          Version::parse(im->runtime.major_minor()) > Version::parse(var.runtime.major_minor()))
-        continue;
-      if (!best || prefer(im, best)) best = im;
-    }
-    if (best) why = var.kind == "npu" ? "Ascend CANN image" : "Docker's official Python image";
   }
-  if (!best && var.kind == "openvino") {
-    for (const auto& im : kb.images)
-      if (im.kind == "cpu" && im.python == c.python) best = &im;
-    if (best)
-      why = "Docker's official Python image (no OpenVINO image of this release in the table)";
-  }
-  if (!best) {
-    p.warnings.push_back("no base image in images.toml fits a " + var.kind +
-                         " build of CUDA/ROCm " + var.runtime.text() +
-                         "; the Dockerfile needs a base chosen by hand");
-    return;
-  }
-  p.image = best->ref;
-  p.image_os = best->os;
-  std::string ip = image_python_of(kb, *best);
-  p.image_python = ip == c.python ? (best->python.empty() ? "apt" : "image") : "uv";
-  if (p.image_python == "uv")
-    why += "; Python " + c.python + " is installed with uv (the image's is " +
-           (ip.empty() ? "none" : ip) + ")";
-  p.reasons.push_back({"image", best->ref + ": " + why, best->source});
-  if (const Access* a = kb.access_for(var.kind)) {
-    p.run_args = a->run_args;
-    p.run_note = a->note;
-  }
+  return best;
 }
 
-void choose_alternative(const Knowledge& kb, const Machine& m, const Candidate& c, Plan& p) {
-  if (c.var->kind != "cuda") return;
-  std::vector<std::string> archs;
-  for (const auto* g : m.gpus_of("nvidia"))
-    if (!g->cc.empty()) archs.push_back(sm_of(g->cc));
-  for (auto it = kb.images.rbegin(); it != kb.images.rend(); ++it) {
-    // Only an image holding the same release series as the plan is an alternative to it.
-    if (it->kind != "cuda" || it->contains.rfind(c.rel->framework + " ", 0) != 0) continue;
-    Version inside = Version::parse(it->contains.substr(c.rel->framework.size() + 1));
-    if (inside.major_minor() != c.rel->version.major_minor()) continue;
-    CudaCompat cc = check_cuda(kb, m, it->runtime, archs);
-    if (!cc.ok) continue;
-    p.alternative_image =
-        it->ref + " (" + it->contains + ", CUDA " + it->runtime.text() +
-        (cc.mode == "full" ? ""
-                           : ", runs here via " + (cc.mode == "minor" ? "minor-version" : cc.mode) +
-                                 " compatibility") +
-        ")";
-    return;
-  }
+Error unknown_framework(const Knowledge& kb, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& f : kb.frameworks) names.push_back(join(f.aliases, "/"));
+  std::string best = nearest_alias(kb, name);
+  return Error(ErrorCode::kInvalidArgument,
+               "unknown framework '" + name + "'" +
+                   (best.empty() ? "" : "; did you mean '" + best + "'?") +
+                   " (known: " + join(names, ", ") + ")");
 }
 
-}  // namespace
-
-CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
-                      const std::vector<std::string>& archs) {
-  CudaCompat r;
-  auto gpus = m.gpus_of("nvidia");
-  std::vector<std::string> arch_lines;
-  // A CUDA build needs an NVIDIA GPU: without one no driver upgrade or forward compatibility
-  // can make it run, so none is offered.
-  if (gpus.empty()) {
-    r.arch_ok = false;
-    arch_lines.push_back("no NVIDIA GPU on this machine for a CUDA build to run on");
-  }
-  // Every GPU in the box must run the build; a mixed box names the ones that need PTX JIT.
-  std::vector<std::string> jit_gpus;
-  for (const auto* g : gpus) {
-    if (g->cc.empty()) continue;
-    GpuCode code = code_for(g->cc, archs);
-    if (code.how.empty()) {
-      r.arch_ok = false;
-      arch_lines.push_back("no code for " + g->model + " (" + sm_of(g->cc) +
-                           ") in this build, which carries " + join(archs, " "));
-    } else if (code.how == "ptx") {
-      r.needs_jit = true;
-      jit_gpus.push_back(g->model + " (" + g->cc + ")");
-      arch_lines.push_back(g->model + " (" + g->cc + ") has no SASS here and JIT-compiles " +
-                           code.target + " PTX");
-    } else {
-      arch_lines.push_back(g->model + " (" + g->cc + ") runs the build's " + code.target + " SASS");
-    }
-  }
-  r.arch_detail = join(arch_lines, "; ");
-  const Toolkit* tk = kb.toolkit(runtime);
-  if (!tk) {
-    r.detail = "CUDA " + runtime.text() + " is not in cuda.toml";
-    return r;
-  }
-  // The toolkit itself must know the architecture (CUDA 12 dropped Kepler, for one).
-  for (const auto* g : gpus) {
-    if (g->cc.empty() || std::find(tk->archs.begin(), tk->archs.end(), g->cc) != tk->archs.end())
-      continue;
-    r.arch_ok = false;
-    const ArchInfo* a = kb.arch(g->cc);
-    r.arch_detail += std::string(r.arch_detail.empty() ? "" : "; ") + cuda_label(runtime) +
-                     " does not support compute capability " + g->cc +
-                     (a ? " (" + a->name + ")" : "");
-  }
-  const MinorCompat* mc = kb.minor(runtime.major());
-  r.need_driver = (r.needs_jit || !mc) ? tk->min_driver : std::min(mc->min_driver, tk->min_driver);
-  if (gpus.empty()) r.need_driver = Version();
-  // Architectures whose last driver branch is below what is needed cannot be upgraded there.
-  std::string limit;
-  for (const auto* g : gpus) {
-    const ArchInfo* a = kb.arch(g->cc);
-    if (a && !a->last_driver_branch.empty() &&
-        r.need_driver.major() > std::stoi(a->last_driver_branch)) {
-      limit = a->name + " GPUs stop at driver branch R" + a->last_driver_branch;
-      r.need_driver = Version();
-    }
-  }
-  const Version& d = m.nvidia_driver;
-  std::string cuda = cuda_label(runtime);
-  if (d.is_empty() && gpus.empty()) {
-    r.detail = "no NVIDIA GPU and no NVIDIA driver on this machine";
-  } else if (d.is_empty()) {
-    r.detail = "no NVIDIA driver version known (is the driver loaded?); " + cuda +
-               " needs >= " + tk->min_driver.text();
-  } else if (d >= tk->min_driver) {
-    r.mode = "full";
-    r.detail = "driver " + d.text() + " >= " + tk->min_driver.text() + ", the minimum for " + cuda +
-               " (full compatibility)";
-  } else if (mc && d >= mc->min_driver && !r.needs_jit) {
-    r.mode = "minor";
-    r.detail = "driver " + d.text() + " is older than " + tk->min_driver.text() + " (" + cuda +
-               ") but >= " + mc->min_driver.text() + ": runs under CUDA " +
-               std::to_string(mc->major) +
-               ".x minor-version compatibility (no PTX JIT needed: the build carries SASS for "
-               "every GPU)";
-  } else if (mc && d >= mc->min_driver) {
-    r.detail = "driver " + d.text() + " runs " + cuda +
-               " only under minor-version compatibility, which cannot JIT-compile PTX, and " +
-               join(jit_gpus, ", ") + (jit_gpus.size() == 1 ? " needs" : " need") +
-               " PTX JIT; full compatibility needs driver >= " + tk->min_driver.text();
-  } else {
-    r.detail = "driver " + d.text() + " is older than " +
-               (mc ? mc->min_driver.text() + " (" + cuda + " under minor-version compatibility)"
-                   : tk->min_driver.text() + " (" + cuda + ")");
-  }
-  if (!limit.empty() && r.mode.empty()) r.detail += "; " + limit + ", so no driver upgrade helps";
-  // Forward compatibility cannot help a GPU the build (or its CUDA) has no code for.
-  if (!r.mode.empty() || d.is_empty() || !r.arch_ok) {
-    r.ok = !r.mode.empty() && r.arch_ok;
-    return r;
-  }
-  // Forward compatibility: data-center GPUs on a listed branch.
-  const ForwardCompat* fc = nullptr;
-  Version mm = Version::parse(runtime.major_minor());
-  for (const auto& f : kb.forward_compat)
-    if (mm >= f.cuda_min && mm <= f.cuda_max) fc = &f;
-  bool all_dc = !gpus.empty() && std::all_of(gpus.begin(), gpus.end(),
-                                             [](const GpuGroup* g) { return g->datacenter; });
-  std::string pkg =
-      "cuda-compat-" + std::to_string(runtime.major()) + "-" + std::to_string(runtime.minor());
-  if (!fc) {
-    r.forward_detail = "no forward-compatibility support is listed for " + cuda;
-  } else if (!all_dc) {
-    std::string who;
-    for (const auto* g : gpus)
-      if (!g->datacenter) who = g->model;
-    r.forward_detail = "forward compatibility (" + pkg + ") works on data-center GPUs only; " +
-                       who + " is not one";
-  } else {
-    const Version* branch = nullptr;
-    for (const auto& b : fc->branches)
-      if (b.major() == d.major()) branch = &b;
-    if (branch && d >= *branch) {
-      r.mode = "forward";
-      r.forward_package = pkg;
-      r.forward_detail = "driver branch R" + std::to_string(d.major()) + " (>= " + branch->text() +
-                         ") supports forward compatibility to " + cuda +
-                         " on data-center GPUs: install " + pkg;
-      r.detail += "; " + r.forward_detail;
-    } else {
-      r.forward_detail = "driver branch R" + std::to_string(d.major()) +
-                         " is not among the branches supporting " + cuda +
-                         " forward compatibility (" + branch_list(*fc) + ")";
-    }
-  }
-  r.ok = !r.mode.empty() && r.arch_ok;
-  return r;
-}
-
-Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
-  Requirement rq = split_requirement(req.framework);
+// The request as a query: a known framework, a satisfiable version constraint some release
+// matches, a Python 3 series, a variant the framework had. Errors as make_plan() documents.
+Result<Query> parse_query(const Knowledge& kb, const PlanRequest& req, const Requirement& rq) {
   Query q;
   q.fw = kb.find_framework(rq.name);
-  if (!q.fw) {
-    std::vector<std::string> names;
-    for (const auto& f : kb.frameworks) names.push_back(join(f.aliases, "/"));
-    // The known name (or alias) fewest edits away, case-insensitively.
-    auto lower = [](std::string x) {
-      for (auto& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return x;
-    };
-    auto distance = [](const std::string& a, const std::string& b) {
-      std::vector<std::size_t> row(b.size() + 1);
-      for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-      for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-          const std::size_t up = row[j];
-          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-          diag = up;
-        }
-      }
-      return row[b.size()];
-    };
-    std::string best;
-    std::size_t best_d = SIZE_MAX;
-    for (const auto& f : kb.frameworks) {
-      for (const auto& alias : f.aliases) {
-        const std::size_t d = distance(lower(rq.name), lower(alias));
-        if (d < best_d) {
-          best_d = d;
-          best = alias;
-        }
-      }
-    }
-    return fail(ErrorCode::kInvalidArgument,
-                "unknown framework '" + rq.name + "'" +
-                    (best.empty() ? "" : "; did you mean '" + best + "'?") +
-                    " (known: " + join(names, ", ") + ")");
-  }
+  if (!q.fw) return std::unexpected(unknown_framework(kb, rq.name));
   auto spec = VersionSpec::parse(rq.spec);
   if (!spec) return std::unexpected(spec.error());
   if (auto why = spec->contradiction())
@@ -659,9 +321,11 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
                       join(std::vector<std::string>(names.begin(), names.end()), ", ") +
                       ", or a kind: cuda, rocm, cpu, npu, openvino)");
   }
+  return q;
+}
 
-  Resolver resolver(kb, m);
-  std::vector<Candidate> all = resolver.search(q);
+// What every plan says, fitting or not.
+Plan plan_header(const Knowledge& kb, const Machine& m, const Query& q, const PlanRequest& req) {
   Plan p;
   p.request = req.framework;
   p.framework = q.fw->name;
@@ -672,132 +336,153 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
   if (m.arch != "x86_64")
     p.warnings.push_back("the tables describe x86_64 wheels; availability for " + m.arch +
                          " was not checked");
+  return p;
+}
 
-  if (!all.empty() && all.front().ok()) {
-    Candidate& c = all.front();
-    const Release& rel = *c.rel;
-    const Variant& var = *c.var;
-    p.ok = true;
-    p.version = rel.version.text();
-    p.variant = var.name;
-    p.kind = var.kind;
-    p.runtime = var.runtime.is_empty() ? "" : var.runtime.text();
-    p.cudnn = var.cudnn;
-    p.python = c.python;
-    p.compatibility = c.cuda.mode;
-    p.forward_package = c.cuda.forward_package;
-    p.requires_torch = rel.requires_torch;
-    p.index = var.index;
-    p.companions = rel.companions;
-    std::map<std::string, std::string> vars = {{"version", rel.version.text()},
-                                               {"index", var.index},
-                                               {"companions", join(rel.companions, " ")},
-                                               {"requires", rel.requires_torch}};
-    for (const auto& line : var.install.empty() ? q.fw->install : var.install)
-      p.install.push_back(fill(line, vars));
-    std::string which = q.spec.empty() ? "the newest release in the tables"
-                                       : "the newest release matching '" + rq.spec + "'";
-    p.reasons.push_back({"version",
-                         q.fw->display + " " + rel.version.text() + ": " + which +
-                             " that runs on this machine (tables as of " + p.kb_as_of + ")",
+// The chosen build's fields and its pip lines.
+void fill_build(const Query& q, const Candidate& c, Plan& p) {
+  const Release& rel = *c.rel;
+  const Variant& var = *c.var;
+  p.ok = true;
+  p.version = rel.version.text();
+  p.variant = var.name;
+  p.kind = var.kind;
+  p.runtime = var.runtime.is_empty() ? "" : var.runtime.text();
+  p.cudnn = var.cudnn;
+  p.python = c.python;
+  p.compatibility = c.cuda.mode;
+  p.forward_package = c.cuda.forward_package;
+  p.requires_torch = rel.requires_torch;
+  p.index = var.index;
+  p.companions = rel.companions;
+  std::map<std::string, std::string> vars = {{"version", rel.version.text()},
+                                             {"index", var.index},
+                                             {"companions", join(rel.companions, " ")},
+                                             {"requires", rel.requires_torch}};
+  for (const auto& line : var.install.empty() ? q.fw->install : var.install)
+    p.install.push_back(fill(line, vars));
+}
+
+// Why this build runs on the accelerator: driver and GPU code, ROCm, CANN, or the variant.
+void add_runtime_reason(const Knowledge& kb, const Machine& m, const Candidate& c, Plan& p) {
+  const Release& rel = *c.rel;
+  const Variant& var = *c.var;
+  std::string variant_text =
+      var.name + " (" + var.kind + (p.runtime.empty() ? "" : " " + p.runtime) + ")";
+  if (var.kind == "cuda") {
+    p.reasons.push_back({"driver", variant_text + ": " + c.cuda.detail,
+                         kb.toolkit(var.runtime) ? kb.toolkit(var.runtime)->source : ""});
+    if (!c.cuda.arch_detail.empty()) p.reasons.push_back({"gpu", c.cuda.arch_detail, rel.source});
+  } else if (var.kind == "rocm") {
+    const RocmRelease* rr = kb.rocm_release(var.runtime);
+    p.reasons.push_back({"gpu",
+                         variant_text + ": ROCm " + var.runtime.major_minor() + " supports " +
+                             m.describe_gpus("amd") +
+                             (m.rocm.is_empty() ? " (host ROCm version unknown: the host's "
+                                                  "amdgpu driver must come from ROCm >= " +
+                                                      var.runtime.major_minor() + ")"
+                                                : "; host ROCm " + m.rocm.text() +
+                                                      " >= " + var.runtime.major_minor()),
+                         rr ? rr->source : ""});
+  } else if (var.kind == "npu") {
+    p.reasons.push_back(
+        {"runtime",
+         variant_text + ": needs CANN >= " + var.runtime.major_minor() +
+             (m.cann.is_empty() ? " (host CANN version unknown)" : "; host CANN " + m.cann.text()),
+         rel.source});
+  } else {
+    p.reasons.push_back({"variant",
+                         variant_text + (m.accelerator_kind() == "cpu"
+                                             ? ": no supported accelerator on this machine"
+                                             : ": as asked"),
                          rel.source});
-    std::string variant_text =
-        var.name + " (" + var.kind + (p.runtime.empty() ? "" : " " + p.runtime) + ")";
-    if (var.kind == "cuda") {
-      p.reasons.push_back({"driver", variant_text + ": " + c.cuda.detail,
-                           kb.toolkit(var.runtime) ? kb.toolkit(var.runtime)->source : ""});
-      if (!c.cuda.arch_detail.empty()) p.reasons.push_back({"gpu", c.cuda.arch_detail, rel.source});
-    } else if (var.kind == "rocm") {
-      const RocmRelease* rr = kb.rocm_release(var.runtime);
-      p.reasons.push_back({"gpu",
-                           variant_text + ": ROCm " + var.runtime.major_minor() + " supports " +
-                               m.describe_gpus("amd") +
-                               (m.rocm.is_empty() ? " (host ROCm version unknown: the host's "
-                                                    "amdgpu driver must come from ROCm >= " +
-                                                        var.runtime.major_minor() + ")"
-                                                  : "; host ROCm " + m.rocm.text() +
-                                                        " >= " + var.runtime.major_minor()),
-                           rr ? rr->source : ""});
-    } else if (var.kind == "npu") {
-      p.reasons.push_back({"runtime",
-                           variant_text + ": needs CANN >= " + var.runtime.major_minor() +
-                               (m.cann.is_empty() ? " (host CANN version unknown)"
-                                                  : "; host CANN " + m.cann.text()),
-                           rel.source});
-    } else {
-      p.reasons.push_back({"variant",
-                           variant_text + (m.accelerator_kind() == "cpu"
-                                               ? ": no supported accelerator on this machine"
-                                               : ": as asked"),
-                           rel.source});
-    }
-    if (!rel.requires_torch.empty())
-      p.reasons.push_back({"torch",
-                           q.fw->display + " " + rel.version.text() + " is built against torch " +
-                               rel.requires_torch + "; pip installs that exact version with it",
-                           rel.source});
-    p.reasons.push_back({"python", c.python_reason, rel.source});
-    if (!var.cudnn.empty())
-      p.reasons.push_back({"cudnn",
-                           "cuDNN " + var.cudnn + ": the version this build was made with" +
-                               std::string(q.fw->name == "onnxruntime"
-                                               ? " (install it beside; ONNX Runtime does not "
-                                                 "bundle it)"
-                                               : " (pulled in as a pip dependency)"),
-                           rel.source});
-    if (rel.confidence == "approximate")
-      p.warnings.push_back(q.fw->display + " " + rel.version.text() +
-                           ": this table row is marked approximate; check it against " +
-                           rel.source);
-    // Why newer builds were not chosen.
-    int shown = 0;
-    for (const auto& other : all) {
-      if (other.ok() || other.rel->version <= rel.version || shown >= 4) continue;
-      p.reasons.push_back({"skipped", other.label() + " not chosen: " + other.failure_text(), ""});
-      ++shown;
-    }
-    for (const auto& other : all) {
-      if (other.ok() && other.cuda.mode == "forward" && other.rel->version > rel.version) {
-        p.reasons.push_back({"skipped",
-                             other.label() + " would run with forward compatibility (" +
-                                 other.cuda.forward_package +
-                                 "); builds that run natively come first (ask for it "
-                                 "with --variant " +
-                                 other.var->name + ")",
-                             ""});
-        break;
-      }
-    }
-    choose_image(kb, m, *q.fw, c, p);
-    choose_alternative(kb, m, c, p);
-    return p;
   }
+}
 
-  // Nothing fits: what fails, and the nearest ways out.
-  p.ok = false;
+// The reasons for the chosen build, topic by topic, and the table row's confidence.
+void add_choice_reasons(const Knowledge& kb, const Machine& m, const Query& q,
+                        const Requirement& rq, const Candidate& c, Plan& p) {
+  const Release& rel = *c.rel;
+  const Variant& var = *c.var;
+  std::string which = q.spec.empty() ? "the newest release in the tables"
+                                     : "the newest release matching '" + rq.spec + "'";
+  p.reasons.push_back({"version",
+                       q.fw->display + " " + rel.version.text() + ": " + which +
+                           " that runs on this machine (tables as of " + p.kb_as_of + ")",
+                       rel.source});
+  add_runtime_reason(kb, m, c, p);
+  if (!rel.requires_torch.empty())
+    p.reasons.push_back({"torch",
+                         q.fw->display + " " + rel.version.text() + " is built against torch " +
+                             rel.requires_torch + "; pip installs that exact version with it",
+                         rel.source});
+  p.reasons.push_back({"python", c.python_reason, rel.source});
+  if (!var.cudnn.empty())
+    p.reasons.push_back(
+        {"cudnn",
+         "cuDNN " + var.cudnn + ": the version this build was made with" +
+             std::string(q.fw->name == "onnxruntime" ? " (install it beside; ONNX Runtime does not "
+                                                       "bundle it)"
+                                                     : " (pulled in as a pip dependency)"),
+         rel.source});
+  if (rel.confidence == "approximate")
+    p.warnings.push_back(q.fw->display + " " + rel.version.text() +
+                         ": this table row is marked approximate; check it against " + rel.source);
+}
+
+// Why newer builds were not chosen: the first few that fail, and a newer one that would run
+// only with forward compatibility.
+void add_skipped_reasons(const std::vector<Candidate>& all, const Release& rel, Plan& p) {
+  int shown = 0;
+  for (const auto& other : all) {
+    if (other.ok() || other.rel->version <= rel.version || shown >= 4) continue;
+    p.reasons.push_back({"skipped", other.label() + " not chosen: " + other.failure_text(), ""});
+    ++shown;
+  }
+  for (const auto& other : all) {
+    if (other.ok() && other.cuda.mode == "forward" && other.rel->version > rel.version) {
+      p.reasons.push_back({"skipped",
+                           other.label() + " would run with forward compatibility (" +
+                               other.cuda.forward_package +
+                               "); builds that run natively come first (ask for it "
+                               "with --variant " +
+                               other.var->name + ")",
+                           ""});
+      break;
+    }
+  }
+}
+
+// What fails, per build considered; with no build of the kind at all, the frameworks that
+// have one.
+void add_failures(const Knowledge& kb, const Machine& m, const Query& q, const Requirement& rq,
+                  const std::vector<Candidate>& all, Plan& p) {
   for (const auto& c : all) {
     if (p.failures.size() >= 10) break;
     p.failures.push_back(c.label() + ": " + c.failure_text());
   }
-  if (all.empty()) {
-    std::string kind = q.variant.empty() ? m.accelerator_kind() : q.variant;
-    p.failures.push_back(q.fw->display + " has no " + kind + " build in the tables" +
-                         (q.spec.empty() ? "" : " matching '" + rq.spec + "'"));
-    std::vector<std::string> others;
-    for (const auto& f : kb.frameworks) {
-      for (const auto* r : kb.releases_of(f.name)) {
-        if (std::any_of(r->variants.begin(), r->variants.end(),
-                        [&](const Variant& v) { return v.kind == kind; })) {
-          others.push_back(f.aliases.front());
-          break;
-        }
+  if (!all.empty()) return;
+  std::string kind = q.variant.empty() ? m.accelerator_kind() : q.variant;
+  p.failures.push_back(q.fw->display + " has no " + kind + " build in the tables" +
+                       (q.spec.empty() ? "" : " matching '" + rq.spec + "'"));
+  std::vector<std::string> others;
+  for (const auto& f : kb.frameworks) {
+    for (const auto* r : kb.releases_of(f.name)) {
+      if (std::any_of(r->variants.begin(), r->variants.end(),
+                      [&](const Variant& v) { return v.kind == kind; })) {
+        others.push_back(f.aliases.front());
+        break;
       }
     }
-    if (!others.empty())
-      p.ways_out.push_back(
-          {"framework", "frameworks with " + kind + " builds: " + join(others, ", ")});
   }
-  // Driver upgrades: the newest build a driver upgrade unlocks, and the smallest upgrade.
+  if (!others.empty())
+    p.ways_out.push_back(
+        {"framework", "frameworks with " + kind + " builds: " + join(others, ", ")});
+}
+
+// Driver upgrades: the newest build a driver upgrade unlocks and the smallest upgrade;
+// forward compatibility; or the hardware no driver helps.
+void add_driver_ways_out(const std::vector<Candidate>& all, Plan& p) {
   const Candidate* newest = nullptr;
   const Candidate* cheapest = nullptr;
   for (const auto& c : all) {
@@ -825,6 +510,11 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
     p.ways_out.push_back({"hardware", c.label() + ": " + c.cuda.detail});
     break;
   }
+}
+
+// Host ROCm or CANN upgrades, and a Python the build supports.
+void add_host_ways_out(const Knowledge& kb, const Query& q, const std::vector<Candidate>& all,
+                       Plan& p) {
   for (const char* kind : {"rocm", "cann"}) {
     for (const auto& c : all) {
       if (!c.fails_only_on(kind)) continue;
@@ -835,21 +525,24 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
       break;
     }
   }
-  if (!q.python.empty()) {
-    for (const auto& c : all) {
-      if (!c.fails_only_on("python")) continue;
-      auto series = python_series_of(*c.rel);
-      std::string pick = series.empty() ? "" : series.front();
-      for (const auto& s : series)
-        if (Version::parse(s) <= Version::parse(kb.python_default_cap)) {
-          pick = s;
-          break;
-        }
-      p.ways_out.push_back({"python", "pick Python " + pick + " (--python " + pick +
-                                          "): " + c.label() + " supports " + python_range(*c.rel)});
-      break;
-    }
+  if (q.python.empty()) return;
+  for (const auto& c : all) {
+    if (!c.fails_only_on("python")) continue;
+    auto series = python_series_of(*c.rel);
+    std::string pick = series.empty() ? "" : series.front();
+    for (const auto& s : series)
+      if (Version::parse(s) <= Version::parse(kb.python_default_cap)) {
+        pick = s;
+        break;
+      }
+    p.ways_out.push_back({"python", "pick Python " + pick + " (--python " + pick +
+                                        "): " + c.label() + " supports " + python_range(*c.rel)});
+    break;
   }
+}
+
+// Loosened requests that would resolve: any version, any variant, any Python, CPU only.
+void add_retry_ways_out(const Resolver& resolver, const Machine& m, const Query& q, Plan& p) {
   auto retry = [&](Query changed, const std::string& kind, const std::string& lead) {
     auto again = resolver.search(changed);
     if (!again.empty() && again.front().ok())
@@ -878,6 +571,33 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
     cpu.variant = "cpu";
     retry(cpu, "cpu", "CPU-only build, without GPU acceleration: ");
   }
+}
+
+}  // namespace
+
+Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
+  Requirement rq = split_requirement(req.framework);
+  auto q = parse_query(kb, req, rq);
+  if (!q) return std::unexpected(q.error());
+  Resolver resolver(kb, m);
+  std::vector<Candidate> all = resolver.search(*q);
+  Plan p = plan_header(kb, m, *q, req);
+  if (!all.empty() && all.front().ok()) {
+    const Candidate& c = all.front();
+    fill_build(*q, c, p);
+    add_choice_reasons(kb, m, *q, rq, c, p);
+    add_skipped_reasons(all, *c.rel, p);
+    const ChosenBuild chosen{*c.rel, *c.var, c.python, c.cuda};
+    choose_image(kb, m, *q->fw, chosen, p);
+    choose_alternative(kb, m, chosen, p);
+    return p;
+  }
+  // Nothing fits: what fails, and the nearest ways out.
+  p.ok = false;
+  add_failures(kb, m, *q, rq, all, p);
+  add_driver_ways_out(all, p);
+  add_host_ways_out(kb, *q, all, p);
+  add_retry_ways_out(resolver, m, *q, p);
   return p;
 }
 

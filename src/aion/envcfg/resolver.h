@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "aion/core/error.h"
+#include "aion/envcfg/cuda_compat.h"
 #include "aion/envcfg/knowledge.h"
 #include "aion/envcfg/machine.h"
 
@@ -46,22 +47,6 @@ struct WayOut {
   std::string kind;  // "driver", "forward_compat", "version", "python", "variant", "cpu", "rocm"
   std::string text;
 };
-
-struct CudaCompat {
-  bool ok = false;
-  std::string mode;  // "full" | "minor" | "forward" | "" (fails)
-  std::string detail;
-  Version need_driver;  // the lowest driver that would run it natively ("" when no driver can)
-  bool needs_jit = false;
-  bool arch_ok = true;
-  std::string arch_detail;
-  std::string forward_package;  // "cuda-compat-12-1"
-  std::string forward_detail;   // why forward compatibility does or does not apply
-};
-
-// The CUDA rules for one build (runtime + GPU code) on one machine. Also used by `env scan`.
-CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
-                      const std::vector<std::string>& archs);
 
 struct Plan {
   bool ok = false;

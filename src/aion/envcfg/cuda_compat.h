@@ -1,0 +1,32 @@
+// The CUDA rules for one build on one machine: whether every NVIDIA GPU has SASS or PTX it
+// can run, and whether the driver meets the build's CUDA at full, minor-version or forward
+// compatibility (with the upgrade that would fix it). A pure function of the knowledge
+// tables and the machine; safe from any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aion/envcfg/knowledge.h"
+#include "aion/envcfg/machine.h"
+#include "aion/envcfg/version.h"
+
+namespace aion::envcfg {
+
+struct CudaCompat {
+  bool ok = false;
+  std::string mode;  // "full" | "minor" | "forward" | "" (fails)
+  std::string detail;
+  Version need_driver;  // the lowest driver that would run it natively ("" when no driver can)
+  bool needs_jit = false;
+  bool arch_ok = true;
+  std::string arch_detail;
+  std::string forward_package;  // "cuda-compat-12-1"
+  std::string forward_detail;   // why forward compatibility does or does not apply
+};
+
+// The CUDA rules for one build (runtime + GPU code) on one machine. Also used by `env scan`.
+CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
+                      const std::vector<std::string>& archs);
+
+}  // namespace aion::envcfg
