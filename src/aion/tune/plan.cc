@@ -1,17 +1,13 @@
 #include "aion/tune/plan.h"
 
-#include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <set>
 #include <sstream>
 
-#include "aion/core/paths.h"
 #include "aion/hw/topology.h"
 
 namespace aion::tune {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -450,26 +446,6 @@ Status plan_net(PlannedSetting& ps, const HostFs& host, const KernelRanges& rang
 
 }  // namespace
 
-std::string normalize(ValueKind kind, std::string_view text) {
-  switch (kind) {
-    case ValueKind::kChoice: {
-      auto w = words(text);
-      for (const auto& x : w) {
-        if (x.size() > 2 && x.front() == '[' && x.back() == ']') return x.substr(1, x.size() - 2);
-      }
-      return w.size() == 1 ? w.front() : trim(text);
-    }
-    case ValueKind::kInts: return join(words(text), " ");
-    case ValueKind::kCpuList: {
-      auto l = parse_cpu_list(trim(text));
-      return l ? format_cpu_list(*l) : trim(text);
-    }
-    case ValueKind::kInt:
-    case ValueKind::kWord: return trim(text);
-  }
-  return trim(text);
-}
-
 bool Target::needs_change() const {
   if (current == want) return false;
   if (subset_ok) {
@@ -493,36 +469,6 @@ bool PlannedSetting::needs_change() const {
 bool Plan::needs_change() const {
   return std::any_of(settings.begin(), settings.end(),
                      [](const PlannedSetting& s) { return s.needs_change(); });
-}
-
-std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
-  std::vector<int> out;
-  std::string t = trim(text);
-  if (t.empty()) return out;
-  std::istringstream in(t);
-  for (std::string part; std::getline(in, part, ',');) {
-    auto dash = part.find('-');
-    auto a = parse_int(std::string_view(part).substr(0, dash));
-    auto b = dash == std::string::npos ? a : parse_int(std::string_view(part).substr(dash + 1));
-    if (!a || !b || *a < 0 || *b < *a || *b > 65535) return std::nullopt;
-    for (auto c = *a; c <= *b; ++c) out.push_back(static_cast<int>(c));
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::string format_cpu_list(const std::vector<int>& cpus) {
-  std::string out;
-  for (std::size_t i = 0; i < cpus.size();) {
-    std::size_t j = i;
-    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
-    if (!out.empty()) out += ",";
-    out += std::to_string(cpus[i]);
-    if (j > i) out += "-" + std::to_string(cpus[j]);
-    i = j + 1;
-  }
-  return out;
 }
 
 bool known_setting_key(std::string_view key) {
@@ -585,88 +531,6 @@ Result<Plan> make_plan(const ResolvedProfile& profile, const HostFs& host,
     plan.settings.push_back(std::move(ps));
   }
   return plan;
-}
-
-std::string sysctl_dropin(const Plan& plan) {
-  std::string body;
-  for (const auto& ps : plan.settings) {
-    if (!ps.unsupported.empty() || !starts_with(ps.setting.key, "sysctl.")) continue;
-    for (const auto& t : ps.targets) {
-      body += "# " + ps.setting.reason + " (" + ps.setting.source + ")\n";
-      body += ps.setting.key.substr(7) + " = " + t.want + "\n";
-    }
-  }
-  if (body.empty()) return body;
-  return "# Written by `aion tune apply " + plan.profile + "`; `aion tune rollback` removes it.\n" +
-         body;
-}
-
-std::string tmpfiles_dropin(const Plan& plan) {
-  std::string body;
-  for (const auto& ps : plan.settings) {
-    // Interrupt numbers change from boot to boot: IRQ affinity is not persisted.
-    if (!ps.unsupported.empty() || starts_with(ps.setting.key, "sysctl.") ||
-        starts_with(ps.setting.key, "irq.")) {
-      continue;
-    }
-    body += "# " + ps.setting.key + ": " + ps.setting.reason + "\n";
-    for (const auto& t : ps.targets) body += "w " + t.path + " - - - - " + t.want + "\n";
-  }
-  if (body.empty()) return body;
-  return "# Written by `aion tune apply " + plan.profile + "`; `aion tune rollback` removes it.\n" +
-         body;
-}
-
-Result<KernelRanges> KernelRanges::parse(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    return fail(ErrorCode::kConfig, file + ":" + std::to_string(e.source().begin.line) +
-                                        ": TOML syntax error: " + std::string(e.description()));
-  }
-  if (root["schema_version"].value_or(0) != 1)
-    return fail(ErrorCode::kConfig, file + ": schema_version must be 1");
-  KernelRanges r;
-  const toml::array* arr = root["range"].as_array();
-  if (!arr) return fail(ErrorCode::kConfig, file + ": no [[range]] entries");
-  for (const auto& e : *arr) {
-    const toml::table* t = e.as_table();
-    std::string at = file + ":" + std::to_string(e.source().begin.line);
-    if (!t) return fail(ErrorCode::kConfig, at + ": range: must be a table");
-    Range x;
-    auto key = (*t)["key"].value<std::string>();
-    auto min = (*t)["min"].value<std::int64_t>();
-    auto max = (*t)["max"].value<std::int64_t>();
-    auto source = (*t)["source"].value<std::string>();
-    if (!key || !min || !max || !source || *min > *max)
-      return fail(ErrorCode::kConfig, at + ": range needs key, min <= max and source");
-    x.key = *key;
-    x.min = *min;
-    x.max = *max;
-    x.source = *source;
-    r.ranges_.push_back(std::move(x));
-  }
-  return r;
-}
-
-Result<KernelRanges> KernelRanges::load(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::unexpected(errno_error(errno, "reading " + file.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), file.string());
-}
-
-const KernelRanges::Range* KernelRanges::find(std::string_view key) const {
-  for (const auto& r : ranges_) {
-    if (r.key == key) return &r;
-  }
-  return nullptr;
-}
-
-fs::path default_kernel_ranges_file() {
-  return data_dir() / "tune" / "kernel_ranges.toml";
 }
 
 }  // namespace aion::tune

@@ -39,22 +39,12 @@
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
 #include "aion/hw/inventory.h"
+#include "aion/tune/attr_value.h"
+#include "aion/tune/dropin.h"
+#include "aion/tune/kernel_ranges.h"
 #include "aion/tune/profile.h"
 
 namespace aion::tune {
-
-// How an attribute's text is read and compared.
-enum class ValueKind {
-  kInt,      // "60"
-  kInts,     // "4096\t131072\t6291456" (compared word by word)
-  kWord,     // "performance", "n/a"
-  kChoice,   // "always [madvise] never": the bracketed word is the value
-  kCpuList,  // "0-3,8" (compared as sets)
-};
-
-// The value an attribute's text stands for: the bracketed word of a choice, words of a
-// list joined by one space, a CPU list in canonical form ("0-3,8"), else the trimmed text.
-std::string normalize(ValueKind kind, std::string_view text);
 
 struct Target {
   std::string path;  // host path of the attribute
@@ -85,41 +75,11 @@ struct Plan {
   bool needs_change() const;
 };
 
-// Ranges the kernel accepts for integer settings, from data/tune/kernel_ranges.toml.
-class KernelRanges {
- public:
-  struct Range {
-    std::string key;
-    std::int64_t min = 0;
-    std::int64_t max = 0;
-    std::string source;
-  };
-  static Result<KernelRanges> load(const std::filesystem::path& file);
-  static Result<KernelRanges> parse(std::string_view text, const std::string& file);
-  const Range* find(std::string_view key) const;
-
- private:
-  std::vector<Range> ranges_;
-};
-
-std::filesystem::path default_kernel_ranges_file();
-
 // Expands and validates every setting against the machine. Reads only.
 Result<Plan> make_plan(const ResolvedProfile& profile, const HostFs& host,
                        const hw::Inventory& inventory, const KernelRanges& ranges);
 
-// The lines that make the plan survive a reboot: sysctl.d for sysctls, tmpfiles.d `w`
-// lines for sysfs and procfs attributes. Empty when the plan has none of that kind.
-std::string sysctl_dropin(const Plan& plan);
-std::string tmpfiles_dropin(const Plan& plan);
-inline constexpr std::string_view kSysctlDropin = "/etc/sysctl.d/90-aion-tune.conf";
-inline constexpr std::string_view kTmpfilesDropin = "/etc/tmpfiles.d/aion-tune.conf";
-
 bool known_setting_key(std::string_view key);
 std::string known_setting_keys_help();
-
-// CPU lists: "0-3,8" <-> {0,1,2,3,8}. parse fails on anything else.
-std::optional<std::vector<int>> parse_cpu_list(std::string_view text);
-std::string format_cpu_list(const std::vector<int>& cpus);
 
 }  // namespace aion::tune
