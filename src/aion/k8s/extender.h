@@ -34,43 +34,11 @@
 #include <string_view>
 #include <vector>
 
-#include "aion/cluster/fragmentation.h"
-#include "aion/cluster/trace.h"
 #include "aion/core/error.h"
+#include "aion/k8s/cluster_view.h"
+#include "aion/k8s/pod_demand.h"
 
 namespace aion::k8s {
-
-struct NodeView {
-  cluster::NodeSpec spec;  // cpu_milli / memory_mib are "unlimited" when the file omits them
-  std::int64_t cpu_used_milli = 0;
-  std::int64_t memory_used_mib = 0;
-  std::vector<int> gpu_used_milli;  // per GPU, 0..1000
-};
-
-struct ClusterView {
-  std::vector<NodeView> nodes;
-  std::vector<cluster::PodType> workload;  // model masks are kAnyModel
-};
-
-// Parses a node state file's text; `source` names it in errors (kParse, kInvalidArgument).
-Result<ClusterView> parse_cluster_view(std::string_view json, std::string_view source);
-Result<ClusterView> load_cluster_view(const std::string& path);
-
-// What the pod asks for, from the ExtenderArgs' pod.
-struct PodDemand {
-  std::string name;  // namespace/name
-  std::int64_t cpu_milli = 0;
-  std::int64_t memory_mib = 0;
-  int num_gpu = 0;
-  int gpu_milli = 0;     // per GPU: 1000, or the share
-  std::string gpu_spec;  // accepted models, "|"-separated; "" = any
-};
-// kInvalidArgument for a malformed pod (bad quantity, share out of range, share with > 1 GPU).
-Result<PodDemand> pod_demand(std::string_view pod_json, std::string_view gpu_resource);
-
-// Parses a Kubernetes quantity ("500m", "2", "1.5", "1Gi", "512Mi", "1G", "1e3") scaled by
-// `scale` (1000 for milli-CPU; 1 for plain units), rounded up. kInvalidArgument when malformed.
-Result<std::int64_t> parse_quantity(std::string_view text, double scale);
 
 struct ExtenderOptions {
   std::string policy = "fgd";
