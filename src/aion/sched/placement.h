@@ -26,7 +26,7 @@
 
 #include "aion/core/error.h"
 #include "aion/hw/inventory.h"
-#include "aion/hw/topology.h"
+#include "aion/sched/node_model.h"
 
 namespace aion::cluster {
 class Policy;
@@ -35,44 +35,6 @@ struct PodRequest;
 
 namespace aion::sched {
 
-// One accelerator as placement sees it.
-struct GpuSlot {
-  std::string pci_address;
-  std::string vendor;  // "nvidia", "amd", "intel", "huawei", "other"
-  std::string model;
-  int vendor_index = 0;  // index within its vendor: what CUDA_VISIBLE_DEVICES etc. take
-  std::string uuid;
-  std::uint64_t memory_bytes = 0;
-  int numa_node = -1;
-  bool simulated = false;
-  bool usable = true;  // false when the GPU is lost or in error: never placed on
-};
-
-struct NumaInfo {
-  int id = 0;
-  std::vector<int> cpus;  // logical CPU ids
-  std::uint64_t memory_bytes = 0;
-  std::vector<int> distances;  // to every node, in `numa` order (SLIT; 10 = self)
-};
-
-struct NodeModel {
-  std::vector<GpuSlot> gpus;
-  // links[i][j]: how GPU i and GPU j connect (kSelf on the diagonal).
-  std::vector<std::vector<hw::LinkLevel>> links;
-  // nvlink[i][j]: NVLink/XGMI link count between them (0 when not linked directly).
-  std::vector<std::vector<int>> link_count;
-  std::vector<NumaInfo> numa;      // at least one node (a machine without NUMA gets node 0)
-  int cpu_count = 0;               // logical CPUs (the highest id + 1 over all nodes)
-  std::uint64_t memory_bytes = 0;  // allocatable memory (see `reserved_memory_bytes`)
-};
-
-struct ModelOptions {
-  std::uint64_t reserved_memory_bytes = 0;  // kept back for the OS and aiond
-};
-
-// Builds the model from an inventory (uses hw::build_topology for the GPU links).
-NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options = {});
-
 struct Request {
   int gpus = 0;                        // whole GPUs (gang: all at once or nothing)
   double gpu_fraction = 0;             // a share of one GPU, in (0, 1); 0 = none
@@ -80,45 +42,6 @@ struct Request {
   std::string gpu_model;               // case-insensitive substring of the model; "" = any
   int cpus = 1;                        // logical CPUs, >= 1
   std::uint64_t memory_bytes = 0;      // host memory limit; 0 = none reserved
-};
-
-// What one job holds.
-struct Allocation {
-  std::vector<int> gpus;               // indices into NodeModel::gpus
-  double gpu_fraction = 0;             // > 0: a share of gpus[0]
-  std::uint64_t gpu_memory_bytes = 0;  // the share's GPU memory
-  std::vector<int> cpus;               // logical CPU ids, ascending
-  std::vector<int> mems;               // NUMA node ids, ascending
-  std::uint64_t memory_bytes = 0;
-};
-
-// What is in use now. Cheap to copy for a few hundred GPUs/CPUs. add()/remove() take
-// allocations made for the same model (indices out of range are ignored); remove() must get
-// what add() got. Not thread-safe; copies are independent.
-class NodeState {
- public:
-  // cpu_overcommit: how many jobs may share one CPU (1 = every job has its CPUs to itself).
-  explicit NodeState(const NodeModel& model, int cpu_overcommit = 1);
-
-  void add(const Allocation& a);
-  void remove(const Allocation& a);
-
-  bool gpu_whole_free(int gpu) const;  // no whole-GPU job and no share on it
-  double gpu_fraction_used(int gpu) const;
-  std::uint64_t gpu_memory_used(int gpu) const;  // by shares
-  int cpu_load(int cpu) const;                   // jobs on that CPU
-  std::uint64_t memory_used() const;
-  int cpu_overcommit() const { return overcommit_; }
-
- private:
-  void apply(const Allocation& a, int sign);  // sign +1: add, -1: remove
-
-  int overcommit_ = 1;
-  std::vector<bool> gpu_whole_;
-  std::vector<double> gpu_frac_;
-  std::vector<std::uint64_t> gpu_mem_;
-  std::vector<int> cpu_load_;
-  std::uint64_t memory_used_ = 0;
 };
 
 struct Candidate {
