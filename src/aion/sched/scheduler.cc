@@ -151,6 +151,51 @@ Status check_pending_limit(const PolicyConfig& config, std::string_view user, st
                   "); wait for some to start or cancel some (aion cancel), then submit again");
 }
 
+namespace {
+
+// The running jobs to preempt for `job`: lower-priority ones not already stopping, the lowest
+// priority and the most recently started first, taken until the job fits in `trial` (the
+// state on entry), then pruned to those it needs. On success `trial` is the state without
+// them; nullopt (and `trial` changed) when stopping all of them would not make room.
+std::optional<std::vector<const Job*>> choose_victims(const PlanInput& in, const Job& job,
+                                                      const std::set<std::int64_t>& stopping,
+                                                      const PlaceOptions& popt, NodeState& trial) {
+  const Request& req = job.spec.resources;
+  std::vector<const Job*> victims;
+  for (const Job* r : in.running) {
+    if (r->spec.priority < job.spec.priority && r->allocation && !stopping.contains(r->id)) {
+      victims.push_back(r);
+    }
+  }
+  std::sort(victims.begin(), victims.end(), [](const Job* a, const Job* b) {
+    if (a->spec.priority != b->spec.priority) return a->spec.priority < b->spec.priority;
+    return a->start_ms > b->start_ms;
+  });
+  std::vector<const Job*> chosen;
+  bool fits = false;
+  for (const Job* v : victims) {
+    trial.remove(*v->allocation);
+    chosen.push_back(v);
+    if (!place(*in.model, trial, req, 1, popt).candidates.empty()) {
+      fits = true;
+      break;
+    }
+  }
+  if (!fits) return std::nullopt;
+  // Keep only the victims that are needed: put each back and see if it still fits.
+  for (std::size_t i = chosen.size(); i-- > 0;) {
+    NodeState again = trial;
+    again.add(*chosen[i]->allocation);
+    if (!place(*in.model, again, req, 1, popt).candidates.empty()) {
+      trial = std::move(again);
+      chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+  return chosen;
+}
+
+}  // namespace
+
 Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
   Plan plan;
   NodeState state = *in.state;
@@ -213,55 +258,26 @@ Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
 
     // Blocked. Could lower-priority running jobs make room?
     bool preempting = false;
+    NodeState trial = state;
     if (config.preemption) {
-      std::vector<const Job*> victims;
-      for (const Job* r : in.running) {
-        if (r->spec.priority < job->spec.priority && r->allocation && !stopping.contains(r->id)) {
-          victims.push_back(r);
-        }
-      }
-      std::sort(victims.begin(), victims.end(), [](const Job* a, const Job* b) {
-        if (a->spec.priority != b->spec.priority) return a->spec.priority < b->spec.priority;
-        return a->start_ms > b->start_ms;
-      });
-      NodeState trial = state;
-      std::vector<const Job*> chosen;
-      bool fits = false;
-      for (const Job* v : victims) {
-        trial.remove(*v->allocation);
-        chosen.push_back(v);
-        if (!place(*in.model, trial, req, 1, popt).candidates.empty()) {
-          fits = true;
-          break;
-        }
-      }
-      if (fits) {
-        // Keep only the victims that are needed: put each back and see if it still fits.
-        for (std::size_t i = chosen.size(); i-- > 0;) {
-          NodeState again = trial;
-          again.add(*chosen[i]->allocation);
-          if (!place(*in.model, again, req, 1, popt).candidates.empty()) {
-            trial = std::move(again);
-            chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(i));
-          }
-        }
+      if (auto chosen = choose_victims(in, *job, stopping, popt, trial)) {
         Plan::Preempt p{job->id, {}};
-        for (const Job* v : chosen) {
+        for (const Job* v : *chosen) {
           p.victims.push_back(v->id);
           stopping.insert(v->id);
         }
         plan.preemptions.push_back(std::move(p));
         preempting = true;
         std::string ids;
-        for (const Job* v : chosen) ids += (ids.empty() ? "" : ", ") + std::to_string(v->id);
-        reason = "preempting lower-priority job" + std::string(chosen.size() > 1 ? "s " : " ") +
+        for (const Job* v : *chosen) ids += (ids.empty() ? "" : ", ") + std::to_string(v->id);
+        reason = "preempting lower-priority job" + std::string(chosen->size() > 1 ? "s " : " ") +
                  ids + " to make room";
         // What the victims free is this job's: hold it from the jobs ranked behind.
         state = std::move(trial);
         if (auto c = place(*in.model, state, req, 1, popt); !c.candidates.empty()) {
           state.add(c.candidates.front().allocation);
         }
-        for (const Job* v : chosen) state.add(*v->allocation);  // still held until they exit
+        for (const Job* v : *chosen) state.add(*v->allocation);  // still held until they exit
         failed_shapes.clear();
       }
     }
