@@ -8,7 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -36,6 +39,7 @@
 #include "aion/store/event_log.h"
 #include "aion/store/retention.h"
 #include "aion/store/store.h"
+#include "aion/telemetry/job_metrics.h"
 #include "state_lock.h"
 
 namespace {
@@ -193,201 +197,187 @@ std::string banner(const aion::Settings& s, const aion::Config& cfg,
   return out;
 }
 
-// Per-job usage from the jobs' cgroups, as metric families labelled by job id, name, user
-// and queue.
-std::vector<aion::telemetry::MetricFamily> job_metrics(
-    const std::vector<aion::sched::JobManager::JobUsageNow>& jobs) {
-  using aion::telemetry::MetricFamily;
-  using aion::telemetry::MetricType;
-  MetricFamily cpu{"aion_job_cpu_seconds_total",
-                   "CPU time of all of a job's processes",
-                   MetricType::kCounter,
-                   {}};
-  MetricFamily mem{
-      "aion_job_memory_bytes", "Memory a job's cgroup uses now", MetricType::kGauge, {}};
-  MetricFamily peak{
-      "aion_job_memory_peak_bytes", "Most memory a job's cgroup has used", MetricType::kGauge, {}};
-  MetricFamily rd{"aion_job_io_read_bytes_total",
-                  "Bytes a job read from block devices",
-                  MetricType::kCounter,
-                  {}};
-  MetricFamily wr{"aion_job_io_written_bytes_total",
-                  "Bytes a job wrote to block devices",
-                  MetricType::kCounter,
-                  {}};
-  MetricFamily oom{"aion_job_oom_kills_total",
-                   "Processes of a job the OOM killer ended",
-                   MetricType::kCounter,
-                   {}};
-  MetricFamily gpus{"aion_job_gpus", "Whole GPUs allocated to a job", MetricType::kGauge, {}};
-  for (const auto& j : jobs) {
-    aion::telemetry::Labels l = {
-        {"job", std::to_string(j.id)}, {"name", j.name}, {"user", j.user}, {"queue", j.queue}};
-    cpu.add(l, std::chrono::duration<double>(j.stats.cpu_time).count());
-    mem.add(l, static_cast<double>(j.stats.memory_current_bytes));
-    peak.add(l, static_cast<double>(j.stats.memory_peak_bytes));
-    rd.add(l, static_cast<double>(j.stats.io_read_bytes));
-    wr.add(l, static_cast<double>(j.stats.io_write_bytes));
-    oom.add(l, static_cast<double>(j.stats.oom_kills));
-    gpus.add(l, static_cast<double>(j.gpus));
-  }
-  std::vector<MetricFamily> out;
-  if (jobs.empty()) return out;
-  aion::telemetry::move_nonempty(out, {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus});
-  return out;
-}
-
+// The daemon's services, started in order by run() and stopped in reverse by shut_down();
+// each start step fails with the error to report. The members are declared in start order,
+// so that they are destroyed in reverse, the state lock last.
 class Daemon {
  public:
   Daemon(aion::Config config, const Flags& flags) : config_(std::move(config)), flags_(flags) {}
 
   int run() {
-    aion::Settings s = aion::settings_from(config_);
-    auto lock = aiond::StateLock::acquire(s.state_dir);
+    s_ = aion::settings_from(config_);
+    auto lock = aiond::StateLock::acquire(s_.state_dir);
     if (!lock) return fail_start(lock.error());
+    lock_.emplace(std::move(*lock));
+    for (auto step : {&Daemon::open_store, &Daemon::start_hardware, &Daemon::start_scheduler,
+                      &Daemon::start_diagnosis, &Daemon::start_retention, &Daemon::start_telemetry,
+                      &Daemon::start_logs, &Daemon::start_api}) {
+      if (auto st = (this->*step)(); !st) return fail_start(st.error());
+    }
+    announce_ready();
+    wait_for_signals();
+    shut_down();
+    return kExitOk;
+  }
 
+ private:
+  aion::Status open_store() {
     std::vector<aion::store::Migration> migrations;
     for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
                       aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations(),
                       aion::diagnose::IncidentStore::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
-    auto db = aion::store::Database::open({.path = s.state_dir / "aion.db",
-                                           .busy_timeout_ms = s.busy_timeout_ms,
-                                           .synchronous = s.synchronous},
+    auto db = aion::store::Database::open({.path = s_.state_dir / "aion.db",
+                                           .busy_timeout_ms = s_.busy_timeout_ms,
+                                           .synchronous = s_.synchronous},
                                           migrations);
-    if (!db) return fail_start(db.error());
-    aion::store::Store store(std::move(*db));
-    aion::store::EventLog events(store, aion::Clock::system());
-    if (auto st = events.load(); !st) return fail_start(st.error());
-    aion::api::TokenStore tokens(store, aion::Clock::system());
+    if (!db) return std::unexpected(db.error());
+    store_.emplace(std::move(*db));
+    events_.emplace(*store_, aion::Clock::system());
+    if (auto st = events_->load(); !st) return st;
+    tokens_.emplace(*store_, aion::Clock::system());
 
-    aion::api::DaemonInfo info;
-    info.pid = ::getpid();
-    info.started_at = aion::Clock::system().wall();
-    info.state_dir = s.state_dir;
-    info.config_source = config_.source() == "<defaults>" ? "built-in defaults" : config_.source();
-    info.host_root = s.host_root;
-    info.state = [this] { return std::string(draining_ ? "draining" : "running"); };
-    info.reload = [this] { return reload(); };
+    info_.pid = ::getpid();
+    info_.started_at = aion::Clock::system().wall();
+    info_.state_dir = s_.state_dir;
+    info_.config_source = config_.source() == "<defaults>" ? "built-in defaults" : config_.source();
+    info_.host_root = s_.host_root;
+    info_.state = [this] { return std::string(draining_ ? "draining" : "running"); };
+    info_.reload = [this] { return reload(); };
+    return {};
+  }
 
+  // The hardware snapshot: changes since the last run become events before the API answers,
+  // so that the snapshot exists as soon as anyone can ask for it.
+  aion::Status start_hardware() {
     auto hw_options = aion::hw::discovery_options(config_);
-    if (!hw_options) return fail_start(hw_options.error());
-    aion::api::HwWatch hw_watch(store, events, aion::HostFs(s.host_root), *hw_options);
-
-    // The hardware snapshot: changes since the last run become events before the API
-    // answers, so that the snapshot exists as soon as anyone can ask for it.
-    if (auto changes = hw_watch.check(); !changes) {
+    if (!hw_options) return std::unexpected(hw_options.error());
+    hw_options_ = std::move(*hw_options);
+    hw_watch_.emplace(*store_, *events_, aion::HostFs(s_.host_root), hw_options_);
+    if (auto changes = hw_watch_->check(); !changes) {
       spdlog::error("event=hw_check_failed reason=\"{}\"", changes.error().message());
     }
-    hw_watch.start(std::chrono::seconds(config_.get_int("hw.rescan_interval_s")));
+    hw_watch_->start(std::chrono::seconds(config_.get_int("hw.rescan_interval_s")));
+    return {};
+  }
 
-    // The scheduler: recovers the jobs of the previous run before the API answers.
-    auto runner_config = aion::sched::runner_config(config_, s.state_dir);
-    if (!runner_config) return fail_start(runner_config.error());
-    const aion::hw::Inventory inventory =
-        aion::hw::discover(aion::HostFs(s.host_root), *hw_options);
-    aion::sched::JobManager jobs(store, events, aion::HostFs(s.host_root), inventory,
-                                 std::move(*runner_config));
-    if (auto st = jobs.start(); !st) return fail_start(st.error());
+  // The scheduler: recovers the jobs of the previous run before the API answers.
+  aion::Status start_scheduler() {
+    auto runner_config = aion::sched::runner_config(config_, s_.state_dir);
+    if (!runner_config) return std::unexpected(runner_config.error());
+    inventory_ = aion::hw::discover(aion::HostFs(s_.host_root), hw_options_);
+    jobs_.emplace(*store_, *events_, aion::HostFs(s_.host_root), inventory_,
+                  std::move(*runner_config));
+    return jobs_->start();
+  }
 
-    // Diagnosis: fault signatures -> incidents.
-    // Follows the event log (NVML Xids, anomalies, failed jobs, hardware changes) from here
-    // on, so it starts before telemetry, whose first collection may already see an Xid. The log
-    // sources feed it with diagnosis->on_log_line(source, time, text) from any thread.
-    std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis;
-    auto diagnose_options = aion::diagnose::diagnose_options(config_, s.state_dir);
-    if (!diagnose_options) return fail_start(diagnose_options.error());
-    if (diagnose_options->enabled) {
-      std::map<std::string, int> gpu_by_pci;
-      for (const auto& a : inventory.accelerators) gpu_by_pci.emplace(a.pci.address, a.index);
-      aion::diagnose::RemediationHooks hooks;
-      hooks.drain_gpu = [&jobs, &inventory](int gpu, const std::string& why) -> aion::Status {
-        for (const auto& a : inventory.accelerators) {
-          if (a.index == gpu) return jobs.set_gpu_drained(a.pci.address, true, why);
-        }
-        return aion::fail(ErrorCode::kNotFound, "no GPU " + std::to_string(gpu) + " on this node");
-      };
-      hooks.requeue_job = [&jobs](std::int64_t id) -> aion::Result<std::int64_t> {
-        auto j = jobs.requeue(id);
-        if (!j) return std::unexpected(j.error());
-        return j->id;
-      };
-      // A job named by a kernel line (an OOM kill's cgroup path) is this scheduler's only if
-      // it ran then: the ring buffer also holds other schedulers' job-N cgroups and old boots.
-      auto job_ran_at = [&jobs](std::int64_t id, std::int64_t t_ms) {
-        auto j = jobs.get(id);
-        if (!j || j->start_ms <= 0) return false;
-        constexpr std::int64_t kSlackMs = 60'000;  // kill lines trail the job's end a little
-        const bool ended = j->end_ms > 0;
-        return t_ms >= j->start_ms - kSlackMs && (!ended || t_ms <= j->end_ms + kSlackMs);
-      };
-      auto d = aion::diagnose::DiagnoseService::create(
-          *diagnose_options, store, events, std::move(gpu_by_pci), std::move(hooks), job_ran_at);
-      if (!d) return fail_start(d.error());
-      diagnosis = std::move(*d);
-      diagnosis->start();
-    }
+  // What the diagnosis engine's remediation may do to the scheduler.
+  aion::diagnose::RemediationHooks remediation_hooks() {
+    aion::diagnose::RemediationHooks hooks;
+    hooks.drain_gpu = [this](int gpu, const std::string& why) -> aion::Status {
+      for (const auto& a : inventory_.accelerators) {
+        if (a.index == gpu) return jobs_->set_gpu_drained(a.pci.address, true, why);
+      }
+      return aion::fail(ErrorCode::kNotFound, "no GPU " + std::to_string(gpu) + " on this node");
+    };
+    hooks.requeue_job = [this](std::int64_t id) -> aion::Result<std::int64_t> {
+      auto j = jobs_->requeue(id);
+      if (!j) return std::unexpected(j.error());
+      return j->id;
+    };
+    return hooks;
+  }
 
-    // Retention: finished jobs (and their directories), events and quiet incidents beyond
-    // the [store] limits go now and every store.prune_interval_s.
-    aion::sched::JobStore job_rows(store);
-    aion::diagnose::IncidentStore incident_rows(store, aion::Clock::system());
-    aion::store::Pruner pruner(aion::Clock::system());
-    pruner.add("jobs",
-               [&, r = aion::store::retention_from(config_, "jobs"),
-                dir = s.state_dir / "jobs"](std::int64_t now) -> aion::Result<std::int64_t> {
-                 auto ids = job_rows.prune(r, now);
-                 if (!ids) return std::unexpected(ids.error());
-                 for (std::int64_t id : *ids) {
-                   std::error_code ec;
-                   std::filesystem::remove_all(dir / std::to_string(id), ec);
-                 }
-                 return static_cast<std::int64_t>(ids->size());
-               });
-    pruner.add("events", [&, r = aion::store::retention_from(config_, "events")](std::int64_t now) {
-      return events.prune(r, now);
-    });
-    pruner.add("incidents", [&, r = aion::store::retention_from(config_, "incidents")](
-                                std::int64_t now) { return incident_rows.prune(r, now); });
-    pruner.run_once();
-    pruner.start(std::chrono::seconds(config_.get_int("store.prune_interval_s")));
+  // Diagnosis: fault signatures -> incidents. Follows the event log (NVML Xids, anomalies,
+  // failed jobs, hardware changes) from here on, so it starts before telemetry, whose first
+  // collection may already see an Xid. The log sources feed it with
+  // diagnosis->on_log_line(source, time, text) from any thread.
+  aion::Status start_diagnosis() {
+    auto diagnose_options = aion::diagnose::diagnose_options(config_, s_.state_dir);
+    if (!diagnose_options) return std::unexpected(diagnose_options.error());
+    if (!diagnose_options->enabled) return {};
+    std::map<std::string, int> gpu_by_pci;
+    for (const auto& a : inventory_.accelerators) gpu_by_pci.emplace(a.pci.address, a.index);
+    // A job named by a kernel line (an OOM kill's cgroup path) is this scheduler's only if it
+    // ran then: the ring buffer also holds other schedulers' job-N cgroups and old boots.
+    auto job_ran_at = [this](std::int64_t id, std::int64_t t_ms) {
+      auto j = jobs_->get(id);
+      if (!j || j->start_ms <= 0) return false;
+      constexpr std::int64_t kSlackMs = 60'000;  // kill lines trail the job's end a little
+      const bool ended = j->end_ms > 0;
+      return t_ms >= j->start_ms - kSlackMs && (!ended || t_ms <= j->end_ms + kSlackMs);
+    };
+    auto d = aion::diagnose::DiagnoseService::create(*diagnose_options, *store_, *events_,
+                                                     std::move(gpu_by_pci), remediation_hooks(),
+                                                     job_ran_at);
+    if (!d) return std::unexpected(d.error());
+    diagnosis_ = std::move(*d);
+    diagnosis_->start();
+    return {};
+  }
 
-    // Telemetry: a store damaged by a crash is reported (events), never fatal.
-    auto telemetry_options = aion::telemetry::telemetry_options(config_, s.state_dir);
-    if (!telemetry_options) return fail_start(telemetry_options.error());
-    aion::telemetry::Telemetry telemetry(
-        *telemetry_options, aion::HostFs(s.host_root), inventory.accelerators,
-        [&events](const std::string& kind, const std::string& severity, const std::string& message,
-                  const std::string& data) {
-          (void)events.append({.kind = kind,
-                               .severity = severity,
-                               .source = "telemetry",
-                               .message = message,
-                               .data_json = data});
-        });
-    telemetry.add_source({"jobs", telemetry_options->gpu_interval,
-                          [&jobs] { return job_metrics(jobs.usage_now()); }});
-    if (auto st = telemetry.start(); !st) return fail_start(st.error());
+  // Retention: finished jobs (and their directories), events and quiet incidents beyond the
+  // [store] limits go now and every store.prune_interval_s.
+  aion::Status start_retention() {
+    job_rows_.emplace(*store_);
+    incident_rows_.emplace(*store_, aion::Clock::system());
+    pruner_.emplace(aion::Clock::system());
+    pruner_->add("jobs",
+                 [this, r = aion::store::retention_from(config_, "jobs"),
+                  dir = s_.state_dir / "jobs"](std::int64_t now) -> aion::Result<std::int64_t> {
+                   auto ids = job_rows_->prune(r, now);
+                   if (!ids) return std::unexpected(ids.error());
+                   for (std::int64_t id : *ids) {
+                     std::error_code ec;
+                     std::filesystem::remove_all(dir / std::to_string(id), ec);
+                   }
+                   return static_cast<std::int64_t>(ids->size());
+                 });
+    pruner_->add("events", [this, r = aion::store::retention_from(config_, "events")](
+                               std::int64_t now) { return events_->prune(r, now); });
+    pruner_->add("incidents", [this, r = aion::store::retention_from(config_, "incidents")](
+                                  std::int64_t now) { return incident_rows_->prune(r, now); });
+    pruner_->run_once();
+    pruner_->start(std::chrono::seconds(config_.get_int("store.prune_interval_s")));
+    return {};
+  }
 
-    // --- logs: kmsg, journal and files -> template miner -> on_line subscribers. ---
-    // A new template is a `log_template` event; the diagnosis engine subscribes to parsed
-    // lines with logs.on_line(...) before logs.start().
-    auto logs_options = aion::logs::logs_options(config_, s.state_dir, aion::HostFs(s.host_root));
-    if (!logs_options) return fail_start(logs_options.error());
-    aion::logs::LogService logs(*logs_options, aion::HostFs(s.host_root),
-                                [&events](const std::string& kind, const std::string& severity,
-                                          const std::string& message, const std::string& data) {
-                                  (void)events.append({.kind = kind,
-                                                       .severity = severity,
-                                                       .source = "logs",
-                                                       .message = message,
-                                                       .data_json = data});
-                                });
-    if (diagnosis) {
+  // An event sink for a module's service: its events go to the event log as `source`.
+  aion::telemetry::Telemetry::EventSink event_sink(std::string source) {
+    return [this, source = std::move(source)](const std::string& kind, const std::string& severity,
+                                              const std::string& message, const std::string& data) {
+      (void)events_->append({.kind = kind,
+                             .severity = severity,
+                             .source = source,
+                             .message = message,
+                             .data_json = data});
+    };
+  }
+
+  // Telemetry: a store damaged by a crash is reported (events), never fatal.
+  aion::Status start_telemetry() {
+    auto telemetry_options = aion::telemetry::telemetry_options(config_, s_.state_dir);
+    if (!telemetry_options) return std::unexpected(telemetry_options.error());
+    metrics_public_ = telemetry_options->metrics_public;
+    const auto gpu_interval = telemetry_options->gpu_interval;
+    telemetry_.emplace(std::move(*telemetry_options), aion::HostFs(s_.host_root),
+                       inventory_.accelerators, event_sink("telemetry"));
+    telemetry_->add_source({"jobs", gpu_interval,
+                            [this] { return aion::telemetry::job_metrics(jobs_->usage_now()); }});
+    return telemetry_->start();
+  }
+
+  // Logs: kmsg, journal and files -> template miner -> on_line subscribers. A new template is
+  // a `log_template` event; the diagnosis engine subscribes to parsed lines before start().
+  aion::Status start_logs() {
+    auto logs_options = aion::logs::logs_options(config_, s_.state_dir, aion::HostFs(s_.host_root));
+    if (!logs_options) return std::unexpected(logs_options.error());
+    logs_.emplace(*logs_options, aion::HostFs(s_.host_root), event_sink("logs"));
+    if (diagnosis_) {
       // Every parsed line goes through the fault signature catalog; file sources are named
       // "file:PATH" as the diagnosis expects.
-      logs.on_line([d = diagnosis.get()](const aion::logs::LogLine& l) {
+      logs_->on_line([d = diagnosis_.get()](const aion::logs::LogLine& l) {
         const std::string source =
             l.source == "kmsg" || l.source == "journal" ? l.source : "file:" + l.source;
         // The origin, not the source, says who wrote the line: a journal entry of
@@ -399,84 +389,87 @@ class Daemon {
                        origin);
       });
     }
-    if (auto st = logs.start(); !st) return fail_start(st.error());
-    // --- end logs ---
+    return logs_->start();
+  }
 
-    aion::api::Router router;
-    aion::api::RouteContext ctx{info, store, events, tokens, aion::Clock::system()};
-    aion::api::add_daemon_routes(router, ctx);
-    aion::api::add_hw_routes(router, hw_watch);
-    aion::api::add_job_routes(router, jobs, aion::HostFs(s.host_root));
-    aion::api::add_metrics_routes(router, telemetry);
-    aion::api::add_logs_routes(router, logs);
-    aion::api::add_diagnose_routes(router, diagnosis.get());
+  aion::Status start_api() {
+    ctx_.emplace(
+        aion::api::RouteContext{info_, *store_, *events_, *tokens_, aion::Clock::system()});
+    aion::api::add_daemon_routes(router_, *ctx_);
+    aion::api::add_hw_routes(router_, *hw_watch_);
+    aion::api::add_job_routes(router_, *jobs_, aion::HostFs(s_.host_root));
+    aion::api::add_metrics_routes(router_, *telemetry_);
+    aion::api::add_logs_routes(router_, *logs_);
+    aion::api::add_diagnose_routes(router_, diagnosis_.get());
+    server_.emplace(
+        aion::api::ServerOptions{.unix_socket = s_.socket,
+                                 .socket_mode = s_.socket_mode,
+                                 .socket_group = s_.socket_group,
+                                 .tcp_listen = s_.tcp_listen,
+                                 .threads = s_.api_threads,
+                                 .max_body_bytes = s_.max_body_bytes,
+                                 .idle_timeout = s_.idle_timeout,
+                                 .public_paths = metrics_public_
+                                                     ? std::vector<std::string>{"/metrics"}
+                                                     : std::vector<std::string>{},
+                                 .max_connections_per_peer = s_.max_connections_per_peer,
+                                 .max_streams_per_peer = s_.max_streams_per_peer,
+                                 .header_timeout = s_.header_timeout,
+                                 .write_timeout = s_.write_timeout,
+                                 .workers = s_.api_workers,
+                                 .max_queued = s_.api_max_queued,
+                                 .tls_cert = s_.tls_cert,
+                                 .tls_key = s_.tls_key,
+                                 .allow_plaintext_tokens = s_.allow_plaintext_tokens},
+        router_, [this](std::string_view t) { return tokens_->verify(t); });
+    info_.listeners = [this] { return server_->listeners(); };
+    return server_->start();
+  }
 
-    aion::api::Server server(
-        {.unix_socket = s.socket,
-         .socket_mode = s.socket_mode,
-         .socket_group = s.socket_group,
-         .tcp_listen = s.tcp_listen,
-         .threads = s.api_threads,
-         .max_body_bytes = s.max_body_bytes,
-         .idle_timeout = s.idle_timeout,
-         .public_paths = telemetry_options->metrics_public ? std::vector<std::string>{"/metrics"}
-                                                           : std::vector<std::string>{},
-         .max_connections_per_peer = s.max_connections_per_peer,
-         .max_streams_per_peer = s.max_streams_per_peer,
-         .header_timeout = s.header_timeout,
-         .write_timeout = s.write_timeout,
-         .workers = s.api_workers,
-         .max_queued = s.api_max_queued,
-         .tls_cert = s.tls_cert,
-         .tls_key = s.tls_key,
-         .allow_plaintext_tokens = s.allow_plaintext_tokens},
-        router, [&tokens](std::string_view t) { return tokens.verify(t); });
-    info.listeners = [&server] { return server.listeners(); };
-    if (auto st = server.start(); !st) return fail_start(st.error());
-
-    (void)events.append({.kind = "daemon_started",
-                         .source = "aiond",
-                         .message = "aiond " + std::string(aion::kVersion) + " started (pid " +
-                                    std::to_string(::getpid()) + ")"});
+  // The daemon_started event, the banner (to the waiting parent in background mode, which
+  // then sends our stderr to the state directory's log) and systemd's READY=1.
+  void announce_ready() {
+    (void)events_->append({.kind = "daemon_started",
+                           .source = "aiond",
+                           .message = "aiond " + std::string(aion::kVersion) + " started (pid " +
+                                      std::to_string(::getpid()) + ")"});
     spdlog::info("event=ready version={} socket={} state_dir={} tcp={}", aion::kVersion,
-                 s.socket.string(), s.state_dir.string(), s.tcp_listen.value_or("off"));
-    std::string text = banner(s, config_, server);
+                 s_.socket.string(), s_.state_dir.string(), s_.tcp_listen.value_or("off"));
+    std::string text = banner(s_, config_, *server_);
     if (g_ready_fd >= 0) {
       std::string msg = "ok\n" + text;
       (void)!::write(g_ready_fd, msg.data(), msg.size());
       ::close(g_ready_fd);
       g_ready_fd = -1;
       // From here on, log lines go to the state directory's log file.
-      int logfd = ::open((s.state_dir / "aiond.log").c_str(),
+      int logfd = ::open((s_.state_dir / "aiond.log").c_str(),
                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
       if (logfd >= 0) ::dup2(logfd, STDERR_FILENO);
     } else {
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
     }
-    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%ld", s.socket.c_str(),
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%ld", s_.socket.c_str(),
                static_cast<long>(::getpid()));
-
-    wait_for_signals();
-
-    draining_ = true;
-    sd_notify(0, "STOPPING=1\nSTATUS=draining requests");
-    spdlog::info("event=stopping in_flight={} grace_ms={}", server.in_flight(),
-                 s.shutdown_grace.count());
-    server.stop(s.shutdown_grace);
-    jobs.stop();       // the jobs themselves go on; the next aiond adopts them
-    telemetry.stop();  // writes what is not yet on disk
-    logs.stop();       // saves templates and read positions
-    if (diagnosis) diagnosis->stop();
-    pruner.stop();
-    hw_watch.stop();
-    (void)events.append(
-        {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});
-    spdlog::info("event=stopped");
-    return kExitOk;
   }
 
- private:
+  void shut_down() {
+    draining_ = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=draining requests");
+    spdlog::info("event=stopping in_flight={} grace_ms={}", server_->in_flight(),
+                 s_.shutdown_grace.count());
+    server_->stop(s_.shutdown_grace);
+    jobs_->stop();       // the jobs themselves go on; the next aiond adopts them
+    telemetry_->stop();  // writes what is not yet on disk
+    logs_->stop();       // saves templates and read positions
+    if (diagnosis_) diagnosis_->stop();
+    pruner_->stop();
+    hw_watch_->stop();
+    (void)events_->append(
+        {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});
+    spdlog::info("event=stopped");
+  }
+
   int fail_start(const Error& e) {
     report_start_failure(e);
     return exit_code_for(e);
@@ -552,6 +545,28 @@ class Daemon {
   const Flags& flags_;
   std::mutex reload_mu_;
   std::atomic<bool> draining_{false};
+
+  // In start order (see the class comment).
+  aion::Settings s_;
+  std::optional<aiond::StateLock> lock_;
+  std::optional<aion::store::Store> store_;
+  std::optional<aion::store::EventLog> events_;
+  std::optional<aion::api::TokenStore> tokens_;
+  aion::api::DaemonInfo info_;
+  aion::hw::DiscoveryOptions hw_options_;
+  std::optional<aion::api::HwWatch> hw_watch_;
+  aion::hw::Inventory inventory_;
+  std::optional<aion::sched::JobManager> jobs_;
+  std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis_;
+  std::optional<aion::sched::JobStore> job_rows_;
+  std::optional<aion::diagnose::IncidentStore> incident_rows_;
+  std::optional<aion::store::Pruner> pruner_;
+  bool metrics_public_ = false;
+  std::optional<aion::telemetry::Telemetry> telemetry_;
+  std::optional<aion::logs::LogService> logs_;
+  aion::api::Router router_;
+  std::optional<aion::api::RouteContext> ctx_;
+  std::optional<aion::api::Server> server_;
 };
 
 }  // namespace

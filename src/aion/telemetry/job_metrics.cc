@@ -1,0 +1,47 @@
+#include "aion/telemetry/job_metrics.h"
+
+#include <chrono>
+#include <string>
+
+namespace aion::telemetry {
+
+std::vector<MetricFamily> job_metrics(const std::vector<sched::JobManager::JobUsageNow>& jobs) {
+  MetricFamily cpu{"aion_job_cpu_seconds_total",
+                   "CPU time of all of a job's processes",
+                   MetricType::kCounter,
+                   {}};
+  MetricFamily mem{
+      "aion_job_memory_bytes", "Memory a job's cgroup uses now", MetricType::kGauge, {}};
+  MetricFamily peak{
+      "aion_job_memory_peak_bytes", "Most memory a job's cgroup has used", MetricType::kGauge, {}};
+  MetricFamily rd{"aion_job_io_read_bytes_total",
+                  "Bytes a job read from block devices",
+                  MetricType::kCounter,
+                  {}};
+  MetricFamily wr{"aion_job_io_written_bytes_total",
+                  "Bytes a job wrote to block devices",
+                  MetricType::kCounter,
+                  {}};
+  MetricFamily oom{"aion_job_oom_kills_total",
+                   "Processes of a job the OOM killer ended",
+                   MetricType::kCounter,
+                   {}};
+  MetricFamily gpus{"aion_job_gpus", "Whole GPUs allocated to a job", MetricType::kGauge, {}};
+  for (const auto& j : jobs) {
+    Labels l = {
+        {"job", std::to_string(j.id)}, {"name", j.name}, {"user", j.user}, {"queue", j.queue}};
+    cpu.add(l, std::chrono::duration<double>(j.stats.cpu_time).count());
+    mem.add(l, static_cast<double>(j.stats.memory_current_bytes));
+    peak.add(l, static_cast<double>(j.stats.memory_peak_bytes));
+    rd.add(l, static_cast<double>(j.stats.io_read_bytes));
+    wr.add(l, static_cast<double>(j.stats.io_write_bytes));
+    oom.add(l, static_cast<double>(j.stats.oom_kills));
+    gpus.add(l, static_cast<double>(j.gpus));
+  }
+  std::vector<MetricFamily> out;
+  if (jobs.empty()) return out;
+  move_nonempty(out, {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus});
+  return out;
+}
+
+}  // namespace aion::telemetry
