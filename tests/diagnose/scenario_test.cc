@@ -137,7 +137,7 @@ void load_metrics(const fs::path& file, std::vector<Input>& out) {
 }
 
 // Job records: the scheduler announces failed, lost and OOM-killed jobs with their GPUs'
-// PCI addresses (runner.cc); completed ones are not events.
+// PCI addresses (sched/job_finish.cc); completed ones are not events.
 void load_jobs(const fs::path& file, const std::map<int, std::string>& pci_of_gpu,
                std::vector<Input>& out) {
   Json all = Json::parse(read_file(file), nullptr, false);
