@@ -1,4 +1,4 @@
-// The Prometheus text format as Prometheus parses it, and the collectors on a recorded tree.
+// The Prometheus text format as Prometheus parses it, and the collectors on fixture trees.
 #include <unistd.h>
 
 #include <cmath>
@@ -13,6 +13,8 @@
 #include "aion/telemetry/exposition.h"
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::telemetry {
 namespace {
@@ -109,8 +111,6 @@ TEST(ExpositionTest, ParsesWhatItRendersAndPointsAtErrors) {
 class HostCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("aion-host-" + std::to_string(::getpid()));
-    fs::remove_all(root_);
     put("proc/stat",
         "cpu  100 0 50 1000 10 0 5 2 0 0\n"
         "cpu0 60 0 30 500 4 0 3 1 0 0\n"
@@ -143,7 +143,6 @@ class HostCollectorTest : public ::testing::Test {
     fs::create_symlink("../../../devices/pci0000:c0/0000:c0:01.1/0000:c1:00.0",
                        root_ / "sys/class/infiniband/mlx5_0/device");
   }
-  void TearDown() override { fs::remove_all(root_); }
   void put(const std::string& rel, const std::string& text) {
     fs::create_directories((root_ / rel).parent_path());
     std::ofstream(root_ / rel) << text;
@@ -159,10 +158,11 @@ class HostCollectorTest : public ::testing::Test {
     ADD_FAILURE() << "no " << series_key(name, labels);
     return std::nan("");
   }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"host"};
+  fs::path root_ = tmp_.path();
 };
 
-TEST_F(HostCollectorTest, ReadsEverySourceOfARecordedTree) {
+TEST_F(HostCollectorTest, ReadsEverySourceOfAHandWrittenTree) {
   auto fams = HostCollector(HostFs(root_)).collect();
   expect_conventions(fams);
   const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -245,10 +245,10 @@ TEST(SimulatedGpuTest, PlausibleAndReproducibleSeries) {
   }
 }
 
-// AMD GPUs on the recorded MI250X-like tree: what amdgpu's sysfs and hwmon files say, in
+// AMD GPUs on the generated MI250X-like tree: what amdgpu's sysfs and hwmon files say, in
 // our units, for the one busy GCD, and no made-up readings for files that are absent.
 TEST(AmdGpuTest, ReadsAmdgpuSysfsAndHwmon) {
-  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/mi250x/root");
+  HostFs fs(::aion::testing::hw_fixture_root("mi250x"));
   auto inv = hw::discover(fs, {.nvml_library = "/nonexistent", .use_hwloc = false});
   std::vector<hw::Accelerator> amd;
   for (const auto& a : inv.accelerators) {
@@ -293,10 +293,10 @@ TEST(AmdGpuTest, ReadsAmdgpuSysfsAndHwmon) {
   EXPECT_EQ(find("aion_gpu_power_watts", idle), std::nullopt);
 }
 
-// NVMe: the composite temperature from the controller's hwmon on a recorded tree, and the
+// NVMe: the composite temperature from the controller's hwmon on a generated tree, and the
 // SMART log page decoded field by field from a page laid out as the NVMe spec says.
 TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
-  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/workstation/root");
+  HostFs fs(::aion::testing::hw_fixture_root("workstation"));
   auto fams = HostCollector(fs).collect();
   bool found = false;
   for (const auto& f : fams) {
@@ -307,7 +307,7 @@ TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
     found = true;
   }
   EXPECT_TRUE(found);
-  // Not live: no SMART series from a recorded tree.
+  // Not live: no SMART series from a fixture tree.
   EXPECT_EQ(render_exposition(fams).find("aion_nvme_media_errors_total"), std::string::npos);
 
   std::vector<std::uint8_t> page(512, 0);
