@@ -5,6 +5,8 @@
 
 #include "aion/core/json.h"
 #include "aion/diagnose/doctor.h"
+#include "aion/diagnose/incident_json.h"
+#include "support/golden.h"
 #include "test_util.h"
 
 namespace aion::diagnose {
@@ -78,6 +80,22 @@ TEST_F(DoctorTest, DgxFixtureReportsTheDegradedLinkMemoryErrorsAndNvmlFindings) 
   EXPECT_EQ(hot->status, "warn");
   EXPECT_NE(hot->found.find("hardware thermal"), std::string::npos);
   EXPECT_EQ(overall_status(checks), "fail");
+}
+
+// The report as `aion --json doctor` and GET /v1/doctor print it. The disk check measures the
+// disk this test runs on, so its rows are pinned to a fixed reading before rendering.
+TEST_F(DoctorTest, DgxReportMatchesItsGoldenFile) {
+  auto checks = run_doctor(HostFs(testing::hw_fixture_root("dgx-a100")), {});
+  bool pinned = false;
+  for (auto& c : checks) {
+    if (c.name != "disk_space") continue;
+    c.status = "ok";
+    c.found = "50% used, 100.0 GiB free";
+    c.action.clear();
+    pinned = true;
+  }
+  EXPECT_TRUE(pinned) << dump(checks);
+  EXPECT_GOLDEN_JSON("diagnose/doctor-dgx-a100.json", doctor_json(checks).dump());
 }
 
 TEST_F(DoctorTest, HealthyWorkstationAndCpuOnlyVm) {

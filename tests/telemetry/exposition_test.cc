@@ -14,6 +14,7 @@
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
 #include "support/fixtures.h"
+#include "support/golden.h"
 #include "support/temp_dir.h"
 
 namespace aion::telemetry {
@@ -204,6 +205,11 @@ TEST_F(HostCollectorTest, ReadsEverySourceOfAHandWrittenTree) {
   EXPECT_EQ(text.find("\"lo\""), std::string::npos);
 }
 
+// The /metrics text of the host collector on this tree, as Prometheus would scrape it.
+TEST_F(HostCollectorTest, ExpositionMatchesItsGoldenFile) {
+  EXPECT_GOLDEN("metrics/host.prom", render_exposition(HostCollector(HostFs(root_)).collect()));
+}
+
 TEST_F(HostCollectorTest, MissingSourcesAreSkippedNotFatal) {
   fs::remove_all(root_ / "proc/pressure");
   fs::remove(root_ / "proc/diskstats");
@@ -334,6 +340,33 @@ TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
   EXPECT_EQ(s->media_errors, 2);
   EXPECT_EQ(s->error_log_entries, 256);
   EXPECT_FALSE(parse_nvme_smart_log(std::span(page).first(511)));
+}
+
+// /metrics text of the AMD GPU collector on the generated MI250X-like tree.
+TEST(ExpositionGoldenTest, AmdGpusOnTheMi250xTree) {
+  HostFs fs(::aion::testing::hw_fixture_root("mi250x"));
+  auto inv = hw::discover(fs, {.nvml_library = "/nonexistent", .use_hwloc = false});
+  std::vector<hw::Accelerator> amd;
+  for (const auto& a : inv.accelerators) {
+    if (a.vendor == "amd") amd.push_back(a);
+  }
+  EXPECT_GOLDEN("metrics/amdgpu-mi250x.prom",
+                render_exposition(AmdGpuCollector(fs, amd).collect()));
+}
+
+// Job series with the labels that name a person: left out by default, kept when asked for.
+TEST(ExpositionGoldenTest, IdentityLabelsOnlyWhenAskedFor) {
+  std::vector<MetricFamily> f;
+  f.push_back({"aion_job_cpu_seconds_total", "CPU time of a job", MetricType::kCounter, {}});
+  f.back()
+      .add({{"job", "12"}, {"user", "dchen"}, {"job_name", "train-llm"}}, 3600.5)
+      .add({{"job", "13"}, {"user", "ana"}, {"name", "eval"}}, 12);
+  f.push_back(
+      {"aion_job_gpu_memory_bytes", "GPU memory a job's processes hold", MetricType::kGauge, {}});
+  f.back().add({{"job", "12"}, {"gpu", "0"}, {"user", "dchen"}}, 42949672960.0);
+  EXPECT_GOLDEN("metrics/jobs.prom", render_exposition(f));
+  EXPECT_GOLDEN("metrics/jobs-identity-labels.prom",
+                render_exposition(f, {.identity_labels = true}));
 }
 
 }  // namespace
