@@ -10,6 +10,7 @@
 #include "aion/api/tokens.h"
 #include "aion/core/clock.h"
 #include "aion/store/store.h"
+#include "support/temp_dir.h"
 
 namespace aion::api {
 namespace {
@@ -18,19 +19,12 @@ namespace fs = std::filesystem;
 
 class HostRoot {
  public:
-  HostRoot() {
-    dir_ = fs::temp_directory_path() / ("aion-accounts-" + std::to_string(::getpid()));
-    fs::create_directories(dir_ / "etc");
-  }
-  ~HostRoot() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  HostRoot() { fs::create_directories(dir_ / "etc"); }
   void login_defs(const std::string& text) { std::ofstream(dir_ / "etc" / "login.defs") << text; }
-  HostFs fs() const { return HostFs(dir_); }
+  HostFs fs() const { return HostFs(dir_.path()); }
 
  private:
-  fs::path dir_;
+  ::aion::testing::TempDir dir_{"accounts"};
 };
 
 TEST(AccountsTest, UidMinComesFromLoginDefsBelowTheHostRoot) {

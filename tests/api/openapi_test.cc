@@ -10,6 +10,7 @@
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
+#include "support/fixtures.h"
 
 namespace aion::api {
 namespace {
@@ -34,7 +35,7 @@ class OpenApiTest : public ::testing::Test {
     ctx_ = std::make_unique<RouteContext>(RouteContext{info_, *store_, *events_, *tokens_, clock_});
     add_daemon_routes(router_, *ctx_);
     hw_ = std::make_unique<HwWatch>(*store_, *events_,
-                                    HostFs(std::string(AION_TEST_FIXTURES) + "/hw/cpu-vm/root"),
+                                    HostFs(::aion::testing::hw_fixture_root("cpu-vm")),
                                     hw::DiscoveryOptions{});
     add_hw_routes(router_, *hw_);
     jobs_ = std::make_unique<sched::JobManager>(*store_, *events_, HostFs("/"), hw::Inventory{},

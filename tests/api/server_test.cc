@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/api/client.h"
+#include "support/temp_dir.h"
 
 namespace aion::api {
 namespace {
@@ -31,9 +32,6 @@ class CountingSse : public SseSource {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    socket_ = std::filesystem::temp_directory_path() /
-              ("aion-srv-" + std::to_string(::getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".sock");
     router_.add({"GET", "/v1/status", Role::kViewer, "status", [](Request& q) {
                    return Response::json_text(200,
                                               "{\"caller\":\"" + q.caller.name + "\",\"role\":\"" +
@@ -65,7 +63,8 @@ class ServerTest : public ::testing::Test {
     return s;
   }
 
-  std::filesystem::path socket_;
+  ::aion::testing::TempDir tmp_{"srv"};
+  std::filesystem::path socket_ = tmp_ / "api.sock";
   Router router_;
 };
 

@@ -1,4 +1,4 @@
-// gres.conf and NodeName lines from the recorded machines, and reading gres.conf back.
+// gres.conf and NodeName lines from the generated machines, and reading gres.conf back.
 #include "aion/cluster/slurm_gres.h"
 
 #include <sys/stat.h>
@@ -13,6 +13,8 @@
 
 #include "aion/core/host_fs.h"
 #include "aion/hw/discovery.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::cluster {
 namespace {
@@ -20,10 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fixture(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/hw/" + name;
+  return ::aion::testing::fixture_path("hw/" + name).string();
 }
 
-// Discovers a recorded machine; with_nvml answers NVIDIA GPUs from the fake NVML and the
+// Discovers a generated machine; with_nvml answers NVIDIA GPUs from the fake NVML and the
 // fixture's nvml.json (NVLink counts come only from NVML), else from sysfs alone.
 hw::Inventory machine(const std::string& name, bool with_nvml = false) {
   if (with_nvml) {
@@ -130,8 +132,8 @@ TEST(SlurmGresTest, MissingDeviceNodeIsAnErrorNamingGpuAndPath) {
   hw::Inventory inv = machine("workstation");
   auto cores = read_core_map(HostFs(fixture("workstation") + "/root"));
   ASSERT_TRUE(cores);
-  const fs::path dir = fs::temp_directory_path() / ("aion-slurm-dev-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const ::aion::testing::TempDir tmp("slurm-dev");
+  const fs::path dir = tmp.path();
   auto d = gres_devices(inv, *cores,
                         {.dev_dir = dir.string(), .check_root = "/", .check_devices = true});
   ASSERT_FALSE(d);
@@ -155,7 +157,6 @@ TEST(SlurmGresTest, MissingDeviceNodeIsAnErrorNamingGpuAndPath) {
     ASSERT_TRUE(d) << d.error().message();
     EXPECT_EQ((*d)[1].file, dir.string() + "/nvidia1");
   }
-  fs::remove_all(dir);
 }
 
 TEST(SlurmGresTest, ParsesGresConfForThisNodeWithRanges) {

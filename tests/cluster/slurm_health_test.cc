@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/process.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::cluster {
 namespace {
@@ -109,10 +111,6 @@ TEST(SlurmHealthTest, JobGpusFromSlurmEnvironment) {
 class SlurmHealthCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("aion-slurm-health-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "state");
     // Prints the node as `scontrol show node` does (from node.txt) and records every call.
     std::ofstream(dir_ / "scontrol")
@@ -123,7 +121,6 @@ class SlurmHealthCliTest : public ::testing::Test {
     std::ofstream(dir_ / "aion.toml") << "";
     set_node("IDLE", "");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   void set_node(const std::string& state, const std::string& reason) {
     std::ofstream(dir_ / "node.txt")
@@ -147,7 +144,7 @@ class SlurmHealthCliTest : public ::testing::Test {
                                      "--config",
                                      (dir_ / "aion.toml").string(),
                                      "--host-root",
-                                     std::string(AION_TEST_FIXTURES) + "/hw/workstation/root",
+                                     ::aion::testing::hw_fixture_root("workstation").string(),
                                      "slurm",
                                      command,
                                      "--node",
@@ -167,7 +164,8 @@ class SlurmHealthCliTest : public ::testing::Test {
     return r ? *r : ProcessResult{};
   }
 
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"slurm-health"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(SlurmHealthCliTest, HealthyIdleNodeIsLeftAlone) {

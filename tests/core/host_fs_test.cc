@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion {
 namespace {
 namespace fs = std::filesystem;
@@ -15,10 +17,6 @@ namespace fs = std::filesystem;
 class HostFsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-hostfs-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
     fs::create_directories(root_ / "sys/devices/pci0000:00/0000:00:01.0");
     fs::create_directories(root_ / "sys/class/net");
     put("sys/devices/pci0000:00/0000:00:01.0/vendor", "0x10de\n");
@@ -27,11 +25,11 @@ class HostFsTest : public ::testing::Test {
     fs::create_directory_symlink("../../devices/pci0000:00/0000:00:01.0",
                                  root_ / "sys/class/net/eth0");
   }
-  void TearDown() override { fs::remove_all(root_); }
   void put(const std::string& rel, const std::string& content) {
     std::ofstream(root_ / rel) << content;
   }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"hostfs"};
+  fs::path root_ = tmp_.path();
 };
 
 TEST_F(HostFsTest, ResolvesHostPathsBelowTheRoot) {
@@ -106,7 +104,7 @@ TEST_F(HostFsTest, RemoveDirRemovesOnlyEmptyDirectories) {
   EXPECT_FALSE(h.exists("/etc/tmpfiles.d"));
 }
 
-TEST_F(HostFsTest, KernelAttributesAreToldFromRecordedFiles) {
+TEST_F(HostFsTest, KernelAttributesAreToldFromPlainFiles) {
   EXPECT_FALSE(HostFs(root_).is_kernel_attr("/proc/sys/vm/nope"));
   EXPECT_FALSE(HostFs(root_).is_kernel_attr("/sys/class/net/eth0"));
   HostFs live("/");

@@ -25,7 +25,7 @@ ProcessResult aion(std::vector<std::string> args, std::string stdin_data = "") {
 }
 
 TEST(DiagnoseCliTest, DiagnoseFileFindsTheGpuIncident) {
-  auto r = aion({"--json", "diagnose", (testing::fixtures() / "logs" / "gpu_fault.log").string()});
+  auto r = aion({"--json", "diagnose", testing::fixture_path("logs/gpu_fault.log").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = Json::parse(r.out);
   ASSERT_EQ(j["incidents"].size(), 4u) << r.out;
@@ -69,8 +69,7 @@ TEST(DiagnoseCliTest, DmesgTimesCountFromTheBootGivenOrShowAsBootRelative) {
 }
 
 TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
-  auto r = aion({"--json", "--host-root",
-                 (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  auto r = aion({"--json", "--host-root", testing::hw_fixture_root("dgx-a100").string(), "doctor"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   Json j = Json::parse(r.out);
   EXPECT_EQ(j["status"], "fail");
@@ -78,8 +77,7 @@ TEST(DiagnoseCliTest, DoctorOnTheDgxFixtureFailsOnTheDegradedLink) {
   for (const auto& c : j["checks"])
     degraded = degraded || (c["name"] == "pcie_link" && c["status"] == "fail");
   EXPECT_TRUE(degraded) << r.out;
-  auto human =
-      aion({"--host-root", (testing::fixtures() / "hw" / "dgx-a100" / "root").string(), "doctor"});
+  auto human = aion({"--host-root", testing::hw_fixture_root("dgx-a100").string(), "doctor"});
   EXPECT_NE(human.out.find("link width degraded: x8 of x16"), std::string::npos) << human.out;
 }
 

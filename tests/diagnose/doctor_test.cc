@@ -5,6 +5,8 @@
 
 #include "aion/core/json.h"
 #include "aion/diagnose/doctor.h"
+#include "aion/diagnose/incident_json.h"
+#include "support/golden.h"
 #include "test_util.h"
 
 namespace aion::diagnose {
@@ -33,7 +35,7 @@ class DoctorTest : public ::testing::Test {
     ::setenv("AION_NVML_LIBRARY", FAKE_NVML_PATH, 1);
     nvml_ = dir_.path() / "nvml.json";
     Json j;
-    std::ifstream(testing::fixtures() / "hw" / "dgx-a100" / "nvml.json") >> j;
+    std::ifstream(testing::fixture_path("hw/dgx-a100/nvml.json")) >> j;
     for (auto& g : j["gpus"])
       g["telemetry"] = {{"persistence", 1}, {"remapped_rows", {0, 0, 0, 0}}, {"throttle", 0}};
     j["gpus"][1]["telemetry"]["persistence"] = 0;
@@ -51,7 +53,7 @@ class DoctorTest : public ::testing::Test {
 };
 
 TEST_F(DoctorTest, DgxFixtureReportsTheDegradedLinkMemoryErrorsAndNvmlFindings) {
-  HostFs fs(testing::fixtures() / "hw" / "dgx-a100" / "root");
+  HostFs fs(testing::hw_fixture_root("dgx-a100"));
   auto checks = run_doctor(fs, {.state_dir = dir_.path()});
   SCOPED_TRACE(dump(checks));
   const DoctorCheck* driver = find(checks, "driver", "nvidia");
@@ -80,8 +82,24 @@ TEST_F(DoctorTest, DgxFixtureReportsTheDegradedLinkMemoryErrorsAndNvmlFindings) 
   EXPECT_EQ(overall_status(checks), "fail");
 }
 
+// The report as `aion --json doctor` and GET /v1/doctor print it. The disk check measures the
+// disk this test runs on, so its rows are pinned to a fixed reading before rendering.
+TEST_F(DoctorTest, DgxReportMatchesItsGoldenFile) {
+  auto checks = run_doctor(HostFs(testing::hw_fixture_root("dgx-a100")), {});
+  bool pinned = false;
+  for (auto& c : checks) {
+    if (c.name != "disk_space") continue;
+    c.status = "ok";
+    c.found = "50% used, 100.0 GiB free";
+    c.action.clear();
+    pinned = true;
+  }
+  EXPECT_TRUE(pinned) << dump(checks);
+  EXPECT_GOLDEN_JSON("diagnose/doctor-dgx-a100.json", doctor_json(checks).dump());
+}
+
 TEST_F(DoctorTest, HealthyWorkstationAndCpuOnlyVm) {
-  auto ws = run_doctor(HostFs(testing::fixtures() / "hw" / "workstation" / "root"), {});
+  auto ws = run_doctor(HostFs(testing::hw_fixture_root("workstation")), {});
   SCOPED_TRACE(dump(ws));
   // Idle GPUs drop their link speed to save power: a warning with that explanation, not a fail.
   const DoctorCheck* idle = find(ws, "pcie_link", "GPU 0000:01:00.0");
@@ -91,7 +109,7 @@ TEST_F(DoctorTest, HealthyWorkstationAndCpuOnlyVm) {
   EXPECT_EQ(find(ws, "memory_errors", "mc0")->status, "ok");
   EXPECT_EQ(find(ws, "driver", "nvidia")->status, "ok");
 
-  auto vm = run_doctor(HostFs(testing::fixtures() / "hw" / "cpu-vm" / "root"), {});
+  auto vm = run_doctor(HostFs(testing::hw_fixture_root("cpu-vm")), {});
   EXPECT_EQ(vm.front().name, "driver");
   EXPECT_EQ(vm.front().status, "skip");
   EXPECT_EQ(find(vm, "memory_errors", "EDAC")->status, "skip");

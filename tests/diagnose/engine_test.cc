@@ -15,7 +15,7 @@ using testing::at;
 using testing::shipped;
 
 void feed(Engine& e, const std::string& fixture, const std::string& source) {
-  std::ifstream in(testing::fixtures() / "logs" / fixture);
+  std::ifstream in(testing::fixture_path("logs") / fixture);
   ASSERT_TRUE(in) << fixture;
   Clock::Wall t{};
   for (std::string line; std::getline(in, line);) {

@@ -149,7 +149,7 @@ TEST(DiagnoseLogTimeTest, TimestampsTheClockCannotHoldAreNotTimestamps) {
 TEST(SignatureMatcherTest, ThroughputIsMeasured) {
   const Matcher& m = *shipped().matcher;
   std::vector<std::string> lines;
-  std::ifstream in(testing::fixtures() / "logs" / "gpu_fault.log");
+  std::ifstream in(testing::fixture_path("logs/gpu_fault.log"));
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   // Mostly lines that match nothing, as in a real kernel log.
   for (int i = 0; i < 40; ++i)

@@ -1,4 +1,4 @@
-// Recorded fault scenarios (tests/fixtures/incidents/<name>/, format in its README.md): each
+// Hand-written fault scenarios (tests/fixtures/incidents/<name>/, format in its README.md): each
 // is fed through the catalog, the matcher and the engine the way aiond feeds them (kernel
 // lines as kmsg/journal lines, job output as job:ID lines, telemetry anomalies, NVML and job
 // events), in time order, and the incidents are checked against the scenario's expect.toml.
@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 using testing::shipped;
 
 fs::path scenarios_dir() {
-  return testing::fixtures() / "incidents";
+  return testing::fixture_path("incidents");
 }
 
 std::vector<std::string> scenario_names() {
@@ -325,7 +325,7 @@ TEST_P(ScenarioTest, TopHypothesisAndActionMatchTheCatalog) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Recorded, ScenarioTest, ::testing::ValuesIn(scenario_names()),
+INSTANTIATE_TEST_SUITE_P(HandWritten, ScenarioTest, ::testing::ValuesIn(scenario_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (auto& c : name)

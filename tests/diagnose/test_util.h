@@ -2,8 +2,6 @@
 // directories, times.
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,15 +13,17 @@
 #include "aion/core/clock.h"
 #include "aion/diagnose/catalog.h"
 #include "aion/diagnose/matcher.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::diagnose::testing {
 
-inline std::filesystem::path data_dir() {
-  return std::filesystem::path(AION_SOURCE_DIR) / "data";
-}
+using ::aion::testing::fixture_path;
+using ::aion::testing::hw_fixture_root;
+using ::aion::testing::TempDir;
 
-inline std::filesystem::path fixtures() {
-  return std::filesystem::path(AION_TEST_FIXTURES);
+inline std::filesystem::path data_dir() {
+  return ::aion::testing::source_path("data");
 }
 
 // The shipped catalog and its matcher, loaded once per test binary.
@@ -54,27 +54,5 @@ inline Clock::Wall at(int h, int m, int s) {
   return Clock::Wall(duration_cast<Clock::Wall::duration>(day.time_since_epoch() + hours(h) +
                                                           minutes(m) + seconds(s)));
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/aion-diagnose-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    auto p = path_ / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace aion::diagnose::testing

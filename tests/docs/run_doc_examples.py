@@ -14,7 +14,6 @@ used. The pages run in parallel, the commands of one page in order.
 import concurrent.futures
 import glob
 import os
-import shutil
 import re
 import subprocess
 import sys
@@ -71,7 +70,8 @@ def main() -> int:
     bin_dir, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     files = sys.argv[3:] or [os.path.join(src, "README.md")] + sorted(
         glob.glob(os.path.join(src, "docs", "*.md")))
-    home = tempfile.mkdtemp(prefix="aion-docs-")
+    tmp = tempfile.TemporaryDirectory(prefix="aion-docs-")
+    home = tmp.name
     env = {k: v for k, v in os.environ.items() if not k.startswith("AION_")}
     env.update(PATH=bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin"), HOME=home,
                TMPDIR=home, XDG_STATE_HOME=os.path.join(home, "state"),
@@ -106,7 +106,7 @@ def main() -> int:
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(run_page, files))
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        tmp.cleanup()
     count = sum(c for c, _ in results)
     failures = [r for _, reports in results for r in reports]
     for report in failures:

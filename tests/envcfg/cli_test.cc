@@ -1,13 +1,14 @@
-// `aion env ...` as a user runs it: exit codes and JSON, on the recorded machines.
+// `aion env ...` as a user runs it: exit codes and JSON, on the fixture machine descriptions.
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
 #include "aion/core/process.h"
+#include "support/fixtures.h"
 
 namespace aion {
 namespace {
 
-const std::string kMachines = std::string(AION_TEST_FIXTURES) + "/machines/";
+const std::string kMachines = ::aion::testing::fixture_path("machines").string() + "/";
 
 ProcessResult aion_cli(std::vector<std::string> args, std::string stdin_data = "") {
   ProcessOptions o;

@@ -15,7 +15,7 @@ using testing::kb;
 using testing::machine;
 using testing::read_fixture;
 
-const fs::path kLogs = fs::path(AION_TEST_FIXTURES) / "envlogs";
+const fs::path kLogs = ::aion::testing::fixture_path("envlogs");
 
 // Every log in tests/fixtures/envlogs is named for the signature that must diagnose it.
 TEST(EnvDoctorTest, EveryLogInTheCorpusGetsItsDiagnosis) {

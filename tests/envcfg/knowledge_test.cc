@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 #include "test_util.h"
 
 namespace aion::envcfg {
@@ -63,12 +65,7 @@ TEST(EnvKnowledgeTest, AliasesFindFrameworks) {
 
 class EnvKnowledgeBrokenTableTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("envcfg-kb-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::copy(std::string(AION_SOURCE_DIR) + "/data/envcfg", dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { fs::copy(::aion::testing::source_path("data/envcfg"), dir_); }
   void replace(const std::string& file, const std::string& from, const std::string& to) {
     std::ifstream in(dir_ / file);
     std::stringstream ss;
@@ -79,7 +76,8 @@ class EnvKnowledgeBrokenTableTest : public ::testing::Test {
     text.replace(pos, from.size(), to);
     std::ofstream(dir_ / file) << text;
   }
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"envcfg-kb"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(EnvKnowledgeBrokenTableTest, WrongSchemaVersionIsRejectedWithFileAndLine) {

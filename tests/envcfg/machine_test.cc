@@ -23,7 +23,7 @@ TEST(EnvMachineTest, DescriptionGivesGpusDriverAndSoftware) {
 }
 
 TEST(EnvMachineTest, MissingComputeCapabilityComesFromTheModelTable) {
-  // The workstation fixture was recorded without NVML: sysfs knows only the PCI name.
+  // The workstation description was made without NVML: sysfs knows only the PCI name.
   Machine m = machine("rtx4090-workstation");
   ASSERT_EQ(m.gpus.size(), 1u);
   EXPECT_EQ(m.gpus[0].cc, "8.9");

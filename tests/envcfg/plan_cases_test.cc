@@ -373,7 +373,7 @@ class CaseLoader {
 const std::string kCaseFile = std::string(AION_SOURCE_DIR) + "/tests/envcfg/plan_cases.toml";
 
 Result<std::vector<Case>> load_text(std::string_view text) {
-  return CaseLoader("plan_cases.toml", fs::path(AION_TEST_FIXTURES) / "machines",
+  return CaseLoader("plan_cases.toml", ::aion::testing::fixture_path("machines"),
                     fs::path(AION_SOURCE_DIR) / "data/envcfg")
       .load(text);
 }

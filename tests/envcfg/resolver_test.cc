@@ -1,5 +1,6 @@
-// The resolver against recorded machines. Each expectation names the rule and the table row
-// it follows from (data/envcfg/*.toml), so a changed table or rule fails here with a reason.
+// The resolver against the fixture machine descriptions. Each expectation names the rule and the
+// table row it follows from (data/envcfg/*.toml), so a changed table or rule fails here with a
+// reason.
 #include "aion/envcfg/resolver.h"
 
 #include <gtest/gtest.h>
@@ -56,7 +57,7 @@ TEST(EnvPlanTest, DgxA100OnDriver535GetsNewestTorchUnderMinorVersionCompat) {
 }
 
 TEST(EnvPlanTest, Rtx4090OnDriver550RunsSm86CodeOnAda) {
-  // cc 8.9 comes from gpus.toml (no NVML in the recording); cu128 has no sm_89 but sm_86
+  // cc 8.9 comes from gpus.toml (no NVML in the description); cu128 has no sm_89 but sm_86
   // SASS runs on 8.9 (same major, lower minor). 550.54.14 < 570.26 -> minor compatibility.
   Plan p = plan_for("rtx4090-workstation", "torch");
   ASSERT_TRUE(p.ok) << ways(p);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
 #include "test_util.h"
 
 namespace aion::envcfg {
@@ -19,14 +20,6 @@ using testing::machine;
 // A fake venv: lib/pythonX.Y/site-packages with dist-info directories and framework files.
 class EnvScanTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("envcfg-scan-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   fs::path site(const std::string& python = "3.11") {
     return root_ / "lib" / ("python" + python) / "site-packages";
   }
@@ -69,7 +62,8 @@ class EnvScanTest : public ::testing::Test {
   }
   static std::string dump(const ScanReport& r) { return scan_to_json(r); }
 
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"envcfg-scan"};
+  fs::path root_ = tmp_.path();
 };
 
 TEST_F(EnvScanTest, TorchCu121RunsOnTheDgx) {

@@ -24,6 +24,7 @@
 #include "aion/api/server.h"
 #include "aion/store/database.h"
 #include "mutator.h"
+#include "support/fixtures.h"
 
 namespace aion::api {
 namespace {
@@ -218,7 +219,7 @@ TEST(HttpFuzz, RequestsIntoTheRealServerAndRoutes) {
   RouteContext ctx{info, store, events, tokens, clock};
   Router router;
   add_daemon_routes(router, ctx);
-  HwWatch hw(store, events, HostFs(std::string(AION_TEST_FIXTURES) + "/hw/cpu-vm/root"),
+  HwWatch hw(store, events, HostFs(::aion::testing::hw_fixture_root("cpu-vm")),
              hw::DiscoveryOptions{});
   add_hw_routes(router, hw);
   // The job manager is never started: submitted jobs stay queued and nothing runs.

@@ -3,7 +3,7 @@
 // SYSLOG_IDENTIFIER and PRIORITY through syslog(3) or sd_journal_send). The journal's own
 // file format is read by libsystemd; what aiond parses is each field's value, which goes to
 // the template miner, the masks and the diagnosis engine exactly as a kernel line does.
-// Seeds: the recorded incidents' kernel logs and job logs, the log fixtures.
+// Seeds: the hand-written incidents' kernel logs and job logs, the log fixtures.
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,6 +20,8 @@
 #include "aion/logs/masks.h"
 #include "aion/logs/miner.h"
 #include "mutator.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::logs {
 namespace {
@@ -31,11 +33,11 @@ fs::path source(const char* rel) {
   return fs::path(AION_SOURCE_DIR) / rel;
 }
 
-// Message texts of real faults: the recorded incidents' kernel and job logs without their
-// syslog prefix ("<time> <host> kernel: ").
+// Message texts in the formats of real faults: the fixture incidents' kernel and job logs
+// without their syslog prefix ("<time> <host> kernel: ").
 std::vector<std::string> messages() {
-  auto texts = fuzz::read_seeds(source("tests/fixtures/incidents"), {".log"});
-  auto more = fuzz::read_seeds(source("tests/fixtures/logs"), {".log"});
+  auto texts = fuzz::read_seeds(::aion::testing::fixture_path("incidents"), {".log"});
+  auto more = fuzz::read_seeds(::aion::testing::fixture_path("logs"), {".log"});
   texts.insert(texts.end(), more.begin(), more.end());
   std::vector<std::string> out;
   for (auto& l : fuzz::lines_of(texts)) {
@@ -105,7 +107,8 @@ TEST(LogsFuzz, KmsgRecordsAndStreams) {
     ++seq;
   }
   seeds.push_back(stream);
-  HostFs fs(fs::temp_directory_path() / ("aion-fuzz-kmsg-" + std::to_string(::getpid())));
+  const ::aion::testing::TempDir tmp("fuzz-kmsg");
+  HostFs fs(tmp.path());
   fs::create_directories(fs.resolve("/dev"));
   const fs::path dev = fs.resolve("/dev/kmsg");
   std::uint64_t n = 0;
@@ -125,7 +128,7 @@ TEST(LogsFuzz, KmsgRecordsAndStreams) {
       }
       b = e + 1;
     }
-    // Now and then the whole input as a stream through the reader (a recorded machine's
+    // Now and then the whole input as a stream through the reader (a fixture tree's
     // /dev/kmsg is a regular file), resuming after a saved sequence number.
     if (++n % 16 == 0) {
       std::ofstream(dev, std::ios::binary | std::ios::trunc) << input;

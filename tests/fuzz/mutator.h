@@ -1,5 +1,5 @@
 // A small deterministic mutation fuzzer for the parsers at aiond's trust boundary (GCC has no
-// libFuzzer). A Mutator turns seed inputs (real files, recorded blocks, real requests) into
+// libFuzzer). A Mutator turns seed inputs (real files, blocks the store wrote, real requests) into
 // variants: bit flips, byte insert/delete/duplicate, splices between seeds, interesting
 // values, truncation, and for text formats token-aware edits (dictionary tokens, numbers,
 // whole lines). run_fuzz() feeds a target `iterations` inputs, prints the seed so that a run

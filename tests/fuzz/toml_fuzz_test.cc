@@ -29,6 +29,7 @@
 #include "aion/tune/plan.h"
 #include "aion/tune/profile.h"
 #include "mutator.h"
+#include "support/temp_dir.h"
 
 namespace aion {
 namespace {
@@ -175,9 +176,8 @@ TEST(TomlFuzz, DaemonConfig) {
   std::vector<std::string> seeds = {packaged, uncommented, schema.render_defaults()};
   auto rows = rows_of(uncommented);
   seeds.insert(seeds.end(), rows.begin(), rows.end());
-  const fs::path state =
-      fs::temp_directory_path() / ("aion-fuzz-state-" + std::to_string(::getpid()));
-  fs::create_directories(state);
+  const ::aion::testing::TempDir tmp("fuzz-state");
+  const fs::path state = tmp.path();
   std::uint64_t n = 0;
   fuzz_text("config", seeds, 100000, [&](std::string_view in) -> Verdict {
     auto c = Config::parse(in, "fuzz.toml", schema);
@@ -218,8 +218,6 @@ TEST(TomlFuzz, DaemonConfig) {
     }
     return {true, {}};
   });
-  std::error_code ec;
-  fs::remove_all(state, ec);
 }
 
 TEST(TomlFuzz, Signatures) {
@@ -279,9 +277,8 @@ TEST(TomlFuzz, LogMasks) {
 // version and a date, no rows; those that must have more, as shipped), so that each input
 // costs the parse of little more than one table.
 TEST(TomlFuzz, EnvironmentTables) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("aion-fuzz-envcfg-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const ::aion::testing::TempDir tmp("fuzz-envcfg");
+  const fs::path dir = tmp.path();
   const char* files[] = {"cuda.toml",       "gpus.toml",   "rocm.toml",  "platforms.toml",
                          "frameworks.toml", "images.toml", "doctor.toml"};
   const std::string stub =
@@ -327,8 +324,6 @@ TEST(TomlFuzz, EnvironmentTables) {
     EXPECT_TRUE(fuzz::run_fuzz(std::string("envcfg_") + f, m, o, target));
     write(target_file, stub_for(f));
   }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "aion/tsdb/block.h"
 #include "aion/tsdb/chunk.h"
 #include "mutator.h"
+#include "support/temp_dir.h"
 
 namespace aion::tsdb {
 namespace {
@@ -126,25 +127,6 @@ TEST(TsdbFuzz, DamagedChunksAreErrorsAndGoodOnesReencode) {
   EXPECT_TRUE(fuzz::run_fuzz("tsdb_chunk", m, fuzz::fuzz_options(200000), fuzz_chunk));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "aion-fuzz-XXXXXX").string();
-    std::vector<char> buf(t.begin(), t.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr) std::abort();
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 std::uint32_t get32(const std::string& s, std::size_t at) {
   std::uint32_t v = 0;
   for (int i = 0; i < 4; ++i)
@@ -166,7 +148,7 @@ void mend_checksum(std::string& s) {
 }
 
 TEST(TsdbFuzz, DamagedBlockFilesAreErrors) {
-  TempDir dir;
+  const ::aion::testing::TempDir dir("fuzz");
   // Seeds: blocks written by write_block() itself.
   std::vector<std::string> seeds;
   auto runs = sample_runs();

@@ -11,31 +11,23 @@
 #include "aion/core/process.h"
 #include "aion/hw/discovery.h"
 #include "aion/hw/snapshot.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::hw {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string fixture(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/hw/" + name;
-}
-
 // A private copy of a fixture that a test may damage.
 class DamagedFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("aion-hw-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::copy(fixture("dgx-a100"), dir_,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    ::aion::testing::copy_fixture("hw/dgx-a100", dir_);
     nvml_json_ = (dir_ / "nvml.json").string();
     ::setenv("AION_NVML_LIBRARY", FAKE_NVML_PATH, 1);
     ::setenv("AION_FAKE_NVML", nvml_json_.c_str(), 1);
   }
-  void TearDown() override { fs::remove_all(dir_); }
   HostFs root() const { return HostFs(dir_ / "root"); }
   void edit_nvml(const std::function<void(Json&)>& f) {
     std::ifstream in(nvml_json_);
@@ -50,7 +42,8 @@ class DamagedFixture : public ::testing::Test {
     }
     return false;
   }
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"hw"};
+  fs::path dir_ = tmp_.path();
   std::string nvml_json_;
 };
 

@@ -1,4 +1,4 @@
-// Discovery and the topology matrix on the recorded machines in tests/fixtures/hw, checked
+// Discovery and the topology matrix on the generated machines in tests/fixtures/hw, checked
 // against the hand-written expected_topo.json of each.
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +12,7 @@
 #include "aion/hw/discovery.h"
 #include "aion/hw/inventory_json.h"
 #include "aion/hw/topology.h"
+#include "support/fixtures.h"
 
 namespace aion::hw {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fixture(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/hw/" + name;
+  return ::aion::testing::fixture_path("hw/" + name).string();
 }
 
 Json read_json(const std::string& path) {

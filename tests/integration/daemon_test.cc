@@ -10,7 +10,7 @@
 
 #include "aion/core/json.h"
 #include "aion/store/database.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
 
 namespace aion::testing {
 namespace {

@@ -12,7 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
+#include "support/fixtures.h"
 
 namespace aion::testing {
 namespace {
@@ -22,8 +23,7 @@ namespace fs = std::filesystem;
 TEST(DiagnoseDaemonTest, NvmlXidBecomesAnIncidentWithARemediationPlan) {
   DaemonHarness h;
   fs::path fx = h.dir() / "fx";
-  fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100", fx,
-           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  copy_fixture("hw/dgx-a100", fx);
   std::string nvml = (fx / "nvml.json").string();
   Json j;
   std::ifstream(nvml) >> j;

@@ -9,7 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
+#include "support/fixtures.h"
 
 namespace aion::testing {
 namespace {
@@ -58,13 +59,12 @@ TEST(HwDaemonTest, TopShowsTheHostAndEachGpu) {
   EXPECT_EQ(top.out.find("\x1b["), std::string::npos) << "no terminal codes when not a tty";
 }
 
-// NVIDIA GPU metrics come from NVML: the fake library on the recorded DGX A100-like machine
+// NVIDIA GPU metrics come from NVML: the fake library on the generated DGX A100-like machine
 // reports one GPU hot, throttled and with ECC errors; /metrics shows exactly that.
 TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
   DaemonHarness h;
   fs::path fx = h.dir() / "fx";
-  fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100", fx,
-           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  copy_fixture("hw/dgx-a100", fx);
   std::string nvml = (fx / "nvml.json").string();
   Json j;
   std::ifstream(nvml) >> j;
@@ -156,8 +156,7 @@ TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
 TEST(HwDaemonTest, LostGpuBecomesCriticalEventAndShowsInDiff) {
   DaemonHarness h;
   fs::path fx = h.dir() / "fx";
-  fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100", fx,
-           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  copy_fixture("hw/dgx-a100", fx);
   std::string nvml = (fx / "nvml.json").string();
   h.set_env("AION_NVML_LIBRARY", FAKE_NVML_PATH);
   h.set_env("AION_FAKE_NVML", nvml);

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
 
 namespace aion::testing {
 namespace {

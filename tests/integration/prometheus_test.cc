@@ -18,8 +18,8 @@
 #include "aion/api/client.h"
 #include "aion/api/http.h"
 #include "aion/core/json.h"
-#include "daemon_harness.h"
-#include "free_port.h"
+#include "support/daemon_harness.h"
+#include "support/sockets.h"
 
 namespace aion::testing {
 namespace {

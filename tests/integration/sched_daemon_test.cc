@@ -13,7 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
+#include "support/fixtures.h"
 
 namespace aion::testing {
 namespace {
@@ -461,11 +462,11 @@ TEST_F(SchedDaemonTest, AJobWhoseShimNeverStartedWhenAiondDiedIsRequeuedAndRunsO
 }
 
 // GPU shares on NVIDIA GPUs: aiond reads per-process GPU memory through NVML (the fake
-// library, on the recorded DGX A100-like machine) and stops a job that uses more than its
+// library, on the generated DGX A100-like machine) and stops a job that uses more than its
 // share. No cgroups needed, so this runs as any user.
 TEST(GpuShareTest, AJobUsingMoreThanItsGpuMemoryShareIsStoppedWithAnEvent) {
   DaemonHarness h;
-  std::string fx = std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100";
+  std::string fx = fixture_path("hw/dgx-a100").string();
   fs::path nvml = h.dir() / "nvml.json";
   fs::copy_file(fx + "/nvml.json", nvml);
   h.set_env("AION_NVML_LIBRARY", FAKE_NVML_PATH);

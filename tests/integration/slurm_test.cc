@@ -1,5 +1,5 @@
 // A real single-node Slurm (Debian's munge, slurmctld, slurmd on 127.0.0.1) runs with the
-// NodeName line and gres.conf that aion writes for the recorded workstation (2 GPUs) over
+// NodeName line and gres.conf that aion writes for the generated workstation (2 GPUs) over
 // dummy device nodes made with mknod: `srun --gres=gpu:N` gets the right CUDA_VISIBLE_DEVICES,
 // aion's prolog/epilog pass on the healthy node, a recorded GPU fault (the diagnose module's
 // unhealthy marker) makes `aion slurm healthcheck` drain the node with aion's reason in
@@ -18,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -25,7 +26,9 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/process.h"
-#include "free_port.h"
+#include "support/fixtures.h"
+#include "support/sockets.h"
+#include "support/temp_dir.h"
 
 namespace aion::testing {
 namespace {
@@ -94,27 +97,27 @@ class SlurmTest : public ::testing::Test {
       }
     }
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (slurmd, mknod); run as root to include it";
-    dir_ = fs::temp_directory_path() / ("aion-slurm-it-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    tmp_.emplace("slurm-it");
+    dir_ = tmp_->path();
     for (const char* d : {"state", "spool", "dev", "log", "aion-state/health"})
       fs::create_directories(dir_ / d);
-    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
+    tmp_->make_reachable();
     std::ofstream(dir_ / "aion.toml") << "";
-    // The recorded workstation, copied so that the prolog may tune it, with the kernel knobs
-    // of the recorded tuning host (sysctls, THP) added.
+    // The generated workstation, copied so that the prolog may tune it, with the kernel knobs
+    // of the generated tuning host (sysctls, THP) added.
     const auto opts = fs::copy_options::recursive | fs::copy_options::copy_symlinks |
                       fs::copy_options::skip_existing;
-    fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/workstation/root", root(), opts);
-    fs::copy(std::string(AION_TEST_FIXTURES) + "/tune/host/proc/sys", root() / "proc/sys", opts);
+    fs::copy(hw_fixture_root("workstation"), root(), opts);
+    fs::copy(fixture_path("tune/host/proc/sys"), root() / "proc/sys", opts);
     fs::create_directories(root() / "sys/kernel");
-    fs::copy(std::string(AION_TEST_FIXTURES) + "/tune/host/sys/kernel/mm", root() / "sys/kernel/mm",
-             opts);
+    fs::copy(fixture_path("tune/host/sys/kernel/mm"), root() / "sys/kernel/mm", opts);
   }
   void TearDown() override {
     daemons_.reset();
-    if (!dir_.empty() && !HasFailure()) fs::remove_all(dir_);
-    if (HasFailure()) std::printf("logs kept in %s\n", dir_.c_str());
+    if (tmp_ && HasFailure()) {
+      tmp_->keep();
+      std::printf("logs kept in %s\n", dir_.c_str());
+    }
   }
 
   fs::path root() const { return dir_ / "root"; }
@@ -183,6 +186,7 @@ class SlurmTest : public ::testing::Test {
     return p;
   }
 
+  std::optional<TempDir> tmp_;  // made once the test is known to run
   fs::path dir_;
   std::unique_ptr<Daemons> daemons_ = std::make_unique<Daemons>();
 };

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
 
 namespace aion::testing {
 namespace {

@@ -1,6 +1,6 @@
 // The device plugin end to end over gRPC, with the test playing the kubelet: a Registration
 // server on a temporary kubelet.sock receives Register, then the test dials the plugin's
-// socket as the kubelet does. The machine is the recorded DGX A100 with the fake NVML (8 x
+// socket as the kubelet does. The machine is the generated DGX A100 with the fake NVML (8 x
 // A100 on one NVSwitch fabric, two GPUs per NUMA node).
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -23,6 +23,8 @@
 #include "aion/k8s/device_plugin.h"
 #include "deviceplugin_v1beta1.grpc.pb.h"
 #include "k8s_fixture.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::k8s {
 namespace {
@@ -64,10 +66,7 @@ class FakeKubelet final : public v1beta1::Registration::Service {
 class DevicePluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("aion-k8s-dp-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    // The recorded sysfs stays where it is (copying 2,000 files is slow on a busy disk); the
+    // The fixture's sysfs stays where it is (copying 2,000 files is slow on a busy disk); the
     // fake NVML's description is copied so that a GPU can be lost, and /dev nodes for
     // Allocate live in a root of their own.
     fs::copy_file(testing::fixture("dgx-a100") + "/nvml.json", nvml_path());
@@ -84,7 +83,6 @@ class DevicePluginTest : public ::testing::Test {
   void TearDown() override {
     plugin_.reset();
     if (kubelet_server_) kubelet_server_->Shutdown();
-    fs::remove_all(dir_);
   }
 
   PluginOptions options() {
@@ -119,7 +117,8 @@ class DevicePluginTest : public ::testing::Test {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   }
 
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"k8s-dp"};
+  fs::path dir_ = tmp_.path();
   FakeKubelet kubelet_;
   std::unique_ptr<grpc::Server> kubelet_server_;
   std::unique_ptr<DevicePlugin> plugin_;
@@ -289,7 +288,7 @@ TEST_F(DevicePluginTest, CliRegistersServesAndStopsOnSigterm) {
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back("AION_NVML_LIBRARY=" + std::string(FAKE_NVML_PATH));
   env_strings.push_back("AION_FAKE_NVML=" + nvml_path());
-  std::vector<std::string> args = {std::string(AION_BIN_DIR) + "/aion",
+  std::vector<std::string> args = {::aion::testing::bin_path("aion").string(),
                                    "--host-root",
                                    testing::fixture("dgx-a100") + "/root",
                                    "k8s",

@@ -27,6 +27,8 @@
 #include "aion/cluster/policy.h"
 #include "aion/core/json.h"
 #include "aion/k8s/extender.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::k8s {
 namespace {
@@ -34,7 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fixture_path(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/k8s/" + name;
+  return ::aion::testing::fixture_path("k8s/" + name).string();
 }
 
 std::string read(const std::string& path) {
@@ -241,15 +243,13 @@ TEST(ExtenderTest, StateFileErrorsNameTheNode) {
 class ExtenderProcess {
  public:
   explicit ExtenderProcess(const fs::path& state) {
-    dir_ = fs::temp_directory_path() / ("aion-k8s-ext-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
     log_ = dir_ / "log";
     pid_ = ::fork();
     if (pid_ == 0) {
       int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      const std::string bin = std::string(AION_BIN_DIR) + "/aion";
+      const std::string bin = ::aion::testing::bin_path("aion").string();
       ::execl(bin.c_str(), bin.c_str(), "k8s", "extender", "--listen", "127.0.0.1:0", "--state",
               state.c_str(), nullptr);
       ::_exit(127);
@@ -259,8 +259,6 @@ class ExtenderProcess {
     ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   // The bound address from the "extender_listening" log line.
   std::string address() {
@@ -277,14 +275,15 @@ class ExtenderProcess {
   std::string log() { return read(log_.string()); }
 
  private:
-  fs::path dir_, log_;
+  ::aion::testing::TempDir dir_{"k8s-ext"};
+  fs::path log_;
   pid_t pid_ = -1;
 };
 
 TEST(ExtenderTest, CliServesFilterAndPrioritizeOverHttpAndReloadsItsState) {
-  const fs::path state =
-      fs::temp_directory_path() / ("aion-k8s-state-" + std::to_string(::getpid()) + ".json");
-  fs::copy_file(fixture_path("node-state.json"), state, fs::copy_options::overwrite_existing);
+  const ::aion::testing::TempDir tmp("k8s-state");
+  const fs::path state = tmp / "node-state.json";
+  fs::copy_file(fixture_path("node-state.json"), state);
   ExtenderProcess p(state);
   const std::string addr = p.address();
   ASSERT_FALSE(addr.empty()) << p.log();
@@ -311,7 +310,6 @@ TEST(ExtenderTest, CliServesFilterAndPrioritizeOverHttpAndReloadsItsState) {
   Json r2 = Json::parse(f2->body);
   EXPECT_EQ(r2["nodenames"], Json({"a100-half", "a100-shared"})) << r2.dump(2) << p.log();
   EXPECT_TRUE(r2["failedAndUnresolvableNodes"].contains("a100-empty"));
-  fs::remove(state);
 }
 
 }  // namespace

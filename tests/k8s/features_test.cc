@@ -1,4 +1,4 @@
-// Node feature labels on the recorded machines. Expected values come from the fixtures:
+// Node feature labels on the generated fixture machines. Expected values come from the fixtures:
 // dgx-a100: 8 x A100-SXM4-80GB (NVML: 80 GiB, sm 8.0, driver 535.104.05), every GPU on the
 //   NVSwitch fabric, so `nvidia-smi topo -m` shows NV12 between all pairs: one island of 8.
 // workstation: 2 x GeForce RTX 4090 (NVML: 25757220864 bytes = 23.99 GiB -> 24, sm 8.9,
@@ -10,8 +10,8 @@
 #include <map>
 
 #include "aion/k8s/features.h"
-#include "daemon_harness.h"
 #include "k8s_fixture.h"
+#include "support/daemon_harness.h"
 
 namespace aion::k8s {
 namespace {
@@ -96,8 +96,8 @@ TEST(FeaturesTest, LabelValuesAreValidKubernetesLabelValues) {
   EXPECT_EQ(label_value("--"), "");
 }
 
-TEST(FeaturesTest, CliPrintsTheFeatureFileForARecordedMachine) {
-  auto e = aion::testing::run_program({std::string(AION_BIN_DIR) + "/aion", "--host-root",
+TEST(FeaturesTest, CliPrintsTheFeatureFileForAFixtureMachine) {
+  auto e = aion::testing::run_program({aion::testing::bin_path("aion").string(), "--host-root",
                                        testing::fixture("cpu-vm") + "/root", "k8s", "features"});
   EXPECT_EQ(e.code, 0) << e.out;
   EXPECT_NE(e.out.find("aion.io/gpu.count=0\n"), std::string::npos) << e.out;

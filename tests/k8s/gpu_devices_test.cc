@@ -1,4 +1,4 @@
-// The device plugin's device logic without gRPC, on the recorded DGX A100 (8 GPUs on one
+// The device plugin's device logic without gRPC, on the generated DGX A100 (8 GPUs on one
 // NVSwitch fabric, NV12 between every pair; two GPUs per NUMA node: 0-1 on node 0, 2-3 on 1,
 // 4-5 on 2, 6-7 on 3).
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include "aion/hw/topology.h"
 #include "aion/k8s/gpu_devices.h"
 #include "k8s_fixture.h"
+#include "support/temp_dir.h"
 
 namespace aion::k8s {
 namespace {
@@ -133,7 +134,8 @@ TEST(GpuDevicesTest, NvlinkBeatsASharedNumaNode) {
 }
 
 TEST(GpuDevicesTest, AllocateGivesVisibleDevicesAndTheDeviceNodesThatExist) {
-  const fs::path root = fs::temp_directory_path() / ("aion-k8s-dev-" + std::to_string(::getpid()));
+  const ::aion::testing::TempDir tmp("k8s-dev");
+  const fs::path root = tmp.path();
   fs::create_directories(root / "dev");
   std::ofstream(root / "dev" / "nvidiactl") << "";
   std::ofstream(root / "dev" / "nvidia-uvm") << "";
@@ -153,7 +155,6 @@ TEST(GpuDevicesTest, AllocateGivesVisibleDevicesAndTheDeviceNodesThatExist) {
   EXPECT_EQ(paths, (std::vector<std::string>{"/dev/nvidia2", "/dev/nvidia3", "/dev/nvidiactl",
                                              "/dev/nvidia-uvm"}));
   EXPECT_FALSE(d.allocate({"GPU-nope"}, HostFs(root)));
-  fs::remove_all(root);
 }
 
 TEST(GpuDevicesTest, ResourceDomainSelectsTheVendor) {

@@ -1,4 +1,4 @@
-// Shared by the k8s tests: discovery of the recorded machines in tests/fixtures/hw, NVIDIA
+// Shared by the k8s tests: discovery of the generated machines in tests/fixtures/hw, NVIDIA
 // ones through the fake NVML library.
 #pragma once
 
@@ -7,11 +7,12 @@
 
 #include "aion/core/host_fs.h"
 #include "aion/hw/discovery.h"
+#include "support/fixtures.h"
 
 namespace aion::k8s::testing {
 
 inline std::string fixture(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/hw/" + name;
+  return ::aion::testing::fixture_path("hw/" + name).string();
 }
 
 // `nvml_json`: the fake NVML's description ("" = the machine has no NVML).

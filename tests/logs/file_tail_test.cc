@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace aion::logs {
 namespace {
 
@@ -13,13 +15,7 @@ namespace fs = std::filesystem;
 
 class FileTailTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-tail-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(root_ / "var/log");
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { fs::create_directories(root_ / "var/log"); }
   void append(const std::string& text) {
     std::ofstream(root_ / "var/log/app.log", std::ios::app) << text;
   }
@@ -28,7 +24,8 @@ class FileTailTest : public ::testing::Test {
     EXPECT_TRUE(r);
     return r ? *r : std::vector<std::string>{};
   }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"tail"};
+  fs::path root_ = tmp_.path();
 };
 
 using Lines = std::vector<std::string>;

@@ -28,6 +28,7 @@
 #include "aion/logs/kmsg.h"
 #include "aion/logs/masks.h"
 #include "aion/logs/miner.h"
+#include "support/temp_dir.h"
 
 namespace aion::logs {
 namespace {
@@ -174,14 +175,11 @@ const Big& big() {
 class FuzzDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-fuzz-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root_ / "dev");
     fs::create_directories(root_ / "var/log");
   }
-  void TearDown() override { fs::remove_all(root_); }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"fuzz"};
+  fs::path root_ = tmp_.path();
 };
 
 TEST(KmsgFuzzTest, RecordParserRejectsGarbageAndTruncatedRecordsWithoutCrashing) {

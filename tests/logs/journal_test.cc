@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::logs {
 namespace {
 
@@ -41,9 +43,8 @@ TEST(JournalReaderTest, EntriesInAFileCreatedAfterOpenAreRead) {
   namespace fs = std::filesystem;
   const char* remote = "/lib/systemd/systemd-journal-remote";
   if (!fs::exists(remote)) GTEST_SKIP() << remote << " is missing (systemd-journal-remote)";
-  const fs::path dir = fs::temp_directory_path() / ("aion-journal-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ::aion::testing::TempDir tmp("journal");
+  const fs::path dir = tmp.path();
   auto write = [&](const std::string& file, const std::string& message, int n) {
     const fs::path exp = dir / "record.export";
     std::ofstream(exp) << "__REALTIME_TIMESTAMP=" << 1'700'000'000'000'000LL + n * 1000
@@ -68,7 +69,6 @@ TEST(JournalReaderTest, EntriesInAFileCreatedAfterOpenAreRead) {
     if (seen.size() < 2) ::usleep(20'000);
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"appended", "in a new file"}));
-  fs::remove_all(dir);
 }
 
 }  // namespace

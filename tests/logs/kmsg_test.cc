@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace aion::logs {
 namespace {
 
@@ -13,15 +15,10 @@ namespace fs = std::filesystem;
 
 class KmsgTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-kmsg-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(root_ / "dev");
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { fs::create_directories(root_ / "dev"); }
   void write(const std::string& text) { std::ofstream(root_ / "dev/kmsg") << text; }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"kmsg"};
+  fs::path root_ = tmp_.path();
 };
 
 TEST(KmsgRecordTest, ParsesPrefixAndMessage) {

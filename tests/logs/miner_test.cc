@@ -9,6 +9,7 @@
 #include "aion/core/json.h"
 
 #include "aion/logs/header.h"
+#include "support/temp_dir.h"
 
 namespace aion::logs {
 namespace {
@@ -72,8 +73,8 @@ TEST(TemplateMinerTest, NewTemplateCallbackFiresOncePerTemplate) {
 }
 
 TEST(TemplateMinerTest, IdsAreStableAfterSaveAndLoad) {
-  auto dir = std::filesystem::temp_directory_path() / ("aion-miner-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const ::aion::testing::TempDir tmp("miner");
+  const std::filesystem::path dir = tmp.path();
   std::uint64_t a_id, b_id;
   {
     TemplateMiner m(shipped_masks());
@@ -90,7 +91,6 @@ TEST(TemplateMinerTest, IdsAreStableAfterSaveAndLoad) {
   auto c = m.add("a message never seen before");
   EXPECT_GT(c.template_id, std::max(a_id, b_id));
   EXPECT_EQ(fired, 1);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TemplateMinerTest, CorruptStateIsReportedNotGuessed) {

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "support/temp_dir.h"
+
 namespace aion::logs {
 namespace {
 
@@ -18,9 +20,6 @@ using namespace std::chrono_literals;
 class LogServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-logsvc-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root_ / "dev");
     fs::create_directories(root_ / "var/log");
     options_.kmsg = true;
@@ -30,7 +29,6 @@ class LogServiceTest : public ::testing::Test {
     options_.masks_file = fs::path(AION_SOURCE_DIR) / "data/logs/masks.toml";
     options_.poll_interval = 10ms;
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   // Runs a service until `want` lines were delivered to on_line (or 10 s passed).
   std::vector<LogLine> run(std::size_t want) {
@@ -57,7 +55,8 @@ class LogServiceTest : public ::testing::Test {
     return got;
   }
 
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"logsvc"};
+  fs::path root_ = tmp_.path();
   LogOptions options_;
   std::vector<std::string> events_;
 };
@@ -93,7 +92,7 @@ TEST_F(LogServiceTest, DeliversParsedLinesAndResumesAfterRestart) {
 }
 
 // The restart item in full: the reader is stopped and started again three times on the same
-// recorded ring buffer, with records (and the continuation and malformed lines a stream
+// ring buffer file, with records (and the continuation and malformed lines a stream
 // holds) appended while it was stopped. Every record is delivered exactly once, in order,
 // and the saved sequence number is the last one delivered.
 TEST_F(LogServiceTest, KmsgResumesAcrossRestartsWithoutLossOrDuplication) {

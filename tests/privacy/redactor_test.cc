@@ -7,6 +7,7 @@
 
 #include "aion/core/config.h"
 #include "aion/privacy/redactor.h"
+#include "support/temp_dir.h"
 
 namespace aion::privacy {
 namespace {
@@ -87,7 +88,8 @@ TEST(Policy, SecretsCannotBeKept) {
 }
 
 TEST(Accounts, NonSystemAccountsComeFromTheHostRootPasswd) {
-  const auto root = std::filesystem::temp_directory_path() / "aion-privacy-passwd";
+  const ::aion::testing::TempDir tmp("privacy-passwd");
+  const auto root = tmp.path();
   std::filesystem::create_directories(root / "etc");
   std::ofstream(root / "etc/passwd")
       << "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n"
@@ -98,7 +100,6 @@ TEST(Accounts, NonSystemAccountsComeFromTheHostRootPasswd) {
   ASSERT_TRUE(r.has_value()) << r.error().message();
   PlaceholderMap map;
   EXPECT_EQ(r->redact("job of dchen ran as root", map).text, "job of <USER_1> ran as root");
-  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/sched/device_bpf.h"
+#include "support/temp_dir.h"
 
 namespace aion::sched {
 namespace {
@@ -41,10 +42,6 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-std::string test_name() {
-  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
 // Runs a function at scope exit (cgroup cleanup that must happen when an ASSERT returns).
 class Cleanup {
  public:
@@ -62,15 +59,8 @@ class Cleanup {
 
 class CgroupTreeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("aion-cgroup-" + std::to_string(::getpid()) + "-" + test_name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
   void TearDown() override {
     for (auto& [path, fd] : fifos_) ::close(fd);
-    fs::remove_all(root_);
   }
   void put(const std::string& rel, const std::string& content) {
     fs::create_directories((root_ / rel).parent_path());
@@ -95,7 +85,8 @@ class CgroupTreeTest : public ::testing::Test {
   }
   HostFs host() const { return HostFs(root_); }
 
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"cgroup"};
+  fs::path root_ = tmp_.path();
   std::map<std::string, int> fifos_;
 };
 
@@ -760,9 +751,6 @@ TEST_F(KernelCgroupTest, V1KillAllKillsEveryProcessThenRemoveSucceeds) {
 class DeviceNodes {
  public:
   DeviceNodes() {
-    dir_ = fs::temp_directory_path() / ("aion-cgroup-dev-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     for (int minor : {0, 1}) {
       if (::mknod(node(minor).c_str(), S_IFCHR | 0666, makedev(240, minor)) != 0) {
         why_ = "mknod " + node(minor) + ": " + std::strerror(errno);
@@ -778,12 +766,11 @@ class DeviceNodes {
       }
     }
   }
-  ~DeviceNodes() { fs::remove_all(dir_); }
   const std::string& why_unusable() const { return why_; }
   std::string node(int minor) const { return (dir_ / ("node" + std::to_string(minor))).string(); }
 
  private:
-  fs::path dir_;
+  ::aion::testing::TempDir dir_{"cgroup-dev"};
   std::string why_;
 };
 

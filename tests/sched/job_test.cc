@@ -8,6 +8,7 @@
 #include "aion/sched/job.h"
 #include "aion/sched/job_json.h"
 #include "aion/sched/job_store.h"
+#include "support/temp_dir.h"
 
 namespace aion::sched {
 namespace {
@@ -115,9 +116,8 @@ TEST(ResolveCommand, FindsProgramsInThePathAndExplainsWhatIsMissing) {
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
   EXPECT_NE(r.error().message().find("no-such-trainer-xyz"), std::string::npos);
 
-  auto plain = std::filesystem::temp_directory_path() /
-               ("aion-not-executable-" + std::to_string(::getpid()));
-  std::ofstream(plain) << "data\n";
+  const ::aion::testing::TempDir tmp("not-executable");
+  const auto plain = tmp.write("data", "data\n");
   std::filesystem::permissions(
       plain, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   s.command = {plain.string()};  // exists, not executable
@@ -125,7 +125,6 @@ TEST(ResolveCommand, FindsProgramsInThePathAndExplainsWhatIsMissing) {
   r = resolve_command(s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kPermissionDenied);
-  std::filesystem::remove(plain);
 
   s.command = {"/tmp"};
   r = resolve_command(s);

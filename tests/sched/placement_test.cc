@@ -1,4 +1,4 @@
-// Placement on the recorded machines in tests/fixtures/hw (through the same discovery and
+// Placement on the generated machines in tests/fixtures/hw (through the same discovery and
 // topology code aiond runs) and on small hand-built nodes. Expected answers are derived by
 // hand from each fixture's expected_topo.json and NUMA distances; the derivation is written
 // next to each case.
@@ -17,6 +17,7 @@
 
 #include "aion/core/host_fs.h"
 #include "aion/hw/discovery.h"
+#include "support/fixtures.h"
 
 namespace aion::sched {
 namespace {
@@ -27,7 +28,7 @@ using hw::LinkLevel;
 constexpr std::uint64_t kGiB = 1ull << 30;
 
 std::string fixture(const std::string& name) {
-  return std::string(AION_TEST_FIXTURES) + "/hw/" + name;
+  return ::aion::testing::fixture_path("hw/" + name).string();
 }
 
 // The fake NVML that answers from a fixture's nvml.json (tests/hw builds it).
@@ -276,7 +277,7 @@ TEST(NodeStateTest, SharesThatAddUpLeaveNoFloatDustBehind) {
   EXPECT_TRUE(st.gpu_whole_free(0));
 }
 
-// --- whole GPUs on the recorded machines -------------------------------------------------
+// --- whole GPUs on the generated machines ------------------------------------------------
 
 TEST(PlacementTest, FourGpuJobGetsFullyLinkedSetAndCpusFromItsNumaNodes) {
   const hw::Inventory& inv = inventory("dgx-a100");

@@ -22,15 +22,17 @@
 #include "aion/api/server.h"
 #include "aion/diagnose/incident_json.h"
 #include "aion/diagnose/service.h"
-#include "socket_util.h"
+#include "support/fixtures.h"
+#include "support/sockets.h"
+#include "support/temp_dir.h"
 
 namespace aion::api {
 namespace {
 
 using namespace std::chrono_literals;
-using security::connect_from;
-using security::read_until_closed;
-using security::send_all;
+using aion::testing::connect_from;
+using aion::testing::read_until_closed;
+using aion::testing::send_all;
 using SteadyClock = std::chrono::steady_clock;
 
 // A route that takes as long as a big query or a doctor run on a busy node.
@@ -203,9 +205,8 @@ TEST(ApiFloodTest, EventStreamClientThatNeverReadsIsDroppedWithBoundedBuffering)
 }
 
 TEST(ApiFloodTest, ConcurrentDoctorCallsLoadNvmlOncePerCachePeriod) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("aion-doctor-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const ::aion::testing::TempDir tmp("doctor");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.14","gpus":[]})";
   const auto count_file = dir / "inits";
   ::setenv("AION_FAKE_NVML", (dir / "nvml.json").c_str(), 1);
@@ -213,7 +214,7 @@ TEST(ApiFloodTest, ConcurrentDoctorCallsLoadNvmlOncePerCachePeriod) {
 
   diagnose::DoctorCache cache(
       [] {
-        return diagnose::run_doctor(HostFs(AION_TEST_FIXTURES "/hw/dgx-a100/root"),
+        return diagnose::run_doctor(HostFs(::aion::testing::hw_fixture_root("dgx-a100")),
                                     {.nvml_library = FAKE_NVML_PATH});
       },
       60s, Clock::system());
@@ -245,7 +246,6 @@ TEST(ApiFloodTest, ConcurrentDoctorCallsLoadNvmlOncePerCachePeriod) {
   EXPECT_EQ(inits.size(), 1u) << "NVML was initialised " << inits.size()
                               << " times for 64 doctor calls within one cache period";
   ::unsetenv("AION_FAKE_NVML_INIT_LOG");
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

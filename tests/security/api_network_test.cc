@@ -19,8 +19,9 @@
 #include "aion/api/server.h"
 #include "aion/core/json.h"
 #include "aion/telemetry/exposition.h"
-#include "daemon_harness.h"
-#include "socket_util.h"
+#include "support/daemon_harness.h"
+#include "support/sockets.h"
+#include "support/temp_dir.h"
 
 namespace aion::api {
 namespace {
@@ -33,6 +34,7 @@ using namespace std::chrono_literals;
 using aion::testing::DaemonHarness;
 using aion::testing::Exit;
 using aion::testing::run_program;
+using aion::testing::TempDir;
 
 Router echo_router() {
   Router r;
@@ -59,18 +61,6 @@ int port_of(const Server& s) {
   return 0;
 }
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("aion-sec-" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // A self-signed certificate for CN=localhost, made with the openssl command.
 bool make_certificate(const fs::path& dir) {
   Exit e =
@@ -81,7 +71,7 @@ bool make_certificate(const fs::path& dir) {
 }
 
 TEST(ApiNetworkTest, TlsListenerServesTlsClientsAndRejectsPlainHttp) {
-  TempDir dir;
+  TempDir dir("sec");
   if (!make_certificate(dir.path())) GTEST_SKIP() << "the openssl command is missing";
   Router router = echo_router();
   ServerOptions o;
@@ -112,13 +102,13 @@ TEST(ApiNetworkTest, TlsListenerServesTlsClientsAndRejectsPlainHttp) {
   EXPECT_NE(res.body().find("token:good"), std::string::npos) << res.body();
 
   // Plain HTTP to the TLS port gets no HTTP answer.
-  int fd = security::connect_from("127.0.0.1", port);
+  int fd = aion::testing::connect_from("127.0.0.1", port);
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(security::send_all(fd, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::string plain = security::read_until_closed(fd, 5s);
+  ASSERT_TRUE(aion::testing::send_all(fd, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string plain = aion::testing::read_until_closed(fd, 5s);
   ::close(fd);
   EXPECT_EQ(plain.find("HTTP/1.1 200"), std::string::npos) << plain;
-  EXPECT_TRUE(security::last_read_closed);
+  EXPECT_TRUE(aion::testing::last_read_closed);
   server.stop(0ms);
 }
 

@@ -12,8 +12,8 @@
 
 #include "aion/core/json.h"
 #include "aion/store/database.h"
-#include "attacker.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
+#include "support/test_users.h"
 
 namespace aion::testing {
 namespace {

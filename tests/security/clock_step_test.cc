@@ -15,6 +15,7 @@
 #include "aion/core/clock.h"
 #include "aion/core/host_fs.h"
 #include "aion/telemetry/service.h"
+#include "support/temp_dir.h"
 
 namespace aion::telemetry {
 namespace {
@@ -23,8 +24,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 TEST(ClockStepAttackTest, AWallClockSteppedBackDoesNotStopTelemetryTicks) {
-  fs::path dir = fs::temp_directory_path() / ("aion-clockstep-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::aion::testing::TempDir tmp("clockstep");
+  const fs::path dir = tmp / "state";
   TelemetryOptions o;
   o.dir = dir;
   o.host_interval = std::chrono::hours(1);

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,10 +27,8 @@ std::string read(const fs::path& p) {
 TEST(JobOutputFloodTest, OutputBeyondTheCapIsDroppedAndTheLogSaysSo) {
   const fs::path shim = fs::path(AION_BIN_DIR) / "aion-shim";
   if (!fs::exists(shim)) GTEST_SKIP() << "aion-shim not built at " << shim;
-  const fs::path dir =
-      fs::temp_directory_path() / ("aion-output-flood-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ::aion::testing::TempDir tmp("output-flood");
+  const fs::path dir = tmp.path();
   constexpr std::uint64_t kCap = 100000;
   constexpr std::uint64_t kPrinted = 20'000'000;  // 200 times the cap
   std::string launch;
@@ -71,7 +71,6 @@ TEST(JobOutputFloodTest, OutputBeyondTheCapIsDroppedAndTheLogSaysSo) {
       << last;
   EXPECT_NE(read(dir / "status").find("output_dropped=" + std::to_string(kPrinted - kCap)),
             std::string::npos);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -24,6 +24,8 @@
 #include "aion/sched/runner.h"
 #include "aion/store/database.h"
 #include "aion/store/event_log.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 extern char** environ;
 
@@ -39,11 +41,6 @@ constexpr std::uint64_t kGiB = 1ull << 30;
 class JobProcessesAttackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("aion-jobprocs-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     config_.jobs_dir = dir_ / "jobs";
     config_.shim = fs::path(AION_BIN_DIR) / "aion-shim";
     config_.cgroups = false;
@@ -59,7 +56,6 @@ class JobProcessesAttackTest : public ::testing::Test {
     jobs_.reset();
     events_.reset();
     store_.reset();
-    fs::remove_all(dir_);
   }
   void open_store() {
     std::vector<store::Migration> m;
@@ -110,7 +106,8 @@ class JobProcessesAttackTest : public ::testing::Test {
     return 0;
   }
 
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"jobprocs"};
+  fs::path dir_ = tmp_.path();
   RunnerConfig config_;
   hw::Inventory inventory_;
   SystemClock clock_;
@@ -212,7 +209,7 @@ TEST_F(JobProcessesAttackTest, AGpuShareJobWhoseChildCallsSetsidIsStillPoliced) 
   config_.kill_grace = 1s;
   // One NVIDIA GPU, answered for by the fake NVML from a file the test rewrites.
   Json doc;
-  std::ifstream(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100/nvml.json") >> doc;
+  std::ifstream(::aion::testing::fixture_path("hw/dgx-a100/nvml.json")) >> doc;
   Json gpu = doc["gpus"][0];
   gpu.erase("nvlinks");
   gpu["processes"] = Json::array();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "aion/logs/miner.h"
+#include "support/temp_dir.h"
 
 namespace aion::logs {
 namespace {
@@ -46,8 +47,8 @@ TEST(LogFloodTest, UniqueRandomLinesStayUnderTheTemplateAndStateCaps) {
     }
   }
   EXPECT_LE(m.size(), defaults.max_templates);
-  const fs::path dir = fs::temp_directory_path() / ("aion-log-flood-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const ::aion::testing::TempDir tmp("log-flood");
+  const fs::path dir = tmp.path();
   ASSERT_TRUE(m.save(dir / "templates.json"));
   const auto bytes = fs::file_size(dir / "templates.json");
   EXPECT_LE(bytes, defaults.max_state_bytes);
@@ -59,7 +60,6 @@ TEST(LogFloodTest, UniqueRandomLinesStayUnderTheTemplateAndStateCaps) {
   TemplateMiner back(shipped_masks());
   ASSERT_TRUE(back.load(dir / "templates.json"));
   EXPECT_EQ(back.match(real).template_id, real_id);
-  fs::remove_all(dir);
 }
 
 }  // namespace

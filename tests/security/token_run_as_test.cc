@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
-#include "attacker.h"
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
+#include "support/test_users.h"
 
 namespace aion::testing {
 namespace {

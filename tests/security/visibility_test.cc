@@ -17,8 +17,9 @@
 
 #include <gtest/gtest.h>
 
-#include "../integration/daemon_harness.h"
 #include "aion/core/json.h"
+#include "support/daemon_harness.h"
+#include "support/fixtures.h"
 
 namespace aion::testing {
 namespace {
@@ -198,8 +199,7 @@ class LogVisibilityTest : public VisibilityTest {
       GTEST_SKIP() << kJournalRemote << " is missing (Debian package systemd-journal-remote)";
     }
     host_ = h_.dir() / "root";
-    fs::copy(std::string(AION_TEST_FIXTURES) + "/hw/dgx-a100/root", host_,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    copy_fixture("hw/dgx-a100/root", host_);
     fs::create_directories(host_ / "dev");
     fs::create_directories(host_ / "var/log/journal");
   }

@@ -16,32 +16,18 @@
 #include <gtest/gtest.h>
 
 #include "aion/store/database.h"
+#include "support/temp_dir.h"
 
 namespace aion::store::test_util {
 
 namespace fs = std::filesystem;
 
-// Base fixture: dir() is an empty directory of this test only
-// (<tmp>/aion-store-<pid>-<Suite>.<Test>), removed after the test.
+// Base fixture: dir() is an empty directory of this test only (a TempDir), removed after the
+// test.
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "." + info->name();
-    for (char& c : name) {
-      if (c == '/') c = '_';  // parameterised names
-    }
-    dir_ = fs::temp_directory_path() / ("aion-store-" + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_)) << dir_;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  const fs::path& dir() const { return dir_; }
-  fs::path db_path() const { return dir_ / "state.db"; }
+  const fs::path& dir() const { return dir_.path(); }
+  fs::path db_path() const { return dir() / "state.db"; }
 
   // Opens db_path() (or `path`) and fails the test when that fails.
   std::unique_ptr<Database> open_ok(std::span<const Migration> migrations = {},
@@ -71,7 +57,7 @@ class StoreTest : public ::testing::Test {
   }
 
  private:
-  fs::path dir_;
+  ::aion::testing::TempDir dir_{"store"};
 };
 
 inline std::string read_bytes(const fs::path& p) {

@@ -1,4 +1,4 @@
-// The Prometheus text format as Prometheus parses it, and the collectors on a recorded tree.
+// The Prometheus text format as Prometheus parses it, and the collectors on fixture trees.
 #include <unistd.h>
 
 #include <cmath>
@@ -13,6 +13,9 @@
 #include "aion/telemetry/exposition.h"
 #include "aion/telemetry/gpu_collector.h"
 #include "aion/telemetry/host_collector.h"
+#include "support/fixtures.h"
+#include "support/golden.h"
+#include "support/temp_dir.h"
 
 namespace aion::telemetry {
 namespace {
@@ -109,8 +112,6 @@ TEST(ExpositionTest, ParsesWhatItRendersAndPointsAtErrors) {
 class HostCollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("aion-host-" + std::to_string(::getpid()));
-    fs::remove_all(root_);
     put("proc/stat",
         "cpu  100 0 50 1000 10 0 5 2 0 0\n"
         "cpu0 60 0 30 500 4 0 3 1 0 0\n"
@@ -143,7 +144,6 @@ class HostCollectorTest : public ::testing::Test {
     fs::create_symlink("../../../devices/pci0000:c0/0000:c0:01.1/0000:c1:00.0",
                        root_ / "sys/class/infiniband/mlx5_0/device");
   }
-  void TearDown() override { fs::remove_all(root_); }
   void put(const std::string& rel, const std::string& text) {
     fs::create_directories((root_ / rel).parent_path());
     std::ofstream(root_ / rel) << text;
@@ -159,10 +159,11 @@ class HostCollectorTest : public ::testing::Test {
     ADD_FAILURE() << "no " << series_key(name, labels);
     return std::nan("");
   }
-  fs::path root_;
+  ::aion::testing::TempDir tmp_{"host"};
+  fs::path root_ = tmp_.path();
 };
 
-TEST_F(HostCollectorTest, ReadsEverySourceOfARecordedTree) {
+TEST_F(HostCollectorTest, ReadsEverySourceOfAHandWrittenTree) {
   auto fams = HostCollector(HostFs(root_)).collect();
   expect_conventions(fams);
   const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -202,6 +203,11 @@ TEST_F(HostCollectorTest, ReadsEverySourceOfARecordedTree) {
   EXPECT_EQ(text.find("sda1"), std::string::npos);
   EXPECT_EQ(text.find("loop0"), std::string::npos);
   EXPECT_EQ(text.find("\"lo\""), std::string::npos);
+}
+
+// The /metrics text of the host collector on this tree, as Prometheus would scrape it.
+TEST_F(HostCollectorTest, ExpositionMatchesItsGoldenFile) {
+  EXPECT_GOLDEN("metrics/host.prom", render_exposition(HostCollector(HostFs(root_)).collect()));
 }
 
 TEST_F(HostCollectorTest, MissingSourcesAreSkippedNotFatal) {
@@ -245,10 +251,10 @@ TEST(SimulatedGpuTest, PlausibleAndReproducibleSeries) {
   }
 }
 
-// AMD GPUs on the recorded MI250X-like tree: what amdgpu's sysfs and hwmon files say, in
+// AMD GPUs on the generated MI250X-like tree: what amdgpu's sysfs and hwmon files say, in
 // our units, for the one busy GCD, and no made-up readings for files that are absent.
 TEST(AmdGpuTest, ReadsAmdgpuSysfsAndHwmon) {
-  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/mi250x/root");
+  HostFs fs(::aion::testing::hw_fixture_root("mi250x"));
   auto inv = hw::discover(fs, {.nvml_library = "/nonexistent", .use_hwloc = false});
   std::vector<hw::Accelerator> amd;
   for (const auto& a : inv.accelerators) {
@@ -293,10 +299,10 @@ TEST(AmdGpuTest, ReadsAmdgpuSysfsAndHwmon) {
   EXPECT_EQ(find("aion_gpu_power_watts", idle), std::nullopt);
 }
 
-// NVMe: the composite temperature from the controller's hwmon on a recorded tree, and the
+// NVMe: the composite temperature from the controller's hwmon on a generated tree, and the
 // SMART log page decoded field by field from a page laid out as the NVMe spec says.
 TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
-  HostFs fs(std::string(AION_TEST_FIXTURES) + "/hw/workstation/root");
+  HostFs fs(::aion::testing::hw_fixture_root("workstation"));
   auto fams = HostCollector(fs).collect();
   bool found = false;
   for (const auto& f : fams) {
@@ -307,7 +313,7 @@ TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
     found = true;
   }
   EXPECT_TRUE(found);
-  // Not live: no SMART series from a recorded tree.
+  // Not live: no SMART series from a fixture tree.
   EXPECT_EQ(render_exposition(fams).find("aion_nvme_media_errors_total"), std::string::npos);
 
   std::vector<std::uint8_t> page(512, 0);
@@ -334,6 +340,33 @@ TEST(NvmeTest, HwmonTemperatureAndSmartLogFields) {
   EXPECT_EQ(s->media_errors, 2);
   EXPECT_EQ(s->error_log_entries, 256);
   EXPECT_FALSE(parse_nvme_smart_log(std::span(page).first(511)));
+}
+
+// /metrics text of the AMD GPU collector on the generated MI250X-like tree.
+TEST(ExpositionGoldenTest, AmdGpusOnTheMi250xTree) {
+  HostFs fs(::aion::testing::hw_fixture_root("mi250x"));
+  auto inv = hw::discover(fs, {.nvml_library = "/nonexistent", .use_hwloc = false});
+  std::vector<hw::Accelerator> amd;
+  for (const auto& a : inv.accelerators) {
+    if (a.vendor == "amd") amd.push_back(a);
+  }
+  EXPECT_GOLDEN("metrics/amdgpu-mi250x.prom",
+                render_exposition(AmdGpuCollector(fs, amd).collect()));
+}
+
+// Job series with the labels that name a person: left out by default, kept when asked for.
+TEST(ExpositionGoldenTest, IdentityLabelsOnlyWhenAskedFor) {
+  std::vector<MetricFamily> f;
+  f.push_back({"aion_job_cpu_seconds_total", "CPU time of a job", MetricType::kCounter, {}});
+  f.back()
+      .add({{"job", "12"}, {"user", "dchen"}, {"job_name", "train-llm"}}, 3600.5)
+      .add({{"job", "13"}, {"user", "ana"}, {"name", "eval"}}, 12);
+  f.push_back(
+      {"aion_job_gpu_memory_bytes", "GPU memory a job's processes hold", MetricType::kGauge, {}});
+  f.back().add({{"job", "12"}, {"gpu", "0"}, {"user", "dchen"}}, 42949672960.0);
+  EXPECT_GOLDEN("metrics/jobs.prom", render_exposition(f));
+  EXPECT_GOLDEN("metrics/jobs-identity-labels.prom",
+                render_exposition(f, {.identity_labels = true}));
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::telemetry::nab {
 namespace {
 
@@ -173,13 +175,8 @@ class NabFilesTest : public ::testing::Test {
     std::ofstream(p) << text;
     return p.string();
   }
-  void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("nab_score_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  ::aion::testing::TempDir tmp_{"nab-score"};
+  std::filesystem::path dir_ = tmp_.path();
 };
 
 TEST_F(NabFilesTest, LoadsWindowsAndProfiles) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::telemetry {
 namespace {
 
@@ -74,8 +76,8 @@ TEST(DurationTest, UnitsAndErrors) {
 }
 
 TEST(QueryTest, AggregatesPerStepAndSaysWhatDoesNotMatch) {
-  fs::path dir = fs::temp_directory_path() / ("aion-query-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::aion::testing::TempDir tmp("query");
+  const fs::path dir = tmp / "db";
   auto db = tsdb::Db::open({.dir = dir});
   ASSERT_TRUE(db);
   // 0..119 s, one sample a second: value = second.
@@ -109,12 +111,11 @@ TEST(QueryTest, AggregatesPerStepAndSaysWhatDoesNotMatch) {
   auto unknown = run_query(**db, *parse_selector("tmp"), r, "tmp");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message().find("no metric named 'tmp'"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(QueryTest, ReadsRollupsWhereTheRawSamplesAreGone) {
-  fs::path dir = fs::temp_directory_path() / ("aion-query-rollup-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::aion::testing::TempDir tmp("query-rollup");
+  const fs::path dir = tmp / "db";
   constexpr std::int64_t kHour = 3'600'000;
   auto db = tsdb::Db::open({.dir = dir / "raw", .retention_ms = 2 * kHour});
   auto m = tsdb::Rollup::open({.dir = dir / "1m", .retention_ms = 4 * kHour}, 60'000);
@@ -170,7 +171,6 @@ TEST(QueryTest, ReadsRollupsWhereTheRawSamplesAreGone) {
   EXPECT_EQ(pts[3].t_ms - pts[2].t_ms, 60'000);
   EXPECT_EQ(pts[122].t_ms, 4 * kHour);
   EXPECT_EQ(pts[123].t_ms - pts[122].t_ms, 5'000);
-  fs::remove_all(dir);
 }
 
 }  // namespace

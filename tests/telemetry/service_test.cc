@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/core/json.h"
+#include "support/temp_dir.h"
 
 namespace aion::telemetry {
 namespace {
@@ -27,8 +28,8 @@ struct Captured {
 };
 
 TEST(TelemetryServiceTest, AStepInASeriesBecomesOneExplainedAnomalyEvent) {
-  fs::path dir = fs::temp_directory_path() / ("aion-telemetry-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::aion::testing::TempDir tmp("telemetry");
+  const fs::path dir = tmp / "state";
   std::mutex mu;
   std::vector<Captured> events;
   TelemetryOptions o;
@@ -87,7 +88,6 @@ TEST(TelemetryServiceTest, AStepInASeriesBecomesOneExplainedAnomalyEvent) {
   ASSERT_TRUE(reopened);
   EXPECT_GE((*reopened)->query("test_temperature_celsius{gpu=\"3\"}", 0, INT64_MAX).size(),
             static_cast<std::size_t>(*n) * 9 / 10);
-  fs::remove_all(dir);
 }
 
 }  // namespace

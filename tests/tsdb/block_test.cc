@@ -9,13 +9,16 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::tsdb {
 namespace {
 
 namespace fs = std::filesystem;
 
 TEST(BlockTest, ReadChunksWithADamagedChunkCountIsCorruptNotAnAllocation) {
-  fs::path path = fs::temp_directory_path() / ("aion-block-test-" + std::to_string(::getpid()));
+  const ::aion::testing::TempDir tmp("block-test");
+  const fs::path path = tmp / "block";
   {
     // A span of 8 bytes whose chunk count says 0xffffffff: reserving that many chunks would
     // ask for hundreds of gigabytes and end the process.
@@ -24,7 +27,6 @@ TEST(BlockTest, ReadChunksWithADamagedChunkCountIsCorruptNotAnAllocation) {
     out.write(bytes, sizeof bytes);
   }
   auto chunks = read_chunks(path, Span{.offset = 0, .length = 8});
-  fs::remove(path);
   ASSERT_FALSE(chunks.has_value());
   EXPECT_EQ(chunks.error().code(), ErrorCode::kCorrupt);
   EXPECT_NE(chunks.error().message().find("truncated"), std::string::npos)

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/tsdb/db.h"
+#include "support/temp_dir.h"
 
 namespace aion::tsdb {
 namespace {
@@ -35,8 +36,8 @@ double value(int s, int round) {
 // Runs a writer child and SIGKILLs it after `kill_after_flushes` flushes (mid-write), or after
 // it wrote everything (kill_after_flushes < 0); then checks the reopened store.
 void crash_and_check(int kill_after_flushes) {
-  fs::path dir = fs::temp_directory_path() / ("aion-tsdb-crash-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const ::aion::testing::TempDir tmp("tsdb-crash");
+  const fs::path dir = tmp / "db";
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   pid_t child = ::fork();
@@ -107,7 +108,6 @@ void crash_and_check(int kill_after_flushes) {
   // Every sample of every series up to the last flush is there.
   EXPECT_GE((*db)->stats().samples,
             static_cast<std::size_t>(kSeries) * static_cast<std::size_t>(flushed_round + 1));
-  fs::remove_all(dir);
 }
 
 TEST(StoreCrashTest, SigkillAfterTenMillionSamplesLosesOnlyTheUnflushedInterval) {

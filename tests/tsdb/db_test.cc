@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::tsdb {
 namespace {
 
@@ -22,23 +24,16 @@ namespace fs = std::filesystem;
 
 class DbTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("aion-tsdb-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override {
-    ::umount2(dir_.c_str(), MNT_DETACH);
-    fs::remove_all(dir_);
-  }
+  // A test may mount a tmpfs on dir_; it goes before the TempDir removes the directory.
+  void TearDown() override { ::umount2(dir_.c_str(), MNT_DETACH); }
   std::unique_ptr<Db> open(DbOptions o = {}) {
     o.dir = dir_;
     auto db = Db::open(o);
     EXPECT_TRUE(db) << (db ? "" : db.error().message());
     return db ? std::move(*db) : nullptr;
   }
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"tsdb"};
+  fs::path dir_ = tmp_ / "db";
 };
 
 TEST_F(DbTest, AppendQueryAndSeries) {

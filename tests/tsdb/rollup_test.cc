@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace aion::tsdb {
 namespace {
 
@@ -21,21 +23,17 @@ namespace fs = std::filesystem;
 class RollupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("aion-rollup-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     auto raw = Db::open({.dir = dir_ / "raw"});
     ASSERT_TRUE(raw);
     raw_ = std::move(*raw);
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<Rollup> open(const std::string& name, std::int64_t width) {
     auto r = Rollup::open({.dir = dir_ / name}, width);
     EXPECT_TRUE(r) << (r ? "" : r.error().message());
     return r ? std::move(*r) : nullptr;
   }
-  fs::path dir_;
+  ::aion::testing::TempDir tmp_{"rollup"};
+  fs::path dir_ = tmp_.path();
   std::unique_ptr<Db> raw_;
 };
 

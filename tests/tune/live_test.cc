@@ -13,6 +13,7 @@
 #include "aion/tune/plan.h"
 #include "aion/tune/profile.h"
 #include "aion/tune/snapshot.h"
+#include "support/temp_dir.h"
 
 namespace aion::tune {
 namespace {
@@ -25,8 +26,6 @@ class LiveTuneTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to write /proc/sys and /sys";
     if (!host_.is_kernel_attr("/proc/sys/vm/swappiness"))
       GTEST_SKIP() << "/proc/sys is not procfs here (a container?)";
-    state_ = fs::temp_directory_path() / ("aion-tune-live-" + std::to_string(::getpid()));
-    fs::remove_all(state_);
     for (const char* p :
          {"/proc/sys/vm/swappiness", "/proc/sys/vm/max_map_count",
           "/proc/sys/kernel/numa_balancing", "/sys/kernel/mm/transparent_hugepage/enabled"}) {
@@ -51,8 +50,6 @@ class LiveTuneTest : public ::testing::Test {
       if (now && normalize(ValueKind::kChoice, *now) != value) (void)host_.write(path, value);
     }
     if (!dropin_existed_ && host_.exists(kSysctlDropin)) (void)host_.remove(kSysctlDropin);
-    std::error_code ec;
-    fs::remove_all(state_, ec);
   }
 
   std::string now(const std::string& path) {
@@ -66,7 +63,8 @@ class LiveTuneTest : public ::testing::Test {
   }
 
   HostFs host_{"/"};
-  fs::path state_;
+  ::aion::testing::TempDir tmp_{"tune-live"};
+  fs::path state_ = tmp_ / "state";
   std::map<std::string, std::string> original_;
   bool dropin_existed_ = false;
 };

@@ -18,6 +18,8 @@
 #include "aion/tune/plan.h"
 #include "aion/tune/profile.h"
 #include "aion/tune/snapshot.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::tune::testing {
 
@@ -85,21 +87,7 @@ inline ProfileCatalog shipped_catalog(const HostFs& host) {
 
 class TuneFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    base_ = fs::temp_directory_path() /
-            ("aion-tune-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(base_);
-    root_ = base_ / "host";
-    fs::create_directories(base_);
-    fs::copy(fs::path(AION_TEST_FIXTURES) / "tune/host", root_,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    state_ = base_ / "state";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(base_, ec);
-  }
+  void SetUp() override { ::aion::testing::copy_fixture("tune/host", root_); }
 
   HostFs host() const { return HostFs(root_); }
   SnapshotStore store() const { return SnapshotStore(snapshot_dir(state_)); }
@@ -121,7 +109,8 @@ class TuneFixture : public ::testing::Test {
     return ss.str();
   }
 
-  fs::path base_, root_, state_;
+  ::aion::testing::TempDir tmp_{"tune"};
+  fs::path base_ = tmp_.path(), root_ = base_ / "host", state_ = base_ / "state";
   KernelRanges ranges_ = shipped_ranges();
 };
 

@@ -13,6 +13,7 @@
 
 #include "aion/api/client.h"
 #include "aion/core/error.h"
+#include "support/temp_dir.h"
 
 namespace aion::testing {
 
@@ -36,14 +37,15 @@ std::string reachable_program(const std::string& program);
 
 class DaemonHarness {
  public:
-  // A fresh directory under /tmp holding state/, aiond.sock and aion.toml.
+  // A fresh directory under /tmp (open to every user: tests that drop privileges must reach
+  // the socket) holding state/, aiond.sock and aion.toml; removed with the harness.
   DaemonHarness();
   ~DaemonHarness();
 
-  const std::filesystem::path& dir() const { return dir_; }
-  std::filesystem::path state_dir() const { return dir_ / "state"; }
-  std::filesystem::path socket() const { return dir_ / "aiond.sock"; }
-  std::filesystem::path config() const { return dir_ / "aion.toml"; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path state_dir() const { return dir() / "state"; }
+  std::filesystem::path socket() const { return dir() / "aiond.sock"; }
+  std::filesystem::path config() const { return dir() / "aion.toml"; }
   void write_config(const std::string& toml);
   // Environment variables set for the daemon started by start().
   void set_env(const std::string& key, const std::string& value) { env_.emplace_back(key, value); }
@@ -57,7 +59,7 @@ class DaemonHarness {
   pid_t pid() const { return pid_; }
   std::string log() const;
   // The file the daemon's stdout and stderr go to (created before the first start).
-  std::filesystem::path log_path() const { return dir_ / "aiond.log"; }
+  std::filesystem::path log_path() const { return dir() / "aiond.log"; }
 
   Result<api::Client> client() const { return api::Client::connect_unix(socket()); }
 
@@ -65,7 +67,7 @@ class DaemonHarness {
   static std::string aion_path();
 
  private:
-  std::filesystem::path dir_;
+  TempDir dir_;
   pid_t pid_ = -1;
   int log_fd_ = -1;
   std::vector<std::pair<std::string, std::string>> env_;

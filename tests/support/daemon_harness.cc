@@ -1,4 +1,4 @@
-#include "daemon_harness.h"
+#include "support/daemon_harness.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -11,6 +11,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include "support/fixtures.h"
 
 namespace aion::testing {
 namespace fs = std::filesystem;
@@ -28,24 +30,14 @@ std::vector<char*> c_argv(std::vector<std::string>& v) {
 // The directory of reachable_program()'s copies; removed when the test process exits.
 class ReachableDir {
  public:
-  ~ReachableDir() {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
   std::string copy(const std::string& program) {
     std::lock_guard lock(mu_);
     if (auto it = copies_.find(program); it != copies_.end()) return it->second;
-    if (dir_.empty()) {
-      std::string tmpl = "/tmp/aion-it-bin-XXXXXX";
-      if (::mkdtemp(tmpl.data()) == nullptr) return program;
-      dir_ = tmpl;
-      std::error_code ec;
-      fs::permissions(dir_,
-                      fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                          fs::perms::others_read | fs::perms::others_exec,
-                      ec);
+    if (!dir_) {
+      dir_.emplace("it-bin", "/tmp");
+      dir_->make_reachable();
     }
-    fs::path to = dir_ / fs::path(program).filename();
+    fs::path to = *dir_ / fs::path(program).filename();
     std::error_code ec;
     fs::copy_file(program, to, fs::copy_options::overwrite_existing, ec);
     if (ec) return program;
@@ -59,7 +51,7 @@ class ReachableDir {
 
  private:
   std::mutex mu_;
-  fs::path dir_;                               // guarded by mu_
+  std::optional<TempDir> dir_;                 // guarded by mu_
   std::map<std::string, std::string> copies_;  // guarded by mu_
 };
 
@@ -71,10 +63,10 @@ std::string reachable_program(const std::string& program) {
 }
 
 std::string DaemonHarness::aiond_path() {
-  return std::string(AION_BIN_DIR) + "/aiond";
+  return bin_path("aiond").string();
 }
 std::string DaemonHarness::aion_path() {
-  return std::string(AION_BIN_DIR) + "/aion";
+  return bin_path("aion").string();
 }
 
 Exit run_program(const std::vector<std::string>& argv_in, std::optional<uid_t> as_uid,
@@ -119,13 +111,8 @@ Exit run_program(const std::vector<std::string>& argv_in, std::optional<uid_t> a
   return e;
 }
 
-DaemonHarness::DaemonHarness() {
-  static int counter = 0;
-  dir_ = fs::path("/tmp") /
-         ("aion-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-  fs::remove_all(dir_);
-  fs::create_directories(dir_);
-  fs::permissions(dir_, fs::perms::all);  // tests that drop privileges must reach the socket
+DaemonHarness::DaemonHarness() : dir_("it", "/tmp") {
+  fs::permissions(dir_.path(), fs::perms::all);  // tests that drop privileges reach the socket
 }
 
 DaemonHarness::~DaemonHarness() {
@@ -134,8 +121,6 @@ DaemonHarness::~DaemonHarness() {
     ::waitpid(pid_, nullptr, 0);
   }
   if (log_fd_ >= 0) ::close(log_fd_);
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
 }
 
 void DaemonHarness::write_config(const std::string& toml) {
@@ -151,7 +136,7 @@ Status DaemonHarness::start(std::vector<std::string> extra) {
   }
   for (auto& a : extra) argv.push_back(a);
   if (log_fd_ < 0)
-    log_fd_ = ::open((dir_ / "aiond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log_fd_ = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(log_fd_, 1);

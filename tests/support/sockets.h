@@ -1,6 +1,7 @@
-// Raw TCP helpers for the attacker tests: connect from a chosen loopback source address
-// (127.0.0.2 is a second peer on the same host), send bytes, read until the server closes.
-// Not thread-safe where noted (last_read_closed is per thread).
+// Loopback TCP helpers for tests: a free port for a server the test starts (Prometheus,
+// slurmctld), and raw connections for the attacker tests: connect from a chosen loopback
+// source address (127.0.0.2 is a second peer on the same host), send bytes, read until the
+// server closes. Thread-safe (last_read_closed is per thread).
 #pragma once
 
 #include <arpa/inet.h>
@@ -13,7 +14,25 @@
 #include <string>
 #include <string_view>
 
-namespace aion::security {
+namespace aion::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it); 0 when no socket
+// could be had (then the server under test fails to start and says why).
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 // Whether the last read_until_closed() on this thread ended because the peer closed.
 inline thread_local bool last_read_closed = false;
@@ -67,4 +86,4 @@ inline std::string read_until_closed(int fd, std::chrono::milliseconds timeout) 
   }
 }
 
-}  // namespace aion::security
+}  // namespace aion::testing

@@ -1,4 +1,5 @@
-// Helpers for the attacker tests: local test accounts and running code as one of them.
+// Local test accounts and running code as one of them, for the tests that play a local user
+// against aion's trust boundary.
 // Not thread-safe; call from the test's main thread.
 #pragma once
 
