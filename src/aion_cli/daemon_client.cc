@@ -3,31 +3,14 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "aion/api/node_schema.h"
 #include "aion/core/config.h"
 #include "aion/core/paths.h"
-#include "aion/core/settings.h"
-#include "aion/diagnose/service.h"
-#include "aion/hw/discovery.h"
-#include "aion/logs/service.h"
-#include "aion/privacy/policy.h"
-#include "aion/sched/runner.h"
-#include "aion/telemetry/service.h"
 
 namespace aion::cli {
 
-ConfigSchema config_schema() {
-  ConfigSchema s = base_schema();
-  s.merge(hw::hw_config_schema());
-  s.merge(sched::sched_config_schema());
-  s.merge(telemetry::telemetry_config_schema());
-  s.merge(logs::logs_config_schema());
-  s.merge(diagnose::diagnose_config_schema());
-  s.merge(privacy::privacy_config_schema());
-  return s;
-}
-
 std::optional<Config> load_config(Context& ctx) {
-  ConfigSchema schema = config_schema();
+  ConfigSchema schema = api::node_config_schema();
   std::string path = ctx.config;
   if (path.empty()) {
     if (auto d = default_paths().config_file) path = d->string();
@@ -66,7 +49,7 @@ Result<std::vector<std::filesystem::path>> socket_candidates(const Context& ctx)
       if (auto d = default_paths().config_file) cfg_path = d->string();
     }
     if (!cfg_path.empty()) {
-      auto cfg = Config::load(cfg_path, config_schema());
+      auto cfg = Config::load(cfg_path, api::node_config_schema());
       if (!cfg) {
         if (!ctx.config.empty()) return std::unexpected(cfg.error());
       } else if (!cfg->get_string("daemon.socket").empty()) {

@@ -26,10 +26,6 @@ std::optional<api::Client> try_connect(const Context& ctx);
 std::optional<std::string> call(Context& ctx, api::Client& client, std::string_view method,
                                 std::string_view target, std::string_view body = {});
 
-// The whole configuration schema, the same one aiond reads: the CLI reads the same file
-// (daemon.socket, [[simulate.gpu]], hw.*) and must accept every section the daemon accepts.
-ConfigSchema config_schema();
-
 // The configuration a command runs with: --config / AION_CONFIG, else the default file, else
 // the built-in defaults; --host-root, when given, overrides host.root. On a bad file prints
 // the error, sets ctx.exit_code and returns nullopt.

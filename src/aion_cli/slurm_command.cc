@@ -14,6 +14,7 @@
 #include "aion/cluster/slurm_gres.h"
 #include "aion/cluster/slurm_health.h"
 #include "aion/core/config.h"
+#include "aion/core/cpu_list.h"
 #include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 #include "aion/core/paths.h"
@@ -113,7 +114,7 @@ std::optional<std::vector<cluster::GresDevice>> devices(Context& ctx, const Slur
 
 Json device_json(const cluster::GresDevice& d) {
   return {{"name", d.name},  {"type", d.type},   {"file", d.file},
-          {"gpu", d.gpu},    {"cores", d.cores}, {"cores_text", cluster::format_ranges(d.cores)},
+          {"gpu", d.gpu},    {"cores", d.cores}, {"cores_text", format_cpu_list(d.cores)},
           {"links", d.links}};
 }
 

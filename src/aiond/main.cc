@@ -20,6 +20,7 @@
 #include "aion/api/job_routes.h"
 #include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
+#include "aion/api/node_schema.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
@@ -63,18 +64,6 @@ struct Flags {
   std::string log_level;
 };
 
-// Every section the daemon reads; modules contribute theirs.
-aion::ConfigSchema daemon_schema() {
-  aion::ConfigSchema s = aion::base_schema();
-  s.merge(aion::hw::hw_config_schema());
-  s.merge(aion::sched::sched_config_schema());
-  s.merge(aion::telemetry::telemetry_config_schema());
-  s.merge(aion::logs::logs_config_schema());
-  s.merge(aion::diagnose::diagnose_config_schema());
-  s.merge(aion::privacy::privacy_config_schema());
-  return s;
-}
-
 // Reads the config file named by the flags, AION_CONFIG or the defaults; flags override it.
 aion::Result<aion::Config> load_config(const Flags& f) {
   std::string path = f.config;
@@ -84,8 +73,9 @@ aion::Result<aion::Config> load_config(const Flags& f) {
   if (path.empty()) {
     if (auto d = aion::default_paths().config_file) path = d->string();
   }
-  aion::Result<aion::Config> cfg = path.empty() ? aion::Config::defaults(daemon_schema())
-                                                : aion::Config::load(path, daemon_schema());
+  aion::Result<aion::Config> cfg = path.empty()
+                                       ? aion::Config::defaults(aion::api::node_config_schema())
+                                       : aion::Config::load(path, aion::api::node_config_schema());
   if (!cfg) return cfg;
   auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
   std::string host_root = f.host_root;
@@ -605,7 +595,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitConfig;
   }
   if (f.print_default_config) {
-    std::fputs(daemon_schema().render_defaults().c_str(), stdout);
+    std::fputs(aion::api::node_config_schema().render_defaults().c_str(), stdout);
     return kExitOk;
   }
   auto cfg = load_config(f);

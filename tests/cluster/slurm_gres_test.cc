@@ -203,15 +203,11 @@ TEST(SlurmGresTest, MalformedLineNamesFileLineAndField) {
             "/etc/slurm/gres.conf:1: field 'Links': 'x' is not a link count");
 }
 
-TEST(SlurmGresTest, HostlistsAndRangesRoundTrip) {
+TEST(SlurmGresTest, HostlistsExpandTheirRanges) {
   auto h = expand_hostlist("n[01-03,7],m");
   ASSERT_TRUE(h);
   EXPECT_EQ(*h, (std::vector<std::string>{"n01", "n02", "n03", "n7", "m"}));
-  EXPECT_EQ(format_ranges({5, 0, 1, 2, 3, 8, 9}), "0-3,5,8-9");
-  auto r = parse_ranges("0-3,5,8-9");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(format_ranges(*r), "0-3,5,8-9");
-  EXPECT_FALSE(parse_ranges("3-1"));
+  EXPECT_FALSE(expand_hostlist("n[3-1]"));
 }
 
 }  // namespace

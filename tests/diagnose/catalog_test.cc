@@ -116,7 +116,7 @@ TEST(SignatureCatalogTest, MalformedEntriesAreRejectedNamingFileAndEntry) {
     std::string text = entry(set);
     auto r = Catalog::parse(text, "bad.toml");
     ASSERT_FALSE(r) << text;
-    EXPECT_EQ(r.error().code(), ErrorCode::kConfig);
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
     EXPECT_NE(r.error().message().find("bad.toml: signature 1"), std::string::npos)
         << r.error().message();
     EXPECT_NE(r.error().message().find(expect), std::string::npos) << r.error().message();
@@ -124,7 +124,7 @@ TEST(SignatureCatalogTest, MalformedEntriesAreRejectedNamingFileAndEntry) {
   ASSERT_TRUE(Catalog::parse(entry({}), "good.toml"));
   auto version = Catalog::parse("schema_version = 2\n", "v.toml");
   ASSERT_FALSE(version);
-  EXPECT_NE(version.error().message().find("v.toml: schema_version 2"), std::string::npos);
+  EXPECT_NE(version.error().message().find("v.toml:1: schema_version 2"), std::string::npos);
 }
 
 TEST(SignatureCatalogTest, DirectoryLoadNamesTheFileOfABadEntryAndDuplicates) {

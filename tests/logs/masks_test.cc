@@ -141,9 +141,9 @@ TEST(MaskSetTest, ScannersGiveRe2sResultOnRandomText) {
   }
 }
 
-TEST(MaskSetTest, EditedShippedRuleRunsThroughRe2) {
-  // The num rule without its trailing context: no longer the shipped expression, so RE2
-  // runs it, and "12ab" now loses its digits.
+TEST(MaskSetTest, ARuleWithoutAScannerRunsThroughRe2) {
+  // The num rule without its trailing context and without a scanner: RE2 runs it, and
+  // "12ab" now loses its digits.
   auto set = MaskSet::from_rules({{"num", "(?:^|[^A-Za-z0-9])([-+]?\\d+(?:[.,:]\\d+)*)", "<NUM>"}},
                                  "test");
   ASSERT_TRUE(set);
@@ -153,6 +153,33 @@ TEST(MaskSetTest, EditedShippedRuleRunsThroughRe2) {
   EXPECT_EQ(set->reference().apply("x 12ab").text,
             "x \x1a"
             "ab");
+}
+
+TEST(MaskSetTest, AnEditedRegexUnderAStaleScannerNameIsRefused) {
+  // The same edit keeping `scanner = "number"`: the scanner would still demand the trailing
+  // context, so the set would silently mask differently from its regex. Loading refuses it.
+  auto set = MaskSet::from_rules(
+      {{"num", "(?:^|[^A-Za-z0-9])([-+]?\\d+(?:[.,:]\\d+)*)", "<NUM>", "number"}}, "masks.toml");
+  ASSERT_FALSE(set);
+  EXPECT_EQ(set.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(set.error().message().find("masks.toml: mask[0] (num): scanner 'number' does not mask"),
+            std::string::npos)
+      << set.error().message();
+  EXPECT_NE(set.error().message().find("remove `scanner`"), std::string::npos);
+}
+
+TEST(MaskSetTest, AnUnknownScannerNameIsRefusedListingTheBuiltIns) {
+  auto set = MaskSet::from_rules({{"ip", "\\d+\\.\\d+", "<IP>", "ipv6"}}, "masks.toml");
+  ASSERT_FALSE(set);
+  EXPECT_NE(set.error().message().find("unknown scanner 'ipv6' (built in: uuid, date, mac, ip,"),
+            std::string::npos)
+      << set.error().message();
+}
+
+TEST(MaskSetTest, EveryShippedRuleNamesAScanner) {
+  auto set = MaskSet::load(std::filesystem::path(AION_SOURCE_DIR) / "data/logs/masks.toml");
+  ASSERT_TRUE(set) << set.error().message();
+  for (const auto& r : set->rules()) EXPECT_FALSE(r.scanner.empty()) << r.name;
 }
 
 TEST(MaskSetTest, MalformedFileIsRejectedNamingFileAndKey) {

@@ -86,7 +86,7 @@ TEST(ProfileTest, InheritanceCycleIsRejectedNamingTheFiles) {
   auto cat = ProfileCatalog::from({a, b, c});
   auto r = cat->resolve("a");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), ErrorCode::kConfig);
+  EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
   EXPECT_NE(r.error().message().find("/x/"), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find("inherits"), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find("a -> b -> c -> a"), std::string::npos) << r.error().message();

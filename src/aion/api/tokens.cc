@@ -1,4 +1,5 @@
 #include "aion/api/tokens.h"
+#include "aion/core/strings.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -55,23 +56,6 @@ std::string sha256(std::string_view salt, std::string_view secret) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string join_users(const std::vector<std::string>& users) {
-  std::string out;
-  for (const auto& u : users) out += (out.empty() ? "" : ",") + u;
-  return out;
-}
-
-std::vector<std::string> split_users(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    auto c = text.find(',');
-    if (auto part = text.substr(0, c); !part.empty()) out.emplace_back(part);
-    if (c == std::string_view::npos) break;
-    text.remove_prefix(c + 1);
-  }
-  return out;
-}
-
 bool hash_matches(std::string_view salt, std::string_view secret, std::string_view hash) {
   std::string got = sha256(salt, secret);
   return got.size() == hash.size() && CRYPTO_memcmp(got.data(), hash.data(), got.size()) == 0;
@@ -108,7 +92,7 @@ Result<CreatedToken> TokenStore::create(Role role, std::string note,
         "?3, ?4, ?5, ?6, ?7)");
     if (!s) return std::unexpected(s.error());
     (*s)->bind(1, out.info.id).bind(2, to_string(role)).bind_blob(3, *salt).bind_blob(4, hash);
-    (*s)->bind(5, out.info.note).bind(6, out.info.created_ms).bind(7, join_users(out.info.run_as));
+    (*s)->bind(5, out.info.note).bind(6, out.info.created_ms).bind(7, join(out.info.run_as, ","));
     return (*s)->run();
   });
   if (!st) return std::unexpected(st.error());
@@ -144,7 +128,7 @@ Result<Identity> TokenStore::verify(std::string_view token) {
     v.salt = (*s)->column_text(1);
     v.hash = (*s)->column_text(2);
     std::int64_t revoked = (*s)->column_int(3);
-    std::vector<std::string> run_as = split_users((*s)->column_text(4));
+    std::vector<std::string> run_as = split((*s)->column_text(4), ',', {.skip_empty = true});
     (*s)->reset();
     if (revoked != 0 || !hash_matches(v.salt, secret, v.hash)) return unauthenticated();
     auto u = db.prepare("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1");
@@ -195,7 +179,7 @@ Result<std::vector<TokenInfo>> TokenStore::list() {
       t.created_ms = (*s)->column_int(3);
       t.last_used_ms = (*s)->column_int(4);
       t.revoked_ms = (*s)->column_int(5);
-      t.run_as = split_users((*s)->column_text(6));
+      t.run_as = split((*s)->column_text(6), ',', {.skip_empty = true});
       out.push_back(std::move(t));
     }
     (*s)->reset();

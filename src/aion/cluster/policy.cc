@@ -1,4 +1,5 @@
 #include "aion/cluster/policy.h"
+#include "aion/core/strings.h"
 
 #include <algorithm>
 #include <cmath>
@@ -185,12 +186,6 @@ class FgdPackPolicy : public FragmentationPolicy {
     return best;
   }
 };
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
 
 }  // namespace
 

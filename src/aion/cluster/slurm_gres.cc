@@ -1,4 +1,6 @@
 #include "aion/cluster/slurm_gres.h"
+#include "aion/core/cpu_list.h"
+#include "aion/core/strings.h"
 
 #include <sys/stat.h>
 
@@ -11,26 +13,6 @@
 
 namespace aion::cluster {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::optional<int> to_int(std::string_view s) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // Splits at commas outside brackets.
 std::vector<std::string> split_top(std::string_view text) {
@@ -89,7 +71,7 @@ Result<CoreMap> read_core_map(const HostFs& fs) {
   auto online = fs.read_attr(base + "/online");
   std::vector<int> cpus;
   if (online) {
-    auto r = parse_ranges(*online);
+    auto r = parse_int_ranges(*online);
     if (!r) return std::unexpected(r.error().context(base + "/online"));
     cpus = *r;
   } else {
@@ -97,7 +79,7 @@ Result<CoreMap> read_core_map(const HostFs& fs) {
     if (!names) return std::unexpected(names.error());
     for (const auto& n : *names) {
       if (n.size() > 3 && n.rfind("cpu", 0) == 0) {
-        if (auto v = to_int(std::string_view(n).substr(3))) cpus.push_back(*v);
+        if (auto v = parse_int<int>(std::string_view(n).substr(3))) cpus.push_back(*v);
       }
     }
   }
@@ -167,7 +149,7 @@ Result<std::vector<GresDevice>> gres_devices(const hw::Inventory& inventory, con
     }
     std::set<int> core_set;
     if (!a.pci.cpu_affinity.empty()) {
-      auto cpus = parse_ranges(a.pci.cpu_affinity);
+      auto cpus = parse_int_ranges(a.pci.cpu_affinity);
       if (!cpus) {
         return std::unexpected(
             cpus.error().context("GPU " + std::to_string(a.index) + " local_cpulist"));
@@ -205,7 +187,7 @@ std::string format_gres_conf(const std::vector<GresDevice>& devices, const std::
     line += "Name=" + d.name;
     if (!d.type.empty()) line += " Type=" + d.type;
     if (!d.file.empty()) line += " File=" + d.file;
-    if (!d.cores.empty()) line += " Cores=" + format_ranges(d.cores);
+    if (!d.cores.empty()) line += " Cores=" + format_cpu_list(d.cores);
     if (!d.links.empty()) {
       line += " Links=";
       for (std::size_t i = 0; i < d.links.size(); ++i)
@@ -247,38 +229,6 @@ std::string format_node_line(const hw::Inventory& inventory, const std::vector<G
   return line + "\n";
 }
 
-std::string format_ranges(const std::vector<int>& values) {
-  std::vector<int> v = values;
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  std::string out;
-  for (std::size_t i = 0; i < v.size();) {
-    std::size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(v[i]);
-    if (j > i) out += "-" + std::to_string(v[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
-Result<std::vector<int>> parse_ranges(std::string_view text) {
-  std::vector<int> out;
-  const std::string t = trim(text);
-  if (t.empty()) return out;
-  for (const auto& part : split_top(t)) {
-    auto dash = part.find('-');
-    auto a = to_int(std::string_view(part).substr(0, dash));
-    auto b = dash == std::string::npos ? a : to_int(std::string_view(part).substr(dash + 1));
-    if (!a || !b || *a < 0 || *b < *a || *b - *a > 1 << 20) {
-      return fail(ErrorCode::kParse,
-                  "'" + t + "' is not a list of numbers and ranges (e.g. 0-3,8)");
-    }
-    for (int v = *a; v <= *b; ++v) out.push_back(v);
-  }
-  return out;
-}
-
 Result<std::vector<std::string>> expand_hostlist(std::string_view text) {
   std::vector<std::string> out;
   for (const auto& item : split_top(text)) {
@@ -296,7 +246,7 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view text) {
     for (const auto& range : split_top(item.substr(open + 1, close - open - 1))) {
       auto dash = range.find('-');
       const std::string first = range.substr(0, dash);
-      auto nums = parse_ranges(range);
+      auto nums = parse_int_ranges(range);
       if (!nums) return fail(ErrorCode::kParse, "'" + item + "': bad range '" + range + "'");
       for (int n : *nums) {
         std::string s = std::to_string(n);
@@ -360,20 +310,20 @@ Result<std::vector<GresDevice>> parse_gres_conf(std::string_view text, const std
     base.line = line_no;
     base.type = fields.contains("type") ? fields["type"] : "";
     if (fields.contains("cores")) {
-      auto c = parse_ranges(fields["cores"]);
+      auto c = parse_int_ranges(fields["cores"]);
       if (!c) return bad(spelled["cores"], c.error().message());
       base.cores = *c;
     }
     if (fields.contains("links")) {
       for (const auto& part : split_top(fields["links"])) {
-        auto n = to_int(part);
+        auto n = parse_int<int>(part);
         if (!n || *n < -1) return bad(spelled["links"], "'" + part + "' is not a link count");
         base.links.push_back(*n);
       }
     }
     int count = 1;
     if (fields.contains("count")) {
-      auto n = to_int(fields["count"]);
+      auto n = parse_int<int>(fields["count"]);
       if (!n || *n < 0) return bad(spelled["count"], "'" + fields["count"] + "' is not a count");
       count = *n;
     }

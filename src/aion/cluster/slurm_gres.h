@@ -84,8 +84,5 @@ Result<std::vector<GresDevice>> parse_gres_conf(std::string_view text, const std
 
 // Slurm host lists and ranges: "n[01-03,7],m" -> n01 n02 n03 n7 m.
 Result<std::vector<std::string>> expand_hostlist(std::string_view text);
-// "0-3,8,10-11" <-> {0,1,2,3,8,10,11}.
-std::string format_ranges(const std::vector<int>& values);
-Result<std::vector<int>> parse_ranges(std::string_view text);
 
 }  // namespace aion::cluster

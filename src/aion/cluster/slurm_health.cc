@@ -1,4 +1,5 @@
 #include "aion/cluster/slurm_health.h"
+#include "aion/core/cpu_list.h"
 
 #include <algorithm>
 #include <cctype>
@@ -193,7 +194,7 @@ HealthDecision decide_health(const std::vector<Fault>& faults, const NodeState& 
 Result<std::vector<int>> parse_job_gpus(std::string_view text) {
   std::vector<int> out;
   if (text.empty() || text == "NoDevFiles") return out;
-  auto r = parse_ranges(text);
+  auto r = parse_int_ranges(text);
   if (!r) return fail(ErrorCode::kInvalidArgument, "job GPUs: " + r.error().message());
   return r;
 }

@@ -1,4 +1,6 @@
 #include "aion/core/config.h"
+#include "aion/core/data_file.h"
+#include "aion/core/strings.h"
 
 #include <toml++/toml.h>
 
@@ -36,28 +38,6 @@ std::string node_type_name(const toml::node& n) {
     case toml::node_type::date_time: return "date-time";
     default: return "nothing";
   }
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
 }
 
 std::string quote_toml(std::string_view s) {
@@ -409,10 +389,7 @@ Result<Config> Config::parse(std::string_view text, std::string source,
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    return fail(ErrorCode::kConfig, source + ":" + std::to_string(b.line) + ":" +
-                                        std::to_string(b.column) +
-                                        ": TOML syntax error: " + std::string(e.description()));
+    return std::unexpected(toml_syntax_error(e, source, ErrorCode::kConfig));
   }
   return ConfigParser(schema, std::move(source)).run(root);
 }

@@ -1,4 +1,5 @@
 #include "aion/core/host_fs.h"
+#include "aion/core/fd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,21 +15,6 @@ namespace aion {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Closes an fd on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status write_all(int fd, std::string_view content, std::string_view what) {
   while (!content.empty()) {

@@ -1,7 +1,7 @@
 #include "aion/diagnose/catalog.h"
 
 #include <re2/re2.h>
-#include <toml++/toml.h>
+#include "aion/core/data_file.h"
 
 #include <algorithm>
 #include <fstream>
@@ -17,7 +17,7 @@ Error entry_error(const std::string& file, std::size_t index, const std::string&
                   const std::string& what) {
   std::string where = file + ": signature " + std::to_string(index + 1);
   if (!id.empty()) where += " (" + id + ")";
-  return Error(ErrorCode::kConfig, where + ": " + what);
+  return Error(ErrorCode::kCorrupt, where + ": " + what);
 }
 
 Result<std::string> text(const toml::table& t, std::string_view key, bool required,
@@ -186,27 +186,17 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
 }  // namespace
 
 Result<Catalog> Catalog::parse(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    return fail(ErrorCode::kConfig, file + ":" + std::to_string(b.line) + ":" +
-                                        std::to_string(b.column) + ": " +
-                                        std::string(e.description()));
+  auto data = DataFile::parse(text, file);
+  if (!data) return std::unexpected(data.error());
+  if (auto st = data->expect_schema_version(kCatalogSchemaVersion); !st) {
+    return std::unexpected(st.error());
   }
-  auto version = root["schema_version"].value<std::int64_t>();
-  if (!version) return fail(ErrorCode::kConfig, file + ": missing schema_version");
-  if (*version != kCatalogSchemaVersion) {
-    return fail(ErrorCode::kConfig, file + ": schema_version " + std::to_string(*version) +
-                                        " is not supported (this aion reads " +
-                                        std::to_string(kCatalogSchemaVersion) + ")");
-  }
+  const toml::table& root = data->root();
   for (const auto& [k, v] : root) {
     (void)v;
     if (k.str() != "schema_version" && k.str() != "signature") {
-      return fail(ErrorCode::kConfig, file + ": unknown top-level key '" + std::string(k.str()) +
-                                          "' (expected schema_version and [[signature]])");
+      return fail(ErrorCode::kCorrupt, file + ": unknown top-level key '" + std::string(k.str()) +
+                                           "' (expected schema_version and [[signature]])");
     }
   }
   Catalog c;
@@ -248,7 +238,7 @@ Result<Catalog> Catalog::load_dir(const std::filesystem::path& dir) {
     if (auto st = all.merge(std::move(*c)); !st) return std::unexpected(st.error());
   }
   if (all.signatures_.empty()) {
-    return fail(ErrorCode::kConfig, "no signatures in " + dir.string() + " (no *.toml files)");
+    return fail(ErrorCode::kCorrupt, "no signatures in " + dir.string() + " (no *.toml files)");
   }
   return all;
 }
@@ -256,7 +246,7 @@ Result<Catalog> Catalog::load_dir(const std::filesystem::path& dir) {
 Status Catalog::merge(Catalog other) {
   for (auto& s : other.signatures_) {
     if (const Signature* d = find(s.id)) {
-      return fail(ErrorCode::kConfig,
+      return fail(ErrorCode::kCorrupt,
                   s.file + ": signature " + s.id + " is already defined in " + d->file);
     }
     signatures_.push_back(std::move(s));

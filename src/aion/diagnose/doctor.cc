@@ -6,11 +6,10 @@
 #include <cstdlib>
 
 #include "aion/hw/nvml.h"
+#include "aion/hw/pci.h"
 
 namespace aion::diagnose {
 namespace {
-
-constexpr std::uint32_t kNvidia = 0x10de, kAmd = 0x1002;
 
 struct PciGpu {
   std::string address;
@@ -28,7 +27,9 @@ std::vector<PciGpu> pci_gpus(const HostFs& fs) {
     auto cls = fs.read_int(base + "/class");
     if (!vendor || !cls) continue;
     auto top = (*cls >> 16) & 0xff;
-    if ((top != 0x03 && top != 0x12) || (*vendor != kNvidia && *vendor != kAmd)) continue;
+    if ((top != 0x03 && top != 0x12) ||
+        (*vendor != hw::kPciVendorNvidia && *vendor != hw::kPciVendorAmd))
+      continue;
     out.push_back({d, static_cast<std::uint32_t>(*vendor)});
   }
   return out;
@@ -38,8 +39,8 @@ void driver_check(const HostFs& fs, const std::vector<PciGpu>& gpus,
                   std::vector<DoctorCheck>& out) {
   bool nvidia = false, amd = false;
   for (const auto& g : gpus) {
-    nvidia = nvidia || g.vendor == kNvidia;
-    amd = amd || g.vendor == kAmd;
+    nvidia = nvidia || g.vendor == hw::kPciVendorNvidia;
+    amd = amd || g.vendor == hw::kPciVendorAmd;
   }
   if (!nvidia && !amd) {
     out.push_back({"driver", "skip", "GPU driver", "no NVIDIA or AMD GPU on the PCI bus", ""});
@@ -107,7 +108,7 @@ std::string reasons_text(std::uint64_t r) {
 void nvml_checks(const std::vector<PciGpu>& gpus, const DoctorOptions& o,
                  std::vector<DoctorCheck>& out) {
   bool nvidia = false;
-  for (const auto& g : gpus) nvidia = nvidia || g.vendor == kNvidia;
+  for (const auto& g : gpus) nvidia = nvidia || g.vendor == hw::kPciVendorNvidia;
   if (!nvidia) return;
   auto nvml = hw::Nvml::load(hw::nvml_library_path(o.nvml_library));
   if (!nvml) {

@@ -1,7 +1,8 @@
 #include "aion/diagnose/remediation.h"
+#include "aion/core/strings.h"
 
-#include <toml++/toml.h>
 #include <unistd.h>
+#include "aion/core/data_file.h"
 
 #include <algorithm>
 #include <fstream>
@@ -18,12 +19,6 @@ namespace {
 
 const std::set<std::string, std::less<>> kActions = {"drain_gpu", "reset_gpu", "restart_service",
                                                      "requeue_jobs", "mark_unhealthy"};
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
-  return out;
-}
 
 std::vector<std::string> expand(const std::vector<std::string>& tmpl,
                                 const std::map<std::string, std::string>& vars) {
@@ -63,16 +58,12 @@ std::vector<std::string> resolve(std::vector<std::string> argv,
 }  // namespace
 
 Result<Playbook> parse_playbook(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    return fail(ErrorCode::kConfig, file + ":" + std::to_string(e.source().begin.line) + ": " +
-                                        std::string(e.description()));
-  }
+  auto data = DataFile::parse(text, file);
+  if (!data) return std::unexpected(data.error());
+  const toml::table& root = data->root();
   auto version = root["schema_version"].value<std::int64_t>();
   if (!version || *version != kPlaybookSchemaVersion) {
-    return fail(ErrorCode::kConfig,
+    return fail(ErrorCode::kCorrupt,
                 file + ": schema_version must be " + std::to_string(kPlaybookSchemaVersion));
   }
   Playbook p;
@@ -81,18 +72,18 @@ Result<Playbook> parse_playbook(std::string_view text, const std::string& file) 
   p.title = root["title"].value_or(std::string());
   p.description = root["description"].value_or(std::string());
   if (p.id.empty() || p.title.empty()) {
-    return fail(ErrorCode::kConfig, file + ": 'id' and 'title' are required");
+    return fail(ErrorCode::kCorrupt, file + ": 'id' and 'title' are required");
   }
   const toml::array* steps = root["step"].as_array();
-  if (!steps || steps->empty()) return fail(ErrorCode::kConfig, file + ": no [[step]]");
+  if (!steps || steps->empty()) return fail(ErrorCode::kCorrupt, file + ": no [[step]]");
   for (std::size_t i = 0; i < steps->size(); ++i) {
     const toml::table* t = (*steps)[i].as_table();
     std::string where = file + ": step " + std::to_string(i + 1);
-    if (!t) return fail(ErrorCode::kConfig, where + ": must be a table");
+    if (!t) return fail(ErrorCode::kCorrupt, where + ": must be a table");
     PlaybookStep s;
     s.action = (*t)["action"].value_or(std::string());
     if (!kActions.contains(s.action)) {
-      return fail(ErrorCode::kConfig,
+      return fail(ErrorCode::kCorrupt,
                   where + ": action '" + s.action +
                       "' is not one of drain_gpu, reset_gpu, restart_service, requeue_jobs, "
                       "mark_unhealthy");
@@ -101,17 +92,17 @@ Result<Playbook> parse_playbook(std::string_view text, const std::string& file) 
       for (const auto& a : *c) {
         auto v = a.value<std::string>();
         if (!v || v->empty())
-          return fail(ErrorCode::kConfig, where + ": command holds non-strings");
+          return fail(ErrorCode::kCorrupt, where + ": command holds non-strings");
         s.command.push_back(*v);
       }
     }
     s.service = (*t)["service"].value_or(std::string());
     bool needs_command = s.action == "reset_gpu" || s.action == "restart_service";
     if (needs_command && s.command.empty()) {
-      return fail(ErrorCode::kConfig, where + ": " + s.action + " needs a 'command'");
+      return fail(ErrorCode::kCorrupt, where + ": " + s.action + " needs a 'command'");
     }
     if (s.action == "restart_service" && s.service.empty()) {
-      return fail(ErrorCode::kConfig, where + ": restart_service needs a 'service'");
+      return fail(ErrorCode::kCorrupt, where + ": restart_service needs a 'service'");
     }
     p.steps.push_back(std::move(s));
   }
@@ -136,7 +127,7 @@ Result<std::vector<Playbook>> load_playbooks(const std::filesystem::path& dir) {
     if (!p) return std::unexpected(p.error());
     for (const auto& q : out) {
       if (q.id == p->id) {
-        return fail(ErrorCode::kConfig,
+        return fail(ErrorCode::kCorrupt,
                     f.string() + ": playbook " + p->id + " is already defined in " + q.file);
       }
     }
@@ -192,7 +183,7 @@ Result<Plan> Remediator::plan(const Incident& inc, const std::string& playbook) 
       if (gpus.empty()) {
         add({.description =
                  s.action == "drain_gpu" ? "drain the incident's GPU" : "reset the incident's GPU",
-             .problem = "the incident names no GPU index (only: " + join(inc.devices) + ")"});
+             .problem = "the incident names no GPU index (only: " + join(inc.devices, " ") + ")"});
       }
       for (std::size_t k = 0; k < gpus.size(); ++k) {
         std::string pci = k < pcis.size() ? pcis[k] : "";
@@ -202,14 +193,14 @@ Result<Plan> Remediator::plan(const Incident& inc, const std::string& playbook) 
                .target = "gpu:" + gpus[k]});
         } else {
           auto argv = expand(s.command, {{"gpu", gpus[k]}, {"pci", pci}});
-          add({.description = "reset GPU " + gpus[k] + ": " + join(argv),
+          add({.description = "reset GPU " + gpus[k] + ": " + join(argv, " "),
                .argv = argv,
                .target = "gpu:" + gpus[k]});
         }
       }
     } else if (s.action == "restart_service") {
       auto argv = expand(s.command, {{"service", s.service}});
-      add({.description = "restart " + s.service + ": " + join(argv),
+      add({.description = "restart " + s.service + ": " + join(argv, " "),
            .argv = argv,
            .target = "service:" + s.service});
     } else if (s.action == "requeue_jobs") {
@@ -340,7 +331,7 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
         inc.id, out.plan.playbook, s.number, s.action, r.outcome, approved_by);
     record({.step = s.number,
             .action = s.action,
-            .command = join(s.argv),
+            .command = join(s.argv, " "),
             .approved_by = approved_by,
             .outcome = r.outcome,
             .detail = r.detail.empty() ? s.description : r.detail});

@@ -1,9 +1,11 @@
 #include "aion/envcfg/knowledge.h"
+#include "aion/core/strings.h"
 
-#include <toml++/toml.h>
+#include "aion/core/data_file.h"
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
 
 namespace aion::envcfg {
@@ -43,40 +45,26 @@ std::string pattern_out_of_bounds(std::string_view p) {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// Reads one table file and reports the first problem as "file:line: ...".
+// One table file: the shared data-file reader (problems reported as "file:line: ..."), the
+// header every table carries (schema_version, as_of) and the field forms tables use.
 class TableReader {
  public:
   explicit TableReader(fs::path path) : path_(std::move(path)) {}
 
   Status open() {
-    try {
-      root_ = toml::parse_file(path_.string());
-    } catch (const toml::parse_error& e) {
-      return fail(ErrorCode::kParse, path_.string() + ":" + std::to_string(e.source().begin.line) +
-                                         ": " + std::string(e.description()));
-    }
-    auto sv = root_["schema_version"].value<std::int64_t>();
-    if (!sv) return bad(root_, "schema_version is missing");
-    if (*sv != kSchemaVersion) {
-      return bad(*root_.get("schema_version"),
-                 "schema_version " + std::to_string(*sv) + " is not supported (this aion reads " +
-                     std::to_string(kSchemaVersion) + "); update aion or the table");
-    }
-    auto as_of = root_["as_of"].value<std::string>();
-    if (!as_of) return bad(root_, "as_of (the date the table was checked) is missing");
+    auto data = DataFile::read(path_);
+    if (!data) return std::unexpected(data.error());
+    data_.emplace(std::move(*data));
+    if (auto st = data_->expect_schema_version(kSchemaVersion); !st) return st;
+    auto as_of = data_->root()["as_of"].value<std::string>();
+    if (!as_of) return bad(data_->root(), "as_of (the date the table was checked) is missing");
     info_.file = path_.filename().string();
-    info_.schema_version = static_cast<int>(*sv);
+    info_.schema_version = static_cast<int>(kSchemaVersion);
     info_.as_of = *as_of;
     return {};
   }
 
-  const toml::table& root() const { return root_; }
+  const toml::table& root() const { return data_->root(); }
   TableInfo& info() { return info_; }
 
   // The rows of an array of tables; an absent key gives no rows.
@@ -90,33 +78,18 @@ class TableReader {
   }
 
   std::unexpected<Error> bad(const toml::node& n, const std::string& what) const {
-    return fail(ErrorCode::kConfig,
-                path_.string() + ":" + std::to_string(n.source().begin.line) + ": " + what);
+    return data_->bad(n, what);
   }
 
   Result<std::string> str(const toml::table& row, std::string_view key) const {
-    auto v = row[key].value<std::string>();
-    if (!v || v->empty())
-      return bad(row, "'" + std::string(key) + "' is missing or not a non-empty string");
-    return *v;
+    return data_->string(row, key);
   }
   std::string opt_str(const toml::table& row, std::string_view key) const {
     return row[key].value_or(std::string());
   }
   Result<std::vector<std::string>> strings(const toml::table& row, std::string_view key,
                                            bool required) const {
-    std::vector<std::string> out;
-    const auto* arr = row[key].as_array();
-    if (!arr) {
-      if (required) return bad(row, "'" + std::string(key) + "' is missing (an array of strings)");
-      return out;
-    }
-    for (const auto& n : *arr) {
-      auto s = n.value<std::string>();
-      if (!s) return bad(n, "'" + std::string(key) + "' must hold strings only");
-      out.push_back(*s);
-    }
-    return out;
+    return data_->strings(row, key, required);
   }
   Result<Version> version(const toml::table& row, std::string_view key) const {
     auto s = str(row, key);
@@ -129,7 +102,7 @@ class TableReader {
 
  private:
   fs::path path_;
-  toml::table root_;
+  std::optional<DataFile> data_;
   TableInfo info_;
 };
 
@@ -273,12 +246,14 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
     AION_TRY(display, r.str(*row, "display"));
     AION_TRY(aliases, r.strings(*row, "aliases", true));
     AION_TRY(package, r.str(*row, "package"));
+    AION_TRY(other_packages, r.strings(*row, "other_packages", false));
     AION_TRY(install, r.strings(*row, "install", true));
     AION_TRY(s, r.str(*row, "source"));
     f.name = name;
     f.display = display;
     f.aliases = aliases;
     f.package = package;
+    f.other_packages = other_packages;
     f.install = install;
     f.min_cc = r.opt_str(*row, "min_cc");
     f.source = s;

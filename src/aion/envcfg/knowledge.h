@@ -97,7 +97,8 @@ struct Framework {
   std::string name;  // canonical: "torch"
   std::string display;
   std::vector<std::string> aliases;
-  std::string package;
+  std::string package;                      // the pip distribution installed by default
+  std::vector<std::string> other_packages;  // other distributions of it ("tensorflow-cpu")
   std::string min_cc;
   std::vector<std::string> install;
   std::string source;

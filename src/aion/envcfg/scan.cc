@@ -1,4 +1,5 @@
 #include "aion/envcfg/scan.h"
+#include "aion/core/strings.h"
 
 #include <algorithm>
 #include <fstream>
@@ -150,7 +151,8 @@ class Scanner {
       std::vector<std::string> v;
       for (const auto* c : copies) v.push_back(c->version);
       add("error", name,
-          "installed more than once (" + join(v) + "): an interrupted or mixed pip/conda install",
+          "installed more than once (" + join(v, ", ") +
+              "): an interrupted or mixed pip/conda install",
           "pip uninstall -y " + name + " (repeat until none is left), then reinstall one version");
     }
     check_pins(by_name);
@@ -162,12 +164,6 @@ class Scanner {
   }
 
  private:
-  static std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-    return out;
-  }
-
   void add(std::string sev, std::string pkg, std::string text, std::string fix = "") {
     r_.findings.push_back({std::move(sev), std::move(pkg), std::move(text), std::move(fix)});
   }
@@ -175,15 +171,12 @@ class Scanner {
   std::string installed_version(
       const std::map<std::string, std::vector<const InstalledPackage*>>& by,
       const std::string& framework) const {
-    static const std::map<std::string, std::vector<std::string>> kDists = {
-        {"torch", {"torch"}},
-        {"tensorflow", {"tensorflow", "tensorflow-cpu"}},
-        {"paddle", {"paddlepaddle-gpu", "paddlepaddle"}},
-        {"onnxruntime", {"onnxruntime-gpu", "onnxruntime"}}};
-    auto names = kDists.find(framework);
-    if (names == kDists.end()) return "";
-    for (const auto& n : names->second) {
-      auto it = by.find(n);
+    const Framework* f = kb_.find_framework(framework);
+    if (!f) return "";
+    std::vector<std::string> names = {f->package};
+    names.insert(names.end(), f->other_packages.begin(), f->other_packages.end());
+    for (const auto& n : names) {
+      auto it = by.find(normalize(n));
       if (it != by.end()) return it->second.front()->version;
     }
     return "";
@@ -228,7 +221,7 @@ class Scanner {
     }
     if (families.size() > 1)
       add("error", "nvidia-*",
-          "CUDA wheels of different major releases are mixed (" + join(names) +
+          "CUDA wheels of different major releases are mixed (" + join(names, ", ") +
               "): libraries of one will load symbols of the other",
           "uninstall the nvidia-*-cu1X wheels that the framework does not require, then "
           "reinstall the framework from one index");

@@ -1,21 +1,11 @@
 #include "aion/envcfg/version.h"
+#include "aion/core/strings.h"
 
 #include <algorithm>
 #include <cctype>
 
 namespace aion::envcfg {
 namespace {
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // post releases sort after the release, pre-releases (anything else) before it.
 int suffix_rank(const std::string& s) {

@@ -2,6 +2,7 @@
 // question; every read that fails becomes a Warning in the caller's list, never an abort.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,13 @@
 #include "aion/hw/inventory.h"
 
 namespace aion::hw {
+
+// PCI vendor ids of the accelerator makers aion knows (the PCI-SIG assigned numbers, as in
+// the pci.ids database).
+inline constexpr std::uint32_t kPciVendorNvidia = 0x10de;
+inline constexpr std::uint32_t kPciVendorAmd = 0x1002;
+inline constexpr std::uint32_t kPciVendorIntel = 0x8086;
+inline constexpr std::uint32_t kPciVendorHuawei = 0x19e5;
 
 struct PciDevice {
   PciLocation location;

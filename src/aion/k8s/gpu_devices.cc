@@ -1,4 +1,5 @@
 #include "aion/k8s/gpu_devices.h"
+#include "aion/core/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,12 +13,6 @@ namespace {
 // Candidates asked of placement when some devices must be included: enough to cover every
 // 4-of-8 set, the widest case a kubelet asks of one node in practice.
 constexpr int kMaxCandidates = 256;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The words of the marker (split on anything that cannot be in a PCI address or UUID).
 std::set<std::string> marker_words(const std::string& text) {

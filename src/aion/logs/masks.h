@@ -9,11 +9,12 @@
 // the order their placeholders appear, so a miner can report a line's parameters.
 // A MaskSet is immutable after loading and safe to use from any thread.
 //
-// Speed: the shipped rules of data/logs/masks.toml are recognised by their exact expression
-// and run by hand-written scanners that give RE2's leftmost-first result for that expression
-// (and are skipped when the line lacks a byte every match needs); any other rule, or a
-// shipped one with an edited expression, runs through RE2. reference() runs every rule
-// through RE2: tests compare both.
+// Speed: a rule may name a built-in scanner (`scanner = "ip"`), hand-written code that gives
+// RE2's leftmost-first result for that rule's expression and is skipped when the line lacks
+// a byte every match needs. Loading checks each named scanner against RE2 on probe lines and
+// refuses the file when they differ (an edited expression with a stale scanner name); a rule
+// without a scanner runs through RE2. reference() runs every rule through RE2: tests compare
+// both on whole corpora.
 #pragma once
 
 #include <filesystem>
@@ -35,9 +36,10 @@ namespace aion::logs {
 inline constexpr char kPlaceholder = '\x1a';
 
 struct MaskRule {
-  std::string name;   // "ip"
-  std::string regex;  // RE2 syntax
-  std::string token;  // "<IP>", shown in parameter listings
+  std::string name;          // "ip"
+  std::string regex;         // RE2 syntax
+  std::string token;         // "<IP>", shown in parameter listings
+  std::string scanner = {};  // a built-in scanner standing for `regex`; "" runs RE2
 };
 
 struct MaskedText {
@@ -54,7 +56,8 @@ class MaskSet {
   MaskSet& operator=(MaskSet&&) noexcept;
 
   // Compiles the rules; kConfig naming `source` and the rule when a regex does not compile,
-  // matches the empty string, or a field is empty.
+  // matches the empty string, or a field is empty; kCorrupt when a named scanner is unknown
+  // or does not mask the probe lines exactly as the rule's regex does.
   static Result<MaskSet> from_rules(std::vector<MaskRule> rules, std::string_view source);
   // Parses a masks file: `schema_version = 1` and [[mask]] tables with name, regex, token
   // (and an optional `source` note). Errors name the file and the offending key.
@@ -73,6 +76,8 @@ class MaskSet {
 
  private:
   struct Found;
+  static Status check_scanner(const MaskRule& rule, std::shared_ptr<const re2::RE2> re, int scanner,
+                              const std::string& where);
   bool find(std::size_t rule, std::string_view text, std::size_t pos, Found& found) const;
 
   std::vector<MaskRule> rules_;

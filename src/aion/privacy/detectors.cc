@@ -1,4 +1,5 @@
 #include "aion/privacy/detectors.h"
+#include "aion/core/strings.h"
 
 #include <re2/re2.h>
 
@@ -62,12 +63,6 @@ std::vector<int> header_lines(std::string_view text, std::string_view header) {
     ++line;
     pos = eol + 1;
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

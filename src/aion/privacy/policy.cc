@@ -1,15 +1,10 @@
 #include "aion/privacy/policy.h"
+#include "aion/core/strings.h"
 
 #include <cctype>
 
 namespace aion::privacy {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // True when `host` is `domain` or a name under it.
 bool under(std::string_view host, std::string_view domain) {

@@ -1,4 +1,5 @@
 #include "aion/privacy/validators.h"
+#include "aion/core/strings.h"
 
 #include <arpa/inet.h>
 
@@ -21,12 +22,6 @@ bool is_alpha(char c) {
 }
 bool is_word(char c) {
   return is_digit(c) || is_alpha(c) || c == '_';
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 char before(const Candidate& c, std::size_t back = 1) {

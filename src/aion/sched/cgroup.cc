@@ -1,4 +1,5 @@
 #include "aion/sched/cgroup.h"
+#include "aion/core/strings.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -50,18 +51,6 @@ std::vector<DeviceRule> with_safe_devices(const std::vector<DeviceRule>& rules) 
   return all;
 }
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    std::size_t at = s.find(sep);
-    std::string_view token = s.substr(0, at);
-    if (!token.empty()) out.emplace_back(token);
-    if (at == std::string_view::npos) break;
-    s.remove_prefix(at + 1);
-  }
-  return out;
-}
-
 std::vector<std::string> words(std::string_view s) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -100,12 +89,12 @@ struct Mount {
 // "36 25 0:31 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory"
 std::vector<Mount> parse_mountinfo(std::string_view text) {
   std::vector<Mount> mounts;
-  for (const std::string& line : split(text, '\n')) {
+  for (const std::string& line : split(text, '\n', {.skip_empty = true})) {
     std::vector<std::string> f = words(line);
     auto dash = std::find(f.begin() + std::min<std::size_t>(f.size(), 6), f.end(), "-");
     if (dash == f.end() || f.end() - dash < 3) continue;
     Mount m{unescape(f[4]), *(dash + 1), {}};
-    if (f.end() - dash >= 4) m.options = split(*(dash + 3), ',');
+    if (f.end() - dash >= 4) m.options = split(*(dash + 3), ',', {.skip_empty = true});
     mounts.push_back(std::move(m));
   }
   return mounts;
@@ -114,15 +103,15 @@ std::vector<Mount> parse_mountinfo(std::string_view text) {
 // "cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0"
 std::vector<Mount> parse_proc_mounts(std::string_view text) {
   std::vector<Mount> mounts;
-  for (const std::string& line : split(text, '\n')) {
+  for (const std::string& line : split(text, '\n', {.skip_empty = true})) {
     std::vector<std::string> f = words(line);
     if (f.size() < 4) continue;
-    mounts.push_back(Mount{unescape(f[1]), f[2], split(f[3], ',')});
+    mounts.push_back(Mount{unescape(f[1]), f[2], split(f[3], ',', {.skip_empty = true})});
   }
   return mounts;
 }
 
-std::string join(std::string_view a, std::string_view b) {
+std::string join_path(std::string_view a, std::string_view b) {
   std::string out(a);
   while (!b.empty() && b.front() == '/') b.remove_prefix(1);
   if (b.empty()) return out;
@@ -134,8 +123,9 @@ std::string join(std::string_view a, std::string_view b) {
 std::string cgroup_path(const std::string& root, const std::string& parent,
                         const std::string& name) {
   std::string path = root;
-  for (const std::string& level : split(parent, '/')) path = join(path, level);
-  return join(path, name);
+  for (const std::string& level : split(parent, '/', {.skip_empty = true}))
+    path = join_path(path, level);
+  return join_path(path, name);
 }
 
 void decide_bpf(const HostFs& fs, CgroupCaps& caps) {
@@ -155,7 +145,7 @@ void decide_bpf(const HostFs& fs, CgroupCaps& caps) {
 }
 
 void detect_v2_controllers(const HostFs& fs, CgroupCaps& caps) {
-  std::string file = join(caps.unified_root, "cgroup.controllers");
+  std::string file = join_path(caps.unified_root, "cgroup.controllers");
   auto text = fs.read_attr(file);
   if (!text) caps.notes.push_back("cannot read " + text.error().message());
   std::vector<std::string> listed = text ? words(*text) : std::vector<std::string>{};
@@ -227,7 +217,7 @@ std::optional<std::uint64_t> read_u64(const HostFs& fs, const std::string& path)
 std::uint64_t read_keyed(const HostFs& fs, const std::string& path, std::string_view key) {
   auto text = fs.read(path, 1 << 16);
   if (!text) return 0;
-  for (const std::string& line : split(*text, '\n')) {
+  for (const std::string& line : split(*text, '\n', {.skip_empty = true})) {
     std::vector<std::string> f = words(line);
     if (f.size() == 2 && f[0] == key) return parse_u64(f[1]).value_or(0);
   }
@@ -240,7 +230,7 @@ Status validate_names(const std::string& parent, const std::string& name) {
     return fail(ErrorCode::kInvalidArgument,
                 "invalid cgroup name '" + name + "': must be one non-empty path component");
   }
-  for (const std::string& level : split(parent, '/')) {
+  for (const std::string& level : split(parent, '/', {.skip_empty = true})) {
     if (bad(level)) {
       return fail(ErrorCode::kInvalidArgument,
                   "invalid cgroup parent '" + parent + "': '.' and '..' are not allowed");
@@ -281,13 +271,13 @@ Status make_dir(const HostFs& fs, const std::string& path, bool* created) {
 // set, so each level of the parent takes its parent's values.
 Status inherit_cpuset(const HostFs& fs, const std::string& up, const std::string& path) {
   for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-    auto mine = fs.read_attr(join(path, file));
+    auto mine = fs.read_attr(join_path(path, file));
     if (!mine) return std::unexpected(mine.error());
     if (!mine->empty()) continue;
-    auto theirs = fs.read_attr(join(up, file));
+    auto theirs = fs.read_attr(join_path(up, file));
     if (!theirs) return std::unexpected(theirs.error());
     if (theirs->empty()) continue;
-    if (auto st = write_knob(fs, join(path, file), *theirs); !st) return st;
+    if (auto st = write_knob(fs, join_path(path, file), *theirs); !st) return st;
   }
   return {};
 }
@@ -296,9 +286,9 @@ Status inherit_cpuset(const HostFs& fs, const std::string& up, const std::string
 // cgroup; writes only what is missing, so a delegated subtree's root is left alone when it
 // already has them.
 Status enable_controllers(const HostFs& fs, const CgroupCaps& caps, const std::string& path) {
-  auto offered = fs.read_attr(join(path, "cgroup.controllers"));
+  auto offered = fs.read_attr(join_path(path, "cgroup.controllers"));
   if (!offered) return std::unexpected(offered.error());
-  auto enabled = fs.read_attr(join(path, "cgroup.subtree_control"));
+  auto enabled = fs.read_attr(join_path(path, "cgroup.subtree_control"));
   if (!enabled) return std::unexpected(enabled.error());
   std::vector<std::string> have = words(*offered), on = words(*enabled);
   std::string request;
@@ -313,7 +303,7 @@ Status enable_controllers(const HostFs& fs, const CgroupCaps& caps, const std::s
     request += (request.empty() ? "+" : " +") + std::string(name);
   }
   if (request.empty()) return {};
-  return write_knob(fs, join(path, "cgroup.subtree_control"), request);
+  return write_knob(fs, join_path(path, "cgroup.subtree_control"), request);
 }
 
 }  // namespace
@@ -423,9 +413,9 @@ Status JobCgroup::create_dirs(bool& adopted, std::vector<std::string>& created) 
     if (v2) {
       if (auto st = enable_controllers(fs_, caps_, path); !st) return st;
     }
-    for (const std::string& level : split(parent_, '/')) {
+    for (const std::string& level : split(parent_, '/', {.skip_empty = true})) {
       std::string up = path;
-      path = join(path, level);
+      path = join_path(path, level);
       if (auto st = make_dir(fs_, path, nullptr); !st) return st;
       if (cpuset_v1) {
         if (auto st = inherit_cpuset(fs_, up, path); !st) return st;
@@ -435,7 +425,7 @@ Status JobCgroup::create_dirs(bool& adopted, std::vector<std::string>& created) 
       }
     }
     bool made = false;
-    std::string job = join(path, name_);
+    std::string job = join_path(path, name_);
     if (auto st = make_dir(fs_, job, &made); !st) return st;
     if (made) created.push_back(job);
   }
@@ -451,17 +441,17 @@ Status JobCgroup::apply_v1(const CgroupLimits& limits, bool adopted) const {
           {"cpuset.mems", limits.mems}}) {
       std::string value = wanted;
       if (value.empty()) {  // "inherit": v1 has no such value, so copy the parent's
-        auto theirs = fs_.read_attr(join(up, file));
+        auto theirs = fs_.read_attr(join_path(up, file));
         if (!theirs) return std::unexpected(theirs.error());
         value = *theirs;
       }
-      if (auto st = write_knob(fs_, join(job, file), value); !st) return st;
+      if (auto st = write_knob(fs_, join_path(job, file), value); !st) return st;
     }
   }
   if (caps_.memory && !caps_.memory_root.empty()) {
     std::string job = dir(caps_.memory_root);
-    std::string limit_file = join(job, "memory.limit_in_bytes");
-    std::string memsw_file = join(job, "memory.memsw.limit_in_bytes");
+    std::string limit_file = join_path(job, "memory.limit_in_bytes");
+    std::string memsw_file = join_path(job, "memory.memsw.limit_in_bytes");
     std::string limit = limits.memory_bytes > 0 ? std::to_string(limits.memory_bytes) : "-1";
     if (fs_.exists(memsw_file)) {
       // The kernel keeps memory.limit <= memsw.limit after every write: when the new memsw
@@ -483,7 +473,8 @@ Status JobCgroup::apply_v1(const CgroupLimits& limits, bool adopted) const {
   }
   if (!caps_.devices_root.empty()) {
     std::string job = dir(caps_.devices_root);
-    std::string allow_file = join(job, "devices.allow"), deny_file = join(job, "devices.deny");
+    std::string allow_file = join_path(job, "devices.allow"),
+                deny_file = join_path(job, "devices.deny");
     if (limits.devices) {
       if (auto st = write_knob(fs_, deny_file, "a\n"); !st) return st;
       for (const DeviceRule& rule : with_safe_devices(*limits.devices)) {
@@ -498,7 +489,8 @@ Status JobCgroup::apply_v1(const CgroupLimits& limits, bool adopted) const {
   }
   if (caps_.pids && !caps_.pids_root.empty()) {
     std::string value = limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max";
-    if (auto st = write_knob(fs_, join(dir(caps_.pids_root), "pids.max"), value); !st) return st;
+    if (auto st = write_knob(fs_, join_path(dir(caps_.pids_root), "pids.max"), value); !st)
+      return st;
   }
   return apply_devices_bpf(limits, adopted);
 }
@@ -511,15 +503,15 @@ Status JobCgroup::apply_v2(const CgroupLimits& limits, bool adopted) const {
           {"cpuset.mems", limits.mems}}) {
       // Empty means "as the parent" on v2; only an adopted cgroup needs it written back.
       if (wanted.empty() && !adopted) continue;
-      if (auto st = write_knob(fs_, join(job, file), wanted.empty() ? "\n" : wanted); !st) {
+      if (auto st = write_knob(fs_, join_path(job, file), wanted.empty() ? "\n" : wanted); !st) {
         return st;
       }
     }
   }
   if (caps_.memory) {
     std::string max = limits.memory_bytes > 0 ? std::to_string(limits.memory_bytes) : "max";
-    if (auto st = write_knob(fs_, join(job, "memory.max"), max); !st) return st;
-    std::string swap_file = join(job, "memory.swap.max");
+    if (auto st = write_knob(fs_, join_path(job, "memory.max"), max); !st) return st;
+    std::string swap_file = join_path(job, "memory.swap.max");
     if (fs_.exists(swap_file)) {
       bool bounded = limits.memory_bytes > 0 && !limits.swap;
       if (auto st = write_knob(fs_, swap_file, bounded ? "0" : "max"); !st) return st;
@@ -527,7 +519,7 @@ Status JobCgroup::apply_v2(const CgroupLimits& limits, bool adopted) const {
   }
   if (caps_.pids) {
     std::string value = limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max";
-    if (auto st = write_knob(fs_, join(job, "pids.max"), value); !st) return st;
+    if (auto st = write_knob(fs_, join_path(job, "pids.max"), value); !st) return st;
   }
   return apply_devices_bpf(limits, adopted);
 }
@@ -592,7 +584,7 @@ Result<JobCgroup> JobCgroup::open(const HostFs& fs, const CgroupCaps& caps,
 
 Status JobCgroup::attach(pid_t pid) const {
   for (const std::string& root : roots_) {
-    if (auto st = write_knob(fs_, join(dir(root), "cgroup.procs"), std::to_string(pid)); !st) {
+    if (auto st = write_knob(fs_, join_path(dir(root), "cgroup.procs"), std::to_string(pid)); !st) {
       Error error = st.error();
       return std::unexpected(
           error.context("moving pid " + std::to_string(pid) + " into cgroup " + name_));
@@ -604,13 +596,13 @@ Status JobCgroup::attach(pid_t pid) const {
 std::vector<std::string> JobCgroup::procs_files() const {
   std::vector<std::string> files;
   for (const std::string& root : roots_) {
-    files.push_back(fs_.resolve(join(dir(root), "cgroup.procs")).string());
+    files.push_back(fs_.resolve(join_path(dir(root), "cgroup.procs")).string());
   }
   return files;
 }
 
 Result<std::vector<pid_t>> JobCgroup::pids() const {
-  auto text = fs_.read(join(dir(procs_root_), "cgroup.procs"));
+  auto text = fs_.read(join_path(dir(procs_root_), "cgroup.procs"));
   if (!text) return std::unexpected(text.error());
   std::vector<pid_t> out;
   for (const std::string& word : words(*text)) {
@@ -621,7 +613,7 @@ Result<std::vector<pid_t>> JobCgroup::pids() const {
 
 Status JobCgroup::kill_all(int signal) const {
   if (signal == SIGKILL && caps_.version == CgroupVersion::kV2) {
-    std::string kill_file = join(dir(caps_.unified_root), "cgroup.kill");
+    std::string kill_file = join_path(dir(caps_.unified_root), "cgroup.kill");
     if (fs_.exists(kill_file)) {
       if (auto st = write_knob(fs_, kill_file, "1"); !st) return st;
     }
@@ -671,17 +663,18 @@ CgroupStats JobCgroup::stats() const {
   if (caps_.version == CgroupVersion::kV1) {
     if (caps_.cpu_accounting && !caps_.cpuacct_root.empty()) {
       s.cpu_time = std::chrono::nanoseconds(
-          read_u64(fs_, join(dir(caps_.cpuacct_root), "cpuacct.usage")).value_or(0));
+          read_u64(fs_, join_path(dir(caps_.cpuacct_root), "cpuacct.usage")).value_or(0));
     }
     if (caps_.memory && !caps_.memory_root.empty()) {
       std::string job = dir(caps_.memory_root);
-      s.memory_current_bytes = read_u64(fs_, join(job, "memory.usage_in_bytes")).value_or(0);
-      s.memory_peak_bytes = read_u64(fs_, join(job, "memory.max_usage_in_bytes")).value_or(0);
-      s.oom_kills = read_keyed(fs_, join(job, "memory.oom_control"), "oom_kill");
+      s.memory_current_bytes = read_u64(fs_, join_path(job, "memory.usage_in_bytes")).value_or(0);
+      s.memory_peak_bytes = read_u64(fs_, join_path(job, "memory.max_usage_in_bytes")).value_or(0);
+      s.oom_kills = read_keyed(fs_, join_path(job, "memory.oom_control"), "oom_kill");
     }
     if (caps_.io && !caps_.blkio_root.empty()) {
       // "8:0 Read 4096" lines per device, then "Total N".
-      if (auto text = fs_.read(join(dir(caps_.blkio_root), "blkio.throttle.io_service_bytes"))) {
+      if (auto text =
+              fs_.read(join_path(dir(caps_.blkio_root), "blkio.throttle.io_service_bytes"))) {
         std::istringstream in(*text);
         std::string dev, op;
         std::uint64_t n = 0;
@@ -698,11 +691,12 @@ CgroupStats JobCgroup::stats() const {
     }
   } else if (caps_.version == CgroupVersion::kV2) {
     std::string job = dir(caps_.unified_root);
-    s.cpu_time = std::chrono::microseconds(read_keyed(fs_, join(job, "cpu.stat"), "usage_usec"));
-    s.memory_current_bytes = read_u64(fs_, join(job, "memory.current")).value_or(0);
-    s.memory_peak_bytes = read_u64(fs_, join(job, "memory.peak")).value_or(0);
-    s.oom_kills = read_keyed(fs_, join(job, "memory.events"), "oom_kill");
-    if (auto text = fs_.read(join(job, "io.stat"))) {
+    s.cpu_time =
+        std::chrono::microseconds(read_keyed(fs_, join_path(job, "cpu.stat"), "usage_usec"));
+    s.memory_current_bytes = read_u64(fs_, join_path(job, "memory.current")).value_or(0);
+    s.memory_peak_bytes = read_u64(fs_, join_path(job, "memory.peak")).value_or(0);
+    s.oom_kills = read_keyed(fs_, join_path(job, "memory.events"), "oom_kill");
+    if (auto text = fs_.read(join_path(job, "io.stat"))) {
       // "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 ..." per device.
       std::istringstream in(*text);
       std::string field;

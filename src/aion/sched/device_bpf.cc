@@ -1,4 +1,5 @@
 #include "aion/sched/device_bpf.h"
+#include "aion/core/fd.h"
 
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -16,20 +17,6 @@ namespace {
 
 // The name every program aion attaches carries, so that re-installing replaces only ours.
 constexpr std::string_view kProgName = "aion_devices";
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 long sys_bpf(int cmd, union bpf_attr* attr) {
   return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr));

@@ -1,4 +1,5 @@
 #include "aion/sched/job.h"
+#include "aion/core/strings.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,12 +21,6 @@ namespace {
 
 constexpr std::array<std::string_view, 7> kStateNames = {
     "pending", "running", "completed", "failed", "cancelled", "preempted", "lost"};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string rfc3339_ms(std::int64_t ms) {
   if (ms <= 0) return "";

@@ -1,4 +1,5 @@
 #include "aion/store/database.h"
+#include "aion/core/fd.h"
 
 #include <sqlite3.h>
 
@@ -118,20 +119,6 @@ class PrivateDir {
  private:
   explicit PrivateDir(fs::path p) : path_(std::move(p)) {}
   fs::path path_;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 // Copies the finished backup `from` into the directory `dir_fd` under `name`. The bytes go

@@ -1,11 +1,11 @@
 #include "aion/tune/profile.h"
 
-#include <toml++/toml.h>
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include "aion/core/data_file.h"
 
 #include "aion/core/paths.h"
 #include "aion/tune/plan.h"
@@ -20,7 +20,7 @@ std::string where(const std::string& file, const toml::node& n) {
 }
 
 std::unexpected<Error> bad(const std::string& at, std::string_view key, const std::string& msg) {
-  return fail(ErrorCode::kConfig, at + ": " + std::string(key) + ": " + msg);
+  return fail(ErrorCode::kCorrupt, at + ": " + std::string(key) + ": " + msg);
 }
 
 Result<std::string> required_string(const toml::table& t, std::string_view field,
@@ -77,15 +77,9 @@ Result<std::string> read_file(const fs::path& p) {
 }  // namespace
 
 Result<Profile> parse_profile(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    return fail(ErrorCode::kConfig, file + ":" + std::to_string(b.line) + ":" +
-                                        std::to_string(b.column) +
-                                        ": TOML syntax error: " + std::string(e.description()));
-  }
+  auto data = DataFile::parse(text, file);
+  if (!data) return std::unexpected(data.error());
+  const toml::table& root = data->root();
   Profile p;
   p.file = file;
   for (const auto& [k, v] : root) {
@@ -199,8 +193,8 @@ Status merge_into(const ProfileCatalog& cat, const Profile& p, std::vector<std::
   if (std::find(stack.begin(), stack.end(), p.name) != stack.end()) {
     std::string cycle;
     for (const auto& s : stack) cycle += s + " -> ";
-    return fail(ErrorCode::kConfig, p.file + ": inherits: inheritance cycle through '" + p.name +
-                                        "' (" + cycle + p.name + ")");
+    return fail(ErrorCode::kCorrupt, p.file + ": inherits: inheritance cycle through '" + p.name +
+                                         "' (" + cycle + p.name + ")");
   }
   stack.push_back(p.name);
   chain.push_back(p.name);
