@@ -1,15 +1,11 @@
 #include "aion/envcfg/cuda_compat.h"
 
+#include "aion/core/strings.h"
+
 #include <algorithm>
 
 namespace aion::envcfg {
 namespace {
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
-}
 
 // "sm_90a" / "compute_120" -> {9, 0} / {12, 0}; {-1, -1} when not an architecture.
 std::pair<int, int> arch_cc(std::string_view a, bool* ptx) {

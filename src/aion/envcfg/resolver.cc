@@ -6,16 +6,11 @@
 #include <set>
 
 #include "aion/core/json.h"
+#include "aion/core/strings.h"
 #include "aion/envcfg/base_image.h"
 
 namespace aion::envcfg {
 namespace {
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
-}
 
 // Python series of a release, newest first: 3.13, 3.12, ...
 std::vector<std::string> python_series_of(const Release& r) {
@@ -241,29 +236,11 @@ std::string fill(std::string text, const std::map<std::string, std::string>& var
 
 // The known name (or alias) fewest edits away from `name`, case-insensitively.
 std::string nearest_alias(const Knowledge& kb, const std::string& name) {
-  auto lower = [](std::string x) {
-    for (auto& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return x;
-  };
-  auto distance = [](const std::string& a, const std::string& b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-      std::size_t diag = row[0];
-      row[0] = i;
-      for (std::size_t j = 1; j <= b.size(); ++j) {
-        const std::size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        diag = up;
-      }
-    }
-    return row[b.size()];
-  };
   std::string best;
   std::size_t best_d = SIZE_MAX;
   for (const auto& f : kb.frameworks) {
     for (const auto& alias : f.aliases) {
-      const std::size_t d = distance(lower(name), lower(alias));
+      const std::size_t d = edit_distance(lower(name), lower(alias));
       if (d < best_d) {
         best_d = d;
         best = alias;

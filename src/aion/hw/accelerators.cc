@@ -7,14 +7,10 @@
 #include "aion/hw/amd.h"
 #include "aion/hw/ascend.h"
 #include "aion/hw/nvidia.h"
+#include "aion/hw/pci.h"
 
 namespace aion::hw {
 namespace {
-
-constexpr std::uint32_t kVendorNvidia = 0x10de;
-constexpr std::uint32_t kVendorAmd = 0x1002;
-constexpr std::uint32_t kVendorIntel = 0x8086;
-constexpr std::uint32_t kVendorHuawei = 0x19e5;
 
 std::string hex4(std::uint32_t v) {
   char buf[8];
@@ -43,15 +39,16 @@ bool is_accelerator(const PciLocation& p) {
   std::uint32_t base = p.class_code >> 16;
   if (base == 0x12) return true;  // processing accelerator
   if (base != 0x03) return false;
-  return p.vendor_id == kVendorNvidia || p.vendor_id == kVendorAmd || p.vendor_id == kVendorIntel;
+  return p.vendor_id == kPciVendorNvidia || p.vendor_id == kPciVendorAmd ||
+         p.vendor_id == kPciVendorIntel;
 }
 
 std::string vendor_name(std::uint32_t v) {
   switch (v) {
-    case kVendorNvidia: return "nvidia";
-    case kVendorAmd: return "amd";
-    case kVendorIntel: return "intel";
-    case kVendorHuawei: return "huawei";
+    case kPciVendorNvidia: return "nvidia";
+    case kPciVendorAmd: return "amd";
+    case kPciVendorIntel: return "intel";
+    case kPciVendorHuawei: return "huawei";
     default: return "other";
   }
 }
@@ -68,7 +65,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   for (const auto& d : pci) {
     const PciLocation& p = d.location;
     if (!is_accelerator(p)) continue;
-    if (p.vendor_id == kVendorNvidia) {
+    if (p.vendor_id == kPciVendorNvidia) {
       nvidia_on_pci.push_back(p);
       continue;
     }

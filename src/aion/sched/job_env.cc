@@ -1,5 +1,7 @@
 #include "aion/sched/job_env.h"
 
+#include "aion/core/strings.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,12 +10,6 @@
 namespace aion::sched {
 
 namespace {
-
-std::string join(const std::vector<std::string>& v, const char* sep = ",") {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 // Each vendor's visible-devices variables for the GPUs the job got.
 void add_visible_devices(std::map<std::string, std::string>& env, const NodeModel& model,
@@ -27,7 +23,7 @@ void add_visible_devices(std::map<std::string, std::string>& env, const NodeMode
   auto indices = [](const std::vector<const GpuSlot*>& gs) {
     std::vector<std::string> v;
     for (const auto* g : gs) v.push_back(std::to_string(g->vendor_index));
-    return join(v);
+    return join(v, ",");
   };
   for (const auto& vendor : vendors) {
     const auto& gs = by_vendor[vendor];
@@ -37,8 +33,8 @@ void add_visible_devices(std::map<std::string, std::string>& env, const NodeMode
       std::vector<std::string> ids;
       for (const auto* g : gs) ids.push_back(uuids ? g->uuid : std::to_string(g->vendor_index));
       env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
-      env["CUDA_VISIBLE_DEVICES"] = join(ids);
-      env["NVIDIA_VISIBLE_DEVICES"] = gs.empty() ? "none" : join(ids);
+      env["CUDA_VISIBLE_DEVICES"] = join(ids, ",");
+      env["NVIDIA_VISIBLE_DEVICES"] = gs.empty() ? "none" : join(ids, ",");
     } else if (vendor == "amd") {
       env["ROCR_VISIBLE_DEVICES"] = indices(gs);
       env["HIP_VISIBLE_DEVICES"] = indices(gs);
@@ -89,12 +85,12 @@ std::map<std::string, std::string> job_env(const Job& job, const Allocation& a,
   env["AION_CPUS"] = cpuset_list(a.cpus);
   std::vector<std::string> mems;
   for (int m : a.mems) mems.push_back(std::to_string(m));
-  env["AION_MEMS"] = join(mems);
+  env["AION_MEMS"] = join(mems, ",");
   if (!env.contains("OMP_NUM_THREADS")) env["OMP_NUM_THREADS"] = std::to_string(a.cpus.size());
   add_visible_devices(env, model, a);
   std::vector<std::string> addrs;
   for (int gi : a.gpus) addrs.push_back(model.gpus[static_cast<std::size_t>(gi)].pci_address);
-  env["AION_GPUS"] = join(addrs);
+  env["AION_GPUS"] = join(addrs, ",");
   if (a.gpu_fraction > 0) add_share_limits(env, a);
   return env;
 }

@@ -9,6 +9,7 @@
 #include <set>
 #include <string_view>
 
+#include "aion/core/strings.h"
 #include "aion/sched/job_env.h"
 
 namespace aion::sched {
@@ -17,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string join(const std::vector<std::string>& v, const char* sep = ",") {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
 // The job's cgroup with its CPUs, memory nodes and limit. Every accelerator node the job was
 // not given is denied; everything else (RDMA, FUSE, vendor control nodes) stays usable.
 Result<JobCgroup> make_cgroup(const LaunchContext& ctx, const Job& job, const Allocation& a) {
@@ -30,7 +25,7 @@ Result<JobCgroup> make_cgroup(const LaunchContext& ctx, const Job& job, const Al
   limits.cpus = cpuset_list(a.cpus);
   std::vector<std::string> mems;
   for (int x : a.mems) mems.push_back(std::to_string(x));
-  limits.mems = join(mems);
+  limits.mems = join(mems, ",");
   limits.memory_bytes = a.memory_bytes;
   std::set<int> mine(a.gpus.begin(), a.gpus.end());
   for (std::size_t i = 0; i < ctx.inventory.accelerators.size(); ++i) {

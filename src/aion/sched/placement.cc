@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "aion/cluster/cluster.h"
+#include "aion/core/strings.h"
 #include "aion/sched/placement_search.h"
 #include "aion/sched/set_scoring.h"
 #include "aion/sched/share_placement.h"
@@ -42,15 +43,6 @@ std::string plural(int n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
-std::string join_ints(const std::vector<int>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s;
-}
-
 void place_cpus_only(const NodeModel& m, const NodeState& st, const Search& ctx, const Request& r,
                      int max_candidates, PlacementResult& out) {
   // One candidate per starting node, the node with most free CPUs first: a job that fits in
@@ -80,7 +72,7 @@ void place_cpus_only(const NodeModel& m, const NodeState& st, const Search& ctx,
     c.score =
         (nodes + 1 - static_cast<double>(o.a.mems.size())) * (r.cpus * st.cpu_overcommit() + 1) -
         o.load;
-    c.why = "CPUs on NUMA " + join_ints(o.a.mems);
+    c.why = "CPUs on NUMA " + join(o.a.mems, ",");
     if (o.load) c.why += " (sharing " + plural(o.load, "CPU slot", "CPU slots") + ")";
     c.allocation = std::move(o.a);
     out.candidates.push_back(std::move(c));

@@ -1,5 +1,7 @@
 #include "aion/sched/set_scoring.h"
 
+#include "aion/core/strings.h"
+
 #include <limits>
 #include <string_view>
 #include <tuple>
@@ -12,15 +14,6 @@ constexpr std::uint64_t kExhaustiveLimit = 5000;
 
 std::string plural(int n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
-}
-
-std::string join_ints(const std::vector<int>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s;
 }
 
 // How GPU i and j connect as `nvidia-smi topo -m` writes it: "NV12", "XGMI", "PIX", ...
@@ -199,7 +192,7 @@ std::string why_whole(const NodeModel& m, const Search& ctx, const SetScore& s,
               ? worst + " between " + (k == 2 ? "the 2 GPUs" : "all " + std::to_string(k) + " GPUs")
               : "worst pair " + worst + ", best " + best;
   }
-  if (!a.mems.empty()) why += "; CPUs on NUMA " + join_ints(a.mems);
+  if (!a.mems.empty()) why += "; CPUs on NUMA " + join(a.mems, ",");
   if (s.island >= 2)
     why += "; leaves a " + std::to_string(s.island) + "-GPU " + ctx.island_name() + " group free";
   if (s.worsened > 0)

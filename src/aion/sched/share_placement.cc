@@ -7,6 +7,7 @@
 #include "aion/cluster/cluster.h"
 #include "aion/cluster/fragmentation.h"
 #include "aion/cluster/policy.h"
+#include "aion/core/strings.h"
 
 namespace aion::sched::detail {
 namespace {
@@ -21,15 +22,6 @@ std::string fraction_text(double f) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.2f", f);
   return buf;
-}
-
-std::string join_ints(const std::vector<int>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s;
 }
 
 std::uint64_t share_memory(const GpuSlot& g, const Request& r) {
@@ -150,7 +142,7 @@ void place_share(const NodeModel& m, const NodeState& st, const Search& ctx, con
             (std::get<0>(o.key) ? " (free; no shared GPU fits)"
                                 : " (already " + fraction_text(used) + " shared)") +
             ", " + fraction_text(std::max(0.0, std::get<1>(o.key))) + " left after";
-    if (!a.mems.empty()) c.why += "; CPUs on NUMA " + join_ints(a.mems);
+    if (!a.mems.empty()) c.why += "; CPUs on NUMA " + join(a.mems, ",");
     if (o.gpu == picked) c.why = "policy " + std::string(po.share_policy->name()) + ": " + c.why;
     out.candidates.push_back(std::move(c));
   }

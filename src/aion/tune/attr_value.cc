@@ -1,5 +1,7 @@
 #include "aion/tune/attr_value.h"
 
+#include "aion/core/strings.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -29,12 +31,6 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
 }
 
 }  // namespace

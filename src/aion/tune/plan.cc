@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "aion/core/strings.h"
 #include "aion/hw/topology.h"
 
 namespace aion::tune {
@@ -48,12 +49,6 @@ std::vector<std::string> offered(std::string_view raw) {
     if (w.size() > 2 && w.front() == '[' && w.back() == ']') w = w.substr(1, w.size() - 2);
     out.push_back(w);
   }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
   return out;
 }
 
