@@ -1,21 +1,20 @@
 // aion admin: API tokens and backups of the state database.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 
 #include "aion/core/json.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
 namespace aion::cli {
 
-void add_admin_commands(CLI::App& app, Context& ctx) {
-  auto* admin =
-      app.add_subcommand("admin", "Administration: API tokens, backups (needs the admin role)");
-  admin->require_subcommand(1);
+void add_admin_commands(Command& app, Context& ctx) {
+  Command admin = app.add("admin", "Administration: API tokens, backups (needs the admin role)");
+  admin.require_subcommand();
 
-  auto* token = admin->add_subcommand("token", "Bearer tokens for the TCP API");
-  token->require_subcommand(1);
+  Command token = admin.add("token", "Bearer tokens for the TCP API");
+  token.require_subcommand();
 
   struct CreateArgs {
     std::string role = "viewer";
@@ -23,20 +22,20 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
     std::string run_as;
   };
   auto create_args = std::make_shared<CreateArgs>();
-  auto* create = token->add_subcommand(
-      "create", "Create a token; it is shown once and stored only as a salted hash");
+  Command create =
+      token.add("create", "Create a token; it is shown once and stored only as a salted hash");
   create
-      ->add_option("--role", create_args->role,
-                   "viewer (read), operator (run and change), admin (everything)")
-      ->check(CLI::IsMember({"viewer", "operator", "admin"}));
-  create->add_option("--note", create_args->note,
-                     "What the token is for, shown by `aion admin token ls`");
-  create->add_option(
+      .option("--role", create_args->role,
+              "viewer (read), operator (run and change), admin (everything)")
+      .one_of({"viewer", "operator", "admin"});
+  create.option("--note", create_args->note,
+                "What the token is for, shown by `aion admin token ls`");
+  create.option(
       "--run-as", create_args->run_as,
       "Users the token may run jobs as, e.g. alice,bob (fixed for the token's life; never root "
       "or a system account below UID_MIN). Root may list any user; an 'aion' group member only "
       "itself. Without it the token runs no job");
-  create->callback([&ctx, create_args] {
+  create.action([&ctx, create_args] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     Json req = {{"role", create_args->role}, {"note", create_args->note}};
@@ -55,8 +54,8 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
                  j.value("id", "").c_str(), j.value("role", "").c_str(), j.value("id", "").c_str());
   });
 
-  auto* ls = token->add_subcommand("ls", "List tokens (never their secrets)");
-  ls->callback([&ctx] {
+  Command ls = token.add("ls", "List tokens (never their secrets)");
+  ls.action([&ctx] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/admin/tokens");
@@ -85,10 +84,9 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
   });
 
   auto revoke_id = std::make_shared<std::string>();
-  auto* revoke =
-      token->add_subcommand("revoke", "Revoke a token; requests using it get 401 from now on");
-  revoke->add_option("ID", *revoke_id, "Token id (from `aion admin token ls`)")->required();
-  revoke->callback([&ctx, revoke_id] {
+  Command revoke = token.add("revoke", "Revoke a token; requests using it get 401 from now on");
+  revoke.option("ID", *revoke_id, "Token id (from `aion admin token ls`)").required();
+  revoke.action([&ctx, revoke_id] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "DELETE", "/v1/admin/tokens/" + *revoke_id);
@@ -101,11 +99,11 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
   });
 
   for (bool hold : {true, false}) {
-    auto* cmd = admin->add_subcommand(
-        hold ? "hold" : "release",
-        hold ? "Hold the node: no job starts (jobs are still queued; running ones go on)"
-             : "Release a held node: queued jobs start again");
-    cmd->callback([&ctx, hold] {
+    Command cmd =
+        admin.add(hold ? "hold" : "release",
+                  hold ? "Hold the node: no job starts (jobs are still queued; running ones go on)"
+                       : "Release a held node: queued jobs start again");
+    cmd.action([&ctx, hold] {
       auto client = connect_daemon(ctx);
       if (!client) return;
       auto body = call(ctx, *client, "POST", "/v1/sched/hold", Json{{"hold", hold}}.dump());
@@ -125,17 +123,16 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
   };
   auto drain_args = std::make_shared<DrainArgs>();
   for (bool drain : {true, false}) {
-    auto* cmd = admin->add_subcommand(
+    Command cmd = admin.add(
         drain ? "drain" : "undrain",
         drain ? "Take a GPU out of placement: no new job is placed on it (running ones go on); "
                 "kept across aiond restarts"
               : "Give a drained GPU back to placement");
-    cmd->add_option("GPU", drain_args->gpu,
-                    "PCI address (0000:3b:00.0 or 3b:00.0) or index (as in `aion hw`)")
-        ->required();
-    if (drain)
-      cmd->add_option("--reason", drain_args->reason, "Why, shown to users whose jobs wait");
-    cmd->callback([&ctx, drain, drain_args] {
+    cmd.option("GPU", drain_args->gpu,
+               "PCI address (0000:3b:00.0 or 3b:00.0) or index (as in `aion hw`)")
+        .required();
+    if (drain) cmd.option("--reason", drain_args->reason, "Why, shown to users whose jobs wait");
+    cmd.action([&ctx, drain, drain_args] {
       auto client = connect_daemon(ctx);
       if (!client) return;
       Json gpu = drain_args->gpu;
@@ -156,17 +153,19 @@ void add_admin_commands(CLI::App& app, Context& ctx) {
                         : "undrained: jobs may be placed on it again");
       if (j.contains("drained") && j["drained"].is_object() && !j["drained"].empty()) {
         std::printf("drained GPUs:\n");
+        Table t;  // no header: GPU and why, under the heading above
         for (auto& [pci, why] : j["drained"].items())
-          std::printf("  %s  %s\n", pci.c_str(), why.get<std::string>().c_str());
+          t.add({"  " + pci, why.is_string() ? why.get<std::string>() : why.dump()});
+        t.print();
       }
     });
   }
 
   auto backup_file = std::make_shared<std::string>();
-  auto* backup = admin->add_subcommand(
+  Command backup = admin.add(
       "backup", "Copy the state database to FILE while the daemon runs (SQLite online backup)");
-  backup->add_option("FILE", *backup_file, "Where to write the copy; must not exist")->required();
-  backup->callback([&ctx, backup_file] {
+  backup.option("FILE", *backup_file, "Where to write the copy; must not exist").required();
+  backup.action([&ctx, backup_file] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     std::error_code ec;

@@ -1,22 +1,24 @@
-// The aion command-line client: shared context for every command.
+// The aion command-line client: shared context for every command, and the command files.
 //
-// main.cc builds the CLI11 app with the global flags and calls each command file's add_*()
-// to register its subcommands. A command's callback reads the context, does its work and
-// sets ctx.exit_code; it prints human tables on stdout by default and JSON with --json,
-// errors on stderr.
+// main.cc builds the command tree (command.h) with the global flags and calls each command
+// file's add_*() to register its subcommands. A command's action reads the context, does its
+// work and sets ctx.exit_code; it prints human tables (table.h) on stdout by default and JSON
+// with --json, errors and warnings on stderr.
 //
 // Exit codes (documented in README and `aion --help`):
 //   0 ok, 1 failure, 2 usage or configuration error, 3 daemon unreachable.
+// --strict: a command that warned (warn()) exits 1 instead of 0; main applies it, once the
+// command is done, through exit_status(). Commands whose exit status means something else
+// refuse --strict (strict_applies()).
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace CLI {
-class App;
-}
-
 namespace aion::cli {
+
+class Command;
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
@@ -28,22 +30,43 @@ struct Context {
   std::string socket;     // --socket; empty = default candidates
   std::string config;     // --config / AION_CONFIG
   std::string host_root;  // --host-root / AION_HOST_ROOT; empty = "/"
-  bool strict = false;    // --strict: warnings become a non-zero exit where a command says so
+  bool strict = false;    // --strict: a command that warned exits 1
   int exit_code = kExitOk;
+  // Warnings so far: warn() counts them, and a command counts results that are warnings of
+  // their own kind (a doctor check that warns).
+  int warnings = 0;
   // `aion run/submit ... -- CMD ARGS`: the words after "--", split off before parsing.
   std::vector<std::string> job_command;
   bool has_job_command = false;
 };
 
-// Tuning held for a batch job (tune_command.cc, used by `aion slurm prolog|epilog`): apply
-// `profile` for `job`, or join it when other jobs hold it; release the job's hold, rolling
-// the profile back when it was the last. `who` names the caller in messages ("prolog");
-// `state_dir` "" means the config's. A profile named by the job's user that does not exist
-// is a warning (the job runs untuned); false when the node should not run the job (an apply
-// that failed, a rollback that did not hold, no root), with ctx.exit_code set.
-bool hold_job_tuning(Context& ctx, const std::string& who, const std::string& job,
-                     const std::string& profile, bool named_by_user, const std::string& state_dir);
-bool release_job_tuning(Context& ctx, const std::string& who, const std::string& job,
-                        const std::string& state_dir);
+// Prints "warning: <message>" on stderr and counts it.
+void warn(Context& ctx, std::string_view message);
+
+// For a command --strict cannot apply to, because `why` (its exit status is the job's, it
+// serves until stopped): false after a usage error naming the command and why, when --strict
+// was given; true otherwise.
+bool strict_applies(Context& ctx, std::string_view command, std::string_view why);
+
+// The process's exit status once the command is done: ctx.exit_code, or 1 when it is 0 and
+// the command warned under --strict.
+int exit_status(const Context& ctx);
+
+// The command files: each registers its commands under `root`.
+void add_status_commands(Command& root, Context& ctx);
+void add_admin_commands(Command& root, Context& ctx);
+void add_events_commands(Command& root, Context& ctx);
+void add_hw_commands(Command& root, Context& ctx);
+void add_job_commands(Command& root, Context& ctx);
+void add_metrics_commands(Command& root, Context& ctx);
+void add_top_command(Command& root, Context& ctx);
+void add_sim_commands(Command& root, Context& ctx);
+void add_tune_commands(Command& root, Context& ctx);
+void add_logs_commands(Command& root, Context& ctx);
+void add_slurm_commands(Command& root, Context& ctx);
+void add_env_commands(Command& root, Context& ctx);
+void add_diagnose_commands(Command& root, Context& ctx);
+void add_k8s_commands(Command& root, Context& ctx);
+void add_redact_command(Command& root, Context& ctx);
 
 }  // namespace aion::cli

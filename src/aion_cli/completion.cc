@@ -2,40 +2,34 @@
 // never drifts from the real commands and flags.
 #include "completion.h"
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <sstream>
 
 namespace aion::cli {
 namespace {
 
-std::string words_of(const CLI::App& app) {
+std::string words_of(const CommandInfo& cmd) {
   std::string out;
-  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    out += sub->get_name() + " ";
-  }
-  for (const auto* opt : app.get_options()) {
-    for (const auto& l : opt->get_lnames()) out += "--" + l + " ";
-    for (const auto& s : opt->get_snames()) out += "-" + s + " ";
-  }
+  for (const auto& sub : cmd.subcommands) out += sub.name + " ";
+  for (const auto& name : cmd.option_names) out += name + " ";
   if (!out.empty()) out.pop_back();
   return out;
 }
 
 // Visits every command with its path ("admin token create").
-void walk(const CLI::App& app, const std::string& path,
-          const std::function<void(const std::string&, const CLI::App&)>& visit) {
-  visit(path, app);
-  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    walk(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), visit);
+void walk(const CommandInfo& cmd, const std::string& path,
+          const std::function<void(const std::string&, const CommandInfo&)>& visit) {
+  visit(path, cmd);
+  for (const auto& sub : cmd.subcommands) {
+    walk(sub, path.empty() ? sub.name : path + " " + sub.name, visit);
   }
 }
 
 }  // namespace
 
-std::string completion_script(const CLI::App& app, std::string_view shell) {
+std::string completion_script(const CommandInfo& tree, std::string_view shell) {
   std::ostringstream cases;
-  walk(app, "", [&](const std::string& path, const CLI::App& cmd) {
+  walk(tree, "", [&](const std::string& path, const CommandInfo& cmd) {
     cases << "    \"" << path << "\") words=\"" << words_of(cmd) << "\" ;;\n";
   });
   std::ostringstream out;
@@ -47,7 +41,7 @@ std::string completion_script(const CLI::App& app, std::string_view shell) {
       << "    w=\"${COMP_WORDS[i]}\"\n"
       << "    [[ $w == -* ]] && continue\n"
       << "    case \"${path:+$path }$w\" in\n";
-  walk(app, "", [&](const std::string& path, const CLI::App&) {
+  walk(tree, "", [&](const std::string& path, const CommandInfo&) {
     if (!path.empty()) out << "      \"" << path << "\") path=\"" << path << "\" ;;\n";
   });
   out << "    esac\n"

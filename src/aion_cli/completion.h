@@ -1,16 +1,15 @@
-// Shell completion scripts generated from the CLI11 command tree.
+// Shell completion scripts generated from the command tree.
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace CLI {
-class App;
-}
+#include "command.h"
 
 namespace aion::cli {
 
-// A bash script (zsh: the same through bashcompinit) completing commands and flags.
-std::string completion_script(const CLI::App& app, std::string_view shell);
+// A bash script (zsh: the same through bashcompinit) completing commands and flags of every
+// command of `tree`, hidden ones included.
+std::string completion_script(const CommandInfo& tree, std::string_view shell);
 
 }  // namespace aion::cli

@@ -6,13 +6,13 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdlib>
 
 #include "aion/core/log.h"
 #include "aion/core/paths.h"
 #include "aion/k8s/device_plugin.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "k8s_device_plugin.h"
 #include "machine.h"
@@ -75,18 +75,14 @@ int main(int argc, char** argv) {
   if (const char* c = std::getenv("AION_CONFIG")) ctx.config = c;
   if (const char* r = std::getenv("AION_HOST_ROOT")) ctx.host_root = r;
   DevicePluginArgs args;
-  CLI::App app{
-      "aion-k8s-device-plugin: the Kubernetes device plugin for this node's GPUs "
-      "(started by `aion k8s device-plugin`)"};
-  app.name(kDevicePluginHelper);
-  app.add_option("--config", ctx.config, "Configuration file");
-  app.add_option("--host-root", ctx.host_root, "Read /proc, /sys, /dev below this directory");
+  CommandLine line(kDevicePluginHelper,
+                   "aion-k8s-device-plugin: the Kubernetes device plugin for this node's GPUs "
+                   "(started by `aion k8s device-plugin`)");
+  Command app = line.root();
+  app.option("--config", ctx.config, "Configuration file");
+  app.option("--host-root", ctx.host_root, "Read /proc, /sys, /dev below this directory");
   add_device_plugin_options(app, args);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
+  if (auto done = line.parse(argc, argv)) return *done;
   run(ctx, args);
   return ctx.exit_code;
 }

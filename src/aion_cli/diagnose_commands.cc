@@ -1,7 +1,6 @@
 // aion incidents, aion incident ID, aion remediate ID, aion doctor, aion diagnose FILE|-:
 // the diagnosis engine's incidents (from the daemon), remediation through the daemon, and
 // the checks and log diagnosis that run without it.
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +17,7 @@
 #include "aion/diagnose/incident_json.h"
 #include "aion/diagnose/logtime.h"
 #include "aion/diagnose/service.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
@@ -99,17 +99,19 @@ void print_incident(const Json& i) {
     std::printf("       source:  %s\n", h.value("source", "").c_str());
   }
   std::printf("\nEvidence (%lld in all):\n", i.value("evidence_total", 0LL));
+  Table evidence;  // no header: each row one line of evidence, a metric's below its line
   for (const auto& e : i.value("evidence", Json::array())) {
-    std::printf("  %s  %-12s %-24s %s\n", short_time(e.value("time", "")).c_str(),
-                e.value("source", "").c_str(), e.value("signature", "").c_str(),
-                e.value("text", "").c_str());
+    evidence.add({"  " + short_time(e.value("time", "")), e.value("source", ""),
+                  e.value("signature", ""), e.value("text", "")});
     if (e.contains("metrics")) {
       const Json& m = e["metrics"];
-      std::printf("      metric %s = %s (baseline %s)\n", m.value("series", "").c_str(),
-                  m.contains("value") ? m["value"].dump().c_str() : "?",
-                  m.contains("baseline") ? m["baseline"].dump().c_str() : "?");
+      evidence.add({"", "", "",
+                    "metric " + m.value("series", "") + " = " +
+                        (m.contains("value") ? m["value"].dump() : "?") + " (baseline " +
+                        (m.contains("baseline") ? m["baseline"].dump() : "?") + ")"});
     }
   }
+  evidence.print();
   if (i.contains("audit") && !i["audit"].empty()) {
     std::printf("\nRemediation audit:\n");
     for (const auto& a : i["audit"]) {
@@ -129,17 +131,19 @@ void print_outcome(const Json& o) {
               executed ? "ran" : "dry run:", o.value("playbook", "").c_str(),
               o.value("incident", 0LL), o.value("title", "").c_str(),
               o.value("automatic", false) ? " (automatic)" : "");
+  Table steps;  // no header: a step, then below its description what it runs and how it went
   for (const auto& s : o.value("steps", Json::array())) {
-    std::printf("  %lld. %-15s %s\n", s.value("number", 0LL), s.value("action", "").c_str(),
-                s.value("description", "").c_str());
-    if (!s["command"].empty()) std::printf("       command: %s\n", joined(s["command"]).c_str());
+    steps.add({"  " + std::to_string(s.value("number", 0LL)) + ".", s.value("action", ""),
+               s.value("description", "")});
+    if (!s["command"].empty()) steps.add({"", "", "command: " + joined(s["command"])});
     if (!s.value("problem", "").empty())
-      std::printf("       cannot run: %s\n", s.value("problem", "").c_str());
+      steps.add({"", "", "cannot run: " + s.value("problem", "")});
     if (s.contains("outcome")) {
-      std::printf("       %s%s%s\n", s.value("outcome", "").c_str(),
-                  s.value("detail", "").empty() ? "" : ": ", s.value("detail", "").c_str());
+      const std::string detail = s.value("detail", "");
+      steps.add({"", "", s.value("outcome", "") + (detail.empty() ? "" : ": " + detail)});
     }
   }
+  steps.print();
   if (!executed) std::printf("nothing was run; run it with --approve (operator or admin)\n");
 }
 
@@ -155,12 +159,11 @@ void print_doctor(const Json& d) {
 
 }  // namespace
 
-void add_diagnose_commands(CLI::App& app, Context& ctx) {
+void add_diagnose_commands(Command& app, Context& ctx) {
   auto limit = std::make_shared<int>(50);
-  auto* list = app.add_subcommand("incidents", "Incidents the daemon diagnosed, newest first");
-  list->add_option("--limit", *limit, "At most this many (default 50)")
-      ->check(CLI::Range(1, 10000));
-  list->callback([&ctx, limit] {
+  Command list = app.add("incidents", "Incidents the daemon diagnosed, newest first");
+  list.option("--limit", *limit, "At most this many (default 50)").range(1, 10000);
+  list.action([&ctx, limit] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/incidents?limit=" + std::to_string(*limit));
@@ -173,12 +176,10 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
   });
 
   auto id = std::make_shared<long long>(0);
-  auto* one = app.add_subcommand(
-      "incident", "One incident: ranked root causes, evidence, linked jobs, audit trail");
-  one->add_option("ID", *id, "Incident id (aion incidents)")
-      ->required()
-      ->check(CLI::PositiveNumber);
-  one->callback([&ctx, id] {
+  Command one =
+      app.add("incident", "One incident: ranked root causes, evidence, linked jobs, audit trail");
+  one.option("ID", *id, "Incident id (aion incidents)").required().positive();
+  one.action([&ctx, id] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/incidents/" + std::to_string(*id));
@@ -197,19 +198,19 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     std::string playbook;
   };
   auto ra = std::make_shared<RemArgs>();
-  auto* rem = app.add_subcommand(
+  Command rem = app.add(
       "remediate", "Show (--dry-run) or run (--approve, operator/admin) an incident's playbook");
-  rem->add_option("ID", ra->id, "Incident id")->required()->check(CLI::PositiveNumber);
-  auto* dry = rem->add_flag("--dry-run", ra->dry_run, "Show exactly what would run; run nothing");
-  rem->add_flag("--approve", ra->approve, "Approve and run the playbook (audited)")->excludes(dry);
-  rem->add_option("--playbook", ra->playbook,
-                  "Playbook id (default: the one of the most likely hypothesis)");
-  rem->callback([&ctx, ra] {
+  rem.option("ID", ra->id, "Incident id").required().positive();
+  Option dry = rem.flag("--dry-run", ra->dry_run, "Show exactly what would run; run nothing");
+  rem.flag("--approve", ra->approve, "Approve and run the playbook (audited)").excludes(dry);
+  rem.option("--playbook", ra->playbook,
+             "Playbook id (default: the one of the most likely hypothesis)");
+  rem.action([&ctx, ra] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     bool dry_run = ra->dry_run || !ra->approve;
     if (!ra->dry_run && !ra->approve) {
-      std::fprintf(stderr, "aion: neither --dry-run nor --approve given: showing the dry run\n");
+      warn(ctx, "neither --dry-run nor --approve given: showing the dry run");
     }
     Json req = {{"dry_run", dry_run}, {"approve", ra->approve}, {"playbook", ra->playbook}};
     auto body = call(ctx, *client, "POST", "/v1/incidents/" + std::to_string(ra->id) + "/remediate",
@@ -225,11 +226,11 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
       if (s.value("outcome", "") == "failed") ctx.exit_code = kExitFailure;
   });
 
-  auto* doc = app.add_subcommand(
+  Command doc = app.add(
       "doctor",
       "Check the node now: GPU driver, persistence mode, pending ECC repairs, PCIe links, "
       "throttling, disk space, memory errors (no daemon needed; exit 1 when a check fails)");
-  doc->callback([&ctx] {
+  doc.action([&ctx] {
     auto cfg = load_config(ctx);
     if (!cfg) return;
     Settings s = settings_from(*cfg);
@@ -243,8 +244,9 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     } else {
       print_doctor(d);
     }
-    std::string overall = d.value("status", "ok");
-    if (overall == "fail" || (ctx.strict && overall == "warn")) ctx.exit_code = kExitFailure;
+    // A check that warns is a warning of the command: --strict fails on it.
+    for (const auto& c : d["checks"]) ctx.warnings += c.value("status", "") == "warn" ? 1 : 0;
+    if (d.value("status", "ok") == "fail") ctx.exit_code = kExitFailure;
   });
 
   struct DiagArgs {
@@ -254,21 +256,20 @@ void add_diagnose_commands(CLI::App& app, Context& ctx) {
     std::string boot_time;
   };
   auto da = std::make_shared<DiagArgs>();
-  auto* diag = app.add_subcommand(
-      "diagnose",
-      "Run the fault signatures and the correlation over a log file (or - for stdin), no "
-      "daemon needed: e.g. journalctl -k -o short-iso | aion diagnose -");
-  diag->add_option("FILE", da->file, "Log file, or - for stdin")->required();
-  diag->add_option("--window", da->window_s,
-                   "Correlation window in seconds (default: diagnose.window_s)")
-      ->check(CLI::Range(1, 86400));
-  diag->add_option("--source", da->source,
-                   "Where the lines come from: kmsg, journal, file:PATH, job:ID (job output)");
-  diag->add_option(
-      "--boot-time", da->boot_time,
-      "When the boot began that dmesg's \"[ 812.123456]\" times count from: an RFC "
-      "3339 time, or \"this\" for this machine's boot (default: shown as boot+SECONDS)");
-  diag->callback([&ctx, da] {
+  Command diag =
+      app.add("diagnose",
+              "Run the fault signatures and the correlation over a log file (or - for stdin), no "
+              "daemon needed: e.g. journalctl -k -o short-iso | aion diagnose -");
+  diag.option("FILE", da->file, "Log file, or - for stdin").required();
+  diag.option("--window", da->window_s,
+              "Correlation window in seconds (default: diagnose.window_s)")
+      .range(1, 86400);
+  diag.option("--source", da->source,
+              "Where the lines come from: kmsg, journal, file:PATH, job:ID (job output)");
+  diag.option("--boot-time", da->boot_time,
+              "When the boot began that dmesg's \"[ 812.123456]\" times count from: an RFC "
+              "3339 time, or \"this\" for this machine's boot (default: shown as boot+SECONDS)");
+  diag.action([&ctx, da] {
     auto cfg = load_config(ctx);
     if (!cfg) return;
     auto options = diagnose::diagnose_options(*cfg, settings_from(*cfg).state_dir);

@@ -1,6 +1,5 @@
 // aion env plan / emit / scan / doctor / kb: the AI environment configurator. Reads the
 // machine (or a machine description) and the knowledge tables in data/envcfg; no daemon.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 #include "aion/envcfg/scan.h"
 #include "aion/hw/discovery.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "machine.h"
 #include "table.h"
@@ -78,7 +78,7 @@ std::optional<Machine> env_machine(Context& ctx, const EnvOptions& o, const Know
   auto host = cli::load_machine(ctx);
   if (!host) return std::nullopt;
   const HostFs& fs = host->fs;
-  Machine m = machine_from_inventory(hw::discover(fs, host->options), kb);
+  Machine m = machine_from_inventory(discover(ctx, *host), kb);
   m.source = fs.is_live() ? "this machine" : fs.root().string();
   read_software(fs, m);
   return m;
@@ -115,7 +115,8 @@ void print_plan(const Plan& p, const Machine& m) {
         : p.kind == "rocm" ? "ROCm " + p.runtime
         : p.kind == "npu"  ? "CANN " + p.runtime
                            : "none (" + p.kind + ")";
-    auto row = [](const char* k, const std::string& v) { std::printf("%-11s%s\n", k, v.c_str()); };
+    Table t;  // no header: one key per row
+    auto row = [&t](const char* k, const std::string& v) { t.add({k, v}); };
     row("framework", p.display + " " + p.version + " (" + p.variant + ")");
     row("runtime", runtime);
     if (!p.forward_package.empty()) row("compat pkg", p.forward_package);
@@ -126,6 +127,7 @@ void print_plan(const Plan& p, const Machine& m) {
     if (!p.alternative_image.empty()) row("or image", p.alternative_image);
     if (!p.index.empty()) row("index", p.index);
     for (std::size_t i = 0; i < p.install.size(); ++i) row(i == 0 ? "install" : "", p.install[i]);
+    t.print();
     std::printf("\nWhy:\n");
     for (const auto& r : p.reasons) {
       if (r.topic == "skipped") continue;
@@ -155,17 +157,17 @@ std::optional<Plan> run_plan(Context& ctx, const EnvOptions& o, const Knowledge&
   return std::move(*p);
 }
 
-void add_plan_flags(CLI::App* cmd, EnvOptions& o) {
-  cmd->add_option("FRAMEWORK", o.framework,
-                  "pytorch, tensorflow, jax, vllm, onnxruntime, openvino, paddle or torch_npu, "
-                  "optionally with a version constraint: \"torch==2.4\", \"tensorflow>=2.16\"")
-      ->required();
-  cmd->add_option("--machine", o.machine,
-                  "Plan for a machine description (`aion hw --json` output, optionally with a "
-                  "\"software\" object: os, python, rocm, cann, arch) instead of this machine");
-  cmd->add_option("--python", o.python, "Python version the environment must use (3.11)");
-  cmd->add_option("--variant", o.variant,
-                  "A build (cu121, cu128, rocm6.2.4, cpu) or a kind (cuda, rocm, cpu, npu)");
+void add_plan_flags(Command cmd, EnvOptions& o) {
+  cmd.option("FRAMEWORK", o.framework,
+             "pytorch, tensorflow, jax, vllm, onnxruntime, openvino, paddle or torch_npu, "
+             "optionally with a version constraint: \"torch==2.4\", \"tensorflow>=2.16\"")
+      .required();
+  cmd.option("--machine", o.machine,
+             "Plan for a machine description (`aion hw --json` output, optionally with a "
+             "\"software\" object: os, python, rocm, cann, arch) instead of this machine");
+  cmd.option("--python", o.python, "Python version the environment must use (3.11)");
+  cmd.option("--variant", o.variant,
+             "A build (cu121, cu128, rocm6.2.4, cpu) or a kind (cuda, rocm, cpu, npu)");
 }
 
 void cmd_plan(Context& ctx, const EnvOptions& o) {
@@ -181,6 +183,8 @@ void cmd_plan(Context& ctx, const EnvOptions& o) {
     print_plan(*p, *m);
   }
   if (!p->ok) ctx.exit_code = kExitFailure;
+  // The plan's notes are warnings (shown above, or in the JSON): --strict fails on them.
+  ctx.warnings += static_cast<int>(p->warnings.size());
 }
 
 void cmd_emit(Context& ctx, const EnvOptions& o) {
@@ -200,6 +204,7 @@ void cmd_emit(Context& ctx, const EnvOptions& o) {
     ctx.exit_code = kExitFailure;
     return;
   }
+  ctx.warnings += static_cast<int>(p->warnings.size());  // as for `env plan`
   auto files = emit(*p, *format, *kb);
   if (!files) {
     report(ctx, files.error());
@@ -272,14 +277,17 @@ void cmd_scan(Context& ctx, const EnvOptions& o) {
       t.print();
       std::printf("\n");
     }
+    Table findings;  // no header: a finding, then its fix below it
     for (const auto& f : r->findings) {
-      std::printf("%-8s %s\n", f.severity.c_str(), f.text.c_str());
-      if (!f.fix.empty()) std::printf("         fix: %s\n", f.fix.c_str());
+      findings.add({f.severity, f.text});
+      if (!f.fix.empty()) findings.add({"", "fix: " + f.fix});
     }
+    findings.print();
     std::printf(r->ok() ? "\nno mismatch with this machine found\n"
                         : "\nthis environment will fail on this machine (errors above)\n");
   }
   if (!r->ok()) ctx.exit_code = kExitFailure;
+  for (const auto& f : r->findings) ctx.warnings += f.severity == "warning" ? 1 : 0;
 }
 
 void cmd_doctor(Context& ctx, const EnvOptions& o) {
@@ -309,18 +317,25 @@ void cmd_doctor(Context& ctx, const EnvOptions& o) {
         "Run `aion env scan PATH` on the environment to compare it with this machine.\n",
         r.lines, kb->signatures.size(), kb->tables.front().as_of.c_str());
   } else {
-    std::printf("Machine    %s\n\n", machine_line(*m).c_str());
+    Table t;  // no header: a key per row, the fields of a finding indented below it
+    t.add({"Machine", machine_line(*m)});
+    t.add({});
     for (const auto& f : r.findings) {
       if (f.diagnosis) {
-        std::printf("Diagnosis  %s: %s (line %d, %d matching line%s)\n", f.id.c_str(),
-                    f.title.c_str(), f.line, f.matches, f.matches == 1 ? "" : "s");
-        std::printf("  log      %s\n  cause    %s\n  fix      %s\n  source   %s\n",
-                    f.excerpt.c_str(), f.cause.c_str(), f.fix.c_str(), f.source.c_str());
+        t.add({"Diagnosis", f.id + ": " + f.title + " (line " + std::to_string(f.line) + ", " +
+                                std::to_string(f.matches) + " matching line" +
+                                (f.matches == 1 ? "" : "s") + ")"});
+        t.add({"  log", f.excerpt});
+        t.add({"  cause", f.cause});
+        t.add({"  fix", f.fix});
+        t.add({"  source", f.source});
       } else {
-        std::printf("\nAlso seen  %s: %s (line %d)\n  fix      %s\n", f.id.c_str(), f.title.c_str(),
-                    f.line, f.fix.c_str());
+        t.add({});
+        t.add({"Also seen", f.id + ": " + f.title + " (line " + std::to_string(f.line) + ")"});
+        t.add({"  fix", f.fix});
       }
     }
+    t.print();
   }
   if (r.findings.empty()) ctx.exit_code = kExitFailure;
 }
@@ -363,53 +378,52 @@ void cmd_kb(Context& ctx) {
 
 }  // namespace
 
-void add_env_commands(CLI::App& app, Context& ctx) {
+void add_env_commands(Command& app, Context& ctx) {
   auto o = std::make_shared<EnvOptions>();
-  auto* env = app.add_subcommand(
+  Command env = app.add(
       "env",
       "AI environments: plan a working driver/CUDA-or-ROCm/framework/Python stack, write it, "
       "check installed ones, explain failures (no daemon needed)");
-  env->require_subcommand(1);
-  env->footer(
+  env.require_subcommand();
+  env.footer(
       "Exit codes: 0 ok; 1 nothing fits (plan/emit), the environment has errors (scan), no "
       "failure recognized (doctor); 2 usage error (unknown framework, bad constraint, malformed "
       "machine description).");
 
-  auto* plan = env->add_subcommand(
-      "plan",
-      "The best stack for this machine (or --machine FILE): version, build, runtime, "
-      "cuDNN, Python, base image, pip lines, and why; exit 1 when nothing fits");
+  Command plan =
+      env.add("plan",
+              "The best stack for this machine (or --machine FILE): version, build, runtime, "
+              "cuDNN, Python, base image, pip lines, and why; exit 1 when nothing fits");
   add_plan_flags(plan, *o);
-  plan->callback([&ctx, o] { cmd_plan(ctx, *o); });
+  plan.action([&ctx, o] { cmd_plan(ctx, *o); });
 
-  auto* emit_cmd =
-      env->add_subcommand("emit",
-                          "Write the planned environment as a Dockerfile, conda environment.yml, "
-                          "requirements.txt or devcontainer");
+  Command emit_cmd =
+      env.add("emit",
+              "Write the planned environment as a Dockerfile, conda environment.yml, "
+              "requirements.txt or devcontainer");
   add_plan_flags(emit_cmd, *o);
-  emit_cmd
-      ->add_option("--format", o->format, "dockerfile (default), conda, requirements, devcontainer")
-      ->check(CLI::IsMember({"dockerfile", "conda", "requirements", "devcontainer"}));
-  emit_cmd->add_option("-o,--output", o->output,
-                       "Write to this file (a directory for devcontainer) instead of stdout");
-  emit_cmd->callback([&ctx, o] { cmd_emit(ctx, *o); });
+  emit_cmd.option("--format", o->format, "dockerfile (default), conda, requirements, devcontainer")
+      .one_of({"dockerfile", "conda", "requirements", "devcontainer"});
+  emit_cmd.option("-o,--output", o->output,
+                  "Write to this file (a directory for devcontainer) instead of stdout");
+  emit_cmd.action([&ctx, o] { cmd_emit(ctx, *o); });
 
-  auto* scan = env->add_subcommand(
-      "scan", "Check an installed venv, conda env or site-packages against this machine");
-  scan->add_option("PATH", o->path, "The environment (default: $VIRTUAL_ENV, then $CONDA_PREFIX)");
-  scan->add_option("--machine", o->machine, "Check against a machine description instead");
-  scan->callback([&ctx, o] { cmd_scan(ctx, *o); });
+  Command scan =
+      env.add("scan", "Check an installed venv, conda env or site-packages against this machine");
+  scan.option("PATH", o->path, "The environment (default: $VIRTUAL_ENV, then $CONDA_PREFIX)");
+  scan.option("--machine", o->machine, "Check against a machine description instead");
+  scan.action([&ctx, o] { cmd_scan(ctx, *o); });
 
-  auto* doctor = env->add_subcommand(
-      "doctor",
-      "Recognize a failure in an error log (stdin or --log FILE) and give the cause "
-      "on this machine and the fix");
-  doctor->add_option("--log", o->log, "Read the log from this file instead of stdin");
-  doctor->add_option("--machine", o->machine, "Explain for a machine description instead");
-  doctor->callback([&ctx, o] { cmd_doctor(ctx, *o); });
+  Command doctor =
+      env.add("doctor",
+              "Recognize a failure in an error log (stdin or --log FILE) and give the cause "
+              "on this machine and the fix");
+  doctor.option("--log", o->log, "Read the log from this file instead of stdin");
+  doctor.option("--machine", o->machine, "Explain for a machine description instead");
+  doctor.action([&ctx, o] { cmd_doctor(ctx, *o); });
 
-  auto* kb = env->add_subcommand("kb", "What the knowledge tables cover, and how current they are");
-  kb->callback([&ctx] { cmd_kb(ctx); });
+  Command kb = env.add("kb", "What the knowledge tables cover, and how current they are");
+  kb.action([&ctx] { cmd_kb(ctx); });
 }
 
 }  // namespace aion::cli

@@ -1,23 +1,30 @@
 // aion events: the daemon's event log (hardware changes, anomalies, incidents, operator notes).
-#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "aion/core/json.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
 namespace aion::cli {
 namespace {
 
-void print_event_line(const Json& e) {
-  std::printf("%-6lld %s  %-8s %-14s %-10s %s\n", e.value("id", 0LL), e.value("time", "").c_str(),
-              e.value("severity", "").c_str(), e.value("kind", "").c_str(),
-              e.value("source", "").c_str(), e.value("message", "").c_str());
+// One event as a row of the event table (no header: the lines read as a log).
+std::vector<std::string> event_row(const Json& e) {
+  return {std::to_string(e.value("id", 0LL)),
+          e.value("time", ""),
+          e.value("severity", ""),
+          e.value("kind", ""),
+          e.value("source", ""),
+          e.value("message", "")};
 }
 
 }  // namespace
 
-void add_events_commands(CLI::App& app, Context& ctx) {
+void add_events_commands(Command& app, Context& ctx) {
   struct Args {
     long long since_id = -1;
     int limit = 50;
@@ -27,16 +34,15 @@ void add_events_commands(CLI::App& app, Context& ctx) {
     std::string severity = "info";
   };
   auto args = std::make_shared<Args>();
-  auto* events = app.add_subcommand("events", "Show the event log; --follow streams new events");
-  events->add_option(
+  Command events = app.add("events", "Show the event log; --follow streams new events");
+  events.option(
       "--since-id", args->since_id,
       "Page forward: the first --limit events after this id (default: the newest --limit)");
-  events->add_option("--limit", args->limit, "At most this many (newest), default 50")
-      ->check(CLI::Range(1, 10000));
-  events->add_option("--kind", args->kind, "Only this kind (annotation, hw_change, ...)");
-  events->add_flag("-f,--follow", args->follow, "Keep streaming new events until interrupted");
-  events->callback([&ctx, args, events] {
-    if (events->got_subcommand("post")) return;
+  events.option("--limit", args->limit, "At most this many (newest), default 50").range(1, 10000);
+  events.option("--kind", args->kind, "Only this kind (annotation, hw_change, ...)");
+  events.flag("-f,--follow", args->follow, "Keep streaming new events until interrupted");
+  events.action([&ctx, args, events] {
+    if (events.ran_subcommand()) return;
     auto client = connect_daemon(ctx);
     if (!client) return;
     std::string q = "/v1/events?limit=" + std::to_string(args->limit) +
@@ -51,16 +57,19 @@ void add_events_commands(CLI::App& app, Context& ctx) {
       std::printf("%s\n", body->c_str());
       return;
     }
+    Table table;
     for (const auto& e : j.value("events", Json::array())) {
       if (ctx.json) {
         std::printf("%s\n", e.dump().c_str());
       } else {
-        print_event_line(e);
+        table.add(event_row(e));
       }
       last = std::max(last, e.value("id", 0LL));
     }
+    table.print();
     if (!args->follow) return;
     std::fflush(stdout);
+    // Streamed events line up with the table printed so far.
     auto st = client->stream("/v1/events/stream?since_id=" + std::to_string(last) +
                                  (args->kind.empty() ? "" : "&kind=" + args->kind),
                              [&](std::string_view data) {
@@ -68,7 +77,7 @@ void add_events_commands(CLI::App& app, Context& ctx) {
                                if (ctx.json) {
                                  std::printf("%s\n", e.dump().c_str());
                                } else {
-                                 print_event_line(e);
+                                 table.print_row(event_row(e));
                                }
                                std::fflush(stdout);
                                return true;
@@ -76,13 +85,12 @@ void add_events_commands(CLI::App& app, Context& ctx) {
     if (!st) report(ctx, st.error());
   });
 
-  auto* post =
-      events->add_subcommand("post", "Add an operator note to the event log (operator role)");
-  post->add_option("MESSAGE", args->message, "The note, e.g. \"draining node for BIOS update\"")
-      ->required();
-  post->add_option("--severity", args->severity, "info, warning or critical")
-      ->check(CLI::IsMember({"info", "warning", "critical"}));
-  post->callback([&ctx, args] {
+  Command post = events.add("post", "Add an operator note to the event log (operator role)");
+  post.option("MESSAGE", args->message, "The note, e.g. \"draining node for BIOS update\"")
+      .required();
+  post.option("--severity", args->severity, "info, warning or critical")
+      .one_of({"info", "warning", "critical"});
+  post.action([&ctx, args] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     Json req = {{"message", args->message}, {"severity", args->severity}};

@@ -1,5 +1,4 @@
 // aion hw, aion hw topo, aion hw diff: the machine's hardware, read without the daemon.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -13,6 +12,7 @@
 #include "aion/hw/inventory_json.h"
 #include "aion/hw/snapshot.h"
 #include "aion/hw/topology.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "machine.h"
 #include "table.h"
@@ -38,22 +38,18 @@ std::string numa_text(int n) {
 }
 
 // Loads the config (for [[simulate.gpu]] and hw.nvml_library) and discovers the machine.
-std::optional<hw::Inventory> discover(Context& ctx) {
+std::optional<hw::Inventory> discover_machine(Context& ctx) {
   auto m = load_machine(ctx);
   if (!m) return std::nullopt;
-  return hw::discover(m->fs, m->options);
-}
-
-void print_warnings(const hw::Inventory& inv, Context& ctx) {
-  for (const auto& w : inv.warnings)
-    std::fprintf(stderr, "warning: %s: %s\n", w.device.c_str(), w.message.c_str());
-  if (ctx.strict && !inv.warnings.empty()) ctx.exit_code = kExitFailure;
+  return discover(ctx, *m);
 }
 
 void print_summary(const hw::Inventory& inv) {
-  std::printf("Host      %s (Linux %s)\n", inv.hostname.c_str(), inv.kernel.c_str());
-  std::printf("CPU       %s\n          %d socket(s), %d cores, %d threads\n", inv.cpu.model.c_str(),
-              inv.cpu.sockets, inv.cpu.cores, inv.cpu.threads);
+  Table head;  // no header: one key per row
+  head.add({"Host", inv.hostname + " (Linux " + inv.kernel + ")"});
+  head.add({"CPU", inv.cpu.model});
+  head.add({"", std::to_string(inv.cpu.sockets) + " socket(s), " + std::to_string(inv.cpu.cores) +
+                    " cores, " + std::to_string(inv.cpu.threads) + " threads"});
   std::string caches;
   for (const auto& c : inv.cpu.caches) {
     caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) +
@@ -62,16 +58,16 @@ void print_summary(const hw::Inventory& inv) {
                                          : "") +
               " " + human_bytes(c.size_bytes) + " x" + std::to_string(c.instances);
   }
-  if (!caches.empty()) std::printf("Caches    %s\n", caches.c_str());
-  std::printf("Memory    %s total, %s available\n", human_bytes(inv.memory.total_bytes).c_str(),
-              human_bytes(inv.memory.available_bytes).c_str());
+  if (!caches.empty()) head.add({"Caches", caches});
+  head.add({"Memory", human_bytes(inv.memory.total_bytes) + " total, " +
+                          human_bytes(inv.memory.available_bytes) + " available"});
   for (const auto& h : inv.memory.hugepages) {
     if (h.total > 0) {
-      std::printf("Hugepages %llu x %s (%llu free)\n", static_cast<unsigned long long>(h.total),
-                  human_bytes(h.page_size_kb * 1024).c_str(),
-                  static_cast<unsigned long long>(h.free));
+      head.add({"Hugepages", std::to_string(h.total) + " x " + human_bytes(h.page_size_kb * 1024) +
+                                 " (" + std::to_string(h.free) + " free)"});
     }
   }
+  head.print();
   std::printf("\nNUMA nodes\n");
   Table numa({"NODE", "CPUS", "MEMORY", "DISTANCES"});
   for (const auto& n : inv.numa_nodes) {
@@ -159,8 +155,9 @@ void print_topology(const hw::Topology& t) {
   }
   table.print();
   std::printf("\n");
-  for (const auto& d : t.devices)
-    std::printf("%-6s %s  %s\n", d.name.c_str(), d.pci_address.c_str(), d.detail.c_str());
+  Table devices;  // no header: what each name of the matrix stands for
+  for (const auto& d : t.devices) devices.add({d.name, d.pci_address, d.detail});
+  devices.print();
   std::printf(
       "\nLegend:\n"
       "  X     self\n"
@@ -175,26 +172,25 @@ void print_topology(const hw::Topology& t) {
 
 }  // namespace
 
-void add_hw_commands(CLI::App& app, Context& ctx) {
-  auto* hw = app.add_subcommand(
+void add_hw_commands(Command& app, Context& ctx) {
+  Command hw = app.add(
       "hw",
       "The machine's CPUs, NUMA nodes, memory, accelerators, NICs and NVMe (no daemon needed)");
-  hw->callback([&ctx, hw] {
-    if (hw->get_subcommands().size() > 0) return;
-    auto inv = discover(ctx);
+  hw.action([&ctx, hw] {
+    if (hw.ran_subcommand()) return;
+    auto inv = discover_machine(ctx);
     if (!inv) return;
     if (ctx.json) {
       std::printf("%s\n", hw::to_json(*inv).c_str());
     } else {
       print_summary(*inv);
     }
-    print_warnings(*inv, ctx);
   });
 
-  auto* topo = hw->add_subcommand(
+  Command topo = hw.add(
       "topo", "Device topology matrix (like nvidia-smi topo -m) with CPU affinity and NUMA node");
-  topo->callback([&ctx] {
-    auto inv = discover(ctx);
+  topo.action([&ctx] {
+    auto inv = discover_machine(ctx);
     if (!inv) return;
     hw::Topology t = hw::build_topology(*inv);
     if (ctx.json) {
@@ -202,15 +198,14 @@ void add_hw_commands(CLI::App& app, Context& ctx) {
     } else {
       print_topology(t);
     }
-    print_warnings(*inv, ctx);
   });
 
   auto snapshot_file = std::make_shared<std::string>();
-  auto* diff = hw->add_subcommand(
+  Command diff = hw.add(
       "diff", "What changed since the daemon's stored hardware snapshot (or since --from FILE)");
-  diff->add_option("--from", *snapshot_file,
-                   "Compare with this `aion hw --json` output instead of the daemon's snapshot");
-  diff->callback([&ctx, snapshot_file] {
+  diff.option("--from", *snapshot_file,
+              "Compare with this `aion hw --json` output instead of the daemon's snapshot");
+  diff.action([&ctx, snapshot_file] {
     std::string before_text;
     if (!snapshot_file->empty()) {
       std::ifstream in(*snapshot_file);
@@ -238,7 +233,7 @@ void add_hw_commands(CLI::App& app, Context& ctx) {
       report(ctx, before.error());
       return;
     }
-    auto now = discover(ctx);
+    auto now = discover_machine(ctx);
     if (!now) return;
     auto changes = hw::diff(*before, *now);
     if (ctx.json) {
@@ -249,8 +244,9 @@ void add_hw_commands(CLI::App& app, Context& ctx) {
     } else if (changes.empty()) {
       std::printf("no hardware changes since the snapshot\n");
     } else {
-      for (const auto& c : changes)
-        std::printf("%-8s %-14s %s\n", c.severity.c_str(), c.device.c_str(), c.message.c_str());
+      Table t;  // no header: the changes read as a report
+      for (const auto& c : changes) t.add({c.severity, c.device, c.message});
+      t.print();
     }
   });
 }

@@ -1,12 +1,13 @@
 // aion run / submit / ps / show / logs / cancel / queue: jobs on this node's scheduler.
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
 #include "aion/core/json.h"
+#include "command.h"
 #include "daemon_client.h"
+#include "job_output.h"
 #include "table.h"
 
 extern char** environ;
@@ -28,25 +29,24 @@ struct JobArgs {
   bool requeue = false;
 };
 
-void add_job_flags(CLI::App* cmd, JobArgs& a) {
-  cmd->add_option("--gpus", a.gpus, "Whole GPUs, all given at once (gang), best connected set");
-  cmd->add_option("--gpu-fraction", a.gpu_fraction,
-                  "A share of one GPU, 0 < F < 1 (e.g. 0.25), shared with other jobs");
-  cmd->add_option("--gpu-mem", a.gpu_mem,
-                  "GPU memory of a share (e.g. 10G); default: the fraction of the GPU's memory");
-  cmd->add_option("--gpu-model", a.gpu_model,
-                  "Only GPUs whose model contains this (case-insensitive), e.g. A100");
-  cmd->add_option("--cpus", a.cpus, "Logical CPUs (default 1), taken near the job's GPUs");
-  cmd->add_option("--mem", a.mem, "Memory limit (e.g. 64G); the job is OOM-killed past it");
-  cmd->add_option("--priority", a.priority,
-                  "-1000..1000 (default 0); higher starts first and may preempt lower");
-  cmd->add_option("--queue", a.queue, "Queue (see [[sched.queue]] in the config)");
-  cmd->add_option("--name", a.name, "Job name (default: the program's name)");
-  cmd->add_option("--user", a.user, "Run as this user (root only)");
-  cmd->add_flag("--requeue", a.requeue, "Go back to the queue when preempted");
+void add_job_flags(Command cmd, JobArgs& a) {
+  cmd.option("--gpus", a.gpus, "Whole GPUs, all given at once (gang), best connected set");
+  cmd.option("--gpu-fraction", a.gpu_fraction,
+             "A share of one GPU, 0 < F < 1 (e.g. 0.25), shared with other jobs");
+  cmd.option("--gpu-mem", a.gpu_mem,
+             "GPU memory of a share (e.g. 10G); default: the fraction of the GPU's memory");
+  cmd.option("--gpu-model", a.gpu_model,
+             "Only GPUs whose model contains this (case-insensitive), e.g. A100");
+  cmd.option("--cpus", a.cpus, "Logical CPUs (default 1), taken near the job's GPUs");
+  cmd.option("--mem", a.mem, "Memory limit (e.g. 64G); the job is OOM-killed past it");
+  cmd.option("--priority", a.priority,
+             "-1000..1000 (default 0); higher starts first and may preempt lower");
+  cmd.option("--queue", a.queue, "Queue (see [[sched.queue]] in the config)");
+  cmd.option("--name", a.name, "Job name (default: the program's name)");
+  cmd.option("--user", a.user, "Run as this user (root only)");
+  cmd.flag("--requeue", a.requeue, "Go back to the queue when preempted");
   // Everything from the command on is the job's: not parsed, not handed to the parent.
-  cmd->fallthrough(false);
-  cmd->prefix_command();
+  cmd.pass_through();
 }
 
 Json job_body(const JobArgs& a, std::vector<std::string> command) {
@@ -153,35 +153,6 @@ int exit_status_of(const Json& j) {
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
-// Copies the job's output to stdout until it ends; returns the final job object.
-std::optional<Json> follow_logs(Context& ctx, api::Client& client, long long id, bool follow,
-                                bool cancel_on_interrupt) {
-  unsigned long long offset = 0;
-  bool cancelled = false;
-  for (;;) {
-    if (g_interrupted && cancel_on_interrupt && !cancelled) {
-      std::fprintf(stderr, "aion: cancelling job %lld\n", id);
-      (void)client.post("/v1/jobs/" + std::to_string(id) + "/cancel", "{}");
-      cancelled = true;
-    }
-    auto body = call(ctx, client, "GET",
-                     "/v1/jobs/" + std::to_string(id) + "/logs?offset=" + std::to_string(offset));
-    if (!body) return std::nullopt;
-    Json j = Json::parse(*body, nullptr, false);
-    std::string data = j.value("data", "");
-    if (!data.empty()) {
-      std::fwrite(data.data(), 1, data.size(), stdout);
-      std::fflush(stdout);
-    }
-    offset = j.value("next_offset", offset);
-    if (j.value("finished", false) || (!follow && data.empty())) break;
-    if (data.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  }
-  auto body = call(ctx, client, "GET", "/v1/jobs/" + std::to_string(id));
-  if (!body) return std::nullopt;
-  return Json::parse(*body, nullptr, false);
-}
-
 void print_jobs(const Json& jobs, bool queue) {
   long long now = now_ms();
   Table t =
@@ -270,8 +241,8 @@ void print_job(const Json& j) {
 
 // The job's command line: after "--" (split off by main), else the words from the first
 // one that is not a flag of ours (prefix_command).
-std::vector<std::string> command_of(const Context& ctx, CLI::App* cmd) {
-  std::vector<std::string> before = cmd->remaining();
+std::vector<std::string> command_of(const Context& ctx, const Command& cmd) {
+  std::vector<std::string> before = cmd.remaining();
   if (!ctx.has_job_command) return before;
   if (!before.empty()) return {};  // words both before and after "--": ambiguous
   return ctx.job_command;
@@ -292,26 +263,57 @@ std::optional<Json> submit(Context& ctx, api::Client& client, const JobArgs& a,
 
 }  // namespace
 
-void add_job_commands(CLI::App& app, Context& ctx) {
+std::optional<Json> copy_job_output(Context& ctx, api::Client& client, long long id, bool follow,
+                                    bool cancel_on_interrupt) {
+  if (cancel_on_interrupt) {
+    g_interrupted = 0;
+    std::signal(SIGINT, [](int) { g_interrupted = 1; });
+    std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+  }
+  unsigned long long offset = 0;
+  bool cancelled = false;
+  for (;;) {
+    if (g_interrupted && cancel_on_interrupt && !cancelled) {
+      std::fprintf(stderr, "aion: cancelling job %lld\n", id);
+      (void)client.post("/v1/jobs/" + std::to_string(id) + "/cancel", "{}");
+      cancelled = true;
+    }
+    auto body = call(ctx, client, "GET",
+                     "/v1/jobs/" + std::to_string(id) + "/logs?offset=" + std::to_string(offset));
+    if (!body) return std::nullopt;
+    Json j = Json::parse(*body, nullptr, false);
+    std::string data = j.value("data", "");
+    if (!data.empty()) {
+      std::fwrite(data.data(), 1, data.size(), stdout);
+      std::fflush(stdout);
+    }
+    offset = j.value("next_offset", offset);
+    if (j.value("finished", false) || (!follow && data.empty())) break;
+    if (data.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  auto body = call(ctx, client, "GET", "/v1/jobs/" + std::to_string(id));
+  if (!body) return std::nullopt;
+  return Json::parse(*body, nullptr, false);
+}
+
+void add_job_commands(Command& app, Context& ctx) {
   auto run_args = std::make_shared<JobArgs>();
-  auto* run = app.add_subcommand(
+  Command run = app.add(
       "run", "Run a job: queue it, stream its output, exit with its status (Ctrl-C cancels it)");
   add_job_flags(run, *run_args);
-  run->footer(
+  run.footer(
       "Usage: aion run [--gpus N | --gpu-fraction F --gpu-mem SIZE] [--cpus N] "
       "[--mem SIZE] [...] -- CMD ARGS\nExit status: the job's; 128+N when killed by "
       "signal N; 1 when it could not start, was cancelled or lost.");
-  run->callback([&ctx, run_args, run] {
+  run.action([&ctx, run_args, run] {
+    if (!strict_applies(ctx, "run", "its exit status is the job's")) return;
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto job = submit(ctx, *client, *run_args, command_of(ctx, run));
     if (!job) return;
     long long id = job->value("id", 0LL);
     if (!ctx.json) std::fprintf(stderr, "aion: job %lld submitted\n", id);
-    g_interrupted = 0;
-    std::signal(SIGINT, [](int) { g_interrupted = 1; });
-    std::signal(SIGTERM, [](int) { g_interrupted = 1; });
-    auto end = follow_logs(ctx, *client, id, true, true);
+    auto end = copy_job_output(ctx, *client, id, true, true);
     if (!end) return;
     if (ctx.json) {
       std::printf("%s\n", end->dump().c_str());
@@ -323,10 +325,10 @@ void add_job_commands(CLI::App& app, Context& ctx) {
   });
 
   auto sub_args = std::make_shared<JobArgs>();
-  auto* sub = app.add_subcommand("submit", "Queue a job and print its id (see aion run)");
+  Command sub = app.add("submit", "Queue a job and print its id (see aion run)");
   add_job_flags(sub, *sub_args);
-  sub->footer("Usage: aion submit [flags as for aion run] -- CMD ARGS");
-  sub->callback([&ctx, sub_args, sub] {
+  sub.footer("Usage: aion submit [flags as for aion run] -- CMD ARGS");
+  sub.action([&ctx, sub_args, sub] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto job = submit(ctx, *client, *sub_args, command_of(ctx, sub));
@@ -344,12 +346,12 @@ void add_job_commands(CLI::App& app, Context& ctx) {
     int limit = 50;
   };
   auto ps_args = std::make_shared<PsArgs>();
-  auto* ps = app.add_subcommand("ps", "List pending and running jobs (-a: also ended ones)");
-  ps->add_flag("-a,--all", ps_args->all, "Also jobs that ended (the newest --limit)");
-  ps->add_flag("--mine", ps_args->mine, "Only your jobs");
-  ps->add_option("--limit", ps_args->limit, "With -a: at most this many, newest (default 50)")
-      ->check(CLI::Range(1, 100000));
-  ps->callback([&ctx, ps_args] {
+  Command ps = app.add("ps", "List pending and running jobs (-a: also ended ones)");
+  ps.flag("-a,--all", ps_args->all, "Also jobs that ended (the newest --limit)");
+  ps.flag("--mine", ps_args->mine, "Only your jobs");
+  ps.option("--limit", ps_args->limit, "With -a: at most this many, newest (default 50)")
+      .range(1, 100000);
+  ps.action([&ctx, ps_args] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     std::string q = ps_args->all ? "/v1/jobs?limit=" + std::to_string(ps_args->limit)
@@ -365,9 +367,9 @@ void add_job_commands(CLI::App& app, Context& ctx) {
   });
 
   auto show_id = std::make_shared<long long>(0);
-  auto* show = app.add_subcommand("show", "A job in full: request, allocation, exit, usage");
-  show->add_option("ID", *show_id, "Job id")->required();
-  show->callback([&ctx, show_id] {
+  Command show = app.add("show", "A job in full: request, allocation, exit, usage");
+  show.option("ID", *show_id, "Job id").required();
+  show.action([&ctx, show_id] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/jobs/" + std::to_string(*show_id));
@@ -379,33 +381,11 @@ void add_job_commands(CLI::App& app, Context& ctx) {
     print_job(Json::parse(*body, nullptr, false));
   });
 
-  struct LogArgs {
-    long long id = 0;
-    bool follow = false;
-  };
-  auto log_args = std::make_shared<LogArgs>();
-  auto* logs = app.add_subcommand(
-      "logs", "A job's output (stdout and stderr); -f follows it. Also: logs parse|templates|tail");
-  logs->add_option("ID", log_args->id, "Job id");
-  logs->add_flag("-f,--follow", log_args->follow, "Keep printing until the job ends");
-  logs->callback([&ctx, log_args, logs] {
-    // `aion logs parse|templates|tail` (logs_command.cc) share the command name.
-    if (!logs->get_subcommands().empty()) return;
-    if (log_args->id <= 0) {
-      std::fprintf(stderr, "aion: logs: give a job ID, or one of parse, templates, tail\n");
-      ctx.exit_code = kExitUsage;
-      return;
-    }
-    auto client = connect_daemon(ctx);
-    if (!client) return;
-    (void)follow_logs(ctx, *client, log_args->id, log_args->follow, false);
-  });
-
   auto cancel_ids = std::make_shared<std::vector<long long>>();
-  auto* cancel = app.add_subcommand(
+  Command cancel = app.add(
       "cancel", "Cancel jobs: pending ones at once, running ones get SIGTERM, then SIGKILL");
-  cancel->add_option("ID", *cancel_ids, "Job ids")->required();
-  cancel->callback([&ctx, cancel_ids] {
+  cancel.option("ID", *cancel_ids, "Job ids").required();
+  cancel.action([&ctx, cancel_ids] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     for (long long id : *cancel_ids) {
@@ -420,8 +400,8 @@ void add_job_commands(CLI::App& app, Context& ctx) {
     }
   });
 
-  auto* queue = app.add_subcommand("queue", "Pending jobs in start order, and why each waits");
-  queue->callback([&ctx] {
+  Command queue = app.add("queue", "Pending jobs in start order, and why each waits");
+  queue.action([&ctx] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/queue");

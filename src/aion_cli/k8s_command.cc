@@ -6,10 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 
 #include "aion/api/router.h"
@@ -21,6 +21,7 @@
 #include "aion/k8s/extender.h"
 #include "aion/k8s/features.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "k8s_device_plugin.h"
 #include "machine.h"
@@ -51,10 +52,7 @@ bool stop_signalled(const sigset_t& set, std::chrono::milliseconds wait) {
 void run_features(Context& ctx, const std::string& output) {
   auto m = load_machine(ctx);
   if (!m) return;
-  const hw::Inventory inv = hw::discover(m->fs, m->options);
-  for (const auto& w : inv.warnings) {
-    std::fprintf(stderr, "warning: %s: %s\n", w.device.c_str(), w.message.c_str());
-  }
+  const hw::Inventory inv = discover(ctx, *m);
   const auto features = k8s::node_features(inv);
   std::string text;
   if (ctx.json) {
@@ -177,39 +175,43 @@ void run_device_plugin(Context& ctx, const DevicePluginArgs& args) {
 
 }  // namespace
 
-void add_k8s_commands(CLI::App& app, Context& ctx) {
-  auto* k8s = app.add_subcommand(
+void add_k8s_commands(Command& app, Context& ctx) {
+  Command k8s = app.add(
       "k8s", "Kubernetes: node feature labels, the scheduler extender and the device plugin");
-  k8s->require_subcommand(1);
+  k8s.require_subcommand();
 
-  static std::string output;
-  auto* feat = k8s->add_subcommand(
-      "features",
-      "Print this node's GPU labels as a node-feature-discovery local feature file "
-      "(/etc/kubernetes/node-feature-discovery/features.d/aion)");
-  feat->add_option("--output", output, "Write the file here (atomically) instead of stdout");
-  feat->callback([&ctx] { run_features(ctx, output); });
+  auto output = std::make_shared<std::string>();
+  Command feat =
+      k8s.add("features",
+              "Print this node's GPU labels as a node-feature-discovery local feature file "
+              "(/etc/kubernetes/node-feature-discovery/features.d/aion)");
+  feat.option("--output", *output, "Write the file here (atomically) instead of stdout");
+  feat.action([&ctx, output] { run_features(ctx, *output); });
 
-  static ExtenderArgs ext;
-  auto* e = k8s->add_subcommand(
-      "extender", "Serve kube-scheduler's extender API (POST /filter, /prioritize) on TCP");
-  e->add_option("--listen", ext.listen, "host:port to listen on, e.g. 127.0.0.1:8888")->required();
-  e->add_option("--state", ext.state, "Node state file (JSON; see README, Kubernetes)")->required();
-  e->add_option("--policy", ext.policy, "Placement policy (as in `aion sim`)")
-      ->capture_default_str();
-  e->add_option("--resource", ext.resource, "The GPU extended resource")->capture_default_str();
-  e->add_option("--threads", ext.threads, "Server threads")->capture_default_str();
-  e->add_option("--max-body-mib", ext.max_body_mib, "Largest request body (MiB)")
-      ->capture_default_str();
-  e->add_option("--log-level", ext.log_level, "trace|debug|info|warn|error")->capture_default_str();
-  e->callback([&ctx] { run_extender(ctx, ext); });
+  auto ext = std::make_shared<ExtenderArgs>();
+  Command e =
+      k8s.add("extender", "Serve kube-scheduler's extender API (POST /filter, /prioritize) on TCP");
+  e.option("--listen", ext->listen, "host:port to listen on, e.g. 127.0.0.1:8888").required();
+  e.option("--state", ext->state, "Node state file (JSON; see README, Kubernetes)").required();
+  e.option("--policy", ext->policy, "Placement policy (as in `aion sim`)").show_default();
+  e.option("--resource", ext->resource, "The GPU extended resource").show_default();
+  e.option("--threads", ext->threads, "Server threads").show_default();
+  e.option("--max-body-mib", ext->max_body_mib, "Largest request body (MiB)").show_default();
+  e.option("--log-level", ext->log_level, "trace|debug|info|warn|error").show_default();
+  e.action([&ctx, ext] {
+    if (!strict_applies(ctx, "k8s extender", "it serves until stopped")) return;
+    run_extender(ctx, *ext);
+  });
 
-  static DevicePluginArgs dp;
-  auto* d = k8s->add_subcommand(
-      "device-plugin",
-      "Serve the kubelet device plugin API (v1beta1) for this node's GPUs and register it");
-  add_device_plugin_options(*d, dp);
-  d->callback([&ctx] { run_device_plugin(ctx, dp); });
+  auto dp = std::make_shared<DevicePluginArgs>();
+  Command d =
+      k8s.add("device-plugin",
+              "Serve the kubelet device plugin API (v1beta1) for this node's GPUs and register it");
+  add_device_plugin_options(d, *dp);
+  d.action([&ctx, dp] {
+    if (!strict_applies(ctx, "k8s device-plugin", "it serves until stopped")) return;
+    run_device_plugin(ctx, *dp);
+  });
 }
 
 }  // namespace aion::cli

@@ -2,27 +2,24 @@
 
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <filesystem>
 
 namespace aion::cli {
 
-void add_device_plugin_options(CLI::App& app, DevicePluginArgs& a) {
-  app.add_option("--plugin-dir", a.plugin_dir, "The kubelet's device plugin directory")
-      ->capture_default_str();
-  app.add_option("--kubelet-socket", a.kubelet_socket,
-                 "The kubelet's Registration socket (default: PLUGIN_DIR/kubelet.sock)");
-  app.add_option("--resource", a.resource,
-                 "Resource name to advertise (its domain picks the vendor)")
-      ->capture_default_str();
-  app.add_option("--socket-name", a.socket_name, "Our socket's name in the plugin directory")
-      ->capture_default_str();
-  app.add_option("--state-dir", a.state_dir,
-                 "aiond's state directory, for its health marker health/unhealthy");
-  app.add_option("--poll-ms", a.poll_ms, "How often devices and health are read again")
-      ->capture_default_str()
-      ->check(CLI::Range(100, 3'600'000));
-  app.add_option("--log-level", a.log_level, "trace|debug|info|warn|error")->capture_default_str();
+void add_device_plugin_options(Command& app, DevicePluginArgs& a) {
+  app.option("--plugin-dir", a.plugin_dir, "The kubelet's device plugin directory").show_default();
+  app.option("--kubelet-socket", a.kubelet_socket,
+             "The kubelet's Registration socket (default: PLUGIN_DIR/kubelet.sock)");
+  app.option("--resource", a.resource, "Resource name to advertise (its domain picks the vendor)")
+      .show_default();
+  app.option("--socket-name", a.socket_name, "Our socket's name in the plugin directory")
+      .show_default();
+  app.option("--state-dir", a.state_dir,
+             "aiond's state directory, for its health marker health/unhealthy");
+  app.option("--poll-ms", a.poll_ms, "How often devices and health are read again")
+      .show_default()
+      .range(100, 3'600'000);
+  app.option("--log-level", a.log_level, "trace|debug|info|warn|error").show_default();
 }
 
 std::vector<std::string> device_plugin_argv(const std::string& helper, const Context& ctx,

@@ -8,10 +8,7 @@
 #include <vector>
 
 #include "cli.h"
-
-namespace CLI {
-class App;
-}
+#include "command.h"
 
 namespace aion::cli {
 
@@ -27,7 +24,7 @@ struct DevicePluginArgs {
   int poll_ms = 5000;
 };
 
-void add_device_plugin_options(CLI::App& app, DevicePluginArgs& args);
+void add_device_plugin_options(Command& app, DevicePluginArgs& args);
 
 // The helper's command line for these options and the context's --config / --host-root.
 std::vector<std::string> device_plugin_argv(const std::string& helper, const Context& ctx,

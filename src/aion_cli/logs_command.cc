@@ -1,7 +1,6 @@
-// aion logs parse | templates | tail: log template mining. `parse` works on any file (or
-// stdin) without the daemon; `templates` and `tail` ask aiond what it mined from the node's
-// kernel log, journal and files.
-#include <CLI/CLI.hpp>
+// aion logs ID: a job's output. aion logs parse | templates | tail: log template mining.
+// `parse` works on any file (or stdin) without the daemon; `templates` and `tail` ask aiond
+// what it mined from the node's kernel log, journal and files.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -12,7 +11,9 @@
 #include "aion/logs/header.h"
 #include "aion/logs/masks.h"
 #include "aion/logs/miner.h"
+#include "command.h"
 #include "daemon_client.h"
+#include "job_output.h"
 #include "table.h"
 
 namespace aion::cli {
@@ -79,17 +80,18 @@ void run_parse(Context& ctx, const ParseArgs& a) {
   }
   // A second pass over what was learnt: every line gets its template as of the whole file.
   Json parsed = Json::array();
+  Table lines;  // no header: one row per line of the file
   for (const auto& c : contents) {
     auto p = miner.match(c);
     if (ctx.json) {
       parsed.push_back({{"template_id", p.template_id}, {"params", p.params}});
     } else {
-      std::printf("%-5llu %s\n", static_cast<unsigned long long>(p.template_id),
-                  params_text(p.params).c_str());
+      lines.add({std::to_string(p.template_id), params_text(p.params)});
     }
   }
+  lines.print();
   if (unsplit) {
-    std::fprintf(stderr, "aion: %zu lines did not match --format; parsed whole\n", unsplit);
+    warn(ctx, std::to_string(unsplit) + " lines did not match --format; parsed whole");
   }
   auto templates = miner.templates();
   if (ctx.json) {
@@ -114,40 +116,53 @@ void run_parse(Context& ctx, const ParseArgs& a) {
 
 }  // namespace
 
-void add_logs_commands(CLI::App& app, Context& ctx) {
-  // `aion logs ID` (a job's output) is registered by job_commands.cc; the template mining
-  // commands are its subcommands.
-  CLI::App* logs = nullptr;
-  try {
-    logs = app.get_subcommand("logs");
-  } catch (const CLI::OptionNotFound&) {
-    logs = app.add_subcommand("logs", "Log template mining");
-  }
+void add_logs_commands(Command& app, Context& ctx) {
+  // `aion logs ID`: a job's output; its subcommands mine log templates.
+  struct JobArgs {
+    long long id = 0;
+    bool follow = false;
+  };
+  auto job = std::make_shared<JobArgs>();
+  Command logs = app.add(
+      "logs", "A job's output (stdout and stderr); -f follows it. Also: logs parse|templates|tail");
+  logs.option("ID", job->id, "Job id");
+  logs.flag("-f,--follow", job->follow, "Keep printing until the job ends");
+  logs.action([&ctx, job, logs] {
+    if (logs.ran_subcommand()) return;
+    if (job->id <= 0) {
+      std::fprintf(stderr, "aion: logs: give a job ID, or one of parse, templates, tail\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    // Errors are reported inside; the job as it ended is of no use here.
+    copy_job_output(ctx, *client, job->id, job->follow, false);
+  });
 
   auto pa = std::make_shared<ParseArgs>();
-  auto* parse = logs->add_subcommand(
-      "parse",
-      "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
-      "template id and parameters, or --templates");
-  parse->add_option("FILE", pa->file, "Log file, or - for stdin")->required();
-  parse->add_flag("--templates", pa->templates, "Print the template table with counts instead");
-  parse->add_option("--format", pa->format,
-                    "Header format, Loghub style: '<Date> <Time> <Level>: <Content>' (only "
-                    "<Content> is mined)");
-  parse->add_option("--masks", pa->masks, "Masking rules (default: <data dir>/logs/masks.toml)");
-  parse->callback([&ctx, pa] { run_parse(ctx, *pa); });
+  Command parse =
+      logs.add("parse",
+               "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
+               "template id and parameters, or --templates");
+  parse.option("FILE", pa->file, "Log file, or - for stdin").required();
+  parse.flag("--templates", pa->templates, "Print the template table with counts instead");
+  parse.option("--format", pa->format,
+               "Header format, Loghub style: '<Date> <Time> <Level>: <Content>' (only "
+               "<Content> is mined)");
+  parse.option("--masks", pa->masks, "Masking rules (default: <data dir>/logs/masks.toml)");
+  parse.action([&ctx, pa] { run_parse(ctx, *pa); });
 
   struct DaemonArgs {
     std::string since;
     int limit = 100;
   };
   auto da = std::make_shared<DaemonArgs>();
-  auto* templates = logs->add_subcommand(
-      "templates", "Templates aiond has mined from the node's logs, most frequent first");
-  templates->add_option("--since", da->since, "Only templates seen within this long (1h, 30m, 2d)");
-  templates->add_option("--limit", da->limit, "At most this many (default 100)")
-      ->check(CLI::Range(1, 100000));
-  templates->callback([&ctx, da] {
+  Command templates =
+      logs.add("templates", "Templates aiond has mined from the node's logs, most frequent first");
+  templates.option("--since", da->since, "Only templates seen within this long (1h, 30m, 2d)");
+  templates.option("--limit", da->limit, "At most this many (default 100)").range(1, 100000);
+  templates.action([&ctx, da] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     std::string q = "/v1/logs/templates?limit=" + std::to_string(da->limit) +
@@ -167,10 +182,9 @@ void add_logs_commands(CLI::App& app, Context& ctx) {
     t.print();
   });
 
-  auto* tail = logs->add_subcommand("tail", "The latest lines aiond parsed, with their template");
-  tail->add_option("--limit", da->limit, "At most this many (default 100)")
-      ->check(CLI::Range(1, 100000));
-  tail->callback([&ctx, da] {
+  Command tail = logs.add("tail", "The latest lines aiond parsed, with their template");
+  tail.option("--limit", da->limit, "At most this many (default 100)").range(1, 100000);
+  tail.action([&ctx, da] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/logs/recent?limit=" + std::to_string(da->limit));
@@ -180,12 +194,12 @@ void add_logs_commands(CLI::App& app, Context& ctx) {
       return;
     }
     Json j = Json::parse(*body, nullptr, false);
+    Table t;  // no header: the lines read as a log
     for (const auto& l : j.value("lines", Json::array())) {
-      std::printf("%s %-8s #%-5llu %s\n", l.value("time", "").c_str(),
-                  l.value("source", "").substr(0, 8).c_str(),
-                  static_cast<unsigned long long>(l.value("template_id", 0ULL)),
-                  l.value("content", "").c_str());
+      t.add({l.value("time", ""), l.value("source", "").substr(0, 8),
+             "#" + std::to_string(l.value("template_id", 0ULL)), l.value("content", "")});
     }
+    t.print();
   });
 }
 

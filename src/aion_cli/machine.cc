@@ -16,4 +16,10 @@ std::optional<Machine> load_machine(Context& ctx) {
   return Machine{HostFs(root.empty() ? "/" : root), *options, std::move(*cfg)};
 }
 
+hw::Inventory discover(Context& ctx, const HostFs& fs, const hw::DiscoveryOptions& options) {
+  hw::Inventory inv = hw::discover(fs, options);
+  for (const auto& w : inv.warnings) warn(ctx, w.device + ": " + w.message);
+  return inv;
+}
+
 }  // namespace aion::cli

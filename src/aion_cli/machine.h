@@ -20,4 +20,11 @@ struct Machine {
 // On a bad config prints the error, sets ctx.exit_code and returns nullopt.
 std::optional<Machine> load_machine(Context& ctx);
 
+// The machine's hardware. What discovery could not read (an unreadable device, a missing
+// driver) goes to warn(), so that --strict fails the command.
+hw::Inventory discover(Context& ctx, const HostFs& fs, const hw::DiscoveryOptions& options);
+inline hw::Inventory discover(Context& ctx, const Machine& m) {
+  return discover(ctx, m.fs, m.options);
+}
+
 }  // namespace aion::cli

@@ -1,30 +1,12 @@
 // aion: the command-line client. Wiring only: global flags, the command files, exit codes.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
-#include "aion/core/version.h"
 #include "cli.h"
+#include "command.h"
 #include "completion.h"
 #include "help_index.h"
-
-namespace aion::cli {
-void add_status_commands(CLI::App& app, Context& ctx);
-void add_admin_commands(CLI::App& app, Context& ctx);
-void add_events_commands(CLI::App& app, Context& ctx);
-void add_hw_commands(CLI::App& app, Context& ctx);
-void add_job_commands(CLI::App& app, Context& ctx);
-void add_metrics_commands(CLI::App& app, Context& ctx);
-void add_top_command(CLI::App& app, Context& ctx);
-void add_sim_commands(CLI::App& app, Context& ctx);
-void add_tune_commands(CLI::App& app, Context& ctx);
-void add_logs_commands(CLI::App& app, Context& ctx);
-void add_slurm_commands(CLI::App& app, Context& ctx);
-void add_env_commands(CLI::App& app, Context& ctx);
-void add_diagnose_commands(CLI::App& app, Context& ctx);
-void add_k8s_commands(CLI::App& app, Context& ctx);
-void add_redact_command(CLI::App& app, Context& ctx);
-}  // namespace aion::cli
 
 namespace {
 
@@ -46,33 +28,33 @@ int main(int argc, char** argv) {
   if (const char* c = std::getenv("AION_CONFIG")) ctx.config = c;
   if (const char* r = std::getenv("AION_HOST_ROOT")) ctx.host_root = r;
 
-  CLI::App app{
-      "aion: the AI-native node: hardware, jobs, telemetry, diagnosis and tuning of a GPU server"};
-  app.name("aion");
+  CommandLine line(
+      "aion",
+      "aion: the AI-native node: hardware, jobs, telemetry, diagnosis and tuning of a GPU server");
+  Command app = line.root();
   app.footer(kFooter);
-  app.require_subcommand(1);
+  app.require_subcommand();
   app.fallthrough();
-  app.add_flag("--json", ctx.json, "Machine-readable JSON output");
-  app.add_option(
-      "--socket", ctx.socket,
-      "The daemon's unix socket (default: your own daemon's, then /run/aion/aiond.sock)");
-  app.add_option("--config", ctx.config,
-                 "Configuration file (default: ~/.config/aion/aion.toml or /etc/aion/aion.toml)");
-  app.add_option("--host-root", ctx.host_root,
-                 "Read /proc, /sys, /dev below this directory (a recorded machine)");
-  app.add_flag("--strict", ctx.strict,
-               "Treat warnings (unreadable devices, missing drivers) as failures (exit 1)");
+  app.flag("--json", ctx.json, "Machine-readable JSON output");
+  app.option("--socket", ctx.socket,
+             "The daemon's unix socket (default: your own daemon's, then /run/aion/aiond.sock)");
+  app.option("--config", ctx.config,
+             "Configuration file (default: ~/.config/aion/aion.toml or /etc/aion/aion.toml)");
+  app.option("--host-root", ctx.host_root,
+             "Read /proc, /sys, /dev below this directory (a recorded machine)");
+  app.flag("--strict", ctx.strict,
+           "Treat warnings (unreadable devices, missing drivers) as failures (exit 1)");
 
   add_status_commands(app, ctx);
   add_hw_commands(app, ctx);
   add_job_commands(app, ctx);
+  add_logs_commands(app, ctx);
   add_metrics_commands(app, ctx);
   add_top_command(app, ctx);
   add_tune_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
   add_sim_commands(app, ctx);
-  add_logs_commands(app, ctx);
   add_slurm_commands(app, ctx);
   add_env_commands(app, ctx);
   add_diagnose_commands(app, ctx);
@@ -80,16 +62,20 @@ int main(int argc, char** argv) {
   add_redact_command(app, ctx);
 
   std::string shell;
-  auto* completion = app.add_subcommand(
-      "completion", "Print a shell completion script: source <(aion completion bash)");
-  completion->add_option("SHELL", shell, "bash or zsh")
-      ->required()
-      ->check(CLI::IsMember({"bash", "zsh"}));
-  completion->callback([&] { std::printf("%s", completion_script(app, shell).c_str()); });
-  add_help_index_command(app);
+  app.add("completion", "Print a shell completion script: source <(aion completion bash)")
+      .action([&] { std::printf("%s", completion_script(line.describe(), shell).c_str()); })
+      .option("SHELL", shell, "bash or zsh")
+      .required()
+      .one_of({"bash", "zsh"});
+  // Hidden: a tool for the documentation, not a user command. Added last, to index the rest.
+  bool markdown = false;
+  app.add("help-index", "Print the index of every command as a Markdown table (for the README)")
+      .hidden()
+      .action([&] { std::printf("%s", command_index_markdown(line.describe()).c_str()); })
+      .flag("--markdown", markdown, "Markdown output (the only format)");
 
   // `aion run [flags] -- CMD ARGS`: what follows "--" is the job's command line, untouched
-  // (CLI11 would hand it to the parent command). Split it off before parsing.
+  // (the parser would hand it to the parent command). Split it off before parsing.
   int parsed_argc = argc;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -107,11 +93,6 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  try {
-    app.parse(parsed_argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
-  }
-  return ctx.exit_code;
+  if (auto done = line.parse(parsed_argc, argv)) return *done;
+  return exit_status(ctx);
 }

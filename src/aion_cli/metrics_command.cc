@@ -2,7 +2,6 @@
 // aion metrics query SELECTOR [--since 1h] [--step 1m] [--agg avg]: samples of the matching
 // series, raw or aggregated per step.
 // aion metrics import FILE|-: push samples in the Prometheus text format into aiond's store.
-#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include "aion/api/http.h"
 #include "aion/core/json.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
@@ -42,17 +42,17 @@ std::string number(double v) {
 
 }  // namespace
 
-void add_metrics_commands(CLI::App& app, Context& ctx) {
-  auto* metrics = app.add_subcommand(
+void add_metrics_commands(Command& app, Context& ctx) {
+  Command metrics = app.add(
       "metrics", "Host, GPU and job metrics kept by aiond (also served to Prometheus at /metrics)");
-  metrics->require_subcommand(1);
+  metrics.require_subcommand();
 
   auto match = std::make_shared<std::string>();
-  auto* ls = metrics->add_subcommand("ls", "List the stored series and their latest value");
-  ls->add_option("selector", *match,
-                 "Only series matching NAME or NAME{label=\"value\",...}, e.g. "
-                 "'aion_gpu_temperature_celsius'");
-  ls->callback([&ctx, match] {
+  Command ls = metrics.add("ls", "List the stored series and their latest value");
+  ls.option("selector", *match,
+            "Only series matching NAME or NAME{label=\"value\",...}, e.g. "
+            "'aion_gpu_temperature_celsius'");
+  ls.action([&ctx, match] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET",
@@ -80,12 +80,12 @@ void add_metrics_commands(CLI::App& app, Context& ctx) {
   });
 
   auto import_file = std::make_shared<std::string>();
-  auto* import = metrics->add_subcommand(
+  Command import = metrics.add(
       "import",
       "Store samples in the Prometheus text format (`name{label=\"v\"} value [timestamp_ms]` "
       "per line) in aiond, e.g. a training job's own metrics; needs operator");
-  import->add_option("file", *import_file, "The file, or - for standard input")->required();
-  import->callback([&ctx, import_file] {
+  import.option("file", *import_file, "The file, or - for standard input").required();
+  import.action([&ctx, import_file] {
     std::string text;
   if (*import_file == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), {});
@@ -123,14 +123,13 @@ struct QueryArgs {
   std::string agg;
 };
 auto q = std::make_shared<QueryArgs>();
-auto* query = metrics->add_subcommand(
-    "query", "Samples of the series a selector matches, raw or aggregated per step");
-query->add_option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}")
-    ->required();
-query->add_option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
-query->add_option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
-query->add_option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
-query->callback([&ctx, q] {
+Command query =
+    metrics.add("query", "Samples of the series a selector matches, raw or aggregated per step");
+query.option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}").required();
+query.option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
+query.option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
+query.option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
+query.action([&ctx, q] {
   auto client = connect_daemon(ctx);
   if (!client) return;
   std::string target =

@@ -1,7 +1,6 @@
 // aion redact [FILE|-]: the privacy gate on a file or stdin, without the daemon. Prints the
 // redacted text line for line (the same number of lines), or with --json the findings
 // (category, detector, line, column span, placeholder; never the value) and counts.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,6 +8,7 @@
 
 #include "aion/core/json.h"
 #include "aion/privacy/redactor.h"
+#include "command.h"
 #include "daemon_client.h"
 
 namespace aion::cli {
@@ -99,20 +99,20 @@ void run_redact(Context& ctx, const RedactArgs& a) {
 
 }  // namespace
 
-void add_redact_command(CLI::App& app, Context& ctx) {
+void add_redact_command(Command& app, Context& ctx) {
   auto args = std::make_shared<RedactArgs>();
-  auto* cmd = app.add_subcommand(
-      "redact", "Replace secrets and personal data in a file or stdin with placeholders");
-  cmd->add_option("FILE", args->file, "File to redact, or - for stdin (default)");
-  cmd->add_option("--policy", args->policy,
-                  "TOML file with a [privacy] section (keep, allow_values, allow_domains) "
-                  "used instead of the config's");
-  cmd->footer(
+  Command cmd =
+      app.add("redact", "Replace secrets and personal data in a file or stdin with placeholders");
+  cmd.option("FILE", args->file, "File to redact, or - for stdin (default)");
+  cmd.option("--policy", args->policy,
+             "TOML file with a [privacy] section (keep, allow_values, allow_domains) "
+             "used instead of the config's");
+  cmd.footer(
       "Writes the redacted text with the same number of lines. Secrets are always replaced;\n"
       "personal data (email, ip, mac, host, user, phone, national_id, card, serial) unless\n"
       "[privacy] keep lists the category. --json lists each finding's category, detector,\n"
       "line, column span and placeholder, never the value.");
-  cmd->callback([&ctx, args] { run_redact(ctx, *args); });
+  cmd.action([&ctx, args] { run_redact(ctx, *args); });
 }
 
 }  // namespace aion::cli

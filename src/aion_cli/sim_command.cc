@@ -3,7 +3,6 @@
 // through the placement policies (aion/cluster/simulator.h). Works without the daemon.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -18,6 +17,7 @@
 #include "aion/cluster/simulator.h"
 #include "aion/cluster/trace.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
@@ -190,34 +190,33 @@ void run_sim(Context& ctx, const SimArgs& a) {
 
 }  // namespace
 
-void add_sim_commands(CLI::App& app, Context& ctx) {
+void add_sim_commands(Command& app, Context& ctx) {
   auto args = std::make_shared<SimArgs>();
-  auto* sim = app.add_subcommand(
+  Command sim = app.add(
       "sim",
       "Replay a GPU cluster trace through placement policies (FGD paper protocol); no daemon");
-  sim->add_option("--nodes", args->nodes, "Node list CSV (sn,cpu_milli,memory_mib,gpu,model)")
-      ->required();
-  sim->add_option("--pods", args->pods,
-                  "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,...])")
-      ->required();
-  sim->add_option("--policy", args->policy,
-                  "fgd, fgd-pack, bestfit, packing, clustering, dotprod, random; a comma list; "
-                  "or all")
-      ->default_val("fgd");
-  sim->add_option("--seeds", args->seeds, "Seeds: N, FROM..TO or a comma list (default 42)");
-  sim->add_option("--inflate", args->inflate,
-                  "Append trace copies until GPU requests reach this x capacity (default 1.3)");
-  sim->add_flag("--time-ordered", args->time_ordered,
-                "Replay creation and deletion times instead of the shuffled protocol");
-  sim->add_flag("--uniform-ties", args->uniform_ties,
-                "Break score ties uniformly at random per pod (stock kube-scheduler) instead of "
-                "by a per-run node order (the paper's simulator)");
-  sim->add_option("--threads", args->threads, "Worker threads (default 2)")
-      ->check(CLI::Range(1, 256));
-  sim->add_option("--csv", args->csv, "Write every recorded point of every run to this CSV");
-  sim->add_option("--svg", args->svg,
-                  "Write a plot of unallocated GPU % against arrived workload to this SVG");
-  sim->callback([&ctx, args] { run_sim(ctx, *args); });
+  sim.option("--nodes", args->nodes, "Node list CSV (sn,cpu_milli,memory_mib,gpu,model)")
+      .required();
+  sim.option("--pods", args->pods,
+             "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,...])")
+      .required();
+  sim.option("--policy", args->policy,
+             "fgd, fgd-pack, bestfit, packing, clustering, dotprod, random; a comma list; "
+             "or all")
+      .show_default();
+  sim.option("--seeds", args->seeds, "Seeds: N, FROM..TO or a comma list (default 42)");
+  sim.option("--inflate", args->inflate,
+             "Append trace copies until GPU requests reach this x capacity (default 1.3)");
+  sim.flag("--time-ordered", args->time_ordered,
+           "Replay creation and deletion times instead of the shuffled protocol");
+  sim.flag("--uniform-ties", args->uniform_ties,
+           "Break score ties uniformly at random per pod (stock kube-scheduler) instead of "
+           "by a per-run node order (the paper's simulator)");
+  sim.option("--threads", args->threads, "Worker threads (default 2)").range(1, 256);
+  sim.option("--csv", args->csv, "Write every recorded point of every run to this CSV");
+  sim.option("--svg", args->svg,
+             "Write a plot of unallocated GPU % against arrived workload to this SVG");
+  sim.action([&ctx, args] { run_sim(ctx, *args); });
 }
 
 }  // namespace aion::cli

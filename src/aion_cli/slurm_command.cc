@@ -3,7 +3,6 @@
 // aion/cluster/slurm_gres.h and slurm_health.h; this file gathers inputs and runs scontrol.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,9 +20,12 @@
 #include "aion/core/process.h"
 #include "aion/core/settings.h"
 #include "aion/hw/discovery.h"
+#include "aion/tune/job_tuning.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "machine.h"
+#include "table.h"
 
 namespace aion::cli {
 namespace {
@@ -82,9 +84,7 @@ struct SlurmMachine {
 std::optional<SlurmMachine> load_slurm_machine(Context& ctx) {
   auto m = cli::load_machine(ctx);
   if (!m) return std::nullopt;
-  hw::Inventory inv = hw::discover(m->fs, m->options);
-  for (const auto& w : inv.warnings)
-    std::fprintf(stderr, "warning: %s: %s\n", w.device.c_str(), w.message.c_str());
+  hw::Inventory inv = discover(ctx, *m);
   return SlurmMachine{std::move(m->config), std::move(inv), m->fs.root().string()};
 }
 
@@ -267,15 +267,109 @@ void run_healthcheck(Context& ctx, SlurmArgs& a) {
                 {"notes", notes}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    for (const auto& x : *faults)
-      std::printf("fault   [%s] %s\n", x.source.c_str(), x.message.c_str());
-    for (const auto& n : notes) std::printf("note    %s\n", n.c_str());
+    Table t;  // no header: what was found, then what was decided
+    for (const auto& x : *faults) t.add({"fault", "[" + x.source + "] " + x.message});
+    for (const auto& n : notes) t.add({"note", n});
     const std::string reason = node->reason.empty() ? "" : " reason=\"" + node->reason + "\"";
-    std::printf("node    %s state=%s%s\n", a.node.c_str(), node->state.c_str(), reason.c_str());
-    std::printf("action  %s%s: %s\n", action_name(decision.action), a.dry_run ? " (dry run)" : "",
-                decision.why.c_str());
+    t.add({"node", a.node + " state=" + node->state + reason});
+    t.add({"action", std::string(action_name(decision.action)) + (a.dry_run ? " (dry run)" : "") +
+                         ": " + decision.why});
+    t.print();
   }
   if (!faults->empty()) ctx.exit_code = kExitFailure;
+}
+
+// Where job tuning happens: the machine of --host-root and --config, aiond's state directory
+// (--state-dir, else the config's).
+std::optional<tune::JobTuningSite> tuning_site(Context& ctx, const SlurmArgs& a) {
+  auto m = cli::load_machine(ctx);
+  if (!m) return std::nullopt;
+  std::filesystem::path state_dir =
+      a.state_dir.empty() ? settings_from(m->config).state_dir : std::filesystem::path(a.state_dir);
+  return tune::JobTuningSite{m->fs, std::move(state_dir), m->options};
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : ",") + w;
+  return out;
+}
+
+// The prolog applies the job's profile, or joins it; false when the node should not run the
+// job (an apply that failed, no root), with ctx.exit_code set.
+bool hold_job_tuning(Context& ctx, const SlurmArgs& a, const std::string& job,
+                     const std::string& profile, bool named_by_user) {
+  auto site = tuning_site(ctx, a);
+  if (!site) return false;
+  auto r = tune::hold_job_tuning(*site, job, profile, named_by_user);
+  if (!r) {
+    Error e = r.error();
+    report(ctx, e.context("prolog"));
+    return false;
+  }
+  switch (r->outcome) {
+    case tune::JobHoldOutcome::kApplied:
+      if (!ctx.json)
+        std::printf("tuning: applied %s for job %s (%s)\n", profile.c_str(), job.c_str(),
+                    r->hold.snapshot_id.empty() ? "everything was already set"
+                                                : ("snapshot " + r->hold.snapshot_id).c_str());
+      return true;
+    case tune::JobHoldOutcome::kJoined:
+      if (!ctx.json)
+        std::printf("tuning: %s already applied; job %s joins (%zu job(s) hold it)\n",
+                    profile.c_str(), job.c_str(), r->hold.jobs.size());
+      return true;
+    case tune::JobHoldOutcome::kUnknownProfile:
+      // A typo in a job's comment must not drain the node: the job runs untuned.
+      warn(ctx, "aion prolog: job " + job + " asks for tuning profile '" + profile +
+                    "': " + r->unknown_profile + "; running untuned");
+      return true;
+    case tune::JobHoldOutcome::kConflict:
+      warn(ctx, "aion prolog: job " + job + " asks for tuning profile " + profile + ", but " +
+                    r->hold.profile + " is applied for job(s) " + joined(r->hold.jobs) +
+                    "; running with " + r->hold.profile);
+      return true;
+    case tune::JobHoldOutcome::kFailed:
+      std::fprintf(stderr, "aion prolog: applying %s for job %s failed and was rolled back: %s\n",
+                   profile.c_str(), job.c_str(), r->report ? r->report->failure.c_str() : "");
+      ctx.exit_code = kExitFailure;
+      return false;
+  }
+  return false;
+}
+
+// The epilog gives the job's hold back; false when the node should not run jobs (a rollback
+// that did not hold, no root), with ctx.exit_code set.
+bool release_job_tuning(Context& ctx, const SlurmArgs& a, const std::string& job) {
+  auto site = tuning_site(ctx, a);
+  if (!site) return false;
+  auto r = tune::release_job_tuning(*site, job, "job " + job + " ended (slurm epilog)");
+  if (!r) {
+    Error e = r.error();
+    report(ctx, e.context("epilog"));
+    return false;
+  }
+  if (!r->held) return true;
+  if (!r->last) {
+    if (!ctx.json)
+      std::printf("tuning: %s stays applied for %zu other job(s)\n", r->hold.profile.c_str(),
+                  r->hold.jobs.size() - 1);
+    return true;
+  }
+  if (r->rollback && !r->rollback->ok) {
+    for (const auto& e : r->rollback->entries) {
+      if (!e.ok)
+        std::fprintf(stderr, "aion epilog: rollback of %s: %s: %s\n", r->hold.profile.c_str(),
+                     e.path.c_str(), e.message.c_str());
+    }
+    std::fprintf(stderr, "aion epilog: retry with `aion tune rollback %s`\n",
+                 r->hold.snapshot_id.c_str());
+    ctx.exit_code = kExitFailure;
+    return false;
+  }
+  if (!ctx.json)
+    std::printf("tuning: %s rolled back after job %s\n", r->hold.profile.c_str(), job.c_str());
+  return true;
 }
 
 // Prolog/epilog: the job's GPUs and the node must be healthy. A non-zero exit makes Slurm
@@ -338,47 +432,47 @@ void run_job_check(Context& ctx, SlurmArgs& a, const char* what) {
                         "a profile only when Slurm runs it"));
       return;
     }
-    hold_job_tuning(ctx, what, job, profile, from_user, a.state_dir);
+    hold_job_tuning(ctx, a, job, profile, from_user);
   }
 }
 
 // The epilog first gives back the job's tuning (whatever the node's health), then checks.
 void run_epilog(Context& ctx, SlurmArgs& a) {
   if (const char* job = std::getenv("SLURM_JOB_ID"); job && *job) {
-    if (!release_job_tuning(ctx, "epilog", job, a.state_dir)) return;
+    if (!release_job_tuning(ctx, a, job)) return;
   }
   run_job_check(ctx, a, "epilog");
 }
 
-void add_node_options(CLI::App* c, SlurmArgs& a) {
-  c->add_option("--node", a.node, "Slurm node name (default: the short hostname)");
-  c->add_option("--dev-dir", a.dev_dir,
-                "Directory holding the GPU device nodes, for File= (default: /dev)");
+void add_node_options(Command c, SlurmArgs& a) {
+  c.option("--node", a.node, "Slurm node name (default: the short hostname)");
+  c.option("--dev-dir", a.dev_dir,
+           "Directory holding the GPU device nodes, for File= (default: /dev)");
 }
 
-void add_check_options(CLI::App* c, SlurmArgs& a) {
+void add_check_options(Command c, SlurmArgs& a) {
   add_node_options(c, a);
-  c->add_option("--gres-conf", a.gres_conf,
-                "gres.conf to check the node against (default: the one beside $SLURM_CONF or "
-                "/etc/slurm/slurm.conf, when it exists)");
-  c->add_option("--state-dir", a.state_dir,
-                "aiond's state directory, for the health/unhealthy marker (default: the "
-                "config's daemon.state_dir)");
-  c->add_flag("--no-daemon", a.no_daemon, "Do not ask aiond for its GPU events");
+  c.option("--gres-conf", a.gres_conf,
+           "gres.conf to check the node against (default: the one beside $SLURM_CONF or "
+           "/etc/slurm/slurm.conf, when it exists)");
+  c.option("--state-dir", a.state_dir,
+           "aiond's state directory, for the health/unhealthy marker (default: the "
+           "config's daemon.state_dir)");
+  c.flag("--no-daemon", a.no_daemon, "Do not ask aiond for its GPU events");
 }
 
 }  // namespace
 
-void add_slurm_commands(CLI::App& app, Context& ctx) {
+void add_slurm_commands(Command& app, Context& ctx) {
   auto args = std::make_shared<SlurmArgs>();
-  auto* slurm = app.add_subcommand("slurm", "Slurm integration: gres.conf, NodeName, health check");
-  slurm->require_subcommand(1);
+  Command slurm = app.add("slurm", "Slurm integration: gres.conf, NodeName, health check");
+  slurm.require_subcommand();
 
-  auto* gres = slurm->add_subcommand(
-      "gres", "Print gres.conf lines for this node's GPUs from the discovered topology");
+  Command gres =
+      slurm.add("gres", "Print gres.conf lines for this node's GPUs from the discovered topology");
   add_node_options(gres, *args);
-  gres->add_flag("--no-check", args->no_check, "Do not require the device nodes to exist");
-  gres->callback([&ctx, args] {
+  gres.flag("--no-check", args->no_check, "Do not require the device nodes to exist");
+  gres.action([&ctx, args] {
     if (args->node.empty()) args->node = short_hostname();
     auto m = load_slurm_machine(ctx);
     if (!m) return;
@@ -393,10 +487,10 @@ void add_slurm_commands(CLI::App& app, Context& ctx) {
     }
   });
 
-  auto* node = slurm->add_subcommand(
-      "node", "Print the slurm.conf NodeName line for this node (CPUs, memory, Gres)");
+  Command node =
+      slurm.add("node", "Print the slurm.conf NodeName line for this node (CPUs, memory, Gres)");
   add_node_options(node, *args);
-  node->callback([&ctx, args] {
+  node.action([&ctx, args] {
     if (args->node.empty()) args->node = short_hostname();
     auto m = load_slurm_machine(ctx);
     if (!m) return;
@@ -413,33 +507,33 @@ void add_slurm_commands(CLI::App& app, Context& ctx) {
     }
   });
 
-  auto* health = slurm->add_subcommand(
+  Command health = slurm.add(
       "healthcheck",
       "Slurm HealthCheckProgram: drain the node on a GPU/node fault, resume it when cleared "
       "(only if aion drained it). Exit 1 while a fault is present");
   add_check_options(health, *args);
-  health->add_option("--scontrol", args->scontrol, "scontrol program (default: scontrol on PATH)");
-  health->add_flag("--dry-run", args->dry_run, "Decide and print, but do not run scontrol update");
-  health->callback([&ctx, args] { run_healthcheck(ctx, *args); });
+  health.option("--scontrol", args->scontrol, "scontrol program (default: scontrol on PATH)");
+  health.flag("--dry-run", args->dry_run, "Decide and print, but do not run scontrol update");
+  health.action([&ctx, args] { run_healthcheck(ctx, *args); });
 
-  auto* prolog = slurm->add_subcommand(
+  Command prolog = slurm.add(
       "prolog",
       "Slurm Prolog: check the job's GPUs (SLURM_JOB_GPUS or CUDA_VISIBLE_DEVICES) and the "
       "node, exit 1 on a fault (Slurm then drains the node and requeues the job); on a healthy "
       "node apply the job's tuning profile (--tune, or `aion-tune=NAME` in the job's --comment) "
       "until its epilog");
   add_check_options(prolog, *args);
-  prolog->add_option("--tune", args->tune,
-                     "Tuning profile for every job on this node (default: the one the job's "
-                     "comment names, if any)");
-  prolog->callback([&ctx, args] { run_job_check(ctx, *args, "prolog"); });
-  auto* epilog = slurm->add_subcommand(
+  prolog.option("--tune", args->tune,
+                "Tuning profile for every job on this node (default: the one the job's "
+                "comment names, if any)");
+  prolog.action([&ctx, args] { run_job_check(ctx, *args, "prolog"); });
+  Command epilog = slurm.add(
       "epilog",
       "Slurm Epilog: roll back the job's tuning when no other job holds it, then check the "
       "job's GPUs and the node; exit 1 on a fault or a rollback that did not hold (Slurm "
       "then drains the node)");
   add_check_options(epilog, *args);
-  epilog->callback([&ctx, args] { run_epilog(ctx, *args); });
+  epilog.action([&ctx, args] { run_epilog(ctx, *args); });
 }
 
 }  // namespace aion::cli

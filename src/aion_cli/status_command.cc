@@ -1,18 +1,18 @@
 // aion status, aion version.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "aion/core/json.h"
 #include "aion/core/version.h"
+#include "command.h"
 #include "daemon_client.h"
 #include "table.h"
 
 namespace aion::cli {
 
-void add_status_commands(CLI::App& app, Context& ctx) {
-  auto* status = app.add_subcommand(
-      "status", "Show the daemon: version, uptime, state, listeners, state directory");
-  status->callback([&ctx] {
+void add_status_commands(Command& app, Context& ctx) {
+  Command status =
+      app.add("status", "Show the daemon: version, uptime, state, listeners, state directory");
+  status.action([&ctx] {
     auto client = connect_daemon(ctx);
     if (!client) return;
     auto body = call(ctx, *client, "GET", "/v1/status");
@@ -46,9 +46,9 @@ void add_status_commands(CLI::App& app, Context& ctx) {
     t.print();
   });
 
-  auto* version = app.add_subcommand(
-      "version", "Print the version of this client (and of the daemon when it runs)");
-  version->callback([&ctx] {
+  Command version =
+      app.add("version", "Print the version of this client (and of the daemon when it runs)");
+  version.action([&ctx] {
     std::string daemon_version;
     if (auto c = try_connect(ctx)) {
       if (auto r = c->get("/v1/status"); r && r->ok()) {

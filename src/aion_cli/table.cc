@@ -14,20 +14,39 @@ std::size_t width(const std::string& s) {
 
 }  // namespace
 
+void Table::widen(const std::vector<std::string>& row) {
+  if (widths_.size() < row.size()) widths_.resize(row.size(), 0);
+  for (std::size_t i = 0; i < row.size(); ++i) widths_[i] = std::max(widths_[i], width(row[i]));
+}
+
+std::string Table::line(const std::vector<std::string>& row) const {
+  std::string out;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    out += row[i];
+    if (i + 1 < row.size()) out += std::string(widths_[i] - width(row[i]) + 2, ' ');
+  }
+  out += '\n';
+  return out;
+}
+
+std::string Table::str() const {
+  Table sized;
+  for (const auto& row : rows_) sized.widen(row);
+  std::string out;
+  for (const auto& row : rows_) out += sized.line(row);
+  return out;
+}
+
 void Table::print(std::FILE* out) const {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows_) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  std::fputs(str().c_str(), out);
+}
+
+void Table::print_row(const std::vector<std::string>& row, std::FILE* out) {
+  if (widths_.empty()) {
+    for (const auto& r : rows_) widen(r);
   }
-  for (const auto& row : rows_) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
-    }
-    std::fprintf(out, "%s\n", line.c_str());
-  }
+  widen(row);
+  std::fputs(line(row).c_str(), out);
 }
 
 std::string format_duration(long long s) {

@@ -2,9 +2,6 @@
 // recommend: tuning profiles, applied with a snapshot and rolled back exactly. Everything but
 // recommend's telemetry works without the daemon; apply and rollback on the live machine need
 // root, like tuned-adm.
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -18,13 +15,15 @@
 #include "aion/core/settings.h"
 #include "aion/hw/discovery.h"
 #include "aion/tune/apply.h"
-#include "aion/tune/holds.h"
+#include "aion/tune/job_tuning.h"
 #include "aion/tune/plan.h"
 #include "aion/tune/profile.h"
 #include "aion/tune/recommend.h"
 #include "aion/tune/snapshot.h"
 #include "cli.h"
+#include "command.h"
 #include "daemon_client.h"
+#include "machine.h"
 #include "table.h"
 
 namespace aion::cli {
@@ -57,44 +56,31 @@ std::optional<ProfileCatalog> load_catalog(Context& ctx, const TuneEnv& env) {
   return std::move(*cat);
 }
 
-hw::Inventory inventory(Context& ctx, const TuneEnv& env) {
+std::optional<hw::Inventory> inventory(Context& ctx, const TuneEnv& env) {
   auto options = hw::discovery_options(env.config);
   if (!options) {
     report(ctx, options.error());
-    return {};
+    return std::nullopt;
   }
-  return hw::discover(env.host, *options);
+  return discover(ctx, env.host, *options);
 }
 
 // Resolves and checks a profile against the machine; errors name file and key.
 std::optional<Plan> plan_for(Context& ctx, const TuneEnv& env, const std::string& name) {
-  auto cat = load_catalog(ctx, env);
-  if (!cat) return std::nullopt;
-  auto resolved = cat->resolve(name);
-  if (!resolved) {
-    report(ctx, resolved.error());
-    return std::nullopt;
-  }
-  auto ranges = KernelRanges::load(default_kernel_ranges_file());
-  if (!ranges) {
-    report(ctx, ranges.error());
-    return std::nullopt;
-  }
-  auto plan = make_plan(*resolved, env.host, inventory(ctx, env), *ranges);
+  auto inv = inventory(ctx, env);
+  if (!inv) return std::nullopt;
+  auto plan = plan_profile(name, env.host, *inv);
   if (!plan) {
-    Error e = plan.error();
-    e.context("profile " + name + " rejected, nothing was changed");
-    report(ctx, e);
+    report(ctx, plan.error());
     return std::nullopt;
   }
   return std::move(*plan);
 }
 
-bool require_root(Context& ctx, const TuneEnv& env, const std::string& what) {
-  if (!env.host.is_live() || ::geteuid() == 0) return true;
-  report(ctx, Error(ErrorCode::kPermissionDenied,
-                    what + " changes kernel settings: run it as root (sudo aion tune ...)"));
-  return false;
+bool require_root(Context& ctx, const HostFs& host, const std::string& what) {
+  auto ok = tune::require_root(host, what);
+  if (!ok) report(ctx, ok.error());
+  return ok.has_value();
 }
 
 // "60" when every target agrees, "powersave x3, performance" otherwise.
@@ -400,146 +386,25 @@ TelemetrySummary gather_telemetry(const Context& ctx) {
   return tel;
 }
 
-// This boot's id, so a hold from before a reboot is not joined; a recorded tree has none.
-std::string boot_id(const HostFs& host) {
-  auto id = host.read("/proc/sys/kernel/random/boot_id");
-  if (!id) return "no-boot-id";
-  std::string s = *id;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::optional<TuneEnv> job_env(Context& ctx, const std::string& state_dir) {
-  auto env = load_env(ctx);
-  if (env && !state_dir.empty()) env->store = SnapshotStore(snapshot_dir(state_dir));
-  return env;
-}
-
 }  // namespace
 
-bool hold_job_tuning(Context& ctx, const std::string& who, const std::string& job,
-                     const std::string& profile, bool named_by_user, const std::string& state_dir) {
-  auto env = job_env(ctx, state_dir);
-  if (!env || !require_root(ctx, *env, "aion slurm " + who + " with a tuning profile"))
-    return false;
-  if (named_by_user) {
-    // A typo in a job's comment must not drain the node: the job runs untuned.
-    auto cat = load_catalog(ctx, *env);
-    if (!cat) return false;
-    if (auto known = cat->resolve(profile); !known) {
-      std::fprintf(stderr, "aion %s: job %s asks for tuning profile '%s': %s; running untuned\n",
-                   who.c_str(), job.c_str(), profile.c_str(), known.error().message().c_str());
-      return true;
-    }
-  }
-  auto plan = plan_for(ctx, *env, profile);
-  if (!plan) return false;
-  HoldStore holds(env->store.dir().parent_path(), boot_id(env->host));
-  auto r = holds.acquire(job, profile, [&]() -> Result<ApplyReport> {
-    ApplyOptions options;
-    options.persist = false;  // job tuning ends with the job, and at the latest with the boot
-    return apply(*plan, env->host, env->store, options);
-  });
-  if (!r) {
-    report(ctx, r.error());
-    return false;
-  }
-  const std::string jobs = std::to_string(r->hold.jobs.size());
-  switch (r->outcome) {
-    case AcquireOutcome::kApplied:
-      if (!ctx.json)
-        std::printf("tuning: applied %s for job %s (%s)\n", profile.c_str(), job.c_str(),
-                    r->hold.snapshot_id.empty() ? "everything was already set"
-                                                : ("snapshot " + r->hold.snapshot_id).c_str());
-      return true;
-    case AcquireOutcome::kJoined:
-      if (!ctx.json)
-        std::printf("tuning: %s already applied; job %s joins (%s job(s) hold it)\n",
-                    profile.c_str(), job.c_str(), jobs.c_str());
-      return true;
-    case AcquireOutcome::kConflict:
-      std::fprintf(
-          stderr,
-          "aion %s: job %s asks for tuning profile %s, but %s is applied for job(s) "
-          "%s; running with %s\n",
-          who.c_str(), job.c_str(), profile.c_str(), r->hold.profile.c_str(),
-          [&] {
-            std::string ids;
-            for (const auto& j : r->hold.jobs) ids += (ids.empty() ? "" : ",") + j;
-            return ids;
-          }()
-              .c_str(),
-          r->hold.profile.c_str());
-      return true;
-    case AcquireOutcome::kFailed:
-      std::fprintf(stderr, "aion %s: applying %s for job %s failed and was rolled back: %s\n",
-                   who.c_str(), profile.c_str(), job.c_str(),
-                   r->report ? r->report->failure.c_str() : "");
-      ctx.exit_code = kExitFailure;
-      return false;
-  }
-  return false;
-}
-
-bool release_job_tuning(Context& ctx, const std::string& who, const std::string& job,
-                        const std::string& state_dir) {
-  auto env = job_env(ctx, state_dir);
-  if (!env) return false;
-  HoldStore holds(env->store.dir().parent_path(), boot_id(env->host));
-  auto held = holds.current();
-  if (held && !*held) return true;  // nothing held: nothing to do, no root needed
-  if (!require_root(ctx, *env, "aion slurm " + who + " (rolling back job tuning)")) return false;
-  auto r = holds.release(job, [&](const std::string& id) -> Result<RollbackReport> {
-    auto snap = env->store.load(id);
-    if (!snap) return std::unexpected(snap.error());
-    return rollback(*snap, HostFs(snap->host_root), env->store,
-                    "job " + job + " ended (slurm " + who + ")");
-  });
-  if (!r) {
-    report(ctx, r.error());
-    return false;
-  }
-  if (!r->held) return true;
-  if (!r->last) {
-    if (!ctx.json)
-      std::printf("tuning: %s stays applied for %zu other job(s)\n", r->hold.profile.c_str(),
-                  r->hold.jobs.size() - 1);
-    return true;
-  }
-  if (r->rollback && !r->rollback->ok) {
-    for (const auto& e : r->rollback->entries) {
-      if (!e.ok)
-        std::fprintf(stderr, "aion %s: rollback of %s: %s: %s\n", who.c_str(),
-                     r->hold.profile.c_str(), e.path.c_str(), e.message.c_str());
-    }
-    std::fprintf(stderr, "aion %s: retry with `aion tune rollback %s`\n", who.c_str(),
-                 r->hold.snapshot_id.c_str());
-    ctx.exit_code = kExitFailure;
-    return false;
-  }
-  if (!ctx.json)
-    std::printf("tuning: %s rolled back after job %s\n", r->hold.profile.c_str(), job.c_str());
-  return true;
-}
-
-void add_tune_commands(CLI::App& app, Context& ctx) {
-  auto* tune = app.add_subcommand(
+void add_tune_commands(Command& app, Context& ctx) {
+  Command tune = app.add(
       "tune", "Tuning profiles (sysctl, THP, hugepages, CPU, IRQ, I/O) with snapshot and rollback");
-  tune->require_subcommand(1);
+  tune.require_subcommand();
 
-  tune->add_subcommand("list", "The profiles: shipped ones and those in /etc/aion/profiles")
-      ->callback([&ctx] {
-        auto env = load_env(ctx);
-        if (!env) return;
-        if (auto cat = load_catalog(ctx, *env)) print_list(*cat, ctx.json);
-      });
+  tune.add("list", "The profiles: shipped ones and those in /etc/aion/profiles").action([&ctx] {
+    auto env = load_env(ctx);
+    if (!env) return;
+    if (auto cat = load_catalog(ctx, *env)) print_list(*cat, ctx.json);
+  });
 
   auto show_name = std::make_shared<std::string>();
-  auto* show = tune->add_subcommand("show",
-                                    "A profile's settings with inheritance applied, "
-                                    "each with its reason and source");
-  show->add_option("PROFILE", *show_name, "Profile name (see `aion tune list`)")->required();
-  show->callback([&ctx, show_name] {
+  Command show = tune.add("show",
+                          "A profile's settings with inheritance applied, "
+                          "each with its reason and source");
+  show.option("PROFILE", *show_name, "Profile name (see `aion tune list`)").required();
+  show.action([&ctx, show_name] {
     auto env = load_env(ctx);
     if (!env) return;
     auto cat = load_catalog(ctx, *env);
@@ -553,10 +418,10 @@ void add_tune_commands(CLI::App& app, Context& ctx) {
   });
 
   auto diff_name = std::make_shared<std::string>();
-  auto* diff = tune->add_subcommand(
-      "diff", "What applying a profile would change on this machine: current vs target");
-  diff->add_option("PROFILE", *diff_name, "Profile name")->required();
-  diff->callback([&ctx, diff_name] {
+  Command diff =
+      tune.add("diff", "What applying a profile would change on this machine: current vs target");
+  diff.option("PROFILE", *diff_name, "Profile name").required();
+  diff.action([&ctx, diff_name] {
     auto env = load_env(ctx);
     if (!env) return;
     if (auto plan = plan_for(ctx, *env, *diff_name)) print_diff(*plan, ctx.json);
@@ -567,16 +432,16 @@ void add_tune_commands(CLI::App& app, Context& ctx) {
     bool no_persist = false;
   };
   auto apply_args = std::make_shared<ApplyArgs>();
-  auto* apply_cmd = tune->add_subcommand(
-      "apply",
-      "Snapshot every value a profile touches, apply it, verify by reading back; a "
-      "failure rolls back what was changed");
-  apply_cmd->add_option("PROFILE", apply_args->profile, "Profile name")->required();
-  apply_cmd->add_flag("--no-persist", apply_args->no_persist,
-                      "Do not write /etc/sysctl.d and /etc/tmpfiles.d drop-ins (lost at reboot)");
-  apply_cmd->callback([&ctx, apply_args] {
+  Command apply_cmd =
+      tune.add("apply",
+               "Snapshot every value a profile touches, apply it, verify by reading back; a "
+               "failure rolls back what was changed");
+  apply_cmd.option("PROFILE", apply_args->profile, "Profile name").required();
+  apply_cmd.flag("--no-persist", apply_args->no_persist,
+                 "Do not write /etc/sysctl.d and /etc/tmpfiles.d drop-ins (lost at reboot)");
+  apply_cmd.action([&ctx, apply_args] {
     auto env = load_env(ctx);
-    if (!env || !require_root(ctx, *env, "aion tune apply")) return;
+    if (!env || !require_root(ctx, env->host, "aion tune apply")) return;
     auto plan = plan_for(ctx, *env, apply_args->profile);
     if (!plan) return;
     ApplyOptions options;
@@ -591,10 +456,10 @@ void add_tune_commands(CLI::App& app, Context& ctx) {
   });
 
   auto rollback_id = std::make_shared<std::string>();
-  auto* rollback_cmd = tune->add_subcommand(
-      "rollback", "Restore every value a snapshot holds (default: the latest active one)");
-  rollback_cmd->add_option("SNAPSHOT", *rollback_id, "Snapshot id (see `aion tune status`)");
-  rollback_cmd->callback([&ctx, rollback_id] {
+  Command rollback_cmd =
+      tune.add("rollback", "Restore every value a snapshot holds (default: the latest active one)");
+  rollback_cmd.option("SNAPSHOT", *rollback_id, "Snapshot id (see `aion tune status`)");
+  rollback_cmd.action([&ctx, rollback_id] {
     auto env = load_env(ctx);
     if (!env) return;
     std::optional<Snapshot> snap;
@@ -620,7 +485,7 @@ void add_tune_commands(CLI::App& app, Context& ctx) {
     }
     // The snapshot knows which tree it was taken on.
     HostFs host(snap->host_root);
-    if (!require_root(ctx, TuneEnv{env->config, host, env->store}, "aion tune rollback")) return;
+    if (!require_root(ctx, host, "aion tune rollback")) return;
     auto r = rollback(*snap, host, env->store);
     if (!r) {
       report(ctx, r.error());
@@ -630,27 +495,27 @@ void add_tune_commands(CLI::App& app, Context& ctx) {
     if (!r->ok) ctx.exit_code = kExitFailure;
   });
 
-  tune->add_subcommand("status", "The active profile and every snapshot with its state")
-      ->callback([&ctx] {
-        auto env = load_env(ctx);
-        if (!env) return;
-        auto all = env->store.list();
-        if (!all) {
-          report(ctx, all.error());
-          return;
-        }
-        print_status(*all, env->store, env->host.root().string(), ctx.json);
-      });
+  tune.add("status", "The active profile and every snapshot with its state").action([&ctx] {
+    auto env = load_env(ctx);
+    if (!env) return;
+    auto all = env->store.list();
+    if (!all) {
+      report(ctx, all.error());
+      return;
+    }
+    print_status(*all, env->store, env->host.root().string(), ctx.json);
+  });
 
-  tune->add_subcommand("recommend",
-                       "Suggest a profile from this node's hardware and, when aiond runs, its "
-                       "recent GPU and job telemetry")
-      ->callback([&ctx] {
+  tune.add("recommend",
+           "Suggest a profile from this node's hardware and, when aiond runs, its "
+           "recent GPU and job telemetry")
+      .action([&ctx] {
         auto env = load_env(ctx);
         if (!env) return;
-        hw::Inventory inv = inventory(ctx, *env);
+        auto inv = inventory(ctx, *env);
+        if (!inv) return;
         TelemetrySummary tel = gather_telemetry(ctx);
-        Recommendation r = recommend(inv, tel);
+        Recommendation r = recommend(*inv, tel);
         if (ctx.json) {
           std::printf("%s\n", Json{{"profile", r.profile},
                                    {"reasons", r.reasons},

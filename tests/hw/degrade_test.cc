@@ -114,6 +114,40 @@ TEST_F(DamagedFixture, CliExitsZeroWithWarningsAndOneWithStrict) {
   EXPECT_EQ(strict->exit_code, 1);
 }
 
+// --strict means the same to every command that reads the machine: a warning of discovery
+// (here the lost GPU) makes it exit 1; without --strict the same run exits 0.
+TEST_F(DamagedFixture, EveryCommandThatReadsTheMachineHonoursStrict) {
+  edit_nvml([](Json& j) { j["gpus"][3]["lost"] = true; });
+  const std::map<std::string, std::string> env = {{"AION_CONFIG", ""}};
+  for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+           {"hw", "topo"}, {"slurm", "node", "--node", "n1"}, {"k8s", "features"}}) {
+    std::vector<std::string> argv = {std::string(AION_BIN_DIR) + "/aion", "--host-root",
+                                     (dir_ / "root").string()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    auto r = run_process({.argv = argv, .env_set = env});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->exit_code, 0) << command[0] << ": " << r->err;
+    EXPECT_NE(r->err.find("warning: 0000:45:00.0"), std::string::npos) << command[0] << r->err;
+    argv.insert(argv.begin() + 1, "--strict");
+    auto strict = run_process({.argv = argv, .env_set = env});
+    ASSERT_TRUE(strict);
+    EXPECT_EQ(strict->exit_code, 1) << command[0] << ": " << strict->err;
+  }
+}
+
+// Where --strict cannot apply (the exit status is the job's), it is a usage error that says
+// so, before anything is started.
+TEST(StrictTest, RunRefusesStrict) {
+  auto r = run_process({.argv = {std::string(AION_BIN_DIR) + "/aion", "--strict", "--socket",
+                                 "/nonexistent/aiond.sock", "run", "--", "true"},
+                        .env_set = {{"AION_CONFIG", ""}}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 2) << r->err;
+  EXPECT_NE(r->err.find("--strict does not apply to `aion run`: its exit status is the job's"),
+            std::string::npos)
+      << r->err;
+}
+
 TEST(LiveMachineTest, ShowsRealCpusAndSaysNoAccelerator) {
   ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
   Inventory inv = discover(HostFs("/"), {});

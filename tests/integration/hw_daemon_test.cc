@@ -59,6 +59,35 @@ TEST(HwDaemonTest, TopShowsTheHostAndEachGpu) {
   EXPECT_EQ(top.out.find("\x1b["), std::string::npos) << "no terminal codes when not a tty";
 }
 
+// aion --json top prints each frame as one line of JSON with the data of the tables, in a
+// stable snake_case schema.
+TEST(HwDaemonTest, TopJsonHasTheDataOfTheTables) {
+  DaemonHarness h;
+  h.write_config(
+      "[telemetry]\nhost_interval_s = 1\n"
+      "[[simulate.gpu]]\nmodel = \"A100-SXM4-80GB\"\npci_address = \"0000:07:00.0\"\n");
+  auto started = h.start();
+  ASSERT_TRUE(started) << started.error().message() << h.log();
+  Exit top = run_program({DaemonHarness::aion_path(), "--json", "--socket", h.socket().string(),
+                          "top", "--once", "-n", "1.2"});
+  EXPECT_EQ(top.code, 0) << top.out;
+  ASSERT_EQ(std::count(top.out.begin(), top.out.end(), '\n'), 1) << "one frame, one line";
+  Json j = Json::parse(top.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << top.out;
+  EXPECT_TRUE(j["time"].is_string()) << top.out;
+  for (const char* k : {"cpu_busy_ratio", "load1", "memory_used_bytes"})
+    EXPECT_TRUE(j[k].is_number() || j[k].is_null()) << k << ": " << top.out;
+  EXPECT_GT(j.value("memory_total_bytes", 0.0), 0) << top.out;
+  ASSERT_EQ(j["gpus"].size(), 1u) << top.out;
+  EXPECT_EQ(j["gpus"][0]["index"], 0);
+  EXPECT_EQ(j["gpus"][0]["model"], "A100-SXM4-80GB");
+  EXPECT_EQ(j["gpus"][0]["simulated"], true);
+  for (const char* k : {"utilization_ratio", "memory_used_bytes", "memory_total_bytes",
+                        "temperature_celsius", "power_watts"})
+    EXPECT_TRUE(j["gpus"][0].contains(k)) << k << ": " << top.out;
+  EXPECT_TRUE(j["jobs"].is_array()) << top.out;
+}
+
 // NVIDIA GPU metrics come from NVML: the fake library on the generated DGX A100-like machine
 // reports one GPU hot, throttled and with ECC errors; /metrics shows exactly that.
 TEST(HwDaemonTest, NvidiaGpuMetricsComeFromNvml) {
