@@ -1,39 +1,34 @@
 #include "aion/tune/kernel_ranges.h"
 
-#include <toml++/toml.h>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
 
+#include "aion/core/data_file.h"
 #include "aion/core/paths.h"
 
 namespace aion::tune {
 namespace fs = std::filesystem;
 
 Result<KernelRanges> KernelRanges::parse(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    return fail(ErrorCode::kConfig, file + ":" + std::to_string(e.source().begin.line) +
-                                        ": TOML syntax error: " + std::string(e.description()));
-  }
-  if (root["schema_version"].value_or(0) != 1)
-    return fail(ErrorCode::kConfig, file + ": schema_version must be 1");
+  auto data = DataFile::parse(text, file);
+  if (!data) return std::unexpected(data.error());
+  if (auto st = data->expect_schema_version(1); !st) return std::unexpected(st.error());
+  const toml::table& root = data->root();
   KernelRanges r;
   const toml::array* arr = root["range"].as_array();
-  if (!arr) return fail(ErrorCode::kConfig, file + ": no [[range]] entries");
+  if (!arr) return fail(ErrorCode::kCorrupt, file + ": no [[range]] entries");
   for (const auto& e : *arr) {
     const toml::table* t = e.as_table();
     std::string at = file + ":" + std::to_string(e.source().begin.line);
-    if (!t) return fail(ErrorCode::kConfig, at + ": range: must be a table");
+    if (!t) return fail(ErrorCode::kCorrupt, at + ": range: must be a table");
     Range x;
     auto key = (*t)["key"].value<std::string>();
     auto min = (*t)["min"].value<std::int64_t>();
     auto max = (*t)["max"].value<std::int64_t>();
     auto source = (*t)["source"].value<std::string>();
     if (!key || !min || !max || !source || *min > *max)
-      return fail(ErrorCode::kConfig, at + ": range needs key, min <= max and source");
+      return fail(ErrorCode::kCorrupt, at + ": range needs key, min <= max and source");
     x.key = *key;
     x.min = *min;
     x.max = *max;
