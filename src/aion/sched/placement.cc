@@ -18,6 +18,8 @@ namespace {
 
 using detail::allocate_cpus;
 using detail::cpu_only_start_order;
+using detail::fraction_text;
+using detail::gib;
 using detail::Mask;
 using detail::model_matches;
 using detail::place_share;
@@ -26,18 +28,6 @@ using detail::Search;
 using detail::share_fits;
 using detail::share_shortage;
 using detail::whole_gpu_shortage;
-
-std::string gib(std::uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
-  return buf;
-}
-
-std::string fraction_text(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f", f);
-  return buf;
-}
 
 std::string plural(int n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);

@@ -10,7 +10,6 @@
 #include "aion/core/strings.h"
 
 namespace aion::sched::detail {
-namespace {
 
 std::string gib(std::uint64_t bytes) {
   char buf[32];
@@ -23,6 +22,8 @@ std::string fraction_text(double f) {
   std::snprintf(buf, sizeof(buf), "%.2f", f);
   return buf;
 }
+
+namespace {
 
 std::uint64_t share_memory(const GpuSlot& g, const Request& r) {
   if (r.gpu_memory_bytes) return r.gpu_memory_bytes;

@@ -4,6 +4,7 @@
 // Internal to placement; pure functions of the search context, safe from any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "aion/sched/placement_search.h"
@@ -17,5 +18,9 @@ void place_share(const NodeModel& m, const NodeState& st, const Search& ctx, con
                  int max_candidates, const PlaceOptions& po, PlacementResult& out);
 // Why no GPU takes the share: "no GPU has 0.50 of its capacity free for a share (...)".
 std::string share_shortage(const NodeState& st, const Search& ctx, const Request& r);
+
+// How placement messages write sizes and shares: "12.0 GiB", "0.25".
+std::string gib(std::uint64_t bytes);
+std::string fraction_text(double f);
 
 }  // namespace aion::sched::detail
