@@ -26,13 +26,6 @@ std::vector<std::string> words(std::string_view s) {
   return out;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 std::string normalize(ValueKind kind, std::string_view text) {
