@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "aion/api/node_schema.h"
 #include "aion/core/config.h"
 #include "aion/core/settings.h"
 #include "aion/diagnose/catalog.h"
@@ -151,18 +152,8 @@ void fuzz_text(const char* name, std::vector<std::string> seeds, std::uint64_t i
   EXPECT_TRUE(fuzz::run_fuzz(name, m, fuzz::fuzz_options(iterations), target));
 }
 
-ConfigSchema daemon_schema() {
-  ConfigSchema s = base_schema();
-  s.merge(hw::hw_config_schema());
-  s.merge(sched::sched_config_schema());
-  s.merge(telemetry::telemetry_config_schema());
-  s.merge(logs::logs_config_schema());
-  s.merge(diagnose::diagnose_config_schema());
-  return s;
-}
-
 TEST(TomlFuzz, DaemonConfig) {
-  const ConfigSchema schema = daemon_schema();
+  const ConfigSchema schema = api::node_config_schema();
   // The packaged config, its defaults uncommented, and the defaults as rendered.
   std::string packaged = fuzz::read_file(source("packaging/aion.toml"));
   std::string uncommented;
