@@ -1,14 +1,18 @@
 #include "aion/logs/service.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
+#include "aion/logs/file_tail.h"
 #include "support/temp_dir.h"
 
 namespace aion::logs {
@@ -178,6 +182,51 @@ TEST_F(LogServiceTest, ReportsKmsgRecordsLostWhileStopped) {
   bool gap = false;
   for (const auto& e : events_) gap = gap || e.find("log_gap: kmsg: 7 kernel log records") == 0;
   EXPECT_TRUE(gap) << (events_.empty() ? "no events" : events_[0]);
+}
+
+// stats() is called by API threads while the reader thread reads: it reports the readers'
+// counters as of their last read (a line's oversized predecessor is counted by the time the
+// line is delivered), and a source the reader drops (a kmsg that cannot be read) is gone from
+// under stats() safely, however often it asks meanwhile.
+TEST_F(LogServiceTest, StatsAreSafeToReadWhileTheReaderRunsAndDropsASource) {
+  fs::create_directories(root_ / "dev/kmsg");  // read() fails with EISDIR: the source is dropped
+  std::ofstream(root_ / "var/log/app.log")
+      << std::string(kMaxLineBytes + 10, 'x') << "\nworker 7 started\n";
+  // A saved cursor at the file's start, so that the tail reads what is there already.
+  struct stat st {};
+  ASSERT_EQ(::stat((root_ / "var/log/app.log").c_str(), &st), 0);
+  fs::create_directories(options_.state_dir);
+  std::ofstream(options_.state_dir / "cursors.json")
+      << "{\"schema_version\": 1, \"files\": {\"/var/log/app.log\": {\"inode\": " << st.st_ino
+      << ", \"offset\": 0}}}";
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<LogLine> got;
+  LogService svc(options_, HostFs(root_), nullptr);
+  svc.on_line([&](const LogLine& l) {
+    std::lock_guard lock(mu);
+    got.push_back(l);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(svc.start());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) (void)svc.stats();
+  });
+  LogStats at_delivery;
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 10s, [&] { return !got.empty(); });
+  }
+  at_delivery = svc.stats();
+  done = true;
+  reader.join();
+  svc.stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].content, "worker 7 started");
+  EXPECT_EQ(at_delivery.file_oversized, 1u);
+  EXPECT_EQ(at_delivery.kmsg_missed, 0u);
 }
 
 TEST_F(LogServiceTest, BadMasksFileStopsStart) {

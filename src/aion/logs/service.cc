@@ -134,6 +134,22 @@ struct LogService::Sources {
   std::string journal_cursor;
   std::map<std::string, FileCursor> file_cursors;
   std::vector<std::string> open;
+  // The readers' counters as of the last poll, for stats() (guarded by mu_): the readers
+  // themselves are the reader thread's, which updates them without the lock.
+  std::uint64_t kmsg_missed = 0, kmsg_malformed = 0;
+  std::uint64_t file_rotations = 0, file_truncations = 0, file_oversized = 0;
+
+  // Copies the readers' counters; with mu_ held, after a read and before its lines go out.
+  void note_counters() {
+    kmsg_missed = kmsg ? kmsg->missed() : 0;
+    kmsg_malformed = kmsg ? kmsg->malformed() : 0;
+    file_rotations = file_truncations = file_oversized = 0;
+    for (const auto& f : files) {
+      file_rotations += f->rotations();
+      file_truncations += f->truncations();
+      file_oversized += f->oversized();
+    }
+  }
 };
 
 LogService::LogService(LogOptions options, HostFs fs, EventSink events, const Clock& clock)
@@ -268,8 +284,14 @@ bool LogService::poll_once() {
     auto records = s.kmsg->read(kBatch);
     if (!records) {
       spdlog::error("event=log_source_failed source=kmsg reason=\"{}\"", records.error().message());
+      std::lock_guard lock(mu_);
       s.kmsg.reset();
+      s.note_counters();
     } else {
+      {
+        std::lock_guard lock(mu_);
+        s.note_counters();
+      }
       busy = busy || records->size() >= kBatch;
       for (auto& r : *records) {
         LogLine who;
@@ -298,6 +320,7 @@ bool LogService::poll_once() {
     if (!entries) {
       spdlog::error("event=log_source_failed source=journal reason=\"{}\"",
                     entries.error().message());
+      std::lock_guard lock(mu_);
       s.journal.reset();
     } else {
       busy = busy || entries->size() >= kBatch;
@@ -318,6 +341,10 @@ bool LogService::poll_once() {
   }
   for (auto& f : s.files) {
     auto lines = f->poll(kBatch);
+    {
+      std::lock_guard lock(mu_);
+      s.note_counters();
+    }
     if (!lines) continue;
     busy = busy || lines->size() >= kBatch;
     std::int64_t now = to_unix_ms(clock_.wall());
@@ -423,16 +450,13 @@ LogStats LogService::stats() const {
     st.lines = miner_->lines();
     st.templates = miner_->size();
   }
-  st.sources = sources_->open;
-  if (sources_->kmsg) {
-    st.kmsg_missed = sources_->kmsg->missed();
-    st.kmsg_malformed = sources_->kmsg->malformed();
-  }
-  for (const auto& f : sources_->files) {
-    st.file_rotations += f->rotations();
-    st.file_truncations += f->truncations();
-    st.file_oversized += f->oversized();
-  }
+  const Sources& s = *sources_;
+  st.sources = s.open;
+  st.kmsg_missed = s.kmsg_missed;
+  st.kmsg_malformed = s.kmsg_malformed;
+  st.file_rotations = s.file_rotations;
+  st.file_truncations = s.file_truncations;
+  st.file_oversized = s.file_oversized;
   st.blank_lines = blank_lines_;
   return st;
 }

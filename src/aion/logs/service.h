@@ -12,7 +12,9 @@
 // of that same moment).
 //
 // Thread-safety: one reader thread calls the hooks in log order; ingest(), templates(),
-// recent() and stats() may be called from any thread. Hooks must be added before start().
+// recent() and stats() may be called from any thread (hooks then also run on the thread that
+// calls ingest()). Hooks must be added before start(); start() and stop() belong to the
+// daemon's controlling thread. The readers (kmsg, journal, files) are the reader thread's.
 #pragma once
 
 #include <atomic>
@@ -139,7 +141,9 @@ class LogService {
   const Clock& clock_;
   std::vector<LineHook> hooks_;
 
-  mutable std::mutex mu_;  // guards miner_, recent_, cursors and counters
+  // mu_ guards miner_, recent_, the template event window and blank_lines_ below, and in
+  // *sources_ the cursors, the source handles and the reader counters that stats() reads.
+  mutable std::mutex mu_;
   std::unique_ptr<TemplateMiner> miner_;
   std::deque<LogLine> recent_;
   struct Sources;
@@ -150,7 +154,7 @@ class LogService {
   std::uint64_t blank_lines_ = 0;
   std::uint64_t suppressed_events_ = 0;
 
-  std::mutex wake_mu_;
+  std::mutex wake_mu_;  // guards stopping_; wake_ waits on it
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;
