@@ -133,13 +133,15 @@ Result<Identity> TokenStore::verify(std::string_view token) {
     if (revoked != 0 || !hash_matches(v.salt, secret, v.hash)) return unauthenticated();
     auto u = db.prepare("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1");
     if (u) (void)(*u)->bind(1, id).bind(2, to_unix_ms(clock_.wall())).run();
-    return Identity{parse_role(role).value_or(Role::kViewer), "token:" + id, -1, std::move(run_as)};
-  });
-  if (found) {
-    v.identity = *found;
+    v.identity =
+        Identity{parse_role(role).value_or(Role::kViewer), "token:" + id, -1, std::move(run_as)};
+    // Cached before the store is released: a revoke() waiting for it clears the cache after
+    // this, so a token revoked meanwhile is never remembered as valid.
+    Identity identity = v.identity;
     std::lock_guard lock(cache_mu_);
     verified_[id] = std::move(v);
-  }
+    return identity;
+  });
   return found;
 }
 
@@ -154,12 +156,12 @@ Status TokenStore::revoke(std::string_view id) {
       return fail(ErrorCode::kNotFound,
                   "no token with id '" + std::string(id) + "' (see `aion admin token ls`)");
     }
-    return {};
-  });
-  if (st) {
+    // Cleared while the store is held, so no verify() that read the token before the revoke
+    // can cache it after the clear.
     std::lock_guard lock(cache_mu_);
     verified_.clear();
-  }
+    return {};
+  });
   return st;
 }
 
