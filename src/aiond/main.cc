@@ -425,7 +425,11 @@ class Daemon {
                                       std::to_string(::getpid()) + ")"});
     spdlog::info("event=ready version={} socket={} state_dir={} tcp={}", aion::kVersion,
                  s_.socket.string(), s_.state_dir.string(), s_.tcp_listen.value_or("off"));
-    std::string text = banner(s_, config_, *server_);
+    std::string text;
+    {
+      std::lock_guard lock(reload_mu_);  // the API already serves: a reload may run meanwhile
+      text = banner(s_, config_, *server_);
+    }
     if (g_ready_fd >= 0) {
       std::string msg = "ok\n" + text;
       (void)!::write(g_ready_fd, msg.data(), msg.size());
@@ -533,7 +537,8 @@ class Daemon {
 
   aion::Config config_;
   const Flags& flags_;
-  std::mutex reload_mu_;
+  std::mutex reload_mu_;  // guards config_ once started: reload() runs on the signal thread
+                          // (SIGHUP) and on API workers (POST /v1/admin/reload)
   std::atomic<bool> draining_{false};
 
   // In start order (see the class comment).
