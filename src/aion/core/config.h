@@ -7,7 +7,8 @@
 // Config has a value for every key of the schema (the file's, or the default), so readers
 // never handle "missing". Values are read by dotted key; asking for a key that is not in the
 // schema, or with the wrong type, is a programming error and aborts.
-// A Config is an immutable value once built; share it freely between threads.
+// Thread-safety: ConfigSchema and Config are values. Their const members only read, so a
+// built Config may be shared between threads; set_string() is for the owner before sharing.
 #pragma once
 
 #include <cstdint>

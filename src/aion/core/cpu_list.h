@@ -1,6 +1,6 @@
 // Linux's list syntax for CPU and NUMA node numbers: "0-3,8,10-11", as the kernel writes it
 // in /sys/devices/system/{cpu,node}/*/cpulist and cpuset files, and as Slurm writes Cores=.
-// Pure functions, safe from any thread.
+// Pure functions; thread-safe.
 #pragma once
 
 #include <string>

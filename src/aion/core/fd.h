@@ -1,5 +1,5 @@
 // Fd: owns one open file descriptor and closes it when it goes out of scope. Movable, not
-// copyable. Like any value, one Fd must not be used from two threads at once.
+// copyable. Not thread-safe: like any value, one Fd must not be used from two threads at once.
 #pragma once
 
 #include <unistd.h>

@@ -5,7 +5,7 @@
 // --host-root / AION_HOST_ROOT / config `host.root`; "/" means the live machine.
 // Symlinks inside the tree (sysfs is full of them) are followed by the kernel; recorded trees
 // must use relative links so they stay inside the root. HostFs is immutable after
-// construction and safe to use from any thread.
+// construction; thread-safe, share it freely.
 #pragma once
 
 #include <cstdint>

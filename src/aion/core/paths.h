@@ -4,7 +4,9 @@
 // /run/aion/aiond.sock. As any other user, so that a newcomer can try aion without sudo:
 // state $XDG_STATE_HOME/aion (~/.local/state/aion), socket $XDG_RUNTIME_DIR/aion/aiond.sock
 // (falling back to the state directory), config $XDG_CONFIG_HOME/aion/aion.toml when it
-// exists, else /etc/aion/aion.toml when that exists.
+// exists, else /etc/aion/aion.toml when that exists. Thread-safe: the functions only read the
+// environment and the effective uid (so not while another thread sets the environment, as
+// hw::read_cpu_hwloc() does for a recorded host root).
 #pragma once
 
 #include <filesystem>

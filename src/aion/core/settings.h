@@ -1,6 +1,7 @@
 // The configuration keys every aion program shares ([daemon], [log], [api], [store],
 // [host]) and a typed view of them. Modules add their own sections by merging their
-// schema into base_schema() (see hw_config_schema() and friends).
+// schema into base_schema() (see hw_config_schema() and friends). Pure functions over values
+// (settings_from() also reads the environment through default_paths()); thread-safe.
 #pragma once
 
 #include <chrono>

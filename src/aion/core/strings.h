@@ -1,6 +1,6 @@
 // Small text helpers every module uses: trimming, case folding, splitting, joining, whole-string
 // integer parsing and edit distance. ASCII only: the texts are sysfs attributes, config keys,
-// command names and log words, never user prose. Pure functions, safe from any thread.
+// command names and log words, never user prose. Pure functions; thread-safe.
 #pragma once
 
 #include <charconv>

@@ -1,7 +1,8 @@
 // Accelerators: which PCI functions are GPUs, NPUs or other processing accelerators, their
 // vendor and model, and the per-vendor readers that fill in the rest (nvidia.h, amd.h,
 // ascend.h); then each one's index within its vendor and its device nodes. Pure
-// classification helpers plus thin readers over HostFs; stateless.
+// classification helpers plus thin readers over HostFs; stateless and thread-safe (NVML
+// and libpci as in nvidia.h and pci.h).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // AMD GPUs: VRAM size and unique id from their DRM cards, gfx target and XGMI links from the
 // KFD topology (/sys/class/kfd/kfd/topology/nodes). Parsing a text is a pure function;
-// read_amd() is a thin wrapper over HostFs. Stateless; safe from any thread.
+// read_amd() is a thin wrapper over HostFs. Stateless; thread-safe.
 #pragma once
 
 #include <cstdint>

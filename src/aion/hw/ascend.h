@@ -1,5 +1,5 @@
 // Huawei Ascend NPUs: the driver shows one /dev/davinci<index> node per NPU once it is
-// loaded. Thin checks over HostFs; stateless and safe from any thread.
+// loaded. Thin checks over HostFs; stateless and thread-safe.
 #pragma once
 
 #include <string>

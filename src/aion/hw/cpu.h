@@ -1,8 +1,10 @@
 // CPU topology: vendor, model, sockets, cores, threads, caches and NUMA nodes. From hwloc
 // pointed at the HostFs root, or without it from /proc/cpuinfo and /sys/devices/system/node.
 // Parsing a text is a pure function; the readers are thin wrappers over HostFs.
-// read_cpu_hwloc() serialises on a process-wide mutex (hwloc's root is an environment
-// variable); everything else is stateless.
+// Thread-safe: read_cpu_hwloc() serialises on a process-wide mutex (hwloc's root is an
+// environment variable); everything else is stateless. For a recorded root (not "/") it sets
+// HWLOC_FSROOT while hwloc loads, which races threads that read the environment meanwhile
+// (getenv, a child spawned with the inherited environment).
 #pragma once
 
 #include <cstdint>

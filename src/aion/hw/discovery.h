@@ -6,8 +6,10 @@
 // AMD/Intel/Ascend accelerators from sysfs; NVIDIA GPUs from NVML when it loads, else from
 // sysfs with a warning saying what is missing. Simulated GPUs from the config are added and
 // marked. Nothing here fails as a whole: every unreadable or malformed file, NVML failure
-// or lost GPU becomes a Warning naming the device and the cause. Not thread-safe (hwloc's
-// file-system root is process-wide); call from one thread at a time.
+// or lost GPU becomes a Warning naming the device and the cause. Thread-safe in itself:
+// hwloc runs under a process-wide mutex, libpci's names under another, and each call loads
+// NVML of its own; but for a recorded root hwloc's HWLOC_FSROOT is set in the process
+// environment (see cpu.h), so the daemon discovers from one thread at a time (HwWatch).
 #pragma once
 
 #include <string>

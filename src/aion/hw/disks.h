@@ -1,6 +1,6 @@
 // Block devices (/sys/block): size, rotational, model, transport and PCI location, without
 // loop, RAM, zram, device-mapper, md and optical devices. Pure classification helpers and a
-// thin reader over HostFs; stateless, safe from any thread.
+// thin reader over HostFs; stateless and thread-safe.
 #pragma once
 
 #include <string>

@@ -1,7 +1,8 @@
 // The machine as aion sees it: CPUs, NUMA nodes, memory, accelerators, NICs and NVMe
 // devices, with where each sits on the PCI tree. Plain values; built by discover()
 // (discovery.h) and turned into JSON by to_json() (inventory_json.h). Everything that places
-// work reads the machine through this model.
+// work reads the machine through this model. Plain values: thread-safe to read, and an
+// Inventory is shared as const once built.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // JSON form of the hardware model (`aion hw --json`, the daemon's snapshots) and of the
 // topology matrix (`aion hw topo --json`). from_json() reads back what to_json() wrote, so
-// stored snapshots can be compared with the live machine.
+// stored snapshots can be compared with the live machine. Pure functions; thread-safe.
 #pragma once
 
 #include <string>

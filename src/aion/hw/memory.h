@@ -1,6 +1,6 @@
 // Memory: /proc/meminfo totals, hugepage pools (machine-wide and per NUMA node) and the NUMA
 // distance matrix. Parsing a text is a pure function; read_memory() is a thin wrapper over
-// HostFs. Stateless; safe from any thread.
+// HostFs. Stateless; thread-safe.
 #pragma once
 
 #include <cstdint>

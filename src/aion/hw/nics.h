@@ -1,7 +1,7 @@
 // Network interfaces with a device behind them (/sys/class/net) and RDMA devices
 // (/sys/class/infiniband), joined by PCI address; InfiniBand-only ports are NICs of their
 // own. Parsing a text is a pure function; read_nics() is a thin wrapper over HostFs.
-// Stateless; safe from any thread.
+// Stateless; thread-safe.
 #pragma once
 
 #include <cstdint>

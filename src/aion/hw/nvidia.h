@@ -1,7 +1,8 @@
 // NVIDIA GPUs: NVML when it loads (memory, UUID, compute capability, MIG, NVLink, lost GPUs),
 // merged with the PCI functions sysfs lists; without NVML, what sysfs tells, with a warning.
 // Also the driver's /proc files: its version and each GPU's device minor. Parsing a text is
-// a pure function; the readers are thin wrappers over HostFs and NVML. Stateless.
+// a pure function; the readers are thin wrappers over HostFs and NVML. Stateless and
+// thread-safe: read_nvidia() loads an Nvml of its own for the call.
 #pragma once
 
 #include <optional>

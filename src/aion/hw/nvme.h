@@ -1,5 +1,5 @@
 // NVMe controllers (/sys/class/nvme): model, serial, firmware, PCI location and the summed
-// size of their namespaces. A thin reader over HostFs; stateless, safe from any thread.
+// size of their namespaces. A thin reader over HostFs; stateless and thread-safe.
 #pragma once
 
 #include <string>

@@ -1,7 +1,9 @@
 // NVIDIA devices through NVML, loaded at run time with dlopen so that aion builds and runs
 // without the driver. The library is "libnvidia-ml.so.1", or the path in AION_NVML_LIBRARY
 // or config hw.nvml_library (the tests point it at a fake that speaks the same C ABI).
-// Not thread-safe: discovery calls it from one thread.
+// An Nvml is not thread-safe (it holds the event set): each user (discovery, the telemetry
+// collector, the scheduler's GPU memory check, doctor) loads its own and calls it from one
+// thread at a time. nvml_library_path() is thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,7 @@
 // Reading the PCI tree from sysfs (/sys/bus/pci/devices) through HostFs. One function per
 // question; every read that fails becomes a Warning in the caller's list, never an abort.
+// Thread-safe: the readers are stateless; pci_device_name() serialises on a process-wide
+// mutex around libpci's name database.
 #pragma once
 
 #include <cstdint>

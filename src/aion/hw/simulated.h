@@ -1,6 +1,6 @@
 // Simulated GPUs from the config ([[simulate.gpu]]), added after the real accelerators and
 // marked simulated, for machines without accelerators. A pure function of the options and
-// the inventory read so far; safe from any thread.
+// the inventory read so far; thread-safe.
 #pragma once
 
 #include "aion/hw/discovery.h"

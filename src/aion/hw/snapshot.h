@@ -1,7 +1,7 @@
 // What changed between two views of the machine: a GPU that fell off the bus, memory that
 // shrank, a new driver version, a NIC whose link slowed down. The daemon stores a snapshot
 // at start and raises one event per change; `aion hw diff` shows the changes since the
-// stored snapshot. Pure functions.
+// stored snapshot. Pure functions; thread-safe.
 #pragma once
 
 #include <string>

@@ -4,7 +4,7 @@
 //   PIX    at most one PCIe switch between them               PXB   several PCIe switches
 //   PHB    through a PCIe host bridge (same root complex)     NODE  different host bridges,
 //   SYS    across the SMP interconnect between NUMA nodes           same NUMA node
-// plus each device's CPU affinity and NUMA node. Pure function of an Inventory.
+// plus each device's CPU affinity and NUMA node. Pure function of an Inventory; thread-safe.
 #pragma once
 
 #include <string>

@@ -1,7 +1,7 @@
 // EventLog: the node's persistent event log. Hardware changes, anomalies, incidents, job
 // failures and operator notes are appended here, listed by the API and streamed to
 // `aion events --follow`. Thread-safe (writes go through the Store's mutex; last_id() is a
-// lock-free read that streams poll).
+// lock-free read that streams poll). load() is called once, before the log is shared.
 #pragma once
 
 #include <atomic>

@@ -5,8 +5,9 @@
 // while a large backlog goes. Pruner runs every owner's pruning at start and then
 // periodically on a thread of its own.
 //
-// Thread-safety: prune() is thread-safe (through the Store). Pruner: add() before start();
-// run_once(), start() and stop() from one thread.
+// Thread-safety: prune() and retention_from() are thread-safe (through the Store; a Config
+// read). Pruner is not thread-safe: add() before start(); run_once(), start() and stop()
+// from one thread; its own thread then runs the tasks, which must be thread-safe.
 #pragma once
 
 #include <chrono>
@@ -73,7 +74,7 @@ class Pruner {
   };
   const Clock& clock_;
   std::vector<Named> tasks_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards stopping_; cv_ waits on it
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
   std::thread thread_;

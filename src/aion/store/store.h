@@ -1,4 +1,5 @@
-// Store: the daemon's shared handle on the state database. Thread-safe.
+// Store: the daemon's shared handle on the state database. Thread-safe: with(), backup_to()
+// and path() (fixed at construction) may be called from any thread.
 //
 // One connection behind a mutex: with() runs a function on the Database while holding it, so
 // transactions and the statement cache are never used by two threads at once, and a
@@ -32,7 +33,7 @@ class Store {
   const std::filesystem::path& path() const { return db_->path(); }
 
  private:
-  std::mutex mu_;
+  std::mutex mu_;  // guards every use of *db_ (its connection, statements, transactions)
   std::unique_ptr<Database> db_;
 };
 

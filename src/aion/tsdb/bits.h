@@ -1,6 +1,7 @@
 // Bit-level writer and reader for the compressed chunk format: bits are packed most
 // significant first into bytes, so a stream reads back in the order it was written and two
-// streams compare byte for byte.
+// streams compare byte for byte. Not thread-safe: a writer or reader belongs to one thread
+// (the owning Chunk's).
 #pragma once
 
 #include <bit>

@@ -1,7 +1,9 @@
 // Block files: the persisted part of the metrics store. One file per flush holds, for each
 // series, the samples that were not yet on disk, as compressed chunks; a CRC-32C over the
 // whole file tells a damaged file from a good one. Files are written to a temporary name,
-// fsynced and renamed, so a crash leaves either the whole block or none of it.
+// fsynced and renamed, so a crash leaves either the whole block or none of it. Functions of
+// their arguments and the files named; thread-safe (the caller keeps two threads from
+// writing one path).
 //
 // Layout (integers little-endian):
 //   "AIONTSDB"  u32 version (1)  i64 min_t  i64 max_t  u32 series

@@ -36,6 +36,9 @@
 // '10' 8 | '110' 12 | '1110' 16 | '11110' 32 | '11111' 64. Format 2: '0' same | '10' window |
 // '110' new window | '111' integer delta in buckets '0' 4 | '10' 8 | '110' 16 | '111' 32
 // bits. Format 1: '0' same | '10' window | '11' new window.
+//
+// Thread-safety: a Chunk is a value and not thread-safe; const members only read, so a chunk
+// nobody appends to may be read from several threads (the Db locks around its chunks).
 #pragma once
 
 #include <bit>

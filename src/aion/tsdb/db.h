@@ -118,6 +118,9 @@ class Db {
 
   DbOptions options_;
   OpenReport opened_;
+  // mu_ guards series_, blocks_, next_seq_, floor_ms_ and unflushed_ (options_ and opened_
+  // are fixed once open() returns); flush_mu_ is taken before mu_ by flush(), compact() and
+  // apply_retention(), so block files are written and removed by one of them at a time.
   mutable std::mutex mu_;
   std::mutex flush_mu_;  // one flush at a time (the file is written without mu_)
   std::map<std::string, SeriesData, std::less<>> series_;

@@ -10,6 +10,10 @@
 //
 // In the rollup's own store, each aggregate is one series: the source key followed by "\x1f"
 // and "min", "max", "sum" or "count", all four with the bucket start as their timestamp.
+//
+// Thread-safety: a Rollup keeps no state beyond its Db, which is thread-safe, so query(),
+// series() and covered_until() may run on any thread while update() runs; update() is called
+// from one thread at a time (two at once could both build the same bucket).
 #pragma once
 
 #include <cstdint>
