@@ -1,5 +1,7 @@
 // Plain HTTP request/response values that route handlers see. The wire protocol (Beast) is
 // hidden in server.cc, so handlers and their tests stay light and never include Boost.
+// Plain values and pure functions; thread-safe (one Request belongs to one handler call).
+// An SseSource is polled by one connection's strand, one poll() at a time.
 #pragma once
 
 #include <map>

@@ -1,7 +1,9 @@
 // HwWatch: the daemon's view of hardware changes. check() discovers the machine, compares
 // it with the last stored snapshot, raises one event per change (kind "hw_change") and stores
 // a new snapshot when anything changed (or none existed). The daemon calls it at start and
-// every hw.rescan_interval_s on its own thread. Thread-safe; check() calls are serialised.
+// every hw.rescan_interval_s on its own thread. Thread-safe: check() (the rescan thread and
+// POST /v1/hw/rescan) and latest_json() may be called from any thread, and check() calls are
+// serialised; start() and stop() belong to the daemon's controlling thread.
 #pragma once
 
 #include <atomic>
@@ -42,8 +44,8 @@ class HwWatch {
   store::EventLog& events_;
   HostFs fs_;
   hw::DiscoveryOptions options_;
-  std::mutex check_mu_;
-  std::mutex wait_mu_;
+  std::mutex check_mu_;  // serialises check(): one discovery and snapshot write at a time
+  std::mutex wait_mu_;   // guards stopping_; wake_ waits on it
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;

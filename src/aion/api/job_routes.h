@@ -1,7 +1,9 @@
 // The scheduler's routes: submit, list, show, cancel, logs of jobs and the ranked queue.
 // Who runs a job: a unix-socket caller's own uid (root may name another user); a token
 // caller (TCP) must be an operator and name a user on its run-as list, never root or a
-// system account (uid below UID_MIN of `host`'s /etc/login.defs).
+// system account (uid below UID_MIN of `host`'s /etc/login.defs). Thread-safety: add the
+// routes before the server starts; the handlers run on any API worker thread at once, which
+// the JobManager allows.
 #pragma once
 
 #include "aion/api/router.h"

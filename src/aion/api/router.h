@@ -4,7 +4,8 @@
 // dispatch() finds the route, checks the caller's role (403 when too low), fills
 // Request::params and calls the handler; unknown paths get 404 and a known path with the
 // wrong method 405, all in the JSON error envelope. Routes are added at start-up, before the
-// server runs; after that the router is read-only and dispatch() is safe from any thread.
+// server runs (not thread-safe); after that the router is read-only and dispatch() and
+// runs_inline() are thread-safe, called from every API thread at once.
 // Handlers must not throw; one that does is answered with 500 and logged. Path parameters
 // are percent-decoded once, here; the server leaves them encoded (Request::raw_path).
 #pragma once

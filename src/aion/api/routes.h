@@ -1,6 +1,11 @@
 // The daemon's own routes: status, the API description, the event log (with a server-sent
 // event stream), API tokens, backups and config reload. Domain modules add theirs in their
 // own routes_<area>.cc files as they land.
+//
+// Thread-safety: add_daemon_routes() runs before the server starts. The handlers run on any
+// API thread at once (GET /v1/status inline on an I/O thread), so DaemonInfo is filled in
+// before the server starts and read-only after, and its functions must be thread-safe
+// (aiond's reload() locks; state() reads an atomic; listeners() are fixed once started).
 #pragma once
 
 #include <filesystem>

@@ -130,7 +130,7 @@ class WorkerPool {
     }
   }
 
-  std::mutex mu_;
+  std::mutex mu_;  // guards queue_ and stopping_; cv_ waits on it
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
@@ -187,7 +187,7 @@ class PeerTable {
     peers_.erase(peer);
   }
 
-  std::mutex mu_;
+  std::mutex mu_;                      // guards peers_
   std::map<std::string, Peer> peers_;  // guarded by mu_
 };
 
@@ -286,7 +286,7 @@ class Server::Impl {
   std::vector<ListenerInfo> infos;
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
-  std::mutex sessions_mu;
+  std::mutex sessions_mu;  // guards sessions (the acceptors add, stop() walks them)
   std::vector<std::weak_ptr<SessionBase>> sessions;
   long daemon_uid = static_cast<long>(::geteuid());
   bool started = false;

@@ -20,8 +20,12 @@
 //
 // start() binds and returns once the listeners accept; the I/O runs on `threads` threads of
 // the server's own. stop() closes the listeners, lets requests already being handled finish
-// (up to `grace`), then closes every connection and joins the threads. Both are called from
-// one controlling thread; the Router and Authenticator must outlive the server.
+// (up to `grace`), then closes every connection and joins the threads.
+//
+// Thread-safety: start() and stop() are called from one controlling thread; listeners()
+// (fixed once start() returns) and in_flight() (atomic) are thread-safe. Handlers and the
+// Authenticator are called from several threads at once; they and the Router must outlive
+// the server. The role_for_peer() and plaintext_tokens_refused() functions are thread-safe.
 #pragma once
 
 #include <sys/types.h>

@@ -58,7 +58,7 @@ class TokenStore {
     std::string hash;  // SHA-256(salt || secret)
     Identity identity;
   };
-  std::mutex cache_mu_;
+  std::mutex cache_mu_;                                 // guards verified_
   std::unordered_map<std::string, Verified> verified_;  // guarded by cache_mu_; token id ->
 };
 

@@ -3,7 +3,7 @@
 // do. Loaded from data/signatures/*.toml (schema_version 1, data/signatures/README.md) and
 // validated at load: a missing key, an unknown severity, a regex RE2 rejects or a capture
 // group aion does not know is an error naming the file and the entry. A Catalog is an
-// immutable value after loading; share it between threads freely.
+// immutable value after loading; thread-safe, share it between threads freely.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,8 @@
 // device's maximum, throttled clocks, disk space of / and the state directory, memory errors
 // (EDAC). Reads the host through HostFs (so a recorded tree stands in for the machine) and
 // NVIDIA GPUs through NVML when it loads. Each check says ok / warn / fail / skip (does not
-// apply here), what it found and what to do. Not thread-safe (NVML is not).
+// apply here), what it found and what to do. Thread-safe: run_doctor() keeps no state and
+// loads an Nvml of its own for the call (the daemon still runs one at a time, DoctorCache).
 #pragma once
 
 #include <filesystem>

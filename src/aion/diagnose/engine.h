@@ -32,7 +32,7 @@
 // confidence = score / sum of the incident's scores.
 //
 // Thread-safe: every public method may be called from any thread. The listener is called
-// without the engine's lock held, in the order updates happen.
+// without the engine's lock held, in the order updates happen, one call at a time.
 #pragma once
 
 #include <chrono>
@@ -133,12 +133,12 @@ class Engine {
   EngineOptions options_;
   std::map<int, std::string> pci_by_gpu_;
 
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards incidents_, next_id_ and stats_
   std::map<std::int64_t, Incident> incidents_;
   std::int64_t next_id_ = 1;
   EngineStats stats_;
   Listener listener_;
-  std::mutex listener_mu_;  // keeps listener calls in order
+  std::mutex listener_mu_;  // guards listener_; held across add() so listener calls keep order
 };
 
 // Device keys from named captures: pci addresses normalised to the sysfs form

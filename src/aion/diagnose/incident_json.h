@@ -1,6 +1,6 @@
 // JSON for incidents, remediation plans and outcomes, audit records and doctor checks: the
 // shapes of the /v1/incidents and /v1/doctor routes and of the CLI's --json output.
-// Include from .cc files only (it pulls in nlohmann::json).
+// Include from .cc files only (it pulls in nlohmann::json). Pure functions; thread-safe.
 #pragma once
 
 #include "aion/core/json.h"

@@ -1,7 +1,7 @@
 // Matcher: runs every pattern of a catalog over a log line in one pass (an RE2::Set, a
 // single DFA), then extracts the named captures (device references) of the patterns that
 // matched. Fallback signatures count only when nothing more specific matched the line.
-// Immutable after build(); match() is safe to call from several threads at once.
+// Immutable after build(); thread-safe: match() may be called from several threads at once.
 #pragma once
 
 #include <map>

@@ -2,8 +2,10 @@
 // thread of its own) and by the log sources (on_log_line), incidents persisted as they
 // change, a `incident` event when one opens, remediation and doctor on request.
 //
-// Log sources call DiagnoseService::on_log_line(source, time, text) from any thread; doctor()
-// is thread-safe and answers from a DoctorCache.
+// Thread-safety: create(), start() and stop() belong to the daemon's controlling thread.
+// Log sources call on_log_line(source, time, text) from any thread; doctor(), engine(),
+// incidents(), remediator() and catalog() are thread-safe (each object they return is), so
+// the API calls them from any worker. One thread follows the EventLog.
 #pragma once
 
 #include <atomic>
@@ -62,7 +64,7 @@ class DoctorCache {
   Compute compute_;
   std::chrono::milliseconds period_;
   const Clock& clock_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards computing_, computed_at_, checks_, generation_; cv_ waits on it
   std::condition_variable cv_;
   bool computing_ = false;                       // guarded by mu_
   std::optional<Clock::Monotonic> computed_at_;  // guarded by mu_
@@ -123,13 +125,14 @@ class DiagnoseService {
   IncidentStore incidents_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Remediator> remediator_;
-  std::set<std::int64_t> known_;  // incidents already announced (listener only)
+  std::set<std::int64_t> known_;  // incidents already announced (listener only: the Engine's
+                                  // listener_mu_ keeps its calls one at a time)
   DoctorCache doctor_cache_;
 
-  std::mutex mu_;
+  std::mutex mu_;  // guards stopping_; cv_ waits on it
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::int64_t last_event_ = 0;
+  std::int64_t last_event_ = 0;  // the loop thread's (set by start() before it runs)
   std::thread thread_;
 };
 

@@ -9,7 +9,7 @@
 // path means the file rotated meanwhile, and the new file is read from its start.
 // A line longer than kMaxLineBytes (a binary file, a runaway writer) is skipped up to its
 // '\n' and counted in oversized(), so a file without newlines never grows memory.
-// Not thread-safe.
+// Not thread-safe: a FileTail belongs to one reader thread (LogService's).
 #pragma once
 
 #include <cstdint>

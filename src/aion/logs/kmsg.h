@@ -7,7 +7,7 @@
 // records the ring buffer overwrote before it could read them (gaps in SEQ; EPIPE from the
 // kernel). A line longer than kMaxKmsgRecord (no kernel record is: garbage in a recorded
 // stream) is skipped to its '\n' and counted as malformed. Not thread-safe: one reader per
-// thread.
+// thread. The record parser is a pure function; thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Cuts a byte stream, fed in chunks of any size, into '\n'-ended lines of at most `max_line`
 // bytes. A longer line is dropped whole, however many chunks it spans, and holds no more than
-// `max_line` bytes while it passes: what a file tail and the kmsg reader share.
+// `max_line` bytes while it passes: what a file tail and the kmsg reader share. Not
+// thread-safe: a splitter belongs to its reader's thread.
 #pragma once
 
 #include <cstdint>

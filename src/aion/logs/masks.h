@@ -7,7 +7,7 @@
 // order, each to the output of the previous ones. The masked text carries each hidden value
 // as one placeholder byte (kPlaceholder); the values themselves come back in `values`, in
 // the order their placeholders appear, so a miner can report a line's parameters.
-// A MaskSet is immutable after loading and safe to use from any thread.
+// A MaskSet is immutable after loading; thread-safe, use it from any thread.
 //
 // Speed: a rule may name a built-in scanner (`scanner = "ip"`), hand-written code that gives
 // RE2's leftmost-first result for that rule's expression and is skipped when the line lacks

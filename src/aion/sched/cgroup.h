@@ -17,6 +17,10 @@
 //
 // All file access goes through HostFs, so the tree can be a test directory; only the BPF part
 // needs the real kernel.
+//
+// Thread-safe: detect_cgroups() and device_rule_for() keep no state, and a JobCgroup is
+// immutable once made (its members are const and act only on the kernel's files), so copies
+// may be used from any thread (the telemetry thread reads stats() of the scheduler's jobs).
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,6 @@
 // Jobs: what a user asks to run (JobSpec), and what became of it (Job). Plain values, with
 // parsing and checking of what users type ("64G", "0.25") and the JSON the API speaks.
+// Values and pure functions; thread-safe to read, one owner mutates.
 #pragma once
 
 #include <sys/types.h>

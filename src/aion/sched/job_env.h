@@ -1,6 +1,6 @@
 // The environment a job runs with: the submitter's variables plus what aion sets from the
 // job's allocation (AION_* and each vendor's visible-devices variables, GPU share limits). A
-// pure function of the job, its allocation and the node model; safe from any thread.
+// pure function of the job, its allocation and the node model; thread-safe.
 #pragma once
 
 #include <map>

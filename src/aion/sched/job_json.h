@@ -1,5 +1,5 @@
 // Jobs as JSON: the API's job resource and the stored form. Includes nlohmann::json, so only
-// .cc files that speak JSON include this.
+// .cc files that speak JSON include this. Pure functions; thread-safe.
 #pragma once
 
 #include "aion/core/json.h"

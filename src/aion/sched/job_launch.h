@@ -1,6 +1,8 @@
 // Launching one job: its directory, its cgroup (limits and denied devices), the launch file
 // aion-shim reads, and the shim itself, started in a session of its own. Called by
 // JobManager without its lock, one job at a time per call; reads only what it is given.
+// Thread-safe as long as the LaunchContext's objects are not changed meanwhile (the
+// JobManager's are fixed once it has started).
 #pragma once
 
 #include <filesystem>

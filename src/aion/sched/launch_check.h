@@ -3,7 +3,7 @@
 // aiond runs as root; a check made as root would tell any user whether a path exists where
 // they cannot look. These checks run on a short-lived thread whose filesystem uid, gid and
 // supplementary groups are the job's (Linux keeps them per thread), so a path the user cannot
-// reach reads exactly like one that does not exist. Stateless; safe from any thread.
+// reach reads exactly like one that does not exist. Stateless; thread-safe.
 #pragma once
 
 #include <string>

@@ -2,7 +2,8 @@
 // topology (NodeModel, built from an hw::Inventory), what is allocated now (NodeState) and a
 // request; output = a ranked list of candidate allocations with scores, or the reason none
 // fits. No cgroups, no processes, no clock: the cluster simulator and the Kubernetes extender
-// reuse it as is.
+// reuse it as is. Thread-safe: place() only reads the model and state it is given (no
+// shared state), so calls on different NodeStates, or on one nobody changes, may run at once.
 //
 // What a GPU expert would choose:
 //  - an N-GPU set with the best interconnect (NVLink/XGMI > same PCIe switch > several

@@ -1,7 +1,7 @@
 // The search context of one place() call (placement.h): what it knows about the node,
 // computed once so that scoring a GPU set reads flat arrays and allocates nothing, and the
 // CPU choice every kind of placement shares. Internal to placement; a Search lives on the
-// caller's stack for one call and is not shared between threads.
+// caller's stack for one call and is not thread-safe: it is not shared between threads.
 #pragma once
 
 #include <algorithm>

@@ -10,6 +10,12 @@
 // start, every job stored as running is re-adopted when its shim still runs, finished from its
 // status file when the shim recorded one, and otherwise marked lost with the reason; a job is
 // never started twice, because it is stored as running before its shim is started.
+//
+// Thread-safe: submit(), get(), list(), queue(), cancel(), read_log(), the hold and drain
+// members, requeue(), usage_now(), counts() and poke() may be called from any thread (the API
+// workers, telemetry, remediation). start() and stop() belong to the daemon's controlling
+// thread; model(), cgroup_caps() and isolation_summary() read what is fixed once start()
+// has returned.
 #pragma once
 
 #include <sys/types.h>
@@ -157,6 +163,10 @@ class JobManager {
   NodeModel model_;
   CgroupCaps caps_;
 
+  // mu_ guards dirty_ through fairshare_ below (state_'s NodeState included), and the loop
+  // thread holds it while it uses nvml_ (wake_ is unused: the loop sleeps in poll() on
+  // wake_fd_). The members above it are fixed once start() has returned; wake_fd_, nvml_ and
+  // thread_ are set by start() before the loop runs.
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool dirty_ = true;

@@ -1,6 +1,6 @@
 // RunnerConfig: how aiond's JobManager runs jobs, read from the [sched] section of the
 // config (plus hw.nvml_library) and the place of aion-shim. A plain value: the caller owns
-// it; the functions here only read the config and the file system.
+// it; the functions here only read the config and the file system, so they are thread-safe.
 #pragma once
 
 #include <chrono>

@@ -24,6 +24,9 @@
 // the requests of its pending and running jobs. "local" keeps placement's built-in best fit.
 // Whole-GPU sets are always chosen by placement's topology ranking (NVLink, PCIe, NUMA),
 // which sees more of one node than the cluster policies do.
+//
+// Thread-safety: make_plan(), rank_pending() and the checks are pure functions; thread-safe.
+// A FairShare is not thread-safe: its owner (the JobManager, under its mutex) serialises it.
 #pragma once
 
 #include <cstdint>

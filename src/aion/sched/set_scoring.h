@@ -1,7 +1,7 @@
 // Whole-GPU placement: scoring N-GPU sets by their links (worst pair, then the sum), what
 // they leave of the free GPUs and their NUMA spread; every set while there are few, else sets
 // grown greedily from each free GPU. Internal to placement; pure functions of the search
-// context, safe from any thread.
+// context; thread-safe.
 #pragma once
 
 #include <string>

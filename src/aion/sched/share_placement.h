@@ -1,7 +1,7 @@
 // GPU-share placement: a fractional job goes to the GPU that already has shares and still
 // fits it (best fit), or to the GPU a cluster placement policy picks with this node seen as a
 // one-node cluster (PlaceOptions::share_policy), so whole GPUs stay free for whole-GPU jobs.
-// Internal to placement; pure functions of the search context, safe from any thread.
+// Internal to placement; pure functions of the search context; thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -28,7 +28,8 @@
 //
 // The first `learn_rows` samples only train the estimates and score 0.
 //
-// Thread-compatible: one Detector must not be updated from two threads at once.
+// Thread-compatible, not thread-safe: one Detector must not be updated from two threads at
+// once (Telemetry keeps each on its loop thread); separate Detectors share nothing.
 #pragma once
 
 #include <array>

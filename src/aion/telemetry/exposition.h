@@ -2,7 +2,8 @@
 // \n escaped), a `# TYPE` line and one line per sample, `name{label="value",...} value`, with
 // label values escaped (\\, \", \n) and values as Go's strconv would print them (NaN, +Inf,
 // -Inf, shortest round-trip decimal otherwise). Families with the same name are merged into
-// one, families are sorted by name, so a scrape never sees a name twice.
+// one, families are sorted by name, so a scrape never sees a name twice. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,10 @@
 // utilisation as a bounded random walk with bursts, memory that follows it, temperature
 // that lags utilisation, power between idle and the board limit, SM clock that drops when
 // hot. Each GPU's series is seeded by its index, so a run is reproducible.
+//
+// The collectors are not thread-safe: each belongs to the telemetry loop thread, which
+// calls collect() (the NVML one keeps its Nvml, the simulated one its random walks).
+// gpu_labels() is a pure function; thread-safe.
 #pragma once
 
 #include <cstdint>

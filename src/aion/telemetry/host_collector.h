@@ -4,7 +4,8 @@
 // counters under /sys/class/infiniband, and NVMe controllers: the composite temperature from
 // their hwmon, and with root on the live machine the SMART / health log (log page 02h, read
 // with an admin command on /dev/nvmeN). A source that is missing or unreadable is skipped;
-// the rest is still collected.
+// the rest is still collected. Thread-safe: HostCollector is immutable after construction
+// and collect() keeps no state; parse_nvme_smart_log() is a pure function.
 #pragma once
 
 #include <cstdint>

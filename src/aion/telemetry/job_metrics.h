@@ -1,6 +1,6 @@
 // Job metrics: what each running job uses now, read from its cgroup by the scheduler
 // (sched::JobManager::usage_now), as metric families labelled by job id, name, user and
-// queue. A pure function; safe from any thread.
+// queue. A pure function; thread-safe.
 #pragma once
 
 #include <vector>

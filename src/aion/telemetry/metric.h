@@ -1,6 +1,7 @@
 // Metric families as Prometheus knows them: a name (units in the name, `_total` for
 // counters), a help text, a type, and samples that differ by their labels. What collectors
 // produce, what /metrics renders and what the store keeps (one series per name + labels).
+// Plain values and pure functions; thread-safe to read, one owner mutates.
 #pragma once
 
 #include <initializer_list>

@@ -10,7 +10,7 @@
 // earliest detection counts, worth tp * sigma(y) / sigma(-1); a window with none costs -fn;
 // a detection outside every window costs fp * sigma(y) after a window and -fp before any.
 //
-// All functions are thread-compatible (no shared state).
+// All functions are thread-safe: they share no state (the loaders read only their files).
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 // Metric queries: a Prometheus-style selector, `name`, `name{label="value",other!="x"}` or
 // `{label="value"}`, over a time range, raw or aggregated per step (avg, min, max, sum, last,
-// p95 of the samples in each step). Errors point at the offending column.
+// p95 of the samples in each step). Errors point at the offending column. Pure functions
+// over the stores, which are thread-safe; so the queries are thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,12 @@
 // disk every flush interval and kept under its retention, and the latest values are what
 // /metrics serves to Prometheus. A full disk stops persistence with an event (and resumes
 // with another once a flush succeeds again); it never stops the daemon.
+//
+// Thread-safety: add_source() before start(); start() and stop() from the daemon's
+// controlling thread. One loop thread collects, scores, flushes and rolls up (the sources'
+// collect() run there, and once in start() before it runs). import(), latest(), stores(),
+// db() and options() may be called from any thread between start() and stop() (the stores
+// are thread-safe; mu_ guards the rest).
 #pragma once
 
 #include <chrono>
@@ -120,6 +126,9 @@ class Telemetry {
   std::unique_ptr<tsdb::Db> db_;
   std::unique_ptr<tsdb::Rollup> minutely_, hourly_;
 
+  // mu_ guards stopping_, latest_, anomalies_, collect_errors_, persisting_ and
+  // last_flush_ms_ (below); cv_ waits on it. watches_ is the loop thread's; the rest is set
+  // by start() before the loop runs.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -9,7 +9,7 @@
 // of its own, replacing the least used one once `codes` are in use. Memory is fixed (kMaxLen
 // samples and kMaxCodes codes of kMaxLen floats, about 0.6 kB), observe() is O(codes * len).
 //
-// Thread-compatible.
+// Thread-compatible, not thread-safe: one codebook belongs to its Detector's thread.
 #pragma once
 
 #include <array>
