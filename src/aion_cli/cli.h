@@ -10,6 +10,10 @@
 // --strict: a command that warned (warn()) exits 1 instead of 0; main applies it, once the
 // command is done, through exit_status(). Commands whose exit status means something else
 // refuse --strict (strict_applies()).
+//
+// Not thread-safe: a command runs on the CLI's main thread, and the Context and the
+// functions here belong to it. Commands that serve (the extender) hand their server threads
+// objects of their own, never the Context.
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// Shell completion scripts generated from the command tree.
+// Shell completion scripts generated from the command tree. A pure function of the tree;
+// thread-safe.
 #pragma once
 
 #include <string>

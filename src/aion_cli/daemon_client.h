@@ -1,6 +1,7 @@
 // How CLI commands reach aiond: picks the socket (--socket, then the config's
 // daemon.socket, then the default candidates), connects, and turns transport and API
-// errors into the CLI's exit codes and messages.
+// errors into the CLI's exit codes and messages. Not thread-safe: called from the command's
+// thread with its Context (and the Client, one connection, is not thread-safe either).
 #pragma once
 
 #include <string>

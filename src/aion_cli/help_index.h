@@ -1,5 +1,6 @@
 // The index of every `aion` command, rendered from the command tree itself, so that the
-// README's command list cannot drift from the real commands. A pure function; no state.
+// README's command list cannot drift from the real commands. A pure function; no state;
+// thread-safe.
 #pragma once
 
 #include <string>

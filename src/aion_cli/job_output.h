@@ -1,6 +1,7 @@
 // A job's output (its stdout and stderr as aiond captured them) copied to our stdout: what
 // `aion run` streams and `aion logs ID` prints. Both live in different command files and
-// share this.
+// share this. Not thread-safe: one call at a time, on the main thread (with
+// cancel_on_interrupt it installs process-wide SIGINT and SIGTERM handlers).
 #pragma once
 
 #include <optional>

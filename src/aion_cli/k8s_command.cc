@@ -114,7 +114,7 @@ class LiveExtender {
 
  private:
   const ExtenderArgs& args_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards ext_ and mtime_ once the server's threads call current()
   std::shared_ptr<const k8s::Extender> ext_;
   std::filesystem::file_time_type mtime_;
 };

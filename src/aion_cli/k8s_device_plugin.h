@@ -2,6 +2,7 @@
 // aion-k8s-device-plugin helper that runs the plugin. The helper is a program of its own so
 // that gRPC (about 50 shared libraries) is loaded only by the plugin, not by every `aion`
 // command: `aion k8s device-plugin` parses the options and execs the helper with them.
+// Plain values and functions of their arguments (and of the program's own path); thread-safe.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
 // The machine a command reads: the host root and discovery options from --host-root,
-// --config ([hw], [[simulate.gpu]]) and the environment, as `aion hw` reads them.
+// --config ([hw], [[simulate.gpu]]) and the environment, as `aion hw` reads them. Not
+// thread-safe: these report through the command's Context, on its thread.
 #pragma once
 
 #include <optional>

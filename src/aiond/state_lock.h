@@ -1,7 +1,8 @@
 // StateLock: one aiond per state directory. Holds an exclusive flock on
 // <state_dir>/aiond.lock for the daemon's lifetime and records the holder's pid in it, so a
 // second daemon can say who holds the state. The lock goes away with the process, even on
-// SIGKILL, so a crash never leaves a stale lock.
+// SIGKILL, so a crash never leaves a stale lock. Not thread-safe, and needs none: the daemon's
+// main thread takes it once at start and holds it until exit.
 #pragma once
 
 #include <filesystem>

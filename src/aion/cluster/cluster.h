@@ -5,7 +5,9 @@
 // A node has CPU (milli), memory (MiB) and up to kMaxGpusPerNode GPUs of one model, each with
 // kMilli milli-GPU. A pod (PodRequest) takes CPU, memory and either whole GPUs or a share of
 // one GPU (num_gpu == 1, gpu_milli < 1000). Every change bumps the node's version, so callers
-// can cache per-node results. Not thread-safe; copies are independent.
+// can cache per-node results. Not thread-safe to change; its const members only read, so a
+// Cluster nobody changes may be read from several threads (the extender does); copies are
+// independent.
 #pragma once
 
 #include <array>

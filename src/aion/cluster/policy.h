@@ -19,8 +19,8 @@
 //               empty one, so empty nodes stay whole for multi-GPU pods longer whatever the
 //               caller's tie rule (with uniform ties it strands about half what fgd does on
 //               the Alibaba trace; see README, Cluster simulator)
-// Policies are immutable after construction and safe to share between threads; score() uses
-// only the Rng it is given.
+// Policies are immutable after construction and thread-safe to share between threads; score()
+// uses only the Rng it is given.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // starts on this machine's driver (or carries the build's ROCm, CANN, OpenVINO or Python),
 // how the Dockerfile gets its Python, the run arguments for device access, and an NGC/vendor
 // image with the framework inside as an alternative. Pure functions of the knowledge tables
-// and the machine; safe from any thread.
+// and the machine; thread-safe.
 #pragma once
 
 #include <string>

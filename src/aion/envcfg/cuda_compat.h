@@ -1,7 +1,7 @@
 // The CUDA rules for one build on one machine: whether every NVIDIA GPU has SASS or PTX it
 // can run, and whether the driver meets the build's CUDA at full, minor-version or forward
 // compatibility (with the upgrade that would fix it). A pure function of the knowledge
-// tables and the machine; safe from any thread.
+// tables and the machine; thread-safe.
 #pragma once
 
 #include <string>

@@ -5,7 +5,7 @@
 //
 // load_knowledge() rejects a table with a wrong schema_version, a missing field or a bad
 // regular expression with "file:line: what is wrong". A Knowledge is immutable after loading;
-// share it freely between threads.
+// thread-safe, share it freely between threads.
 #pragma once
 
 #include <filesystem>

@@ -1,7 +1,7 @@
 // ClusterView: aion's view of every node for the scheduler extender, read from a node state
 // file (JSON, schema_version 1; the format is described in extender.h): each node's GPUs,
 // model, CPU and memory with what is in use, and the target workload FGD measures against.
-// Plain values; parsing is a pure function, loading a thin wrapper over the file.
+// Plain values; parsing is a pure function, loading a thin wrapper over the file; thread-safe.
 #pragma once
 
 #include <cstdint>

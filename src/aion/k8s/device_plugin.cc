@@ -205,7 +205,7 @@ class DevicePlugin::Impl final : public v1beta1::DevicePlugin::Service {
   }
 
   PluginOptions options_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards devices_, generation_ and stopped_; cv_ waits on it
   std::condition_variable cv_;
   GpuDevices devices_;
   std::uint64_t generation_ = 0;

@@ -10,8 +10,9 @@
 // service (<plugin_dir>/kubelet.sock by default). The kubelet removes plugin sockets when it
 // restarts; socket_present() turns false then, and the caller starts a new plugin and
 // registers again. gRPC stays behind this header (compile time): link aion_k8s_plugin.
-// All methods are safe from any thread; stop() (also run by the destructor) waits for the
-// open ListAndWatch streams to end.
+// Thread-safe: all methods may be called from any thread (one mutex inside guards the device
+// list, shared by the poller and the gRPC threads); stop() (also run by the destructor)
+// waits for the open ListAndWatch streams to end.
 #pragma once
 
 #include <chrono>

@@ -25,7 +25,8 @@
 // failedNodes. Prioritize scores the nodes with the policy and maps the scores linearly onto
 // 0..10 (kube-scheduler's MaxExtenderPriority): the policy's best node gets 10, its worst
 // fitting node 0, nodes where the pod does not fit 0; a higher policy score never gets a lower
-// number. Immutable after create(); filter()/prioritize() are safe from any thread.
+// number. Immutable after create(); thread-safe: filter() and prioritize() may be called from
+// any thread at once (each call has its own Rng and reads the cluster view only).
 #pragma once
 
 #include <cstdint>

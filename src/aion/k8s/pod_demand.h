@@ -1,7 +1,7 @@
 // PodDemand: what a pod asks of a node, from its containers' resource requests (limits when a
 // request is missing) and aion's annotations (aion.io/gpu-share, aion.io/gpu-model; see
-// extender.h), and the Kubernetes quantity syntax they are written in. Pure functions; safe
-// from any thread.
+// extender.h), and the Kubernetes quantity syntax they are written in. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <cstdint>

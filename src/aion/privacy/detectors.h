@@ -7,7 +7,7 @@
 // Loading validates everything through core's Config loader: unknown keys and wrong types
 // fail with file:line:col, and a bad regex, unknown category or validator, or duplicate id
 // fails naming file:line of the [[detector]] entry and the field.
-// A DetectorSet is an immutable value after loading; share it between threads freely.
+// A DetectorSet is an immutable value after loading; thread-safe, share it between threads.
 #pragma once
 
 #include <filesystem>

@@ -2,7 +2,8 @@
 //
 // Secrets are always replaced. Every personal-data category is replaced unless listed in
 // privacy.keep; values in privacy.allow_values and e-mail addresses and host names in (or
-// under) privacy.allow_domains are kept. A Policy is a plain value; share it freely.
+// under) privacy.allow_domains are kept. A Policy is a plain value; thread-safe to read,
+// share it freely.
 #pragma once
 
 #include <array>

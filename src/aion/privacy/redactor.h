@@ -6,7 +6,7 @@
 // detector's expression runs on that line; detectors without literals (addresses, numbers)
 // and multi-line ones (PEM blocks) run over the whole text. Validators check each candidate.
 // Overlapping findings resolve by category rank (detectors.h), then length.
-// A Redactor is immutable after construction and safe to share between threads; a
+// A Redactor is immutable after construction and thread-safe, to share between threads; a
 // PlaceholderMap belongs to one request and is not thread-safe.
 #pragma once
 

@@ -2,7 +2,7 @@
 // loose and fast while what is reported stays right (a Luhn-valid card, an ID whose check
 // digit holds, a random-looking token, an IP address that is not a version string).
 // Each takes the value, the whole text and the value's offset in it (for context checks),
-// and the word lists of the DetectorSet. Stateless; safe from any thread.
+// and the word lists of the DetectorSet. Stateless; thread-safe.
 #pragma once
 
 #include <cstddef>

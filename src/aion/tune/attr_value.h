@@ -1,6 +1,6 @@
 // Attribute values: how a kernel attribute's text is read and compared (a number, a list of
 // numbers, a word, a bracketed choice, a CPU list) and the CPU list form "0-3,8". Pure
-// functions; safe from any thread.
+// functions; thread-safe.
 #pragma once
 
 #include <optional>

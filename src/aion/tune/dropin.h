@@ -1,6 +1,6 @@
 // Drop-ins: the files that make a tuning plan survive a reboot, sysctl.d for sysctls and
 // tmpfiles.d `w` lines for sysfs and procfs attributes (IRQ affinity is not persisted:
-// interrupt numbers change from boot to boot). Pure functions of the plan.
+// interrupt numbers change from boot to boot). Pure functions of the plan; thread-safe.
 #pragma once
 
 #include <string>

@@ -8,6 +8,8 @@
 // flock on <dir>/holds.lock, so that prologs and epilogs of concurrent jobs serialize. A hold
 // records the boot it was made in: after a reboot the kernel settings are gone (job tuning is
 // applied without persistence), so an old hold is dropped instead of being joined.
+// Thread-safe, and safe across processes: a HoldStore is immutable and every call takes the
+// flock on an open file description of its own.
 #pragma once
 
 #include <filesystem>

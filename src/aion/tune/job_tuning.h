@@ -6,8 +6,8 @@
 // changing the live machine needs root.
 //
 // State: the holds (holds.h) in <state_dir>/tune, the snapshots (snapshot.h) in
-// <state_dir>/tune/snapshots. No state of its own; concurrent prologs and epilogs serialise on
-// the hold store's lock.
+// <state_dir>/tune/snapshots. No state of its own; thread-safe: concurrent prologs and epilogs
+// (threads or processes) serialise on the hold store's lock.
 #pragma once
 
 #include <filesystem>

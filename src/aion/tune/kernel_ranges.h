@@ -1,6 +1,6 @@
 // KernelRanges: the ranges the kernel accepts for integer settings, loaded from
 // data/tune/kernel_ranges.toml (schema_version 1, a source per range). Immutable once
-// loaded; safe to read from any thread.
+// loaded; thread-safe to read from any thread.
 #pragma once
 
 #include <cstdint>

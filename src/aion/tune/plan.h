@@ -28,6 +28,7 @@
 // range (data/tune/kernel_ranges.toml), a number that does not parse, a word the kernel does
 // not offer (governor, scheduler, THP mode), a CPU that is not online. A setting this machine
 // lacks (no cpufreq in a VM, no such sysctl) is not an error: it is marked unsupported.
+// make_plan() only reads the host and the profile; thread-safe. A Plan is a plain value.
 #pragma once
 
 #include <cstdint>

@@ -16,7 +16,7 @@
 // in order, a key set again by a child replaces the parent's value in place, new keys follow.
 // A user profile with the name of a shipped one replaces it. Every error (syntax, unknown
 // field, missing reason or source, unknown key, inheritance cycle or unknown parent) names the
-// file, line and key. A catalog is an immutable value once loaded.
+// file, line and key. A catalog is an immutable value once loaded; thread-safe to read.
 #pragma once
 
 #include <filesystem>

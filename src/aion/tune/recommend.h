@@ -1,5 +1,6 @@
 // recommend(): which profile suits this node, from its hardware and, when aiond has been
-// collecting, from recent GPU telemetry. A pure function: the CLI gathers the inputs.
+// collecting, from recent GPU telemetry. A pure function (thread-safe): the CLI gathers the
+// inputs.
 //
 // Rules, in order: no accelerator -> "throughput" on a multi-socket or many-core machine,
 // else "balanced"; with telemetry, sustained GPU use (mean >= 50%) -> "ai-training", bursty
