@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies and runs every check CI runs: the release build and its ctest
 # suite, the asan preset (AddressSanitizer + UBSan) build and suite, a clang-format check of
-# src/ tests/ bench/, and the module layering check (scripts/check-layers.py, always). Prints
-# a summary; exits 1 when any stage fails.
+# src/ tests/ bench/, the module layering check (scripts/check-layers.py, always) and the
+# thread-safety documentation check (scripts/check-thread-safety.py, always). Prints a
+# summary; exits 1 when any stage fails.
 #   scripts/test.sh           everything (what .ci/run runs)
 #   scripts/test.sh --quick   skip the asan stages
 # Environment: AION_JOBS (parallel compile jobs, default: nproc). ctest runs 2 tests at a time.
@@ -80,6 +81,13 @@ layers_check() {
   return "$rc"
 }
 
+# Every header of src/ states its thread-safety and every mutex what it guards (STYLE.md);
+# the rule and its exceptions are in scripts/check-thread-safety.py.
+threads_check() {
+  echo "thread-safety: scripts/check-thread-safety.py (headers of src/ and their mutexes)"
+  python3 scripts/check-thread-safety.py .
+}
+
 if ! stage "dependencies" ./scripts/setup.sh --no-build; then
   echo "test: dependencies could not be installed; nothing else runs" >&2
   exit 1
@@ -95,6 +103,7 @@ if [ -f ../shared/tools/check-layers ]; then
 else
   stage "layering (in-repo)" layers_check
 fi
+stage "thread-safety docs" threads_check
 if ((quick)); then
   skip "asan build" "--quick"
   skip "asan tests" "--quick"
