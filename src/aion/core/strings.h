@@ -29,6 +29,10 @@ struct SplitOptions {
 };
 std::vector<std::string> split(std::string_view text, char sep, SplitOptions opts = {});
 
+// The words of `text`: the pieces between runs of ASCII whitespace, none of them empty.
+// "4096\t131072  6291456\n" gives {"4096", "131072", "6291456"}; "" and "  " give {}.
+std::vector<std::string> split_words(std::string_view text);
+
 // The items joined with `sep` between them: join({"a","b"}, ", ") is "a, b". Items are
 // anything a std::string_view can be made from, or integers (written in decimal).
 template <class Range>
