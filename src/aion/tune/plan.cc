@@ -7,6 +7,7 @@
 
 #include "aion/core/cpu_list.h"
 #include "aion/core/strings.h"
+#include "aion/hw/memory.h"
 #include "aion/hw/topology.h"
 
 namespace aion::tune {
@@ -180,14 +181,10 @@ Status plan_hugepages(PlannedSetting& ps, const HostFs& host, const KernelRanges
     if (percent) {
       auto meminfo = host.read(dir + "/meminfo", 1 << 20);
       if (!meminfo) return std::unexpected(meminfo.error());
-      std::int64_t total_kb = -1;
-      std::istringstream in(*meminfo);
-      for (std::string line; std::getline(in, line);) {
-        auto w = split_words(line);
-        if (w.size() >= 4 && w[2] == "MemTotal:") total_kb = parse_int(w[3]).value_or(-1);
-      }
-      if (total_kb < 0)
+      auto total_bytes = hw::parse_node_memtotal(*meminfo);
+      if (!total_bytes)
         return fail(ErrorCode::kParse, host.resolve(dir + "/meminfo").string() + ": no MemTotal");
+      const auto total_kb = static_cast<std::int64_t>(*total_bytes / 1024);
       pages = total_kb * *n / 100 / *size_kb;
     }
     t->want = std::to_string(pages);
