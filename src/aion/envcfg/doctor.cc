@@ -36,10 +36,9 @@ std::map<std::string, std::string> machine_vars(const Knowledge& kb, const Machi
   v["driver"] = m.nvidia_driver.is_empty() ? "(no NVIDIA driver loaded)" : m.nvidia_driver.text();
   const Toolkit* tk = m.nvidia_driver.is_empty() ? nullptr : kb.newest_toolkit_for(m.nvidia_driver);
   v["driver_cuda"] = tk ? tk->version.text() : "(none)";
-  std::string kind = m.accelerator_kind();
-  v["gpus"] = kind == "rocm"  ? m.describe_gpus("amd")
-              : kind == "npu" ? m.describe_gpus("huawei")
-                              : m.describe_gpus("nvidia");
+  // A machine without accelerators is described by its (absent) NVIDIA GPUs.
+  const std::string_view vendor = gpu_vendor(m.accelerator_kind());
+  v["gpus"] = m.describe_gpus(vendor.empty() ? "nvidia" : vendor);
   std::string cc, sm, gfx;
   for (const auto& g : m.gpus) {
     if (!g.cc.empty()) {

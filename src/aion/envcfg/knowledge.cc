@@ -259,7 +259,6 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
     f.source = s;
     kb.frameworks.push_back(std::move(f));
   }
-  static const std::set<std::string> kKinds = {"cuda", "rocm", "cpu", "openvino", "npu"};
   for (const auto* row : r.rows(r.root(), "release")) {
     Release rel;
     AION_TRY(fw, r.str(*row, "framework"));
@@ -280,15 +279,17 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
     for (const auto* vr : r.rows(*row, "variant")) {
       Variant var;
       AION_TRY(vname, r.str(*vr, "name"));
-      AION_TRY(kind, r.str(*vr, "kind"));
-      if (!kKinds.contains(kind))
+      AION_TRY(word, r.str(*vr, "kind"));
+      const auto kind = parse_backend(word);
+      if (!kind) {
         return r.bad(*vr,
-                     "variant kind '" + kind + "' is not one of cuda, rocm, cpu, openvino, npu");
+                     "variant kind '" + word + "' is not one of " + std::string(backend_words()));
+      }
       var.name = vname;
-      var.kind = kind;
+      var.kind = *kind;
       var.runtime = Version::parse(r.opt_str(*vr, "runtime"));
-      if ((kind == "cuda" || kind == "rocm" || kind == "npu") && var.runtime.is_empty())
-        return r.bad(*vr, "a " + kind + " variant needs 'runtime'");
+      if (has_runtime(*kind) && var.runtime.is_empty())
+        return r.bad(*vr, "a " + word + " variant needs 'runtime'");
       var.cudnn = r.opt_str(*vr, "cudnn");
       var.index = r.opt_str(*vr, "index");
       AION_TRY(inst, r.strings(*vr, "install", false));
@@ -308,7 +309,7 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
         if (!std::regex_match(a, kArch))
           return r.bad(*vr, "architecture '" + a + "' is not sm_XY or compute_XY");
       }
-      if (kind == "cuda" && var.archs.empty())
+      if (kind == Backend::kCuda && var.archs.empty())
         return r.bad(*vr, "a cuda variant needs 'archset' or 'archs' (the GPU code it carries)");
       rel.variants.push_back(std::move(var));
     }
@@ -338,11 +339,15 @@ Status load_images(TableReader& r, Knowledge& kb) {
   for (const auto* row : r.rows(r.root(), "image")) {
     Image im;
     AION_TRY(ref, r.str(*row, "ref"));
-    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(word, r.str(*row, "kind"));
     AION_TRY(os, r.str(*row, "os"));
     AION_TRY(s, r.str(*row, "source"));
+    const auto kind = parse_backend(word);
+    if (!kind) {
+      return r.bad(*row, "image kind '" + word + "' is not one of " + std::string(backend_words()));
+    }
     im.ref = ref;
-    im.kind = kind;
+    im.kind = *kind;
     im.os = os;
     im.source = s;
     im.runtime = Version::parse(r.opt_str(*row, "runtime"));
@@ -355,9 +360,14 @@ Status load_images(TableReader& r, Knowledge& kb) {
   }
   for (const auto* row : r.rows(r.root(), "access")) {
     Access a;
-    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(word, r.str(*row, "kind"));
     AION_TRY(args, r.strings(*row, "run_args", false));
-    a.kind = kind;
+    const auto kind = parse_backend(word);
+    if (!kind) {
+      return r.bad(*row,
+                   "access kind '" + word + "' is not one of " + std::string(backend_words()));
+    }
+    a.kind = *kind;
     a.run_args = args;
     a.note = r.opt_str(*row, "note");
     a.source = r.opt_str(*row, "source");
@@ -460,7 +470,7 @@ const OsInfo* Knowledge::platform(std::string_view id, std::string_view version)
   return nullptr;
 }
 
-const Access* Knowledge::access_for(std::string_view kind) const {
+const Access* Knowledge::access_for(Backend kind) const {
   for (const auto& a : access)
     if (a.kind == kind) return &a;
   return nullptr;

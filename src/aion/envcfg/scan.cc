@@ -237,7 +237,7 @@ class Scanner {
     Version ver = Version::parse(b.version);
     const Release* rel = release_of(b.framework, ver);
     std::string label = b.framework + " " + (b.version.empty() ? "(version unknown)" : b.version);
-    std::string kind = m_.accelerator_kind();
+    const Backend kind = m_.accelerator_kind();
     if (rel && !r_.python.empty()) {
       Version py = Version::parse(r_.python);
       if (py < Version::parse(rel->python_min.major_minor()) ||
@@ -249,10 +249,11 @@ class Scanner {
                 " --python X.Y)");
     }
     if (!b.cuda.empty()) {
-      if (kind != "cuda") {
-        add(kind == "cpu" ? "warning" : "error", b.framework,
+      if (kind != Backend::kCuda) {
+        add(kind == Backend::kCpu ? "warning" : "error", b.framework,
             label + " is a CUDA " + b.cuda + " build but this machine has no NVIDIA GPU" +
-                (kind == "cpu" ? " (it will run on the CPU)" : " (it has " + kind + " devices)"),
+                (kind == Backend::kCpu ? " (it will run on the CPU)"
+                                       : " (it has " + std::string(to_string(kind)) + " devices)"),
             "aion env plan " + b.framework + " prints the build for this machine");
         return;
       }
@@ -263,7 +264,7 @@ class Scanner {
       const Variant* build = nullptr;
       if (rel) {
         for (const auto& v : rel->variants) {
-          if (v.kind != "cuda") continue;
+          if (v.kind != Backend::kCuda) continue;
           if (!variant.empty() && v.name == variant) build = &v;
           bool same_cuda = v.runtime.major_minor() == Version::parse(b.cuda).major_minor();
           if (variant.empty() && same_cuda && (!build || v.is_default)) build = &v;
@@ -305,7 +306,7 @@ class Scanner {
       return;
     }
     if (!b.rocm.empty()) {
-      if (kind != "rocm") {
+      if (kind != Backend::kRocm) {
         add("error", b.framework,
             label + " is a ROCm build (hip " + b.rocm + ") but this machine has no AMD GPU",
             "aion env plan " + b.framework + " prints the build for this machine");
@@ -330,10 +331,9 @@ class Scanner {
         add("info", b.framework, label + ": ROCm " + rv.major_minor() + " build");
       return;
     }
-    if (kind == "cuda" || kind == "rocm")
+    if (kind == Backend::kCuda || kind == Backend::kRocm)
       add("warning", b.framework,
-          label + " is a CPU-only build: the " +
-              m_.describe_gpus(kind == "cuda" ? "nvidia" : "amd") +
+          label + " is a CPU-only build: the " + m_.describe_gpus(gpu_vendor(kind)) +
               " will not be used (torch.cuda.is_available() is False)",
           "aion env plan " + b.framework + " prints the GPU build and its --index-url");
   }
