@@ -6,6 +6,7 @@
 #include <charconv>
 #include <concepts>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,10 @@ std::optional<T> parse_int(std::string_view s) {
   if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
 }
+
+// `text` with every "{name}" of a name in `vars` replaced by its value, left to right; an
+// inserted value is not scanned again, and "{other}" names not in `vars` stay as they are.
+std::string fill_placeholders(std::string text, const std::map<std::string, std::string>& vars);
 
 // Levenshtein distance: the fewest single-character inserts, deletes and substitutions that
 // turn `a` into `b`. O(|a|*|b|) time, O(|b|) memory; for "did you mean" hints on short names.

@@ -23,14 +23,7 @@ const std::set<std::string, std::less<>> kActions = {"drain_gpu", "reset_gpu", "
 std::vector<std::string> expand(const std::vector<std::string>& tmpl,
                                 const std::map<std::string, std::string>& vars) {
   std::vector<std::string> out;
-  for (std::string a : tmpl) {
-    for (const auto& [k, v] : vars) {
-      const std::string key = "{" + k + "}";
-      for (auto p = a.find(key); p != std::string::npos; p = a.find(key, p + v.size()))
-        a.replace(p, key.size(), v);
-    }
-    out.push_back(std::move(a));
-  }
+  for (const auto& a : tmpl) out.push_back(fill_placeholders(a, vars));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "aion/core/json.h"
+#include "aion/core/strings.h"
 
 namespace aion::envcfg {
 namespace {
@@ -18,17 +19,6 @@ Version cuda_version_of(const std::string& text) {
     return Version::parse(std::to_string(n / 1000) + "." + std::to_string((n % 1000) / 10));
   }
   return Version::parse(text);
-}
-
-std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars) {
-    std::string key = "{" + k + "}";
-    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
-      text.replace(pos, key.size(), v);
-      pos += v.size();
-    }
-  }
-  return text;
 }
 
 std::map<std::string, std::string> machine_vars(const Knowledge& kb, const Machine& m) {
@@ -106,8 +96,8 @@ DoctorReport diagnose(std::string_view log, const Knowledge& kb, const Machine& 
     f.id = sig.id;
     f.title = sig.title;
     f.excerpt = first_line[i];
-    f.cause = fill(sig.cause, vars);
-    f.fix = fill(sig.fix, vars);
+    f.cause = fill_placeholders(sig.cause, vars);
+    f.fix = fill_placeholders(sig.fix, vars);
     f.source = sig.source;
     f.diagnosis = report.findings.empty();
     report.findings.push_back(std::move(f));

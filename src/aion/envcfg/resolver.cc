@@ -214,13 +214,7 @@ class Resolver {
 };
 
 std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars) {
-    std::string key = "{" + k + "}";
-    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
-      text.replace(pos, key.size(), v);
-      pos += v.size();
-    }
-  }
+  text = fill_placeholders(std::move(text), vars);
   std::string out;
   for (char ch : text) {
     if (ch == ' ' && !out.empty() && out.back() == ' ') continue;
