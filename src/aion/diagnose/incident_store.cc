@@ -1,6 +1,7 @@
 #include "aion/diagnose/incident_store.h"
 
 #include "aion/core/json.h"
+#include "aion/diagnose/incident_json.h"
 
 namespace aion::diagnose {
 namespace {
@@ -113,16 +114,7 @@ Result<Incident> read_one(store::Database& db, std::int64_t id) {
     x.evidence_count = static_cast<std::size_t>((*h)->column_int(3));
     x.first_ms = (*h)->column_int(4);
     Json d = Json::parse((*h)->column_text(5), nullptr, false);
-    if (d.is_object()) {
-      x.title = d.value("title", "");
-      x.component = d.value("component", "");
-      x.severity = d.value("severity", "");
-      x.meaning = d.value("meaning", "");
-      x.collect = d.value("collect", std::vector<std::string>{});
-      x.action = d.value("action", "");
-      x.playbook = d.value("playbook", "");
-      x.source = d.value("source", "");
-    }
+    if (d.is_object()) read_hypothesis_text(d, x);
     i.hypotheses.push_back(std::move(x));
   }
   auto e = db.prepare(
@@ -204,9 +196,7 @@ Status IncidentStore::save(const Incident& inc, const std::vector<std::int64_t>&
     }
     for (std::size_t k = 0; k < inc.hypotheses.size(); ++k) {
       const Hypothesis& h = inc.hypotheses[k];
-      Json detail = {{"title", h.title},       {"component", h.component}, {"severity", h.severity},
-                     {"meaning", h.meaning},   {"collect", h.collect},     {"action", h.action},
-                     {"playbook", h.playbook}, {"source", h.source}};
+      const Json detail = hypothesis_text_json(h);
       if (auto s = run("INSERT INTO diagnose_hypotheses(incident_id, rank, signature, "
                        "confidence, score, evidence_count, first_ms, detail) VALUES "
                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
