@@ -9,13 +9,9 @@
 
 namespace aion::cli {
 
-void add_admin_commands(Command& app, Context& ctx) {
-  Command admin = app.add("admin", "Administration: API tokens, backups (needs the admin role)");
-  admin.require_subcommand();
+namespace {
 
-  Command token = admin.add("token", "Bearer tokens for the TCP API");
-  token.require_subcommand();
-
+void add_token_create(Command& token, Context& ctx) {
   struct CreateArgs {
     std::string role = "viewer";
     std::string note;
@@ -53,7 +49,9 @@ void add_admin_commands(Command& app, Context& ctx) {
                  "`aion admin token revoke %s`.\n",
                  j.value("id", "").c_str(), j.value("role", "").c_str(), j.value("id", "").c_str());
   });
+}
 
+void add_token_ls(Command& token, Context& ctx) {
   Command ls = token.add("ls", "List tokens (never their secrets)");
   ls.action([&ctx] {
     auto client = connect_daemon(ctx);
@@ -82,7 +80,9 @@ void add_admin_commands(Command& app, Context& ctx) {
       t.print();
     }
   });
+}
 
+void add_token_revoke(Command& token, Context& ctx) {
   auto revoke_id = std::make_shared<std::string>();
   Command revoke = token.add("revoke", "Revoke a token; requests using it get 401 from now on");
   revoke.option("ID", *revoke_id, "Token id (from `aion admin token ls`)").required();
@@ -97,7 +97,10 @@ void add_admin_commands(Command& app, Context& ctx) {
       std::printf("token %s revoked\n", revoke_id->c_str());
     }
   });
+}
 
+// `aion admin hold` and `aion admin release`.
+void add_hold_commands(Command& admin, Context& ctx) {
   for (bool hold : {true, false}) {
     Command cmd =
         admin.add(hold ? "hold" : "release",
@@ -116,7 +119,10 @@ void add_admin_commands(Command& app, Context& ctx) {
       }
     });
   }
+}
 
+// `aion admin drain GPU` and `aion admin undrain GPU`.
+void add_drain_commands(Command& admin, Context& ctx) {
   struct DrainArgs {
     std::string gpu;
     std::string reason;
@@ -160,7 +166,9 @@ void add_admin_commands(Command& app, Context& ctx) {
       }
     });
   }
+}
 
+void add_backup_command(Command& admin, Context& ctx) {
   auto backup_file = std::make_shared<std::string>();
   Command backup = admin.add(
       "backup", "Copy the state database to FILE while the daemon runs (SQLite online backup)");
@@ -181,6 +189,22 @@ void add_admin_commands(Command& app, Context& ctx) {
     std::printf("backup written to %s (%lld bytes, integrity ok)\n", j.value("path", "").c_str(),
                 j.value("size_bytes", 0LL));
   });
+}
+
+}  // namespace
+
+void add_admin_commands(Command& app, Context& ctx) {
+  Command admin = app.add("admin", "Administration: API tokens, backups (needs the admin role)");
+  admin.require_subcommand();
+
+  Command token = admin.add("token", "Bearer tokens for the TCP API");
+  token.require_subcommand();
+  add_token_create(token, ctx);
+  add_token_ls(token, ctx);
+  add_token_revoke(token, ctx);
+  add_hold_commands(admin, ctx);
+  add_drain_commands(admin, ctx);
+  add_backup_command(admin, ctx);
 }
 
 }  // namespace aion::cli

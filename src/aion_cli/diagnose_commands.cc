@@ -159,7 +159,119 @@ void print_doctor(const Json& d) {
 
 }  // namespace
 
-void add_diagnose_commands(Command& app, Context& ctx) {
+namespace {
+
+struct DiagArgs {
+  std::string file;
+  long long window_s = 0;
+  std::string source;
+  std::string boot_time;
+};
+
+// The boot dmesg's "[ 812.123456]" times count from: --boot-time "this" (this machine's,
+// from /proc/uptime below host.root), an RFC 3339 time, or none (Clock::Wall{}).
+Result<Clock::Wall> boot_time_of(const Config& cfg, const std::string& text, Clock::Wall now,
+                                 int year) {
+  if (text == "this") {
+    const std::string root = cfg.get_string("host.root");
+    auto up = HostFs(root.empty() ? "/" : root).read("/proc/uptime");
+    if (!up) return std::unexpected(up.error());
+    return now - std::chrono::milliseconds(
+                     static_cast<std::int64_t>(std::strtod(up->c_str(), nullptr) * 1000));
+  }
+  if (text.empty()) return Clock::Wall{};
+  auto b = diagnose::parse_log_time(text, year, Clock::Wall{});
+  if (!b || text.front() == '[') {
+    return fail(ErrorCode::kInvalidArgument,
+                "--boot-time '" + text +
+                    "' is not a time: give RFC 3339 (2026-11-30T03:12:00Z) or \"this\"");
+  }
+  return *b;
+}
+
+// What `aion diagnose FILE` read and matched.
+struct DiagnoseRun {
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  std::size_t signatures = 0;
+  std::size_t patterns = 0;
+};
+
+void print_diagnosis(Context& ctx, const diagnose::Engine& engine, const DiagnoseRun& run) {
+  auto st = engine.stats();
+  auto incidents = engine.incidents();
+  if (ctx.json) {
+    Json arr = Json::array();
+    for (const auto& i : incidents) arr.push_back(diagnose::to_json(i));
+    Json out = {{"incidents", arr},
+                {"stats",
+                 {{"lines", st.lines},
+                  {"hits", st.hits},
+                  {"bytes", run.bytes},
+                  {"seconds", run.seconds},
+                  {"signatures", run.signatures},
+                  {"patterns", run.patterns}}}};
+    std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+    return;
+  }
+  for (const auto& i : incidents) {
+    print_incident(diagnose::to_json(i));
+    std::printf("\n");
+  }
+  std::fprintf(stderr, "%llu lines, %llu matched, %zu incident(s), %.0f lines/s\n",
+               static_cast<unsigned long long>(st.lines), static_cast<unsigned long long>(st.hits),
+               incidents.size(),
+               run.seconds > 0 ? static_cast<double>(st.lines) / run.seconds : 0.0);
+}
+
+void run_diagnose_file(Context& ctx, const DiagArgs& da) {
+  auto cfg = load_config(ctx);
+  if (!cfg) return;
+  auto options = diagnose::diagnose_options(*cfg, settings_from(*cfg).state_dir);
+  if (!options) return report(ctx, options.error());
+  auto k = diagnose::load_knowledge(*options);
+  if (!k) return report(ctx, k.error());
+  diagnose::EngineOptions eo;
+  eo.window = da.window_s > 0 ? std::chrono::seconds(da.window_s) : options->window;
+  diagnose::Engine engine((*k)->catalog, *(*k)->matcher, eo);
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (da.file != "-") {
+    file.open(da.file);
+    if (!file) return report(ctx, Error(ErrorCode::kNotFound, "cannot read " + da.file));
+    in = &file;
+  }
+  std::string source = !da.source.empty() ? da.source
+                       : da.file == "-"   ? "stdin"
+                                          : "file:" + da.file;
+  const Clock::Wall now = Clock::system().wall();
+  const int year = static_cast<int>(
+      std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(now)).year());
+  auto boot = boot_time_of(*cfg, da.boot_time, now, year);
+  if (!boot) return report(ctx, boot.error());
+  Clock::Wall t = now;
+  std::string line;
+  auto start = std::chrono::steady_clock::now();
+  DiagnoseRun run;
+  while (std::getline(*in, line)) {
+    run.bytes += line.size() + 1;
+    if (auto parsed = diagnose::parse_log_time(line, year, *boot)) t = *parsed;
+    // The operator chose this file as the node's log: its lines count as the kernel's
+    // (a job's output stays a job's), unlike aiond's live sources, whose origin is proven.
+    engine.on_log_line(source, t, line, source.starts_with("job:") ? "job" : "kernel");
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.signatures = (*k)->catalog.signatures().size();
+  run.patterns = (*k)->matcher->pattern_count();
+  print_diagnosis(ctx, engine, run);
+}
+
+}  // namespace
+
+namespace {
+
+// aion incidents
+void add_incidents_command(Command& app, Context& ctx) {
   auto limit = std::make_shared<int>(50);
   Command list = app.add("incidents", "Incidents the daemon diagnosed, newest first");
   list.option("--limit", *limit, "At most this many (default 50)").range(1, 10000);
@@ -174,7 +286,10 @@ void add_diagnose_commands(Command& app, Context& ctx) {
     }
     print_incident_list(Json::parse(*body, nullptr, false).value("incidents", Json::array()));
   });
+}
 
+// aion incident ID
+void add_incident_command(Command& app, Context& ctx) {
   auto id = std::make_shared<long long>(0);
   Command one =
       app.add("incident", "One incident: ranked root causes, evidence, linked jobs, audit trail");
@@ -190,7 +305,10 @@ void add_diagnose_commands(Command& app, Context& ctx) {
     }
     print_incident(Json::parse(*body, nullptr, false));
   });
+}
 
+// aion remediate ID
+void add_remediate_command(Command& app, Context& ctx) {
   struct RemArgs {
     long long id = 0;
     bool dry_run = false;
@@ -225,7 +343,9 @@ void add_diagnose_commands(Command& app, Context& ctx) {
     for (const auto& s : o.value("steps", Json::array()))
       if (s.value("outcome", "") == "failed") ctx.exit_code = kExitFailure;
   });
+}
 
+void add_doctor_command(Command& app, Context& ctx) {
   Command doc = app.add(
       "doctor",
       "Check the node now: GPU driver, persistence mode, pending ECC repairs, PCIe links, "
@@ -248,13 +368,10 @@ void add_diagnose_commands(Command& app, Context& ctx) {
     for (const auto& c : d["checks"]) ctx.warnings += c.value("status", "") == "warn" ? 1 : 0;
     if (d.value("status", "ok") == "fail") ctx.exit_code = kExitFailure;
   });
+}
 
-  struct DiagArgs {
-    std::string file;
-    long long window_s = 0;
-    std::string source;
-    std::string boot_time;
-  };
+// aion diagnose FILE
+void add_diagnose_file_command(Command& app, Context& ctx) {
   auto da = std::make_shared<DiagArgs>();
   Command diag =
       app.add("diagnose",
@@ -269,83 +386,17 @@ void add_diagnose_commands(Command& app, Context& ctx) {
   diag.option("--boot-time", da->boot_time,
               "When the boot began that dmesg's \"[ 812.123456]\" times count from: an RFC "
               "3339 time, or \"this\" for this machine's boot (default: shown as boot+SECONDS)");
-  diag.action([&ctx, da] {
-    auto cfg = load_config(ctx);
-    if (!cfg) return;
-    auto options = diagnose::diagnose_options(*cfg, settings_from(*cfg).state_dir);
-    if (!options) return report(ctx, options.error());
-    auto k = diagnose::load_knowledge(*options);
-    if (!k) return report(ctx, k.error());
-    diagnose::EngineOptions eo;
-    eo.window = da->window_s > 0 ? std::chrono::seconds(da->window_s) : options->window;
-    diagnose::Engine engine((*k)->catalog, *(*k)->matcher, eo);
-    std::ifstream file;
-    std::istream* in = &std::cin;
-    if (da->file != "-") {
-      file.open(da->file);
-      if (!file) return report(ctx, Error(ErrorCode::kNotFound, "cannot read " + da->file));
-      in = &file;
-    }
-    std::string source = !da->source.empty() ? da->source
-                         : da->file == "-"   ? "stdin"
-                                             : "file:" + da->file;
-    const Clock::Wall now = Clock::system().wall();
-    const int year = static_cast<int>(
-        std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(now)).year());
-    Clock::Wall boot{};
-    if (da->boot_time == "this") {
-      const std::string root = cfg->get_string("host.root");
-      auto up = HostFs(root.empty() ? "/" : root).read("/proc/uptime");
-      if (!up) return report(ctx, up.error());
-      boot = now - std::chrono::milliseconds(
-                       static_cast<std::int64_t>(std::strtod(up->c_str(), nullptr) * 1000));
-    } else if (!da->boot_time.empty()) {
-      auto b = diagnose::parse_log_time(da->boot_time, year, Clock::Wall{});
-      if (!b || da->boot_time.front() == '[') {
-        return report(ctx, Error(ErrorCode::kInvalidArgument,
-                                 "--boot-time '" + da->boot_time +
-                                     "' is not a time: give RFC 3339 (2026-11-30T03:12:00Z) or "
-                                     "\"this\""));
-      }
-      boot = *b;
-    }
-    Clock::Wall t = now;
-    std::string line;
-    auto start = std::chrono::steady_clock::now();
-    std::uint64_t bytes = 0;
-    while (std::getline(*in, line)) {
-      bytes += line.size() + 1;
-      if (auto parsed = diagnose::parse_log_time(line, year, boot)) t = *parsed;
-      // The operator chose this file as the node's log: its lines count as the kernel's
-      // (a job's output stays a job's), unlike aiond's live sources, whose origin is proven.
-      engine.on_log_line(source, t, line, source.starts_with("job:") ? "job" : "kernel");
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto st = engine.stats();
-    auto incidents = engine.incidents();
-    if (ctx.json) {
-      Json arr = Json::array();
-      for (const auto& i : incidents) arr.push_back(diagnose::to_json(i));
-      Json out = {{"incidents", arr},
-                  {"stats",
-                   {{"lines", st.lines},
-                    {"hits", st.hits},
-                    {"bytes", bytes},
-                    {"seconds", secs},
-                    {"signatures", (*k)->catalog.signatures().size()},
-                    {"patterns", (*k)->matcher->pattern_count()}}}};
-      std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
-      return;
-    }
-    for (const auto& i : incidents) {
-      print_incident(diagnose::to_json(i));
-      std::printf("\n");
-    }
-    std::fprintf(stderr, "%llu lines, %llu matched, %zu incident(s), %.0f lines/s\n",
-                 static_cast<unsigned long long>(st.lines),
-                 static_cast<unsigned long long>(st.hits), incidents.size(),
-                 secs > 0 ? static_cast<double>(st.lines) / secs : 0.0);
-  });
+  diag.action([&ctx, da] { run_diagnose_file(ctx, *da); });
+}
+
+}  // namespace
+
+void add_diagnose_commands(Command& app, Context& ctx) {
+  add_incidents_command(app, ctx);
+  add_incident_command(app, ctx);
+  add_remediate_command(app, ctx);
+  add_doctor_command(app, ctx);
+  add_diagnose_file_command(app, ctx);
 }
 
 }  // namespace aion::cli

@@ -85,11 +85,8 @@ std::optional<Machine> env_machine(Context& ctx, const EnvOptions& o, const Know
 }
 
 std::string machine_line(const Machine& m) {
-  std::string kind = m.accelerator_kind();
-  std::string gpus = kind == "cuda"   ? m.describe_gpus("nvidia")
-                     : kind == "rocm" ? m.describe_gpus("amd")
-                     : kind == "npu"  ? m.describe_gpus("huawei")
-                                      : "no supported accelerator";
+  const std::string_view vendor = aion::envcfg::gpu_vendor(m.accelerator_kind());
+  std::string gpus = vendor.empty() ? "no supported accelerator" : m.describe_gpus(vendor);
   std::string out = (m.name.empty() ? m.source : m.name) + ": " + gpus;
   if (!m.nvidia_driver.is_empty()) out += ", driver " + m.nvidia_driver.text();
   if (!m.rocm.is_empty()) out += ", ROCm " + m.rocm.text();
@@ -109,12 +106,13 @@ void print_plan(const Plan& p, const Machine& m) {
     for (const auto& w : p.ways_out) std::printf("  - [%s] %s\n", w.kind.c_str(), w.text.c_str());
   } else {
     std::string runtime =
-        p.kind == "cuda" ? "CUDA " + p.runtime + " (" +
-                               (p.compatibility == "minor" ? "minor-version" : p.compatibility) +
-                               " compatibility)"
-        : p.kind == "rocm" ? "ROCm " + p.runtime
-        : p.kind == "npu"  ? "CANN " + p.runtime
-                           : "none (" + p.kind + ")";
+        p.kind == Backend::kCuda
+            ? "CUDA " + p.runtime + " (" +
+                  (p.compatibility == "minor" ? "minor-version" : p.compatibility) +
+                  " compatibility)"
+        : p.kind == Backend::kRocm ? "ROCm " + p.runtime
+        : p.kind == Backend::kNpu  ? "CANN " + p.runtime
+                                   : "none (" + std::string(to_string(p.kind)) + ")";
     Table t;  // no header: one key per row
     auto row = [&t](const char* k, const std::string& v) { t.add({k, v}); };
     row("framework", p.display + " " + p.version + " (" + p.variant + ")");

@@ -44,7 +44,8 @@ std::optional<hw::Inventory> discover_machine(Context& ctx) {
   return discover(ctx, *m);
 }
 
-void print_summary(const hw::Inventory& inv) {
+// Host, CPU, caches, memory and hugepages: one key per row.
+void print_host(const hw::Inventory& inv) {
   Table head;  // no header: one key per row
   head.add({"Host", inv.hostname + " (Linux " + inv.kernel + ")"});
   head.add({"CPU", inv.cpu.model});
@@ -68,6 +69,9 @@ void print_summary(const hw::Inventory& inv) {
     }
   }
   head.print();
+}
+
+void print_numa(const hw::Inventory& inv) {
   std::printf("\nNUMA nodes\n");
   Table numa({"NODE", "CPUS", "MEMORY", "DISTANCES"});
   for (const auto& n : inv.numa_nodes) {
@@ -76,7 +80,9 @@ void print_summary(const hw::Inventory& inv) {
     numa.add({std::to_string(n.id), n.cpus, human_bytes(n.memory_bytes), d});
   }
   numa.print();
+}
 
+void print_accelerators(const hw::Inventory& inv) {
   std::printf("\nAccelerators\n");
   if (inv.accelerators.empty()) {
     std::printf(
@@ -99,7 +105,9 @@ void print_summary(const hw::Inventory& inv) {
     }
     t.print();
   }
+}
 
+void print_nics(const hw::Inventory& inv) {
   std::printf("\nNetwork interfaces\n");
   if (inv.nics.empty()) {
     std::printf("  none with hardware behind them\n");
@@ -113,6 +121,10 @@ void print_summary(const hw::Inventory& inv) {
     }
     t.print();
   }
+}
+
+// Disks, then NVMe controllers when there are any.
+void print_storage(const hw::Inventory& inv) {
   std::printf("\nDisks\n");
   if (inv.disks.empty()) {
     std::printf("  none\n");
@@ -134,6 +146,14 @@ void print_summary(const hw::Inventory& inv) {
     }
     t.print();
   }
+}
+
+void print_summary(const hw::Inventory& inv) {
+  print_host(inv);
+  print_numa(inv);
+  print_accelerators(inv);
+  print_nics(inv);
+  print_storage(inv);
 }
 
 void print_topology(const hw::Topology& t) {

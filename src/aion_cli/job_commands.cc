@@ -296,7 +296,10 @@ std::optional<Json> copy_job_output(Context& ctx, api::Client& client, long long
   return Json::parse(*body, nullptr, false);
 }
 
-void add_job_commands(Command& app, Context& ctx) {
+namespace {
+
+// aion run and aion submit
+void add_run_and_submit(Command& app, Context& ctx) {
   auto run_args = std::make_shared<JobArgs>();
   Command run = app.add(
       "run", "Run a job: queue it, stream its output, exit with its status (Ctrl-C cancels it)");
@@ -339,7 +342,10 @@ void add_job_commands(Command& app, Context& ctx) {
       std::printf("%lld\n", job->value("id", 0LL));
     }
   });
+}
 
+// aion ps and aion show ID
+void add_ps_and_show(Command& app, Context& ctx) {
   struct PsArgs {
     bool all = false;
     bool mine = false;
@@ -380,7 +386,10 @@ void add_job_commands(Command& app, Context& ctx) {
     }
     print_job(Json::parse(*body, nullptr, false));
   });
+}
 
+// aion cancel ID... and aion queue
+void add_cancel_and_queue(Command& app, Context& ctx) {
   auto cancel_ids = std::make_shared<std::vector<long long>>();
   Command cancel = app.add(
       "cancel", "Cancel jobs: pending ones at once, running ones get SIGTERM, then SIGKILL");
@@ -412,6 +421,14 @@ void add_job_commands(Command& app, Context& ctx) {
     }
     print_jobs(Json::parse(*body, nullptr, false)["jobs"], true);
   });
+}
+
+}  // namespace
+
+void add_job_commands(Command& app, Context& ctx) {
+  add_run_and_submit(app, ctx);
+  add_ps_and_show(app, ctx);
+  add_cancel_and_queue(app, ctx);
 }
 
 }  // namespace aion::cli

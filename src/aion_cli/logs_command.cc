@@ -116,30 +116,10 @@ void run_parse(Context& ctx, const ParseArgs& a) {
 
 }  // namespace
 
-void add_logs_commands(Command& app, Context& ctx) {
-  // `aion logs ID`: a job's output; its subcommands mine log templates.
-  struct JobArgs {
-    long long id = 0;
-    bool follow = false;
-  };
-  auto job = std::make_shared<JobArgs>();
-  Command logs = app.add(
-      "logs", "A job's output (stdout and stderr); -f follows it. Also: logs parse|templates|tail");
-  logs.option("ID", job->id, "Job id");
-  logs.flag("-f,--follow", job->follow, "Keep printing until the job ends");
-  logs.action([&ctx, job, logs] {
-    if (logs.ran_subcommand()) return;
-    if (job->id <= 0) {
-      std::fprintf(stderr, "aion: logs: give a job ID, or one of parse, templates, tail\n");
-      ctx.exit_code = kExitUsage;
-      return;
-    }
-    auto client = connect_daemon(ctx);
-    if (!client) return;
-    // Errors are reported inside; the job as it ended is of no use here.
-    copy_job_output(ctx, *client, job->id, job->follow, false);
-  });
+namespace {
 
+// aion logs parse FILE
+void add_logs_parse(Command& logs, Context& ctx) {
   auto pa = std::make_shared<ParseArgs>();
   Command parse =
       logs.add("parse",
@@ -152,7 +132,10 @@ void add_logs_commands(Command& app, Context& ctx) {
                "<Content> is mined)");
   parse.option("--masks", pa->masks, "Masking rules (default: <data dir>/logs/masks.toml)");
   parse.action([&ctx, pa] { run_parse(ctx, *pa); });
+}
 
+// aion logs templates and aion logs tail: what aiond mined
+void add_logs_daemon_views(Command& logs, Context& ctx) {
   struct DaemonArgs {
     std::string since;
     int limit = 100;
@@ -201,6 +184,36 @@ void add_logs_commands(Command& app, Context& ctx) {
     }
     t.print();
   });
+}
+
+}  // namespace
+
+void add_logs_commands(Command& app, Context& ctx) {
+  // `aion logs ID`: a job's output; its subcommands mine log templates.
+  struct JobArgs {
+    long long id = 0;
+    bool follow = false;
+  };
+  auto job = std::make_shared<JobArgs>();
+  Command logs = app.add(
+      "logs", "A job's output (stdout and stderr); -f follows it. Also: logs parse|templates|tail");
+  logs.option("ID", job->id, "Job id");
+  logs.flag("-f,--follow", job->follow, "Keep printing until the job ends");
+  logs.action([&ctx, job, logs] {
+    if (logs.ran_subcommand()) return;
+    if (job->id <= 0) {
+      std::fprintf(stderr, "aion: logs: give a job ID, or one of parse, templates, tail\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    // Errors are reported inside; the job as it ended is of no use here.
+    copy_job_output(ctx, *client, job->id, job->follow, false);
+  });
+
+  add_logs_parse(logs, ctx);
+  add_logs_daemon_views(logs, ctx);
 }
 
 }  // namespace aion::cli

@@ -42,11 +42,10 @@ std::string number(double v) {
 
 }  // namespace
 
-void add_metrics_commands(Command& app, Context& ctx) {
-  Command metrics = app.add(
-      "metrics", "Host, GPU and job metrics kept by aiond (also served to Prometheus at /metrics)");
-  metrics.require_subcommand();
+namespace {
 
+// aion metrics ls [selector]
+void add_metrics_ls(Command& metrics, Context& ctx) {
   auto match = std::make_shared<std::string>();
   Command ls = metrics.add("ls", "List the stored series and their latest value");
   ls.option("selector", *match,
@@ -78,87 +77,105 @@ void add_metrics_commands(Command& app, Context& ctx) {
                 st.value("series", 0LL), st.value("samples", 0LL),
                 st.value("memory_bytes", 0.0) / 1024, st.value("disk_bytes", 0.0) / 1024);
   });
+}
 
+// aion metrics import FILE
+void add_metrics_import(Command& metrics, Context& ctx) {
   auto import_file = std::make_shared<std::string>();
-  Command import = metrics.add(
+  Command import_cmd = metrics.add(
       "import",
       "Store samples in the Prometheus text format (`name{label=\"v\"} value [timestamp_ms]` "
       "per line) in aiond, e.g. a training job's own metrics; needs operator");
-  import.option("file", *import_file, "The file, or - for standard input").required();
-  import.action([&ctx, import_file] {
+  import_cmd.option("file", *import_file, "The file, or - for standard input").required();
+  import_cmd.action([&ctx, import_file] {
     std::string text;
-  if (*import_file == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    std::ifstream in(*import_file, std::ios::binary);
-    if (!in) {
-      report(ctx, Error(ErrorCode::kNotFound, "cannot read " + *import_file));
-      ctx.exit_code = kExitUsage;
+    if (*import_file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    } else {
+      std::ifstream in(*import_file, std::ios::binary);
+      if (!in) {
+        report(ctx, Error(ErrorCode::kNotFound, "cannot read " + *import_file));
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    auto body = call(ctx, *client, "POST", "/v1/metrics/import", text);
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
       return;
     }
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  auto client = connect_daemon(ctx);
-  if (!client) return;
-  auto body = call(ctx, *client, "POST", "/v1/metrics/import", text);
-  if (!body) return;
-  if (ctx.json) {
-    std::printf("%s\n", body->c_str());
-    return;
-  }
-  Json j = Json::parse(*body, nullptr, false);
-  std::printf("stored %lld samples", j.value("samples", 0LL));
-  if (j.value("rejected", 0LL) > 0) {
-    std::printf("; %lld refused (a series takes samples in time order), first: %s",
-                j.value("rejected", 0LL), j.value("first_rejection", "").c_str());
-    ctx.exit_code = kExitFailure;
-  }
-  std::printf("\n");
-});
+    Json j = Json::parse(*body, nullptr, false);
+    std::printf("stored %lld samples", j.value("samples", 0LL));
+    if (j.value("rejected", 0LL) > 0) {
+      std::printf("; %lld refused (a series takes samples in time order), first: %s",
+                  j.value("rejected", 0LL), j.value("first_rejection", "").c_str());
+      ctx.exit_code = kExitFailure;
+    }
+    std::printf("\n");
+  });
+}
 
-struct QueryArgs {
-  std::string selector;
-  std::string since = "1h";
-  std::string step;
-  std::string agg;
-};
-auto q = std::make_shared<QueryArgs>();
-Command query =
-    metrics.add("query", "Samples of the series a selector matches, raw or aggregated per step");
-query.option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}").required();
-query.option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
-query.option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
-query.option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
-query.action([&ctx, q] {
-  auto client = connect_daemon(ctx);
-  if (!client) return;
-  std::string target =
-      "/v1/metrics/query?q=" + api::url_encode(q->selector) + "&since=" + api::url_encode(q->since);
-  if (!q->step.empty()) target += "&step=" + api::url_encode(q->step);
-  if (!q->agg.empty()) target += "&agg=" + api::url_encode(q->agg);
-  auto body = call(ctx, *client, "GET", target);
-  if (!body) return;
-  if (ctx.json) {
-    std::printf("%s\n", body->c_str());
-    return;
-  }
-  Json j = Json::parse(*body, nullptr, false);
-  bool first = true;
-  for (const auto& s : j.value("result", Json::array())) {
-    if (!first) std::printf("\n");
-    first = false;
-    std::printf("%s\n", s.value("series", "").c_str());
-    Table t({"TIME", "VALUE"});
-    for (const auto& p : s.value("points", Json::array())) {
-      t.add({local_time(p[0].get<long long>()), number(p[1].get<double>())});
+// aion metrics query SELECTOR
+void add_metrics_query(Command& metrics, Context& ctx) {
+  struct QueryArgs {
+    std::string selector;
+    std::string since = "1h";
+    std::string step;
+    std::string agg;
+  };
+  auto q = std::make_shared<QueryArgs>();
+  Command query =
+      metrics.add("query", "Samples of the series a selector matches, raw or aggregated per step");
+  query.option("selector", q->selector, "NAME or NAME{label=\"value\",other!=\"x\"}").required();
+  query.option("--since", q->since, "How far back: 90s, 15m, 1h, 2d (default 1h)");
+  query.option("--step", q->step, "Aggregate per step of this length (e.g. 1m)");
+  query.option("--agg", q->agg, "avg (default with --step), min, max, sum, last, p95, raw");
+  query.action([&ctx, q] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    std::string target = "/v1/metrics/query?q=" + api::url_encode(q->selector) +
+                         "&since=" + api::url_encode(q->since);
+    if (!q->step.empty()) target += "&step=" + api::url_encode(q->step);
+    if (!q->agg.empty()) target += "&agg=" + api::url_encode(q->agg);
+    auto body = call(ctx, *client, "GET", target);
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
     }
-    if (t.empty()) {
-      std::printf("  (no samples in the last %s)\n", q->since.c_str());
-    } else {
-      t.print();
+    Json j = Json::parse(*body, nullptr, false);
+    bool first = true;
+    for (const auto& s : j.value("result", Json::array())) {
+      if (!first) std::printf("\n");
+      first = false;
+      std::printf("%s\n", s.value("series", "").c_str());
+      Table t({"TIME", "VALUE"});
+      for (const auto& p : s.value("points", Json::array())) {
+        t.add({local_time(p[0].get<long long>()), number(p[1].get<double>())});
+      }
+      if (t.empty()) {
+        std::printf("  (no samples in the last %s)\n", q->since.c_str());
+      } else {
+        t.print();
+      }
     }
-  }
-});
-}  // namespace aion::cli
+  });
+}
+
+}  // namespace
+
+void add_metrics_commands(Command& app, Context& ctx) {
+  Command metrics = app.add(
+      "metrics", "Host, GPU and job metrics kept by aiond (also served to Prometheus at /metrics)");
+  metrics.require_subcommand();
+
+  add_metrics_ls(metrics, ctx);
+  add_metrics_import(metrics, ctx);
+  add_metrics_query(metrics, ctx);
+}
 
 }  // namespace aion::cli

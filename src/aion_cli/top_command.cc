@@ -89,12 +89,12 @@ std::string label(const Series& s, const char* key) {
   return s.labels.is_object() ? s.labels.value(key, "") : "";
 }
 
-// One frame. Rates of counters come from the sample times aiond recorded: a series not
-// sampled again since the last frame keeps its last rate.
-Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::string, Prev>& prev) {
-  Frame f;
-  f.time = Clock::system().wall();
-  auto rate = [&](const std::string& key, const Series& s) -> double {
+// Rates of counters from the sample times aiond recorded: a series not sampled again since
+// the last frame keeps its last rate.
+struct Rates {
+  std::map<std::string, Prev>& prev;
+
+  double operator()(const std::string& key, const Series& s) const {
     Prev& p = prev[key];
     if (p.t_ms != 0 && s.t_ms > p.t_ms && s.value >= p.value) {
       p.rate = (s.value - p.value) * 1000.0 / static_cast<double>(s.t_ms - p.t_ms);
@@ -104,8 +104,11 @@ Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::stri
       p.value = s.value;
     }
     return p.rate;
-  };
-  // Host: busy share of all CPUs from aion_cpu_seconds_total.
+  }
+};
+
+// Host: busy share of all CPUs from aion_cpu_seconds_total, memory in use, load.
+void host_into(const std::multimap<std::string, Series>& m, const Rates& rate, Frame& f) {
   double busy = 0, all = 0;
   bool rates = true;
   auto [cb, ce] = m.equal_range("aion_cpu_seconds_total");
@@ -133,8 +136,10 @@ Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::stri
   }
   if (auto it = m.find("aion_load1"); it != m.end() && it->second.value >= 0)
     f.load1 = it->second.value;
+}
 
-  // GPUs, by index.
+// GPUs, by index.
+void gpus_into(const std::multimap<std::string, Series>& m, Frame& f) {
   std::map<int, GpuRow> gpus;
   const std::pair<const char*, std::optional<double> GpuRow::*> fields[] = {
       {"aion_gpu_utilization_ratio", &GpuRow::utilization_ratio},
@@ -154,8 +159,10 @@ Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::stri
     }
   }
   for (auto& [idx, g] : gpus) f.gpus.push_back(std::move(g));
+}
 
-  // Jobs.
+// Jobs: CPU rate, memory and GPUs.
+void jobs_into(const std::multimap<std::string, Series>& m, const Rates& rate, Frame& f) {
   auto [jb, je] = m.equal_range("aion_job_cpu_seconds_total");
   for (auto it = jb; it != je; ++it) {
     JobRow j;
@@ -173,6 +180,16 @@ Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::stri
     }
     f.jobs.push_back(std::move(j));
   }
+}
+
+// One frame; `prev` carries the counters' last samples from frame to frame.
+Frame make_frame(const std::multimap<std::string, Series>& m, std::map<std::string, Prev>& prev) {
+  Frame f;
+  f.time = Clock::system().wall();
+  const Rates rate{prev};
+  host_into(m, rate, f);
+  gpus_into(m, f);
+  jobs_into(m, rate, f);
   return f;
 }
 

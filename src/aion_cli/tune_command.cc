@@ -388,11 +388,10 @@ TelemetrySummary gather_telemetry(const Context& ctx) {
 
 }  // namespace
 
-void add_tune_commands(Command& app, Context& ctx) {
-  Command tune = app.add(
-      "tune", "Tuning profiles (sysctl, THP, hugepages, CPU, IRQ, I/O) with snapshot and rollback");
-  tune.require_subcommand();
+namespace {
 
+// aion tune list, aion tune show PROFILE
+void add_list_and_show(Command& tune, Context& ctx) {
   tune.add("list", "The profiles: shipped ones and those in /etc/aion/profiles").action([&ctx] {
     auto env = load_env(ctx);
     if (!env) return;
@@ -416,7 +415,10 @@ void add_tune_commands(Command& app, Context& ctx) {
     }
     print_show(*r, ctx.json);
   });
+}
 
+// aion tune diff PROFILE, aion tune apply PROFILE
+void add_diff_and_apply(Command& tune, Context& ctx) {
   auto diff_name = std::make_shared<std::string>();
   Command diff =
       tune.add("diff", "What applying a profile would change on this machine: current vs target");
@@ -454,7 +456,10 @@ void add_tune_commands(Command& app, Context& ctx) {
     print_apply(*r, env->store, ctx.json);
     if (!r->ok) ctx.exit_code = kExitFailure;
   });
+}
 
+// aion tune rollback [SNAPSHOT]
+void add_rollback(Command& tune, Context& ctx) {
   auto rollback_id = std::make_shared<std::string>();
   Command rollback_cmd =
       tune.add("rollback", "Restore every value a snapshot holds (default: the latest active one)");
@@ -494,7 +499,10 @@ void add_tune_commands(Command& app, Context& ctx) {
     print_rollback(*r, ctx.json);
     if (!r->ok) ctx.exit_code = kExitFailure;
   });
+}
 
+// aion tune status, aion tune recommend
+void add_status_and_recommend(Command& tune, Context& ctx) {
   tune.add("status", "The active profile and every snapshot with its state").action([&ctx] {
     auto env = load_env(ctx);
     if (!env) return;
@@ -535,6 +543,19 @@ void add_tune_commands(Command& app, Context& ctx) {
         for (const auto& reason : r.reasons) std::printf("  - %s\n", reason.c_str());
         std::printf("\n`aion tune diff %s` shows what it would change.\n", r.profile.c_str());
       });
+}
+
+}  // namespace
+
+void add_tune_commands(Command& app, Context& ctx) {
+  Command tune = app.add(
+      "tune", "Tuning profiles (sysctl, THP, hugepages, CPU, IRQ, I/O) with snapshot and rollback");
+  tune.require_subcommand();
+
+  add_list_and_show(tune, ctx);
+  add_diff_and_apply(tune, ctx);
+  add_rollback(tune, ctx);
+  add_status_and_recommend(tune, ctx);
 }
 
 }  // namespace aion::cli

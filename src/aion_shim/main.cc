@@ -233,45 +233,25 @@ unsigned long long copy_output(int in, int log_fd, unsigned long long cap, pid_t
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (argc != 2 || argv[1][0] != '/') {
-    std::fprintf(stderr, "usage: aion-shim /absolute/job/dir (started by aiond, not by hand)\n");
-    return 2;
-  }
-  g_dir = argv[1];
-  ::umask(022);
-  if (::getsid(0) != ::getpid()) (void)::setsid();
+namespace {
+
+// SIGINT/SIGHUP/SIGPIPE/SIGQUIT ignored; SIGTERM forwarded to the job (on_term), and
+// unblocked: aiond starts us with SIGTERM blocked, and a stop sent meanwhile comes now.
+void install_signal_handlers() {
   for (int sig : {SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_IGN);
   struct sigaction term {};
   term.sa_handler = on_term;
   sigemptyset(&term.sa_mask);
   term.sa_flags = SA_RESTART;
   ::sigaction(SIGTERM, &term, nullptr);
-  sigset_t unblock;  // aiond starts us with SIGTERM blocked; a stop sent meanwhile comes now
+  sigset_t unblock;
   sigemptyset(&unblock);
   sigaddset(&unblock, SIGTERM);
   ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+}
 
-  // The lock tells a restarted aiond that this shim is alive even before shim.pid exists.
-  // Close-on-exec: the job itself must not hold it.
-  int lock = ::open((g_dir + "/shim.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0) die("cannot open " + g_dir + "/shim.lock: " + std::strerror(errno));
-  while (::flock(lock, LOCK_EX) != 0) {
-    if (errno != EINTR) die("cannot lock " + g_dir + "/shim.lock: " + std::strerror(errno));
-  }
-  if (::access((g_dir + "/launch").c_str(), F_OK) != 0 && errno == ENOENT) {
-    std::fprintf(stderr, "aion-shim: %s/launch is gone: aiond requeued the job; exiting\n",
-                 g_dir.c_str());
-    return 0;
-  }
-
-  if (!write_atomic(g_dir + "/shim.pid", std::to_string(::getpid()) + " " +
-                                             std::to_string(start_time_of_self()) + "\n")) {
-    die("cannot write " + g_dir + "/shim.pid: " + std::strerror(errno));
-  }
-
-  std::string launch;
-  if (!read_file(g_dir + "/launch", launch)) die("cannot read " + g_dir + "/launch");
+// What JOBDIR/launch asks for.
+struct Launch {
   std::string exe, cwd = "/", log;
   unsigned long long log_max = 0;
   uid_t uid = ::getuid();
@@ -279,6 +259,11 @@ int main(int argc, char** argv) {
   std::vector<gid_t> groups;
   std::vector<std::string> args, env, procs;
   bool set_groups = false;
+};
+
+// The NUL-separated key=value records of the launch file; unknown keys are ignored.
+Launch parse_launch(const std::string& launch) {
+  Launch l;
   for (std::size_t pos = 0; pos < launch.size();) {
     std::size_t end = launch.find('\0', pos);
     if (end == std::string::npos) end = launch.size();
@@ -288,122 +273,118 @@ int main(int argc, char** argv) {
     if (eq == std::string::npos) continue;
     std::string k = rec.substr(0, eq), v = rec.substr(eq + 1);
     if (k == "exe")
-      exe = v;
+      l.exe = v;
     else if (k == "arg")
-      args.push_back(v);
+      l.args.push_back(v);
     else if (k == "env")
-      env.push_back(v);
+      l.env.push_back(v);
     else if (k == "cwd")
-      cwd = v;
+      l.cwd = v;
     else if (k == "log")
-      log = v;
+      l.log = v;
     else if (k == "log_max")
-      log_max = std::strtoull(v.c_str(), nullptr, 10);
+      l.log_max = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "procs")
-      procs.push_back(v);
+      l.procs.push_back(v);
     else if (k == "uid")
-      uid = static_cast<uid_t>(std::strtoul(v.c_str(), nullptr, 10));
+      l.uid = static_cast<uid_t>(std::strtoul(v.c_str(), nullptr, 10));
     else if (k == "gid")
-      gid = static_cast<gid_t>(std::strtoul(v.c_str(), nullptr, 10));
+      l.gid = static_cast<gid_t>(std::strtoul(v.c_str(), nullptr, 10));
     else if (k == "groups") {
-      set_groups = true;
+      l.set_groups = true;
       for (std::size_t p = 0; p < v.size();) {
         std::size_t c = v.find(',', p);
         if (c == std::string::npos) c = v.size();
-        if (c > p) groups.push_back(static_cast<gid_t>(std::strtoul(v.c_str() + p, nullptr, 10)));
+        if (c > p) l.groups.push_back(static_cast<gid_t>(std::strtoul(v.c_str() + p, nullptr, 10)));
         p = c + 1;
       }
     }
   }
-  if (exe.empty() || args.empty() || log.empty()) die("incomplete launch file");
+  return l;
+}
 
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log_fd < 0) die("cannot open log " + log + ": " + std::strerror(errno));
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
-  int out_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+// Takes JOBDIR/shim.lock (held for the shim's life: it tells a restarted aiond that this shim
+// is alive even before shim.pid exists; close-on-exec, so the job itself does not hold it) and
+// records JOBDIR/shim.pid. False when JOBDIR/launch is gone: aiond requeued the job.
+bool claim_job_dir() {
+  int lock = ::open((g_dir + "/shim.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0) die("cannot open " + g_dir + "/shim.lock: " + std::strerror(errno));
+  while (::flock(lock, LOCK_EX) != 0) {
+    if (errno != EINTR) die("cannot lock " + g_dir + "/shim.lock: " + std::strerror(errno));
+  }
+  if (::access((g_dir + "/launch").c_str(), F_OK) != 0 && errno == ENOENT) {
+    std::fprintf(stderr, "aion-shim: %s/launch is gone: aiond requeued the job; exiting\n",
+                 g_dir.c_str());
+    return false;
+  }
+  if (!write_atomic(g_dir + "/shim.pid", std::to_string(::getpid()) + " " +
+                                             std::to_string(start_time_of_self()) + "\n")) {
+    die("cannot write " + g_dir + "/shim.pid: " + std::strerror(errno));
+  }
+  return true;
+}
 
-  // Everything the child needs, prepared before fork.
-  std::vector<char*> cargv, cenv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  const bool drop = uid != ::getuid() || gid != ::getgid() || set_groups;
-  if (drop && uid != 0) {
-    // Looked up before fork: NSS is not safe in the child.
-    for (gid_t g : user_groups(uid, gid)) {
-      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
-    }
+// Adds the job user's own supplementary groups to the launch file's. Looked up before fork:
+// NSS is not safe in the child.
+void add_user_groups(Launch& l) {
+  for (gid_t g : user_groups(l.uid, l.gid)) {
+    if (std::find(l.groups.begin(), l.groups.end(), g) == l.groups.end()) l.groups.push_back(g);
   }
+}
 
-  // SIGTERM stays blocked across fork: the parent learns the child's pid before it forwards
-  // one, and the child keeps one pending until it has its default action back.
-  sigset_t term_set, old_mask;
-  sigemptyset(&term_set);
-  sigaddset(&term_set, SIGTERM);
-  ::sigprocmask(SIG_BLOCK, &term_set, &old_mask);
-  pid_t child = ::fork();
-  if (child < 0) die(std::string("fork: ") + std::strerror(errno));
-  if (child == 0) {
-    ::close(err_pipe[0]);
-    ::close(out_pipe[0]);
-    char pidbuf[24];
-    int n = std::snprintf(pidbuf, sizeof pidbuf, "%d", static_cast<int>(::getpid()));
-    for (const auto& p : procs) {
-      int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0) child_fail(err_pipe[1], "cannot join the job's cgroup");
-      if (::write(fd, pidbuf, static_cast<std::size_t>(n)) != n) {
-        child_fail(err_pipe[1], "cannot join the job's cgroup");
-      }
-      ::close(fd);
+// In the forked child: joins the job's cgroups, takes its own process group, restores the
+// default signal handling, wires stdin to /dev/null and stdout+stderr to out_fd, drops to
+// the job's groups, gid and uid (in that order), enters cwd and execs. A failure is written
+// to err_fd (close-on-exec, so exec success closes it) and ends the child.
+[[noreturn]] void exec_job(const Launch& l, char* const* cargv, char* const* cenv, bool drop,
+                           int err_fd, int out_fd) {
+  char pidbuf[24];
+  int n = std::snprintf(pidbuf, sizeof pidbuf, "%d", static_cast<int>(::getpid()));
+  for (const auto& p : l.procs) {
+    int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(err_fd, "cannot join the job's cgroup");
+    if (::write(fd, pidbuf, static_cast<std::size_t>(n)) != n) {
+      child_fail(err_fd, "cannot join the job's cgroup");
     }
-    if (::setpgid(0, 0) != 0) child_fail(err_pipe[1], "setpgid");
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a SIGTERM forwarded already ends it here
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || ::dup2(null_fd, 0) < 0) child_fail(err_pipe[1], "stdin");
-    if (::dup2(out_pipe[1], 1) < 0 || ::dup2(out_pipe[1], 2) < 0) {
-      child_fail(err_pipe[1], "stdout");
-    }
-    if (drop) {
-      if (::setgroups(groups.size(), groups.data()) != 0) child_fail(err_pipe[1], "setgroups");
-      if (::setgid(gid) != 0) child_fail(err_pipe[1], "setgid");
-      if (::setuid(uid) != 0) child_fail(err_pipe[1], "setuid");
-    }
-    if (::chdir(cwd.c_str()) != 0) child_fail(err_pipe[1], "cannot enter the working directory");
-    ::execve(exe.c_str(), cargv.data(), cenv.data());
-    child_fail(err_pipe[1], "cannot execute the command");
+    ::close(fd);
   }
-  g_child = child;
-  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  if (g_term) forward_term();  // asked to stop before the child existed
-  ::close(err_pipe[1]);
-  ::close(out_pipe[1]);
-  if (!write_atomic(g_dir + "/pid", std::to_string(child) + "\n")) {
-    std::fprintf(stderr, "aion-shim: cannot write %s/pid\n", g_dir.c_str());
+  if (::setpgid(0, 0) != 0) child_fail(err_fd, "setpgid");
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a SIGTERM forwarded already ends it here
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd < 0 || ::dup2(null_fd, 0) < 0) child_fail(err_fd, "stdin");
+  if (::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0) {
+    child_fail(err_fd, "stdout");
   }
+  if (drop) {
+    if (::setgroups(l.groups.size(), l.groups.data()) != 0) child_fail(err_fd, "setgroups");
+    if (::setgid(l.gid) != 0) child_fail(err_fd, "setgid");
+    if (::setuid(l.uid) != 0) child_fail(err_fd, "setuid");
+  }
+  if (::chdir(l.cwd.c_str()) != 0) child_fail(err_fd, "cannot enter the working directory");
+  ::execve(l.exe.c_str(), cargv, cenv);
+  child_fail(err_fd, "cannot execute the command");
+}
+
+// What the child wrote to the error pipe before exec (empty when exec succeeded).
+std::string read_exec_error(int fd) {
   std::string error;
   char buf[256];
   for (;;) {
-    ssize_t n = ::read(err_pipe[0], buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     error.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(err_pipe[0]);
-  if (!error.empty()) {
-    std::string line = "aion: " + error + " (" + exe + ")\n";
-    (void)!::write(log_fd, line.data(), line.size());
-  }
+  return error;
+}
 
-  int status = 0;
-  rusage ru{};
-  const unsigned long long dropped = copy_output(out_pipe[0], log_fd, log_max, child, status, ru);
-  ::close(out_pipe[0]);
+// The JOBDIR/status text: exit=, signal=, cpu_ms=, maxrss_kb=, end_ms=, error=,
+// output_dropped=.
+std::string status_text(int status, const rusage& ru, std::string error,
+                        unsigned long long dropped) {
   long long cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000LL +
                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
   std::string out;
@@ -417,6 +398,81 @@ int main(int argc, char** argv) {
     out += "error=" + error + "\n";
   }
   if (dropped > 0) out += "output_dropped=" + std::to_string(dropped) + "\n";
-  if (!write_atomic(g_dir + "/status", out)) die("cannot write the status file");
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2 || argv[1][0] != '/') {
+    std::fprintf(stderr, "usage: aion-shim /absolute/job/dir (started by aiond, not by hand)\n");
+    return 2;
+  }
+  g_dir = argv[1];
+  ::umask(022);
+  if (::getsid(0) != ::getpid()) (void)::setsid();
+  install_signal_handlers();
+
+  if (!claim_job_dir()) return 0;
+
+  std::string launch_text;
+  if (!read_file(g_dir + "/launch", launch_text)) die("cannot read " + g_dir + "/launch");
+  Launch launch = parse_launch(launch_text);
+  if (launch.exe.empty() || launch.args.empty() || launch.log.empty()) {
+    die("incomplete launch file");
+  }
+
+  int log_fd = ::open(launch.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) die("cannot open log " + launch.log + ": " + std::strerror(errno));
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+
+  // Everything the child needs, prepared before fork.
+  std::vector<char*> cargv, cenv;
+  for (auto& a : launch.args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : launch.env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  const bool drop = launch.uid != ::getuid() || launch.gid != ::getgid() || launch.set_groups;
+  if (drop && launch.uid != 0) add_user_groups(launch);
+
+  // SIGTERM stays blocked across fork: the parent learns the child's pid before it forwards
+  // one, and the child keeps one pending until it has its default action back.
+  sigset_t term_set, old_mask;
+  sigemptyset(&term_set);
+  sigaddset(&term_set, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term_set, &old_mask);
+  pid_t child = ::fork();
+  if (child < 0) die(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    ::close(err_pipe[0]);
+    ::close(out_pipe[0]);
+    exec_job(launch, cargv.data(), cenv.data(), drop, err_pipe[1], out_pipe[1]);
+  }
+  g_child = child;
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  if (g_term) forward_term();  // asked to stop before the child existed
+  ::close(err_pipe[1]);
+  ::close(out_pipe[1]);
+  if (!write_atomic(g_dir + "/pid", std::to_string(child) + "\n")) {
+    std::fprintf(stderr, "aion-shim: cannot write %s/pid\n", g_dir.c_str());
+  }
+  std::string error = read_exec_error(err_pipe[0]);
+  ::close(err_pipe[0]);
+  if (!error.empty()) {
+    std::string line = "aion: " + error + " (" + launch.exe + ")\n";
+    (void)!::write(log_fd, line.data(), line.size());
+  }
+
+  int status = 0;
+  rusage ru{};
+  const unsigned long long dropped =
+      copy_output(out_pipe[0], log_fd, launch.log_max, child, status, ru);
+  ::close(out_pipe[0]);
+  if (!write_atomic(g_dir + "/status", status_text(status, ru, error, dropped))) {
+    die("cannot write the status file");
+  }
   return 0;
 }

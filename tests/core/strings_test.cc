@@ -24,6 +24,23 @@ TEST(StringsTest, SplitKeepsEmptyPiecesUnlessAsked) {
             (std::vector<std::string>{"a", "b"}));
 }
 
+TEST(StringsTest, SplitWordsBreaksAtAnyRunOfWhitespace) {
+  EXPECT_EQ(split_words("4096\t131072  6291456\n"),
+            (std::vector<std::string>{"4096", "131072", "6291456"}));
+  EXPECT_EQ(split_words(" always [madvise] never"),
+            (std::vector<std::string>{"always", "[madvise]", "never"}));
+  EXPECT_EQ(split_words(""), std::vector<std::string>{});
+  EXPECT_EQ(split_words(" \t\n"), std::vector<std::string>{});
+}
+
+TEST(StringsTest, FillPlaceholdersReplacesKnownNamesOnce) {
+  EXPECT_EQ(fill_placeholders("nvidia-smi -r -i {gpu} # {gpu} {other}", {{"gpu", "3"}}),
+            "nvidia-smi -r -i 3 # 3 {other}");
+  // An inserted value is not scanned again.
+  EXPECT_EQ(fill_placeholders("{a}", {{"a", "{a}{a}"}}), "{a}{a}");
+  EXPECT_EQ(fill_placeholders("", {{"a", "x"}}), "");
+}
+
 TEST(StringsTest, JoinWritesSeparatorsBetweenStringsOrNumbers) {
   EXPECT_EQ(join(std::vector<std::string>{"a", "b", "c"}, ", "), "a, b, c");
   EXPECT_EQ(join(std::vector<int>{1, 2}, ","), "1,2");

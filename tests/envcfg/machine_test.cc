@@ -12,7 +12,7 @@ using testing::machine;
 
 TEST(EnvMachineTest, DescriptionGivesGpusDriverAndSoftware) {
   Machine m = machine("dgx-a100");
-  EXPECT_EQ(m.accelerator_kind(), "cuda");
+  EXPECT_EQ(to_string(m.accelerator_kind()), "cuda");
   ASSERT_EQ(m.gpus.size(), 1u);
   EXPECT_EQ(m.gpus[0].count, 8);
   EXPECT_EQ(m.gpus[0].cc, "8.0");
@@ -33,11 +33,11 @@ TEST(EnvMachineTest, MissingComputeCapabilityComesFromTheModelTable) {
 
 TEST(EnvMachineTest, AmdAndAscendMachinesAreRecognized) {
   Machine amd = machine("mi250x-rocm62");
-  EXPECT_EQ(amd.accelerator_kind(), "rocm");
+  EXPECT_EQ(to_string(amd.accelerator_kind()), "rocm");
   EXPECT_EQ(amd.gpus[0].gfx, "gfx90a");
   EXPECT_EQ(amd.rocm.major_minor(), "6.2");
-  EXPECT_EQ(machine("ascend910").accelerator_kind(), "npu");
-  EXPECT_EQ(machine("cpu-vm").accelerator_kind(), "cpu");
+  EXPECT_EQ(to_string(machine("ascend910").accelerator_kind()), "npu");
+  EXPECT_EQ(to_string(machine("cpu-vm").accelerator_kind()), "cpu");
 }
 
 TEST(EnvMachineTest, MalformedDescriptionsAreClearErrors) {
@@ -65,6 +65,17 @@ TEST(EnvMachineTest, PythonSeriesIsMajorMinor) {
   EXPECT_EQ(python_series("Python 3.11.4"), "3.11");
   EXPECT_EQ(python_series("3.8"), "3.8");
   EXPECT_EQ(python_series("three"), "");
+}
+
+TEST(EnvMachineTest, BackendWordsRoundTripAndNothingElseParses) {
+  for (Backend b :
+       {Backend::kCuda, Backend::kRocm, Backend::kNpu, Backend::kOpenVino, Backend::kCpu}) {
+    EXPECT_EQ(parse_backend(to_string(b)), b);
+    EXPECT_NE(backend_words().find(to_string(b)), std::string_view::npos);
+  }
+  EXPECT_FALSE(parse_backend("CUDA"));
+  EXPECT_FALSE(parse_backend("cu121"));
+  EXPECT_FALSE(parse_backend(""));
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ const std::set<std::string> kWayOutKinds = {"driver", "forward_compat", "hardwar
 std::string plan_field(const Plan& p, const std::string& key) {
   if (key == "version") return p.version;
   if (key == "variant") return p.variant;
-  if (key == "kind") return p.kind;
+  if (key == "kind") return std::string(to_string(p.kind));
   if (key == "runtime") return p.runtime;
   if (key == "cudnn") return p.cudnn;
   if (key == "python") return p.python;

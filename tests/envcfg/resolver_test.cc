@@ -78,7 +78,7 @@ TEST(EnvPlanTest, Mi250xOnRocm62GetsTheNewestRocm62Build) {
   ASSERT_TRUE(p.ok) << ways(p);
   EXPECT_EQ(p.version, "2.7.1");
   EXPECT_EQ(p.variant, "rocm6.2.4");
-  EXPECT_EQ(p.kind, "rocm");
+  EXPECT_EQ(to_string(p.kind), "rocm");
   EXPECT_EQ(p.image, "rocm/dev-ubuntu-22.04:6.2.4");
   EXPECT_EQ(p.run_args.front(), "--device=/dev/kfd");
 }

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "aion/core/cpu_list.h"
 #include "tune_fixture.h"
 
 namespace aion::tune {
@@ -340,6 +341,8 @@ TEST_F(ApplyTest, BadValuesAreRejectedBeforeAnythingIsTouchedNamingFileAndKey) {
       {"hugepages.2048kB", "\"95%\"", "outside the kernel's range 0..90"},
       {"irq.isolate", "\"0-3\"", "no CPU would be left"},
       {"irq.isolate", "\"7\"", "CPU 7 is not online"},
+      // The kernel never writes a list with a trailing comma; a profile must not either.
+      {"irq.isolate", "\"2-3,\"", "neither auto nor a CPU list like 2-7"},
       {"irq.nic_affinity", "\"anywhere\"", "numa-local or gpu-local"},
   };
   auto before = tree_picture(root_);
@@ -473,6 +476,8 @@ TEST(CpuListTest, ParsesAndFormatsRanges) {
   EXPECT_EQ(format_cpu_list(*parse_cpu_list("0,2")), "0,2");
   EXPECT_FALSE(parse_cpu_list("2-1"));
   EXPECT_FALSE(parse_cpu_list("a"));
+  EXPECT_FALSE(parse_cpu_list("2-3,"));
+  EXPECT_EQ(normalize(ValueKind::kCpuList, std::string_view("3,0-2\n\0", 7)), "0-3");
   EXPECT_EQ(normalize(ValueKind::kChoice, "always [madvise] never\n"), "madvise");
   EXPECT_EQ(normalize(ValueKind::kChoice, "madvise"), "madvise");
   EXPECT_EQ(normalize(ValueKind::kInts, "4096\t131072\t6291456\n"), "4096 131072 6291456");

@@ -93,7 +93,10 @@ Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::str
 
 }  // namespace
 
-void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
+namespace {
+
+// POST /v1/jobs and GET /v1/jobs
+void add_submit_and_list_routes(Router& router, sched::JobManager& jobs, const HostFs& host) {
   router.add({"POST", "/v1/jobs", Role::kViewer,
               "Submit a job (runs as the caller; root or an operator token may name a user)",
               [&jobs, host](Request& r) {
@@ -146,7 +149,10 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 for (const auto& j : *list) out.push_back(job_for(r.caller, j));
                 return json(200, {{"jobs", out}});
               }});
+}
 
+// /v1/jobs/{id}: the job, its cancel and its logs
+void add_one_job_routes(Router& router, sched::JobManager& jobs) {
   router.add({"GET", "/v1/jobs/{id}", Role::kViewer, "One job, with its allocation and usage",
               [&jobs](Request& r) {
                 auto id = id_param(r);
@@ -189,7 +195,10 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                                   {"finished", chunk->finished},
                                   {"state", sched::to_string(job->state)}});
               }});
+}
 
+// /v1/queue and /v1/sched/hold
+void add_queue_and_hold_routes(Router& router, sched::JobManager& jobs, const HostFs& host) {
   router.add({"GET", "/v1/queue", Role::kViewer,
               "Pending jobs in the order they will start, each with why it waits",
               [&jobs](Request& r) {
@@ -214,7 +223,10 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                 jobs.set_hold(body["hold"].get<bool>(), r.caller.name);
                 return json(200, {{"held", jobs.held()}});
               }});
+}
 
+// /v1/sched/drain and /v1/sched
+void add_drain_and_sched_routes(Router& router, sched::JobManager& jobs) {
   router.add(
       {"POST", "/v1/sched/drain", Role::kAdmin,
        "Take a GPU out of placement ({\"gpu\": PCI address or index, \"drain\": true, "
@@ -288,6 +300,15 @@ void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
                                   {"numa_nodes", m.numa.size()},
                                   {"isolation", jobs.isolation_summary()}});
               }});
+}
+
+}  // namespace
+
+void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host) {
+  add_submit_and_list_routes(router, jobs, host);
+  add_one_job_routes(router, jobs);
+  add_queue_and_hold_routes(router, jobs, host);
+  add_drain_and_sched_routes(router, jobs);
 }
 
 }  // namespace aion::api

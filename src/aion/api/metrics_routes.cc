@@ -28,7 +28,10 @@ Response unavailable() {
 
 }  // namespace
 
-void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
+namespace {
+
+// /metrics (Prometheus) and /v1/metrics (the series)
+void add_series_routes(Router& router, telemetry::Telemetry& t) {
   router.add({"GET", "/metrics", Role::kViewer,
               "Latest host, GPU and job metrics in the Prometheus text exposition format",
               [&t](Request&) {
@@ -72,7 +75,10 @@ void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
                            {"unflushed_samples", st.unflushed_samples}};
                 return Response::json_text(200, Json{{"series", out}, {"store", store}}.dump());
               }});
+}
 
+// /v1/metrics/import and /v1/metrics/query
+void add_import_and_query_routes(Router& router, telemetry::Telemetry& t) {
   router.add({"POST", "/v1/metrics/import", Role::kOperator,
               "Store samples pushed in the Prometheus text format (`name{labels} value "
               "[timestamp_ms]` per line); a syntax error stores nothing",
@@ -132,6 +138,13 @@ void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
                                                      {"result", out}}
                                                     .dump());
               }});
+}
+
+}  // namespace
+
+void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
+  add_series_routes(router, t);
+  add_import_and_query_routes(router, t);
 }
 
 }  // namespace aion::api

@@ -211,7 +211,10 @@ Result<store::BackupOptions> backup_options(const Identity& caller,
 
 }  // namespace
 
-void add_daemon_routes(Router& router, RouteContext& ctx) {
+namespace {
+
+// /v1/status and /v1/openapi.json
+void add_status_routes(Router& router, RouteContext& ctx) {
   router.add(
       {"GET", "/v1/status", Role::kViewer, "Daemon version, uptime, state, listeners and store",
        [&ctx](Request& r) {
@@ -244,7 +247,10 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
 
   router.add({"GET", "/v1/openapi.json", Role::kViewer, "This API's OpenAPI 3 description",
               [](Request&) { return Response::json_text(200, std::string(openapi_json())); }});
+}
 
+// /v1/events: list, operator notes and the stream
+void add_event_routes(Router& router, RouteContext& ctx) {
   router.add({"GET", "/v1/events", Role::kViewer,
               "List events, oldest first: without since_id the newest `limit`, with since_id the "
               "first `limit` after it (page forward)",
@@ -296,7 +302,10 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                                                         r.caller);
                 return res;
               }});
+}
 
+// /v1/admin: tokens, backup and reload
+void add_admin_routes(Router& router, RouteContext& ctx) {
   router.add({"GET", "/v1/admin/tokens", Role::kAdmin, "List API tokens (never their secrets)",
               [&ctx](Request&) {
                 auto tokens = ctx.tokens.list();
@@ -368,6 +377,14 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                 if (auto st = ctx.daemon.reload(); !st) return Response::from_error(st.error());
                 return json(200, {{"reloaded", true}, {"config", ctx.daemon.config_source}});
               }});
+}
+
+}  // namespace
+
+void add_daemon_routes(Router& router, RouteContext& ctx) {
+  add_status_routes(router, ctx);
+  add_event_routes(router, ctx);
+  add_admin_routes(router, ctx);
 }
 
 }  // namespace aion::api

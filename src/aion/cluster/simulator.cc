@@ -81,111 +81,205 @@ struct CacheEntry {
   double score = 0;
 };
 
-// Replays `events` with one policy. Allocation-free per pod after setup.
-Run replay(const Cluster& initial, const std::vector<PodRequest>& reqs, int shapes,
-           const std::vector<Event>& events, const Policy& policy, const WorkloadDistribution& dist,
-           std::uint64_t seed, int max_pct, TieBreak ties_mode) {
+// Replays events with one policy over a copy of the cluster. Allocation-free per pod after
+// setup.
+class Replay {
+ public:
   using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  Cluster c = initial;
-  const int n_nodes = c.size();
-  Rng rng(seed ^ 0x9e3779b97f4a7c15ULL);
-  std::vector<double> node_frag(n_nodes);
-  double frag_total = 0;
-  for (int n = 0; n < n_nodes; ++n) frag_total += node_frag[n] = fragmentation(c, n, dist);
-  const bool cache = policy.deterministic();
-  std::vector<CacheEntry> entries(cache ? std::size_t(n_nodes) * shapes : 0);
-  std::vector<int> placed_on(reqs.size(), -1);
-  std::vector<GpuMask> placed_gpus(reqs.size(), 0);
-  // Node order for ties (see SimOptions::ties): a fresh random order per run.
-  std::vector<int> order(n_nodes);
-  for (int n = 0; n < n_nodes; ++n) order[n] = n;
-  std::shuffle(order.begin(), order.end(), rng);
-  const bool first_wins = ties_mode == TieBreak::kFirstInRandomOrder;
 
-  Run run;
-  run.policy = std::string(policy.name());
-  run.seed = seed;
-  run.samples.reserve(max_pct + 1);
-  const double capacity = static_cast<double>(c.gpu_capacity_milli());
-  std::int64_t arrived = 0;
-  int next_pct = 0;
-  double decide_ns = 0;
-  int decisions = 0;
+  Replay(const Cluster& initial, const std::vector<PodRequest>& reqs, int shapes,
+         const Policy& policy, const WorkloadDistribution& dist, std::uint64_t seed, int max_pct,
+         TieBreak ties_mode)
+      : start_(Clock::now()),
+        c_(initial),
+        reqs_(reqs),
+        shapes_(shapes),
+        policy_(policy),
+        dist_(dist),
+        rng_(seed ^ 0x9e3779b97f4a7c15ULL),
+        max_pct_(max_pct),
+        n_nodes_(c_.size()),
+        node_frag_(n_nodes_),
+        cache_(policy.deterministic()),
+        entries_(cache_ ? std::size_t(n_nodes_) * shapes : 0),
+        placed_on_(reqs.size(), -1),
+        placed_gpus_(reqs.size(), 0),
+        order_(n_nodes_),
+        first_wins_(ties_mode == TieBreak::kFirstInRandomOrder),
+        capacity_(static_cast<double>(c_.gpu_capacity_milli())) {
+    for (int n = 0; n < n_nodes_; ++n) frag_total_ += node_frag_[n] = fragmentation(c_, n, dist_);
+    // Node order for ties (see SimOptions::ties): a fresh random order per run.
+    for (int n = 0; n < n_nodes_; ++n) order_[n] = n;
+    std::shuffle(order_.begin(), order_.end(), rng_);
+    run_.policy = std::string(policy.name());
+    run_.seed = seed;
+    run_.samples.reserve(max_pct + 1);
+  }
 
-  auto update_node = [&](int n) {
-    frag_total -= node_frag[n];
-    node_frag[n] = fragmentation(c, n, dist);
-    frag_total += node_frag[n];
-  };
-
-  for (const Event& ev : events) {
-    const PodRequest& pod = reqs[ev.pod];
-    if (!ev.create) {
-      const int n = placed_on[ev.pod];
-      if (n >= 0) {
-        c.release(n, pod, placed_gpus[ev.pod]);
-        placed_on[ev.pod] = -1;
-        update_node(n);
-      }
-      continue;
-    }
-    arrived += pod.total_gpu_milli();
-    ++run.pods;
-    ++run.arrived[static_cast<int>(pod.kind())];
-    const auto t0 = Clock::now();
-    int chosen = -1, ties = 0;
-    GpuMask gpus = 0;
-    double best = 0;
-    for (const int n : order) {
-      if (!c.fits(n, pod)) continue;
-      Choice ch;
-      if (cache) {
-        CacheEntry& e = entries[std::size_t(n) * shapes + pod.shape];
-        if (e.version != c.version(n) + 1) {
-          ch = policy.score(c, n, pod, node_frag[n], rng);
-          e = {c.version(n) + 1, ch.gpus, ch.score};
-        } else {
-          ch = {e.score, e.gpus};
-        }
+  Run run(const std::vector<Event>& events) {
+    for (const Event& ev : events) {
+      if (ev.create) {
+        arrive(ev.pod);
       } else {
-        ch = policy.score(c, n, pod, node_frag[n], rng);
+        depart(ev.pod);
       }
+    }
+    run_.decision_ns = decisions_ > 0 ? decide_ns_ / decisions_ : 0;
+    run_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    return std::move(run_);
+  }
+
+ private:
+  void update_node(int n) {
+    frag_total_ -= node_frag_[n];
+    node_frag_[n] = fragmentation(c_, n, dist_);
+    frag_total_ += node_frag_[n];
+  }
+
+  void depart(int p) {
+    const int n = placed_on_[p];
+    if (n < 0) return;
+    c_.release(n, reqs_[p], placed_gpus_[p]);
+    placed_on_[p] = -1;
+    update_node(n);
+  }
+
+  void arrive(int p) {
+    const PodRequest& pod = reqs_[p];
+    arrived_ += pod.total_gpu_milli();
+    ++run_.pods;
+    ++run_.arrived[static_cast<int>(pod.kind())];
+    const auto t0 = Clock::now();
+    GpuMask gpus = 0;
+    const int chosen = choose(pod, gpus);
+    if (chosen >= 0) {
+      c_.allocate(chosen, pod, gpus);
+      placed_on_[p] = chosen;
+      placed_gpus_[p] = gpus;
+      update_node(chosen);
+    } else {
+      ++run_.failed[static_cast<int>(pod.kind())];
+    }
+    decide_ns_ += std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+    ++decisions_;
+    take_samples();
+  }
+
+  // The policy's score of placing `pod` on node n, from the cache while the node is unchanged.
+  Choice score(int n, const PodRequest& pod) {
+    if (!cache_) return policy_.score(c_, n, pod, node_frag_[n], rng_);
+    CacheEntry& e = entries_[std::size_t(n) * shapes_ + pod.shape];
+    if (e.version == c_.version(n) + 1) return {e.score, e.gpus};
+    Choice ch = policy_.score(c_, n, pod, node_frag_[n], rng_);
+    e = {c_.version(n) + 1, ch.gpus, ch.score};
+    return ch;
+  }
+
+  // The best-scoring node that fits `pod` (ties broken as SimOptions::ties says) and its
+  // GPUs; -1 when none fits.
+  int choose(const PodRequest& pod, GpuMask& gpus) {
+    int chosen = -1, ties = 0;
+    double best = 0;
+    for (const int n : order_) {
+      if (!c_.fits(n, pod)) continue;
+      const Choice ch = score(n, pod);
       if (ties == 0 || ch.score > best) {
         best = ch.score;
         chosen = n;
         gpus = ch.gpus;
         ties = 1;
-      } else if (ch.score == best && !first_wins && rng() % static_cast<unsigned>(++ties) == 0) {
+      } else if (ch.score == best && !first_wins_ && rng_() % static_cast<unsigned>(++ties) == 0) {
         chosen = n;
         gpus = ch.gpus;
       }
     }
-    if (chosen >= 0) {
-      c.allocate(chosen, pod, gpus);
-      placed_on[ev.pod] = chosen;
-      placed_gpus[ev.pod] = gpus;
-      update_node(chosen);
-    } else {
-      ++run.failed[static_cast<int>(pod.kind())];
-    }
-    decide_ns += std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-    ++decisions;
-    while (next_pct <= max_pct && static_cast<double>(arrived) * 100 >= next_pct * capacity) {
+    return chosen;
+  }
+
+  // One sample per whole percent of the capacity that has arrived.
+  void take_samples() {
+    while (next_pct_ <= max_pct_ && static_cast<double>(arrived_) * 100 >= next_pct_ * capacity_) {
       Sample s;
-      s.arrived_pct = next_pct++;
-      s.allocated_pct = static_cast<double>(c.gpu_allocated_milli()) / capacity * 100;
+      s.arrived_pct = next_pct_++;
+      s.allocated_pct = static_cast<double>(c_.gpu_allocated_milli()) / capacity_ * 100;
       s.unallocated_pct = 100 - s.allocated_pct;
-      s.frag_gpus = frag_total / kMilli;
-      const double idle = capacity - static_cast<double>(c.gpu_allocated_milli());
-      s.frag_rate_pct = idle > 0 ? frag_total / idle * 100 : 0;
-      s.failed = run.failed;
-      run.samples.push_back(s);
+      s.frag_gpus = frag_total_ / kMilli;
+      const double idle = capacity_ - static_cast<double>(c_.gpu_allocated_milli());
+      s.frag_rate_pct = idle > 0 ? frag_total_ / idle * 100 : 0;
+      s.failed = run_.failed;
+      run_.samples.push_back(s);
     }
   }
-  run.decision_ns = decisions > 0 ? decide_ns / decisions : 0;
-  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return run;
+
+  const Clock::time_point start_;
+  Cluster c_;
+  const std::vector<PodRequest>& reqs_;
+  const int shapes_;
+  const Policy& policy_;
+  const WorkloadDistribution& dist_;
+  Rng rng_;
+  const int max_pct_;
+  const int n_nodes_;
+  std::vector<double> node_frag_;
+  double frag_total_ = 0;
+  const bool cache_;
+  std::vector<CacheEntry> entries_;
+  std::vector<int> placed_on_;
+  std::vector<GpuMask> placed_gpus_;
+  std::vector<int> order_;
+  const bool first_wins_;
+  const double capacity_;
+  Run run_;
+  std::int64_t arrived_ = 0;
+  int next_pct_ = 0;
+  double decide_ns_ = 0;
+  int decisions_ = 0;
+};
+
+Run replay(const Cluster& initial, const std::vector<PodRequest>& reqs, int shapes,
+           const std::vector<Event>& events, const Policy& policy, const WorkloadDistribution& dist,
+           std::uint64_t seed, int max_pct, TieBreak ties_mode) {
+  return Replay(initial, reqs, shapes, policy, dist, seed, max_pct, ties_mode).run(events);
+}
+
+// The pods' requests, each with a shape index for the per-(node, shape) score cache; returns
+// the number of shapes.
+int shaped_requests(const Cluster& cluster, const std::vector<PodSpec>& pods,
+                    std::vector<PodRequest>& reqs) {
+  reqs.reserve(pods.size());
+  std::map<std::tuple<std::int64_t, int, int, ModelMask>, int> shape_ids;
+  for (const auto& p : pods) {
+    PodRequest r = cluster.request(p);
+    auto key = std::make_tuple(r.cpu_milli, r.num_gpu, r.gpu_milli, r.models);
+    auto it = shape_ids.emplace(key, static_cast<int>(shape_ids.size())).first;
+    r.shape = it->second;
+    reqs.push_back(r);
+  }
+  return static_cast<int>(shape_ids.size());
+}
+
+// The arrival sequences to replay: the trace's own timing (one for all seeds), or one
+// shuffled sequence per seed.
+Result<std::vector<std::vector<Event>>> event_sequences(const std::vector<PodSpec>& pods,
+                                                        const std::vector<PodRequest>& reqs,
+                                                        std::int64_t capacity,
+                                                        const SimOptions& options) {
+  std::vector<std::vector<Event>> sequences;
+  if (options.time_ordered) {
+    for (std::size_t i = 0; i < pods.size(); ++i) {
+      if (pods[i].creation_time < 0) {
+        return fail(
+            ErrorCode::kInvalidArgument,
+            "--time-ordered needs creation_time for every pod; pod " + pods[i].name + " has none");
+      }
+    }
+    sequences.push_back(timed_events(pods));
+  } else {
+    for (auto seed : options.seeds) {
+      sequences.push_back(shuffled_events(reqs, capacity, options.inflate, seed));
+    }
+  }
+  return sequences;
 }
 
 }  // namespace
@@ -207,18 +301,8 @@ Result<SimResult> simulate(const std::vector<NodeSpec>& nodes, const std::vector
     return fail(ErrorCode::kInvalidArgument, "the node list has no GPUs");
   }
 
-  // Requests with a shape index each, for the per-(node, shape) score cache.
   std::vector<PodRequest> reqs;
-  reqs.reserve(pods.size());
-  std::map<std::tuple<std::int64_t, int, int, ModelMask>, int> shape_ids;
-  for (const auto& p : pods) {
-    PodRequest r = cluster->request(p);
-    auto key = std::make_tuple(r.cpu_milli, r.num_gpu, r.gpu_milli, r.models);
-    auto it = shape_ids.emplace(key, static_cast<int>(shape_ids.size())).first;
-    r.shape = it->second;
-    reqs.push_back(r);
-  }
-  const int shapes = static_cast<int>(shape_ids.size());
+  const int shapes = shaped_requests(*cluster, pods, reqs);
   const WorkloadDistribution dist = WorkloadDistribution::from_requests(reqs, options.coverage);
 
   std::vector<std::unique_ptr<Policy>> policies;
@@ -228,22 +312,8 @@ Result<SimResult> simulate(const std::vector<NodeSpec>& nodes, const std::vector
     policies.push_back(std::move(*p));
   }
 
-  std::vector<std::vector<Event>> sequences;
-  if (options.time_ordered) {
-    for (std::size_t i = 0; i < pods.size(); ++i) {
-      if (pods[i].creation_time < 0) {
-        return fail(
-            ErrorCode::kInvalidArgument,
-            "--time-ordered needs creation_time for every pod; pod " + pods[i].name + " has none");
-      }
-    }
-    sequences.push_back(timed_events(pods));
-  } else {
-    for (auto seed : options.seeds) {
-      sequences.push_back(
-          shuffled_events(reqs, cluster->gpu_capacity_milli(), options.inflate, seed));
-    }
-  }
+  auto sequences = event_sequences(pods, reqs, cluster->gpu_capacity_milli(), options);
+  if (!sequences) return std::unexpected(sequences.error());
   const int max_pct = static_cast<int>(std::floor(std::max(options.inflate, 1.0) * 100 + 1e-9));
 
   const int n_runs = static_cast<int>(policies.size() * options.seeds.size());
@@ -254,7 +324,7 @@ Result<SimResult> simulate(const std::vector<NodeSpec>& nodes, const std::vector
   auto worker = [&] {
     for (int i = next++; i < n_runs; i = next++) {
       const std::size_t p = i / options.seeds.size(), s = i % options.seeds.size();
-      const auto& events = sequences[options.time_ordered ? 0 : s];
+      const auto& events = (*sequences)[options.time_ordered ? 0 : s];
       runs[i] = replay(*cluster, reqs, shapes, events, *policies[p], dist, options.seeds[s],
                        max_pct, options.ties);
       if (options.progress) {

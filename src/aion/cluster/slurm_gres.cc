@@ -258,87 +258,113 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view text) {
   return out;
 }
 
-Result<std::vector<GresDevice>> parse_gres_conf(std::string_view text, const std::string& file,
-                                                const std::string& node_name) {
+namespace {
+
+// One gres.conf line: its Key=Value fields by lower-case key, and each key as written.
+struct GresLine {
+  std::string where;  // "FILE:LINE: "
+  std::map<std::string, std::string> fields;
+  std::map<std::string, std::string> spelled;
+
+  std::unexpected<Error> bad(std::string_view field, const std::string& what) const {
+    return fail(ErrorCode::kParse, where + "field '" + std::string(field) + "': " + what);
+  }
+};
+
+// The fields of a non-empty line: every word Key=Value with a known key, once, and a value.
+Result<GresLine> read_gres_fields(const std::string& line, std::string where) {
   static const std::set<std::string> kKnown = {"nodename",   "name",         "type",  "file",
                                                "cores",      "count",        "links", "flags",
                                                "autodetect", "multiplefiles"};
+  GresLine g{std::move(where), {}, {}};
+  std::istringstream words(line);
+  std::string w;
+  while (words >> w) {
+    auto eq = w.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(ErrorCode::kParse,
+                  g.where + "field '" + w + "': expected Key=Value (e.g. File=/dev/nvidia0)");
+    }
+    std::string key = lower(w.substr(0, eq));
+    if (!kKnown.contains(key)) {
+      return g.bad(w.substr(0, eq),
+                   "unknown field (gres.conf knows NodeName, Name, Type, File, Cores, Count, "
+                   "Links, Flags, AutoDetect, MultipleFiles)");
+    }
+    if (g.fields.contains(key)) return g.bad(w.substr(0, eq), "given twice");
+    g.fields[key] = w.substr(eq + 1);
+    g.spelled[key] = w.substr(0, eq);
+    if (g.fields[key].empty()) return g.bad(g.spelled[key], "empty value");
+  }
+  return g;
+}
+
+// The GPUs one Name=gpu line gives this node: one per File= entry, else Count= of them, each
+// with the line's Type=, Cores= and Links=.
+Status add_gres_devices(GresLine& g, int line_no, std::vector<GresDevice>& out) {
+  auto& fields = g.fields;
+  auto& spelled = g.spelled;
+  GresDevice base;
+  base.line = line_no;
+  base.type = fields.contains("type") ? fields["type"] : "";
+  if (fields.contains("cores")) {
+    auto c = parse_int_ranges(fields["cores"]);
+    if (!c) return g.bad(spelled["cores"], c.error().message());
+    base.cores = *c;
+  }
+  if (fields.contains("links")) {
+    for (const auto& part : split_top(fields["links"])) {
+      auto n = parse_int<int>(part);
+      if (!n || *n < -1) return g.bad(spelled["links"], "'" + part + "' is not a link count");
+      base.links.push_back(*n);
+    }
+  }
+  int count = 1;
+  if (fields.contains("count")) {
+    auto n = parse_int<int>(fields["count"]);
+    if (!n || *n < 0) return g.bad(spelled["count"], "'" + fields["count"] + "' is not a count");
+    count = *n;
+  }
+  if (fields.contains("file")) {
+    if (fields["file"].front() != '/') return g.bad(spelled["file"], "must be an absolute path");
+    auto files = expand_hostlist(fields["file"]);
+    if (!files) return g.bad(spelled["file"], files.error().message());
+    for (const auto& f : *files) {
+      GresDevice d = base;
+      d.file = f;
+      out.push_back(std::move(d));
+    }
+  } else {
+    for (int i = 0; i < count; ++i) out.push_back(base);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<GresDevice>> parse_gres_conf(std::string_view text, const std::string& file,
+                                                const std::string& node_name) {
   std::vector<GresDevice> out;
   std::istringstream in{std::string(text)};
   std::string raw;
   int line_no = 0;
   while (std::getline(in, raw)) {
     ++line_no;
-    const std::string where = file + ":" + std::to_string(line_no) + ": ";
-    auto bad = [&](std::string_view field, const std::string& what) {
-      return fail(ErrorCode::kParse, where + "field '" + std::string(field) + "': " + what);
-    };
     std::string line = trim(raw.substr(0, raw.find('#')));
     if (line.empty()) continue;
-    std::map<std::string, std::string> fields;
-    std::map<std::string, std::string> spelled;
-    std::istringstream words(line);
-    std::string w;
-    while (words >> w) {
-      auto eq = w.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return fail(ErrorCode::kParse,
-                    where + "field '" + w + "': expected Key=Value (e.g. File=/dev/nvidia0)");
-      }
-      std::string key = lower(w.substr(0, eq));
-      if (!kKnown.contains(key)) {
-        return bad(w.substr(0, eq),
-                   "unknown field (gres.conf knows NodeName, Name, Type, File, Cores, Count, "
-                   "Links, Flags, AutoDetect, MultipleFiles)");
-      }
-      if (fields.contains(key)) return bad(w.substr(0, eq), "given twice");
-      fields[key] = w.substr(eq + 1);
-      spelled[key] = w.substr(0, eq);
-      if (fields[key].empty()) return bad(spelled[key], "empty value");
+    auto g = read_gres_fields(line, file + ":" + std::to_string(line_no) + ": ");
+    if (!g) return std::unexpected(g.error());
+    if (!g->fields.contains("name")) {
+      if (g->fields.contains("autodetect")) continue;
+      return fail(ErrorCode::kParse, g->where + "field 'Name': missing (e.g. Name=gpu)");
     }
-    if (!fields.contains("name")) {
-      if (fields.contains("autodetect")) continue;
-      return fail(ErrorCode::kParse, where + "field 'Name': missing (e.g. Name=gpu)");
-    }
-    if (fields.contains("nodename")) {
-      auto nodes = expand_hostlist(fields["nodename"]);
-      if (!nodes) return bad(spelled["nodename"], nodes.error().message());
+    if (g->fields.contains("nodename")) {
+      auto nodes = expand_hostlist(g->fields["nodename"]);
+      if (!nodes) return g->bad(g->spelled["nodename"], nodes.error().message());
       if (std::find(nodes->begin(), nodes->end(), node_name) == nodes->end()) continue;
     }
-    if (fields["name"] != "gpu") continue;
-    GresDevice base;
-    base.line = line_no;
-    base.type = fields.contains("type") ? fields["type"] : "";
-    if (fields.contains("cores")) {
-      auto c = parse_int_ranges(fields["cores"]);
-      if (!c) return bad(spelled["cores"], c.error().message());
-      base.cores = *c;
-    }
-    if (fields.contains("links")) {
-      for (const auto& part : split_top(fields["links"])) {
-        auto n = parse_int<int>(part);
-        if (!n || *n < -1) return bad(spelled["links"], "'" + part + "' is not a link count");
-        base.links.push_back(*n);
-      }
-    }
-    int count = 1;
-    if (fields.contains("count")) {
-      auto n = parse_int<int>(fields["count"]);
-      if (!n || *n < 0) return bad(spelled["count"], "'" + fields["count"] + "' is not a count");
-      count = *n;
-    }
-    if (fields.contains("file")) {
-      if (fields["file"].front() != '/') return bad(spelled["file"], "must be an absolute path");
-      auto files = expand_hostlist(fields["file"]);
-      if (!files) return bad(spelled["file"], files.error().message());
-      for (const auto& f : *files) {
-        GresDevice d = base;
-        d.file = f;
-        out.push_back(std::move(d));
-      }
-    } else {
-      for (int i = 0; i < count; ++i) out.push_back(base);
-    }
+    if (g->fields["name"] != "gpu") continue;
+    if (auto st = add_gres_devices(*g, line_no, out); !st) return std::unexpected(st.error());
   }
   return out;
 }

@@ -57,27 +57,37 @@ void set_nonblocking(int fd) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-}  // namespace
+// The timeout of one child: SIGTERM to its process group at the deadline, SIGKILL
+// kill_grace later. With no timeout the deadline never comes.
+struct Timeout {
+  pid_t pid = -1;
+  Ms grace{0};
+  SteadyClock::time_point deadline = SteadyClock::time_point::max();
+  bool term_sent = false;
+  bool kill_sent = false;
 
-std::string ProcessResult::describe() const {
-  if (timed_out) return "timed out after " + std::to_string(elapsed.count()) + " ms";
-  if (term_signal != 0) {
-    return "killed by signal " + std::to_string(term_signal) + " (" + ::strsignal(term_signal) +
-           ")";
+  bool armed() const { return deadline != SteadyClock::time_point::max(); }
+  // At or past the deadline: sends the next signal (marking the result timed out at the
+  // first) and returns true.
+  bool fire(SteadyClock::time_point now, ProcessResult& result) {
+    if (now < deadline) return false;
+    if (!term_sent) {
+      ::kill(-pid, SIGTERM);
+      term_sent = true;
+      result.timed_out = true;
+      deadline = now + grace;
+    } else if (!kill_sent) {
+      ::kill(-pid, SIGKILL);
+      kill_sent = true;
+      deadline = SteadyClock::time_point::max();
+    }
+    return true;
   }
-  return "exited with status " + std::to_string(exit_code);
-}
+};
 
-Result<ProcessResult> run_process(const ProcessOptions& o) {
-  if (o.argv.empty() || o.argv[0].empty()) {
-    return fail(ErrorCode::kInvalidArgument, "run_process: no program given");
-  }
-  Pipe in, out, err;
-  if (::pipe2(in.fd, O_CLOEXEC) != 0 || ::pipe2(out.fd, O_CLOEXEC) != 0 ||
-      ::pipe2(err.fd, O_CLOEXEC) != 0) {
-    return std::unexpected(errno_error(errno, "creating pipes for " + o.argv[0]));
-  }
-
+// Starts the child with the pipes' ends as its stdin, stdout and stderr, in its own process
+// group (so a timeout kills all of it) with default signal handling and no blocked signals.
+Result<pid_t> spawn_child(const ProcessOptions& o, Pipe& in, Pipe& out, Pipe& err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in.fd[0], 0);
@@ -101,7 +111,6 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
   auto argv = c_array(argv_copy);
   auto envp = c_array(env_copy);
 
-  auto start = SteadyClock::now();
   pid_t pid = -1;
   int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -110,11 +119,30 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
     Error e = errno_error(rc, "starting " + o.argv[0]);
     return std::unexpected(e);
   }
-  in.close_end(0);
-  out.close_end(1);
-  err.close_end(1);
+  return pid;
+}
 
-  ProcessResult result;
+// One read from a readable pipe into `sink`, keeping at most max_output bytes; closes the
+// pipe at end of file or on an error other than EAGAIN/EINTR.
+void drain(Pipe& p, short revents, std::string& sink, const ProcessOptions& o,
+           ProcessResult& result) {
+  if (!(revents & (POLLIN | POLLHUP | POLLERR))) return;
+  char buf[16384];
+  ssize_t r = ::read(p.fd[0], buf, sizeof(buf));
+  if (r > 0) {
+    std::size_t room = o.max_output > sink.size() ? o.max_output - sink.size() : 0;
+    std::size_t take = std::min(room, static_cast<std::size_t>(r));
+    sink.append(buf, take);
+    if (take < static_cast<std::size_t>(r)) result.output_truncated = true;
+  } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+    p.close_end(0);
+  }
+}
+
+// Feeds stdin_data and collects stdout and stderr until all three pipes are closed, firing
+// the timeout on the way. On a poll failure the child is killed and reaped.
+Status pump_pipes(const ProcessOptions& o, Pipe& in, Pipe& out, Pipe& err, Timeout& timeout,
+                  ProcessResult& result) {
   std::string_view to_write = o.stdin_data;
   if (to_write.empty()) {
     in.close_end(1);
@@ -124,9 +152,6 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
   set_nonblocking(out.fd[0]);
   set_nonblocking(err.fd[0]);
 
-  bool term_sent = false, kill_sent = false;
-  auto deadline = o.timeout.count() > 0 ? start + o.timeout : SteadyClock::time_point::max();
-  char buf[16384];
   while (out.fd[0] >= 0 || err.fd[0] >= 0 || in.fd[1] >= 0) {
     pollfd fds[3];
     int n = 0;
@@ -146,75 +171,82 @@ Result<ProcessResult> run_process(const ProcessOptions& o) {
 
     int wait_ms = -1;
     auto now = SteadyClock::now();
-    if (deadline != SteadyClock::time_point::max()) {
-      if (now >= deadline) {
-        if (!term_sent) {
-          ::kill(-pid, SIGTERM);
-          term_sent = true;
-          result.timed_out = true;
-          deadline = now + o.kill_grace;
-        } else if (!kill_sent) {
-          ::kill(-pid, SIGKILL);
-          kill_sent = true;
-          deadline = SteadyClock::time_point::max();
-        }
-        continue;
-      }
-      wait_ms = static_cast<int>(std::chrono::duration_cast<Ms>(deadline - now).count()) + 1;
+    if (timeout.armed()) {
+      if (timeout.fire(now, result)) continue;
+      wait_ms =
+          static_cast<int>(std::chrono::duration_cast<Ms>(timeout.deadline - now).count()) + 1;
     }
     int pr = ::poll(fds, static_cast<nfds_t>(n), wait_ms);
     if (pr < 0) {
       if (errno == EINTR) continue;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      ::kill(-timeout.pid, SIGKILL);
+      ::waitpid(timeout.pid, nullptr, 0);
       return std::unexpected(errno_error(errno, "waiting for " + o.argv[0]));
     }
-    auto drain = [&](Pipe& p, int idx, std::string& sink) {
-      if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
-      ssize_t r = ::read(p.fd[0], buf, sizeof(buf));
-      if (r > 0) {
-        std::size_t room = o.max_output > sink.size() ? o.max_output - sink.size() : 0;
-        std::size_t take = std::min(room, static_cast<std::size_t>(r));
-        sink.append(buf, take);
-        if (take < static_cast<std::size_t>(r)) result.output_truncated = true;
-      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        p.close_end(0);
-      }
-    };
-    drain(out, idx_out, result.out);
-    drain(err, idx_err, result.err);
+    if (idx_out >= 0) drain(out, fds[idx_out].revents, result.out, o, result);
+    if (idx_err >= 0) drain(err, fds[idx_err].revents, result.err, o, result);
     if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t w = ::write(in.fd[1], to_write.data(), to_write.size());
       if (w > 0) to_write.remove_prefix(static_cast<std::size_t>(w));
       if (to_write.empty() || (w < 0 && errno != EAGAIN && errno != EINTR)) in.close_end(1);
     }
   }
+  return {};
+}
 
-  // The pipes closed; the child may still run (it closed its stdout), so keep the timeout.
+// Waits for the child's wait status. The pipes closed, but the child may still run (it
+// closed its stdout), so the timeout still holds.
+Result<int> reap(const ProcessOptions& o, Timeout& timeout, ProcessResult& result) {
   int status = 0;
   while (true) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    pid_t w = ::waitpid(timeout.pid, &status, WNOHANG);
+    if (w == timeout.pid) return status;
     if (w < 0 && errno != EINTR) return std::unexpected(errno_error(errno, "reaping " + o.argv[0]));
-    auto now = SteadyClock::now();
-    if (now >= deadline) {
-      if (!term_sent) {
-        ::kill(-pid, SIGTERM);
-        term_sent = true;
-        result.timed_out = true;
-        deadline = now + o.kill_grace;
-      } else {
-        ::kill(-pid, SIGKILL);
-        deadline = SteadyClock::time_point::max();
-      }
-    }
+    timeout.fire(SteadyClock::now(), result);
     ::usleep(2000);
   }
+}
+
+}  // namespace
+
+std::string ProcessResult::describe() const {
+  if (timed_out) return "timed out after " + std::to_string(elapsed.count()) + " ms";
+  if (term_signal != 0) {
+    return "killed by signal " + std::to_string(term_signal) + " (" + ::strsignal(term_signal) +
+           ")";
+  }
+  return "exited with status " + std::to_string(exit_code);
+}
+
+Result<ProcessResult> run_process(const ProcessOptions& o) {
+  if (o.argv.empty() || o.argv[0].empty()) {
+    return fail(ErrorCode::kInvalidArgument, "run_process: no program given");
+  }
+  Pipe in, out, err;
+  if (::pipe2(in.fd, O_CLOEXEC) != 0 || ::pipe2(out.fd, O_CLOEXEC) != 0 ||
+      ::pipe2(err.fd, O_CLOEXEC) != 0) {
+    return std::unexpected(errno_error(errno, "creating pipes for " + o.argv[0]));
+  }
+  auto start = SteadyClock::now();
+  auto pid = spawn_child(o, in, out, err);
+  if (!pid) return std::unexpected(pid.error());
+  in.close_end(0);
+  out.close_end(1);
+  err.close_end(1);
+
+  ProcessResult result;
+  Timeout timeout{.pid = *pid, .grace = o.kill_grace};
+  if (o.timeout.count() > 0) timeout.deadline = start + o.timeout;
+  if (auto pumped = pump_pipes(o, in, out, err, timeout, result); !pumped) {
+    return std::unexpected(pumped.error());
+  }
+  auto status = reap(o, timeout, result);
+  if (!status) return std::unexpected(status.error());
   result.elapsed = std::chrono::duration_cast<Ms>(SteadyClock::now() - start);
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.term_signal = WTERMSIG(status);
+  if (WIFEXITED(*status)) {
+    result.exit_code = WEXITSTATUS(*status);
+  } else if (WIFSIGNALED(*status)) {
+    result.term_signal = WTERMSIG(*status);
   }
   return result;
 }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <concepts>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ struct SplitOptions {
   bool skip_empty = false;
 };
 std::vector<std::string> split(std::string_view text, char sep, SplitOptions opts = {});
+
+// The words of `text`: the pieces between runs of ASCII whitespace, none of them empty.
+// "4096\t131072  6291456\n" gives {"4096", "131072", "6291456"}; "" and "  " give {}.
+std::vector<std::string> split_words(std::string_view text);
 
 // The items joined with `sep` between them: join({"a","b"}, ", ") is "a, b". Items are
 // anything a std::string_view can be made from, or integers (written in decimal).
@@ -57,6 +62,10 @@ std::optional<T> parse_int(std::string_view s) {
   if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
 }
+
+// `text` with every "{name}" of a name in `vars` replaced by its value, left to right; an
+// inserted value is not scanned again, and "{other}" names not in `vars` stay as they are.
+std::string fill_placeholders(std::string text, const std::map<std::string, std::string>& vars);
 
 // Levenshtein distance: the fewest single-character inserts, deletes and substitutions that
 // turn `a` into `b`. O(|a|*|b|) time, O(|b|) memory; for "did you mean" hints on short names.

@@ -80,14 +80,17 @@ Status check_pattern(const std::string& pattern, const std::string& file, std::s
   return {};
 }
 
-Result<Signature> parse_entry(const toml::table& t, const std::string& file, std::size_t index) {
-  Signature s;
-  s.file = file;
-  auto id = text(t, "id", true, file, index, "");
-  if (!id) return std::unexpected(id.error());
-  s.id = *id;
+// Where an entry stands, for its errors.
+struct EntryAt {
+  const std::string& file;
+  std::size_t index;
+};
+
+// The text fields: title, component, severity, meaning, action and source required; event
+// and playbook optional. The severity must be info, warning or critical.
+Status read_texts(const toml::table& t, EntryAt at, Signature& s) {
   auto get = [&](std::string_view key, bool required, std::string& out) -> Status {
-    auto v = text(t, key, required, file, index, s.id);
+    auto v = text(t, key, required, at.file, at.index, s.id);
     if (!v) return std::unexpected(v.error());
     out = *v;
     return {};
@@ -102,30 +105,46 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
   }
   if (!kSeverities.contains(s.severity)) {
     return std::unexpected(
-        entry_error(file, index, s.id,
+        entry_error(at.file, at.index, s.id,
                     "severity must be info, warning or critical, found '" + s.severity + "'"));
   }
+  return {};
+}
+
+// weight (required, 0..1), fallback (a boolean) and xid (a positive integer).
+Status read_numbers(const toml::table& t, EntryAt at, Signature& s) {
   if (const toml::node* w = t.get("weight")) {
     auto v = w->value<double>();
     if (!v || *v < 0 || *v > 1) {
-      return std::unexpected(entry_error(file, index, s.id, "weight must be a number in 0..1"));
+      return std::unexpected(
+          entry_error(at.file, at.index, s.id, "weight must be a number in 0..1"));
     }
     s.weight = *v;
   } else {
-    return std::unexpected(entry_error(file, index, s.id, "missing key 'weight'"));
+    return std::unexpected(entry_error(at.file, at.index, s.id, "missing key 'weight'"));
   }
   if (const toml::node* f = t.get("fallback")) {
     auto v = f->value<bool>();
-    if (!v) return std::unexpected(entry_error(file, index, s.id, "fallback must be a boolean"));
+    if (!v) {
+      return std::unexpected(entry_error(at.file, at.index, s.id, "fallback must be a boolean"));
+    }
     s.fallback = *v;
   }
   if (const toml::node* x = t.get("xid")) {
     auto v = x->value<std::int64_t>();
     if (!v || *v <= 0) {
-      return std::unexpected(entry_error(file, index, s.id, "xid must be a positive integer"));
+      return std::unexpected(
+          entry_error(at.file, at.index, s.id, "xid must be a positive integer"));
     }
     s.xid = static_cast<std::uint64_t>(*v);
   }
+  return {};
+}
+
+// evidence (at least one), explained_by, and origins (when given, known ones, at least one).
+Status read_lists(const toml::table& t, EntryAt at, Signature& s) {
+  const std::string& file = at.file;
+  const std::size_t index = at.index;
   auto ev = strings(t, "evidence", file, index, s.id);
   if (!ev) return std::unexpected(ev.error());
   s.evidence = std::move(*ev);
@@ -153,15 +172,23 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     }
     s.origins = std::move(*origins);
   }
-  std::string one;
-  if (auto st = get("pattern", false, one); !st) return std::unexpected(st.error());
+  return {};
+}
+
+// pattern or patterns (not both), each a valid RE2 with known capture groups; an entry
+// without any needs an xid or an event to match.
+Status read_patterns(const toml::table& t, EntryAt at, Signature& s) {
+  const std::string& file = at.file;
+  const std::size_t index = at.index;
+  auto one = text(t, "pattern", false, file, index, s.id);
+  if (!one) return std::unexpected(one.error());
   auto many = strings(t, "patterns", file, index, s.id);
   if (!many) return std::unexpected(many.error());
-  if (!one.empty() && !many->empty()) {
+  if (!one->empty() && !many->empty()) {
     return std::unexpected(
         entry_error(file, index, s.id, "give either 'pattern' or 'patterns', not both"));
   }
-  s.patterns = one.empty() ? std::move(*many) : std::vector<std::string>{one};
+  s.patterns = one->empty() ? std::move(*many) : std::vector<std::string>{*one};
   if (s.patterns.empty() && !s.xid && s.event.empty()) {
     return std::unexpected(entry_error(
         file, index, s.id, "needs something to match: 'pattern', 'patterns', 'xid' or 'event'"));
@@ -169,6 +196,10 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
   for (const auto& p : s.patterns) {
     if (auto st = check_pattern(p, file, index, s.id); !st) return std::unexpected(st.error());
   }
+  return {};
+}
+
+Status check_known_keys(const toml::table& t, EntryAt at, const Signature& s) {
   static const std::set<std::string, std::less<>> known = {
       "id",       "title",    "component", "severity",     "weight",  "pattern",
       "patterns", "fallback", "xid",       "event",        "meaning", "evidence",
@@ -177,9 +208,23 @@ Result<Signature> parse_entry(const toml::table& t, const std::string& file, std
     (void)v;
     if (!known.contains(k.str())) {
       return std::unexpected(
-          entry_error(file, index, s.id, "unknown key '" + std::string(k.str()) + "'"));
+          entry_error(at.file, at.index, s.id, "unknown key '" + std::string(k.str()) + "'"));
     }
   }
+  return {};
+}
+
+Result<Signature> parse_entry(const toml::table& t, const std::string& file, std::size_t index) {
+  Signature s;
+  s.file = file;
+  auto id = text(t, "id", true, file, index, "");
+  if (!id) return std::unexpected(id.error());
+  s.id = *id;
+  const EntryAt at{file, index};
+  for (auto step : {read_texts, read_numbers, read_lists, read_patterns}) {
+    if (auto st = step(t, at, s); !st) return std::unexpected(st.error());
+  }
+  if (auto st = check_known_keys(t, at, s); !st) return std::unexpected(st.error());
   return s;
 }
 

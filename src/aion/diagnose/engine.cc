@@ -311,6 +311,199 @@ void Engine::on_event(std::string_view kind, std::string_view severity, std::str
   add(std::move(s));
 }
 
+namespace {
+
+using IncidentMap = std::map<std::int64_t, Incident>;
+
+// Adds both names of a GPU to `devices`, so that NVML (index) and kernel (PCI) evidence meet.
+void add_gpu_aliases(std::vector<std::string>& devices,
+                     const std::map<std::string, int>& gpu_by_pci,
+                     const std::map<int, std::string>& pci_by_gpu) {
+  std::vector<std::string> extra;
+  for (const auto& d : devices) {
+    if (d.rfind("pci:", 0) == 0) {
+      if (auto it = gpu_by_pci.find(d.substr(4)); it != gpu_by_pci.end())
+        extra.push_back("gpu:" + std::to_string(it->second));
+    } else if (d.rfind("gpu:", 0) == 0) {
+      if (auto it = pci_by_gpu.find(std::atoi(d.c_str() + 4)); it != pci_by_gpu.end())
+        extra.push_back("pci:" + it->second);
+    }
+  }
+  for (auto& e : extra) add_unique(devices, std::move(e));
+}
+
+// Which open incidents a piece of evidence joins: its signature, devices, and the time it
+// covers, [since_ms, time_ms], widened by the correlation window.
+class IncidentMatch {
+ public:
+  IncidentMatch(const Catalog& catalog, const Signature& sig, const Evidence& ev,
+                std::int64_t since_ms, std::int64_t window_ms)
+      : catalog_(catalog), sig_(sig), ev_(ev), since_(since_ms), window_(window_ms) {}
+
+  // The incidents to join, the first the one the others merge into; empty: open a new one.
+  std::vector<std::int64_t> find(const IncidentMap& incidents) const {
+    std::vector<std::int64_t> matches;
+    for (const auto& [id, inc] : incidents) {
+      if (!in_window(inc)) continue;
+      if (!ev_.devices.empty() && !inc.devices.empty() && shares(ev_.devices, inc.devices))
+        matches.push_back(id);
+    }
+    if (matches.empty() && !sig_.explained_by.empty() && !names_hardware(ev_.devices)) {
+      if (const Incident* cause = incident_with_cause(incidents)) matches.push_back(cause->id);
+    }
+    if (sig_.explained_by.empty()) add_explained_symptoms(incidents, matches);
+    if (matches.empty()) {
+      if (const Incident* wide = latest_node_wide(incidents)) matches.push_back(wide->id);
+    }
+    return matches;
+  }
+
+ private:
+  bool in_window(const Incident& i) const {
+    return since_ <= i.updated_ms + window_ && ev_.time_ms >= i.opened_ms - window_;
+  }
+  bool is_symptom(const Hypothesis& h) const {
+    const Signature* s = catalog_.find(h.signature);
+    return s && !s->explained_by.empty();
+  }
+
+  // A symptom that names no hardware (a job's NCCL timeout, a hung task) joins the most
+  // recent incident in the window with a cause of the kind that explains it.
+  const Incident* incident_with_cause(const IncidentMap& incidents) const {
+    const Incident* best = nullptr;
+    for (const auto& [id, inc] : incidents) {
+      if (!in_window(inc)) continue;
+      bool cause = std::any_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const auto& h) {
+        return !is_symptom(h) && contains(sig_.explained_by, h.component);
+      });
+      if (cause && (!best || inc.updated_ms > best->updated_ms)) best = &inc;
+    }
+    return best;
+  }
+
+  // A cause that comes after its symptoms: incidents in the window made only of symptoms it
+  // explains, naming no hardware, join it.
+  void add_explained_symptoms(const IncidentMap& incidents,
+                              std::vector<std::int64_t>& matches) const {
+    for (const auto& [id, inc] : incidents) {
+      if (!in_window(inc) || names_hardware(inc.devices) || inc.hypotheses.empty() ||
+          std::find(matches.begin(), matches.end(), id) != matches.end())
+        continue;
+      bool explained =
+          std::all_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const Hypothesis& h) {
+            const Signature* s = catalog_.find(h.signature);
+            return s && contains(s->explained_by, sig_.component);
+          });
+      if (explained) matches.push_back(id);
+    }
+  }
+
+  // Node-wide evidence, or a node-wide incident: the most recent one in the window.
+  const Incident* latest_node_wide(const IncidentMap& incidents) const {
+    const Incident* best = nullptr;
+    for (const auto& [id, inc] : incidents) {
+      if (!in_window(inc) || (!ev_.devices.empty() && !inc.devices.empty())) continue;
+      if (!best || inc.updated_ms > best->updated_ms) best = &inc;
+    }
+    return best;
+  }
+
+  const Catalog& catalog_;
+  const Signature& sig_;
+  const Evidence& ev_;
+  std::int64_t since_;
+  std::int64_t window_;
+};
+
+void add_job(std::vector<std::int64_t>& jobs, std::int64_t job) {
+  if (std::find(jobs.begin(), jobs.end(), job) == jobs.end()) jobs.push_back(job);
+}
+
+// Moves `other` into `target`: the time span, devices, jobs, evidence (oldest first, at most
+// max_evidence) and hypotheses (one per signature, counts added).
+void merge_incident(Incident& target, Incident other, std::size_t max_evidence) {
+  target.opened_ms = std::min(target.opened_ms, other.opened_ms);
+  target.updated_ms = std::max(target.updated_ms, other.updated_ms);
+  for (auto& d : other.devices) add_unique(target.devices, std::move(d));
+  for (auto j : other.jobs) add_job(target.jobs, j);
+  target.evidence_total += other.evidence_total;
+  for (auto& e : other.evidence) target.evidence.push_back(std::move(e));
+  std::stable_sort(target.evidence.begin(), target.evidence.end(),
+                   [](const Evidence& a, const Evidence& b) { return a.time_ms < b.time_ms; });
+  if (target.evidence.size() > max_evidence) target.evidence.resize(max_evidence);
+  for (auto& h : other.hypotheses) {
+    auto it = std::find_if(target.hypotheses.begin(), target.hypotheses.end(),
+                           [&](const Hypothesis& x) { return x.signature == h.signature; });
+    if (it == target.hypotheses.end()) {
+      target.hypotheses.push_back(std::move(h));
+    } else {
+      it->evidence_count += h.evidence_count;
+      if (it->playbook.empty()) it->playbook = h.playbook;
+      it->first_ms = std::min(it->first_ms, h.first_ms);
+      it->last_ms = std::max(it->last_ms, h.last_ms);
+    }
+  }
+}
+
+// The incident's hypothesis for `sig`, made from the signature when it has none yet; a
+// playbook only from trusted evidence.
+Hypothesis& hypothesis_for(Incident& inc, const Signature& sig, bool trusted, std::int64_t t) {
+  auto h = std::find_if(inc.hypotheses.begin(), inc.hypotheses.end(),
+                        [&](const Hypothesis& x) { return x.signature == sig.id; });
+  if (h != inc.hypotheses.end()) return *h;
+  Hypothesis x;
+  x.signature = sig.id;
+  x.title = sig.title;
+  x.component = sig.component;
+  x.severity = sig.severity;
+  x.meaning = sig.meaning;
+  x.collect = sig.evidence;
+  x.action = sig.action;
+  x.playbook = trusted ? sig.playbook : std::string();
+  x.source = sig.source;
+  x.first_ms = t;
+  inc.hypotheses.push_back(std::move(x));
+  return inc.hypotheses.back();
+}
+
+// Adds one piece of evidence of `sig` to the incident: its devices and jobs, its hypothesis'
+// count (lines closer than kSameEventMs are one event) and the evidence itself while there
+// is room.
+void add_evidence(Incident& inc, const Signature& sig, bool trusted, Evidence ev,
+                  std::size_t max_evidence) {
+  const std::int64_t t = ev.time_ms;
+  inc.opened_ms = std::min(inc.opened_ms, t);
+  inc.updated_ms = std::max(inc.updated_ms, t);
+  for (const auto& d : ev.devices) {
+    add_unique(inc.devices, d);
+    if (d.rfind("job:", 0) == 0) add_job(inc.jobs, std::atoll(d.c_str() + 4));
+  }
+  Hypothesis& h = hypothesis_for(inc, sig, trusted, t);
+  if (trusted && h.playbook.empty()) h.playbook = sig.playbook;
+  if (h.evidence_count == 0 || t >= h.last_ms + kSameEventMs || t + kSameEventMs <= h.first_ms)
+    h.evidence_count++;
+  h.first_ms = std::min(h.first_ms, t);
+  h.last_ms = std::max(h.last_ms, t);
+  ++inc.evidence_total;
+  if (inc.evidence.size() < max_evidence) {
+    auto pos = std::upper_bound(inc.evidence.begin(), inc.evidence.end(), t,
+                                [](std::int64_t x, const Evidence& e) { return x < e.time_ms; });
+    inc.evidence.insert(pos, std::move(ev));
+  }
+}
+
+// Drops the least recently updated incidents beyond max_incidents.
+void evict_oldest(IncidentMap& incidents, std::size_t max_incidents) {
+  while (incidents.size() > max_incidents) {
+    auto oldest = std::min_element(
+        incidents.begin(), incidents.end(),
+        [](const auto& a, const auto& b) { return a.second.updated_ms < b.second.updated_ms; });
+    incidents.erase(oldest);
+  }
+}
+
+}  // namespace
+
 void Engine::add(Signal signal) {
   std::lock_guard order(listener_mu_);
   Incident copy;
@@ -319,79 +512,17 @@ void Engine::add(Signal signal) {
     std::lock_guard l(mu_);
     ++stats_.hits;
     Evidence& ev = signal.evidence;
-    // Both names of a GPU, so that NVML (index) and kernel (PCI) evidence meet.
-    std::vector<std::string> extra;
-    for (const auto& d : ev.devices) {
-      if (d.rfind("pci:", 0) == 0) {
-        if (auto it = options_.gpu_by_pci.find(d.substr(4)); it != options_.gpu_by_pci.end())
-          extra.push_back("gpu:" + std::to_string(it->second));
-      } else if (d.rfind("gpu:", 0) == 0) {
-        if (auto it = pci_by_gpu_.find(std::atoi(d.c_str() + 4)); it != pci_by_gpu_.end())
-          extra.push_back("pci:" + it->second);
-      }
-    }
-    for (auto& e : extra) add_unique(ev.devices, std::move(e));
-
-    const std::int64_t t = ev.time_ms;
-    const std::int64_t w = options_.window.count();
-    // The evidence covers [since, t]: a timeout reports an operation that hung since then.
-    const std::int64_t since = std::min(signal.since_ms, t);
-    auto in_window = [&](const Incident& i) {
-      return since <= i.updated_ms + w && t >= i.opened_ms - w;
-    };
+    add_gpu_aliases(ev.devices, options_.gpu_by_pci, pci_by_gpu_);
     const Signature& sig = *signal.signature;
-    auto is_symptom = [&](const Hypothesis& h) {
-      const Signature* s = catalog_.find(h.signature);
-      return s && !s->explained_by.empty();
-    };
-    std::vector<std::int64_t> matches;
-    for (const auto& [id, inc] : incidents_) {
-      if (!in_window(inc)) continue;
-      if (!ev.devices.empty() && !inc.devices.empty() && shares(ev.devices, inc.devices))
-        matches.push_back(id);
-    }
-    if (matches.empty() && !sig.explained_by.empty() && !names_hardware(ev.devices)) {
-      // A symptom that names no hardware (a job's NCCL timeout, a hung task) joins the most
-      // recent incident in the window with a cause of the kind that explains it.
-      const Incident* best = nullptr;
-      for (const auto& [id, inc] : incidents_) {
-        if (!in_window(inc)) continue;
-        bool cause = std::any_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const auto& h) {
-          return !is_symptom(h) && contains(sig.explained_by, h.component);
-        });
-        if (cause && (!best || inc.updated_ms > best->updated_ms)) best = &inc;
-      }
-      if (best) matches.push_back(best->id);
-    }
-    if (sig.explained_by.empty()) {
-      // A cause that comes after its symptoms: incidents in the window made only of symptoms
-      // it explains, naming no hardware, join it.
-      for (const auto& [id, inc] : incidents_) {
-        if (!in_window(inc) || names_hardware(inc.devices) || inc.hypotheses.empty() ||
-            std::find(matches.begin(), matches.end(), id) != matches.end())
-          continue;
-        bool explained =
-            std::all_of(inc.hypotheses.begin(), inc.hypotheses.end(), [&](const Hypothesis& h) {
-              const Signature* s = catalog_.find(h.signature);
-              return s && contains(s->explained_by, sig.component);
-            });
-        if (explained) matches.push_back(id);
-      }
-    }
-    if (matches.empty()) {
-      // Node-wide evidence, or a node-wide incident: the most recent one in the window.
-      const Incident* best = nullptr;
-      for (const auto& [id, inc] : incidents_) {
-        if (!in_window(inc) || (!ev.devices.empty() && !inc.devices.empty())) continue;
-        if (!best || inc.updated_ms > best->updated_ms) best = &inc;
-      }
-      if (best) matches.push_back(best->id);
-    }
+    // The evidence covers [since, t]: a timeout reports an operation that hung since then.
+    const std::int64_t since = std::min(signal.since_ms, ev.time_ms);
+    const std::vector<std::int64_t> matches =
+        IncidentMatch(catalog_, sig, ev, since, options_.window.count()).find(incidents_);
     Incident* target = nullptr;
     if (matches.empty()) {
       Incident fresh;
       fresh.id = next_id_++;
-      fresh.opened_ms = fresh.updated_ms = t;
+      fresh.opened_ms = fresh.updated_ms = ev.time_ms;
       ++stats_.incidents;
       target = &incidents_.emplace(fresh.id, std::move(fresh)).first->second;
     } else {
@@ -400,80 +531,13 @@ void Engine::add(Signal signal) {
         Incident other = std::move(incidents_.at(matches[k]));
         incidents_.erase(matches[k]);
         merged.push_back(other.id);
-        target->opened_ms = std::min(target->opened_ms, other.opened_ms);
-        target->updated_ms = std::max(target->updated_ms, other.updated_ms);
-        for (auto& d : other.devices) add_unique(target->devices, std::move(d));
-        for (auto j : other.jobs)
-          if (std::find(target->jobs.begin(), target->jobs.end(), j) == target->jobs.end())
-            target->jobs.push_back(j);
-        target->evidence_total += other.evidence_total;
-        for (auto& e : other.evidence) target->evidence.push_back(std::move(e));
-        std::stable_sort(
-            target->evidence.begin(), target->evidence.end(),
-            [](const Evidence& a, const Evidence& b) { return a.time_ms < b.time_ms; });
-        if (target->evidence.size() > options_.max_evidence)
-          target->evidence.resize(options_.max_evidence);
-        for (auto& h : other.hypotheses) {
-          auto it = std::find_if(target->hypotheses.begin(), target->hypotheses.end(),
-                                 [&](const Hypothesis& x) { return x.signature == h.signature; });
-          if (it == target->hypotheses.end()) {
-            target->hypotheses.push_back(std::move(h));
-          } else {
-            it->evidence_count += h.evidence_count;
-            if (it->playbook.empty()) it->playbook = h.playbook;
-            it->first_ms = std::min(it->first_ms, h.first_ms);
-            it->last_ms = std::max(it->last_ms, h.last_ms);
-          }
-        }
+        merge_incident(*target, std::move(other), options_.max_evidence);
       }
     }
-    Incident& inc = *target;
-    inc.opened_ms = std::min(inc.opened_ms, t);
-    inc.updated_ms = std::max(inc.updated_ms, t);
-    for (const auto& d : ev.devices) {
-      add_unique(inc.devices, d);
-      if (d.rfind("job:", 0) == 0) {
-        std::int64_t job = std::atoll(d.c_str() + 4);
-        if (std::find(inc.jobs.begin(), inc.jobs.end(), job) == inc.jobs.end())
-          inc.jobs.push_back(job);
-      }
-    }
-    auto h = std::find_if(inc.hypotheses.begin(), inc.hypotheses.end(),
-                          [&](const Hypothesis& x) { return x.signature == sig.id; });
-    if (h == inc.hypotheses.end()) {
-      Hypothesis x;
-      x.signature = sig.id;
-      x.title = sig.title;
-      x.component = sig.component;
-      x.severity = sig.severity;
-      x.meaning = sig.meaning;
-      x.collect = sig.evidence;
-      x.action = sig.action;
-      x.playbook = signal.trusted ? sig.playbook : std::string();
-      x.source = sig.source;
-      x.first_ms = t;
-      inc.hypotheses.push_back(std::move(x));
-      h = std::prev(inc.hypotheses.end());
-    }
-    if (signal.trusted && h->playbook.empty()) h->playbook = sig.playbook;
-    if (h->evidence_count == 0 || t >= h->last_ms + kSameEventMs || t + kSameEventMs <= h->first_ms)
-      h->evidence_count++;
-    h->first_ms = std::min(h->first_ms, t);
-    h->last_ms = std::max(h->last_ms, t);
-    ++inc.evidence_total;
-    if (inc.evidence.size() < options_.max_evidence) {
-      auto pos = std::upper_bound(inc.evidence.begin(), inc.evidence.end(), t,
-                                  [](std::int64_t x, const Evidence& e) { return x < e.time_ms; });
-      inc.evidence.insert(pos, std::move(ev));
-    }
-    rank(inc);
-    copy = inc;
-    while (incidents_.size() > options_.max_incidents) {
-      auto oldest = std::min_element(
-          incidents_.begin(), incidents_.end(),
-          [](const auto& a, const auto& b) { return a.second.updated_ms < b.second.updated_ms; });
-      incidents_.erase(oldest);
-    }
+    add_evidence(*target, sig, signal.trusted, std::move(ev), options_.max_evidence);
+    rank(*target);
+    copy = *target;
+    evict_oldest(incidents_, options_.max_incidents);
   }
   if (listener_) listener_(copy, merged);
 }

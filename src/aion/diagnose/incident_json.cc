@@ -10,16 +10,34 @@ std::string rfc3339(std::int64_t ms) {
 }
 
 Json hypothesis_json(const Hypothesis& h, std::size_t rank) {
-  return {{"rank", rank},           {"signature", h.signature},
-          {"title", h.title},       {"component", h.component},
-          {"severity", h.severity}, {"confidence", h.confidence},
-          {"score", h.score},       {"evidence_count", h.evidence_count},
-          {"first_ms", h.first_ms}, {"meaning", h.meaning},
-          {"collect", h.collect},   {"action", h.action},
-          {"playbook", h.playbook}, {"source", h.source}};
+  Json j = hypothesis_text_json(h);
+  j["rank"] = rank;
+  j["signature"] = h.signature;
+  j["confidence"] = h.confidence;
+  j["score"] = h.score;
+  j["evidence_count"] = h.evidence_count;
+  j["first_ms"] = h.first_ms;
+  return j;
 }
 
 }  // namespace
+
+Json hypothesis_text_json(const Hypothesis& h) {
+  return {{"title", h.title},       {"component", h.component}, {"severity", h.severity},
+          {"meaning", h.meaning},   {"collect", h.collect},     {"action", h.action},
+          {"playbook", h.playbook}, {"source", h.source}};
+}
+
+void read_hypothesis_text(const Json& j, Hypothesis& h) {
+  h.title = j.value("title", "");
+  h.component = j.value("component", "");
+  h.severity = j.value("severity", "");
+  h.meaning = j.value("meaning", "");
+  h.collect = j.value("collect", std::vector<std::string>{});
+  h.action = j.value("action", "");
+  h.playbook = j.value("playbook", "");
+  h.source = j.value("source", "");
+}
 
 std::vector<std::string> device_values(const Incident& incident, std::string_view kind) {
   std::vector<std::string> out;
@@ -80,18 +98,11 @@ Result<Incident> incident_from_json(const Json& j) {
     for (const auto& h : j.value("hypotheses", Json::array())) {
       Hypothesis x;
       x.signature = h.at("signature").get<std::string>();
-      x.title = h.value("title", "");
-      x.component = h.value("component", "");
-      x.severity = h.value("severity", "");
+      read_hypothesis_text(h, x);
       x.confidence = h.value("confidence", 0.0);
       x.score = h.value("score", 0.0);
       x.evidence_count = h.value("evidence_count", std::size_t{0});
       x.first_ms = h.value("first_ms", std::int64_t{0});
-      x.meaning = h.value("meaning", "");
-      x.collect = h.value("collect", std::vector<std::string>{});
-      x.action = h.value("action", "");
-      x.playbook = h.value("playbook", "");
-      x.source = h.value("source", "");
       i.hypotheses.push_back(std::move(x));
     }
     for (const auto& e : j.value("evidence", Json::array())) {

@@ -16,6 +16,12 @@ Json to_json(const Incident& incident);
 Json summary_json(const Incident& incident);
 Result<Incident> incident_from_json(const Json& j);
 
+// The text a hypothesis takes from its signature (title, component, severity, meaning,
+// collect, action, playbook, source) as one JSON object, and back (a missing key leaves the
+// field empty). Part of every hypothesis' JSON; the store keeps it as one column.
+Json hypothesis_text_json(const Hypothesis& h);
+void read_hypothesis_text(const Json& j, Hypothesis& h);
+
 Json to_json(const RemediateOutcome& outcome);
 Json to_json(const AuditRecord& record);
 // {"status": "ok|warn|fail", "checks": [...]}

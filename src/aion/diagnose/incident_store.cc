@@ -1,6 +1,7 @@
 #include "aion/diagnose/incident_store.h"
 
 #include "aion/core/json.h"
+#include "aion/diagnose/incident_json.h"
 
 namespace aion::diagnose {
 namespace {
@@ -113,16 +114,7 @@ Result<Incident> read_one(store::Database& db, std::int64_t id) {
     x.evidence_count = static_cast<std::size_t>((*h)->column_int(3));
     x.first_ms = (*h)->column_int(4);
     Json d = Json::parse((*h)->column_text(5), nullptr, false);
-    if (d.is_object()) {
-      x.title = d.value("title", "");
-      x.component = d.value("component", "");
-      x.severity = d.value("severity", "");
-      x.meaning = d.value("meaning", "");
-      x.collect = d.value("collect", std::vector<std::string>{});
-      x.action = d.value("action", "");
-      x.playbook = d.value("playbook", "");
-      x.source = d.value("source", "");
-    }
+    if (d.is_object()) read_hypothesis_text(d, x);
     i.hypotheses.push_back(std::move(x));
   }
   auto e = db.prepare(
@@ -165,86 +157,110 @@ std::span<const store::Migration> IncidentStore::migrations() {
   return kMigrations;
 }
 
+namespace {
+
+// Prepares `sql`, lets `bind` bind its parameters and runs it.
+template <class Bind>
+Status run_sql(store::Database& db, std::string_view sql, Bind&& bind) {
+  auto st = db.prepare(sql);
+  if (!st) return std::unexpected(st.error());
+  bind(**st);
+  return (*st)->run();
+}
+
+// The incident's own row, inserted or updated.
+Status save_incident_row(store::Database& db, const Incident& inc) {
+  return run_sql(
+      db,
+      "INSERT INTO diagnose_incidents(id, opened_ms, updated_ms, severity, title, devices, "
+      "evidence_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+      "opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms, severity = "
+      "excluded.severity, title = excluded.title, devices = excluded.devices, "
+      "evidence_total = excluded.evidence_total",
+      [&](store::Statement& s) {
+        s.bind(1, inc.id)
+            .bind(2, inc.opened_ms)
+            .bind(3, inc.updated_ms)
+            .bind(4, inc.severity)
+            .bind(5, inc.title)
+            .bind(6, string_array(inc.devices).dump())
+            .bind(7, static_cast<std::int64_t>(inc.evidence_total));
+      });
+}
+
+// The ranked hypotheses, replacing the stored ones (rank 1 first).
+Status save_hypotheses(store::Database& db, const Incident& inc) {
+  for (std::size_t k = 0; k < inc.hypotheses.size(); ++k) {
+    const Hypothesis& h = inc.hypotheses[k];
+    const Json detail = hypothesis_text_json(h);
+    if (auto s = run_sql(db,
+                         "INSERT INTO diagnose_hypotheses(incident_id, rank, signature, "
+                         "confidence, score, evidence_count, first_ms, detail) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         [&](store::Statement& s) {
+                           s.bind(1, inc.id)
+                               .bind(2, static_cast<std::int64_t>(k + 1))
+                               .bind(3, h.signature)
+                               .bind(4, h.confidence)
+                               .bind(5, h.score)
+                               .bind(6, static_cast<std::int64_t>(h.evidence_count))
+                               .bind(7, h.first_ms)
+                               .bind(8, detail.dump());
+                         });
+        !s)
+      return s;
+  }
+  return {};
+}
+
+// The kept evidence and the linked jobs.
+Status save_evidence_and_jobs(store::Database& db, const Incident& inc) {
+  for (const auto& e : inc.evidence) {
+    if (auto s = run_sql(db,
+                         "INSERT INTO diagnose_evidence(incident_id, time_ms, source, signature, "
+                         "text, devices, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         [&](store::Statement& s) {
+                           s.bind(1, inc.id)
+                               .bind(2, e.time_ms)
+                               .bind(3, e.source)
+                               .bind(4, e.signature)
+                               .bind(5, e.text)
+                               .bind(6, string_array(e.devices).dump())
+                               .bind(7, e.metrics_json);
+                         });
+        !s)
+      return s;
+  }
+  for (std::int64_t job : inc.jobs) {
+    if (auto s = run_sql(db,
+                         "INSERT OR IGNORE INTO diagnose_incident_jobs(incident_id, job_id) "
+                         "VALUES (?1, ?2)",
+                         [&](store::Statement& s) { s.bind(1, inc.id).bind(2, job); });
+        !s)
+      return s;
+  }
+  return {};
+}
+
+}  // namespace
+
 Status IncidentStore::save(const Incident& inc, const std::vector<std::int64_t>& merged) {
   return store_.with([&](store::Database& db) -> Status {
     auto tx = db.begin();
     if (!tx) return std::unexpected(tx.error());
-    auto run = [&](std::string_view sql, auto&& bind) -> Status {
-      auto st = db.prepare(sql);
-      if (!st) return std::unexpected(st.error());
-      bind(**st);
-      return (*st)->run();
-    };
     for (std::int64_t m : merged) {
-      if (auto s = run("DELETE FROM diagnose_incidents WHERE id = ?1",
-                       [&](store::Statement& s) { s.bind(1, m); });
+      if (auto s = run_sql(db, "DELETE FROM diagnose_incidents WHERE id = ?1",
+                           [&](store::Statement& s) { s.bind(1, m); });
           !s)
         return s;
     }
-    if (auto s = run(
-            "INSERT INTO diagnose_incidents(id, opened_ms, updated_ms, severity, title, devices, "
-            "evidence_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
-            "opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms, severity = "
-            "excluded.severity, title = excluded.title, devices = excluded.devices, "
-            "evidence_total = excluded.evidence_total",
-            [&](store::Statement& s) {
-              s.bind(1, inc.id)
-                  .bind(2, inc.opened_ms)
-                  .bind(3, inc.updated_ms)
-                  .bind(4, inc.severity)
-                  .bind(5, inc.title)
-                  .bind(6, string_array(inc.devices).dump())
-                  .bind(7, static_cast<std::int64_t>(inc.evidence_total));
-            });
-        !s)
-      return s;
+    if (auto s = save_incident_row(db, inc); !s) return s;
     for (const char* table : {"diagnose_hypotheses", "diagnose_evidence"}) {
       std::string sql = std::string("DELETE FROM ") + table + " WHERE incident_id = ?1";
-      if (auto s = run(sql, [&](store::Statement& s) { s.bind(1, inc.id); }); !s) return s;
+      if (auto s = run_sql(db, sql, [&](store::Statement& s) { s.bind(1, inc.id); }); !s) return s;
     }
-    for (std::size_t k = 0; k < inc.hypotheses.size(); ++k) {
-      const Hypothesis& h = inc.hypotheses[k];
-      Json detail = {{"title", h.title},       {"component", h.component}, {"severity", h.severity},
-                     {"meaning", h.meaning},   {"collect", h.collect},     {"action", h.action},
-                     {"playbook", h.playbook}, {"source", h.source}};
-      if (auto s = run("INSERT INTO diagnose_hypotheses(incident_id, rank, signature, "
-                       "confidence, score, evidence_count, first_ms, detail) VALUES "
-                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                       [&](store::Statement& s) {
-                         s.bind(1, inc.id)
-                             .bind(2, static_cast<std::int64_t>(k + 1))
-                             .bind(3, h.signature)
-                             .bind(4, h.confidence)
-                             .bind(5, h.score)
-                             .bind(6, static_cast<std::int64_t>(h.evidence_count))
-                             .bind(7, h.first_ms)
-                             .bind(8, detail.dump());
-                       });
-          !s)
-        return s;
-    }
-    for (const auto& e : inc.evidence) {
-      if (auto s = run("INSERT INTO diagnose_evidence(incident_id, time_ms, source, signature, "
-                       "text, devices, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                       [&](store::Statement& s) {
-                         s.bind(1, inc.id)
-                             .bind(2, e.time_ms)
-                             .bind(3, e.source)
-                             .bind(4, e.signature)
-                             .bind(5, e.text)
-                             .bind(6, string_array(e.devices).dump())
-                             .bind(7, e.metrics_json);
-                       });
-          !s)
-        return s;
-    }
-    for (std::int64_t job : inc.jobs) {
-      if (auto s = run("INSERT OR IGNORE INTO diagnose_incident_jobs(incident_id, job_id) "
-                       "VALUES (?1, ?2)",
-                       [&](store::Statement& s) { s.bind(1, inc.id).bind(2, job); });
-          !s)
-        return s;
-    }
+    if (auto s = save_hypotheses(db, inc); !s) return s;
+    if (auto s = save_evidence_and_jobs(db, inc); !s) return s;
     return tx->commit();
   });
 }

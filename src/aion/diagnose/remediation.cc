@@ -23,14 +23,7 @@ const std::set<std::string, std::less<>> kActions = {"drain_gpu", "reset_gpu", "
 std::vector<std::string> expand(const std::vector<std::string>& tmpl,
                                 const std::map<std::string, std::string>& vars) {
   std::vector<std::string> out;
-  for (std::string a : tmpl) {
-    for (const auto& [k, v] : vars) {
-      const std::string key = "{" + k + "}";
-      for (auto p = a.find(key); p != std::string::npos; p = a.find(key, p + v.size()))
-        a.replace(p, key.size(), v);
-    }
-    out.push_back(std::move(a));
-  }
+  for (const auto& a : tmpl) out.push_back(fill_placeholders(a, vars));
   return out;
 }
 
@@ -53,6 +46,65 @@ std::vector<std::string> resolve(std::vector<std::string> argv,
     dirs.remove_prefix(colon + 1);
   }
   return argv;
+}
+
+// Runs one step of an approved plan: its command, or the scheduler or health-file action.
+StepResult run_step(const RemediationHooks& hooks, const PlannedStep& s, const Incident& inc) {
+  StepResult r{s, "ok", ""};
+  if (!s.argv.empty()) {
+    auto res = run_process({.argv = resolve(s.argv, hooks.env),
+                            .env_set = hooks.env,
+                            .timeout = hooks.command_timeout});
+    if (!res) {
+      r.outcome = "failed";
+      r.detail = res.error().message();
+    } else if (!res->ok()) {
+      r.outcome = "failed";
+      r.detail = res->describe() + (res->err.empty() ? "" : ": " + res->err.substr(0, 400));
+    } else {
+      r.detail = res->out.substr(0, 400);
+    }
+  } else if (s.action == "drain_gpu") {
+    int gpu = std::atoi(s.target.c_str() + 4);
+    Status st = hooks.drain_gpu
+                    ? hooks.drain_gpu(gpu, "incident " + std::to_string(inc.id) + ": " + inc.title)
+                    : fail(ErrorCode::kUnavailable, "no scheduler to drain GPUs in");
+    if (!st) {
+      r.outcome = "failed";
+      r.detail = st.error().message();
+    } else {
+      r.detail = "GPU " + std::to_string(gpu) + " drained";
+    }
+  } else if (s.action == "requeue_jobs" && s.target.empty()) {
+    r.detail = "no job to requeue";
+  } else if (s.action == "requeue_jobs") {
+    std::int64_t job = std::atoll(s.target.c_str() + 4);
+    auto id = hooks.requeue_job ? hooks.requeue_job(job)
+                                : Result<std::int64_t>(fail(ErrorCode::kUnavailable,
+                                                            "no scheduler to requeue jobs in"));
+    if (!id) {
+      r.outcome = "failed";
+      r.detail = id.error().message();
+    } else {
+      r.detail = "job " + std::to_string(job) + " requeued as job " + std::to_string(*id);
+    }
+  } else if (s.action == "mark_unhealthy") {
+    // Whole or not at all (temp file, fsync, rename): a health check running meanwhile
+    // must never read an empty or half-written reason.
+    const auto marker = (hooks.health_dir / "unhealthy").string();
+    auto st =
+        HostFs("/").write_atomic(marker,
+                                 "incident " + std::to_string(inc.id) + ": " + inc.title +
+                                     "\nsince " + format_rfc3339(Clock::system().wall()) + "\n",
+                                 0644);
+    if (!st) {
+      r.outcome = "failed";
+      r.detail = "cannot write " + marker + ": " + st.error().message();
+    } else {
+      r.detail = "wrote " + (hooks.health_dir / "unhealthy").string();
+    }
+  }
+  return r;
 }
 
 }  // namespace
@@ -266,64 +318,8 @@ Result<RemediateOutcome> Remediator::remediate(const Incident& inc, const Remedi
   out.executed = true;
   bool failed = false;
   for (const auto& s : out.plan.steps) {
-    StepResult r{s, "ok", ""};
-    if (failed) {
-      r.outcome = "skipped";
-      r.detail = "an earlier step failed";
-    } else if (!s.argv.empty()) {
-      auto res = run_process({.argv = resolve(s.argv, hooks_.env),
-                              .env_set = hooks_.env,
-                              .timeout = hooks_.command_timeout});
-      if (!res) {
-        r.outcome = "failed";
-        r.detail = res.error().message();
-      } else if (!res->ok()) {
-        r.outcome = "failed";
-        r.detail = res->describe() + (res->err.empty() ? "" : ": " + res->err.substr(0, 400));
-      } else {
-        r.detail = res->out.substr(0, 400);
-      }
-    } else if (s.action == "drain_gpu") {
-      int gpu = std::atoi(s.target.c_str() + 4);
-      Status st =
-          hooks_.drain_gpu
-              ? hooks_.drain_gpu(gpu, "incident " + std::to_string(inc.id) + ": " + inc.title)
-              : fail(ErrorCode::kUnavailable, "no scheduler to drain GPUs in");
-      if (!st) {
-        r.outcome = "failed";
-        r.detail = st.error().message();
-      } else {
-        r.detail = "GPU " + std::to_string(gpu) + " drained";
-      }
-    } else if (s.action == "requeue_jobs" && s.target.empty()) {
-      r.detail = "no job to requeue";
-    } else if (s.action == "requeue_jobs") {
-      std::int64_t job = std::atoll(s.target.c_str() + 4);
-      auto id = hooks_.requeue_job ? hooks_.requeue_job(job)
-                                   : Result<std::int64_t>(fail(ErrorCode::kUnavailable,
-                                                               "no scheduler to requeue jobs in"));
-      if (!id) {
-        r.outcome = "failed";
-        r.detail = id.error().message();
-      } else {
-        r.detail = "job " + std::to_string(job) + " requeued as job " + std::to_string(*id);
-      }
-    } else if (s.action == "mark_unhealthy") {
-      // Whole or not at all (temp file, fsync, rename): a health check running meanwhile
-      // must never read an empty or half-written reason.
-      const auto marker = (hooks_.health_dir / "unhealthy").string();
-      auto st =
-          HostFs("/").write_atomic(marker,
-                                   "incident " + std::to_string(inc.id) + ": " + inc.title +
-                                       "\nsince " + format_rfc3339(Clock::system().wall()) + "\n",
-                                   0644);
-      if (!st) {
-        r.outcome = "failed";
-        r.detail = "cannot write " + marker + ": " + st.error().message();
-      } else {
-        r.detail = "wrote " + (hooks_.health_dir / "unhealthy").string();
-      }
-    }
+    StepResult r{s, "skipped", "an earlier step failed"};
+    if (!failed) r = run_step(hooks_, s, inc);
     failed = failed || r.outcome == "failed";
     spdlog::warn(
         "event=remediation_step incident={} playbook={} step={} action={} outcome={} "

@@ -114,7 +114,7 @@ Pick rocm_image(const Variant& var, const std::vector<const Image*>& pool,
 Pick openvino_image(const Knowledge& kb, const ChosenBuild& c) {
   Pick pick;
   for (const auto& im : kb.images) {
-    if (im.kind == "openvino" &&
+    if (im.kind == Backend::kOpenVino &&
         Version::parse(im.contains.substr(im.contains.find(' ') + 1)) == c.rel.version)
       pick.image = &im;
   }
@@ -123,7 +123,7 @@ Pick openvino_image(const Knowledge& kb, const ChosenBuild& c) {
     return pick;
   }
   for (const auto& im : kb.images)
-    if (im.kind == "cpu" && im.python == c.python) pick.image = &im;
+    if (im.kind == Backend::kCpu && im.python == c.python) pick.image = &im;
   if (pick.image)
     pick.why = "Docker's official Python image (no OpenVINO image of this release in the table)";
   return pick;
@@ -134,13 +134,13 @@ Pick plain_image(const Variant& var, const std::vector<const Image*>& pool,
                  const Preference& prefer) {
   Pick pick;
   for (const auto* im : pool) {
-    if (var.kind == "npu" &&
+    if (var.kind == Backend::kNpu &&
         Version::parse(im->runtime.major_minor()) > Version::parse(var.runtime.major_minor()))
       continue;
     if (!pick.image || prefer(im, pick.image)) pick.image = im;
   }
   if (pick.image)
-    pick.why = var.kind == "npu" ? "Ascend CANN image" : "Docker's official Python image";
+    pick.why = var.kind == Backend::kNpu ? "Ascend CANN image" : "Docker's official Python image";
   return pick;
 }
 
@@ -154,18 +154,18 @@ void choose_image(const Knowledge& kb, const Machine& m, const Framework& fw, co
     if (im.kind == var.kind && im.contains.empty()) pool.push_back(&im);
   const Preference prefer{kb, m, c.python};
   Pick pick;
-  if (var.kind == "cuda") {
+  if (var.kind == Backend::kCuda) {
     pick = cuda_image(kb, m, fw, c, pool, prefer, p);
-  } else if (var.kind == "rocm") {
+  } else if (var.kind == Backend::kRocm) {
     pick = rocm_image(var, pool, prefer);
-  } else if (var.kind == "openvino") {
+  } else if (var.kind == Backend::kOpenVino) {
     pick = openvino_image(kb, c);
   } else {
     pick = plain_image(var, pool, prefer);
   }
   const Image* best = pick.image;
   if (!best) {
-    p.warnings.push_back("no base image in images.toml fits a " + var.kind +
+    p.warnings.push_back("no base image in images.toml fits a " + std::string(to_string(var.kind)) +
                          " build of CUDA/ROCm " + var.runtime.text() +
                          "; the Dockerfile needs a base chosen by hand");
     return;
@@ -185,13 +185,13 @@ void choose_image(const Knowledge& kb, const Machine& m, const Framework& fw, co
 }
 
 void choose_alternative(const Knowledge& kb, const Machine& m, const ChosenBuild& c, Plan& p) {
-  if (c.var.kind != "cuda") return;
+  if (c.var.kind != Backend::kCuda) return;
   std::vector<std::string> archs;
   for (const auto* g : m.gpus_of("nvidia"))
     if (!g->cc.empty()) archs.push_back(sm_of(g->cc));
   for (auto it = kb.images.rbegin(); it != kb.images.rend(); ++it) {
     // Only an image holding the same release series as the plan is an alternative to it.
-    if (it->kind != "cuda" || it->contains.rfind(c.rel.framework + " ", 0) != 0) continue;
+    if (it->kind != Backend::kCuda || it->contains.rfind(c.rel.framework + " ", 0) != 0) continue;
     Version inside = Version::parse(it->contains.substr(c.rel.framework.size() + 1));
     if (inside.major_minor() != c.rel.version.major_minor()) continue;
     CudaCompat cc = check_cuda(kb, m, it->runtime, archs);

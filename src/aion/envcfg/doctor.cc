@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "aion/core/json.h"
+#include "aion/core/strings.h"
 
 namespace aion::envcfg {
 namespace {
@@ -20,26 +21,14 @@ Version cuda_version_of(const std::string& text) {
   return Version::parse(text);
 }
 
-std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars) {
-    std::string key = "{" + k + "}";
-    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
-      text.replace(pos, key.size(), v);
-      pos += v.size();
-    }
-  }
-  return text;
-}
-
 std::map<std::string, std::string> machine_vars(const Knowledge& kb, const Machine& m) {
   std::map<std::string, std::string> v;
   v["driver"] = m.nvidia_driver.is_empty() ? "(no NVIDIA driver loaded)" : m.nvidia_driver.text();
   const Toolkit* tk = m.nvidia_driver.is_empty() ? nullptr : kb.newest_toolkit_for(m.nvidia_driver);
   v["driver_cuda"] = tk ? tk->version.text() : "(none)";
-  std::string kind = m.accelerator_kind();
-  v["gpus"] = kind == "rocm"  ? m.describe_gpus("amd")
-              : kind == "npu" ? m.describe_gpus("huawei")
-                              : m.describe_gpus("nvidia");
+  // A machine without accelerators is described by its (absent) NVIDIA GPUs.
+  const std::string_view vendor = gpu_vendor(m.accelerator_kind());
+  v["gpus"] = m.describe_gpus(vendor.empty() ? "nvidia" : vendor);
   std::string cc, sm, gfx;
   for (const auto& g : m.gpus) {
     if (!g.cc.empty()) {
@@ -107,8 +96,8 @@ DoctorReport diagnose(std::string_view log, const Knowledge& kb, const Machine& 
     f.id = sig.id;
     f.title = sig.title;
     f.excerpt = first_line[i];
-    f.cause = fill(sig.cause, vars);
-    f.fix = fill(sig.fix, vars);
+    f.cause = fill_placeholders(sig.cause, vars);
+    f.fix = fill_placeholders(sig.fix, vars);
     f.source = sig.source;
     f.diagnosis = report.findings.empty();
     report.findings.push_back(std::move(f));

@@ -66,7 +66,7 @@ std::string dockerfile(const Plan& p, const Knowledge& kb) {
     o << "# Alternative with the framework already inside: " << p.alternative_image << "\n";
   o << "FROM " << p.image << "\n\n";
   bool python_image = p.image.rfind("python:", 0) == 0;
-  if (p.kind == "openvino" || p.kind == "npu") o << "USER root\n";
+  if (p.kind == Backend::kOpenVino || p.kind == Backend::kNpu) o << "USER root\n";
   o << "ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1\n";
   if (p.image_disable_require) {
     o << "# The driver is older than this image's CUDA; the build runs under CUDA minor-version\n"

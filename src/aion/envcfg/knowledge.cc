@@ -229,8 +229,11 @@ Status load_platforms(TableReader& r, Knowledge& kb) {
   return {};
 }
 
-Status load_frameworks(TableReader& r, Knowledge& kb) {
-  std::map<std::string, std::vector<std::string>> archsets;
+using ArchSets = std::map<std::string, std::vector<std::string>>;
+
+// The named GPU code lists of frameworks.toml ([archsets]), which variants refer to.
+ArchSets read_archsets(TableReader& r) {
+  ArchSets archsets;
   if (const auto* sets = r.root()["archsets"].as_table()) {
     for (const auto& [k, v] : *sets) {
       std::vector<std::string> list;
@@ -240,80 +243,103 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
       archsets[std::string(k.str())] = list;
     }
   }
+  return archsets;
+}
+
+Result<Framework> read_framework(TableReader& r, const toml::table& row) {
+  Framework f;
+  AION_TRY(name, r.str(row, "name"));
+  AION_TRY(display, r.str(row, "display"));
+  AION_TRY(aliases, r.strings(row, "aliases", true));
+  AION_TRY(package, r.str(row, "package"));
+  AION_TRY(other_packages, r.strings(row, "other_packages", false));
+  AION_TRY(install, r.strings(row, "install", true));
+  AION_TRY(s, r.str(row, "source"));
+  f.name = name;
+  f.display = display;
+  f.aliases = aliases;
+  f.package = package;
+  f.other_packages = other_packages;
+  f.install = install;
+  f.min_cc = r.opt_str(row, "min_cc");
+  f.source = s;
+  return f;
+}
+
+// One [[release.variant]]: its kind, runtime (CUDA, ROCm and NPU builds need one) and the
+// GPU code it carries (an archset or archs; CUDA builds need some).
+Result<Variant> read_variant(TableReader& r, const toml::table& vr, const ArchSets& archsets) {
+  Variant var;
+  AION_TRY(vname, r.str(vr, "name"));
+  AION_TRY(word, r.str(vr, "kind"));
+  const auto kind = parse_backend(word);
+  if (!kind) {
+    return r.bad(vr, "variant kind '" + word + "' is not one of " + std::string(backend_words()));
+  }
+  var.name = vname;
+  var.kind = *kind;
+  var.runtime = Version::parse(r.opt_str(vr, "runtime"));
+  if (has_runtime(*kind) && var.runtime.is_empty())
+    return r.bad(vr, "a " + word + " variant needs 'runtime'");
+  var.cudnn = r.opt_str(vr, "cudnn");
+  var.index = r.opt_str(vr, "index");
+  AION_TRY(inst, r.strings(vr, "install", false));
+  var.install = inst;
+  var.is_default = vr["default"].value_or(false);
+  std::string set = r.opt_str(vr, "archset");
+  if (!set.empty()) {
+    auto it = archsets.find(set);
+    if (it == archsets.end()) return r.bad(vr, "unknown archset '" + set + "'");
+    var.archs = it->second;
+  } else {
+    AION_TRY(archs, r.strings(vr, "archs", false));
+    var.archs = archs;
+  }
+  static const std::regex kArch("(sm|compute)_[0-9]{2,3}[a-z]?");
+  for (const auto& a : var.archs) {
+    if (!std::regex_match(a, kArch))
+      return r.bad(vr, "architecture '" + a + "' is not sm_XY or compute_XY");
+  }
+  if (kind == Backend::kCuda && var.archs.empty())
+    return r.bad(vr, "a cuda variant needs 'archset' or 'archs' (the GPU code it carries)");
+  return var;
+}
+
+// One [[release]] of a known framework, with at least one variant.
+Result<Release> read_release(TableReader& r, const toml::table& row, const Knowledge& kb,
+                             const ArchSets& archsets) {
+  Release rel;
+  AION_TRY(fw, r.str(row, "framework"));
+  if (!kb.find_framework(fw)) return r.bad(row, "release of unknown framework '" + fw + "'");
+  AION_TRY(v, r.version(row, "version"));
+  AION_TRY(py, r.strings(row, "python", true));
+  if (py.size() != 2) return r.bad(row, "'python' must be [lowest, highest]");
+  AION_TRY(s, r.str(row, "source"));
+  AION_TRY(comp, r.strings(row, "companions", false));
+  rel.framework = kb.find_framework(fw)->name;
+  rel.version = v;
+  rel.python_min = Version::parse(py[0]);
+  rel.python_max = Version::parse(py[1]);
+  rel.companions = comp;
+  rel.requires_torch = r.opt_str(row, "requires");
+  rel.source = s;
+  rel.confidence = r.opt_str(row, "confidence");
+  for (const auto* vr : r.rows(row, "variant")) {
+    AION_TRY(var, read_variant(r, *vr, archsets));
+    rel.variants.push_back(std::move(var));
+  }
+  if (rel.variants.empty()) return r.bad(row, "a release needs at least one [[release.variant]]");
+  return rel;
+}
+
+Status load_frameworks(TableReader& r, Knowledge& kb) {
+  const ArchSets archsets = read_archsets(r);
   for (const auto* row : r.rows(r.root(), "framework")) {
-    Framework f;
-    AION_TRY(name, r.str(*row, "name"));
-    AION_TRY(display, r.str(*row, "display"));
-    AION_TRY(aliases, r.strings(*row, "aliases", true));
-    AION_TRY(package, r.str(*row, "package"));
-    AION_TRY(other_packages, r.strings(*row, "other_packages", false));
-    AION_TRY(install, r.strings(*row, "install", true));
-    AION_TRY(s, r.str(*row, "source"));
-    f.name = name;
-    f.display = display;
-    f.aliases = aliases;
-    f.package = package;
-    f.other_packages = other_packages;
-    f.install = install;
-    f.min_cc = r.opt_str(*row, "min_cc");
-    f.source = s;
+    AION_TRY(f, read_framework(r, *row));
     kb.frameworks.push_back(std::move(f));
   }
-  static const std::set<std::string> kKinds = {"cuda", "rocm", "cpu", "openvino", "npu"};
   for (const auto* row : r.rows(r.root(), "release")) {
-    Release rel;
-    AION_TRY(fw, r.str(*row, "framework"));
-    if (!kb.find_framework(fw)) return r.bad(*row, "release of unknown framework '" + fw + "'");
-    AION_TRY(v, r.version(*row, "version"));
-    AION_TRY(py, r.strings(*row, "python", true));
-    if (py.size() != 2) return r.bad(*row, "'python' must be [lowest, highest]");
-    AION_TRY(s, r.str(*row, "source"));
-    AION_TRY(comp, r.strings(*row, "companions", false));
-    rel.framework = kb.find_framework(fw)->name;
-    rel.version = v;
-    rel.python_min = Version::parse(py[0]);
-    rel.python_max = Version::parse(py[1]);
-    rel.companions = comp;
-    rel.requires_torch = r.opt_str(*row, "requires");
-    rel.source = s;
-    rel.confidence = r.opt_str(*row, "confidence");
-    for (const auto* vr : r.rows(*row, "variant")) {
-      Variant var;
-      AION_TRY(vname, r.str(*vr, "name"));
-      AION_TRY(kind, r.str(*vr, "kind"));
-      if (!kKinds.contains(kind))
-        return r.bad(*vr,
-                     "variant kind '" + kind + "' is not one of cuda, rocm, cpu, openvino, npu");
-      var.name = vname;
-      var.kind = kind;
-      var.runtime = Version::parse(r.opt_str(*vr, "runtime"));
-      if ((kind == "cuda" || kind == "rocm" || kind == "npu") && var.runtime.is_empty())
-        return r.bad(*vr, "a " + kind + " variant needs 'runtime'");
-      var.cudnn = r.opt_str(*vr, "cudnn");
-      var.index = r.opt_str(*vr, "index");
-      AION_TRY(inst, r.strings(*vr, "install", false));
-      var.install = inst;
-      var.is_default = (*vr)["default"].value_or(false);
-      std::string set = r.opt_str(*vr, "archset");
-      if (!set.empty()) {
-        auto it = archsets.find(set);
-        if (it == archsets.end()) return r.bad(*vr, "unknown archset '" + set + "'");
-        var.archs = it->second;
-      } else {
-        AION_TRY(archs, r.strings(*vr, "archs", false));
-        var.archs = archs;
-      }
-      static const std::regex kArch("(sm|compute)_[0-9]{2,3}[a-z]?");
-      for (const auto& a : var.archs) {
-        if (!std::regex_match(a, kArch))
-          return r.bad(*vr, "architecture '" + a + "' is not sm_XY or compute_XY");
-      }
-      if (kind == "cuda" && var.archs.empty())
-        return r.bad(*vr, "a cuda variant needs 'archset' or 'archs' (the GPU code it carries)");
-      rel.variants.push_back(std::move(var));
-    }
-    if (rel.variants.empty())
-      return r.bad(*row, "a release needs at least one [[release.variant]]");
+    AION_TRY(rel, read_release(r, *row, kb, archsets));
     kb.releases.push_back(std::move(rel));
   }
   std::stable_sort(kb.releases.begin(), kb.releases.end(), [](const Release& a, const Release& b) {
@@ -338,11 +364,15 @@ Status load_images(TableReader& r, Knowledge& kb) {
   for (const auto* row : r.rows(r.root(), "image")) {
     Image im;
     AION_TRY(ref, r.str(*row, "ref"));
-    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(word, r.str(*row, "kind"));
     AION_TRY(os, r.str(*row, "os"));
     AION_TRY(s, r.str(*row, "source"));
+    const auto kind = parse_backend(word);
+    if (!kind) {
+      return r.bad(*row, "image kind '" + word + "' is not one of " + std::string(backend_words()));
+    }
     im.ref = ref;
-    im.kind = kind;
+    im.kind = *kind;
     im.os = os;
     im.source = s;
     im.runtime = Version::parse(r.opt_str(*row, "runtime"));
@@ -355,9 +385,14 @@ Status load_images(TableReader& r, Knowledge& kb) {
   }
   for (const auto* row : r.rows(r.root(), "access")) {
     Access a;
-    AION_TRY(kind, r.str(*row, "kind"));
+    AION_TRY(word, r.str(*row, "kind"));
     AION_TRY(args, r.strings(*row, "run_args", false));
-    a.kind = kind;
+    const auto kind = parse_backend(word);
+    if (!kind) {
+      return r.bad(*row,
+                   "access kind '" + word + "' is not one of " + std::string(backend_words()));
+    }
+    a.kind = *kind;
     a.run_args = args;
     a.note = r.opt_str(*row, "note");
     a.source = r.opt_str(*row, "source");
@@ -460,7 +495,7 @@ const OsInfo* Knowledge::platform(std::string_view id, std::string_view version)
   return nullptr;
 }
 
-const Access* Knowledge::access_for(std::string_view kind) const {
+const Access* Knowledge::access_for(Backend kind) const {
   for (const auto& a : access)
     if (a.kind == kind) return &a;
   return nullptr;

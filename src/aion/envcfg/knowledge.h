@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "aion/core/error.h"
+#include "aion/envcfg/backend.h"
 #include "aion/envcfg/version.h"
 
 namespace aion::envcfg {
@@ -73,8 +74,8 @@ struct OsInfo {
 // One build of a framework release.
 struct Variant {
   std::string name;  // "cu121", "rocm6.2.4", "cpu"
-  std::string kind;  // "cuda" | "rocm" | "cpu" | "openvino" | "npu"
-  Version runtime;   // CUDA, ROCm or CANN version; empty for cpu/openvino
+  Backend kind = Backend::kCpu;
+  Version runtime;  // CUDA, ROCm or CANN version; empty for cpu/openvino
   std::string cudnn;
   std::vector<std::string> archs;    // "sm_80" SASS, "compute_90" PTX
   std::string index;                 // wheel index URL
@@ -106,7 +107,7 @@ struct Framework {
 
 struct Image {
   std::string ref;
-  std::string kind;
+  Backend kind = Backend::kCpu;
   Version runtime;
   std::string cudnn;
   std::string os;      // "ubuntu:22.04"
@@ -116,7 +117,7 @@ struct Image {
 };
 
 struct Access {
-  std::string kind;
+  Backend kind = Backend::kCpu;
   std::vector<std::string> run_args;
   std::string note;
   std::string source;
@@ -170,7 +171,7 @@ struct Knowledge {
   const RocmRelease* rocm_release(const Version& v) const;  // by major.minor
   const GpuModel* gpu_model(std::string_view vendor, std::string_view model) const;
   const OsInfo* platform(std::string_view id, std::string_view version) const;
-  const Access* access_for(std::string_view kind) const;
+  const Access* access_for(Backend kind) const;
   // The newest toolkit the driver runs with full compatibility, nullptr when none.
   const Toolkit* newest_toolkit_for(const Version& driver) const;
 };

@@ -47,7 +47,7 @@ std::string python_series(std::string_view text) {
   return v.major_minor();
 }
 
-std::string Machine::accelerator_kind() const {
+Backend Machine::accelerator_kind() const {
   std::map<std::string, int> per_vendor;
   for (const auto& g : gpus) per_vendor[g.vendor] += g.count;
   std::string best;
@@ -58,10 +58,10 @@ std::string Machine::accelerator_kind() const {
       best = v;
     }
   }
-  if (best == "nvidia") return "cuda";
-  if (best == "amd") return "rocm";
-  if (best == "huawei") return "npu";
-  return "cpu";
+  if (best == "nvidia") return Backend::kCuda;
+  if (best == "amd") return Backend::kRocm;
+  if (best == "huawei") return Backend::kNpu;
+  return Backend::kCpu;
 }
 
 std::vector<const GpuGroup*> Machine::gpus_of(std::string_view vendor) const {

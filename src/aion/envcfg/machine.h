@@ -18,6 +18,7 @@
 
 #include "aion/core/error.h"
 #include "aion/core/host_fs.h"
+#include "aion/envcfg/backend.h"
 #include "aion/envcfg/knowledge.h"
 #include "aion/hw/inventory.h"
 
@@ -48,9 +49,9 @@ struct Machine {
   std::string arch = "x86_64";
   std::vector<std::string> notes;  // what could not be read, and what was assumed
 
-  // The accelerator family plans are made for: "cuda", "rocm", "npu" or "cpu" (the vendor
-  // with the most devices wins on a mixed machine).
-  std::string accelerator_kind() const;
+  // The accelerator family plans are made for: CUDA, ROCm, NPU or CPU (the vendor with the
+  // most devices wins on a mixed machine).
+  Backend accelerator_kind() const;
   std::vector<const GpuGroup*> gpus_of(std::string_view vendor) const;
   // "8x A100-SXM4-80GB (8.0)" for every group of the vendor, comma-separated.
   std::string describe_gpus(std::string_view vendor) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "aion/core/json.h"
@@ -59,16 +60,12 @@ struct Candidate {
   }
 };
 
-const std::set<std::string>& kinds() {
-  static const std::set<std::string> k = {"cuda", "rocm", "cpu", "openvino", "npu"};
-  return k;
-}
-
 struct Query {
   const Framework* fw = nullptr;
   VersionSpec spec;
-  std::string python;   // hard
-  std::string variant;  // name or kind
+  std::string python;              // hard
+  std::string variant;             // name or kind, as asked
+  std::optional<Backend> backend;  // when `variant` names a kind
 };
 
 class Resolver {
@@ -82,7 +79,7 @@ class Resolver {
     for (const Release* rel : kb_.releases_of(q.fw->name)) {
       if (!q.spec.matches(rel->version)) continue;
       for (const auto& var : rel->variants) {
-        if (!allowed(var, q.variant)) continue;
+        if (!allowed(var, q)) continue;
         all.push_back(evaluate(*q.fw, *rel, var, q.python));
       }
     }
@@ -99,10 +96,9 @@ class Resolver {
     return all;
   }
 
-  bool allowed(const Variant& v, const std::string& want) const {
-    if (!want.empty()) return kinds().contains(want) ? v.kind == want : v.name == want;
-    std::string kind = m_.accelerator_kind();
-    return v.kind == kind || v.kind == "openvino" || (kind == "cpu" && v.kind == "cpu");
+  bool allowed(const Variant& v, const Query& q) const {
+    if (!q.variant.empty()) return q.backend ? v.kind == *q.backend : v.name == q.variant;
+    return v.kind == m_.accelerator_kind() || v.kind == Backend::kOpenVino;
   }
 
   Candidate evaluate(const Framework& fw, const Release& rel, const Variant& var,
@@ -111,11 +107,11 @@ class Resolver {
     c.rel = &rel;
     c.var = &var;
     choose_python(rel, hard_python, c);
-    if (var.kind == "cuda") {
+    if (var.kind == Backend::kCuda) {
       check_cuda_build(fw, var, c);
-    } else if (var.kind == "rocm") {
+    } else if (var.kind == Backend::kRocm) {
       check_rocm_build(var, c);
-    } else if (var.kind == "npu") {
+    } else if (var.kind == Backend::kNpu) {
       check_npu_build(var, c);
     }
     return c;
@@ -218,13 +214,7 @@ class Resolver {
 };
 
 std::string fill(std::string text, const std::map<std::string, std::string>& vars) {
-  for (const auto& [k, v] : vars) {
-    std::string key = "{" + k + "}";
-    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
-      text.replace(pos, key.size(), v);
-      pos += v.size();
-    }
-  }
+  text = fill_placeholders(std::move(text), vars);
   std::string out;
   for (char ch : text) {
     if (ch == ' ' && !out.empty() && out.back() == ' ') continue;
@@ -288,7 +278,8 @@ Result<Query> parse_query(const Knowledge& kb, const PlanRequest& req, const Req
                   "--python '" + req.python + "' is not a Python 3 version such as 3.11");
   }
   q.variant = req.variant;
-  if (!q.variant.empty() && !kinds().contains(q.variant)) {
+  q.backend = parse_backend(q.variant);
+  if (!q.variant.empty() && !q.backend) {
     std::set<std::string> names;
     for (const auto* r : releases)
       for (const auto& v : r->variants) names.insert(v.name);
@@ -344,13 +335,13 @@ void fill_build(const Query& q, const Candidate& c, Plan& p) {
 void add_runtime_reason(const Knowledge& kb, const Machine& m, const Candidate& c, Plan& p) {
   const Release& rel = *c.rel;
   const Variant& var = *c.var;
-  std::string variant_text =
-      var.name + " (" + var.kind + (p.runtime.empty() ? "" : " " + p.runtime) + ")";
-  if (var.kind == "cuda") {
+  std::string variant_text = var.name + " (" + std::string(to_string(var.kind)) +
+                             (p.runtime.empty() ? "" : " " + p.runtime) + ")";
+  if (var.kind == Backend::kCuda) {
     p.reasons.push_back({"driver", variant_text + ": " + c.cuda.detail,
                          kb.toolkit(var.runtime) ? kb.toolkit(var.runtime)->source : ""});
     if (!c.cuda.arch_detail.empty()) p.reasons.push_back({"gpu", c.cuda.arch_detail, rel.source});
-  } else if (var.kind == "rocm") {
+  } else if (var.kind == Backend::kRocm) {
     const RocmRelease* rr = kb.rocm_release(var.runtime);
     p.reasons.push_back({"gpu",
                          variant_text + ": ROCm " + var.runtime.major_minor() + " supports " +
@@ -361,7 +352,7 @@ void add_runtime_reason(const Knowledge& kb, const Machine& m, const Candidate& 
                                                 : "; host ROCm " + m.rocm.text() +
                                                       " >= " + var.runtime.major_minor()),
                          rr ? rr->source : ""});
-  } else if (var.kind == "npu") {
+  } else if (var.kind == Backend::kNpu) {
     p.reasons.push_back(
         {"runtime",
          variant_text + ": needs CANN >= " + var.runtime.major_minor() +
@@ -369,7 +360,7 @@ void add_runtime_reason(const Knowledge& kb, const Machine& m, const Candidate& 
          rel.source});
   } else {
     p.reasons.push_back({"variant",
-                         variant_text + (m.accelerator_kind() == "cpu"
+                         variant_text + (m.accelerator_kind() == Backend::kCpu
                                              ? ": no supported accelerator on this machine"
                                              : ": as asked"),
                          rel.source});
@@ -439,14 +430,15 @@ void add_failures(const Knowledge& kb, const Machine& m, const Query& q, const R
     p.failures.push_back(c.label() + ": " + c.failure_text());
   }
   if (!all.empty()) return;
-  std::string kind = q.variant.empty() ? m.accelerator_kind() : q.variant;
+  const std::optional<Backend> backend = q.variant.empty() ? m.accelerator_kind() : q.backend;
+  const std::string kind = q.variant.empty() ? std::string(to_string(*backend)) : q.variant;
   p.failures.push_back(q.fw->display + " has no " + kind + " build in the tables" +
                        (q.spec.empty() ? "" : " matching '" + rq.spec + "'"));
   std::vector<std::string> others;
   for (const auto& f : kb.frameworks) {
     for (const auto* r : kb.releases_of(f.name)) {
       if (std::any_of(r->variants.begin(), r->variants.end(),
-                      [&](const Variant& v) { return v.kind == kind; })) {
+                      [&](const Variant& v) { return v.kind == backend; })) {
         others.push_back(f.aliases.front());
         break;
       }
@@ -533,9 +525,10 @@ void add_retry_ways_out(const Resolver& resolver, const Machine& m, const Query&
     any.spec = VersionSpec();
     retry(any, "version", "use another version: the newest that runs here is ");
   }
-  if (!q.variant.empty() && q.variant != "cpu") {
+  if (!q.variant.empty() && q.backend != Backend::kCpu) {
     Query any = q;
     any.variant.clear();
+    any.backend.reset();
     retry(any, "variant", "drop --variant " + q.variant + ": ");
   }
   if (!q.python.empty()) {
@@ -543,9 +536,10 @@ void add_retry_ways_out(const Resolver& resolver, const Machine& m, const Query&
     any.python.clear();
     retry(any, "python", "drop --python " + q.python + ": ");
   }
-  if (m.accelerator_kind() != "cpu" && q.variant != "cpu") {
+  if (m.accelerator_kind() != Backend::kCpu && q.backend != Backend::kCpu) {
     Query cpu = q;
-    cpu.variant = "cpu";
+    cpu.backend = Backend::kCpu;
+    cpu.variant = to_string(*cpu.backend);
     retry(cpu, "cpu", "CPU-only build, without GPU acceleration: ");
   }
 }
@@ -589,7 +583,7 @@ std::string plan_to_json(const Plan& p, int indent) {
   if (p.ok) {
     j["version"] = p.version;
     j["variant"] = p.variant;
-    j["kind"] = p.kind;
+    j["kind"] = std::string(to_string(p.kind));
     j["runtime"] = p.runtime;
     j["cudnn"] = p.cudnn;
     j["python"] = p.python;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "aion/core/error.h"
+#include "aion/envcfg/backend.h"
 #include "aion/envcfg/cuda_compat.h"
 #include "aion/envcfg/knowledge.h"
 #include "aion/envcfg/machine.h"
@@ -56,7 +57,7 @@ struct Plan {
   std::string package;
   std::string version;
   std::string variant;
-  std::string kind;  // "cuda" | "rocm" | "cpu" | "openvino" | "npu"
+  Backend kind = Backend::kCpu;  // the chosen build's (when ok)
   std::string runtime;
   std::string cudnn;
   std::string python;

@@ -237,105 +237,122 @@ class Scanner {
     Version ver = Version::parse(b.version);
     const Release* rel = release_of(b.framework, ver);
     std::string label = b.framework + " " + (b.version.empty() ? "(version unknown)" : b.version);
-    std::string kind = m_.accelerator_kind();
-    if (rel && !r_.python.empty()) {
-      Version py = Version::parse(r_.python);
-      if (py < Version::parse(rel->python_min.major_minor()) ||
-          py > Version::parse(rel->python_max.major_minor()))
-        add("error", b.framework,
-            label + " supports Python " + rel->python_min.major_minor() + "-" +
-                rel->python_max.major_minor() + "; this environment is Python " + r_.python,
-            "recreate the environment with a supported Python (aion env plan " + b.framework +
-                " --python X.Y)");
-    }
+    const Backend kind = m_.accelerator_kind();
+    if (rel && !r_.python.empty()) check_python(b, *rel, label);
     if (!b.cuda.empty()) {
-      if (kind != "cuda") {
-        add(kind == "cpu" ? "warning" : "error", b.framework,
+      if (kind != Backend::kCuda) {
+        add(kind == Backend::kCpu ? "warning" : "error", b.framework,
             label + " is a CUDA " + b.cuda + " build but this machine has no NVIDIA GPU" +
-                (kind == "cpu" ? " (it will run on the CPU)" : " (it has " + kind + " devices)"),
+                (kind == Backend::kCpu ? " (it will run on the CPU)"
+                                       : " (it has " + std::string(to_string(kind)) + " devices)"),
             "aion env plan " + b.framework + " prints the build for this machine");
         return;
       }
-      // The GPU code of this exact build when the tables know it.
-      std::vector<std::string> archs;
-      // The variant from the local label ("2.4.1+cu121"), else the one of the same CUDA.
-      std::string variant = Version::parse(b.version).local();
-      const Variant* build = nullptr;
-      if (rel) {
-        for (const auto& v : rel->variants) {
-          if (v.kind != "cuda") continue;
-          if (!variant.empty() && v.name == variant) build = &v;
-          bool same_cuda = v.runtime.major_minor() == Version::parse(b.cuda).major_minor();
-          if (variant.empty() && same_cuda && (!build || v.is_default)) build = &v;
-        }
-      }
-      if (build) archs = build->archs;
-      bool archs_known = !archs.empty();
-      if (!archs_known)
-        for (const auto* g : m_.gpus_of("nvidia"))
-          if (!g->cc.empty())
-            archs.push_back("sm_" + std::to_string(Version::parse(g->cc).major()) +
-                            std::to_string(Version::parse(g->cc).minor()));
-      CudaCompat cc = check_cuda(kb_, m_, Version::parse(b.cuda), archs);
-      if (!cc.arch_ok)
-        add("error", b.framework,
-            label + " (" + b.record + ": cuda " + b.cuda + ") has no kernels for this GPU: " +
-                cc.arch_detail + " -> 'no kernel image is available for execution on the device'",
-            "aion env plan " + b.framework + " prints a build compiled for this GPU");
-      if (cc.mode.empty()) {
-        add("error", b.framework,
-            label + " was built for CUDA " + b.cuda +
-                " and will not start on this machine: " + cc.detail,
-            "aion env plan " + b.framework + " prints a build this driver runs" +
-                (cc.need_driver.is_empty()
-                     ? ""
-                     : ", or upgrade the driver to >= " + cc.need_driver.text()));
-      } else if (cc.mode == "minor") {
-        add("info", b.framework, label + " (CUDA " + b.cuda + "): " + cc.detail);
-      } else if (cc.mode == "forward") {
-        add("warning", b.framework,
-            label + " (CUDA " + b.cuda + ") needs forward compatibility: " + cc.forward_detail,
-            "install " + cc.forward_package + " and put /usr/local/cuda/compat on LD_LIBRARY_PATH");
-      } else {
-        add("info", b.framework, label + " (CUDA " + b.cuda + "): " + cc.detail);
-      }
-      if (!archs_known)
-        add("info", b.framework,
-            label + " is not in the tables; its GPU architectures were not checked");
+      check_cuda_build(b, rel, label);
       return;
     }
     if (!b.rocm.empty()) {
-      if (kind != "rocm") {
+      if (kind != Backend::kRocm) {
         add("error", b.framework,
             label + " is a ROCm build (hip " + b.rocm + ") but this machine has no AMD GPU",
             "aion env plan " + b.framework + " prints the build for this machine");
         return;
       }
-      Version rv = Version::parse(b.rocm);
-      const RocmRelease* rr = kb_.rocm_release(rv);
-      for (const auto* g : m_.gpus_of("amd")) {
-        if (rr && !g->gfx.empty() &&
-            std::find(rr->gfx.begin(), rr->gfx.end(), g->gfx) == rr->gfx.end())
-          add("error", b.framework,
-              label + " (ROCm " + rv.major_minor() + ") does not support " + g->model + " (" +
-                  g->gfx + ") -> hipErrorNoBinaryForGpu",
-              "aion env plan " + b.framework);
-      }
-      if (!m_.rocm.is_empty() &&
-          Version::parse(rv.major_minor()) > Version::parse(m_.rocm.major_minor()))
-        add("error", b.framework,
-            label + " needs ROCm >= " + rv.major_minor() + "; the host has " + m_.rocm.text(),
-            "upgrade the host's ROCm or install the build for ROCm " + m_.rocm.major_minor());
-      else
-        add("info", b.framework, label + ": ROCm " + rv.major_minor() + " build");
+      check_rocm_build(b, label);
       return;
     }
-    if (kind == "cuda" || kind == "rocm")
+    if (kind == Backend::kCuda || kind == Backend::kRocm)
       add("warning", b.framework,
-          label + " is a CPU-only build: the " +
-              m_.describe_gpus(kind == "cuda" ? "nvidia" : "amd") +
+          label + " is a CPU-only build: the " + m_.describe_gpus(gpu_vendor(kind)) +
               " will not be used (torch.cuda.is_available() is False)",
           "aion env plan " + b.framework + " prints the GPU build and its --index-url");
+  }
+
+  void check_python(const InstalledBuild& b, const Release& rel, const std::string& label) {
+    Version py = Version::parse(r_.python);
+    if (py < Version::parse(rel.python_min.major_minor()) ||
+        py > Version::parse(rel.python_max.major_minor()))
+      add("error", b.framework,
+          label + " supports Python " + rel.python_min.major_minor() + "-" +
+              rel.python_max.major_minor() + "; this environment is Python " + r_.python,
+          "recreate the environment with a supported Python (aion env plan " + b.framework +
+              " --python X.Y)");
+  }
+
+  // The GPU code of a CUDA build: that of this exact build when the tables know it (the
+  // variant from the local label "2.4.1+cu121", else the one of the same CUDA); empty when
+  // they do not.
+  std::vector<std::string> known_archs(const InstalledBuild& b, const Release* rel) const {
+    std::string variant = Version::parse(b.version).local();
+    const Variant* build = nullptr;
+    if (rel) {
+      for (const auto& v : rel->variants) {
+        if (v.kind != Backend::kCuda) continue;
+        if (!variant.empty() && v.name == variant) build = &v;
+        bool same_cuda = v.runtime.major_minor() == Version::parse(b.cuda).major_minor();
+        if (variant.empty() && same_cuda && (!build || v.is_default)) build = &v;
+      }
+    }
+    return build ? build->archs : std::vector<std::string>{};
+  }
+
+  // A CUDA build on a machine with NVIDIA GPUs: kernels for these GPUs, and whether the
+  // driver starts its CUDA (natively, by minor-version or forward compatibility).
+  void check_cuda_build(const InstalledBuild& b, const Release* rel, const std::string& label) {
+    std::vector<std::string> archs = known_archs(b, rel);
+    bool archs_known = !archs.empty();
+    if (!archs_known)
+      for (const auto* g : m_.gpus_of("nvidia"))
+        if (!g->cc.empty())
+          archs.push_back("sm_" + std::to_string(Version::parse(g->cc).major()) +
+                          std::to_string(Version::parse(g->cc).minor()));
+    CudaCompat cc = check_cuda(kb_, m_, Version::parse(b.cuda), archs);
+    if (!cc.arch_ok)
+      add("error", b.framework,
+          label + " (" + b.record + ": cuda " + b.cuda + ") has no kernels for this GPU: " +
+              cc.arch_detail + " -> 'no kernel image is available for execution on the device'",
+          "aion env plan " + b.framework + " prints a build compiled for this GPU");
+    if (cc.mode.empty()) {
+      add("error", b.framework,
+          label + " was built for CUDA " + b.cuda +
+              " and will not start on this machine: " + cc.detail,
+          "aion env plan " + b.framework + " prints a build this driver runs" +
+              (cc.need_driver.is_empty()
+                   ? ""
+                   : ", or upgrade the driver to >= " + cc.need_driver.text()));
+    } else if (cc.mode == "minor") {
+      add("info", b.framework, label + " (CUDA " + b.cuda + "): " + cc.detail);
+    } else if (cc.mode == "forward") {
+      add("warning", b.framework,
+          label + " (CUDA " + b.cuda + ") needs forward compatibility: " + cc.forward_detail,
+          "install " + cc.forward_package + " and put /usr/local/cuda/compat on LD_LIBRARY_PATH");
+    } else {
+      add("info", b.framework, label + " (CUDA " + b.cuda + "): " + cc.detail);
+    }
+    if (!archs_known)
+      add("info", b.framework,
+          label + " is not in the tables; its GPU architectures were not checked");
+  }
+
+  // A ROCm build on a machine with AMD GPUs: the GPUs its ROCm supports, and the host's ROCm.
+  void check_rocm_build(const InstalledBuild& b, const std::string& label) {
+    Version rv = Version::parse(b.rocm);
+    const RocmRelease* rr = kb_.rocm_release(rv);
+    for (const auto* g : m_.gpus_of("amd")) {
+      if (rr && !g->gfx.empty() &&
+          std::find(rr->gfx.begin(), rr->gfx.end(), g->gfx) == rr->gfx.end())
+        add("error", b.framework,
+            label + " (ROCm " + rv.major_minor() + ") does not support " + g->model + " (" +
+                g->gfx + ") -> hipErrorNoBinaryForGpu",
+            "aion env plan " + b.framework);
+    }
+    if (!m_.rocm.is_empty() &&
+        Version::parse(rv.major_minor()) > Version::parse(m_.rocm.major_minor()))
+      add("error", b.framework,
+          label + " needs ROCm >= " + rv.major_minor() + "; the host has " + m_.rocm.text(),
+          "upgrade the host's ROCm or install the build for ROCm " + m_.rocm.major_minor());
+    else
+      add("info", b.framework, label + ": ROCm " + rv.major_minor() + " build");
   }
 
   const Knowledge& kb_;

@@ -10,15 +10,13 @@
 #include <sstream>
 #include <string>
 
+#include "aion/hw/memory.h"
+
 namespace aion::hw {
 namespace {
 
 // hwloc's Linux backend reads below HWLOC_FSROOT; the variable is process-wide.
 std::mutex g_hwloc_mu;
-
-std::uint64_t leading_number(const std::string& s) {
-  return std::strtoull(s.c_str(), nullptr, 10);
-}
 
 void read_hwloc_caches(hwloc_topology_t topo, CpuInfo& cpu) {
   const std::pair<hwloc_obj_type_t, int> caches[] = {{HWLOC_OBJ_L1CACHE, 1},
@@ -84,13 +82,6 @@ CpuInfo parse_cpuinfo(std::string_view text) {
   return cpu;
 }
 
-std::uint64_t parse_node_memtotal(std::string_view text) {
-  std::string m(text);
-  auto pos = m.find("MemTotal:");
-  if (pos == std::string::npos) return 0;
-  return leading_number(m.substr(m.find_first_of("0123456789", pos))) * 1024;
-}
-
 bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   std::lock_guard lock(g_hwloc_mu);
   hwloc_topology_t topo;
@@ -137,7 +128,7 @@ void read_cpu_sysfs(const HostFs& fs, Inventory& inv) {
     nn.id = std::atoi(n.c_str() + 4);
     if (auto c = fs.read_attr("/sys/devices/system/node/" + n + "/cpulist")) nn.cpus = *c;
     if (auto m = fs.read("/sys/devices/system/node/" + n + "/meminfo"))
-      nn.memory_bytes = parse_node_memtotal(*m);
+      nn.memory_bytes = parse_node_memtotal(*m).value_or(0);
     inv.numa_nodes.push_back(nn);
   }
   std::sort(inv.numa_nodes.begin(), inv.numa_nodes.end(),

@@ -19,9 +19,6 @@ namespace aion::hw {
 // packages ("physical id", at least 1) and cores ("core id" per package; threads when absent).
 CpuInfo parse_cpuinfo(std::string_view text);
 
-// A node's meminfo ("Node 0 MemTotal:  263842304 kB"): MemTotal in bytes, 0 without one.
-std::uint64_t parse_node_memtotal(std::string_view text);
-
 // Fills inv.cpu and inv.numa_nodes through hwloc; false when hwloc cannot read the tree.
 bool read_cpu_hwloc(const HostFs& fs, Inventory& inv);
 // The same from /proc/cpuinfo and the node directories (no caches).

@@ -54,14 +54,160 @@ std::vector<HugePages> hugepages_from(const Json& j) {
 
 }  // namespace
 
-std::string to_json(const Inventory& inv, int indent) {
+namespace {
+
+// One JSON writer and reader per part of the inventory, side by side; readers take the
+// writer's keys and default what is missing.
+
+Json cpu_json(const CpuInfo& cpu) {
   Json caches = Json::array();
-  for (const auto& c : inv.cpu.caches) {
+  for (const auto& c : cpu.caches) {
     caches.push_back({{"level", c.level},
                       {"type", c.type},
                       {"size_bytes", c.size_bytes},
                       {"instances", c.instances}});
   }
+  return {{"vendor", cpu.vendor}, {"model", cpu.model},     {"sockets", cpu.sockets},
+          {"cores", cpu.cores},   {"threads", cpu.threads}, {"caches", caches}};
+}
+
+CpuInfo cpu_from(const Json& cpu) {
+  CpuInfo out;
+  out.vendor = cpu.value("vendor", "");
+  out.model = cpu.value("model", "");
+  out.sockets = cpu.value("sockets", 0);
+  out.cores = cpu.value("cores", 0);
+  out.threads = cpu.value("threads", 0);
+  for (const auto& c : cpu.value("caches", Json::array())) {
+    out.caches.push_back({c.value("level", 0), c.value("type", ""), c.value("size_bytes", 0ull),
+                          c.value("instances", 0)});
+  }
+  return out;
+}
+
+Json accelerator_json(const Accelerator& a) {
+  Json links = Json::array();
+  for (const auto& l : a.links)
+    links.push_back({{"kind", l.kind}, {"peer", l.peer}, {"count", l.count}});
+  return {{"index", a.index},
+          {"vendor", a.vendor},
+          {"model", a.model},
+          {"pci", pci_json(a.pci)},
+          {"numa_node", a.pci.numa_node},
+          {"cpu_affinity", a.pci.cpu_affinity},
+          {"memory_bytes", a.memory_bytes},
+          {"driver", a.pci.driver},
+          {"driver_version", a.driver_version},
+          {"compute_capability", a.compute_capability},
+          {"gfx_target", a.gfx_target},
+          {"uuid", a.uuid},
+          {"partition_mode", a.partition_mode},
+          {"links", links},
+          {"device_nodes", a.device_nodes},
+          {"source", a.source},
+          {"state", a.state},
+          {"simulated", a.simulated}};
+}
+
+Accelerator accelerator_from(const Json& a) {
+  Accelerator acc;
+  acc.index = a.value("index", 0);
+  acc.vendor = a.value("vendor", "");
+  acc.model = a.value("model", "");
+  acc.pci = pci_from(a.value("pci", Json::object()));
+  acc.memory_bytes = a.value("memory_bytes", 0ull);
+  acc.driver_version = a.value("driver_version", "");
+  acc.compute_capability = a.value("compute_capability", "");
+  acc.gfx_target = a.value("gfx_target", "");
+  acc.uuid = a.value("uuid", "");
+  acc.partition_mode = a.value("partition_mode", "");
+  for (const auto& l : a.value("links", Json::array()))
+    acc.links.push_back({l.value("kind", ""), l.value("peer", ""), l.value("count", 0)});
+  for (const auto& d : a.value("device_nodes", Json::array()))
+    if (d.is_string()) acc.device_nodes.push_back(d.get<std::string>());
+  acc.source = a.value("source", "");
+  acc.state = a.value("state", "ok");
+  acc.simulated = a.value("simulated", false);
+  return acc;
+}
+
+Json nic_json(const Nic& n) {
+  return {{"name", n.name},
+          {"pci", pci_json(n.pci)},
+          {"numa_node", n.pci.numa_node},
+          {"cpu_affinity", n.pci.cpu_affinity},
+          {"speed_mbps", n.speed_mbps},
+          {"state", n.state},
+          {"mac", n.mac},
+          {"rdma", n.rdma},
+          {"rdma_device", n.rdma_device}};
+}
+
+Nic nic_from(const Json& n) {
+  Nic nic;
+  nic.name = n.value("name", "");
+  nic.pci = pci_from(n.value("pci", Json::object()));
+  nic.speed_mbps = n.value("speed_mbps", -1LL);
+  nic.state = n.value("state", "");
+  nic.mac = n.value("mac", "");
+  nic.rdma = n.value("rdma", false);
+  nic.rdma_device = n.value("rdma_device", "");
+  return nic;
+}
+
+Json nvme_json(const NvmeDevice& d) {
+  return {{"name", d.name},
+          {"model", d.model},
+          {"serial", d.serial},
+          {"firmware", d.firmware},
+          {"size_bytes", d.size_bytes},
+          {"pci", pci_json(d.pci)},
+          {"numa_node", d.pci.numa_node}};
+}
+
+NvmeDevice nvme_from(const Json& d) {
+  NvmeDevice dev;
+  dev.name = d.value("name", "");
+  dev.model = d.value("model", "");
+  dev.serial = d.value("serial", "");
+  dev.firmware = d.value("firmware", "");
+  dev.size_bytes = d.value("size_bytes", 0ull);
+  dev.pci = pci_from(d.value("pci", Json::object()));
+  return dev;
+}
+
+Json disk_json(const Disk& d) {
+  return {{"name", d.name},
+          {"model", d.model},
+          {"size_bytes", d.size_bytes},
+          {"rotational", d.rotational},
+          {"transport", d.transport},
+          {"pci", pci_json(d.pci)},
+          {"numa_node", d.pci.numa_node}};
+}
+
+Disk disk_from(const Json& d) {
+  Disk disk;
+  disk.name = d.value("name", "");
+  disk.model = d.value("model", "");
+  disk.size_bytes = d.value("size_bytes", 0ull);
+  disk.rotational = d.value("rotational", false);
+  disk.transport = d.value("transport", "");
+  disk.pci = pci_from(d.value("pci", Json::object()));
+  return disk;
+}
+
+// Every item of `items` written by `write`, as a JSON array.
+template <class T, class Write>
+Json array_of(const std::vector<T>& items, Write write) {
+  Json out = Json::array();
+  for (const auto& x : items) out.push_back(write(x));
+  return out;
+}
+
+}  // namespace
+
+std::string to_json(const Inventory& inv, int indent) {
   Json nodes = Json::array();
   for (const auto& n : inv.numa_nodes) {
     nodes.push_back({{"id", n.id},
@@ -70,83 +216,21 @@ std::string to_json(const Inventory& inv, int indent) {
                      {"distances", n.distances},
                      {"hugepages", hugepages_json(n.hugepages)}});
   }
-  Json accs = Json::array();
-  for (const auto& a : inv.accelerators) {
-    Json links = Json::array();
-    for (const auto& l : a.links)
-      links.push_back({{"kind", l.kind}, {"peer", l.peer}, {"count", l.count}});
-    accs.push_back({{"index", a.index},
-                    {"vendor", a.vendor},
-                    {"model", a.model},
-                    {"pci", pci_json(a.pci)},
-                    {"numa_node", a.pci.numa_node},
-                    {"cpu_affinity", a.pci.cpu_affinity},
-                    {"memory_bytes", a.memory_bytes},
-                    {"driver", a.pci.driver},
-                    {"driver_version", a.driver_version},
-                    {"compute_capability", a.compute_capability},
-                    {"gfx_target", a.gfx_target},
-                    {"uuid", a.uuid},
-                    {"partition_mode", a.partition_mode},
-                    {"links", links},
-                    {"device_nodes", a.device_nodes},
-                    {"source", a.source},
-                    {"state", a.state},
-                    {"simulated", a.simulated}});
-  }
-  Json nics = Json::array();
-  for (const auto& n : inv.nics) {
-    nics.push_back({{"name", n.name},
-                    {"pci", pci_json(n.pci)},
-                    {"numa_node", n.pci.numa_node},
-                    {"cpu_affinity", n.pci.cpu_affinity},
-                    {"speed_mbps", n.speed_mbps},
-                    {"state", n.state},
-                    {"mac", n.mac},
-                    {"rdma", n.rdma},
-                    {"rdma_device", n.rdma_device}});
-  }
-  Json nvme = Json::array();
-  for (const auto& d : inv.nvme) {
-    nvme.push_back({{"name", d.name},
-                    {"model", d.model},
-                    {"serial", d.serial},
-                    {"firmware", d.firmware},
-                    {"size_bytes", d.size_bytes},
-                    {"pci", pci_json(d.pci)},
-                    {"numa_node", d.pci.numa_node}});
-  }
-  Json disks = Json::array();
-  for (const auto& d : inv.disks) {
-    disks.push_back({{"name", d.name},
-                     {"model", d.model},
-                     {"size_bytes", d.size_bytes},
-                     {"rotational", d.rotational},
-                     {"transport", d.transport},
-                     {"pci", pci_json(d.pci)},
-                     {"numa_node", d.pci.numa_node}});
-  }
   Json warnings = Json::array();
   for (const auto& w : inv.warnings)
     warnings.push_back({{"device", w.device}, {"message", w.message}});
   Json j = {{"hostname", inv.hostname},
             {"kernel", inv.kernel},
-            {"cpu",
-             {{"vendor", inv.cpu.vendor},
-              {"model", inv.cpu.model},
-              {"sockets", inv.cpu.sockets},
-              {"cores", inv.cpu.cores},
-              {"threads", inv.cpu.threads},
-              {"caches", caches}}},
+            {"cpu", cpu_json(inv.cpu)},
             {"numa_nodes", nodes},
             {"memory",
              {{"total_bytes", inv.memory.total_bytes},
               {"available_bytes", inv.memory.available_bytes},
               {"hugepages", hugepages_json(inv.memory.hugepages)}}},
-            {"accelerators", accs},
-            {"nics", nics},
-            {"nvme", nvme},
-            {"disks", disks},
+            {"accelerators", array_of(inv.accelerators, accelerator_json)},
+            {"nics", array_of(inv.nics, nic_json)},
+            {"nvme", array_of(inv.nvme, nvme_json)},
+            {"disks", array_of(inv.disks, disk_json)},
             {"warnings", warnings}};
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
@@ -158,16 +242,7 @@ Result<Inventory> inventory_from_json(std::string_view text) {
     Inventory inv;
     inv.hostname = j.value("hostname", "");
     inv.kernel = j.value("kernel", "");
-    const Json& cpu = j.at("cpu");
-    inv.cpu.vendor = cpu.value("vendor", "");
-    inv.cpu.model = cpu.value("model", "");
-    inv.cpu.sockets = cpu.value("sockets", 0);
-    inv.cpu.cores = cpu.value("cores", 0);
-    inv.cpu.threads = cpu.value("threads", 0);
-    for (const auto& c : cpu.value("caches", Json::array())) {
-      inv.cpu.caches.push_back({c.value("level", 0), c.value("type", ""),
-                                c.value("size_bytes", 0ull), c.value("instances", 0)});
-    }
+    inv.cpu = cpu_from(j.at("cpu"));
     for (const auto& n : j.value("numa_nodes", Json::array())) {
       inv.numa_nodes.push_back({n.value("id", 0), n.value("cpus", ""),
                                 n.value("memory_bytes", 0ull),
@@ -178,58 +253,11 @@ Result<Inventory> inventory_from_json(std::string_view text) {
     inv.memory.total_bytes = mem.value("total_bytes", 0ull);
     inv.memory.available_bytes = mem.value("available_bytes", 0ull);
     inv.memory.hugepages = hugepages_from(mem.value("hugepages", Json::array()));
-    for (const auto& a : j.value("accelerators", Json::array())) {
-      Accelerator acc;
-      acc.index = a.value("index", 0);
-      acc.vendor = a.value("vendor", "");
-      acc.model = a.value("model", "");
-      acc.pci = pci_from(a.value("pci", Json::object()));
-      acc.memory_bytes = a.value("memory_bytes", 0ull);
-      acc.driver_version = a.value("driver_version", "");
-      acc.compute_capability = a.value("compute_capability", "");
-      acc.gfx_target = a.value("gfx_target", "");
-      acc.uuid = a.value("uuid", "");
-      acc.partition_mode = a.value("partition_mode", "");
-      for (const auto& l : a.value("links", Json::array()))
-        acc.links.push_back({l.value("kind", ""), l.value("peer", ""), l.value("count", 0)});
-      for (const auto& d : a.value("device_nodes", Json::array()))
-        if (d.is_string()) acc.device_nodes.push_back(d.get<std::string>());
-      acc.source = a.value("source", "");
-      acc.state = a.value("state", "ok");
-      acc.simulated = a.value("simulated", false);
-      inv.accelerators.push_back(std::move(acc));
-    }
-    for (const auto& n : j.value("nics", Json::array())) {
-      Nic nic;
-      nic.name = n.value("name", "");
-      nic.pci = pci_from(n.value("pci", Json::object()));
-      nic.speed_mbps = n.value("speed_mbps", -1LL);
-      nic.state = n.value("state", "");
-      nic.mac = n.value("mac", "");
-      nic.rdma = n.value("rdma", false);
-      nic.rdma_device = n.value("rdma_device", "");
-      inv.nics.push_back(std::move(nic));
-    }
-    for (const auto& d : j.value("nvme", Json::array())) {
-      NvmeDevice dev;
-      dev.name = d.value("name", "");
-      dev.model = d.value("model", "");
-      dev.serial = d.value("serial", "");
-      dev.firmware = d.value("firmware", "");
-      dev.size_bytes = d.value("size_bytes", 0ull);
-      dev.pci = pci_from(d.value("pci", Json::object()));
-      inv.nvme.push_back(std::move(dev));
-    }
-    for (const auto& d : j.value("disks", Json::array())) {
-      Disk disk;
-      disk.name = d.value("name", "");
-      disk.model = d.value("model", "");
-      disk.size_bytes = d.value("size_bytes", 0ull);
-      disk.rotational = d.value("rotational", false);
-      disk.transport = d.value("transport", "");
-      disk.pci = pci_from(d.value("pci", Json::object()));
-      inv.disks.push_back(std::move(disk));
-    }
+    for (const auto& a : j.value("accelerators", Json::array()))
+      inv.accelerators.push_back(accelerator_from(a));
+    for (const auto& n : j.value("nics", Json::array())) inv.nics.push_back(nic_from(n));
+    for (const auto& d : j.value("nvme", Json::array())) inv.nvme.push_back(nvme_from(d));
+    for (const auto& d : j.value("disks", Json::array())) inv.disks.push_back(disk_from(d));
     return inv;
   } catch (const std::exception& e) {
     return fail(ErrorCode::kParse, std::string("hardware snapshot is malformed: ") + e.what());

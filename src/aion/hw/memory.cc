@@ -1,26 +1,12 @@
 #include "aion/hw/memory.h"
 
 #include <cstdlib>
-#include <map>
 #include <sstream>
+
+#include "aion/core/strings.h"
 
 namespace aion::hw {
 namespace {
-
-// "key value" lines (/proc/meminfo without the colon handling).
-std::map<std::string, std::string> key_values(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto sp = line.find_first_of(" \t:");
-    if (sp == std::string::npos) continue;
-    std::string key = line.substr(0, sp);
-    auto v = line.find_first_not_of(" \t:", sp);
-    out[key] = v == std::string::npos ? "" : line.substr(v);
-  }
-  return out;
-}
 
 std::uint64_t leading_number(const std::string& s) {
   return std::strtoull(s.c_str(), nullptr, 10);
@@ -28,12 +14,37 @@ std::uint64_t leading_number(const std::string& s) {
 
 }  // namespace
 
+std::vector<MeminfoField> parse_meminfo_fields(std::string_view text) {
+  std::vector<MeminfoField> out;
+  for (const auto& line : split(text, '\n')) {
+    auto words = split_words(line);
+    // A node's file: "Node 0 MemTotal: 263842304 kB".
+    if (words.size() >= 3 && words[0] == "Node" && parse_int(words[1])) {
+      words.erase(words.begin(), words.begin() + 2);
+    }
+    if (words.size() < 2 || !words[0].ends_with(':')) continue;
+    auto value = parse_int<std::uint64_t>(words[1]);
+    if (!value) continue;
+    words[0].pop_back();
+    out.push_back({words[0], *value, words.size() >= 3 && words[2] == "kB"});
+  }
+  return out;
+}
+
 MemoryInfo parse_meminfo(std::string_view text) {
-  auto kv = key_values(std::string(text));
   MemoryInfo m;
-  m.total_bytes = leading_number(kv["MemTotal"]) * 1024;
-  m.available_bytes = leading_number(kv["MemAvailable"]) * 1024;
+  for (const auto& f : parse_meminfo_fields(text)) {
+    if (f.key == "MemTotal") m.total_bytes = f.value * 1024;
+    if (f.key == "MemAvailable") m.available_bytes = f.value * 1024;
+  }
   return m;
+}
+
+std::optional<std::uint64_t> parse_node_memtotal(std::string_view text) {
+  for (const auto& f : parse_meminfo_fields(text)) {
+    if (f.key == "MemTotal") return f.value * 1024;
+  }
+  return std::nullopt;
 }
 
 std::vector<int> parse_distances(std::string_view text) {

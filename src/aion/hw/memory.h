@@ -1,9 +1,10 @@
-// Memory: /proc/meminfo totals, hugepage pools (machine-wide and per NUMA node) and the NUMA
-// distance matrix. Parsing a text is a pure function; read_memory() is a thin wrapper over
-// HostFs. Stateless; thread-safe.
+// Memory: /proc/meminfo and node meminfo fields and totals, hugepage pools (machine-wide and per
+// NUMA node) and the NUMA distance matrix. Parsing a text is a pure function; read_memory() is a
+// thin wrapper over HostFs. Stateless; thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,8 +14,21 @@
 
 namespace aion::hw {
 
+// One line of a meminfo file: "MemTotal:       263842304 kB", "HugePages_Total:       0", or
+// in a NUMA node's file "Node 0 MemTotal:       263842304 kB" (the "Node N" is dropped).
+struct MeminfoField {
+  std::string key;          // "MemTotal"
+  std::uint64_t value = 0;  // as written
+  bool kb = false;          // the unit is kB (value is a size), else a plain count
+  std::uint64_t bytes() const { return kb ? value * 1024 : value; }
+};
+// Every line of /proc/meminfo or a node's meminfo whose value is a number, in file order.
+std::vector<MeminfoField> parse_meminfo_fields(std::string_view text);
+
 // /proc/meminfo: MemTotal and MemAvailable in bytes (0 when missing); no hugepages.
 MemoryInfo parse_meminfo(std::string_view text);
+// A node's meminfo ("Node 0 MemTotal:  263842304 kB"): MemTotal in bytes; nullopt without one.
+std::optional<std::uint64_t> parse_node_memtotal(std::string_view text);
 // A node's distance file ("10 21"): its distances to every node, in node order.
 std::vector<int> parse_distances(std::string_view text);
 

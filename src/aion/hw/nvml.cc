@@ -92,6 +92,75 @@ void for_each_named_gpu(Api& api, Visit visit) {
   }
 }
 
+// Name, UUID, memory, compute capability and MIG mode of one GPU into gpu.accelerator;
+// returns what could not be read ("uuid: ..."; unsupported queries are not problems) and
+// marks the GPU lost when NVML says so. `Api` is deduced as above.
+template <class Api>
+std::string read_identity(const Api& api, nvmlDevice_t dev, NvmlGpu& gpu) {
+  Accelerator& a = gpu.accelerator;
+  std::string problems;
+  auto note = [&](const char* what, nvmlReturn_t r) {
+    if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_SUPPORTED) return;
+    if (r == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
+    problems += std::string(problems.empty() ? "" : "; ") + what + ": " + api.why(r);
+  };
+  char buf[256];
+  nvmlReturn_t rc;
+  if ((rc = api.device_name(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.model = buf;
+  note("name", rc);
+  if ((rc = api.device_uuid(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.uuid = buf;
+  note("uuid", rc);
+  nvmlMemory_t mem{};
+  if ((rc = api.device_memory(dev, &mem)) == NVML_SUCCESS) a.memory_bytes = mem.total;
+  note("memory", rc);
+  int major = 0, minor = 0;
+  if ((rc = api.device_cc(dev, &major, &minor)) == NVML_SUCCESS) {
+    a.compute_capability = std::to_string(major) + "." + std::to_string(minor);
+  }
+  note("compute capability", rc);
+  if (api.device_mig_mode) {
+    unsigned current = 0, pending = 0;
+    rc = api.device_mig_mode(dev, &current, &pending);
+    if (rc == NVML_SUCCESS) a.partition_mode = current == 1 ? "mig enabled" : "mig disabled";
+    note("MIG mode", rc);
+  }
+  return problems;
+}
+
+// NVLink: counts active links per peer into gpu.accelerator.links; links to NVSwitch count
+// towards the fabric ("nvswitch"). Stops when the GPU is lost.
+template <class Api>
+void read_nvlinks(const Api& api, nvmlDevice_t dev, NvmlGpu& gpu) {
+  Accelerator& a = gpu.accelerator;
+  for (unsigned link = 0; link < NVML_NVLINK_MAX_LINKS && !gpu.lost; ++link) {
+    int active = 0;
+    nvmlReturn_t rc = api.nvlink_state(dev, link, &active);
+    if (rc == NVML_ERROR_NOT_SUPPORTED) break;
+    if (rc != NVML_SUCCESS) {
+      if (rc == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
+      continue;  // links beyond the device's count answer INVALID_ARGUMENT
+    }
+    if (active != NVML_FEATURE_ENABLED) continue;
+    std::string peer;
+    int type = 0;
+    if (api.nvlink_remote_type && api.nvlink_remote_type(dev, link, &type) == NVML_SUCCESS &&
+        type == NVML_NVLINK_DEVICE_TYPE_SWITCH) {
+      peer = "nvswitch";
+    } else {
+      nvmlPciInfo_t remote{};
+      if (api.nvlink_remote_pci(dev, link, &remote) != NVML_SUCCESS) continue;
+      peer = sysfs_address(remote.busId);
+    }
+    auto it =
+        std::find_if(a.links.begin(), a.links.end(), [&](const Link& l) { return l.peer == peer; });
+    if (it == a.links.end()) {
+      a.links.push_back({"nvlink", peer, 1});
+    } else {
+      it->count++;
+    }
+  }
+}
+
 }  // namespace
 
 struct Nvml::Api {
@@ -424,58 +493,8 @@ NvmlReport Nvml::query() {
       report.gpus.push_back(std::move(gpu));
       continue;
     }
-    std::string problems;
-    auto note = [&](const char* what, nvmlReturn_t r) {
-      if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_SUPPORTED) return;
-      if (r == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
-      problems += std::string(problems.empty() ? "" : "; ") + what + ": " + api_->why(r);
-    };
-    if ((rc = api_->device_name(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.model = buf;
-    note("name", rc);
-    if ((rc = api_->device_uuid(dev, buf, sizeof(buf))) == NVML_SUCCESS) a.uuid = buf;
-    note("uuid", rc);
-    nvmlMemory_t mem{};
-    if ((rc = api_->device_memory(dev, &mem)) == NVML_SUCCESS) a.memory_bytes = mem.total;
-    note("memory", rc);
-    int major = 0, minor = 0;
-    if ((rc = api_->device_cc(dev, &major, &minor)) == NVML_SUCCESS) {
-      a.compute_capability = std::to_string(major) + "." + std::to_string(minor);
-    }
-    note("compute capability", rc);
-    if (api_->device_mig_mode) {
-      unsigned current = 0, pending = 0;
-      rc = api_->device_mig_mode(dev, &current, &pending);
-      if (rc == NVML_SUCCESS) a.partition_mode = current == 1 ? "mig enabled" : "mig disabled";
-      note("MIG mode", rc);
-    }
-    // NVLink: count active links per peer; links to NVSwitch count towards the fabric.
-    for (unsigned link = 0; link < NVML_NVLINK_MAX_LINKS && !gpu.lost; ++link) {
-      int active = 0;
-      rc = api_->nvlink_state(dev, link, &active);
-      if (rc == NVML_ERROR_NOT_SUPPORTED) break;
-      if (rc != NVML_SUCCESS) {
-        if (rc == NVML_ERROR_GPU_IS_LOST) gpu.lost = true;
-        continue;  // links beyond the device's count answer INVALID_ARGUMENT
-      }
-      if (active != NVML_FEATURE_ENABLED) continue;
-      std::string peer;
-      int type = 0;
-      if (api_->nvlink_remote_type && api_->nvlink_remote_type(dev, link, &type) == NVML_SUCCESS &&
-          type == NVML_NVLINK_DEVICE_TYPE_SWITCH) {
-        peer = "nvswitch";
-      } else {
-        nvmlPciInfo_t remote{};
-        if (api_->nvlink_remote_pci(dev, link, &remote) != NVML_SUCCESS) continue;
-        peer = sysfs_address(remote.busId);
-      }
-      auto it = std::find_if(a.links.begin(), a.links.end(),
-                             [&](const Link& l) { return l.peer == peer; });
-      if (it == a.links.end()) {
-        a.links.push_back({"nvlink", peer, 1});
-      } else {
-        it->count++;
-      }
-    }
+    std::string problems = read_identity(*api_, dev, gpu);
+    read_nvlinks(*api_, dev, gpu);
     if (gpu.lost && problems.empty()) problems = "GPU is lost (fell off the bus)";
     gpu.error = problems;
     report.gpus.push_back(std::move(gpu));

@@ -21,14 +21,17 @@ std::map<std::string, const T*> by_key(const std::vector<T>& v, Key key) {
 
 }  // namespace
 
-std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
-  std::vector<HwChange> out;
+namespace {
+
+// Accelerators gone, new, changed in state, memory or partition mode; driver upgrades once
+// per (vendor, from, to), since they touch every device of a vendor at once.
+void diff_accelerators(const Inventory& before, const Inventory& after,
+                       std::vector<HwChange>& out) {
   auto acc_key = [](const Accelerator& a) {
     return a.pci.address.empty() ? a.uuid : a.pci.address;
   };
   auto b_acc = by_key(before.accelerators, acc_key);
   auto a_acc = by_key(after.accelerators, acc_key);
-  // Driver upgrades touch every device of a vendor at once: one change per (vendor, from, to).
   std::map<std::string, int> driver_changes;
   for (const auto& [key, old] : b_acc) {
     auto it = a_acc.find(key);
@@ -75,6 +78,10 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
       out.push_back(
           {"info", key, "new accelerator: " + now->vendor + " " + now->model + " at " + key});
   }
+}
+
+// System memory (beyond 1%), online CPUs and NUMA nodes.
+void diff_host(const Inventory& before, const Inventory& after, std::vector<HwChange>& out) {
   if (after.memory.total_bytes + (before.memory.total_bytes / 100) < before.memory.total_bytes) {
     out.push_back({"warning", "memory",
                    "system memory shrank: " + gib(before.memory.total_bytes) + " -> " +
@@ -95,6 +102,10 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
                    "NUMA nodes changed: " + std::to_string(before.numa_nodes.size()) + " -> " +
                        std::to_string(after.numa_nodes.size())});
   }
+}
+
+// Network interfaces gone, new, or at another link speed.
+void diff_nics(const Inventory& before, const Inventory& after, std::vector<HwChange>& out) {
   auto nic_key = [](const Nic& n) { return n.name; };
   auto b_nic = by_key(before.nics, nic_key);
   auto a_nic = by_key(after.nics, nic_key);
@@ -115,6 +126,10 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
   for (const auto& [name, now] : a_nic) {
     if (!b_nic.contains(name)) out.push_back({"info", name, "new network interface " + name});
   }
+}
+
+// NVMe devices and disks gone or new.
+void diff_storage(const Inventory& before, const Inventory& after, std::vector<HwChange>& out) {
   auto nvme_key = [](const NvmeDevice& d) { return d.serial.empty() ? d.name : d.serial; };
   auto b_nvme = by_key(before.nvme, nvme_key);
   auto a_nvme = by_key(after.nvme, nvme_key);
@@ -137,6 +152,16 @@ std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
     if (!b_disk.contains(k))
       out.push_back({"info", k, "new disk " + k + " (" + gib(now->size_bytes) + ")"});
   }
+}
+
+}  // namespace
+
+std::vector<HwChange> diff(const Inventory& before, const Inventory& after) {
+  std::vector<HwChange> out;
+  diff_accelerators(before, after, out);
+  diff_host(before, after, out);
+  diff_nics(before, after, out);
+  diff_storage(before, after, out);
   return out;
 }
 

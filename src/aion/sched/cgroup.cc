@@ -51,18 +51,6 @@ std::vector<DeviceRule> with_safe_devices(const std::vector<DeviceRule>& rules) 
   return all;
 }
 
-std::vector<std::string> words(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
-    std::size_t start = i;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\t' && s[i] != '\n') ++i;
-    if (i > start) out.emplace_back(s.substr(start, i - start));
-  }
-  return out;
-}
-
 // Mount points in mountinfo and /proc/mounts escape space, tab, newline and backslash as
 // "\ooo".
 std::string unescape(std::string_view s) {
@@ -90,7 +78,7 @@ struct Mount {
 std::vector<Mount> parse_mountinfo(std::string_view text) {
   std::vector<Mount> mounts;
   for (const std::string& line : split(text, '\n', {.skip_empty = true})) {
-    std::vector<std::string> f = words(line);
+    std::vector<std::string> f = split_words(line);
     auto dash = std::find(f.begin() + std::min<std::size_t>(f.size(), 6), f.end(), "-");
     if (dash == f.end() || f.end() - dash < 3) continue;
     Mount m{unescape(f[4]), *(dash + 1), {}};
@@ -104,7 +92,7 @@ std::vector<Mount> parse_mountinfo(std::string_view text) {
 std::vector<Mount> parse_proc_mounts(std::string_view text) {
   std::vector<Mount> mounts;
   for (const std::string& line : split(text, '\n', {.skip_empty = true})) {
-    std::vector<std::string> f = words(line);
+    std::vector<std::string> f = split_words(line);
     if (f.size() < 4) continue;
     mounts.push_back(Mount{unescape(f[1]), f[2], split(f[3], ',', {.skip_empty = true})});
   }
@@ -148,7 +136,7 @@ void detect_v2_controllers(const HostFs& fs, CgroupCaps& caps) {
   std::string file = join_path(caps.unified_root, "cgroup.controllers");
   auto text = fs.read_attr(file);
   if (!text) caps.notes.push_back("cannot read " + text.error().message());
-  std::vector<std::string> listed = text ? words(*text) : std::vector<std::string>{};
+  std::vector<std::string> listed = text ? split_words(*text) : std::vector<std::string>{};
   auto has = [&](std::string_view c) {
     return std::find(listed.begin(), listed.end(), c) != listed.end();
   };
@@ -218,7 +206,7 @@ std::uint64_t read_keyed(const HostFs& fs, const std::string& path, std::string_
   auto text = fs.read(path, 1 << 16);
   if (!text) return 0;
   for (const std::string& line : split(*text, '\n', {.skip_empty = true})) {
-    std::vector<std::string> f = words(line);
+    std::vector<std::string> f = split_words(line);
     if (f.size() == 2 && f[0] == key) return parse_u64(f[1]).value_or(0);
   }
   return 0;
@@ -290,7 +278,7 @@ Status enable_controllers(const HostFs& fs, const CgroupCaps& caps, const std::s
   if (!offered) return std::unexpected(offered.error());
   auto enabled = fs.read_attr(join_path(path, "cgroup.subtree_control"));
   if (!enabled) return std::unexpected(enabled.error());
-  std::vector<std::string> have = words(*offered), on = words(*enabled);
+  std::vector<std::string> have = split_words(*offered), on = split_words(*enabled);
   std::string request;
   for (auto [name, wanted] : {std::pair<const char*, bool>{"cpuset", caps.cpuset},
                               {"memory", caps.memory},
@@ -605,7 +593,7 @@ Result<std::vector<pid_t>> JobCgroup::pids() const {
   auto text = fs_.read(join_path(dir(procs_root_), "cgroup.procs"));
   if (!text) return std::unexpected(text.error());
   std::vector<pid_t> out;
-  for (const std::string& word : words(*text)) {
+  for (const std::string& word : split_words(*text)) {
     if (auto v = parse_u64(word)) out.push_back(static_cast<pid_t>(*v));
   }
   return out;

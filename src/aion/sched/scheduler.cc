@@ -196,98 +196,136 @@ std::optional<std::vector<const Job*>> choose_victims(const PlanInput& in, const
 
 }  // namespace
 
-Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
-  Plan plan;
-  NodeState state = *in.state;
-  auto ranked = rank_pending(in.pending, *in.fairshare, config, in.now_ms);
+namespace {
 
-  // Shapes that did not fit since the last start: skip placement for them.
-  std::vector<std::pair<Request, std::string>> failed_shapes;
-  std::optional<std::int64_t> line_holder;
-  std::set<std::int64_t> stopping = in.stopping;
-  const auto shares = share_policy_for(in, config);
-  const PlaceOptions popt{.share_policy = shares ? shares->policy.get() : nullptr};
-  // Running jobs per uid (stopping ones still count: they hold their share until they exit).
-  std::map<std::uint32_t, int> running_of;
-  if (config.max_running_per_user > 0) {
-    for (const Job* r : in.running) ++running_of[r->spec.uid];
+// One planning pass: walks the ranked pending jobs, placing each on what the jobs before it
+// left, or holding it back with the reason.
+class Planner {
+ public:
+  Planner(const PlanInput& in, const PolicyConfig& config)
+      : in_(in),
+        config_(config),
+        state_(*in.state),
+        stopping_(in.stopping),
+        shares_(share_policy_for(in, config)),
+        popt_{.share_policy = shares_ ? shares_->policy.get() : nullptr} {
+    // Running jobs per uid (stopping ones still count: they hold their share until they exit).
+    if (config.max_running_per_user > 0) {
+      for (const Job* r : in.running) ++running_of_[r->spec.uid];
+    }
   }
 
-  for (const Job* job : ranked) {
-    if (config.max_running_per_user > 0 &&
-        running_of[job->spec.uid] >= config.max_running_per_user) {
-      plan.waiting[job->id] = "user " + job->spec.user + " has " +
-                              std::to_string(running_of[job->spec.uid]) +
-                              " running jobs, the limit per user (sched.max_running_per_user)";
-      continue;
+  Plan run() {
+    for (const Job* job : rank_pending(in_.pending, *in_.fairshare, config_, in_.now_ms)) {
+      consider(*job);
     }
-    if (line_holder) {
-      plan.waiting[job->id] = "behind job " + std::to_string(*line_holder) +
-                              ", which has waited longest and goes first";
-      continue;
+    return std::move(plan_);
+  }
+
+ private:
+  void consider(const Job& job) {
+    if (auto why = held_back(job)) {
+      plan_.waiting[job.id] = *why;
+      return;
     }
-    const Request& req = job->spec.resources;
     std::string reason;
-    bool known_fail = false;
-    for (const auto& [r, why] : failed_shapes) {
-      if (shape(r) == shape(req)) {
-        known_fail = true;
-        reason = why;
-        break;
-      }
-    }
-    if (!known_fail) {
-      auto t0 = std::chrono::steady_clock::now();
-      PlacementResult res = place(*in.model, state, req, 1, popt);
-      if (in.measure) {
-        plan.decision_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                       std::chrono::steady_clock::now() - t0)
-                                       .count());
-      }
-      if (!res.candidates.empty()) {
-        Candidate& c = res.candidates.front();
-        state.add(c.allocation);
-        ++running_of[job->spec.uid];
-        plan.starts.push_back({job->id, std::move(c.allocation), std::move(c.why)});
-        failed_shapes.clear();
-        continue;
-      }
-      reason = res.reason;
-      failed_shapes.emplace_back(req, reason);
-    }
-
+    if (try_start(job, reason)) return;
     // Blocked. Could lower-priority running jobs make room?
-    bool preempting = false;
-    NodeState trial = state;
-    if (config.preemption) {
-      if (auto chosen = choose_victims(in, *job, stopping, popt, trial)) {
-        Plan::Preempt p{job->id, {}};
-        for (const Job* v : *chosen) {
-          p.victims.push_back(v->id);
-          stopping.insert(v->id);
-        }
-        plan.preemptions.push_back(std::move(p));
-        preempting = true;
-        std::string ids;
-        for (const Job* v : *chosen) ids += (ids.empty() ? "" : ", ") + std::to_string(v->id);
-        reason = "preempting lower-priority job" + std::string(chosen->size() > 1 ? "s " : " ") +
-                 ids + " to make room";
-        // What the victims free is this job's: hold it from the jobs ranked behind.
-        state = std::move(trial);
-        if (auto c = place(*in.model, state, req, 1, popt); !c.candidates.empty()) {
-          state.add(c.candidates.front().allocation);
-        }
-        for (const Job* v : *chosen) state.add(*v->allocation);  // still held until they exit
-        failed_shapes.clear();
-      }
-    }
-    plan.waiting[job->id] = reason;
-    if (!preempting && job->submit_ms > 0 &&
-        in.now_ms - job->submit_ms > config.starvation_after_ms) {
-      line_holder = job->id;
+    const bool preempting = config_.preemption && try_preempt(job, reason);
+    plan_.waiting[job.id] = reason;
+    if (!preempting && job.submit_ms > 0 &&
+        in_.now_ms - job.submit_ms > config_.starvation_after_ms) {
+      line_holder_ = job.id;
     }
   }
-  return plan;
+
+  // Why the job waits whatever is free: its user's running limit, or a starving job first.
+  std::optional<std::string> held_back(const Job& job) {
+    if (config_.max_running_per_user > 0 &&
+        running_of_[job.spec.uid] >= config_.max_running_per_user) {
+      return "user " + job.spec.user + " has " + std::to_string(running_of_[job.spec.uid]) +
+             " running jobs, the limit per user (sched.max_running_per_user)";
+    }
+    if (line_holder_) {
+      return "behind job " + std::to_string(*line_holder_) +
+             ", which has waited longest and goes first";
+    }
+    return std::nullopt;
+  }
+
+  // Places the job on what is free and plans its start; else `reason` says why not. A shape
+  // that did not fit since the last start is not placed again.
+  bool try_start(const Job& job, std::string& reason) {
+    const Request& req = job.spec.resources;
+    for (const auto& [r, why] : failed_shapes_) {
+      if (shape(r) == shape(req)) {
+        reason = why;
+        return false;
+      }
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    PlacementResult res = place(*in_.model, state_, req, 1, popt_);
+    if (in_.measure) {
+      plan_.decision_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - t0)
+                                      .count());
+    }
+    if (!res.candidates.empty()) {
+      Candidate& c = res.candidates.front();
+      state_.add(c.allocation);
+      ++running_of_[job.spec.uid];
+      plan_.starts.push_back({job.id, std::move(c.allocation), std::move(c.why)});
+      failed_shapes_.clear();
+      return true;
+    }
+    reason = res.reason;
+    failed_shapes_.emplace_back(req, reason);
+    return false;
+  }
+
+  // Plans the preemption of lower-priority running jobs that makes room for the job, and
+  // holds what they free for it; false when no set of them would.
+  bool try_preempt(const Job& job, std::string& reason) {
+    NodeState trial = state_;
+    auto chosen = choose_victims(in_, job, stopping_, popt_, trial);
+    if (!chosen) return false;
+    Plan::Preempt p{job.id, {}};
+    for (const Job* v : *chosen) {
+      p.victims.push_back(v->id);
+      stopping_.insert(v->id);
+    }
+    plan_.preemptions.push_back(std::move(p));
+    std::string ids;
+    for (const Job* v : *chosen) ids += (ids.empty() ? "" : ", ") + std::to_string(v->id);
+    reason = "preempting lower-priority job" + std::string(chosen->size() > 1 ? "s " : " ") + ids +
+             " to make room";
+    // What the victims free is this job's: hold it from the jobs ranked behind.
+    state_ = std::move(trial);
+    if (auto c = place(*in_.model, state_, job.spec.resources, 1, popt_); !c.candidates.empty()) {
+      state_.add(c.candidates.front().allocation);
+    }
+    for (const Job* v : *chosen) state_.add(*v->allocation);  // still held until they exit
+    failed_shapes_.clear();
+    return true;
+  }
+
+  const PlanInput& in_;
+  const PolicyConfig& config_;
+  Plan plan_;
+  NodeState state_;
+  // Shapes that did not fit since the last start: skip placement for them.
+  std::vector<std::pair<Request, std::string>> failed_shapes_;
+  std::optional<std::int64_t> line_holder_;
+  std::set<std::int64_t> stopping_;
+  const std::unique_ptr<SharePolicy> shares_;
+  const PlaceOptions popt_;
+  std::map<std::uint32_t, int> running_of_;
+};
+
+}  // namespace
+
+Plan make_plan(const PlanInput& in, const PolicyConfig& config) {
+  return Planner(in, config).run();
 }
 
 }  // namespace aion::sched

@@ -527,19 +527,14 @@ Status Database::backup_to(const fs::path& dest, bool overwrite) {
   return backup_to(dest, BackupOptions{.overwrite = overwrite});
 }
 
-Status Database::backup_to(const fs::path& dest, const BackupOptions& options) {
-  if (!sqlite3_get_autocommit(db_)) {
-    return fail(ErrorCode::kConflict, "cannot back up " + path_.string() +
-                                          " inside an open transaction; finish it first");
-  }
-  const std::string name = dest.filename().string();
-  if (name.empty() || name == "." || name == "..") {
-    return fail(ErrorCode::kInvalidArgument,
-                "backup target " + dest.string() + " names a directory; give a file name");
-  }
+namespace {
+
+// The directory of a backup target, opened: every later step works relative to this fd, so
+// swapping a path component afterwards changes nothing; the owner check looks at what was
+// opened, not at a name. Refuses a target that exists unless options.overwrite.
+Result<Fd> open_backup_dir(const fs::path& dest, const std::string& name,
+                           const BackupOptions& options) {
   fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
-  // Every later step works relative to this fd, so swapping a path component afterwards
-  // changes nothing; the owner check looks at what was opened, not at a name.
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
@@ -560,6 +555,56 @@ Status Database::backup_to(const fs::path& dest, const BackupOptions& options) {
     return fail(ErrorCode::kAlreadyExists,
                 "backup target " + dest.string() + " already exists; choose a new name");
   }
+  return dir_fd;
+}
+
+// Copies every page of `src` into `out` with SQLite's online backup.
+Status copy_pages(sqlite3* src, sqlite3* out, const fs::path& dest) {
+  sqlite3_backup* b = sqlite3_backup_init(out, "main", src, "main");
+  if (!b) {
+    return fail(code_for(sqlite3_errcode(out)),
+                "cannot start backup to " + dest.string() + ": " + sqlite3_errmsg(out));
+  }
+  int rc;
+  do {
+    rc = sqlite3_backup_step(b, kBackupPagesPerStep);
+  } while (rc == SQLITE_OK);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    return fail(code_for(rc), "backup to " + dest.string() + " failed: " + sqlite3_errstr(rc));
+  }
+  return {};
+}
+
+// Makes the copy one self-contained file: it inherits WAL mode from page 1. A scrub is
+// followed by VACUUM, which rewrites every page: no freed page keeps the bytes.
+Status finish_copy(sqlite3* out, const fs::path& dest, const std::string& scrub_sql) {
+  std::string finish = "PRAGMA journal_mode=DELETE;";
+  if (!scrub_sql.empty()) finish += scrub_sql + ";VACUUM;";
+  char* err = nullptr;
+  int rc = sqlite3_exec(out, finish.c_str(), nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  if (rc != SQLITE_OK) {
+    return fail(code_for(rc), "finishing backup " + dest.string() + ": " + msg);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status Database::backup_to(const fs::path& dest, const BackupOptions& options) {
+  if (!sqlite3_get_autocommit(db_)) {
+    return fail(ErrorCode::kConflict, "cannot back up " + path_.string() +
+                                          " inside an open transaction; finish it first");
+  }
+  const std::string name = dest.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return fail(ErrorCode::kInvalidArgument,
+                "backup target " + dest.string() + " names a directory; give a file name");
+  }
+  auto dir_fd = open_backup_dir(dest, name, options);
+  if (!dir_fd) return std::unexpected(dir_fd.error());
 
   fs::path near = path_.has_parent_path() && path_ != ":memory:" ? path_.parent_path()
                                                                  : fs::temp_directory_path();
@@ -582,36 +627,15 @@ Status Database::backup_to(const fs::path& dest, const BackupOptions& options) {
     return fail(code_for(rc), "cannot create backup file " + tmp.string() + ": " +
                                   (out ? sqlite3_errmsg(out) : sqlite3_errstr(rc)));
   }
-  sqlite3_backup* b = sqlite3_backup_init(out, "main", db_, "main");
-  if (!b) {
-    return fail(code_for(sqlite3_errcode(out)),
-                "cannot start backup to " + dest.string() + ": " + sqlite3_errmsg(out));
-  }
-  do {
-    rc = sqlite3_backup_step(b, kBackupPagesPerStep);
-  } while (rc == SQLITE_OK);
-  sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) {
-    return fail(code_for(rc), "backup to " + dest.string() + " failed: " + sqlite3_errstr(rc));
-  }
+  if (auto st = copy_pages(db_, out, dest); !st) return st;
   if (auto st = snapshot->commit(); !st) return st;
-  // The copy inherits WAL mode from page 1; a backup should be one self-contained file.
-  // A scrub is followed by VACUUM, which rewrites every page: no freed page keeps the bytes.
-  std::string finish = "PRAGMA journal_mode=DELETE;";
-  if (!options.scrub_sql.empty()) finish += options.scrub_sql + ";VACUUM;";
-  char* err = nullptr;
-  rc = sqlite3_exec(out, finish.c_str(), nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  if (rc != SQLITE_OK) {
-    return fail(code_for(rc), "finishing backup " + dest.string() + ": " + msg);
-  }
+  if (auto st = finish_copy(out, dest, options.scrub_sql); !st) return st;
   out_guard.reset();
 
   if (auto st = verify_database(tmp); !st) {
     return std::unexpected(st.error().context("backup to " + dest.string()));
   }
-  return place_copy(tmp, dir_fd.get(), name, dest, options);
+  return place_copy(tmp, dir_fd->get(), name, dest, options);
 }
 
 Status verify_database(const fs::path& path) {

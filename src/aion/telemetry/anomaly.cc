@@ -121,10 +121,13 @@ Detector::Detector(DetectorOptions options)
   opt_.hold_share = std::max(0.0, opt_.hold_share);
 }
 
-Score Detector::update(std::int64_t t_ms, double value) {
-  Score out;
-  out.value = value;
-  if (!std::isfinite(value)) return out;
+namespace {
+
+constexpr std::int64_t kHourMs = 3'600'000;
+
+}  // namespace
+
+void Detector::observe_time(std::int64_t t_ms, double value) {
   if (n_ == 0) {
     mean_ = lo_ = hi_ = prev_ = value;
     short_.fill(value);
@@ -134,11 +137,83 @@ Score Detector::update(std::int64_t t_ms, double value) {
     if (dt > 0) dt_ms_ = dt_ms_ == 0 ? dt : dt_ms_ + 0.05 * (dt - dt_ms_);
   }
   last_t_ = t_ms;
+}
 
+double Detector::push_short(double value) {
   short_sum_ += value - short_[short_pos_];
   short_[short_pos_] = value;
   short_pos_ = (short_pos_ + 1) % opt_.short_rows;
-  const double short_mean = short_sum_ / static_cast<double>(opt_.short_rows);
+  return short_sum_ / static_cast<double>(opt_.short_rows);
+}
+
+int Detector::rarest_view(const std::array<double, kViews>& z, bool learning, double& p) {
+  // With short_rows == 1 the drift views would repeat the level views.
+  const bool use_drift = opt_.short_rows > 1;
+  const bool use_spread = opt_.spread_rows > 0;
+  const bool use_shape = opt_.shape_rows >= 2;
+  const double keep = std::exp(-1.0 / opt_.memory_rows);
+  p = 1.0;
+  int view = -1;
+  for (int i = 0; i < static_cast<int>(kViews); ++i) {
+    if ((i == 2 || i == 4) && !use_drift) continue;
+    if (i == 5 && !use_spread) continue;
+    if (i == 6 && !use_shape) continue;
+    const auto v = static_cast<std::size_t>(i);
+    const double pi = rarity_[v].observe(z[v], keep, learning);
+    if (pi < p) {
+      p = pi;
+      view = i;
+    }
+  }
+  return view;
+}
+
+void Detector::learn(double value, double dev, double step, Slot& slot, double sdev) {
+  // Clipped residuals keep an outlier from dragging the slow baseline.
+  const double a = std::max(1.0 / static_cast<double>(n_ + 1), 1.0 / opt_.slow_rows);
+  const double r = value - mean_;
+  const double rc = n_ < 10 ? r : std::clamp(r, -opt_.clip_z * dev, opt_.clip_z * dev);
+  mean_ += a * rc;
+  dev_ += a * (std::abs(rc) - dev_);
+  if (n_ > 0) {
+    const double d = std::abs(value - prev_);
+    const double dc = n_ < 10 ? d : std::min(d, opt_.clip_z * step);
+    step_ += a * (dc - step_);
+  }
+  const double rows_per_slot = dt_ms_ > 0 ? std::max(1.0, kHourMs / dt_ms_) : 1.0;
+  const double sa = std::max(1.0 / (slot.n + 1.0), 1.0 / (opt_.season_days * rows_per_slot));
+  const double sr = value - slot.mean;
+  const double src = slot.n < 3 ? sr : std::clamp(sr, -opt_.clip_z * sdev, opt_.clip_z * sdev);
+  slot.mean += sa * src;
+  slot.dev += sa * (std::abs(src) - slot.dev);
+  slot.n += 1;
+  lo_ = std::min(lo_, value);
+  hi_ = std::max(hi_, value);
+  prev_ = value;
+  ++n_;
+}
+
+void Detector::report(double best, Score& out) {
+  // Report only what beats the recent reports.
+  refractory_ *= std::exp(-1.0 / std::max(1.0, opt_.refractory_rows));
+  if (held_ > 0) {
+    held_ -= 1;
+    out.kind = AnomalyKind::kNone;
+  } else if (best > refractory_) {
+    refractory_ = best;
+    out.score = best;
+    if (best >= opt_.hold_level) held_ = opt_.hold_share * static_cast<double>(opt_.learn_rows);
+  } else {
+    out.kind = AnomalyKind::kNone;
+  }
+}
+
+Score Detector::update(std::int64_t t_ms, double value) {
+  Score out;
+  out.value = value;
+  if (!std::isfinite(value)) return out;
+  observe_time(t_ms, value);
+  const double short_mean = push_short(value);
 
   // Floors keep a flat series from dividing by zero: any move off a flat line is surprising.
   const double floor = std::max({1e-3 * (hi_ - lo_), 1e-9 * std::max(1.0, std::abs(mean_)),
@@ -146,7 +221,6 @@ Score Detector::update(std::int64_t t_ms, double value) {
   const double dev = std::max(dev_, floor);
   const double step = std::max(step_, floor);
   // Seasonal profile: the slot of this hour of the day.
-  constexpr std::int64_t kHourMs = 3'600'000;
   Slot& slot = season_[static_cast<std::size_t>(((t_ms / kHourMs) % 24 + 24) % 24)];
   const bool slot_known = slot.n >= opt_.season_min_samples;
   const double sdev = std::max({slot_known ? slot.dev : dev, floor, opt_.season_dev_floor * dev});
@@ -157,41 +231,26 @@ Score Detector::update(std::int64_t t_ms, double value) {
   const double sdrift = season_sum_ / static_cast<double>(opt_.short_rows);
 
   // Spread: the recent typical step against the slow one, as a ratio >= 1 either way.
-  const bool use_spread = opt_.spread_rows > 0;
   double spread_ratio = 1;
-  if (use_spread) {
+  if (opt_.spread_rows > 0) {
     if (n_ > 0) spread_ += (std::abs(value - prev_) - spread_) / std::max(1.0, opt_.spread_rows);
     spread_ratio = std::max(spread_, floor) / step;
   }
   const double spread_z = std::max(spread_ratio, 1.0 / spread_ratio);
+  const double shape_z = opt_.shape_rows >= 2 ? shapes_.observe(value, dev) : 0.0;
 
-  const bool use_shape = opt_.shape_rows >= 2;
-  const double shape_z = use_shape ? shapes_.observe(value, dev) : 0.0;
-
-  const double z[kViews] = {std::abs(value - mean_) / dev,
-                            std::abs(value - prev_) / step,
-                            std::abs(short_mean - mean_) / dev,
-                            std::abs(sres),
-                            std::abs(sdrift),
-                            spread_z,
-                            shape_z};
-  // With short_rows == 1 the drift views would repeat the level views.
-  const bool use_drift = opt_.short_rows > 1;
-  const std::size_t views = 3 + (use_drift ? 2 : 0) + (use_spread ? 1 : 0) + (use_shape ? 1 : 0);
+  const std::array<double, kViews> z = {std::abs(value - mean_) / dev,
+                                        std::abs(value - prev_) / step,
+                                        std::abs(short_mean - mean_) / dev,
+                                        std::abs(sres),
+                                        std::abs(sdrift),
+                                        spread_z,
+                                        shape_z};
+  const std::size_t views = 3 + (opt_.short_rows > 1 ? 2 : 0) + (opt_.spread_rows > 0 ? 1 : 0) +
+                            (opt_.shape_rows >= 2 ? 1 : 0);
   const bool learning = n_ < opt_.learn_rows;
-  const double keep = std::exp(-1.0 / opt_.memory_rows);
   double p = 1.0;
-  int view = -1;
-  for (int i = 0; i < static_cast<int>(kViews); ++i) {
-    if ((i == 2 || i == 4) && !use_drift) continue;
-    if (i == 5 && !use_spread) continue;
-    if (i == 6 && !use_shape) continue;
-    const double pi = rarity_[static_cast<std::size_t>(i)].observe(z[i], keep, learning);
-    if (pi < p) {
-      p = pi;
-      view = i;
-    }
-  }
+  const int view = rarest_view(z, learning, p);
   double best = 0;
   if (!learning && view >= 0) {
     // Never saturates, so a rarer sample always outranks a less rare one.
@@ -210,43 +269,8 @@ Score Detector::update(std::int64_t t_ms, double value) {
     out.above = signed_dev[v] >= 0;
   }
 
-  // Learn: clipped residuals keep an outlier from dragging the slow baseline.
-  const double a = std::max(1.0 / static_cast<double>(n_ + 1), 1.0 / opt_.slow_rows);
-  const double r = value - mean_;
-  const double rc = n_ < 10 ? r : std::clamp(r, -opt_.clip_z * dev, opt_.clip_z * dev);
-  mean_ += a * rc;
-  dev_ += a * (std::abs(rc) - dev_);
-  if (n_ > 0) {
-    const double d = std::abs(value - prev_);
-    const double dc = n_ < 10 ? d : std::min(d, opt_.clip_z * step);
-    step_ += a * (dc - step_);
-  }
-  {
-    const double rows_per_slot = dt_ms_ > 0 ? std::max(1.0, kHourMs / dt_ms_) : 1.0;
-    const double sa = std::max(1.0 / (slot.n + 1.0), 1.0 / (opt_.season_days * rows_per_slot));
-    const double sr = value - slot.mean;
-    const double src = slot.n < 3 ? sr : std::clamp(sr, -opt_.clip_z * sdev, opt_.clip_z * sdev);
-    slot.mean += sa * src;
-    slot.dev += sa * (std::abs(src) - slot.dev);
-    slot.n += 1;
-  }
-  lo_ = std::min(lo_, value);
-  hi_ = std::max(hi_, value);
-  prev_ = value;
-  ++n_;
-
-  // One alarm per event: report only what beats the recent reports.
-  refractory_ *= std::exp(-1.0 / std::max(1.0, opt_.refractory_rows));
-  if (held_ > 0) {
-    held_ -= 1;
-    out.kind = AnomalyKind::kNone;
-  } else if (best > refractory_) {
-    refractory_ = best;
-    out.score = best;
-    if (best >= opt_.hold_level) held_ = opt_.hold_share * static_cast<double>(opt_.learn_rows);
-  } else {
-    out.kind = AnomalyKind::kNone;
-  }
+  learn(value, dev, step, slot, sdev);
+  report(best, out);
   if (dt_ms_ > 0) out.baseline_s = opt_.slow_rows * dt_ms_ / 1000.0;
   return out;
 }

@@ -138,6 +138,15 @@ class Detector {
     std::array<float, kBins> count_{};
     double total_ = 0;
   };
+  struct Slot;
+
+  // The steps of update(), in order.
+  void observe_time(std::int64_t t_ms, double value);  // first sample, sampling interval
+  double push_short(double value);                     // the short window's new mean
+  // The rarest of the views in use (its index, -1 while none) and its tail probability.
+  int rarest_view(const std::array<double, kViews>& z, bool learning, double& p);
+  void learn(double value, double dev, double step, Slot& slot, double sdev);
+  void report(double best, Score& out);  // one alarm per event
 
   DetectorOptions opt_;
   std::size_t n_ = 0;

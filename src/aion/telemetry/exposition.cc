@@ -116,9 +116,194 @@ std::string render_exposition(std::vector<MetricFamily> families,
   return out;
 }
 
+namespace {
+
+std::unexpected<Error> over(const std::string& what) {
+  return fail(ErrorCode::kResourceExhausted, what);
+}
+
+// One sample line of the exposition format: `name{label="value",...} value [timestamp_ms]`.
+// Errors name the line and column; limits are ResourceExhausted.
+class SampleLine {
+ public:
+  SampleLine(std::string_view line, std::size_t line_no, const ExpositionLimits& limits)
+      : line_(line), line_no_(line_no), limits_(limits) {}
+
+  // The sample; `i` is past the leading blanks, at the metric name.
+  Result<ParsedSample> parse(std::size_t i) {
+    i_ = i;
+    ParsedSample s;
+    std::size_t at = i_;
+    s.name = std::string(name_at());
+    if (s.name.size() > limits_.max_name_bytes) {
+      i_ = at;
+      return too_long("the metric name", limits_.max_name_bytes);
+    }
+    if (!valid_metric_name(s.name)) {
+      i_ = at;
+      return bad("expected a metric name");
+    }
+    skip_spaces();
+    if (i_ < line_.size() && line_[i_] == '{') {
+      ++i_;
+      if (auto st = parse_labels(s); !st) return std::unexpected(st.error());
+    }
+    skip_spaces();
+    if (auto st = parse_value(s.value); !st) return std::unexpected(st.error());
+    skip_spaces();
+    if (i_ < line_.size()) {
+      if (auto st = parse_timestamp(s.t_ms); !st) return std::unexpected(st.error());
+    }
+    return s;
+  }
+
+ private:
+  void skip_spaces() {
+    while (i_ < line_.size() && (line_[i_] == ' ' || line_[i_] == '\t')) ++i_;
+  }
+  std::string_view name_at() {
+    const std::size_t start = i_;
+    while (i_ < line_.size() && (std::isalnum(static_cast<unsigned char>(line_[i_])) ||
+                                 line_[i_] == '_' || line_[i_] == ':')) {
+      ++i_;
+    }
+    return line_.substr(start, i_ - start);
+  }
+  std::unexpected<Error> bad(const std::string& what) const {
+    return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no_) + ", column " +
+                                                 std::to_string(i_ + 1) + ": " + what);
+  }
+  std::unexpected<Error> too_long(std::string_view what, std::size_t limit) const {
+    return over("line " + std::to_string(line_no_) + ", column " + std::to_string(i_ + 1) + ": " +
+                std::string(what) + " is longer than the limit of " + std::to_string(limit) +
+                " bytes");
+  }
+
+  // The labels after '{', through the closing '}'; a repeated name is an error.
+  Status parse_labels(ParsedSample& s) {
+    while (true) {
+      skip_spaces();
+      if (i_ < line_.size() && line_[i_] == '}') {
+        ++i_;
+        break;
+      }
+      const std::size_t at = i_;
+      std::string label(name_at());
+      if (label.size() > limits_.max_name_bytes) {
+        i_ = at;
+        return too_long("a label name", limits_.max_name_bytes);
+      }
+      if (s.labels.size() >= limits_.max_labels) {
+        i_ = at;
+        return over("line " + std::to_string(line_no_) + ", column " + std::to_string(i_ + 1) +
+                    ": more than " + std::to_string(limits_.max_labels) +
+                    " labels on one sample, the limit");
+      }
+      if (!valid_label_name(label)) {
+        i_ = at;
+        return bad("expected a label name or '}'");
+      }
+      skip_spaces();
+      if (i_ >= line_.size() || line_[i_] != '=') return bad("expected '=' after " + label);
+      ++i_;
+      skip_spaces();
+      if (i_ >= line_.size() || line_[i_] != '"') return bad("expected '\"' to open the value");
+      ++i_;
+      auto value = label_value(label);
+      if (!value) return std::unexpected(value.error());
+      s.labels.emplace_back(std::move(label), std::move(*value));
+      skip_spaces();
+      if (i_ < line_.size() && line_[i_] == ',') ++i_;
+    }
+    // A repeated label: sorted names side by side, O(n log n).
+    std::vector<std::string_view> names;
+    names.reserve(s.labels.size());
+    for (const auto& [k, v] : s.labels) names.push_back(k);
+    std::sort(names.begin(), names.end());
+    if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
+      return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no_) + ": label " +
+                                                   std::string(*dup) + " appears twice");
+    }
+    return {};
+  }
+
+  // A quoted label value after its opening '"', escapes resolved, through the closing '"'.
+  Result<std::string> label_value(const std::string& label) {
+    std::string value;
+    bool closed = false;
+    while (i_ < line_.size()) {
+      if (value.size() > limits_.max_label_value_bytes) {
+        return too_long("the value of " + label, limits_.max_label_value_bytes);
+      }
+      char c = line_[i_++];
+      if (c == '"') {
+        closed = true;
+        break;
+      }
+      if (c == '\\' && i_ < line_.size()) {
+        char e = line_[i_++];
+        value.push_back(e == 'n' ? '\n' : e);
+        continue;
+      }
+      value.push_back(c);
+    }
+    if (!closed) return bad("the value of " + label + " is not closed");
+    if (value.size() > limits_.max_label_value_bytes) {
+      return too_long("the value of " + label, limits_.max_label_value_bytes);
+    }
+    return value;
+  }
+
+  // A float, NaN, +Inf, Inf or -Inf.
+  Status parse_value(double& value) {
+    const std::size_t vstart = i_;
+    while (i_ < line_.size() && line_[i_] != ' ' && line_[i_] != '\t') ++i_;
+    std::string_view v = line_.substr(vstart, i_ - vstart);
+    if (v == "NaN") {
+      value = std::nan("");
+    } else if (v == "+Inf" || v == "Inf") {
+      value = std::numeric_limits<double>::infinity();
+    } else if (v == "-Inf") {
+      value = -std::numeric_limits<double>::infinity();
+    } else {
+      const char* b = v.data();
+      if (!v.empty() && *b == '+') ++b;
+      auto [end, ec] = std::from_chars(b, v.data() + v.size(), value);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+        i_ = vstart;
+        return bad("expected a number as the value");
+      }
+    }
+    return {};
+  }
+
+  // Integer milliseconds, the last thing on the line.
+  Status parse_timestamp(std::optional<std::int64_t>& t_ms) {
+    const std::size_t tstart = i_;
+    while (i_ < line_.size() && line_[i_] != ' ' && line_[i_] != '\t') ++i_;
+    std::string_view ts = line_.substr(tstart, i_ - tstart);
+    std::int64_t t = 0;
+    auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
+    if (ec != std::errc() || end != ts.data() + ts.size()) {
+      i_ = tstart;
+      return bad("expected a timestamp in milliseconds");
+    }
+    t_ms = t;
+    skip_spaces();
+    if (i_ < line_.size()) return bad("unexpected text after the timestamp");
+    return {};
+  }
+
+  std::string_view line_;
+  std::size_t line_no_;
+  const ExpositionLimits& limits_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
 Result<std::vector<ParsedSample>> parse_exposition(std::string_view text,
                                                    const ExpositionLimits& limits) {
-  auto over = [](const std::string& what) { return fail(ErrorCode::kResourceExhausted, what); };
   if (text.size() > limits.max_bytes) {
     return over("the text is " + std::to_string(text.size()) + " bytes, more than the limit of " +
                 std::to_string(limits.max_bytes) + "; push it in smaller parts");
@@ -132,146 +317,16 @@ Result<std::vector<ParsedSample>> parse_exposition(std::string_view text,
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::size_t i = 0;
-    auto skip_spaces = [&] {
-      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    };
-    skip_spaces();
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
     if (i == line.size() || line[i] == '#') continue;
-    auto bad = [&](const std::string& what) {
-      return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no) + ", column " +
-                                                   std::to_string(i + 1) + ": " + what);
-    };
-    auto name_at = [&] {
-      const std::size_t start = i;
-      while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) ||
-                                 line[i] == '_' || line[i] == ':')) {
-        ++i;
-      }
-      return line.substr(start, i - start);
-    };
     if (out.size() >= limits.max_samples) {
       return over("line " + std::to_string(line_no) + ": more than " +
                   std::to_string(limits.max_samples) +
                   " samples (series) in one request, the limit; push them in smaller parts");
     }
-    auto too_long = [&](std::string_view what, std::size_t limit) {
-      return over("line " + std::to_string(line_no) + ", column " + std::to_string(i + 1) + ": " +
-                  std::string(what) + " is longer than the limit of " + std::to_string(limit) +
-                  " bytes");
-    };
-    ParsedSample s;
-    std::size_t at = i;
-    s.name = std::string(name_at());
-    if (s.name.size() > limits.max_name_bytes) {
-      i = at;
-      return too_long("the metric name", limits.max_name_bytes);
-    }
-    if (!valid_metric_name(s.name)) {
-      i = at;
-      return bad("expected a metric name");
-    }
-    skip_spaces();
-    if (i < line.size() && line[i] == '{') {
-      ++i;
-      while (true) {
-        skip_spaces();
-        if (i < line.size() && line[i] == '}') {
-          ++i;
-          break;
-        }
-        at = i;
-        std::string label(name_at());
-        if (label.size() > limits.max_name_bytes) {
-          i = at;
-          return too_long("a label name", limits.max_name_bytes);
-        }
-        if (s.labels.size() >= limits.max_labels) {
-          i = at;
-          return over("line " + std::to_string(line_no) + ", column " + std::to_string(i + 1) +
-                      ": more than " + std::to_string(limits.max_labels) +
-                      " labels on one sample, the limit");
-        }
-        if (!valid_label_name(label)) {
-          i = at;
-          return bad("expected a label name or '}'");
-        }
-        skip_spaces();
-        if (i >= line.size() || line[i] != '=') return bad("expected '=' after " + label);
-        ++i;
-        skip_spaces();
-        if (i >= line.size() || line[i] != '"') return bad("expected '\"' to open the value");
-        ++i;
-        std::string value;
-        bool closed = false;
-        while (i < line.size()) {
-          if (value.size() > limits.max_label_value_bytes) {
-            return too_long("the value of " + label, limits.max_label_value_bytes);
-          }
-          char c = line[i++];
-          if (c == '"') {
-            closed = true;
-            break;
-          }
-          if (c == '\\' && i < line.size()) {
-            char e = line[i++];
-            value.push_back(e == 'n' ? '\n' : e);
-            continue;
-          }
-          value.push_back(c);
-        }
-        if (!closed) return bad("the value of " + label + " is not closed");
-        if (value.size() > limits.max_label_value_bytes) {
-          return too_long("the value of " + label, limits.max_label_value_bytes);
-        }
-        s.labels.emplace_back(std::move(label), std::move(value));
-        skip_spaces();
-        if (i < line.size() && line[i] == ',') ++i;
-      }
-      // A repeated label: sorted names side by side, O(n log n).
-      std::vector<std::string_view> names;
-      names.reserve(s.labels.size());
-      for (const auto& [k, v] : s.labels) names.push_back(k);
-      std::sort(names.begin(), names.end());
-      if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
-        return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(line_no) + ": label " +
-                                                     std::string(*dup) + " appears twice");
-      }
-    }
-    skip_spaces();
-    const std::size_t vstart = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    std::string_view v = line.substr(vstart, i - vstart);
-    if (v == "NaN") {
-      s.value = std::nan("");
-    } else if (v == "+Inf" || v == "Inf") {
-      s.value = std::numeric_limits<double>::infinity();
-    } else if (v == "-Inf") {
-      s.value = -std::numeric_limits<double>::infinity();
-    } else {
-      const char* b = v.data();
-      if (!v.empty() && *b == '+') ++b;
-      auto [end, ec] = std::from_chars(b, v.data() + v.size(), s.value);
-      if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
-        i = vstart;
-        return bad("expected a number as the value");
-      }
-    }
-    skip_spaces();
-    if (i < line.size()) {
-      const std::size_t tstart = i;
-      while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-      std::string_view ts = line.substr(tstart, i - tstart);
-      std::int64_t t = 0;
-      auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
-      if (ec != std::errc() || end != ts.data() + ts.size()) {
-        i = tstart;
-        return bad("expected a timestamp in milliseconds");
-      }
-      s.t_ms = t;
-      skip_spaces();
-      if (i < line.size()) return bad("unexpected text after the timestamp");
-    }
-    out.push_back(std::move(s));
+    auto s = SampleLine(line, line_no, limits).parse(i);
+    if (!s) return std::unexpected(s.error());
+    out.push_back(std::move(*s));
   }
   return out;
 }

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "aion/hw/memory.h"
+
 namespace aion::telemetry {
 namespace {
 
@@ -138,23 +140,15 @@ void HostCollector::memory(std::vector<MetricFamily>& out) const {
                                                               {"HugePages_Free", "free"},
                                                               {"HugePages_Rsvd", "reserved"},
                                                               {"HugePages_Surp", "surplus"}};
-  for (const auto& line : lines_of(*info)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    std::istringstream in(line.substr(colon + 1));
-    double v = 0;
-    std::string unit;
-    if (!(in >> v)) continue;
-    in >> unit;
-    const double bytes = unit == "kB" ? v * 1024 : v;
+  for (const auto& field : hw::parse_meminfo_fields(*info)) {
+    const auto bytes = static_cast<double>(field.bytes());
     for (const auto& [k, kind] : kKinds) {
-      if (key == k) mem.add({{"kind", kind}}, bytes);
+      if (field.key == k) mem.add({{"kind", kind}}, bytes);
     }
     for (const auto& [k, state] : kHuge) {
-      if (key == k) huge.add({{"state", state}}, v);
+      if (field.key == k) huge.add({{"state", state}}, static_cast<double>(field.value));
     }
-    if (key == "Hugepagesize") huge_size.add({}, bytes);
+    if (field.key == "Hugepagesize") huge_size.add({}, bytes);
   }
   move_nonempty(out, {&mem, &huge, &huge_size});
 }

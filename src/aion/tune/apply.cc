@@ -200,8 +200,10 @@ std::string_view to_string(Outcome o) {
   return "?";
 }
 
-Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotStore& store,
-                          const ApplyOptions& options) {
+namespace {
+
+// The report before anything is done: every setting, unsupported ones already settled.
+ApplyReport initial_report(const Plan& plan) {
   ApplyReport report;
   report.profile = plan.profile;
   for (const auto& ps : plan.settings) {
@@ -213,31 +215,33 @@ Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotSt
     }
     report.settings.push_back(std::move(so));
   }
+  return report;
+}
+
+// True when neither an attribute nor (with persist) a drop-in file needs a change; then
+// every supported target is reported as already set.
+bool all_already_set(const Plan& plan, const HostFs& host, const ApplyOptions& options,
+                     ApplyReport& report) {
   bool dropins_differ = false;
   if (options.persist) {
     for (const auto& [path, content] : wanted_dropins(plan))
       dropins_differ = dropins_differ || dropin_differs(host, path, content);
   }
-  if (!plan.needs_change() && !dropins_differ) {
-    for (std::size_t i = 0; i < plan.settings.size(); ++i) {
-      if (report.settings[i].outcome == Outcome::kUnsupported) continue;
-      for (const auto& t : plan.settings[i].targets)
-        report.settings[i].targets.push_back(
-            {t.path, t.current, t.current, Outcome::kAlreadySet, ""});
-    }
-    return report;
+  if (plan.needs_change() || dropins_differ) return false;
+  for (std::size_t i = 0; i < plan.settings.size(); ++i) {
+    if (report.settings[i].outcome == Outcome::kUnsupported) continue;
+    for (const auto& t : plan.settings[i].targets)
+      report.settings[i].targets.push_back(
+          {t.path, t.current, t.current, Outcome::kAlreadySet, ""});
   }
+  return true;
+}
 
-  Snapshot snap = make_snapshot(plan, host, store, options);
-  if (auto st = store.save(snap); !st) {
-    Error e = st.error();
-    e.context("saving the snapshot before changing anything (nothing was changed)");
-    return std::unexpected(e);
-  }
-  report.snapshot_id = snap.id;
-
+// Writes the settings in plan order until one fails; returns the index of the failed
+// setting (plan.settings.size() when none did). `touched` gets every attribute written.
+std::size_t write_settings(const Plan& plan, const HostFs& host, const ApplyOptions& options,
+                           ApplyReport& report, std::set<std::string>& touched) {
   std::size_t failed_at = plan.settings.size();
-  std::set<std::string> touched;  // attributes written so far
   for (std::size_t i = 0; i < plan.settings.size() && report.ok; ++i) {
     const PlannedSetting& ps = plan.settings[i];
     SettingOutcome& so = report.settings[i];
@@ -260,21 +264,65 @@ Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotSt
     if (so.outcome == Outcome::kUnsupported && so.message.empty())
       so.message = so.targets.front().message;
   }
+  return failed_at;
+}
 
-  if (report.ok && options.persist) {
-    for (const auto& [path, content] : wanted_dropins(plan)) {
-      if (!dropin_differs(host, path, content)) continue;
-      if (options.before_write) options.before_write(path);
-      Status st = content.empty() ? host.remove(path) : host.write_atomic(path, content);
-      if (!st) {
-        report.ok = false;
-        report.failure = "persisting to " + path + ": " + st.error().message();
-        break;
-      }
-      ++report.dropins_written;
-      if (!content.empty()) report.dropins.push_back(path);
+// Writes (or removes) the drop-in files that differ from what the plan wants.
+void persist_dropins(const Plan& plan, const HostFs& host, const ApplyOptions& options,
+                     ApplyReport& report) {
+  for (const auto& [path, content] : wanted_dropins(plan)) {
+    if (!dropin_differs(host, path, content)) continue;
+    if (options.before_write) options.before_write(path);
+    Status st = content.empty() ? host.remove(path) : host.write_atomic(path, content);
+    if (!st) {
+      report.ok = false;
+      report.failure = "persisting to " + path + ": " + st.error().message();
+      break;
+    }
+    ++report.dropins_written;
+    if (!content.empty()) report.dropins.push_back(path);
+  }
+}
+
+// After a failure: puts back everything the snapshot holds of what was touched, and marks
+// the settings rolled back or not reached.
+void roll_back_failed(const Plan& plan, const Snapshot& snap, const HostFs& host,
+                      const SnapshotStore& store, const std::set<std::string>& touched,
+                      std::size_t failed_at, ApplyReport& report) {
+  report.rolled_back = true;
+  auto rb = restore(snap, host, store, "automatic, after: " + report.failure, &touched);
+  if (!rb) {
+    report.rollback_errors.push_back(rb.error().message());
+  } else {
+    for (const auto& e : rb->entries) {
+      if (!e.ok) report.rollback_errors.push_back(e.path + ": " + e.message);
     }
   }
+  for (std::size_t i = 0; i < report.settings.size(); ++i) {
+    SettingOutcome& so = report.settings[i];
+    if (i > failed_at && plan.settings[i].needs_change()) so.outcome = Outcome::kNotReached;
+    if (so.outcome == Outcome::kApplied) so.outcome = Outcome::kRolledBack;
+  }
+}
+
+}  // namespace
+
+Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotStore& store,
+                          const ApplyOptions& options) {
+  ApplyReport report = initial_report(plan);
+  if (all_already_set(plan, host, options, report)) return report;
+
+  Snapshot snap = make_snapshot(plan, host, store, options);
+  if (auto st = store.save(snap); !st) {
+    Error e = st.error();
+    e.context("saving the snapshot before changing anything (nothing was changed)");
+    return std::unexpected(e);
+  }
+  report.snapshot_id = snap.id;
+
+  std::set<std::string> touched;  // attributes written so far
+  const std::size_t failed_at = write_settings(plan, host, options, report, touched);
+  if (report.ok && options.persist) persist_dropins(plan, host, options, report);
 
   if (report.ok && touched.empty() && report.dropins_written == 0) {
     // Every write was refused by the kernel (interrupts it keeps): nothing changed, so
@@ -291,22 +339,7 @@ Result<ApplyReport> apply(const Plan& plan, const HostFs& host, const SnapshotSt
       return report;
     }
   }
-
-  // Something failed: put back everything the snapshot holds.
-  report.rolled_back = true;
-  auto rb = restore(snap, host, store, "automatic, after: " + report.failure, &touched);
-  if (!rb) {
-    report.rollback_errors.push_back(rb.error().message());
-  } else {
-    for (const auto& e : rb->entries) {
-      if (!e.ok) report.rollback_errors.push_back(e.path + ": " + e.message);
-    }
-  }
-  for (std::size_t i = 0; i < report.settings.size(); ++i) {
-    SettingOutcome& so = report.settings[i];
-    if (i > failed_at && plan.settings[i].needs_change()) so.outcome = Outcome::kNotReached;
-    if (so.outcome == Outcome::kApplied) so.outcome = Outcome::kRolledBack;
-  }
+  roll_back_failed(plan, snap, host, store, touched, failed_at, report);
   return report;
 }
 

@@ -5,7 +5,9 @@
 #include <set>
 #include <sstream>
 
+#include "aion/core/cpu_list.h"
 #include "aion/core/strings.h"
+#include "aion/hw/memory.h"
 #include "aion/hw/topology.h"
 
 namespace aion::tune {
@@ -16,29 +18,10 @@ constexpr std::string_view kThpDir = "/sys/kernel/mm/transparent_hugepage/";
 constexpr std::string_view kCpuDir = "/sys/devices/system/cpu";
 constexpr std::string_view kNodeDir = "/sys/devices/system/node";
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == '\0'))
-    s.remove_suffix(1);
-  return std::string(s);
-}
-
-std::vector<std::string> words(std::string_view s) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string(s)};
-  std::string w;
-  while (in >> w) out.push_back(w);
-  return out;
-}
-
-bool starts_with(std::string_view s, std::string_view p) {
-  return s.substr(0, p.size()) == p;
-}
-
 // The words a choice attribute offers, brackets removed: "always [madvise] never".
 std::vector<std::string> offered(std::string_view raw) {
   std::vector<std::string> out;
-  for (auto w : words(raw)) {
+  for (auto w : split_words(raw)) {
     if (w.size() > 2 && w.front() == '[' && w.back() == ']') w = w.substr(1, w.size() - 2);
     out.push_back(w);
   }
@@ -55,7 +38,7 @@ std::vector<int> numbered(const HostFs& host, std::string_view dir, std::string_
   auto names = host.list(dir);
   if (!names) return out;
   for (const auto& n : *names) {
-    if (!starts_with(n, prefix)) continue;
+    if (!n.starts_with(prefix)) continue;
     if (auto v = parse_int(std::string_view(n).substr(prefix.size()))) {
       out.push_back(static_cast<int>(*v));
     }
@@ -116,7 +99,7 @@ Status plan_sysctl(PlannedSetting& ps, const HostFs& host, const KernelRanges& r
     ps.unsupported = "this kernel has no " + path;
     return {};
   }
-  auto cur = words(*raw);
+  auto cur = split_words(*raw);
   bool numeric = !cur.empty() && std::all_of(cur.begin(), cur.end(), [](const std::string& w) {
     return parse_int(w).has_value();
   });
@@ -135,7 +118,7 @@ Status plan_sysctl(PlannedSetting& ps, const HostFs& host, const KernelRanges& r
     t.want = std::to_string(at_least ? std::max(*v, now) : *v);
   } else if (numeric) {
     t.kind = ValueKind::kInts;
-    auto want = words(s.value);
+    auto want = split_words(s.value);
     if (want.size() != cur.size()) {
       return invalid(s, "expects " + std::to_string(cur.size()) + " integers like '" +
                             join(cur, " ") + "', found '" + s.value + "'");
@@ -198,14 +181,10 @@ Status plan_hugepages(PlannedSetting& ps, const HostFs& host, const KernelRanges
     if (percent) {
       auto meminfo = host.read(dir + "/meminfo", 1 << 20);
       if (!meminfo) return std::unexpected(meminfo.error());
-      std::int64_t total_kb = -1;
-      std::istringstream in(*meminfo);
-      for (std::string line; std::getline(in, line);) {
-        auto w = words(line);
-        if (w.size() >= 4 && w[2] == "MemTotal:") total_kb = parse_int(w[3]).value_or(-1);
-      }
-      if (total_kb < 0)
+      auto total_bytes = hw::parse_node_memtotal(*meminfo);
+      if (!total_bytes)
         return fail(ErrorCode::kParse, host.resolve(dir + "/meminfo").string() + ": no MemTotal");
+      const auto total_kb = static_cast<std::int64_t>(*total_bytes / 1024);
       pages = total_kb * *n / 100 / *size_kb;
     }
     t->want = std::to_string(pages);
@@ -236,7 +215,7 @@ Status plan_per_cpu(PlannedSetting& ps, const HostFs& host, std::string_view att
     if (!offered_attr.empty()) {
       auto list = host.read_attr(dir + std::string(offered_attr));
       if (list) {
-        auto choices = words(*list);
+        auto choices = split_words(*list);
         auto pick = std::find_first_of(alternatives.begin(), alternatives.end(), choices.begin(),
                                        choices.end());
         if (pick == alternatives.end()) {
@@ -250,9 +229,9 @@ Status plan_per_cpu(PlannedSetting& ps, const HostFs& host, std::string_view att
   }
   if (ps.targets.empty()) {
     ps.unsupported = "no CPU has " + std::string(attr) +
-                     (starts_with(attr, "cpufreq") ? " (no cpufreq driver: a VM, or the "
-                                                     "firmware controls frequency)"
-                                                   : "");
+                     (attr.starts_with("cpufreq") ? " (no cpufreq driver: a VM, or the "
+                                                    "firmware controls frequency)"
+                                                  : "");
   }
   return {};
 }
@@ -376,7 +355,7 @@ Status plan_isolate(PlannedSetting& ps, const HostFs& host, const hw::Inventory&
 
 bool is_data_disk(std::string_view name) {
   for (std::string_view p : {"loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd"}) {
-    if (starts_with(name, p)) return false;
+    if (name.starts_with(p)) return false;
   }
   return true;
 }
@@ -468,8 +447,8 @@ bool known_setting_key(std::string_view key) {
       "block.read_ahead_kb",   "net.tx_queue_len",
       "net.gro_flush_timeout", "net.napi_defer_hard_irqs"};
   if (kExact.count(key)) return true;
-  if (starts_with(key, "sysctl.") && key.size() > 7) return true;
-  if (starts_with(key, "hugepages.") && key.ends_with("kB")) return true;
+  if (key.starts_with("sysctl.") && key.size() > 7) return true;
+  if (key.starts_with("hugepages.") && key.ends_with("kB")) return true;
   return false;
 }
 
@@ -489,12 +468,12 @@ Result<Plan> make_plan(const ResolvedProfile& profile, const HostFs& host,
     ps.setting = s;
     const std::string& k = s.key;
     Status st;
-    if (starts_with(k, "sysctl.")) {
+    if (k.starts_with("sysctl.")) {
       st = plan_sysctl(ps, host, ranges);
     } else if (k == "thp.enabled" || k == "thp.defrag") {
       st = plan_choice(ps, host, std::string(kThpDir) + k.substr(4),
                        "kernel without transparent hugepages");
-    } else if (starts_with(k, "hugepages.")) {
+    } else if (k.starts_with("hugepages.")) {
       st = plan_hugepages(ps, host, ranges);
     } else if (k == "cpu.governor") {
       st = plan_per_cpu(ps, host, "cpufreq/scaling_governor", "cpufreq/scaling_available_governors",
@@ -508,9 +487,9 @@ Result<Plan> make_plan(const ResolvedProfile& profile, const HostFs& host,
       st = plan_nic_irqs(ps, host, inventory);
     } else if (k == "irq.isolate") {
       st = plan_isolate(ps, host, inventory);
-    } else if (starts_with(k, "block.")) {
+    } else if (k.starts_with("block.")) {
       st = plan_block(ps, host, ranges);
-    } else if (starts_with(k, "net.")) {
+    } else if (k.starts_with("net.")) {
       st = plan_net(ps, host, ranges);
     } else {
       st = invalid(s, "unknown setting key (known: " + known_setting_keys_help() + ")");
