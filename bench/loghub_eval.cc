@@ -137,6 +137,7 @@ const std::vector<Knob> kKnobs = {
     {"similarity", {0.4, 0.5, 0.6, 0.7, 0.8}},
     {"min_frequent", {2, 3, 5}},
     {"slot_words", {2, 3, 4, 6}},
+    {"first_token", {0, 1}},
 };
 
 bool set_knob(MinerOptions& o, const std::string& key, double v) {
@@ -494,10 +495,10 @@ aion::Json cross_validate(const std::vector<Data>& sets, const MaskSet& masks,
     Summary hm = summarize(held);
     std::printf(
         "\nknobs chosen on half %s (GA %.3f there): similarity=%.2f min_frequent=%llu "
-        "slot_words=%zu; held-out half %s:\n",
+        "slot_words=%zu first_token=%d; held-out half %s:\n",
         tune.c_str(), best_m.ga, points[best].similarity,
         static_cast<unsigned long long>(points[best].min_frequent), points[best].slot_words,
-        test.c_str());
+        points[best].first_token ? 1 : 0, test.c_str());
     print_table(held);
     held_ga += hm.ga / 2;
     held_pa += hm.pa / 2;

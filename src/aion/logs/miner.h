@@ -78,6 +78,9 @@ struct MinerOptions {
   // length (the oldest first), so that a flood of garbage lines, each a template of its own,
   // costs a bounded time per line instead of one growing with every line before it.
   std::size_t max_candidates = 4096;
+  // Lines of different sources never share a template (a journal export's daemons are mined
+  // apart, as if each had its own file); the source is part of the shape.
+  bool separate_sources = false;
 };
 
 struct Template {
@@ -87,7 +90,7 @@ struct Template {
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
   std::string example;  // the first line that made it
-  std::string source;   // where that line came from ("kmsg", "journal", a file path)
+  std::string source;   // where that line came from ("kmsg", "journal", a file path, a program)
 };
 
 struct ParsedLine {
@@ -113,7 +116,7 @@ class TemplateMiner {
   // was logged, `source` where from; both are kept for first/last-seen.
   ParsedLine add(std::string_view content, std::int64_t time_ms = 0, std::string_view source = {});
   // The template a line would get, without learning (template_id 0 when none fits).
-  ParsedLine match(std::string_view content) const;
+  ParsedLine match(std::string_view content, std::string_view source = {}) const;
 
   // Every template, ordered by id.
   std::vector<Template> templates() const;
@@ -155,7 +158,8 @@ class TemplateMiner {
     std::uint64_t hits = 0;  // lines of this shape
     std::uint64_t last = 0;  // lines_ when one was last seen
   };
-  void prepare(std::string_view content, Line& line) const;
+  void prepare(std::string_view content, std::string_view source, Line& line) const;
+  std::string token_form(const Line& line, std::size_t i) const;
   void count_tokens(const Line& line, Shape* shape);
   struct Found {
     int cluster = -1;
@@ -163,6 +167,8 @@ class TemplateMiner {
   };
   Found find(const Line& line) const;
   void note_siblings(int a, int b, std::size_t pos);
+  void absorb(int keep, int other);
+  int merge_duplicate(int ci);
   std::size_t index_of(std::uint64_t id) const;
   ParsedLine result(const Cluster& c, const Line& line) const;
   bool keyword(std::string_view token) const;
@@ -176,7 +182,13 @@ class TemplateMiner {
   void trim_shapes();
   void trim_tokens();
 
+  // What a masking rule's values are, for template text: an address whose port is a piece of
+  // its own, a number whose ':'-separated parts are ("20:30:31"), a quantity whose unit
+  // stays when constant, or any other value (one piece).
+  enum class RuleKind : unsigned char { kValue, kAddress, kNumber, kQuantity };
+
   MaskSet masks_;
+  std::vector<RuleKind> rule_kinds_;  // per mask rule
   MinerOptions options_;
   NewTemplateFn on_new_;
   std::vector<Cluster> clusters_;
