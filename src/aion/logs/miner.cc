@@ -99,9 +99,15 @@ bool variable_piece(std::string_view p) {
          lower == "nil";
 }
 
-// A token that is a variable for grouping: it holds a digit.
+// A token that is a variable for grouping: it holds a digit, or a masked value joined to a
+// dotted name ("www.example.com:<port>", "Foo.java:<line>"): an address or a place in code.
 bool variable_token(std::string_view t) {
-  return has_digit(t);
+  if (has_digit(t)) return true;
+  const std::size_t value = t.find(kPlaceholder);
+  if (value == std::string_view::npos) return false;
+  const std::size_t dot = t.find('.');
+  return dot != std::string_view::npos && dot > 0 && dot + 1 < t.size() &&
+         t[dot + 1] != kPlaceholder && t[dot - 1] != kPlaceholder;
 }
 
 // The parts of a form: pieces and the delimiters between them, alternating (piece first).
