@@ -42,6 +42,7 @@ enum Scanner : int {
   kPath,
   kSize,
   kNum,
+  kUrl,
 };
 
 // The scanners by the name a rule gives in its `scanner` field.
@@ -52,6 +53,7 @@ struct NamedScanner {
 constexpr NamedScanner kScannerNames[] = {
     {"uuid", kUuid},   {"date", kDate}, {"mac", kMac},   {"ip", kIp},     {"pci", kPci},
     {"block", kBlock}, {"hex", kHex},   {"path", kPath}, {"size", kSize}, {"number", kNum},
+    {"url", kUrl},
 };
 
 // Lines a scanner must mask exactly as RE2 masks them with its rule's expression before it
@@ -76,6 +78,9 @@ constexpr std::string_view kProbes[] = {
     "42",
     "",
     "word_123 x-9 9-x (77) [88] {99} <100>",
+    "get http://example.com/a?b=1 and hdfs://nn:9000/x, s3://b/k\"q <svn+ssh://h/r>",
+    "x_http://a.b 1http://c +ftp://d.e/f -git://g :// http:// http://\"x",
+    "spark://CoarseGrainedScheduler@10.0.0.1:4040 akka.tcp://sys@h:1/user",
 };
 
 enum CharClass : unsigned char {
@@ -184,6 +189,39 @@ bool scan_mac(const Text& t, std::size_t pos, Span& out) {
   if (!scan_by_separator(t, pos, ':', 2, check, out)) return false;
   out.to = out.from + 17;
   return true;
+}
+
+// url: \b[A-Za-z][A-Za-z0-9+.\-]*://([^\s"'<>]+). Each "://" from the left: the run of
+// scheme characters before it, starting at the leftmost letter that begins a word (and not
+// before `pos`), and at least one address character after it.
+bool url_char(char c) {
+  return c != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != '"' &&
+         c != '\'' && c != '<' && c != '>';
+}
+
+bool scan_url(const Text& t, std::size_t pos, Span& out) {
+  std::string_view s = t.view();
+  auto scheme_char = [&](std::size_t i) {
+    return t.alnum(i) || t.at(i) == '+' || t.at(i) == '.' || t.at(i) == '-';
+  };
+  for (std::size_t d = s.find("://", pos); d != std::string_view::npos; d = s.find("://", d + 1)) {
+    std::size_t run = d;
+    while (run > pos && scheme_char(run - 1)) --run;
+    std::size_t start = std::string_view::npos;
+    for (std::size_t i = run; i < d; ++i) {
+      if (t.is(i, kAlpha) && t.word_start(i)) {
+        start = i;
+        break;
+      }
+    }
+    if (start == std::string_view::npos) continue;
+    std::size_t e = d + 3;
+    while (e < s.size() && url_char(s[e])) ++e;
+    if (e == d + 3) continue;
+    out = {d + 3, e};
+    return true;
+  }
+  return false;
 }
 
 bool scan_pci(const Text& t, std::size_t pos, Span& out) {
@@ -358,6 +396,7 @@ bool scan(int scanner, const Text& t, std::size_t pos, Span& out) {
     case kSize:
       return scan_led(
           t, pos, not_alnum, [&](std::size_t g) { return size_at(t, g); }, out);
+    case kUrl: return scan_url(t, pos, out);
     case kNum:
       return scan_led(
           t, pos, not_alnum, [&](std::size_t g) { return num_at(t, g); }, out);
@@ -394,6 +433,7 @@ bool may_match(int scanner, const ByteSet& b) {
     case kPath: return b.has('/');
     case kSize:
     case kNum: return b.has_digit();
+    case kUrl: return b.has(':') && b.has('/');
     default: return true;
   }
 }
