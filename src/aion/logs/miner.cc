@@ -251,10 +251,11 @@ void TemplateMiner::prepare(std::string_view content, std::string_view source, L
 // Token `i` of `line` as a template piece form: pieces between delimiters that hold a digit
 // or a masked value become kPlaceholder. An address value with a port is two pieces
 // ("<*>:<*>"); a quantity written with a space keeps its unit ("<*> bytes").
-std::string TemplateMiner::token_form(const Line& line, std::size_t i) const {
+void TemplateMiner::token_form(const Line& line, std::size_t i, std::string& out) const {
   const std::string_view t = line.tokens[i];
-  std::string out;
-  std::string piece;
+  out.clear();
+  thread_local std::string piece;  // reused: no allocation per token once grown
+  piece.clear();
   bool var = false;
   auto flush = [&] {
     if (var || variable_piece(piece)) {
@@ -302,7 +303,6 @@ std::string TemplateMiner::token_form(const Line& line, std::size_t i) const {
   flush();
   // "/10.0.0.7" (Java's address text without a host name) is one value.
   if (out.size() >= 2 && out[0] == '/' && out[1] == kPlaceholder) out.erase(0, 1);
-  return out;
 }
 
 bool TemplateMiner::keyword(std::string_view token) const {
@@ -642,7 +642,8 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     for (std::size_t i = 0; i < line.tokens.size(); ++i) {
       c.tokens.emplace_back(line.tokens[i]);
       c.words.push_back(!line.var[i]);
-      c.forms.push_back(token_form(line, i));
+      token_form(line, i, form_scratch_);
+      c.forms.push_back(form_scratch_);
     }
     c.info.text = render(c.forms);
     c.info.first_seen_ms = time_ms;
@@ -674,9 +675,9 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
         std::string& form = c.forms[i];
         if (form.size() == 1 && form[0] == kPlaceholder) continue;
         if (!c.tokens[i].empty() && form.find(kPlaceholder) == std::string::npos) continue;
-        std::string f = token_form(line, i);
-        if (f != form) {
-          form = merge_forms(form, f);
+        token_form(line, i, form_scratch_);
+        if (form_scratch_ != form) {
+          form = merge_forms(form, form_scratch_);
           reworded = true;
         }
       }

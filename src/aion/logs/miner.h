@@ -162,7 +162,7 @@ class TemplateMiner {
     std::uint64_t last = 0;  // lines_ when one was last seen
   };
   void prepare(std::string_view content, std::string_view source, Line& line) const;
-  std::string token_form(const Line& line, std::size_t i) const;
+  void token_form(const Line& line, std::size_t i, std::string& out) const;
   void count_tokens(const Line& line, Shape* shape);
   struct Found {
     int cluster = -1;
@@ -206,6 +206,7 @@ class TemplateMiner {
   // Lines each token occurs in. Nodes never move, so Shape::counters may point into it.
   std::unordered_map<std::string, std::uint64_t, TokenHash, std::equal_to<>> token_lines_;
   std::unique_ptr<Line> scratch_;  // add()'s line buffers, reused
+  std::string form_scratch_;       // add()'s token form buffer, reused
   std::uint64_t lines_ = 0;
   std::uint64_t next_id_ = 1;
 };
