@@ -120,6 +120,42 @@ class Headers {
 // Lines sampled from the top of a file to find its header layout.
 constexpr std::size_t kHeaderSample = 1000;
 
+// The template table (or, with --json, the whole result: header, templates and, when
+// `parsed` is given, each line's template and parameters).
+void print_templates(Context& ctx, const logs::TemplateMiner& miner, Json header, bool with_sources,
+                     Json* parsed) {
+  auto templates = miner.templates();
+  if (ctx.json) {
+    Json out{{"lines", miner.lines()}, {"header", std::move(header)}};
+    Json ts = Json::array();
+    for (const auto& t : templates) {
+      Json j = template_json(t);
+      if (with_sources) j["source"] = t.source;
+      ts.push_back(std::move(j));
+    }
+    out["templates"] = std::move(ts);
+    if (parsed != nullptr) out["parsed"] = std::move(*parsed);
+    std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+    return;
+  }
+  if (parsed != nullptr) return;
+  std::sort(templates.begin(), templates.end(),
+            [](const auto& x, const auto& y) { return x.count > y.count; });
+  if (with_sources) {
+    Table t({"ID", "COUNT", "SOURCE", "TEMPLATE"});
+    for (const auto& tp : templates)
+      t.add({std::to_string(tp.id), std::to_string(tp.count), tp.source, tp.text});
+    t.print();
+  } else {
+    Table t({"ID", "COUNT", "TEMPLATE"});
+    for (const auto& tp : templates)
+      t.add({std::to_string(tp.id), std::to_string(tp.count), tp.text});
+    t.print();
+  }
+  std::printf("\n%llu lines, %zu templates\n", static_cast<unsigned long long>(miner.lines()),
+              templates.size());
+}
+
 void run_parse(Context& ctx, const ParseArgs& a) {
   std::filesystem::path masks_file =
       a.masks.empty() ? data_dir() / "logs" / "masks.toml" : std::filesystem::path(a.masks);
@@ -183,36 +219,25 @@ void run_parse(Context& ctx, const ParseArgs& a) {
   if (unsplit) {
     warn(ctx, std::to_string(unsplit) + " lines did not have the header; parsed whole");
   }
-  auto templates = miner.templates();
-  if (ctx.json) {
-    Json out{{"lines", miner.lines()}, {"header", headers->json()}};
-    Json ts = Json::array();
-    for (const auto& t : templates) {
-      Json j = template_json(t);
-      if (options.separate_sources) j["source"] = t.source;
-      ts.push_back(std::move(j));
-    }
-    out["templates"] = std::move(ts);
-    if (!a.templates) out["parsed"] = std::move(parsed);
-    std::printf("%s\n", out.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
-    return;
-  }
-  if (!a.templates) return;
-  std::sort(templates.begin(), templates.end(),
-            [](const auto& x, const auto& y) { return x.count > y.count; });
-  if (options.separate_sources) {
-    Table t({"ID", "COUNT", "SOURCE", "TEMPLATE"});
-    for (const auto& tp : templates)
-      t.add({std::to_string(tp.id), std::to_string(tp.count), tp.source, tp.text});
-    t.print();
-  } else {
-    Table t({"ID", "COUNT", "TEMPLATE"});
-    for (const auto& tp : templates)
-      t.add({std::to_string(tp.id), std::to_string(tp.count), tp.text});
-    t.print();
-  }
-  std::printf("\n%llu lines, %zu templates\n", static_cast<unsigned long long>(miner.lines()),
-              templates.size());
+  print_templates(ctx, miner, headers->json(), options.separate_sources,
+                  a.templates ? nullptr : &parsed);
+}
+
+// `aion logs parse`: mining without the daemon.
+void add_parse_command(Command& logs, Context& ctx) {
+  auto pa = std::make_shared<ParseArgs>();
+  Command parse =
+      logs.add("parse",
+               "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
+               "template id and parameters, or --templates");
+  parse.option("FILE", pa->file, "Log file, or - for stdin").required();
+  parse.flag("--templates", pa->templates, "Print the template table with counts instead");
+  parse.option("--format", pa->format,
+               "Header format, Loghub style: '<Date> <Time> <Level>: <Content>' (only "
+               "<Content> is mined); default: found from the file's first lines among the "
+               "layouts of <data dir>/logs/headers.toml; 'none' mines whole lines");
+  parse.option("--masks", pa->masks, "Masking rules (default: <data dir>/logs/masks.toml)");
+  parse.action([&ctx, pa] { run_parse(ctx, *pa); });
 }
 
 }  // namespace
@@ -241,19 +266,7 @@ void add_logs_commands(Command& app, Context& ctx) {
     copy_job_output(ctx, *client, job->id, job->follow, false);
   });
 
-  auto pa = std::make_shared<ParseArgs>();
-  Command parse =
-      logs.add("parse",
-               "Mine the templates of a log file or stdin (-), no daemon needed: each line's "
-               "template id and parameters, or --templates");
-  parse.option("FILE", pa->file, "Log file, or - for stdin").required();
-  parse.flag("--templates", pa->templates, "Print the template table with counts instead");
-  parse.option("--format", pa->format,
-               "Header format, Loghub style: '<Date> <Time> <Level>: <Content>' (only "
-               "<Content> is mined); default: found from the file's first lines among the "
-               "layouts of <data dir>/logs/headers.toml; 'none' mines whole lines");
-  parse.option("--masks", pa->masks, "Masking rules (default: <data dir>/logs/masks.toml)");
-  parse.action([&ctx, pa] { run_parse(ctx, *pa); });
+  add_parse_command(logs, ctx);
 
   struct DaemonArgs {
     std::string since;

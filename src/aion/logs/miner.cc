@@ -418,7 +418,13 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
       }
     }
   }
-  if (found.cluster >= 0) return found;
+  if (found.cluster < 0) found.cluster = find_collapsed(line);
+  return found;
+}
+
+// A template whose tokens differ from the line's only by a run of variables of another length
+// (a list), or -1: the lowest index of the line's collapsed form, as a scan would find.
+int TemplateMiner::find_collapsed(const Line& line) const {
   std::string collapsed;  // the shape with each run of variables as one
   bool prev_var = false;
   for (std::size_t i = 0; i < line.tokens.size(); ++i) {
@@ -428,19 +434,17 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
     }
     prev_var = line.var[i];
   }
-  if (collapsed == line.shape) return found;
-  // The lowest index of that collapsed form: what a scan of every template would find.
-  if (auto it = by_collapsed_.find(collapsed); it != by_collapsed_.end()) {
-    for (int ci : it->second) {
-      const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
-      if (c.alias == 0 && c.tokens.size() != line.tokens.size() &&
-          (!options_.separate_sources || c.info.source == line.source)) {
-        found.cluster = ci;
-        return found;
-      }
+  if (collapsed == line.shape) return -1;
+  auto it = by_collapsed_.find(collapsed);
+  if (it == by_collapsed_.end()) return -1;
+  for (int ci : it->second) {
+    const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+    if (c.alias == 0 && c.tokens.size() != line.tokens.size() &&
+        (!options_.separate_sources || c.info.source == line.source)) {
+      return ci;
     }
   }
-  return found;
+  return -1;
 }
 
 // Records that cluster `a` and `b` differ only by the word at `pos`; once that slot has
@@ -595,6 +599,75 @@ void TemplateMiner::count_tokens(const Line& line, Shape* shape) {
   if (shape != nullptr) shape->counted = true;
 }
 
+// A new template made from `line` (the eviction of others first when the table is full),
+// joined with the templates one word away as siblings; -1 when nothing may be evicted.
+// Returns the index of the template the line belongs to now.
+int TemplateMiner::create(const Line& line, Found found, std::string_view content,
+                          std::int64_t time_ms, std::string_view source) {
+  if (clusters_.size() >= options_.max_templates) {
+    std::vector<int> remap;
+    if (!make_room(&remap)) return -1;
+    std::vector<std::pair<int, std::size_t>> near;
+    for (auto [other, pos] : found.near) {
+      int now = remap[static_cast<std::size_t>(other)];
+      if (now >= 0) near.emplace_back(now, pos);
+    }
+    found.near = std::move(near);
+  }
+  Cluster c;
+  c.info.id = next_id_++;
+  for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+    c.tokens.emplace_back(line.tokens[i]);
+    c.words.push_back(!line.var[i]);
+    token_form(line, i, form_scratch_);
+    c.forms.push_back(form_scratch_);
+  }
+  c.info.text = render(c.forms);
+  c.info.first_seen_ms = time_ms;
+  c.info.example = std::string(truncate_utf8(content, kMaxExampleBytes));
+  c.info.source = std::string(source);
+  int ci = static_cast<int>(clusters_.size());
+  by_length_[c.tokens.size()].push_back(ci);
+  clusters_.push_back(std::move(c));
+  index_collapsed(ci);
+  for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
+  if (clusters_[static_cast<std::size_t>(ci)].alias == 0) ci = merge_duplicate(ci);
+  if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
+    ci = static_cast<int>(index_of(resolve(clusters_[static_cast<std::size_t>(ci)].info.id)));
+  }
+  return ci;
+}
+
+// Template `ci` takes in `line` (of as many tokens): positions where they differ become
+// variables and forms merge. Returns the index of the template the line belongs to now.
+int TemplateMiner::learn(int ci, const Line& line) {
+  Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  if (c.tokens.size() != line.tokens.size()) return ci;  // a run of another length
+  bool changed = false, reworded = false;
+  for (std::size_t i = 0; i < c.tokens.size(); ++i) {
+    if (!line.var[i]) c.words[i] = true;
+    if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
+      if (!changed) unindex_collapsed(ci);
+      c.tokens[i].clear();
+      changed = true;
+    }
+    // A form that is one variable cannot change any more; others are compared with this
+    // line's token (unless it is the very text the form was made from).
+    std::string& form = c.forms[i];
+    if (form.size() == 1 && form[0] == kPlaceholder) continue;
+    if (!c.tokens[i].empty() && form.find(kPlaceholder) == std::string::npos) continue;
+    token_form(line, i, form_scratch_);
+    if (form_scratch_ != form) {
+      form = merge_forms(form, form_scratch_);
+      reworded = true;
+    }
+  }
+  if (changed) index_collapsed(ci);
+  if (!changed && !reworded) return ci;
+  c.info.text = render(c.forms);
+  return merge_duplicate(ci);
+}
+
 ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
                               std::string_view source) {
   content = truncate_utf8(content, options_.max_line_bytes);
@@ -620,71 +693,13 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     known->second.last = lines_;
     found.cluster = known->second.cluster;
   }
-  int ci = found.cluster;
-  bool created = false;
+  const bool created = found.cluster < 0;
+  const int ci = created ? create(line, std::move(found), content, time_ms, source)
+                         : learn(found.cluster, line);
   if (ci < 0) {
-    if (clusters_.size() >= options_.max_templates) {
-      std::vector<int> remap;
-      if (!make_room(&remap)) {
-        ParsedLine overflow;
-        overflow.template_text = "<overflow>";
-        return overflow;
-      }
-      std::vector<std::pair<int, std::size_t>> near;
-      for (auto [other, pos] : found.near) {
-        int now = remap[static_cast<std::size_t>(other)];
-        if (now >= 0) near.emplace_back(now, pos);
-      }
-      found.near = std::move(near);
-    }
-    Cluster c;
-    c.info.id = next_id_++;
-    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
-      c.tokens.emplace_back(line.tokens[i]);
-      c.words.push_back(!line.var[i]);
-      token_form(line, i, form_scratch_);
-      c.forms.push_back(form_scratch_);
-    }
-    c.info.text = render(c.forms);
-    c.info.first_seen_ms = time_ms;
-    c.info.example = std::string(truncate_utf8(content, kMaxExampleBytes));
-    c.info.source = std::string(source);
-    ci = static_cast<int>(clusters_.size());
-    by_length_[c.tokens.size()].push_back(ci);
-    clusters_.push_back(std::move(c));
-    index_collapsed(ci);
-    created = true;
-    for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
-    if (clusters_[static_cast<std::size_t>(ci)].alias == 0) ci = merge_duplicate(ci);
-    if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
-      ci = static_cast<int>(index_of(resolve(clusters_[static_cast<std::size_t>(ci)].info.id)));
-    }
-  } else {
-    Cluster& c = clusters_[static_cast<std::size_t>(ci)];
-    if (c.tokens.size() == line.tokens.size()) {
-      bool changed = false, reworded = false;
-      for (std::size_t i = 0; i < c.tokens.size(); ++i) {
-        if (!line.var[i]) c.words[i] = true;
-        if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
-          if (!changed) unindex_collapsed(ci);
-          c.tokens[i].clear();
-          changed = true;
-        }
-        // A form that is one variable cannot change any more; others are compared with
-        // this line's token (unless it is the very text the form was made from).
-        std::string& form = c.forms[i];
-        if (form.size() == 1 && form[0] == kPlaceholder) continue;
-        if (!c.tokens[i].empty() && form.find(kPlaceholder) == std::string::npos) continue;
-        token_form(line, i, form_scratch_);
-        if (form_scratch_ != form) {
-          form = merge_forms(form, form_scratch_);
-          reworded = true;
-        }
-      }
-      if (changed) index_collapsed(ci);
-      if (changed || reworded) c.info.text = render(c.forms);
-      if (changed || reworded) ci = merge_duplicate(ci);
-    }
+    ParsedLine overflow;
+    overflow.template_text = "<overflow>";
+    return overflow;
   }
   if (known == by_shape_.end()) {
     if (by_shape_.size() >= options_.max_shapes) trim_shapes();
@@ -871,15 +886,32 @@ std::size_t TemplateMiner::size() const {
   return clusters_.size();
 }
 
-std::string TemplateMiner::to_json() const {
-  // Written by hand around each part's own dump so that the total stays under
-  // max_state_bytes: templates take up to three quarters, the most used first (written in
-  // id order, which load() turns into the same candidate order as here); then the shapes of
-  // the templates written, most used first, up to seven eighths; then the keywords.
-  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
-  const std::size_t budget = options_.max_state_bytes;
-  std::string out = "{\"schema_version\":1,\"next_id\":" + std::to_string(next_id_) +
-                    ",\"lines\":" + std::to_string(lines_) + ",\"templates\":[";
+namespace {
+
+std::string dump_json(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Appends "k":v pairs (already dumped) comma-separated while `used` stays within `limit`, the
+// parts given in the order to keep them.
+void append_within(std::string& out, const std::vector<std::string>& parts, std::size_t& used,
+                   std::size_t limit) {
+  bool first = true;
+  for (const auto& part : parts) {
+    if (used + part.size() + 1 > limit) break;
+    used += part.size() + 1;
+    if (!first) out += ',';
+    out += part;
+    first = false;
+  }
+}
+
+}  // namespace
+
+// The templates that fit in `limit` bytes (pinned first, then the most used), written in id
+// order; `saved` marks which.
+void TemplateMiner::write_templates(std::string& out, std::vector<bool>& saved, std::size_t& used,
+                                    std::size_t limit) const {
   std::vector<std::size_t> order(clusters_.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -889,23 +921,22 @@ std::string TemplateMiner::to_json() const {
     return clusters_[a].info.count > clusters_[b].info.count;
   });
   std::vector<std::string> parts(clusters_.size());
-  std::vector<bool> saved(clusters_.size(), false);
-  std::size_t used = out.size() + 64;  // the closing brackets and key names below
+  saved.assign(clusters_.size(), false);
   for (std::size_t i : order) {
     const Cluster& c = clusters_[i];
     Json tokens = Json::array();
     for (const auto& t : c.tokens) tokens.push_back(t);
-    std::string part = dump(Json{{"id", c.info.id},
-                                 {"text", c.info.text},
-                                 {"tokens", std::move(tokens)},
-                                 {"words", c.words},
-                                 {"forms", c.forms},
-                                 {"count", c.info.count},
-                                 {"first_seen_ms", c.info.first_seen_ms},
-                                 {"last_seen_ms", c.info.last_seen_ms},
-                                 {"example", c.info.example},
-                                 {"source", c.info.source}});
-    if (used + part.size() + 1 > budget / 4 * 3) continue;
+    std::string part = dump_json(Json{{"id", c.info.id},
+                                      {"text", c.info.text},
+                                      {"tokens", std::move(tokens)},
+                                      {"words", c.words},
+                                      {"forms", c.forms},
+                                      {"count", c.info.count},
+                                      {"first_seen_ms", c.info.first_seen_ms},
+                                      {"last_seen_ms", c.info.last_seen_ms},
+                                      {"example", c.info.example},
+                                      {"source", c.info.source}});
+    if (used + part.size() + 1 > limit) continue;
     used += part.size() + 1;
     parts[i] = std::move(part);
     saved[i] = true;
@@ -917,6 +948,19 @@ std::string TemplateMiner::to_json() const {
     out += parts[i];
     first = false;
   }
+}
+
+std::string TemplateMiner::to_json() const {
+  // Written by hand around each part's own dump so that the total stays under
+  // max_state_bytes: templates take up to three quarters, the most used first (written in
+  // id order, which load() turns into the same candidate order as here); then the shapes of
+  // the templates written, most used first, up to seven eighths; then the keywords.
+  const std::size_t budget = options_.max_state_bytes;
+  std::string out = "{\"schema_version\":1,\"next_id\":" + std::to_string(next_id_) +
+                    ",\"lines\":" + std::to_string(lines_) + ",\"templates\":[";
+  std::size_t used = out.size() + 64;  // the closing brackets and key names below
+  std::vector<bool> saved;
+  write_templates(out, saved, used, budget / 4 * 3);
   out += "],\"shapes\":{";
   std::vector<std::pair<std::uint64_t, const std::string*>> shapes;
   for (const auto& [text, shape] : by_shape_) {
@@ -925,17 +969,13 @@ std::string TemplateMiner::to_json() const {
   std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   });
-  first = true;
+  std::vector<std::string> parts;
   for (const auto& [hits, text] : shapes) {
     const Shape& shape = by_shape_.find(*text)->second;
-    std::string part = dump(Json(*text)) + ":" +
-                       std::to_string(clusters_[static_cast<std::size_t>(shape.cluster)].info.id);
-    if (used + part.size() + 1 > budget / 8 * 7) break;
-    used += part.size() + 1;
-    if (!first) out += ',';
-    out += part;
-    first = false;
+    parts.push_back(dump_json(Json(*text)) + ":" +
+                    std::to_string(clusters_[static_cast<std::size_t>(shape.cluster)].info.id));
   }
+  append_within(out, parts, used, budget / 8 * 7);
   out += "},\"keywords\":{";
   std::vector<std::pair<std::uint64_t, const std::string*>> keywords;
   for (const auto& [t, n] : token_lines_) {
@@ -944,15 +984,10 @@ std::string TemplateMiner::to_json() const {
   std::sort(keywords.begin(), keywords.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   });
-  first = true;
-  for (const auto& [n, t] : keywords) {
-    std::string part = dump(Json(*t)) + ":" + std::to_string(n);
-    if (used + part.size() + 1 > budget) break;
-    used += part.size() + 1;
-    if (!first) out += ',';
-    out += part;
-    first = false;
-  }
+  parts.clear();
+  for (const auto& [n, t] : keywords)
+    parts.push_back(dump_json(Json(*t)) + ":" + std::to_string(n));
+  append_within(out, parts, used, budget);
   out += "}}";
   return out;
 }

@@ -169,8 +169,14 @@ class TemplateMiner {
     std::vector<std::pair<int, std::size_t>> near;  // (cluster, slot) one word apart
   };
   Found find(const Line& line) const;
+  int find_collapsed(const Line& line) const;
   void note_siblings(int a, int b, std::size_t pos);
   void absorb(int keep, int other);
+  int create(const Line& line, Found found, std::string_view content, std::int64_t time_ms,
+             std::string_view source);
+  int learn(int ci, const Line& line);
+  void write_templates(std::string& out, std::vector<bool>& saved, std::size_t& used,
+                       std::size_t limit) const;
   int merge_duplicate(int ci);
   std::size_t index_of(std::uint64_t id) const;
   ParsedLine result(const Cluster& c, const Line& line) const;
