@@ -2,7 +2,7 @@
 // same file as the speed-of-light reference (reading every byte and finding line ends).
 //  1. Parsing: a file of at least --size-mb built by repeating the Loghub-2k `*_2k.log`
 //     files (raw lines in their own formats). Each line gets its data set's header split
-//     (bench/loghub_settings.toml), masking (data/logs/masks.toml plus the set's extras) and
+//     (bench/loghub_settings.toml), masking (data/logs/masks.toml) and
 //     template mining, one miner per data set, as bench/loghub_eval does; one thread.
 //  2. Signature matching: a kernel log of the same size built by repeating real kernel lines
 //     (tests/fixtures/logs/gpu_fault.log, which match signatures, and Loghub's Linux and BGL
@@ -257,7 +257,7 @@ struct Dataset {
 
 std::vector<Dataset> load_datasets(const Args& a, std::string& block) {
   aion::ConfigSchema element;
-  element.string("name", "", "data set").string("format", "", "header").strings("masks", {}, "");
+  element.string("name", "", "data set").string("format", "", "header").string("half", "", "");
   aion::ConfigSchema schema;
   schema.integer("schema_version", 1, "", 1, 1).table_array("dataset", element, "");
   auto cfg = aion::Config::load(a.settings, schema);
@@ -269,19 +269,12 @@ std::vector<Dataset> load_datasets(const Args& a, std::string& block) {
     std::string name = t.get_string("name");
     auto format = aion::logs::HeaderFormat::parse(t.get_string("format"));
     if (!format) die(name + ": " + format.error().message());
-    std::vector<aion::logs::MaskRule> extra;
-    const auto& masks = t.get_strings("masks");
-    for (std::size_t i = 0; i < masks.size(); ++i) {
-      extra.push_back({name + "-" + std::to_string(i), masks[i], "<*>"});
-    }
-    auto extra_set = aion::logs::MaskSet::from_rules(extra, a.settings.string() + ": " + name);
-    if (!extra_set) die(extra_set.error().message());
     auto lines = read_lines(a.loghub / name / (name + "_2k.log"));
     for (const auto& l : lines) {
       block += l;
       block += '\n';
     }
-    out.push_back({name, std::move(*format), base->combined(*extra_set), lines.size()});
+    out.push_back({name, std::move(*format), base->combined(aion::logs::MaskSet()), lines.size()});
   }
   if (out.empty()) die(a.settings.string() + ": no data sets");
   return out;

@@ -23,6 +23,7 @@
 #include "aion/diagnose/service.h"
 #include "aion/envcfg/knowledge.h"
 #include "aion/hw/discovery.h"
+#include "aion/logs/header_detect.h"
 #include "aion/logs/masks.h"
 #include "aion/logs/service.h"
 #include "aion/sched/runner.h"
@@ -260,6 +261,18 @@ TEST(TomlFuzz, LogMasks) {
               // A mask set that loads must mask a line with a value of each kind.
               auto out = m->apply("gpu 0000:3b:00.0 at 10.0.0.7 pid=4242 took 12.5ms");
               if (out.values.size() != out.rules.size()) return {true, "values and rules differ"};
+              return {true, {}};
+            });
+}
+
+TEST(TomlFuzz, LogHeaderLayouts) {
+  fuzz_text("headers", seeds_from({source("data/logs/headers.toml")}), 100000,
+            [](std::string_view in) -> Verdict {
+              auto d = logs::HeaderDetector::parse(in, "fuzz.toml");
+              if (!d) return {false, check_error(d.error(), "fuzz.toml")};
+              // Layouts that load must take any line, with or without a header.
+              auto found = d->detect({"Dec  7 00:52:32 gpu01 sshd[22]: Accepted key", "", "x"});
+              if (found && found->matched > found->sampled) return {true, "matched > sampled"};
               return {true, {}};
             });
 }

@@ -25,6 +25,7 @@
 #include "aion/diagnose/matcher.h"
 #include "aion/logs/file_tail.h"
 #include "aion/logs/header.h"
+#include "aion/logs/header_detect.h"
 #include "aion/logs/kmsg.h"
 #include "aion/logs/masks.h"
 #include "aion/logs/miner.h"
@@ -272,6 +273,31 @@ TEST(HeaderFuzzTest, SplitNeverCrashesOnGarbage) {
     EXPECT_TRUE(s->ends_with(g->content));  // leading blanks belong to the separator
   }
   std::printf("header: %zu of 5000 fuzzed lines had the header\n", split);
+}
+
+TEST(HeaderFuzzTest, DetectionTakesGarbageAndHugeLines) {
+  auto d = HeaderDetector::load(std::filesystem::path(AION_SOURCE_DIR) / "data/logs/headers.toml");
+  ASSERT_TRUE(d) << d.error().message();
+  Corpus c(seed() + 3);
+  auto lines = c.lines(2000);
+  for (const std::string* s :
+       {&big().megabyte, &big().tokens_100k, &big().repeated, &big().separators}) {
+    lines.push_back(*s);
+    lines.push_back("2026-12-07T00:52:32+0000 gpu01 kernel: " + *s);
+  }
+  auto found = d->detect(lines);
+  if (found) {
+    EXPECT_LE(found->matched, found->sampled);
+    std::printf("detect: %s on %zu of %zu fuzzed lines\n", found->layout.name.c_str(),
+                found->matched, found->sampled);
+  }
+  for (const auto& l : lines) {
+    for (std::size_t i = 0; i < d->layouts().size(); ++i) {
+      if (auto f = d->split(i, l)) {
+        EXPECT_LE(f->content.size(), l.size());
+      }
+    }
+  }
 }
 
 TEST(MinerFuzzTest, MasksAndMinerTakeEveryLineWithoutCrashing) {

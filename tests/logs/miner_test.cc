@@ -41,7 +41,9 @@ TEST(TemplateMinerTest, DifferentMessagesGetDifferentTemplates) {
 }
 
 TEST(TemplateMinerTest, ASlotTakingManyWordsBecomesAVariable) {
-  TemplateMiner m(shipped_masks());
+  MinerOptions o;
+  o.slot_words = 3;
+  TemplateMiner m(shipped_masks(), o);
   std::uint64_t first = m.add("Failed password for root from 1.2.3.4 port 22 ssh2").template_id;
   m.add("Failed password for admin from 1.2.3.5 port 22 ssh2");
   auto third = m.add("Failed password for guest from 1.2.3.6 port 22 ssh2");
@@ -114,20 +116,20 @@ TEST(TemplateMinerTest, BlankLinesHaveATemplateThatSurvivesSaveAndLoad) {
 }
 
 TEST(TemplateMinerTest, NewShapesAreComparedWithABoundedNumberOfTemplates) {
-  // Three different messages of four tokens, then a variant of the third: with room for two
+  // Three different messages of five tokens, then a variant of the third: with room for two
   // candidates it is never compared with the third and gets a template of its own.
   MinerOptions o;
   o.max_candidates = 2;
   TemplateMiner m(shipped_masks(), o);
-  m.add("alpha one two three");
-  m.add("beta four five six");
-  const auto third = m.add("gamma seven eight a-b").template_id;
-  EXPECT_NE(m.add("gamma seven eight c-d").template_id, third);
+  m.add("alpha one two three ten");
+  m.add("beta four five six ten");
+  const auto third = m.add("gamma seven eight nine a-b").template_id;
+  EXPECT_NE(m.add("gamma seven eight nine c-d").template_id, third);
   TemplateMiner unbounded(shipped_masks());
-  unbounded.add("alpha one two three");
-  unbounded.add("beta four five six");
-  const auto u = unbounded.add("gamma seven eight a-b").template_id;
-  EXPECT_EQ(unbounded.add("gamma seven eight c-d").template_id, u);
+  unbounded.add("alpha one two three ten");
+  unbounded.add("beta four five six ten");
+  const auto u = unbounded.add("gamma seven eight nine a-b").template_id;
+  EXPECT_EQ(unbounded.add("gamma seven eight nine c-d").template_id, u);
 }
 
 TEST(TemplateMinerTest, SameInputGivesSameIds) {
@@ -135,6 +137,61 @@ TEST(TemplateMinerTest, SameInputGivesSameIds) {
   TemplateMiner m1(shipped_masks()), m2(shipped_masks());
   for (const auto& l : lines) EXPECT_EQ(m1.add(l).template_id, m2.add(l).template_id);
   EXPECT_EQ(m1.to_json(), m2.to_json());
+}
+
+TEST(TemplateMinerTest, TemplateTextCutsValuesAtPunctuation) {
+  TemplateMiner m(shipped_masks());
+  m.add("Connection from 10.0.0.7:22 closed after 12 bytes");
+  auto p = m.add("Connection from 10.0.0.9:5022 closed after 4096 bytes");
+  // An address and its port are two values; a unit that every line shares stays.
+  EXPECT_EQ(p.template_text, "Connection from <*>:<*> closed after <*> bytes");
+  auto q = m.add("job_1445_0020 done in 3.5s on eth0");
+  // A value made of parts joined by '_' is one; a name holding a digit is no value.
+  EXPECT_EQ(q.template_text, "<*> done in <*> on eth0");
+}
+
+TEST(TemplateMinerTest, UnitsThatDifferBecomePartOfTheValue) {
+  TemplateMiner m(shipped_masks());
+  m.add("www.example.com:443 close, 1120 bytes (1.09 KB) sent, lifetime 00:01");
+  auto p = m.add("mail.example.org:80 close, 2337000 bytes (2.22 MB) sent, lifetime 01:12");
+  EXPECT_EQ(p.template_text, "<*>:<*> close, <*> bytes (<*>) sent, lifetime <*>:<*>");
+  EXPECT_EQ(m.templates().size(), 1u);
+}
+
+TEST(TemplateMinerTest, AValueFirstDoesNotKeepMessagesApart) {
+  TemplateMiner m(shipped_masks());
+  auto a = m.add("www.example.com:443 open through proxy proxy.example.net:5070 HTTPS");
+  auto b = m.add("mail.example.org:80 open through proxy proxy.example.net:5070 HTTPS");
+  auto c = m.add("ssh.example.org:22 open through proxy socks.example.net:1080 HTTPS");
+  EXPECT_EQ(a.template_id, b.template_id);
+  EXPECT_EQ(m.resolve(b.template_id), m.resolve(c.template_id));
+}
+
+TEST(TemplateMinerTest, TemplatesThatReadTheSameBecomeOne) {
+  TemplateMiner m(shipped_masks());
+  for (const char* l :
+       {"status installed base-files:all 12.4", "status unpacked netbase:all 6.4",
+        "status installed libc6:amd64 2.36", "status half-configured tzdata:all 2024a",
+        "status unpacked media-types:all 10.0", "status installed perl:amd64 5.36",
+        "status half-installed dpkg:amd64 1.21", "status unpacked mawk:amd64 1.3"}) {
+    m.add(l);
+  }
+  std::set<std::string> texts;
+  for (const auto& t : m.templates()) {
+    EXPECT_TRUE(texts.insert(t.text).second) << "two templates read: " << t.text;
+  }
+}
+
+TEST(TemplateMinerTest, SeparateSourcesKeepTheirOwnTemplates) {
+  MinerOptions o;
+  o.separate_sources = true;
+  TemplateMiner apart(shipped_masks(), o), together(shipped_masks());
+  auto a = apart.add("started worker 1", 0, "nginx");
+  auto b = apart.add("started worker 2", 0, "gunicorn");
+  EXPECT_NE(a.template_id, b.template_id);
+  EXPECT_EQ(apart.match("started worker 9", "gunicorn").template_id, b.template_id);
+  EXPECT_EQ(together.add("started worker 1", 0, "nginx").template_id,
+            together.add("started worker 2", 0, "gunicorn").template_id);
 }
 
 TEST(HeaderFormatTest, SplitsLoghubStyleHeaders) {

@@ -1,7 +1,7 @@
 // Backend: what a framework build runs on, as the knowledge tables, requests and plans name
 // it ("cuda", "rocm", "npu" for Ascend CANN, "openvino", "cpu"). Words are parsed once, where
 // a table or a request is read; to_string() gives the same word back for output. Pure
-// functions; safe from any thread.
+// functions; thread-safe.
 #pragma once
 
 #include <optional>

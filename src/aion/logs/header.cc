@@ -29,13 +29,19 @@ Result<HeaderFormat> HeaderFormat::parse(std::string_view format) {
   bool simple = true;  // the literal text is plain bytes, escaped punctuation and spaces
   std::size_t i = 0;
   while (i < format.size()) {
-    std::size_t open = format.find('<', i);
-    std::size_t close = open == std::string_view::npos ? open : format.find('>', open);
-    bool field = close != std::string_view::npos && close > open + 1 &&
-                 std::all_of(format.begin() + static_cast<std::ptrdiff_t>(open) + 1,
-                             format.begin() + static_cast<std::ptrdiff_t>(close), [](char c) {
-                               return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                             });
+    // The next <Name> (a '<' that does not open a name, such as an escaped "\<", is text).
+    std::size_t open = i, close = std::string_view::npos;
+    bool field = false;
+    for (open = format.find('<', i); open != std::string_view::npos && !field;) {
+      close = format.find('>', open);
+      field = close != std::string_view::npos && close > open + 1 &&
+              (open == 0 || format[open - 1] != '\\') &&
+              std::all_of(format.begin() + static_cast<std::ptrdiff_t>(open) + 1,
+                          format.begin() + static_cast<std::ptrdiff_t>(close), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                          });
+      if (!field) open = format.find('<', open + 1);
+    }
     std::string_view literal = format.substr(i, field ? open - i : std::string_view::npos);
     for (std::size_t k = 0; k < literal.size();) {
       if (literal[k] == ' ') {

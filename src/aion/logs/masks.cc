@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "aion/core/config.h"
 
@@ -42,6 +43,8 @@ enum Scanner : int {
   kPath,
   kSize,
   kNum,
+  kUrl,
+  kIsoTime,
 };
 
 // The scanners by the name a rule gives in its `scanner` field.
@@ -50,8 +53,9 @@ struct NamedScanner {
   Scanner scanner;
 };
 constexpr NamedScanner kScannerNames[] = {
-    {"uuid", kUuid},   {"date", kDate}, {"mac", kMac},   {"ip", kIp},     {"pci", kPci},
-    {"block", kBlock}, {"hex", kHex},   {"path", kPath}, {"size", kSize}, {"number", kNum},
+    {"uuid", kUuid}, {"date", kDate},   {"mac", kMac}, {"ip", kIp},
+    {"pci", kPci},   {"block", kBlock}, {"hex", kHex}, {"path", kPath},
+    {"size", kSize}, {"number", kNum},  {"url", kUrl}, {"isotime", kIsoTime},
 };
 
 // Lines a scanner must mask exactly as RE2 masks them with its rule's expression before it
@@ -76,6 +80,12 @@ constexpr std::string_view kProbes[] = {
     "42",
     "",
     "word_123 x-9 9-x (77) [88] {99} <100>",
+    "get http://example.com/a?b=1 and hdfs://nn:9000/x, s3://b/k\"q <svn+ssh://h/r>",
+    "x_http://a.b 1http://c +ftp://d.e/f -git://g :// http:// http://\"x",
+    "spark://CoarseGrainedScheduler@10.0.0.1:4040 akka.tcp://sys@h:1/user",
+    "at 2026-12-07T02:13:44.531+00:00 info, 2026-12-07 02:13 x2026-12-07T02:13:44Z",
+    "2026-12-07T02:13:44Zabc 2026-12-07T02:13:44.5x 2026-12-07T02:13:4 2026-12-07T02:13:44+0530",
+    "1999-01-01T00:00:00,25-08 2026-12-07T02:13:44+05: 2026-12-07T02:13:44.123456789Z.",
 };
 
 enum CharClass : unsigned char {
@@ -173,6 +183,56 @@ bool scan_uuid(const Text& t, std::size_t pos, Span& out) {
   return true;
 }
 
+// isotime: \b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\b
+// The fixed part holds its one ':' at offset 13, so trying the ':'s from the left tries match
+// starts from the left. At a start, the ends the optional parts allow are tried in RE2's order
+// (each greedy part at its longest first); the first followed by a non-word byte wins.
+std::size_t isotime_end(const Text& t, std::size_t s) {
+  auto dd = [&](std::size_t i) { return t.digit(i) && t.digit(i + 1); };
+  if (!t.word_start(s) || !dd(s) || !dd(s + 2) || t.at(s + 4) != '-' || !dd(s + 5) ||
+      t.at(s + 7) != '-' || !dd(s + 8) || (t.at(s + 10) != 'T' && t.at(s + 10) != ' ') ||
+      !dd(s + 11) || t.at(s + 13) != ':' || !dd(s + 14)) {
+    return std::string_view::npos;
+  }
+  const std::size_t base = s + 16;
+  std::vector<std::size_t> seconds;  // ends of the seconds part, in RE2's order
+  if (t.at(base) == ':' && dd(base + 1)) {
+    const std::size_t sec = base + 3;
+    if ((t.at(sec) == '.' || t.at(sec) == ',') && t.digit(sec + 1)) {
+      for (std::size_t f = t.digits(sec + 1); f >= sec + 2; --f) seconds.push_back(f);
+    }
+    seconds.push_back(sec);
+  }
+  seconds.push_back(base);
+  for (std::size_t e : seconds) {
+    std::size_t zones[3];
+    std::size_t n = 0;
+    if (t.at(e) == 'Z') {
+      zones[n++] = e + 1;
+    } else if ((t.at(e) == '+' || t.at(e) == '-') && dd(e + 1)) {
+      if (t.at(e + 3) == ':' && dd(e + 4)) zones[n++] = e + 6;
+      if (dd(e + 3)) zones[n++] = e + 5;
+    }
+    zones[n++] = e;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (t.word_end(zones[k])) return zones[k];
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool scan_isotime(const Text& t, std::size_t pos, Span& out) {
+  std::string_view s = t.view();
+  for (std::size_t c = s.find(':', pos + 13); c != std::string_view::npos; c = s.find(':', c + 1)) {
+    const std::size_t start = c - 13;
+    const std::size_t end = isotime_end(t, start);
+    if (end == std::string_view::npos) continue;
+    out = {start, end};
+    return true;
+  }
+  return false;
+}
+
 bool scan_mac(const Text& t, std::size_t pos, Span& out) {
   auto check = [&](std::size_t s) {
     if (!t.word_start(s)) return false;
@@ -184,6 +244,39 @@ bool scan_mac(const Text& t, std::size_t pos, Span& out) {
   if (!scan_by_separator(t, pos, ':', 2, check, out)) return false;
   out.to = out.from + 17;
   return true;
+}
+
+// url: \b[A-Za-z][A-Za-z0-9+.\-]*://([^\s"'<>]+). Each "://" from the left: the run of
+// scheme characters before it, starting at the leftmost letter that begins a word (and not
+// before `pos`), and at least one address character after it.
+bool url_char(char c) {
+  return c != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != '"' && c != '\'' &&
+         c != '<' && c != '>';
+}
+
+bool scan_url(const Text& t, std::size_t pos, Span& out) {
+  std::string_view s = t.view();
+  auto scheme_char = [&](std::size_t i) {
+    return t.alnum(i) || t.at(i) == '+' || t.at(i) == '.' || t.at(i) == '-';
+  };
+  for (std::size_t d = s.find("://", pos); d != std::string_view::npos; d = s.find("://", d + 1)) {
+    std::size_t run = d;
+    while (run > pos && scheme_char(run - 1)) --run;
+    std::size_t start = std::string_view::npos;
+    for (std::size_t i = run; i < d; ++i) {
+      if (t.is(i, kAlpha) && t.word_start(i)) {
+        start = i;
+        break;
+      }
+    }
+    if (start == std::string_view::npos) continue;
+    std::size_t e = d + 3;
+    while (e < s.size() && url_char(s[e])) ++e;
+    if (e == d + 3) continue;
+    out = {d + 3, e};
+    return true;
+  }
+  return false;
 }
 
 bool scan_pci(const Text& t, std::size_t pos, Span& out) {
@@ -358,6 +451,8 @@ bool scan(int scanner, const Text& t, std::size_t pos, Span& out) {
     case kSize:
       return scan_led(
           t, pos, not_alnum, [&](std::size_t g) { return size_at(t, g); }, out);
+    case kUrl: return scan_url(t, pos, out);
+    case kIsoTime: return scan_isotime(t, pos, out);
     case kNum:
       return scan_led(
           t, pos, not_alnum, [&](std::size_t g) { return num_at(t, g); }, out);
@@ -394,6 +489,8 @@ bool may_match(int scanner, const ByteSet& b) {
     case kPath: return b.has('/');
     case kSize:
     case kNum: return b.has_digit();
+    case kUrl: return b.has(':') && b.has('/');
+    case kIsoTime: return b.has(':') && b.has('-');
     default: return true;
   }
 }

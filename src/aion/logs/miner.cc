@@ -35,8 +35,126 @@ bool plain_word(std::string_view t) {
   });
 }
 
+// A token holding a masked value ("host:<port>", "uid=<*>").
+bool holds_value(std::string_view t) {
+  return t.find(kPlaceholder) != std::string_view::npos;
+}
+
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Where a token is cut into pieces for its template text: "host:port", "a/b", "key=value",
+// "(x)". Dots, dashes and underscores join the parts of one value ("10.0.0.7", "blk_-42",
+// "task_1445_m_5") and do not cut.
+bool piece_delimiter(char c) {
+  switch (c) {
+    case ':':
+    case '/':
+    case '=':
+    case ',':
+    case ';':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '<':
+    case '>':
+    case '"':
+    case '\'':
+    case '@':
+    case '#':
+    case '|':
+    case '&':
+    case '?':
+    case ' ': return true;
+    default: return false;
+  }
+}
+
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// A piece of a token that is a value rather than a name: one of its parts (between '.', '_',
+// '-' and '+') starts with a digit ("10.0.0.7", "v0.9", "task_1445_m_5", "16K") while names
+// that merely hold a digit stay ("L1", "e1000", "jk2_init", "Slf4jLogger"); a long run of hex
+// digits; or a literal that stands for a value (true, false, null, none).
+bool variable_piece(std::string_view p) {
+  bool at_start = true, hex = p.size() >= 8, digit = false;
+  for (char c : p) {
+    const bool d = c >= '0' && c <= '9';
+    if (at_start && d) return true;
+    at_start = c == '.' || c == '_' || c == '-' || c == '+';
+    hex = hex && is_hex_digit(c);
+    digit = digit || d;
+  }
+  if (hex && digit) return true;
+  if (p.size() < 3 || p.size() > 5) return false;
+  std::string lower(p);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return lower == "true" || lower == "false" || lower == "null" || lower == "none" ||
+         lower == "nil";
+}
+
+// A token that is a variable for grouping: it holds a digit, or a masked value joined to a
+// dotted name ("www.example.com:<port>", "Foo.java:<line>"): an address or a place in code.
+bool variable_token(std::string_view t) {
+  if (has_digit(t)) return true;
+  const std::size_t value = t.find(kPlaceholder);
+  if (value == std::string_view::npos) return false;
+  const std::size_t dot = t.find('.');
+  return dot != std::string_view::npos && dot > 0 && dot + 1 < t.size() &&
+         t[dot + 1] != kPlaceholder && t[dot - 1] != kPlaceholder;
+}
+
+// The parts of a form: pieces and the delimiters between them, alternating (piece first).
+std::vector<std::string_view> form_parts(std::string_view form) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < form.size(); ++i) {
+    if (!piece_delimiter(form[i])) continue;
+    parts.push_back(form.substr(start, i - start));
+    parts.push_back(form.substr(i, 1));
+    start = i + 1;
+  }
+  parts.push_back(form.substr(start));
+  return parts;
+}
+
+// The form two lines' tokens share: where both have the same delimiters, the pieces that
+// differ become variables; otherwise the whole token is one. A unit that differs after a
+// variable ("<*> KB" / "<*> MB") joins it.
+std::string merge_forms(std::string_view a, std::string_view b) {
+  const std::string var(1, kPlaceholder);
+  auto pa = form_parts(a), pb = form_parts(b);
+  if (pa.size() != pb.size()) {
+    // Another shape: one variable, between the punctuation both begin and end with.
+    std::size_t head = 0, tail = 0;
+    while (head < a.size() && head < b.size() && a[head] == b[head] && a[head] != ' ' &&
+           piece_delimiter(a[head]))
+      ++head;
+    while (tail < a.size() - head && tail < b.size() - head &&
+           a[a.size() - 1 - tail] == b[b.size() - 1 - tail] && a[a.size() - 1 - tail] != ' ' &&
+           piece_delimiter(a[a.size() - 1 - tail]))
+      ++tail;
+    return std::string(a.substr(0, head)) + var + std::string(a.substr(a.size() - tail));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    if (i % 2 == 1) {
+      if (pa[i] != pb[i]) return var;
+      out += pa[i];
+    } else {
+      out += pa[i] == pb[i] ? std::string(pa[i]) : var;
+    }
+  }
+  const std::string joined = var + " " + var;
+  for (std::size_t at = out.find(joined); at != std::string::npos; at = out.find(joined))
+    out.replace(at, joined.size(), var);
+  return out;
 }
 
 // A constant token as shown in a template: placeholders read "<*>".
@@ -61,8 +179,11 @@ struct TemplateMiner::Cluster {
   std::vector<std::string> tokens;
   std::uint64_t alias = 0;  // merged into this template (0: none)
   std::vector<bool> words;  // per position: a token without digits was seen there
-  std::string collapsed;    // key in by_collapsed_ (collapse(tokens))
-  std::uint64_t last = 0;   // lines_ when a line last went to it (eviction order)
+  // Per position, its text in the template: pieces holding digits or masked values, and
+  // pieces that differed between lines, are kPlaceholder (see token_form and merge_forms).
+  std::vector<std::string> forms;
+  std::string collapsed;   // key in by_collapsed_ (collapse(tokens))
+  std::uint64_t last = 0;  // lines_ when a line last went to it (eviction order)
 };
 
 std::size_t TemplateMiner::index_of(std::uint64_t id) const {
@@ -78,20 +199,35 @@ struct TemplateMiner::Line {
   MaskedText masked;
   std::vector<std::string_view> tokens;
   std::vector<char> var;
+  std::vector<std::uint32_t> first_value;  // per token: index of its first masked value
+  std::string_view source;                 // where the line came from
   std::string shape;
 };
 
 TemplateMiner::TemplateMiner(MaskSet masks, MinerOptions options)
-    : masks_(std::move(masks)), options_(options), scratch_(std::make_unique<Line>()) {}
+    : masks_(std::move(masks)), options_(options), scratch_(std::make_unique<Line>()) {
+  for (const auto& r : masks_.rules()) {
+    rule_kinds_.push_back(r.name == "ip"     ? RuleKind::kAddress
+                          : r.name == "size" ? RuleKind::kQuantity
+                          : r.name == "num"  ? RuleKind::kNumber
+                                             : RuleKind::kValue);
+  }
+}
 TemplateMiner::~TemplateMiner() = default;
 TemplateMiner::TemplateMiner(TemplateMiner&&) noexcept = default;
 TemplateMiner& TemplateMiner::operator=(TemplateMiner&&) noexcept = default;
 
-void TemplateMiner::prepare(std::string_view content, Line& l) const {
+void TemplateMiner::prepare(std::string_view content, std::string_view source, Line& l) const {
   masks_.apply(content, l.masked);
   l.tokens.clear();
   l.var.clear();
+  l.first_value.clear();
   l.shape.clear();
+  l.source = source;
+  if (options_.separate_sources) {
+    l.shape += source;
+    l.shape += '\x1f';
+  }
   const std::string_view s = l.masked.text;
   std::size_t i = 0;
   while (i < s.size()) {
@@ -101,12 +237,72 @@ void TemplateMiner::prepare(std::string_view content, Line& l) const {
     if (j > i) l.tokens.push_back(s.substr(i, j - i));
     i = j;
   }
+  std::uint32_t value = 0;
   for (const auto& t : l.tokens) {
-    bool v = has_digit(t);
+    bool v = variable_token(t);
     l.var.push_back(v);
+    l.first_value.push_back(value);
+    value += static_cast<std::uint32_t>(std::count(t.begin(), t.end(), kPlaceholder));
     if (!v) l.shape += t;
     l.shape += '\n';
   }
+}
+
+// Token `i` of `line` as a template piece form: pieces between delimiters that hold a digit
+// or a masked value become kPlaceholder. An address value with a port is two pieces
+// ("<*>:<*>"); a quantity written with a space keeps its unit ("<*> bytes").
+void TemplateMiner::token_form(const Line& line, std::size_t i, std::string& out) const {
+  const std::string_view t = line.tokens[i];
+  out.clear();
+  thread_local std::string piece;  // reused: no allocation per token once grown
+  piece.clear();
+  bool var = false;
+  auto flush = [&] {
+    if (var || variable_piece(piece)) {
+      out += kPlaceholder;
+    } else {
+      out += piece;
+    }
+    piece.clear();
+    var = false;
+  };
+  std::size_t value = line.first_value[i];
+  for (char c : t) {
+    if (c == kPlaceholder) {
+      RuleKind kind = RuleKind::kValue;
+      std::string_view v;
+      if (value < line.masked.values.size()) {
+        v = line.masked.values[value];
+        const auto rule = static_cast<std::size_t>(line.masked.rules[value]);
+        if (rule < rule_kinds_.size()) kind = rule_kinds_[rule];
+      }
+      ++value;
+      var = true;
+      if (kind == RuleKind::kAddress || kind == RuleKind::kNumber) {
+        // "10.0.0.7:22" and "20:30:31.455" read "<*>:<*>" and "<*>:<*>:<*>".
+        for (std::size_t colon = v.find(':'); colon != std::string_view::npos;
+             colon = v.find(':', colon + 1)) {
+          flush();
+          out += ':';
+          var = true;
+        }
+      } else if (kind == RuleKind::kQuantity) {
+        if (auto sp = v.rfind(' '); sp != std::string_view::npos) {
+          flush();
+          out += ' ';
+          piece = v.substr(sp + 1);
+        }
+      }
+    } else if (piece_delimiter(c)) {
+      flush();
+      out += c;
+    } else {
+      piece += c;
+    }
+  }
+  flush();
+  // "/10.0.0.7" (Java's address text without a host name) is one value.
+  if (out.size() >= 2 && out[0] == '/' && out[1] == kPlaceholder) out.erase(0, 1);
 }
 
 bool TemplateMiner::keyword(std::string_view token) const {
@@ -152,11 +348,11 @@ void TemplateMiner::unindex_collapsed(int ci) {
 
 namespace {
 
-std::string render(const std::vector<std::string>& tokens) {
+std::string render(const std::vector<std::string>& forms) {
   std::string out;
-  for (const auto& t : tokens) {
+  for (const auto& t : forms) {
     if (!out.empty()) out += ' ';
-    out += t.empty() ? std::string(kVar) : render_token(t);
+    out += render_token(t);
   }
   return out;
 }
@@ -175,6 +371,7 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
     for (std::size_t k = 0; k < n; ++k) {
       const int ci = it->second[k];
       const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+      if (options_.separate_sources && c.info.source != line.source) continue;
       std::size_t constants = 0, same = 0, words = 0, word_at = 0;
       bool blocked = false;
       for (std::size_t i = 0; i < line.tokens.size() && !blocked; ++i) {
@@ -182,7 +379,7 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
         if (t.empty()) {
           if (line.var[i] || c.words[i]) continue;
           // A word where the template saw only numbers so far: not the same message.
-          if (i == 0 && options_.first_token) blocked = true;
+          if (i == 0 && options_.first_token && !holds_value(line.tokens[i])) blocked = true;
           ++constants;
           continue;
         }
@@ -191,8 +388,10 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
           ++same;
         } else if (line.var[i] && has_digit(t)) {
           continue;  // two values with digits: a variable either way
-        } else if (i == 0 && options_.first_token) {
-          blocked = true;  // messages start with what they are about
+        } else if (i == 0 && options_.first_token && !holds_value(t) &&
+                   !holds_value(line.tokens[i])) {
+          // Messages start with what they are about, unless that is a value ("host:443").
+          blocked = true;
         } else if (!line.var[i] && ((keyword(t) && keyword(line.tokens[i])) ||
                                     (plain_word(t) && plain_word(line.tokens[i])))) {
           // Two different words (or keywords): two different messages, unless this slot
@@ -205,7 +404,9 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
       }
       if (blocked) continue;
       if (words > 0) {
-        if (words == 1 && same == constants) found.near.emplace_back(ci, word_at);
+        // Siblings share every other constant, and at least one: a line that is one word
+        // has no context to tell a variable slot from another message.
+        if (words == 1 && same == constants && same > 0) found.near.emplace_back(ci, word_at);
         continue;
       }
       double score = constants == 0 ? 1.0 : static_cast<double>(same) / constants;
@@ -217,7 +418,13 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
       }
     }
   }
-  if (found.cluster >= 0) return found;
+  if (found.cluster < 0) found.cluster = find_collapsed(line);
+  return found;
+}
+
+// A template whose tokens differ from the line's only by a run of variables of another length
+// (a list), or -1: the lowest index of the line's collapsed form, as a scan would find.
+int TemplateMiner::find_collapsed(const Line& line) const {
   std::string collapsed;  // the shape with each run of variables as one
   bool prev_var = false;
   for (std::size_t i = 0; i < line.tokens.size(); ++i) {
@@ -227,18 +434,17 @@ TemplateMiner::Found TemplateMiner::find(const Line& line) const {
     }
     prev_var = line.var[i];
   }
-  if (collapsed == line.shape) return found;
-  // The lowest index of that collapsed form: what a scan of every template would find.
-  if (auto it = by_collapsed_.find(collapsed); it != by_collapsed_.end()) {
-    for (int ci : it->second) {
-      const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
-      if (c.alias == 0 && c.tokens.size() != line.tokens.size()) {
-        found.cluster = ci;
-        return found;
-      }
+  if (collapsed == line.shape) return -1;
+  auto it = by_collapsed_.find(collapsed);
+  if (it == by_collapsed_.end()) return -1;
+  for (int ci : it->second) {
+    const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+    if (c.alias == 0 && c.tokens.size() != line.tokens.size() &&
+        (!options_.separate_sources || c.info.source == line.source)) {
+      return ci;
     }
   }
-  return found;
+  return -1;
 }
 
 // Records that cluster `a` and `b` differ only by the word at `pos`; once that slot has
@@ -257,26 +463,65 @@ void TemplateMiner::note_siblings(int a, int b, std::size_t pos) {
   Cluster& k = clusters_[static_cast<std::size_t>(keep)];
   unindex_collapsed(keep);
   k.tokens[pos].clear();
+  k.forms[pos] = std::string(1, kPlaceholder);
   k.words[pos] = true;
   for (int other : set) {
-    if (other == keep) continue;
-    Cluster& o = clusters_[static_cast<std::size_t>(other)];
-    if (o.alias != 0) continue;
-    o.alias = k.info.id;
-    aliases_[o.info.id] = k.info.id;
-    k.info.count += o.info.count;
-    k.info.first_seen_ms = std::min(k.info.first_seen_ms, o.info.first_seen_ms);
-    k.info.last_seen_ms = std::max(k.info.last_seen_ms, o.info.last_seen_ms);
-    auto& list = by_length_[o.tokens.size()];
-    list.erase(std::remove(list.begin(), list.end(), other), list.end());
-    for (auto& [text, shape] : by_shape_) {
-      if (shape.cluster == other) shape.cluster = keep;
-    }
+    if (other != keep) absorb(keep, other);
   }
   k.last = std::max(k.last, lines_);
   index_collapsed(keep);
-  k.info.text = render(k.tokens);
+  k.info.text = render(k.forms);
   siblings_.erase(key);
+  merge_duplicate(keep);
+}
+
+// Merges cluster `other` into `keep` (same token count): its lines, times and shapes go to
+// `keep`, whose forms take in other's; `other` stays as an alias of `keep`.
+void TemplateMiner::absorb(int keep, int other) {
+  Cluster& k = clusters_[static_cast<std::size_t>(keep)];
+  Cluster& o = clusters_[static_cast<std::size_t>(other)];
+  if (o.alias != 0 || keep == other) return;
+  o.alias = k.info.id;
+  aliases_[o.info.id] = k.info.id;
+  k.info.count += o.info.count;
+  k.info.first_seen_ms = std::min(k.info.first_seen_ms, o.info.first_seen_ms);
+  k.info.last_seen_ms = std::max(k.info.last_seen_ms, o.info.last_seen_ms);
+  if (o.forms.size() == k.forms.size()) {
+    for (std::size_t i = 0; i < k.forms.size(); ++i) {
+      if (k.forms[i] != o.forms[i]) k.forms[i] = merge_forms(k.forms[i], o.forms[i]);
+      k.words[i] = k.words[i] || o.words[i];
+    }
+  }
+  auto& list = by_length_[o.tokens.size()];
+  list.erase(std::remove(list.begin(), list.end(), other), list.end());
+  for (auto& [text, shape] : by_shape_) {
+    if (shape.cluster == other) shape.cluster = keep;
+  }
+}
+
+// After cluster `ci` was made or gained a variable: another template of as many tokens that
+// now reads the same is the same message, learnt twice (a person could not tell them apart);
+// the older one keeps both. Returns the index the line's cluster has now.
+int TemplateMiner::merge_duplicate(int ci) {
+  const Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  auto it = by_length_.find(c.tokens.size());
+  if (it == by_length_.end()) return ci;
+  for (int other : it->second) {
+    if (other == ci) continue;
+    const Cluster& o = clusters_[static_cast<std::size_t>(other)];
+    if (o.alias != 0 || o.info.text != c.info.text) continue;
+    if (options_.separate_sources && o.info.source != c.info.source) continue;
+    const int keep = std::min(ci, other), gone = std::max(ci, other);
+    unindex_collapsed(keep);
+    unindex_collapsed(gone);
+    absorb(keep, gone);
+    Cluster& k = clusters_[static_cast<std::size_t>(keep)];
+    k.last = std::max(k.last, lines_);
+    index_collapsed(keep);
+    k.info.text = render(k.forms);
+    return keep;
+  }
+  return ci;
 }
 
 std::uint64_t TemplateMiner::resolve(std::uint64_t id) const {
@@ -354,11 +599,80 @@ void TemplateMiner::count_tokens(const Line& line, Shape* shape) {
   if (shape != nullptr) shape->counted = true;
 }
 
+// A new template made from `line` (the eviction of others first when the table is full),
+// joined with the templates one word away as siblings; -1 when nothing may be evicted.
+// Returns the index of the template the line belongs to now.
+int TemplateMiner::create(const Line& line, Found found, std::string_view content,
+                          std::int64_t time_ms, std::string_view source) {
+  if (clusters_.size() >= options_.max_templates) {
+    std::vector<int> remap;
+    if (!make_room(&remap)) return -1;
+    std::vector<std::pair<int, std::size_t>> near;
+    for (auto [other, pos] : found.near) {
+      int now = remap[static_cast<std::size_t>(other)];
+      if (now >= 0) near.emplace_back(now, pos);
+    }
+    found.near = std::move(near);
+  }
+  Cluster c;
+  c.info.id = next_id_++;
+  for (std::size_t i = 0; i < line.tokens.size(); ++i) {
+    c.tokens.emplace_back(line.tokens[i]);
+    c.words.push_back(!line.var[i]);
+    token_form(line, i, form_scratch_);
+    c.forms.push_back(form_scratch_);
+  }
+  c.info.text = render(c.forms);
+  c.info.first_seen_ms = time_ms;
+  c.info.example = std::string(truncate_utf8(content, kMaxExampleBytes));
+  c.info.source = std::string(source);
+  int ci = static_cast<int>(clusters_.size());
+  by_length_[c.tokens.size()].push_back(ci);
+  clusters_.push_back(std::move(c));
+  index_collapsed(ci);
+  for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
+  if (clusters_[static_cast<std::size_t>(ci)].alias == 0) ci = merge_duplicate(ci);
+  if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
+    ci = static_cast<int>(index_of(resolve(clusters_[static_cast<std::size_t>(ci)].info.id)));
+  }
+  return ci;
+}
+
+// Template `ci` takes in `line` (of as many tokens): positions where they differ become
+// variables and forms merge. Returns the index of the template the line belongs to now.
+int TemplateMiner::learn(int ci, const Line& line) {
+  Cluster& c = clusters_[static_cast<std::size_t>(ci)];
+  if (c.tokens.size() != line.tokens.size()) return ci;  // a run of another length
+  bool changed = false, reworded = false;
+  for (std::size_t i = 0; i < c.tokens.size(); ++i) {
+    if (!line.var[i]) c.words[i] = true;
+    if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
+      if (!changed) unindex_collapsed(ci);
+      c.tokens[i].clear();
+      changed = true;
+    }
+    // A form that is one variable cannot change any more; others are compared with this
+    // line's token (unless it is the very text the form was made from).
+    std::string& form = c.forms[i];
+    if (form.size() == 1 && form[0] == kPlaceholder) continue;
+    if (!c.tokens[i].empty() && form.find(kPlaceholder) == std::string::npos) continue;
+    token_form(line, i, form_scratch_);
+    if (form_scratch_ != form) {
+      form = merge_forms(form, form_scratch_);
+      reworded = true;
+    }
+  }
+  if (changed) index_collapsed(ci);
+  if (!changed && !reworded) return ci;
+  c.info.text = render(c.forms);
+  return merge_duplicate(ci);
+}
+
 ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
                               std::string_view source) {
   content = truncate_utf8(content, options_.max_line_bytes);
   Line& line = *scratch_;
-  prepare(content, line);
+  prepare(content, source, line);
   ++lines_;
   if (token_lines_.size() >= options_.max_tokens) trim_tokens();
   // A known shape goes straight to its template (as find() would send it); its tokens are
@@ -379,59 +693,13 @@ ParsedLine TemplateMiner::add(std::string_view content, std::int64_t time_ms,
     known->second.last = lines_;
     found.cluster = known->second.cluster;
   }
-  int ci = found.cluster;
-  bool created = false;
+  const bool created = found.cluster < 0;
+  const int ci = created ? create(line, std::move(found), content, time_ms, source)
+                         : learn(found.cluster, line);
   if (ci < 0) {
-    if (clusters_.size() >= options_.max_templates) {
-      std::vector<int> remap;
-      if (!make_room(&remap)) {
-        ParsedLine overflow;
-        overflow.template_text = "<overflow>";
-        return overflow;
-      }
-      std::vector<std::pair<int, std::size_t>> near;
-      for (auto [other, pos] : found.near) {
-        int now = remap[static_cast<std::size_t>(other)];
-        if (now >= 0) near.emplace_back(now, pos);
-      }
-      found.near = std::move(near);
-    }
-    Cluster c;
-    c.info.id = next_id_++;
-    for (std::size_t i = 0; i < line.tokens.size(); ++i) {
-      c.tokens.emplace_back(line.tokens[i]);
-      c.words.push_back(!line.var[i]);
-    }
-    c.info.text = render(c.tokens);
-    c.info.first_seen_ms = time_ms;
-    c.info.example = std::string(truncate_utf8(content, kMaxExampleBytes));
-    c.info.source = std::string(source);
-    ci = static_cast<int>(clusters_.size());
-    by_length_[c.tokens.size()].push_back(ci);
-    clusters_.push_back(std::move(c));
-    index_collapsed(ci);
-    created = true;
-    for (auto [other, pos] : found.near) note_siblings(other, ci, pos);
-    if (clusters_[static_cast<std::size_t>(ci)].alias != 0) {
-      ci = static_cast<int>(index_of(clusters_[static_cast<std::size_t>(ci)].alias));
-    }
-  } else {
-    Cluster& c = clusters_[static_cast<std::size_t>(ci)];
-    if (c.tokens.size() == line.tokens.size()) {
-      bool changed = false;
-      for (std::size_t i = 0; i < c.tokens.size(); ++i) {
-        if (!line.var[i]) c.words[i] = true;
-        if (!c.tokens[i].empty() && c.tokens[i] != line.tokens[i]) {
-          if (!changed) unindex_collapsed(ci);
-          c.tokens[i].clear();
-          changed = true;
-        }
-      }
-      if (changed) {
-        c.info.text = render(c.tokens);
-        index_collapsed(ci);
-      }
-    }
+    ParsedLine overflow;
+    overflow.template_text = "<overflow>";
+    return overflow;
   }
   if (known == by_shape_.end()) {
     if (by_shape_.size() >= options_.max_shapes) trim_shapes();
@@ -594,10 +862,10 @@ void TemplateMiner::trim_tokens() {
   }
 }
 
-ParsedLine TemplateMiner::match(std::string_view content) const {
+ParsedLine TemplateMiner::match(std::string_view content, std::string_view source) const {
   content = truncate_utf8(content, options_.max_line_bytes);
   Line line;
-  prepare(content, line);
+  prepare(content, source, line);
   int ci = find(line).cluster;
   if (ci < 0) return {};
   return result(clusters_[static_cast<std::size_t>(ci)], line);
@@ -618,15 +886,32 @@ std::size_t TemplateMiner::size() const {
   return clusters_.size();
 }
 
-std::string TemplateMiner::to_json() const {
-  // Written by hand around each part's own dump so that the total stays under
-  // max_state_bytes: templates take up to three quarters, the most used first (written in
-  // id order, which load() turns into the same candidate order as here); then the shapes of
-  // the templates written, most used first, up to seven eighths; then the keywords.
-  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
-  const std::size_t budget = options_.max_state_bytes;
-  std::string out = "{\"schema_version\":1,\"next_id\":" + std::to_string(next_id_) +
-                    ",\"lines\":" + std::to_string(lines_) + ",\"templates\":[";
+namespace {
+
+std::string dump_json(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Appends "k":v pairs (already dumped) comma-separated while `used` stays within `limit`, the
+// parts given in the order to keep them.
+void append_within(std::string& out, const std::vector<std::string>& parts, std::size_t& used,
+                   std::size_t limit) {
+  bool first = true;
+  for (const auto& part : parts) {
+    if (used + part.size() + 1 > limit) break;
+    used += part.size() + 1;
+    if (!first) out += ',';
+    out += part;
+    first = false;
+  }
+}
+
+}  // namespace
+
+// The templates that fit in `limit` bytes (pinned first, then the most used), written in id
+// order; `saved` marks which.
+void TemplateMiner::write_templates(std::string& out, std::vector<bool>& saved, std::size_t& used,
+                                    std::size_t limit) const {
   std::vector<std::size_t> order(clusters_.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -636,22 +921,22 @@ std::string TemplateMiner::to_json() const {
     return clusters_[a].info.count > clusters_[b].info.count;
   });
   std::vector<std::string> parts(clusters_.size());
-  std::vector<bool> saved(clusters_.size(), false);
-  std::size_t used = out.size() + 64;  // the closing brackets and key names below
+  saved.assign(clusters_.size(), false);
   for (std::size_t i : order) {
     const Cluster& c = clusters_[i];
     Json tokens = Json::array();
     for (const auto& t : c.tokens) tokens.push_back(t);
-    std::string part = dump(Json{{"id", c.info.id},
-                                 {"text", c.info.text},
-                                 {"tokens", std::move(tokens)},
-                                 {"words", c.words},
-                                 {"count", c.info.count},
-                                 {"first_seen_ms", c.info.first_seen_ms},
-                                 {"last_seen_ms", c.info.last_seen_ms},
-                                 {"example", c.info.example},
-                                 {"source", c.info.source}});
-    if (used + part.size() + 1 > budget / 4 * 3) continue;
+    std::string part = dump_json(Json{{"id", c.info.id},
+                                      {"text", c.info.text},
+                                      {"tokens", std::move(tokens)},
+                                      {"words", c.words},
+                                      {"forms", c.forms},
+                                      {"count", c.info.count},
+                                      {"first_seen_ms", c.info.first_seen_ms},
+                                      {"last_seen_ms", c.info.last_seen_ms},
+                                      {"example", c.info.example},
+                                      {"source", c.info.source}});
+    if (used + part.size() + 1 > limit) continue;
     used += part.size() + 1;
     parts[i] = std::move(part);
     saved[i] = true;
@@ -663,6 +948,19 @@ std::string TemplateMiner::to_json() const {
     out += parts[i];
     first = false;
   }
+}
+
+std::string TemplateMiner::to_json() const {
+  // Written by hand around each part's own dump so that the total stays under
+  // max_state_bytes: templates take up to three quarters, the most used first (written in
+  // id order, which load() turns into the same candidate order as here); then the shapes of
+  // the templates written, most used first, up to seven eighths; then the keywords.
+  const std::size_t budget = options_.max_state_bytes;
+  std::string out = "{\"schema_version\":1,\"next_id\":" + std::to_string(next_id_) +
+                    ",\"lines\":" + std::to_string(lines_) + ",\"templates\":[";
+  std::size_t used = out.size() + 64;  // the closing brackets and key names below
+  std::vector<bool> saved;
+  write_templates(out, saved, used, budget / 4 * 3);
   out += "],\"shapes\":{";
   std::vector<std::pair<std::uint64_t, const std::string*>> shapes;
   for (const auto& [text, shape] : by_shape_) {
@@ -671,17 +969,13 @@ std::string TemplateMiner::to_json() const {
   std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   });
-  first = true;
+  std::vector<std::string> parts;
   for (const auto& [hits, text] : shapes) {
     const Shape& shape = by_shape_.find(*text)->second;
-    std::string part = dump(Json(*text)) + ":" +
-                       std::to_string(clusters_[static_cast<std::size_t>(shape.cluster)].info.id);
-    if (used + part.size() + 1 > budget / 8 * 7) break;
-    used += part.size() + 1;
-    if (!first) out += ',';
-    out += part;
-    first = false;
+    parts.push_back(dump_json(Json(*text)) + ":" +
+                    std::to_string(clusters_[static_cast<std::size_t>(shape.cluster)].info.id));
   }
+  append_within(out, parts, used, budget / 8 * 7);
   out += "},\"keywords\":{";
   std::vector<std::pair<std::uint64_t, const std::string*>> keywords;
   for (const auto& [t, n] : token_lines_) {
@@ -690,15 +984,10 @@ std::string TemplateMiner::to_json() const {
   std::sort(keywords.begin(), keywords.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   });
-  first = true;
-  for (const auto& [n, t] : keywords) {
-    std::string part = dump(Json(*t)) + ":" + std::to_string(n);
-    if (used + part.size() + 1 > budget) break;
-    used += part.size() + 1;
-    if (!first) out += ',';
-    out += part;
-    first = false;
-  }
+  parts.clear();
+  for (const auto& [n, t] : keywords)
+    parts.push_back(dump_json(Json(*t)) + ":" + std::to_string(n));
+  append_within(out, parts, used, budget);
   out += "}}";
   return out;
 }
@@ -732,7 +1021,17 @@ Status TemplateMiner::from_json(std::string_view text, std::string_view source) 
       if (c.info.id == 0 || index.count(c.info.id)) {
         return corrupt("template " + std::to_string(c.info.id) + " has id 0 or is repeated");
       }
-      c.info.text = render(c.tokens);
+      if (auto f = t.find("forms"); f != t.end()) {
+        for (const auto& form : *f) c.forms.push_back(form.get<std::string>());
+      } else {
+        for (const auto& tok : c.tokens) {
+          c.forms.push_back(tok.empty() ? std::string(1, kPlaceholder) : tok);
+        }
+      }
+      if (c.forms.size() != c.tokens.size()) {
+        return corrupt("template " + std::to_string(c.info.id) + ": forms do not match tokens");
+      }
+      c.info.text = render(c.forms);
       max_id = std::max(max_id, c.info.id);
       index[c.info.id] = static_cast<int>(clusters.size());
       clusters.push_back(std::move(c));
