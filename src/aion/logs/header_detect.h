@@ -7,7 +7,7 @@
 // Program and other single words), so a loose layout ("<Date> <Time> <Content>") claims only
 // lines whose fields look right. detect() tries every layout on a sample of lines: the one
 // that splits the most wins, ties going to the layout with more checked fields and then to
-// the earlier one in the file. Immutable after loading; share freely between threads.
+// the earlier one in the file. Immutable after loading; thread-safe (share freely).
 #pragma once
 
 #include <cstddef>
