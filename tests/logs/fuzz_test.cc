@@ -207,7 +207,8 @@ TEST(KmsgFuzzTest, RecordParserRejectsGarbageAndTruncatedRecordsWithoutCrashing)
   }
   for (const std::string* s :
        {&big().megabyte, &big().tokens_100k, &big().repeated, &big().separators}) {
-    (void)parse_kmsg_record(*s);
+    ignore(parse_kmsg_record(*s),
+           "a record of the bare text may or may not parse; it must not crash");
     auto r = parse_kmsg_record("4,7,100,-;" + *s);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->message.size(), s->size());

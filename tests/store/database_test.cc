@@ -375,7 +375,7 @@ TEST_F(DatabaseTest, WriteWaitsForBusyTimeoutThenFailsWithConflict) {
   // Generous: only guards against a hang, not a timing check.
   if (write.wait_for(30s) != std::future_status::ready) {
     ADD_FAILURE() << "write did not give up while the lock was held";
-    (void)lock->commit();  // let the writer finish so the test can end
+    ignore(lock->commit(), "lets the writer finish so the test can end; the failure is reported");
   }
   Status st = write.get();
   auto waited = std::chrono::steady_clock::now() - start;

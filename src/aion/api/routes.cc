@@ -329,7 +329,7 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
                                           std::string(to_string(*role)) + ", run as: " +
                                           (run_as->empty() ? "nobody" : j["run_as"].dump()) +
                                           ") created"};
-                (void)ctx.events.append(std::move(e));
+                ctx.events.record(std::move(e));
                 return json(201, j);
               }});
 
@@ -340,7 +340,7 @@ void add_daemon_routes(Router& router, RouteContext& ctx) {
          store::Event e{.kind = "token_revoked",
                         .source = r.caller.name,
                         .message = "API token " + id + " revoked"};
-         (void)ctx.events.append(std::move(e));
+         ctx.events.record(std::move(e));
          return json(200, {{"id", id}, {"revoked", true}});
        }});
 

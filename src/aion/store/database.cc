@@ -286,8 +286,10 @@ void Statement::reset() {
 // ---- Transaction ----
 
 Transaction::~Transaction() {
-  // ROLLBACK fails only when SQLite already rolled back after an error; nothing is left.
-  if (db_) (void)db_->exec("ROLLBACK");
+  if (db_) {
+    ignore(db_->exec("ROLLBACK"),
+           "fails only when SQLite already rolled back after an error; nothing is left");
+  }
 }
 
 Status Transaction::commit() {
