@@ -45,9 +45,6 @@ class Error {
   // reads "loading x: no such file".
   Error& context(std::string_view what);
 
-  // Full text for users and logs: "context: message".
-  std::string what() const { return message_; }
-
  private:
   ErrorCode code_;
   std::string message_;

@@ -14,7 +14,6 @@ namespace aion::diagnose {
 Json to_json(const Incident& incident);
 // One line per incident, without the evidence: for lists.
 Json summary_json(const Incident& incident);
-Result<Incident> incident_from_json(const Json& j);
 
 Json to_json(const RemediateOutcome& outcome);
 Json to_json(const AuditRecord& record);

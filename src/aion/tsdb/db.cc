@@ -415,11 +415,6 @@ std::optional<std::int64_t> Db::first_time(std::string_view series) const {
   return it->second.chunks.front().first_time();
 }
 
-bool Db::has_series(std::string_view series) const {
-  std::lock_guard lock(mu_);
-  return series_.find(series) != series_.end();
-}
-
 DbStats Db::stats() const {
   std::lock_guard lock(mu_);
   DbStats s;
