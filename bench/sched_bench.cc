@@ -331,7 +331,9 @@ int main(int argc, char** argv) {
 
   // Drain.
   auto client = aion::api::Client::connect_unix(socket);
-  (void)client->post("/v1/sched/hold", R"({"hold": false})");
+  if (auto r = client->post("/v1/sched/hold", R"({"hold": false})"); !r) {
+    std::fprintf(stderr, "sched_bench: releasing the hold: %s\n", r.error().message().c_str());
+  }
   auto drain_t0 = Clock::now();
   long long left = jobs;
   int last_print = -1;

@@ -146,7 +146,8 @@ Figures measure(const std::vector<Series>& data, std::size_t chunk_len, double s
     for (std::size_t i = 0; i < s.size(); i += chunk_len) {
       Chunk c;
       for (std::size_t k = i; k < std::min(s.size(), i + chunk_len); ++k)
-        (void)c.append(s[k].t_ms, s[k].value);
+        ignore(c.append(s[k].t_ms, s[k].value),
+               "the samples are in time order, so every one is taken");
       encoded.push_back(c.serialize());
       f.bytes += encoded.back().size();
     }
@@ -163,7 +164,9 @@ Figures measure(const std::vector<Series>& data, std::size_t chunk_len, double s
       for (std::size_t i = 0; i < s.size(); i += chunk_len) {
         Chunk c;
         const std::size_t end = std::min(s.size(), i + chunk_len);
-        for (std::size_t k = i; k < end; ++k) (void)c.append(s[k].t_ms, s[k].value);
+        for (std::size_t k = i; k < end; ++k)
+          ignore(c.append(s[k].t_ms, s[k].value),
+                 "the samples are in time order, so every one is taken");
         sink += c.byte_size();
         done += end - i;
       }
@@ -227,15 +230,20 @@ StoreFigures measure_store(const fs::path& dir) {
   for (int step = 0; step < 120; ++step) {
     for (std::size_t k = 0; k < keys.size(); ++k) {
       double v = static_cast<double>((k * 7 + static_cast<std::size_t>(step) + rng() % 3) % 100);
-      (void)(*db)->append(keys[k], t0 + step * 1000LL, v);
+      ignore((*db)->append(keys[k], t0 + step * 1000LL, v),
+             "the samples are in time order, so every one is taken");
       ++n;
     }
   }
   f.ingest_per_s =
       static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
   f.samples = n;
-  (void)(*db)->flush();
-  (void)(*db)->compact(2);
+  if (auto fl = (*db)->flush(); !fl) {
+    std::fprintf(stderr, "tsdb_bench: flush: %s\n", fl.error().message().c_str());
+  }
+  if (auto c = (*db)->compact(2); !c) {
+    std::fprintf(stderr, "tsdb_bench: compact: %s\n", c.error().message().c_str());
+  }
   f.disk_bytes_per_sample = static_cast<double>((*db)->stats().disk_bytes) / static_cast<double>(n);
 
   auto day = aion::tsdb::Db::open({.dir = dir / "day"});
@@ -245,7 +253,8 @@ StoreFigures measure_store(const fs::path& dir) {
     double temp = 50;
     for (int i = 0; i < 86400; ++i) {
       temp = std::clamp(temp + static_cast<double>(static_cast<int>(rng() % 3) - 1), 30.0, 90.0);
-      (void)(*day)->append(key, t0 + i * 1000LL, temp);
+      ignore((*day)->append(key, t0 + i * 1000LL, temp),
+             "the samples are in time order, so every one is taken");
     }
   }
   std::vector<double> raw, stepped;

@@ -275,7 +275,10 @@ std::optional<Json> copy_job_output(Context& ctx, api::Client& client, long long
   for (;;) {
     if (g_interrupted && cancel_on_interrupt && !cancelled) {
       std::fprintf(stderr, "aion: cancelling job %lld\n", id);
-      (void)client.post("/v1/jobs/" + std::to_string(id) + "/cancel", "{}");
+      if (auto r = client.post("/v1/jobs/" + std::to_string(id) + "/cancel", "{}"); !r) {
+        std::fprintf(stderr, "aion: cancelling job %lld failed: %s\n", id,
+                     r.error().message().c_str());
+      }
       cancelled = true;
     }
     auto body = call(ctx, client, "GET",

@@ -337,11 +337,11 @@ class Daemon {
   aion::telemetry::Telemetry::EventSink event_sink(std::string source) {
     return [this, source = std::move(source)](const std::string& kind, const std::string& severity,
                                               const std::string& message, const std::string& data) {
-      (void)events_->append({.kind = kind,
-                             .severity = severity,
-                             .source = source,
-                             .message = message,
-                             .data_json = data});
+      events_->record({.kind = kind,
+                       .severity = severity,
+                       .source = source,
+                       .message = message,
+                       .data_json = data});
     };
   }
 
@@ -419,10 +419,10 @@ class Daemon {
   // The daemon_started event, the banner (to the waiting parent in background mode, which
   // then sends our stderr to the state directory's log) and systemd's READY=1.
   void announce_ready() {
-    (void)events_->append({.kind = "daemon_started",
-                           .source = "aiond",
-                           .message = "aiond " + std::string(aion::kVersion) + " started (pid " +
-                                      std::to_string(::getpid()) + ")"});
+    events_->record({.kind = "daemon_started",
+                     .source = "aiond",
+                     .message = "aiond " + std::string(aion::kVersion) + " started (pid " +
+                                std::to_string(::getpid()) + ")"});
     spdlog::info("event=ready version={} socket={} state_dir={} tcp={}", aion::kVersion,
                  s_.socket.string(), s_.state_dir.string(), s_.tcp_listen.value_or("off"));
     std::string text;
@@ -459,7 +459,7 @@ class Daemon {
     if (diagnosis_) diagnosis_->stop();
     pruner_->stop();
     hw_watch_->stop();
-    (void)events_->append(
+    events_->record(
         {.kind = "daemon_stopped", .source = "aiond", .message = "aiond stopped cleanly"});
     spdlog::info("event=stopped");
   }

@@ -1,7 +1,7 @@
-// Fuzzes what the metrics store reads back from disk: compressed chunks (every format the
-// reader still takes) and whole block files, from chunks and blocks the code itself writes
-// (counters, gauges, decimals, NaN payloads, old formats). A damaged file must be an error,
-// never a crash or a chunk whose samples do not survive a re-encode.
+// Fuzzes what the metrics store reads back from disk: compressed chunks and whole block
+// files, from chunks and blocks the code itself writes (counters, gauges, decimals, NaN
+// payloads). A damaged file must be an error, never a crash or a chunk whose samples do not
+// survive a re-encode.
 #include <unistd.h>
 
 #include <cmath>

@@ -233,9 +233,13 @@ TEST(ExtenderTest, StateFileErrorsNameTheNode) {
       R"({"schema_version": 1, "nodes": [{"name": "n1", "gpus": 2, "gpu_used_milli": [0]}]})",
       "state.json");
   ASSERT_FALSE(bad);
+  // A broken file is kParse (exit 1), not a usage error (exit 2).
+  EXPECT_EQ(bad.error().code(), ErrorCode::kParse);
   EXPECT_NE(bad.error().message().find("state.json: nodes[0] (n1)"), std::string::npos)
       << bad.error().message();
-  EXPECT_FALSE(parse_cluster_view(R"({"nodes": []})", "s"));  // no schema_version
+  auto unversioned = parse_cluster_view(R"({"nodes": []})", "s");
+  ASSERT_FALSE(unversioned);
+  EXPECT_EQ(unversioned.error().code(), ErrorCode::kParse);
   EXPECT_FALSE(Extender::create({.policy = "nope"}, {}));
 }
 

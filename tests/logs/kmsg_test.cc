@@ -47,7 +47,7 @@ TEST_F(KmsgTest, ReadsRecordsAndSkipsContinuationLines) {
   ASSERT_EQ(got->size(), 2u);
   EXPECT_EQ((*got)[0].message, "first");
   EXPECT_EQ((*got)[1].priority, 4);
-  EXPECT_EQ(r.last_seq(), 2u);
+  EXPECT_EQ(got->back().seq, 2u);
   EXPECT_EQ(r.missed(), 0u);
 }
 
@@ -71,7 +71,7 @@ TEST_F(KmsgTest, CountsRecordsOverwrittenBeforeTheyWereRead) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->size(), 3u);
   EXPECT_EQ(r.missed(), 6u + 1u);
-  EXPECT_EQ(r.last_seq(), 13u);
+  EXPECT_EQ(got->back().seq, 13u);
 }
 
 TEST_F(KmsgTest, MalformedRecordsAreCountedAndSkipped) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -232,7 +233,8 @@ TEST_F(JobProcessesAttackTest, AGpuShareJobWhoseChildCallsSetsidIsStillPoliced) 
   inventory_.accelerators.push_back(a);
   make_manager(clock_);
   ASSERT_TRUE(jobs_->start());
-  ASSERT_NE(jobs_->cgroup_caps().version, CgroupVersion::kNone);
+  // The manager isolates with the hierarchy found above (not "off" or "none").
+  ASSERT_EQ(jobs_->isolation_summary().rfind("cgroup v", 0), 0u) << jobs_->isolation_summary();
 
   fs::path child_pid = dir_ / "child.pid";
   JobSpec s =
@@ -248,6 +250,11 @@ TEST_F(JobProcessesAttackTest, AGpuShareJobWhoseChildCallsSetsidIsStillPoliced) 
   std::ifstream(config_.jobs_dir / std::to_string(job->id) / "shim.pid") >> shim;
   ASSERT_EQ(::getsid(child), child) << "the child did not leave the shim's session";
   ASSERT_NE(::getsid(child), shim);
+  std::stringstream where;
+  where << std::ifstream("/proc/" + std::to_string(child) + "/cgroup").rdbuf();
+  ASSERT_NE(where.str().find("/" + config_.cgroup_parent + "/job-" + std::to_string(job->id)),
+            std::string::npos)
+      << "the child is not in the job's cgroup: " << where.str();
 
   doc["gpus"][0]["processes"] = Json::array({{{"pid", child}, {"used_memory", 12 * kGiB}}});
   write_nvml();

@@ -37,7 +37,8 @@ class Client {
 
   static Result<Client> connect_unix(const std::filesystem::path& socket,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  // host:port, with a bearer token for every request.
+  // host:port, with a bearer token for every request. The CLI talks over the socket; this is
+  // how tests reach aiond's TCP listener (and the extender's) as a remote client would.
   static Result<Client> connect_tcp(std::string_view host_port, std::string token,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

@@ -67,11 +67,11 @@ Result<std::vector<hw::HwChange>> HwWatch::check() {
   }
   for (const auto& c : changes) {
     Json data = {{"device", c.device}};
-    (void)events_.append({.kind = "hw_change",
-                          .severity = c.severity,
-                          .source = "hw",
-                          .message = c.message,
-                          .data_json = data.dump()});
+    events_.record({.kind = "hw_change",
+                    .severity = c.severity,
+                    .source = "hw",
+                    .message = c.message,
+                    .data_json = data.dump()});
     spdlog::log(c.severity == "info" ? spdlog::level::info : spdlog::level::warn,
                 "event=hw_change severity={} device={} message=\"{}\"", c.severity, c.device,
                 c.message);

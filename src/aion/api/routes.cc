@@ -338,7 +338,7 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
                                           std::string(to_string(*role)) + ", run as: " +
                                           (run_as->empty() ? "nobody" : j["run_as"].dump()) +
                                           ") created"};
-                (void)ctx.events.append(std::move(e));
+                ctx.events.record(std::move(e));
                 return json(201, j);
               }});
 
@@ -349,7 +349,7 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
          store::Event e{.kind = "token_revoked",
                         .source = r.caller.name,
                         .message = "API token " + id + " revoked"};
-         (void)ctx.events.append(std::move(e));
+         ctx.events.record(std::move(e));
          return json(200, {{"id", id}, {"revoked", true}});
        }});
 

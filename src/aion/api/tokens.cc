@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 namespace aion::api {
 namespace {
@@ -132,7 +133,12 @@ Result<Identity> TokenStore::verify(std::string_view token) {
     (*s)->reset();
     if (revoked != 0 || !hash_matches(v.salt, secret, v.hash)) return unauthenticated();
     auto u = db.prepare("UPDATE api_tokens SET last_used_ms = ?2 WHERE id = ?1");
-    if (u) (void)(*u)->bind(1, id).bind(2, to_unix_ms(clock_.wall())).run();
+    if (u) {
+      // When the token was last used is for its owner's information: the request goes on.
+      if (auto st = (*u)->bind(1, id).bind(2, to_unix_ms(clock_.wall())).run(); !st) {
+        spdlog::warn("event=token_last_used_failed id={} error=\"{}\"", id, st.error().message());
+      }
+    }
     v.identity =
         Identity{parse_role(role).value_or(Role::kViewer), "token:" + id, -1, std::move(run_as)};
     // Cached before the store is released: a revoke() waiting for it clears the cache after

@@ -45,17 +45,32 @@ class Error {
   // reads "loading x: no such file".
   Error& context(std::string_view what);
 
-  // Full text for users and logs: "context: message".
-  std::string what() const { return message_; }
-
  private:
   ErrorCode code_;
   std::string message_;
 };
 
+// std::expected<T, Error> that may not be dropped: a call whose result is ignored does not
+// compile (-Werror). Everything std::expected offers works on it (`return value;`,
+// `return fail(...)`, `*r`, `r->`, `r.error()`, `value_or`), and it converts from and to
+// std::expected<T, Error>.
 template <class T>
-using Result = std::expected<T, Error>;
-using Status = std::expected<void, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using Base = std::expected<T, Error>;
+  using Base::Base;
+  using Base::operator=;
+  constexpr Result() = default;
+  constexpr Result(const Base& r) : Base(r) {}
+  constexpr Result(Base&& r) : Base(std::move(r)) {}
+};
+using Status = Result<void>;
+
+// Drops a result on purpose, where no caller could do anything with a failure; `why` says
+// why (it documents the call site, nothing is logged). Every other result is handled,
+// passed on, or logged.
+template <class T>
+constexpr void ignore(const Result<T>& /*result*/, std::string_view /*why*/) {}
 
 // Shorthand for `return std::unexpected(Error(code, msg));`.
 inline std::unexpected<Error> fail(ErrorCode code, std::string message) {

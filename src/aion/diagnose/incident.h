@@ -1,5 +1,5 @@
 // Incidents: what the diagnosis engine makes of correlated evidence. Plain values, with the
-// JSON the API and the CLI speak (to_json / incident_from_json round-trip). Values and pure
+// JSON the API and the CLI speak (to_json). Values and pure
 // functions; thread-safe to read, one owner mutates (the Engine hands out copies).
 #pragma once
 

@@ -84,43 +84,6 @@ Json to_json(const Incident& i) {
   return j;
 }
 
-Result<Incident> incident_from_json(const Json& j) {
-  try {
-    Incident i;
-    i.id = j.at("id").get<std::int64_t>();
-    i.opened_ms = j.at("opened_ms").get<std::int64_t>();
-    i.updated_ms = j.at("updated_ms").get<std::int64_t>();
-    i.severity = j.at("severity").get<std::string>();
-    i.title = j.at("title").get<std::string>();
-    i.devices = j.at("devices").get<std::vector<std::string>>();
-    i.jobs = j.at("jobs").get<std::vector<std::int64_t>>();
-    i.evidence_total = j.value("evidence_total", std::size_t{0});
-    for (const auto& h : j.value("hypotheses", Json::array())) {
-      Hypothesis x;
-      x.signature = h.at("signature").get<std::string>();
-      read_hypothesis_text(h, x);
-      x.confidence = h.value("confidence", 0.0);
-      x.score = h.value("score", 0.0);
-      x.evidence_count = h.value("evidence_count", std::size_t{0});
-      x.first_ms = h.value("first_ms", std::int64_t{0});
-      i.hypotheses.push_back(std::move(x));
-    }
-    for (const auto& e : j.value("evidence", Json::array())) {
-      Evidence x;
-      x.time_ms = e.at("time_ms").get<std::int64_t>();
-      x.source = e.value("source", "");
-      x.signature = e.value("signature", "");
-      x.text = e.value("text", "");
-      x.devices = e.value("devices", std::vector<std::string>{});
-      if (e.contains("metrics")) x.metrics_json = e["metrics"].dump();
-      i.evidence.push_back(std::move(x));
-    }
-    return i;
-  } catch (const Json::exception& e) {
-    return fail(ErrorCode::kParse, std::string("malformed incident: ") + e.what());
-  }
-}
-
 Json to_json(const RemediateOutcome& o) {
   Json steps = Json::array();
   for (const auto& s : o.plan.steps) {

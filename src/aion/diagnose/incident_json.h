@@ -14,7 +14,6 @@ namespace aion::diagnose {
 Json to_json(const Incident& incident);
 // One line per incident, without the evidence: for lists.
 Json summary_json(const Incident& incident);
-Result<Incident> incident_from_json(const Json& j);
 
 // The text a hypothesis takes from its signature (title, component, severity, meaning,
 // collect, action, playbook, source) as one JSON object, and back (a missing key leaves the

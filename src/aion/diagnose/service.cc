@@ -119,12 +119,11 @@ Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
       spdlog::warn("event=incident id={} severity={} title=\"{}\"", inc.id, inc.severity,
                    inc.title);
       Json data = {{"incident", inc.id}, {"devices", inc.devices}};
-      (void)self->events_.append(
-          {.kind = "incident",
-           .severity = inc.severity,
-           .source = "diagnose",
-           .message = "incident " + std::to_string(inc.id) + ": " + inc.title,
-           .data_json = data.dump()});
+      self->events_.record({.kind = "incident",
+                            .severity = inc.severity,
+                            .source = "diagnose",
+                            .message = "incident " + std::to_string(inc.id) + ": " + inc.title,
+                            .data_json = data.dump()});
     }
   });
   return s;

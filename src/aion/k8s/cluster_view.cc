@@ -13,8 +13,10 @@ namespace {
 // that policies doing arithmetic on it stay finite.
 constexpr std::int64_t kUnlimited = std::int64_t{1} << 40;
 
+// A node state file another program wrote: what is wrong with it is in the file, not in how
+// aion was called (kParse, like a file that is no JSON at all).
 Error bad(std::string_view source, const std::string& what) {
-  return Error(ErrorCode::kInvalidArgument, std::string(source) + ": " + what);
+  return Error(ErrorCode::kParse, std::string(source) + ": " + what);
 }
 
 Result<std::int64_t> get_int(const Json& j, const char* key, std::int64_t def,

@@ -27,7 +27,7 @@ struct ClusterView {
   std::vector<cluster::PodType> workload;  // model masks are kAnyModel
 };
 
-// Parses a node state file's text; `source` names it in errors (kParse, kInvalidArgument).
+// Parses a node state file's text; `source` names it in errors (kParse).
 Result<ClusterView> parse_cluster_view(std::string_view json, std::string_view source);
 Result<ClusterView> load_cluster_view(const std::string& path);
 

@@ -50,7 +50,6 @@ class KmsgReader {
   // in malformed() and skipped.
   Result<std::vector<KmsgRecord>> read(std::size_t max = 4096);
 
-  std::optional<std::uint64_t> last_seq() const { return last_seq_; }
   std::uint64_t missed() const { return missed_; }
   std::uint64_t malformed() const { return malformed_; }
 

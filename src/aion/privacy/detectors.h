@@ -45,10 +45,6 @@ std::string_view category_name(Category c);
 // The placeholder stem: "SECRET", "EMAIL", ...
 std::string_view category_token(Category c);
 std::optional<Category> category_from(std::string_view name);
-// True for every category except kSecret.
-inline bool is_personal(Category c) {
-  return c != Category::kSecret;
-}
 
 struct Detector {
   std::string id;  // "github-token", unique over all files

@@ -396,10 +396,4 @@ std::vector<std::string> parse_passwd_users(std::string_view passwd) {
   return out;
 }
 
-std::vector<std::string> local_users(const HostFs& host) {
-  auto text = host.read("/etc/passwd", 16 << 20);
-  if (!text) return {};
-  return parse_passwd_users(*text);
-}
-
 }  // namespace aion::privacy

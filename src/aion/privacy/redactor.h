@@ -100,7 +100,5 @@ std::set<std::string, std::less<>> placeholder_words(std::string_view text);
 
 // Non-system accounts of a passwd file (uid 1000..59999 and not in the system_user list).
 std::vector<std::string> parse_passwd_users(std::string_view passwd);
-// The same, read from `host`'s /etc/passwd; empty when it cannot be read.
-std::vector<std::string> local_users(const HostFs& host);
 
 }  // namespace aion::privacy

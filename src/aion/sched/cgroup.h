@@ -112,7 +112,8 @@ class JobCgroup {
   static Result<JobCgroup> open(const HostFs& fs, const CgroupCaps& caps, const std::string& parent,
                                 const std::string& name);
 
-  // Moves a process into the cgroup (every hierarchy).
+  // Moves a process into the cgroup (every hierarchy). A job joins through procs_files()
+  // instead (its shim writes its own pid); tests use this to put a process of theirs in.
   Status attach(pid_t pid) const;
   // The cgroup.procs file of every hierarchy (real paths, below the HostFs root), for a
   // launcher that writes its own pid into each before it execs the job.

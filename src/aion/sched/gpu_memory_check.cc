@@ -80,7 +80,7 @@ void JobManager::check_gpu_memory() {
     ev.message = "job " + std::to_string(id) + " (" + job.spec.name + ", " + job.spec.user + ") " +
                  l.stop_reason();
     ev.data_json = to_json(job).dump();
-    (void)events_.append(std::move(ev));
+    events_.record(std::move(ev));
   }
 }
 

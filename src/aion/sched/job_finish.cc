@@ -192,7 +192,7 @@ void JobManager::finish(Job& job, Live& live) {
     }
     data["gpu_pci"] = std::move(pci);
     ev.data_json = data.dump();
-    (void)events_.append(std::move(ev));
+    events_.record(std::move(ev));
   }
 }
 

@@ -9,6 +9,8 @@
 #include <set>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
+
 #include "aion/core/strings.h"
 #include "aion/sched/job_env.h"
 
@@ -118,7 +120,12 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
   }
   // From here on a failure leaves no cgroup behind.
   auto undo = [&](Error e) -> Result<std::unique_ptr<JobProcess>> {
-    if (process->cgroup()) (void)process->cgroup()->remove();
+    if (process->cgroup()) {
+      if (auto st = process->cgroup()->remove(); !st) {
+        spdlog::warn("event=job_cgroup_remove_failed id={} error=\"{}\"", job.id,
+                     st.error().message());
+      }
+    }
     return std::unexpected(std::move(e));
   };
   if (auto st = write_launch_file(ctx, job, a, dir, procs); !st) return undo(st.error());

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 namespace aion::sched {
 
 namespace {
@@ -107,7 +109,10 @@ int JobProcess::ms_until_kill(Clock::Monotonic now, int cap_ms) const {
 
 void JobProcess::kill_leftovers() {
   if (cgroup_) {
-    (void)cgroup_->kill_all(SIGKILL);
+    if (auto st = cgroup_->kill_all(SIGKILL); !st) {
+      spdlog::warn("event=job_kill_failed cgroup={} error=\"{}\"", cgroup_->name(),
+                   st.error().message());
+    }
   } else if (command_pgid_ > 0) {
     // Without a cgroup: what is left of the command's process group, known to be the job's
     // from a pidfd taken in this run. Its id stays taken while the group has members. A pid
@@ -139,7 +144,12 @@ void JobProcess::track_command() {
 }
 
 void JobProcess::signal(int sig) {
-  if (cgroup_) (void)cgroup_->kill_all(sig);
+  if (cgroup_) {
+    if (auto st = cgroup_->kill_all(sig); !st) {
+      spdlog::warn("event=job_signal_failed cgroup={} signal={} error=\"{}\"", cgroup_->name(), sig,
+                   st.error().message());
+    }
+  }
   // The shim forwards SIGTERM to the command, even when it is only about to start it and
   // neither the cgroup nor the process group holds it yet. (SIGKILL would end the shim.)
   if (sig == SIGTERM && pidfd_alive(pidfd_)) (void)pidfd_send_signal(pidfd_, sig);

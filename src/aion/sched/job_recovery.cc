@@ -97,7 +97,12 @@ void JobManager::recover_running(Job job, RecoveryCounts& n) {
     std::error_code ec;
     fs::remove(dir / "launch", ec);
     ::close(trace.lock);
-    if (live->cgroup()) (void)live->cgroup()->remove();
+    if (live->cgroup()) {
+      if (auto st = live->cgroup()->remove(); !st) {
+        spdlog::warn("event=job_cgroup_remove_failed id={} error=\"{}\"", job.id,
+                     st.error().message());
+      }
+    }
     requeue_unstarted(std::move(job));
     ++n.requeued;
     return;

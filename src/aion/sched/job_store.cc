@@ -130,17 +130,6 @@ Status JobStore::insert(Job& job) {
   return store_.with([&](store::Database& db) { return insert_one(db, job); });
 }
 
-Status JobStore::insert_all(std::span<Job> jobs) {
-  return store_.with([&](store::Database& db) -> Status {
-    auto tx = db.begin();
-    if (!tx) return std::unexpected(tx.error());
-    for (Job& j : jobs) {
-      if (auto st = insert_one(db, j); !st) return st;
-    }
-    return tx->commit();
-  });
-}
-
 Status JobStore::update(const Job& job) {
   return store_.with([&](store::Database& db) { return update_one(db, job); });
 }

@@ -40,8 +40,6 @@ class JobStore {
 
   // Inserts a new job (its id is assigned and written back).
   Status insert(Job& job);
-  // Inserts many in one transaction (the benchmark, bulk submit).
-  Status insert_all(std::span<Job> jobs);
   // Writes every mutable field of an existing job.
   Status update(const Job& job);
   // Updates many in one transaction.

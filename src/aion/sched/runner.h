@@ -118,7 +118,6 @@ class JobManager {
   };
   std::vector<JobUsageNow> usage_now() const;
 
-  const CgroupCaps& cgroup_caps() const { return caps_; }
   const NodeModel& model() const { return model_; }
   std::string isolation_summary() const;
   struct Counts {

@@ -268,11 +268,6 @@ std::string Statement::column_text(int c) const {
   return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(n))
            : std::string();
 }
-std::string Statement::column_blob(int c) const {
-  const void* b = sqlite3_column_blob(stmt_, c);
-  int n = sqlite3_column_bytes(stmt_, c);
-  return b ? std::string(static_cast<const char*>(b), static_cast<std::size_t>(n)) : std::string();
-}
 bool Statement::column_is_null(int c) const {
   return sqlite3_column_type(stmt_, c) == SQLITE_NULL;
 }
@@ -286,8 +281,10 @@ void Statement::reset() {
 // ---- Transaction ----
 
 Transaction::~Transaction() {
-  // ROLLBACK fails only when SQLite already rolled back after an error; nothing is left.
-  if (db_) (void)db_->exec("ROLLBACK");
+  if (db_) {
+    ignore(db_->exec("ROLLBACK"),
+           "fails only when SQLite already rolled back after an error; nothing is left");
+  }
 }
 
 Status Transaction::commit() {

@@ -95,7 +95,6 @@ class Statement {
   std::int64_t column_int(int col) const;
   double column_double(int col) const;
   std::string column_text(int col) const;
-  std::string column_blob(int col) const;
   bool column_is_null(int col) const;
 
   // Rewinds to before the first row and clears the bindings.

@@ -1,5 +1,7 @@
 #include "aion/store/event_log.h"
 
+#include <spdlog/spdlog.h>
+
 namespace aion::store {
 namespace {
 
@@ -55,6 +57,13 @@ Result<std::int64_t> EventLog::append(Event e) {
     last_id_.store(id, std::memory_order_release);
     return id;
   });
+}
+
+void EventLog::record(Event e) {
+  std::string kind = e.kind;
+  if (auto id = append(std::move(e)); !id) {
+    spdlog::warn("event=event_not_recorded kind={} error=\"{}\"", kind, id.error().message());
+  }
 }
 
 Result<std::int64_t> EventLog::prune(const Retention& retention, std::int64_t now_ms) {

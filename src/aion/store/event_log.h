@@ -44,6 +44,10 @@ class EventLog {
   // Initialises last_id() from the database; call once after open.
   Status load();
   Result<std::int64_t> append(Event event);
+  // Appends for a caller whose own work goes on whether the event is kept or not (a job that
+  // finished, an incident, a hardware change): a failure is logged at warn
+  // (event=event_not_recorded), not returned.
+  void record(Event event);
   Result<std::vector<Event>> list(const EventQuery& query);
   std::int64_t last_id() const { return last_id_.load(std::memory_order_acquire); }
   // Deletes events beyond `retention` as of `now_ms` (store::prune); returns how many.

@@ -323,7 +323,9 @@ void Telemetry::flush() {
   if (auto c = db_->compact(); !c) {
     spdlog::warn("event=metrics_compaction_failed error=\"{}\"", c.error().message());
   }
-  (void)db_->apply_retention(now);
+  if (auto st = db_->apply_retention(now); !st) {
+    spdlog::warn("event=metrics_retention_failed error=\"{}\"", st.error().message());
+  }
   roll_up(now);
 }
 
@@ -339,8 +341,12 @@ void Telemetry::roll_up(std::int64_t now_ms) {
       spdlog::warn("event=metrics_rollup_flush_failed error=\"{}\"", f.error().message());
       continue;
     }
-    (void)r->store().compact();
-    (void)r->store().apply_retention(now_ms);
+    if (auto c = r->store().compact(); !c) {
+      spdlog::warn("event=metrics_rollup_compaction_failed error=\"{}\"", c.error().message());
+    }
+    if (auto st = r->store().apply_retention(now_ms); !st) {
+      spdlog::warn("event=metrics_rollup_retention_failed error=\"{}\"", st.error().message());
+    }
   }
 }
 

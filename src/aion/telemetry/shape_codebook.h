@@ -38,6 +38,7 @@ class ShapeCodebook {
   // while the window fills and for the very first shape.
   double observe(double value, double scale);
 
+  // Codes learned so far (at most `codes`); tests check the bound and the replacement with it.
   std::size_t codes_in_use() const { return used_; }
 
  private:

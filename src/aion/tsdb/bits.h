@@ -40,7 +40,6 @@ class BitWriter {
     if (free_ > 0) bytes_.back() &= static_cast<std::uint8_t>(0xff << free_);
   }
   const std::vector<std::uint8_t>& bytes() const { return bytes_; }
-  void reserve(std::size_t n) { bytes_.reserve(n); }
 
  private:
   std::vector<std::uint8_t> bytes_;

@@ -9,9 +9,7 @@
 namespace aion::tsdb {
 namespace {
 
-// 1: values as XOR only. 2: also integer deltas ('111'). 3: decimal deltas ('111' with a
-// scale and a residual in ulps). 4: common samples without prefixes, Rice-coded mantissa
-// deltas. Reads 1 to 4.
+// The one format written and read (chunk.h); a chunk of any other version is refused.
 constexpr std::uint8_t kVersion = 4;
 constexpr int kRiceLimit = 8;   // unary '1's before a long delta or the escape marker
 constexpr int kRunToEnter = 8;  // common samples in a row that enter run mode
@@ -35,13 +33,6 @@ double decimal(std::int64_t m, int k) {
   return k == 0 ? static_cast<double>(m) : static_cast<double>(m) / kPow10[k];
 }
 
-// An integral double whose value survives int64 round trips (not -0.0, which would lose its
-// sign).
-bool integral(double d) {
-  return std::isfinite(d) && d == std::trunc(d) && std::fabs(d) <= kMaxExactInt &&
-         !(d == 0 && std::signbit(d));
-}
-
 std::uint64_t zigzag(std::int64_t v) {
   return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
 }
@@ -51,13 +42,6 @@ std::int64_t unzigzag(std::uint64_t v) {
 
 std::uint64_t bits_of(double v) {
   return std::bit_cast<std::uint64_t>(v);
-}
-
-// Sign-extends the low `n` bits of `v`.
-std::int64_t sign_extend(std::uint64_t v, int n) {
-  if (n == 64) return static_cast<std::int64_t>(v);
-  const std::uint64_t sign = std::uint64_t{1} << (n - 1);
-  return static_cast<std::int64_t>((v ^ sign) - sign);
 }
 
 void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
@@ -78,14 +62,6 @@ bool get_varint(std::span<const std::uint8_t> in, std::size_t& pos, std::uint64_
   }
   return false;
 }
-
-// Formats 1 to 3 (read only): the delta-of-delta buckets after the prefixes '10', '110',
-// '1110', '11110', '11111' are 7, 9, 12, 32 and 64 bits (in Reader::step_v3); format 2's
-// integer deltas 4, 8, 16 and 32 bits after '0', '10', '110', '111'.
-// Decimal mantissa-delta buckets (zigzag payload) of format 3, after the unary prefixes '0',
-// '10', '110', '1110', '11110', '11111'.
-constexpr int kDecBits[] = {4, 8, 12, 16, 32, 64};
-constexpr int kDecCount = sizeof(kDecBits) / sizeof(kDecBits[0]);
 
 // A value as a decimal: mantissa at a scale, plus its distance in ulps from that decimal's
 // double (values such as 51.846000000000004 are one ulp away from 51.846).
@@ -291,9 +267,9 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
     return fail(ErrorCode::kCorrupt, "chunk: " + what);
   };
   if (bytes.empty()) return corrupt("empty");
-  if (bytes[0] < 1 || bytes[0] > kVersion) {
+  if (bytes[0] != kVersion) {
     return corrupt("unknown format version " + std::to_string(bytes[0]) +
-                   " (this build reads 1 to " + std::to_string(kVersion) + ")");
+                   " (this build reads format " + std::to_string(kVersion) + " only)");
   }
   std::size_t pos = 1;
   std::uint64_t count = 0, nbits = 0;
@@ -305,24 +281,20 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
     return corrupt("holds " + std::to_string(payload) + " bytes of samples, its header says " +
                    std::to_string(nbits) + " bits");
   }
-  const std::uint64_t min_bits = bytes[0] >= 4 ? 65 : 128;  // the first sample
+  const std::uint64_t min_bits = 65;  // the first sample: its timestamp and a value code
   if ((count == 0) != (nbits == 0) || (count > 0 && nbits < min_bits) || count > nbits) {
     return corrupt("sample count " + std::to_string(count) + " does not fit " +
                    std::to_string(nbits) + " bits");
   }
-  // Every sample is decoded, which checks the whole stream. A chunk of this format keeps its
-  // bytes and takes the reader's final state as its encoder's (the reader tracks exactly what
-  // the writer does), so it can take more samples; an older one is re-encoded sample by
-  // sample.
-  const bool current = bytes[0] == kVersion;
+  // Every sample is decoded, which checks the whole stream. The chunk keeps its bytes and
+  // takes the reader's final state as its encoder's (the reader tracks exactly what the
+  // writer does), so it can take more samples.
   Chunk c;
-  if (!current) c.bits_.reserve(payload);
   Chunk raw;
   raw.count_ = count;
   std::span<const std::uint8_t> body = bytes.subspan(pos);
   Reader r(raw);
   r.in_ = BitReader(body, nbits);
-  r.version_ = bytes[0];
   Sample s;
   std::int64_t prev_t = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -334,16 +306,12 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
     if (i > 0 && s.t_ms <= prev_t)
       return corrupt("sample " + std::to_string(i) + " is not later than the one before it");
     prev_t = s.t_ms;
-    if (current) {
-      if (i == 0) c.first_t_ = s.t_ms;
-    } else if (auto st = c.append(s.t_ms, s.value); !st) {
-      return corrupt("sample " + std::to_string(i) + ": " + st.error().message());
-    }
+    if (i == 0) c.first_t_ = s.t_ms;
   }
   if (r.in_.remaining() != 0) {
     return corrupt(std::to_string(r.in_.remaining()) + " bits left after the last sample");
   }
-  if (current && count > 0) {
+  if (count > 0) {
     c.bits_.adopt(std::vector<std::uint8_t>(body.begin(), body.end()), nbits);
     c.count_ = count;
     c.last_t_ = r.t_;
@@ -371,10 +339,6 @@ bool Chunk::Reader::next(Sample& out) {
 }
 
 bool Chunk::Reader::step(Sample& out) {
-  return version_ >= 4 ? step_v4(out) : step_v3(out);
-}
-
-bool Chunk::Reader::step_v4(Sample& out) {
   if (read_ == 0) {
     std::uint64_t t = 0;
     if (!in_.read(64, t)) return false;
@@ -531,99 +495,6 @@ bool Chunk::Reader::decimal_value(std::uint64_t zz, std::int64_t residual) {
 bool Chunk::Reader::decimal_v4(std::uint64_t zz, std::int64_t residual) {
   if (!decimal_value(zz, residual)) return false;
   rice_.add(zz);
-  return true;
-}
-
-bool Chunk::Reader::step_v3(Sample& out) {
-  std::uint64_t w = 0;
-  if (read_ == 0) {
-    std::uint64_t t = 0;
-    if (!in_.read(64, t) || !in_.read(64, w)) return false;
-    t_ = static_cast<std::int64_t>(t);
-    v_ = w;
-  } else {
-    // Timestamp: count the leading ones of the prefix (at most 5).
-    int ones = 0;
-    bool bit = true;
-    while (ones < 5) {
-      if (!in_.read_bit(bit)) return false;
-      if (!bit) break;
-      ++ones;
-    }
-    std::int64_t dod = 0;
-    if (ones > 0) {
-      static constexpr int kBits[] = {0, 7, 9, 12, 32, 64};
-      if (!in_.read(kBits[ones], w)) return false;
-      dod = sign_extend(w, kBits[ones]);
-    }
-    delta_ += static_cast<std::uint64_t>(dod);
-    if (delta_ == 0 || static_cast<std::int64_t>(delta_) < 0) return false;  // not increasing
-    t_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(t_) + delta_);
-
-    // The value's code: format 3 '0' same | '10' decimal, same scale, exact | '110' XOR in
-    // the window | '1110' XOR, new window | '1111' decimal with scale and residual flags.
-    // Format 2: '0' | '10' window | '110' new window | '111' integer delta. Format 1: '0' |
-    // '10' window | '11' new window.
-    enum Kind { kSame, kReuse, kFresh, kInt, kDecimal, kDecimalFlagged };
-    Kind kind = kSame;
-    ones = 0;
-    const int max_ones = version_ == 3 ? 4 : version_ == 2 ? 3 : 2;
-    while (ones < max_ones) {
-      if (!in_.read_bit(bit)) return false;
-      if (!bit) break;
-      ++ones;
-    }
-    static constexpr Kind kV3[] = {kSame, kDecimal, kReuse, kFresh, kDecimalFlagged};
-    static constexpr Kind kV2[] = {kSame, kReuse, kFresh, kInt};
-    static constexpr Kind kV1[] = {kSame, kReuse, kFresh};
-    kind = version_ == 3 ? kV3[ones] : version_ == 2 ? kV2[ones] : kV1[ones];
-    if (kind == kDecimal || kind == kDecimalFlagged)
-      return decimal_step(out, kind == kDecimalFlagged);
-    if (kind == kInt) {
-      int n = 0;  // '0' 4 bits, '10' 8, '110' 16, '111' 32
-      while (n < 3) {
-        if (!in_.read_bit(bit)) return false;
-        if (!bit) break;
-        ++n;
-      }
-      static constexpr int kIntBits[] = {4, 8, 16, 32};
-      if (!in_.read(kIntBits[n], w)) return false;
-      const double prev = std::bit_cast<double>(v_);
-      const std::int64_t d = unzigzag(w);
-      if (d == 0 || !integral(prev)) return false;  // the encoder never writes these
-      const double next = static_cast<double>(static_cast<std::int64_t>(prev) + d);
-      if (!integral(next)) return false;
-      v_ = std::bit_cast<std::uint64_t>(next);
-    } else if (kind != kSame && !xor_value(kind == kFresh)) {
-      return false;
-    }
-  }
-  out.t_ms = t_;
-  out.value = std::bit_cast<double>(v_);
-  ++read_;
-  return true;
-}
-
-// A decimal delta (format 3): with `flagged`, first '0' + 3 bits residual (same scale) or
-// '1' + 4 bits scale then '0' (exact) or '1' + 3 bits residual; then the mantissa delta.
-bool Chunk::Reader::decimal_step(Sample& out, bool flagged) {
-  std::int64_t residual = 0;
-  if (flagged && !decimal_flags(residual)) return false;
-  int ones = 0;  // the bucket's unary prefix
-  bool bit = false;
-  while (ones < kDecCount - 1) {
-    if (!in_.read_bit(bit)) return false;
-    if (!bit) break;
-    ++ones;
-  }
-  std::uint64_t w = 0;
-  if (!in_.read(kDecBits[ones], w)) return false;
-  const std::uint64_t before = v_;
-  if (!decimal_value(w, residual)) return false;
-  if (v_ == before) return false;  // the encoder writes '0' for an unchanged value
-  out.t_ms = t_;
-  out.value = std::bit_cast<double>(v_);
-  ++read_;
   return true;
 }
 

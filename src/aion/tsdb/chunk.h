@@ -3,7 +3,7 @@
 // where they are short decimals, else as the XOR with the previous value, storing only its
 // meaningful bits.
 //
-// Format 4 (written now; bits most significant first):
+// Format 4 (bits most significant first):
 //   sample 0: timestamp (64 bits, two's complement ms), then its value as in an escape below,
 //     against a previous value of 0.0 (the decimal 0 at scale 0)
 //   each later sample is common or an escape; the reader follows the writer's mode:
@@ -27,15 +27,8 @@
 //     value is 6 bits (length - 1) and zz in that many bits. (The first delta-of-delta, the
 //     first delta itself, does not move its parameter.)
 // Serialized: version byte (4), sample count (varint), bit length (varint), the bytes.
-// Values are kept bit-exact (NaN payloads, -0.0, infinities).
-//
-// Formats 1 to 3 are still read. They start with a 64-bit timestamp and the value's 64 IEEE
-// bits, then per sample the delta-of-delta as above and the value: format 3 '0' same |
-// '10' decimal at the current scale, exact | '110' XOR in the window | '1110' new window |
-// '1111' decimal with flags as above; its mantissa deltas are zigzag in buckets '0' 4 bits |
-// '10' 8 | '110' 12 | '1110' 16 | '11110' 32 | '11111' 64. Format 2: '0' same | '10' window |
-// '110' new window | '111' integer delta in buckets '0' 4 | '10' 8 | '110' 16 | '111' 32
-// bits. Format 1: '0' same | '10' window | '11' new window.
+// Values are kept bit-exact (NaN payloads, -0.0, infinities). Format 4 is the only one read:
+// a chunk with another version byte is refused as corrupt.
 //
 // Thread-safety: a Chunk is a value and not thread-safe; const members only read, so a chunk
 // nobody appends to may be read from several threads (the Db locks around its chunks).
@@ -73,8 +66,9 @@ class Chunk {
   std::size_t byte_size() const { return bits_.bytes().size(); }
 
   std::vector<std::uint8_t> serialize() const;
-  // Checks the whole stream while reading it: a truncated or altered chunk is an error
-  // (kCorrupt) naming what is wrong, never a crash or a wrong sample count.
+  // Checks the whole stream while reading it: a truncated or altered chunk, or one of an
+  // unknown format version, is an error (kCorrupt) naming what is wrong, never a crash or a
+  // wrong sample count.
   static Result<Chunk> deserialize(std::span<const std::uint8_t> bytes);
 
   // Format 4's adaptive Rice parameter, kept alike by the writer and the reader: the
@@ -103,12 +97,8 @@ class Chunk {
    private:
     friend class Chunk;
     bool step(Sample& out);  // false on a malformed stream
-    bool step_v3(Sample& out);
-    bool decimal_step(Sample& out, bool flagged);
-    bool step_v4(Sample& out);
-    bool value_v4();  // an escape's value
+    bool value_v4();         // an escape's value
     bool decimal_v4(std::uint64_t zz, std::int64_t residual);
-    // Shared by the formats:
     bool decimal_flags(std::int64_t& residual);
     bool decimal_value(std::uint64_t zz, std::int64_t residual);
     bool xor_value(bool fresh);
@@ -122,10 +112,9 @@ class Chunk {
     std::uint64_t delta_ = 0;
     std::uint64_t v_ = 0;
     int lead_ = -1, trail_ = 0;
-    int scale_ = 0;            // decimal scale of the last decimal delta (format 3)
+    int scale_ = 0;            // decimal scale of the last decimal delta
     std::int64_t last_m_ = 0;  // mantissa of the last value when it was a decimal at m_scale_
     int m_scale_ = -1;
-    int version_ = 4;  // format being read (a deserialized chunk may be version 1 to 3)
     Rice rice_, ts_rice_;
     bool run_mode_ = false;
     int run_ = 0;
@@ -144,11 +133,10 @@ class Chunk {
   std::int64_t last_m_ = 0;    // mantissa of the last value when it was a decimal at m_scale_
   int m_scale_ = -1;           // (-1: it was not; the predictor is then computed from it)
   int misses_ = 0;             // samples in a row that were no short decimal
-  // Format 4 only:
-  Rice rice_;              // the mantissa deltas' Rice parameter
-  Rice ts_rice_;           // the timestamps' delta-of-delta Rice parameter
-  bool run_mode_ = false;  // run mode: only mantissa deltas
-  int run_ = 0;            // common samples in a row
+  Rice rice_;                  // the mantissa deltas' Rice parameter
+  Rice ts_rice_;               // the timestamps' delta-of-delta Rice parameter
+  bool run_mode_ = false;      // run mode: only mantissa deltas
+  int run_ = 0;                // common samples in a row
 };
 
 }  // namespace aion::tsdb

@@ -92,8 +92,10 @@ Result<std::unique_ptr<Db>> Db::open(DbOptions options) {
         if (c.last_time() < cutoff) continue;
         auto r = c.reader();
         Sample x;
-        // A sample not after what is loaded already (an overlap of two blocks) is skipped.
-        while (r.next(x)) (void)db->append_locked(sd, x.t_ms, x.value);
+        while (r.next(x)) {
+          ignore(db->append_locked(sd, x.t_ms, x.value),
+                 "a sample not after what is loaded already (two blocks overlap) is skipped");
+        }
       }
     }
   }
@@ -176,7 +178,10 @@ Result<FlushReport> Db::flush() {
       auto r = c.reader();
       Sample x;
       while (r.next(x)) {
-        if (x.t_ms > sd.persisted_t) (void)tail.append(x.t_ms, x.value);
+        if (x.t_ms > sd.persisted_t) {
+          ignore(tail.append(x.t_ms, x.value),
+                 "a chunk's samples are in increasing time, so the copy takes every one");
+        }
       }
       bs.chunks.push_back(std::move(tail));
     }
@@ -244,7 +249,8 @@ Result<std::size_t> Db::compact(std::size_t min_run, std::uint64_t small_bytes) 
             if (!chunks.empty() && x.t_ms <= chunks.back().last_time()) continue;
             chunks.emplace_back();
           }
-          (void)chunks.back().append(x.t_ms, x.value);
+          ignore(chunks.back().append(x.t_ms, x.value),
+                 "a sample not after the merged ones (two blocks overlap) is skipped");
         }
       }
     }
@@ -407,11 +413,6 @@ std::optional<std::int64_t> Db::first_time(std::string_view series) const {
   }
   if (it->second.chunks.empty()) return std::nullopt;
   return it->second.chunks.front().first_time();
-}
-
-bool Db::has_series(std::string_view series) const {
-  std::lock_guard lock(mu_);
-  return series_.find(series) != series_.end();
 }
 
 DbStats Db::stats() const {

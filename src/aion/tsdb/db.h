@@ -83,7 +83,6 @@ class Db {
   std::optional<Sample> last(std::string_view series) const;
   // The time of the oldest sample of a series still kept.
   std::optional<std::int64_t> first_time(std::string_view series) const;
-  bool has_series(std::string_view series) const;
   DbStats stats() const;
   const OpenReport& opened() const { return opened_; }
 

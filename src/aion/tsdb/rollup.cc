@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace aion::tsdb {
 namespace {
@@ -48,9 +51,14 @@ std::size_t Rollup::build(const std::string& key, std::int64_t now_ms, std::int6
   std::size_t added = 0;
   auto emit = [&](const Aggregate& a) {
     if (!db_->append(keys[0], a.t_ms, a.min)) return;  // not after the newest: built already
-    (void)db_->append(keys[1], a.t_ms, a.max);
-    (void)db_->append(keys[2], a.t_ms, a.sum);
-    (void)db_->append(keys[3], a.t_ms, a.count);
+    // The parts are appended together, so a bucket new to min is new to the others.
+    for (const auto& [k, v] : {std::pair{&keys[1], a.max}, std::pair{&keys[2], a.sum},
+                               std::pair{&keys[3], static_cast<double>(a.count)}}) {
+      if (auto st = db_->append(*k, a.t_ms, v); !st) {
+        spdlog::warn("event=metrics_rollup_append_failed series=\"{}\" error=\"{}\"", key,
+                     st.error().message());
+      }
+    }
     ++added;
   };
   Aggregate cur;

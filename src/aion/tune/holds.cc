@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <spdlog/spdlog.h>
+
 #include "aion/core/host_fs.h"
 #include "aion/core/json.h"
 
@@ -151,7 +153,12 @@ Result<AcquireResult> HoldStore::acquire(
   }
   auto report = apply_profile();
   if (!report) {
-    if (r.dropped_stale) (void)save(file, std::nullopt);
+    if (r.dropped_stale) {
+      if (auto ok = save(file, std::nullopt); !ok) {
+        spdlog::warn("event=tune_hold_save_failed file={} error=\"{}\"", file.string(),
+                     ok.error().message());
+      }
+    }
     return std::unexpected(report.error());
   }
   r.report = *report;
