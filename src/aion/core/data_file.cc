@@ -50,6 +50,22 @@ Status DataFile::expect_schema_version(std::int64_t supported) const {
   return {};
 }
 
+Status DataFile::expect_keys(const toml::table& t, std::initializer_list<std::string_view> known,
+                             std::string_view what) const {
+  for (const auto& [k, node] : t) {
+    const std::string_view key = k.str();
+    bool ok = false;
+    for (auto want : known) ok = ok || want == key;
+    if (ok) continue;
+    std::vector<std::string> names(known.begin(), known.end());
+    const std::string hint = nearest(key, names, 3);
+    return bad(node, "unknown key '" + std::string(key) + "' in " + std::string(what) +
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                         "; known keys: " + join(names, ", "));
+  }
+  return {};
+}
+
 Result<std::vector<const toml::table*>> DataFile::rows(const toml::table& t,
                                                        std::string_view key) const {
   std::vector<const toml::table*> out;
@@ -74,6 +90,15 @@ Result<std::string> DataFile::string(const toml::table& t, std::string_view key)
     return bad(n ? *n : static_cast<const toml::node&>(t),
                "'" + std::string(key) + "' is missing or not a non-empty string");
   }
+  return *v;
+}
+
+Result<std::string> DataFile::optional_string(const toml::table& t, std::string_view key,
+                                              std::string fallback) const {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  auto v = n->value_exact<std::string>();
+  if (!v) return bad(*n, "'" + std::string(key) + "' must be a string");
   return *v;
 }
 

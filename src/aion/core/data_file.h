@@ -3,14 +3,14 @@
 // kCorrupt (a broken data file is neither a usage error nor something a retry fixes; the
 // message says which file, line and field to correct). A syntax error reads
 // "file:line:col: TOML syntax error: ...". Include only from the .cc files that load data:
-// it brings in toml++. A DataFile is a value whose const members only read: thread-safe to
-// read from several threads, though each loader uses its own from one thread.
+// it brings in toml++. A DataFile is a value; one object is not shared between threads.
 #pragma once
 
 #include <toml++/toml.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,13 +41,20 @@ class DataFile {
   // The top-level schema_version, which must be present and equal `supported`.
   Status expect_schema_version(std::int64_t supported) const;
 
+  // Fails on the first key of `t` not in `known`, naming it, the nearest known key and `what`
+  // the table is ("signature 'xid-79'").
+  Status expect_keys(const toml::table& t, std::initializer_list<std::string_view> known,
+                     std::string_view what) const;
+
   // The rows of an array of tables at `key` of `t`; absent gives none, anything but tables
   // is an error.
   Result<std::vector<const toml::table*>> rows(const toml::table& t, std::string_view key) const;
 
-  // Field readers: a string must be present and non-empty; strings() not `required` gives
-  // none when absent. A field present with another type is an error.
+  // Field readers: `required` string fields must be present and non-empty; optional ones give
+  // "" (or the fallback) when absent, and an error when present with another type.
   Result<std::string> string(const toml::table& t, std::string_view key) const;
+  Result<std::string> optional_string(const toml::table& t, std::string_view key,
+                                      std::string fallback = {}) const;
   Result<std::vector<std::string>> strings(const toml::table& t, std::string_view key,
                                            bool required) const;
   Result<std::int64_t> integer(const toml::table& t, std::string_view key) const;
