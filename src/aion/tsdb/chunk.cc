@@ -127,6 +127,9 @@ void write_rice(BitWriter& out, std::uint64_t zz, int p, bool marker) {
 
 }  // namespace
 
+// Kept whole: the encoder of format 4, read top to bottom against the bit layout in chunk.h;
+// its choices and the bits they write share a dozen pieces of encoder state, and steps cut out
+// of it would pass them all.
 Status Chunk::append(std::int64_t t_ms, double value) {
   const std::uint64_t v = bits_of(value);
   std::int64_t dod = 0;
