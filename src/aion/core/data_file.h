@@ -3,7 +3,8 @@
 // kCorrupt (a broken data file is neither a usage error nor something a retry fixes; the
 // message says which file, line and field to correct). A syntax error reads
 // "file:line:col: TOML syntax error: ...". Include only from the .cc files that load data:
-// it brings in toml++. A DataFile is a value; one object is not shared between threads.
+// it brings in toml++. A DataFile is a value whose const members only read: thread-safe to
+// read from several threads, though each loader uses its own from one thread.
 #pragma once
 
 #include <toml++/toml.h>
