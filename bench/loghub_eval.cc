@@ -230,7 +230,8 @@ bool parse_args(int argc, char** argv, Args& a) {
     } else {
       std::fprintf(stderr,
                    "usage: loghub_eval [--loghub DIR] [--settings FILE] [--masks FILE] "
-                   "[--only A,B|--half A|B] [--out FILE] [--min-ga X] [--min-pa X] [--errors N] [--pa-errors] "
+                   "[--only A,B|--half A|B] [--out FILE] [--min-ga X] [--min-pa X] [--errors N] "
+                   "[--pa-errors] "
                    "[--set knob=value] [--cv]\n");
       return false;
     }
@@ -531,12 +532,13 @@ aion::Json cross_validate(const std::vector<Data>& sets, const MaskSet& masks,
     }
   }
   const MinerOptions defaults;
-  std::printf("knobs chosen on all twelve: similarity=%.2f min_frequent=%llu slot_words=%zu "
-              "first_token=%d (MinerOptions' defaults: %.2f %llu %zu %d)\n",
-              points[best].similarity, static_cast<unsigned long long>(points[best].min_frequent),
-              points[best].slot_words, points[best].first_token ? 1 : 0, defaults.similarity,
-              static_cast<unsigned long long>(defaults.min_frequent), defaults.slot_words,
-              defaults.first_token ? 1 : 0);
+  std::printf(
+      "knobs chosen on all twelve: similarity=%.2f min_frequent=%llu slot_words=%zu "
+      "first_token=%d (MinerOptions' defaults: %.2f %llu %zu %d)\n",
+      points[best].similarity, static_cast<unsigned long long>(points[best].min_frequent),
+      points[best].slot_words, points[best].first_token ? 1 : 0, defaults.similarity,
+      static_cast<unsigned long long>(defaults.min_frequent), defaults.slot_words,
+      defaults.first_token ? 1 : 0);
   aion::Json grid_json = aion::Json::object();
   for (const auto& k : kKnobs) grid_json[k.name] = k.grid;
   return {{"method",
