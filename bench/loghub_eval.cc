@@ -476,6 +476,23 @@ std::vector<MinerOptions> grid(const MinerOptions& base) {
   return out;
 }
 
+// The grid point with the best mean GA on `half` ("" for every set), then PA, then the
+// earlier point; its scores go to `best_m`.
+std::size_t best_point(const std::vector<Data>& sets, const MaskSet& masks,
+                       const std::vector<MinerOptions>& points, const std::string& half,
+                       Summary& best_m) {
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    Summary m = summarize(run(sets, masks, points[i], half));
+    if (i == 0 || m.ga > best_m.ga + 1e-12 ||
+        (std::abs(m.ga - best_m.ga) <= 1e-12 && m.pa > best_m.pa + 1e-12)) {
+      best = i;
+      best_m = m;
+    }
+  }
+  return best;
+}
+
 // Cross-validation: for each half, the grid point with the best mean GA there (then PA, then
 // the earlier point), scored on the other half.
 aion::Json cross_validate(const std::vector<Data>& sets, const MaskSet& masks,
@@ -486,16 +503,8 @@ aion::Json cross_validate(const std::vector<Data>& sets, const MaskSet& masks,
   double held_ga = 0, held_pa = 0, held_fga = 0, held_fta = 0;
   for (const std::string tune : {"A", "B"}) {
     const std::string test = tune == "A" ? "B" : "A";
-    std::size_t best = 0;
     Summary best_m;
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      Summary m = summarize(run(sets, masks, points[i], tune));
-      if (i == 0 || m.ga > best_m.ga + 1e-12 ||
-          (std::abs(m.ga - best_m.ga) <= 1e-12 && m.pa > best_m.pa + 1e-12)) {
-        best = i;
-        best_m = m;
-      }
-    }
+    const std::size_t best = best_point(sets, masks, points, tune, best_m);
     auto held = run(sets, masks, points[best], test);
     Summary hm = summarize(held);
     std::printf(
@@ -521,16 +530,8 @@ aion::Json cross_validate(const std::vector<Data>& sets, const MaskSet& masks,
       "FTA %.3f\n",
       held_ga, held_pa, held_fga, held_fta);
   // What a product ships: the same search on all twelve (MinerOptions' defaults should be it).
-  std::size_t best = 0;
-  Summary best_m;
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    Summary m = summarize(run(sets, masks, points[i], ""));
-    if (i == 0 || m.ga > best_m.ga + 1e-12 ||
-        (std::abs(m.ga - best_m.ga) <= 1e-12 && m.pa > best_m.pa + 1e-12)) {
-      best = i;
-      best_m = m;
-    }
-  }
+  Summary all_m;
+  const std::size_t best = best_point(sets, masks, points, "", all_m);
   const MinerOptions defaults;
   std::printf(
       "knobs chosen on all twelve: similarity=%.2f min_frequent=%llu slot_words=%zu "

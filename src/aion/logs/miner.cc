@@ -93,10 +93,13 @@ bool variable_piece(std::string_view p) {
   }
   if (hex && digit) return true;
   if (p.size() < 3 || p.size() > 5) return false;
-  std::string lower(p);
-  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return lower == "true" || lower == "false" || lower == "null" || lower == "none" ||
-         lower == "nil";
+  auto is = [&](std::string_view word) {  // case-insensitive, without a copy: a hot path
+    return p.size() == word.size() &&
+           std::equal(p.begin(), p.end(), word.begin(), [](char a, char b) {
+             return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b;
+           });
+  };
+  return is("true") || is("false") || is("null") || is("none") || is("nil");
 }
 
 // A token that is a variable for grouping: it holds a digit, or a masked value joined to a
