@@ -48,9 +48,17 @@ std::optional<hw::Inventory> discover_machine(Context& ctx) {
 void print_host(const hw::Inventory& inv) {
   Table head;  // no header: one key per row
   head.add({"Host", inv.hostname + " (Linux " + inv.kernel + ")"});
-  head.add({"CPU", inv.cpu.model});
+  head.add({"CPU", inv.cpu.model +
+                       (inv.cpu.architecture.empty() ? "" : " (" + inv.cpu.architecture + ")")});
   head.add({"", std::to_string(inv.cpu.sockets) + " socket(s), " + std::to_string(inv.cpu.cores) +
                     " cores, " + std::to_string(inv.cpu.threads) + " threads"});
+  // Hybrid CPUs: which CPUs are of which kind, most performant first.
+  for (auto k = inv.cpu.kinds.rbegin(); k != inv.cpu.kinds.rend(); ++k) {
+    std::string what = "CPUs " + k->cpus;
+    if (!k->core_type.empty()) what += ", " + k->core_type;
+    if (k->max_mhz > 0) what += ", up to " + std::to_string(k->max_mhz) + " MHz";
+    head.add({k == inv.cpu.kinds.rbegin() ? "Core kinds" : "", k->name + ": " + what});
+  }
   std::string caches;
   for (const auto& c : inv.cpu.caches) {
     caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) +
@@ -73,37 +81,71 @@ void print_host(const hw::Inventory& inv) {
 
 void print_numa(const hw::Inventory& inv) {
   std::printf("\nNUMA nodes\n");
-  Table numa({"NODE", "CPUS", "MEMORY", "DISTANCES"});
+  Table numa({"NODE", "CPUS", "MEMORY", "KIND", "DISTANCES"});
   for (const auto& n : inv.numa_nodes) {
     std::string d;
     for (int x : n.distances) d += (d.empty() ? "" : " ") + std::to_string(x);
-    numa.add({std::to_string(n.id), n.cpus, human_bytes(n.memory_bytes), d});
+    // A node without CPUs is memory beside another node (a tier, HBM, CXL, GPU memory).
+    std::string kind = n.kind.empty() ? (n.cpus.empty() ? "memory only" : "-") : n.kind;
+    if (n.cpus.empty() && n.near_node >= 0) kind += ", near node " + std::to_string(n.near_node);
+    numa.add({std::to_string(n.id), n.cpus.empty() ? "-" : n.cpus, human_bytes(n.memory_bytes),
+              kind, d});
   }
   numa.print();
+}
+
+// "16GT/s x16" from sysfs's "16.0 GT/s PCIe" and 16 lanes, with the maximum when the link
+// runs below it (a card in a narrower slot, or trained down).
+std::string link_text(const hw::PciLocation& p) {
+  auto one = [](const std::string& speed, int width) {
+    std::string s = speed.substr(0, speed.find(" GT/s"));
+    if (s.ends_with(".0")) s.resize(s.size() - 2);
+    return speed.empty() || speed.starts_with("Unknown")
+               ? std::string()
+               : s + "GT/s" + (width > 0 ? " x" + std::to_string(width) : "");
+  };
+  std::string now = one(p.link_speed, p.link_width);
+  std::string max = one(p.max_link_speed, p.max_link_width);
+  if (now.empty()) return max.empty() ? "-" : "max " + max;
+  return max.empty() || max == now ? now : now + " (max " + max + ")";
 }
 
 void print_accelerators(const hw::Inventory& inv) {
   std::printf("\nAccelerators\n");
   if (inv.accelerators.empty()) {
     std::printf(
-        "  no accelerator found (no NVIDIA, AMD, Intel or Ascend GPU/NPU on the PCI bus).\n"
+        "  no accelerator found (no PCI function of a computing class: GPU, NPU, vector\n"
+        "  engine, co-processor or other processing accelerator, of any vendor).\n"
         "  To try aion's GPU features here, add [[simulate.gpu]] entries to the config.\n");
-  } else {
-    Table t({"IDX", "VENDOR", "MODEL", "PCI", "NUMA", "MEMORY", "DRIVER", "ARCH", "UUID", "MODE"});
-    for (const auto& a : inv.accelerators) {
-      std::string arch =
-          !a.compute_capability.empty() ? "sm " + a.compute_capability : a.gfx_target;
-      std::string model = a.model + (a.simulated ? " [simulated]" : "") +
-                          (a.state != "ok" ? " [" + a.state + "]" : "");
-      t.add({std::to_string(a.index), a.vendor, model, a.pci.address, numa_text(a.pci.numa_node),
-             a.memory_bytes ? human_bytes(a.memory_bytes) : "-",
-             a.pci.driver.empty()
-                 ? (a.driver_version.empty() ? "-" : a.driver_version)
-                 : a.pci.driver + (a.driver_version.empty() ? "" : " " + a.driver_version),
-             arch.empty() ? "-" : arch, a.uuid.empty() ? "-" : a.uuid,
-             a.partition_mode.empty() ? "-" : a.partition_mode});
-    }
-    t.print();
+    return;
+  }
+  Table t({"KIND", "IDX", "VENDOR", "MODEL", "PCI", "NUMA", "LINK", "MEMORY", "DRIVER", "ARCH",
+           "UUID", "DEPTH"});
+  for (const auto& a : inv.accelerators) {
+    std::string arch = !a.compute_capability.empty() ? "sm " + a.compute_capability : a.gfx_target;
+    if (arch.empty() && a.cores > 0) arch = std::to_string(a.cores) + " cores";
+    std::string model = a.model + (a.simulated ? " [simulated]" : "") +
+                        (a.partition_mode.find("enabled") != std::string::npos &&
+                                 a.partition_mode.find("disabled") == std::string::npos
+                             ? " [" + a.partition_mode + "]"
+                             : "") +
+                        (a.state != "ok" ? " [" + a.state + "]" : "");
+    t.add({a.kind, std::to_string(a.index), a.vendor_name.empty() ? a.vendor : a.vendor_name, model,
+           a.pci.address.empty() ? "-" : a.pci.address, numa_text(a.pci.numa_node),
+           link_text(a.pci), a.memory_bytes ? human_bytes(a.memory_bytes) : "-",
+           a.pci.driver.empty()
+               ? (a.driver_version.empty() ? "-" : a.driver_version)
+               : a.pci.driver + (a.driver_version.empty() ? "" : " " + a.driver_version),
+           arch.empty() ? "-" : arch, a.uuid.empty() ? "-" : a.uuid, a.depth});
+  }
+  t.print();
+  // What "generic" means, once, when any device is shown without vendor depth.
+  for (const auto& a : inv.accelerators) {
+    if (a.depth != "generic" || a.simulated) continue;
+    std::printf(
+        "  DEPTH generic: known from PCI only (class, ids, link, NUMA); aion reads nothing\n"
+        "  vendor-specific for it (see data/hw/accelerators.toml).\n");
+    break;
   }
 }
 

@@ -20,6 +20,11 @@ Result<std::vector<int>> parse_int_ranges(std::string_view text);
 inline constexpr int kMaxCpuId = 65535;
 Result<std::vector<int>> parse_cpu_list(std::string_view text);
 
+// A CPU mask as sysfs writes it (cpumap, local_cpus): 32-bit hex words separated by commas,
+// the most significant first ("0000,00000022,22222222"). kParse on anything else, or on a
+// set bit above kMaxCpuId.
+Result<std::vector<int>> parse_cpu_mask(std::string_view text);
+
 // The shortest list for `values` (sorted, duplicates dropped): {0,1,2,3,8} -> "0-3,8".
 std::string format_cpu_list(std::vector<int> values);
 

@@ -6,8 +6,10 @@
 
 #include "aion/hw/amd.h"
 #include "aion/hw/ascend.h"
+#include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
 #include "aion/hw/pci.h"
+#include "aion/hw/vendors.h"
 
 namespace aion::hw {
 namespace {
@@ -33,68 +35,100 @@ std::vector<std::string> drm_device_nodes(const HostFs& fs, const std::string& p
   return out;
 }
 
+std::string replace_all(std::string s, std::string_view what, const std::string& with) {
+  for (auto pos = s.find(what); pos != std::string::npos; pos = s.find(what, pos + with.size()))
+    s.replace(pos, what.size(), with);
+  return s;
+}
+
+// The nodes a vendor row's patterns name for `a`. A row may list alternatives of which a
+// host has one set (old and new kernels): the existing ones are kept, and when none exists
+// (driver not loaded, a recorded tree without /dev) the first pattern's name stands for them.
+std::vector<std::string> nodes_from_patterns(const HostFs& fs, const VendorInfo& row,
+                                             const Accelerator& a) {
+  std::vector<std::string> named, existing;
+  for (const auto& pattern : row.device_nodes) {
+    if (pattern == "drm") {
+      for (auto& n : drm_device_nodes(fs, a.pci.address)) existing.push_back(std::move(n));
+      continue;
+    }
+    std::string node;
+    if (pattern.find("{minor}") != std::string::npos) {
+      node = nvidia_device_node(fs, a.pci.address);
+      if (node.empty()) continue;
+    } else {
+      node = replace_all(pattern, "{index}", std::to_string(a.index));
+    }
+    named.push_back(node);
+    if (fs.exists(node)) existing.push_back(node);
+  }
+  if (existing.empty() && !named.empty()) existing.push_back(named.front());
+  return existing;
+}
+
 }  // namespace
 
-bool is_accelerator(const PciLocation& p) {
-  std::uint32_t base = p.class_code >> 16;
-  if (base == 0x12) return true;  // processing accelerator
-  if (base != 0x03) return false;
-  return p.vendor_id == kPciVendorNvidia || p.vendor_id == kPciVendorAmd ||
-         p.vendor_id == kPciVendorIntel;
-}
-
-std::string vendor_name(std::uint32_t v) {
-  switch (v) {
-    case kPciVendorNvidia: return "nvidia";
-    case kPciVendorAmd: return "amd";
-    case kPciVendorIntel: return "intel";
-    case kPciVendorHuawei: return "huawei";
-    default: return "other";
-  }
-}
-
-std::string model_from_pci(const PciLocation& p) {
+std::string model_from_pci(const PciLocation& p, const std::string& vendor_fallback) {
   std::string name = pci_device_name(p.vendor_id, p.device_id);
   if (!name.empty()) return name;
-  return vendor_name(p.vendor_id) + " device " + hex4(p.device_id);
+  std::string vendor = vendor_fallback.empty() ? pci_vendor_name(p.vendor_id) : vendor_fallback;
+  return (vendor.empty() ? "PCI vendor " + hex4(p.vendor_id) : vendor) + " device " +
+         hex4(p.device_id);
 }
 
 void read_accelerators(const HostFs& fs, const std::string& nvml_library,
                        const std::vector<PciDevice>& pci, Inventory& inv) {
-  std::vector<PciLocation> nvidia_on_pci;
+  const Result<VendorTable>& table = shipped_vendor_table();
+  if (!table) {
+    inv.warnings.push_back({"accelerators", table.error().message() +
+                                                "; accelerators cannot be told from other PCI "
+                                                "devices (set AION_DATA_DIR to aion's data)"});
+    return;
+  }
+  std::vector<PciLocation> for_nvml;
   for (const auto& d : pci) {
     const PciLocation& p = d.location;
-    if (!is_accelerator(p)) continue;
-    if (p.vendor_id == kPciVendorNvidia) {
-      nvidia_on_pci.push_back(p);
+    std::string kind = table->compute_kind(p);
+    if (kind.empty()) continue;
+    const VendorInfo* row = table->vendor_of(p);
+    if (row && row->depth == "nvml") {
+      for_nvml.push_back(p);
       continue;
     }
     Accelerator a;
-    a.vendor = vendor_name(p.vendor_id);
-    a.model = model_from_pci(p);
+    a.vendor = row ? row->id : "generic";
+    a.kind = kind;
+    a.model = model_from_pci(p, row ? row->name : "");
     a.pci = p;
     a.source = "sysfs";
     inv.accelerators.push_back(std::move(a));
   }
-  read_nvidia(fs, nvml_library, std::move(nvidia_on_pci), inv);
-  read_amd(fs, inv);
-  check_ascend_driver(fs, inv);
+  read_nvidia(fs, nvml_library, std::move(for_nvml), inv);
   // Indexes count per vendor, in PCI order, as the vendors' runtimes number them.
   std::map<std::string, int> next;
   for (auto& a : inv.accelerators) a.index = next[a.vendor]++;
+  read_amd(fs, inv);
+  check_ascend_driver(fs, inv);
+  read_nec_ve(fs, inv);
+  for (auto& a : inv.accelerators) {
+    const VendorInfo* row = table->find(a.vendor);
+    if (row) {
+      a.kind = row->kind;
+      a.vendor_name = row->name;
+    } else if (a.vendor_name.empty()) {
+      a.vendor_name = pci_vendor_name(a.pci.vendor_id);
+    }
+  }
 }
 
 void add_device_nodes(const HostFs& fs, Inventory& inv) {
+  const Result<VendorTable>& table = shipped_vendor_table();
   for (auto& a : inv.accelerators) {
     if (a.pci.address.empty()) continue;
-    if (a.vendor == "nvidia") {
-      std::string node = nvidia_device_node(fs, a.pci.address);
-      if (!node.empty()) a.device_nodes.push_back(node);
-    } else if (a.vendor == "huawei") {
-      a.device_nodes.push_back(ascend_device_node(a.index));
-    } else {
-      for (auto& n : drm_device_nodes(fs, a.pci.address)) a.device_nodes.push_back(std::move(n));
-    }
+    const VendorInfo* row = table ? table->find(a.vendor) : nullptr;
+    std::vector<std::string> nodes =
+        row ? nodes_from_patterns(fs, *row, a) : drm_device_nodes(fs, a.pci.address);
+    for (auto& n : nodes) a.device_nodes.push_back(std::move(n));
   }
 }
 

@@ -132,6 +132,9 @@ void read_amd(const HostFs& fs, Inventory& inv) {
   if (amd.empty()) return;
   read_drm_cards(fs, inv, amd);
   read_kfd(fs, inv, amd);
+  for (Accelerator* a : amd) {
+    if (a->memory_bytes > 0 || !a->gfx_target.empty()) a->depth = "amdgpu-sysfs";
+  }
 }
 
 }  // namespace aion::hw

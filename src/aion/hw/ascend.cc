@@ -13,8 +13,4 @@ void check_ascend_driver(const HostFs& fs, Inventory& inv) {
   }
 }
 
-std::string ascend_device_node(int index) {
-  return "/dev/davinci" + std::to_string(index);
-}
-
 }  // namespace aion::hw

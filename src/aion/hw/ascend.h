@@ -12,7 +12,4 @@ namespace aion::hw {
 // Warns when Ascend NPUs are on PCI but the driver shows no /dev/davinci* node.
 void check_ascend_driver(const HostFs& fs, Inventory& inv);
 
-// The device node of the Ascend NPU with vendor index `index`.
-std::string ascend_device_node(int index);
-
 }  // namespace aion::hw

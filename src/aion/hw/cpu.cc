@@ -7,9 +7,12 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "aion/core/strings.h"
+#include "aion/hw/arm_cpus.h"
 #include "aion/hw/memory.h"
 
 namespace aion::hw {
@@ -38,21 +41,94 @@ void read_hwloc_caches(hwloc_topology_t topo, CpuInfo& cpu) {
   }
 }
 
-void read_hwloc_numa(hwloc_topology_t topo, Inventory& inv) {
+std::string cpulist(hwloc_const_bitmap_t set) {
+  char* s = nullptr;
+  if (hwloc_bitmap_list_asprintf(&s, set) < 0 || !s) return "";
+  std::string out(s);
+  std::free(s);
+  return out;
+}
+
+// hwloc gives a NUMA node the CPUs of where it sits, so a memory-only node beside CPUs shows
+// theirs. Its own CPUs are those the kernel lists for it (node<N>/cpulist), within what
+// hwloc allows this process; without that file, hwloc's set.
+std::string own_cpus(const HostFs& fs, hwloc_obj_t node) {
+  auto listed =
+      fs.read_attr("/sys/devices/system/node/node" + std::to_string(node->os_index) + "/cpulist");
+  if (!listed) return cpulist(node->cpuset);
+  hwloc_bitmap_t own = hwloc_bitmap_alloc();
+  std::string out;
+  if (listed->empty() || hwloc_bitmap_list_sscanf(own, listed->c_str()) == 0) {
+    hwloc_bitmap_and(own, own, node->cpuset);
+    out = hwloc_bitmap_iszero(own) ? "" : cpulist(own);
+  }
+  hwloc_bitmap_free(own);
+  return out;
+}
+
+void read_hwloc_numa(const HostFs& fs, hwloc_topology_t topo, Inventory& inv) {
   int nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+  std::vector<hwloc_obj_t> objs;
   for (int i = 0; i < nodes; ++i) {
     hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(i));
     NumaNode nn;
     nn.id = static_cast<int>(node->os_index);
-    char buf[1024];
-    hwloc_bitmap_list_snprintf(buf, sizeof(buf), node->cpuset);
-    nn.cpus = buf;
+    nn.cpus = own_cpus(fs, node);
     nn.memory_bytes = node->attr->numanode.local_memory;
+    if (node->subtype) nn.kind = node->subtype;
     inv.numa_nodes.push_back(nn);
+    objs.push_back(node);
   }
+  // A memory-only node belongs with the node with CPUs that hangs at the same place.
+  for (std::size_t i = 0; i < objs.size(); ++i) {
+    if (!inv.numa_nodes[i].cpus.empty()) continue;
+    for (std::size_t j = 0; j < objs.size(); ++j) {
+      if (inv.numa_nodes[j].cpus.empty() || objs[j]->parent != objs[i]->parent) continue;
+      inv.numa_nodes[i].near_node = inv.numa_nodes[j].id;
+      break;
+    }
+  }
+  std::sort(inv.numa_nodes.begin(), inv.numa_nodes.end(),
+            [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+}
+
+// The kinds of cores of a hybrid CPU, most efficient first; none when all cores are alike.
+void read_hwloc_cpukinds(hwloc_topology_t topo, CpuInfo& cpu) {
+  int n = hwloc_cpukinds_get_nr(topo, 0);
+  if (n < 2) return;
+  hwloc_bitmap_t set = hwloc_bitmap_alloc();
+  for (int k = 0; k < n; ++k) {
+    int efficiency = -1;
+    unsigned nr_infos = 0;
+    hwloc_info_s* infos = nullptr;
+    if (hwloc_cpukinds_get_info(topo, static_cast<unsigned>(k), set, &efficiency, &nr_infos, &infos,
+                                0) != 0)
+      continue;
+    CpuKind kind;
+    kind.cpus = cpulist(set);
+    kind.efficiency = efficiency < 0 ? k : efficiency;
+    for (unsigned i = 0; i < nr_infos; ++i) {
+      std::string_view name = infos[i].name;
+      if (name == "CoreType") kind.core_type = infos[i].value;
+      if (name == "FrequencyMaxMHz") kind.max_mhz = std::atoi(infos[i].value);
+    }
+    cpu.kinds.push_back(std::move(kind));
+  }
+  hwloc_bitmap_free(set);
+  std::sort(cpu.kinds.begin(), cpu.kinds.end(),
+            [](const CpuKind& a, const CpuKind& b) { return a.efficiency < b.efficiency; });
+  name_cpu_kinds(cpu.kinds);
 }
 
 }  // namespace
+
+void name_cpu_kinds(std::vector<CpuKind>& kinds) {
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    kinds[i].name = i == 0                  ? "efficiency"
+                    : i + 1 == kinds.size() ? "performance"
+                                            : "kind" + std::to_string(i);
+  }
+}
 
 CpuInfo parse_cpuinfo(std::string_view text) {
   CpuInfo cpu;
@@ -62,6 +138,7 @@ CpuInfo parse_cpuinfo(std::string_view text) {
   std::map<std::string, int> cores;
   std::string phys;
   int threads = 0;
+  std::optional<std::uint32_t> implementer, part;
   while (std::getline(in, line)) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
@@ -75,6 +152,15 @@ CpuInfo parse_cpuinfo(std::string_view text) {
       packages[value] = 1;
     }
     if (key == "core id") cores[phys + "/" + value] = 1;
+    if (key == "CPU implementer" && !implementer) implementer = parse_midr_field(value);
+    if (key == "CPU part" && !part) part = parse_midr_field(value);
+  }
+  // ARM: no model name, only the MIDR fields; the table names them.
+  if (cpu.model.empty() && implementer && part) {
+    if (const auto& arm = shipped_arm_cpu_table()) {
+      cpu.model = arm->model(*implementer, *part);
+      if (cpu.vendor.empty()) cpu.vendor = arm->implementer(*implementer);
+    }
   }
   cpu.threads = threads;
   cpu.sockets = std::max<int>(1, static_cast<int>(packages.size()));
@@ -96,7 +182,8 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   // Only CPUs, caches and memory: PCI is read from sysfs by aion itself.
   hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
   hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_ALL);
-  hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+  // hwloc's default: only the CPUs and nodes this process's cpuset allows, which are the
+  // ones jobs started from here can use.
   int rc = hwloc_topology_load(topo);
   ::unsetenv("HWLOC_FSROOT");
   if (rc != 0) {
@@ -110,10 +197,21 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
     if (const char* m = hwloc_obj_get_info_by_name(pkg, "CPUModel")) inv.cpu.model = m;
     if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUVendor")) inv.cpu.vendor = v;
   }
+  if (const char* a = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "Architecture"))
+    inv.cpu.architecture = a;
   read_hwloc_caches(topo, inv.cpu);
-  read_hwloc_numa(topo, inv);
+  read_hwloc_numa(fs, topo, inv);
+  read_hwloc_cpukinds(topo, inv.cpu);
   hwloc_topology_destroy(topo);
-  while (!inv.cpu.model.empty() && inv.cpu.model.back() == ' ') inv.cpu.model.pop_back();
+  inv.cpu.model = trim(inv.cpu.model);
+  // hwloc names x86 and POWER CPUs; ARM ones only through the MIDR fields of /proc/cpuinfo.
+  if (inv.cpu.model.empty() || inv.cpu.vendor.empty()) {
+    if (auto info = fs.read("/proc/cpuinfo")) {
+      CpuInfo parsed = parse_cpuinfo(*info);
+      if (inv.cpu.model.empty()) inv.cpu.model = parsed.model;
+      if (inv.cpu.vendor.empty()) inv.cpu.vendor = parsed.vendor;
+    }
+  }
   return inv.cpu.threads > 0;
 }
 

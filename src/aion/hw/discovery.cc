@@ -32,6 +32,7 @@ Inventory discover(const HostFs& fs, const DiscoveryOptions& o) {
   }
   read_memory(fs, inv);
   std::vector<PciDevice> pci = list_pci_devices(fs, inv.warnings);
+  for (const auto& d : pci) inv.pci.push_back(d.location);
   read_accelerators(fs, o.nvml_library, pci, inv);
   add_device_nodes(fs, inv);
   read_nics(fs, inv);

@@ -18,13 +18,24 @@ struct CacheInfo {
   int instances = 0;  // how many of them in the machine
 };
 
+// One kind of core of a hybrid CPU (Intel performance and efficiency cores, Arm big.LITTLE).
+struct CpuKind {
+  std::string name;       // "performance", "efficiency", or "kind<N>" for those in between
+  std::string cpus;       // cpulist of the logical CPUs of this kind
+  int efficiency = 0;     // rank among the kinds: 0 is the most energy-efficient
+  std::string core_type;  // "IntelCore", "IntelAtom" when the platform names it
+  int max_mhz = 0;        // 0: not known
+};
+
 struct CpuInfo {
   std::string vendor;
   std::string model;
+  std::string architecture;  // "x86_64", "aarch64", "ppc64le"; "" when unknown
   int sockets = 0;
   int cores = 0;    // physical cores, all sockets
   int threads = 0;  // logical CPUs online
   std::vector<CacheInfo> caches;
+  std::vector<CpuKind> kinds;  // empty unless the CPU has cores of several kinds
 };
 
 struct HugePages {
@@ -35,8 +46,14 @@ struct HugePages {
 
 struct NumaNode {
   int id = 0;
-  std::string cpus;  // cpulist, "0-15,64-79"
+  std::string cpus;  // its own CPUs as a cpulist, "0-15,64-79"; "" for a memory-only node
   std::uint64_t memory_bytes = 0;
+  // What its memory is, as the platform says: "DRAM", "HBM", "NVM", "SPM", "GPUMemory",
+  // "CXL-DRAM"; "" when it does not say.
+  std::string kind;
+  // For a node without CPUs: the node with CPUs it sits beside (same place in the topology,
+  // else the nearest by distance); -1 otherwise.
+  int near_node = -1;
   std::vector<int> distances;  // to every node, in node order
   std::vector<HugePages> hugepages;
 };
@@ -59,6 +76,11 @@ struct PciLocation {
   std::uint32_t device_id = 0;
   std::uint32_t class_code = 0;  // 0x030200 ...
   std::string driver;            // bound kernel driver, "" when none
+  // PCIe link as sysfs reports it ("16.0 GT/s PCIe", lanes); "" and 0 when it does not.
+  std::string link_speed;
+  int link_width = 0;
+  std::string max_link_speed;
+  int max_link_width = 0;
 };
 
 // A direct link between two accelerators (NVLink, XGMI) or to a switch fabric.
@@ -69,9 +91,15 @@ struct Link {
 };
 
 struct Accelerator {
-  int index = 0;       // order within its vendor (what CUDA_VISIBLE_DEVICES uses)
-  std::string vendor;  // "nvidia", "amd", "intel", "huawei", "other"
+  int index = 0;  // order within its vendor (what CUDA_VISIBLE_DEVICES uses)
+  // The vendor's key in data/hw/accelerators.toml ("nvidia", "amd", "huawei", "nec-ve"), or
+  // "generic" for a compute function of a vendor the table does not list.
+  std::string vendor;
+  std::string vendor_name;        // "NVIDIA", or the PCI database's name of the vendor
+  std::string kind = "gpu";       // "gpu", "npu", "vector", "accelerator", ...
+  std::string depth = "generic";  // what was read beyond PCI: "nvml", "amdgpu-sysfs", ...
   std::string model;
+  int cores = 0;  // compute cores when the vendor reports them (NEC VE), else 0
   PciLocation pci;
   std::uint64_t memory_bytes = 0;
   std::string driver_version;
@@ -133,6 +161,7 @@ struct Inventory {
   std::vector<Nic> nics;
   std::vector<NvmeDevice> nvme;
   std::vector<Disk> disks;
+  std::vector<PciLocation> pci;  // every PCI function, sorted by address
   std::vector<Warning> warnings;
 };
 

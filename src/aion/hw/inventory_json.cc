@@ -17,7 +17,11 @@ Json pci_json(const PciLocation& p) {
           {"cpu_affinity", p.cpu_affinity},
           {"id", vd},
           {"class", cls},
-          {"driver", p.driver}};
+          {"driver", p.driver},
+          {"link_speed", p.link_speed},
+          {"link_width", p.link_width},
+          {"max_link_speed", p.max_link_speed},
+          {"max_link_width", p.max_link_width}};
 }
 
 PciLocation pci_from(const Json& j) {
@@ -35,6 +39,10 @@ PciLocation pci_from(const Json& j) {
   p.class_code =
       static_cast<std::uint32_t>(std::strtoul(j.value("class", "0").c_str(), nullptr, 16));
   p.driver = j.value("driver", "");
+  p.link_speed = j.value("link_speed", "");
+  p.link_width = j.value("link_width", 0);
+  p.max_link_speed = j.value("max_link_speed", "");
+  p.max_link_width = j.value("max_link_width", 0);
   return p;
 }
 
@@ -67,8 +75,17 @@ Json cpu_json(const CpuInfo& cpu) {
                       {"size_bytes", c.size_bytes},
                       {"instances", c.instances}});
   }
-  return {{"vendor", cpu.vendor}, {"model", cpu.model},     {"sockets", cpu.sockets},
-          {"cores", cpu.cores},   {"threads", cpu.threads}, {"caches", caches}};
+  Json kinds = Json::array();
+  for (const auto& k : cpu.kinds) {
+    kinds.push_back({{"name", k.name},
+                     {"cpus", k.cpus},
+                     {"efficiency", k.efficiency},
+                     {"core_type", k.core_type},
+                     {"max_mhz", k.max_mhz}});
+  }
+  return {{"vendor", cpu.vendor},   {"model", cpu.model}, {"architecture", cpu.architecture},
+          {"sockets", cpu.sockets}, {"cores", cpu.cores}, {"threads", cpu.threads},
+          {"caches", caches},       {"kinds", kinds}};
 }
 
 CpuInfo cpu_from(const Json& cpu) {
@@ -78,6 +95,11 @@ CpuInfo cpu_from(const Json& cpu) {
   out.sockets = cpu.value("sockets", 0);
   out.cores = cpu.value("cores", 0);
   out.threads = cpu.value("threads", 0);
+  out.architecture = cpu.value("architecture", "");
+  for (const auto& k : cpu.value("kinds", Json::array())) {
+    out.kinds.push_back({k.value("name", ""), k.value("cpus", ""), k.value("efficiency", 0),
+                         k.value("core_type", ""), k.value("max_mhz", 0)});
+  }
   for (const auto& c : cpu.value("caches", Json::array())) {
     out.caches.push_back({c.value("level", 0), c.value("type", ""), c.value("size_bytes", 0ull),
                           c.value("instances", 0)});
@@ -91,7 +113,11 @@ Json accelerator_json(const Accelerator& a) {
     links.push_back({{"kind", l.kind}, {"peer", l.peer}, {"count", l.count}});
   return {{"index", a.index},
           {"vendor", a.vendor},
+          {"vendor_name", a.vendor_name},
+          {"kind", a.kind},
+          {"depth", a.depth},
           {"model", a.model},
+          {"cores", a.cores},
           {"pci", pci_json(a.pci)},
           {"numa_node", a.pci.numa_node},
           {"cpu_affinity", a.pci.cpu_affinity},
@@ -113,7 +139,11 @@ Accelerator accelerator_from(const Json& a) {
   Accelerator acc;
   acc.index = a.value("index", 0);
   acc.vendor = a.value("vendor", "");
+  acc.vendor_name = a.value("vendor_name", "");
+  acc.kind = a.value("kind", "gpu");
+  acc.depth = a.value("depth", "generic");
   acc.model = a.value("model", "");
+  acc.cores = a.value("cores", 0);
   acc.pci = pci_from(a.value("pci", Json::object()));
   acc.memory_bytes = a.value("memory_bytes", 0ull);
   acc.driver_version = a.value("driver_version", "");
@@ -213,6 +243,8 @@ std::string to_json(const Inventory& inv, int indent) {
     nodes.push_back({{"id", n.id},
                      {"cpus", n.cpus},
                      {"memory_bytes", n.memory_bytes},
+                     {"kind", n.kind},
+                     {"near_node", n.near_node},
                      {"distances", n.distances},
                      {"hugepages", hugepages_json(n.hugepages)}});
   }
@@ -231,6 +263,7 @@ std::string to_json(const Inventory& inv, int indent) {
             {"nics", array_of(inv.nics, nic_json)},
             {"nvme", array_of(inv.nvme, nvme_json)},
             {"disks", array_of(inv.disks, disk_json)},
+            {"pci", array_of(inv.pci, pci_json)},
             {"warnings", warnings}};
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
@@ -244,10 +277,15 @@ Result<Inventory> inventory_from_json(std::string_view text) {
     inv.kernel = j.value("kernel", "");
     inv.cpu = cpu_from(j.at("cpu"));
     for (const auto& n : j.value("numa_nodes", Json::array())) {
-      inv.numa_nodes.push_back({n.value("id", 0), n.value("cpus", ""),
-                                n.value("memory_bytes", 0ull),
-                                n.value("distances", std::vector<int>{}),
-                                hugepages_from(n.value("hugepages", Json::array()))});
+      NumaNode node;
+      node.id = n.value("id", 0);
+      node.cpus = n.value("cpus", "");
+      node.memory_bytes = n.value("memory_bytes", 0ull);
+      node.kind = n.value("kind", "");
+      node.near_node = n.value("near_node", -1);
+      node.distances = n.value("distances", std::vector<int>{});
+      node.hugepages = hugepages_from(n.value("hugepages", Json::array()));
+      inv.numa_nodes.push_back(std::move(node));
     }
     const Json& mem = j.at("memory");
     inv.memory.total_bytes = mem.value("total_bytes", 0ull);
@@ -258,6 +296,7 @@ Result<Inventory> inventory_from_json(std::string_view text) {
     for (const auto& n : j.value("nics", Json::array())) inv.nics.push_back(nic_from(n));
     for (const auto& d : j.value("nvme", Json::array())) inv.nvme.push_back(nvme_from(d));
     for (const auto& d : j.value("disks", Json::array())) inv.disks.push_back(disk_from(d));
+    for (const auto& p : j.value("pci", Json::array())) inv.pci.push_back(pci_from(p));
     return inv;
   } catch (const std::exception& e) {
     return fail(ErrorCode::kParse, std::string("hardware snapshot is malformed: ") + e.what());

@@ -89,6 +89,18 @@ void read_memory(const HostFs& fs, Inventory& inv) {
     }
     n.hugepages = read_hugepages(fs, dir + "/hugepages");
   }
+  // A memory-only node that no reader placed belongs with the nearest node with CPUs.
+  for (auto& n : inv.numa_nodes) {
+    if (!n.cpus.empty() || n.near_node >= 0) continue;
+    int best = -1;
+    for (std::size_t j = 0; j < inv.numa_nodes.size(); ++j) {
+      const NumaNode& m = inv.numa_nodes[j];
+      if (m.cpus.empty() || j >= n.distances.size()) continue;
+      if (best < 0 || n.distances[j] < n.distances[static_cast<std::size_t>(best)])
+        best = static_cast<int>(j);
+    }
+    if (best >= 0) n.near_node = inv.numa_nodes[static_cast<std::size_t>(best)].id;
+  }
 }
 
 }  // namespace aion::hw

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aion/hw/pci.h"
+#include "aion/hw/vendors.h"
 
 namespace aion::hw {
 namespace {
@@ -72,6 +73,21 @@ void read_nics(const HostFs& fs, Inventory& inv) {
     }
   }
   for (const auto& [addr, dev] : rdma_by_pci) inv.nics.push_back(read_rdma_only(fs, addr, dev));
+  // Adapters known only by their PCI class: no driver bound, or a driver that made neither a
+  // network interface nor an RDMA device.
+  if (const auto& table = shipped_vendor_table()) {
+    for (const auto& p : inv.pci) {
+      if (table->network_class(p).empty()) continue;
+      bool seen = std::any_of(inv.nics.begin(), inv.nics.end(),
+                              [&](const Nic& n) { return n.pci.address == p.address; });
+      if (seen) continue;
+      Nic n;
+      n.name = p.address;
+      n.pci = p;
+      n.state = p.driver.empty() ? "no driver" : "no interface";
+      inv.nics.push_back(std::move(n));
+    }
+  }
   std::sort(inv.nics.begin(), inv.nics.end(), [](const Nic& a, const Nic& b) {
     return a.pci.address == b.pci.address ? a.name < b.name : a.pci.address < b.pci.address;
   });

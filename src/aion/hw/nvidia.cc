@@ -25,6 +25,8 @@ Accelerator from_nvml(const HostFs& fs, NvmlGpu& g, const std::string& driver,
     if (auto loc = read_pci_location(fs, a.pci.address)) a.pci = *loc;
   }
   a.driver_version = driver;
+  a.vendor = "nvidia";
+  a.depth = "nvml";
   std::string who = a.pci.address.empty() ? "NVIDIA GPU " + std::to_string(a.index) : a.pci.address;
   if (g.lost) {
     a.state = "lost";

@@ -1,7 +1,10 @@
 #include "aion/hw/pci.h"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
+
+#include "aion/core/cpu_list.h"
 
 extern "C" {
 #include <pci/pci.h>
@@ -10,9 +13,19 @@ extern "C" {
 namespace aion::hw {
 namespace {
 
+bool is_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
 bool looks_like_pci_address(std::string_view s) {
-  // dddd:bb:dd.f
-  return s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
+  // dddd:bb:dd.f, with a domain of 4 to 8 hex digits (wider than 16 bits on large servers
+  // and some virtual machines: "10000:00:04.0").
+  if (s.size() < 12 || s.size() > 16) return false;
+  std::size_t d = s.size() - 8;
+  return s[d] == ':' && s[d + 3] == ':' && s[d + 6] == '.' && is_hex(s.substr(0, d)) &&
+         is_hex(s.substr(d + 1, 2)) && is_hex(s.substr(d + 4, 2)) && is_hex(s.substr(d + 7, 1));
 }
 
 // Splits "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0" into the host
@@ -59,7 +72,17 @@ Result<PciLocation> read_pci_location(const HostFs& fs, const std::string& addre
   loc.device_id = static_cast<std::uint32_t>(*device);
   loc.class_code = static_cast<std::uint32_t>(*cls);
   if (auto numa = fs.read_int(dev + "/numa_node")) loc.numa_node = static_cast<int>(*numa);
-  if (auto cpus = fs.read_attr(dev + "/local_cpulist")) loc.cpu_affinity = *cpus;
+  if (auto cpus = fs.read_attr(dev + "/local_cpulist")) {
+    loc.cpu_affinity = *cpus;
+  } else if (auto mask = fs.read_attr(dev + "/local_cpus")) {
+    // Older kernels (and some trees) have only the mask.
+    if (auto ids = parse_cpu_mask(*mask)) loc.cpu_affinity = format_cpu_list(*ids);
+  }
+  // Functions that are not PCIe (or a kernel that does not say) have no link files.
+  if (auto v = fs.read_attr(dev + "/current_link_speed")) loc.link_speed = *v;
+  if (auto v = fs.read_attr(dev + "/max_link_speed")) loc.max_link_speed = *v;
+  if (auto v = fs.read_int(dev + "/current_link_width")) loc.link_width = static_cast<int>(*v);
+  if (auto v = fs.read_int(dev + "/max_link_width")) loc.max_link_width = static_cast<int>(*v);
   if (auto drv = fs.read_link(dev + "/driver")) {
     auto slash = drv->rfind('/');
     loc.driver = slash == std::string::npos ? *drv : drv->substr(slash + 1);
@@ -71,7 +94,9 @@ std::vector<PciDevice> list_pci_devices(const HostFs& fs, std::vector<Warning>& 
   std::vector<PciDevice> out;
   auto names = fs.list("/sys/bus/pci/devices");
   if (!names) {
-    warnings.push_back({"pci", "cannot list PCI devices: " + names.error().message()});
+    // A machine without a PCI bus (many ARM systems-on-chip) has no such directory.
+    if (names.error().code() != ErrorCode::kNotFound)
+      warnings.push_back({"pci", "cannot list PCI devices: " + names.error().message()});
     return out;
   }
   for (const auto& name : *names) {
@@ -103,11 +128,14 @@ std::string pci_address_of(const HostFs& fs, const std::string& device_link) {
   return "";
 }
 
-std::string pci_device_name(std::uint32_t vendor, std::uint32_t device) {
-  static std::mutex mu;
+namespace {
+
+std::mutex g_names_mu;  // guards names_access() and libpci's name cache behind it
+
+// libpci's name database, opened on first use; null when libpci cannot allocate one.
+pci_access* names_access() {
   static pci_access* access = nullptr;
   static bool tried = false;
-  std::lock_guard lock(mu);
   if (!tried) {
     tried = true;
     // Only the name database is used, so no access method is initialised (pci_init would
@@ -119,11 +147,30 @@ std::string pci_device_name(std::uint32_t vendor, std::uint32_t device) {
       access->error = ignore_libpci_message;
     }
   }
+  return access;
+}
+
+}  // namespace
+
+std::string pci_device_name(std::uint32_t vendor, std::uint32_t device) {
+  std::lock_guard lock(g_names_mu);
+  pci_access* access = names_access();
   if (!access) return "";
   char buf[256];
   char* name = pci_lookup_name(access, buf, sizeof(buf),
                                PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
                                static_cast<int>(vendor), static_cast<int>(device));
+  return name ? std::string(name) : "";
+}
+
+std::string pci_vendor_name(std::uint32_t vendor) {
+  std::lock_guard lock(g_names_mu);
+  pci_access* access = names_access();
+  if (!access) return "";
+  char buf[256];
+  char* name = pci_lookup_name(access, buf, sizeof(buf),
+                               PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                               static_cast<int>(vendor));
   return name ? std::string(name) : "";
 }
 

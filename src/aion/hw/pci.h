@@ -13,12 +13,10 @@
 
 namespace aion::hw {
 
-// PCI vendor ids of the accelerator makers aion knows (the PCI-SIG assigned numbers, as in
-// the pci.ids database).
+// PCI vendor ids of the two vendors whose driver files `aion doctor` reads (the PCI-SIG
+// assigned numbers); which vendor makes which accelerator is data/hw/accelerators.toml.
 inline constexpr std::uint32_t kPciVendorNvidia = 0x10de;
 inline constexpr std::uint32_t kPciVendorAmd = 0x1002;
-inline constexpr std::uint32_t kPciVendorIntel = 0x8086;
-inline constexpr std::uint32_t kPciVendorHuawei = 0x19e5;
 
 struct PciDevice {
   PciLocation location;
@@ -37,5 +35,7 @@ std::string pci_address_of(const HostFs& fs, const std::string& device_link);
 
 // "vendor device" name from pci.ids through libpci when available, else "".
 std::string pci_device_name(std::uint32_t vendor, std::uint32_t device);
+// The vendor's name from pci.ids ("NEC Corporation"), else "".
+std::string pci_vendor_name(std::uint32_t vendor);
 
 }  // namespace aion::hw

@@ -21,6 +21,7 @@ void add_simulated(const DiscoveryOptions& o, Inventory& inv) {
     const auto& s = o.simulated[i];
     Accelerator a;
     a.vendor = s.vendor;
+    a.depth = "simulated";
     a.model = s.model;
     a.memory_bytes = s.memory_bytes;
     a.compute_capability = s.vendor == "nvidia" ? s.compute_capability : "";

@@ -1,6 +1,8 @@
 #include "aion/hw/topology.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 
 namespace aion::hw {
 
@@ -16,6 +18,13 @@ std::string to_string(LinkLevel level) {
     case LinkLevel::kSys: return "SYS";
   }
   return "SYS";
+}
+
+std::string device_label(std::string_view kind) {
+  if (kind.empty()) return "ACC";
+  std::string out;
+  for (char c : kind) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
 }
 
 LinkLevel pcie_level(const PciLocation& a, const PciLocation& b, int numa_nodes) {
@@ -46,8 +55,9 @@ Topology build_topology(const Inventory& inv) {
     const Accelerator* acc;
   };
   std::vector<Entry> entries;
+  std::map<std::string, int> per_kind;
   for (const auto& a : inv.accelerators) {
-    t.devices.push_back({"GPU" + std::to_string(t.devices.size()), a.pci.address,
+    t.devices.push_back({device_label(a.kind) + std::to_string(per_kind[a.kind]++), a.pci.address,
                          a.simulated ? a.model + " [simulated]" : a.model, a.pci.numa_node,
                          a.pci.cpu_affinity});
     entries.push_back({&a.pci, &a});

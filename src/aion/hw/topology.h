@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aion/hw/inventory.h"
@@ -30,13 +31,17 @@ struct Topology {
   std::vector<std::vector<LinkLevel>> levels;
 };
 
-// Builds the matrix for the inventory's accelerators (GPU0..) and RDMA-capable NICs (NIC0..;
-// every NIC with a PCI address when none is RDMA-capable).
+// Builds the matrix for the inventory's accelerators, named by kind and numbered per kind
+// (GPU0.., NPU0.., VECTOR0..), and RDMA-capable NICs (NIC0..; every NIC with a PCI address
+// when none is RDMA-capable).
 Topology build_topology(const Inventory& inv);
 
 // How two PCI locations connect over PCIe alone (PIX..SYS).
 LinkLevel pcie_level(const PciLocation& a, const PciLocation& b, int numa_nodes);
 
 std::string to_string(LinkLevel level);
+
+// The matrix's name for a kind of accelerator: "gpu" -> "GPU".
+std::string device_label(std::string_view kind);
 
 }  // namespace aion::hw

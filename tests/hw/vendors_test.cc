@@ -1,0 +1,172 @@
+// The shipped accelerator and ARM tables, classification of PCI functions from them, and
+// discovery on the generated node with accelerators of three vendors (tests/fixtures/hw/hetero).
+#include <algorithm>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "aion/hw/arm_cpus.h"
+#include "aion/hw/cpu.h"
+#include "aion/hw/discovery.h"
+#include "aion/hw/vendors.h"
+#include "support/fixtures.h"
+
+namespace aion::hw {
+namespace {
+
+PciLocation function(std::uint32_t vendor, std::uint32_t device, std::uint32_t cls) {
+  PciLocation p;
+  p.vendor_id = vendor;
+  p.device_id = device;
+  p.class_code = cls;
+  return p;
+}
+
+TEST(VendorTable, ShippedTableLoadsAndKnowsTheDomesticVendors) {
+  const auto& t = shipped_vendor_table();
+  ASSERT_TRUE(t) << t.error().message();
+  for (const char* id : {"nvidia", "amd", "intel", "huawei", "hygon", "cambricon", "kunlunxin",
+                         "moore-threads", "iluvatar", "enflame", "metax", "nec-ve", "habana"}) {
+    EXPECT_NE(t->find(id), nullptr) << id;
+  }
+  EXPECT_EQ(t->find("huawei")->visible_env, "ASCEND_RT_VISIBLE_DEVICES");
+  EXPECT_EQ(t->find("nec-ve")->visible_env, "VE_NODE_NUMBER");
+  EXPECT_FALSE(t->as_of().empty());
+}
+
+TEST(VendorTable, ClassifiesByClassThenVendor) {
+  const auto& t = shipped_vendor_table();
+  ASSERT_TRUE(t);
+  // A processing accelerator of a vendor the table does not list is still an accelerator.
+  EXPECT_EQ(t->compute_kind(function(0x1234, 0x0001, 0x120000)), "accelerator");
+  EXPECT_EQ(t->vendor_of(function(0x1234, 0x0001, 0x120000)), nullptr);
+  // An SDXI data mover (0x1201) moves data; it does not compute.
+  EXPECT_EQ(t->compute_kind(function(0x1234, 0x0001, 0x120100)), "");
+  // Display controllers count only for vendors with a row: BMC video does not.
+  EXPECT_EQ(t->compute_kind(function(0x1a03, 0x2000, 0x030000)), "");
+  EXPECT_EQ(t->compute_kind(function(0x10de, 0x20b2, 0x030200)), "gpu");
+  // Intel's id is shared: a co-processor is a Xeon Phi, a VGA function its GPU row.
+  EXPECT_EQ(t->vendor_of(function(0x8086, 0x2250, 0x0b4000))->id, "intel-phi");
+  EXPECT_EQ(t->compute_kind(function(0x8086, 0x2250, 0x0b4000)), "coprocessor");
+  EXPECT_EQ(t->vendor_of(function(0x8086, 0x0bd5, 0x038000))->id, "intel");
+  EXPECT_EQ(t->compute_kind(function(0x19e5, 0xd801, 0x120000)), "npu");
+  // Network adapters by class, with or without an interface.
+  EXPECT_EQ(t->network_class(function(0x15b3, 0x101b, 0x020700)), "InfiniBand controller");
+  EXPECT_EQ(t->network_class(function(0x15b3, 0x101b, 0x010000)), "");
+}
+
+TEST(VendorTable, BrokenRowsNameFileLineAndField) {
+  auto bad = VendorTable::parse(
+      "schema_version = 1\n"
+      "[[compute_class]]\nclass = 0x12\nkind = \"accelerator\"\nname = \"x\"\nsource = \"s\"\n"
+      "[[vendor]]\nid = \"v\"\nname = \"V\"\npci_vendor_ids = [0x1]\nkind = \"npu\"\n"
+      "depth = \"generic\"\nvisible_env = \"V_VISIBLE\"\nsource = [\"s\"]\n",
+      "site.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(bad.error().message().find("site.toml:7"), std::string::npos) << bad.error().message();
+  EXPECT_NE(bad.error().message().find("visible_by"), std::string::npos);
+
+  auto typo = VendorTable::parse(
+      "schema_version = 1\n[[compute_class]]\nclass = 0x12\nkind = \"a\"\nname = \"x\"\n"
+      "source = \"s\"\n[[vendor]]\nid = \"v\"\nname = \"V\"\npci_vendor_id = [1]\n",
+      "t.toml");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message().find("pci_vendor_ids"), std::string::npos)
+      << typo.error().message();
+
+  auto range = VendorTable::parse(
+      "schema_version = 1\n[[compute_class]]\nclass = 0x123456\nkind = \"a\"\nname = \"x\"\n"
+      "source = \"s\"\n",
+      "r.toml");
+  ASSERT_FALSE(range);
+  EXPECT_NE(range.error().message().find("r.toml:3"), std::string::npos) << range.error().message();
+}
+
+TEST(ArmCpuTable, NamesKnownAndUnknownParts) {
+  const auto& t = shipped_arm_cpu_table();
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_EQ(t->model(0x48, 0xd01), "HiSilicon Kunpeng 920 (TaiShan v110)");
+  EXPECT_EQ(t->implementer(0x41), "Arm");
+  EXPECT_EQ(t->model(0x48, 0xfff), "HiSilicon part 0xfff");
+  EXPECT_EQ(t->model(0x99, 0x001), "ARM implementer 0x99 part 0x001");
+  EXPECT_EQ(parse_midr_field("0x48"), 0x48u);
+  EXPECT_EQ(parse_midr_field(" 72 "), 72u);
+  EXPECT_EQ(parse_midr_field("0xzz"), std::nullopt);
+}
+
+TEST(ArmCpuTable, DuplicatePartIsRefused) {
+  auto dup = ArmCpuTable::parse(
+      "schema_version = 1\n[[implementer]]\nid = 0x41\nname = \"Arm\"\nsource = \"s\"\n"
+      "[[part]]\nimplementer = 0x41\npart = 0xd0c\nname = \"Neoverse N1\"\nsource = \"s\"\n"
+      "[[part]]\nimplementer = 0x41\npart = 0xd0c\nname = \"again\"\nsource = \"s\"\n",
+      "arm.toml");
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message().find("arm.toml:11"), std::string::npos) << dup.error().message();
+}
+
+TEST(CpuInfoParse, ArmCpuinfoWithOnlyMidrFieldsGetsAName) {
+  CpuInfo c = parse_cpuinfo(
+      "processor\t: 0\nBogoMIPS\t: 200.00\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+      "CPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\n"
+      "processor\t: 1\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n");
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_NE(c.model.find("Neoverse"), std::string::npos) << c.model;
+  EXPECT_EQ(c.vendor, "Arm");
+}
+
+class HeteroFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    inv_ = discover(HostFs(::aion::testing::hw_fixture_root("hetero")), {});
+  }
+  const Accelerator* at(const std::string& address) const {
+    for (const auto& a : inv_.accelerators)
+      if (a.pci.address == address) return &a;
+    return nullptr;
+  }
+  Inventory inv_;
+};
+
+TEST_F(HeteroFixture, EveryComputingFunctionIsAnAcceleratorOfItsKind) {
+  ASSERT_EQ(inv_.accelerators.size(), 7u);
+  const Accelerator* npu = at("0000:86:00.0");
+  ASSERT_NE(npu, nullptr);
+  EXPECT_EQ(npu->kind, "npu");
+  EXPECT_EQ(npu->vendor, "huawei");
+  EXPECT_EQ(npu->index, 2);
+  EXPECT_EQ(npu->device_nodes, std::vector<std::string>{"/dev/davinci2"});
+  EXPECT_EQ(npu->pci.link_width, 8);
+  EXPECT_EQ(npu->pci.max_link_width, 16);
+  EXPECT_EQ(npu->pci.link_speed, "16.0 GT/s PCIe");
+  const Accelerator* mlu = at("0000:84:00.0");
+  ASSERT_NE(mlu, nullptr);
+  EXPECT_EQ(mlu->kind, "mlu");
+  EXPECT_EQ(mlu->vendor_name, "Cambricon");
+  EXPECT_EQ(mlu->depth, "generic");
+  EXPECT_EQ(mlu->device_nodes, std::vector<std::string>{"/dev/cambricon_dev1"});
+}
+
+TEST_F(HeteroFixture, VectorEnginesAreReadFromTheVeDriver) {
+  const Accelerator* ve = at("0000:08:00.0");
+  ASSERT_NE(ve, nullptr);
+  EXPECT_EQ(ve->kind, "vector");
+  EXPECT_EQ(ve->vendor, "nec-ve");
+  EXPECT_EQ(ve->depth, "ve-sysfs");
+  EXPECT_EQ(ve->index, 1);
+  EXPECT_EQ(ve->cores, 8);
+  EXPECT_EQ(ve->memory_bytes, 48ull << 30);
+  EXPECT_EQ(ve->device_nodes, std::vector<std::string>{"/dev/veslot1"});
+}
+
+TEST_F(HeteroFixture, AnInfinibandAdapterWithoutInterfaceIsStillANic) {
+  auto it = std::find_if(inv_.nics.begin(), inv_.nics.end(),
+                         [](const Nic& n) { return n.pci.address == "0000:09:00.0"; });
+  ASSERT_NE(it, inv_.nics.end());
+  EXPECT_EQ(it->name, "0000:09:00.0");
+  EXPECT_EQ(it->state, "no interface");
+}
+
+}  // namespace
+}  // namespace aion::hw
