@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "aion/core/json.h"
+#include "aion/core/strings.h"
 #include "command.h"
 #include "daemon_client.h"
 #include "job_output.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct JobArgs {
   int gpus = 0;
+  std::string accel;  // "npu:2"
   double gpu_fraction = 0;
   std::string gpu_mem;
   std::string gpu_model;
@@ -31,6 +33,9 @@ struct JobArgs {
 
 void add_job_flags(Command cmd, JobArgs& a) {
   cmd.option("--gpus", a.gpus, "Whole GPUs, all given at once (gang), best connected set");
+  cmd.option("--accel", a.accel,
+             "KIND:N: N accelerators of another kind (npu, vector, mlu, ...; the KIND column "
+             "of `aion hw`), placed and isolated like GPUs");
   cmd.option("--gpu-fraction", a.gpu_fraction,
              "A share of one GPU, 0 < F < 1 (e.g. 0.25), shared with other jobs");
   cmd.option("--gpu-mem", a.gpu_mem,
@@ -58,6 +63,11 @@ Json job_body(const JobArgs& a, std::vector<std::string> command) {
     if (eq != std::string::npos && eq > 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   Json res = {{"gpus", a.gpus}, {"cpus", a.cpus}, {"gpu_model", a.gpu_model}};
+  if (!a.accel.empty()) {
+    auto colon = a.accel.find(':');
+    res["accel_kind"] = a.accel.substr(0, colon);
+    res["gpus"] = parse_int<int>(a.accel.substr(colon + 1)).value_or(0);
+  }
   if (a.gpu_fraction != 0) res["gpu_fraction"] = a.gpu_fraction;
   if (!a.gpu_mem.empty()) res["gpu_memory_bytes"] = a.gpu_mem;
   if (!a.mem.empty()) res["memory_bytes"] = a.mem;
@@ -91,7 +101,10 @@ std::string size_text(unsigned long long b) {
 std::string request_text(const Json& j) {
   const Json& r = j["spec"]["resources"];
   std::string s;
-  if (r.value("gpus", 0) > 0) s += std::to_string(r.value("gpus", 0)) + " GPU ";
+  if (r.value("gpus", 0) > 0) {
+    std::string kind = r.value("accel_kind", "");
+    s += std::to_string(r.value("gpus", 0)) + " " + (kind.empty() ? "GPU" : kind) + " ";
+  }
   if (r.value("gpu_fraction", 0.0) > 0) {
     char buf[24];
     std::snprintf(buf, sizeof buf, "%.2f GPU ", r.value("gpu_fraction", 0.0));
@@ -256,6 +269,17 @@ std::optional<Json> submit(Context& ctx, api::Client& client, const JobArgs& a,
     ctx.exit_code = kExitUsage;
     return std::nullopt;
   }
+  if (!a.accel.empty()) {
+    auto colon = a.accel.find(':');
+    auto n = colon == std::string::npos ? std::nullopt : parse_int<int>(a.accel.substr(colon + 1));
+    if (colon == 0 || !n || *n < 1 || a.gpus > 0 || a.gpu_fraction != 0) {
+      std::fprintf(stderr,
+                   "aion: --accel takes KIND:N with N >= 1 (e.g. --accel npu:2), and not with "
+                   "--gpus or --gpu-fraction\n");
+      ctx.exit_code = kExitUsage;
+      return std::nullopt;
+    }
+  }
   auto body = call(ctx, client, "POST", "/v1/jobs", job_body(a, command).dump());
   if (!body) return std::nullopt;
   return Json::parse(*body, nullptr, false);
@@ -308,7 +332,7 @@ void add_run_and_submit(Command& app, Context& ctx) {
       "run", "Run a job: queue it, stream its output, exit with its status (Ctrl-C cancels it)");
   add_job_flags(run, *run_args);
   run.footer(
-      "Usage: aion run [--gpus N | --gpu-fraction F --gpu-mem SIZE] [--cpus N] "
+      "Usage: aion run [--gpus N | --accel KIND:N | --gpu-fraction F --gpu-mem SIZE] [--cpus N] "
       "[--mem SIZE] [...] -- CMD ARGS\nExit status: the job's; 128+N when killed by "
       "signal N; 1 when it could not start, was cancelled or lost.");
   run.action([&ctx, run_args, run] {

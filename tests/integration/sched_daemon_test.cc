@@ -461,6 +461,32 @@ TEST_F(SchedDaemonTest, AJobWhoseShimNeverStartedWhenAiondDiedIsRequeuedAndRunsO
       << h_.log();
 }
 
+// `aion run --accel KIND:N` on the generated node with NPUs, vector engines and MLUs: the job
+// gets two NPUs from under one PCIe switch and sees them in Ascend's variable, while a job
+// asking for GPUs is refused with what the node has. No cgroups needed, so any user runs it.
+TEST(AccelJobTest, ANpuJobGetsTwoNpusUnderOneSwitchAndTheirVariable) {
+  DaemonHarness h;
+  h.set_env("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+  h.write_config("[sched]\ncgroups = false\nkill_grace_s = 1\n");
+  auto st = h.start({"--host-root", fixture_path("hw/hetero/root").string()});
+  ASSERT_TRUE(st) << st.error().message() << h.log();
+  auto aion = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {DaemonHarness::aion_path(), "--socket", h.socket().string()});
+    return run_program(args);
+  };
+  Exit npu = aion({"run", "--accel", "npu:2", "--", "sh", "-c",
+                   "echo npus=$ASCEND_RT_VISIBLE_DEVICES mlu=[$MLU_VISIBLE_DEVICES] "
+                   "gpus=$AION_GPUS"});
+  EXPECT_EQ(npu.code, 0) << npu.out << h.log();
+  EXPECT_NE(npu.out.find("npus=0,1 mlu=[] gpus=0000:03:00.0,0000:04:00.0"), std::string::npos)
+      << npu.out;
+  Exit gpus = aion({"run", "--gpus", "1", "--", "true"});
+  EXPECT_NE(gpus.code, 0);
+  EXPECT_NE(gpus.out.find("--accel KIND:N"), std::string::npos) << gpus.out;
+  Exit bad = aion({"run", "--accel", "npu", "--", "true"});
+  EXPECT_EQ(bad.code, 2) << bad.out;
+}
+
 // GPU shares on NVIDIA GPUs: aiond reads per-process GPU memory through NVML (the fake
 // library, on the generated DGX A100-like machine) and stops a job that uses more than its
 // share. No cgroups needed, so this runs as any user.

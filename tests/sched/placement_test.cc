@@ -386,6 +386,55 @@ TEST(PlacementTest, TwoSocketPcieBoardKeepsAPairOnOneSocket) {
   EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{1}));
 }
 
+TEST(PlacementTest, TwoNpusComeFromUnderOneSwitchOnAMixedNode) {
+  // hetero (expected_topo.json): NPU0/NPU1 (model 0, 1) under one switch on socket 0, NPU2
+  // (model 6) alone on socket 1; VEs at 2, 3; MLUs at 4, 5. Two NPUs: {0,1} at PIX beats any
+  // pair with 6 (SYS).
+  NodeModel m = model_named("hetero");
+  ASSERT_EQ(m.gpus.size(), 7u);
+  NodeState st(m);
+  auto r = place(m, st, {.gpus = 2, .accel_kind = "npu", .cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{0, 1})) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{0}));
+  // With NPU1 taken, the best pair left crosses sockets: NPU0 and NPU2.
+  st.add(whole({1}));
+  r = place(m, st, {.gpus = 2, .accel_kind = "npu", .cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{0, 6})) << describe(r);
+  // Vector engines and MLUs are only given to jobs that ask for them.
+  r = place(m, NodeState(m), {.gpus = 2, .accel_kind = "vector", .cpus = 1});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{2, 3}));
+}
+
+TEST(PlacementTest, GpusOnANodeOfOtherKindsIsRefusedSayingWhatItHas) {
+  NodeModel m = model_named("hetero");
+  auto st = check_request(m, {.gpus = 1, .cpus = 1});
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("--accel"), std::string::npos) << st.error().message();
+  EXPECT_NE(st.error().message().find("(npu)"), std::string::npos) << st.error().message();
+  auto three = check_request(m, {.gpus = 3, .accel_kind = "mlu", .cpus = 1});
+  ASSERT_FALSE(three);
+  EXPECT_NE(three.error().message().find("3 MLUs"), std::string::npos) << three.error().message();
+  // On a node of one kind, --gpus takes that kind (an Ascend node's NPUs).
+  EXPECT_TRUE(check_request(model_named("ascend910"), {.gpus = 2, .cpus = 1}));
+}
+
+TEST(PlacementTest, HybridCpuJobsGetPerformanceCoresFirst) {
+  hw::Inventory inv;
+  inv.cpu.threads = 8;
+  inv.memory.total_bytes = 16 * kGiB;
+  inv.numa_nodes.push_back({.id = 0, .cpus = "0-7", .memory_bytes = 16 * kGiB});
+  // CPUs 4-7 are the performance kind (rank 1), 0-3 efficiency (rank 0).
+  inv.cpu.kinds = {{.name = "efficiency", .cpus = "0-3", .efficiency = 0},
+                   {.name = "performance", .cpus = "4-7", .efficiency = 1}};
+  NodeModel m = make_node_model(inv);
+  auto r = place(m, NodeState(m), {.cpus = 3});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.cpus, (std::vector<int>{4, 5, 6}));
+}
+
 TEST(PlacementTest, WorkstationTwoGpuJobTakesBothThroughTheHostBridge) {
   NodeModel m = model_named("workstation");
   NodeState st(m);

@@ -128,6 +128,8 @@ Result<std::vector<GresDevice>> gres_devices(const hw::Inventory& inventory, con
   bool any_link = false;
   for (const auto& a : accs) {
     GresDevice d;
+    // One GRES name per kind of accelerator: gpu, npu, vector, ... (jobs ask --gres=npu:2).
+    d.name = a.kind.empty() ? "gpu" : a.kind;
     d.gpu = a.index;
     d.type = gpu_type(a.model);
     d.file = device_file(a, options.dev_dir);
@@ -162,7 +164,9 @@ Result<std::vector<GresDevice>> gres_devices(const hw::Inventory& inventory, con
     // Every core is the same as none: leave Cores= out rather than pin to all of them.
     if (static_cast<int>(core_set.size()) < cores.cores)
       d.cores.assign(core_set.begin(), core_set.end());
+    // Links= lists the devices of the same GRES name only, in file order.
     for (const auto& b : accs) {
+      if (b.kind != a.kind) continue;
       const int n = &a == &b ? -1 : link_count(a, b);
       any_link = any_link || n > 0;
       d.links.push_back(n);
@@ -299,12 +303,13 @@ Result<GresLine> read_gres_fields(const std::string& line, std::string where) {
   return g;
 }
 
-// The GPUs one Name=gpu line gives this node: one per File= entry, else Count= of them, each
-// with the line's Type=, Cores= and Links=.
+// The devices one Name=gpu (npu, vector, ...) line gives this node: one per File= entry, else
+// Count= of them, each with the line's Type=, Cores= and Links=.
 Status add_gres_devices(GresLine& g, int line_no, std::vector<GresDevice>& out) {
   auto& fields = g.fields;
   auto& spelled = g.spelled;
   GresDevice base;
+  base.name = fields["name"];
   base.line = line_no;
   base.type = fields.contains("type") ? fields["type"] : "";
   if (fields.contains("cores")) {
@@ -363,7 +368,8 @@ Result<std::vector<GresDevice>> parse_gres_conf(std::string_view text, const std
       if (!nodes) return g->bad(g->spelled["nodename"], nodes.error().message());
       if (std::find(nodes->begin(), nodes->end(), node_name) == nodes->end()) continue;
     }
-    if (g->fields["name"] != "gpu") continue;
+    // Slurm's sharing GRES (MPS, shards) count slices of GPUs, not devices.
+    if (g->fields["name"] == "mps" || g->fields["name"] == "shard") continue;
     if (auto st = add_gres_devices(*g, line_no, out); !st) return std::unexpected(st.error());
   }
   return out;

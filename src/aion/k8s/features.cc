@@ -133,6 +133,17 @@ std::vector<Feature> node_features(const hw::Inventory& inv) {
   add("gpu.driver", !rep->driver_version.empty() ? rep->driver_version : rep->pci.driver);
   out.push_back(
       {std::string(kPrefix) + "gpu.nvlink-island-size", std::to_string(nvlink_island_size(inv))});
+  // Every kind of accelerator on its own (accel.npu.count=8, accel.vector.model=...), so a
+  // pod can select nodes by the kind it runs on, whatever else the node has.
+  std::map<std::string, std::vector<hw::Accelerator>> by_kind;
+  for (const auto& a : accs) by_kind[a.kind.empty() ? "gpu" : a.kind].push_back(a);
+  for (const auto& [kind, list] : by_kind) {
+    out.push_back({std::string(kPrefix) + "accel." + kind + ".count", std::to_string(list.size())});
+    add("accel." + kind + ".vendor",
+        most_common(list, [](const hw::Accelerator& a) { return a.vendor; }));
+    add("accel." + kind + ".model",
+        most_common(list, [](const hw::Accelerator& a) { return a.model; }));
+  }
   return out;
 }
 

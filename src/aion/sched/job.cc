@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -165,6 +166,7 @@ Json to_json(const JobSpec& s) {
             {"gpu_fraction", s.resources.gpu_fraction},
             {"gpu_memory_bytes", s.resources.gpu_memory_bytes},
             {"gpu_model", s.resources.gpu_model},
+            {"accel_kind", s.resources.accel_kind},
             {"cpus", s.resources.cpus},
             {"memory_bytes", s.resources.memory_bytes}};
   return {{"name", s.name}, {"command", s.command},   {"env", s.env},     {"cwd", s.cwd},
@@ -173,6 +175,13 @@ Json to_json(const JobSpec& s) {
 }
 
 namespace {
+
+// A kind of accelerator ("npu"): short, lowercase letters and digits; "" is the node's default.
+bool valid_kind(std::string_view k) {
+  return k.size() <= 32 && std::all_of(k.begin(), k.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+         });
+}
 
 std::unexpected<Error> field_error(const std::string& key, const std::string& expected) {
   return fail(ErrorCode::kInvalidArgument, "job field '" + key + "' must be " + expected);
@@ -211,6 +220,42 @@ Status read_string(const Json& j, const char* key, std::string& out) {
   if (!j.contains(key)) return {};
   if (!j[key].is_string()) return field_error(key, "a string");
   out = j[key].get<std::string>();
+  return {};
+}
+
+// The "resources" object of a job: what placement is asked for.
+Status read_resources(const Json& r, Request& q) {
+  if (!r.is_object()) return field_error("resources", "an object");
+  const std::string p = "resources.";
+  if (auto st = read_int(r, "gpus", q.gpus, 0, 4096, p); !st) return std::unexpected(st.error());
+  if (auto st = read_int(r, "cpus", q.cpus, 1, 1 << 20, p); !st) {
+    return std::unexpected(st.error());
+  }
+  if (r.contains("gpu_fraction")) {
+    const Json& f = r["gpu_fraction"];
+    if (!f.is_number() || f.get<double>() < 0 || f.get<double>() >= 1) {
+      return field_error("resources.gpu_fraction",
+                         "a number from 0 to below 1 (0.25 = a quarter of a GPU)");
+    }
+    q.gpu_fraction = f.get<double>();
+  }
+  if (auto st = read_size(r, "gpu_memory_bytes", q.gpu_memory_bytes, p); !st) {
+    return std::unexpected(st.error());
+  }
+  if (auto st = read_size(r, "memory_bytes", q.memory_bytes, p); !st) {
+    return std::unexpected(st.error());
+  }
+  if (r.contains("gpu_model")) {
+    if (!r["gpu_model"].is_string()) return field_error("resources.gpu_model", "a string");
+    q.gpu_model = r["gpu_model"].get<std::string>();
+  }
+  if (r.contains("accel_kind")) {
+    const Json& k = r["accel_kind"];
+    if (!k.is_string() || !valid_kind(k.get<std::string>()))
+      return field_error("resources.accel_kind",
+                         "a kind of accelerator in lowercase letters (\"npu\", \"vector\")");
+    q.accel_kind = k.get<std::string>();
+  }
   return {};
 }
 
@@ -261,32 +306,8 @@ Result<JobSpec> spec_from_json(const Json& j) {
     s.requeue = j["requeue"].get<bool>();
   }
   if (j.contains("resources")) {
-    const Json& r = j["resources"];
-    if (!r.is_object()) return field_error("resources", "an object");
-    const std::string p = "resources.";
-    Request& q = s.resources;
-    if (auto st = read_int(r, "gpus", q.gpus, 0, 4096, p); !st) return std::unexpected(st.error());
-    if (auto st = read_int(r, "cpus", q.cpus, 1, 1 << 20, p); !st) {
+    if (auto st = read_resources(j["resources"], s.resources); !st)
       return std::unexpected(st.error());
-    }
-    if (r.contains("gpu_fraction")) {
-      const Json& f = r["gpu_fraction"];
-      if (!f.is_number() || f.get<double>() < 0 || f.get<double>() >= 1) {
-        return field_error("resources.gpu_fraction",
-                           "a number from 0 to below 1 (0.25 = a quarter of a GPU)");
-      }
-      q.gpu_fraction = f.get<double>();
-    }
-    if (auto st = read_size(r, "gpu_memory_bytes", q.gpu_memory_bytes, p); !st) {
-      return std::unexpected(st.error());
-    }
-    if (auto st = read_size(r, "memory_bytes", q.memory_bytes, p); !st) {
-      return std::unexpected(st.error());
-    }
-    if (r.contains("gpu_model")) {
-      if (!r["gpu_model"].is_string()) return field_error("resources.gpu_model", "a string");
-      q.gpu_model = r["gpu_model"].get<std::string>();
-    }
   }
   return s;
 }

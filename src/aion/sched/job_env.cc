@@ -1,6 +1,7 @@
 #include "aion/sched/job_env.h"
 
 #include "aion/core/strings.h"
+#include "aion/hw/vendors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,12 @@ void add_visible_devices(std::map<std::string, std::string>& env, const NodeMode
     } else if (vendor == "huawei") {
       env["ASCEND_VISIBLE_DEVICES"] = indices(gs);
       env["ASCEND_RT_VISIBLE_DEVICES"] = indices(gs);
+    } else if (const auto& table = hw::shipped_vendor_table()) {
+      // Every other vendor: the variable its row names, when it takes device indices
+      // (a variable of module ids or UUIDs is not guessed at).
+      const hw::VendorInfo* row = table->find(vendor);
+      if (row && !row->visible_env.empty() && row->visible_by == "index")
+        env[row->visible_env] = indices(gs);
     }
   }
 }

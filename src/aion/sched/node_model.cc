@@ -59,6 +59,7 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
   for (const auto& a : inv.accelerators) {
     m.gpus.push_back({.pci_address = a.pci.address,
                       .vendor = a.vendor,
+                      .kind = a.kind,
                       .model = a.model,
                       .vendor_index = a.index,
                       .uuid = a.uuid,
@@ -67,6 +68,11 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
                       .simulated = a.simulated,
                       .usable = a.state == "ok"});
   }
+  bool has_gpu =
+      std::any_of(m.gpus.begin(), m.gpus.end(), [](const GpuSlot& g) { return g.kind == "gpu"; });
+  bool one_kind = std::all_of(m.gpus.begin(), m.gpus.end(),
+                              [&](const GpuSlot& g) { return g.kind == m.gpus.front().kind; });
+  for (auto& g : m.gpus) g.default_kind = has_gpu ? g.kind == "gpu" : one_kind;
   // The topology lists the accelerators first, in inventory order, then the NICs.
   std::size_t n = m.gpus.size();
   hw::Topology topo = hw::build_topology(inv);
@@ -99,6 +105,12 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
   }
   for (const auto& nn : m.numa) {
     if (!nn.cpus.empty()) m.cpu_count = std::max(m.cpu_count, nn.cpus.back() + 1);
+  }
+  for (const auto& kind : inv.cpu.kinds) {
+    for (int c : parse_cpulist(kind.cpus)) {
+      if (c >= static_cast<int>(m.cpu_rank.size())) m.cpu_rank.resize(c + 1, 0);
+      m.cpu_rank[static_cast<std::size_t>(c)] = kind.efficiency;
+    }
   }
   std::uint64_t total = inv.memory.total_bytes;
   m.memory_bytes =

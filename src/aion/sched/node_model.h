@@ -17,7 +17,11 @@ namespace aion::sched {
 // One accelerator as placement sees it.
 struct GpuSlot {
   std::string pci_address;
-  std::string vendor;  // "nvidia", "amd", "intel", "huawei", "other"
+  std::string vendor;        // the vendor key of data/hw/accelerators.toml, or "generic"
+  std::string kind = "gpu";  // "gpu", "npu", "vector", ...
+  // True for the kind a request without one gets: "gpu" when the node has GPUs, else the
+  // node's only kind (an Ascend node's NPUs); on a node of several kinds without GPUs, none.
+  bool default_kind = true;
   std::string model;
   int vendor_index = 0;  // index within its vendor: what CUDA_VISIBLE_DEVICES etc. take
   std::string uuid;
@@ -40,8 +44,11 @@ struct NodeModel {
   std::vector<std::vector<hw::LinkLevel>> links;
   // nvlink[i][j]: NVLink/XGMI link count between them (0 when not linked directly).
   std::vector<std::vector<int>> link_count;
-  std::vector<NumaInfo> numa;      // at least one node (a machine without NUMA gets node 0)
-  int cpu_count = 0;               // logical CPUs (the highest id + 1 over all nodes)
+  std::vector<NumaInfo> numa;  // at least one node (a machine without NUMA gets node 0)
+  int cpu_count = 0;           // logical CPUs (the highest id + 1 over all nodes)
+  // Per CPU id: the kind of core it is on a hybrid CPU, higher is faster (hw CpuKind
+  // efficiency rank); empty when all cores are alike.
+  std::vector<int> cpu_rank;
   std::uint64_t memory_bytes = 0;  // allocatable memory (see `reserved_memory_bytes`)
 };
 

@@ -103,18 +103,21 @@ Status check_request(const NodeModel& model, const Request& r) {
                    gib(model.memory_bytes) + " allocatable");
   if (r.gpus == 0 && !share) return {};
 
-  std::string asks = share ? "asks for a " + fraction_text(r.gpu_fraction) + " GPU share"
-                           : "asks for " + plural(r.gpus, "GPU", "GPUs");
-  if (model.gpus.empty()) return invalid(asks + "; this node has no GPU");
+  const std::string unit = r.accel_kind.empty() ? "GPU" : hw::device_label(r.accel_kind);
+  std::string asks = share ? "asks for a " + fraction_text(r.gpu_fraction) + " " + unit + " share"
+                           : "asks for " + plural(r.gpus, unit, unit + "s");
+  if (model.gpus.empty())
+    return invalid(asks + "; this node has no " + (r.accel_kind.empty() ? "GPU" : "accelerator"));
   int matching = 0, usable = 0;
   std::uint64_t largest = 0;
   bool unknown_memory = false;
   std::vector<std::pair<std::string, int>> models;  // in order of appearance
   for (const auto& g : model.gpus) {
-    auto it =
-        std::find_if(models.begin(), models.end(), [&](auto& p) { return p.first == g.model; });
+    std::string name = (g.model.empty() ? "unknown model" : g.model) +
+                       (g.kind == "gpu" ? "" : " (" + g.kind + ")");
+    auto it = std::find_if(models.begin(), models.end(), [&](auto& p) { return p.first == name; });
     if (it == models.end())
-      models.emplace_back(g.model, 1);
+      models.emplace_back(name, 1);
     else
       ++it->second;
     if (!model_matches(g, r)) continue;
@@ -128,9 +131,13 @@ Status check_request(const NodeModel& model, const Request& r) {
     std::string have;
     for (const auto& [name, count] : models) {
       if (!have.empty()) have += ", ";
-      have += (name.empty() ? "unknown model" : name) + " x" + std::to_string(count);
+      have += name + " x" + std::to_string(count);
     }
-    return invalid("no GPU matches model '" + r.gpu_model + "' (the node has: " + have + ")");
+    if (r.gpu_model.empty())
+      return invalid(asks + "; this node has none (it has: " + have +
+                     "; ask for another kind with --accel KIND:N)");
+    return invalid("no " + unit + " matches model '" + r.gpu_model + "' (the node has: " + have +
+                   ")");
   }
   std::string which = r.gpu_model.empty() ? "" : " matching '" + r.gpu_model + "'";
   std::string broken = usable < matching

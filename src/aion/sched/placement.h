@@ -41,8 +41,11 @@ struct Request {
   double gpu_fraction = 0;             // a share of one GPU, in (0, 1); 0 = none
   std::uint64_t gpu_memory_bytes = 0;  // GPU memory of a share (0: fraction x GPU memory)
   std::string gpu_model;               // case-insensitive substring of the model; "" = any
-  int cpus = 1;                        // logical CPUs, >= 1
-  std::uint64_t memory_bytes = 0;      // host memory limit; 0 = none reserved
+  // The kind of accelerator ("gpu", "npu", "vector", ...); "" = the node's default kind
+  // (GpuSlot::default_kind), which is what `--gpus` asks for.
+  std::string accel_kind;
+  int cpus = 1;                    // logical CPUs, >= 1
+  std::uint64_t memory_bytes = 0;  // host memory limit; 0 = none reserved
 };
 
 struct Candidate {

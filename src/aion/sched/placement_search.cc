@@ -41,7 +41,8 @@ std::vector<int> gpu_nodes(const Search& ctx, const std::vector<int>& gpus) {
 }  // namespace
 
 bool model_matches(const GpuSlot& g, const Request& r) {
-  return contains_nocase(g.model, r.gpu_model);
+  bool kind = r.accel_kind.empty() ? g.default_kind : g.kind == r.accel_kind;
+  return kind && contains_nocase(g.model, r.gpu_model);
 }
 
 Search::Search(const NodeModel& m, const NodeState& s, const Request& r) : m_(m), s_(s) {
@@ -126,28 +127,32 @@ void allocate_cpus(const NodeModel& m, const NodeState& s, const Search& ctx,
   };
   std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return rank(x) < rank(y); });
   // One step is all the first nodes together, then every other node on its own. Within a
-  // step: (load, position of the CPU within its node, node, cpu), which interleaves nodes.
-  std::vector<std::tuple<int, int, int, int>> pool;
-  std::vector<std::pair<int, int>> node_cpus;  // (load, cpu) of one node
+  // step: (load, kind of core, position of the CPU within its node, node, cpu), which
+  // interleaves nodes and takes performance cores of a hybrid CPU before efficiency ones.
+  auto slower = [&](int c) {
+    return c < static_cast<int>(m.cpu_rank.size()) ? -m.cpu_rank[static_cast<std::size_t>(c)] : 0;
+  };
+  std::vector<std::tuple<int, int, int, int, int>> pool;
+  std::vector<std::tuple<int, int, int>> node_cpus;  // (load, kind, cpu) of one node
   std::size_t i = 0;
   while (i < order.size() && static_cast<int>(a.cpus.size()) < want) {
     pool.clear();
     do {
       node_cpus.clear();
       for (int c : m.numa[order[i]].cpus) {
-        if (ctx.cpu_free(c)) node_cpus.emplace_back(s.cpu_load(c), c);
+        if (ctx.cpu_free(c)) node_cpus.emplace_back(s.cpu_load(c), slower(c), c);
       }
       std::sort(node_cpus.begin(), node_cpus.end());
       for (std::size_t p = 0; p < node_cpus.size(); ++p) {
-        pool.emplace_back(node_cpus[p].first, static_cast<int>(p), static_cast<int>(i),
-                          node_cpus[p].second);
+        const auto& [load, kind, cpu] = node_cpus[p];
+        pool.emplace_back(load, kind, static_cast<int>(p), static_cast<int>(i), cpu);
       }
       ++i;
     } while (i < order.size() && first_pos(order[i - 1]) >= 0 && first_pos(order[i]) >= 0);
     std::sort(pool.begin(), pool.end());
     for (const auto& entry : pool) {
       if (static_cast<int>(a.cpus.size()) == want) break;
-      a.cpus.push_back(std::get<3>(entry));
+      a.cpus.push_back(std::get<4>(entry));
     }
   }
   std::sort(a.cpus.begin(), a.cpus.end());

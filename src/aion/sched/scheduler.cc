@@ -104,7 +104,8 @@ double queue_weight(const PolicyConfig& c, const std::string& q) {
 // Two requests that place identically (same shape): a failure for one is a failure for the
 // other while the node state has not changed.
 auto shape(const Request& r) {
-  return std::tie(r.gpus, r.gpu_fraction, r.gpu_memory_bytes, r.gpu_model, r.cpus, r.memory_bytes);
+  return std::tie(r.gpus, r.gpu_fraction, r.gpu_memory_bytes, r.gpu_model, r.accel_kind, r.cpus,
+                  r.memory_bytes);
 }
 
 }  // namespace
