@@ -187,7 +187,7 @@ TEST(MaskSetTest, MalformedFileIsRejectedNamingFileAndKey) {
       "schema_version = 1\n[[mask]]\nname = \"broken\"\nregex = '(unclosed'\ntoken = \"<X>\"\n",
       "masks-bad.toml");
   ASSERT_FALSE(bad_regex);
-  EXPECT_EQ(bad_regex.error().code(), ErrorCode::kConfig);
+  EXPECT_EQ(bad_regex.error().code(), ErrorCode::kCorrupt);
   EXPECT_NE(bad_regex.error().message().find("masks-bad.toml"), std::string::npos);
   EXPECT_NE(bad_regex.error().message().find("regex"), std::string::npos);
   EXPECT_NE(bad_regex.error().message().find("broken"), std::string::npos);

@@ -236,7 +236,10 @@ TEST_F(LogServiceTest, BadMasksFileStopsStart) {
   LogService svc(options_, HostFs(root_), nullptr);
   auto st = svc.start();
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code(), ErrorCode::kConfig);
+  // A masks file that does not load is a broken data file (kCorrupt, exit 1), as every data
+  // file is; the message names the file and the mask.
+  EXPECT_EQ(st.error().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(st.error().message().find("masks.toml"), std::string::npos) << st.error().message();
 }
 
 }  // namespace

@@ -202,6 +202,8 @@ TEST(DetectorFiles, BadRegexFailsWithFileLineAndField) {
       "regex = '(unclosed'\nsource = \"s\"\n",
       "site.toml");
   ASSERT_FALSE(r.has_value());
+  // A broken data file is broken data (exit 1), not a usage error (exit 2).
+  EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
   EXPECT_NE(r.error().message().find("site.toml:8: detector 'broken': regex: RE2 rejects it"),
             std::string::npos)
       << r.error().message();

@@ -30,7 +30,7 @@ Result<std::unique_ptr<Matcher>> Matcher::build(const Catalog& catalog) {
     for (const auto& p : s.patterns) {
       std::string err;
       if (m->impl_->set->Add(p, &err) < 0) {
-        return fail(ErrorCode::kConfig, s.file + ": " + s.id + ": bad pattern: " + err);
+        return fail(ErrorCode::kCorrupt, s.file + ": " + s.id + ": bad pattern: " + err);
       }
       m->impl_->regexes.push_back(std::make_unique<RE2>(p, opts));
       m->impl_->owner.push_back(&s);

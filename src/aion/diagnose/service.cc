@@ -63,8 +63,8 @@ Result<std::unique_ptr<Knowledge>> load_knowledge(const DiagnoseOptions& o) {
     bool found = false;
     for (const auto& p : k->playbooks) found = found || p.id == s.playbook;
     if (!found) {
-      return fail(ErrorCode::kConfig, s.file + ": " + s.id + ": playbook '" + s.playbook +
-                                          "' is not in " + o.playbooks_dir.string());
+      return fail(ErrorCode::kCorrupt, s.file + ": " + s.id + ": playbook '" + s.playbook +
+                                           "' is not in " + o.playbooks_dir.string());
     }
   }
   for (const auto& a : o.automatic_playbooks) {

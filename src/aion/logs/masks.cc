@@ -529,17 +529,17 @@ Result<MaskSet> MaskSet::from_rules(std::vector<MaskRule> rules, std::string_vie
     for (auto [key, value] :
          {std::pair{"name", &r.name}, {"regex", &r.regex}, {"token", &r.token}}) {
       if (value->empty())
-        return fail(ErrorCode::kConfig, where + ": " + key + ": must not be empty");
+        return fail(ErrorCode::kCorrupt, where + ": " + key + ": must not be empty");
     }
     RE2::Options opt;
     opt.set_encoding(RE2::Options::EncodingLatin1);
     opt.set_log_errors(false);
     auto re = std::make_shared<const RE2>(r.regex, opt);
     if (!re->ok()) {
-      return fail(ErrorCode::kConfig, where + ": regex: " + re->error() + " in '" + r.regex + "'");
+      return fail(ErrorCode::kCorrupt, where + ": regex: " + re->error() + " in '" + r.regex + "'");
     }
     if (RE2::FullMatch("", *re)) {
-      return fail(ErrorCode::kConfig,
+      return fail(ErrorCode::kCorrupt,
                   where + ": regex: matches the empty string, so it would mask nothing useful");
     }
     int scanner = kRe2;
@@ -585,9 +585,10 @@ Status MaskSet::check_scanner(const MaskRule& rule, std::shared_ptr<const re2::R
 
 Result<MaskSet> MaskSet::parse(std::string_view toml_text, std::string source) {
   auto cfg = Config::parse(toml_text, source, masks_schema());
-  if (!cfg) return std::unexpected(cfg.error());
+  // A shipped data file that does not fit its schema is broken data, not a usage error.
+  if (!cfg) return fail(ErrorCode::kCorrupt, cfg.error().message());
   if (!cfg->is_set("schema_version")) {
-    return fail(ErrorCode::kConfig, source + ": schema_version: missing (expected 1)");
+    return fail(ErrorCode::kCorrupt, source + ": schema_version: missing (expected 1)");
   }
   std::vector<MaskRule> rules;
   for (const Config& t : cfg->get_tables("mask")) {
@@ -600,7 +601,7 @@ Result<MaskSet> MaskSet::parse(std::string_view toml_text, std::string source) {
 Result<MaskSet> MaskSet::load(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) {
-    return fail(ErrorCode::kConfig, file.string() + ": cannot read the masks file");
+    return fail(ErrorCode::kNotFound, file.string() + ": cannot read the masks file");
   }
   std::stringstream ss;
   ss << in.rdbuf();

@@ -84,10 +84,11 @@ std::optional<Category> category_from(std::string_view name) {
 
 Result<DetectorSet> DetectorSet::parse(std::string_view text, const std::string& file) {
   auto cfg = Config::parse(text, file, file_schema());
-  if (!cfg) return std::unexpected(cfg.error());
+  // A shipped data file that does not fit its schema is broken data, not a usage error.
+  if (!cfg) return fail(ErrorCode::kCorrupt, cfg.error().message());
   if (!cfg->is_set("schema_version")) {
-    return fail(ErrorCode::kConfig, file + ": schema_version: missing (add schema_version = " +
-                                        std::to_string(kDetectorSchemaVersion) + " at the top)");
+    return fail(ErrorCode::kCorrupt, file + ": schema_version: missing (add schema_version = " +
+                                         std::to_string(kDetectorSchemaVersion) + " at the top)");
   }
   const std::vector<int> lines = header_lines(text, "[[detector]]");
   DetectorSet set;
@@ -97,8 +98,8 @@ Result<DetectorSet> DetectorSet::parse(std::string_view text, const std::string&
     const std::string where =
         file + ":" + (i < lines.size() ? std::to_string(lines[i]) : std::string("?"));
     auto bad = [&](std::string_view field, const std::string& why) {
-      return fail(ErrorCode::kConfig, where + ": detector '" + t.get_string("id") +
-                                          "': " + std::string(field) + ": " + why);
+      return fail(ErrorCode::kCorrupt, where + ": detector '" + t.get_string("id") +
+                                           "': " + std::string(field) + ": " + why);
     };
     Detector d;
     d.id = t.get_string("id");
@@ -150,7 +151,7 @@ Result<DetectorSet> DetectorSet::parse(std::string_view text, const std::string&
   for (std::size_t i = 0; i < lists.size(); ++i) {
     const Config& t = lists[i];
     if (t.get_string("name").empty() || t.get_string("source").empty()) {
-      return fail(ErrorCode::kConfig,
+      return fail(ErrorCode::kCorrupt,
                   file + ":" + (i < list_lines.size() ? std::to_string(list_lines[i]) : "?") +
                       ": list: 'name' and 'source' are required");
     }
@@ -164,9 +165,9 @@ Status DetectorSet::merge(DetectorSet other) {
   for (auto& d : other.detectors_) {
     for (const Detector& o : detectors_) {
       if (o.id == d.id) {
-        return fail(ErrorCode::kConfig, d.file + ": detector '" + d.id +
-                                            "': id: duplicate (first at " + o.file +
-                                            "); give the site detector another id");
+        return fail(ErrorCode::kCorrupt, d.file + ": detector '" + d.id +
+                                             "': id: duplicate (first at " + o.file +
+                                             "); give the site detector another id");
       }
     }
     detectors_.push_back(std::move(d));
@@ -208,8 +209,8 @@ Result<DetectorSet> DetectorSet::load_dir(const std::filesystem::path& dir,
     }
   }
   if (all.detectors_.empty()) {
-    return fail(ErrorCode::kConfig, "no privacy detectors in " + dir.string() +
-                                        " (no *.toml files with [[detector]] entries)");
+    return fail(ErrorCode::kNotFound, "no privacy detectors in " + dir.string() +
+                                          " (no *.toml files with [[detector]] entries)");
   }
   return all;
 }

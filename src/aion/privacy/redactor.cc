@@ -203,7 +203,7 @@ Result<Redactor> Redactor::create(DetectorSet detectors, Policy policy,
     const Detector& d = impl->all[i];
     auto re = std::make_unique<RE2>(d.regex, re_options());
     if (!re->ok()) {
-      return fail(ErrorCode::kConfig,
+      return fail(ErrorCode::kCorrupt,
                   d.file + ": detector '" + d.id + "': regex: RE2 rejects it: " + re->error());
     }
     impl->compiled.push_back(std::move(re));
