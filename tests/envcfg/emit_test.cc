@@ -11,7 +11,7 @@ namespace {
 using testing::kb;
 using testing::machine;
 
-Plan plan_for(const std::string& m, const std::string& req, const std::string& variant = "") {
+Plan emit_plan(const std::string& m, const std::string& req, const std::string& variant = "") {
   auto p = make_plan(kb(), machine(m), {req, "", variant});
   EXPECT_TRUE(p) << (p ? "" : p.error().message());
   return p ? *p : Plan{};
@@ -29,7 +29,7 @@ bool has_line(const std::string& text, const std::string& line) {
 }
 
 TEST(EnvEmitTest, DockerfileStartsFromThePlannedImageAndPinsTheWheelIndex) {
-  Plan p = plan_for("dgx-a100", "pytorch");
+  Plan p = emit_plan("dgx-a100", "pytorch");
   std::string d = only(p, EmitFormat::kDockerfile);
   EXPECT_TRUE(has_line(d, "FROM " + p.image)) << d;
   EXPECT_TRUE(has_line(d,
@@ -42,7 +42,7 @@ TEST(EnvEmitTest, DockerfileStartsFromThePlannedImageAndPinsTheWheelIndex) {
 }
 
 TEST(EnvEmitTest, ForwardCompatPlanInstallsTheCompatPackage) {
-  Plan p = plan_for("h100-driver515", "torch==2.5.1", "cu121");
+  Plan p = emit_plan("h100-driver515", "torch==2.5.1", "cu121");
   std::string d = only(p, EmitFormat::kDockerfile);
   EXPECT_NE(d.find("apt-get install -y --no-install-recommends cuda-compat-12-1"),
             std::string::npos)
@@ -51,7 +51,7 @@ TEST(EnvEmitTest, ForwardCompatPlanInstallsTheCompatPackage) {
 }
 
 TEST(EnvEmitTest, OldDriverPlanSwitchesOffTheImageDriverCheckAndUsesUv) {
-  Plan p = plan_for("pascal-driver460", "pytorch");
+  Plan p = emit_plan("pascal-driver460", "pytorch");
   std::string d = only(p, EmitFormat::kDockerfile);
   EXPECT_TRUE(has_line(d, "ENV NVIDIA_DISABLE_REQUIRE=1")) << d;
   EXPECT_NE(d.find("COPY --from=" + kb().uv_image + " /uv /usr/local/bin/uv"), std::string::npos);
@@ -59,7 +59,7 @@ TEST(EnvEmitTest, OldDriverPlanSwitchesOffTheImageDriverCheckAndUsesUv) {
 }
 
 TEST(EnvEmitTest, RocmDockerfileDocumentsTheDeviceMounts) {
-  Plan p = plan_for("mi250x-rocm62", "pytorch");
+  Plan p = emit_plan("mi250x-rocm62", "pytorch");
   std::string d = only(p, EmitFormat::kDockerfile);
   EXPECT_TRUE(has_line(d, "FROM rocm/dev-ubuntu-22.04:6.2.4")) << d;
   EXPECT_NE(d.find("--device=/dev/kfd --device=/dev/dri"), std::string::npos);
@@ -67,7 +67,7 @@ TEST(EnvEmitTest, RocmDockerfileDocumentsTheDeviceMounts) {
 }
 
 TEST(EnvEmitTest, RequirementsAndCondaCarryIndexAndPins) {
-  Plan p = plan_for("dgx-a100", "pytorch");
+  Plan p = emit_plan("dgx-a100", "pytorch");
   std::string r = only(p, EmitFormat::kRequirements);
   EXPECT_TRUE(has_line(r, "--index-url https://download.pytorch.org/whl/cu128")) << r;
   EXPECT_TRUE(has_line(r, "torch==2.8.0"));
@@ -79,7 +79,7 @@ TEST(EnvEmitTest, RequirementsAndCondaCarryIndexAndPins) {
 }
 
 TEST(EnvEmitTest, DevcontainerReferencesDockerfileAndGpus) {
-  Plan p = plan_for("dgx-a100", "pytorch");
+  Plan p = emit_plan("dgx-a100", "pytorch");
   auto files = emit(p, EmitFormat::kDevcontainer, kb());
   ASSERT_TRUE(files);
   ASSERT_EQ(files->size(), 2u);
@@ -91,7 +91,7 @@ TEST(EnvEmitTest, DevcontainerReferencesDockerfileAndGpus) {
 
 TEST(EnvEmitTest, TwoIndexesBecomeExtraIndexesInRequirements) {
   // torch_npu: torch from the CPU index, torch-npu from PyPI.
-  Plan p = plan_for("ascend910", "torch_npu");
+  Plan p = emit_plan("ascend910", "torch_npu");
   PipSpec s = pip_spec(p);
   EXPECT_TRUE(s.index_url.empty());
   ASSERT_EQ(s.extra_index_urls.size(), 1u);
@@ -100,7 +100,7 @@ TEST(EnvEmitTest, TwoIndexesBecomeExtraIndexesInRequirements) {
 }
 
 TEST(EnvEmitTest, NothingToWriteForAFailedPlanOrUnknownFormat) {
-  Plan p = plan_for("h100-driver515", "tensorflow");
+  Plan p = emit_plan("h100-driver515", "tensorflow");
   ASSERT_FALSE(p.ok);
   auto files = emit(p, EmitFormat::kDockerfile, kb());
   ASSERT_FALSE(files);

@@ -58,7 +58,7 @@ std::vector<std::string> read_lines(const fs::path& p) {
   return out;
 }
 
-MaskSet shipped_masks() {
+MaskSet shipped_mask_set() {
   auto masks = MaskSet::load(fs::path(AION_SOURCE_DIR) / "data/logs/masks.toml");
   EXPECT_TRUE(masks) << masks.error().message();
   return masks ? std::move(*masks) : MaskSet();
@@ -92,7 +92,7 @@ Digests run_dataset(const Dataset& d) {
   EXPECT_TRUE(format) << format.error().message();
   std::vector<std::string> lines = read_lines(kLoghub / d.name / (d.name + "_2k.log"));
   EXPECT_EQ(lines.size(), 2000u) << d.name;
-  TemplateMiner miner(shipped_masks());
+  TemplateMiner miner(shipped_mask_set());
   Digest header, parse;
   for (int pass = 0; pass < 2; ++pass) {
     for (const auto& raw : lines) {
@@ -168,7 +168,7 @@ TEST(LoghubEquivalenceTest, FastPathsEqualRe2OnEveryLine) {
   for (const auto& d : loghub_settings()) {
     auto format = HeaderFormat::parse(d.format);
     ASSERT_TRUE(format) << format.error().message();
-    MaskSet masks = shipped_masks();
+    MaskSet masks = shipped_mask_set();
     MaskSet reference = masks.reference();
     TemplateMiner fast(masks.combined(MaskSet())), slow(masks.reference());
     std::size_t n = 0;

@@ -20,14 +20,14 @@ using test_util::read_bytes;
 using test_util::write_bytes;
 using ::testing::HasSubstr;
 
-constexpr Migration kRows[] = {
+constexpr Migration kCorruptionRows[] = {
     {"t", 1, "rows", "CREATE TABLE rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL)"}};
 
 class CorruptionTest : public test_util::StoreTest {
  protected:
   // A WAL-mode database of ~1 MiB (hundreds of pages), closed cleanly.
   void make_database() {
-    auto db = open_ok(kRows);
+    auto db = open_ok(kCorruptionRows);
     ASSERT_TRUE(db);
     auto tx = db->begin();
     ASSERT_TRUE(tx);
@@ -45,7 +45,7 @@ class CorruptionTest : public test_util::StoreTest {
     const std::string before = read_bytes(db_path());
     ASSERT_FALSE(before.empty());
 
-    auto db = Database::open({.path = db_path(), .clock = &clock_}, kRows);
+    auto db = Database::open({.path = db_path(), .clock = &clock_}, kCorruptionRows);
     ASSERT_FALSE(db) << "a damaged database was opened";
     EXPECT_EQ(db.error().code(), ErrorCode::kCorrupt) << db.error().message();
     const std::string& msg = db.error().message();
@@ -98,7 +98,7 @@ TEST_F(CorruptionTest, GarbageFileStaysRefusedOnEveryOpenAndNoCopyIsOverwritten)
   const fs::path first = dir() / "state.db.corrupt-20231114T221320Z";
   write_bytes(first, "an earlier copy");
   for (int i = 0; i < 2; ++i) {
-    auto db = Database::open({.path = db_path(), .clock = &clock_}, kRows);
+    auto db = Database::open({.path = db_path(), .clock = &clock_}, kCorruptionRows);
     ASSERT_FALSE(db);
     EXPECT_EQ(db.error().code(), ErrorCode::kCorrupt);
   }
@@ -125,7 +125,7 @@ TEST_F(CorruptionTest, DamagedDatabaseWithWalKeepsBothFilesUntouchedAndCopiesBot
   const fs::path saved = dir() / "saved";
   fs::create_directory(saved);
   {
-    auto db = open_ok(kRows);
+    auto db = open_ok(kCorruptionRows);
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->exec("INSERT INTO rows(v) VALUES ('only in the wal')"));
     ASSERT_GT(fs::file_size(dir() / "state.db-wal"), 0u);
@@ -152,7 +152,7 @@ TEST_F(CorruptionTest, DamagedDatabaseWithWalKeepsBothFilesUntouchedAndCopiesBot
 TEST_F(CorruptionTest, HealthyDatabaseLeavesNoCorruptCopy) {
   make_database();
   ASSERT_FALSE(HasFatalFailure());
-  ASSERT_TRUE(open_ok(kRows));
+  ASSERT_TRUE(open_ok(kCorruptionRows));
   EXPECT_TRUE(files_starting_with(dir(), "state.db.corrupt-").empty());
 }
 

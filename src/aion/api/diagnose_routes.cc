@@ -2,17 +2,13 @@
 
 #include <charconv>
 
+#include "aion/api/json_reply.h"
 #include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/diagnose/incident_json.h"
 
 namespace aion::api {
 namespace {
-
-Response json(int status, const Json& j) {
-  // Evidence lines come from logs and may hold bytes that are not UTF-8.
-  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
-}
 
 Response off() {
   return Response::from_error(
@@ -45,7 +41,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                 if (!list) return Response::from_error(list.error());
                 Json out = Json::array();
                 for (const auto& i : *list) out.push_back(diagnose::summary_json(i));
-                return json(200, Json{{"incidents", out}});
+                return json_reply(200, Json{{"incidents", out}});
               }});
 
   router.add({"GET", "/v1/incidents/{id}", Role::kViewer,
@@ -64,7 +60,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                   for (const auto& a : *log) audit.push_back(diagnose::to_json(a));
                 }
                 j["audit"] = std::move(audit);
-                return json(200, j);
+                return json_reply(200, j);
               }});
 
   router.add({"POST", "/v1/incidents/{id}/remediate", Role::kViewer,
@@ -95,7 +91,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                 if (!inc) return Response::from_error(inc.error());
                 auto out = d->remediator().remediate(*inc, req);
                 if (!out) return Response::from_error(out.error());
-                return json(200, diagnose::to_json(*out));
+                return json_reply(200, diagnose::to_json(*out));
               }});
 
   router.add({"GET", "/v1/doctor", Role::kViewer,
@@ -103,7 +99,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
               "memory errors)",
               [d](Request&) {
                 if (!d) return off();
-                return json(200, diagnose::doctor_json(d->doctor()));
+                return json_reply(200, diagnose::doctor_json(d->doctor()));
               }});
 }
 

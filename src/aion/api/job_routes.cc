@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "aion/api/accounts.h"
+#include "aion/api/json_reply.h"
 #include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/sched/job_json.h"
@@ -14,11 +15,6 @@
 namespace aion::api {
 
 namespace {
-
-Response json(int status, const Json& j) {
-  // Job output and names may hold bytes that are not UTF-8: replace rather than fail.
-  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
-}
 
 Result<std::int64_t> id_param(const Request& r) {
   auto it = r.params.find("id");
@@ -116,7 +112,7 @@ void add_submit_and_list_routes(Router& router, sched::JobManager& jobs, const H
                 }
                 auto job = jobs.submit(std::move(*spec));
                 if (!job) return Response::from_error(job.error());
-                return json(201, sched::to_json(*job));
+                return json_reply(201, sched::to_json(*job));
               }});
 
   router.add({"GET", "/v1/jobs", Role::kViewer,
@@ -147,7 +143,7 @@ void add_submit_and_list_routes(Router& router, sched::JobManager& jobs, const H
                 if (!list) return Response::from_error(list.error());
                 Json out = Json::array();
                 for (const auto& j : *list) out.push_back(job_for(r.caller, j));
-                return json(200, {{"jobs", out}});
+                return json_reply(200, {{"jobs", out}});
               }});
 }
 
@@ -159,7 +155,7 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.get(*id);
                 if (!job) return Response::from_error(job.error());
-                return json(200, job_for(r.caller, *job));
+                return json_reply(200, job_for(r.caller, *job));
               }});
 
   router.add({"POST", "/v1/jobs/{id}/cancel", Role::kViewer,
@@ -169,7 +165,7 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.cancel(*id, r.caller.uid, r.caller.role == Role::kAdmin);
                 if (!job) return Response::from_error(job.error());
-                return json(200, job_for(r.caller, *job));
+                return json_reply(200, job_for(r.caller, *job));
               }});
 
   router.add({"GET", "/v1/jobs/{id}/logs", Role::kViewer,
@@ -190,10 +186,10 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
                 auto chunk = jobs.read_log(*id, static_cast<std::uint64_t>(*offset),
                                            static_cast<std::size_t>(*max));
                 if (!chunk) return Response::from_error(chunk.error());
-                return json(200, {{"data", chunk->data},
-                                  {"next_offset", chunk->next_offset},
-                                  {"finished", chunk->finished},
-                                  {"state", sched::to_string(job->state)}});
+                return json_reply(200, {{"data", chunk->data},
+                                        {"next_offset", chunk->next_offset},
+                                        {"finished", chunk->finished},
+                                        {"state", sched::to_string(job->state)}});
               }});
 }
 
@@ -209,7 +205,7 @@ void add_queue_and_hold_routes(Router& router, sched::JobManager& jobs, const Ho
                   j["reason"] = e.reason;
                   out.push_back(std::move(j));
                 }
-                return json(200, {{"jobs", out}});
+                return json_reply(200, {{"jobs", out}});
               }});
 
   router.add({"POST", "/v1/sched/hold", Role::kAdmin,
@@ -221,7 +217,7 @@ void add_queue_and_hold_routes(Router& router, sched::JobManager& jobs, const Ho
                                          "the body must be {\"hold\": true} or {\"hold\": false}");
                 }
                 jobs.set_hold(body["hold"].get<bool>(), r.caller.name);
-                return json(200, {{"held", jobs.held()}});
+                return json_reply(200, {{"held", jobs.held()}});
               }});
 }
 
@@ -270,7 +266,7 @@ void add_drain_and_sched_routes(Router& router, sched::JobManager& jobs) {
            return Response::from_error(st.error());
          Json drained = Json::object();
          for (const auto& [addr, reason] : jobs.drained_gpus()) drained[addr] = reason;
-         return json(200, {{"gpu", pci}, {"drained", drained}});
+         return json_reply(200, {{"gpu", pci}, {"drained", drained}});
        }});
 
   router.add({"GET", "/v1/sched", Role::kViewer,
@@ -291,14 +287,14 @@ void add_drain_and_sched_routes(Router& router, sched::JobManager& jobs) {
                        {"drained", d == drained.end() ? Json(nullptr) : Json(d->second)}});
                 }
                 auto n = jobs.counts();
-                return json(200, {{"held", jobs.held()},
-                                  {"pending", n.pending},
-                                  {"running", n.running},
-                                  {"gpus", gpus},
-                                  {"cpus", m.cpu_count},
-                                  {"memory_bytes", m.memory_bytes},
-                                  {"numa_nodes", m.numa.size()},
-                                  {"isolation", jobs.isolation_summary()}});
+                return json_reply(200, {{"held", jobs.held()},
+                                        {"pending", n.pending},
+                                        {"running", n.running},
+                                        {"gpus", gpus},
+                                        {"cpus", m.cpu_count},
+                                        {"memory_bytes", m.memory_bytes},
+                                        {"numa_nodes", m.numa.size()},
+                                        {"isolation", jobs.isolation_summary()}});
               }});
 }
 

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "aion/api/accounts.h"
+#include "aion/api/json_reply.h"
 #include "aion/api/visibility.h"
 #include "aion/core/host_fs.h"
 #include "aion/core/json.h"
@@ -22,10 +23,6 @@ std::string_view openapi_json() {
 }
 
 namespace {
-
-Response json(int status, const Json& j) {
-  return Response::json_text(status, j.dump(-1, ' ', false, Json::error_handler_t::replace));
-}
 
 Response bad_request(std::string message) {
   return Response::error(400, "invalid_argument", message);
@@ -225,23 +222,23 @@ void add_status_routes(Router& router, RouteContext& ctx) {
          auto db = ctx.store.path();
          auto wal = db;
          wal += "-wal";
-         return json(200,
-                     {{"version", kVersion},
-                      {"pid", ctx.daemon.pid},
-                      {"state", ctx.daemon.state()},
-                      {"started_at", format_rfc3339(ctx.daemon.started_at)},
-                      {"uptime_seconds",
-                       std::chrono::duration_cast<std::chrono::seconds>(now - ctx.daemon.started_at)
-                           .count()},
-                      {"listeners", listeners},
-                      {"state_dir", ctx.daemon.state_dir.string()},
-                      {"store",
-                       {{"path", db.string()},
-                        {"size_bytes", file_size_or_zero(db) + file_size_or_zero(wal)}}},
-                      {"config", ctx.daemon.config_source},
-                      {"host_root", ctx.daemon.host_root.string()},
-                      {"events_last_id", ctx.events.last_id()},
-                      {"caller", {{"name", r.caller.name}, {"role", to_string(r.caller.role)}}}});
+         return json_reply(
+             200, {{"version", kVersion},
+                   {"pid", ctx.daemon.pid},
+                   {"state", ctx.daemon.state()},
+                   {"started_at", format_rfc3339(ctx.daemon.started_at)},
+                   {"uptime_seconds",
+                    std::chrono::duration_cast<std::chrono::seconds>(now - ctx.daemon.started_at)
+                        .count()},
+                   {"listeners", listeners},
+                   {"state_dir", ctx.daemon.state_dir.string()},
+                   {"store",
+                    {{"path", db.string()},
+                     {"size_bytes", file_size_or_zero(db) + file_size_or_zero(wal)}}},
+                   {"config", ctx.daemon.config_source},
+                   {"host_root", ctx.daemon.host_root.string()},
+                   {"events_last_id", ctx.events.last_id()},
+                   {"caller", {{"name", r.caller.name}, {"role", to_string(r.caller.role)}}}});
        },
        /*inline_ok=*/true});
 
@@ -267,7 +264,7 @@ void add_event_routes(Router& router, RouteContext& ctx) {
                 for (const auto& e : *events) {
                   if (auto shown = event_for(r.caller, e)) list.push_back(std::move(*shown));
                 }
-                return json(200, {{"events", list}, {"last_id", ctx.events.last_id()}});
+                return json_reply(200, {{"events", list}, {"last_id", ctx.events.last_id()}});
               }});
 
   router.add({"POST", "/v1/events", Role::kOperator, "Record an operator note in the event log",
@@ -290,7 +287,7 @@ void add_event_routes(Router& router, RouteContext& ctx) {
                 e.message = *message;
                 auto id = ctx.events.append(std::move(e));
                 if (!id) return Response::from_error(id.error());
-                return json(201, {{"id", *id}});
+                return json_reply(201, {{"id", *id}});
               }});
 
   router.add({"GET", "/v1/events/stream", Role::kViewer, "Stream new events as server-sent events",
@@ -312,7 +309,7 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
                 if (!tokens) return Response::from_error(tokens.error());
                 Json list = Json::array();
                 for (const auto& t : *tokens) list.push_back(token_json(t));
-                return json(200, {{"tokens", list}});
+                return json_reply(200, {{"tokens", list}});
               }});
 
   router.add({"POST", "/v1/admin/tokens", Role::kAdmin,
@@ -339,7 +336,7 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
                                           (run_as->empty() ? "nobody" : j["run_as"].dump()) +
                                           ") created"};
                 ctx.events.record(std::move(e));
-                return json(201, j);
+                return json_reply(201, j);
               }});
 
   router.add(
@@ -350,7 +347,7 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
                         .source = r.caller.name,
                         .message = "API token " + id + " revoked"};
          ctx.events.record(std::move(e));
-         return json(200, {{"id", id}, {"revoked", true}});
+         return json_reply(200, {{"id", id}, {"revoked", true}});
        }});
 
   router.add(
@@ -368,14 +365,14 @@ void add_admin_routes(Router& router, RouteContext& ctx) {
          // into place relative to the directory's fd, never through a name a link could take.
          auto st = ctx.store.backup_to(*path, *options);
          if (!st) return Response::from_error(st.error());
-         return json(
+         return json_reply(
              200, {{"path", *path}, {"size_bytes", file_size_or_zero(*path)}, {"integrity", "ok"}});
        }});
 
   router.add({"POST", "/v1/admin/reload", Role::kAdmin,
               "Re-read the configuration file (as SIGHUP does)", [&ctx](Request&) {
                 if (auto st = ctx.daemon.reload(); !st) return Response::from_error(st.error());
-                return json(200, {{"reloaded", true}, {"config", ctx.daemon.config_source}});
+                return json_reply(200, {{"reloaded", true}, {"config", ctx.daemon.config_source}});
               }});
 }
 

@@ -3,13 +3,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "aion/envcfg/cuda_compat.h"
+
 namespace aion::envcfg {
 namespace {
-
-std::string sm_of(const std::string& cc) {
-  Version v = Version::parse(cc);
-  return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
-}
 
 std::string os_of(const std::string& image_os, std::string* version) {
   auto colon = image_os.find(':');
@@ -188,7 +185,7 @@ void choose_alternative(const Knowledge& kb, const Machine& m, const ChosenBuild
   if (c.var.kind != Backend::kCuda) return;
   std::vector<std::string> archs;
   for (const auto* g : m.gpus_of("nvidia"))
-    if (!g->cc.empty()) archs.push_back(sm_of(g->cc));
+    if (!g->cc.empty()) archs.push_back(sm_arch(g->cc));
   for (auto it = kb.images.rbegin(); it != kb.images.rend(); ++it) {
     // Only an image holding the same release series as the plan is an alternative to it.
     if (it->kind != Backend::kCuda || it->contains.rfind(c.rel.framework + " ", 0) != 0) continue;

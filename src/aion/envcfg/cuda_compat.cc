@@ -32,11 +32,6 @@ std::string cuda_label(const Version& v) {
   return "CUDA " + v.major_minor();
 }
 
-std::string sm_of(const std::string& cc) {
-  Version v = Version::parse(cc);
-  return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
-}
-
 struct GpuCode {
   std::string how;  // "sass" | "ptx" | ""
   std::string target;
@@ -92,7 +87,7 @@ void check_gpu_code(const Gpus& gpus, const std::vector<std::string>& archs, Cud
     GpuCode code = code_for(g->cc, archs);
     if (code.how.empty()) {
       r.arch_ok = false;
-      arch_lines.push_back("no code for " + g->model + " (" + sm_of(g->cc) +
+      arch_lines.push_back("no code for " + g->model + " (" + sm_arch(g->cc) +
                            ") in this build, which carries " + join(archs, " "));
     } else if (code.how == "ptx") {
       r.needs_jit = true;
@@ -211,6 +206,11 @@ void check_forward_compat(const Knowledge& kb, const Gpus& gpus, const Version& 
 }
 
 }  // namespace
+
+std::string sm_arch(const std::string& compute_capability) {
+  Version v = Version::parse(compute_capability);
+  return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
+}
 
 CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
                       const std::vector<std::string>& archs) {

@@ -26,6 +26,9 @@ struct CudaCompat {
 };
 
 // The CUDA rules for one build (runtime + GPU code) on one machine. Also used by `env scan`.
+// A compute capability as nvcc names the architecture: "8.0" -> "sm_80".
+std::string sm_arch(const std::string& compute_capability);
+
 CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runtime,
                       const std::vector<std::string>& archs);
 

@@ -10,7 +10,7 @@
 namespace aion::hw {
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kArmSchemaVersion = 1;
 
 std::string hex(std::uint32_t v, int width) {
   char buf[16];
@@ -42,7 +42,7 @@ Result<ArmCpuTable> ArmCpuTable::load(const std::filesystem::path& file) {
 }
 
 Result<ArmCpuTable> ArmCpuTable::from(const DataFile& f) {
-  if (auto st = f.expect_schema_version(kSchemaVersion); !st) return std::unexpected(st.error());
+  if (auto st = f.expect_schema_version(kArmSchemaVersion); !st) return std::unexpected(st.error());
   if (auto st =
           f.expect_keys(f.root(), {"schema_version", "as_of", "implementer", "part"}, "the file");
       !st)

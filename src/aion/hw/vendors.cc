@@ -8,7 +8,7 @@
 namespace aion::hw {
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kVendorSchemaVersion = 1;
 
 // Class values up to 0xff are base classes; larger ones are base<<8|sub.
 Result<PciClassPattern> class_pattern(const DataFile& f, const toml::node& n) {
@@ -160,7 +160,8 @@ Result<VendorTable> VendorTable::load(const std::filesystem::path& file) {
 
 Result<VendorTable> VendorTable::from(const DataFile& file) {
   const DataFile* f = &file;
-  if (auto st = f->expect_schema_version(kSchemaVersion); !st) return std::unexpected(st.error());
+  if (auto st = f->expect_schema_version(kVendorSchemaVersion); !st)
+    return std::unexpected(st.error());
   if (auto st = f->expect_keys(
           f->root(), {"schema_version", "as_of", "compute_class", "network_class", "vendor"},
           "the file");

@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMagic[8] = {'A', 'I', 'O', 'N', 'T', 'S', 'D', 'B'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kBlockFormat = 1;
 
 constexpr std::array<std::uint32_t, 256> make_table() {
   std::array<std::uint32_t, 256> t{};
@@ -94,7 +94,7 @@ std::size_t Block::samples() const {
 Status write_block(const fs::path& path, const Block& block, std::vector<Span>* spans) {
   if (spans) spans->clear();
   std::vector<std::uint8_t> out(kMagic, kMagic + 8);
-  put32(out, kVersion);
+  put32(out, kBlockFormat);
   put64(out, static_cast<std::uint64_t>(block.min_t));
   put64(out, static_cast<std::uint64_t>(block.max_t));
   put32(out, static_cast<std::uint32_t>(block.series.size()));
@@ -176,9 +176,9 @@ Result<Block> read_block(const fs::path& path) {
   std::uint64_t min_t = 0, max_t = 0;
   if (!c.u32(version) || !c.u64(min_t) || !c.u64(max_t) || !c.u32(nseries))
     return corrupt("truncated header");
-  if (version != kVersion) {
+  if (version != kBlockFormat) {
     return corrupt("format version " + std::to_string(version) + " (this build reads " +
-                   std::to_string(kVersion) + ")");
+                   std::to_string(kBlockFormat) + ")");
   }
   Block b;
   b.min_t = static_cast<std::int64_t>(min_t);

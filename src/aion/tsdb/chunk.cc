@@ -10,7 +10,7 @@ namespace aion::tsdb {
 namespace {
 
 // The one format written and read (chunk.h); a chunk of any other version is refused.
-constexpr std::uint8_t kVersion = 4;
+constexpr std::uint8_t kChunkFormat = 4;
 constexpr int kRiceLimit = 8;   // unary '1's before a long delta or the escape marker
 constexpr int kRunToEnter = 8;  // common samples in a row that enter run mode
 constexpr double kMaxExactInt = 9007199254740992.0;  // 2^53
@@ -258,7 +258,7 @@ Status Chunk::append(std::int64_t t_ms, double value) {
 std::vector<std::uint8_t> Chunk::serialize() const {
   std::vector<std::uint8_t> out;
   out.reserve(bits_.bytes().size() + 12);
-  out.push_back(kVersion);
+  out.push_back(kChunkFormat);
   put_varint(out, count_);
   put_varint(out, bits_.bit_size());
   out.insert(out.end(), bits_.bytes().begin(), bits_.bytes().end());
@@ -270,9 +270,9 @@ Result<Chunk> Chunk::deserialize(std::span<const std::uint8_t> bytes) {
     return fail(ErrorCode::kCorrupt, "chunk: " + what);
   };
   if (bytes.empty()) return corrupt("empty");
-  if (bytes[0] != kVersion) {
+  if (bytes[0] != kChunkFormat) {
     return corrupt("unknown format version " + std::to_string(bytes[0]) +
-                   " (this build reads format " + std::to_string(kVersion) + " only)");
+                   " (this build reads format " + std::to_string(kChunkFormat) + " only)");
   }
   std::size_t pos = 1;
   std::uint64_t count = 0, nbits = 0;
