@@ -1,14 +1,20 @@
 // Local test accounts and running code as one of them, for the tests that play a local user
 // against aion's trust boundary.
-// Not thread-safe; call from the test's main thread.
+// Not thread-safe; call from the test's main thread, and only while the test process runs
+// no other thread: a thread holding an allocator lock at fork() (ASan's allocator does not
+// take its locks across fork) leaves the child hung in its first allocation.
 #pragma once
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -54,9 +60,11 @@ inline std::optional<TestUser> ensure_user(const std::string& name,
 }
 
 // Runs `fn` in a forked child that holds exactly uid/gid and the supplementary `groups`,
-// and returns what it returned ("<child failed>" when it died).
+// and returns what it returned ("<child failed>" when it died, "<child timed out>" when it
+// had not answered within `limit`: a hung child fails its test instead of stalling the suite).
 inline std::string as_user(uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
-                           const std::function<std::string()>& fn) {
+                           const std::function<std::string()>& fn,
+                           std::chrono::seconds limit = std::chrono::seconds(120)) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return "<pipe failed>";
   pid_t pid = ::fork();
@@ -77,11 +85,30 @@ inline std::string as_user(uid_t uid, gid_t gid, const std::vector<gid_t>& group
   ::close(fds[1]);
   std::string out;
   char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  bool timed_out = false;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    struct pollfd p {
+      fds[0], POLLIN, 0
+    };
+    int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      break;
+    }
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
   ::close(fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  if (timed_out) return "<child timed out>";
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "<child failed>";
   return out;
 }
