@@ -87,6 +87,7 @@ void print_numa(const hw::Inventory& inv) {
     for (int x : n.distances) d += (d.empty() ? "" : " ") + std::to_string(x);
     // A node without CPUs is memory beside another node (a tier, HBM, CXL, GPU memory).
     std::string kind = n.kind.empty() ? (n.cpus.empty() ? "memory only" : "-") : n.kind;
+    if (!n.device.empty()) kind += ", device " + n.device;
     if (n.cpus.empty() && n.near_node >= 0) kind += ", near node " + std::to_string(n.near_node);
     numa.add({std::to_string(n.id), n.cpus.empty() ? "-" : n.cpus, human_bytes(n.memory_bytes),
               kind, d});
@@ -131,7 +132,9 @@ void print_accelerators(const hw::Inventory& inv) {
                              : "") +
                         (a.state != "ok" ? " [" + a.state + "]" : "");
     t.add({a.kind, std::to_string(a.index), a.vendor_name.empty() ? a.vendor : a.vendor_name, model,
-           a.pci.address.empty() ? "-" : a.pci.address, numa_text(a.pci.numa_node),
+           a.pci.address.empty() ? "-" : a.pci.address,
+           numa_text(a.pci.numa_node) +
+               (a.memory_node >= 0 ? " mem " + std::to_string(a.memory_node) : ""),
            link_text(a.pci), a.memory_bytes ? human_bytes(a.memory_bytes) : "-",
            a.pci.driver.empty()
                ? (a.driver_version.empty() ? "-" : a.driver_version)
@@ -212,7 +215,9 @@ void print_topology(const hw::Topology& t) {
     std::vector<std::string> row = {t.devices[i].name};
     for (const auto& cell : t.matrix[i]) row.push_back(cell);
     row.push_back(t.devices[i].cpu_affinity.empty() ? "-" : t.devices[i].cpu_affinity);
-    row.push_back(numa_text(t.devices[i].numa_node));
+    row.push_back(
+        numa_text(t.devices[i].numa_node) +
+        (t.devices[i].memory_node >= 0 ? " mem " + std::to_string(t.devices[i].memory_node) : ""));
     table.add(row);
   }
   table.print();

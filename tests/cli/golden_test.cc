@@ -34,6 +34,7 @@ std::vector<Case> machine_cases() {
                                                        {"mi250x", ""},
                                                        {"workstation", "hw/workstation/nvml.json"},
                                                        {"ascend910", ""},
+                                                       {"gh200", "hw/gh200/nvml.json"},
                                                        {"cpu-vm", ""}};
   for (const auto& [m, nvml] : machines) {
     const std::string root = "{fx}/hw/" + m + "/root";

@@ -58,6 +58,7 @@ TEST_P(FixtureTest, TopologyMatchesHandWrittenMatrix) {
     EXPECT_EQ(t.devices[i].pci_address, e["pci_address"]) << t.devices[i].name;
     EXPECT_EQ(t.devices[i].numa_node, e["numa_node"].get<int>()) << t.devices[i].name;
     EXPECT_EQ(t.devices[i].cpu_affinity, e["cpu_affinity"]) << t.devices[i].name;
+    EXPECT_EQ(t.devices[i].memory_node, e.value("memory_node", -1)) << t.devices[i].name;
   }
   EXPECT_EQ(Json(t.matrix), expected["matrix"]) << to_json(t);
 }
@@ -104,7 +105,7 @@ TEST_P(FixtureTest, EveryDeviceHasItsNumaNodeAndAffinityInJson) {
 
 INSTANTIATE_TEST_SUITE_P(Machines, FixtureTest,
                          ::testing::Values("dgx-a100", "mi250x", "workstation", "ascend910",
-                                           "hetero", "cpu-vm"),
+                                           "hetero", "gh200", "cpu-vm"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::erase(n, '-');

@@ -115,6 +115,16 @@ TEST(CpuInfoParse, ArmCpuinfoWithOnlyMidrFieldsGetsAName) {
   EXPECT_EQ(c.vendor, "Arm");
 }
 
+TEST(CpuInfoTest, ArchitectureComesFromWhatTheFileHolds) {
+  EXPECT_EQ(architecture_of_cpuinfo("processor\t: 0\nCPU implementer\t: 0x48\nCPU part\t: 0xd01\n"),
+            "aarch64");
+  EXPECT_EQ(architecture_of_cpuinfo("processor\t: 0\nvendor_id\t: GenuineIntel\n"), "x86_64");
+  EXPECT_EQ(architecture_of_cpuinfo("processor\t: 0\ncpu\t\t: POWER9, altivec supported\n"),
+            "ppc64");
+  EXPECT_EQ(architecture_of_cpuinfo("processor\t: 0\nvendor_id\t: HiSilicon\n"), "");
+  EXPECT_EQ(architecture_of_cpuinfo("model name\t: my CPU implementer\n"), "");
+}
+
 class HeteroFixture : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -421,6 +421,42 @@ TEST(PlacementTest, GpusOnANodeOfOtherKindsIsRefusedSayingWhatItHas) {
   EXPECT_TRUE(check_request(model_named("ascend910"), {.gpus = 2, .cpus = 1}));
 }
 
+TEST(PlacementTest, AJobGivenAGpuMayBindToItsMemoryNode) {
+  // gh200: the GPU's memory is NUMA node 1, a node without CPUs; its CPUs are node 0's.
+  NodeModel m = model_named("gh200");
+  ASSERT_EQ(m.gpus.size(), 1u);
+  EXPECT_EQ(m.gpus[0].numa_node, 0);
+  EXPECT_EQ(m.gpus[0].memory_node, 1);
+  auto r = place(m, NodeState(m), {.gpus = 1, .cpus = 4});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  const Allocation& a = r.candidates[0].allocation;
+  EXPECT_EQ(a.cpus, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(a.mems, (std::vector<int>{0, 1}));
+  // A CPU-only job has no claim on the GPU's memory.
+  r = place(m, NodeState(m), {.cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{0}));
+}
+
+TEST(PlacementTest, MemoryTiersGoWithTheCpusTheyBelongTo) {
+  hw::Inventory inv;
+  inv.cpu.threads = 8;
+  inv.memory.total_bytes = 64 * kGiB;
+  // Two sockets, each with a CXL memory node beside it (2 beside 0, 3 beside 1).
+  inv.numa_nodes = {
+      {.id = 0, .cpus = "0-3", .memory_bytes = 16 * kGiB},
+      {.id = 1, .cpus = "4-7", .memory_bytes = 16 * kGiB},
+      {.id = 2, .cpus = "", .memory_bytes = 16 * kGiB, .kind = "CXL-DRAM", .near_node = 0},
+      {.id = 3, .cpus = "", .memory_bytes = 16 * kGiB, .kind = "CXL-DRAM", .near_node = 1}};
+  NodeModel m = make_node_model(inv);
+  NodeState st(m);
+  st.add({.cpus = {0, 1, 2, 3}, .mems = {0, 2}});
+  auto r = place(m, st, {.cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.cpus, (std::vector<int>{4, 5}));
+  EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{1, 3}));
+}
+
 TEST(PlacementTest, HybridCpuJobsGetPerformanceCoresFirst) {
   hw::Inventory inv;
   inv.cpu.threads = 8;

@@ -130,6 +130,23 @@ void name_cpu_kinds(std::vector<CpuKind>& kinds) {
   }
 }
 
+std::string architecture_of_cpuinfo(std::string_view text) {
+  auto has = [&](std::string_view key) {
+    for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1))
+      if (at == 0 || text[at - 1] == '\n') return true;
+    return false;
+  };
+  if (has("CPU implementer")) return "aarch64";
+  if (has("vendor_id") && (text.find("GenuineIntel") != std::string_view::npos ||
+                           text.find("AuthenticAMD") != std::string_view::npos ||
+                           text.find("HygonGenuine") != std::string_view::npos))
+    return "x86_64";
+  if (text.find("\ncpu\t\t: POWER") != std::string_view::npos ||
+      text.find("\ncpu\t: POWER") != std::string_view::npos)
+    return "ppc64";
+  return "";
+}
+
 CpuInfo parse_cpuinfo(std::string_view text) {
   CpuInfo cpu;
   std::istringstream in{std::string(text)};
@@ -179,6 +196,11 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   } else {
     ::unsetenv("HWLOC_FSROOT");
   }
+  // hwloc hides NVIDIA GPU memory nodes on POWER unless told to keep them; aion shows every
+  // node and ties each to its device (attach_device_memory). Process-wide like FSROOT; a
+  // value the user set is left alone.
+  const bool keep_gpu_nodes = ::getenv("HWLOC_KEEP_NVIDIA_GPU_NUMA_NODES") == nullptr;
+  if (keep_gpu_nodes) ::setenv("HWLOC_KEEP_NVIDIA_GPU_NUMA_NODES", "1", 1);
   // Only CPUs, caches and memory: PCI is read from sysfs by aion itself.
   hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
   hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_ALL);
@@ -186,6 +208,7 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   // ones jobs started from here can use.
   int rc = hwloc_topology_load(topo);
   ::unsetenv("HWLOC_FSROOT");
+  if (keep_gpu_nodes) ::unsetenv("HWLOC_KEEP_NVIDIA_GPU_NUMA_NODES");
   if (rc != 0) {
     hwloc_topology_destroy(topo);
     return false;
@@ -199,6 +222,15 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   }
   if (const char* a = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "Architecture"))
     inv.cpu.architecture = a;
+  // On a recorded tree hwloc reports the architecture the tree's gatherer saved
+  // (/proc/hwloc-nofile-info), else the one aion runs on; without that file, /proc/cpuinfo
+  // tells.
+  if (!fs.is_live() && !fs.exists("/proc/hwloc-nofile-info")) {
+    if (auto info = fs.read("/proc/cpuinfo")) {
+      std::string arch = architecture_of_cpuinfo(*info);
+      if (!arch.empty()) inv.cpu.architecture = arch;
+    }
+  }
   read_hwloc_caches(topo, inv.cpu);
   read_hwloc_numa(fs, topo, inv);
   read_hwloc_cpukinds(topo, inv.cpu);

@@ -25,6 +25,9 @@ void name_cpu_kinds(std::vector<CpuKind>& kinds);
 // implementer and part from the shipped table), logical CPUs ("processor" lines),
 // packages ("physical id", at least 1) and cores ("core id" per package; threads when absent).
 CpuInfo parse_cpuinfo(std::string_view text);
+// The architecture a /proc/cpuinfo was written on: "aarch64" (MIDR fields), "x86_64" (an x86
+// vendor_id), "ppc64" (a POWER cpu line); "" when it does not tell.
+std::string architecture_of_cpuinfo(std::string_view text);
 
 // Fills inv.cpu and inv.numa_nodes through hwloc; false when hwloc cannot read the tree.
 bool read_cpu_hwloc(const HostFs& fs, Inventory& inv);

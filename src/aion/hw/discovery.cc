@@ -34,6 +34,7 @@ Inventory discover(const HostFs& fs, const DiscoveryOptions& o) {
   std::vector<PciDevice> pci = list_pci_devices(fs, inv.warnings);
   for (const auto& d : pci) inv.pci.push_back(d.location);
   read_accelerators(fs, o.nvml_library, pci, inv);
+  attach_device_memory(inv);
   add_device_nodes(fs, inv);
   read_nics(fs, inv);
   read_nvme(fs, inv);

@@ -52,8 +52,11 @@ struct NumaNode {
   // "CXL-DRAM"; "" when it does not say.
   std::string kind;
   // For a node without CPUs: the node with CPUs it sits beside (same place in the topology,
-  // else the nearest by distance); -1 otherwise.
+  // the node its device is local to, else the nearest by distance); -1 otherwise.
   int near_node = -1;
+  // For a device's own memory (GPU memory over NVLink2 or NVLink-C2C): the device's PCI
+  // address; "" otherwise.
+  std::string device;
   std::vector<int> distances;  // to every node, in node order
   std::vector<HugePages> hugepages;
 };
@@ -100,7 +103,10 @@ struct Accelerator {
   std::string depth = "generic";  // what was read beyond PCI: "nvml", "amdgpu-sysfs", ...
   std::string model;
   int cores = 0;  // compute cores when the vendor reports them (NEC VE), else 0
+  // pci.numa_node is the node with CPUs the device is local to. A device whose memory is a
+  // NUMA node of its own (GPU memory over NVLink) has that node here; -1 otherwise.
   PciLocation pci;
+  int memory_node = -1;
   std::uint64_t memory_bytes = 0;
   std::string driver_version;
   std::string compute_capability;  // NVIDIA "8.0"

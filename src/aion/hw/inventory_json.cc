@@ -120,6 +120,7 @@ Json accelerator_json(const Accelerator& a) {
           {"cores", a.cores},
           {"pci", pci_json(a.pci)},
           {"numa_node", a.pci.numa_node},
+          {"memory_node", a.memory_node},
           {"cpu_affinity", a.pci.cpu_affinity},
           {"memory_bytes", a.memory_bytes},
           {"driver", a.pci.driver},
@@ -145,6 +146,7 @@ Accelerator accelerator_from(const Json& a) {
   acc.model = a.value("model", "");
   acc.cores = a.value("cores", 0);
   acc.pci = pci_from(a.value("pci", Json::object()));
+  acc.memory_node = a.value("memory_node", -1);
   acc.memory_bytes = a.value("memory_bytes", 0ull);
   acc.driver_version = a.value("driver_version", "");
   acc.compute_capability = a.value("compute_capability", "");
@@ -245,6 +247,7 @@ std::string to_json(const Inventory& inv, int indent) {
                      {"memory_bytes", n.memory_bytes},
                      {"kind", n.kind},
                      {"near_node", n.near_node},
+                     {"device", n.device},
                      {"distances", n.distances},
                      {"hugepages", hugepages_json(n.hugepages)}});
   }
@@ -283,6 +286,7 @@ Result<Inventory> inventory_from_json(std::string_view text) {
       node.memory_bytes = n.value("memory_bytes", 0ull);
       node.kind = n.value("kind", "");
       node.near_node = n.value("near_node", -1);
+      node.device = n.value("device", "");
       node.distances = n.value("distances", std::vector<int>{});
       node.hugepages = hugepages_from(n.value("hugepages", Json::array()));
       inv.numa_nodes.push_back(std::move(node));
@@ -310,7 +314,8 @@ std::string to_json(const Topology& t, int indent) {
                        {"pci_address", d.pci_address},
                        {"detail", d.detail},
                        {"numa_node", d.numa_node},
-                       {"cpu_affinity", d.cpu_affinity}});
+                       {"cpu_affinity", d.cpu_affinity},
+                       {"memory_node", d.memory_node}});
   }
   Json j = {{"devices", devices}, {"matrix", t.matrix}};
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);

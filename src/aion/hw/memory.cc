@@ -1,8 +1,10 @@
 #include "aion/hw/memory.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
+#include "aion/core/cpu_list.h"
 #include "aion/core/strings.h"
 
 namespace aion::hw {
@@ -100,6 +102,51 @@ void read_memory(const HostFs& fs, Inventory& inv) {
         best = static_cast<int>(j);
     }
     if (best >= 0) n.near_node = inv.numa_nodes[static_cast<std::size_t>(best)].id;
+  }
+}
+
+void attach_device_memory(Inventory& inv) {
+  auto node_of = [&](int id) -> NumaNode* {
+    for (auto& n : inv.numa_nodes)
+      if (n.id == id) return &n;
+    return nullptr;
+  };
+  for (auto& a : inv.accelerators) {
+    NumaNode* mem = node_of(a.pci.numa_node);
+    if (!mem || !mem->cpus.empty()) continue;
+    mem->device = a.pci.address;
+    if (mem->kind.empty()) mem->kind = a.kind == "gpu" ? "GPUMemory" : "DeviceMemory";
+    // The node with CPUs that shares most CPUs with the device's locality; among equals the
+    // one already chosen (by topology or distance), else the first.
+    auto local = parse_cpu_list(a.pci.cpu_affinity);
+    if (local && !local->empty()) {
+      int best = -1;
+      std::size_t best_shared = 0;
+      for (const auto& n : inv.numa_nodes) {
+        auto cpus = parse_cpu_list(n.cpus);
+        if (!cpus || cpus->empty()) continue;
+        std::size_t shared = 0;
+        for (int c : *cpus) shared += std::binary_search(local->begin(), local->end(), c);
+        if (shared > best_shared ||
+            (shared == best_shared && shared > 0 && n.id == mem->near_node)) {
+          best = n.id;
+          best_shared = shared;
+        }
+      }
+      if (best >= 0) mem->near_node = best;
+    }
+    a.memory_node = mem->id;
+    a.pci.numa_node = mem->near_node;
+  }
+  // Once online, device memory counts in MemTotal and MemAvailable; the machine's memory is
+  // what the CPUs' nodes hold. Left as read when the totals leave it out already.
+  std::uint64_t device = 0, host = 0;
+  for (const auto& n : inv.numa_nodes) (n.device.empty() ? host : device) += n.memory_bytes;
+  if (device > 0 && inv.memory.total_bytes >= host + device / 2 + 1) {
+    inv.memory.total_bytes = inv.memory.total_bytes > device ? inv.memory.total_bytes - device : 0;
+    inv.memory.available_bytes =
+        std::min(inv.memory.total_bytes,
+                 inv.memory.available_bytes > device ? inv.memory.available_bytes - device : 0);
   }
 }
 

@@ -36,5 +36,14 @@ std::vector<int> parse_distances(std::string_view text);
 std::vector<HugePages> read_hugepages(const HostFs& fs, const std::string& dir);
 // Fills inv.memory, and the distances and hugepages of the nodes in inv.numa_nodes.
 void read_memory(const HostFs& fs, Inventory& inv);
+// Ties a NUMA node without CPUs to the accelerator whose memory it is: the node the device's
+// numa_node names, as the NVIDIA driver exposes GPU memory on NVLink2 (POWER9) and NVLink-C2C
+// (Grace Hopper) machines. Such a node gets the device's address, the kind "GPUMemory" (or
+// "DeviceMemory" for another kind of device) unless the platform named one, and as near node
+// the node with CPUs the device is local to (its local_cpulist). The device keeps that node
+// as memory_node and takes the CPU node as its numa_node, so it gets NUMA-local CPUs. When
+// MemTotal counts such memory, inv.memory leaves it out: it is not memory for the CPUs' jobs.
+// Call after the accelerators are read.
+void attach_device_memory(Inventory& inv);
 
 }  // namespace aion::hw

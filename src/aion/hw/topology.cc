@@ -59,7 +59,7 @@ Topology build_topology(const Inventory& inv) {
   for (const auto& a : inv.accelerators) {
     t.devices.push_back({device_label(a.kind) + std::to_string(per_kind[a.kind]++), a.pci.address,
                          a.simulated ? a.model + " [simulated]" : a.model, a.pci.numa_node,
-                         a.pci.cpu_affinity});
+                         a.pci.cpu_affinity, a.memory_node});
     entries.push_back({&a.pci, &a});
   }
   bool any_rdma =
@@ -72,7 +72,9 @@ Topology build_topology(const Inventory& inv) {
                          n.pci.numa_node, n.pci.cpu_affinity});
     entries.push_back({&n.pci, nullptr});
   }
-  int nodes = static_cast<int>(inv.numa_nodes.size());
+  // Nodes with CPUs: memory-only nodes (tiers, GPU memory) add no socket to cross.
+  int nodes = static_cast<int>(std::count_if(inv.numa_nodes.begin(), inv.numa_nodes.end(),
+                                             [](const NumaNode& n) { return !n.cpus.empty(); }));
   std::size_t n = entries.size();
   t.matrix.assign(n, std::vector<std::string>(n));
   t.levels.assign(n, std::vector<LinkLevel>(n, LinkLevel::kSys));

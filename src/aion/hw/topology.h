@@ -23,6 +23,7 @@ struct TopologyDevice {
   std::string detail;  // model or interface name
   int numa_node = -1;
   std::string cpu_affinity;
+  int memory_node = -1;  // an accelerator's own memory as a NUMA node; -1: none
 };
 
 struct Topology {

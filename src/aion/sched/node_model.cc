@@ -65,6 +65,7 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
                       .uuid = a.uuid,
                       .memory_bytes = a.memory_bytes,
                       .numa_node = a.pci.numa_node,
+                      .memory_node = a.memory_node,
                       .simulated = a.simulated,
                       .usable = a.state == "ok"});
   }
@@ -96,7 +97,8 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
     m.numa.push_back({.id = nn.id,
                       .cpus = parse_cpulist(nn.cpus),
                       .memory_bytes = nn.memory_bytes,
-                      .distances = nn.distances});
+                      .distances = nn.distances,
+                      .near = nn.cpus.empty() && nn.device.empty() ? nn.near_node : -1});
   }
   if (m.numa.empty()) {
     NumaInfo only{.id = 0, .memory_bytes = inv.memory.total_bytes, .distances = {kLocalDistance}};
@@ -116,6 +118,22 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
   m.memory_bytes =
       total > options.reserved_memory_bytes ? total - options.reserved_memory_bytes : 0;
   return m;
+}
+
+std::vector<int> extra_memory_nodes(const NodeModel& m, const Allocation& a) {
+  std::vector<int> out;
+  auto held = [&](int id) { return std::find(a.mems.begin(), a.mems.end(), id) != a.mems.end(); };
+  for (const auto& n : m.numa) {
+    if (n.cpus.empty() && n.near >= 0 && held(n.near) && !held(n.id)) out.push_back(n.id);
+  }
+  for (int g : a.gpus) {
+    if (g < 0 || g >= static_cast<int>(m.gpus.size())) continue;
+    int node = m.gpus[static_cast<std::size_t>(g)].memory_node;
+    if (node >= 0 && !held(node)) out.push_back(node);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 NodeState::NodeState(const NodeModel& model, int cpu_overcommit)

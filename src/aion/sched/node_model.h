@@ -26,7 +26,8 @@ struct GpuSlot {
   int vendor_index = 0;  // index within its vendor: what CUDA_VISIBLE_DEVICES etc. take
   std::string uuid;
   std::uint64_t memory_bytes = 0;
-  int numa_node = -1;
+  int numa_node = -1;    // the node with CPUs it is local to
+  int memory_node = -1;  // its own memory as a NUMA node (GPU memory over NVLink); -1: none
   bool simulated = false;
   bool usable = true;  // false when the GPU is lost or in error: never placed on
 };
@@ -36,6 +37,9 @@ struct NumaInfo {
   std::vector<int> cpus;  // logical CPU ids
   std::uint64_t memory_bytes = 0;
   std::vector<int> distances;  // to every node, in `numa` order (SLIT; 10 = self)
+  // A node without CPUs (a memory tier, HBM, CXL): the node with CPUs it belongs with; -1
+  // for a node with CPUs, and for a device's own memory (that goes with the device).
+  int near = -1;
 };
 
 struct NodeModel {
@@ -68,6 +72,11 @@ struct Allocation {
   std::vector<int> mems;               // NUMA node ids, ascending
   std::uint64_t memory_bytes = 0;
 };
+
+// The memory nodes a job holding `a` may use beyond those of its CPUs (a.mems): the
+// CPU-less nodes that belong with those (memory tiers, HBM, CXL), and the memory of its
+// accelerators when that is a NUMA node. Ascending, none of a.mems among them.
+std::vector<int> extra_memory_nodes(const NodeModel& m, const Allocation& a);
 
 // What is in use now. Cheap to copy for a few hundred GPUs/CPUs. add()/remove() take
 // allocations made for the same model (indices out of range are ignored); remove() must get

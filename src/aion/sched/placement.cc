@@ -214,6 +214,12 @@ PlacementResult place(const NodeModel& model, const NodeState& state, const Requ
     place_share(model, state, ctx, request, max_candidates, options, out);
   else
     place_cpus_only(model, state, ctx, request, max_candidates, out);
+  // Chosen by the nodes of their CPUs; the job may also use the memory that goes with them.
+  for (auto& c : out.candidates) {
+    auto extra = extra_memory_nodes(model, c.allocation);
+    c.allocation.mems.insert(c.allocation.mems.end(), extra.begin(), extra.end());
+    std::sort(c.allocation.mems.begin(), c.allocation.mems.end());
+  }
   return out;
 }
 
