@@ -8,8 +8,10 @@
 #include "aion/hw/arm_cpus.h"
 #include "aion/hw/cpu.h"
 #include "aion/hw/discovery.h"
+#include "aion/hw/habana.h"
 #include "aion/hw/vendors.h"
 #include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace aion::hw {
 namespace {
@@ -176,6 +178,55 @@ TEST_F(HeteroFixture, AnInfinibandAdapterWithoutInterfaceIsStillANic) {
   ASSERT_NE(it, inv_.nics.end());
   EXPECT_EQ(it->name, "0000:09:00.0");
   EXPECT_EQ(it->state, "no interface");
+}
+
+TEST(HabanaTest, GaudiCardsOfTheAccelClassGetTheirNumberModuleAndState) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  Inventory inv = discover(HostFs(::aion::testing::hw_fixture_root("gaudi2")), {});
+  ASSERT_EQ(inv.accelerators.size(), 4u);
+  const Accelerator& a = inv.accelerators[0];
+  EXPECT_EQ(a.vendor, "habana");
+  EXPECT_EQ(a.kind, "hpu");
+  EXPECT_EQ(a.depth, "habanalabs-sysfs");
+  EXPECT_EQ(a.index, 0);
+  EXPECT_EQ(a.module_id, 2);
+  EXPECT_EQ(a.driver_version, "1.17.0-495fb7c");
+  EXPECT_EQ(a.uuid, "AN20000000");
+  EXPECT_EQ(a.device_nodes,
+            (std::vector<std::string>{"/dev/accel/accel0", "/dev/accel/accel_controlD0"}));
+  EXPECT_EQ(inv.accelerators[2].module_id, 0);
+  EXPECT_EQ(inv.accelerators[3].state, "error");
+}
+
+// Before the accel subsystem (Linux 6.3) the driver's class was habanalabs, its attributes on
+// the class device and the PCI address in pci_addr; the first Gaudi's name comes from pci.ids,
+// a newer one's from device_type.
+TEST(HabanaTest, TheOlderHabanalabsClassIsReadToo) {
+  ::aion::testing::TempDir dir("habana");
+  const std::string pci = "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0";
+  dir.write(pci + "/vendor", "0x1da3\n");
+  dir.write(pci + "/device", "0x1030\n");
+  dir.write(pci + "/class", "0x120000\n");
+  dir.write(pci + "/numa_node", "0\n");
+  std::filesystem::create_directories(dir / "sys/bus/pci/devices");
+  std::filesystem::create_directory_symlink("../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0",
+                                            dir / "sys/bus/pci/devices/0000:01:00.0");
+  dir.write("sys/class/habanalabs/hl5/device_type", "GAUDI3\n");
+  dir.write("sys/class/habanalabs/hl5/pci_addr", "0000:01:00.0\n");
+  dir.write("sys/class/habanalabs/hl5/status", "Malfunction\n");
+  dir.write("sys/class/habanalabs/hl_controlD5/device_type", "GAUDI3\n");
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  Inventory inv = discover(HostFs(dir.path()), {});
+  ASSERT_EQ(inv.accelerators.size(), 1u);
+  const Accelerator& a = inv.accelerators[0];
+  EXPECT_EQ(a.index, 5);
+  EXPECT_EQ(a.module_id, -1);
+  EXPECT_EQ(a.model, "Gaudi3");
+  EXPECT_EQ(a.state, "error");
+  EXPECT_EQ(habana_state("operational"), "ok");
+  EXPECT_EQ(habana_state(" In reset\n"), "ok");
+  EXPECT_EQ(habana_state("needs reset"), "error");
+  EXPECT_EQ(habana_model("GOYA"), "Goya");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "aion/core/host_fs.h"
 #include "aion/hw/discovery.h"
+#include "aion/sched/job_env.h"
 #include "support/fixtures.h"
 
 namespace aion::sched {
@@ -455,6 +456,26 @@ TEST(PlacementTest, MemoryTiersGoWithTheCpusTheyBelongTo) {
   ASSERT_FALSE(r.candidates.empty()) << describe(r);
   EXPECT_EQ(r.candidates[0].allocation.cpus, (std::vector<int>{4, 5}));
   EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{1, 3}));
+}
+
+TEST(PlacementTest, GaudiCardsComeInPairsUnderASwitchAndAreNamedByModuleId) {
+  // gaudi2: HPU0/HPU1 under one switch on socket 0 (module ids 2, 3), HPU2/HPU3 on socket 1
+  // (0, 1); HPU3 reports "needs reset".
+  NodeModel m = model_named("gaudi2");
+  ASSERT_EQ(m.gpus.size(), 4u);
+  EXPECT_FALSE(m.gpus[3].usable);
+  auto r = place(m, NodeState(m), {.gpus = 2, .cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  const Allocation& a = r.candidates[0].allocation;
+  EXPECT_EQ(a.gpus, (std::vector<int>{0, 1})) << describe(r);
+  Job job;
+  job.id = 7;
+  auto env = job_env(job, a, m);
+  EXPECT_EQ(env["HABANA_VISIBLE_MODULES"], "2,3");
+  // The broken card is never given: two more cannot be had.
+  NodeState st(m);
+  st.add(a);
+  EXPECT_TRUE(place(m, st, {.gpus = 2, .cpus = 2}).candidates.empty());
 }
 
 TEST(PlacementTest, HybridCpuJobsGetPerformanceCoresFirst) {

@@ -6,6 +6,7 @@
 
 #include "aion/hw/amd.h"
 #include "aion/hw/ascend.h"
+#include "aion/hw/habana.h"
 #include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
 #include "aion/hw/pci.h"
@@ -110,6 +111,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   read_amd(fs, inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
+  read_habana(fs, inv);
   for (auto& a : inv.accelerators) {
     const VendorInfo* row = table->find(a.vendor);
     if (row) {

@@ -95,6 +95,9 @@ struct Link {
 
 struct Accelerator {
   int index = 0;  // order within its vendor (what CUDA_VISIBLE_DEVICES uses)
+  // The card's place on its board when the vendor numbers devices that way (Gaudi's module
+  // id, what HABANA_VISIBLE_MODULES takes); -1 otherwise.
+  int module_id = -1;
   // The vendor's key in data/hw/accelerators.toml ("nvidia", "amd", "huawei", "nec-ve"), or
   // "generic" for a compute function of a vendor the table does not list.
   std::string vendor;

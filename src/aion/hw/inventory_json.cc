@@ -112,6 +112,7 @@ Json accelerator_json(const Accelerator& a) {
   for (const auto& l : a.links)
     links.push_back({{"kind", l.kind}, {"peer", l.peer}, {"count", l.count}});
   return {{"index", a.index},
+          {"module_id", a.module_id},
           {"vendor", a.vendor},
           {"vendor_name", a.vendor_name},
           {"kind", a.kind},
@@ -139,6 +140,7 @@ Json accelerator_json(const Accelerator& a) {
 Accelerator accelerator_from(const Json& a) {
   Accelerator acc;
   acc.index = a.value("index", 0);
+  acc.module_id = a.value("module_id", -1);
   acc.vendor = a.value("vendor", "");
   acc.vendor_name = a.value("vendor_name", "");
   acc.kind = a.value("kind", "gpu");

@@ -45,11 +45,17 @@ void add_visible_devices(std::map<std::string, std::string>& env, const NodeMode
       env["ASCEND_VISIBLE_DEVICES"] = indices(gs);
       env["ASCEND_RT_VISIBLE_DEVICES"] = indices(gs);
     } else if (const auto& table = hw::shipped_vendor_table()) {
-      // Every other vendor: the variable its row names, when it takes device indices
-      // (a variable of module ids or UUIDs is not guessed at).
+      // Every other vendor: the variable its row names, with device indices or module ids
+      // (a variable of UUIDs, or module ids the driver did not report, is not guessed at).
       const hw::VendorInfo* row = table->find(vendor);
       if (row && !row->visible_env.empty() && row->visible_by == "index")
         env[row->visible_env] = indices(gs);
+      if (row && !row->visible_env.empty() && row->visible_by == "module_id") {
+        std::vector<std::string> ids;
+        for (const auto* g : gs)
+          if (g->module_id >= 0) ids.push_back(std::to_string(g->module_id));
+        if (ids.size() == gs.size()) env[row->visible_env] = join(ids, ",");
+      }
     }
   }
 }

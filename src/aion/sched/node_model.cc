@@ -62,6 +62,7 @@ NodeModel make_node_model(const hw::Inventory& inv, const ModelOptions& options)
                       .kind = a.kind,
                       .model = a.model,
                       .vendor_index = a.index,
+                      .module_id = a.module_id,
                       .uuid = a.uuid,
                       .memory_bytes = a.memory_bytes,
                       .numa_node = a.pci.numa_node,

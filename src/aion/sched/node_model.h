@@ -24,6 +24,7 @@ struct GpuSlot {
   bool default_kind = true;
   std::string model;
   int vendor_index = 0;  // index within its vendor: what CUDA_VISIBLE_DEVICES etc. take
+  int module_id = -1;    // the vendor's module id when it numbers cards so (Gaudi)
   std::string uuid;
   std::uint64_t memory_bytes = 0;
   int numa_node = -1;    // the node with CPUs it is local to
