@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "support/daemon_harness.h"
+#include "support/scale.h"
 
 namespace aion::testing {
 namespace {
@@ -113,7 +114,7 @@ class Generator {
 };
 
 TEST(FuzzTest, TenThousandBadRequestsAllGet4xxEnvelopes) {
-  constexpr int kRequests = 10000;
+  constexpr int kRequests = 10000 / kStressDivisor;  // a thousand under the sanitizers
   DaemonHarness h;
   ASSERT_TRUE(h.start());
   Generator gen(42);

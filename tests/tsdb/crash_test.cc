@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/tsdb/db.h"
+#include "support/scale.h"
 #include "support/temp_dir.h"
 
 namespace aion::tsdb {
@@ -20,8 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kSeries = 10'000;
-constexpr int kRounds = 1'000;       // one sample per series per round: 10 M in all
+// One sample per series per round: 10 M in all (1 M under the sanitizers, support/scale.h).
+constexpr int kSeries = 10'000 / ::aion::testing::kStressDivisor;
+constexpr int kRounds = 1'000;
 constexpr int kFlushEvery = 50;      // rounds between flushes ("the flush interval")
 constexpr int kKillAfterFlush = 15;  // flushes the child completes before it is killed
 
