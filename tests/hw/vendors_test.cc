@@ -7,6 +7,7 @@
 
 #include "aion/hw/arm_cpus.h"
 #include "aion/hw/cpu.h"
+#include "aion/hw/dcmi.h"
 #include "aion/hw/discovery.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/vendors.h"
@@ -227,6 +228,47 @@ TEST(HabanaTest, TheOlderHabanalabsClassIsReadToo) {
   EXPECT_EQ(habana_state(" In reset\n"), "ok");
   EXPECT_EQ(habana_state("needs reset"), "error");
   EXPECT_EQ(habana_model("GOYA"), "Goya");
+}
+
+// Ascend NPUs through a library with DCMI's C ABI (the fake answers from the fixture's
+// dcmi.json): the chip's name, AI cores, HBM, logical id and health replace what PCI told.
+TEST(DcmiTest, AscendNpusGetNameCoresMemoryAndHealthFromDcmi) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_DCMI_LIBRARY", FAKE_DCMI_PATH, 1);
+  const std::string root = ::aion::testing::hw_fixture_root("ascend910").string();
+  ::setenv("AION_FAKE_DCMI", (root + "/../dcmi.json").c_str(), 1);
+  Inventory inv = discover(HostFs(root), {});
+  ::unsetenv("AION_DCMI_LIBRARY");
+  ::unsetenv("AION_FAKE_DCMI");
+  ASSERT_EQ(inv.accelerators.size(), 8u);
+  const Accelerator& a = inv.accelerators[0];
+  EXPECT_EQ(a.model, "Ascend 910B");
+  EXPECT_EQ(a.cores, 32);
+  EXPECT_EQ(a.memory_bytes, 32ull << 30);
+  EXPECT_EQ(a.depth, "dcmi");
+  EXPECT_EQ(a.state, "ok");
+  EXPECT_EQ(a.device_nodes, std::vector<std::string>{"/dev/davinci0"});
+  EXPECT_EQ(inv.accelerators[7].pci.address, "0000:86:00.0");
+  EXPECT_EQ(inv.accelerators[7].state, "error");
+  EXPECT_EQ(inv.accelerators[7].index, 7);
+  for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
+}
+
+TEST(DcmiTest, WithoutTheLibraryNpusKeepWhatPciSaidAndNothingIsWarned) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_DCMI_LIBRARY", "/nonexistent/libdcmi.so", 1);
+  Inventory inv = discover(HostFs(::aion::testing::hw_fixture_root("ascend910")), {});
+  ::unsetenv("AION_DCMI_LIBRARY");
+  ASSERT_EQ(inv.accelerators.size(), 8u);
+  EXPECT_EQ(inv.accelerators[0].depth, "generic");
+  EXPECT_EQ(inv.accelerators[7].state, "ok");
+  EXPECT_TRUE(inv.warnings.empty());
+  auto q = dcmi_query("/nonexistent/libdcmi.so");
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(dcmi_health_state(1), "ok");
+  EXPECT_EQ(dcmi_health_state(3), "error");
+  EXPECT_EQ(dcmi_health_state(0xffffffffu), "error");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "aion/hw/amd.h"
 #include "aion/hw/ascend.h"
+#include "aion/hw/dcmi.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
@@ -109,6 +110,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   std::map<std::string, int> next;
   for (auto& a : inv.accelerators) a.index = next[a.vendor]++;
   read_amd(fs, inv);
+  read_ascend_dcmi(inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);
@@ -126,7 +128,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
 void add_device_nodes(const HostFs& fs, Inventory& inv) {
   const Result<VendorTable>& table = shipped_vendor_table();
   for (auto& a : inv.accelerators) {
-    if (a.pci.address.empty()) continue;
+    if (a.pci.address.empty() || !a.device_nodes.empty()) continue;  // a reader named them
     const VendorInfo* row = table ? table->find(a.vendor) : nullptr;
     std::vector<std::string> nodes =
         row ? nodes_from_patterns(fs, *row, a) : drm_device_nodes(fs, a.pci.address);

@@ -1,0 +1,192 @@
+#include "aion/hw/dcmi.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace aion::hw {
+namespace {
+
+// The DCMI structures aion reads, as Huawei's DCMI API reference defines them
+// (dcmi_interface_api.h): fixed layouts, sizes stated there.
+constexpr int kChipNameLen = 32;
+struct DcmiChipInfo {
+  unsigned char chip_type[kChipNameLen];
+  unsigned char chip_name[kChipNameLen];
+  unsigned char chip_ver[kChipNameLen];
+  unsigned int aicore_cnt;
+};
+struct DcmiPcieInfoAll {
+  unsigned int venderid;
+  unsigned int subvenderid;
+  unsigned int deviceid;
+  unsigned int subdeviceid;
+  int domain;
+  unsigned int bdf_busid;
+  unsigned int bdf_deviceid;
+  unsigned int bdf_funcid;
+  unsigned char reserve[32];
+};
+static_assert(sizeof(DcmiPcieInfoAll) == 64, "DCMI says dcmi_pcie_info_all is 64 bytes");
+struct DcmiHbmInfo {
+  unsigned long long memory_size;  // MB
+  unsigned int freq;
+  unsigned long long memory_usage;  // MB
+  int temp;
+  unsigned int bandwith_util_rate;
+};
+struct DcmiMemoryInfo {
+  unsigned long long memory_size;  // MB
+  unsigned long long memory_available;
+  unsigned int freq;
+  unsigned long hugepagesize;
+  unsigned long hugepages_total;
+  unsigned long hugepages_free;
+  unsigned int utiliza;
+  unsigned char reserve[60];
+};
+
+struct Api {
+  int (*init)();
+  int (*card_list)(int*, int*, int);
+  int (*device_count)(int, int*);
+  int (*chip_info)(int, int, DcmiChipInfo*);
+  int (*pcie_info)(int, int, DcmiPcieInfoAll*);
+  int (*hbm_info)(int, int, DcmiHbmInfo*);
+  int (*memory_info)(int, int, DcmiMemoryInfo*);
+  int (*health)(int, int, unsigned int*);
+  int (*logic_id)(int*, int, int);
+  int (*phy_id)(unsigned int, unsigned int*);
+};
+
+std::string text_of(const unsigned char* s, std::size_t cap) {
+  std::size_t n = 0;
+  while (n < cap && s[n] != 0) ++n;
+  std::string out(reinterpret_cast<const char*>(s), n);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\n')) out.pop_back();
+  return out;
+}
+
+DcmiChip read_chip(const Api& api, int card, int device) {
+  DcmiChip c{.card_id = card, .device_id = device};
+  DcmiPcieInfoAll pci{};
+  if (api.pcie_info(card, device, &pci) == 0) {
+    char addr[32];
+    std::snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", static_cast<unsigned>(pci.domain),
+                  pci.bdf_busid, pci.bdf_deviceid, pci.bdf_funcid);
+    c.pci_address = addr;
+  }
+  DcmiChipInfo info{};
+  if (api.chip_info(card, device, &info) == 0) {
+    c.chip_type = text_of(info.chip_type, kChipNameLen);
+    c.chip_name = text_of(info.chip_name, kChipNameLen);
+    c.chip_version = text_of(info.chip_ver, kChipNameLen);
+    c.aicore_count = static_cast<int>(info.aicore_cnt);
+  }
+  DcmiHbmInfo hbm{};
+  DcmiMemoryInfo ddr{};
+  if (api.hbm_info && api.hbm_info(card, device, &hbm) == 0 && hbm.memory_size > 0) {
+    c.memory_bytes = static_cast<std::uint64_t>(hbm.memory_size) << 20;
+  } else if (api.memory_info && api.memory_info(card, device, &ddr) == 0) {
+    c.memory_bytes = static_cast<std::uint64_t>(ddr.memory_size) << 20;
+  }
+  unsigned int health = 0xffffffffu;
+  if (api.health(card, device, &health) == 0) c.health = health;
+  int logic = -1;
+  if (api.logic_id && api.logic_id(&logic, card, device) == 0) c.logic_id = logic;
+  unsigned int phy = 0;
+  if (c.logic_id >= 0 && api.phy_id && api.phy_id(static_cast<unsigned>(c.logic_id), &phy) == 0)
+    c.phy_id = static_cast<int>(phy);
+  return c;
+}
+
+}  // namespace
+
+std::string dcmi_library_path(const std::string& configured) {
+  if (const char* env = std::getenv("AION_DCMI_LIBRARY"); env && *env) return env;
+  if (!configured.empty()) return configured;
+  return "libdcmi.so";
+}
+
+Result<std::vector<DcmiChip>> dcmi_query(const std::string& path) {
+  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h && path == "libdcmi.so") h = ::dlopen("/usr/local/dcmi/libdcmi.so", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* err = ::dlerror();
+    return fail(ErrorCode::kUnavailable,
+                "DCMI not available (" + path + ": " + (err ? err : "not found") + ")");
+  }
+  struct Closer {
+    void* h;
+    ~Closer() { ::dlclose(h); }
+  } closer{h};
+  Api api{};
+  std::string missing;
+  auto sym = [&](auto& fn, const char* name, bool required = true) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+    if (!fn && required) missing += std::string(missing.empty() ? "" : ", ") + name;
+  };
+  sym(api.init, "dcmi_init");
+  sym(api.card_list, "dcmi_get_card_num_list");
+  sym(api.device_count, "dcmi_get_device_num_in_card");
+  sym(api.chip_info, "dcmi_get_device_chip_info");
+  sym(api.pcie_info, "dcmi_get_device_pcie_info_v2");
+  sym(api.health, "dcmi_get_device_health");
+  sym(api.hbm_info, "dcmi_get_device_hbm_info", false);
+  sym(api.memory_info, "dcmi_get_device_memory_info_v3", false);
+  sym(api.logic_id, "dcmi_get_device_logic_id", false);
+  sym(api.phy_id, "dcmi_get_device_phyid_from_logicid", false);
+  if (!missing.empty()) {
+    return fail(ErrorCode::kUnsupported,
+                "DCMI at " + path + " lacks " + missing + " (a driver older than this aion reads)");
+  }
+  if (int rc = api.init(); rc != 0)
+    return fail(ErrorCode::kUnavailable, "DCMI failed to initialise (" + std::to_string(rc) + ")");
+  constexpr int kMaxCards = 64;
+  int cards[kMaxCards] = {};
+  int count = 0;
+  if (int rc = api.card_list(&count, cards, kMaxCards); rc != 0) {
+    return fail(ErrorCode::kUnavailable,
+                "DCMI could not list the NPU cards (" + std::to_string(rc) + ")");
+  }
+  std::vector<DcmiChip> out;
+  for (int i = 0; i < std::clamp(count, 0, kMaxCards); ++i) {
+    int devices = 0;
+    if (api.device_count(cards[i], &devices) != 0) continue;
+    for (int d = 0; d < std::clamp(devices, 0, 16); ++d) out.push_back(read_chip(api, cards[i], d));
+  }
+  return out;
+}
+
+std::string dcmi_health_state(std::uint32_t health) {
+  return health <= 1 ? "ok" : "error";
+}
+
+void read_ascend_dcmi(Inventory& inv) {
+  if (std::none_of(inv.accelerators.begin(), inv.accelerators.end(),
+                   [](const Accelerator& a) { return a.vendor == "huawei"; }))
+    return;
+  auto chips = dcmi_query(dcmi_library_path());
+  if (!chips) return;
+  for (const auto& c : *chips) {
+    auto it =
+        std::find_if(inv.accelerators.begin(), inv.accelerators.end(), [&](const Accelerator& a) {
+          return a.vendor == "huawei" && a.pci.address == c.pci_address;
+        });
+    if (it == inv.accelerators.end()) continue;
+    if (!c.chip_name.empty())
+      it->model = (c.chip_type.empty() ? "Ascend" : c.chip_type) + " " + c.chip_name;
+    it->cores = c.aicore_count;
+    if (c.memory_bytes > 0) it->memory_bytes = c.memory_bytes;
+    if (c.logic_id >= 0) it->index = c.logic_id;
+    if (c.phy_id >= 0) it->device_nodes = {"/dev/davinci" + std::to_string(c.phy_id)};
+    it->state = dcmi_health_state(c.health);
+    it->depth = "dcmi";
+    it->source = "dcmi";
+  }
+}
+
+}  // namespace aion::hw
