@@ -435,7 +435,10 @@ int main(int argc, char** argv) {
   cargv.push_back(nullptr);
   for (auto& e : launch.env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
-  const bool drop = launch.uid != ::getuid() || launch.gid != ::getgid() || launch.set_groups;
+  // A daemon that is not root runs jobs as its own user: it keeps its groups (it could not set
+  // them). Root sets the job's user, group and groups.
+  const bool same_ids = launch.uid == ::getuid() && launch.gid == ::getgid();
+  const bool drop = !same_ids || (launch.set_groups && ::geteuid() == 0);
   if (drop && launch.uid != 0) add_user_groups(launch);
 
   // SIGTERM stays blocked across fork: the parent learns the child's pid before it forwards
