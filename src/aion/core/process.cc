@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -87,6 +89,20 @@ struct Timeout {
 
 // Starts the child with the pipes' ends as its stdin, stdout and stderr, in its own process
 // group (so a timeout kills all of it) with default signal handling and no blocked signals.
+// Whether `name` (no slash) names a file in some directory of PATH this process can reach.
+bool on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "/bin:/usr/bin";
+  while (true) {
+    std::size_t colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    std::string full = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(full.c_str(), F_OK) == 0) return true;
+    if (colon == std::string_view::npos) return false;
+    rest.remove_prefix(colon + 1);
+  }
+}
+
 Result<pid_t> spawn_child(const ProcessOptions& o, Pipe& in, Pipe& out, Pipe& err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -115,6 +131,9 @@ Result<pid_t> spawn_child(const ProcessOptions& o, Pipe& in, Pipe& out, Pipe& er
   int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  // posix_spawnp says EACCES when a directory of PATH could not be searched, even if the
+  // program is in none of them (a PATH inherited from another user): that is "not found".
+  if (rc == EACCES && o.argv[0].find('/') == std::string::npos && !on_path(o.argv[0])) rc = ENOENT;
   if (rc != 0) {
     Error e = errno_error(rc, "starting " + o.argv[0]);
     return std::unexpected(e);
