@@ -222,26 +222,26 @@ bool read_cpu_hwloc(const HostFs& fs, Inventory& inv) {
   }
   if (const char* a = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "Architecture"))
     inv.cpu.architecture = a;
-  // On a recorded tree hwloc reports the architecture the tree's gatherer saved
-  // (/proc/hwloc-nofile-info), else the one aion runs on; without that file, /proc/cpuinfo
-  // tells.
-  if (!fs.is_live() && !fs.exists("/proc/hwloc-nofile-info")) {
-    if (auto info = fs.read("/proc/cpuinfo")) {
-      std::string arch = architecture_of_cpuinfo(*info);
-      if (!arch.empty()) inv.cpu.architecture = arch;
-    }
-  }
   read_hwloc_caches(topo, inv.cpu);
   read_hwloc_numa(fs, topo, inv);
   read_hwloc_cpukinds(topo, inv.cpu);
   hwloc_topology_destroy(topo);
   inv.cpu.model = trim(inv.cpu.model);
-  // hwloc names x86 and POWER CPUs; ARM ones only through the MIDR fields of /proc/cpuinfo.
-  if (inv.cpu.model.empty() || inv.cpu.vendor.empty()) {
+  // On a recorded tree hwloc reports the architecture the tree's gatherer saved
+  // (/proc/hwloc-nofile-info), else the one aion runs on; without that file, /proc/cpuinfo
+  // tells. hwloc names x86 and POWER CPUs; ARM ones only through its MIDR fields.
+  const bool arch_from_cpuinfo = !fs.is_live() && !fs.exists("/proc/hwloc-nofile-info");
+  if (arch_from_cpuinfo || inv.cpu.model.empty() || inv.cpu.vendor.empty()) {
     if (auto info = fs.read("/proc/cpuinfo")) {
-      CpuInfo parsed = parse_cpuinfo(*info);
-      if (inv.cpu.model.empty()) inv.cpu.model = parsed.model;
-      if (inv.cpu.vendor.empty()) inv.cpu.vendor = parsed.vendor;
+      if (arch_from_cpuinfo) {
+        std::string arch = architecture_of_cpuinfo(*info);
+        if (!arch.empty()) inv.cpu.architecture = arch;
+      }
+      if (inv.cpu.model.empty() || inv.cpu.vendor.empty()) {
+        CpuInfo parsed = parse_cpuinfo(*info);
+        if (inv.cpu.model.empty()) inv.cpu.model = parsed.model;
+        if (inv.cpu.vendor.empty()) inv.cpu.vendor = parsed.vendor;
+      }
     }
   }
   return inv.cpu.threads > 0;
