@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # The one list of Debian packages; later capabilities add theirs here.
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache git
+  build-essential cmake ninja-build pkg-config ccache git lld
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
   nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
