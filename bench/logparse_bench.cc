@@ -287,6 +287,7 @@ Figure bench_parse(const fs::path& file, std::vector<Dataset>& sets, std::size_t
         std::make_unique<aion::logs::TemplateMiner>(d.masks.combined(aion::logs::MaskSet())));
   std::size_t set = 0, left = sets[0].lines;
   std::uint64_t params = 0, unsplit = 0;
+  aion::logs::HeaderView header;
   warm_cache(file);
   auto t0 = Clock::now();
   double c0 = thread_cpu_seconds();
@@ -296,9 +297,9 @@ Figure bench_parse(const fs::path& file, std::vector<Dataset>& sets, std::size_t
       left = sets[set].lines;
     }
     --left;
-    auto f = sets[set].format.split(line);
-    if (!f) ++unsplit;
-    auto p = miners[set]->add(f ? std::string_view(f->content) : line);
+    const bool split = sets[set].format.split(line, header);
+    if (!split) ++unsplit;
+    auto p = miners[set]->add(split ? header.content : line);
     params += p.params.size();
   });
   double s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -218,14 +218,18 @@ TEST(HeaderFormatTest, FastMatcherSplitsAsRe2Does) {
       "<Time>\\|<Component>\\|<Pid>\\|<Content>",
       "<A><B> - <Content>",
       "<Content> @<Host>",
-      "<Date> - <Level>  \\[<Node>:<Component>@<Id>\\] - <Content>"};
-  const std::vector<std::string> fragments = {"2015", "10:30:00", " ",  "  ",  "\t", ",", ":",
-                                              "[",    "]",        "|",  "-",   "@",  "a", "INFO",
-                                              " - ",  "\\",       "\r", "x:y", "é",  "\f"};
+      "<Date> - <Level>  \\[<Node>:<Component>@<Id>\\] - <Content>",
+      "<Month> <Day> <Time> <Program>(\\[<Pid>\\])?: <Content>",
+      "<Date> <Time> \\[?<Level>\\]? <Content>",
+      "\\[<Time>\\] \\[(<Module>:)?<Level>\\] (\\[pid <Pid>(:tid <Tid>)?\\] )?<Content>"};
+  const std::vector<std::string> fragments = {
+      "2015", "10:30:00", " ",  "  ", "\t",  ",", ":",  "[",    "]",     "|",    "-",   "@", "a",
+      "INFO", " - ",      "\\", "\r", "x:y", "é", "\f", "pid ", ":tid ", "sshd", "]: ", "?"};
   std::mt19937 rng(11);
   for (const auto& fmt : formats) {
     auto h = HeaderFormat::parse(fmt);
     ASSERT_TRUE(h) << fmt << ": " << h.error().message();
+    EXPECT_TRUE(h->fast()) << fmt;
     for (int i = 0; i < 5000; ++i) {
       std::string line;
       int n = static_cast<int>(rng() % 24);

@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -95,6 +96,8 @@ enum CharClass : unsigned char {
   kHexDigit = 8,
   kSpace = 16,      // RE2's \s
   kPathExtra = 32,  // . - @ + ~ %
+  kSign = 64,       // + -
+  kSlash = 128,
 };
 
 constexpr std::array<unsigned char, 256> make_classes() {
@@ -107,6 +110,9 @@ constexpr std::array<unsigned char, 256> make_classes() {
   t['_'] |= kUnderscore;
   for (char c : {'\t', '\n', '\f', '\r', ' '}) t[static_cast<unsigned char>(c)] |= kSpace;
   for (char c : {'.', '-', '@', '+', '~', '%'}) t[static_cast<unsigned char>(c)] |= kPathExtra;
+  t['+'] |= kSign;
+  t['-'] |= kSign;
+  t['/'] |= kSlash;
   return t;
 }
 constexpr std::array<unsigned char, 256> kClasses = make_classes();
@@ -394,9 +400,11 @@ std::size_t num_at(const Text& t, std::size_t g) {
 }
 
 // Rules led by "(?:^|[class])(group)": the group starts at 0 (the ^ branch, tried first) or
-// after a context character at or after pos.
+// after a context character at or after pos. Every group starts with a byte of the classes
+// `first`: other positions are passed over with one lookup each.
 template <typename Lead, typename At>
-bool scan_led(const Text& t, std::size_t pos, Lead&& lead, At&& at, Span& out) {
+bool scan_led(const Text& t, std::size_t pos, unsigned char first, Lead&& lead, At&& at,
+              Span& out) {
   if (pos == 0) {
     std::size_t e = at(0);
     if (e != std::string_view::npos) {
@@ -405,7 +413,7 @@ bool scan_led(const Text& t, std::size_t pos, Lead&& lead, At&& at, Span& out) {
     }
   }
   for (std::size_t s = pos; s < t.size(); ++s) {
-    if (!lead(s)) continue;
+    if (!t.is(s + 1, first) || !lead(s)) continue;
     std::size_t e = at(s + 1);
     if (e != std::string_view::npos) {
       out = {s + 1, e};
@@ -437,11 +445,11 @@ bool scan(int scanner, const Text& t, std::size_t pos, Span& out) {
     case kHex: return scan_hex(t, pos, out);
     case kIp:
       return scan_led(
-          t, pos, [&](std::size_t s) { return !t.word(s) && t.at(s) != '.'; },
+          t, pos, kDigit, [&](std::size_t s) { return !t.word(s) && t.at(s) != '.'; },
           [&](std::size_t g) { return ip_at(t, g); }, out);
     case kPath:
       return scan_led(
-          t, pos,
+          t, pos, kSlash,
           [&](std::size_t s) {
             char c = t.at(s);
             return t.is(s, kSpace) || c == '=' || c == ':' || c == '(' || c == '[' || c == '"' ||
@@ -450,47 +458,77 @@ bool scan(int scanner, const Text& t, std::size_t pos, Span& out) {
           [&](std::size_t g) { return path_at(t, g); }, out);
     case kSize:
       return scan_led(
-          t, pos, not_alnum, [&](std::size_t g) { return size_at(t, g); }, out);
+          t, pos, kDigit | kSign, not_alnum, [&](std::size_t g) { return size_at(t, g); }, out);
     case kUrl: return scan_url(t, pos, out);
     case kIsoTime: return scan_isotime(t, pos, out);
     case kNum:
       return scan_led(
-          t, pos, not_alnum, [&](std::size_t g) { return num_at(t, g); }, out);
+          t, pos, kDigit | kSign, not_alnum, [&](std::size_t g) { return num_at(t, g); }, out);
     default: return false;
   }
 }
 
-// Bytes of a line; masking only removes bytes (into placeholders), so a rule whose needed
-// byte is absent from the line cannot match at any step.
+// Bytes of a line that rules need; masking only removes bytes (into placeholders), so a rule
+// whose needed byte is absent from the line cannot match at any step. One table lookup and
+// an OR per byte, kept in a register (a bit set in memory would be a read-modify-write each).
+enum NeedByte : unsigned char {
+  kHasColon = 1,
+  kHasDash = 2,
+  kHasDot = 4,
+  kHasUnderscore = 8,
+  kHasX = 16,
+  kHasSlash = 32,
+  kHasDigit = 64,
+  kHasPlaceholder = 128,
+};
+
+constexpr std::array<unsigned char, 256> make_need_bytes() {
+  std::array<unsigned char, 256> t{};
+  t[':'] = kHasColon;
+  t['-'] = kHasDash;
+  t['.'] = kHasDot;
+  t['_'] = kHasUnderscore;
+  t['x'] = t['X'] = kHasX;
+  t['/'] = kHasSlash;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kHasDigit;
+  t[static_cast<unsigned char>(kPlaceholder)] = kHasPlaceholder;
+  return t;
+}
+constexpr std::array<unsigned char, 256> kNeedBytes = make_need_bytes();
+
 class ByteSet {
  public:
   explicit ByteSet(std::string_view s) {
-    for (char c : s) bits_[static_cast<unsigned char>(c) >> 6] |= 1ull << (c & 63);
+    unsigned a = 0, b = 0;  // two chains: the ORs of neighbouring bytes do not wait on each other
+    std::size_t i = 0;
+    for (; i + 1 < s.size(); i += 2) {
+      a |= kNeedBytes[static_cast<unsigned char>(s[i])];
+      b |= kNeedBytes[static_cast<unsigned char>(s[i + 1])];
+    }
+    if (i < s.size()) a |= kNeedBytes[static_cast<unsigned char>(s[i])];
+    bits_ = static_cast<unsigned char>(a | b);
   }
-  bool has(char c) const {
-    return (bits_[static_cast<unsigned char>(c) >> 6] >> (static_cast<unsigned char>(c) & 63)) & 1;
-  }
-  bool has_digit() const { return (bits_[0] >> '0') & 0x3ff; }
+  bool has(NeedByte n) const { return (bits_ & n) != 0; }
 
  private:
-  std::uint64_t bits_[4] = {};
+  unsigned char bits_ = 0;
 };
 
 // Whether a rule with this scanner can match a line made of `b`'s bytes.
 bool may_match(int scanner, const ByteSet& b) {
   switch (scanner) {
-    case kUuid: return b.has('-');
-    case kDate: return b.has(':');
+    case kUuid: return b.has(kHasDash);
+    case kDate: return b.has(kHasColon);
     case kMac:
-    case kPci: return b.has(':');
-    case kIp: return b.has('.');
-    case kBlock: return b.has('_');
-    case kHex: return b.has('x') || b.has('X');
-    case kPath: return b.has('/');
+    case kPci: return b.has(kHasColon);
+    case kIp: return b.has(kHasDot);
+    case kBlock: return b.has(kHasUnderscore);
+    case kHex: return b.has(kHasX);
+    case kPath: return b.has(kHasSlash);
     case kSize:
-    case kNum: return b.has_digit();
-    case kUrl: return b.has(':') && b.has('/');
-    case kIsoTime: return b.has(':') && b.has('-');
+    case kNum: return b.has(kHasDigit);
+    case kUrl: return b.has(kHasColon) && b.has(kHasSlash);
+    case kIsoTime: return b.has(kHasColon) && b.has(kHasDash);
     default: return true;
   }
 }
@@ -662,11 +700,10 @@ void MaskSet::apply(std::string_view line, MaskedText& cur) const {
   cur.values.clear();
   cur.rules.clear();
   cur.text.assign(line);
-  for (std::size_t i = cur.text.find(kPlaceholder); i != std::string::npos;
-       i = cur.text.find(kPlaceholder, i + 1)) {
-    cur.text[i] = ' ';
-  }
   const ByteSet bytes(cur.text);
+  if (bytes.has(kHasPlaceholder)) {  // the byte is ours: a line's own copy of it is a space
+    std::replace(cur.text.begin(), cur.text.end(), kPlaceholder, ' ');
+  }
   thread_local MaskedText next;
   for (std::size_t k = 0; k < compiled_.size(); ++k) {
     if (!may_match(scanners_[k], bytes)) continue;
@@ -678,12 +715,15 @@ void MaskSet::apply(std::string_view line, MaskedText& cur) const {
     next.rules.clear();
     // Copies text[copied, to) into `next`, carrying the placeholders' values along.
     auto copy_to = [&](std::size_t to) {
-      next.text.append(text.substr(copied, to - copied));
-      for (std::size_t i = text.find(kPlaceholder, copied); i < to;
-           i = text.find(kPlaceholder, i + 1)) {
-        next.values.push_back(std::move(cur.values[value]));
-        next.rules.push_back(cur.rules[value]);
-        ++value;
+      const std::string_view part = text.substr(copied, to - copied);
+      next.text.append(part);
+      if (value < cur.values.size()) {
+        for (std::size_t i = part.find(kPlaceholder); i != std::string_view::npos;
+             i = part.find(kPlaceholder, i + 1)) {
+          next.values.push_back(std::move(cur.values[value]));
+          next.rules.push_back(cur.rules[value]);
+          ++value;
+        }
       }
       copied = to;
     };
@@ -694,16 +734,20 @@ void MaskSet::apply(std::string_view line, MaskedText& cur) const {
         continue;
       }
       copy_to(f.from);
-      std::string original;
-      for (std::size_t i = f.from; i < f.to; ++i) {
-        if (cur.text[i] == kPlaceholder) {
-          original += cur.values[value++];
-        } else {
-          original += cur.text[i];
+      std::string& original = next.values.emplace_back();
+      const std::string_view matched = text.substr(f.from, f.to - f.from);
+      if (value < cur.values.size() && matched.find(kPlaceholder) != std::string_view::npos) {
+        for (char c : matched) {
+          if (c == kPlaceholder) {
+            original += cur.values[value++];
+          } else {
+            original += c;
+          }
         }
+      } else {
+        original.assign(matched);
       }
       next.text += kPlaceholder;
-      next.values.push_back(std::move(original));
       next.rules.push_back(static_cast<int>(k));
       copied = f.to;
       any = true;

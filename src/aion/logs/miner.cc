@@ -102,17 +102,6 @@ bool variable_piece(std::string_view p) {
   return is("true") || is("false") || is("null") || is("none") || is("nil");
 }
 
-// A token that is a variable for grouping: it holds a digit, or a masked value joined to a
-// dotted name ("www.example.com:<port>", "Foo.java:<line>"): an address or a place in code.
-bool variable_token(std::string_view t) {
-  if (has_digit(t)) return true;
-  const std::size_t value = t.find(kPlaceholder);
-  if (value == std::string_view::npos) return false;
-  const std::size_t dot = t.find('.');
-  return dot != std::string_view::npos && dot > 0 && dot + 1 < t.size() &&
-         t[dot + 1] != kPlaceholder && t[dot - 1] != kPlaceholder;
-}
-
 // The parts of a form: pieces and the delimiters between them, alternating (piece first).
 std::vector<std::string_view> form_parts(std::string_view form) {
   std::vector<std::string_view> parts;
@@ -231,23 +220,36 @@ void TemplateMiner::prepare(std::string_view content, std::string_view source, L
     l.shape += source;
     l.shape += '\x1f';
   }
+  // One pass over the masked text: each token, whether it holds a digit, its values and its
+  // first dot. A token is a variable for grouping when it holds a digit, or a masked value
+  // joined to a dotted name ("www.example.com:<port>", "Foo.java:<line>"): an address or a
+  // place in code.
   const std::string_view s = l.masked.text;
+  std::uint32_t value = 0;
   std::size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && is_space(s[i])) ++i;
-    std::size_t j = i;
-    while (j < s.size() && !is_space(s[j])) ++j;
-    if (j > i) l.tokens.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  std::uint32_t value = 0;
-  for (const auto& t : l.tokens) {
-    bool v = variable_token(t);
+    if (i == s.size()) break;
+    std::size_t j = i, dot = std::string_view::npos;
+    std::uint32_t values = 0;
+    bool digit = false;
+    for (; j < s.size() && !is_space(s[j]); ++j) {
+      const char c = s[j];
+      digit = digit || (c >= '0' && c <= '9');
+      values += c == kPlaceholder;
+      if (c == '.' && dot == std::string_view::npos) dot = j - i;
+    }
+    const std::string_view t = s.substr(i, j - i);
+    const bool v =
+        digit || (values > 0 && dot != std::string_view::npos && dot > 0 && dot + 1 < t.size() &&
+                  t[dot + 1] != kPlaceholder && t[dot - 1] != kPlaceholder);
+    l.tokens.push_back(t);
     l.var.push_back(v);
     l.first_value.push_back(value);
-    value += static_cast<std::uint32_t>(std::count(t.begin(), t.end(), kPlaceholder));
+    value += values;
     if (!v) l.shape += t;
     l.shape += '\n';
+    i = j;
   }
 }
 
