@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/hw/arm_cpus.h"
+#include "aion/hw/cndev.h"
 #include "aion/hw/cpu.h"
 #include "aion/hw/dcmi.h"
 #include "aion/hw/discovery.h"
@@ -269,6 +270,67 @@ TEST(DcmiTest, WithoutTheLibraryNpusKeepWhatPciSaidAndNothingIsWarned) {
   EXPECT_EQ(dcmi_health_state(1), "ok");
   EXPECT_EQ(dcmi_health_state(3), "error");
   EXPECT_EQ(dcmi_health_state(0xffffffffu), "error");
+}
+
+// Cambricon MLUs through a library with CNDev's C ABI (the fake answers from the hetero
+// fixture's cndev.json and refuses structures of another API version): the card's name,
+// cores, memory, UUID, driver version and health replace what PCI told.
+TEST(CndevTest, MlusGetNameCoresMemoryAndHealthFromCndev) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_CNDEV_LIBRARY", FAKE_CNDEV_PATH, 1);
+  const std::string root = ::aion::testing::hw_fixture_root("hetero").string();
+  ::setenv("AION_FAKE_CNDEV", (root + "/../cndev.json").c_str(), 1);
+  Inventory inv = discover(HostFs(root), {});
+  ::unsetenv("AION_CNDEV_LIBRARY");
+  ::unsetenv("AION_FAKE_CNDEV");
+  std::vector<const Accelerator*> mlus;
+  for (const auto& a : inv.accelerators) {
+    if (a.vendor == "cambricon") mlus.push_back(&a);
+  }
+  ASSERT_EQ(mlus.size(), 2u);
+  const Accelerator& a = *mlus[0];
+  EXPECT_EQ(a.pci.address, "0000:83:00.0");
+  EXPECT_EQ(a.model, "Cambricon MLU370-X8");
+  EXPECT_EQ(a.cores, 8);
+  EXPECT_EQ(a.memory_bytes, 48ull << 30);
+  EXPECT_EQ(a.uuid, "5a1d0c37-0000-4000-8000-000000000080");
+  EXPECT_EQ(a.driver_version, "5.10.22");
+  EXPECT_EQ(a.depth, "cndev");
+  EXPECT_EQ(a.state, "ok");
+  EXPECT_EQ(a.index, 0);
+  EXPECT_EQ(a.device_nodes, std::vector<std::string>{"/dev/cambricon_dev0"});
+  EXPECT_EQ(mlus[1]->state, "error");
+  EXPECT_EQ(mlus[1]->index, 1);
+  // The other vendors of the machine are untouched.
+  for (const auto& other : inv.accelerators) {
+    if (other.vendor != "cambricon") {
+      EXPECT_NE(other.depth, "cndev");
+    }
+  }
+  for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
+}
+
+TEST(CndevTest, WithoutTheLibraryMlusKeepWhatPciSaidAndNothingIsWarned) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_CNDEV_LIBRARY", "/nonexistent/libcndev.so", 1);
+  Inventory inv = discover(HostFs(::aion::testing::hw_fixture_root("hetero")), {});
+  ::unsetenv("AION_CNDEV_LIBRARY");
+  int mlus = 0;
+  for (const auto& a : inv.accelerators) {
+    if (a.vendor != "cambricon") continue;
+    ++mlus;
+    EXPECT_EQ(a.depth, "generic");
+    EXPECT_EQ(a.state, "ok");
+  }
+  EXPECT_EQ(mlus, 2);
+  auto q = cndev_query("/nonexistent/libcndev.so");
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), ErrorCode::kUnavailable);
+  // A library without the handle functions (here: the DCMI fake) is too old, and says so.
+  auto old = cndev_query(FAKE_DCMI_PATH);
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), ErrorCode::kUnsupported);
+  EXPECT_NE(old.error().message().find("cndevGetDeviceHandleByIndex"), std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "aion/hw/amd.h"
 #include "aion/hw/ascend.h"
+#include "aion/hw/cndev.h"
 #include "aion/hw/dcmi.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/nec_ve.h"
@@ -111,6 +112,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   for (auto& a : inv.accelerators) a.index = next[a.vendor]++;
   read_amd(fs, inv);
   read_ascend_dcmi(inv);
+  read_cambricon_cndev(inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);
@@ -123,6 +125,18 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
       a.vendor_name = pci_vendor_name(a.pci.vendor_id);
     }
   }
+}
+
+Accelerator* find_accelerator(Inventory& inv, std::string_view vendor, std::string_view address) {
+  for (auto& a : inv.accelerators) {
+    if (a.vendor == vendor && a.pci.address == address) return &a;
+  }
+  return nullptr;
+}
+
+bool has_accelerator(const Inventory& inv, std::string_view vendor) {
+  return std::any_of(inv.accelerators.begin(), inv.accelerators.end(),
+                     [&](const Accelerator& a) { return a.vendor == vendor; });
 }
 
 void add_device_nodes(const HostFs& fs, Inventory& inv) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aion/core/host_fs.h"
@@ -25,6 +26,12 @@ std::string model_from_pci(const PciLocation& p, const std::string& vendor_fallb
 // others as "generic" devices named from pci.ids. Numbers them per vendor in PCI order.
 void read_accelerators(const HostFs& fs, const std::string& nvml_library,
                        const std::vector<PciDevice>& pci, Inventory& inv);
+
+// The accelerator of `vendor` (its key in data/hw/accelerators.toml) at PCI `address`, or
+// null: how a vendor's reader finds the devices it fills in.
+Accelerator* find_accelerator(Inventory& inv, std::string_view vendor, std::string_view address);
+// Whether inv has an accelerator of `vendor` (a reader loads its library only then).
+bool has_accelerator(const Inventory& inv, std::string_view vendor);
 
 // The device nodes of each accelerator, from its vendor row's patterns (/dev/nvidia<minor>,
 // DRM card and render nodes, /dev/davinci<index>, /dev/veslot<index>); DRM nodes for a

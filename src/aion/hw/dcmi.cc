@@ -1,11 +1,12 @@
 #include "aion/hw/dcmi.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "aion/hw/accelerators.h"
+#include "aion/hw/vendor_library.h"
 
 namespace aion::hw {
 namespace {
@@ -112,36 +113,24 @@ std::string dcmi_library_path(const std::string& configured) {
 }
 
 Result<std::vector<DcmiChip>> dcmi_query(const std::string& path) {
-  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h && path == "libdcmi.so") h = ::dlopen("/usr/local/dcmi/libdcmi.so", RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    const char* err = ::dlerror();
-    return fail(ErrorCode::kUnavailable,
-                "DCMI not available (" + path + ": " + (err ? err : "not found") + ")");
-  }
-  struct Closer {
-    void* h;
-    ~Closer() { ::dlclose(h); }
-  } closer{h};
+  std::vector<std::string> paths = {path};
+  if (path == "libdcmi.so") paths.push_back("/usr/local/dcmi/libdcmi.so");
+  auto lib = VendorLibrary::open("DCMI", paths);
+  if (!lib) return std::unexpected(lib.error());
   Api api{};
-  std::string missing;
-  auto sym = [&](auto& fn, const char* name, bool required = true) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
-    if (!fn && required) missing += std::string(missing.empty() ? "" : ", ") + name;
-  };
-  sym(api.init, "dcmi_init");
-  sym(api.card_list, "dcmi_get_card_num_list");
-  sym(api.device_count, "dcmi_get_device_num_in_card");
-  sym(api.chip_info, "dcmi_get_device_chip_info");
-  sym(api.pcie_info, "dcmi_get_device_pcie_info_v2");
-  sym(api.health, "dcmi_get_device_health");
-  sym(api.hbm_info, "dcmi_get_device_hbm_info", false);
-  sym(api.memory_info, "dcmi_get_device_memory_info_v3", false);
-  sym(api.logic_id, "dcmi_get_device_logic_id", false);
-  sym(api.phy_id, "dcmi_get_device_phyid_from_logicid", false);
-  if (!missing.empty()) {
-    return fail(ErrorCode::kUnsupported,
-                "DCMI at " + path + " lacks " + missing + " (a driver older than this aion reads)");
+  lib->bind(api.init, "dcmi_init");
+  lib->bind(api.card_list, "dcmi_get_card_num_list");
+  lib->bind(api.device_count, "dcmi_get_device_num_in_card");
+  lib->bind(api.chip_info, "dcmi_get_device_chip_info");
+  lib->bind(api.pcie_info, "dcmi_get_device_pcie_info_v2");
+  lib->bind(api.health, "dcmi_get_device_health");
+  lib->bind(api.hbm_info, "dcmi_get_device_hbm_info", false);
+  lib->bind(api.memory_info, "dcmi_get_device_memory_info_v3", false);
+  lib->bind(api.logic_id, "dcmi_get_device_logic_id", false);
+  lib->bind(api.phy_id, "dcmi_get_device_phyid_from_logicid", false);
+  if (!lib->missing().empty()) {
+    return fail(ErrorCode::kUnsupported, "DCMI at " + lib->path() + " lacks " + lib->missing() +
+                                             " (a driver older than this aion reads)");
   }
   if (int rc = api.init(); rc != 0)
     return fail(ErrorCode::kUnavailable, "DCMI failed to initialise (" + std::to_string(rc) + ")");
@@ -166,17 +155,12 @@ std::string dcmi_health_state(std::uint32_t health) {
 }
 
 void read_ascend_dcmi(Inventory& inv) {
-  if (std::none_of(inv.accelerators.begin(), inv.accelerators.end(),
-                   [](const Accelerator& a) { return a.vendor == "huawei"; }))
-    return;
+  if (!has_accelerator(inv, "huawei")) return;
   auto chips = dcmi_query(dcmi_library_path());
   if (!chips) return;
   for (const auto& c : *chips) {
-    auto it =
-        std::find_if(inv.accelerators.begin(), inv.accelerators.end(), [&](const Accelerator& a) {
-          return a.vendor == "huawei" && a.pci.address == c.pci_address;
-        });
-    if (it == inv.accelerators.end()) continue;
+    Accelerator* it = find_accelerator(inv, "huawei", c.pci_address);
+    if (!it) continue;
     if (!c.chip_name.empty())
       it->model = (c.chip_type.empty() ? "Ascend" : c.chip_type) + " " + c.chip_name;
     it->cores = c.aicore_count;

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "aion/core/strings.h"
+#include "aion/hw/accelerators.h"
 #include "aion/hw/pci.h"
 
 namespace aion::hw {
@@ -59,9 +60,8 @@ std::string habana_state(std::string_view status) {
 
 void read_habana(const HostFs& fs, Inventory& inv) {
   for (const auto& card : list_cards(fs)) {
-    auto it = std::find_if(inv.accelerators.begin(), inv.accelerators.end(),
-                           [&](const Accelerator& a) { return a.pci.address == card.address; });
-    if (it == inv.accelerators.end() || it->vendor != "habana") continue;
+    Accelerator* it = find_accelerator(inv, "habana", card.address);
+    if (!it) continue;
     // Only a card the driver answers for: the accel class also holds other vendors' cards.
     auto type = fs.read_attr(card.attrs + "/device_type");
     if (!type) continue;

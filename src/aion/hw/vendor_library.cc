@@ -1,0 +1,32 @@
+#include "aion/hw/vendor_library.h"
+
+#include <dlfcn.h>
+
+namespace aion::hw {
+
+Result<VendorLibrary> VendorLibrary::open(std::string_view what,
+                                          const std::vector<std::string>& paths) {
+  std::string first_error;
+  for (const auto& path : paths) {
+    if (void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) return VendorLibrary(h, path);
+    const char* err = ::dlerror();
+    if (first_error.empty()) first_error = path + ": " + (err ? err : "not found");
+  }
+  return fail(ErrorCode::kUnavailable, std::string(what) + " not available (" +
+                                           (first_error.empty() ? "no path" : first_error) + ")");
+}
+
+VendorLibrary::VendorLibrary(VendorLibrary&& other) noexcept
+    : handle_(other.handle_), path_(std::move(other.path_)), missing_(std::move(other.missing_)) {
+  other.handle_ = nullptr;
+}
+
+VendorLibrary::~VendorLibrary() {
+  if (handle_) ::dlclose(handle_);
+}
+
+void* VendorLibrary::symbol(const char* name) const {
+  return handle_ ? ::dlsym(handle_, name) : nullptr;
+}
+
+}  // namespace aion::hw

@@ -1,0 +1,47 @@
+// A vendor's management library (DCMI, CNDev, ...) opened with dlopen for the length of one
+// query, so that aion builds and runs on machines without it; the handle closes with the
+// object. Functions are bound by name, and the required ones that are missing are collected
+// so that one error can name them all. Not thread-safe: one query at a time per object.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aion/core/error.h"
+
+namespace aion::hw {
+
+class VendorLibrary {
+ public:
+  // Opens the first of `paths` that loads. kUnavailable, with the loader's message for the
+  // first path, when none does; `what` names the library in it ("DCMI").
+  static Result<VendorLibrary> open(std::string_view what, const std::vector<std::string>& paths);
+
+  VendorLibrary(VendorLibrary&& other) noexcept;
+  VendorLibrary& operator=(VendorLibrary&&) = delete;
+  VendorLibrary(const VendorLibrary&) = delete;
+  VendorLibrary& operator=(const VendorLibrary&) = delete;
+  ~VendorLibrary();
+
+  // Sets `fn` to the library's function `name`, or to null when it has none; a required one
+  // that is missing is remembered for missing().
+  template <typename Fn>
+  void bind(Fn*& fn, const char* name, bool required = true) {
+    fn = reinterpret_cast<Fn*>(symbol(name));
+    if (!fn && required) missing_ += (missing_.empty() ? "" : ", ") + std::string(name);
+  }
+  // The required functions bind() did not find, comma-separated; "" when none.
+  const std::string& missing() const { return missing_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  VendorLibrary(void* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  void* symbol(const char* name) const;
+
+  void* handle_ = nullptr;
+  std::string path_;
+  std::string missing_;
+};
+
+}  // namespace aion::hw
