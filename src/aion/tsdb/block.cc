@@ -137,11 +137,16 @@ Status write_block(const fs::path& path, const Block& block, std::vector<Span>* 
     fs::remove(tmp, ec);
     return fail(ErrorCode::kIo, "cannot rename " + tmp.string() + ": " + ec.message());
   }
+  // The rename is durable only once the directory is: a block whose entry may vanish in a
+  // crash is not reported as written (the caller keeps its samples and writes it again).
   int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
+  if (dir < 0 || ::fsync(dir) != 0) {
+    int err = errno;
+    if (dir >= 0) ::close(dir);
+    return fail(ErrorCode::kIo,
+                "cannot sync directory " + path.parent_path().string() + ": " + std::strerror(err));
   }
+  ::close(dir);
   return {};
 }
 
