@@ -35,6 +35,7 @@ std::vector<Case> machine_cases() {
                                                        {"workstation", "hw/workstation/nvml.json"},
                                                        {"ascend910", ""},
                                                        {"gh200", "hw/gh200/nvml.json"},
+                                                       {"xe-max", ""},
                                                        {"cpu-vm", ""}};
   for (const auto& [m, nvml] : machines) {
     const std::string root = "{fx}/hw/" + m + "/root";

@@ -11,6 +11,7 @@
 #include "aion/hw/dcmi.h"
 #include "aion/hw/discovery.h"
 #include "aion/hw/habana.h"
+#include "aion/hw/intel_gpu.h"
 #include "aion/hw/vendors.h"
 #include "support/fixtures.h"
 #include "support/temp_dir.h"
@@ -270,6 +271,33 @@ TEST(DcmiTest, WithoutTheLibraryNpusKeepWhatPciSaidAndNothingIsWarned) {
   EXPECT_EQ(dcmi_health_state(1), "ok");
   EXPECT_EQ(dcmi_health_state(3), "error");
   EXPECT_EQ(dcmi_health_state(0xffffffffu), "error");
+}
+
+// Intel GPUs on the xe driver get their local memory from the tiles' attributes; the one on
+// i915 (no memory size in its sysfs) stays generic. Each has its own DRM nodes.
+TEST(IntelGpuTest, XeGpusGetTheirTilesMemoryAndI915StaysGeneric) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  const auto root = ::aion::testing::hw_fixture_root("xe-max");
+  Inventory inv = discover(HostFs(root), {});
+  ASSERT_EQ(inv.accelerators.size(), 3u);
+  const Accelerator& arc = inv.accelerators[0];
+  EXPECT_EQ(arc.pci.driver, "i915");
+  EXPECT_EQ(arc.depth, "generic");
+  EXPECT_EQ(arc.memory_bytes, 0u);
+  EXPECT_EQ(arc.device_nodes, (std::vector<std::string>{"/dev/dri/card2", "/dev/dri/renderD130"}));
+  for (std::size_t i : {1u, 2u}) {
+    const Accelerator& max = inv.accelerators[i];
+    EXPECT_EQ(max.pci.driver, "xe");
+    EXPECT_EQ(max.depth, "xe-sysfs");
+    EXPECT_EQ(max.memory_bytes, 128ull << 30);
+    EXPECT_EQ(max.index, static_cast<int>(i));
+  }
+  EXPECT_EQ(inv.accelerators[2].pci.numa_node, 1);
+  auto xe = read_xe_gpu(HostFs(root), "0000:21:00.0");
+  ASSERT_TRUE(xe);
+  EXPECT_EQ(xe->tiles, 2);
+  EXPECT_FALSE(read_xe_gpu(HostFs(root), "0000:03:00.0"));  // i915: no tile directories
+  for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
 }
 
 // Cambricon MLUs through a library with CNDev's C ABI (the fake answers from the hetero

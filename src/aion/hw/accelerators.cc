@@ -9,6 +9,7 @@
 #include "aion/hw/cndev.h"
 #include "aion/hw/dcmi.h"
 #include "aion/hw/habana.h"
+#include "aion/hw/intel_gpu.h"
 #include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
 #include "aion/hw/pci.h"
@@ -116,6 +117,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);
+  read_intel_gpus(fs, inv);
   for (auto& a : inv.accelerators) {
     const VendorInfo* row = table->find(a.vendor);
     if (row) {
