@@ -12,6 +12,7 @@
 #include "aion/hw/discovery.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/intel_gpu.h"
+#include "aion/hw/mtml.h"
 #include "aion/hw/vendors.h"
 #include "support/fixtures.h"
 #include "support/temp_dir.h"
@@ -298,6 +299,50 @@ TEST(IntelGpuTest, XeGpusGetTheirTilesMemoryAndI915StaysGeneric) {
   EXPECT_EQ(xe->tiles, 2);
   EXPECT_FALSE(read_xe_gpu(HostFs(root), "0000:03:00.0"));  // i915: no tile directories
   for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
+}
+
+// Moore Threads GPUs through a library with MTML's C ABI (the fake answers from the musa
+// fixture's mtml.json): name, memory, UUID, driver version, MTML's own index (here the
+// reverse of PCI order) and the device paths it reports.
+TEST(MtmlTest, MooreThreadsGpusGetNameMemoryIndexAndPathsFromMtml) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_MTML_LIBRARY", FAKE_MTML_PATH, 1);
+  const std::string root = ::aion::testing::hw_fixture_root("musa").string();
+  ::setenv("AION_FAKE_MTML", (root + "/../mtml.json").c_str(), 1);
+  Inventory inv = discover(HostFs(root), {});
+  ::unsetenv("AION_MTML_LIBRARY");
+  ::unsetenv("AION_FAKE_MTML");
+  ASSERT_EQ(inv.accelerators.size(), 2u);
+  const Accelerator& a = inv.accelerators[0];
+  EXPECT_EQ(a.pci.address, "0000:1b:00.0");
+  EXPECT_EQ(a.model, "MTT S3000");
+  EXPECT_EQ(a.memory_bytes, 32ull << 30);
+  EXPECT_EQ(a.uuid, "5e2c1a3b-0222-4000-8000-000000000001");
+  EXPECT_EQ(a.driver_version, "2.7.0");
+  EXPECT_EQ(a.depth, "mtml");
+  EXPECT_EQ(a.index, 1);
+  EXPECT_EQ(inv.accelerators[1].index, 0);
+  EXPECT_EQ(a.device_nodes,
+            (std::vector<std::string>{"/dev/mtgpu.0", "/dev/dri/card0", "/dev/dri/renderD128"}));
+  for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
+}
+
+TEST(MtmlTest, WithoutTheLibraryGpusKeepWhatPciSaid) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_MTML_LIBRARY", "/nonexistent/libmtml.so", 1);
+  Inventory inv = discover(HostFs(::aion::testing::hw_fixture_root("musa")), {});
+  ::unsetenv("AION_MTML_LIBRARY");
+  ASSERT_EQ(inv.accelerators.size(), 2u);
+  EXPECT_EQ(inv.accelerators[0].depth, "generic");
+  EXPECT_EQ(inv.accelerators[0].model, "MTT S3000");  // pci.ids
+  EXPECT_EQ(inv.accelerators[0].index, 0);
+  EXPECT_TRUE(inv.warnings.empty());
+  auto q = mtml_query("/nonexistent/libmtml.so");
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), ErrorCode::kUnavailable);
+  auto old = mtml_query(FAKE_DCMI_PATH);  // a library without MTML's functions
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), ErrorCode::kUnsupported);
 }
 
 // Cambricon MLUs through a library with CNDev's C ABI (the fake answers from the hetero

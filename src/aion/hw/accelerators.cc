@@ -10,6 +10,7 @@
 #include "aion/hw/dcmi.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/intel_gpu.h"
+#include "aion/hw/mtml.h"
 #include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
 #include "aion/hw/pci.h"
@@ -114,6 +115,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   read_amd(fs, inv);
   read_ascend_dcmi(inv);
   read_cambricon_cndev(inv);
+  read_moore_threads_mtml(inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);

@@ -121,10 +121,7 @@ Result<std::vector<CndevDevice>> cndev_query(const std::string& path) {
   lib->bind(api.version, "cndevGetVersionInfo", false);
   lib->bind(api.cores, "cndevGetCoreCount", false);
   lib->bind(api.health, "cndevGetCardHealthState", false);
-  if (!lib->missing().empty()) {
-    return fail(ErrorCode::kUnsupported, "CNDev at " + lib->path() + " lacks " + lib->missing() +
-                                             " (a driver older than this aion reads)");
-  }
+  if (auto st = lib->check_bound(); !st) return std::unexpected(st.error());
   if (int rc = api.init(0); rc != 0)
     return fail(ErrorCode::kUnavailable, "CNDev failed to initialise (" + std::to_string(rc) + ")");
   struct Releaser {

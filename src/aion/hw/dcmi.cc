@@ -128,10 +128,7 @@ Result<std::vector<DcmiChip>> dcmi_query(const std::string& path) {
   lib->bind(api.memory_info, "dcmi_get_device_memory_info_v3", false);
   lib->bind(api.logic_id, "dcmi_get_device_logic_id", false);
   lib->bind(api.phy_id, "dcmi_get_device_phyid_from_logicid", false);
-  if (!lib->missing().empty()) {
-    return fail(ErrorCode::kUnsupported, "DCMI at " + lib->path() + " lacks " + lib->missing() +
-                                             " (a driver older than this aion reads)");
-  }
+  if (auto st = lib->check_bound(); !st) return std::unexpected(st.error());
   if (int rc = api.init(); rc != 0)
     return fail(ErrorCode::kUnavailable, "DCMI failed to initialise (" + std::to_string(rc) + ")");
   constexpr int kMaxCards = 64;

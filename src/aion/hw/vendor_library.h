@@ -25,21 +25,23 @@ class VendorLibrary {
   ~VendorLibrary();
 
   // Sets `fn` to the library's function `name`, or to null when it has none; a required one
-  // that is missing is remembered for missing().
+  // that is missing is remembered for check_bound().
   template <typename Fn>
   void bind(Fn*& fn, const char* name, bool required = true) {
     fn = reinterpret_cast<Fn*>(symbol(name));
     if (!fn && required) missing_ += (missing_.empty() ? "" : ", ") + std::string(name);
   }
-  // The required functions bind() did not find, comma-separated; "" when none.
-  const std::string& missing() const { return missing_; }
-  const std::string& path() const { return path_; }
+  // kUnsupported naming every required function bind() did not find (a driver older than
+  // the functions aion reads); ok when all were found.
+  Status check_bound() const;
 
  private:
-  VendorLibrary(void* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  VendorLibrary(void* handle, std::string what, std::string path)
+      : handle_(handle), what_(std::move(what)), path_(std::move(path)) {}
   void* symbol(const char* name) const;
 
   void* handle_ = nullptr;
+  std::string what_;
   std::string path_;
   std::string missing_;
 };
