@@ -105,7 +105,8 @@ TEST_P(FixtureTest, EveryDeviceHasItsNumaNodeAndAffinityInJson) {
 
 INSTANTIATE_TEST_SUITE_P(Machines, FixtureTest,
                          ::testing::Values("dgx-a100", "mi250x", "workstation", "ascend910",
-                                           "hetero", "gh200", "gaudi2", "xe-max", "musa", "cpu-vm"),
+                                           "hetero", "gh200", "gaudi2", "xe-max", "musa", "gcu",
+                                           "cpu-vm"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::erase(n, '-');

@@ -10,6 +10,7 @@
 #include "aion/hw/cpu.h"
 #include "aion/hw/dcmi.h"
 #include "aion/hw/discovery.h"
+#include "aion/hw/efml.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/intel_gpu.h"
 #include "aion/hw/mtml.h"
@@ -341,6 +342,50 @@ TEST(MtmlTest, WithoutTheLibraryGpusKeepWhatPciSaid) {
   ASSERT_FALSE(q);
   EXPECT_EQ(q.error().code(), ErrorCode::kUnavailable);
   auto old = mtml_query(FAKE_DCMI_PATH);  // a library without MTML's functions
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), ErrorCode::kUnsupported);
+}
+
+// Enflame GCUs through a library with EFML's C ABI (the fake answers from the gcu fixture's
+// efml.json): name, memory, UUID, driver version, health, and the driver's logic id as the
+// index and the /dev/gcu node (here the reverse of PCI order).
+TEST(EfmlTest, EnflameGcusGetNameMemoryHealthAndLogicIdFromEfml) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_EFML_LIBRARY", FAKE_EFML_PATH, 1);
+  const std::string root = ::aion::testing::hw_fixture_root("gcu").string();
+  ::setenv("AION_FAKE_EFML", (root + "/../efml.json").c_str(), 1);
+  Inventory inv = discover(HostFs(root), {});
+  ::unsetenv("AION_EFML_LIBRARY");
+  ::unsetenv("AION_FAKE_EFML");
+  ASSERT_EQ(inv.accelerators.size(), 2u);
+  const Accelerator& a = inv.accelerators[0];
+  EXPECT_EQ(a.pci.address, "0000:41:00.0");
+  EXPECT_EQ(a.model, "Enflame I20");
+  EXPECT_EQ(a.memory_bytes, 16ull << 30);
+  EXPECT_EQ(a.uuid, "ef1e3600-8001-4000-8000-000000000001");
+  EXPECT_EQ(a.driver_version, "1.2.3");
+  EXPECT_EQ(a.depth, "efml");
+  EXPECT_EQ(a.state, "ok");
+  EXPECT_EQ(a.index, 1);
+  EXPECT_EQ(a.device_nodes, std::vector<std::string>{"/dev/gcu1"});
+  EXPECT_EQ(inv.accelerators[1].index, 0);
+  EXPECT_EQ(inv.accelerators[1].state, "error");
+  for (const auto& w : inv.warnings) ADD_FAILURE() << w.device << ": " << w.message;
+}
+
+TEST(EfmlTest, WithoutTheLibraryGcusKeepWhatPciSaid) {
+  ::setenv("AION_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+  ::setenv("AION_EFML_LIBRARY", "/nonexistent/libefml.so", 1);
+  Inventory inv = discover(HostFs(::aion::testing::hw_fixture_root("gcu")), {});
+  ::unsetenv("AION_EFML_LIBRARY");
+  ASSERT_EQ(inv.accelerators.size(), 2u);
+  EXPECT_EQ(inv.accelerators[0].depth, "generic");
+  EXPECT_EQ(inv.accelerators[1].state, "ok");
+  EXPECT_TRUE(inv.warnings.empty());
+  auto q = efml_query("/nonexistent/libefml.so");
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), ErrorCode::kUnavailable);
+  auto old = efml_query(FAKE_DCMI_PATH);  // a library without EFML's functions
   ASSERT_FALSE(old);
   EXPECT_EQ(old.error().code(), ErrorCode::kUnsupported);
 }

@@ -8,6 +8,7 @@
 #include "aion/hw/ascend.h"
 #include "aion/hw/cndev.h"
 #include "aion/hw/dcmi.h"
+#include "aion/hw/efml.h"
 #include "aion/hw/habana.h"
 #include "aion/hw/intel_gpu.h"
 #include "aion/hw/mtml.h"
@@ -116,6 +117,7 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   read_ascend_dcmi(inv);
   read_cambricon_cndev(inv);
   read_moore_threads_mtml(inv);
+  read_enflame_efml(inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);
@@ -141,6 +143,24 @@ Accelerator* find_accelerator(Inventory& inv, std::string_view vendor, std::stri
 bool has_accelerator(const Inventory& inv, std::string_view vendor) {
   return std::any_of(inv.accelerators.begin(), inv.accelerators.end(),
                      [&](const Accelerator& a) { return a.vendor == vendor; });
+}
+
+void fill_from_library(Inventory& inv, std::string_view vendor, std::string_view depth,
+                       const std::vector<LibraryDevice>& devices) {
+  for (const auto& d : devices) {
+    Accelerator* a = find_accelerator(inv, vendor, d.pci_address);
+    if (!a) continue;
+    if (!d.model.empty()) a->model = d.model;
+    if (d.cores > 0) a->cores = d.cores;
+    if (d.memory_bytes > 0) a->memory_bytes = d.memory_bytes;
+    if (!d.uuid.empty()) a->uuid = d.uuid;
+    if (!d.driver_version.empty()) a->driver_version = d.driver_version;
+    if (d.index >= 0) a->index = d.index;
+    if (!d.device_nodes.empty()) a->device_nodes = d.device_nodes;
+    if (!d.state.empty()) a->state = d.state;
+    a->depth = depth;
+    a->source = depth;
+  }
 }
 
 void add_device_nodes(const HostFs& fs, Inventory& inv) {

@@ -33,6 +33,25 @@ Accelerator* find_accelerator(Inventory& inv, std::string_view vendor, std::stri
 // Whether inv has an accelerator of `vendor` (a reader loads its library only then).
 bool has_accelerator(const Inventory& inv, std::string_view vendor);
 
+// What a vendor's management library says of one device (DCMI, CNDev, MTML, EFML), for
+// fill_from_library(). Empty or negative fields leave what PCI told.
+struct LibraryDevice {
+  std::string pci_address;
+  std::string model;
+  int cores = 0;
+  std::uint64_t memory_bytes = 0;
+  std::string uuid;
+  std::string driver_version;
+  int index = -1;                         // the vendor's own device number
+  std::vector<std::string> device_nodes;  // the nodes the library names
+  std::string state;                      // "ok" | "error"; "" when the library does not say
+};
+
+// Fills in the accelerators of `vendor` that `devices` name (matched by PCI address) and
+// marks them read at `depth` (also their source).
+void fill_from_library(Inventory& inv, std::string_view vendor, std::string_view depth,
+                       const std::vector<LibraryDevice>& devices);
+
 // The device nodes of each accelerator, from its vendor row's patterns (/dev/nvidia<minor>,
 // DRM card and render nodes, /dev/davinci<index>, /dev/veslot<index>); DRM nodes for a
 // device of an unlisted vendor.

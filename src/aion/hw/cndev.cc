@@ -147,22 +147,21 @@ Result<std::vector<CndevDevice>> cndev_query(const std::string& path) {
 
 void read_cambricon_cndev(Inventory& inv) {
   if (!has_accelerator(inv, "cambricon")) return;
-  auto devices = cndev_query(cndev_library_path());
-  if (!devices) return;
-  for (const auto& d : *devices) {
-    Accelerator* it = find_accelerator(inv, "cambricon", d.pci_address);
-    if (!it) continue;
-    if (!d.name.empty()) it->model = "Cambricon " + d.name;
-    if (d.cores > 0) it->cores = d.cores;
-    if (d.memory_bytes > 0) it->memory_bytes = d.memory_bytes;
-    if (!d.uuid.empty()) it->uuid = d.uuid;
-    if (!d.driver_version.empty()) it->driver_version = d.driver_version;
-    it->index = d.index;
-    it->device_nodes = {"/dev/cambricon_dev" + std::to_string(d.index)};
-    it->state = d.healthy ? "ok" : "error";
-    it->depth = "cndev";
-    it->source = "cndev";
+  auto found = cndev_query(cndev_library_path());
+  if (!found) return;
+  std::vector<LibraryDevice> devices;
+  for (const auto& d : *found) {
+    devices.push_back({.pci_address = d.pci_address,
+                       .model = d.name.empty() ? "" : "Cambricon " + d.name,
+                       .cores = d.cores,
+                       .memory_bytes = d.memory_bytes,
+                       .uuid = d.uuid,
+                       .driver_version = d.driver_version,
+                       .index = d.index,
+                       .device_nodes = {"/dev/cambricon_dev" + std::to_string(d.index)},
+                       .state = d.healthy ? "ok" : "error"});
   }
+  fill_from_library(inv, "cambricon", "cndev", devices);
 }
 
 }  // namespace aion::hw

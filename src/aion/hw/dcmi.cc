@@ -155,19 +155,19 @@ void read_ascend_dcmi(Inventory& inv) {
   if (!has_accelerator(inv, "huawei")) return;
   auto chips = dcmi_query(dcmi_library_path());
   if (!chips) return;
+  std::vector<LibraryDevice> devices;
   for (const auto& c : *chips) {
-    Accelerator* it = find_accelerator(inv, "huawei", c.pci_address);
-    if (!it) continue;
+    LibraryDevice d{.pci_address = c.pci_address,
+                    .cores = c.aicore_count,
+                    .memory_bytes = c.memory_bytes,
+                    .index = c.logic_id,
+                    .state = dcmi_health_state(c.health)};
     if (!c.chip_name.empty())
-      it->model = (c.chip_type.empty() ? "Ascend" : c.chip_type) + " " + c.chip_name;
-    it->cores = c.aicore_count;
-    if (c.memory_bytes > 0) it->memory_bytes = c.memory_bytes;
-    if (c.logic_id >= 0) it->index = c.logic_id;
-    if (c.phy_id >= 0) it->device_nodes = {"/dev/davinci" + std::to_string(c.phy_id)};
-    it->state = dcmi_health_state(c.health);
-    it->depth = "dcmi";
-    it->source = "dcmi";
+      d.model = (c.chip_type.empty() ? "Ascend" : c.chip_type) + " " + c.chip_name;
+    if (c.phy_id >= 0) d.device_nodes = {"/dev/davinci" + std::to_string(c.phy_id)};
+    devices.push_back(std::move(d));
   }
+  fill_from_library(inv, "huawei", "dcmi", devices);
 }
 
 }  // namespace aion::hw

@@ -158,18 +158,17 @@ void read_moore_threads_mtml(Inventory& inv) {
   if (!has_accelerator(inv, "moore-threads")) return;
   auto gpus = mtml_query(mtml_library_path());
   if (!gpus) return;
+  std::vector<LibraryDevice> devices;
   for (const auto& g : *gpus) {
-    Accelerator* it = find_accelerator(inv, "moore-threads", g.pci_address);
-    if (!it) continue;
-    if (!g.name.empty()) it->model = g.name;
-    if (g.memory_bytes > 0) it->memory_bytes = g.memory_bytes;
-    if (!g.uuid.empty()) it->uuid = g.uuid;
-    if (!g.driver_version.empty()) it->driver_version = g.driver_version;
-    if (!g.device_nodes.empty()) it->device_nodes = g.device_nodes;
-    it->index = g.index;
-    it->depth = "mtml";
-    it->source = "mtml";
+    devices.push_back({.pci_address = g.pci_address,
+                       .model = g.name,
+                       .memory_bytes = g.memory_bytes,
+                       .uuid = g.uuid,
+                       .driver_version = g.driver_version,
+                       .index = g.index,
+                       .device_nodes = g.device_nodes});
   }
+  fill_from_library(inv, "moore-threads", "mtml", devices);
 }
 
 }  // namespace aion::hw
