@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
+#include <vector>
+
+#include "aion/core/strings.h"
 
 extern char** environ;
 
@@ -87,22 +90,19 @@ struct Timeout {
   }
 };
 
-// Starts the child with the pipes' ends as its stdin, stdout and stderr, in its own process
-// group (so a timeout kills all of it) with default signal handling and no blocked signals.
 // Whether `name` (no slash) names a file in some directory of PATH this process can reach.
 bool on_path(const std::string& name) {
   const char* path = std::getenv("PATH");
-  std::string_view rest = path ? path : "/bin:/usr/bin";
-  while (true) {
-    std::size_t colon = rest.find(':');
-    std::string dir(rest.substr(0, colon));
-    std::string full = (dir.empty() ? std::string(".") : dir) + "/" + name;
-    if (::access(full.c_str(), F_OK) == 0) return true;
-    if (colon == std::string_view::npos) return false;
-    rest.remove_prefix(colon + 1);
-  }
+  std::vector<std::string> dirs = split(path ? path : "/bin:/usr/bin", ':');
+  if (dirs.empty()) dirs.emplace_back();  // an empty PATH is the current directory
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) {
+    const std::string full = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    return ::access(full.c_str(), F_OK) == 0;
+  });
 }
 
+// Starts the child with the pipes' ends as its stdin, stdout and stderr, in its own process
+// group (so a timeout kills all of it) with default signal handling and no blocked signals.
 Result<pid_t> spawn_child(const ProcessOptions& o, Pipe& in, Pipe& out, Pipe& err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

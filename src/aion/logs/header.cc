@@ -198,8 +198,6 @@ int HeaderFormat::fast_match(std::size_t piece, std::string_view line, std::size
 
 bool HeaderFormat::split(std::string_view line, HeaderView& out) const {
   const std::size_t n = names_.size();
-  out.values.assign(n, std::string_view());
-  out.content = {};
   if (!pieces_.empty()) {
     thread_local Spans spans;
     spans.assign(n, {0, 0});
@@ -207,6 +205,7 @@ bool HeaderFormat::split(std::string_view line, HeaderView& out) const {
     const int r = fast_match(0, line, 0, spans, budget);
     if (r == kNoMatch) return false;
     if (r == kMatch) {
+      out.values.resize(n);
       for (std::size_t i = 0; i < n; ++i) {
         out.values[i] = line.substr(spans[i].first, spans[i].second - spans[i].first);
       }
@@ -214,6 +213,13 @@ bool HeaderFormat::split(std::string_view line, HeaderView& out) const {
       return true;
     }
   }
+  return match_re2(line, out);
+}
+
+bool HeaderFormat::match_re2(std::string_view line, HeaderView& out) const {
+  const std::size_t n = names_.size();
+  out.values.assign(n, std::string_view());
+  out.content = {};
   thread_local std::vector<re2::StringPiece> groups;
   groups.assign(n + 1, re2::StringPiece());
   if (!re_->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH,
@@ -228,9 +234,7 @@ bool HeaderFormat::split(std::string_view line, HeaderView& out) const {
   return true;
 }
 
-std::optional<HeaderFields> HeaderFormat::split(std::string_view line) const {
-  thread_local HeaderView view;
-  if (!split(line, view)) return std::nullopt;
+HeaderFields HeaderFormat::fields_of(const HeaderView& view) const {
   HeaderFields out;
   out.fields.reserve(names_.size() - 1);
   for (std::size_t i = 0; i < names_.size(); ++i) {
@@ -241,23 +245,16 @@ std::optional<HeaderFields> HeaderFormat::split(std::string_view line) const {
   return out;
 }
 
+std::optional<HeaderFields> HeaderFormat::split(std::string_view line) const {
+  thread_local HeaderView view;
+  if (!split(line, view)) return std::nullopt;
+  return fields_of(view);
+}
+
 std::optional<HeaderFields> HeaderFormat::split_reference(std::string_view line) const {
-  std::size_t n = names_.size();
-  std::vector<re2::StringPiece> groups(n + 1);
-  if (!re_->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH,
-                  groups.data(), static_cast<int>(n + 1))) {
-    return std::nullopt;
-  }
-  HeaderFields out;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string value(groups[i + 1].data() ? std::string(groups[i + 1]) : std::string());
-    if (names_[i] == "Content") {
-      out.content = std::move(value);
-    } else {
-      out.fields.emplace_back(names_[i], std::move(value));
-    }
-  }
-  return out;
+  thread_local HeaderView view;
+  if (!match_re2(line, view)) return std::nullopt;
+  return fields_of(view);
 }
 
 }  // namespace aion::logs

@@ -69,6 +69,9 @@ class HeaderFormat {
   // matcher cannot run it. `open_groups`: the kOptBegin pieces of groups not closed yet.
   bool add_literal(std::string_view literal, std::string& pattern,
                    std::vector<std::size_t>& open_groups);
+  // The whole line through RE2 (the definition of a split), into views of `line`.
+  bool match_re2(std::string_view line, HeaderView& out) const;
+  HeaderFields fields_of(const HeaderView& view) const;
   int fast_match(std::size_t piece, std::string_view line, std::size_t pos, Spans& spans,
                  int& budget) const;
 
