@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 #include "aion/hw/accelerators.h"
 #include "aion/hw/vendor_library.h"
@@ -102,8 +101,7 @@ CndevDevice read_cndev_device(const CndevApi& api, int index, CnHandle h) {
 }  // namespace
 
 std::string cndev_library_path() {
-  if (const char* env = std::getenv("AION_CNDEV_LIBRARY"); env && *env) return env;
-  return "libcndev.so";
+  return library_path_from("AION_CNDEV_LIBRARY", "libcndev.so");
 }
 
 Result<std::vector<CndevDevice>> cndev_query(const std::string& path) {

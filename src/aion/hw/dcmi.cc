@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "aion/hw/accelerators.h"
@@ -107,9 +106,7 @@ DcmiChip read_chip(const Api& api, int card, int device) {
 }  // namespace
 
 std::string dcmi_library_path(const std::string& configured) {
-  if (const char* env = std::getenv("AION_DCMI_LIBRARY"); env && *env) return env;
-  if (!configured.empty()) return configured;
-  return "libdcmi.so";
+  return library_path_from("AION_DCMI_LIBRARY", configured.empty() ? "libdcmi.so" : configured);
 }
 
 Result<std::vector<DcmiChip>> dcmi_query(const std::string& path) {

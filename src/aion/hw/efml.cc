@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 #include "aion/hw/accelerators.h"
 #include "aion/hw/vendor_library.h"
@@ -56,8 +55,7 @@ EfmlGcu read_efml_gcu(const EfmlApi& api, std::uint32_t i, const EfDeviceInfo& i
 }  // namespace
 
 std::string efml_library_path() {
-  if (const char* env = std::getenv("AION_EFML_LIBRARY"); env && *env) return env;
-  return "libefml.so";
+  return library_path_from("AION_EFML_LIBRARY", "libefml.so");
 }
 
 Result<std::vector<EfmlGcu>> efml_query(const std::string& path) {

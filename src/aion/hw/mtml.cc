@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 #include "aion/hw/accelerators.h"
 #include "aion/hw/vendor_library.h"
@@ -96,8 +95,7 @@ MtmlGpu read_mtml_gpu(const MtmlApi& api, unsigned i, MtDevice dev) {
 }  // namespace
 
 std::string mtml_library_path() {
-  if (const char* env = std::getenv("AION_MTML_LIBRARY"); env && *env) return env;
-  return "libmtml.so";
+  return library_path_from("AION_MTML_LIBRARY", "libmtml.so");
 }
 
 Result<std::vector<MtmlGpu>> mtml_query(const std::string& path) {

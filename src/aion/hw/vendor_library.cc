@@ -2,7 +2,14 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 namespace aion::hw {
+
+std::string library_path_from(const char* env, std::string_view fallback) {
+  if (const char* v = std::getenv(env); v && *v) return v;
+  return std::string(fallback);
+}
 
 Result<VendorLibrary> VendorLibrary::open(std::string_view what,
                                           const std::vector<std::string>& paths) {

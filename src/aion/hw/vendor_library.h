@@ -12,6 +12,10 @@
 
 namespace aion::hw {
 
+// The library file a reader loads: the one the environment variable `env` names when it is
+// set and not empty (the tests point it at a fake), else `fallback`.
+std::string library_path_from(const char* env, std::string_view fallback);
+
 class VendorLibrary {
  public:
   // Opens the first of `paths` that loads. kUnavailable, with the loader's message for the
