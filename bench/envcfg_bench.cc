@@ -1,7 +1,8 @@
 // envcfg_bench: how long `aion env plan` takes to resolve a stack, the knowledge tables already
 // loaded (as in one CLI call after start-up). Every recorded machine description in
-// tests/fixtures/machines x every framework, each request repeated; prints p50/p99/max per
-// request and the table load time, and writes bench/results/envcfg.json. Target: under 5 ms.
+// tests/fixtures/machines x every framework (and the toolkits), each request repeated; prints
+// p50/p99/max per request and the table load time, and writes bench/results/envcfg.json. Target:
+// under 5 ms.
 //   envcfg_bench [--rounds N] [--out FILE]
 #include <algorithm>
 #include <chrono>
@@ -55,9 +56,11 @@ int main(int argc, char** argv) {
   }
   std::sort(machines.begin(), machines.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  const std::vector<std::string> requests = {"pytorch",  "torch==2.4", "tensorflow",
-                                             "jax",      "vllm",       "onnxruntime",
-                                             "openvino", "paddle",     "torch_npu"};
+  // Frameworks, an old pin whose failures re-plan their ways out, and toolkit requests.
+  const std::vector<std::string> requests = {
+      "pytorch",   "torch==2.4", "torch==2.1",  "tensorflow", "jax",
+      "vllm",      "sglang",     "onnxruntime", "openvino",   "paddle",
+      "torch_npu", "cuda",       "cuda==12.1",  "rocm",       "cann"};
   std::vector<double> us;
   std::size_t ok = 0, no_fit = 0;
   for (int r = 0; r < rounds; ++r) {

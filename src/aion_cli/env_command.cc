@@ -102,8 +102,16 @@ void print_plan(const Plan& p, const Machine& m) {
     std::printf("No %s build fits this machine for '%s'.\n\nWhat fails:\n", p.display.c_str(),
                 p.request.c_str());
     for (const auto& f : p.failures) std::printf("  - %s\n", f.c_str());
-    if (!p.ways_out.empty()) std::printf("\nWays out:\n");
-    for (const auto& w : p.ways_out) std::printf("  - [%s] %s\n", w.kind.c_str(), w.text.c_str());
+    if (!p.ways_out.empty())
+      std::printf("\nWays out (each re-planned on the changed machine, and it fits):\n");
+    for (const auto& w : p.ways_out) {
+      std::printf("  - [%s] %s\n", w.kind.c_str(), w.text.c_str());
+      std::string then = "aion env plan '" + w.request.framework + "'";
+      if (!w.request.python.empty()) then += " --python " + w.request.python;
+      if (!w.request.variant.empty()) then += " --variant " + w.request.variant;
+      std::printf("      then: %s\n", then.c_str());
+    }
+    if (p.ways_out.empty()) std::printf("\nNo way out found in the tables.\n");
   } else {
     std::string runtime =
         p.kind == Backend::kCuda
@@ -115,16 +123,21 @@ void print_plan(const Plan& p, const Machine& m) {
                                    : "none (" + std::string(to_string(p.kind)) + ")";
     Table t;  // no header: one key per row
     auto row = [&t](const char* k, const std::string& v) { t.add({k, v}); };
-    row("framework", p.display + " " + p.version + " (" + p.variant + ")");
+    if (p.variant == "toolkit") {
+      row("toolkit", p.display + " " + p.version);
+    } else {
+      row("framework", p.display + " " + p.version + " (" + p.variant + ")");
+    }
     row("runtime", runtime);
     if (!p.forward_package.empty()) row("compat pkg", p.forward_package);
     if (!p.cudnn.empty()) row("cuDNN", p.cudnn);
     if (!p.requires_torch.empty()) row("torch", p.requires_torch);
-    row("Python", p.python);
+    if (!p.python.empty()) row("Python", p.python);
     row("image", p.image.empty() ? "(none in the tables)" : p.image);
     if (!p.alternative_image.empty()) row("or image", p.alternative_image);
     if (!p.index.empty()) row("index", p.index);
     for (std::size_t i = 0; i < p.install.size(); ++i) row(i == 0 ? "install" : "", p.install[i]);
+    if (p.variant == "toolkit" && p.install.empty()) row("install", "(no commands for this OS)");
     t.print();
     std::printf("\nWhy:\n");
     for (const auto& r : p.reasons) {
@@ -157,8 +170,10 @@ std::optional<Plan> run_plan(Context& ctx, const EnvOptions& o, const Knowledge&
 
 void add_plan_flags(Command cmd, EnvOptions& o) {
   cmd.option("FRAMEWORK", o.framework,
-             "pytorch, tensorflow, jax, vllm, onnxruntime, openvino, paddle or torch_npu, "
-             "optionally with a version constraint: \"torch==2.4\", \"tensorflow>=2.16\"")
+             "pytorch, tensorflow, jax, vllm, sglang, onnxruntime, openvino, paddle or "
+             "torch_npu, optionally with a version constraint: \"torch==2.4\", "
+             "\"tensorflow>=2.16\"; or a toolkit: cuda, \"cuda==12.1\", \"rocm==6.2\", "
+             "\"cann==8.0\" (the driver it needs, its image, the install commands)")
       .required();
   cmd.option("--machine", o.machine,
              "Plan for a machine description (`aion hw --json` output, optionally with a "
@@ -313,7 +328,7 @@ void cmd_doctor(Context& ctx, const EnvOptions& o) {
     std::printf(
         "No known failure recognized in %zu lines (%zu signatures, tables as of %s).\n"
         "Run `aion env scan PATH` on the environment to compare it with this machine.\n",
-        r.lines, kb->signatures.size(), kb->tables.front().as_of.c_str());
+        r.lines, kb->signatures.size(), kb->as_of().c_str());
   } else {
     Table t;  // no header: a key per row, the fields of a finding indented below it
     t.add({"Machine", machine_line(*m)});
@@ -349,7 +364,16 @@ void cmd_kb(Context& ctx) {
                    {"as_of", i.as_of},
                    {"rows", i.rows},
                    {"coverage", i.coverage}});
-    std::printf("%s\n", Json{{"dir", kb->dir.string()}, {"tables", t}}.dump(2).c_str());
+    const std::string stale = staleness_warning(*kb, today_utc());
+    std::printf("%s\n", Json{{"dir", kb->dir.string()},
+                             {"as_of", kb->as_of()},
+                             {"today", today_utc()},
+                             {"stale", !stale.empty()},
+                             {"warning", stale},
+                             {"tables", t}}
+                            .dump(2)
+                            .c_str());
+    if (!stale.empty()) ctx.warnings += 1;
     return;
   }
   std::printf("Knowledge tables in %s\n\n", kb->dir.string().c_str());
@@ -372,6 +396,11 @@ void cmd_kb(Context& ctx) {
   std::printf(
       "\nReleases newer than a table's date are unknown to aion; every row names its "
       "source (see the files).\n");
+  std::printf("Tables current to %s; today is %s.\n", kb->as_of().c_str(), today_utc().c_str());
+  if (const std::string stale = staleness_warning(*kb, today_utc()); !stale.empty()) {
+    std::fprintf(stderr, "warning: %s\n", stale.c_str());
+    ctx.warnings += 1;
+  }
 }
 
 }  // namespace
@@ -400,8 +429,10 @@ void add_env_commands(Command& app, Context& ctx) {
               "Write the planned environment as a Dockerfile, conda environment.yml, "
               "requirements.txt or devcontainer");
   add_plan_flags(emit_cmd, *o);
-  emit_cmd.option("--format", o->format, "dockerfile (default), conda, requirements, devcontainer")
-      .one_of({"dockerfile", "conda", "requirements", "devcontainer"});
+  emit_cmd
+      .option("--format", o->format,
+              "dockerfile (default), conda, requirements, devcontainer, script (install.sh)")
+      .one_of({"dockerfile", "conda", "requirements", "devcontainer", "script"});
   emit_cmd.option("-o,--output", o->output,
                   "Write to this file (a directory for devcontainer) instead of stdout");
   emit_cmd.action([&ctx, o] { cmd_emit(ctx, *o); });

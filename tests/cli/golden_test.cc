@@ -101,6 +101,12 @@ std::vector<Case> other_cases() {
        1},
       {"env-plan/k80-pytorch.txt",
        {"env", "plan", "pytorch", "--machine", "{fx}/machines/k80-driver470.json"}},
+      {"env-plan/l4-driver470-pytorch-no-fit.txt",
+       {"env", "plan", "pytorch", "--machine", "{fx}/machines/l4-driver470.json"},
+       1},
+      {"env-plan/dgx-a100-cuda-12.1.txt", {"env", "plan", "cuda==12.1", "--machine", machine}},
+      {"env-emit/dgx-a100-cuda-12.1-install.sh",
+       {"env", "emit", "cuda==12.1", "--format", "script", "--machine", machine}},
       {"env-emit/dgx-a100-pytorch.Dockerfile", {"env", "emit", "pytorch", "--machine", machine}},
       {"env-emit/dgx-a100-tensorflow.Dockerfile",
        {"env", "emit", "tensorflow", "--machine", machine}},
@@ -188,6 +194,7 @@ TEST_P(CliGoldenTest, PrintsItsGoldenFile) {
                {"TZ", "UTC"},
                {"AION_CONFIG", config.string()},
                {"AION_DATA_DIR", source_path("data").string()},
+               {"AION_TODAY", "2026-12-07"},
                {"AION_NVML_LIBRARY",
                 c.nvml.empty() ? "/nonexistent/libnvidia-ml.so.1" : std::string(FAKE_NVML_PATH)}};
   if (!c.nvml.empty()) o.env_set["AION_FAKE_NVML"] = fixture_path(c.nvml).string();

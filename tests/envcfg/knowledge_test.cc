@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -13,11 +14,13 @@ namespace aion::envcfg {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::kb;
+
+// The tables in data/envcfg, as users get them.
+using testing::current_kb;
 
 TEST(EnvKnowledgeTest, TablesLoadWithDateAndSchema) {
-  ASSERT_EQ(kb().tables.size(), 7u);
-  for (const auto& t : kb().tables) {
+  ASSERT_EQ(current_kb().tables.size(), 8u);
+  for (const auto& t : current_kb().tables) {
     EXPECT_EQ(t.schema_version, kSchemaVersion) << t.file;
     // An ISO date: YYYY-MM-DD.
     ASSERT_EQ(t.as_of.size(), 10u) << t.file;
@@ -29,11 +32,11 @@ TEST(EnvKnowledgeTest, TablesLoadWithDateAndSchema) {
 
 TEST(EnvKnowledgeTest, CoversTheCommonToolkitsArchitecturesAndReleases) {
   for (const char* cuda : {"10.2", "11.8", "12.1", "12.4", "12.6", "12.8"})
-    EXPECT_NE(kb().toolkit(Version::parse(cuda)), nullptr) << cuda;
+    EXPECT_NE(current_kb().toolkit(Version::parse(cuda)), nullptr) << cuda;
   for (const char* cc : {"3.7", "5.0", "6.1", "7.0", "8.0", "8.9", "9.0", "10.0", "12.0"})
-    EXPECT_NE(kb().arch(cc), nullptr) << cc;
+    EXPECT_NE(current_kb().arch(cc), nullptr) << cc;
   auto has = [](const char* fw, const char* version) {
-    for (const auto* r : kb().releases_of(fw))
+    for (const auto* r : current_kb().releases_of(fw))
       if (r->version.has_prefix(Version::parse(version))) return true;
     return false;
   };
@@ -43,24 +46,75 @@ TEST(EnvKnowledgeTest, CoversTheCommonToolkitsArchitecturesAndReleases) {
     EXPECT_TRUE(has("tensorflow", v)) << v;
   EXPECT_TRUE(has("jax", "0.4"));
   for (const char* fw : {"vllm", "onnxruntime", "openvino", "paddle", "torch_npu"})
-    EXPECT_FALSE(kb().releases_of(fw).empty()) << fw;
+    EXPECT_FALSE(current_kb().releases_of(fw).empty()) << fw;
   for (const char* rocm : {"5.7", "6.0", "6.1", "6.2", "6.3"})
-    EXPECT_NE(kb().rocm_release(Version::parse(rocm)), nullptr) << rocm;
+    EXPECT_NE(current_kb().rocm_release(Version::parse(rocm)), nullptr) << rocm;
+}
+
+// Today's releases and the older stacks clusters still run, back to 2022.
+TEST(EnvKnowledgeTest, CoversCurrentReleasesAndOlderStacks) {
+  for (const char* cuda : {"11.2", "11.3", "11.6", "13.0", "13.1", "13.2"})
+    EXPECT_NE(current_kb().toolkit(Version::parse(cuda)), nullptr) << cuda;
+  ASSERT_NE(current_kb().minor(13), nullptr);
+  auto has = [](const char* fw, const char* version) {
+    for (const auto* r : current_kb().releases_of(fw))
+      if (r->version.has_prefix(Version::parse(version))) return true;
+    return false;
+  };
+  for (const char* v : {"1.12", "1.13", "2.9", "2.10", "2.11"}) EXPECT_TRUE(has("torch", v)) << v;
+  for (const char* v : {"2.10", "2.11", "2.12", "2.13", "2.20"})
+    EXPECT_TRUE(has("tensorflow", v)) << v;
+  EXPECT_FALSE(current_kb().releases_of("sglang").empty());
+  for (const char* rocm : {"5.0", "5.4", "6.4", "7.0", "7.1", "7.2"})
+    EXPECT_NE(current_kb().rocm_release(Version::parse(rocm)), nullptr) << rocm;
+  for (const char* cann : {"8.0", "8.5", "9.0"})
+    EXPECT_NE(current_kb().cann_release(Version::parse(cann)), nullptr) << cann;
+  for (const char* os : {"ubuntu", "debian", "rhel"})
+    EXPECT_NE(current_kb().install_for("cuda", os), nullptr) << os;
+}
+
+// The first driver of each recent architecture, with where it is published.
+TEST(EnvKnowledgeTest, ArchitecturesCarryTheirDriverFloor) {
+  for (const char* cc : {"7.5", "8.0", "8.9", "9.0", "10.0", "12.0"}) {
+    const ArchInfo* a = current_kb().arch(cc);
+    ASSERT_NE(a, nullptr) << cc;
+    EXPECT_FALSE(a->min_driver.is_empty()) << cc;
+    EXPECT_FALSE(a->min_driver_source.empty()) << cc;
+  }
+  EXPECT_EQ(current_kb().arch("8.9")->min_driver.major(), 520);
+  // gfx942 (MI300X) first appears in ROCm 6.0.
+  const RocmRelease* r57 = current_kb().rocm_release(Version::parse("5.7"));
+  ASSERT_NE(r57, nullptr);
+  EXPECT_EQ(std::count(r57->gfx.begin(), r57->gfx.end(), "gfx942"), 0);
+}
+
+TEST(EnvKnowledgeTest, StalenessWarnsAfterSixMonths) {
+  Knowledge k;
+  k.tables.push_back({"a.toml", 1, "2025-07-15", 1, "", true});
+  k.tables.push_back({"doctor.toml", 1, "2020-01-01", 1, "", false});  // not a release table
+  EXPECT_EQ(k.as_of(), "2025-07-15");
+  EXPECT_EQ(staleness_warning(k, "2025-12-31"), "");
+  EXPECT_EQ(staleness_warning(k, "2026-01-15"), "");
+  const std::string w = staleness_warning(k, "2026-01-16");
+  EXPECT_NE(w.find("as of 2025-07-15"), std::string::npos) << w;
+  EXPECT_NE(w.find("6 months"), std::string::npos) << w;
+  EXPECT_NE(staleness_warning(k, "2026-12-07").find("16 months"), std::string::npos);
+  EXPECT_EQ(staleness_warning(k, "not a date"), "");
 }
 
 TEST(EnvKnowledgeTest, EveryRowNamesItsSource) {
-  for (const auto& t : kb().toolkits) EXPECT_FALSE(t.source.empty());
-  for (const auto& r : kb().releases) EXPECT_FALSE(r.source.empty()) << r.framework;
-  for (const auto& i : kb().images) EXPECT_FALSE(i.source.empty()) << i.ref;
-  for (const auto& s : kb().signatures) EXPECT_FALSE(s.source.empty()) << s.id;
+  for (const auto& t : current_kb().toolkits) EXPECT_FALSE(t.source.empty());
+  for (const auto& r : current_kb().releases) EXPECT_FALSE(r.source.empty()) << r.framework;
+  for (const auto& i : current_kb().images) EXPECT_FALSE(i.source.empty()) << i.ref;
+  for (const auto& s : current_kb().signatures) EXPECT_FALSE(s.source.empty()) << s.id;
 }
 
 TEST(EnvKnowledgeTest, AliasesFindFrameworks) {
-  ASSERT_NE(kb().find_framework("PyTorch"), nullptr);
-  EXPECT_EQ(kb().find_framework("pytorch")->name, "torch");
-  EXPECT_EQ(kb().find_framework("tf")->name, "tensorflow");
-  EXPECT_EQ(kb().find_framework("torch-npu")->name, "torch_npu");
-  EXPECT_EQ(kb().find_framework("caffe"), nullptr);
+  ASSERT_NE(current_kb().find_framework("PyTorch"), nullptr);
+  EXPECT_EQ(current_kb().find_framework("pytorch")->name, "torch");
+  EXPECT_EQ(current_kb().find_framework("tf")->name, "tensorflow");
+  EXPECT_EQ(current_kb().find_framework("torch-npu")->name, "torch_npu");
+  EXPECT_EQ(current_kb().find_framework("caffe"), nullptr);
 }
 
 class EnvKnowledgeBrokenTableTest : public ::testing::Test {
@@ -89,7 +143,7 @@ TEST_F(EnvKnowledgeBrokenTableTest, WrongSchemaVersionIsRejectedWithFileAndLine)
 }
 
 TEST_F(EnvKnowledgeBrokenTableTest, RowWithoutSourceIsRejected) {
-  replace("rocm.toml", "source = \"ROCm 6.0 system requirements (Linux)\"", "");
+  replace("rocm.toml", "source = \"rocm-install-on-linux docs-6.0.0", "unsourced = \"");
   auto r = load_knowledge(dir_);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("rocm.toml:"), std::string::npos) << r.error().message();

@@ -36,6 +36,7 @@ struct Expect {
 
 struct Case {
   std::string name, where, machine, request, python, variant, why;
+  std::string tables;  // "" = data/envcfg; a date = the frozen copy in tests/fixtures/envcfg
   std::vector<std::string> cites;
   Expect expect;
 };
@@ -45,9 +46,9 @@ const std::set<std::string> kExactFields = {
     "version",       "variant",         "kind",           "runtime", "cudnn",        "python",
     "compatibility", "forward_package", "requires_torch", "image",   "image_python", "image_os"};
 const std::set<std::string> kSubstringFields = {"index", "install", "alternative"};
-const std::set<std::string> kWayOutKinds = {"driver", "forward_compat", "hardware", "version",
-                                            "python", "variant",        "cpu",      "rocm",
-                                            "cann",   "framework"};
+const std::set<std::string> kWayOutKinds = {"driver",  "forward_compat", "hardware", "version",
+                                            "toolkit", "npu_driver",     "python",   "variant",
+                                            "cpu",     "rocm",           "cann",     "framework"};
 
 std::string plan_field(const Plan& p, const std::string& key) {
   if (key == "version") return p.version;
@@ -201,6 +202,11 @@ class CiteChecker {
   std::map<std::string, std::optional<toml::table>> tables_;
 };
 
+// The frozen copy of the tables a case names with `tables = "DATE"`.
+fs::path frozen_dir(const std::string& date) {
+  return fs::path(AION_SOURCE_DIR) / "tests/fixtures/envcfg" / date;
+}
+
 class CaseLoader {
  public:
   CaseLoader(std::string source, fs::path fixtures, fs::path tables)
@@ -266,8 +272,8 @@ class CaseLoader {
   }
 
   Result<Case> one(const toml::table& row) {
-    static const std::set<std::string> keys = {"name",    "machine", "request", "python",
-                                               "variant", "why",     "cites",   "expect"};
+    static const std::set<std::string> keys = {"name", "machine", "request", "python", "variant",
+                                               "why",  "cites",   "expect",  "tables"};
     for (const auto& [k, v] : row)
       if (!keys.contains(std::string(k.str())))
         return bad(v, "unknown key '" + std::string(k.str()) + "' in [[case]]");
@@ -275,9 +281,11 @@ class CaseLoader {
     c.where = source_ + ":" + std::to_string(row.source().begin.line);
     const std::pair<const char*, std::string Case::*> text_keys[] = {
         {"name", &Case::name},     {"machine", &Case::machine}, {"request", &Case::request},
-        {"python", &Case::python}, {"variant", &Case::variant}, {"why", &Case::why}};
+        {"python", &Case::python}, {"variant", &Case::variant}, {"why", &Case::why},
+        {"tables", &Case::tables}};
     for (const auto& [key, member] : text_keys) {
-      bool optional = std::string_view(key) == "python" || std::string_view(key) == "variant";
+      bool optional = std::string_view(key) == "python" || std::string_view(key) == "variant" ||
+                      std::string_view(key) == "tables";
       auto v = str(row, key, !optional);
       if (!v) return std::unexpected(v.error());
       c.*member = *v;
@@ -293,8 +301,11 @@ class CaseLoader {
     auto cv = strings(*cites, "cites");
     if (!cv) return std::unexpected(cv.error());
     if (cv->empty()) return bad(*cites, "case '" + c.name + "': 'cites' is empty");
+    if (!c.tables.empty() && !fs::is_directory(frozen_dir(c.tables)))
+      return bad(row, "case '" + c.name + "': no frozen tables " + frozen_dir(c.tables).string());
     for (const auto& cite : *cv) {
-      std::string wrong = cites_.check(cite);
+      std::string wrong =
+          c.tables.empty() ? cites_.check(cite) : frozen_cites(c.tables).check(cite);
       if (!wrong.empty()) return bad(*cites, "case '" + c.name + "': cite '" + cite + "' " + wrong);
     }
     c.cites = std::move(*cv);
@@ -365,9 +376,16 @@ class CaseLoader {
     return e;
   }
 
+  CiteChecker& frozen_cites(const std::string& date) {
+    auto it = frozen_.find(date);
+    if (it == frozen_.end()) it = frozen_.emplace(date, CiteChecker(frozen_dir(date))).first;
+    return it->second;
+  }
+
   std::string source_;
   fs::path fixtures_;
   CiteChecker cites_;
+  std::map<std::string, CiteChecker> frozen_;
 };
 
 const std::string kCaseFile = std::string(AION_SOURCE_DIR) + "/tests/envcfg/plan_cases.toml";
@@ -409,6 +427,18 @@ bool contains(const std::vector<std::string>& all, const std::string& part) {
                      [&](const std::string& s) { return s.find(part) != std::string::npos; });
 }
 
+// The knowledge of a frozen copy of the tables, loaded once per date.
+const Knowledge& frozen_kb(const std::string& date) {
+  static std::map<std::string, Knowledge> loaded;
+  auto it = loaded.find(date);
+  if (it == loaded.end()) {
+    auto k = load_knowledge(frozen_dir(date));
+    if (!k) ADD_FAILURE() << k.error().message();
+    it = loaded.emplace(date, k ? std::move(*k) : Knowledge{}).first;
+  }
+  return it->second;
+}
+
 // Test names come from the case names; failures print the case, not its bytes.
 void PrintTo(const Case& c, std::ostream* os) {
   *os << c.name << " (" << c.where << ")";
@@ -423,8 +453,12 @@ TEST_P(EnvPlanCaseTest, PlanMatchesTheTables) {
                         (c.variant.empty() ? "" : " --variant " + c.variant) + "\n  why: " + c.why;
   for (const auto& cite : c.cites) context += "\n  cites: " + cite;
   SCOPED_TRACE(context);
-  Machine m = testing::machine(c.machine);
-  auto r = make_plan(kb(), m, {c.request, c.python, c.variant});
+  const Knowledge& tables = c.tables.empty() ? testing::current_kb() : frozen_kb(c.tables);
+  auto described = machine_from_json(
+      ::aion::testing::read_fixture("machines/" + c.machine + ".json"), c.machine, tables);
+  ASSERT_TRUE(described) << described.error().message();
+  const Machine& m = *described;
+  auto r = make_plan(tables, m, {c.request, c.python, c.variant});
   const Expect& e = c.expect;
   if (!e.error.empty()) {
     ASSERT_FALSE(r) << "expected an error, got a plan:\n" << plan_to_json(*r);

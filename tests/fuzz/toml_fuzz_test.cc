@@ -288,8 +288,8 @@ TEST(TomlFuzz, LogHeaderLayouts) {
 TEST(TomlFuzz, EnvironmentTables) {
   const ::aion::testing::TempDir tmp("fuzz-envcfg");
   const fs::path dir = tmp.path();
-  const char* files[] = {"cuda.toml",       "gpus.toml",   "rocm.toml",  "platforms.toml",
-                         "frameworks.toml", "images.toml", "doctor.toml"};
+  const char* files[] = {"cuda.toml",      "gpus.toml",       "rocm.toml",   "cann.toml",
+                         "platforms.toml", "frameworks.toml", "images.toml", "doctor.toml"};
   const std::string stub =
       "schema_version = " + std::to_string(envcfg::kSchemaVersion) + "\nas_of = \"2026-12-01\"\n";
   auto write = [](const fs::path& p, std::string_view text) {
@@ -314,8 +314,8 @@ TEST(TomlFuzz, EnvironmentTables) {
   auto stub_for = [&](std::string_view f) { return base.find(f)->second; };
   auto empty = envcfg::load_knowledge(dir);
   ASSERT_TRUE(empty) << "tables without rows load: " << empty.error().message();
-  // ≥100,000 inputs over the seven tables together.
-  const std::uint64_t per_table = (fuzz::fuzz_options(100000).iterations + 6) / 7;
+  // ≥100,000 inputs over the eight tables together.
+  const std::uint64_t per_table = (fuzz::fuzz_options(100000).iterations + 7) / 8;
   for (const char* f : files) {
     SCOPED_TRACE(f);
     const fs::path shipped = source(std::string("data/envcfg/") + f);

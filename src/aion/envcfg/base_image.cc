@@ -162,9 +162,13 @@ void choose_image(const Knowledge& kb, const Machine& m, const Framework& fw, co
   }
   const Image* best = pick.image;
   if (!best) {
+    const char* runtime = var.kind == Backend::kCuda   ? "CUDA "
+                          : var.kind == Backend::kRocm ? "ROCm "
+                          : var.kind == Backend::kNpu  ? "CANN "
+                                                       : "";
     p.warnings.push_back("no base image in images.toml fits a " + std::string(to_string(var.kind)) +
-                         " build of CUDA/ROCm " + var.runtime.text() +
-                         "; the Dockerfile needs a base chosen by hand");
+                         " build" + (*runtime ? std::string(" of ") + runtime : "") +
+                         var.runtime.text() + "; the Dockerfile needs a base chosen by hand");
     return;
   }
   p.image = best->ref;

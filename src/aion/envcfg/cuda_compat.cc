@@ -207,6 +207,31 @@ void check_forward_compat(const Knowledge& kb, const Gpus& gpus, const Version& 
 
 }  // namespace
 
+DriverFloor driver_floor(const Knowledge& kb, const Machine& m) {
+  DriverFloor f;
+  std::vector<std::string> lines;
+  for (const auto* g : m.gpus_of("nvidia")) {
+    const ArchInfo* a = g->cc.empty() ? nullptr : kb.arch(g->cc);
+    if (!a || a->min_driver.is_empty()) continue;
+    // A model released after its architecture's first GPUs may need a later driver.
+    const GpuModel* model = kb.gpu_model("nvidia", g->model);
+    const bool by_model = model && a->min_driver < model->min_driver;
+    const Version floor = by_model ? model->min_driver : a->min_driver;
+    if (f.need < floor) {
+      f.need = floor;
+      f.source = by_model ? model->source : a->min_driver_source;
+    }
+    if (m.nvidia_driver.is_empty() || m.nvidia_driver >= floor) continue;
+    f.below = true;
+    lines.push_back("driver " + m.nvidia_driver.text() + " cannot drive " + g->model + " (" +
+                    a->name + ", compute capability " + g->cc + "): the first driver for " +
+                    (by_model ? "this model" : a->name + " GPUs") + " is " + floor.text() +
+                    "; install branch R" + std::to_string(floor.major()) + " or later");
+  }
+  f.detail = join(lines, "; ");
+  return f;
+}
+
 std::string sm_arch(const std::string& compute_capability) {
   Version v = Version::parse(compute_capability);
   return "sm_" + std::to_string(v.major()) + std::to_string(v.minor());
@@ -229,9 +254,19 @@ CudaCompat check_cuda(const Knowledge& kb, const Machine& m, const Version& runt
   const Version& d = m.nvidia_driver;
   std::string cuda = cuda_label(runtime);
   check_driver(d, gpus.empty(), *tk, mc, cuda, jit_gpus, r);
+  // Below the GPU's own floor nothing runs, at any compatibility level.
+  if (DriverFloor floor = driver_floor(kb, m); !floor.need.is_empty()) {
+    if (!r.need_driver.is_empty() && r.need_driver < floor.need) r.need_driver = floor.need;
+    if (floor.below) {
+      r.below_floor = true;
+      r.mode.clear();
+      r.detail = "driver " + d.text() + " cannot drive this GPU (its first driver is " +
+                 floor.need.text() + "); " + cuda + " itself needs >= " + tk->min_driver.text();
+    }
+  }
   if (!limit.empty() && r.mode.empty()) r.detail += "; " + limit + ", so no driver upgrade helps";
   // Forward compatibility cannot help a GPU the build (or its CUDA) has no code for.
-  if (r.mode.empty() && !d.is_empty() && r.arch_ok)
+  if (r.mode.empty() && !d.is_empty() && r.arch_ok && !r.below_floor)
     check_forward_compat(kb, gpus, d, runtime, cuda, r);
   r.ok = !r.mode.empty() && r.arch_ok;
   return r;

@@ -1,6 +1,9 @@
 // Writing a resolved plan (resolver.h) as files users run: a Dockerfile on a pinned vendor
-// base image, a conda environment.yml, a pip requirements.txt, or a VS Code devcontainer
-// (devcontainer.json + Dockerfile). Pure functions of the plan; thread-safe.
+// base image, a conda environment.yml, a pip requirements.txt, a VS Code devcontainer
+// (devcontainer.json + Dockerfile), or a shell script (install.sh: a venv and the pip lines,
+// or a toolkit's install commands). Toolkit plans (`cuda==12.4`) have no Python packages:
+// they are written as a Dockerfile on the toolkit's development image, a devcontainer or a
+// script. Pure functions of the plan; thread-safe.
 #pragma once
 
 #include <string>
@@ -13,9 +16,10 @@
 
 namespace aion::envcfg {
 
-enum class EmitFormat { kDockerfile, kConda, kRequirements, kDevcontainer };
+enum class EmitFormat { kDockerfile, kConda, kRequirements, kDevcontainer, kScript };
 
-// "dockerfile" | "conda" | "requirements" | "devcontainer"; kInvalidArgument otherwise.
+// "dockerfile" | "conda" | "requirements" | "devcontainer" | "script"; kInvalidArgument
+// otherwise.
 Result<EmitFormat> parse_emit_format(std::string_view name);
 
 struct EmittedFile {
@@ -32,8 +36,8 @@ struct PipSpec {
 };
 PipSpec pip_spec(const Plan& p);
 
-// Errors: kInvalidArgument for a plan that is not ok (nothing fits: there is nothing to write)
-// or, for Dockerfiles, one without a base image.
+// Errors: kInvalidArgument for a plan that is not ok (nothing fits: there is nothing to write),
+// for Dockerfiles one without a base image, and conda/requirements for a toolkit plan.
 Result<std::vector<EmittedFile>> emit(const Plan& p, EmitFormat format, const Knowledge& kb);
 
 }  // namespace aion::envcfg

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <set>
 
@@ -170,6 +173,13 @@ Status load_gpus(TableReader& r, Knowledge& kb) {
       return r.bad(*row, "last_driver_branch '" + a.last_driver_branch +
                              "' must be a driver branch number such as 470");
     a.source = s;
+    if (!r.opt_str(*row, "min_driver").empty()) {
+      AION_TRY(floor, r.version(*row, "min_driver"));
+      a.min_driver = floor;
+      a.min_driver_source = r.opt_str(*row, "min_driver_source");
+      if (a.min_driver_source.empty())
+        return r.bad(*row, "min_driver needs min_driver_source (where the floor is published)");
+    }
     kb.archs.push_back(std::move(a));
   }
   for (const auto* row : r.rows(r.root(), "gpu")) {
@@ -183,6 +193,10 @@ Status load_gpus(TableReader& r, Knowledge& kb) {
     g.gfx = r.opt_str(*row, "gfx");
     if (g.cc.empty() && g.gfx.empty()) return r.bad(*row, "a [[gpu]] row needs cc or gfx");
     g.datacenter = (*row)["datacenter"].value_or(false);
+    if (!r.opt_str(*row, "min_driver").empty()) {
+      AION_TRY(floor, r.version(*row, "min_driver"));
+      g.min_driver = floor;
+    }
     g.source = s;
     kb.gpus.push_back(std::move(g));
   }
@@ -213,6 +227,30 @@ Status load_rocm(TableReader& r, Knowledge& kb) {
   return {};
 }
 
+Status load_cann(TableReader& r, Knowledge& kb) {
+  for (const auto* row : r.rows(r.root(), "release")) {
+    CannRelease c;
+    AION_TRY(v, r.version(*row, "version"));
+    AION_TRY(npus, r.strings(*row, "npus", true));
+    AION_TRY(s, r.str(*row, "source"));
+    c.version = v;
+    c.npus = npus;
+    if (!r.opt_str(*row, "min_driver").empty()) {
+      AION_TRY(d, r.version(*row, "min_driver"));
+      c.min_driver = d;
+    }
+    c.source = s;
+    kb.cann.push_back(std::move(c));
+  }
+  std::sort(kb.cann.begin(), kb.cann.end(),
+            [](const CannRelease& a, const CannRelease& b) { return a.version < b.version; });
+  r.info().rows = kb.cann.size();
+  if (!kb.cann.empty())
+    r.info().coverage = "CANN " + kb.cann.front().version.text() + "-" +
+                        kb.cann.back().version.text() + ": supported NPUs and NPU drivers";
+  return {};
+}
+
 Status load_platforms(TableReader& r, Knowledge& kb) {
   kb.python_default_cap = r.root()["python_default_cap"].value_or(std::string("3.12"));
   for (const auto* row : r.rows(r.root(), "os")) {
@@ -221,11 +259,33 @@ Status load_platforms(TableReader& r, Knowledge& kb) {
     AION_TRY(v, r.str(*row, "version"));
     AION_TRY(py, r.str(*row, "python"));
     AION_TRY(s, r.str(*row, "source"));
-    o = {id, v, py, s};
+    o.id = id;
+    o.version = v;
+    o.python = py;
+    o.codename = r.opt_str(*row, "codename");
+    o.cuda_repo = r.opt_str(*row, "cuda_repo");
+    o.source = s;
     kb.platforms.push_back(std::move(o));
   }
-  r.info().rows = kb.platforms.size();
-  r.info().coverage = std::to_string(kb.platforms.size()) + " OS releases and their Python";
+  for (const auto* row : r.rows(r.root(), "install")) {
+    ToolkitInstall in;
+    AION_TRY(tk, r.str(*row, "toolkit"));
+    AION_TRY(os, r.strings(*row, "os", true));
+    AION_TRY(cmds, r.strings(*row, "commands", true));
+    AION_TRY(s, r.str(*row, "source"));
+    if (tk != "cuda" && tk != "rocm" && tk != "cann")
+      return r.bad(*row, "toolkit '" + tk + "' is not cuda, rocm or cann");
+    in.toolkit = tk;
+    in.os = os;
+    in.commands = cmds;
+    in.after = r.opt_str(*row, "after");
+    in.driver = r.opt_str(*row, "driver");
+    in.source = s;
+    kb.installs.push_back(std::move(in));
+  }
+  r.info().rows = kb.platforms.size() + kb.installs.size();
+  r.info().coverage = std::to_string(kb.platforms.size()) +
+                      " OS releases and their Python; toolkit install commands";
   return {};
 }
 
@@ -433,6 +493,7 @@ Status load_doctor(TableReader& r, Knowledge& kb) {
     }
     kb.signatures.push_back(std::move(sig));
   }
+  r.info().releases = false;
   r.info().rows = kb.signatures.size();
   r.info().coverage = std::to_string(kb.signatures.size()) + " failure signatures";
   return {};
@@ -481,6 +542,12 @@ const RocmRelease* Knowledge::rocm_release(const Version& v) const {
   return nullptr;
 }
 
+const CannRelease* Knowledge::cann_release(const Version& v) const {
+  for (const auto& r : cann)
+    if (r.version.major() == v.major() && r.version.minor() == v.minor()) return &r;
+  return nullptr;
+}
+
 const GpuModel* Knowledge::gpu_model(std::string_view vendor, std::string_view model) const {
   std::string m = lower(model);
   for (const auto& g : gpus) {
@@ -501,11 +568,61 @@ const Access* Knowledge::access_for(Backend kind) const {
   return nullptr;
 }
 
+const ToolkitInstall* Knowledge::install_for(std::string_view toolkit,
+                                             std::string_view os_id) const {
+  for (const auto& in : installs)
+    if (in.toolkit == toolkit && std::find(in.os.begin(), in.os.end(), os_id) != in.os.end())
+      return &in;
+  return nullptr;
+}
+
 const Toolkit* Knowledge::newest_toolkit_for(const Version& driver) const {
   const Toolkit* best = nullptr;
   for (const auto& t : toolkits)
     if (driver >= t.min_driver) best = &t;
   return best;
+}
+
+std::string Knowledge::as_of() const {
+  std::string oldest;
+  for (const auto& t : tables)
+    if (t.releases && (oldest.empty() || t.as_of < oldest)) oldest = t.as_of;
+  return oldest;
+}
+
+std::string today_utc() {
+  if (const char* fixed = std::getenv("AION_TODAY"); fixed && *fixed) return fixed;
+  const auto now = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::year_month_day ymd{now};
+  char out[16];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return out;
+}
+
+namespace {
+
+// "2025-07-15" -> months since year 0 and the day; nullopt when not a date.
+std::optional<std::pair<int, int>> month_index(std::string_view date) {
+  int y = 0, m = 0, d = 0;
+  if (date.size() != 10 || std::sscanf(std::string(date).c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+      m < 1 || m > 12 || d < 1 || d > 31)
+    return std::nullopt;
+  return std::make_pair(y * 12 + m - 1, d);
+}
+
+}  // namespace
+
+std::string staleness_warning(const Knowledge& kb, std::string_view today) {
+  const std::string as_of = kb.as_of();
+  auto then = month_index(as_of), now = month_index(today);
+  if (!then || !now) return {};
+  const int limit = then->first + kStaleMonths;  // the same day, kStaleMonths later
+  if (now->first < limit || (now->first == limit && now->second <= then->second)) return {};
+  const int months = now->first - then->first - (now->second < then->second ? 1 : 0);
+  return "the knowledge tables are as of " + as_of + ", " + std::to_string(months) +
+         " months before today (" + std::string(today) +
+         "): releases since then are unknown to aion; update data/envcfg (`aion env kb`)";
 }
 
 Result<Knowledge> load_knowledge(const fs::path& dir) {
@@ -516,13 +633,10 @@ Result<Knowledge> load_knowledge(const fs::path& dir) {
     Status (*load)(TableReader&, Knowledge&);
   };
   // frameworks.toml before nothing else needs it; order only matters for error messages.
-  const Table tables[] = {{"cuda.toml", load_cuda},
-                          {"gpus.toml", load_gpus},
-                          {"rocm.toml", load_rocm},
-                          {"platforms.toml", load_platforms},
-                          {"frameworks.toml", load_frameworks},
-                          {"images.toml", load_images},
-                          {"doctor.toml", load_doctor}};
+  const Table tables[] = {{"cuda.toml", load_cuda},           {"gpus.toml", load_gpus},
+                          {"rocm.toml", load_rocm},           {"cann.toml", load_cann},
+                          {"platforms.toml", load_platforms}, {"frameworks.toml", load_frameworks},
+                          {"images.toml", load_images},       {"doctor.toml", load_doctor}};
   for (const auto& t : tables) {
     fs::path path = dir / t.file;
     std::error_code ec;

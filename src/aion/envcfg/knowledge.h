@@ -46,7 +46,9 @@ struct ArchInfo {
   std::string cc;  // "3.7"
   std::string name;
   std::string last_driver_branch;  // "470"; empty while still supported
+  Version min_driver;  // the first driver that drives GPUs of this architecture; empty: unknown
   std::string source;
+  std::string min_driver_source;
 };
 
 struct GpuModel {
@@ -55,6 +57,7 @@ struct GpuModel {
   std::string cc;      // NVIDIA
   std::string gfx;     // AMD
   bool datacenter = false;
+  Version min_driver;  // the first driver for this model when later than its architecture's
   std::string source;
 };
 
@@ -64,10 +67,32 @@ struct RocmRelease {
   std::string source;
 };
 
+// An Ascend CANN release: the NPUs it supports and the NPU driver (Ascend HDK) it needs.
+struct CannRelease {
+  Version version;                // "8.0.0", "8.1.RC1"
+  std::vector<std::string> npus;  // model substrings: "910B", "310P"
+  Version min_driver;             // Ascend NPU driver; empty when not published
+  std::string source;
+};
+
 struct OsInfo {
   std::string id;       // os-release ID
   std::string version;  // os-release VERSION_ID
   std::string python;
+  std::string codename;   // "jammy", "bookworm": apt suites of vendor repositories
+  std::string cuda_repo;  // NVIDIA's repository directory: "ubuntu2204"; "" when none
+  std::string source;
+};
+
+// How a toolkit is installed on an OS family (platforms.toml [[install]]): command templates
+// with placeholders ({version}, {major}, {minor}, {repo}, {codename}, {arch}, {machine},
+// {branch}).
+struct ToolkitInstall {
+  std::string toolkit;          // "cuda" | "rocm" | "cann"
+  std::vector<std::string> os;  // os-release IDs
+  std::vector<std::string> commands;
+  std::string after;   // what makes it usable in a shell
+  std::string driver;  // the command that installs a driver branch; "" when none
   std::string source;
 };
 
@@ -141,6 +166,7 @@ struct TableInfo {
   std::string as_of;
   std::size_t rows = 0;
   std::string coverage;
+  bool releases = true;  // lists vendors' releases, so it ages as they ship new ones
 };
 
 struct Knowledge {
@@ -152,8 +178,10 @@ struct Knowledge {
   std::vector<ArchInfo> archs;
   std::vector<GpuModel> gpus;
   std::vector<RocmRelease> rocm;  // ascending
+  std::vector<CannRelease> cann;  // ascending
   std::vector<OsInfo> platforms;
   std::string python_default_cap;
+  std::vector<ToolkitInstall> installs;
   std::vector<Framework> frameworks;
   std::vector<Release> releases;  // per framework, newest first
   std::vector<Image> images;
@@ -169,12 +197,28 @@ struct Knowledge {
   const MinorCompat* minor(int major) const;
   const ArchInfo* arch(std::string_view cc) const;
   const RocmRelease* rocm_release(const Version& v) const;  // by major.minor
+  const CannRelease* cann_release(const Version& v) const;  // by major.minor
   const GpuModel* gpu_model(std::string_view vendor, std::string_view model) const;
   const OsInfo* platform(std::string_view id, std::string_view version) const;
   const Access* access_for(Backend kind) const;
+  const ToolkitInstall* install_for(std::string_view toolkit, std::string_view os_id) const;
   // The newest toolkit the driver runs with full compatibility, nullptr when none.
   const Toolkit* newest_toolkit_for(const Version& driver) const;
+  // The oldest as_of date of the tables of releases ("2026-12-07"): what plans are current
+  // to. doctor.toml (failure texts, not releases) keeps its own date.
+  std::string as_of() const;
 };
+
+// How many months the tables may age before answers warn about it.
+inline constexpr int kStaleMonths = 6;
+
+// Today's date in UTC as "YYYY-MM-DD"; AION_TODAY (same form) overrides it, so answers can
+// be reproduced.
+std::string today_utc();
+
+// A warning when the tables' date is more than kStaleMonths before `today` ("YYYY-MM-DD"):
+// releases after it are unknown to aion. "" when current, or when a date does not parse.
+std::string staleness_warning(const Knowledge& kb, std::string_view today);
 
 // Loads every table from `dir` (data_dir()/envcfg at run time).
 Result<Knowledge> load_knowledge(const std::filesystem::path& dir);

@@ -173,6 +173,7 @@ Result<Machine> machine_from_json(std::string_view text, const std::string& sour
       }
       m.rocm = Version::parse(s.value("rocm", ""));
       m.cann = Version::parse(s.value("cann", ""));
+      m.npu_driver = Version::parse(s.value("npu_driver", ""));
       m.arch = s.value("arch", "x86_64");
     } else {
       m.notes.push_back("the description has no \"software\" object: OS and Python unknown");
@@ -211,6 +212,11 @@ void read_software(const HostFs& fs, Machine& m) {
     if (!v.empty() && v.front() == '[') v.erase(0, 1);
     m.cann = Version::parse(v);
     if (!m.cann.is_empty()) break;
+  }
+  // The Ascend driver package records its version as "Version=24.1.0".
+  if (auto text = fs.read("/usr/local/Ascend/driver/version.info")) {
+    auto kv = key_values(*text);
+    m.npu_driver = Version::parse(kv.count("Version") ? kv["Version"] : kv["version"]);
   }
   if (auto a = fs.read_attr("/proc/sys/kernel/arch")) {
     m.arch = *a;

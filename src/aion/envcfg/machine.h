@@ -7,7 +7,8 @@
 // `aion hw --json`, optionally with a "software" object that says what the hardware
 // inventory cannot:
 //   "software": {"os": {"id": "ubuntu", "version_id": "22.04"}, "python": "3.10.12",
-//                "rocm": "6.2.1", "cann": "8.1.RC1", "arch": "x86_64"}
+//                "rocm": "6.2.1", "cann": "8.1.RC1", "npu_driver": "24.1.0",
+//                "arch": "x86_64"}
 // A missing compute capability (sysfs-only discovery) is looked up by model in gpus.toml.
 // Plain value; thread-safe once built.
 #pragma once
@@ -43,6 +44,7 @@ struct Machine {
   Version nvidia_driver;   // empty when no NVIDIA driver is loaded
   Version rocm;            // ROCm release installed on the host; empty when unknown
   Version cann;            // Ascend CANN toolkit; empty when unknown
+  Version npu_driver;      // Ascend NPU driver (Ascend HDK); empty when unknown
   std::string os_id;       // os-release ID: "ubuntu", "debian"
   std::string os_version;  // VERSION_ID: "22.04"
   std::string python;      // "3.10"; empty when unknown
@@ -66,7 +68,8 @@ Machine machine_from_inventory(const hw::Inventory& inv, const Knowledge& kb);
 Result<Machine> machine_from_json(std::string_view text, const std::string& source,
                                   const Knowledge& kb);
 
-// Fills OS, ROCm, CANN, CPU architecture and (on the live root only) Python from the host.
+// Fills OS, ROCm, CANN, the NPU driver, CPU architecture and (on the live root only) Python from
+// the host.
 void read_software(const HostFs& fs, Machine& m);
 
 // "Python 3.11.4" or "3.11.4" -> "3.11"; "" when not a version.

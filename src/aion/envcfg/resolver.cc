@@ -9,6 +9,7 @@
 #include "aion/core/json.h"
 #include "aion/core/strings.h"
 #include "aion/envcfg/base_image.h"
+#include "aion/envcfg/toolkit.h"
 
 namespace aion::envcfg {
 namespace {
@@ -269,7 +270,7 @@ Result<Query> parse_query(const Knowledge& kb, const PlanRequest& req, const Req
     for (const auto* r : releases) known.push_back(r->version.text());
     return fail(ErrorCode::kNotFound, "no " + q.fw->display + " release in the tables matches '" +
                                           rq.spec + "' (known: " + join(known, ", ") +
-                                          "; tables as of " + kb.tables.front().as_of + ")");
+                                          "; tables as of " + kb.as_of() + ")");
   }
   if (!req.python.empty()) {
     q.python = python_series(req.python);
@@ -299,7 +300,7 @@ Plan plan_header(const Knowledge& kb, const Machine& m, const Query& q, const Pl
   p.framework = q.fw->name;
   p.display = q.fw->display;
   p.package = q.fw->package;
-  p.kb_as_of = kb.tables.front().as_of;
+  p.kb_as_of = kb.as_of();
   p.warnings = m.notes;
   if (m.arch != "x86_64")
     p.warnings.push_back("the tables describe x86_64 wheels; availability for " + m.arch +
@@ -422,9 +423,9 @@ void add_skipped_reasons(const std::vector<Candidate>& all, const Release& rel, 
 }
 
 // What fails, per build considered; with no build of the kind at all, the frameworks that
-// have one.
+// have one (each a way out, checked like the others).
 void add_failures(const Knowledge& kb, const Machine& m, const Query& q, const Requirement& rq,
-                  const std::vector<Candidate>& all, Plan& p) {
+                  const PlanRequest& req, const std::vector<Candidate>& all, Plan& p) {
   for (const auto& c : all) {
     if (p.failures.size() >= 10) break;
     p.failures.push_back(c.label() + ": " + c.failure_text());
@@ -434,63 +435,94 @@ void add_failures(const Knowledge& kb, const Machine& m, const Query& q, const R
   const std::string kind = q.variant.empty() ? std::string(to_string(*backend)) : q.variant;
   p.failures.push_back(q.fw->display + " has no " + kind + " build in the tables" +
                        (q.spec.empty() ? "" : " matching '" + rq.spec + "'"));
-  std::vector<std::string> others;
   for (const auto& f : kb.frameworks) {
     for (const auto* r : kb.releases_of(f.name)) {
       if (std::any_of(r->variants.begin(), r->variants.end(),
                       [&](const Variant& v) { return v.kind == backend; })) {
-        others.push_back(f.aliases.front());
+        WayOut w{"framework", "frameworks with " + kind + " builds: ", req};
+        w.request.framework = f.aliases.front();
+        w.request.variant = to_string(*backend);
+        p.ways_out.push_back(std::move(w));
         break;
       }
     }
   }
-  if (!others.empty())
-    p.ways_out.push_back(
-        {"framework", "frameworks with " + kind + " builds: " + join(others, ", ")});
 }
 
-// Driver upgrades: the newest build a driver upgrade unlocks and the smallest upgrade;
-// forward compatibility; or the hardware no driver helps.
-void add_driver_ways_out(const std::vector<Candidate>& all, Plan& p) {
+// The request pinned to a candidate's release when the candidate came from a loosened
+// search (another version than asked).
+PlanRequest request_for(const PlanRequest& req, const Query& q, const Candidate& c,
+                        bool other_version) {
+  PlanRequest r = req;
+  if (other_version) r.framework = q.fw->aliases.front() + "==" + c.rel->version.text();
+  return r;
+}
+
+std::string also_version(bool other_version) {
+  return other_version ? " (another version than asked)" : "";
+}
+
+// Driver upgrades: the newest build a driver upgrade unlocks and the smallest upgrade, from
+// the request's builds or, when none can be unlocked, from any version. Why forward
+// compatibility does not help, and hardware no driver helps, are failures, not ways out.
+void add_driver_ways_out(const std::vector<Candidate>& all, const std::vector<Candidate>& loose,
+                         const Query& q, const PlanRequest& req, Plan& p) {
+  auto fixable = [](const Candidate& c) {
+    return c.fails_only_on("driver") && !c.cuda.need_driver.is_empty();
+  };
+  const bool other = std::none_of(all.begin(), all.end(), fixable);
+  const std::vector<Candidate>& pool = other ? loose : all;
   const Candidate* newest = nullptr;
   const Candidate* cheapest = nullptr;
-  for (const auto& c : all) {
-    if (!c.fails_only_on("driver") || c.cuda.need_driver.is_empty()) continue;
+  for (const auto& c : pool) {
+    if (!fixable(c)) continue;
     if (!newest) newest = &c;
     if (!cheapest || c.cuda.need_driver < cheapest->cuda.need_driver) cheapest = &c;
   }
   auto driver_way = [&](const Candidate& c) {
-    p.ways_out.push_back({"driver", "upgrade the NVIDIA driver to >= " + c.cuda.need_driver.text() +
-                                        " (branch R" + std::to_string(c.cuda.need_driver.major()) +
-                                        " or newer): then " + c.label() + " runs"});
+    WayOut w{"driver",
+             "upgrade the NVIDIA driver to >= " + c.cuda.need_driver.text() + " (branch R" +
+                 std::to_string(c.cuda.need_driver.major()) + " or newer): then " + c.label() +
+                 " runs" + also_version(other),
+             request_for(req, q, c, other)};
+    w.driver = c.cuda.need_driver;
+    p.ways_out.push_back(std::move(w));
   };
   if (newest) driver_way(*newest);
   if (cheapest && cheapest != newest && cheapest->cuda.need_driver < newest->cuda.need_driver)
     driver_way(*cheapest);
   for (const auto& c : all) {
-    if (c.fails_only_on("driver") && !c.cuda.forward_detail.empty()) {
-      p.ways_out.push_back({"forward_compat", "forward compatibility for " + c.label() + ": " +
-                                                  c.cuda.forward_detail});
+    if (c.fails_only_on("driver") && !c.cuda.forward_detail.empty() && !c.cuda.below_floor) {
+      p.failures.push_back("forward compatibility for " + c.label() +
+                           " does not help: " + c.cuda.forward_detail);
       break;
     }
   }
   for (const auto& c : all) {
     if (!c.fails_only_on("driver") || !c.cuda.need_driver.is_empty()) continue;
-    p.ways_out.push_back({"hardware", c.label() + ": " + c.cuda.detail});
+    p.failures.push_back("no driver upgrade helps " + c.label() + ": " + c.cuda.detail);
     break;
   }
 }
 
-// Host ROCm or CANN upgrades, and a Python the build supports.
-void add_host_ways_out(const Knowledge& kb, const Query& q, const std::vector<Candidate>& all,
+// Host ROCm or CANN upgrades (from the request's builds, else from any version), and a Python
+// the build supports.
+void add_host_ways_out(const Knowledge& kb, const Query& q, const PlanRequest& req,
+                       const std::vector<Candidate>& all, const std::vector<Candidate>& loose,
                        Plan& p) {
   for (const char* kind : {"rocm", "cann"}) {
-    for (const auto& c : all) {
+    const bool other = std::none_of(all.begin(), all.end(),
+                                    [&](const Candidate& c) { return c.fails_only_on(kind); });
+    for (const auto& c : other ? loose : all) {
       if (!c.fails_only_on(kind)) continue;
-      p.ways_out.push_back({kind, std::string("upgrade the host's ") +
-                                      (std::string(kind) == "rocm" ? "ROCm" : "CANN") +
-                                      " to >= " + c.failures.front().need.text() + ": then " +
-                                      c.label() + " runs"});
+      const bool rocm = std::string_view(kind) == "rocm";
+      const Version need = c.failures.front().need;
+      WayOut w{kind,
+               std::string("upgrade the host's ") + (rocm ? "ROCm" : "CANN") +
+                   " to >= " + need.text() + ": then " + c.label() + " runs" + also_version(other),
+               request_for(req, q, c, other)};
+      (rocm ? w.rocm : w.cann) = need;
+      p.ways_out.push_back(std::move(w));
       break;
     }
   }
@@ -504,50 +536,66 @@ void add_host_ways_out(const Knowledge& kb, const Query& q, const std::vector<Ca
         pick = s;
         break;
       }
-    p.ways_out.push_back({"python", "pick Python " + pick + " (--python " + pick +
-                                        "): " + c.label() + " supports " + python_range(*c.rel)});
+    WayOut w{"python",
+             "pick Python " + pick + " (--python " + pick + "): " + c.label() + " supports " +
+                 python_range(*c.rel),
+             req};
+    w.request.python = pick;
+    p.ways_out.push_back(std::move(w));
     break;
   }
 }
 
 // Loosened requests that would resolve: any version, any variant, any Python, CPU only.
-void add_retry_ways_out(const Resolver& resolver, const Machine& m, const Query& q, Plan& p) {
-  auto retry = [&](Query changed, const std::string& kind, const std::string& lead) {
+void add_retry_ways_out(const Resolver& resolver, const Machine& m, const Query& q,
+                        const PlanRequest& req, Plan& p) {
+  auto retry = [&](Query changed, const std::string& kind, const std::string& lead,
+                   PlanRequest asked) {
     auto again = resolver.search(changed);
-    if (!again.empty() && again.front().ok())
-      p.ways_out.push_back({kind, lead + again.front().label() +
-                                      (again.front().cuda.mode.empty()
-                                           ? ""
-                                           : " (" + again.front().cuda.mode + " compatibility)")});
+    if (again.empty() || !again.front().ok()) return;
+    p.ways_out.push_back(
+        {kind,
+         lead + again.front().label() +
+             (again.front().cuda.mode.empty() ? ""
+                                              : " (" + again.front().cuda.mode + " compatibility)"),
+         std::move(asked)});
   };
   if (!q.spec.empty()) {
     Query any = q;
     any.spec = VersionSpec();
-    retry(any, "version", "use another version: the newest that runs here is ");
+    PlanRequest asked = req;
+    asked.framework = q.fw->aliases.front();
+    retry(any, "version", "use another version: the newest that runs here is ", asked);
   }
   if (!q.variant.empty() && q.backend != Backend::kCpu) {
     Query any = q;
     any.variant.clear();
     any.backend.reset();
-    retry(any, "variant", "drop --variant " + q.variant + ": ");
+    PlanRequest asked = req;
+    asked.variant.clear();
+    retry(any, "variant", "drop --variant " + q.variant + ": ", asked);
   }
   if (!q.python.empty()) {
     Query any = q;
     any.python.clear();
-    retry(any, "python", "drop --python " + q.python + ": ");
+    PlanRequest asked = req;
+    asked.python.clear();
+    retry(any, "python", "drop --python " + q.python + ": ", asked);
   }
   if (m.accelerator_kind() != Backend::kCpu && q.backend != Backend::kCpu) {
     Query cpu = q;
     cpu.backend = Backend::kCpu;
     cpu.variant = to_string(*cpu.backend);
-    retry(cpu, "cpu", "CPU-only build, without GPU acceleration: ");
+    PlanRequest asked = req;
+    asked.variant = cpu.variant;
+    retry(cpu, "cpu", "CPU-only build, without GPU acceleration: ", asked);
   }
 }
 
-}  // namespace
-
-Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
+// One plan, without checking its ways out (make_plan() does that).
+Result<Plan> plan_once(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
   Requirement rq = split_requirement(req.framework);
+  if (is_toolkit_request(rq.name)) return make_toolkit_plan(kb, m, req);
   auto q = parse_query(kb, req, rq);
   if (!q) return std::unexpected(q.error());
   Resolver resolver(kb, m);
@@ -565,10 +613,68 @@ Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest&
   }
   // Nothing fits: what fails, and the nearest ways out.
   p.ok = false;
-  add_failures(kb, m, *q, rq, all, p);
-  add_driver_ways_out(all, p);
-  add_host_ways_out(kb, *q, all, p);
-  add_retry_ways_out(resolver, m, *q, p);
+  std::vector<Candidate> loose;
+  if (!q->spec.empty()) {
+    Query any = *q;
+    any.spec = VersionSpec();
+    loose = resolver.search(any);
+  }
+  add_failures(kb, m, *q, rq, req, all, p);
+  add_driver_ways_out(all, loose, *q, req, p);
+  add_host_ways_out(kb, *q, req, all, loose, p);
+  add_retry_ways_out(resolver, m, *q, req, p);
+  return p;
+}
+
+// Keeps the ways out that resolve when re-planned on the changed machine; the frameworks
+// offered instead are merged into one way out.
+void check_ways_out(const Knowledge& kb, const Machine& m, Plan& p) {
+  std::vector<WayOut> kept;
+  std::vector<std::string> frameworks;
+  for (auto& w : p.ways_out) {
+    auto again = plan_once(kb, apply_way_out(m, w), w.request);
+    if (!again || !again->ok) {
+      ++p.ways_out_dropped;
+      continue;
+    }
+    if (w.kind == "framework") {
+      frameworks.push_back(w.request.framework);
+      if (frameworks.size() > 1) continue;
+    }
+    kept.push_back(std::move(w));
+  }
+  for (auto& w : kept)
+    if (w.kind == "framework") w.text += join(frameworks, ", ");
+  p.ways_out = std::move(kept);
+}
+
+}  // namespace
+
+Machine apply_way_out(const Machine& m, const WayOut& w) {
+  Machine out = m;
+  if (!w.driver.is_empty()) out.nvidia_driver = w.driver;
+  if (!w.rocm.is_empty()) out.rocm = w.rocm;
+  if (!w.cann.is_empty()) out.cann = w.cann;
+  if (!w.npu_driver.is_empty()) out.npu_driver = w.npu_driver;
+  return out;
+}
+
+Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req) {
+  return make_plan(kb, m, req, today_utc());
+}
+
+Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req,
+                       std::string_view today) {
+  auto p = plan_once(kb, m, req);
+  if (!p) return p;
+  if (!p->ok) check_ways_out(kb, m, *p);
+  // A driver that cannot drive the GPU is the first thing the answer says.
+  if (DriverFloor floor = driver_floor(kb, m); floor.below) {
+    auto& lines = p->ok ? p->warnings : p->failures;
+    lines.insert(lines.begin(), floor.detail);
+  }
+  if (std::string stale = staleness_warning(kb, today); !stale.empty())
+    p->warnings.push_back(stale);
   return p;
 }
 
@@ -577,7 +683,20 @@ std::string plan_to_json(const Plan& p, int indent) {
   for (const auto& r : p.reasons)
     reasons.push_back({{"topic", r.topic}, {"text", r.text}, {"source", r.source}});
   Json ways = Json::array();
-  for (const auto& w : p.ways_out) ways.push_back({{"kind", w.kind}, {"text", w.text}});
+  for (const auto& w : p.ways_out) {
+    Json host = Json::object();
+    if (!w.driver.is_empty()) host["nvidia_driver"] = w.driver.text();
+    if (!w.rocm.is_empty()) host["rocm"] = w.rocm.text();
+    if (!w.cann.is_empty()) host["cann"] = w.cann.text();
+    if (!w.npu_driver.is_empty()) host["npu_driver"] = w.npu_driver.text();
+    ways.push_back({{"kind", w.kind},
+                    {"text", w.text},
+                    {"upgrade", host},
+                    {"request",
+                     {{"framework", w.request.framework},
+                      {"python", w.request.python},
+                      {"variant", w.request.variant}}}});
+  }
   Json j = {{"ok", p.ok},           {"request", p.request},       {"framework", p.framework},
             {"package", p.package}, {"tables_as_of", p.kb_as_of}, {"warnings", p.warnings}};
   if (p.ok) {
@@ -604,6 +723,7 @@ std::string plan_to_json(const Plan& p, int indent) {
   } else {
     j["failures"] = p.failures;
     j["ways_out"] = ways;
+    j["ways_out_dropped"] = p.ways_out_dropped;
   }
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }

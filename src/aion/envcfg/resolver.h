@@ -43,11 +43,21 @@ struct Reason {
   std::string source;
 };
 
-// A way to make a failing request work.
+// A way to make a failing request work: what to change on the host (if anything) and the
+// request to make then. make_plan() offers a way out only after planning that request on the
+// changed machine succeeded.
 struct WayOut {
-  std::string kind;  // "driver", "forward_compat", "version", "python", "variant", "cpu", "rocm"
+  std::string kind;  // "driver", "version", "python", "variant", "cpu", "rocm", "cann",
+                     // "npu_driver", "framework", "toolkit"
   std::string text;
+  PlanRequest request;  // what to ask for after the change
+  Version driver;       // NVIDIA driver to upgrade to; empty: unchanged
+  Version rocm, cann;   // host ROCm / CANN to upgrade to; empty: unchanged
+  Version npu_driver;   // Ascend NPU driver to upgrade to; empty: unchanged
 };
+
+// The machine after taking a way out (its host upgrades applied).
+Machine apply_way_out(const Machine& m, const WayOut& w);
 
 struct Plan {
   bool ok = false;
@@ -78,14 +88,21 @@ struct Plan {
   std::vector<std::string> warnings;
   std::vector<std::string> failures;  // when !ok: what fails, per build considered
   std::vector<WayOut> ways_out;
+  std::size_t ways_out_dropped = 0;  // offered by the rules but not resolving when re-planned
   std::string kb_as_of;
 };
 
+// FRAMEWORK may also name a toolkit: "cuda", "cuda==12.1", "rocm==6.2", "cann==8.0" plan the
+// toolkit itself (the driver it needs, the container image, the install commands for this
+// OS); see toolkit.h.
+// `today` ("YYYY-MM-DD", default today_utc()) dates the staleness warning of old tables.
 // Errors (kInvalidArgument): unknown framework (naming the known ones), unreadable or
 // contradictory version constraint, a variant the framework never had, a malformed --python,
 // a constraint no release in the table matches (naming the known versions).
 // A request nothing on this machine satisfies is not an error: Plan::ok is false.
 Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req);
+Result<Plan> make_plan(const Knowledge& kb, const Machine& m, const PlanRequest& req,
+                       std::string_view today);
 
 std::string plan_to_json(const Plan& p, int indent = 2);
 
