@@ -364,13 +364,21 @@ void cmd_kb(Context& ctx) {
                    {"as_of", i.as_of},
                    {"rows", i.rows},
                    {"coverage", i.coverage}});
+    Json stacks = Json::array();
+    for (const auto& v : kb->vendor_stacks)
+      stacks.push_back({{"vendor", v.vendor},
+                        {"stack", v.stack},
+                        {"status", v.status},
+                        {"what", v.what},
+                        {"source", v.source}});
     const std::string stale = staleness_warning(*kb, today_utc());
     std::printf("%s\n", Json{{"dir", kb->dir.string()},
                              {"as_of", kb->as_of()},
                              {"today", today_utc()},
                              {"stale", !stale.empty()},
                              {"warning", stale},
-                             {"tables", t}}
+                             {"tables", t},
+                             {"vendor_stacks", stacks}}
                             .dump(2)
                             .c_str());
     if (!stale.empty()) ctx.warnings += 1;
@@ -393,6 +401,9 @@ void cmd_kb(Context& ctx) {
     }
     std::printf("  %s (%s)%s\n", f.display.c_str(), f.aliases.front().c_str(), line.c_str());
   }
+  std::printf("\nVendor stacks:\n");
+  for (const auto& v : kb->vendor_stacks)
+    std::printf("  %-10s %-36s %s\n", v.vendor.c_str(), v.stack.c_str(), v.status.c_str());
   std::printf(
       "\nReleases newer than a table's date are unknown to aion; every row names its "
       "source (see the files).\n");

@@ -311,3 +311,58 @@ TEST(EnvPlanTest, CheckCudaAppliesSassPtxAndDriverRules) {
 
 }  // namespace
 }  // namespace aion::envcfg
+
+namespace aion::envcfg {
+namespace {
+
+// On the current tables: a vendor whose stack has no published table is named as such.
+TEST(EnvPlanCurrentTest, UnpublishedVendorStackIsSaidInThePlan) {
+  const Knowledge& k = testing::current_kb();
+  Machine m = testing::machine("cpu-vm", k);
+  GpuGroup dcu;
+  dcu.vendor = "hygon";
+  dcu.model = "Hygon DCU K100_AI";
+  dcu.count = 8;
+  m.gpus.push_back(dcu);
+  auto p = make_plan(k, m, {"pytorch", "", ""}, "2026-12-07");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_TRUE(std::any_of(p->warnings.begin(), p->warnings.end(), [](const std::string& w) {
+    return w.find("(unpublished): Hygon publishes no") != std::string::npos;
+  }));
+}
+
+// The GPU's own floor comes first, and forward compatibility is not offered below it.
+TEST(EnvPlanCurrentTest, DriverBelowTheGpuFloorIsTheFirstFailure) {
+  const Knowledge& k = testing::current_kb();
+  auto p = make_plan(k, testing::machine("l4-driver470", k), {"torch==2.4", "", ""}, "2026-12-07");
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_FALSE(p->ok);
+  ASSERT_FALSE(p->failures.empty());
+  EXPECT_EQ(p->failures.front().rfind("driver 470.256.02 cannot drive NVIDIA L4", 0), 0u)
+      << p->failures.front();
+  for (const auto& w : p->ways_out) {
+    EXPECT_NE(w.kind, "forward_compat");
+    if (w.kind == "driver") {
+      EXPECT_GE(w.driver, Version::parse("525.105.17")) << w.text;
+    }
+  }
+}
+
+// Tables older than six months are said in every plan; fresh ones are not.
+TEST(EnvPlanCurrentTest, OldTablesAreSaidInThePlan) {
+  const Knowledge& k = testing::current_kb();
+  const Machine m = testing::machine("dgx-a100", k);
+  auto fresh = make_plan(k, m, {"pytorch", "", ""}, k.as_of());
+  auto old = make_plan(k, m, {"pytorch", "", ""}, "2099-01-01");
+  ASSERT_TRUE(fresh && old);
+  auto stale = [](const Plan& p) {
+    return std::any_of(p.warnings.begin(), p.warnings.end(), [](const std::string& w) {
+      return w.find("months before today") != std::string::npos;
+    });
+  };
+  EXPECT_FALSE(stale(*fresh));
+  EXPECT_TRUE(stale(*old));
+}
+
+}  // namespace
+}  // namespace aion::envcfg

@@ -414,6 +414,18 @@ Status load_frameworks(TableReader& r, Knowledge& kb) {
     cov += (cov.empty() ? "" : ", ") + f.display + " " + rels.back()->version.text() +
            (rels.size() > 1 ? "-" + rels.front()->version.text() : "");
   }
+  for (const auto* row : r.rows(r.root(), "vendor_stack")) {
+    VendorStack v;
+    AION_TRY(vendor, r.str(*row, "vendor"));
+    AION_TRY(stack, r.str(*row, "stack"));
+    AION_TRY(status, r.str(*row, "status"));
+    AION_TRY(what, r.str(*row, "what"));
+    AION_TRY(s, r.str(*row, "source"));
+    if (status != "published" && status != "partial" && status != "unpublished")
+      return r.bad(*row, "status '" + status + "' is not published, partial or unpublished");
+    v = {vendor, stack, status, what, s};
+    kb.vendor_stacks.push_back(std::move(v));
+  }
   r.info().coverage = cov;
   return {};
 }

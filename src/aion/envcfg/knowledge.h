@@ -130,6 +130,15 @@ struct Framework {
   std::string source;
 };
 
+// What a vendor publishes about its framework stack (frameworks.toml [[vendor_stack]]).
+struct VendorStack {
+  std::string vendor;  // hw's vendor name: "huawei", "hygon", "cambricon"
+  std::string stack;
+  std::string status;  // "published" | "partial" | "unpublished"
+  std::string what;
+  std::string source;
+};
+
 struct Image {
   std::string ref;
   Backend kind = Backend::kCpu;
@@ -184,6 +193,7 @@ struct Knowledge {
   std::vector<ToolkitInstall> installs;
   std::vector<Framework> frameworks;
   std::vector<Release> releases;  // per framework, newest first
+  std::vector<VendorStack> vendor_stacks;
   std::vector<Image> images;
   std::vector<Access> access;
   std::string uv_image;

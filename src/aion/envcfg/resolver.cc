@@ -34,7 +34,7 @@ std::string python_range(const Release& r) {
 }
 
 struct Failure {
-  std::string kind;  // "python" | "driver" | "arch" | "rocm" | "cann" | "runtime"
+  std::string kind;  // "python" | "driver" | "arch" | "rocm" | "cann" | "npu_driver" | "runtime"
   std::string text;
   Version need;  // driver / ROCm / CANN that would fix it; empty when none can
 };
@@ -208,6 +208,16 @@ class Resolver {
                                 "; this machine has CANN " + m_.cann.text(),
                             Version::parse(var.runtime.major_minor())});
     }
+    // The CANN the build needs runs on NPU drivers from its release's floor on.
+    const CannRelease* cr = kb_.cann_release(var.runtime);
+    if (cr && !cr->min_driver.is_empty() && !m_.npu_driver.is_empty() &&
+        m_.npu_driver < cr->min_driver) {
+      c.failures.push_back({"npu_driver",
+                            "CANN " + cr->version.text() +
+                                " needs NPU driver (Ascend HDK) >= " + cr->min_driver.text() +
+                                "; this machine has " + m_.npu_driver.text(),
+                            cr->min_driver});
+    }
   }
 
   const Knowledge& kb_;
@@ -305,6 +315,9 @@ Plan plan_header(const Knowledge& kb, const Machine& m, const Query& q, const Pl
   if (m.arch != "x86_64")
     p.warnings.push_back("the tables describe x86_64 wheels; availability for " + m.arch +
                          " was not checked");
+  for (const auto& v : kb.vendor_stacks)
+    if (v.status != "published" && !m.gpus_of(v.vendor).empty())
+      p.warnings.push_back(v.stack + " (" + v.status + "): " + v.what + " [" + v.source + "]");
   return p;
 }
 
@@ -510,18 +523,25 @@ void add_driver_ways_out(const std::vector<Candidate>& all, const std::vector<Ca
 void add_host_ways_out(const Knowledge& kb, const Query& q, const PlanRequest& req,
                        const std::vector<Candidate>& all, const std::vector<Candidate>& loose,
                        Plan& p) {
-  for (const char* kind : {"rocm", "cann"}) {
+  struct HostPart {
+    const char* kind;
+    const char* what;
+    Version WayOut::*field;
+  };
+  static const HostPart kParts[] = {{"rocm", "the host's ROCm", &WayOut::rocm},
+                                    {"cann", "the host's CANN", &WayOut::cann},
+                                    {"npu_driver", "the NPU driver", &WayOut::npu_driver}};
+  for (const auto& part : kParts) {
     const bool other = std::none_of(all.begin(), all.end(),
-                                    [&](const Candidate& c) { return c.fails_only_on(kind); });
+                                    [&](const Candidate& c) { return c.fails_only_on(part.kind); });
     for (const auto& c : other ? loose : all) {
-      if (!c.fails_only_on(kind)) continue;
-      const bool rocm = std::string_view(kind) == "rocm";
+      if (!c.fails_only_on(part.kind)) continue;
       const Version need = c.failures.front().need;
-      WayOut w{kind,
-               std::string("upgrade the host's ") + (rocm ? "ROCm" : "CANN") +
-                   " to >= " + need.text() + ": then " + c.label() + " runs" + also_version(other),
+      WayOut w{part.kind,
+               std::string("upgrade ") + part.what + " to >= " + need.text() + ": then " +
+                   c.label() + " runs" + also_version(other),
                request_for(req, q, c, other)};
-      (rocm ? w.rocm : w.cann) = need;
+      w.*part.field = need;
       p.ways_out.push_back(std::move(w));
       break;
     }
