@@ -35,7 +35,8 @@ void add_job_flags(Command cmd, JobArgs& a) {
   cmd.option("--gpus", a.gpus, "Whole GPUs, all given at once (gang), best connected set");
   cmd.option("--accel", a.accel,
              "KIND:N: N accelerators of another kind (npu, vector, mlu, ...; the KIND column "
-             "of `aion hw`), placed and isolated like GPUs");
+             "of `aion hw`), placed and isolated like GPUs; where two vendors make one kind, "
+             "VENDOR:N (metax:2, iluvatar:2)");
   cmd.option("--gpu-fraction", a.gpu_fraction,
              "A share of one GPU, 0 < F < 1 (e.g. 0.25), shared with other jobs");
   cmd.option("--gpu-mem", a.gpu_mem,

@@ -36,6 +36,7 @@ std::vector<Case> machine_cases() {
                                                        {"ascend910", ""},
                                                        {"gh200", "hw/gh200/nvml.json"},
                                                        {"xe-max", ""},
+                                                       {"cn-mix", ""},
                                                        {"cpu-vm", ""}};
   for (const auto& [m, nvml] : machines) {
     const std::string root = "{fx}/hw/" + m + "/root";

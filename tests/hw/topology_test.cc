@@ -106,7 +106,7 @@ TEST_P(FixtureTest, EveryDeviceHasItsNumaNodeAndAffinityInJson) {
 INSTANTIATE_TEST_SUITE_P(Machines, FixtureTest,
                          ::testing::Values("dgx-a100", "mi250x", "workstation", "ascend910",
                                            "hetero", "gh200", "gaudi2", "xe-max", "musa", "gcu",
-                                           "cpu-vm"),
+                                           "cn-mix", "cpu-vm"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::erase(n, '-');

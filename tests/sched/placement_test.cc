@@ -409,6 +409,29 @@ TEST(PlacementTest, TwoNpusComeFromUnderOneSwitchOnAMixedNode) {
   EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{2, 3}));
 }
 
+TEST(PlacementTest, AKindTwoVendorsMakeIsAskedForByVendor) {
+  // cn-mix (expected_topo.json): XPUs 0, 1 and Iluvatar GPUs 2, 3 under two switches on socket
+  // 0; MetaX GPUs 4, 5 and Hygon DCUs 6, 7 under two switches on socket 1.
+  NodeModel m = model_named("cn-mix");
+  ASSERT_EQ(m.gpus.size(), 8u);
+  // Two GPUs could mix Iluvatar's and MetaX's, which need different runtimes: refused, naming
+  // the ways to ask.
+  auto mixed = check_request(m, {.gpus = 2, .cpus = 1});
+  ASSERT_FALSE(mixed);
+  EXPECT_NE(mixed.error().message().find("--accel iluvatar:2 or --accel metax:2"),
+            std::string::npos)
+      << mixed.error().message();
+  // One GPU of either is fine; a vendor names its own pair, under one switch.
+  EXPECT_TRUE(check_request(m, {.gpus = 1, .cpus = 1}));
+  auto r = place(m, NodeState(m), {.gpus = 2, .accel_kind = "metax", .cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{4, 5})) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.mems, (std::vector<int>{1}));
+  r = place(m, NodeState(m), {.gpus = 2, .accel_kind = "xpu", .cpus = 2});
+  ASSERT_FALSE(r.candidates.empty()) << describe(r);
+  EXPECT_EQ(r.candidates[0].allocation.gpus, (std::vector<int>{0, 1})) << describe(r);
+}
+
 TEST(PlacementTest, GpusOnANodeOfOtherKindsIsRefusedSayingWhatItHas) {
   NodeModel m = model_named("hetero");
   auto st = check_request(m, {.gpus = 1, .cpus = 1});

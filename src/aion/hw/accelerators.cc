@@ -10,12 +10,16 @@
 #include "aion/hw/dcmi.h"
 #include "aion/hw/efml.h"
 #include "aion/hw/habana.h"
+#include "aion/hw/hyhal.h"
 #include "aion/hw/intel_gpu.h"
+#include "aion/hw/ixml.h"
 #include "aion/hw/mtml.h"
+#include "aion/hw/mxsml.h"
 #include "aion/hw/nec_ve.h"
 #include "aion/hw/nvidia.h"
 #include "aion/hw/pci.h"
 #include "aion/hw/vendors.h"
+#include "aion/hw/xpuml.h"
 
 namespace aion::hw {
 namespace {
@@ -118,6 +122,10 @@ void read_accelerators(const HostFs& fs, const std::string& nvml_library,
   read_cambricon_cndev(inv);
   read_moore_threads_mtml(inv);
   read_enflame_efml(inv);
+  read_kunlunxin_xpuml(inv);
+  read_iluvatar_ixml(inv);
+  read_metax_mxsml(inv);
+  read_hygon_smi(inv);
   check_ascend_driver(fs, inv);
   read_nec_ve(fs, inv);
   read_habana(fs, inv);

@@ -67,12 +67,8 @@ struct CndevApi {
 CndevDevice read_cndev_device(const CndevApi& api, int index, CnHandle h) {
   CndevDevice d{.index = index};
   CnPcieInfoV2 pci{};
-  if (api.pcie_info(&pci, h) == 0) {
-    char addr[32];
-    std::snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", pci.domain, pci.bus, pci.device,
-                  pci.function);
-    d.pci_address = addr;
-  }
+  if (api.pcie_info(&pci, h) == 0)
+    d.pci_address = pci_address_text(pci.domain, pci.bus, pci.device, pci.function);
   if (api.name) {
     if (const char* n = api.name(h); n != nullptr && *n != '\0' && std::string(n) != "Unknown")
       d.name = n;
@@ -134,8 +130,7 @@ Result<std::vector<CndevDevice>> cndev_query(const std::string& path) {
                 "CNDev could not count the MLUs (" + std::to_string(rc) + ")");
   }
   std::vector<CndevDevice> out;
-  constexpr std::uint32_t kMaxDevices = 128;
-  for (std::uint32_t i = 0; i < std::min(count.number, kMaxDevices); ++i) {
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(count.number, kMaxLibraryDevices); ++i) {
     CnHandle handle = 0;
     if (api.handle_by_index(static_cast<std::int32_t>(i), &handle) != 0) continue;
     out.push_back(read_cndev_device(api, static_cast<int>(i), handle));

@@ -73,12 +73,9 @@ std::string text_of(const unsigned char* s, std::size_t cap) {
 DcmiChip read_chip(const Api& api, int card, int device) {
   DcmiChip c{.card_id = card, .device_id = device};
   DcmiPcieInfoAll pci{};
-  if (api.pcie_info(card, device, &pci) == 0) {
-    char addr[32];
-    std::snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", static_cast<unsigned>(pci.domain),
-                  pci.bdf_busid, pci.bdf_deviceid, pci.bdf_funcid);
-    c.pci_address = addr;
-  }
+  if (api.pcie_info(card, device, &pci) == 0)
+    c.pci_address = pci_address_text(static_cast<unsigned>(pci.domain), pci.bdf_busid,
+                                     pci.bdf_deviceid, pci.bdf_funcid);
   DcmiChipInfo info{};
   if (api.chip_info(card, device, &info) == 0) {
     c.chip_type = text_of(info.chip_type, kChipNameLen);

@@ -32,21 +32,13 @@ struct EfmlApi {
   int (*healthy)(std::uint32_t, bool*);
 };
 
-// The text EFML wrote into a kEfText buffer (it need not end with a NUL).
-std::string ef_text(const char* buf) {
-  return std::string(buf, std::find(buf, buf + kEfText, '\0'));
-}
-
 EfmlGcu read_efml_gcu(const EfmlApi& api, std::uint32_t i, const EfDeviceInfo& info) {
-  EfmlGcu g{.logic_id = static_cast<int>(info.logic_id), .name = ef_text(info.name)};
-  char addr[32];
-  std::snprintf(addr, sizeof addr, "%04x:%02x:%02x.%x", info.domain_id, info.bus_id, info.dev_id,
-                info.func_id);
-  g.pci_address = addr;
+  EfmlGcu g{.logic_id = static_cast<int>(info.logic_id), .name = fixed_text(info.name, kEfText)};
+  g.pci_address = pci_address_text(info.domain_id, info.bus_id, info.dev_id, info.func_id);
   EfMemInfo mem{};
   if (api.memory && api.memory(i, &mem) == 0) g.memory_bytes = mem.mem_total_size;
   char uuid[kEfText] = {};
-  if (api.uuid && api.uuid(i, uuid) == 0) g.uuid = ef_text(uuid);
+  if (api.uuid && api.uuid(i, uuid) == 0) g.uuid = fixed_text(uuid, kEfText);
   bool healthy = true;
   if (api.healthy && api.healthy(i, &healthy) == 0) g.healthy = healthy;
   return g;
@@ -75,21 +67,18 @@ Result<std::vector<EfmlGcu>> efml_query(const std::string& path) {
   if (auto st = lib->check_bound(); !st) return std::unexpected(st.error());
   if (int rc = api.init(false); rc != 0)
     return fail(ErrorCode::kUnavailable, "EFML failed to initialise (" + std::to_string(rc) + ")");
-  struct Shutdown {
-    const EfmlApi& api;
-    ~Shutdown() {
-      if (api.shutdown) api.shutdown();
-    }
-  } shutdown{api};
+  const LibraryShutdown shutdown{[&] {
+    if (api.shutdown) api.shutdown();
+  }};
   std::uint32_t count = 0;
   if (int rc = api.count(&count); rc != 0)
     return fail(ErrorCode::kUnavailable,
                 "EFML could not count the GCUs (" + std::to_string(rc) + ")");
   std::string driver;
   char ver[kEfText] = {};
-  if (api.driver && api.driver(ver) == 0) driver = ef_text(ver);
+  if (api.driver && api.driver(ver) == 0) driver = fixed_text(ver, kEfText);
   std::vector<EfmlGcu> out;
-  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(count, 128); ++i) {
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(count, kMaxLibraryDevices); ++i) {
     EfDeviceInfo info{};
     if (api.info(i, &info) != 0) continue;
     out.push_back(read_efml_gcu(api, i, info));

@@ -54,21 +54,7 @@ struct MtmlApi {
 template <typename Fn, typename Handle>
 std::string mt_text(Fn fn, Handle h, unsigned size) {
   if (!fn) return {};
-  std::string buf(size, '\0');
-  if (fn(h, buf.data(), size) != 0) return {};
-  buf.resize(std::find(buf.begin(), buf.end(), '\0') - buf.begin());
-  return buf;
-}
-
-// "0000:1B:00.0" as the kernel writes it; "" for anything that is not a PCI address.
-std::string sbdf_address(const char* text, std::size_t cap) {
-  std::string s(text, std::find(text, text + cap, '\0'));
-  unsigned d = 0, b = 0, dev = 0, f = 0;
-  char tail = 0;
-  if (std::sscanf(s.c_str(), "%x:%x:%x.%x%c", &d, &b, &dev, &f, &tail) != 4) return {};
-  char out[32];
-  std::snprintf(out, sizeof out, "%04x:%02x:%02x.%x", d, b, dev, f);
-  return out;
+  return library_text([&](char* buf, unsigned n) { return fn(h, buf, n); }, size);
 }
 
 MtmlGpu read_mtml_gpu(const MtmlApi& api, unsigned i, MtDevice dev) {
@@ -78,7 +64,7 @@ MtmlGpu read_mtml_gpu(const MtmlApi& api, unsigned i, MtDevice dev) {
   g.name = mt_text(api.name, dev, kMtNameSize);
   g.uuid = mt_text(api.uuid, dev, kMtUuidSize);
   MtPciInfo pci{};
-  if (api.pci(dev, &pci) == 0) g.pci_address = sbdf_address(pci.sbdf, sizeof pci.sbdf);
+  if (api.pci(dev, &pci) == 0) g.pci_address = pci_address_text(pci.sbdf, sizeof pci.sbdf);
   MtMemory mem = nullptr;
   if (api.init_memory && api.memory_total && api.init_memory(dev, &mem) == 0) {
     std::uint64_t total = 0;
@@ -124,13 +110,9 @@ Result<std::vector<MtmlGpu>> mtml_query(const std::string& path) {
   MtLibrary handle = nullptr;
   if (int rc = api.init(&handle); rc != 0)
     return fail(ErrorCode::kUnavailable, "MTML failed to initialise (" + std::to_string(rc) + ")");
-  struct Shutdown {
-    const MtmlApi& api;
-    MtLibrary h;
-    ~Shutdown() {
-      if (api.shutdown) api.shutdown(h);
-    }
-  } shutdown{api, handle};
+  const LibraryShutdown shutdown{[&] {
+    if (api.shutdown) api.shutdown(handle);
+  }};
   unsigned count = 0;
   if (int rc = api.count(handle, &count); rc != 0)
     return fail(ErrorCode::kUnavailable,
@@ -142,7 +124,7 @@ Result<std::vector<MtmlGpu>> mtml_query(const std::string& path) {
     if (api.free_system) api.free_system(system);
   }
   std::vector<MtmlGpu> out;
-  for (unsigned i = 0; i < std::min(count, 128u); ++i) {
+  for (unsigned i = 0; i < std::min(count, kMaxLibraryDevices); ++i) {
     MtDevice dev = nullptr;
     if (api.device_by_index(handle, i, &dev) != 0) continue;
     out.push_back(read_mtml_gpu(api, i, dev));

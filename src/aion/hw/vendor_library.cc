@@ -2,9 +2,33 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 namespace aion::hw {
+
+std::string fixed_text(const char* buf, std::size_t cap) {
+  return std::string(buf, std::find(buf, buf + cap, '\0'));
+}
+
+std::string pci_address_text(unsigned domain, unsigned bus, unsigned device, unsigned function) {
+  if (bus > 0xff || device > 0x1f || function > 0x7) return {};
+  char out[24];
+  std::snprintf(out, sizeof out, "%04x:%02x:%02x.%x", domain, bus, device, function);
+  return out;
+}
+
+std::string pci_address_text(const char* text, std::size_t cap) {
+  const std::string s = fixed_text(text, cap);
+  unsigned d = 0, b = 0, dev = 0, f = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%x:%x:%x.%x%c", &d, &b, &dev, &f, &tail) == 4)
+    return pci_address_text(d, b, dev, f);
+  if (std::sscanf(s.c_str(), "%x:%x.%x%c", &b, &dev, &f, &tail) == 3)
+    return pci_address_text(0, b, dev, f);
+  return {};
+}
 
 std::string library_path_from(const char* env, std::string_view fallback) {
   if (const char* v = std::getenv(env); v && *v) return v;

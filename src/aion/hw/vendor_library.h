@@ -4,6 +4,7 @@
 // so that one error can name them all. Not thread-safe: one query at a time per object.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,38 @@
 #include "aion/core/error.h"
 
 namespace aion::hw {
+
+// At most this many devices are read from one library (a bound on what a broken or hostile
+// library can make aion allocate).
+inline constexpr unsigned kMaxLibraryDevices = 128;
+
+// The text in a fixed buffer of `cap` bytes, up to its first NUL (the buffer need not hold one).
+std::string fixed_text(const char* buf, std::size_t cap);
+
+// A PCI address as the kernel writes it, "0000:1b:00.0": from its numbers, or from a library's
+// text ("00000000:1B:00.0", "0000:1b:00.0" or "1b:00.0", read up to the buffer's end); "" for
+// text that is not a PCI address.
+std::string pci_address_text(unsigned domain, unsigned bus, unsigned device, unsigned function);
+std::string pci_address_text(const char* text, std::size_t cap);
+
+// The text a library call writes into a buffer of `size` bytes: `call(buffer, size)` returns
+// 0 on success. `fallback` when the call fails (or is absent and returns non-zero).
+template <typename Call>
+std::string library_text(Call call, unsigned size, std::string fallback = {}) {
+  std::string buf(size, '\0');
+  if (call(buf.data(), size) != 0) return fallback;
+  std::string text = fixed_text(buf.data(), size);
+  return text.empty() ? fallback : text;
+}
+
+// Runs `shutdown` when the scope ends: a library's shutdown call after a query, on every path.
+template <typename Fn>
+struct LibraryShutdown {
+  Fn shutdown;
+  ~LibraryShutdown() { shutdown(); }
+};
+template <typename Fn>
+LibraryShutdown(Fn) -> LibraryShutdown<Fn>;
 
 // The library file a reader loads: the one the environment variable `env` names when it is
 // set and not empty (the tests point it at a fake), else `fallback`.

@@ -143,6 +143,14 @@ std::vector<Feature> node_features(const hw::Inventory& inv) {
         most_common(list, [](const hw::Accelerator& a) { return a.vendor; }));
     add("accel." + kind + ".model",
         most_common(list, [](const hw::Accelerator& a) { return a.model; }));
+    // A kind two vendors make (Iluvatar and MetaX GPUs): how many of each, so that a pod can
+    // select the vendor whose runtime it carries.
+    std::map<std::string, int> vendors;
+    for (const auto& a : list) ++vendors[a.vendor.empty() ? "generic" : a.vendor];
+    if (vendors.size() < 2) continue;
+    add("accel." + kind + ".mixed", "true");
+    for (const auto& [vendor, n] : vendors)
+      add("accel." + kind + "." + vendor + ".count", std::to_string(n));
   }
   return out;
 }

@@ -69,6 +69,30 @@ void place_cpus_only(const NodeModel& m, const NodeState& st, const Search& ctx,
   }
 }
 
+// "A100 x4, Ascend 910 (npu) x2": the node's models and how many of each.
+std::string model_counts(const std::vector<std::pair<std::string, int>>& models) {
+  std::string have;
+  for (const auto& [name, count] : models)
+    have += (have.empty() ? "" : ", ") + name + " x" + std::to_string(count);
+  return have;
+}
+
+// Devices of one kind from two vendors need two runtimes: a job of several devices gets one
+// vendor's, and is told how to ask for it.
+Status one_vendor(const NodeModel& model, const Request& r, const std::string& asks) {
+  std::vector<std::string> vendors;
+  for (const auto& g : model.gpus)
+    if (model_matches(g, r) && std::find(vendors.begin(), vendors.end(), g.vendor) == vendors.end())
+      vendors.push_back(g.vendor);
+  if (vendors.size() < 2) return {};
+  std::string each;
+  for (const auto& v : vendors)
+    each += (each.empty() ? "" : " or ") + ("--accel " + v + ":" + std::to_string(r.gpus));
+  return fail(ErrorCode::kInvalidArgument,
+              asks + ", and the matching devices here come from " + std::to_string(vendors.size()) +
+                  " vendors, whose runtimes differ; ask for one vendor's: " + each);
+}
+
 }  // namespace
 
 // --- requests -----------------------------------------------------------------------------
@@ -127,12 +151,11 @@ Status check_request(const NodeModel& model, const Request& r) {
     largest = std::max(largest, g.memory_bytes);
     unknown_memory |= g.memory_bytes == 0;
   }
+  if (matching > 0 && !share && r.gpus > 1) {
+    if (auto st = one_vendor(model, r, asks); !st) return st;
+  }
   if (matching == 0) {
-    std::string have;
-    for (const auto& [name, count] : models) {
-      if (!have.empty()) have += ", ";
-      have += name + " x" + std::to_string(count);
-    }
+    const std::string have = model_counts(models);
     if (r.gpu_model.empty())
       return invalid(asks + "; this node has none (it has: " + have +
                      "; ask for another kind with --accel KIND:N)");

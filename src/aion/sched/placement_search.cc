@@ -41,7 +41,9 @@ std::vector<int> gpu_nodes(const Search& ctx, const std::vector<int>& gpus) {
 }  // namespace
 
 bool model_matches(const GpuSlot& g, const Request& r) {
-  bool kind = r.accel_kind.empty() ? g.default_kind : g.kind == r.accel_kind;
+  // --accel takes a kind ("gpu", "npu") or, where two vendors make one kind, a vendor.
+  bool kind =
+      r.accel_kind.empty() ? g.default_kind : g.kind == r.accel_kind || g.vendor == r.accel_kind;
   return kind && contains_nocase(g.model, r.gpu_model);
 }
 
