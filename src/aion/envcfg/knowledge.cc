@@ -280,6 +280,10 @@ Status load_platforms(TableReader& r, Knowledge& kb) {
     in.commands = cmds;
     in.after = r.opt_str(*row, "after");
     in.driver = r.opt_str(*row, "driver");
+    if (!r.opt_str(*row, "max_version").empty()) {
+      AION_TRY(max, r.version(*row, "max_version"));
+      in.max_version = max;
+    }
     in.source = s;
     kb.installs.push_back(std::move(in));
   }
@@ -580,11 +584,16 @@ const Access* Knowledge::access_for(Backend kind) const {
   return nullptr;
 }
 
-const ToolkitInstall* Knowledge::install_for(std::string_view toolkit,
-                                             std::string_view os_id) const {
-  for (const auto& in : installs)
-    if (in.toolkit == toolkit && std::find(in.os.begin(), in.os.end(), os_id) != in.os.end())
-      return &in;
+const ToolkitInstall* Knowledge::install_for(std::string_view toolkit, std::string_view os_id,
+                                             const Version& release) const {
+  for (const auto& in : installs) {
+    if (in.toolkit != toolkit || std::find(in.os.begin(), in.os.end(), os_id) == in.os.end())
+      continue;
+    if (!in.max_version.is_empty() && !release.is_empty() &&
+        Version::parse(release.major_minor()) > Version::parse(in.max_version.major_minor()))
+      continue;
+    return &in;
+  }
   return nullptr;
 }
 

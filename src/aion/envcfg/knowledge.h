@@ -93,6 +93,7 @@ struct ToolkitInstall {
   std::vector<std::string> commands;
   std::string after;   // what makes it usable in a shell
   std::string driver;  // the command that installs a driver branch; "" when none
+  Version max_version;  // the newest release the commands install; empty: any
   std::string source;
 };
 
@@ -211,7 +212,9 @@ struct Knowledge {
   const GpuModel* gpu_model(std::string_view vendor, std::string_view model) const;
   const OsInfo* platform(std::string_view id, std::string_view version) const;
   const Access* access_for(Backend kind) const;
-  const ToolkitInstall* install_for(std::string_view toolkit, std::string_view os_id) const;
+  // The install commands of a toolkit release on an OS family; nullptr when none.
+  const ToolkitInstall* install_for(std::string_view toolkit, std::string_view os_id,
+                                    const Version& release = {}) const;
   // The newest toolkit the driver runs with full compatibility, nullptr when none.
   const Toolkit* newest_toolkit_for(const Version& driver) const;
   // The oldest as_of date of the tables of releases ("2026-12-07"): what plans are current

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "aion/core/strings.h"
 #include "aion/envcfg/cuda_compat.h"
@@ -34,6 +35,7 @@ struct TkCandidate {
   std::vector<TkFailure> failures;
   CudaCompat cuda;  // CUDA only
   int rank = 0;     // CUDA: 0 full, 1 minor-version, 2 forward compatibility
+  bool installable = true;  // the tables have install commands for it on this OS
   std::vector<std::string> notes;
 
   bool ok() const { return failures.empty(); }
@@ -137,9 +139,13 @@ std::vector<TkCandidate> tk_search(const Knowledge& kb, const Machine& m, const 
     for (const auto& r : kb.cann)
       if (spec.matches(r.version)) all.push_back(tk_eval_cann(m, r));
   }
+  for (auto& c : all) c.installable = kb.install_for(tk, m.os_id, c.version) != nullptr;
+  // Runs first; then, for CUDA, full over minor over forward compatibility; then a release
+  // this OS has install commands for; then the newest.
   std::stable_sort(all.begin(), all.end(), [](const TkCandidate& a, const TkCandidate& b) {
     if (a.ok() != b.ok()) return a.ok();
     if (a.ok() && a.rank != b.rank) return a.rank < b.rank;
+    if (a.ok() && a.installable != b.installable) return a.installable;
     return a.version > b.version;
   });
   return all;
@@ -172,13 +178,14 @@ std::map<std::string, std::string> tk_vars(const Knowledge& kb, const Machine& m
 // The install commands for this OS, or a warning that the tables have none.
 void tk_install(const Knowledge& kb, const Machine& m, const std::string& tk, const TkCandidate& c,
                 Plan& p) {
-  const ToolkitInstall* in = kb.install_for(tk, m.os_id);
+  const ToolkitInstall* in = kb.install_for(tk, m.os_id, c.version);
   const OsInfo* os = kb.platform(m.os_id, m.os_version);
   const bool needs_repo = tk == "cuda"   ? os && !os->cuda_repo.empty()
                           : tk == "rocm" ? os && !os->codename.empty()
                                          : true;
   if (!in || !needs_repo) {
-    p.warnings.push_back("no " + toolkit_display(tk) + " install commands for " +
+    p.warnings.push_back("no install commands for " + toolkit_display(tk) + " " +
+                         c.version.text() + " on " +
                          (m.os_id.empty() ? "an unknown OS" : m.os_id + " " + m.os_version) +
                          " in platforms.toml: use the container image");
     return;
@@ -198,13 +205,16 @@ void tk_image(const Knowledge& kb, const Machine& m, const std::string& tk, cons
   const Backend kind = tk == "cuda"   ? Backend::kCuda
                        : tk == "rocm" ? Backend::kRocm
                                       : Backend::kNpu;
-  const Image* best = nullptr;
+  // The toolkit alone before an image with a framework inside, then this machine's OS, then
+  // the newest release of the series.
   const std::string mine = m.os_id + ":" + m.os_version;
+  auto key = [&](const Image& im) {
+    return std::make_tuple(im.contains.empty(), im.os == mine, im.runtime);
+  };
+  const Image* best = nullptr;
   for (const auto& im : kb.images) {
     if (im.kind != kind || im.runtime.major_minor() != c.version.major_minor()) continue;
-    if (!best || (im.os == mine && best->os != mine) ||
-        ((im.os == mine) == (best->os == mine) && im.runtime > best->runtime))
-      best = &im;
+    if (!best || key(im) > key(*best)) best = &im;
   }
   if (const Access* a = kb.access_for(kind)) {
     p.run_args = a->run_args;
