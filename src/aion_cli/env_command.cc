@@ -106,7 +106,8 @@ void print_plan(const Plan& p, const Machine& m) {
       std::printf("\nWays out (each re-planned on the changed machine, and it fits):\n");
     for (const auto& w : p.ways_out) {
       std::printf("  - [%s] %s\n", w.kind.c_str(), w.text.c_str());
-      std::string then = "aion env plan '" + w.request.framework + "'";
+      std::string then = (w.image.empty() ? "" : "in " + w.image + ": ") + "aion env plan '" +
+                         w.request.framework + "'";
       if (!w.request.python.empty()) then += " --python " + w.request.python;
       if (!w.request.variant.empty()) then += " --variant " + w.request.variant;
       std::printf("      then: %s\n", then.c_str());

@@ -46,9 +46,9 @@ const std::set<std::string> kExactFields = {
     "version",       "variant",         "kind",           "runtime", "cudnn",        "python",
     "compatibility", "forward_package", "requires_torch", "image",   "image_python", "image_os"};
 const std::set<std::string> kSubstringFields = {"index", "install", "alternative"};
-const std::set<std::string> kWayOutKinds = {"driver",  "forward_compat", "hardware", "version",
-                                            "toolkit", "npu_driver",     "python",   "variant",
-                                            "cpu",     "rocm",           "cann",     "framework"};
+const std::set<std::string> kWayOutKinds = {
+    "driver", "forward_compat", "hardware", "version", "toolkit", "npu_driver", "container",
+    "python", "variant",        "cpu",      "rocm",    "cann",    "framework"};
 
 std::string plan_field(const Plan& p, const std::string& key) {
   if (key == "version") return p.version;

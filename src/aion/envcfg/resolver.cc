@@ -518,6 +518,28 @@ void add_driver_ways_out(const std::vector<Candidate>& all, const std::vector<Ca
   }
 }
 
+// CANN is user space: an image that brings the CANN a build needs runs it on the host's NPU
+// driver, whatever CANN the host has. Offered for the newest build that fails only on the
+// host's CANN and has such an image.
+void add_container_way_out(const Knowledge& kb, const PlanRequest& req,
+                           const std::vector<Candidate>& all, Plan& p) {
+  for (const auto& c : all) {
+    if (!c.fails_only_on("cann")) continue;
+    for (const auto& im : kb.images) {
+      if (im.kind != Backend::kNpu || im.runtime.major_minor() != c.var->runtime.major_minor())
+        continue;
+      WayOut w{"container",
+               "run it in " + im.ref + " (CANN " + im.runtime.text() +
+                   " inside; the host keeps its NPU driver): then " + c.label() + " runs",
+               req};
+      w.cann = im.runtime;
+      w.image = im.ref;
+      p.ways_out.push_back(std::move(w));
+      return;
+    }
+  }
+}
+
 // Host ROCm or CANN upgrades (from the request's builds, else from any version), and a Python
 // the build supports.
 void add_host_ways_out(const Knowledge& kb, const Query& q, const PlanRequest& req,
@@ -546,6 +568,7 @@ void add_host_ways_out(const Knowledge& kb, const Query& q, const PlanRequest& r
       break;
     }
   }
+  add_container_way_out(kb, req, all, p);
   if (q.python.empty()) return;
   for (const auto& c : all) {
     if (!c.fails_only_on("python")) continue;
@@ -709,6 +732,7 @@ std::string plan_to_json(const Plan& p, int indent) {
     if (!w.rocm.is_empty()) host["rocm"] = w.rocm.text();
     if (!w.cann.is_empty()) host["cann"] = w.cann.text();
     if (!w.npu_driver.is_empty()) host["npu_driver"] = w.npu_driver.text();
+    if (!w.image.empty()) host["container_image"] = w.image;
     ways.push_back({{"kind", w.kind},
                     {"text", w.text},
                     {"upgrade", host},

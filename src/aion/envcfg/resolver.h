@@ -48,12 +48,14 @@ struct Reason {
 // changed machine succeeded.
 struct WayOut {
   std::string kind;  // "driver", "version", "python", "variant", "cpu", "rocm", "cann",
-                     // "npu_driver", "framework", "toolkit"
+                     // "npu_driver", "framework", "toolkit", "container"
   std::string text;
   PlanRequest request;  // what to ask for after the change
   Version driver;       // NVIDIA driver to upgrade to; empty: unchanged
-  Version rocm, cann;   // host ROCm / CANN to upgrade to; empty: unchanged
+  Version rocm, cann;   // host ROCm / CANN to upgrade to (or, for "container", the CANN the
+                        // image brings); empty: unchanged
   Version npu_driver;   // Ascend NPU driver to upgrade to; empty: unchanged
+  std::string image;    // "container": the image to run the job in
 };
 
 // The machine after taking a way out (its host upgrades applied).
