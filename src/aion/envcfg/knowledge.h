@@ -91,8 +91,8 @@ struct ToolkitInstall {
   std::string toolkit;          // "cuda" | "rocm" | "cann"
   std::vector<std::string> os;  // os-release IDs
   std::vector<std::string> commands;
-  std::string after;   // what makes it usable in a shell
-  std::string driver;  // the command that installs a driver branch; "" when none
+  std::string after;    // what makes it usable in a shell
+  std::string driver;   // the command that installs a driver branch; "" when none
   Version max_version;  // the newest release the commands install; empty: any
   std::string source;
 };

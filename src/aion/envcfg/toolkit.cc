@@ -33,8 +33,8 @@ struct TkCandidate {
   Version version;
   std::string source;
   std::vector<TkFailure> failures;
-  CudaCompat cuda;  // CUDA only
-  int rank = 0;     // CUDA: 0 full, 1 minor-version, 2 forward compatibility
+  CudaCompat cuda;          // CUDA only
+  int rank = 0;             // CUDA: 0 full, 1 minor-version, 2 forward compatibility
   bool installable = true;  // the tables have install commands for it on this OS
   std::vector<std::string> notes;
 
@@ -184,8 +184,8 @@ void tk_install(const Knowledge& kb, const Machine& m, const std::string& tk, co
                           : tk == "rocm" ? os && !os->codename.empty()
                                          : true;
   if (!in || !needs_repo) {
-    p.warnings.push_back("no install commands for " + toolkit_display(tk) + " " +
-                         c.version.text() + " on " +
+    p.warnings.push_back("no install commands for " + toolkit_display(tk) + " " + c.version.text() +
+                         " on " +
                          (m.os_id.empty() ? "an unknown OS" : m.os_id + " " + m.os_version) +
                          " in platforms.toml: use the container image");
     return;
