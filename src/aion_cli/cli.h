@@ -72,5 +72,6 @@ void add_env_commands(Command& root, Context& ctx);
 void add_diagnose_commands(Command& root, Context& ctx);
 void add_k8s_commands(Command& root, Context& ctx);
 void add_redact_command(Command& root, Context& ctx);
+void add_support_commands(Command& root, Context& ctx);
 
 }  // namespace aion::cli

@@ -10,6 +10,7 @@
 #include "aion/privacy/redactor.h"
 #include "command.h"
 #include "daemon_client.h"
+#include "privacy_cli.h"
 
 namespace aion::cli {
 namespace {
@@ -36,10 +37,10 @@ std::optional<std::string> read_input(Context& ctx, const std::string& file) {
 }
 
 // The policy: --policy FILE (a TOML file with a [privacy] section) wins over the config's.
-std::optional<privacy::Policy> load_policy(Context& ctx, const RedactArgs& a) {
+std::optional<privacy::Policy> load_policy(Context& ctx, const std::string& policy_file) {
   Result<Config> cfg = std::unexpected(Error(ErrorCode::kInternal, ""));
-  if (!a.policy.empty()) {
-    cfg = Config::load(a.policy, privacy::privacy_config_schema());
+  if (!policy_file.empty()) {
+    cfg = Config::load(policy_file, privacy::privacy_config_schema());
   } else if (auto c = load_config(ctx)) {
     cfg = std::move(*c);
   } else {
@@ -57,12 +58,25 @@ std::optional<privacy::Policy> load_policy(Context& ctx, const RedactArgs& a) {
   return std::move(*p);
 }
 
-void run_redact(Context& ctx, const RedactArgs& a) {
-  auto policy = load_policy(ctx, a);
-  if (!policy) return;
+}  // namespace
+
+std::optional<privacy::Redactor> load_redactor(Context& ctx, const std::string& policy_file) {
+  auto policy = load_policy(ctx, policy_file);
+  if (!policy) return std::nullopt;
   auto redactor =
       privacy::Redactor::load(*policy, HostFs(ctx.host_root.empty() ? "/" : ctx.host_root));
-  if (!redactor) return report(ctx, redactor.error());
+  if (!redactor) {
+    report(ctx, redactor.error());
+    return std::nullopt;
+  }
+  return std::move(*redactor);
+}
+
+namespace {
+
+void run_redact(Context& ctx, const RedactArgs& a) {
+  auto redactor = load_redactor(ctx, a.policy);
+  if (!redactor) return;
   auto text = read_input(ctx, a.file);
   if (!text) return;
   privacy::PlaceholderMap map;
