@@ -178,7 +178,8 @@ void add_plan_flags(Command cmd, EnvOptions& o) {
       .required();
   cmd.option("--machine", o.machine,
              "Plan for a machine description (`aion hw --json` output, optionally with a "
-             "\"software\" object: os, python, rocm, cann, arch) instead of this machine");
+             "\"software\" object: os, python, rocm, cann, npu_driver, arch) instead of this "
+             "machine");
   cmd.option("--python", o.python, "Python version the environment must use (3.11)");
   cmd.option("--variant", o.variant,
              "A build (cu121, cu128, rocm6.2.4, cpu) or a kind (cuda, rocm, cpu, npu)");

@@ -317,11 +317,11 @@ void add_support_commands(Command& app, Context& ctx) {
   bundle.footer(
       "Includes: hardware and topology, kernel and OS identity, the kernel log (last 2000\n"
       "lines), aion's config, and from aiond when it answers: status, events, incidents,\n"
-      "jobs (the newest 20 in full, with the start of their output), recent log lines,\n"
-      "metric names. Every file passes the privacy gate (secrets and\n"
-      "personal data become placeholders, the same value the same one throughout);\n"
-      "manifest.json says what was included, what was not and why, and how many values of\n"
-      "each category were replaced. The exit is recorded in the audit log (`aion audit`).");
+      "jobs (the newest 20 in full, with the start of their output), recent log lines and\n"
+      "metric names. Every file passes the privacy gate: secrets and personal data become\n"
+      "placeholders, the same value the same one throughout. manifest.json says what was\n"
+      "included, what was not and why, and how many values of each category were replaced.\n"
+      "The exit is recorded in the audit log (`aion audit`).");
   bundle.action([&ctx, args] { run_bundle(ctx, *args); });
 
   auto last = std::make_shared<int>(50);

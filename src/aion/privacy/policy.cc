@@ -38,6 +38,7 @@ bool Policy::allows(Category c, std::string_view value) const {
   if (!replaces(c)) return true;
   if (allow_values.contains(value)) return true;
   if (c != Category::kEmail && c != Category::kHost) return false;
+  if (allow_domains.empty()) return false;
   std::string v = lower(value);
   if (auto at = v.rfind('@'); at != std::string::npos) v.erase(0, at + 1);
   for (const auto& d : allow_domains) {

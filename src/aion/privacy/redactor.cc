@@ -1,6 +1,7 @@
 #include "aion/privacy/redactor.h"
 
 #include <re2/re2.h>
+#include <re2/set.h>
 
 #include <algorithm>
 #include <charconv>
@@ -103,25 +104,41 @@ class Literals {
 };
 
 // Overlaps: the higher-ranked category wins, then the longer span, then the more confident.
-// Returns the winners sorted by offset.
+// Returns the winners sorted by offset. Spans only compete with those they overlap, directly
+// or through others, so the choice is made within each such cluster (usually one span).
 std::vector<Finding> resolve(std::vector<Finding> cand) {
-  std::sort(cand.begin(), cand.end(), [](const Finding& a, const Finding& b) {
+  const auto better = [](const Finding& a, const Finding& b) {
     if (a.category != b.category) return a.category < b.category;
     if (a.end - a.begin != b.end - b.begin) return a.end - a.begin > b.end - b.begin;
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.begin < b.begin;
+  };
+  std::sort(cand.begin(), cand.end(), [](const Finding& a, const Finding& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  std::map<std::size_t, std::size_t> taken;  // begin -> end
   std::vector<Finding> out;
-  for (const Finding& f : cand) {
-    auto it = taken.lower_bound(f.begin);
-    if (it != taken.end() && it->first < f.end) continue;
-    if (it != taken.begin() && std::prev(it)->second > f.begin) continue;
-    taken.emplace(f.begin, f.end);
-    out.push_back(f);
+  std::vector<Finding> cluster;
+  for (std::size_t i = 0; i < cand.size();) {
+    std::size_t j = i + 1, end = cand[i].end;
+    while (j < cand.size() && cand[j].begin < end) end = std::max(end, cand[j++].end);
+    if (j == i + 1) {
+      out.push_back(cand[i]);
+    } else {
+      cluster.assign(cand.begin() + static_cast<std::ptrdiff_t>(i),
+                     cand.begin() + static_cast<std::ptrdiff_t>(j));
+      std::sort(cluster.begin(), cluster.end(), better);
+      const std::size_t first = out.size();
+      for (const Finding& f : cluster) {
+        const bool free =
+            std::none_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                         [&](const Finding& w) { return w.begin < f.end && f.begin < w.end; });
+        if (free) out.push_back(f);
+      }
+      std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                [](const Finding& a, const Finding& b) { return a.begin < b.begin; });
+    }
+    i = j;
   }
-  std::sort(out.begin(), out.end(),
-            [](const Finding& a, const Finding& b) { return a.begin < b.begin; });
   return out;
 }
 
@@ -133,7 +150,11 @@ struct Redactor::Impl {
   std::vector<Detector> all;                   // the set's detectors, then the accounts one
   std::vector<std::unique_ptr<RE2>> compiled;  // by index into all
   Literals literals;                           // prefilter literals -> detector index
-  std::vector<int> whole;  // detectors run over the whole text (multiline, no prefilter)
+  std::vector<int> whole;                      // multi-line detectors: run over the whole text
+  // Single-line detectors without literals, all in one set: a line is scanned by those whose
+  // expression the set says it matches, so most lines cost one pass for all of them.
+  std::vector<int> per_line;
+  std::unique_ptr<RE2::Set> line_set;
 
   void find(int d, std::string_view text, std::size_t base, std::string_view whole,
             std::vector<Finding>& out) const {
@@ -207,10 +228,22 @@ Result<Redactor> Redactor::create(DetectorSet detectors, Policy policy,
                   d.file + ": detector '" + d.id + "': regex: RE2 rejects it: " + re->error());
     }
     impl->compiled.push_back(std::move(re));
-    if (d.prefilter.empty()) impl->whole.push_back(static_cast<int>(i));
+    if (d.prefilter.empty())
+      (d.multiline ? impl->whole : impl->per_line).push_back(static_cast<int>(i));
     for (const auto& lit : d.prefilter) impl->literals.add(lit, static_cast<int>(i));
   }
   impl->literals.build();
+  if (!impl->per_line.empty()) {
+    RE2::Options o = re_options();
+    o.set_max_mem(64 << 20);
+    impl->line_set = std::make_unique<RE2::Set>(o, RE2::UNANCHORED);
+    for (int d : impl->per_line)
+      if (impl->line_set->Add(impl->all[d].regex, nullptr) < 0)
+        return fail(ErrorCode::kCorrupt, impl->all[d].file + ": detector '" + impl->all[d].id +
+                                             "': RE2 cannot add it to the line set");
+    if (!impl->line_set->Compile())
+      return fail(ErrorCode::kCorrupt, "privacy detectors: RE2 cannot compile the line set");
+  }
   impl->set = std::move(detectors);
   impl->policy = std::move(policy);
   return Redactor(std::move(impl));
@@ -236,6 +269,19 @@ std::vector<Finding> Redactor::scan_all(std::string_view text) const {
   const Impl& m = *impl_;
   std::vector<Finding> cand;
   for (int d : m.whole) m.find(d, text, 0, text, cand);
+  if (m.line_set) {
+    std::vector<int> hits;
+    for (std::size_t b = 0; b < text.size();) {
+      std::size_t e = text.find('\n', b);
+      if (e == std::string_view::npos) e = text.size();
+      const std::string_view line = text.substr(b, e - b);
+      hits.clear();
+      if (!line.empty() && m.line_set->Match(re2::StringPiece(line.data(), line.size()), &hits)) {
+        for (int h : hits) m.find(m.per_line[h], line, b, text, cand);
+      }
+      b = e + 1;
+    }
+  }
   // Prefiltered detectors run on each line that holds one of their literals, once per line.
   std::vector<std::size_t> last_line(m.all.size(), std::string_view::npos);
   // Hits come in text order, so the current line only moves forward: finding its bounds

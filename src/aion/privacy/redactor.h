@@ -3,9 +3,12 @@
 //
 // Matching: one case-insensitive multi-literal pass (Aho-Corasick over the detectors'
 // prefilter literals) finds the lines where a keyed detector can match, and only that
-// detector's expression runs on that line; detectors without literals (addresses, numbers)
-// and multi-line ones (PEM blocks) run over the whole text. Validators check each candidate.
-// Overlapping findings resolve by category rank (detectors.h), then length.
+// detector's expression runs on that line; single-line detectors without literals
+// (addresses, numbers) are combined into one RE2::Set that tells, line by line, which of
+// them to run there; multi-line ones (PEM blocks) run over the whole text. Validators check
+// each candidate.
+// Overlapping findings resolve by category rank (detectors.h), then length, within each
+// cluster of overlapping candidates.
 // A Redactor is immutable after construction and thread-safe, to share between threads; a
 // PlaceholderMap belongs to one request and is not thread-safe.
 #pragma once
