@@ -99,8 +99,9 @@ std::string machine_line(const Machine& m) {
 void print_plan(const Plan& p, const Machine& m) {
   std::printf("Machine   %s\n\n", machine_line(m).c_str());
   if (!p.ok) {
-    std::printf("No %s build fits this machine for '%s'.\n\nWhat fails:\n", p.display.c_str(),
-                p.request.c_str());
+    const bool toolkit = p.framework == "cuda" || p.framework == "rocm" || p.framework == "cann";
+    std::printf("No %s %s fits this machine for '%s'.\n\nWhat fails:\n", p.display.c_str(),
+                toolkit ? "release" : "build", p.request.c_str());
     for (const auto& f : p.failures) std::printf("  - %s\n", f.c_str());
     if (!p.ways_out.empty())
       std::printf("\nWays out (each re-planned on the changed machine, and it fits):\n");

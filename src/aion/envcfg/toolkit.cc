@@ -363,7 +363,18 @@ Result<Plan> make_toolkit_plan(const Knowledge& kb, const Machine& m, const Plan
   if (!req.python.empty() || !req.variant.empty())
     p.warnings.push_back("--python and --variant apply to framework plans; ignored for " +
                          p.display);
-  if (all.front().ok()) {
+  const char* vendor = tk == "cuda" ? "nvidia" : tk == "rocm" ? "amd" : "huawei";
+  if (m.gpus_of(vendor).empty()) {
+    // Nothing to run on: one line, not one per release.
+    p.ok = false;
+    p.failures.push_back(std::string("this machine has no ") +
+                         (tk == "cuda"   ? "NVIDIA GPU"
+                          : tk == "rocm" ? "AMD GPU"
+                                         : "Ascend NPU") +
+                         " for " + p.display +
+                         " to run on (to build code for one elsewhere, use "
+                         "the toolkit's development image)");
+  } else if (all.front().ok()) {
     tk_fill(kb, m, tk, *spec, all.front(), p);
   } else {
     tk_fail(kb, m, tk, req, all, p);
