@@ -201,9 +201,13 @@ Status load_gpus(TableReader& r, Knowledge& kb) {
     kb.gpus.push_back(std::move(g));
   }
   r.info().rows = kb.archs.size() + kb.gpus.size();
-  r.info().coverage = std::to_string(kb.archs.size()) + " architectures (" +
-                      (kb.archs.empty() ? "" : kb.archs.front().cc + "-" + kb.archs.back().cc) +
-                      "), " + std::to_string(kb.gpus.size()) + " GPU models";
+  std::string lowest, highest;  // compute capabilities, compared as versions
+  for (const auto& a : kb.archs) {
+    if (lowest.empty() || Version::parse(a.cc) < Version::parse(lowest)) lowest = a.cc;
+    if (highest.empty() || Version::parse(a.cc) > Version::parse(highest)) highest = a.cc;
+  }
+  r.info().coverage = std::to_string(kb.archs.size()) + " architectures (" + lowest + "-" +
+                      highest + "), " + std::to_string(kb.gpus.size()) + " GPU models";
   return {};
 }
 
