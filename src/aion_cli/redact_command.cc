@@ -108,7 +108,7 @@ void run_redact(Context& ctx, const RedactArgs& a) {
     counts[cat] = counts.value(cat, 0) + 1;
   }
   Json out{{"findings", std::move(findings)}, {"counts", std::move(counts)}, {"redacted", r.text}};
-  std::printf("%s\n", out.dump(2).c_str());
+  std::printf("%s\n", out.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
 }
 
 }  // namespace

@@ -218,7 +218,8 @@ Status write_bundle(TarGzWriter& tar, privacy::Gate& gate, const std::vector<Par
                "every file passed aion's privacy gate: secrets and personal data are "
                "placeholders such as <EMAIL_1>, the same value the same placeholder throughout "
                "the bundle; the values never left the node"}};
-  return tar.add("manifest.json", manifest.dump(2), now);
+  return tar.add("manifest.json", manifest.dump(2, ' ', false, Json::error_handler_t::replace),
+                 now);
 }
 
 // The audit log of the configured state directory (daemon.state_dir).
@@ -256,7 +257,7 @@ void run_bundle(Context& ctx, const BundleArgs& a) {
     std::printf(
         "%s\n",
         Json{{"bundle", dest.string()}, {"bytes", bytes.str().size()}, {"manifest", manifest}}
-            .dump(2)
+            .dump(2, ' ', false, Json::error_handler_t::replace)
             .c_str());
     return;
   }
@@ -281,9 +282,9 @@ void run_audit(Context& ctx, std::size_t last) {
   if (ctx.json) {
     Json rows = Json::array();
     for (const auto& a : r->records) rows.push_back(Json::parse(privacy::audit_record_json(a)));
-    std::printf(
-        "%s\n",
-        Json{{"log", log.string()}, {"records", rows}, {"skipped", r->skipped}}.dump(2).c_str());
+    std::printf("%s\n", Json{{"log", log.string()}, {"records", rows}, {"skipped", r->skipped}}
+                            .dump(2, ' ', false, Json::error_handler_t::replace)
+                            .c_str());
     return;
   }
   if (r->records.empty()) {

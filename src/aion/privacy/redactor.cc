@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -22,6 +23,11 @@ constexpr std::size_t kMinAccountName = 3;
 // At most this many distinct account names found in context are searched for elsewhere in
 // one text (one alternation, one pass).
 constexpr std::size_t kMaxPropagated = 256;
+// Found secrets at least this long are replaced wherever else their value stands.
+constexpr std::size_t kMinPropagatedSecret = 12;
+// Longer ones are searched one by one, at most kMaxLongSecrets of them per text.
+constexpr std::size_t kMaxAlternatedSecret = 256;
+constexpr std::size_t kMaxLongSecrets = 16;
 
 RE2::Options re_options() {
   RE2::Options o;
@@ -140,6 +146,73 @@ std::vector<Finding> resolve(std::vector<Finding> cand) {
     i = j;
   }
   return out;
+}
+
+// An account name found in context ("user=alice", "/home/alice") is the same personal data
+// wherever else it stands as a word in this text ("- name: alice").
+void propagate_users(std::string_view text, const std::vector<Finding>& found,
+                     std::vector<Finding>& cand) {
+  std::set<std::string, std::less<>> names;
+  for (const Finding& f : found) {
+    const std::size_t n = f.end - f.begin;
+    if (f.category == Category::kUser && n >= kMinAccountName && names.size() < kMaxPropagated)
+      names.emplace(text.substr(f.begin, n));
+  }
+  if (names.empty()) return;
+  std::string alternation;
+  for (const auto& n : names) alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(n);
+  RE2 re("\\b(" + alternation + ")\\b", re_options());
+  re2::StringPiece in(text.data(), text.size()), g;
+  while (re.ok() && RE2::FindAndConsume(&in, re, &g)) {
+    const auto begin = static_cast<std::size_t>(g.data() - text.data());
+    cand.push_back({Category::kUser, "user-elsewhere", begin, begin + g.size(), 0.8});
+  }
+}
+
+// A secret found in one place (a token assigned to a name) is a secret wherever else its
+// value stands in the text (the same token echoed bare, or in a URL; a key's body pasted
+// again without its header). Only values long enough not to be ordinary words.
+void propagate_secrets(std::string_view text, const std::vector<Finding>& found,
+                       std::vector<Finding>& cand) {
+  std::set<std::string_view> values;
+  for (const Finding& f : found) {
+    const std::string_view v = text.substr(f.begin, f.end - f.begin);
+    if (f.category == Category::kSecret && v.size() >= kMinPropagatedSecret &&
+        values.size() < kMaxPropagated)
+      values.insert(v);
+  }
+  // Short values (tokens, passwords) in one pass of one alternation; the few long ones (key
+  // bodies) each on its own.
+  std::string alternation;
+  std::size_t long_ones = 0;
+  for (const std::string_view v : values) {
+    if (v.size() <= kMaxAlternatedSecret) {
+      alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(v);
+    } else if (long_ones++ < kMaxLongSecrets) {
+      const std::boyer_moore_horspool_searcher search(v.begin(), v.end());
+      for (auto it = std::search(text.begin(), text.end(), search); it != text.end();
+           it = std::search(it + 1, text.end(), search)) {
+        const auto at = static_cast<std::size_t>(it - text.begin());
+        cand.push_back({Category::kSecret, "secret-elsewhere", at, at + v.size(), 0.9});
+      }
+    }
+  }
+  if (alternation.empty()) return;
+  RE2::Options o = re_options();
+  o.set_max_mem(64 << 20);  // room for the DFA of many literals, not the NFA's slow path
+  RE2 re("(" + alternation + ")", o);
+  if (!re.ok()) {  // over RE2's memory bound: one search per value
+    for (const std::string_view v : values)
+      if (v.size() <= kMaxAlternatedSecret)
+        for (std::size_t at = text.find(v); at != std::string_view::npos; at = text.find(v, at + 1))
+          cand.push_back({Category::kSecret, "secret-elsewhere", at, at + v.size(), 0.9});
+    return;
+  }
+  re2::StringPiece in(text.data(), text.size()), g;
+  while (RE2::FindAndConsume(&in, re, &g)) {
+    const auto begin = static_cast<std::size_t>(g.data() - text.data());
+    cand.push_back({Category::kSecret, "secret-elsewhere", begin, begin + g.size(), 0.9});
+  }
 }
 
 }  // namespace
@@ -300,26 +373,10 @@ std::vector<Finding> Redactor::scan_all(std::string_view text) const {
     m.find(d, text.substr(line_begin, line_end - line_begin), line_begin, text, cand);
   });
   std::vector<Finding> out = resolve(cand);
-  // An account name found in context ("user=alice", "/home/alice") is the same personal data
-  // wherever else it stands as a word in this text ("- name: alice").
-  std::set<std::string, std::less<>> names;
-  for (const Finding& f : out) {
-    const std::size_t n = f.end - f.begin;
-    if (f.category == Category::kUser && n >= kMinAccountName && names.size() < kMaxPropagated) {
-      names.emplace(text.substr(f.begin, n));
-    }
-  }
-  if (names.empty()) return out;
-  std::string alternation;
-  for (const auto& n : names) alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(n);
-  RE2 re("\\b(" + alternation + ")\\b", re_options());
-  re2::StringPiece in(text.data(), text.size()), g;
   const std::size_t before = cand.size();
-  while (re.ok() && RE2::FindAndConsume(&in, re, &g)) {
-    const auto begin = static_cast<std::size_t>(g.data() - text.data());
-    cand.push_back({Category::kUser, "user-elsewhere", begin, begin + g.size(), 0.8});
-  }
-  return cand.size() == before ? out : resolve(cand);
+  propagate_users(text, out, cand);
+  propagate_secrets(text, out, cand);
+  return cand.size() == before ? out : resolve(std::move(cand));
 }
 
 std::vector<Finding> Redactor::scan(std::string_view text) const {
