@@ -71,6 +71,19 @@ TEST(Secrets, CloudKeysAreFound) {
                     "AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA"));
 }
 
+// Credentials in the config files of the tools a GPU node runs: a kubeconfig's client key and
+// a Docker registry login (base64 of user:password).
+TEST(Secrets, KubeconfigAndDockerCredentialsAreFound) {
+  EXPECT_TRUE(finds("    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF",
+                    "secret", "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF"));
+  EXPECT_TRUE(finds(R"({"auths":{"registry.example.com":{"auth":"ZGVwbG95OlN1cGVyU2VjcmV0"}}})",
+                    "secret", "ZGVwbG95OlN1cGVyU2VjcmV0"));
+  EXPECT_TRUE(finds(R"("identitytoken": "b1f5c0de-token-value-9f8e7d")", "secret",
+                    "b1f5c0de-token-value-9f8e7d"));
+  // A certificate is public: its data stays.
+  EXPECT_TRUE(clean("    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"));
+}
+
 TEST(Secrets, VendorTokensAreFound) {
   for (std::string_view t :
        {"ghp_1a2B3c4D5e6F7g8H9i0JkLmNoPqRsTuVwXyZ",
