@@ -82,7 +82,7 @@ TEST(PrivacyFuzz, RedactionIsRestorableAndLeavesNoSecret) {
   };
   fuzz::Mutator m(fuzz::fuzz_options(0).seed, corpus_texts(), kPrivacyTokens, true);
   m.max_size = 8 << 10;
-  EXPECT_TRUE(fuzz::run_fuzz("privacy redact", m, fuzz::fuzz_options(100000), target));
+  EXPECT_TRUE(fuzz::run_fuzz("privacy_redact", m, fuzz::fuzz_options(100000), target));
 }
 
 TEST(PrivacyFuzz, AuditLogReaderIsBoundedAndNeverFails) {
@@ -106,7 +106,7 @@ TEST(PrivacyFuzz, AuditLogReaderIsBoundedAndNeverFails) {
   fuzz::Mutator m(fuzz::fuzz_options(0).seed, {line, line + line + line, "\n" + line},
                   {"{", "}", "\"", ":", ",", "\n", "\"time_ms\"", "\"caller\"", "\"replaced\""},
                   true);
-  EXPECT_TRUE(fuzz::run_fuzz("audit log", m, fuzz::fuzz_options(100000), target));
+  EXPECT_TRUE(fuzz::run_fuzz("audit_log", m, fuzz::fuzz_options(100000), target));
 }
 
 }  // namespace
