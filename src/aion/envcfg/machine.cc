@@ -191,6 +191,16 @@ Result<Machine> machine_from_json(std::string_view text, const std::string& sour
   return m;
 }
 
+std::vector<std::string> rocm_gfx_gaps(const Machine& m, const RocmRelease& rr) {
+  std::vector<std::string> out;
+  for (const auto* g : m.gpus_of("amd")) {
+    if (!g->gfx.empty() && std::find(rr.gfx.begin(), rr.gfx.end(), g->gfx) == rr.gfx.end())
+      out.push_back(g->model + " (" + g->gfx + ") is not supported by ROCm " + rr.version.text() +
+                    " (" + join(rr.gfx, ", ") + ")");
+  }
+  return out;
+}
+
 void read_software(const HostFs& fs, Machine& m) {
   if (auto text = fs.read("/etc/os-release")) {
     auto kv = key_values(*text);

@@ -72,6 +72,11 @@ Result<Machine> machine_from_json(std::string_view text, const std::string& sour
 // the host.
 void read_software(const HostFs& fs, Machine& m);
 
+// One line per AMD GPU of `m` whose gfx target the ROCm release does not list ("Instinct MI300X
+// (gfx942) is not supported by ROCm 5.7 (gfx906, ...)"); a GPU without a known target is not
+// judged.
+std::vector<std::string> rocm_gfx_gaps(const Machine& m, const RocmRelease& rr);
+
 // "Python 3.11.4" or "3.11.4" -> "3.11"; "" when not a version.
 std::string python_series(std::string_view text);
 

@@ -183,14 +183,7 @@ class Resolver {
                             {}});
       return;
     }
-    for (const auto* g : m_.gpus_of("amd")) {
-      if (g->gfx.empty()) continue;
-      if (std::find(rr->gfx.begin(), rr->gfx.end(), g->gfx) == rr->gfx.end())
-        c.failures.push_back({"arch",
-                              g->model + " (" + g->gfx + ") is not supported by ROCm " +
-                                  rr->version.text() + " (" + join(rr->gfx, ", ") + ")",
-                              {}});
-    }
+    for (auto& gap : rocm_gfx_gaps(m_, *rr)) c.failures.push_back({"arch", std::move(gap), {}});
     if (!m_.rocm.is_empty() &&
         Version::parse(var.runtime.major_minor()) > Version::parse(m_.rocm.major_minor())) {
       c.failures.push_back({"rocm",

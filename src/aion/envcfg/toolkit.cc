@@ -69,17 +69,11 @@ TkCandidate tk_eval_rocm(const Machine& m, const RocmRelease& rr) {
   c.source = rr.source;
   const auto gpus = m.gpus_of("amd");
   if (gpus.empty()) c.failures.push_back({"device", "no AMD GPU on this machine for ROCm", {}});
-  for (const auto* g : gpus) {
-    if (g->gfx.empty()) {
+  for (const auto* g : gpus)
+    if (g->gfx.empty())
       c.notes.push_back(g->model + ": gfx target unknown, support by ROCm " + rr.version.text() +
                         " not checked");
-    } else if (std::find(rr.gfx.begin(), rr.gfx.end(), g->gfx) == rr.gfx.end()) {
-      c.failures.push_back({"arch",
-                            g->model + " (" + g->gfx + ") is not supported by ROCm " +
-                                rr.version.text() + " (" + join(rr.gfx, ", ") + ")",
-                            {}});
-    }
-  }
+  for (auto& gap : rocm_gfx_gaps(m, rr)) c.failures.push_back({"arch", std::move(gap), {}});
   return c;
 }
 
