@@ -117,6 +117,32 @@ TEST(Secrets, PemPrivateKeyBodyIsOneFindingOverLines) {
   EXPECT_EQ(h[0].value, body);
 }
 
+TEST(Secrets, PemKeysAfterLongTextAndInsideJsonStrings) {
+  // The key detectors run from the first line naming a private key: one far down a long
+  // text, two in a row, and one escaped in a JSON string are all replaced.
+  const auto redacted = [](const std::string& text) {
+    PlaceholderMap map;
+    return shipped().redact(text, map).text;
+  };
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "step " + std::to_string(i) + " loss 0.25\n";
+  text +=
+      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
+      "-----END PRIVATE KEY-----\n";
+  text +=
+      "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBmVtbY0e4WkQpB9wUu1Y\n"
+      "-----END EC PRIVATE KEY-----\n";
+  const std::string out = redacted(text);
+  for (const char* part : {"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "BKcwggSjAgEAAoIBAQC7",
+                           "MHcCAQEEIBmVtbY0e4WkQpB9wUu1Y"}) {
+    EXPECT_EQ(out.find(part), std::string::npos) << part;
+  }
+  EXPECT_NE(out.find("-----END EC PRIVATE KEY-----"), std::string::npos);
+  const std::string json =
+      R"({"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n"})";
+  EXPECT_EQ(redacted(json).find("MIIEvQIBADANBgkqhkiG9w0B"), std::string::npos);
+}
+
 TEST(Secrets, PasswordsInUrlsCommandLinesAndFiles) {
   EXPECT_TRUE(
       finds("postgresql://app:S3cr3t!pw@db.corp.internal:5432/prod", "secret", "S3cr3t!pw"));
@@ -155,6 +181,16 @@ TEST(Personal, AddressesAndNames) {
   EXPECT_TRUE(finds("Accepted publickey for bob from 10.0.0.8", "user", "bob"));
   EXPECT_TRUE(finds("cd /home/carol/project", "user", "carol"));
   EXPECT_TRUE(finds("owner is alice today", "user", "alice"));  // from /etc/passwd
+}
+
+TEST(Personal, Ipv6FormsAndTimesThatAreNot) {
+  EXPECT_TRUE(finds("peer 2001:db8:85a3::8a2e:370:7334 up", "ip", "2001:db8:85a3::8a2e:370:7334"));
+  EXPECT_TRUE(finds("peer 2001:0db8:0000:0000:0000:ff00:0042:8329 up", "ip",
+                    "2001:0db8:0000:0000:0000:ff00:0042:8329"));
+  EXPECT_TRUE(finds("from ::ffff:10.20.30.40 port 22", "ip", "::ffff:10.20.30.40"));
+  EXPECT_TRUE(finds("route 2001:db8::/32", "ip", "2001:db8::"));
+  EXPECT_TRUE(clean("at 12:34:56 and 2024-05-06T10:22:33 ok"));
+  EXPECT_TRUE(clean("bind :: and ::1 only"));
 }
 
 TEST(Personal, VersionStringsAreNotAddresses) {

@@ -54,6 +54,38 @@ TEST(Redact, KeepsLineCountForMultiLineSecrets) {
   EXPECT_EQ(map.restore(out.text), in);
 }
 
+TEST(Redact, FoundValuesAreReplacedWhereverElseTheyStand) {
+  Redactor r = make();
+  PlaceholderMap map;
+  const std::string in =
+      "user=dchen token=Zq8rT2mW9xY4vB7nK3pL\necho Zq8rT2mW9xY4vB7nK3pL\ndchen ran; dchenx did not";
+  auto out = r.redact(in, map);
+  EXPECT_EQ(out.text.find("Zq8rT2mW9xY4vB7nK3pL"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("<USER_1> ran"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("dchenx did not"), std::string::npos) << out.text;  // a word only
+  EXPECT_EQ(map.restore(out.text), in);
+}
+
+TEST(Redact, ManyValuesSharingTheirFirstBytesStillFoundEverywhere) {
+  // Hostile input: values whose first eight bytes are the same as most of the text's make
+  // the quick comparison give up; the automaton then finds every occurrence all the same.
+  Redactor r = make();
+  std::string in, echoes;
+  const auto value = [](int i) {
+    return "Zq8rT2mW" + std::to_string(100000 + i * 7919) + "pL3vB9";
+  };
+  for (int i = 0; i < 200; ++i) {
+    in += "token=" + value(i) + "\n";
+    echoes += value(i) + " ";
+  }
+  for (int i = 0; i < 20000; ++i) in += "Zq8rT2mW";
+  in += "\n" + echoes + "\n";
+  PlaceholderMap map;
+  auto out = r.redact(in, map);
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(out.text.find(value(i)), std::string::npos) << value(i);
+  EXPECT_EQ(map.restore(out.text), in);
+}
+
 TEST(Redact, PlaceholderAlreadyInTheInputIsSkipped) {
   Redactor r = make();
   PlaceholderMap map;

@@ -125,9 +125,6 @@ Result<DetectorSet> DetectorSet::parse(std::string_view text, const std::string&
     for (const auto& lit : d.prefilter) {
       if (lit.empty()) return bad("prefilter", "an empty literal matches everywhere; remove it");
     }
-    if (d.multiline && !d.prefilter.empty()) {
-      return bad("prefilter", "multiline detectors run over the whole text; remove it");
-    }
     if (!is_validator(d.validate)) {
       return bad("validate", "unknown validator '" + d.validate + "' (see validators.h)");
     }

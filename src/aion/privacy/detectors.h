@@ -56,7 +56,9 @@ struct Detector {
   double confidence = 0.5;
   bool multiline = false;  // matched over the whole text rather than line by line
   // Literals (case-insensitive) of which every match contains at least one: the detector
-  // runs only on lines holding one. Empty: it runs over the whole text.
+  // runs only on lines holding one. A multi-line detector's literal must stand on the first
+  // line of its match: it runs from the first line holding one to the end of the text.
+  // Empty: it runs over the whole text.
   std::vector<std::string> prefilter;
   std::string source;
   std::string file;  // file:line of the entry, for messages

@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "aion/core/paths.h"
 #include "aion/privacy/validators.h"
@@ -25,9 +29,11 @@ constexpr std::size_t kMinAccountName = 3;
 constexpr std::size_t kMaxPropagated = 256;
 // Found secrets at least this long are replaced wherever else their value stands.
 constexpr std::size_t kMinPropagatedSecret = 12;
-// Longer ones are searched one by one, at most kMaxLongSecrets of them per text.
-constexpr std::size_t kMaxAlternatedSecret = 256;
-constexpr std::size_t kMaxLongSecrets = 16;
+// A line whose literals point at more than this many keyed detectors is screened by the
+// keyed set first (for one or two, running them is cheaper than the screen).
+constexpr std::size_t kScreenAbove = 2;
+// Longer values are searched one by one when the alternation is used.
+constexpr std::size_t kMaxAlternatedValue = 256;
 
 RE2::Options re_options() {
   RE2::Options o;
@@ -82,16 +88,25 @@ class Literals {
         }
       }
     }
+    // The scanning table: each entry is the next state's row offset (state * 256) with bit 0
+    // set when that state reports literals, and upper-case bytes lead where lower-case do,
+    // so the loop is one load per byte.
+    table_.resize(next_.size());
+    for (std::size_t i = 0; i < next_.size(); ++i) {
+      const std::size_t row = i & ~std::size_t{0xff};
+      const auto t = static_cast<std::uint32_t>(next_[row + fold(static_cast<unsigned char>(i))]);
+      table_[i] = t << 8 | (out_[t].empty() ? 0u : 1u);
+    }
   }
   // Calls hit(position_of_last_byte, detector) for each literal occurrence.
   template <typename F>
   void scan(std::string_view text, F&& hit) const {
-    int s = 0;
-    const int* next = next_.data();
+    std::uint32_t s = 0;
+    const std::uint32_t* table = table_.data();
     for (std::size_t i = 0; i < text.size(); ++i) {
-      s = next[s * 256 + fold(static_cast<unsigned char>(text[i]))];
-      if (!out_[s].empty()) {
-        for (int d : out_[s]) hit(i, d);
+      s = table[(s & ~0xffu) | static_cast<unsigned char>(text[i])];
+      if (s & 1) {
+        for (int d : out_[s >> 8]) hit(i, d);
       }
     }
   }
@@ -105,6 +120,7 @@ class Literals {
     fail_.push_back(0);
   }
   std::vector<int> next_;
+  std::vector<std::uint32_t> table_;
   std::vector<std::vector<int>> out_;
   std::vector<int> fail_;
 };
@@ -148,25 +164,130 @@ std::vector<Finding> resolve(std::vector<Finding> cand) {
   return out;
 }
 
+bool is_word_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= '0' && u <= '9') || ((u | 32) >= 'a' && (u | 32) <= 'z') || u == '_';
+}
+
+// Exact occurrences of a few hundred values in one pass. The values' first bytes (as many
+// as the shortest value has, at most eight) are hashed into a bitmap that says where a
+// comparison is worth making, so most positions cost one load and one bit test. Values
+// sharing their first bytes with much of the text (hostile input) could make that
+// quadratic, so the comparisons have a budget linear in the text; past it scan() gives up
+// and the caller uses RE2's automaton.
+class ExactValues {
+ public:
+  explicit ExactValues(const std::set<std::string_view>& values) {
+    for (const std::string_view v : values) key_len_ = std::min(key_len_, v.size());
+    if (key_len_ == 0) return;
+    mask_ = 0;  // the first key_len_ bytes in memory, whatever the byte order
+    std::memset(&mask_, 0xff, key_len_);
+    for (const std::string_view v : values) {
+      const std::uint64_t key = load(v.data());
+      bits_[slot(key) >> 6] |= std::uint64_t{1} << (slot(key) & 63);
+      by_key_.emplace(key, v);
+    }
+  }
+  // Calls hit(begin, value) for every occurrence of every value, overlapping ones included.
+  // False when the comparison budget ran out (the hits so far are then incomplete).
+  template <typename F>
+  bool scan(std::string_view text, F&& hit) const {
+    if (by_key_.empty() || text.size() < key_len_) return true;
+    std::size_t budget = 8 * text.size() + 4096;
+    const auto at = [&](std::size_t i, std::uint64_t key) {
+      if (!(bits_[slot(key) >> 6] >> (slot(key) & 63) & 1)) return true;
+      const auto [lo, hi] = by_key_.equal_range(key);
+      for (auto it = lo; it != hi; ++it) {
+        const std::string_view v = it->second;
+        if (budget < v.size()) return false;
+        budget -= v.size();
+        if (text.compare(i, v.size(), v) == 0) hit(i, v);
+      }
+      return true;
+    };
+    std::size_t i = 0;
+    for (; i + 8 <= text.size(); ++i) {  // a whole word loads at once, masked to the key
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if (!at(i, word & mask_)) return false;
+    }
+    for (; i + key_len_ <= text.size(); ++i) {
+      if (!at(i, load(text.data() + i))) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::uint64_t load(const char* p) const {
+    std::uint64_t k = 0;
+    std::memcpy(&k, p, key_len_);
+    return k;
+  }
+  static unsigned slot(std::uint64_t key) {
+    return static_cast<unsigned>((key * 0x9E3779B97F4A7C15ULL) >> 48);
+  }
+  std::size_t key_len_ = 8;
+  std::uint64_t mask_ = ~std::uint64_t{0};
+  std::array<std::uint64_t, 1024> bits_{};
+  std::unordered_multimap<std::uint64_t, std::string_view> by_key_;
+};
+
+// Every occurrence of `values` in `text` as candidates of `category`: the bitmap scan, or
+// when that gives up, one RE2 alternation (long values, which would bloat it, one by one).
+// `words`: only occurrences standing as whole words (\b on both sides).
+void find_values(std::string_view text, const std::set<std::string_view>& values, bool words,
+                 Category category, std::string_view detector, double confidence,
+                 std::vector<Finding>& cand) {
+  if (values.empty()) return;
+  const std::size_t before = cand.size();
+  const auto add = [&](std::size_t at, std::size_t n) {
+    const std::size_t end = at + n;
+    if (words) {
+      const bool left = at == 0 || is_word_byte(text[at - 1]) != is_word_byte(text[at]);
+      const bool right =
+          end == text.size() || is_word_byte(text[end]) != is_word_byte(text[end - 1]);
+      if (!left || !right) return;
+    }
+    cand.push_back({category, detector, at, end, confidence});
+  };
+  if (ExactValues(values).scan(text,
+                               [&](std::size_t at, std::string_view v) { add(at, v.size()); }))
+    return;
+  cand.resize(before);
+  std::fprintf(stderr, "FALLBACK %zu values text %zu\n", values.size(), text.size());
+  std::string alternation;
+  for (const std::string_view v : values) {
+    if (v.size() <= kMaxAlternatedValue) {
+      alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(v);
+    } else {
+      const std::boyer_moore_horspool_searcher search(v.begin(), v.end());
+      for (auto it = std::search(text.begin(), text.end(), search); it != text.end();
+           it = std::search(it + 1, text.end(), search)) {
+        add(static_cast<std::size_t>(it - text.begin()), v.size());
+      }
+    }
+  }
+  if (alternation.empty()) return;
+  RE2::Options o = re_options();
+  o.set_max_mem(64 << 20);  // room for the DFA of many literals, not the NFA's slow path
+  RE2 re("(" + alternation + ")", o);
+  re2::StringPiece in(text.data(), text.size()), g;
+  while (re.ok() && RE2::FindAndConsume(&in, re, &g)) {
+    add(static_cast<std::size_t>(g.data() - text.data()), g.size());
+  }
+}
+
 // An account name found in context ("user=alice", "/home/alice") is the same personal data
 // wherever else it stands as a word in this text ("- name: alice").
 void propagate_users(std::string_view text, const std::vector<Finding>& found,
                      std::vector<Finding>& cand) {
-  std::set<std::string, std::less<>> names;
+  std::set<std::string_view> names;
   for (const Finding& f : found) {
     const std::size_t n = f.end - f.begin;
     if (f.category == Category::kUser && n >= kMinAccountName && names.size() < kMaxPropagated)
-      names.emplace(text.substr(f.begin, n));
+      names.insert(text.substr(f.begin, n));
   }
-  if (names.empty()) return;
-  std::string alternation;
-  for (const auto& n : names) alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(n);
-  RE2 re("\\b(" + alternation + ")\\b", re_options());
-  re2::StringPiece in(text.data(), text.size()), g;
-  while (re.ok() && RE2::FindAndConsume(&in, re, &g)) {
-    const auto begin = static_cast<std::size_t>(g.data() - text.data());
-    cand.push_back({Category::kUser, "user-elsewhere", begin, begin + g.size(), 0.8});
-  }
+  find_values(text, names, true, Category::kUser, "user-elsewhere", 0.8, cand);
 }
 
 // A secret found in one place (a token assigned to a name) is a secret wherever else its
@@ -181,38 +302,41 @@ void propagate_secrets(std::string_view text, const std::vector<Finding>& found,
         values.size() < kMaxPropagated)
       values.insert(v);
   }
-  // Short values (tokens, passwords) in one pass of one alternation; the few long ones (key
-  // bodies) each on its own.
-  std::string alternation;
-  std::size_t long_ones = 0;
-  for (const std::string_view v : values) {
-    if (v.size() <= kMaxAlternatedSecret) {
-      alternation += (alternation.empty() ? "" : "|") + RE2::QuoteMeta(v);
-    } else if (long_ones++ < kMaxLongSecrets) {
-      const std::boyer_moore_horspool_searcher search(v.begin(), v.end());
-      for (auto it = std::search(text.begin(), text.end(), search); it != text.end();
-           it = std::search(it + 1, text.end(), search)) {
-        const auto at = static_cast<std::size_t>(it - text.begin());
-        cand.push_back({Category::kSecret, "secret-elsewhere", at, at + v.size(), 0.9});
-      }
-    }
+  find_values(text, values, false, Category::kSecret, "secret-elsewhere", 0.9, cand);
+}
+
+// The detectors (of `ids`, in the set's order) whose expression `set` finds in `line`, in
+// `hits`. Should RE2 give up (its DFA out of memory on a hostile line) all of them: a
+// detector is never skipped because the screen failed.
+const std::vector<int>& matching(const RE2::Set& set, const std::vector<int>& ids,
+                                 std::string_view line, std::vector<int>& hits) {
+  hits.clear();
+  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+  if (set.Match(re2::StringPiece(line.data(), line.size()), &hits, &error)) {
+    for (int& h : hits) h = ids[static_cast<std::size_t>(h)];
+    return hits;
   }
-  if (alternation.empty()) return;
+  if (error.kind == RE2::Set::kNoError) return hits;  // no match
+  return ids;
+}
+
+// One RE2::Set of the detectors `ids` (none when there are none). kCorrupt naming the
+// detector RE2 refuses.
+Result<std::unique_ptr<RE2::Set>> compile_set(const std::vector<Detector>& all,
+                                              const std::vector<int>& ids, std::string_view what) {
+  if (ids.empty()) return std::unique_ptr<RE2::Set>();
   RE2::Options o = re_options();
-  o.set_max_mem(64 << 20);  // room for the DFA of many literals, not the NFA's slow path
-  RE2 re("(" + alternation + ")", o);
-  if (!re.ok()) {  // over RE2's memory bound: one search per value
-    for (const std::string_view v : values)
-      if (v.size() <= kMaxAlternatedSecret)
-        for (std::size_t at = text.find(v); at != std::string_view::npos; at = text.find(v, at + 1))
-          cand.push_back({Category::kSecret, "secret-elsewhere", at, at + v.size(), 0.9});
-    return;
+  o.set_max_mem(64 << 20);
+  auto set = std::make_unique<RE2::Set>(o, RE2::UNANCHORED);
+  for (int d : ids) {
+    if (set->Add(all[d].regex, nullptr) < 0)
+      return fail(ErrorCode::kCorrupt, all[d].file + ": detector '" + all[d].id +
+                                           "': RE2 cannot add it to the " + std::string(what));
   }
-  re2::StringPiece in(text.data(), text.size()), g;
-  while (RE2::FindAndConsume(&in, re, &g)) {
-    const auto begin = static_cast<std::size_t>(g.data() - text.data());
-    cand.push_back({Category::kSecret, "secret-elsewhere", begin, begin + g.size(), 0.9});
-  }
+  if (!set->Compile())
+    return fail(ErrorCode::kCorrupt,
+                "privacy detectors: RE2 cannot compile the " + std::string(what));
+  return set;
 }
 
 }  // namespace
@@ -228,6 +352,10 @@ struct Redactor::Impl {
   // expression the set says it matches, so most lines cost one pass for all of them.
   std::vector<int> per_line;
   std::unique_ptr<RE2::Set> line_set;
+  // Single-line detectors with literals, in one set too: a line whose literals point at
+  // several of them runs only those the set says match.
+  std::vector<int> keyed;
+  std::unique_ptr<RE2::Set> keyed_set;
 
   void find(int d, std::string_view text, std::size_t base, std::string_view whole,
             std::vector<Finding>& out) const {
@@ -303,20 +431,17 @@ Result<Redactor> Redactor::create(DetectorSet detectors, Policy policy,
     impl->compiled.push_back(std::move(re));
     if (d.prefilter.empty())
       (d.multiline ? impl->whole : impl->per_line).push_back(static_cast<int>(i));
+    else if (!d.multiline)
+      impl->keyed.push_back(static_cast<int>(i));
     for (const auto& lit : d.prefilter) impl->literals.add(lit, static_cast<int>(i));
   }
   impl->literals.build();
-  if (!impl->per_line.empty()) {
-    RE2::Options o = re_options();
-    o.set_max_mem(64 << 20);
-    impl->line_set = std::make_unique<RE2::Set>(o, RE2::UNANCHORED);
-    for (int d : impl->per_line)
-      if (impl->line_set->Add(impl->all[d].regex, nullptr) < 0)
-        return fail(ErrorCode::kCorrupt, impl->all[d].file + ": detector '" + impl->all[d].id +
-                                             "': RE2 cannot add it to the line set");
-    if (!impl->line_set->Compile())
-      return fail(ErrorCode::kCorrupt, "privacy detectors: RE2 cannot compile the line set");
-  }
+  auto line_set = compile_set(impl->all, impl->per_line, "line set");
+  if (!line_set) return std::unexpected(line_set.error());
+  impl->line_set = std::move(*line_set);
+  auto keyed_set = compile_set(impl->all, impl->keyed, "keyed set");
+  if (!keyed_set) return std::unexpected(keyed_set.error());
+  impl->keyed_set = std::move(*keyed_set);
   impl->set = std::move(detectors);
   impl->policy = std::move(policy);
   return Redactor(std::move(impl));
@@ -348,30 +473,53 @@ std::vector<Finding> Redactor::scan_all(std::string_view text) const {
       std::size_t e = text.find('\n', b);
       if (e == std::string_view::npos) e = text.size();
       const std::string_view line = text.substr(b, e - b);
-      hits.clear();
-      if (!line.empty() && m.line_set->Match(re2::StringPiece(line.data(), line.size()), &hits)) {
-        for (int h : hits) m.find(m.per_line[h], line, b, text, cand);
+      if (!line.empty()) {
+        for (int d : matching(*m.line_set, m.per_line, line, hits)) m.find(d, line, b, text, cand);
       }
       b = e + 1;
     }
   }
   // Prefiltered detectors run on each line that holds one of their literals, once per line.
+  constexpr std::size_t kDone = std::string_view::npos - 1;
   std::vector<std::size_t> last_line(m.all.size(), std::string_view::npos);
   // Hits come in text order, so the current line only moves forward: finding its bounds
-  // costs one pass over the text in all.
+  // costs one pass over the text in all. A line's detectors are collected until the next
+  // line's first hit; when there are several, the keyed set says which of them match there.
   std::size_t line_begin = 0, line_end = 0;
+  std::vector<int> pending;
+  std::vector<int> hits;
+  const auto flush = [&] {
+    const std::string_view line = text.substr(line_begin, line_end - line_begin);
+    if (pending.size() > kScreenAbove && m.keyed_set) {
+      for (int d : matching(*m.keyed_set, m.keyed, line, hits)) {
+        if (last_line[d] == line_begin) m.find(d, line, line_begin, text, cand);
+      }
+    } else {
+      for (int d : pending) m.find(d, line, line_begin, text, cand);
+    }
+    pending.clear();
+  };
   m.literals.scan(text, [&](std::size_t at, int d) {
     if (at >= line_end) {
+      if (!pending.empty()) flush();
       std::size_t b = at;
       while (b > line_end && text[b - 1] != '\n') --b;
       line_begin = b;
       line_end = text.find('\n', at);
       if (line_end == std::string_view::npos) line_end = text.size();
     }
-    if (last_line[d] == line_begin) return;
-    last_line[d] = line_begin;
-    m.find(d, text.substr(line_begin, line_end - line_begin), line_begin, text, cand);
+    if (last_line[d] == line_begin || last_line[d] == kDone) return;
+    if (!m.all[d].multiline) {
+      last_line[d] = line_begin;
+      pending.push_back(d);
+      return;
+    }
+    // A multi-line detector's match starts on a line holding one of its literals: it runs
+    // once, from the first such line to the end.
+    last_line[d] = kDone;
+    m.find(d, text.substr(line_begin), line_begin, text, cand);
   });
+  if (!pending.empty()) flush();
   std::vector<Finding> out = resolve(cand);
   const std::size_t before = cand.size();
   propagate_users(text, out, cand);

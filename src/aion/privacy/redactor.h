@@ -2,11 +2,12 @@
 // that can be restored. The one gate every byte that leaves the node passes.
 //
 // Matching: one case-insensitive multi-literal pass (Aho-Corasick over the detectors'
-// prefilter literals) finds the lines where a keyed detector can match, and only that
-// detector's expression runs on that line; single-line detectors without literals
-// (addresses, numbers) are combined into one RE2::Set that tells, line by line, which of
-// them to run there; multi-line ones (PEM blocks) run over the whole text. Validators check
-// each candidate.
+// prefilter literals) finds the lines where a keyed detector can match; only those detectors
+// run on that line, screened first by one RE2::Set when the line points at several. Single-
+// line detectors without literals (addresses, numbers) are combined into one RE2::Set that
+// tells, line by line, which of them to run there; multi-line ones (PEM blocks) run from the
+// first line holding their literal. Validators check each candidate. Values found in context
+// (secrets, account names) are then searched for wherever else they stand in the text.
 // Overlapping findings resolve by category rank (detectors.h), then length, within each
 // cluster of overlapping candidates.
 // A Redactor is immutable after construction and thread-safe, to share between threads; a
