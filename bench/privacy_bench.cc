@@ -22,6 +22,7 @@
 #include "aion/core/json.h"
 #include "aion/core/version.h"
 #include "aion/privacy/redactor.h"
+#include "bench_info.h"
 
 namespace {
 
@@ -105,15 +106,6 @@ void print_score(const char* name, const aion::Json& j) {
               j["lookalikes_kept"].get<double>(), j["lookalikes"].get<int>());
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,14 +144,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "privacy_bench: %s\n", r.error().message().c_str());
     return 1;
   }
-#ifdef NDEBUG
-  const char* build = "release";
-#else
-  const char* build = "debug";
-#endif
-  std::printf("aion %s (%s), cpu: %s\n", aion::kVersion, build, cpu_model().c_str());
+  const char* build = aion::bench::build_kind();
+  std::printf("aion %s (%s), cpu: %s\n", aion::kVersion, build, aion::bench::cpu_model().c_str());
 
-  aion::Json results{{"aion_version", aion::kVersion}, {"build", build}, {"cpu", cpu_model()}};
+  aion::Json results{
+      {"aion_version", aion::kVersion}, {"build", build}, {"cpu", aion::bench::cpu_model()}};
   const auto tune_corpus = read_corpus(tune);
   const auto report_corpus = read_corpus(corpus);
   if (report_corpus.empty()) {

@@ -6,7 +6,7 @@
 #   /usr/share/aion/                        data/ (signatures, compatibility tables, profiles)
 #   /etc/aion/aion.toml                     the commented default config, a conffile
 #   /lib/systemd/system/aiond.service       the unit (not enabled at install)
-#   /usr/share/bash-completion/completions/aion, /usr/share/doc/aion/README.md
+#   /usr/share/bash-completion/completions/aion, /usr/share/doc/aion/ (README.md, the manuals)
 # postinst creates the 'aion' system group (API admins); postrm purges the state.
 # Build it with: (cd build/release && cpack -G DEB); tests/packaging checks its contents.
 if(TARGET aiond AND TARGET aion)
@@ -20,6 +20,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/aion.toml DESTINATION /etc/aion CO
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/aiond.service
         DESTINATION /lib/systemd/system COMPONENT aion)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT aion)
+# The manuals: read by people, and indexed by `aion ask` for how-to questions.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT aion
+        FILES_MATCHING PATTERN "*.md")
 if(TARGET aion)
   # The completion script is generated from the CLI's own command tree, so it never drifts.
   add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/aion.bash-completion

@@ -58,6 +58,7 @@ int exit_status(const Context& ctx);
 
 // The command files: each registers its commands under `root`.
 void add_status_commands(Command& root, Context& ctx);
+void add_ask_command(Command& root, Context& ctx);
 void add_admin_commands(Command& root, Context& ctx);
 void add_events_commands(Command& root, Context& ctx);
 void add_hw_commands(Command& root, Context& ctx);

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   add_k8s_commands(app, ctx);
   add_redact_command(app, ctx);
   add_support_commands(app, ctx);
+  add_ask_command(app, ctx);
 
   std::string shell;
   app.add("completion", "Print a shell completion script: source <(aion completion bash)")

@@ -44,6 +44,7 @@ has_path 'usr/share/aion/profiles/ai-training\.toml' 'the shipped tuning profile
 has_path 'usr/share/aion/tune/kernel_ranges\.toml' 'the kernel ranges tuning validates against'
 has_path 'usr/share/bash-completion/completions/aion'
 has_path 'usr/share/doc/aion/README.md'
+has_path 'usr/share/doc/aion/copilot\.md' 'the manuals aion ask indexes'
 
 for f in conffiles postinst prerm postrm; do
   if dpkg-deb --info "$deb" "$f" >/dev/null 2>&1; then ok "control file $f"; else bad "no control file $f"; fi

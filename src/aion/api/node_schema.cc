@@ -1,5 +1,6 @@
 #include "aion/api/node_schema.h"
 
+#include "aion/copilot/llm.h"
 #include "aion/core/settings.h"
 #include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
@@ -18,6 +19,7 @@ ConfigSchema node_config_schema() {
   s.merge(logs::logs_config_schema());
   s.merge(diagnose::diagnose_config_schema());
   s.merge(privacy::privacy_config_schema());
+  s.merge(copilot::copilot_config_schema());
   return s;
 }
 

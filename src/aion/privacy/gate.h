@@ -62,6 +62,9 @@ class Gate {
   std::string pass(std::string_view text);
   // Values replaced so far, by Category.
   const std::array<int, kCategoryCount>& replaced() const { return map_.counts(); }
+  // What comes back (a model's answer, the arguments of its tool calls) with this exit's
+  // placeholders replaced by their values again, for local use only.
+  std::string restore(std::string_view text) const { return map_.restore(text); }
   // Records in `log` that `bytes` (everything that left, after pass()) went to `destination`.
   Status record(const std::filesystem::path& log, const std::string& destination,
                 std::string_view bytes) const;

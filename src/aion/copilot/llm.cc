@@ -1,0 +1,210 @@
+#include "aion/copilot/llm.h"
+
+#include <thread>
+
+#include "aion/core/json.h"
+#include "aion/core/strings.h"
+#include "aion/privacy/gate.h"
+
+namespace aion::copilot {
+namespace {
+
+// A key file larger than this is not a key.
+constexpr std::size_t kMaxKeyBytes = 4096;
+// A model answer or error body longer than this is cut in messages.
+constexpr std::size_t kMaxShownBody = 200;
+
+constexpr const char* kSystemPrompt =
+    "You are the operator's assistant on one Linux GPU server managed by aion. Answer questions "
+    "about this node only from facts returned by the tools; call them as needed. If the tools "
+    "do not give the answer, say you cannot answer; never guess numbers, versions or states. "
+    "Suggest commands for actions but never claim to have run them. Words of the form <HOST_n>, "
+    "<USER_n>, <EMAIL_n> or <SECRET_n> (n a number) stand for private values: repeat them as "
+    "they are, never guess what they hide. Be brief and name the facts you used.";
+
+std::string cut(std::string_view s) {
+  return s.size() <= kMaxShownBody ? std::string(s)
+                                   : std::string(s.substr(0, kMaxShownBody)) + "...";
+}
+
+// The request body as it leaves: its parts were redacted already; the whole body passes the
+// gate once more so that nothing reaches the wire unchecked. Should that second pass break the
+// JSON (a value spanning an escape), nothing is sent.
+Result<std::string> gated_body(privacy::Gate& gate, const Json& body) {
+  const std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string passed = gate.pass(text);
+  if (passed != text && Json::parse(passed, nullptr, false).is_discarded()) {
+    return fail(ErrorCode::kConflict,
+                "a value in the request could not be redacted without breaking it; nothing "
+                "was sent");
+  }
+  return passed;
+}
+
+Result<HttpReply> send(const HttpPost& post, const std::string& url, const std::string& body,
+                       const ModelEndpoint& ep) {
+  Result<HttpReply> last = fail(ErrorCode::kUnavailable, "not sent");
+  for (int attempt = 0; attempt <= ep.retries; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+    last = post(url, body, ep.api_key, ep.timeout);
+    // Retry what may pass on a second try: no connection, overload, a server error.
+    if (last && last->status != 429 && last->status < 500) return last;
+  }
+  return last;
+}
+
+// Runs the tool calls of one model turn; appends their results as tool messages.
+void run_tool_calls(const Json& calls, const Toolbox& tools, privacy::Gate& gate, Json& messages,
+                    Answer& a) {
+  for (const Json& call : calls) {
+    const std::string id = call.value("id", std::string());
+    const Json fn = call.value("function", Json::object());
+    const std::string name = fn.value("name", std::string());
+    Json args = Json::parse(gate.restore(fn.value("arguments", std::string("{}"))), nullptr, false);
+    if (!args.is_object()) args = Json::object();
+    ToolCall record{name, args, "", ""};
+    std::string content;
+    if (auto out = tools.call(name, args)) {
+      record.source = out->source;
+      if (std::find(a.sources.begin(), a.sources.end(), out->source) == a.sources.end())
+        a.sources.push_back(out->source);
+      content = gate.pass(out->data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    } else {
+      record.error = out.error().message();
+      content = gate.pass("error: " + out.error().message());
+    }
+    a.calls.push_back(std::move(record));
+    messages.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", content}});
+  }
+}
+
+ModelRun fall_back(ModelRun run, std::string why, std::string_view question, const Toolbox& tools,
+                   const Router& router) {
+  std::vector<ToolCall> model_calls = std::move(run.answer.calls);
+  run.answer = router.answer(question, tools);
+  run.answer.calls.insert(run.answer.calls.begin(), model_calls.begin(), model_calls.end());
+  run.used_model = false;
+  run.fallback = std::move(why);
+  return run;
+}
+
+// The model's message of a chat completion, or why the body is not one.
+Result<Json> completion_message(const HttpReply& reply) {
+  if (reply.status != 200) {
+    return fail(ErrorCode::kUnavailable,
+                "answered HTTP " + std::to_string(reply.status) + ": " + cut(reply.body));
+  }
+  const Json j = Json::parse(reply.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("choices") || !j["choices"].is_array() ||
+      j["choices"].empty() || !j["choices"][0].contains("message") ||
+      !j["choices"][0]["message"].is_object()) {
+    return fail(ErrorCode::kParse,
+                "answered something that is not a chat completion: " + cut(reply.body));
+  }
+  return j["choices"][0]["message"];
+}
+
+}  // namespace
+
+ConfigSchema copilot_config_schema() {
+  ConfigSchema s;
+  s.string("copilot.base_url", "",
+           "OpenAI-compatible endpoint for `aion ask` (e.g. http://127.0.0.1:8000/v1 for vLLM); "
+           "empty: answer without a language model")
+      .string("copilot.model", "", "Model name the endpoint serves")
+      .path("copilot.api_key_file", "", "File holding the endpoint's API key; empty: none")
+      .integer("copilot.timeout_s", 60, "Seconds to wait for one model request", 1, 600)
+      .integer("copilot.retries", 1, "Further attempts after a failed model request", 0, 5)
+      .integer("copilot.max_tool_rounds", 4,
+               "Model turns that may call tools before it must answer", 1, 16)
+      .integer("copilot.max_tokens", 800, "Tokens the model may write per turn", 16, 32768);
+  return s;
+}
+
+Result<ModelEndpoint> model_endpoint(const Config& config) {
+  ModelEndpoint ep;
+  ep.base_url = std::string(trim(config.get_string("copilot.base_url")));
+  while (!ep.base_url.empty() && ep.base_url.back() == '/') ep.base_url.pop_back();
+  ep.model = config.get_string("copilot.model");
+  ep.timeout = std::chrono::seconds(config.get_int("copilot.timeout_s"));
+  ep.retries = static_cast<int>(config.get_int("copilot.retries"));
+  ep.max_tool_rounds = static_cast<int>(config.get_int("copilot.max_tool_rounds"));
+  ep.max_tokens = static_cast<int>(config.get_int("copilot.max_tokens"));
+  if (ep.base_url.empty()) return ep;
+  if (ep.model.empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "copilot.base_url is set but copilot.model is empty: name the model the endpoint "
+                "serves (see its /v1/models)");
+  }
+  const std::string key_file = config.get_string("copilot.api_key_file");
+  if (!key_file.empty()) {
+    auto text = HostFs("/").read(key_file, kMaxKeyBytes);
+    if (!text) {
+      return fail(text.error().code(),
+                  "copilot.api_key_file " + key_file + ": " + text.error().message());
+    }
+    ep.api_key = std::string(trim(*text));
+  }
+  return ep;
+}
+
+ModelRun ask_model(std::string_view question, const ModelEndpoint& ep, const HttpPost& post,
+                   const Toolbox& tools, const Router& router, const AskOptions& opt) {
+  ModelRun run;
+  run.answer.intent = "model";
+  privacy::Gate gate(*opt.redactor, "copilot");
+  Json messages = Json::array({{{"role", "system"}, {"content", kSystemPrompt}},
+                               {{"role", "user"}, {"content", gate.pass(question)}}});
+  const std::string url = ep.base_url + "/chat/completions";
+  for (int round = 0; round <= ep.max_tool_rounds; ++round) {
+    Json body = {{"model", ep.model},
+                 {"messages", messages},
+                 {"max_tokens", ep.max_tokens},
+                 {"temperature", 0},
+                 {"stream", false}};
+    if (round < ep.max_tool_rounds) {
+      body["tools"] = tools.openai_tools();
+      body["tool_choice"] = "auto";
+    }
+    auto sent = gated_body(gate, body);
+    if (!sent) return fall_back(std::move(run), sent.error().message(), question, tools, router);
+    run.outbound.push_back({url, *sent});
+    if (opt.dry_run)
+      return fall_back(std::move(run), "dry run: nothing was sent", question, tools, router);
+    if (!opt.audit_log.empty()) {
+      if (auto st = gate.record(opt.audit_log, url, *sent); !st)
+        return fall_back(std::move(run), "the audit log: " + st.error().message(), question, tools,
+                         router);
+    }
+    auto reply = send(post, url, *sent, ep);
+    if (!reply)
+      return fall_back(std::move(run), "the model endpoint " + url + ": " + reply.error().message(),
+                       question, tools, router);
+    auto msg = completion_message(*reply);
+    if (!msg)
+      return fall_back(std::move(run), "the model endpoint " + url + " " + msg.error().message(),
+                       question, tools, router);
+    const Json calls = msg->value("tool_calls", Json::array());
+    if (calls.is_array() && !calls.empty()) {
+      messages.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}});
+      run_tool_calls(calls, tools, gate, messages, run.answer);
+      continue;
+    }
+    const Json content = msg->value("content", Json());
+    if (!content.is_string() || trim(content.get<std::string>()).empty())
+      return fall_back(std::move(run), "the model returned an empty answer", question, tools,
+                       router);
+    run.answer.text = gate.restore(content.get<std::string>());
+    run.answer.answered = true;
+    run.answer.sources.push_back("model " + ep.model + " at " + ep.base_url +
+                                 " (given the tools' facts, redacted)");
+    run.used_model = true;
+    return run;
+  }
+  return fall_back(std::move(run),
+                   "the model kept calling tools for " + std::to_string(ep.max_tool_rounds) +
+                       " rounds without answering",
+                   question, tools, router);
+}
+
+}  // namespace aion::copilot

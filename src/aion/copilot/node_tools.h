@@ -1,0 +1,53 @@
+// The tools that answer from this machine without aiond: its hardware and topology, the fault
+// signature catalog, the environment resolver, the tuning knobs and profiles, and the
+// documentation index. They read a NodeFacts gathered once per question (or per chat) by the
+// program, so they work on a recorded machine (--host-root) as on the live one.
+// NodeFacts is a plain value shared read-only by the tools; add_node_tools() is not
+// thread-safe with calls on the same Toolbox.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aion/copilot/tools.h"
+#include "aion/core/host_fs.h"
+#include "aion/diagnose/catalog.h"
+#include "aion/envcfg/knowledge.h"
+#include "aion/envcfg/machine.h"
+#include "aion/hw/inventory.h"
+#include "aion/tune/profile.h"
+
+namespace aion::copilot {
+
+class DocIndex;
+
+struct NodeFacts {
+  hw::Inventory inventory;
+  std::string machine_label = "this machine";  // or the host root a recorded tree sits in
+  std::optional<HostFs> host;                  // for the tuning knobs; none: not read
+  std::optional<diagnose::Catalog> catalog;
+  std::optional<envcfg::Knowledge> knowledge;
+  std::optional<envcfg::Machine> env_machine;  // built from the inventory and the host
+  std::optional<tune::ProfileCatalog> profiles;
+  // Opens the document index on first use (building or updating it can take a while, and
+  // most questions need no documents); empty: no document search.
+  std::function<Result<DocIndex*>()> docs;
+};
+
+// Adds hardware, topology, fault_signature, env_plan, tuning and docs (each only when its
+// facts are present).
+void add_node_tools(Toolbox& box, std::shared_ptr<const NodeFacts> facts);
+
+// The tuning knobs aion reports, as host paths with a short name ("numa_balancing",
+// "/proc/sys/kernel/numa_balancing").
+struct Knob {
+  std::string name;
+  std::string path;
+  std::string meaning;
+};
+const std::vector<Knob>& tuning_knobs();
+
+}  // namespace aion::copilot

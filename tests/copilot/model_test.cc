@@ -1,0 +1,272 @@
+// aion ask with a language model: the real `aion` binary talks HTTP to a local server that
+// speaks the OpenAI chat-completions protocol and replays a scripted conversation (a tool call,
+// then an answer in placeholders). Nothing the server receives may hold the secrets and
+// personal data planted in the question and in the node's state; the answer shown locally has
+// them restored; every request is in the audit log. An endpoint that is down, slow, failing or
+// answering garbage makes aion answer without the model and say why.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aion/core/json.h"
+#include "aion/privacy/gate.h"
+#include "support/daemon_harness.h"
+#include "support/fixtures.h"
+#include "support/temp_dir.h"
+
+namespace aion::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  int delay_ms = 0;
+};
+
+// A one-thread HTTP/1.1 server on 127.0.0.1 answering each POST with the next scripted reply
+// (500 once the script is done) and keeping every request body it received.
+class FakeModel {
+ public:
+  explicit FakeModel(std::vector<Reply> script) : script_(std::move(script)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t n = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
+    port_ = ntohs(a.sin_port);
+    ::listen(fd_, 8);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeModel() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  std::vector<std::string> received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c >= 0) answer(c);
+    }
+  }
+  void answer(int c) {
+    std::string in;
+    char buf[65536];
+    std::size_t need = std::string::npos;
+    while (need == std::string::npos || in.size() < need) {
+      const ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      in.append(buf, static_cast<std::size_t>(n));
+      const auto end = in.find("\r\n\r\n");
+      if (need == std::string::npos && end != std::string::npos) {
+        std::string head = in.substr(0, end);
+        for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const auto cl = head.find("content-length:");
+        need = end + 4 + (cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 15)));
+      }
+    }
+    Reply r{500, R"({"error":{"message":"script exhausted"}})", 0};
+    {
+      std::lock_guard lock(mu_);
+      received_.push_back(in.substr(std::min(in.size(), in.find("\r\n\r\n") + 4)));
+      if (next_ < script_.size()) r = script_[next_++];
+    }
+    if (r.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(r.delay_ms));
+    const std::string out =
+        "HTTP/1.1 " + std::to_string(r.status) +
+        " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
+        "\r\nConnection: close\r\n\r\n" + r.body;
+    [[maybe_unused]] auto w = ::write(c, out.data(), out.size());
+    ::close(c);
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::vector<Reply> script_;
+  std::size_t next_ = 0;               // guarded by mu_
+  std::vector<std::string> received_;  // guarded by mu_
+  mutable std::mutex mu_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string completion(const Json& message) {
+  return Json{{"id", "chatcmpl-1"},
+              {"object", "chat.completion"},
+              {"created", 1765100000},
+              {"model", "qwen2.5-7b-instruct"},
+              {"choices",
+               {{{"index", 0},
+                 {"message", message},
+                 {"finish_reason", message.contains("tool_calls") ? "tool_calls" : "stop"}}}},
+              {"usage", {{"prompt_tokens", 900}, {"completion_tokens", 20}, {"total_tokens", 920}}}}
+      .dump();
+}
+
+std::string tool_call(const std::string& name, const std::string& args) {
+  return completion({{"role", "assistant"},
+                     {"content", nullptr},
+                     {"tool_calls",
+                      {{{"id", "call_" + name},
+                        {"type", "function"},
+                        {"function", {{"name", name}, {"arguments", args}}}}}}});
+}
+
+std::string final_answer(const std::string& text) {
+  return completion({{"role", "assistant"}, {"content", text}});
+}
+
+// The planted private data: in the question, the machine's host name and its accounts.
+constexpr const char* kEmail = "li.wei@example-corp.cn";
+constexpr const char* kToken = "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";
+constexpr const char* kHost = "gpu07.corp.example-ai.com";
+constexpr const char* kUser = "dchen";
+
+struct Node {
+  TempDir dir{"copilot-model"};
+  fs::path root() const { return dir.path() / "root"; }
+  fs::path config() const { return dir.path() / "aion.toml"; }
+  fs::path state() const { return dir.path() / "state"; }
+
+  explicit Node(int port, int timeout_s = 5) {
+    copy_fixture("hw/mi250x/root", root());
+    std::ofstream(root() / "proc/sys/kernel/hostname") << kHost << "\n";
+    fs::create_directories(root() / "etc");
+    std::ofstream(root() / "etc/passwd")
+        << "root:x:0:0:root:/root:/bin/bash\n"
+        << kUser << ":x:1001:1001::/home/" << kUser << ":/bin/bash\n";
+    std::ofstream(config()) << "[daemon]\nstate_dir = \"" << state().string() << "\"\n[copilot]\n"
+                            << "base_url = \"http://127.0.0.1:" << port
+                            << "/v1\"\nmodel = \"qwen2.5-7b-instruct\"\n"
+                            << "timeout_s = " << timeout_s << "\nretries = 0\n";
+  }
+  Exit ask(const std::string& question, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> argv = {DaemonHarness::aion_path(),
+                                     "--config",
+                                     config().string(),
+                                     "--host-root",
+                                     root().string(),
+                                     "ask",
+                                     "--no-daemon"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(question);
+    return run_program(argv);
+  }
+};
+
+const std::string kQuestion = std::string("How many GPUs does this node have? ") + kUser +
+                              " wants to know; reply to " + kEmail + ", my token is " + kToken;
+
+TEST(ModelTest, NothingPrivateReachesTheModelAndTheAnswerIsRestoredLocally) {
+  FakeModel model({{200, tool_call("hardware", "{}")},
+                   {200, final_answer("<HOST_1> has 8 GPUs (MI250X). I will tell <EMAIL_1>.")}});
+  Node node(model.port());
+  Exit e = node.ask(kQuestion);
+  ASSERT_EQ(e.code, 0) << e.out;
+  const auto got = model.received();
+  ASSERT_EQ(got.size(), 2u) << e.out;
+  for (const std::string& body : got) {
+    ASSERT_FALSE(Json::parse(body, nullptr, false).is_discarded()) << body;
+    for (const char* planted : {kEmail, kToken, kHost, kUser})
+      EXPECT_EQ(body.find(planted), std::string::npos) << planted << " left in:\n" << body;
+  }
+  // The second request carries the tool's facts, in placeholders, as the protocol wants.
+  const Json second = Json::parse(got[1]);
+  EXPECT_EQ(second["messages"][3]["role"], "tool");
+  EXPECT_EQ(second["messages"][3]["tool_call_id"], "call_hardware");
+  EXPECT_NE(second["messages"][3]["content"].get<std::string>().find("<HOST_1>"),
+            std::string::npos);
+  EXPECT_NE(e.out.find(std::string(kHost) + " has 8 GPUs (MI250X). I will tell " + kEmail),
+            std::string::npos)
+      << e.out;
+  EXPECT_NE(e.out.find("model qwen2.5-7b-instruct"), std::string::npos) << e.out;
+  // Both requests are in the audit log, with their size and hash.
+  auto log = privacy::read_audit(privacy::audit_log_path(node.state()), 100);
+  ASSERT_TRUE(log.has_value());
+  int requests = 0;
+  for (const auto& r : log->records) {
+    if (r.destination.find("/chat/completions") == std::string::npos) continue;
+    ++requests;
+    EXPECT_EQ(r.caller, "copilot");
+    EXPECT_EQ(r.sha256, privacy::sha256_hex(got[static_cast<std::size_t>(requests - 1)]));
+  }
+  EXPECT_EQ(requests, 2);
+}
+
+TEST(ModelTest, ShowOutboundPrintsTheRedactedRequestAndSendsNothing) {
+  FakeModel model({});
+  Node node(model.port());
+  Exit e = node.ask(kQuestion, {"--show-outbound"});
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_TRUE(model.received().empty());
+  EXPECT_NE(e.out.find("POST http://127.0.0.1:"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("<EMAIL_1>"), std::string::npos) << e.out;
+  for (const char* planted : {kEmail, kToken, kUser})
+    EXPECT_EQ(e.out.find(std::string("\"") + planted), std::string::npos);
+  EXPECT_EQ(e.out.find(kToken), std::string::npos) << e.out;
+}
+
+// The endpoint fails in each way; aion says why and answers without it.
+TEST(ModelTest, AFailingEndpointFallsBackToTheRouter) {
+  struct Way {
+    std::string name;
+    std::vector<Reply> script;
+    std::string said;
+  };
+  const std::vector<Way> ways = {
+      {"server error",
+       {{500, R"({"error":{"message":"CUDA out of memory"}})"}},
+       "answered HTTP 500"},
+      {"garbage", {{200, "<html>502 Bad Gateway</html>"}}, "not a chat completion"},
+      {"slow", {{200, final_answer("too late"), 2500}}, "no answer within 1 s"},
+      {"tool loop", std::vector<Reply>(8, {200, tool_call("hardware", "{}")}),
+       "kept calling tools"},
+  };
+  for (const Way& w : ways) {
+    FakeModel model(w.script);
+    Node node(model.port(), 1);
+    Exit e = node.ask("how many GPUs does this node have?");
+    ASSERT_EQ(e.code, 0) << w.name << ": " << e.out;
+    EXPECT_NE(e.out.find("answered without it"), std::string::npos) << w.name << ": " << e.out;
+    EXPECT_NE(e.out.find(w.said), std::string::npos) << w.name << ": " << e.out;
+    EXPECT_NE(e.out.find("This machine has 8 gpus"), std::string::npos) << w.name << ": " << e.out;
+  }
+  // Down: nothing listens on the port.
+  int port = 0;
+  {
+    FakeModel gone({});
+    port = gone.port();
+  }
+  Node node(port, 1);
+  Exit e = node.ask("how many GPUs does this node have?");
+  EXPECT_NE(e.out.find("cannot connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << e.out;
+  EXPECT_NE(e.out.find("This machine has 8 gpus"), std::string::npos) << e.out;
+}
+
+}  // namespace
+}  // namespace aion::testing
