@@ -3,12 +3,19 @@
 // (the machine's hardware, the fault catalog, the environment resolver, tuning knobs, the
 // document index, and aiond's jobs, queue, incidents, metrics and logs when it answers) and
 // writes the answer with its sources. Questions and tool calls go to the audit log.
+#include <editline/readline.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "aion/api/client.h"
 #include "aion/copilot/docs.h"
@@ -19,6 +26,7 @@
 #include "aion/core/json.h"
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
+#include "aion/core/strings.h"
 #include "aion/diagnose/service.h"
 #include "aion/envcfg/machine.h"
 #include "aion/privacy/gate.h"
@@ -272,45 +280,154 @@ void print_outbound(const Context& ctx, const copilot::ModelRun& run) {
     std::fprintf(stderr, "aion: this is what the first request would carry; nothing was sent.\n");
 }
 
+// What one `aion ask` or one `aion chat` asks with: the router, the tools (facts gathered
+// once), the model endpoint and the gate's redactor when a model is set.
+struct Session {
+  copilot::Router router;
+  copilot::Toolbox tools;
+  copilot::ModelEndpoint endpoint;
+  std::optional<privacy::Redactor> redactor;
+  fs::path state_dir;
+  fs::path log;
+  copilot::ModelRun last;  // the last answer and what it sent, for /sources and /outbound
+};
+
+std::optional<Session> open_session(Context& ctx, const AskArgs& args) {
+  auto m = load_machine(ctx);
+  if (!m) return std::nullopt;
+  const fs::path state_dir = settings_from(m->config).state_dir;
+  auto router = copilot::Router::load(data_dir() / "copilot" / "intents.toml");
+  if (!router) return report(ctx, router.error()), std::nullopt;
+  auto endpoint = copilot::model_endpoint(m->config);
+  if (!endpoint) return report(ctx, endpoint.error()), std::nullopt;
+  Session s{std::move(*router),
+            {},
+            std::move(*endpoint),
+            std::nullopt,
+            state_dir,
+            privacy::audit_log_path(state_dir),
+            {}};
+  copilot::add_node_tools(s.tools, gather_facts(ctx, *m, state_dir, args.reindex));
+  if (!args.no_daemon && !args.docs_only) {
+    if (auto c = try_connect(ctx))
+      add_daemon_tools(s.tools, std::make_shared<api::Client>(std::move(*c)));
+  }
+  const bool model =
+      !args.docs_only && !args.no_model && (!s.endpoint.base_url.empty() || args.show_outbound);
+  if (model) {
+    if (s.endpoint.base_url.empty()) s.endpoint.base_url = "http://(copilot.base_url not set)";
+    auto redactor = load_redactor(ctx, "");
+    if (!redactor) return std::nullopt;
+    s.redactor = std::move(*redactor);
+  }
+  return s;
+}
+
+// Answers one question: the model when one is set (falling back to the router), else the
+// router; records it in the audit log. Returns false for --show-outbound (nothing answered).
+bool answer_one(Context& ctx, Session& s, const AskArgs& args, const std::string& question) {
+  s.last = {};
+  if (!s.redactor) {
+    s.last.answer = args.docs_only ? s.router.answer_as("howto", question, s.tools)
+                                   : s.router.answer(question, s.tools);
+  } else {
+    copilot::AskOptions opt{&*s.redactor, s.log, args.show_outbound};
+    s.last = copilot::ask_model(question, s.endpoint, copilot::http_post, s.tools, s.router, opt);
+    if (args.show_outbound) {
+      print_outbound(ctx, s.last);
+      return false;
+    }
+    if (!s.last.fallback.empty())
+      std::fprintf(stderr, "aion: the model did not answer (%s); answered without it.\n",
+                   s.last.fallback.c_str());
+  }
+  audit_answer(ctx, s.log, question, s.last.answer);
+  return true;
+}
+
 void run_ask(Context& ctx, const AskArgs& args) {
   if (args.question.find_first_not_of(" \t\n") == std::string::npos) {
     return report(
         ctx, Error(ErrorCode::kInvalidArgument,
                    "ask what? for example: aion ask \"how many GPUs does this machine have?\""));
   }
-  auto m = load_machine(ctx);
-  if (!m) return;
-  const fs::path state_dir = settings_from(m->config).state_dir;
-  auto router = copilot::Router::load(data_dir() / "copilot" / "intents.toml");
-  if (!router) return report(ctx, router.error());
-  copilot::Toolbox tools;
-  copilot::add_node_tools(tools, gather_facts(ctx, *m, state_dir, args.reindex));
-  if (!args.no_daemon && !args.docs_only) {
-    if (auto c = try_connect(ctx))
-      add_daemon_tools(tools, std::make_shared<api::Client>(std::move(*c)));
+  auto s = open_session(ctx, args);
+  if (!s) return;
+  if (answer_one(ctx, *s, args, args.question)) print_answer(ctx, s->last.answer);
+}
+
+// aion chat: one session, many questions. Lines are read with libedit (editing, history kept
+// in the state directory) on a terminal, plainly otherwise.
+constexpr int kChatHistory = 1000;
+
+std::optional<std::string> read_line(bool tty) {
+  if (tty) {
+    char* line = ::readline("aion> ");
+    if (!line) return std::nullopt;
+    std::string out(line);
+    std::free(line);
+    if (!trim(out).empty()) ::add_history(out.c_str());
+    return out;
   }
-  const fs::path log = privacy::audit_log_path(state_dir);
-  auto endpoint = copilot::model_endpoint(m->config);
-  if (!endpoint) return report(ctx, endpoint.error());
-  copilot::Answer a;
-  if (args.docs_only || args.no_model || (endpoint->base_url.empty() && !args.show_outbound)) {
-    a = args.docs_only ? router->answer_as("howto", args.question, tools)
-                       : router->answer(args.question, tools);
+  std::string out;
+  if (!std::getline(std::cin, out)) return std::nullopt;
+  return out;
+}
+
+void chat_command(const Session& s, std::string_view cmd) {
+  if (cmd == "/sources") {
+    if (s.last.answer.sources.empty()) std::printf("no sources yet: ask a question first\n");
+    for (const auto& src : s.last.answer.sources) std::printf("  - %s\n", src.c_str());
+    for (const auto& c : s.last.answer.calls) {
+      const std::string failed = c.error.empty() ? "" : " (failed: " + c.error + ")";
+      std::printf("  tool %s %s%s\n", c.tool.c_str(), c.args.dump().c_str(), failed.c_str());
+    }
+  } else if (cmd == "/outbound") {
+    if (s.last.outbound.empty()) {
+      std::printf("nothing left the node for the last question%s\n",
+                  s.redactor ? "" : " (no model is set: answers come from this node alone)");
+    }
+    for (const auto& o : s.last.outbound)
+      std::printf("POST %s (%zu bytes, redacted)\n%s\n", o.url.c_str(), o.body.size(),
+                  Json::parse(o.body, nullptr, false).dump(2).c_str());
   } else {
-    if (endpoint->base_url.empty()) endpoint->base_url = "http://(copilot.base_url not set)";
-    auto redactor = load_redactor(ctx, "");
-    if (!redactor) return;
-    copilot::AskOptions opt{&*redactor, log, args.show_outbound};
-    copilot::ModelRun run =
-        copilot::ask_model(args.question, *endpoint, copilot::http_post, tools, *router, opt);
-    if (args.show_outbound) return print_outbound(ctx, run);
-    if (!run.fallback.empty())
-      std::fprintf(stderr, "aion: the model did not answer (%s); answered without it.\n",
-                   run.fallback.c_str());
-    a = std::move(run.answer);
+    std::printf(
+        "Ask a question about this node, or:\n  /sources   where the last answer's facts come "
+        "from, and the tool calls\n  /outbound  what the last question sent to the model "
+        "(redacted)\n  /quit      leave (also Ctrl-D)\n");
   }
-  audit_answer(ctx, log, args.question, a);
-  print_answer(ctx, a);
+}
+
+void run_chat(Context& ctx, const AskArgs& args) {
+  auto s = open_session(ctx, args);
+  if (!s) return;
+  const bool tty = ::isatty(STDIN_FILENO) != 0;
+  const std::string history = (s->state_dir / "chat_history").string();
+  if (tty) {
+    ::using_history();
+    ::stifle_history(kChatHistory);
+    ::read_history(history.c_str());
+    std::printf("aion chat: questions about this node%s. /help for commands, Ctrl-D to leave.\n",
+                s->redactor ? (", answered by " + s->endpoint.model).c_str() : "");
+  }
+  while (auto line = read_line(tty)) {
+    const std::string q(trim(*line));
+    if (q.empty()) continue;
+    if (q == "/quit" || q == "/exit") break;
+    if (q[0] == '/') {
+      chat_command(*s, q);
+      continue;
+    }
+    if (answer_one(ctx, *s, args, q)) print_answer(ctx, s->last.answer);
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  if (tty) {
+    std::error_code ec;
+    fs::create_directories(s->state_dir, ec);
+    ::write_history(history.c_str());
+    ::chmod(history.c_str(), 0600);
+  }
 }
 
 }  // namespace
@@ -348,6 +465,22 @@ void add_ask_command(Command& app, Context& ctx) {
       "  aion ask \"can this box run PyTorch 2.8?\"\n"
       "  aion ask \"why did job 42 die?\"");
   ask.action([&ctx, args] { run_ask(ctx, *args); });
+
+  auto chat_args = std::make_shared<AskArgs>();
+  Command chat =
+      app.add("chat", "Ask questions about this node one after another (line editing, history)");
+  chat.flag("--no-daemon", chat_args->no_daemon,
+            "Do not ask aiond (jobs, queue, incidents, metrics, logs)");
+  chat.flag("--no-model", chat_args->no_model,
+            "Answer without the language model even when one is set");
+  chat.footer(
+      "Each line is a question, answered as `aion ask` answers it, with the facts gathered once.\n"
+      "  /sources   where the last answer's facts come from, and the tool calls\n"
+      "  /outbound  what the last question sent to the model, exactly as it left (redacted)\n"
+      "  /quit      leave (also Ctrl-D)\n"
+      "History is kept in the state directory (chat_history, mode 0600). Reads plain lines\n"
+      "when stdin is not a terminal, so questions can be piped in.");
+  chat.action([&ctx, chat_args] { run_chat(ctx, *chat_args); });
 }
 
 }  // namespace aion::cli

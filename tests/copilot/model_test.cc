@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "aion/core/json.h"
+#include "aion/core/process.h"
 #include "aion/privacy/gate.h"
 #include "support/daemon_harness.h"
 #include "support/fixtures.h"
@@ -228,6 +229,32 @@ TEST(ModelTest, ShowOutboundPrintsTheRedactedRequestAndSendsNothing) {
   for (const char* planted : {kEmail, kToken, kUser})
     EXPECT_EQ(e.out.find(std::string("\"") + planted), std::string::npos);
   EXPECT_EQ(e.out.find(kToken), std::string::npos) << e.out;
+}
+
+// aion chat over one session: each question answered by the model, /outbound shows the
+// request as it left (redacted) and /sources the tools used.
+TEST(ModelTest, ChatShowsWhatLeftAndWhereTheFactsCameFrom) {
+  FakeModel model({{200, tool_call("hardware", "{}")},
+                   {200, final_answer("<HOST_1> has 8 GPUs.")},
+                   {200, final_answer("I cannot tell from the tools.")}});
+  Node node(model.port());
+  ProcessOptions o;
+  o.argv = {DaemonHarness::aion_path(), "--config", node.config().string(), "--host-root",
+            node.root().string(),       "chat",     "--no-daemon"};
+  o.stdin_data = std::string("how many GPUs? ask ") + kEmail +
+                 "\n/outbound\n/sources\nwhat is the weather?\n/quit\n";
+  o.timeout = std::chrono::seconds(60);
+  auto r = run_process(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_TRUE(r->ok()) << r->describe() << r->out << r->err;
+  EXPECT_NE(r->out.find(std::string(kHost) + " has 8 GPUs."), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("POST http://127.0.0.1:"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("<EMAIL_1>"), std::string::npos) << r->out;         // /outbound, redacted
+  EXPECT_NE(r->out.find("tool hardware {}"), std::string::npos) << r->out;  // /sources
+  EXPECT_NE(r->out.find("I cannot tell from the tools."), std::string::npos) << r->out;
+  for (const std::string& body : model.received())
+    for (const char* planted : {kEmail, kHost}) EXPECT_EQ(body.find(planted), std::string::npos);
+  EXPECT_EQ(model.received().size(), 3u);
 }
 
 // The endpoint fails in each way; aion says why and answers without it.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -205,6 +206,34 @@ TEST(Router, AnswersTheFixtureNodesQuestionsWithTheirFacts) {
   std::printf("router: %d of %zu questions answered with the expected facts\n", right,
               cases().size());
   EXPECT_GE(cases().size(), 40u);
+}
+
+// Operators' phrasings of each kind (tests/fixtures/copilot/questions.tsv): the router must take
+// at least 95% of each split for the kind written beside it.
+TEST(Router, TakesPhrasingsForTheirKind) {
+  std::map<std::string, std::pair<int, int>> score;  // split -> (right, all)
+  std::istringstream in(read_fixture("copilot/questions.tsv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+    const std::string split = line.substr(0, t1), want = line.substr(t1 + 1, t2 - t1 - 1);
+    const std::string q = line.substr(t2 + 1);
+    const Intent* got = router().classify(q);
+    // Two GPUs named in an NVLink question: the nvlink writer answers as gpu_link does.
+    const bool ok = got && (got->id == want || (want == "gpu_link" && got->id == "nvlink"));
+    EXPECT_TRUE(ok) << split << ": \"" << q << "\" taken for " << (got ? got->id : "nothing")
+                    << ", not " << want;
+    auto& [right, all] = score[split];
+    right += ok;
+    ++all;
+  }
+  for (const auto& [split, s] : score) {
+    std::printf("router: %s split %d of %d phrasings taken for their kind\n", split.c_str(),
+                s.first, s.second);
+    EXPECT_GE(s.first * 100, s.second * 95) << split;
+  }
+  EXPECT_EQ(score.size(), 2u);
 }
 
 TEST(Router, EveryAnswerCitesTheToolsItUsed) {
