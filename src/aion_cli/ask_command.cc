@@ -18,6 +18,8 @@
 #include <optional>
 
 #include "aion/api/client.h"
+#include "aion/api/http.h"
+#include "aion/copilot/daemon_tools.h"
 #include "aion/copilot/docs.h"
 #include "aion/copilot/http_post.h"
 #include "aion/copilot/llm.h"
@@ -107,147 +109,33 @@ std::shared_ptr<copilot::NodeFacts> gather_facts(Context& ctx, const Machine& m,
   return f;
 }
 
-// A GET of aiond's API as a tool's output; kUnavailable when it does not answer 2xx.
-Result<Json> daemon_get(api::Client& c, const std::string& target) {
-  auto r = c.get(target);
-  if (!r) return std::unexpected(r.error());
-  if (!r->ok()) return std::unexpected(r->error());
-  Json j = Json::parse(r->body, nullptr, false);
-  if (j.is_discarded())
-    return fail(ErrorCode::kInternal, "aiond answered " + target + " with invalid JSON");
-  return j;
-}
-
-// Free GPUs: the scheduler's GPUs that are usable, not drained and in no running job's
-// allocation (allocations name GPUs by their index in the scheduler's list).
-Result<Json> free_gpus(api::Client& c) {
-  auto sched = daemon_get(c, "/v1/sched");
-  if (!sched) return sched;
-  auto running = daemon_get(c, "/v1/jobs?state=running");
-  if (!running) return running;
-  std::map<long long, long long> owner;
-  for (const auto& j : running->value("jobs", Json::array()))
-    for (const auto& g : j.value("allocation", Json::object()).value("gpus", Json::array()))
-      owner[g.get<long long>()] = j.value("id", 0LL);
-  Json out = Json::array();
-  long long i = 0;
-  for (const auto& g : sched->value("gpus", Json::array())) {
-    std::string why;
-    if (!g.value("usable", true))
-      why = "not usable";
-    else if (g.contains("drained") && !g["drained"].is_null())
-      why = "drained: " + g["drained"].get<std::string>();
-    else if (owner.count(i))
-      why = "job " + std::to_string(owner[i]);
-    out.push_back({{"index", i},
-                   {"pci_address", g.value("pci_address", "")},
-                   {"model", g.value("model", "")},
-                   {"free", why.empty()},
-                   {"why_not", why}});
-    ++i;
-  }
-  return Json{{"gpus", out}};
-}
-
-// The tools that ask aiond, over one connection the tools share.
-void add_daemon_tools(copilot::Toolbox& box, std::shared_ptr<api::Client> c) {
-  using copilot::ToolOutput;
-  const auto wrap = [](Result<Json> j, std::string source) -> Result<ToolOutput> {
-    if (!j) return std::unexpected(j.error());
-    return ToolOutput{std::move(*j), std::move(source)};
+// A GET of aiond's API over the CLI's connection, as the daemon tools want it.
+copilot::DaemonGet client_get(std::shared_ptr<api::Client> c) {
+  return [c](const std::string& path,
+             const std::map<std::string, std::string>& query) -> Result<Json> {
+    std::string target = path;
+    for (const auto& [k, v] : query)
+      target += (target == path ? "?" : "&") + k + "=" + api::url_encode(v);
+    auto r = c->get(target);
+    if (!r) return std::unexpected(r.error());
+    if (!r->ok()) return std::unexpected(r->error());
+    Json j = Json::parse(r->body, nullptr, false);
+    if (j.is_discarded())
+      return fail(ErrorCode::kInternal, "aiond answered " + path + " with invalid JSON");
+    return j;
   };
-  const Json id_arg = {
-      {"type", "object"},
-      {"properties", {{"id", {{"type", "integer"}}}, {"state", {{"type", "string"}}}}}};
-  box.add({"jobs",
-           "aiond's jobs: one job by id (state, exit code, signal, OOM kill, reason, allocation, "
-           "usage) or the jobs in a state (pending, running, completed, failed...).",
-           id_arg},
-          [c, wrap](const Json& a) {
-            const long long id = copilot::int_arg(a, "id", -1);
-            if (id >= 0)
-              return wrap(daemon_get(*c, "/v1/jobs/" + std::to_string(id)),
-                          "aiond: job " + std::to_string(id));
-            const std::string st = copilot::string_arg(a, "state");
-            return wrap(daemon_get(*c, "/v1/jobs" + (st.empty() ? std::string("?limit=50")
-                                                                : "?state=" + st)),
-                        "aiond: jobs");
-          });
-  box.add({"queue",
-           "aiond's pending jobs in the order they will start, each with why it waits.",
-           {{"type", "object"}, {"properties", Json::object()}}},
-          [c, wrap](const Json&) { return wrap(daemon_get(*c, "/v1/queue"), "aiond: queue"); });
-  box.add(
-      {"gpus_free",
-       "Which GPUs the scheduler could give a new job now, and why the others are not free.",
-       {{"type", "object"}, {"properties", Json::object()}}},
-      [c, wrap](const Json&) { return wrap(free_gpus(*c), "aiond: scheduler and running jobs"); });
-  box.add({"incidents",
-           "aiond's incidents, newest first: severity, title, devices, jobs, the top-ranked cause "
-           "and its action.",
-           {{"type", "object"}, {"properties", Json::object()}}},
-          [c, wrap](const Json&) {
-            return wrap(daemon_get(*c, "/v1/incidents?limit=20"), "aiond: incidents");
-          });
-  box.add({"metrics",
-           "Samples of a metric from aiond's store, e.g. aion_gpu_utilization_ratio, "
-           "aion_gpu_temperature_celsius, aion_gpu_power_watts, aion_gpu_memory_used_bytes.",
-           {{"type", "object"},
-            {"properties", {{"query", {{"type", "string"}}}, {"since", {{"type", "string"}}}}},
-            {"required", {"query"}}}},
-          [c, wrap](const Json& a) {
-            const std::string q = copilot::string_arg(a, "query");
-            std::string since = copilot::string_arg(a, "since");
-            if (since.empty()) since = "5m";
-            auto r = daemon_get(*c, "/v1/metrics/query?q=" + q + "&since=" + since);
-            if (r && r->is_array()) r = Json{{"series", *r}};
-            return wrap(std::move(r), "aiond: metrics " + q + " over " + since);
-          });
-  box.add({"log_templates",
-           "The log templates aiond mined from the node's logs, most frequent first.",
-           {{"type", "object"}, {"properties", {{"since", {{"type", "string"}}}}}}},
-          [c, wrap](const Json& a) {
-            std::string since = copilot::string_arg(a, "since");
-            if (since.empty()) since = "1h";
-            return wrap(daemon_get(*c, "/v1/logs/templates?limit=20&since=" + since),
-                        "aiond: log templates over " + since);
-          });
 }
 
-// Questions and tool calls in the audit log: what was asked of which facts (sizes and hashes,
-// never the texts), under the caller "copilot".
 void audit_answer(Context& ctx, const fs::path& log, std::string_view question,
                   const copilot::Answer& a) {
-  privacy::AuditRecord q;
-  q.time_ms = static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
-  q.caller = "copilot";
-  q.destination = "question (" + (a.intent.empty() ? std::string("no intent") : a.intent) +
-                  (a.answered ? ", answered locally)" : ", not answered)");
-  q.bytes = question.size();
-  q.sha256 = privacy::sha256_hex(question);
-  auto st = privacy::append_audit(log, q);
-  for (const auto& call : a.calls) {
-    if (!st) break;
-    privacy::AuditRecord t = q;
-    t.destination = "tool " + call.tool + (call.error.empty() ? "" : " (failed)");
-    const std::string args = call.args.dump();
-    t.bytes = args.size();
-    t.sha256 = privacy::sha256_hex(args);
-    st = privacy::append_audit(log, t);
-  }
-  if (!st) warn(ctx, "the audit log: " + st.error().message());
+  if (auto st = copilot::audit_question(log, "copilot", question, a); !st)
+    warn(ctx, "the audit log: " + st.error().message());
 }
 
+// The answer as --json gives it (and POST /v1/ask answers).
 void print_answer(const Context& ctx, const copilot::Answer& a) {
   if (ctx.json) {
-    Json calls = Json::array();
-    for (const auto& c : a.calls)
-      calls.push_back(
-          {{"tool", c.tool}, {"args", c.args}, {"source", c.source}, {"error", c.error}});
-    Json j = {{"answered", a.answered}, {"intent", a.intent},     {"answer", a.text},
-              {"sources", a.sources},   {"commands", a.commands}, {"calls", calls}};
+    const Json j = copilot::answer_json(a);
     std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
     return;
   }
@@ -310,7 +198,7 @@ std::optional<Session> open_session(Context& ctx, const AskArgs& args) {
   copilot::add_node_tools(s.tools, gather_facts(ctx, *m, state_dir, args.reindex));
   if (!args.no_daemon && !args.docs_only) {
     if (auto c = try_connect(ctx))
-      add_daemon_tools(s.tools, std::make_shared<api::Client>(std::move(*c)));
+      copilot::add_daemon_tools(s.tools, client_get(std::make_shared<api::Client>(std::move(*c))));
   }
   const bool model =
       !args.docs_only && !args.no_model && (!s.endpoint.base_url.empty() || args.show_outbound);

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "aion/api/copilot_routes.h"
 #include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
+#include "aion/api/node_schema.h"
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
@@ -51,6 +53,8 @@ class OpenApiTest : public ::testing::Test {
     logs_ = std::make_unique<logs::LogService>(lo, HostFs("/"), nullptr, clock_);
     add_logs_routes(router_, *logs_);
     add_diagnose_routes(router_, nullptr);  // the table only; diagnosis off answers 503
+    add_copilot_routes(router_, hw_.get(),
+                       {HostFs("/"), "/nonexistent", Config::defaults(node_config_schema())});
   }
 
   ManualClock clock_;

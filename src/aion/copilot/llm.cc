@@ -106,6 +106,37 @@ Result<Json> completion_message(const HttpReply& reply) {
 
 }  // namespace
 
+Status audit_question(const std::filesystem::path& log, std::string_view caller,
+                      std::string_view question, const Answer& a) {
+  privacy::AuditRecord q;
+  q.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  q.caller = std::string(caller);
+  q.destination = "question (" + (a.intent.empty() ? std::string("no intent") : a.intent) +
+                  (a.answered ? ", answered)" : ", not answered)");
+  q.bytes = question.size();
+  q.sha256 = privacy::sha256_hex(question);
+  if (auto st = privacy::append_audit(log, q); !st) return st;
+  for (const auto& call : a.calls) {
+    privacy::AuditRecord t = q;
+    t.destination = "tool " + call.tool + (call.error.empty() ? "" : " (failed)");
+    const std::string args = call.args.dump();
+    t.bytes = args.size();
+    t.sha256 = privacy::sha256_hex(args);
+    if (auto st = privacy::append_audit(log, t); !st) return st;
+  }
+  return {};
+}
+
+Json answer_json(const Answer& a) {
+  Json calls = Json::array();
+  for (const auto& c : a.calls)
+    calls.push_back({{"tool", c.tool}, {"args", c.args}, {"source", c.source}, {"error", c.error}});
+  return {{"answered", a.answered}, {"intent", a.intent},     {"answer", a.text},
+          {"sources", a.sources},   {"commands", a.commands}, {"calls", calls}};
+}
+
 ConfigSchema copilot_config_schema() {
   ConfigSchema s;
   s.string("copilot.base_url", "",

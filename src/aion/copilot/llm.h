@@ -22,6 +22,7 @@
 #include "aion/copilot/tools.h"
 #include "aion/core/config.h"
 #include "aion/core/error.h"
+#include "aion/core/json.h"
 #include "aion/privacy/redactor.h"
 
 namespace aion::copilot {
@@ -71,6 +72,15 @@ struct AskOptions {
   std::filesystem::path audit_log;              // "" = not recorded (tests)
   bool dry_run = false;  // build and show the first request, send nothing (--show-outbound)
 };
+
+// Records a question and its tool calls in the audit log under `caller`: the question's size
+// and SHA-256 and the kind it was taken for, each tool's name and its arguments' hash; never
+// the texts. kIo naming the log.
+Status audit_question(const std::filesystem::path& log, std::string_view caller,
+                      std::string_view question, const Answer& a);
+
+// An answer as `aion ask --json` prints it and POST /v1/ask returns it.
+Json answer_json(const Answer& a);
 
 // Asks the model; on any failure of the endpoint answers with `router` instead.
 ModelRun ask_model(std::string_view question, const ModelEndpoint& endpoint, const HttpPost& post,
