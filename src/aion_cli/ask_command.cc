@@ -133,13 +133,14 @@ void audit_answer(Context& ctx, const fs::path& log, std::string_view question,
 }
 
 // The answer as --json gives it (and POST /v1/ask answers).
-void print_answer(const Context& ctx, const copilot::Answer& a) {
+// `streamed`: the text was printed already, as the model wrote it.
+void print_answer(const Context& ctx, const copilot::Answer& a, bool streamed = false) {
   if (ctx.json) {
     const Json j = copilot::answer_json(a);
     std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
     return;
   }
-  std::printf("%s\n", a.text.c_str());
+  std::printf("%s\n", streamed ? "" : a.text.c_str());
   if (!a.commands.empty()) {
     std::printf("\nSuggested (run them yourself; nothing was changed):\n");
     for (const auto& c : a.commands) std::printf("  %s\n", c.c_str());
@@ -219,7 +220,13 @@ bool answer_one(Context& ctx, Session& s, const AskArgs& args, const std::string
     s.last.answer = args.docs_only ? s.router.answer_as("howto", question, s.tools)
                                    : s.router.answer(question, s.tools);
   } else {
-    copilot::AskOptions opt{&*s.redactor, s.log, args.show_outbound};
+    copilot::AskOptions opt{&*s.redactor, s.log, args.show_outbound, {}};
+    if (!ctx.json) {
+      opt.on_text = [](std::string_view t) {
+        std::fwrite(t.data(), 1, t.size(), stdout);
+        std::fflush(stdout);
+      };
+    }
     s.last = copilot::ask_model(question, s.endpoint, copilot::http_post, s.tools, s.router, opt);
     if (args.show_outbound) {
       print_outbound(ctx, s.last);
@@ -241,7 +248,8 @@ void run_ask(Context& ctx, const AskArgs& args) {
   }
   auto s = open_session(ctx, args);
   if (!s) return;
-  if (answer_one(ctx, *s, args, args.question)) print_answer(ctx, s->last.answer);
+  if (answer_one(ctx, *s, args, args.question))
+    print_answer(ctx, s->last.answer, s->last.streamed && s->last.used_model);
 }
 
 // aion chat: one session, many questions. Lines are read with libedit (editing, history kept
@@ -306,7 +314,8 @@ void run_chat(Context& ctx, const AskArgs& args) {
       chat_command(*s, q);
       continue;
     }
-    if (answer_one(ctx, *s, args, q)) print_answer(ctx, s->last.answer);
+    if (answer_one(ctx, *s, args, q))
+      print_answer(ctx, s->last.answer, s->last.streamed && s->last.used_model);
     std::printf("\n");
     std::fflush(stdout);
   }

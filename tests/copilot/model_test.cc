@@ -36,6 +36,9 @@ struct Reply {
   int status = 200;
   std::string body;
   int delay_ms = 0;
+  // Server-sent events, each sent as its own HTTP chunk (Transfer-Encoding: chunked), as
+  // vLLM and llama.cpp's server stream: `body` is then ignored.
+  std::vector<std::string> events;
 };
 
 // A one-thread HTTP/1.1 server on 127.0.0.1 answering each POST with the next scripted reply
@@ -97,11 +100,29 @@ class FakeModel {
       if (next_ < script_.size()) r = script_[next_++];
     }
     if (r.delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(r.delay_ms));
+    if (!r.events.empty()) return stream(c, r.events);
     const std::string out =
         "HTTP/1.1 " + std::to_string(r.status) +
         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
         "\r\nConnection: close\r\n\r\n" + r.body;
     [[maybe_unused]] auto w = ::write(c, out.data(), out.size());
+    ::close(c);
+  }
+
+  static void stream(int c, const std::vector<std::string>& events) {
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: "
+        "chunked\r\nConnection: close\r\n\r\n";
+    [[maybe_unused]] auto w = ::write(c, head.data(), head.size());
+    for (const std::string& e : events) {
+      const std::string frame = "data: " + e + "\n\n";
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", frame.size());
+      const std::string chunk = size + frame + "\r\n";
+      w = ::write(c, chunk.data(), chunk.size());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    w = ::write(c, "0\r\n\r\n", 5);
     ::close(c);
   }
 
@@ -139,6 +160,15 @@ std::string tool_call(const std::string& name, const std::string& args) {
 
 std::string final_answer(const std::string& text) {
   return completion({{"role", "assistant"}, {"content", text}});
+}
+
+// A streamed chunk of a chat completion with this delta.
+std::string delta(const Json& d) {
+  return Json{{"id", "chatcmpl-2"},
+              {"object", "chat.completion.chunk"},
+              {"model", "qwen2.5-7b-instruct"},
+              {"choices", {{{"index", 0}, {"delta", d}, {"finish_reason", nullptr}}}}}
+      .dump();
 }
 
 // The planted private data: in the question, the machine's host name and its accounts.
@@ -229,6 +259,41 @@ TEST(ModelTest, ShowOutboundPrintsTheRedactedRequestAndSendsNothing) {
   for (const char* planted : {kEmail, kToken, kUser})
     EXPECT_EQ(e.out.find(std::string("\"") + planted), std::string::npos);
   EXPECT_EQ(e.out.find(kToken), std::string::npos) << e.out;
+}
+
+// Streamed answers: a tool call whose name and arguments arrive in pieces, then the text in
+// pieces that split a placeholder; the text is shown restored, and nothing private left.
+TEST(ModelTest, StreamedToolCallsAndTextAreAssembledAndRestored) {
+  Reply call;
+  call.events = {delta({{"role", "assistant"},
+                        {"tool_calls",
+                         {{{"index", 0},
+                           {"id", "call_hw"},
+                           {"type", "function"},
+                           {"function", {{"name", "hardware"}, {"arguments", ""}}}}}}}),
+                 delta({{"tool_calls", {{{"index", 0}, {"function", {{"arguments", "{"}}}}}}}),
+                 delta({{"tool_calls", {{{"index", 0}, {"function", {{"arguments", "}"}}}}}}}),
+                 "[DONE]"};
+  Reply text;
+  text.events = {delta({{"role", "assistant"}, {"content", "<HO"}}),
+                 delta({{"content", "ST_1> has 8 "}}), delta({{"content", "GPUs; mail <EMA"}}),
+                 delta({{"content", "IL_1>."}}), "[DONE]"};
+  FakeModel model({call, text});
+  Node node(model.port());
+  Exit e = node.ask(kQuestion);
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find(std::string(kHost) + " has 8 GPUs; mail " + kEmail + "."), std::string::npos)
+      << e.out;
+  EXPECT_EQ(e.out.find("answered without it"), std::string::npos) << e.out;
+  const auto got = model.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(Json::parse(got[0]).value("stream", false));
+  const Json second = Json::parse(got[1]);
+  EXPECT_EQ(second["messages"][2]["tool_calls"][0]["function"]["arguments"], "{}");
+  EXPECT_EQ(second["messages"][3]["tool_call_id"], "call_hw");
+  for (const std::string& body : got)
+    for (const char* planted : {kEmail, kToken, kHost, kUser})
+      EXPECT_EQ(body.find(planted), std::string::npos);
 }
 
 // aion chat over one session: each question answered by the model, /outbound shows the

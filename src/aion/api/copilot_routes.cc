@@ -141,7 +141,7 @@ Response ask(const Router& router, HwWatch* hw, const Shared& s, Request& req) {
   const std::filesystem::path log = privacy::audit_log_path(s.options.state_dir);
   copilot::Answer a;
   if (s.redactor && !body.value("no_model", false)) {
-    copilot::AskOptions opt{&*s.redactor, log, false};
+    copilot::AskOptions opt{&*s.redactor, log, false, {}};
     a = copilot::ask_model(question, s.endpoint, copilot::http_post, tools, *s.router, opt).answer;
   } else {
     a = body.value("docs_only", false) ? s.router->answer_as("howto", question, tools)

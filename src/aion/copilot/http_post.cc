@@ -75,39 +75,72 @@ Status send_all(int fd, std::string_view data, Clock::time_point deadline) {
   return {};
 }
 
-// The body of a chunked transfer; nullopt while incomplete.
-std::optional<std::string> dechunk(std::string_view in) {
-  std::string out;
-  while (true) {
-    const auto eol = in.find("\r\n");
-    if (eol == std::string_view::npos) return std::nullopt;
-    const std::size_t size = std::strtoul(std::string(in.substr(0, eol)).c_str(), nullptr, 16);
-    if (size == 0) return out;
-    if (in.size() < eol + 2 + size + 2) return std::nullopt;
-    out.append(in.substr(eol + 2, size));
-    in.remove_prefix(eol + 2 + size + 2);
+// Decodes a reply as its bytes arrive: the head, then the body by Content-Length, chunked
+// transfer or the connection's end, handing each piece of body to `on_body` as it is decoded.
+class ReplyDecoder {
+ public:
+  explicit ReplyDecoder(const BodyFn& on_body) : on_body_(on_body) {}
+
+  // Takes bytes; true once the reply is complete.
+  bool feed(std::string_view bytes) {
+    if (!head_done_) {
+      head_.append(bytes);
+      const auto end = head_.find("\r\n\r\n");
+      if (end == std::string::npos) return false;
+      const std::string head = lower(head_.substr(0, end));
+      reply_.status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
+      chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
+      if (auto cl = head.find("content-length:"); cl != std::string::npos && !chunked_)
+        length_ = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
+      head_done_ = true;
+      bytes = std::string_view(head_).substr(end + 4);
+      return take(std::string(bytes));
+    }
+    return take(std::string(bytes));
   }
-}
+  bool head_done() const { return head_done_; }
+  std::size_t size() const { return reply_.body.size() + raw_.size() + head_.size(); }
+  HttpReply&& reply() { return std::move(reply_); }
+
+ private:
+  void emit(std::string_view piece) {
+    reply_.body.append(piece);
+    if (on_body_ && !piece.empty()) on_body_(piece);
+  }
+  bool take(std::string bytes) {
+    if (!chunked_) {
+      if (length_ != std::string::npos && reply_.body.size() + bytes.size() > length_)
+        bytes.resize(length_ - reply_.body.size());
+      emit(bytes);
+      return length_ != std::string::npos && reply_.body.size() >= length_;
+    }
+    raw_ += bytes;
+    while (true) {  // whole chunks only: "<hex size>\r\n<data>\r\n", a 0 size ends the body
+      const auto eol = raw_.find("\r\n");
+      if (eol == std::string::npos) return false;
+      const std::size_t n = std::strtoul(raw_.substr(0, eol).c_str(), nullptr, 16);
+      if (n == 0) return true;
+      if (raw_.size() < eol + 2 + n + 2) return false;
+      emit(std::string_view(raw_).substr(eol + 2, n));
+      raw_.erase(0, eol + 2 + n + 2);
+    }
+  }
+
+  const BodyFn& on_body_;
+  std::string head_;
+  bool head_done_ = false;
+  bool chunked_ = false;
+  std::size_t length_ = std::string::npos;  // npos: until the connection closes
+  std::string raw_;                         // chunked bytes not yet decoded
+  HttpReply reply_;
+};
 
 // Reads the reply until it is complete (by its framing) or the server closes.
-Result<HttpReply> read_reply(int fd, Clock::time_point deadline) {
-  std::string in;
+Result<HttpReply> read_reply(int fd, Clock::time_point deadline, const BodyFn& on_body) {
+  ReplyDecoder d(on_body);
   char buf[16384];
   while (true) {
-    const auto head_end = in.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      const std::string head = lower(in.substr(0, head_end));
-      const std::string_view rest = std::string_view(in).substr(head_end + 4);
-      HttpReply r;
-      r.status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
-      if (head.find("transfer-encoding: chunked") != std::string::npos) {
-        if (auto body = dechunk(rest)) return HttpReply{r.status, std::move(*body)};
-      } else if (auto cl = head.find("content-length:"); cl != std::string::npos) {
-        const std::size_t len = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
-        if (rest.size() >= len) return HttpReply{r.status, std::string(rest.substr(0, len))};
-      }
-    }
-    if (in.size() > kMaxReplyBytes)
+    if (d.size() > kMaxReplyBytes)
       return fail(ErrorCode::kResourceExhausted, "the reply is larger than 8 MiB");
     if (!wait_for(fd, POLLIN, deadline))
       return fail(ErrorCode::kUnavailable, "timed out waiting for the answer");
@@ -116,19 +149,19 @@ Result<HttpReply> read_reply(int fd, Clock::time_point deadline) {
     if (n < 0)
       return fail(ErrorCode::kUnavailable, std::string("reading: ") + std::strerror(errno));
     if (n == 0) {  // closed: what came is the reply, when its head is whole
-      const auto end = in.find("\r\n\r\n");
-      if (end == std::string::npos)
+      if (!d.head_done())
         return fail(ErrorCode::kUnavailable, "the connection closed without an answer");
-      return HttpReply{std::atoi(in.c_str() + 9), in.substr(end + 4)};
+      return d.reply();
     }
-    in.append(buf, static_cast<std::size_t>(n));
+    if (d.feed(std::string_view(buf, static_cast<std::size_t>(n)))) return d.reply();
   }
 }
 
 }  // namespace
 
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
-                            const std::string& bearer, std::chrono::seconds timeout) {
+                            const std::string& bearer, std::chrono::seconds timeout,
+                            const BodyFn& on_body) {
   constexpr std::string_view kHttp = "http://";
   if (url.rfind("https://", 0) == 0) {
     return fail(
@@ -162,7 +195,7 @@ Result<HttpReply> http_post(const std::string& url, const std::string& body,
   req += "\r\n";
   if (auto st = send_all(fd->get(), req, deadline); !st) return std::unexpected(st.error());
   if (auto st = send_all(fd->get(), body, deadline); !st) return std::unexpected(st.error());
-  auto r = read_reply(fd->get(), deadline);
+  auto r = read_reply(fd->get(), deadline, on_body);
   if (!r && r.error().code() == ErrorCode::kUnavailable && ms_left(deadline) == 0)
     return fail(ErrorCode::kUnavailable,
                 "no answer within " + std::to_string(timeout.count()) + " s");

@@ -15,7 +15,10 @@ namespace aion::copilot {
 
 // kUnavailable (no connection, timed out, connection broke), kUnsupported (not http://),
 // kInvalidArgument (malformed URL), kResourceExhausted (reply over 8 MiB).
+// `on_body`, when set, gets each piece of the body as it arrives (a streamed answer); the
+// reply holds the whole body all the same.
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
-                            const std::string& bearer, std::chrono::seconds timeout);
+                            const std::string& bearer, std::chrono::seconds timeout,
+                            const BodyFn& on_body);
 
 }  // namespace aion::copilot

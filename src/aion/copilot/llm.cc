@@ -1,5 +1,6 @@
 #include "aion/copilot/llm.h"
 
+#include <map>
 #include <thread>
 
 #include "aion/core/json.h"
@@ -41,16 +42,125 @@ Result<std::string> gated_body(privacy::Gate& gate, const Json& body) {
   return passed;
 }
 
-Result<HttpReply> send(const HttpPost& post, const std::string& url, const std::string& body,
-                       const ModelEndpoint& ep) {
-  Result<HttpReply> last = fail(ErrorCode::kUnavailable, "not sent");
-  for (int attempt = 0; attempt <= ep.retries; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
-    last = post(url, body, ep.api_key, ep.timeout);
-    // Retry what may pass on a second try: no connection, overload, a server error.
-    if (last && last->status != 429 && last->status < 500) return last;
+Result<Json> completion_message(const HttpReply& reply);
+
+// A streamed chat completion put together from its server-sent events ("data: {chunk}"
+// frames, then "data: [DONE]"): the text deltas, shown as they come with placeholders
+// restored, and the tool calls, whose names and argument fragments arrive by index.
+class StreamAssembler {
+ public:
+  StreamAssembler(const privacy::Gate& gate, const std::function<void(std::string_view)>& on_text)
+      : gate_(gate), on_text_(on_text) {}
+
+  void feed(std::string_view bytes) {
+    for (char c : bytes)
+      if (c != '\r') pending_ += c;
+    for (std::size_t end; (end = pending_.find("\n\n")) != std::string::npos;) {
+      std::string data;
+      for (std::string_view line : split_lines(std::string_view(pending_).substr(0, end))) {
+        if (line.rfind("data:", 0) != 0) continue;
+        line.remove_prefix(5);
+        if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        data += line;
+      }
+      pending_.erase(0, end + 2);
+      if (!data.empty()) event(data);
+    }
   }
-  return last;
+  bool saw_events() const { return events_; }
+  // Shows what was held back; true when any text was shown.
+  bool finish() {
+    show(true);
+    return shown_ > 0;
+  }
+  Result<Json> message() const {
+    if (bad_) return fail(ErrorCode::kParse, "streamed a chunk that is not JSON");
+    Json calls = Json::array();
+    for (const auto& [index, call] : calls_) calls.push_back(call);
+    Json m = {{"role", "assistant"}, {"content", content_}};
+    if (!calls.empty()) m["tool_calls"] = calls;
+    return m;
+  }
+
+ private:
+  static std::vector<std::string_view> split_lines(std::string_view s) {
+    std::vector<std::string_view> out;
+    for (std::size_t nl; (nl = s.find('\n')) != std::string_view::npos; s.remove_prefix(nl + 1))
+      out.push_back(s.substr(0, nl));
+    out.push_back(s);
+    return out;
+  }
+  void event(const std::string& data) {
+    events_ = true;
+    if (data == "[DONE]") return;
+    const Json chunk = Json::parse(data, nullptr, false);
+    if (chunk.is_discarded() || !chunk.is_object()) {
+      bad_ = true;
+      return;
+    }
+    const Json choices = chunk.value("choices", Json::array());
+    if (!choices.is_array() || choices.empty() || !choices[0].is_object()) return;
+    const Json delta = choices[0].value("delta", Json::object());
+    if (delta.contains("content") && delta["content"].is_string()) {
+      content_ += delta["content"].get<std::string>();
+      show(false);
+    }
+    for (const Json& tc : delta.value("tool_calls", Json::array())) {
+      Json& call = calls_[tc.value("index", 0)];
+      if (call.is_null())
+        call = {{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}};
+      if (tc.contains("id") && tc["id"].is_string()) call["id"] = tc["id"];
+      const Json fn = tc.value("function", Json::object());
+      if (fn.contains("name") && fn["name"].is_string()) call["function"]["name"] = fn["name"];
+      if (fn.contains("arguments") && fn["arguments"].is_string())
+        call["function"]["arguments"] =
+            call["function"]["arguments"].get<std::string>() + fn["arguments"].get<std::string>();
+    }
+  }
+  // Shows the text not shown yet, holding back from an unclosed '<' (a placeholder may be
+  // split across chunks) unless `all`.
+  void show(bool all) {
+    if (!on_text_) return;
+    std::size_t upto = content_.size();
+    if (!all) {
+      const std::size_t lt = content_.rfind('<');
+      if (lt != std::string::npos && lt >= shown_ && content_.find('>', lt) == std::string::npos)
+        upto = lt;
+    }
+    if (upto <= shown_) return;
+    on_text_(gate_.restore(std::string_view(content_).substr(shown_, upto - shown_)));
+    shown_ = upto;
+  }
+
+  const privacy::Gate& gate_;
+  const std::function<void(std::string_view)>& on_text_;
+  std::string pending_;
+  std::string content_;
+  std::size_t shown_ = 0;
+  std::map<long long, Json> calls_;
+  bool events_ = false;
+  bool bad_ = false;
+};
+
+// One model turn: the request (retried when nothing came back yet and a second try may pass:
+// no connection, overload, a server error), streamed or not, as the model's message.
+Result<Json> model_turn(const HttpPost& post, const std::string& url, const std::string& body,
+                        const ModelEndpoint& ep, const privacy::Gate& gate, const AskOptions& opt,
+                        bool& streamed) {
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+    StreamAssembler sa(gate, opt.on_text);
+    const BodyFn on_body = ep.stream ? BodyFn([&sa](std::string_view b) { sa.feed(b); }) : BodyFn();
+    auto reply = post(url, body, ep.api_key, ep.timeout, on_body);
+    const bool retry = !sa.saw_events() && attempt < ep.retries &&
+                       (!reply || reply->status == 429 || reply->status >= 500);
+    if (retry) continue;
+    if (!reply) return std::unexpected(reply.error());
+    // A server that ignores "stream" answers with one JSON body: taken as it is.
+    if (reply->status != 200 || !sa.saw_events()) return completion_message(*reply);
+    streamed = sa.finish();
+    return sa.message();
+  }
 }
 
 // Runs the tool calls of one model turn; appends their results as tool messages.
@@ -148,7 +258,9 @@ ConfigSchema copilot_config_schema() {
       .integer("copilot.retries", 1, "Further attempts after a failed model request", 0, 5)
       .integer("copilot.max_tool_rounds", 4,
                "Model turns that may call tools before it must answer", 1, 16)
-      .integer("copilot.max_tokens", 800, "Tokens the model may write per turn", 16, 32768);
+      .integer("copilot.max_tokens", 800, "Tokens the model may write per turn", 16, 32768)
+      .boolean("copilot.stream", true,
+               "Ask the model to stream its answer (server-sent events) and show it as it comes");
   return s;
 }
 
@@ -161,6 +273,7 @@ Result<ModelEndpoint> model_endpoint(const Config& config) {
   ep.retries = static_cast<int>(config.get_int("copilot.retries"));
   ep.max_tool_rounds = static_cast<int>(config.get_int("copilot.max_tool_rounds"));
   ep.max_tokens = static_cast<int>(config.get_int("copilot.max_tokens"));
+  ep.stream = config.get_bool("copilot.stream");
   if (ep.base_url.empty()) return ep;
   if (ep.model.empty()) {
     return fail(ErrorCode::kInvalidArgument,
@@ -192,7 +305,7 @@ ModelRun ask_model(std::string_view question, const ModelEndpoint& ep, const Htt
                  {"messages", messages},
                  {"max_tokens", ep.max_tokens},
                  {"temperature", 0},
-                 {"stream", false}};
+                 {"stream", ep.stream}};
     if (round < ep.max_tool_rounds) {
       body["tools"] = tools.openai_tools();
       body["tool_choice"] = "auto";
@@ -207,14 +320,17 @@ ModelRun ask_model(std::string_view question, const ModelEndpoint& ep, const Htt
         return fall_back(std::move(run), "the audit log: " + st.error().message(), question, tools,
                          router);
     }
-    auto reply = send(post, url, *sent, ep);
-    if (!reply)
-      return fall_back(std::move(run), "the model endpoint " + url + ": " + reply.error().message(),
-                       question, tools, router);
-    auto msg = completion_message(*reply);
-    if (!msg)
-      return fall_back(std::move(run), "the model endpoint " + url + " " + msg.error().message(),
-                       question, tools, router);
+    bool streamed = false;
+    auto msg = model_turn(post, url, *sent, ep, gate, opt, streamed);
+    if (!msg) {
+      const std::string why = msg.error().code() == ErrorCode::kUnavailable ||
+                                      msg.error().code() == ErrorCode::kUnsupported ||
+                                      msg.error().code() == ErrorCode::kInvalidArgument
+                                  ? ": " + msg.error().message()
+                                  : " " + msg.error().message();
+      return fall_back(std::move(run), "the model endpoint " + url + why, question, tools, router);
+    }
+    run.streamed = run.streamed || streamed;
     const Json calls = msg->value("tool_calls", Json::array());
     if (calls.is_array() && !calls.empty()) {
       messages.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}});

@@ -35,6 +35,7 @@ struct ModelEndpoint {
   int retries = 1;          // further attempts after a failed request (not after a bad answer)
   int max_tool_rounds = 4;  // model turns that may call tools before it must answer
   int max_tokens = 800;     // per model turn
+  bool stream = true;       // ask for server-sent events and show the answer as it comes
 };
 
 // The [copilot] keys of the config.
@@ -50,9 +51,11 @@ struct HttpReply {
   int status = 0;
   std::string body;
 };
-using HttpPost =
-    std::function<Result<HttpReply>(const std::string& url, const std::string& body,
-                                    const std::string& api_key, std::chrono::seconds timeout)>;
+// `on_body` (may be empty) is called with each piece of the body as it arrives.
+using BodyFn = std::function<void(std::string_view)>;
+using HttpPost = std::function<Result<HttpReply>(
+    const std::string& url, const std::string& body, const std::string& api_key,
+    std::chrono::seconds timeout, const BodyFn& on_body)>;
 
 // What was sent, exactly as it left (for --show-outbound and the tests).
 struct Outbound {
@@ -64,6 +67,7 @@ struct ModelRun {
   Answer answer;
   std::vector<Outbound> outbound;
   bool used_model = false;  // false: the router answered (see fallback)
+  bool streamed = false;    // the answer's text went to AskOptions::on_text as it came
   std::string fallback;     // why the model's answer is not the one shown; "" when it is
 };
 
@@ -71,6 +75,9 @@ struct AskOptions {
   const privacy::Redactor* redactor = nullptr;  // required
   std::filesystem::path audit_log;              // "" = not recorded (tests)
   bool dry_run = false;  // build and show the first request, send nothing (--show-outbound)
+  // Called with the answer's text as it streams in, placeholders already restored (a
+  // placeholder split between two pieces is held back until it is whole). Empty: not shown.
+  std::function<void(std::string_view)> on_text;
 };
 
 // Records a question and its tool calls in the audit log under `caller`: the question's size
