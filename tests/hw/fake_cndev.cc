@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -130,10 +131,13 @@ int cndevGetMemoryUsageV2(cndevMemoryInfoV2_t* m, std::int32_t h) {
 }
 
 const char* cndevGetCardNameStringByDevId(std::int32_t h) {
-  thread_local std::string name;
+  // One name per device, kept for the library's life as the real one keeps its strings. Not
+  // thread_local: dynamic TLS of a library that is unloaded later crashes LeakSanitizer's
+  // scan at exit.
+  static std::map<std::int32_t, std::string> names;
   const Json* d = device(h);
-  name = d ? d->value("name", "Unknown") : "Unknown";
-  return name.c_str();
+  return names.insert_or_assign(h, d ? d->value("name", "Unknown") : "Unknown")
+      .first->second.c_str();
 }
 
 int cndevGetUUID(cndevUUID_t* u, std::int32_t h) {
