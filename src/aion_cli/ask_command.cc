@@ -27,6 +27,7 @@
 #include "aion/copilot/router.h"
 #include "aion/core/json.h"
 #include "aion/core/paths.h"
+#include "aion/core/process.h"
 #include "aion/core/settings.h"
 #include "aion/core/strings.h"
 #include "aion/diagnose/service.h"
@@ -142,8 +143,10 @@ void print_answer(const Context& ctx, const copilot::Answer& a, bool streamed = 
   }
   std::printf("%s\n", streamed ? "" : a.text.c_str());
   if (!a.commands.empty()) {
-    std::printf("\nSuggested (run them yourself; nothing was changed):\n");
-    for (const auto& c : a.commands) std::printf("  %s\n", c.c_str());
+    std::printf(
+        "\nSuggested (nothing was changed; in `aion chat`, /run N runs one after you confirm):\n");
+    for (std::size_t i = 0; i < a.commands.size(); ++i)
+      std::printf("  [%zu] %s\n", i + 1, a.commands[i].c_str());
   }
   if (a.answered && !a.sources.empty()) {
     std::printf("\nSources:\n");
@@ -270,8 +273,84 @@ std::optional<std::string> read_line(bool tty) {
   return out;
 }
 
-void chat_command(const Session& s, std::string_view cmd) {
-  if (cmd == "/sources") {
+// A suggested command as the words to run: an `aion` command without its trailing comment and
+// with nothing left to fill in; nullopt (and why) otherwise.
+std::optional<std::vector<std::string>> runnable(const std::string& command, std::string& why) {
+  std::string c = command.substr(0, command.find("  #"));
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < c.size();) {
+    const std::size_t j = c.find(' ', i);
+    if (j != i) words.push_back(c.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  if (words.empty() || words[0] != "aion") {
+    why =
+        "only aion's own commands run from here (the daemon checks your role); run this one "
+        "yourself";
+    return std::nullopt;
+  }
+  for (const auto& w : words) {
+    if (w.find('<') != std::string::npos || w == "N" || w == "CMD") {
+      why = "it has a value to fill in (" + w + "); type the command yourself";
+      return std::nullopt;
+    }
+  }
+  words.erase(words.begin());
+  return words;
+}
+
+// /run N: the last answer's Nth suggested command, shown, confirmed, run as this user (aiond
+// decides what the user's role may do) and recorded in the audit log.
+void run_suggestion(Context& ctx, const Session& s, std::string_view arg, bool tty) {
+  const auto& cmds = s.last.answer.commands;
+  const std::size_t n = static_cast<std::size_t>(std::atoi(std::string(arg).c_str()));
+  if (n == 0 || n > cmds.size()) {
+    std::printf("no suggested command %s (the last answer has %zu)\n", std::string(arg).c_str(),
+                cmds.size());
+    return;
+  }
+  std::string why;
+  auto words = runnable(cmds[n - 1], why);
+  if (!words) {
+    std::printf("not run: %s\n", why.c_str());
+    return;
+  }
+  std::printf("run `%s`? [y/N] ", cmds[n - 1].substr(0, cmds[n - 1].find("  #")).c_str());
+  std::fflush(stdout);
+  auto answer = read_line(false);
+  if (tty) std::printf("\n");
+  if (!answer || (trim(*answer) != "y" && trim(*answer) != "yes")) {
+    std::printf("not run\n");
+    return;
+  }
+  ProcessOptions o;
+  o.argv = {"/proc/self/exe"};
+  if (!ctx.config.empty()) o.argv.insert(o.argv.end(), {"--config", ctx.config});
+  if (!ctx.host_root.empty()) o.argv.insert(o.argv.end(), {"--host-root", ctx.host_root});
+  o.argv.insert(o.argv.end(), words->begin(), words->end());
+  auto r = run_process(o);
+  privacy::AuditRecord rec;
+  rec.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  rec.caller = "copilot";
+  rec.destination = "action aion " + (*words)[0] + " (confirmed, " +
+                    (r ? r->describe() : "could not start") + ")";
+  rec.bytes = cmds[n - 1].size();
+  rec.sha256 = privacy::sha256_hex(cmds[n - 1]);
+  if (auto st = privacy::append_audit(s.log, rec); !st)
+    warn(ctx, "the audit log: " + st.error().message());
+  if (!r) return report(ctx, r.error());
+  std::fwrite(r->out.data(), 1, r->out.size(), stdout);
+  std::fwrite(r->err.data(), 1, r->err.size(), stdout);
+  if (!r->ok()) std::printf("(%s)\n", r->describe().c_str());
+}
+
+void chat_command(Context& ctx, const Session& s, std::string_view cmd, bool tty) {
+  if (cmd.rfind("/run", 0) == 0) {
+    run_suggestion(ctx, s, trim(cmd.substr(4)), tty);
+  } else if (cmd == "/sources") {
     if (s.last.answer.sources.empty()) std::printf("no sources yet: ask a question first\n");
     for (const auto& src : s.last.answer.sources) std::printf("  - %s\n", src.c_str());
     for (const auto& c : s.last.answer.calls) {
@@ -290,7 +369,8 @@ void chat_command(const Session& s, std::string_view cmd) {
     std::printf(
         "Ask a question about this node, or:\n  /sources   where the last answer's facts come "
         "from, and the tool calls\n  /outbound  what the last question sent to the model "
-        "(redacted)\n  /quit      leave (also Ctrl-D)\n");
+        "(redacted)\n  /run N     run the last answer's Nth suggested aion command, after you "
+        "confirm\n  /quit      leave (also Ctrl-D)\n");
   }
 }
 
@@ -311,7 +391,7 @@ void run_chat(Context& ctx, const AskArgs& args) {
     if (q.empty()) continue;
     if (q == "/quit" || q == "/exit") break;
     if (q[0] == '/') {
-      chat_command(*s, q);
+      chat_command(ctx, *s, q, tty);
       continue;
     }
     if (answer_one(ctx, *s, args, q))
@@ -374,6 +454,8 @@ void add_ask_command(Command& app, Context& ctx) {
       "Each line is a question, answered as `aion ask` answers it, with the facts gathered once.\n"
       "  /sources   where the last answer's facts come from, and the tool calls\n"
       "  /outbound  what the last question sent to the model, exactly as it left (redacted)\n"
+      "  /run N     run the last answer's Nth suggested aion command after you confirm it; it\n"
+      "             runs as you, so aiond allows only what your role may do; it is audited\n"
       "  /quit      leave (also Ctrl-D)\n"
       "History is kept in the state directory (chat_history, mode 0600). Reads plain lines\n"
       "when stdin is not a terminal, so questions can be piped in.");

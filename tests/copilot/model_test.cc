@@ -322,6 +322,32 @@ TEST(ModelTest, ChatShowsWhatLeftAndWhereTheFactsCameFrom) {
   EXPECT_EQ(model.received().size(), 3u);
 }
 
+// /run N in aion chat: only an aion command, only after "y", run as the user, audited.
+TEST(ModelTest, ChatRunsASuggestedCommandOnlyWhenConfirmed) {
+  FakeModel model({});
+  Node node(model.port());
+  ProcessOptions o;
+  o.argv = {DaemonHarness::aion_path(), "--config", node.config().string(), "--host-root",
+            node.root().string(),       "chat",     "--no-daemon",          "--no-model"};
+  o.stdin_data = "how do I turn off numa balancing?\n/run 1\n/run 2\nn\n/run 2\ny\n/quit\n";
+  o.timeout = std::chrono::seconds(60);
+  auto r = run_process(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_TRUE(r->ok()) << r->describe() << r->out << r->err;
+  EXPECT_NE(r->out.find("[1] sudo sysctl -w kernel.numa_balancing=0"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("not run: only aion's own commands"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("run `aion tune diff ai-training`? [y/N] not run"), std::string::npos)
+      << r->out;
+  EXPECT_NE(r->out.find("SETTING"), std::string::npos) << r->out;  // the confirmed run
+  auto log = privacy::read_audit(privacy::audit_log_path(node.state()), 100);
+  ASSERT_TRUE(log.has_value());
+  int actions = 0;
+  for (const auto& rec : log->records)
+    actions += rec.destination == "action aion tune (confirmed, exited with status 0)";
+  EXPECT_EQ(actions, 1);
+  EXPECT_TRUE(model.received().empty());
+}
+
 // The endpoint fails in each way; aion says why and answers without it.
 TEST(ModelTest, AFailingEndpointFallsBackToTheRouter) {
   struct Way {
