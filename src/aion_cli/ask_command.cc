@@ -63,16 +63,18 @@ fs::path docs_dir() {
 
 // The document index under the state directory, opened and brought up to date on first use
 // (the first build reads every man page and says so on stderr).
-std::function<Result<copilot::DocIndex*>()> docs_opener(const fs::path& state_dir,
-                                                        const HostFs& host, bool reindex) {
+std::function<Result<copilot::DocIndex*>(bool)> docs_opener(const fs::path& state_dir,
+                                                            const HostFs& host, bool reindex) {
   auto index = std::make_shared<std::unique_ptr<copilot::DocIndex>>();
   const fs::path root = host.root();
-  return [index, state_dir, root, reindex]() -> Result<copilot::DocIndex*> {
+  return [index, state_dir, root, reindex](bool build) -> Result<copilot::DocIndex*> {
     if (*index) return index->get();
     auto opened = copilot::DocIndex::open(state_dir / "docs-index");
     if (!opened) return std::unexpected(opened.error());
     auto idx = std::make_unique<copilot::DocIndex>(std::move(*opened));
     const bool first = idx->size() == 0;
+    if (first && !build)
+      return fail(ErrorCode::kNotFound, "no document index yet (`aion ask --reindex` builds it)");
     if (first || reindex) {
       if (first) std::fprintf(stderr, "aion: building the document index (once)...\n");
       auto st = idx->update(copilot::default_sources(root, docs_dir(), data_dir()),

@@ -363,6 +363,10 @@ TEST(ModelTest, AFailingEndpointFallsBackToTheRouter) {
       {"slow", {{200, final_answer("too late"), 2500}}, "no answer within 1 s"},
       {"tool loop", std::vector<Reply>(8, {200, tool_call("hardware", "{}")}),
        "kept calling tools"},
+      {"malformed",
+       {{200, R"({"choices":[{"index":0,"message":{"role":"assistant","content":null,)"
+              R"("tool_calls":[{"id":"c1","type":"function","function":"hardware"}]}}]})"}},
+       "malformed answer"},
   };
   for (const Way& w : ways) {
     FakeModel model(w.script);

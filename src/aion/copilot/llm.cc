@@ -12,6 +12,8 @@ namespace {
 
 // A key file larger than this is not a key.
 constexpr std::size_t kMaxKeyBytes = 4096;
+// Tool calls one model turn may make; further ones are answered with an error, unrun.
+constexpr std::size_t kMaxCallsPerTurn = 8;
 // A model answer or error body longer than this is cut in messages.
 constexpr std::size_t kMaxShownBody = 200;
 
@@ -166,8 +168,16 @@ Result<Json> model_turn(const HttpPost& post, const std::string& url, const std:
 // Runs the tool calls of one model turn; appends their results as tool messages.
 void run_tool_calls(const Json& calls, const Toolbox& tools, privacy::Gate& gate, Json& messages,
                     Answer& a) {
+  std::size_t n = 0;
   for (const Json& call : calls) {
+    if (!call.is_object()) continue;
     const std::string id = call.value("id", std::string());
+    if (++n > kMaxCallsPerTurn) {
+      messages.push_back({{"role", "tool"},
+                          {"tool_call_id", id},
+                          {"content", "error: more than 8 tool calls in one turn; not run"}});
+      continue;
+    }
     const Json fn = call.value("function", Json::object());
     const std::string name = fn.value("name", std::string());
     Json args = Json::parse(gate.restore(fn.value("arguments", std::string("{}"))), nullptr, false);
@@ -213,6 +223,9 @@ Result<Json> completion_message(const HttpReply& reply) {
   }
   return j["choices"][0]["message"];
 }
+
+ModelRun converse(std::string_view question, const ModelEndpoint& ep, const HttpPost& post,
+                  const Toolbox& tools, const Router& router, const AskOptions& opt);
 
 }  // namespace
 
@@ -294,6 +307,22 @@ Result<ModelEndpoint> model_endpoint(const Config& config) {
 
 ModelRun ask_model(std::string_view question, const ModelEndpoint& ep, const HttpPost& post,
                    const Toolbox& tools, const Router& router, const AskOptions& opt) {
+  // What a model sends is hostile until checked: a member of the wrong type makes the JSON
+  // library throw, and that is one more way for the endpoint to fail, not a crash.
+  try {
+    return converse(question, ep, post, tools, router, opt);
+  } catch (const Json::exception& e) {
+    ModelRun run;
+    return fall_back(std::move(run),
+                     std::string("the model endpoint sent a malformed answer: ") + e.what(),
+                     question, tools, router);
+  }
+}
+
+namespace {
+
+ModelRun converse(std::string_view question, const ModelEndpoint& ep, const HttpPost& post,
+                  const Toolbox& tools, const Router& router, const AskOptions& opt) {
   ModelRun run;
   run.answer.intent = "model";
   privacy::Gate gate(*opt.redactor, "copilot");
@@ -353,5 +382,7 @@ ModelRun ask_model(std::string_view question, const ModelEndpoint& ep, const Htt
                        " rounds without answering",
                    question, tools, router);
 }
+
+}  // namespace
 
 }  // namespace aion::copilot

@@ -219,7 +219,7 @@ void add_tuning_and_docs(Toolbox& box, const std::shared_ptr<const NodeFacts>& f
               {"properties", {{"query", {{"type", "string"}}}}},
               {"required", {"query"}}}},
             [f](const Json& args) -> Result<ToolOutput> {
-              auto index = f->docs();
+              auto index = f->docs(args.value("build", true));
               if (!index) return std::unexpected(index.error());
               auto hits = (*index)->search(string_arg(args, "query"), kMaxDocHits);
               if (!hits) return std::unexpected(hits.error());

@@ -33,8 +33,10 @@ struct NodeFacts {
   std::optional<envcfg::Machine> env_machine;  // built from the inventory and the host
   std::optional<tune::ProfileCatalog> profiles;
   // Opens the document index on first use (building or updating it can take a while, and
-  // most questions need no documents); empty: no document search.
-  std::function<Result<DocIndex*>()> docs;
+  // most questions need no documents); with `build` false an index not built yet is
+  // kNotFound rather than built (a hint beside an answer is not worth a first build).
+  // Empty: no document search.
+  std::function<Result<DocIndex*>(bool build)> docs;
 };
 
 // Adds hardware, topology, fault_signature, env_plan, tuning and docs (each only when its

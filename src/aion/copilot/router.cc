@@ -143,7 +143,12 @@ Answer Router::answer_as(std::string_view id, std::string_view question,
   a.intent = std::string(id);
   const Question q = parse_question(question);
   Draft d(q, tools, a);
-  write(d);
+  try {
+    write(d);
+  } catch (const Json::exception& e) {  // a fact of an unexpected shape (aiond's, a fixture's)
+    d.cannot(std::string("the facts came back in a form this answer does not expect (") + e.what() +
+             ")");
+  }
   if (!d.failed()) a.answered = true;
   return a;
 }

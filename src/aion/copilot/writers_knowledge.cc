@@ -117,9 +117,9 @@ std::string knob_value(const Json& k) {
   return k["value"].is_null() ? "not present on this machine" : k["value"].get<std::string>();
 }
 
-// The docs' best section for a how-to, cited; nothing when there is no index.
+// The docs' best section for a how-to, cited; nothing when there is no index yet.
 void docs_hint(Draft& d, const std::string& query) {
-  const Json* r = d.try_use("docs", {{"query", query}});
+  const Json* r = d.try_use("docs", {{"query", query}, {"build", false}});
   if (!r) return;
   const auto hits = r->value("hits", Json::array());
   if (!hits.empty()) d.say("See " + str(hits[0], "doc") + ", " + str(hits[0], "section") + ".");
