@@ -10,10 +10,9 @@ set(AION_MODULE_RANKS
   hw:1 store:1 tsdb:1 privacy:1
   # k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
   sched:2 cluster:2 telemetry:2 diagnose:2 logs:2 envcfg:2 tune:2 pipeline:2 k8s:2
-  # copilot answers from the other domain modules' read-only facts, and api serves its
-  # answers (POST /v1/ask) and its config keys: a domain module, below api.
-  copilot:2
-  api:3)
+  # copilot and api are services side by side: neither includes the other; aiond wires the
+  # copilot's POST /v1/ask into api's router, and api's node schema declares [copilot].
+  api:3 copilot:3)
 foreach(entry IN LISTS AION_MODULE_RANKS)
   string(REPLACE ":" ";" pair "${entry}")
   list(GET pair 0 module)

@@ -15,7 +15,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "aion/api/copilot_routes.h"
 #include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
@@ -42,6 +41,7 @@
 #include "aion/store/retention.h"
 #include "aion/store/store.h"
 #include "aion/telemetry/job_metrics.h"
+#include "copilot_routes.h"
 #include "state_lock.h"
 
 namespace {
@@ -392,8 +392,8 @@ class Daemon {
     aion::api::add_metrics_routes(router_, *telemetry_);
     aion::api::add_logs_routes(router_, *logs_);
     aion::api::add_diagnose_routes(router_, diagnosis_.get());
-    aion::api::add_copilot_routes(router_, hw_watch_ ? &*hw_watch_ : nullptr,
-                                  {aion::HostFs(s_.host_root), s_.state_dir, config_});
+    aiond::add_copilot_routes(router_, hw_watch_ ? &*hw_watch_ : nullptr,
+                              {aion::HostFs(s_.host_root), s_.state_dir, config_});
     server_.emplace(
         aion::api::ServerOptions{.unix_socket = s_.socket,
                                  .socket_mode = s_.socket_mode,

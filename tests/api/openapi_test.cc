@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "aion/api/copilot_routes.h"
 #include "aion/api/diagnose_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
@@ -12,6 +11,7 @@
 #include "aion/api/routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
+#include "copilot_routes.h"
 #include "support/fixtures.h"
 
 namespace aion::api {
@@ -53,8 +53,8 @@ class OpenApiTest : public ::testing::Test {
     logs_ = std::make_unique<logs::LogService>(lo, HostFs("/"), nullptr, clock_);
     add_logs_routes(router_, *logs_);
     add_diagnose_routes(router_, nullptr);  // the table only; diagnosis off answers 503
-    add_copilot_routes(router_, hw_.get(),
-                       {HostFs("/"), "/nonexistent", Config::defaults(node_config_schema())});
+    aiond::add_copilot_routes(
+        router_, hw_.get(), {HostFs("/"), "/nonexistent", Config::defaults(node_config_schema())});
   }
 
   ManualClock clock_;

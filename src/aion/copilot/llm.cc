@@ -260,23 +260,6 @@ Json answer_json(const Answer& a) {
           {"sources", a.sources},   {"commands", a.commands}, {"calls", calls}};
 }
 
-ConfigSchema copilot_config_schema() {
-  ConfigSchema s;
-  s.string("copilot.base_url", "",
-           "OpenAI-compatible endpoint for `aion ask` (e.g. http://127.0.0.1:8000/v1 for vLLM); "
-           "empty: answer without a language model")
-      .string("copilot.model", "", "Model name the endpoint serves")
-      .path("copilot.api_key_file", "", "File holding the endpoint's API key; empty: none")
-      .integer("copilot.timeout_s", 60, "Seconds to wait for one model request", 1, 600)
-      .integer("copilot.retries", 1, "Further attempts after a failed model request", 0, 5)
-      .integer("copilot.max_tool_rounds", 4,
-               "Model turns that may call tools before it must answer", 1, 16)
-      .integer("copilot.max_tokens", 800, "Tokens the model may write per turn", 16, 32768)
-      .boolean("copilot.stream", true,
-               "Ask the model to stream its answer (server-sent events) and show it as it comes");
-  return s;
-}
-
 Result<ModelEndpoint> model_endpoint(const Config& config) {
   ModelEndpoint ep;
   ep.base_url = std::string(trim(config.get_string("copilot.base_url")));

@@ -38,10 +38,9 @@ struct ModelEndpoint {
   bool stream = true;       // ask for server-sent events and show the answer as it comes
 };
 
-// The [copilot] keys of the config.
-ConfigSchema copilot_config_schema();
-// The endpoint a config names; the key file is read here (kPermissionDenied or kNotFound naming
-// it). An empty base_url is not an error: no model.
+// The endpoint a config names (its [copilot] keys, which the node's config schema declares); the
+// key file is read here (kPermissionDenied or kNotFound naming it). An empty base_url is not an
+// error: no model.
 Result<ModelEndpoint> model_endpoint(const Config& config);
 
 // One HTTP POST as the program makes it: `url` (base_url + "/chat/completions"), the JSON body,

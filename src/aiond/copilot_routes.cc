@@ -1,4 +1,4 @@
-#include "aion/api/copilot_routes.h"
+#include "copilot_routes.h"
 
 #include <memory>
 #include <mutex>
@@ -15,7 +15,10 @@
 #include "aion/hw/inventory_json.h"
 #include "aion/privacy/gate.h"
 
-namespace aion::api {
+namespace aiond {
+
+using namespace aion;  // the program speaks both modules' vocabulary
+using namespace aion::api;
 namespace {
 
 // A question longer than this is not one.
@@ -168,4 +171,4 @@ void add_copilot_routes(Router& router, HwWatch* hw, CopilotRouteOptions options
               [&router, hw, shared](Request& req) { return ask(router, hw, *shared, req); }});
 }
 
-}  // namespace aion::api
+}  // namespace aiond
