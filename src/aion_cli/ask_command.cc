@@ -30,10 +30,7 @@
 #include "aion/core/process.h"
 #include "aion/core/settings.h"
 #include "aion/core/strings.h"
-#include "aion/diagnose/service.h"
-#include "aion/envcfg/machine.h"
 #include "aion/privacy/gate.h"
-#include "aion/tune/profile.h"
 #include "command.h"
 #include "daemon_client.h"
 #include "machine.h"
@@ -92,22 +89,8 @@ std::function<Result<copilot::DocIndex*>(bool)> docs_opener(const fs::path& stat
 
 std::shared_ptr<copilot::NodeFacts> gather_facts(Context& ctx, const Machine& m,
                                                  const fs::path& state_dir, bool reindex) {
-  auto f = std::make_shared<copilot::NodeFacts>();
-  f->inventory = discover(ctx, m);
-  f->machine_label = m.fs.is_live() ? "this machine" : m.fs.root().string();
-  f->host = m.fs;
-  if (auto opts = diagnose::diagnose_options(m.config, state_dir)) {
-    if (auto k = diagnose::load_knowledge(*opts)) f->catalog = (*k)->catalog;
-  }
-  if (auto kb = envcfg::load_knowledge(data_dir() / "envcfg")) {
-    envcfg::Machine em = envcfg::machine_from_inventory(f->inventory, *kb);
-    em.source = f->machine_label;
-    envcfg::read_software(m.fs, em);
-    f->env_machine = std::move(em);
-    f->knowledge = std::move(*kb);
-  }
-  if (auto p = tune::ProfileCatalog::load(tune::builtin_profile_dir(), m.fs))
-    f->profiles = std::move(*p);
+  auto f = copilot::node_facts(discover(ctx, m), m.fs,
+                               copilot::load_node_knowledge(m.config, state_dir, m.fs));
   f->docs = docs_opener(state_dir, m.fs, reindex);
   return f;
 }
@@ -332,15 +315,10 @@ void run_suggestion(Context& ctx, const Session& s, std::string_view arg, bool t
   if (!ctx.host_root.empty()) o.argv.insert(o.argv.end(), {"--host-root", ctx.host_root});
   o.argv.insert(o.argv.end(), words->begin(), words->end());
   auto r = run_process(o);
-  privacy::AuditRecord rec;
-  rec.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  rec.caller = "copilot";
-  rec.destination = "action aion " + (*words)[0] + " (confirmed, " +
-                    (r ? r->describe() : "could not start") + ")";
-  rec.bytes = cmds[n - 1].size();
-  rec.sha256 = privacy::sha256_hex(cmds[n - 1]);
+  const auto rec = privacy::audit_record("copilot",
+                                         "action aion " + (*words)[0] + " (confirmed, " +
+                                             (r ? r->describe() : "could not start") + ")",
+                                         cmds[n - 1]);
   if (auto st = privacy::append_audit(s.log, rec); !st)
     warn(ctx, "the audit log: " + st.error().message());
   if (!r) return report(ctx, r.error());

@@ -10,8 +10,6 @@
 #include "aion/copilot/llm.h"
 #include "aion/copilot/node_tools.h"
 #include "aion/core/paths.h"
-#include "aion/diagnose/service.h"
-#include "aion/envcfg/machine.h"
 #include "aion/hw/inventory_json.h"
 #include "aion/privacy/gate.h"
 
@@ -29,9 +27,7 @@ constexpr std::size_t kMaxQuestionBytes = 4096;
 struct Shared {
   std::optional<copilot::Router> router;
   std::string router_error;
-  std::optional<diagnose::Catalog> catalog;
-  std::optional<envcfg::Knowledge> knowledge;
-  std::optional<tune::ProfileCatalog> profiles;
+  copilot::NodeKnowledge knowledge;
   copilot::ModelEndpoint endpoint;
   std::optional<privacy::Redactor> redactor;
   CopilotRouteOptions options;
@@ -43,12 +39,7 @@ std::shared_ptr<const Shared> load_shared(CopilotRouteOptions options) {
     s->router = std::move(*r);
   else
     s->router_error = r.error().message();
-  if (auto o = diagnose::diagnose_options(options.config, options.state_dir)) {
-    if (auto k = diagnose::load_knowledge(*o)) s->catalog = (*k)->catalog;
-  }
-  if (auto kb = envcfg::load_knowledge(data_dir() / "envcfg")) s->knowledge = std::move(*kb);
-  if (auto p = tune::ProfileCatalog::load(tune::builtin_profile_dir(), options.host))
-    s->profiles = std::move(*p);
+  s->knowledge = copilot::load_node_knowledge(options.config, options.state_dir, options.host);
   if (auto ep = copilot::model_endpoint(options.config); ep && !ep->base_url.empty()) {
     auto policy = privacy::policy_from(options.config);
     if (policy) {
@@ -62,30 +53,19 @@ std::shared_ptr<const Shared> load_shared(CopilotRouteOptions options) {
   return s;
 }
 
-// The machine's facts for one question: the daemon's newest hardware snapshot.
+// The machine's facts for one question: the daemon's newest hardware snapshot with the
+// knowledge loaded at start (shared, not copied).
 std::shared_ptr<copilot::NodeFacts> facts_for(const Shared& s, HwWatch* hw) {
-  auto f = std::make_shared<copilot::NodeFacts>();
-  f->machine_label = s.options.host.is_live() ? "this machine" : s.options.host.root().string();
+  hw::Inventory inventory;
   if (hw) {
     if (auto text = hw->latest_json()) {
       const Json j = Json::parse(*text, nullptr, false);
       if (j.is_object() && j.contains("inventory")) {
-        if (auto inv = hw::inventory_from_json(j["inventory"].dump()))
-          f->inventory = std::move(*inv);
+        if (auto inv = hw::inventory_from_json(j["inventory"].dump())) inventory = std::move(*inv);
       }
     }
   }
-  f->host = s.options.host;
-  f->catalog = s.catalog;
-  if (s.knowledge) {
-    envcfg::Machine m = envcfg::machine_from_inventory(f->inventory, *s.knowledge);
-    m.source = f->machine_label;
-    envcfg::read_software(s.options.host, m);
-    f->env_machine = std::move(m);
-    f->knowledge = s.knowledge;
-  }
-  f->profiles = s.profiles;
-  return f;
+  return copilot::node_facts(std::move(inventory), s.options.host, s.knowledge);
 }
 
 // The daemon's own GET routes, dispatched as `caller`.

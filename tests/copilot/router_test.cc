@@ -33,16 +33,16 @@ std::shared_ptr<NodeFacts> dgx_facts() {
   f->host = HostFs(fixture_path("tune/host"));
   auto cat = diagnose::Catalog::load_dir(source_path("data/signatures"));
   EXPECT_TRUE(cat.has_value()) << cat.error().message();
-  f->catalog = std::move(*cat);
+  f->catalog = std::make_shared<const diagnose::Catalog>(std::move(*cat));
   auto kb = envcfg::load_knowledge(source_path("data/envcfg"));
   EXPECT_TRUE(kb.has_value()) << kb.error().message();
   auto m = envcfg::machine_from_json(read_fixture("machines/dgx-a100.json"), "dgx-a100.json", *kb);
   EXPECT_TRUE(m.has_value()) << m.error().message();
   f->env_machine = std::move(*m);
-  f->knowledge = std::move(*kb);
+  f->knowledge = std::make_shared<const envcfg::Knowledge>(std::move(*kb));
   auto profiles = tune::ProfileCatalog::load(source_path("data/profiles"), *f->host);
   EXPECT_TRUE(profiles.has_value()) << profiles.error().message();
-  f->profiles = std::move(*profiles);
+  f->profiles = std::make_shared<const tune::ProfileCatalog>(std::move(*profiles));
   return f;
 }
 

@@ -231,25 +231,19 @@ ModelRun converse(std::string_view question, const ModelEndpoint& ep, const Http
 
 Status audit_question(const std::filesystem::path& log, std::string_view caller,
                       std::string_view question, const Answer& a) {
-  privacy::AuditRecord q;
-  q.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  q.caller = std::string(caller);
-  q.destination = "question (" + (a.intent.empty() ? std::string("no intent") : a.intent) +
-                  (a.answered ? ", answered)" : ", not answered)");
-  q.bytes = question.size();
-  q.sha256 = privacy::sha256_hex(question);
-  if (auto st = privacy::append_audit(log, q); !st) return st;
+  const std::string kind = a.intent.empty() ? std::string("no intent") : a.intent;
+  auto st = privacy::append_audit(
+      log, privacy::audit_record(
+               std::string(caller),
+               "question (" + kind + (a.answered ? ", answered)" : ", not answered)"), question));
   for (const auto& call : a.calls) {
-    privacy::AuditRecord t = q;
-    t.destination = "tool " + call.tool + (call.error.empty() ? "" : " (failed)");
-    const std::string args = call.args.dump();
-    t.bytes = args.size();
-    t.sha256 = privacy::sha256_hex(args);
-    if (auto st = privacy::append_audit(log, t); !st) return st;
+    if (!st) break;
+    st = privacy::append_audit(
+        log, privacy::audit_record(std::string(caller),
+                                   "tool " + call.tool + (call.error.empty() ? "" : " (failed)"),
+                                   call.args.dump()));
   }
-  return {};
+  return st;
 }
 
 Json answer_json(const Answer& a) {

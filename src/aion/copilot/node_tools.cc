@@ -5,7 +5,9 @@
 #include <set>
 
 #include "aion/copilot/docs.h"
+#include "aion/core/paths.h"
 #include "aion/core/strings.h"
+#include "aion/diagnose/service.h"
 #include "aion/envcfg/resolver.h"
 #include "aion/hw/inventory_json.h"
 #include "aion/hw/topology.h"
@@ -255,6 +257,38 @@ const std::vector<Knob>& tuning_knobs() {
        "CPU frequency governor (of CPU 0)"},
   };
   return knobs;
+}
+
+NodeKnowledge load_node_knowledge(const Config& config, const std::filesystem::path& state_dir,
+                                  const HostFs& host) {
+  NodeKnowledge k;
+  if (auto opts = diagnose::diagnose_options(config, state_dir)) {
+    if (auto d = diagnose::load_knowledge(*opts))
+      k.catalog = std::make_shared<const diagnose::Catalog>(std::move((*d)->catalog));
+  }
+  if (auto kb = envcfg::load_knowledge(data_dir() / "envcfg"))
+    k.knowledge = std::make_shared<const envcfg::Knowledge>(std::move(*kb));
+  if (auto p = tune::ProfileCatalog::load(tune::builtin_profile_dir(), host))
+    k.profiles = std::make_shared<const tune::ProfileCatalog>(std::move(*p));
+  return k;
+}
+
+std::shared_ptr<NodeFacts> node_facts(hw::Inventory inventory, const HostFs& host,
+                                      const NodeKnowledge& k) {
+  auto f = std::make_shared<NodeFacts>();
+  f->inventory = std::move(inventory);
+  f->machine_label = host.is_live() ? "this machine" : host.root().string();
+  f->host = host;
+  f->catalog = k.catalog;
+  f->profiles = k.profiles;
+  if (k.knowledge) {
+    envcfg::Machine m = envcfg::machine_from_inventory(f->inventory, *k.knowledge);
+    m.source = f->machine_label;
+    envcfg::read_software(host, m);
+    f->env_machine = std::move(m);
+    f->knowledge = k.knowledge;
+  }
+  return f;
 }
 
 void add_node_tools(Toolbox& box, std::shared_ptr<const NodeFacts> facts) {

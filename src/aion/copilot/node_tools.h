@@ -13,6 +13,7 @@
 #include <string>
 
 #include "aion/copilot/tools.h"
+#include "aion/core/config.h"
 #include "aion/core/host_fs.h"
 #include "aion/diagnose/catalog.h"
 #include "aion/envcfg/knowledge.h"
@@ -24,20 +25,38 @@ namespace aion::copilot {
 
 class DocIndex;
 
+// The shipped catalogs and tables the tools answer from: loaded once (per command, or at
+// aiond's start) and shared by every question; immutable, so thread-safe to read. A member
+// that could not be loaded is null and its tools are left out.
+struct NodeKnowledge {
+  std::shared_ptr<const diagnose::Catalog> catalog;
+  std::shared_ptr<const envcfg::Knowledge> knowledge;
+  std::shared_ptr<const tune::ProfileCatalog> profiles;
+};
+// The signature catalog the config names, the environment tables and the tuning profiles
+// (shipped ones and `host`'s /etc/aion/profiles).
+NodeKnowledge load_node_knowledge(const Config& config, const std::filesystem::path& state_dir,
+                                  const HostFs& host);
+
 struct NodeFacts {
   hw::Inventory inventory;
   std::string machine_label = "this machine";  // or the host root a recorded tree sits in
   std::optional<HostFs> host;                  // for the tuning knobs; none: not read
-  std::optional<diagnose::Catalog> catalog;
-  std::optional<envcfg::Knowledge> knowledge;
+  std::shared_ptr<const diagnose::Catalog> catalog;
+  std::shared_ptr<const envcfg::Knowledge> knowledge;
   std::optional<envcfg::Machine> env_machine;  // built from the inventory and the host
-  std::optional<tune::ProfileCatalog> profiles;
+  std::shared_ptr<const tune::ProfileCatalog> profiles;
   // Opens the document index on first use (building or updating it can take a while, and
   // most questions need no documents); with `build` false an index not built yet is
   // kNotFound rather than built (a hint beside an answer is not worth a first build).
   // Empty: no document search.
   std::function<Result<DocIndex*>(bool build)> docs;
 };
+
+// The facts of `host` with its hardware `inventory`: the label, the shared knowledge, and the
+// environment resolver's view of the machine (its software read from `host`).
+std::shared_ptr<NodeFacts> node_facts(hw::Inventory inventory, const HostFs& host,
+                                      const NodeKnowledge& k);
 
 // Adds hardware, topology, fault_signature, env_plan, tuning and docs (each only when its
 // facts are present).

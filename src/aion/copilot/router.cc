@@ -40,8 +40,7 @@ std::vector<int> numbers_in(std::string_view text) {
   return out;
 }
 
-long long number_after(std::string_view lower, const char* pattern) {
-  RE2 re(pattern);
+long long number_after(std::string_view lower, const RE2& re) {
   long long v = -1;
   re2::StringPiece in(lower.data(), lower.size());
   return RE2::PartialMatch(in, re, &v) ? v : -1;
@@ -59,8 +58,10 @@ Question parse_question(std::string_view text) {
     for (int n : numbers_in(first + " " + rest))
       if (std::find(q.gpus.begin(), q.gpus.end(), n) == q.gpus.end()) q.gpus.push_back(n);
   }
-  q.job = number_after(q.lower, R"(\bjob\s*(?:id\s*)?#?\s*(\d{1,12})\b)");
-  q.xid = number_after(q.lower, R"(\bxid\s*[#:]?\s*(\d{1,5})\b)");
+  static const RE2 job_re(R"(\bjob\s*(?:id\s*)?#?\s*(\d{1,12})\b)");
+  static const RE2 xid_re(R"(\bxid\s*[#:]?\s*(\d{1,5})\b)");
+  q.job = number_after(q.lower, job_re);
+  q.xid = number_after(q.lower, xid_re);
   std::string name, version;
   if (RE2::PartialMatch(q.text, framework_re(), &name, &version)) {
     name = lower(name);
@@ -264,6 +265,20 @@ std::vector<const Json*> accelerators(const Json& hw) {
   std::vector<const Json*> out;
   if (auto it = hw.find("accelerators"); it != hw.end() && it->is_array())
     for (const auto& a : *it) out.push_back(&a);
+  return out;
+}
+
+std::vector<DirectLink> direct_links(const Json& topo) {
+  std::vector<DirectLink> out;
+  const auto& devs = topo.at("devices");
+  const auto& matrix = topo.at("matrix");
+  for (std::size_t i = 0; i < devs.size(); ++i) {
+    for (std::size_t j = i + 1; j < devs.size(); ++j) {
+      const std::string l = matrix[i][j].get<std::string>();
+      if (l.rfind("NV", 0) == 0 || l.rfind("XGMI", 0) == 0)
+        out.push_back({str(devs[i], "name"), str(devs[j], "name"), l});
+    }
+  }
   return out;
 }
 

@@ -61,5 +61,12 @@ std::string join_list(const std::vector<std::string>& items);  // "a, b and c"
 // The accelerators of the hardware tool's output, by index within their vendor.
 std::vector<const Json*> accelerators(const Json& hw);
 std::string gpu_name(const Json& acc);  // "GPU3" (its kind and index)
+// The pairs of devices the topology tool's output shows joined by a direct link (NVLink
+// "NV<n>", AMD "XGMI..."), in matrix order.
+struct DirectLink {
+  std::string a, b;   // "GPU0", "GPU5"
+  std::string level;  // "NV12"
+};
+std::vector<DirectLink> direct_links(const Json& topo);
 
 }  // namespace aion::copilot

@@ -134,17 +134,12 @@ void nvlink(Draft& d) {
   if (d.q.gpus.size() >= 2) return gpu_link(d);
   const Json* topo = d.use("topology");
   if (!topo) return;
-  const auto& devs = topo->at("devices");
   std::map<std::string, std::vector<std::string>> peers;
   std::set<std::string> linked;
-  for (std::size_t i = 0; i < devs.size(); ++i) {
-    for (std::size_t j = i + 1; j < devs.size(); ++j) {
-      const std::string l = topo->at("matrix")[i][j].get<std::string>();
-      if (l.rfind("NV", 0) != 0 && l.rfind("XGMI", 0) != 0) continue;
-      peers[l].push_back(str(devs[i], "name") + "-" + str(devs[j], "name"));
-      linked.insert(str(devs[i], "name"));
-      linked.insert(str(devs[j], "name"));
-    }
+  for (const DirectLink& l : direct_links(*topo)) {
+    peers[l.level].push_back(l.a + "-" + l.b);
+    linked.insert(l.a);
+    linked.insert(l.b);
   }
   if (linked.empty()) {
     d.say("No GPUs on this machine are linked by NVLink or xGMI; they talk over PCIe.");

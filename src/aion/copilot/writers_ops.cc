@@ -134,17 +134,13 @@ void free_gpus(Draft& d) {
   if (d.q.lower.find("nvlink") == std::string::npos || free.size() < 2) return;
   const Json* topo = d.use("topology");
   if (!topo) return;
-  std::vector<std::string> pairs;
-  const auto& devs = topo->at("devices");
   std::set<std::string> f;
   for (const auto& x : g->value("gpus", Json::array()))
     if (x.value("free", false)) f.insert("GPU" + std::to_string(num(x, "index")));
-  for (std::size_t i = 0; i < devs.size(); ++i)
-    for (std::size_t j = i + 1; j < devs.size(); ++j)
-      if (f.count(str(devs[i], "name")) && f.count(str(devs[j], "name")) &&
-          topo->at("matrix")[i][j].get<std::string>().rfind("NV", 0) == 0)
-        pairs.push_back(str(devs[i], "name") + "-" + str(devs[j], "name") + " (" +
-                        topo->at("matrix")[i][j].get<std::string>() + ")");
+  std::vector<std::string> pairs;
+  for (const DirectLink& l : direct_links(*topo))
+    if (f.count(l.a) && f.count(l.b) && l.level.rfind("NV", 0) == 0)
+      pairs.push_back(l.a + "-" + l.b + " (" + l.level + ")");
   d.say(pairs.empty() ? "None of the free GPUs are NVLinked to each other."
                       : "NVLinked among the free ones: " + join_list(pairs) + ".");
 }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <fstream>
 
+#include "aion/core/clock.h"
 #include "aion/core/json.h"
 
 namespace aion::privacy {
@@ -110,16 +111,19 @@ std::string Gate::pass(std::string_view text) {
   return redactor_.redact(text, map_).text;
 }
 
-Status Gate::record(const std::filesystem::path& log, const std::string& destination,
-                    std::string_view bytes) const {
+AuditRecord audit_record(std::string caller, std::string destination, std::string_view bytes) {
   AuditRecord r;
-  r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  r.caller = caller_;
-  r.destination = destination;
+  r.time_ms = to_unix_ms(Clock::system().wall());
+  r.caller = std::move(caller);
+  r.destination = std::move(destination);
   r.bytes = bytes.size();
   r.sha256 = sha256_hex(bytes);
+  return r;
+}
+
+Status Gate::record(const std::filesystem::path& log, const std::string& destination,
+                    std::string_view bytes) const {
+  AuditRecord r = audit_record(caller_, destination, bytes);
   r.replaced = map_.counts();
   return append_audit(log, r);
 }

@@ -36,6 +36,10 @@ struct AuditRecord {
 // The log of a state directory (daemon.state_dir): its audit.jsonl.
 std::filesystem::path audit_log_path(const std::filesystem::path& state_dir);
 
+// A record, stamped now, of `bytes` (their size and SHA-256, never the bytes) that `caller`
+// sent or handled at `destination`; the counts of replaced values are left at zero.
+AuditRecord audit_record(std::string caller, std::string destination, std::string_view bytes);
+
 // Appends one record (creating the file, mode 0600, and its directory). kIo naming the file.
 Status append_audit(const std::filesystem::path& log, const AuditRecord& r);
 
