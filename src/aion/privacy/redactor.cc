@@ -49,6 +49,7 @@ unsigned char fold(unsigned char c) {
 // Aho-Corasick automaton over the detectors' prefilter literals, case-insensitive: one pass
 // over the text reports every position where some literal ends. Dense transitions (256 per
 // state) keep the inner loop one load per byte; a few hundred literals need well under 1 MiB.
+// add() every literal, build() once, then scan().
 class Literals {
  public:
   void add(std::string_view lit, int detector) {
@@ -97,6 +98,9 @@ class Literals {
       const auto t = static_cast<std::uint32_t>(next_[row + fold(static_cast<unsigned char>(i))]);
       table_[i] = t << 8 | (out_[t].empty() ? 0u : 1u);
     }
+    // The goto and failure links were only the way to the table.
+    next_ = {};
+    fail_ = {};
   }
   // Calls hit(position_of_last_byte, detector) for each literal occurrence.
   template <typename F>
@@ -119,10 +123,10 @@ class Literals {
     out_.emplace_back();
     fail_.push_back(0);
   }
-  std::vector<int> next_;
+  std::vector<int> next_;  // goto links while building (add(), build()); empty after
   std::vector<std::uint32_t> table_;
   std::vector<std::vector<int>> out_;
-  std::vector<int> fail_;
+  std::vector<int> fail_;  // failure links while building; empty after
 };
 
 // Overlaps: the higher-ranked category wins, then the longer span, then the more confident.
