@@ -215,7 +215,8 @@ bool answer_one(Context& ctx, Session& s, const AskArgs& args, const std::string
         std::fflush(stdout);
       };
     }
-    s.last = copilot::ask_model(question, s.endpoint, copilot::http_post, s.tools, s.router, opt);
+    s.last = copilot::ask_model(question, s.endpoint, copilot::http_transport({s.endpoint.ca_file}),
+                                s.tools, s.router, opt);
     if (args.show_outbound) {
       print_outbound(ctx, s.last);
       return false;

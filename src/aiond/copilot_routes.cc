@@ -125,7 +125,9 @@ Response ask(const Router& router, HwWatch* hw, const Shared& s, Request& req) {
   copilot::Answer a;
   if (s.redactor && !body.value("no_model", false)) {
     copilot::AskOptions opt{&*s.redactor, log, false, {}};
-    a = copilot::ask_model(question, s.endpoint, copilot::http_post, tools, *s.router, opt).answer;
+    a = copilot::ask_model(question, s.endpoint, copilot::http_transport({s.endpoint.ca_file}),
+                           tools, *s.router, opt)
+            .answer;
   } else {
     a = body.value("docs_only", false) ? s.router->answer_as("howto", question, tools)
                                        : s.router->answer(question, tools);

@@ -10,12 +10,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,11 +44,45 @@ struct Reply {
   std::vector<std::string> events;
 };
 
-// A one-thread HTTP/1.1 server on 127.0.0.1 answering each POST with the next scripted reply
-// (500 once the script is done) and keeping every request body it received.
+// A certificate and its key for the TLS server, made by the openssl command.
+struct Cert {
+  fs::path cert, key;
+};
+
+// One accepted connection, plain or TLS; reads and writes block.
+struct Peer {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  ssize_t read(char* buf, std::size_t n) const {
+    return ssl ? SSL_read(ssl, buf, static_cast<int>(n)) : ::read(fd, buf, n);
+  }
+  void write(const std::string& s) const {
+    if (ssl)
+      SSL_write(ssl, s.data(), static_cast<int>(s.size()));
+    else [[maybe_unused]]
+      auto w = ::write(fd, s.data(), s.size());
+  }
+  void close() const {
+    if (ssl) {
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
+    ::close(fd);
+  }
+};
+
+// A one-thread HTTP/1.1 server on 127.0.0.1 (over TLS with `cert`) answering each POST with
+// the next scripted reply (500 once the script is done) and keeping every request body it
+// received.
 class FakeModel {
  public:
-  explicit FakeModel(std::vector<Reply> script) : script_(std::move(script)) {
+  explicit FakeModel(std::vector<Reply> script, std::optional<Cert> cert = std::nullopt)
+      : script_(std::move(script)) {
+    if (cert) {
+      tls_ = SSL_CTX_new(TLS_server_method());
+      SSL_CTX_use_certificate_chain_file(tls_, cert->cert.c_str());
+      SSL_CTX_use_PrivateKey_file(tls_, cert->key.c_str(), SSL_FILETYPE_PEM);
+    }
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -61,6 +98,7 @@ class FakeModel {
     stop_ = true;
     thread_.join();
     ::close(fd_);
+    if (tls_) SSL_CTX_free(tls_);
   }
   int port() const { return port_; }
   std::vector<std::string> received() const {
@@ -73,16 +111,25 @@ class FakeModel {
     while (!stop_) {
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c >= 0) answer(c);
+      Peer c{::accept(fd_, nullptr, nullptr)};
+      if (c.fd < 0) continue;
+      if (tls_) {
+        c.ssl = SSL_new(tls_);
+        SSL_set_fd(c.ssl, c.fd);
+        if (SSL_accept(c.ssl) != 1) {  // the client refused the certificate
+          c.close();
+          continue;
+        }
+      }
+      answer(c);
     }
   }
-  void answer(int c) {
+  void answer(const Peer& c) {
     std::string in;
     char buf[65536];
     std::size_t need = std::string::npos;
     while (need == std::string::npos || in.size() < need) {
-      const ssize_t n = ::read(c, buf, sizeof buf);
+      const ssize_t n = c.read(buf, sizeof buf);
       if (n <= 0) break;
       in.append(buf, static_cast<std::size_t>(n));
       const auto end = in.find("\r\n\r\n");
@@ -105,29 +152,28 @@ class FakeModel {
         "HTTP/1.1 " + std::to_string(r.status) +
         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
         "\r\nConnection: close\r\n\r\n" + r.body;
-    [[maybe_unused]] auto w = ::write(c, out.data(), out.size());
-    ::close(c);
+    c.write(out);
+    c.close();
   }
 
-  static void stream(int c, const std::vector<std::string>& events) {
-    std::string head =
+  static void stream(const Peer& c, const std::vector<std::string>& events) {
+    c.write(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: "
-        "chunked\r\nConnection: close\r\n\r\n";
-    [[maybe_unused]] auto w = ::write(c, head.data(), head.size());
+        "chunked\r\nConnection: close\r\n\r\n");
     for (const std::string& e : events) {
       const std::string frame = "data: " + e + "\n\n";
       char size[16];
       std::snprintf(size, sizeof size, "%zx\r\n", frame.size());
-      const std::string chunk = size + frame + "\r\n";
-      w = ::write(c, chunk.data(), chunk.size());
+      c.write(size + frame + "\r\n");
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    w = ::write(c, "0\r\n\r\n", 5);
-    ::close(c);
+    c.write("0\r\n\r\n");
+    c.close();
   }
 
   int fd_ = -1;
   int port_ = 0;
+  SSL_CTX* tls_ = nullptr;
   std::vector<Reply> script_;
   std::size_t next_ = 0;               // guarded by mu_
   std::vector<std::string> received_;  // guarded by mu_
@@ -183,7 +229,9 @@ struct Node {
   fs::path config() const { return dir.path() / "aion.toml"; }
   fs::path state() const { return dir.path() / "state"; }
 
-  explicit Node(int port, int timeout_s = 5) {
+  // `base` is the endpoint's scheme and authority; `extra` more [copilot] keys.
+  explicit Node(int port, int timeout_s = 5, const std::string& scheme = "http",
+                const std::string& extra = "") {
     copy_fixture("hw/mi250x/root", root());
     std::ofstream(root() / "proc/sys/kernel/hostname") << kHost << "\n";
     fs::create_directories(root() / "etc");
@@ -191,9 +239,10 @@ struct Node {
         << "root:x:0:0:root:/root:/bin/bash\n"
         << kUser << ":x:1001:1001::/home/" << kUser << ":/bin/bash\n";
     std::ofstream(config()) << "[daemon]\nstate_dir = \"" << state().string() << "\"\n[copilot]\n"
-                            << "base_url = \"http://127.0.0.1:" << port
+                            << "base_url = \"" << scheme << "://127.0.0.1:" << port
                             << "/v1\"\nmodel = \"qwen2.5-7b-instruct\"\n"
-                            << "timeout_s = " << timeout_s << "\nretries = 0\n";
+                            << "timeout_s = " << timeout_s << "\nretries = 0\n"
+                            << extra;
   }
   Exit ask(const std::string& question, std::vector<std::string> extra = {}) const {
     std::vector<std::string> argv = {DaemonHarness::aion_path(),
@@ -388,6 +437,72 @@ TEST(ModelTest, AFailingEndpointFallsBackToTheRouter) {
   EXPECT_NE(e.out.find("cannot connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)
       << e.out;
   EXPECT_NE(e.out.find("This machine has 8 gpus"), std::string::npos) << e.out;
+}
+
+// A self-signed certificate for `san` (e.g. "IP:127.0.0.1"), made in `dir`.
+Cert make_cert(const fs::path& dir, const std::string& san) {
+  Cert c{dir / "cert.pem", dir / "key.pem"};
+  Exit r = run_program({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key.string(), "-out",
+                        c.cert.string(), "-days", "2", "-subj", "/CN=aion test endpoint", "-addext",
+                        "subjectAltName=" + san});
+  EXPECT_EQ(r.code, 0) << r.out;
+  return c;
+}
+
+bool have_openssl_command() {
+  return fs::exists("/usr/bin/openssl");
+}
+
+// An https:// endpoint is spoken to over TLS when its certificate chains to copilot.ca_file and
+// names the host; nothing private reaches it there either.
+TEST(ModelTest, AnHttpsEndpointWithItsCaIsSpokenToOverTls) {
+  if (!have_openssl_command()) GTEST_SKIP() << "the openssl command is not installed";
+  TempDir certs("copilot-tls");
+  const Cert cert = make_cert(certs.path(), "IP:127.0.0.1");
+  FakeModel model({{200, tool_call("hardware", "{}")},
+                   {200, final_answer("<HOST_1> has 8 GPUs, said over TLS.")}},
+                  cert);
+  Node node(model.port(), 5, "https", "ca_file = \"" + cert.cert.string() + "\"\n");
+  Exit e = node.ask(kQuestion);
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find(std::string(kHost) + " has 8 GPUs, said over TLS."), std::string::npos)
+      << e.out;
+  const auto got = model.received();
+  ASSERT_EQ(got.size(), 2u) << e.out;
+  for (const std::string& body : got) {
+    for (const char* planted : {kEmail, kToken, kHost, kUser})
+      EXPECT_EQ(body.find(planted), std::string::npos) << planted << " left in:\n" << body;
+  }
+}
+
+// A certificate that does not chain to a trusted CA, or names another host, is refused: the
+// question is answered without the model and nothing is sent.
+TEST(ModelTest, AnUntrustedOrMisnamedCertificateIsRefused) {
+  if (!have_openssl_command()) GTEST_SKIP() << "the openssl command is not installed";
+  TempDir certs("copilot-tls");
+  const Cert right = make_cert(certs.path(), "IP:127.0.0.1");
+  fs::create_directories(certs.path() / "other");
+  const Cert other = make_cert(certs.path() / "other", "DNS:elsewhere.example");
+  struct Way {
+    Cert served;
+    std::string ca_key;
+    std::string said;
+  };
+  const std::vector<Way> ways = {
+      {right, "", "self-signed certificate"},
+      {other, "ca_file = \"" + other.cert.string() + "\"\n", "IP address mismatch"},
+  };
+  for (const Way& w : ways) {
+    FakeModel model({{200, final_answer("must not be shown")}}, w.served);
+    Node node(model.port(), 5, "https", w.ca_key);
+    Exit e = node.ask("how many GPUs does this node have?");
+    ASSERT_EQ(e.code, 0) << e.out;
+    EXPECT_NE(e.out.find("was refused: " + w.said), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find("This machine has 8 gpus"), std::string::npos) << e.out;
+    EXPECT_EQ(e.out.find("must not be shown"), std::string::npos) << e.out;
+    EXPECT_TRUE(model.received().empty());
+  }
 }
 
 }  // namespace

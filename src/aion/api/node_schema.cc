@@ -18,10 +18,13 @@ namespace {
 ConfigSchema copilot_config_schema() {
   ConfigSchema s;
   s.string("copilot.base_url", "",
-           "OpenAI-compatible endpoint for `aion ask` (e.g. http://127.0.0.1:8000/v1 for vLLM); "
-           "empty: answer without a language model")
+           "OpenAI-compatible endpoint for `aion ask` (e.g. http://127.0.0.1:8000/v1 for vLLM, "
+           "https://api.example.com/v1 for a cloud API); empty: answer without a language model")
       .string("copilot.model", "", "Model name the endpoint serves")
       .path("copilot.api_key_file", "", "File holding the endpoint's API key; empty: none")
+      .path("copilot.ca_file", "",
+            "PEM file of the CAs an https:// endpoint's certificate must chain to; empty: the "
+            "system's trust store")
       .integer("copilot.timeout_s", 60, "Seconds to wait for one model request", 1, 600)
       .integer("copilot.retries", 1, "Further attempts after a failed model request", 0, 5)
       .integer("copilot.max_tool_rounds", 4,

@@ -1,12 +1,18 @@
 #include "aion/copilot/http_post.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "aion/core/fd.h"
 #include "aion/core/strings.h"
@@ -63,17 +69,141 @@ Result<Fd> connect_to(const std::string& host, const std::string& port,
   return fail(ErrorCode::kUnavailable, "cannot connect to " + host + ":" + port + ": " + why);
 }
 
-Status send_all(int fd, std::string_view data, Clock::time_point deadline) {
-  while (!data.empty()) {
-    if (!wait_for(fd, POLLOUT, deadline)) return fail(ErrorCode::kUnavailable, "timed out sending");
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0)
-      return fail(ErrorCode::kUnavailable, std::string("sending: ") + std::strerror(errno));
-    data.remove_prefix(static_cast<std::size_t>(n));
+// The last OpenSSL errors of this thread, as one line ("" when there are none).
+std::string ssl_errors() {
+  std::string out;
+  while (unsigned long e = ::ERR_get_error()) {
+    char buf[256];
+    ::ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
   }
-  return {};
+  return out;
 }
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char addr[16];
+  return ::inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+// One connection to the endpoint: plain TCP, or TLS over it once start_tls() succeeded. Every
+// call waits at most until the deadline.
+class Conn {
+ public:
+  explicit Conn(Fd fd) : fd_(std::move(fd)) {}
+
+  // The TLS handshake as a client of `host`: TLS 1.2 or newer, the certificate verified
+  // against the system's store or `tls.ca_file`, and it must name `host` (a DNS name, sent as
+  // SNI too, or an IP address).
+  Status start_tls(const std::string& host, const TlsOptions& tls, Clock::time_point deadline) {
+    ctx_.reset(::SSL_CTX_new(::TLS_client_method()));
+    if (!ctx_) return fail(ErrorCode::kInternal, "TLS: " + ssl_errors());
+    ::SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_2_VERSION);
+    // A server that closes without close_notify ends the body like a plain close does; the
+    // reply's own framing (length, chunks) says whether it is whole.
+    ::SSL_CTX_set_options(ctx_.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+    ::SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    const int loaded = tls.ca_file.empty() ? ::SSL_CTX_set_default_verify_paths(ctx_.get())
+                                           : ::SSL_CTX_load_verify_locations(
+                                                 ctx_.get(), tls.ca_file.c_str(), nullptr);
+    if (loaded != 1) {
+      return fail(ErrorCode::kUnavailable,
+                  "cannot load the trusted certificates" +
+                      (tls.ca_file.empty() ? std::string() : " from " + tls.ca_file) + ": " +
+                      ssl_errors());
+    }
+    ssl_.reset(::SSL_new(ctx_.get()));
+    if (!ssl_ || ::SSL_set_fd(ssl_.get(), fd_.get()) != 1)
+      return fail(ErrorCode::kInternal, "TLS: " + ssl_errors());
+    if (is_ip_literal(host)) {
+      ::X509_VERIFY_PARAM_set1_ip_asc(::SSL_get0_param(ssl_.get()), host.c_str());
+    } else {
+      ::SSL_set_tlsext_host_name(ssl_.get(), host.c_str());
+      ::SSL_set1_host(ssl_.get(), host.c_str());
+    }
+    while (true) {
+      ::ERR_clear_error();
+      const int r = ::SSL_connect(ssl_.get());
+      if (r == 1) return {};
+      if (auto st = wait_tls(r, deadline); !st) {
+        const long verdict = ::SSL_get_verify_result(ssl_.get());
+        if (verdict != X509_V_OK) {
+          return fail(ErrorCode::kUnavailable,
+                      "the TLS certificate of " + host +
+                          " was refused: " + ::X509_verify_cert_error_string(verdict) +
+                          (tls.ca_file.empty() ? " (a private CA: set copilot.ca_file)" : ""));
+        }
+        return fail(ErrorCode::kUnavailable,
+                    "TLS handshake with " + host + " failed: " + st.error().message());
+      }
+    }
+  }
+
+  Status send_all(std::string_view data, Clock::time_point deadline) {
+    while (!data.empty()) {
+      if (ssl_) {
+        ::ERR_clear_error();
+        const int n = ::SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
+        if (n > 0) {
+          data.remove_prefix(static_cast<std::size_t>(n));
+        } else if (auto st = wait_tls(n, deadline); !st) {
+          return fail(ErrorCode::kUnavailable, "sending: " + st.error().message());
+        }
+        continue;
+      }
+      if (!wait_for(fd_.get(), POLLOUT, deadline))
+        return fail(ErrorCode::kUnavailable, "timed out sending");
+      const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0)
+        return fail(ErrorCode::kUnavailable, std::string("sending: ") + std::strerror(errno));
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+
+  // Bytes read into `buf` (> 0), or 0 once the server closed.
+  Result<std::size_t> read_some(char* buf, std::size_t size, Clock::time_point deadline) {
+    while (true) {
+      if (ssl_) {  // what TLS already decrypted is read before waiting on the socket
+        ::ERR_clear_error();
+        const int n = ::SSL_read(ssl_.get(), buf, static_cast<int>(size));
+        if (n > 0) return static_cast<std::size_t>(n);
+        const int e = ::SSL_get_error(ssl_.get(), n);
+        if (e == SSL_ERROR_ZERO_RETURN) return 0;
+        if (auto st = wait_tls(n, deadline); !st) return std::unexpected(st.error());
+        continue;
+      }
+      if (!wait_for(fd_.get(), POLLIN, deadline))
+        return fail(ErrorCode::kUnavailable, "timed out waiting for the answer");
+      const ssize_t n = ::recv(fd_.get(), buf, size, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n < 0)
+        return fail(ErrorCode::kUnavailable, std::string("reading: ") + std::strerror(errno));
+      return static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  // After a TLS call returned `r` <= 0: waits for what it wants (ok) or says why it failed.
+  Status wait_tls(int r, Clock::time_point deadline) {
+    const int e = ::SSL_get_error(ssl_.get(), r);
+    const short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (want == 0) {
+      std::string why = ssl_errors();
+      if (why.empty()) why = e == SSL_ERROR_SYSCALL ? "the connection broke" : "TLS error";
+      return fail(ErrorCode::kUnavailable, why);
+    }
+    if (!wait_for(fd_.get(), want, deadline))
+      return fail(ErrorCode::kUnavailable, "timed out waiting for the answer");
+    return {};
+  }
+
+  Fd fd_;
+  std::unique_ptr<SSL_CTX, decltype(&::SSL_CTX_free)> ctx_{nullptr, ::SSL_CTX_free};
+  std::unique_ptr<SSL, decltype(&::SSL_free)> ssl_{nullptr, ::SSL_free};
+};
 
 // Decodes a reply as its bytes arrive: the head, then the body by Content-Length, chunked
 // transfer or the connection's end, handing each piece of body to `on_body` as it is decoded.
@@ -136,24 +266,20 @@ class ReplyDecoder {
 };
 
 // Reads the reply until it is complete (by its framing) or the server closes.
-Result<HttpReply> read_reply(int fd, Clock::time_point deadline, const BodyFn& on_body) {
+Result<HttpReply> read_reply(Conn& conn, Clock::time_point deadline, const BodyFn& on_body) {
   ReplyDecoder d(on_body);
   char buf[16384];
   while (true) {
     if (d.size() > kMaxReplyBytes)
       return fail(ErrorCode::kResourceExhausted, "the reply is larger than 8 MiB");
-    if (!wait_for(fd, POLLIN, deadline))
-      return fail(ErrorCode::kUnavailable, "timed out waiting for the answer");
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n < 0)
-      return fail(ErrorCode::kUnavailable, std::string("reading: ") + std::strerror(errno));
-    if (n == 0) {  // closed: what came is the reply, when its head is whole
+    auto n = conn.read_some(buf, sizeof buf, deadline);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) {  // closed: what came is the reply, when its head is whole
       if (!d.head_done())
         return fail(ErrorCode::kUnavailable, "the connection closed without an answer");
       return d.reply();
     }
-    if (d.feed(std::string_view(buf, static_cast<std::size_t>(n)))) return d.reply();
+    if (d.feed(std::string_view(buf, *n))) return d.reply();
   }
 }
 
@@ -161,21 +287,16 @@ Result<HttpReply> read_reply(int fd, Clock::time_point deadline, const BodyFn& o
 
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
                             const std::string& bearer, std::chrono::seconds timeout,
-                            const BodyFn& on_body) {
-  constexpr std::string_view kHttp = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    return fail(
-        ErrorCode::kUnsupported,
-        "https:// endpoints are not spoken directly; run a TLS-terminating proxy on this "
-        "node in front of the API and point copilot.base_url at it (http://127.0.0.1:PORT/...)");
-  }
-  if (url.rfind(kHttp, 0) != 0)
-    return fail(ErrorCode::kInvalidArgument, "not an http:// URL: " + url);
-  const std::size_t slash = url.find('/', kHttp.size());
-  const std::string authority = url.substr(
-      kHttp.size(), slash == std::string::npos ? std::string::npos : slash - kHttp.size());
+                            const BodyFn& on_body, const TlsOptions& tls) {
+  const bool secure = url.rfind("https://", 0) == 0;
+  if (!secure && url.rfind("http://", 0) != 0)
+    return fail(ErrorCode::kInvalidArgument, "not an http:// or https:// URL: " + url);
+  const std::size_t scheme = secure ? 8 : 7;
+  const std::size_t slash = url.find('/', scheme);
+  const std::string authority =
+      url.substr(scheme, slash == std::string::npos ? std::string::npos : slash - scheme);
   const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
-  std::string host = authority, port = "80";
+  std::string host = authority, port = secure ? "443" : "80";
   if (auto c = authority.rfind(':');
       c != std::string::npos && authority.find(']', c) == std::string::npos) {
     host = authority.substr(0, c);
@@ -186,6 +307,16 @@ Result<HttpReply> http_post(const std::string& url, const std::string& body,
   const auto deadline = Clock::now() + timeout;
   auto fd = connect_to(host, port, deadline);
   if (!fd) return std::unexpected(fd.error());
+  Conn conn(std::move(*fd));
+  auto timed_out = [&](Error e) -> Result<HttpReply> {
+    if (e.code() == ErrorCode::kUnavailable && ms_left(deadline) == 0)
+      return fail(ErrorCode::kUnavailable,
+                  "no answer within " + std::to_string(timeout.count()) + " s");
+    return std::unexpected(std::move(e));
+  };
+  if (secure) {
+    if (auto st = conn.start_tls(host, tls, deadline); !st) return timed_out(st.error());
+  }
   std::string req =
       "POST " + path + " HTTP/1.1\r\nHost: " + authority +
       "\r\nUser-Agent: aion\r\nAccept: application/json\r\nContent-Type: application/json\r\n"
@@ -193,13 +324,19 @@ Result<HttpReply> http_post(const std::string& url, const std::string& body,
       std::to_string(body.size()) + "\r\n";
   if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
   req += "\r\n";
-  if (auto st = send_all(fd->get(), req, deadline); !st) return std::unexpected(st.error());
-  if (auto st = send_all(fd->get(), body, deadline); !st) return std::unexpected(st.error());
-  auto r = read_reply(fd->get(), deadline, on_body);
-  if (!r && r.error().code() == ErrorCode::kUnavailable && ms_left(deadline) == 0)
-    return fail(ErrorCode::kUnavailable,
-                "no answer within " + std::to_string(timeout.count()) + " s");
+  if (auto st = conn.send_all(req, deadline); !st) return timed_out(st.error());
+  if (auto st = conn.send_all(body, deadline); !st) return timed_out(st.error());
+  auto r = read_reply(conn, deadline, on_body);
+  if (!r) return timed_out(r.error());
   return r;
+}
+
+HttpPost http_transport(TlsOptions tls) {
+  return [tls = std::move(tls)](const std::string& url, const std::string& body,
+                                const std::string& bearer, std::chrono::seconds timeout,
+                                const BodyFn& on_body) {
+    return http_post(url, body, bearer, timeout, on_body, tls);
+  };
 }
 
 }  // namespace aion::copilot

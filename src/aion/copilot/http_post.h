@@ -1,8 +1,9 @@
-// http_post(): one HTTP/1.1 POST over TCP with a deadline on the whole exchange, the transport
-// aion uses for model endpoints (http://host:port/path). The reply body is bounded (a model's
+// http_post(): one HTTP/1.1 POST over TCP, or over TLS for https://, with a deadline on the whole
+// exchange: the transport aion uses for model endpoints. The reply body is bounded (a model's
 // answer is kilobytes; a larger body is refused) and read by Content-Length, chunked transfer
-// or until the server closes. https:// is not spoken: a TLS-terminating proxy on the node
-// serves such APIs. Thread-safe (no shared state).
+// or until the server closes. TLS is 1.2 or newer through OpenSSL; the server's certificate
+// must chain to the system's trust store (or to `ca_file`) and name the URL's host, which is
+// also sent as the server name (SNI). Thread-safe (no shared state).
 #pragma once
 
 #include <chrono>
@@ -13,12 +14,22 @@
 
 namespace aion::copilot {
 
-// kUnavailable (no connection, timed out, connection broke), kUnsupported (not http://),
-// kInvalidArgument (malformed URL), kResourceExhausted (reply over 8 MiB).
+struct TlsOptions {
+  // PEM file of the certificate authorities to trust instead of the system's (a private CA
+  // in front of a rented endpoint); "" = the system's store (/etc/ssl/certs).
+  std::string ca_file;
+};
+
+// kUnavailable (no connection, timed out, connection broke, TLS handshake or certificate
+// refused: the message says which), kInvalidArgument (malformed URL, not http:// or
+// https://), kResourceExhausted (reply over 8 MiB).
 // `on_body`, when set, gets each piece of the body as it arrives (a streamed answer); the
 // reply holds the whole body all the same.
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
                             const std::string& bearer, std::chrono::seconds timeout,
-                            const BodyFn& on_body);
+                            const BodyFn& on_body, const TlsOptions& tls = {});
+
+// http_post() bound to `tls`, as ask_model() takes its transport.
+HttpPost http_transport(TlsOptions tls);
 
 }  // namespace aion::copilot

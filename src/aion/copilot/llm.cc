@@ -264,6 +264,7 @@ Result<ModelEndpoint> model_endpoint(const Config& config) {
   ep.max_tool_rounds = static_cast<int>(config.get_int("copilot.max_tool_rounds"));
   ep.max_tokens = static_cast<int>(config.get_int("copilot.max_tokens"));
   ep.stream = config.get_bool("copilot.stream");
+  ep.ca_file = config.get_string("copilot.ca_file");
   if (ep.base_url.empty()) return ep;
   if (ep.model.empty()) {
     return fail(ErrorCode::kInvalidArgument,

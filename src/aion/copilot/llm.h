@@ -9,7 +9,8 @@
 // placeholders in the model's answer and in its tool arguments are restored only locally.
 // An endpoint that is down, slow, refuses, or answers what is not a chat completion makes
 // ask() fall back to the router, saying why.
-// The transport is the program's (HTTP over TCP); ask() is not thread-safe with itself.
+// The transport is the program's (http_post.h: HTTP, or HTTPS with the certificate verified);
+// ask() is not thread-safe with itself.
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,7 @@ struct ModelEndpoint {
   std::string base_url;  // "http://127.0.0.1:8000/v1"; "" = no model
   std::string model;     // the model name the endpoint serves
   std::string api_key;   // read from copilot.api_key_file; "" = none sent
+  std::string ca_file;   // https:// only: CAs to trust instead of the system's; "" = system's
   std::chrono::seconds timeout{60};
   int retries = 1;          // further attempts after a failed request (not after a bad answer)
   int max_tool_rounds = 4;  // model turns that may call tools before it must answer
