@@ -2,7 +2,8 @@
 # Installs the dependencies and runs every check CI runs: the release build and its ctest
 # suite, the asan preset (AddressSanitizer + UBSan) build and suite, a clang-format check of
 # src/ tests/ bench/, the module layering check (scripts/check-layers.py, always) and the
-# thread-safety documentation check (scripts/check-thread-safety.py, always). Prints a
+# thread-safety documentation check (scripts/check-thread-safety.py, always) and the
+# document index benchmark over this machine's man pages (figures printed). Prints a
 # summary; exits 1 when any stage fails.
 #   scripts/test.sh           everything (what .ci/run runs)
 #   scripts/test.sh --quick   skip the asan stages
@@ -92,10 +93,19 @@ if ! stage "dependencies" ./scripts/setup.sh --no-build; then
   echo "test: dependencies could not be installed; nothing else runs" >&2
   exit 1
 fi
+# The copilot's document index over every man page this machine has (the figure the index's
+# build time is judged on is this machine's): build time, size and query latency, printed
+# here; the JSON stays in the build tree.
+docs_index_bench() {
+  build/release/bin/docs_bench --queries 2000 --out build/release/docs-bench.json
+}
+
 if stage "release build" build_preset release; then
   stage "release tests" ctest --preset release --parallel 2
+  stage "document index (bench)" docs_index_bench
 else
   skip "release tests" "build failed"
+  skip "document index (bench)" "build failed"
 fi
 stage "format" format_check
 if [ -f ../shared/tools/check-layers ]; then

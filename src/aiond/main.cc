@@ -392,8 +392,8 @@ class Daemon {
     aion::api::add_metrics_routes(router_, *telemetry_);
     aion::api::add_logs_routes(router_, *logs_);
     aion::api::add_diagnose_routes(router_, diagnosis_.get());
-    aiond::add_copilot_routes(router_, hw_watch_ ? &*hw_watch_ : nullptr,
-                              {aion::HostFs(s_.host_root), s_.state_dir, config_});
+    copilot_.emplace(router_, hw_watch_ ? &*hw_watch_ : nullptr,
+                     aiond::CopilotRouteOptions{aion::HostFs(s_.host_root), s_.state_dir, config_});
     server_.emplace(
         aion::api::ServerOptions{.unix_socket = s_.socket,
                                  .socket_mode = s_.socket_mode,
@@ -456,6 +456,7 @@ class Daemon {
     spdlog::info("event=stopping in_flight={} grace_ms={}", server_->in_flight(),
                  s_.shutdown_grace.count());
     server_->stop(s_.shutdown_grace);
+    copilot_->stop();    // model answers still streaming are cancelled
     jobs_->stop();       // the jobs themselves go on; the next aiond adopts them
     telemetry_->stop();  // writes what is not yet on disk
     logs_->stop();       // saves templates and read positions
@@ -563,6 +564,7 @@ class Daemon {
   std::optional<aion::telemetry::Telemetry> telemetry_;
   std::optional<aion::logs::LogService> logs_;
   aion::api::Router router_;
+  std::optional<aiond::CopilotService> copilot_;  // after router_, which it dispatches to
   std::optional<aion::api::RouteContext> ctx_;
   std::optional<aion::api::Server> server_;
 };

@@ -53,8 +53,10 @@ class OpenApiTest : public ::testing::Test {
     logs_ = std::make_unique<logs::LogService>(lo, HostFs("/"), nullptr, clock_);
     add_logs_routes(router_, *logs_);
     add_diagnose_routes(router_, nullptr);  // the table only; diagnosis off answers 503
-    aiond::add_copilot_routes(
-        router_, hw_.get(), {HostFs("/"), "/nonexistent", Config::defaults(node_config_schema())});
+    copilot_ = std::make_unique<aiond::CopilotService>(
+        router_, hw_.get(),
+        aiond::CopilotRouteOptions{HostFs("/"), "/nonexistent",
+                                   Config::defaults(node_config_schema())});
   }
 
   ManualClock clock_;
@@ -68,6 +70,7 @@ class OpenApiTest : public ::testing::Test {
   std::unique_ptr<telemetry::Telemetry> telemetry_;
   std::unique_ptr<logs::LogService> logs_;
   Router router_;
+  std::unique_ptr<aiond::CopilotService> copilot_;  // after router_: destroyed first
 };
 
 std::string lower(std::string s) {

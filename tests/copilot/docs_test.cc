@@ -423,6 +423,24 @@ TEST_F(DocsIndexTest, SecondWriterGetsAReadOnlyView) {
   EXPECT_NE(stats.error().message().find("another process"), std::string::npos);
 }
 
+// A daemon reading the index never takes its write lock, so the updater is never refused.
+TEST_F(DocsIndexTest, ReadOnlyOpenNeverBlocksTheUpdater) {
+  auto missing = DocIndex::open_read_only(tmp_ / "index");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(fs::exists(tmp_ / "index"));  // and it made nothing
+  {
+    DocIndex first = open_index();
+    update(first);
+  }
+  auto reader = DocIndex::open_read_only(tmp_ / "index");
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  EXPECT_FALSE(search(*reader, "glimmerstones").empty());
+  DocIndex writer = open_index();
+  EXPECT_TRUE(writer.update(sources()).has_value());
+  EXPECT_EQ(reader->update(sources()).error().code(), ErrorCode::kUnavailable);
+}
+
 TEST_F(DocsIndexTest, ProgressCountsEveryFile) {
   DocIndex index = open_index();
   std::size_t last_done = 0, last_total = 0, calls = 0;

@@ -1,8 +1,13 @@
 // aion ask against a real aiond: a job that exits with a code and one that a signal ends,
 // asked about as an operator would; the queue and free-GPU questions on a node with
 // simulated GPUs; and every question recorded in the audit log.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -11,6 +16,7 @@
 #include "aion/core/json.h"
 #include "aion/privacy/gate.h"
 #include "support/daemon_harness.h"
+#include "support/fake_openai.h"
 #include "support/test_users.h"
 
 namespace aion::testing {
@@ -73,6 +79,11 @@ TEST(CopilotDaemonTest, AnswersAboutRealJobsAndRecordsEachQuestion) {
   EXPECT_NE(sse->find("event: tool"), std::string::npos) << *sse;
   EXPECT_NE(sse->find("event: answer"), std::string::npos) << *sse;
   EXPECT_NE(sse->find("4 GPU(s) free"), std::string::npos) << *sse;
+  // Documents come from the index `aion ask --reindex` keeps; without one the answer says so.
+  auto docs =
+      client->post("/v1/ask", R"({"question": "how do I set the swappiness?", "docs_only": true})");
+  ASSERT_TRUE(docs.has_value()) << docs.error().message();
+  EXPECT_NE(docs->body.find("aion ask --reindex"), std::string::npos) << docs->body;
   auto bad = client->post("/v1/ask", R"({"question": ""})");
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, 400) << bad->body;
@@ -85,8 +96,78 @@ TEST(CopilotDaemonTest, AnswersAboutRealJobsAndRecordsEachQuestion) {
     questions += r.destination.rfind("question", 0) == 0;
     tools += r.destination.rfind("tool ", 0) == 0;
   }
-  EXPECT_EQ(questions, 5);  // three from `aion ask`, two through POST /v1/ask
+  EXPECT_EQ(questions, 6);  // three from `aion ask`, three through POST /v1/ask
   EXPECT_GE(tools, 3);
+}
+
+// Sends a streamed question to aiond's socket and notes when each event arrives (seconds from
+// the request).
+std::vector<std::pair<double, std::string>> stream_question(const std::filesystem::path& socket,
+                                                            const std::string& question) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket.c_str());
+  std::vector<std::pair<double, std::string>> events;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return events;
+  }
+  const std::string body = Json{{"question", question}}.dump();
+  const std::string req =
+      "POST /v1/ask?stream=1 HTTP/1.1\r\nHost: aiond\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  [[maybe_unused]] auto w = ::write(fd, req.data(), req.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string in;
+  std::size_t seen = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    in.append(buf, static_cast<std::size_t>(n));
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t e; (e = in.find("event: ", seen)) != std::string::npos;) {
+      const std::size_t end = in.find("\n\n", e);
+      if (end == std::string::npos) break;
+      events.emplace_back(t, in.substr(e, end - e));
+      seen = end + 2;
+    }
+  }
+  ::close(fd);
+  return events;
+}
+
+// A model's answer asked for as a stream reaches the caller token by token, as the model
+// writes it, not once it is whole; the final answer event carries the model's text.
+TEST(CopilotDaemonTest, ModelTokensAreStreamedAsTheModelWritesThem) {
+  Reply text;
+  text.events = {delta({{"role", "assistant"}, {"content", "Four GPUs "}}),
+                 delta({{"content", "are free "}}), delta({{"content", "on this node."}}),
+                 "[DONE]"};
+  text.event_delay_ms = 600;
+  FakeModel model({text});
+  DaemonHarness h;
+  h.write_config("[daemon]\nsocket = \"" + h.socket().string() + "\"\nstate_dir = \"" +
+                 h.state_dir().string() + "\"\n[sched]\ncgroups = false\n" + simulated_gpus(4) +
+                 "[copilot]\nbase_url = \"http://127.0.0.1:" + std::to_string(model.port()) +
+                 "/v1\"\nmodel = \"qwen2.5-7b-instruct\"\ntimeout_s = 20\nretries = 0\n");
+  ASSERT_TRUE(h.start()) << h.log();
+  const auto events = stream_question(h.socket(), "which GPUs are free?");
+  ASSERT_FALSE(events.empty()) << h.log();
+  double first_token = -1, done = -1;
+  std::string answer;
+  for (const auto& [t, e] : events) {
+    if (e.rfind("event: token", 0) == 0 && first_token < 0) first_token = t;
+    if (e.rfind("event: answer", 0) == 0) answer = e;
+    if (e.rfind("event: done", 0) == 0) done = t;
+  }
+  ASSERT_GE(first_token, 0) << "no token event";
+  ASSERT_GE(done, 0) << "no done event";
+  // Three more pauses of 0.6 s follow the first token: a stream sent whole would show none.
+  EXPECT_GT(done - first_token, 1.0) << "first token at " << first_token << " s, done at " << done;
+  EXPECT_NE(answer.find("Four GPUs are free on this node."), std::string::npos) << answer;
+  EXPECT_EQ(model.received().size(), 1u);
 }
 
 // A viewer asking through the copilot learns no more than its role may read: the log templates

@@ -1323,6 +1323,19 @@ Result<DocIndex> DocIndex::open(const fs::path& dir) {
   });
 }
 
+Result<DocIndex> DocIndex::open_read_only(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) || fs::is_empty(dir, ec))
+    return fail(ErrorCode::kNotFound, "no document index in " + dir.string());
+  return xapian_guard(dir, "opening", [&]() -> Result<DocIndex> {
+    auto impl = std::make_unique<Impl>();
+    impl->dir = dir;
+    impl->rdb = Xapian::Database(dir.string());
+    impl->rdb.get_doccount();
+    return DocIndex(std::move(impl));
+  });
+}
+
 Result<UpdateStats> DocIndex::update(
     const std::vector<DocSource>& sources,
     const std::function<void(std::size_t, std::size_t)>& progress) {

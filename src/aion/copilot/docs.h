@@ -58,6 +58,9 @@ class DocIndex {
   // or another process) has it open, this one is read-only: search() works, update() fails
   // with kUnavailable.
   static Result<DocIndex> open(const std::filesystem::path& dir);
+  // Opens an index that exists for searching only, never taking the write lock (a daemon
+  // reading the index `aion ask --reindex` keeps up to date). kNotFound when there is none.
+  static Result<DocIndex> open_read_only(const std::filesystem::path& dir);
   DocIndex(DocIndex&&) noexcept;
   DocIndex& operator=(DocIndex&&) noexcept;
   ~DocIndex();

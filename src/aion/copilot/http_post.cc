@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -25,23 +27,35 @@ constexpr std::size_t kMaxReplyBytes = 8 << 20;
 
 using Clock = std::chrono::steady_clock;
 
-int ms_left(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+// When every wait of one exchange ends: at its deadline, or soon after the caller's cancel
+// flag is set (checked every 100 ms).
+struct Deadline {
+  Clock::time_point at;
+  const std::atomic<bool>* cancel = nullptr;
+  bool cancelled() const { return cancel && cancel->load(); }
+};
+
+int ms_left(const Deadline& deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at - Clock::now());
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-// Waits until `fd` is ready for `events` or the deadline passes.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
+// Waits until `fd` is ready for `events`; false when the deadline passes or the exchange is
+// cancelled first.
+bool wait_for(int fd, short events, const Deadline& deadline) {
   pollfd p{fd, events, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, ms_left(deadline));
-  } while (r < 0 && errno == EINTR);
-  return r > 0;
+  while (true) {
+    if (deadline.cancelled()) return false;
+    const int left = ms_left(deadline);
+    const int r = ::poll(&p, 1, deadline.cancel ? std::min(left, 100) : left);
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return false;
+    if (r == 0 && left == 0) return false;
+  }
 }
 
-Result<Fd> connect_to(const std::string& host, const std::string& port,
-                      Clock::time_point deadline) {
+Result<Fd> connect_to(const std::string& host, const std::string& port, const Deadline& deadline) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -96,7 +110,7 @@ class Conn {
   // The TLS handshake as a client of `host`: TLS 1.2 or newer, the certificate verified
   // against the system's store or `tls.ca_file`, and it must name `host` (a DNS name, sent as
   // SNI too, or an IP address).
-  Status start_tls(const std::string& host, const TlsOptions& tls, Clock::time_point deadline) {
+  Status start_tls(const std::string& host, const PostOptions& tls, const Deadline& deadline) {
     ctx_.reset(::SSL_CTX_new(::TLS_client_method()));
     if (!ctx_) return fail(ErrorCode::kInternal, "TLS: " + ssl_errors());
     ::SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_2_VERSION);
@@ -140,7 +154,7 @@ class Conn {
     }
   }
 
-  Status send_all(std::string_view data, Clock::time_point deadline) {
+  Status send_all(std::string_view data, const Deadline& deadline) {
     while (!data.empty()) {
       if (ssl_) {
         ::ERR_clear_error();
@@ -164,7 +178,7 @@ class Conn {
   }
 
   // Bytes read into `buf` (> 0), or 0 once the server closed.
-  Result<std::size_t> read_some(char* buf, std::size_t size, Clock::time_point deadline) {
+  Result<std::size_t> read_some(char* buf, std::size_t size, const Deadline& deadline) {
     while (true) {
       if (ssl_) {  // what TLS already decrypted is read before waiting on the socket
         ::ERR_clear_error();
@@ -187,7 +201,7 @@ class Conn {
 
  private:
   // After a TLS call returned `r` <= 0: waits for what it wants (ok) or says why it failed.
-  Status wait_tls(int r, Clock::time_point deadline) {
+  Status wait_tls(int r, const Deadline& deadline) {
     const int e = ::SSL_get_error(ssl_.get(), r);
     const short want = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
     if (want == 0) {
@@ -266,7 +280,7 @@ class ReplyDecoder {
 };
 
 // Reads the reply until it is complete (by its framing) or the server closes.
-Result<HttpReply> read_reply(Conn& conn, Clock::time_point deadline, const BodyFn& on_body) {
+Result<HttpReply> read_reply(Conn& conn, const Deadline& deadline, const BodyFn& on_body) {
   ReplyDecoder d(on_body);
   char buf[16384];
   while (true) {
@@ -287,7 +301,7 @@ Result<HttpReply> read_reply(Conn& conn, Clock::time_point deadline, const BodyF
 
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
                             const std::string& bearer, std::chrono::seconds timeout,
-                            const BodyFn& on_body, const TlsOptions& tls) {
+                            const BodyFn& on_body, const PostOptions& options) {
   const bool secure = url.rfind("https://", 0) == 0;
   if (!secure && url.rfind("http://", 0) != 0)
     return fail(ErrorCode::kInvalidArgument, "not an http:// or https:// URL: " + url);
@@ -304,18 +318,19 @@ Result<HttpReply> http_post(const std::string& url, const std::string& body,
   }
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty()) return fail(ErrorCode::kInvalidArgument, "no host in " + url);
-  const auto deadline = Clock::now() + timeout;
-  auto fd = connect_to(host, port, deadline);
-  if (!fd) return std::unexpected(fd.error());
-  Conn conn(std::move(*fd));
+  const Deadline deadline{Clock::now() + timeout, options.cancel};
   auto timed_out = [&](Error e) -> Result<HttpReply> {
+    if (deadline.cancelled()) return fail(ErrorCode::kUnavailable, "the request was cancelled");
     if (e.code() == ErrorCode::kUnavailable && ms_left(deadline) == 0)
       return fail(ErrorCode::kUnavailable,
                   "no answer within " + std::to_string(timeout.count()) + " s");
     return std::unexpected(std::move(e));
   };
+  auto fd = connect_to(host, port, deadline);
+  if (!fd) return timed_out(fd.error());
+  Conn conn(std::move(*fd));
   if (secure) {
-    if (auto st = conn.start_tls(host, tls, deadline); !st) return timed_out(st.error());
+    if (auto st = conn.start_tls(host, options, deadline); !st) return timed_out(st.error());
   }
   std::string req =
       "POST " + path + " HTTP/1.1\r\nHost: " + authority +
@@ -331,7 +346,7 @@ Result<HttpReply> http_post(const std::string& url, const std::string& body,
   return r;
 }
 
-HttpPost http_transport(TlsOptions tls) {
+HttpPost http_transport(PostOptions tls) {
   return [tls = std::move(tls)](const std::string& url, const std::string& body,
                                 const std::string& bearer, std::chrono::seconds timeout,
                                 const BodyFn& on_body) {

@@ -6,6 +6,7 @@
 // also sent as the server name (SNI). Thread-safe (no shared state).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -14,10 +15,13 @@
 
 namespace aion::copilot {
 
-struct TlsOptions {
-  // PEM file of the certificate authorities to trust instead of the system's (a private CA
-  // in front of a rented endpoint); "" = the system's store (/etc/ssl/certs).
+struct PostOptions {
+  // https:// only: the PEM file of the certificate authorities to trust instead of the system's (a
+  // private CA in front of a rented endpoint); "" = the system's store (/etc/ssl/certs).
   std::string ca_file;
+  // Set by another thread: the exchange ends within about 100 ms (kUnavailable, "the request
+  // was cancelled"). Null: it runs to its reply or its timeout.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // kUnavailable (no connection, timed out, connection broke, TLS handshake or certificate
@@ -27,9 +31,9 @@ struct TlsOptions {
 // reply holds the whole body all the same.
 Result<HttpReply> http_post(const std::string& url, const std::string& body,
                             const std::string& bearer, std::chrono::seconds timeout,
-                            const BodyFn& on_body, const TlsOptions& tls = {});
+                            const BodyFn& on_body, const PostOptions& options = {});
 
-// http_post() bound to `tls`, as ask_model() takes its transport.
-HttpPost http_transport(TlsOptions tls);
+// http_post() bound to `options`, as ask_model() takes its transport.
+HttpPost http_transport(PostOptions options);
 
 }  // namespace aion::copilot
