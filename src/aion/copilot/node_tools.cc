@@ -8,9 +8,11 @@
 #include "aion/core/paths.h"
 #include "aion/core/strings.h"
 #include "aion/diagnose/service.h"
+#include "aion/envcfg/doctor.h"
 #include "aion/envcfg/resolver.h"
 #include "aion/hw/inventory_json.h"
 #include "aion/hw/topology.h"
+#include "aion/tune/job_tuning.h"
 
 namespace aion::copilot {
 namespace {
@@ -197,6 +199,21 @@ void add_knowledge_tools(Toolbox& box, const std::shared_ptr<const NodeFacts>& f
               return ToolOutput{Json::parse(envcfg::plan_to_json(*plan, -1)),
                                 "aion env plan " + fw + " (" + f->machine_label + ")"};
             });
+    box.add({"env_doctor",
+             "Recognises AI-environment failures in an error message or log excerpt (driver too "
+             "old for the CUDA runtime, no kernel image for the GPU, missing cuDNN or cudart, "
+             "NVML mismatch, undefined symbols from mixed wheels, pip finding no build, ...) and "
+             "explains each with this machine's driver and GPUs: cause and fix.",
+             {{"type", "object"},
+              {"properties", {{"log", {{"type", "string"}}}}},
+              {"required", {"log"}}}},
+            [f](const Json& args) -> Result<ToolOutput> {
+              const std::string log = string_arg(args, "log");
+              if (log.empty()) return fail(ErrorCode::kInvalidArgument, "log: the text to check");
+              const auto report = envcfg::diagnose(log, *f->knowledge, *f->env_machine);
+              return ToolOutput{Json::parse(envcfg::doctor_to_json(report, -1)),
+                                "aion env doctor (" + f->machine_label + ")"};
+            });
   }
 }
 
@@ -211,6 +228,40 @@ void add_tuning_and_docs(Toolbox& box, const std::shared_ptr<const NodeFacts>& f
               Json j = {{"knobs", read_knobs(*f->host)}};
               if (f->profiles) j["profiles"] = profiles_json(*f->profiles);
               return ToolOutput{j, "/proc/sys and /sys (" + f->machine_label + "), data/profiles"};
+            });
+  }
+  if (f->host) {
+    box.add({"tuning_diff",
+             "What applying one of aion's tuning profiles (see the tuning tool) would change on "
+             "this machine: each setting's attributes with their value now and the value wanted, "
+             "and settings that do not apply here with why. Reads only.",
+             {{"type", "object"},
+              {"properties", {{"profile", {{"type", "string"}}}}},
+              {"required", {"profile"}}}},
+            [f](const Json& args) -> Result<ToolOutput> {
+              const std::string name = string_arg(args, "profile");
+              auto plan = tune::plan_profile(name, *f->host, f->inventory);
+              if (!plan) return std::unexpected(plan.error());
+              Json settings = Json::array();
+              for (const auto& s : plan->settings) {
+                Json targets = Json::array();
+                for (const auto& t : s.targets) {
+                  targets.push_back({{"path", t.path},
+                                     {"now", t.current},
+                                     {"want", t.want},
+                                     {"changes", t.needs_change()}});
+                }
+                settings.push_back({{"key", s.setting.key},
+                                    {"value", s.setting.value},
+                                    {"reason", s.setting.reason},
+                                    {"changes", s.needs_change()},
+                                    {"unsupported", s.unsupported},
+                                    {"targets", targets}});
+              }
+              return ToolOutput{{{"profile", plan->profile},
+                                 {"changes", plan->needs_change()},
+                                 {"settings", settings}},
+                                "aion tune diff " + name + " (" + f->machine_label + ")"};
             });
   }
   if (f->docs) {

@@ -3,6 +3,8 @@
 // how-to questions (the document index).
 #include "aion/copilot/writers.h"
 
+#include <set>
+
 namespace aion::copilot {
 namespace {
 
@@ -47,6 +49,24 @@ void fault_meaning(Draft& d) {
     for (std::size_t i = 1; i < list.size(); ++i) others.push_back(str(list[i], "id"));
     d.say("Also close: " + join_list(others) + ".");
   }
+}
+
+// An error message from an AI environment: the environment doctor's signatures first (they
+// explain it with this machine's driver and GPUs), then the fault catalog.
+void env_error(Draft& d) {
+  const Json* r = d.use("env_doctor", {{"log", d.q.text}});
+  if (!r) return;
+  const auto findings = r->value("findings", Json::array());
+  if (findings.empty()) return fault_meaning(d);
+  const Json& f = findings[0];
+  d.say(str(f, "title") + ".");
+  if (!str(f, "cause").empty()) d.say("Cause: " + str(f, "cause"));
+  if (!str(f, "fix").empty()) d.say("Fix: " + str(f, "fix"));
+  if (!str(f, "source").empty()) d.say("Source: " + str(f, "source"));
+  std::vector<std::string> others;
+  for (std::size_t i = 1; i < findings.size(); ++i) others.push_back(str(findings[i], "title"));
+  if (!others.empty()) d.say("Also recognised: " + join_list(others) + ".");
+  d.suggest("aion env doctor --log FILE");
 }
 
 void env_can_run(Draft& d) {
@@ -177,6 +197,65 @@ void tuning_status(Draft& d) {
   d.suggest("aion tune diff ai-training");
 }
 
+// What applying a profile named in the question would change here.
+void tuning_diff(Draft& d) {
+  const Json* t = d.use("tuning");
+  if (!t) return;
+  std::string profile;
+  std::vector<std::string> names;
+  for (const auto& p : t->value("profiles", Json::array())) {
+    const std::string n = str(p, "name");
+    names.push_back(n);
+    if (!n.empty() && d.q.lower.find(lower(n)) != std::string::npos && n.size() > profile.size())
+      profile = n;
+  }
+  if (profile.empty()) {
+    d.cannot("name the profile, one of " + join_list(names));
+    return;
+  }
+  const Json* diff = d.use("tuning_diff", {{"profile", profile}});
+  if (!diff) return;
+  // One line per setting: its attributes' values now and wanted, the first path as example.
+  std::vector<std::string> changes, unsupported;
+  std::size_t attributes = 0;
+  for (const auto& s : diff->value("settings", Json::array())) {
+    if (!str(s, "unsupported").empty()) {
+      unsupported.push_back(str(s, "key") + " (" + str(s, "unsupported") + ")");
+      continue;
+    }
+    std::vector<const Json*> changing;
+    std::set<std::string> nows;
+    const Json targets = s.value("targets", Json::array());
+    for (const auto& tg : targets) {
+      if (!tg.value("changes", false)) continue;
+      changing.push_back(&tg);
+      nows.insert(str(tg, "now"));
+    }
+    if (changing.empty()) continue;
+    attributes += changing.size();
+    const Json& first = *changing.front();
+    std::string line =
+        "  " + str(s, "key") + ": " +
+        (nows.size() == 1 ? str(first, "now") : join_list({nows.begin(), nows.end()})) + " -> " +
+        str(first, "want");
+    line += changing.size() == 1 ? " (" + str(first, "path") + ")"
+                                 : " on " + std::to_string(changing.size()) + " attributes (" +
+                                       str(first, "path") + ", ...)";
+    if (!str(s, "reason").empty()) line += ": " + str(s, "reason");
+    changes.push_back(std::move(line));
+  }
+  if (changes.empty()) {
+    d.say("Applying " + profile + " would change nothing: this machine has its settings already.");
+  } else {
+    d.say("Applying " + profile + " would change " + std::to_string(changes.size()) +
+          " setting(s), " + std::to_string(attributes) + " attribute(s):");
+    for (const auto& c : changes) d.say(c);
+    d.suggest("sudo aion tune apply " + profile);
+  }
+  if (!unsupported.empty()) d.say("Not applied on this machine: " + join_list(unsupported) + ".");
+  d.suggest("aion tune diff " + profile);
+}
+
 void howto(Draft& d) {
   const Json* r = d.use("docs", {{"query", d.q.text}});
   if (!r) return;
@@ -202,6 +281,7 @@ const std::vector<WriterEntry>& knowledge_writers() {
       {"numa_balancing", numa_balancing}, {"thp", thp},
       {"swappiness", swappiness},         {"cpu_governor", cpu_governor},
       {"tuning_status", tuning_status},   {"howto", howto},
+      {"env_error", env_error},           {"tuning_diff", tuning_diff},
   };
   return w;
 }
