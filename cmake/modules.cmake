@@ -9,7 +9,8 @@ set(AION_MODULE_RANKS
   # privacy: the gate every byte leaving the node passes (secrets and personal data).
   hw:1 store:1 tsdb:1 privacy:1
   # k8s (Kubernetes extender, node features, device plugin) is a domain module like cluster.
-  sched:2 cluster:2 telemetry:2 diagnose:2 logs:2 envcfg:2 tune:2 pipeline:2 k8s:2
+  # guard: sandbox profiles, network egress policy and per-job egress records for jobs.
+  sched:2 cluster:2 telemetry:2 diagnose:2 logs:2 envcfg:2 tune:2 pipeline:2 k8s:2 guard:2
   # copilot and api are services side by side: neither includes the other; aiond wires the
   # copilot's POST /v1/ask into api's router, and api's node schema declares [copilot].
   api:3 copilot:3)

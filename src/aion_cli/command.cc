@@ -70,6 +70,13 @@ Option Command::option(const std::string& names, std::vector<long long>& values,
   return Option(app_->add_option(names, values, description));
 }
 
+Option Command::option(const std::string& names, std::vector<std::string>& values,
+                       const std::string& description) {
+  CLI::Option* o = app_->add_option(names, values, description);
+  o->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  return Option(o);
+}
+
 Command& Command::require_subcommand() {
   app_->require_subcommand(1);
   return *this;

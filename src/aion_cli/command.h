@@ -57,6 +57,9 @@ class Command {
   Option option(const std::string& names, double& value, const std::string& description);
   Option option(const std::string& names, std::vector<long long>& values,
                 const std::string& description);
+  // Repeatable (--allow-net A --allow-net B); each use appends one value.
+  Option option(const std::string& names, std::vector<std::string>& values,
+                const std::string& description);
 
   // Exactly one subcommand must be given.
   Command& require_subcommand();

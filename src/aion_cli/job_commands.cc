@@ -29,6 +29,8 @@ struct JobArgs {
   std::string name;
   std::string user;
   bool requeue = false;
+  std::string sandbox;
+  std::vector<std::string> allow_net;
 };
 
 void add_job_flags(Command cmd, JobArgs& a) {
@@ -51,6 +53,13 @@ void add_job_flags(Command cmd, JobArgs& a) {
   cmd.option("--name", a.name, "Job name (default: the program's name)");
   cmd.option("--user", a.user, "Run as this user (root only)");
   cmd.flag("--requeue", a.requeue, "Go back to the queue when preempted");
+  cmd.option("--sandbox", a.sandbox,
+             "Confine the job with a guard profile: agent (an AI agent or the code it writes: "
+             "files, system calls, network allow-list), strict (no network), observe (record "
+             "egress only), or a site profile (`aion guard profiles`)");
+  cmd.option("--allow-net", a.allow_net,
+             "With --sandbox: one more destination the job may reach, HOST[:PORT][/tcp|/udp] "
+             "or a CIDR (repeat for more)");
   // Everything from the command on is the job's: not parsed, not handed to the parent.
   cmd.pass_through();
 }
@@ -82,6 +91,8 @@ Json job_body(const JobArgs& a, std::vector<std::string> command) {
             {"requeue", a.requeue}};
   if (!a.name.empty()) j["name"] = a.name;
   if (!a.user.empty()) j["user"] = a.user;
+  if (!a.sandbox.empty()) j["sandbox"] = a.sandbox;
+  if (!a.allow_net.empty()) j["allow_net"] = a.allow_net;
   return j;
 }
 

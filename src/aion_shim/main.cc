@@ -8,10 +8,11 @@
 //      before this shim got going, and it exits without running anything;
 //   1. records itself in JOBDIR/shim.pid ("PID STARTTIME"), so a restarted aiond can find it;
 //   2. forks the job: it joins the job's cgroups, gets its own process group, stdout+stderr to
-//      a pipe the shim reads, stdin from /dev/null, drops to the job's uid/gid and groups (the
+//      a pipe the shim reads, stdin from /dev/null, enters the sandbox's namespaces (sb_*
+//      records, sandbox.h), drops to the job's uid/gid and groups (the
 //      user's own supplementary groups from the group database, as login would give them, plus
 //      the launch file's `groups`: a GPU job needs `render`/`video` for /dev/kfd, /dev/dri),
-//      enters cwd and execs;
+//      enters cwd, confines itself (no_new_privs, Landlock, seccomp) and execs;
 //   3. records the job's pid in JOBDIR/pid, copies the job's output to the log until log_max
 //      bytes (0: no cap; the log is root's, so the user's disk quota does not bound it) and
 //      drops the rest, saying so in the log, waits for the job, and writes JOBDIR/status
@@ -39,6 +40,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "sandbox.h"
 
 namespace {
 
@@ -166,7 +169,7 @@ void write_all(int fd, const char* data, std::size_t n) {
 // are not waited for. Says in the log when the cap is reached and, at the end, how much was
 // dropped. Returns the bytes dropped.
 unsigned long long copy_output(int in, int log_fd, unsigned long long cap, pid_t child, int& status,
-                               rusage& ru) {
+                               rusage& ru, shim::Sandbox& sandbox) {
   unsigned long long written = 0, dropped = 0;
   bool exited = false;
   // After the job's exit, what was already in the pipe (at most its 64 KiB buffer, more if
@@ -184,9 +187,14 @@ unsigned long long copy_output(int in, int log_fd, unsigned long long cap, pid_t
       }
     }
     if (!exited) {
-      pollfd p{in, POLLIN, 0};
+      // The output, and the system calls the sandbox refuses (answered at once: the caller
+      // waits for the answer).
+      pollfd p[2] = {{in, POLLIN, 0}, {sandbox.listener, POLLIN, 0}};
       // A bounded wait: the job may end while a descendant keeps the pipe open and quiet.
-      if (::poll(&p, 1, 200) <= 0) continue;
+      if (::poll(p, sandbox.listener >= 0 ? 2 : 1, 200) <= 0) continue;
+      if (p[1].revents & POLLIN) shim::sandbox_answer(sandbox);
+      if (p[1].revents & (POLLHUP | POLLERR)) shim::sandbox_close_listener(sandbox);
+      if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     }
     ssize_t n = ::read(in, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
@@ -259,6 +267,7 @@ struct Launch {
   std::vector<gid_t> groups;
   std::vector<std::string> args, env, procs;
   bool set_groups = false;
+  shim::Sandbox sandbox;
 };
 
 // The NUL-separated key=value records of the launch file; unknown keys are ignored.
@@ -272,6 +281,7 @@ Launch parse_launch(const std::string& launch) {
     auto eq = rec.find('=');
     if (eq == std::string::npos) continue;
     std::string k = rec.substr(0, eq), v = rec.substr(eq + 1);
+    if (shim::sandbox_record(l.sandbox, k, v)) continue;
     if (k == "exe")
       l.exe = v;
     else if (k == "arg")
@@ -358,12 +368,14 @@ void add_user_groups(Launch& l) {
   if (::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0) {
     child_fail(err_fd, "stdout");
   }
+  if (const char* step = shim::sandbox_enter_namespaces(l.sandbox)) child_fail(err_fd, step);
   if (drop) {
     if (::setgroups(l.groups.size(), l.groups.data()) != 0) child_fail(err_fd, "setgroups");
     if (::setgid(l.gid) != 0) child_fail(err_fd, "setgid");
     if (::setuid(l.uid) != 0) child_fail(err_fd, "setuid");
   }
   if (::chdir(l.cwd.c_str()) != 0) child_fail(err_fd, "cannot enter the working directory");
+  if (const char* step = shim::sandbox_restrict(l.sandbox)) child_fail(err_fd, step);
   ::execve(l.exe.c_str(), cargv, cenv);
   child_fail(err_fd, "cannot execute the command");
 }
@@ -421,6 +433,7 @@ int main(int argc, char** argv) {
   if (launch.exe.empty() || launch.args.empty() || launch.log.empty()) {
     die("incomplete launch file");
   }
+  if (std::string e = shim::sandbox_prepare(launch.sandbox); !e.empty()) die(e);
 
   int log_fd = ::open(launch.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) die("cannot open log " + launch.log + ": " + std::strerror(errno));
@@ -464,6 +477,7 @@ int main(int argc, char** argv) {
   }
   std::string error = read_exec_error(err_pipe[0]);
   ::close(err_pipe[0]);
+  shim::sandbox_take_listener(launch.sandbox, g_dir + "/guard.log");
   if (!error.empty()) {
     std::string line = "aion: " + error + " (" + launch.exe + ")\n";
     (void)!::write(log_fd, line.data(), line.size());
@@ -472,7 +486,8 @@ int main(int argc, char** argv) {
   int status = 0;
   rusage ru{};
   const unsigned long long dropped =
-      copy_output(out_pipe[0], log_fd, launch.log_max, child, status, ru);
+      copy_output(out_pipe[0], log_fd, launch.log_max, child, status, ru, launch.sandbox);
+  shim::sandbox_close_listener(launch.sandbox);
   ::close(out_pipe[0]);
   if (!write_atomic(g_dir + "/status", status_text(status, ru, error, dropped))) {
     die("cannot write the status file");

@@ -284,6 +284,17 @@ void Engine::on_event(std::string_view kind, std::string_view severity, std::str
       if (data.contains("id") && data["id"].is_number_integer())
         add_unique(devices, "job:" + std::to_string(data["id"].get<std::int64_t>()));
       for (const auto& p : data.value("gpu_pci", Json::array())) add_pci(p);
+    } else if (kind == "guard") {  // what a job's sandbox refused
+      const std::string what = data.value("kind", "");
+      const char* event = what == "file"      ? "guard_file"
+                          : what == "syscall" ? "guard_syscall"
+                          : what == "network" ? "guard_network"
+                                              : "guard_other";
+      sig = catalog_.find_event(event);
+      if (data.contains("job") && data["job"].is_number_integer())
+        add_unique(devices, "job:" + std::to_string(data["job"].get<std::int64_t>()));
+      if (data.contains("pid") && data["pid"].is_number_integer())
+        add_unique(devices, "pid:" + std::to_string(data["pid"].get<std::int64_t>()));
     } else if (kind == "hw_change") {
       sig = catalog_.find_event(severity == "critical" ? "hw_change_critical" : "hw_change");
       std::string dev = data.value("device", "");

@@ -105,7 +105,7 @@ class Engine {
   //    hypothesis gets its playbook once kernel evidence or an aiond event supports it.
   void on_log_line(std::string_view source, Clock::Wall time, std::string_view text,
                    std::string_view origin = {});
-  // An EventLog event (kind gpu, anomaly, job, hw_change; others are ignored). `event_id`
+  // An EventLog event (kind gpu, anomaly, job, guard, hw_change; others are ignored). `event_id`
   // names it in the evidence ("event:ID"); 0 when it has none.
   void on_event(std::string_view kind, std::string_view severity, std::string_view message,
                 std::string_view data_json, Clock::Wall time, std::int64_t event_id = 0);

@@ -379,9 +379,16 @@ JobCgroup::JobCgroup(const HostFs& fs, const CgroupCaps& caps, std::string paren
     if (caps_.cpu_accounting) add(caps_.cpuacct_root);
     if (caps_.pids) add(caps_.pids_root);
     if (caps_.io) add(caps_.blkio_root);
-    if (bpf_devices()) add(caps_.unified_root);
+    if (bpf_devices() || caps_.join_unified) add(caps_.unified_root);
     if (!roots_.empty()) procs_root_ = roots_.front();
   }
+}
+
+std::string JobCgroup::unified_dir() const {
+  if (caps_.unified_root.empty() ||
+      std::find(roots_.begin(), roots_.end(), caps_.unified_root) == roots_.end())
+    return "";
+  return fs_.resolve(dir(caps_.unified_root)).string();
 }
 
 std::string JobCgroup::dir(const std::string& root) const {

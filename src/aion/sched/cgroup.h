@@ -54,6 +54,9 @@ struct CgroupCaps {
   // "devices-cgroup-v1", "bpf-cgroup-device", or "none (environment variables only)".
   std::string device_isolation;
   std::vector<std::string> notes;  // what is missing and why, for the start log
+  // Set by the caller: on v1, jobs also get a cgroup in the unified hierarchy where one is
+  // mounted (cgroup BPF programs such as the network policy attach there).
+  bool join_unified = false;
 };
 
 // Reads /proc/self/mountinfo (or /proc/mounts) under the HostFs root. A hybrid setup (v1
@@ -136,6 +139,8 @@ class JobCgroup {
   Status remove() const;
 
   const std::string& name() const { return name_; }
+  // The job's directory in the unified hierarchy (a real path), "" when it has none.
+  std::string unified_dir() const;
 
  private:
   JobCgroup(const HostFs& fs, const CgroupCaps& caps, std::string parent, std::string name);

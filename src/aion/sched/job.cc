@@ -169,9 +169,19 @@ Json to_json(const JobSpec& s) {
             {"accel_kind", s.resources.accel_kind},
             {"cpus", s.resources.cpus},
             {"memory_bytes", s.resources.memory_bytes}};
-  return {{"name", s.name}, {"command", s.command},   {"env", s.env},     {"cwd", s.cwd},
-          {"resources", r}, {"priority", s.priority}, {"queue", s.queue}, {"requeue", s.requeue},
-          {"uid", s.uid},   {"gid", s.gid},           {"user", s.user}};
+  return {{"name", s.name},
+          {"command", s.command},
+          {"env", s.env},
+          {"cwd", s.cwd},
+          {"resources", r},
+          {"priority", s.priority},
+          {"queue", s.queue},
+          {"requeue", s.requeue},
+          {"uid", s.uid},
+          {"gid", s.gid},
+          {"user", s.user},
+          {"sandbox", s.sandbox},
+          {"allow_net", s.allow_net}};
 }
 
 namespace {
@@ -259,14 +269,34 @@ Status read_resources(const Json& r, Request& q) {
   return {};
 }
 
+// "sandbox": a profile name; "allow_net": at most 64 network rules the job adds to its
+// profile's (their syntax is checked when the job is planned).
+Status read_sandbox(const Json& j, JobSpec& s) {
+  if (auto st = read_string(j, "sandbox", s.sandbox); !st) return st;
+  if (s.sandbox.size() > 64 ||
+      s.sandbox.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+    return field_error("sandbox", "a profile name (lowercase letters, digits, - and _)");
+  if (!j.contains("allow_net")) return {};
+  if (!j["allow_net"].is_array() || j["allow_net"].size() > 64)
+    return field_error("allow_net", "a list of at most 64 network rules");
+  for (const auto& r : j["allow_net"]) {
+    if (!r.is_string() || r.get<std::string>().empty() || r.get<std::string>().size() > 256)
+      return field_error("allow_net", "a list of rules such as \"api.openai.com:443\"");
+    s.allow_net.push_back(r.get<std::string>());
+  }
+  if (!s.allow_net.empty() && s.sandbox.empty())
+    return field_error("allow_net", "rules added to a sandbox profile: name one with sandbox");
+  return {};
+}
+
 }  // namespace
 
 Result<JobSpec> spec_from_json(const Json& j) {
   if (!j.is_object()) return fail(ErrorCode::kInvalidArgument, "a job must be a JSON object");
   JobSpec s;
-  static constexpr std::array<std::string_view, 11> kKeys = {
-      "name",  "command", "env", "cwd", "resources", "priority",
-      "queue", "requeue", "uid", "gid", "user"};
+  static constexpr std::array<std::string_view, 13> kKeys = {
+      "name",    "command", "env", "cwd",  "resources", "priority", "queue",
+      "requeue", "uid",     "gid", "user", "sandbox",   "allow_net"};
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (auto kk : kKeys) known = known || kk == k;
@@ -309,6 +339,7 @@ Result<JobSpec> spec_from_json(const Json& j) {
     if (auto st = read_resources(j["resources"], s.resources); !st)
       return std::unexpected(st.error());
   }
+  if (auto st = read_sandbox(j, s); !st) return std::unexpected(st.error());
   return s;
 }
 

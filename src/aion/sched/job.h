@@ -41,9 +41,11 @@ struct JobSpec {
   Request resources;
   int priority = 0;  // -1000..1000; higher runs first and may preempt lower
   std::string queue = "default";
-  bool requeue = false;            // back to the queue when preempted
-  std::uint32_t uid = 0, gid = 0;  // who the job runs as
-  std::string user;                // that user's name, for display and fair share
+  bool requeue = false;                // back to the queue when preempted
+  std::uint32_t uid = 0, gid = 0;      // who the job runs as
+  std::string user;                    // that user's name, for display and fair share
+  std::string sandbox;                 // a guard profile ("agent", "strict"); "" = none
+  std::vector<std::string> allow_net;  // network rules the job adds to its profile's
 };
 
 // Sizes: "512", "64K", "10G", "1.5T", "4GiB", "10gb" (binary multiples). kInvalidArgument

@@ -41,9 +41,21 @@ Result<JobCgroup> make_cgroup(const LaunchContext& ctx, const Job& job, const Al
                            "job-" + std::to_string(job.id), limits);
 }
 
+// The device nodes of the accelerators the job was given.
+std::vector<std::string> device_nodes_of(const LaunchContext& ctx, const Allocation& a) {
+  std::vector<std::string> out;
+  for (int g : a.gpus) {
+    if (g < 0 || static_cast<std::size_t>(g) >= ctx.inventory.accelerators.size()) continue;
+    for (const auto& n : ctx.inventory.accelerators[static_cast<std::size_t>(g)].device_nodes)
+      out.push_back(n);
+  }
+  return out;
+}
+
 // The launch file: NUL-separated key=value records (values may hold any byte but NUL).
 Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocation& a,
-                         const fs::path& dir, const std::vector<std::string>& procs) {
+                         const fs::path& dir, const std::vector<std::string>& procs,
+                         const std::optional<guard::SandboxPlan>& sandbox) {
   auto exe = resolve_command(job.spec);
   if (!exe) return std::unexpected(exe.error());
   std::string launch;
@@ -60,6 +72,9 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
   rec("log", (dir / "output.log").string());
   rec("log_max", std::to_string(ctx.config.job_output_max_bytes));
   for (const auto& p : procs) rec("procs", p);
+  if (sandbox) {
+    if (auto st = write_sandbox(*sandbox, dir, rec); !st) return st;
+  }
   std::ofstream f(dir / "launch", std::ios::binary);
   f.write(launch.data(), static_cast<std::streamsize>(launch.size()));
   if (!f) return fail(ErrorCode::kIo, "cannot write " + (dir / "launch").string());
@@ -110,6 +125,14 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
   for (const char* f : {"status", "pid", "shim.pid", "launch"}) fs::remove(dir / f, ec);
   fs::permissions(dir, fs::perms::owner_all, ec);
 
+  // The sandbox first: a job whose profile cannot be enforced is refused before anything is
+  // made for it.
+  std::optional<guard::SandboxPlan> sandbox;
+  if (!job.spec.sandbox.empty()) {
+    auto plan = plan_job_sandbox(ctx.guard, job.spec, device_nodes_of(ctx, a));
+    if (!plan) return std::unexpected(plan.error());
+    sandbox = std::move(*plan);
+  }
   auto process = std::make_unique<JobProcess>(dir);
   std::vector<std::string> procs;
   if (ctx.config.cgroups && ctx.caps.version != CgroupVersion::kNone) {
@@ -128,7 +151,7 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
     }
     return std::unexpected(std::move(e));
   };
-  if (auto st = write_launch_file(ctx, job, a, dir, procs); !st) return undo(st.error());
+  if (auto st = write_launch_file(ctx, job, a, dir, procs, sandbox); !st) return undo(st.error());
   auto pid = spawn_shim(ctx.config.shim, dir);
   if (!pid) return undo(pid.error());
   process->attach_child(*pid);

@@ -1,5 +1,6 @@
-// Launching one job: its directory, its cgroup (limits and denied devices), the launch file
-// aion-shim reads, and the shim itself, started in a session of its own. Called by
+// Launching one job: its directory, its cgroup (limits and denied devices), its sandbox (the
+// guard profile it asked for, planned for this machine), the launch file aion-shim reads, and
+// the shim itself, started in a session of its own. Called by
 // JobManager without its lock, one job at a time per call; reads only what it is given.
 // Thread-safe as long as the LaunchContext's objects are not changed meanwhile (the
 // JobManager's are fixed once it has started).
@@ -14,6 +15,7 @@
 #include "aion/sched/cgroup.h"
 #include "aion/sched/job.h"
 #include "aion/sched/job_process.h"
+#include "aion/sched/job_sandbox.h"
 #include "aion/sched/placement.h"
 #include "aion/sched/runner_config.h"
 
@@ -25,6 +27,7 @@ struct LaunchContext {
   const HostFs& fs;
   const hw::Inventory& inventory;
   const NodeModel& model;
+  const GuardSite& guard;
 };
 
 // Starts `job` on allocation `a` in `dir` and sets job.shim_pid and job.shim_start. On error

@@ -150,6 +150,10 @@ Status JobManager::start() {
     }
     for (const auto& n : caps_.notes) spdlog::info("event=cgroup_note note=\"{}\"", n);
   }
+  guard_ = load_guard_site(config_.guard_profiles_dir);
+  // The network policy and egress record attach to the job's cgroup in the unified
+  // hierarchy, which a v1 machine may have beside its controllers.
+  caps_.join_unified = guard_.mechanisms.cgroup_bpf && caps_.version != CgroupVersion::kNone;
   bool nvidia = false;
   for (const auto& a : inventory_.accelerators)
     nvidia = nvidia || (a.vendor == "nvidia" && !a.simulated);
@@ -175,6 +179,7 @@ Status JobManager::start() {
     return fail(ErrorCode::kCorrupt, "reading drained GPUs: " + d.error().message());
   }
   stopping_ = false;
+  start_guard();
   thread_ = std::thread([this] { loop(); });
   spdlog::info("event=scheduler_ready gpus={} cpus={} isolation=\"{}\" pending={} running={}",
                model_.gpus.size(), model_.cpu_count, isolation_summary(), pending_.size(),
@@ -190,6 +195,7 @@ void JobManager::stop() {
   }
   poke();
   thread_.join();
+  audit_.reset();  // its thread calls on_guard_denial()
 }
 
 void JobManager::poke() {
@@ -221,6 +227,9 @@ Result<Job> JobManager::submit(JobSpec spec) {
   // As the job's user: the answer must not tell whether a path it cannot reach exists.
   auto exe = check_launch_paths(spec);
   if (!exe) return std::unexpected(exe.error());
+  if (!spec.sandbox.empty()) {  // refused now rather than when it would start
+    if (auto plan = plan_job_sandbox(guard_, spec, {}); !plan) return std::unexpected(plan.error());
+  }
   {
     std::lock_guard lock(mu_);
     if (static_cast<int>(pending_.size()) >= config_.max_pending) {
@@ -400,6 +409,7 @@ void JobManager::loop() {
       std::uint64_t v;
       (void)!::read(wake_fd_, &v, sizeof v);
     }
+    collect_guard_logs();
     std::unique_lock lock(mu_);
     if (stopping_) return;
     for (std::size_t i = 1; i < fds.size(); ++i) {
@@ -512,7 +522,7 @@ void JobManager::start_jobs(std::vector<Job> starting, std::unique_lock<std::mut
   }
   std::vector<Result<std::unique_ptr<Live>>> launched;
   lock.unlock();
-  const LaunchContext ctx{config_, caps_, fs_, inventory_, model_};
+  const LaunchContext ctx{config_, caps_, fs_, inventory_, model_, guard_};
   for (Job& job : starting)
     launched.push_back(launch_job(ctx, job, *job.allocation, dir_of(job.id)));
   lock.lock();

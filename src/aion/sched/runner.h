@@ -38,11 +38,13 @@
 #include "aion/core/clock.h"
 #include "aion/core/config.h"
 #include "aion/core/host_fs.h"
+#include "aion/guard/audit.h"
 #include "aion/hw/inventory.h"
 #include "aion/hw/nvml.h"
 #include "aion/sched/cgroup.h"
 #include "aion/sched/job.h"
 #include "aion/sched/job_process.h"
+#include "aion/sched/job_sandbox.h"
 #include "aion/sched/job_store.h"
 #include "aion/sched/placement.h"
 #include "aion/sched/runner_config.h"
@@ -151,6 +153,15 @@ class JobManager {
   std::map<std::int64_t, std::uint64_t> gpu_memory_by_job() const;  // job -> bytes
   std::filesystem::path dir_of(std::int64_t id) const;
   std::string waiting_reason(std::int64_t id) const;  // with mu_ held
+  // The guard (job_guard.cc): kernel audit records of what sandboxes refused become "guard"
+  // events of the job they came from, at most kGuardEventsPerMinute per job.
+  // The system calls a job's seccomp filter refused reach aion-shim, which writes them to the
+  // job's guard.log; the loop turns new lines into events (and the last ones of ended jobs).
+  void start_guard();
+  void on_guard_denial(const guard::Denial& d);
+  void collect_guard_logs();
+  std::optional<std::int64_t> job_of_process(pid_t pid, pid_t creator);
+  void record_guard(std::int64_t id, const guard::Denial& d);  // with guard_mu_ held
 
   store::Store& store_;
   store::EventLog& events_;
@@ -161,6 +172,7 @@ class JobManager {
   const Clock& clock_;
   NodeModel model_;
   CgroupCaps caps_;
+  GuardSite guard_;  // read once in start()
 
   // mu_ guards dirty_ through fairshare_ below (state_'s NodeState included), and the loop
   // thread holds it while it uses nvml_ (wake_ is unused: the loop sleeps in poll() on
@@ -182,6 +194,17 @@ class JobManager {
   int wake_fd_ = -1;                // eventfd: wakes poll() in the loop
   std::unique_ptr<hw::Nvml> nvml_;  // loaded when the node has NVIDIA GPUs
   std::thread thread_;
+
+  // Refusals recorded per job and minute (the rest are counted in the next one recorded).
+  struct GuardBudget {
+    std::int64_t minute = 0;
+    int recorded = 0;
+    long long dropped = 0;
+  };
+  std::mutex guard_mu_;  // guards guard_budget_, guard_logs_
+  std::map<std::int64_t, GuardBudget> guard_budget_;
+  std::map<std::int64_t, std::uint64_t> guard_logs_;  // job -> bytes of its guard.log read
+  std::unique_ptr<guard::AuditWatch> audit_;          // set by start(), reset by stop()
 };
 
 }  // namespace aion::sched

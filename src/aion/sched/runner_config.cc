@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "aion/guard/config.h"
+
 namespace aion::sched {
 
 namespace fs = std::filesystem;
@@ -70,12 +72,15 @@ ConfigSchema sched_config_schema() {
                "than their GPU share (0: never)",
                0, 3600)
       .table_array("sched.queue", queue, "Queues and their weights (\"default\" always exists)");
+  s.merge(guard::guard_config_schema());  // the sandboxes of jobs
   return s;
 }
 
 Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   RunnerConfig r;
   r.jobs_dir = state_dir / "jobs";
+  r.guard_profiles_dir = c.get_string("guard.profiles_dir");
+  r.guard_enable_audit = c.get_string("guard.kernel_audit") == "enable";
   r.cgroups = c.get_bool("sched.cgroups");
   r.cgroup_parent = c.get_string("sched.cgroup_parent");
   if (r.cgroup_parent.empty() || r.cgroup_parent.find("..") != std::string::npos ||

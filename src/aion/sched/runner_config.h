@@ -1,5 +1,5 @@
-// RunnerConfig: how aiond's JobManager runs jobs, read from the [sched] section of the
-// config (plus hw.nvml_library) and the place of aion-shim. A plain value: the caller owns
+// RunnerConfig: how aiond's JobManager runs jobs, read from the [sched] and [guard] sections
+// of the config (plus hw.nvml_library) and the place of aion-shim. A plain value: the caller owns
 // it; the functions here only read the config and the file system, so they are thread-safe.
 #pragma once
 
@@ -32,7 +32,9 @@ struct RunnerConfig {
   // NVIDIA GPUs: how often per-process GPU memory is read through NVML (0: never). A job with
   // a GPU share that uses more than its share is stopped.
   std::chrono::milliseconds gpu_check{2000};
-  std::string nvml_library;  // hw.nvml_library
+  std::string nvml_library;                                      // hw.nvml_library
+  std::filesystem::path guard_profiles_dir = "/etc/aion/guard";  // guard.profiles_dir
+  bool guard_enable_audit = true;                                // guard.kernel_audit = "enable"
 };
 
 // The [sched] section of the config.

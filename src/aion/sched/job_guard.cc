@@ -1,0 +1,171 @@
+// JobManager's part of the guard: the kernel's audit records of what sandboxes refused,
+// turned into "guard" events of the jobs they came from (runner.h).
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "aion/core/json.h"
+#include "aion/guard/seccomp_filter.h"
+#include "aion/sched/runner.h"
+
+namespace aion::sched {
+
+namespace {
+
+// Refusals recorded per job and minute; a job that loops on a refused call is summed up.
+constexpr int kGuardEventsPerMinute = 60;
+
+std::int64_t wall_ms(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
+      .count();
+}
+
+std::string proc_cgroup(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cgroup");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Complete lines of `file` from `offset` on (at most 64 KiB per call); `offset` moves past them.
+std::vector<std::string> read_guard_lines(const std::filesystem::path& file,
+                                          std::uint64_t& offset) {
+  std::vector<std::string> out;
+  std::ifstream f(file, std::ios::binary);
+  if (!f) return out;
+  f.seekg(static_cast<std::streamoff>(offset));
+  std::string chunk(64 * 1024, '\0');
+  f.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  chunk.resize(static_cast<std::size_t>(f.gcount()));
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string::npos; start = nl + 1)
+    out.push_back(chunk.substr(start, nl - start));
+  offset += start;
+  return out;
+}
+
+// A guard.log line of aion-shim ("TIME_MS PID NR COMM", or "unrecorded N") as a denial.
+std::optional<guard::Denial> guard_log_denial(const std::string& line, std::int64_t now_ms) {
+  std::istringstream in(line);
+  guard::Denial d;
+  d.kind = "syscall";
+  std::string first;
+  if (!(in >> first)) return std::nullopt;
+  if (first == "unrecorded") {
+    long long n = 0;
+    in >> n;
+    d.time_ms = now_ms;
+    d.what = std::to_string(n) + " more refused system calls (the shim's record is full)";
+    return d;
+  }
+  int nr = -1;
+  d.time_ms = std::atoll(first.c_str());
+  if (!(in >> d.pid >> nr) || d.time_ms <= 0 || nr < 0) return std::nullopt;
+  const std::string name = guard::syscall_name(nr);
+  d.what = "syscall " + (name.empty() ? std::to_string(nr) : name);
+  in >> d.comm;  // the shim's reading of /proc/PID/comm; may be missing
+  return d;
+}
+
+}  // namespace
+
+void JobManager::start_guard() {
+  const guard::Mechanisms& m = guard_.mechanisms;
+  if (!m.root || (m.landlock_abi == 0 && !m.seccomp)) return;
+  if (m.landlock_abi >= 7 && !m.audit_enabled && config_.guard_enable_audit) {
+    if (auto st = guard::enable_kernel_audit(); st) {
+      spdlog::info(
+          "event=guard_kernel_audit_enabled reason=\"Landlock reports refused accesses "
+          "through the audit subsystem (guard.kernel_audit = enable)\"");
+    } else {
+      spdlog::warn("event=guard_kernel_audit_unavailable error=\"{}\"", st.error().message());
+    }
+  }
+  auto watch = guard::AuditWatch::start([this](const guard::Denial& d) { on_guard_denial(d); });
+  if (!watch) {
+    spdlog::warn(
+        "event=guard_audit_unavailable error=\"{}\" effect=\"sandboxes still enforce; "
+        "what they refuse is not recorded\"",
+        watch.error().message());
+    return;
+  }
+  audit_ = std::move(*watch);
+}
+
+std::optional<std::int64_t> JobManager::job_of_process(pid_t pid, pid_t creator) {
+  const std::string cgroup = pid > 0 ? proc_cgroup(pid) : "";
+  const auto stat = pid > 0 ? proc_stat(pid) : std::nullopt;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, job] : running_) {
+    if (job.spec.sandbox.empty()) continue;
+    if (job.pid > 0 && (job.pid == pid || job.pid == creator || (stat && stat->pgrp == job.pid)))
+      return id;
+    auto live = live_.find(id);
+    if (live != live_.end() && live->second->cgroup() && !cgroup.empty() &&
+        live->second->cgroup()->holds(cgroup))
+      return id;
+  }
+  return std::nullopt;
+}
+
+void JobManager::on_guard_denial(const guard::Denial& d) {
+  const auto id = job_of_process(d.pid, d.domain_creator);
+  if (!id) return;  // another program's sandbox, or a job that is gone
+  std::lock_guard lock(guard_mu_);
+  record_guard(*id, d);
+}
+
+void JobManager::record_guard(std::int64_t id, const guard::Denial& d) {
+  GuardBudget& b = guard_budget_[id];
+  const std::int64_t minute = d.time_ms / 60000;
+  if (b.minute != minute) {
+    b.minute = minute;
+    b.recorded = 0;
+  }
+  if (b.recorded >= kGuardEventsPerMinute) {
+    ++b.dropped;
+    return;
+  }
+  ++b.recorded;
+  const long long dropped = std::exchange(b.dropped, 0);
+  Json data = {{"job", id},      {"kind", d.kind}, {"what", d.what},     {"pid", d.pid},
+               {"comm", d.comm}, {"exe", d.exe},   {"domain", d.domain}, {"time_ms", d.time_ms}};
+  if (dropped > 0) data["unrecorded_before"] = dropped;
+  std::string message = "job " + std::to_string(id) + ": sandbox refused " + d.what + " (pid " +
+                        std::to_string(d.pid) + (d.comm.empty() ? "" : " " + d.comm) + ")";
+  if (dropped > 0) message += "; " + std::to_string(dropped) + " more refusals not recorded";
+  if (auto r =
+          events_.append({.time_ms = d.time_ms,
+                          .kind = "guard",
+                          .severity = "warning",
+                          .source = "guard",
+                          .message = message,
+                          .data_json = data.dump(-1, ' ', false, Json::error_handler_t::replace)});
+      !r) {
+    spdlog::warn("event=guard_record_failed job={} error=\"{}\"", id, r.error().message());
+  }
+}
+
+void JobManager::collect_guard_logs() {
+  std::set<std::int64_t> sandboxed;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, job] : running_)
+      if (!job.spec.sandbox.empty()) sandboxed.insert(id);
+  }
+  std::lock_guard lock(guard_mu_);
+  for (auto id : sandboxed) guard_logs_.try_emplace(id, 0);
+  for (auto it = guard_logs_.begin(); it != guard_logs_.end();) {
+    const std::int64_t id = it->first;
+    for (const auto& line : read_guard_lines(dir_of(id) / "guard.log", it->second)) {
+      if (auto d = guard_log_denial(line, wall_ms(clock_))) record_guard(id, *d);
+    }
+    // A job that ended had its last lines read just now.
+    it = sandboxed.contains(id) ? std::next(it) : guard_logs_.erase(it);
+  }
+  if (guard_budget_.size() > 4096) guard_budget_.clear();
+}
+
+}  // namespace aion::sched
