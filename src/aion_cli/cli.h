@@ -61,6 +61,7 @@ void add_status_commands(Command& root, Context& ctx);
 void add_ask_command(Command& root, Context& ctx);
 void add_admin_commands(Command& root, Context& ctx);
 void add_events_commands(Command& root, Context& ctx);
+void add_guard_commands(Command& root, Context& ctx);
 void add_hw_commands(Command& root, Context& ctx);
 void add_job_commands(Command& root, Context& ctx);
 void add_metrics_commands(Command& root, Context& ctx);

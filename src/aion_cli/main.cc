@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   add_tune_commands(app, ctx);
   add_admin_commands(app, ctx);
   add_events_commands(app, ctx);
+  add_guard_commands(app, ctx);
   add_sim_commands(app, ctx);
   add_slurm_commands(app, ctx);
   add_env_commands(app, ctx);

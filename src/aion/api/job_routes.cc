@@ -195,6 +195,39 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
 
 // /v1/queue and /v1/sched/hold
 void add_queue_and_hold_routes(Router& router, sched::JobManager& jobs, const HostFs& host) {
+  router.add({"GET", "/v1/jobs/{id}/guard", Role::kViewer,
+              "The job's sandbox: its plan, what it refused, its network egress record; its "
+              "owner and admins only",
+              [&jobs](Request& r) {
+                auto id = id_param(r);
+                if (!id) return Response::from_error(id.error());
+                auto job = jobs.get(*id);
+                if (!job) return Response::from_error(job.error());
+                if (!may_see_private(r.caller, job->spec.uid)) {
+                  return Response::error(403, "permission_denied",
+                                         "only the job's owner or an admin may read its record");
+                }
+                auto rec = jobs.guard_record(*id);
+                if (!rec) return Response::from_error(rec.error());
+                Json refusals = Json::array();
+                for (const auto& e : rec->refusals) {
+                  Json d = Json::parse(e.data_json, nullptr, false);
+                  if (!d.is_object()) d = Json::object();
+                  d["event_id"] = e.id;
+                  d["message"] = e.message;
+                  refusals.push_back(std::move(d));
+                }
+                auto parsed = [](const std::string& text) {
+                  Json j = Json::parse(text, nullptr, false);
+                  return j.is_discarded() ? Json(nullptr) : j;
+                };
+                return json_reply(200, {{"id", *id},
+                                        {"sandbox", job->spec.sandbox},
+                                        {"state", sched::to_string(job->state)},
+                                        {"plan", parsed(rec->plan_json)},
+                                        {"refusals", refusals},
+                                        {"egress", parsed(rec->egress_json)}});
+              }});
   router.add({"GET", "/v1/queue", Role::kViewer,
               "Pending jobs in the order they will start, each with why it waits",
               [&jobs](Request& r) {

@@ -148,6 +148,34 @@ void JobManager::record_guard(std::int64_t id, const guard::Denial& d) {
   }
 }
 
+Result<JobManager::GuardRecord> JobManager::guard_record(std::int64_t id) {
+  GuardRecord out;
+  auto slurp = [](const std::filesystem::path& f) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  out.plan_json = slurp(dir_of(id) / "sandbox.json");
+  out.egress_json = slurp(dir_of(id) / "egress.json");
+  collect_guard_logs();  // what the shim wrote a moment ago counts too
+  // The guard events, page by page; those of other jobs are skipped.
+  std::int64_t since = 0;
+  for (int page = 0; page < 50 && out.refusals.size() < 1000; ++page) {
+    auto events = events_.list({.since_id = since, .limit = 1000, .kind = "guard"});
+    if (!events) return std::unexpected(events.error());
+    if (events->empty()) break;
+    for (auto& e : *events) {
+      since = e.id;
+      const Json d = Json::parse(e.data_json, nullptr, false);
+      if (d.is_object() && d.contains("job") && d["job"].is_number_integer() &&
+          d["job"].get<std::int64_t>() == id && out.refusals.size() < 1000)
+        out.refusals.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
 void JobManager::collect_guard_logs() {
   std::set<std::int64_t> sandboxed;
   {

@@ -74,6 +74,7 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
   for (const auto& p : procs) rec("procs", p);
   if (sandbox) {
     if (auto st = write_sandbox(*sandbox, dir, rec); !st) return st;
+    std::ofstream(dir / "sandbox.json") << guard::plan_json(*sandbox).dump(2) << "\n";
   }
   std::ofstream f(dir / "launch", std::ios::binary);
   f.write(launch.data(), static_cast<std::streamsize>(launch.size()));
@@ -122,7 +123,9 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
   std::error_code ec;
   fs::create_directories(dir, ec);
   // Leftovers of an earlier run (a requeued job) must not be taken for this run's.
-  for (const char* f : {"status", "pid", "shim.pid", "launch"}) fs::remove(dir / f, ec);
+  for (const char* f : {"status", "pid", "shim.pid", "launch", "guard.log", "sandbox.json",
+                        "egress.json", "seccomp.bpf"})
+    fs::remove(dir / f, ec);
   fs::permissions(dir, fs::perms::owner_all, ec);
 
   // The sandbox first: a job whose profile cannot be enforced is refused before anything is

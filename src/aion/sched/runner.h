@@ -94,6 +94,16 @@ class JobManager {
   };
   Result<LogChunk> read_log(std::int64_t id, std::uint64_t offset, std::size_t max);
 
+  // What a job's sandbox did: its plan as launched (JSON; "" when it had none), what it
+  // refused (the guard events naming the job, oldest first, at most 1,000), and its egress
+  // record (JSON; "" when none was kept).
+  struct GuardRecord {
+    std::string plan_json;
+    std::vector<store::Event> refusals;
+    std::string egress_json;
+  };
+  Result<GuardRecord> guard_record(std::int64_t id);
+
   // Hold: no job starts while held (before maintenance); submissions are still queued and
   // running jobs go on. Not persisted: a restarted aiond starts released.
   void set_hold(bool hold, const std::string& who);
