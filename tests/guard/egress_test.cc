@@ -883,8 +883,10 @@ TEST_F(EgressLive, AllowListEnforcesRecordsCountsAndDetaches) {
   EXPECT_EQ(f->address, "127.0.0.1");
   EXPECT_EQ(f->bytes_out, 3000u);
   EXPECT_EQ(f->bytes_in, 5000u);
-  EXPECT_GE(f->packets_out, 3u);  // SYN, data, ACKs, FIN
-  EXPECT_GE(f->packets_in, 2u);
+  EXPECT_GE(f->packets_out, 1u);  // the data; handshake, ACKs and FIN carry none
+  EXPECT_LE(f->packets_out, 3u);
+  EXPECT_GE(f->packets_in, 1u);
+  EXPECT_LE(f->packets_in, 4u);
   EXPECT_LE(f->first_ms, f->last_ms);
   EXPECT_GE(f->first_ms, start_ms - 1000);
   const EgressFlow* fu = find_flow(flows, IPPROTO_UDP, udp_allowed.port());

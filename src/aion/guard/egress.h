@@ -60,8 +60,10 @@ struct EgressEvent {
 };
 
 // One remote endpoint's traffic since the monitor was attached. Bytes are transport payload
-// (TCP or UDP data, no headers; retransmissions included); packets are as the stack handed
-// them to IP, a segmentation-offload packet counted as the segments it becomes.
+// (TCP or UDP data, no headers; retransmissions included); packets are those that carried
+// payload, as the stack handed them to IP (a segmentation-offload packet counts as the
+// segments it becomes). Packets without payload (handshakes, pure ACKs) are not counted, so
+// an endpoint appears once data went either way; connect attempts are in the events.
 struct EgressFlow {
   int protocol = 0;  // IPPROTO_TCP, IPPROTO_UDP, or another IP protocol number
   std::string address;

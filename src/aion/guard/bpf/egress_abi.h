@@ -69,9 +69,9 @@ struct egress_endpoint {
   __u8 protocol;
 } __attribute__((aligned(4)));
 
-/* Counters of one remote endpoint on one CPU (user space adds the CPUs up). Bytes are transport
- * payload (TCP or UDP data, headers left out; the whole IP payload for other protocols),
- * retransmissions included. */
+/* Counters of one remote endpoint on one CPU (user space adds the CPUs up). Bytes are
+ * transport payload (TCP or UDP data, headers left out; the whole IP payload for other
+ * protocols), retransmissions included; packets without payload are not counted. */
 struct egress_counters {
   __u64 bytes_out;
   __u64 bytes_in;
