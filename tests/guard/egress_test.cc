@@ -643,7 +643,8 @@ class Child {
  public:
   static constexpr const char* kComm = "egress-child";
 
-  Child(const std::string& cgroup_dir, std::vector<Step> steps) : steps_(std::move(steps)) {
+  Child(const std::string& cgroup_dir, std::vector<Step> steps, const char* comm = kComm)
+      : steps_(std::move(steps)), comm_(comm) {
     const std::string procs = cgroup_dir + "/cgroup.procs";
     int results[2], go[2];
     if (::pipe2(results, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) return;
@@ -699,7 +700,7 @@ class Child {
     const int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || ::write(fd, pid_text, static_cast<std::size_t>(n)) != n) ::_exit(3);
     ::close(fd);
-    ::prctl(PR_SET_NAME, kComm, 0, 0, 0);
+    ::prctl(PR_SET_NAME, comm_, 0, 0, 0);
     static std::uint8_t filler[65536];
     std::memset(filler, 's', sizeof filler);
     for (const Step& s : steps_) {
@@ -716,6 +717,7 @@ class Child {
   }
 
   std::vector<Step> steps_;
+  const char* comm_;
   pid_t pid_ = -1;
   int results_ = -1, go_ = -1;
 };
@@ -915,7 +917,9 @@ TEST_F(EgressLive, RecordModeAllowsAndRecordsEverything) {
   const std::string dir = make_cgroup("record");
   auto monitor = attach(dir, EgressPolicy{NetMode::kRecord, {rule("10.0.0.0/8")}});
   ASSERT_NE(monitor, nullptr);
-  Child child(dir, {tcp(AF_INET, server.port(), 10, 20), udp(sink.port(), 64, 1)});
+  // A process names itself: control characters must not reach a log line or a table.
+  Child child(dir, {tcp(AF_INET, server.port(), 10, 20), udp(sink.port(), 64, 1)},
+              "agent\x1b[2J\x7f");
   const StepResult t = child.next();
   EXPECT_EQ(t.err, 0);
   EXPECT_EQ(t.received, 20u);
@@ -925,6 +929,7 @@ TEST_F(EgressLive, RecordModeAllowsAndRecordsEverything) {
   const EgressEvent* c = find_event(events, EgressEvent::kConnect, server.port());
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(c->denied);
+  EXPECT_EQ(c->comm, "agent?[2J?");
   const EgressEvent* u = find_event(events, EgressEvent::kSend, sink.port());
   ASSERT_NE(u, nullptr);
   EXPECT_FALSE(u->denied);
