@@ -9,6 +9,8 @@
 //   connect HOST PORT  a TCP connection to an IPv4 address, sending "hello"
 //   dns HOST PORT NAME a DNS query for NAME sent over UDP to a resolver at HOST:PORT (the
 //                      name carries the data an agent would leak)
+//   chat HOST PORT     a chat-completions request to a model endpoint over HTTP; prints
+//                      "chat: ok sent=N received=M" (bytes of the request and the reply)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -95,6 +97,34 @@ int attempt_dns(const char* host, const char* port, const std::string& name) {
   return result("dns", ok, err);
 }
 
+int attempt_chat(const char* host, const char* port) {
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"which GPUs are free?"}]})";
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + std::string(host) +
+                          "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in a = address(host, port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return result("chat", false, err);
+  }
+  std::size_t sent = 0;
+  while (sent < req.size()) {
+    const ssize_t n = ::write(fd, req.data() + sent, req.size() - sent);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::size_t received = 0;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) received += static_cast<std::size_t>(n);
+  ::close(fd);
+  std::printf("chat: ok sent=%zu received=%zu\n", sent, received);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +143,7 @@ int main(int argc, char** argv) {
   if (what == "module") return attempt_module();
   if (what == "connect" && argc == 4) return attempt_connect(argv[2], argv[3]);
   if (what == "dns" && argc == 5) return attempt_dns(argv[2], argv[3], argv[4]);
+  if (what == "chat" && argc == 4) return attempt_chat(argv[2], argv[3]);
   std::fprintf(stderr,
                "usage: guard_agent_probe read|write PATH | ptrace | module | connect HOST "
                "PORT | dns HOST PORT NAME\n");

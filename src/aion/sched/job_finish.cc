@@ -154,6 +154,12 @@ void JobManager::finish(Job& job, Live& live) {
   }
   CgroupStats stats;
   if (live.cgroup()) stats = live.cgroup()->stats();
+  finish_egress(job.id, live);
+  if (!job.spec.sandbox.empty() && job.pid > 0) {
+    std::lock_guard g(guard_mu_);
+    if (ended_sandboxes_.size() >= 256) ended_sandboxes_.clear();
+    ended_sandboxes_[job.pid] = job.id;
+  }
   live.kill_leftovers();
   if (live.cgroup()) {
     if (auto st = live.cgroup()->remove(); !st) {

@@ -1,5 +1,7 @@
 // JobManager's part of the guard: the kernel's audit records of what sandboxes refused,
 // turned into "guard" events of the jobs they came from (runner.h).
+#include <netinet/in.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -20,6 +22,17 @@ constexpr int kGuardEventsPerMinute = 60;
 std::int64_t wall_ms(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
       .count();
+}
+
+std::string protocol_name(int protocol) {
+  return protocol == IPPROTO_TCP   ? "tcp"
+         : protocol == IPPROTO_UDP ? "udp"
+                                   : std::to_string(protocol);
+}
+
+std::string endpoint_text(const std::string& address, std::uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
 std::string proc_cgroup(pid_t pid) {
@@ -97,15 +110,27 @@ void JobManager::start_guard() {
 std::optional<std::int64_t> JobManager::job_of_process(pid_t pid, pid_t creator) {
   const std::string cgroup = pid > 0 ? proc_cgroup(pid) : "";
   const auto stat = pid > 0 ? proc_stat(pid) : std::nullopt;
-  std::lock_guard lock(mu_);
-  for (const auto& [id, job] : running_) {
-    if (job.spec.sandbox.empty()) continue;
-    if (job.pid > 0 && (job.pid == pid || job.pid == creator || (stat && stat->pgrp == job.pid)))
-      return id;
-    auto live = live_.find(id);
-    if (live != live_.end() && live->second->cgroup() && !cgroup.empty() &&
-        live->second->cgroup()->holds(cgroup))
-      return id;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, job] : running_) {
+      if (job.spec.sandbox.empty()) continue;
+      pid_t command = job.pid;
+      if (command <= 0) {  // not read yet: the shim wrote it when it started the command
+        std::ifstream f(dir_of(id) / "pid");
+        f >> command;
+      }
+      if (command > 0 && (command == pid || command == creator || (stat && stat->pgrp == command)))
+        return id;
+      auto live = live_.find(id);
+      if (live != live_.end() && live->second->cgroup() && !cgroup.empty() &&
+          live->second->cgroup()->holds(cgroup))
+        return id;
+    }
+  }
+  std::lock_guard lock(guard_mu_);
+  for (pid_t p : {pid, creator}) {
+    if (auto it = ended_sandboxes_.find(p); p > 0 && it != ended_sandboxes_.end())
+      return it->second;
   }
   return std::nullopt;
 }
@@ -174,6 +199,97 @@ Result<JobManager::GuardRecord> JobManager::guard_record(std::int64_t id) {
     }
   }
   return out;
+}
+
+void JobManager::collect_egress() {
+  std::vector<std::pair<std::int64_t, guard::EgressMonitor*>> monitors;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, live] : live_)
+      if (live->egress()) monitors.emplace_back(id, live->egress().get());
+  }
+  // The loop thread is the only one that ends jobs, so the monitors outlive this.
+  for (auto& [id, m] : monitors) {
+    auto events = m->drain();
+    std::lock_guard lock(guard_mu_);
+    write_egress(id, *m, std::move(events), false);
+  }
+}
+
+void JobManager::finish_egress(std::int64_t id, Live& live) {
+  if (!live.egress()) return;
+  auto events = live.egress()->drain();
+  std::lock_guard lock(guard_mu_);
+  write_egress(id, *live.egress(), std::move(events), true);
+  egress_.erase(id);
+}
+
+void JobManager::write_egress(std::int64_t id, guard::EgressMonitor& m,
+                              std::vector<guard::EgressEvent> events, bool force) {
+  EgressState& st = egress_[id];
+  const std::int64_t now = wall_ms(clock_);
+  for (const auto& e : events) {
+    const std::string proto = protocol_name(e.protocol);
+    const std::string name = guard_.endpoints.name(e.address, e.port, e.server_name);
+    if (e.denied) {
+      guard::Denial d;
+      d.time_ms = e.time_ms;
+      d.pid = e.pid;
+      d.comm = e.comm;
+      d.kind = "network";
+      d.what = std::string(e.kind == guard::EgressEvent::kSend ? "send " : "connect ") + proto +
+               " " + endpoint_text(e.address, e.port) + (name.empty() ? "" : " (" + name + ")");
+      record_guard(id, d);
+    }
+    ++st.events;
+    st.recent.push_back(Json{
+        {"time_ms", e.time_ms},
+        {"kind", e.kind == guard::EgressEvent::kServerName ? "server_name"
+                 : e.kind == guard::EgressEvent::kSend     ? "send"
+                                                           : "connect"},
+        {"denied", e.denied},
+        {"pid", e.pid},
+        {"comm", e.comm},
+        {"protocol", proto},
+        {"address", e.address},
+        {"port", e.port},
+        {"server_name", e.server_name},
+        {"name", name}}.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  constexpr std::size_t kEgressKept = 1000;
+  if (st.recent.size() > kEgressKept)
+    st.recent.erase(st.recent.begin(), st.recent.begin() + static_cast<std::ptrdiff_t>(
+                                                               st.recent.size() - kEgressKept));
+  if (!force && events.empty() && now - st.written_ms < 5000) return;
+  st.written_ms = now;
+  Json flows = Json::array();
+  for (const auto& f : m.flows()) {
+    flows.push_back({{"protocol", protocol_name(f.protocol)},
+                     {"address", f.address},
+                     {"port", f.port},
+                     {"bytes_out", f.bytes_out},
+                     {"bytes_in", f.bytes_in},
+                     {"packets_out", f.packets_out},
+                     {"packets_in", f.packets_in},
+                     {"first_ms", f.first_ms},
+                     {"last_ms", f.last_ms},
+                     {"server_name", f.server_name},
+                     {"name", guard_.endpoints.name(f.address, f.port, f.server_name)}});
+  }
+  Json recent = Json::array();
+  for (const auto& r : st.recent) recent.push_back(Json::parse(r, nullptr, false));
+  const Json out = {{"updated_ms", now},
+                    {"flows", flows},
+                    {"events", recent},
+                    {"events_total", st.events},
+                    {"events_lost", m.lost_events()}};
+  const auto file = dir_of(id) / "egress.json";
+  {
+    std::ofstream f(file.string() + ".tmp");
+    f << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(file.string() + ".tmp", file, ec);
 }
 
 void JobManager::collect_guard_logs() {

@@ -146,6 +146,7 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
   }
   // From here on a failure leaves no cgroup behind.
   auto undo = [&](Error e) -> Result<std::unique_ptr<JobProcess>> {
+    process->egress().reset();
     if (process->cgroup()) {
       if (auto st = process->cgroup()->remove(); !st) {
         spdlog::warn("event=job_cgroup_remove_failed id={} error=\"{}\"", job.id,
@@ -154,6 +155,12 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
     }
     return std::unexpected(std::move(e));
   };
+  if (sandbox) {  // the network policy is in place before the job's first socket
+    auto egress = attach_egress(
+        *sandbox, process->cgroup() ? process->cgroup()->unified_dir() : std::string());
+    if (!egress) return undo(egress.error());
+    process->egress() = std::move(*egress);
+  }
   if (auto st = write_launch_file(ctx, job, a, dir, procs, sandbox); !st) return undo(st.error());
   auto pid = spawn_shim(ctx.config.shim, dir);
   if (!pid) return undo(pid.error());

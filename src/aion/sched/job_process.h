@@ -14,6 +14,7 @@
 #include <string>
 
 #include "aion/core/clock.h"
+#include "aion/guard/egress.h"
 #include "aion/sched/cgroup.h"
 #include "aion/sched/job.h"
 
@@ -62,6 +63,8 @@ class JobProcess {
   bool our_child() const { return our_child_; }
   int pidfd() const { return pidfd_; }  // the shim's; -1 when there is none
   std::optional<JobCgroup>& cgroup() { return cgroup_; }
+  // The job's network policy and egress record, while it runs (a sandbox that keeps one).
+  std::unique_ptr<guard::EgressMonitor>& egress() { return egress_; }
   const std::optional<JobCgroup>& cgroup() const { return cgroup_; }
 
  private:
@@ -76,6 +79,7 @@ class JobProcess {
   int command_pidfd_ = -1;  // the command, leader of its own process group
   pid_t command_pgid_ = 0;
   std::optional<JobCgroup> cgroup_;
+  std::unique_ptr<guard::EgressMonitor> egress_;
   std::optional<JobState> stop_state_;  // cancelled / preempted / stopped on purpose
   std::string stop_reason_;
   std::optional<Clock::Monotonic> kill_at_;  // SIGKILL due

@@ -26,7 +26,7 @@ std::string home_of(std::uint32_t uid) {
 
 }  // namespace
 
-GuardSite load_guard_site(const fs::path& site_dir) {
+GuardSite load_guard_site(const fs::path& site_dir, const fs::path& endpoints_file) {
   GuardSite site;
   if (auto p = guard::load_profiles(site_dir)) {
     site.profiles = std::move(*p);
@@ -35,6 +35,11 @@ GuardSite load_guard_site(const fs::path& site_dir) {
     spdlog::warn("event=guard_profiles_unavailable error=\"{}\"", site.profiles_error);
   }
   site.mechanisms = guard::probe_mechanisms();
+  if (auto e = guard::load_endpoints(endpoints_file)) {
+    site.endpoints = std::move(*e);
+  } else {
+    spdlog::warn("event=guard_endpoints_unavailable error=\"{}\"", e.error().message());
+  }
   for (const auto& m : site.mechanisms.rows) {
     spdlog::info("event=guard_mechanism name={} available={} detail=\"{}\"", m.name, m.available,
                  m.detail);
@@ -63,6 +68,34 @@ Result<guard::SandboxPlan> plan_job_sandbox(const GuardSite& site, const JobSpec
                     std::string(guard::to_string(profile->network)) + "\"");
   }
   return guard::plan_sandbox(*profile, site.mechanisms, job);
+}
+
+Result<std::unique_ptr<guard::EgressMonitor>> attach_egress(const guard::SandboxPlan& plan,
+                                                            const std::string& cgroup_v2_dir) {
+  if (!plan.egress_bpf) return nullptr;
+  const bool enforce = plan.network == guard::NetworkMode::kAllow;
+  if (cgroup_v2_dir.empty()) {
+    if (!enforce) return nullptr;  // a record we cannot keep is a note, not a refusal
+    return fail(ErrorCode::kUnsupported,
+                "sandbox '" + plan.profile +
+                    "': its network allow-list is enforced on the job's cgroup, and this job has "
+                    "none in the cgroup2 hierarchy (sched.cgroups is off, or no cgroup2 is "
+                    "mounted)");
+  }
+  guard::EgressPolicy policy;
+  policy.mode = enforce ? guard::NetMode::kAllowList : guard::NetMode::kRecord;
+  if (enforce) {
+    auto rules = guard::resolve_allow(plan.allow);
+    if (!rules) return std::unexpected(rules.error());
+    if (rules->size() > guard::kMaxNetRules) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "sandbox '" + plan.profile + "': " + std::to_string(rules->size()) +
+                      " network rules once names are resolved; at most " +
+                      std::to_string(guard::kMaxNetRules));
+    }
+    policy.allow = std::move(*rules);
+  }
+  return guard::EgressMonitor::attach(cgroup_v2_dir, policy);
 }
 
 Status write_sandbox(const guard::SandboxPlan& plan, const fs::path& dir, const RecordFn& rec) {

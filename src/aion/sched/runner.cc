@@ -150,7 +150,7 @@ Status JobManager::start() {
     }
     for (const auto& n : caps_.notes) spdlog::info("event=cgroup_note note=\"{}\"", n);
   }
-  guard_ = load_guard_site(config_.guard_profiles_dir);
+  guard_ = load_guard_site(config_.guard_profiles_dir, config_.guard_endpoints_file);
   // The network policy and egress record attach to the job's cgroup in the unified
   // hierarchy, which a v1 machine may have beside its controllers.
   caps_.join_unified = guard_.mechanisms.cgroup_bpf && caps_.version != CgroupVersion::kNone;
@@ -410,6 +410,7 @@ void JobManager::loop() {
       (void)!::read(wake_fd_, &v, sizeof v);
     }
     collect_guard_logs();
+    collect_egress();
     std::unique_lock lock(mu_);
     if (stopping_) return;
     for (std::size_t i = 1; i < fds.size(); ++i) {

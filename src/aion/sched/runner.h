@@ -170,6 +170,13 @@ class JobManager {
   void start_guard();
   void on_guard_denial(const guard::Denial& d);
   void collect_guard_logs();
+  // The egress monitors: refused connections become guard events; the record (endpoints
+  // with bytes each way, the latest connections) goes to the job's egress.json, at most every
+  // few seconds, and one last time when the job ends (finish_egress, with mu_ held).
+  void collect_egress();
+  void finish_egress(std::int64_t id, Live& live);
+  void write_egress(std::int64_t id, guard::EgressMonitor& m, std::vector<guard::EgressEvent> ev,
+                    bool force);  // with guard_mu_ held
   std::optional<std::int64_t> job_of_process(pid_t pid, pid_t creator);
   void record_guard(std::int64_t id, const guard::Denial& d);  // with guard_mu_ held
 
@@ -211,10 +218,21 @@ class JobManager {
     int recorded = 0;
     long long dropped = 0;
   };
-  std::mutex guard_mu_;  // guards guard_budget_, guard_logs_
+  // guards guard_budget_, guard_logs_, egress_, ended_sandboxes_; taken after mu_, never
+  // before it
+  std::mutex guard_mu_;
   std::map<std::int64_t, GuardBudget> guard_budget_;
   std::map<std::int64_t, std::uint64_t> guard_logs_;  // job -> bytes of its guard.log read
-  std::unique_ptr<guard::AuditWatch> audit_;          // set by start(), reset by stop()
+  struct EgressState {
+    std::vector<std::string> recent;  // the latest events as JSON, at most kEgressKept
+    std::uint64_t events = 0;         // all events seen
+    std::int64_t written_ms = 0;
+  };
+  std::map<std::int64_t, EgressState> egress_;  // guarded by guard_mu_
+  // The commands of sandboxed jobs that ended lately (pid -> job): a refusal the kernel
+  // reports after the job's end is still the job's. Guarded by guard_mu_.
+  std::map<pid_t, std::int64_t> ended_sandboxes_;
+  std::unique_ptr<guard::AuditWatch> audit_;  // set by start(), reset by stop()
 };
 
 }  // namespace aion::sched

@@ -80,6 +80,7 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   RunnerConfig r;
   r.jobs_dir = state_dir / "jobs";
   r.guard_profiles_dir = c.get_string("guard.profiles_dir");
+  r.guard_endpoints_file = c.get_string("guard.endpoints_file");
   r.guard_enable_audit = c.get_string("guard.kernel_audit") == "enable";
   r.cgroups = c.get_bool("sched.cgroups");
   r.cgroup_parent = c.get_string("sched.cgroup_parent");

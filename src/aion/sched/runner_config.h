@@ -34,6 +34,7 @@ struct RunnerConfig {
   std::chrono::milliseconds gpu_check{2000};
   std::string nvml_library;                                      // hw.nvml_library
   std::filesystem::path guard_profiles_dir = "/etc/aion/guard";  // guard.profiles_dir
+  std::filesystem::path guard_endpoints_file;                    // guard.endpoints_file
   bool guard_enable_audit = true;                                // guard.kernel_audit = "enable"
 };
 
