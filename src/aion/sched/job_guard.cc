@@ -143,6 +143,8 @@ void JobManager::on_guard_denial(const guard::Denial& d) {
 }
 
 void JobManager::record_guard(std::int64_t id, const guard::Denial& d) {
+  ++refusals_[id];
+  if (refusals_.size() > 4096) refusals_.clear();
   GuardBudget& b = guard_budget_[id];
   const std::int64_t minute = d.time_ms / 60000;
   if (b.minute != minute) {
@@ -222,6 +224,7 @@ void JobManager::finish_egress(std::int64_t id, Live& live) {
   std::lock_guard lock(guard_mu_);
   write_egress(id, *live.egress(), std::move(events), true);
   egress_.erase(id);
+  refusals_.erase(id);
 }
 
 void JobManager::write_egress(std::int64_t id, guard::EgressMonitor& m,

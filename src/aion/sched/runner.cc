@@ -572,6 +572,14 @@ std::vector<JobManager::JobUsageNow> JobManager::usage_now() const {
       u.user = job->second.spec.user;
       u.queue = job->second.spec.queue;
       u.gpus = job->second.allocation ? job->second.allocation->gpus.size() : 0;
+      u.sandboxed = !job->second.spec.sandbox.empty();
+      if (live->egress()) {  // under the lock: the loop destroys monitors when jobs end
+        u.egress_recorded = true;
+        for (const auto& f : live->egress()->flows()) {
+          u.egress_bytes_out += f.bytes_out;
+          u.egress_bytes_in += f.bytes_in;
+        }
+      }
       found.emplace_back(std::move(u), *live->cgroup());
     }
   }
@@ -581,6 +589,9 @@ std::vector<JobManager::JobUsageNow> JobManager::usage_now() const {
     u.stats = cg.stats();
     out.push_back(std::move(u));
   }
+  std::lock_guard lock(guard_mu_);
+  for (auto& u : out)
+    if (auto it = refusals_.find(u.id); it != refusals_.end()) u.refusals = it->second;
   return out;
 }
 

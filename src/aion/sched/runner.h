@@ -127,6 +127,10 @@ class JobManager {
     std::string name, user, queue;
     std::size_t gpus = 0;
     CgroupStats stats;
+    bool sandboxed = false;
+    bool egress_recorded = false;  // the egress monitor runs: the two counters below mean it
+    std::uint64_t egress_bytes_out = 0, egress_bytes_in = 0;
+    std::uint64_t refusals = 0;  // what its sandbox refused so far (recorded or not)
   };
   std::vector<JobUsageNow> usage_now() const;
 
@@ -220,7 +224,7 @@ class JobManager {
   };
   // guards guard_budget_, guard_logs_, egress_, ended_sandboxes_; taken after mu_, never
   // before it
-  std::mutex guard_mu_;
+  mutable std::mutex guard_mu_;
   std::map<std::int64_t, GuardBudget> guard_budget_;
   std::map<std::int64_t, std::uint64_t> guard_logs_;  // job -> bytes of its guard.log read
   struct EgressState {
@@ -232,7 +236,8 @@ class JobManager {
   // The commands of sandboxed jobs that ended lately (pid -> job): a refusal the kernel
   // reports after the job's end is still the job's. Guarded by guard_mu_.
   std::map<pid_t, std::int64_t> ended_sandboxes_;
-  std::unique_ptr<guard::AuditWatch> audit_;  // set by start(), reset by stop()
+  std::map<std::int64_t, std::uint64_t> refusals_;  // job -> refusals; guarded by guard_mu_
+  std::unique_ptr<guard::AuditWatch> audit_;        // set by start(), reset by stop()
 };
 
 }  // namespace aion::sched

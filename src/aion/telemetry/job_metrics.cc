@@ -27,6 +27,15 @@ std::vector<MetricFamily> job_metrics(const std::vector<sched::JobManager::JobUs
                    MetricType::kCounter,
                    {}};
   MetricFamily gpus{"aion_job_gpus", "Whole GPUs allocated to a job", MetricType::kGauge, {}};
+  MetricFamily egress{"aion_job_egress_bytes_total",
+                      "Payload bytes a sandboxed job exchanged over the network "
+                      "(direction=\"out\" or \"in\"; aion guard log JOB has them per endpoint)",
+                      MetricType::kCounter,
+                      {}};
+  MetricFamily refused{"aion_job_guard_refusals_total",
+                       "File accesses, system calls and connections a job's sandbox refused",
+                       MetricType::kCounter,
+                       {}};
   for (const auto& j : jobs) {
     Labels l = {
         {"job", std::to_string(j.id)}, {"name", j.name}, {"user", j.user}, {"queue", j.queue}};
@@ -37,10 +46,18 @@ std::vector<MetricFamily> job_metrics(const std::vector<sched::JobManager::JobUs
     wr.add(l, static_cast<double>(j.stats.io_write_bytes));
     oom.add(l, static_cast<double>(j.stats.oom_kills));
     gpus.add(l, static_cast<double>(j.gpus));
+    if (j.sandboxed) refused.add(l, static_cast<double>(j.refusals));
+    if (j.egress_recorded) {
+      Labels out = l, in = l;
+      out.emplace_back("direction", "out");
+      in.emplace_back("direction", "in");
+      egress.add(out, static_cast<double>(j.egress_bytes_out));
+      egress.add(in, static_cast<double>(j.egress_bytes_in));
+    }
   }
   std::vector<MetricFamily> out;
   if (jobs.empty()) return out;
-  move_nonempty(out, {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus});
+  move_nonempty(out, {&cpu, &mem, &peak, &rd, &wr, &oom, &gpus, &egress, &refused});
   return out;
 }
 

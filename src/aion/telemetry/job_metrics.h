@@ -12,7 +12,8 @@ namespace aion::telemetry {
 
 // aion_job_cpu_seconds_total, aion_job_memory_bytes, aion_job_memory_peak_bytes,
 // aion_job_io_read_bytes_total, aion_job_io_written_bytes_total, aion_job_oom_kills_total
-// and aion_job_gpus; none when no job runs.
+// and aion_job_gpus, and for sandboxed jobs aion_job_guard_refusals_total and
+// aion_job_egress_bytes_total{direction}; none when no job runs.
 std::vector<MetricFamily> job_metrics(const std::vector<sched::JobManager::JobUsageNow>& jobs);
 
 }  // namespace aion::telemetry
