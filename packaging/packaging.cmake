@@ -3,6 +3,7 @@
 #   /usr/bin/aiond, /usr/bin/aion           the two programs
 #   /usr/lib/aion/aion-shim                 the per-job supervisor aiond starts
 #   /usr/lib/aion/aion-k8s-device-plugin    the Kubernetes device plugin `aion k8s device-plugin` runs
+#   /usr/lib/aion/manifest.sha256           SHA-256 of every program and data file (aion guard verify)
 #   /usr/share/aion/                        data/ (signatures, compatibility tables, profiles)
 #   /etc/aion/aion.toml                     the commented default config, a conffile
 #   /lib/systemd/system/aiond.service       the unit (not enabled at install)
@@ -33,6 +34,37 @@ if(TARGET aion)
           DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME aion
           COMPONENT aion)
 endif()
+
+# The manifest `aion guard verify` checks the installation against: the SHA-256 of every
+# program and data file as installed (stripped, for the package), paths relative to the root.
+# Written last, over what was just installed (CPack's staging tree, or the prefix).
+install(CODE [[
+  set(_dest "$ENV{DESTDIR}")
+  set(_lib "${_dest}${CMAKE_INSTALL_PREFIX}/lib/aion")
+  set(_out "")
+  foreach(_dir "${CMAKE_INSTALL_PREFIX}/bin" "${CMAKE_INSTALL_PREFIX}/lib/aion"
+               "${CMAKE_INSTALL_PREFIX}/share/aion")
+    file(GLOB_RECURSE _files LIST_DIRECTORIES false "${_dest}${_dir}/*")
+    list(SORT _files)
+    foreach(_f IN LISTS _files)
+      get_filename_component(_name "${_f}" NAME)
+      if(_dir MATCHES "/bin$" AND NOT _name MATCHES "^aiond?$")
+        continue()
+      endif()
+      if(_name STREQUAL "manifest.sha256")
+        continue()
+      endif()
+      file(SHA256 "${_f}" _sum)
+      string(REPLACE "${_dest}/" "" _rel "${_f}")
+      string(REGEX REPLACE "^/" "" _rel "${_rel}")
+      string(APPEND _out "${_sum}  ${_rel}
+")
+    endforeach()
+  endforeach()
+  file(MAKE_DIRECTORY "${_lib}")
+  file(WRITE "${_lib}/manifest.sha256" "${_out}")
+  message(STATUS "Manifest: ${_lib}/manifest.sha256")
+]] COMPONENT aion)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME aion)

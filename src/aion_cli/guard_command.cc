@@ -1,12 +1,19 @@
 // aion guard status / profiles / log: the sandboxes of jobs (aion/guard). `status` and
 // `profiles` read this machine directly (no daemon); `log` asks aiond for one job's record.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "aion/core/clock.h"
 #include "aion/core/json.h"
+#include "aion/guard/integrity.h"
 #include "aion/guard/mechanisms.h"
 #include "aion/guard/profile.h"
 #include "command.h"
@@ -158,6 +165,77 @@ void cmd_log(Context& ctx, long long id) {
   print_log(j);
 }
 
+struct VerifyArgs {
+  std::string root = "/";
+  std::string manifest;
+  std::vector<std::string> sums;
+};
+
+// Progress on a terminal for long checks (model weights): every GiB read.
+std::function<void(std::uint64_t)> verify_progress() {
+  if (!::isatty(2)) return {};
+  auto total = std::make_shared<std::uint64_t>(0);
+  return [total](std::uint64_t n) {
+    const std::uint64_t before = *total >> 30;
+    *total += n;
+    if ((*total >> 30) != before)
+      std::fprintf(stderr, "\r  %llu GiB checked", static_cast<unsigned long long>(*total >> 30));
+  };
+}
+
+void print_verify(Context& ctx, const std::string& what, const guard::VerifyReport& r) {
+  if (ctx.json) {
+    Json files = Json::array();
+    for (const auto& f : r.files)
+      files.push_back({{"path", f.path},
+                       {"state", std::string(guard::to_string(f.state))},
+                       {"detail", f.detail}});
+    std::printf("%s\n",
+                Json{{"checked", what}, {"ok", r.ok()}, {"bytes", r.bytes}, {"files", files}}
+                    .dump(2)
+                    .c_str());
+  } else {
+    std::size_t bad = 0;
+    Table t({"FILE", "STATE", "DETAIL"});
+    for (const auto& f : r.files) {
+      if (f.state == guard::FileVerdict::kOk) continue;
+      ++bad;
+      t.add({f.path, std::string(guard::to_string(f.state)), f.detail});
+    }
+    if (bad > 0) t.print();
+    std::printf("%s: %zu file(s), %.1f MB read: %s\n", what.c_str(), r.files.size(),
+                static_cast<double>(r.bytes) / 1e6,
+                bad == 0 ? "every file matches its checksum"
+                         : (std::to_string(bad) + " do not match").c_str());
+  }
+  if (!r.ok()) ctx.exit_code = kExitFailure;
+}
+
+void cmd_verify(Context& ctx, const VerifyArgs& a) {
+  const auto progress = verify_progress();
+  if (!a.sums.empty()) {
+    guard::VerifyReport all;
+    for (const auto& file : a.sums) {
+      std::ifstream in(file);
+      if (!in) return report(ctx, Error(ErrorCode::kNotFound, "cannot read " + file));
+      std::stringstream text;
+      text << in.rdbuf();
+      auto entries = guard::parse_sums(text.str(), file);
+      if (!entries) return report(ctx, entries.error());
+      auto r =
+          guard::verify_sums(*entries, std::filesystem::absolute(file).parent_path(), progress);
+      all.bytes += r.bytes;
+      all.files.insert(all.files.end(), r.files.begin(), r.files.end());
+    }
+    if (progress) std::fprintf(stderr, "\r");
+    return print_verify(ctx, "declared files", all);
+  }
+  const std::string manifest = a.manifest.empty() ? std::string(guard::kManifestPath) : a.manifest;
+  auto r = guard::verify_package(a.root, manifest);
+  if (!r) return report(ctx, r.error());
+  print_verify(ctx, "aion package", *r);
+}
+
 }  // namespace
 
 void add_guard_commands(Command& app, Context& ctx) {
@@ -181,6 +259,20 @@ void add_guard_commands(Command& app, Context& ctx) {
                           "the endpoints it reached, with bytes each way");
   log.option("JOB", *id, "Job id").required().positive();
   log.action([&ctx, id] { cmd_log(ctx, *id); });
+  auto verify_args = std::make_shared<VerifyArgs>();
+  Command verify = guard.add(
+      "verify",
+      "Check aion's own programs and data against the package's manifest, or files (model "
+      "weights, datasets) against a checksum list (--sums, as sha256sum writes it); exit 1 on "
+      "any difference");
+  verify.option("--sums", verify_args->sums,
+                "A checksum file (\"<sha256>  <path>\" lines, paths relative to it); repeat for "
+                "more");
+  verify.option("--manifest", verify_args->manifest,
+                "The package manifest (default /usr/lib/aion/manifest.sha256)");
+  verify.option("--root", verify_args->root,
+                "Where the package is installed (default /; an unpacked .deb to check it)");
+  verify.action([&ctx, verify_args] { cmd_verify(ctx, *verify_args); });
 }
 
 }  // namespace aion::cli

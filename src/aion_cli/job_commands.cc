@@ -31,6 +31,7 @@ struct JobArgs {
   bool requeue = false;
   std::string sandbox;
   std::vector<std::string> allow_net;
+  std::vector<std::string> verify;
 };
 
 void add_job_flags(Command cmd, JobArgs& a) {
@@ -57,6 +58,9 @@ void add_job_flags(Command cmd, JobArgs& a) {
              "Confine the job with a guard profile: agent (an AI agent or the code it writes: "
              "files, system calls, network allow-list), strict (no network), observe (record "
              "egress only), or a site profile (`aion guard profiles`)");
+  cmd.option("--verify", a.verify,
+             "A checksum file (sha256sum form: model weights, datasets); the job starts only if "
+             "every file it lists matches, checked as the job's user (repeat for more)");
   cmd.option("--allow-net", a.allow_net,
              "With --sandbox: one more destination the job may reach, HOST[:PORT][/tcp|/udp] "
              "or a CIDR (repeat for more)");
@@ -93,6 +97,11 @@ Json job_body(const JobArgs& a, std::vector<std::string> command) {
   if (!a.user.empty()) j["user"] = a.user;
   if (!a.sandbox.empty()) j["sandbox"] = a.sandbox;
   if (!a.allow_net.empty()) j["allow_net"] = a.allow_net;
+  if (!a.verify.empty()) {
+    Json files = Json::array();
+    for (const auto& f : a.verify) files.push_back(std::filesystem::absolute(f, ec).string());
+    j["verify"] = files;
+  }
   return j;
 }
 

@@ -12,7 +12,9 @@
 //      records, sandbox.h), drops to the job's uid/gid and groups (the
 //      user's own supplementary groups from the group database, as login would give them, plus
 //      the launch file's `groups`: a GPU job needs `render`/`video` for /dev/kfd, /dev/dri),
-//      enters cwd, confines itself (no_new_privs, Landlock, seccomp) and execs;
+//      enters cwd, checks the files the job declared (verify records: `aion guard verify
+//      --sums`, as the job's user), confines itself (no_new_privs, Landlock, seccomp) and
+//      execs;
 //   3. records the job's pid in JOBDIR/pid, copies the job's output to the log until log_max
 //      bytes (0: no cap; the log is root's, so the user's disk quota does not bound it) and
 //      drops the rest, saying so in the log, waits for the job, and writes JOBDIR/status
@@ -152,6 +154,12 @@ long long now_ms() {
   ::_exit(127);
 }
 
+// As child_fail, with a message of its own (no errno).
+[[noreturn]] void child_fail_text(int fd, const char* msg) {
+  (void)!::write(fd, msg, std::strlen(msg));
+  ::_exit(127);
+}
+
 // Writes all of `data` to `fd` (a regular file: short writes only on a full disk).
 void write_all(int fd, const char* data, std::size_t n) {
   while (n > 0) {
@@ -266,6 +274,8 @@ struct Launch {
   gid_t gid = ::getgid();
   std::vector<gid_t> groups;
   std::vector<std::string> args, env, procs;
+  std::string verify_exe;           // aion, which checks the files the job declared
+  std::vector<std::string> verify;  // their checksum files
   bool set_groups = false;
   shim::Sandbox sandbox;
 };
@@ -296,6 +306,10 @@ Launch parse_launch(const std::string& launch) {
       l.log_max = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "procs")
       l.procs.push_back(v);
+    else if (k == "verify_exe")
+      l.verify_exe = v;
+    else if (k == "verify")
+      l.verify.push_back(v);
     else if (k == "uid")
       l.uid = static_cast<uid_t>(std::strtoul(v.c_str(), nullptr, 10));
     else if (k == "gid")
@@ -342,6 +356,35 @@ void add_user_groups(Launch& l) {
   }
 }
 
+// In the child, as the job's user: `aion guard verify --sums F...` over the files the job
+// declared, its report going to the job's log. Fails the job when any file differs.
+void verify_declared_files(const Launch& l, int err_fd) {
+  if (l.verify.empty()) return;
+  std::vector<std::string> args = {l.verify_exe, "guard", "verify"};
+  for (const auto& f : l.verify) {
+    args.push_back("--sums");
+    args.push_back(f);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  char path[] = "PATH=/usr/bin:/bin";
+  char* envp[] = {path, nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) child_fail(err_fd, "checking the declared files: fork");
+  if (pid == 0) {
+    ::execve(l.verify_exe.c_str(), argv.data(), envp);
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    child_fail_text(err_fd,
+                    "the job's declared files do not match their checksums, or could not be "
+                    "read (the job's log lists them)");
+}
+
 // In the forked child: joins the job's cgroups, takes its own process group, restores the
 // default signal handling, wires stdin to /dev/null and stdout+stderr to out_fd, drops to
 // the job's groups, gid and uid (in that order), enters cwd and execs. A failure is written
@@ -375,6 +418,7 @@ void add_user_groups(Launch& l) {
     if (::setuid(l.uid) != 0) child_fail(err_fd, "setuid");
   }
   if (::chdir(l.cwd.c_str()) != 0) child_fail(err_fd, "cannot enter the working directory");
+  verify_declared_files(l, err_fd);
   if (const char* step = shim::sandbox_restrict(l.sandbox)) child_fail(err_fd, step);
   ::execve(l.exe.c_str(), cargv, cenv);
   child_fail(err_fd, "cannot execute the command");

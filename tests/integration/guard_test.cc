@@ -335,6 +335,30 @@ TEST_F(GuardTest, TheEgressRecordNamesTheEndpointTheBytesAndTheTime) {
   EXPECT_LE(flow.value("last_ms", 0LL), after + 1000);
 }
 
+// Files a job declares (its weights) are checked against their recorded sums before its
+// command starts: a changed file keeps the job from running and the job's log says which.
+TEST_F(GuardTest, AJobWhoseDeclaredFilesChangedDoesNotStart) {
+  std::ofstream(work_ / "weights.bin") << std::string(100000, 'w');
+  Exit sum = run_program({"/usr/bin/sha256sum", (work_ / "weights.bin").string()});
+  ASSERT_EQ(sum.code, 0) << sum.out;
+  std::ofstream(work_ / "SHA256SUMS") << sum.out.substr(0, 64) << "  weights.bin\n";
+  auto run_verified = [&] {
+    return run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "run",
+                        "--verify", (work_ / "SHA256SUMS").string(), "--", "/bin/echo",
+                        "training"});
+  };
+  Exit ok = run_verified();
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("every file matches its checksum"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("training"), std::string::npos) << ok.out;
+  std::ofstream(work_ / "weights.bin", std::ios::app) << "poisoned";
+  Exit bad = run_verified();
+  EXPECT_NE(bad.code, 0) << bad.out;
+  EXPECT_EQ(bad.out.find("training\n"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("weights.bin  modified"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("declared files do not match"), std::string::npos) << bad.out;
+}
+
 TEST_F(GuardTest, AnUnknownProfileOrAWorkDirectoryOfTheSystemIsRefusedAtSubmit) {
   Exit e = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "run",
                         "--sandbox", "no-such-profile", "--", "/bin/true"});

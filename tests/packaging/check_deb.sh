@@ -90,6 +90,23 @@ else
   echo "note: systemd-analyze not installed; unit syntax not verified"
 fi
 
+# The manifest: `aion guard verify` finds every packaged program and data file unchanged, and
+# notices a data file changed after installation.
+has_path 'usr/lib/aion/manifest\.sha256' 'the package manifest'
+if verify=$("$root/usr/bin/aion" guard verify --root "$root" 2>&1); then
+  ok "aion guard verify: $(tail -1 <<<"$verify")"
+else
+  bad "aion guard verify on the unpacked package: $verify"
+fi
+echo '# changed' >>"$root/usr/share/aion/guard/profiles.toml"
+if verify=$("$root/usr/bin/aion" guard verify --root "$root" 2>&1); then
+  bad "aion guard verify missed a changed data file: $verify"
+elif grep -q 'usr/share/aion/guard/profiles.toml  *modified' <<<"$verify"; then
+  ok "aion guard verify names a changed data file"
+else
+  bad "aion guard verify failed without naming the changed file: $verify"
+fi
+
 # The packaged config documents every key the daemon knows, and only those.
 keys() { grep -E '^(\[|#[a-z_]+ = )' | sed 's/ = .*//'; }
 if diff <("$root/usr/bin/aiond" --print-default-config | keys) \

@@ -181,7 +181,8 @@ Json to_json(const JobSpec& s) {
           {"gid", s.gid},
           {"user", s.user},
           {"sandbox", s.sandbox},
-          {"allow_net", s.allow_net}};
+          {"allow_net", s.allow_net},
+          {"verify", s.verify}};
 }
 
 namespace {
@@ -270,22 +271,32 @@ Status read_resources(const Json& r, Request& q) {
 }
 
 // "sandbox": a profile name; "allow_net": at most 64 network rules the job adds to its
-// profile's (their syntax is checked when the job is planned).
+// profile's (their syntax is checked when the job is planned); "verify": checksum files.
 Status read_sandbox(const Json& j, JobSpec& s) {
   if (auto st = read_string(j, "sandbox", s.sandbox); !st) return st;
   if (s.sandbox.size() > 64 ||
       s.sandbox.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
     return field_error("sandbox", "a profile name (lowercase letters, digits, - and _)");
-  if (!j.contains("allow_net")) return {};
-  if (!j["allow_net"].is_array() || j["allow_net"].size() > 64)
-    return field_error("allow_net", "a list of at most 64 network rules");
-  for (const auto& r : j["allow_net"]) {
-    if (!r.is_string() || r.get<std::string>().empty() || r.get<std::string>().size() > 256)
-      return field_error("allow_net", "a list of rules such as \"api.openai.com:443\"");
-    s.allow_net.push_back(r.get<std::string>());
+  if (j.contains("allow_net")) {
+    if (!j["allow_net"].is_array() || j["allow_net"].size() > 64)
+      return field_error("allow_net", "a list of at most 64 network rules");
+    for (const auto& r : j["allow_net"]) {
+      if (!r.is_string() || r.get<std::string>().empty() || r.get<std::string>().size() > 256)
+        return field_error("allow_net", "a list of rules such as \"api.openai.com:443\"");
+      s.allow_net.push_back(r.get<std::string>());
+    }
   }
   if (!s.allow_net.empty() && s.sandbox.empty())
     return field_error("allow_net", "rules added to a sandbox profile: name one with sandbox");
+  if (!j.contains("verify")) return {};
+  if (!j["verify"].is_array() || j["verify"].size() > 16)
+    return field_error("verify", "a list of at most 16 checksum files");
+  for (const auto& f : j["verify"]) {
+    if (!f.is_string() || f.get<std::string>().empty() || f.get<std::string>().front() != '/' ||
+        f.get<std::string>().size() > 4096)
+      return field_error("verify", "a list of absolute paths of checksum files");
+    s.verify.push_back(f.get<std::string>());
+  }
   return {};
 }
 
@@ -294,9 +305,9 @@ Status read_sandbox(const Json& j, JobSpec& s) {
 Result<JobSpec> spec_from_json(const Json& j) {
   if (!j.is_object()) return fail(ErrorCode::kInvalidArgument, "a job must be a JSON object");
   JobSpec s;
-  static constexpr std::array<std::string_view, 13> kKeys = {
-      "name",    "command", "env", "cwd",  "resources", "priority", "queue",
-      "requeue", "uid",     "gid", "user", "sandbox",   "allow_net"};
+  static constexpr std::array<std::string_view, 14> kKeys = {
+      "name",    "command", "env", "cwd",  "resources", "priority",  "queue",
+      "requeue", "uid",     "gid", "user", "sandbox",   "allow_net", "verify"};
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (auto kk : kKeys) known = known || kk == k;

@@ -46,6 +46,9 @@ struct JobSpec {
   std::string user;                    // that user's name, for display and fair share
   std::string sandbox;                 // a guard profile ("agent", "strict"); "" = none
   std::vector<std::string> allow_net;  // network rules the job adds to its profile's
+  // Checksum files (sha256sum form) whose files must match before the job runs: checked as
+  // the job's user right before its command starts, `aion guard verify --sums`.
+  std::vector<std::string> verify;
 };
 
 // Sizes: "512", "64K", "10G", "1.5T", "4GiB", "10gb" (binary multiples). kInvalidArgument

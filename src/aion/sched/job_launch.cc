@@ -72,6 +72,14 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
   rec("log", (dir / "output.log").string());
   rec("log_max", std::to_string(ctx.config.job_output_max_bytes));
   for (const auto& p : procs) rec("procs", p);
+  if (!job.spec.verify.empty()) {
+    if (ctx.config.cli.empty())
+      return fail(ErrorCode::kUnavailable,
+                  "the job declares files to check, and the aion program (which checks them) is "
+                  "not installed beside aiond nor in /usr/bin");
+    rec("verify_exe", ctx.config.cli.string());
+    for (const auto& f : job.spec.verify) rec("verify", f);
+  }
   if (sandbox) {
     if (auto st = write_sandbox(*sandbox, dir, rec); !st) return st;
     std::ofstream(dir / "sandbox.json") << guard::plan_json(*sandbox).dump(2) << "\n";

@@ -32,6 +32,17 @@ Result<fs::path> find_shim() {
               "/usr/lib/aion; reinstall aion or set AION_SHIM");
 }
 
+// The aion program beside this one, or the installed one ("" when neither: jobs that declare
+// files to check are then refused at launch, saying why).
+fs::path find_cli() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& t :
+       {ec ? fs::path() : self.parent_path() / "aion", fs::path("/usr/bin/aion")})
+    if (!t.empty() && ::access(t.c_str(), X_OK) == 0) return t;
+  return {};
+}
+
 }  // namespace
 
 ConfigSchema sched_config_schema() {
@@ -129,6 +140,7 @@ Result<RunnerConfig> runner_config(const Config& c, const fs::path& state_dir) {
   auto shim = find_shim();
   if (!shim) return std::unexpected(shim.error());
   r.shim = std::move(*shim);
+  r.cli = find_cli();
   return r;
 }
 

@@ -17,6 +17,7 @@ namespace aion::sched {
 struct RunnerConfig {
   std::filesystem::path jobs_dir;  // <state>/jobs
   std::filesystem::path shim;      // aion-shim
+  std::filesystem::path cli;       // the aion program (checks a job's declared files); may be ""
   std::string cgroup_parent = "aion.jobs";
   bool cgroups = true;  // isolate jobs in cgroups when the machine has them
   int cpu_overcommit = 1;
