@@ -123,7 +123,8 @@ class GuardTest : public ::testing::Test {
         << "schema_version = 1\n[[endpoint]]\nname = \"test model server\"\nloopback_ports = ["
         << model_->port() << "]\nsource = \"this test\"\n";
     h_.write_config("[daemon]\nsocket = \"" + h_.socket().string() + "\"\nstate_dir = \"" +
-                    h_.state_dir().string() + "\"\n[sched]\ncgroup_parent = \"" + parent_ +
+                    h_.state_dir().string() +
+                    "\"\nsocket_mode = \"0666\"\n[sched]\ncgroup_parent = \"" + parent_ +
                     "\"\n[guard]\nendpoints_file = \"" + (h_.dir() / "endpoints.toml").string() +
                     "\"\n");
     ASSERT_TRUE(h_.start()) << h_.log();
@@ -241,6 +242,18 @@ TEST_F(GuardTest, ReadingAnotherUsersHomeIsRefusedAndRecorded) {
     GTEST_SKIP() << "Landlock records its refusals through the kernel audit from ABI 7 on";
   const std::string secret = (bob_home_->path / mine("notes")).string();
   expect_refused(true, {"read", secret}, "file", "fs.read_file " + secret);
+  // The event log shows the path to the job's owner, and to another user only that alice's
+  // job was refused a file access.
+  auto events_as = [&](uid_t uid) {
+    return run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "events",
+                        "--kind", "guard"},
+                       uid)
+        .out;
+  };
+  const std::string alices = events_as(alice_->uid), bobs = events_as(bob_->uid);
+  EXPECT_NE(alices.find(secret), std::string::npos) << alices;
+  EXPECT_EQ(bobs.find(secret), std::string::npos) << bobs;
+  EXPECT_NE(bobs.find("its sandbox refused a file access"), std::string::npos) << bobs;
 }
 
 TEST_F(GuardTest, WritingOutsideTheWorkDirectoryIsRefusedAndRecorded) {

@@ -58,6 +58,22 @@ std::optional<Json> event_for(const Identity& caller, const store::Event& e) {
   if (data.is_discarded()) data = Json::object();
   if (is_admin(caller)) return event_object(e, std::move(data));
   if (e.kind == "log_template" && !may_see_line(caller, line_of(data))) return std::nullopt;
+  if (e.kind == "guard") {  // what a job's sandbox refused: its paths are its owner's business
+    const Json& uid = data.contains("uid") ? data["uid"] : Json();
+    const bool mine = uid.is_number_unsigned() && caller.uid >= 0 &&
+                      uid.get<std::uint64_t>() == static_cast<std::uint64_t>(caller.uid);
+    if (!mine) {
+      Json shown_data = {{"job", data.value("job", Json())},
+                         {"kind", data.value("kind", Json())},
+                         {"user", data.value("user", Json())},
+                         {"time_ms", data.value("time_ms", Json())}};
+      store::Event shown = e;
+      shown.message = "job " + (data.contains("job") ? data["job"].dump() : std::string("?")) +
+                      " (" + data.value("user", std::string("?")) + "): its sandbox refused a " +
+                      data.value("kind", std::string("?")) + " access";
+      return event_object(shown, std::move(shown_data));
+    }
+  }
   if (e.kind == "job") {
     const Json& uid = data.contains("uid") ? data["uid"] : Json();
     const bool mine = uid.is_number_unsigned() && caller.uid >= 0 &&

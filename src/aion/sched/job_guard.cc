@@ -160,6 +160,11 @@ void JobManager::record_guard(std::int64_t id, const guard::Denial& d) {
   Json data = {{"job", id},      {"kind", d.kind}, {"what", d.what},     {"pid", d.pid},
                {"comm", d.comm}, {"exe", d.exe},   {"domain", d.domain}, {"time_ms", d.time_ms}};
   if (dropped > 0) data["unrecorded_before"] = dropped;
+  // The job's owner: the API shows what its sandbox refused to it and to admins only.
+  if (auto job = jobs_.get(id); job && *job) {
+    data["uid"] = (*job)->spec.uid;
+    data["user"] = (*job)->spec.user;
+  }
   std::string message = "job " + std::to_string(id) + ": sandbox refused " + d.what + " (pid " +
                         std::to_string(d.pid) + (d.comm.empty() ? "" : " " + d.comm) + ")";
   if (dropped > 0) message += "; " + std::to_string(dropped) + " more refusals not recorded";
