@@ -9,6 +9,8 @@
 //   connect HOST PORT  a TCP connection to an IPv4 address, sending "hello"
 //   dns HOST PORT NAME a DNS query for NAME sent over UDP to a resolver at HOST:PORT (the
 //                      name carries the data an agent would leak)
+//   later SECONDS ATTEMPT...  the attempt after a pause (a job still running when aiond
+//                      restarts)
 //   chat HOST PORT     a chat-completions request to a model endpoint over HTTP; prints
 //                      "chat: ok sent=N received=M" (bytes of the request and the reply)
 #include <arpa/inet.h>
@@ -128,6 +130,11 @@ int attempt_chat(const char* host, const char* port) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 3 && std::string(argv[1]) == "later") {
+    ::sleep(static_cast<unsigned>(std::atoi(argv[2])));
+    argv += 2;
+    argc -= 2;
+  }
   const std::string what = argc > 1 ? argv[1] : "";
   if (what == "read" && argc == 3) {
     const int fd = ::open(argv[2], O_RDONLY);

@@ -293,6 +293,25 @@ TEST_F(GuardTest, ConnectingToALoopbackListenerNotAllowedIsRefusedAndRecorded) {
   EXPECT_EQ(tcp.received(2000), "(connected)hello");
 }
 
+// aiond restarts while a sandboxed job runs: the job's network policy and record come back
+// with the adopted job.
+TEST_F(GuardTest, TheNetworkPolicyHoldsForAJobAdoptedAfterARestart) {
+  need_cgroup_bpf();
+  Listener tcp(SOCK_STREAM);
+  const std::string port = std::to_string(tcp.port());
+  Exit submitted = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(),
+                                "submit", "--sandbox", "agent", "--user", alice_->name, "--",
+                                probe_path(), "later", "4", "connect", "127.0.0.1", port});
+  ASSERT_EQ(submitted.code, 0) << submitted.out;
+  const long long job = std::atoll(submitted.out.c_str());      // submit prints the id
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // started
+  h_.signal(SIGTERM);
+  h_.wait();
+  ASSERT_TRUE(h_.start()) << h_.log();
+  EXPECT_TRUE(refusal(job, "network", "connect tcp 127.0.0.1:" + port).is_object()) << h_.log();
+  EXPECT_EQ(tcp.received(300), "");
+}
+
 TEST_F(GuardTest, LeakingDataThroughDnsToALocalResolverIsRefusedAndRecorded) {
   need_cgroup_bpf();
   Listener resolver(SOCK_DGRAM);

@@ -223,6 +223,29 @@ void JobManager::collect_egress() {
   }
 }
 
+void JobManager::reattach_egress(const Job& job, Live& live) {
+  if (job.spec.sandbox.empty() || !live.cgroup()) return;
+  std::ifstream f(dir_of(job.id) / "sandbox.json");
+  const Json saved = Json::parse(f, nullptr, false);
+  if (!saved.is_object()) return;
+  guard::SandboxPlan plan;
+  plan.profile = saved.value("profile", job.spec.sandbox);
+  const std::string network = saved.value("network", "host");
+  plan.network = network == "allow" ? guard::NetworkMode::kAllow : guard::NetworkMode::kHost;
+  for (const auto& a : saved.value("allow", Json::array()))
+    if (a.is_string()) plan.allow.push_back(a.get<std::string>());
+  plan.record_egress = saved.value("record_egress", false);
+  plan.egress_bpf = plan.network == guard::NetworkMode::kAllow || plan.record_egress;
+  auto monitor = attach_egress(plan, live.cgroup()->unified_dir());
+  if (!monitor) {
+    spdlog::warn("event=guard_egress_reattach_failed id={} error=\"{}\"", job.id,
+                 monitor.error().message());
+    return;
+  }
+  live.egress() = std::move(*monitor);
+  if (live.egress()) spdlog::info("event=guard_egress_reattached id={}", job.id);
+}
+
 void JobManager::finish_egress(std::int64_t id, Live& live) {
   if (!live.egress()) return;
   auto events = live.egress()->drain();

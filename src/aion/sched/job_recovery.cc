@@ -115,6 +115,7 @@ void JobManager::recover_running(Job job, RecoveryCounts& n) {
   if (trace.shim > 0 && trace.start_time != 0 && !has_status &&
       live->adopt(trace.shim, trace.start_time)) {
     live->track_command();
+    reattach_egress(job, *live);
     live_[job.id] = std::move(live);
     ++n.adopted;
     spdlog::info("event=job_adopted id={} shim={}", job.id, trace.shim);

@@ -178,6 +178,9 @@ class JobManager {
   // with bytes each way, the latest connections) goes to the job's egress.json, at most every
   // few seconds, and one last time when the job ends (finish_egress, with mu_ held).
   void collect_egress();
+  // A sandboxed job adopted after a restart gets its network policy and egress record back
+  // (its plan as launched, sandbox.json).
+  void reattach_egress(const Job& job, Live& live);
   void finish_egress(std::int64_t id, Live& live);
   void write_egress(std::int64_t id, guard::EgressMonitor& m, std::vector<guard::EgressEvent> ev,
                     bool force);  // with guard_mu_ held
