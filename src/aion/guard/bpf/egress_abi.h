@@ -1,9 +1,8 @@
-/* The records shared by the egress BPF programs (egress.bpf.c) and the user-space monitor
- * (egress.cc): policy maps, ring buffer events and flow counters. Plain C with fixed-width
- * UAPI types, included by both sides; a layout change needs both rebuilt together (they
- * are: the object is embedded in the library). Addresses are 16 bytes in network order; an
- * IPv4 address fills the first 4. Ports are in host order. No state, nothing to lock.
- */
+// The records shared by the egress BPF programs (egress.bpf.c) and the user-space monitor
+// (egress.cc): policy maps, ring buffer events and flow counters. Plain C with fixed-width
+// UAPI types, included by both sides; a layout change needs both rebuilt together (they
+// are: the object is embedded in the library). Addresses are 16 bytes in network order; an
+// IPv4 address fills the first 4. Ports are in host order. Plain data, no state: thread-safe.
 #ifndef AION_GUARD_BPF_EGRESS_ABI_H_
 #define AION_GUARD_BPF_EGRESS_ABI_H_
 
