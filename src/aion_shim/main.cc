@@ -274,6 +274,7 @@ struct Launch {
   gid_t gid = ::getgid();
   std::vector<gid_t> groups;
   std::vector<std::string> args, env, procs;
+  int held_fds = 0;                 // 3 .. 3+N-1: the job's network policy, kept (not passed on)
   std::string verify_exe;           // aion, which checks the files the job declared
   std::vector<std::string> verify;  // their checksum files
   bool set_groups = false;
@@ -306,6 +307,8 @@ Launch parse_launch(const std::string& launch) {
       l.log_max = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "procs")
       l.procs.push_back(v);
+    else if (k == "held_fds")
+      l.held_fds = std::atoi(v.c_str());
     else if (k == "verify_exe")
       l.verify_exe = v;
     else if (k == "verify")
@@ -478,6 +481,9 @@ int main(int argc, char** argv) {
     die("incomplete launch file");
   }
   if (std::string e = shim::sandbox_prepare(launch.sandbox); !e.empty()) die(e);
+  // The attachments of the job's network policy: held until the shim exits, so the policy
+  // holds while aiond restarts; never handed to the job.
+  for (int fd = 3; fd < 3 + launch.held_fds && fd < 64; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 
   int log_fd = ::open(launch.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) die("cannot open log " + launch.log + ": " + std::strerror(errno));

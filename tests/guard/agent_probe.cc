@@ -10,7 +10,8 @@
 //   dns HOST PORT NAME a DNS query for NAME sent over UDP to a resolver at HOST:PORT (the
 //                      name carries the data an agent would leak)
 //   later SECONDS ATTEMPT...  the attempt after a pause (a job still running when aiond
-//                      restarts)
+//                      restarts); `again SECONDS` after the attempt repeats it after
+//                      another pause
 //   chat HOST PORT     a chat-completions request to a model endpoint over HTTP; prints
 //                      "chat: ok sent=N received=M" (bytes of the request and the reply)
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -133,6 +135,23 @@ int main(int argc, char** argv) {
   if (argc > 3 && std::string(argv[1]) == "later") {
     ::sleep(static_cast<unsigned>(std::atoi(argv[2])));
     argv += 2;
+    argc -= 2;
+  }
+  // "... again SECONDS": the attempt, a pause, the attempt once more.
+  if (argc > 3 && std::string(argv[argc - 2]) == "again") {
+    const unsigned pause = static_cast<unsigned>(std::atoi(argv[argc - 1]));
+    argv[argc - 2] = nullptr;
+    const std::vector<char*> args(argv, argv + argc - 2);
+    const pid_t first = ::fork();
+    if (first == 0) {
+      std::vector<char*> a = args;
+      a.push_back(nullptr);
+      ::execv("/proc/self/exe", a.data());
+      ::_exit(127);
+    }
+    ::waitpid(first, nullptr, 0);
+    std::fflush(stdout);
+    ::sleep(pause);
     argc -= 2;
   }
   const std::string what = argc > 1 ? argv[1] : "";

@@ -293,23 +293,35 @@ TEST_F(GuardTest, ConnectingToALoopbackListenerNotAllowedIsRefusedAndRecorded) {
   EXPECT_EQ(tcp.received(2000), "(connected)hello");
 }
 
-// aiond restarts while a sandboxed job runs: the job's network policy and record come back
-// with the adopted job.
-TEST_F(GuardTest, TheNetworkPolicyHoldsForAJobAdoptedAfterARestart) {
+// aiond stops while a sandboxed job runs: the job's network policy holds while it is down
+// (the job's shim keeps the attachments), and comes back with its record when aiond adopts
+// the job again.
+TEST_F(GuardTest, TheNetworkPolicyHoldsWhileAiondIsDownAndAfterItsRestart) {
   need_cgroup_bpf();
   Listener tcp(SOCK_STREAM);
   const std::string port = std::to_string(tcp.port());
-  Exit submitted = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(),
-                                "submit", "--sandbox", "agent", "--user", alice_->name, "--",
-                                probe_path(), "later", "4", "connect", "127.0.0.1", port});
+  Exit submitted =
+      run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "submit",
+                   "--sandbox", "agent", "--user", alice_->name, "--", probe_path(), "later", "2",
+                   "connect", "127.0.0.1", port, "again", "5"});
   ASSERT_EQ(submitted.code, 0) << submitted.out;
   const long long job = std::atoll(submitted.out.c_str());      // submit prints the id
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // started
   h_.signal(SIGTERM);
   h_.wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the first attempt, unwatched
+  EXPECT_EQ(tcp.received(100), "");
   ASSERT_TRUE(h_.start()) << h_.log();
   EXPECT_TRUE(refusal(job, "network", "connect tcp 127.0.0.1:" + port).is_object()) << h_.log();
   EXPECT_EQ(tcp.received(300), "");
+  for (int i = 0; i < 50; ++i) {  // its end
+    Exit out = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "logs",
+                            std::to_string(job)});
+    if (out.out.find("connect: refused", out.out.find("connect: refused") + 1) != std::string::npos)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ADD_FAILURE() << "the job's log lacks two refused connects";
 }
 
 TEST_F(GuardTest, LeakingDataThroughDnsToALocalResolverIsRefusedAndRecorded) {

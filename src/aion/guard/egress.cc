@@ -366,6 +366,12 @@ EgressMonitor::EgressMonitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 
 EgressMonitor::~EgressMonitor() = default;
 
+std::vector<int> EgressMonitor::link_fds() const {
+  std::vector<int> out;
+  for (const auto& link : impl_->links) out.push_back(bpf_link__fd(link.get()));
+  return out;
+}
+
 const std::string& EgressMonitor::cgroup_dir() const {
   return impl_->dir;
 }

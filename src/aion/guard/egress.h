@@ -108,6 +108,11 @@ class EgressMonitor {
   // The directory it is attached to.
   const std::string& cgroup_dir() const;
 
+  // The descriptors of its attachments (BPF links). Another process that holds duplicates of
+  // them keeps the programs attached, and the policy enforced, after this monitor is gone:
+  // the job's supervisor does, so that the policy outlives a restart of the daemon.
+  std::vector<int> link_fds() const;
+
   ~EgressMonitor();  // detaches everything it attached
   EgressMonitor(const EgressMonitor&) = delete;
   EgressMonitor& operator=(const EgressMonitor&) = delete;

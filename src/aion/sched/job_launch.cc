@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/core/fd.h"
 #include "aion/core/strings.h"
 #include "aion/sched/job_env.h"
 
@@ -55,7 +56,7 @@ std::vector<std::string> device_nodes_of(const LaunchContext& ctx, const Allocat
 // The launch file: NUL-separated key=value records (values may hold any byte but NUL).
 Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocation& a,
                          const fs::path& dir, const std::vector<std::string>& procs,
-                         const std::optional<guard::SandboxPlan>& sandbox) {
+                         const std::optional<guard::SandboxPlan>& sandbox, std::size_t held_fds) {
   auto exe = resolve_command(job.spec);
   if (!exe) return std::unexpected(exe.error());
   std::string launch;
@@ -82,6 +83,7 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
   }
   if (sandbox) {
     if (auto st = write_sandbox(*sandbox, dir, rec); !st) return st;
+    if (held_fds > 0) rec("held_fds", std::to_string(held_fds));
     std::ofstream(dir / "sandbox.json") << guard::plan_json(*sandbox).dump(2) << "\n";
   }
   std::ofstream f(dir / "launch", std::ios::binary);
@@ -91,8 +93,10 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
 }
 
 // Starts aion-shim on `dir` in a session of its own, stdin from /dev/null, its own output to
-// shim.log, no inherited descriptors or environment.
-Result<pid_t> spawn_shim(const fs::path& shim_path, const fs::path& dir) {
+// shim.log, no inherited environment, and no inherited descriptors but `held` (as 3, 4, ...):
+// the attachments of the job's network policy, which the shim keeps for the job's life.
+Result<pid_t> spawn_shim(const fs::path& shim_path, const fs::path& dir,
+                         const std::vector<int>& held) {
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr,
@@ -112,7 +116,20 @@ Result<pid_t> spawn_shim(const fs::path& shim_path, const fs::path& dir) {
   posix_spawn_file_actions_addopen(&actions, 1, shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // Each held descriptor is copied high first (close-on-exec here), so that moving it to its
+  // place (3 + i) never overwrites another still to be moved.
+  std::vector<Fd> high;
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    high.emplace_back(::fcntl(held[i], F_DUPFD_CLOEXEC, 1000));
+    if (!high.back().valid()) {
+      posix_spawn_file_actions_destroy(&actions);
+      posix_spawnattr_destroy(&attr);
+      return fail(ErrorCode::kIo, std::string("cannot hand the network policy to the shim: ") +
+                                      std::strerror(errno));
+    }
+    posix_spawn_file_actions_adddup2(&actions, high.back().get(), static_cast<int>(3 + i));
+  }
+  posix_spawn_file_actions_addclosefrom_np(&actions, static_cast<int>(3 + held.size()));
   std::string shim = shim_path.string(), dir_s = dir.string();
   char* argv[] = {shim.data(), dir_s.data(), nullptr};
   char* envp[] = {nullptr};
@@ -169,8 +186,13 @@ Result<std::unique_ptr<JobProcess>> launch_job(const LaunchContext& ctx, Job& jo
     if (!egress) return undo(egress.error());
     process->egress() = std::move(*egress);
   }
-  if (auto st = write_launch_file(ctx, job, a, dir, procs, sandbox); !st) return undo(st.error());
-  auto pid = spawn_shim(ctx.config.shim, dir);
+  if (auto st = write_launch_file(ctx, job, a, dir, procs, sandbox,
+                                  process->egress() ? process->egress()->link_fds().size() : 0);
+      !st)
+    return undo(st.error());
+  const std::vector<int> held =
+      process->egress() ? process->egress()->link_fds() : std::vector<int>{};
+  auto pid = spawn_shim(ctx.config.shim, dir, held);
   if (!pid) return undo(pid.error());
   process->attach_child(*pid);
   job.shim_pid = *pid;
