@@ -403,6 +403,16 @@ TEST_F(GuardTest, AJobWhoseDeclaredFilesChangedDoesNotStart) {
   EXPECT_NE(bad.out.find("declared files do not match"), std::string::npos) << bad.out;
 }
 
+// `strict` gives the job no network at all: not even this node's loopback listeners.
+TEST_F(GuardTest, TheStrictProfileReachesNoNetwork) {
+  Listener tcp(SOCK_STREAM);
+  Exit e = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "run",
+                        "--sandbox", "strict", "--user", alice_->name, "--", probe_path(),
+                        "connect", "127.0.0.1", std::to_string(tcp.port())});
+  EXPECT_NE(e.out.find("connect: refused"), std::string::npos) << e.out;
+  EXPECT_EQ(tcp.received(300), "");
+}
+
 TEST_F(GuardTest, AnUnknownProfileOrAWorkDirectoryOfTheSystemIsRefusedAtSubmit) {
   Exit e = run_program({DaemonHarness::aion_path(), "--config", h_.config().string(), "run",
                         "--sandbox", "no-such-profile", "--", "/bin/true"});
