@@ -141,7 +141,7 @@ std::string final_frames(const copilot::Answer& a, const std::string& fallback) 
 
 // Frames written by one thread and sent by the server's I/O thread as they come.
 struct Feed {
-  std::mutex mu;  // guards frames, done
+  std::mutex mu;       // guards frames, done
   std::string frames;  // guarded by mu
   bool done = false;   // guarded by mu
   void add(std::string f, bool last = false) {
