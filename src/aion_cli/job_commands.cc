@@ -233,6 +233,10 @@ void print_job(const Json& j) {
     t.add({"cwd", j["spec"].value("cwd", "")});
   }
   t.add({"request", request_text(j)});
+  if (const std::string sandbox = j["spec"].value("sandbox", ""); !sandbox.empty()) {
+    t.add({"sandbox", sandbox + " (what it refused and reached: aion guard log " +
+                          std::to_string(j.value("id", 0LL)) + ")"});
+  }
   t.add({"priority", std::to_string(j.value("priority", 0)) + ", queue " + j.value("queue", "") +
                          (j.value("requeue", false) ? ", requeue" : "")});
   t.add({"submitted", ms(j, "submitted_at")});
