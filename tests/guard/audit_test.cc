@@ -91,7 +91,9 @@ TEST(GuardAudit, NetworkAndScopeRefusalsAreNamed) {
 
 TEST(GuardAudit, MalformedTextIsNoRecord) {
   for (const char* bad : {"", "audit(", "audit(x.y:z): a=b", "audit(1.2:3) a=b", "hello",
-                          "audit(12:3.4): a=b", "audit(1.2:): a=b"})
+                          "audit(12:3.4): a=b", "audit(1.2:): a=b",
+                          // found by the fuzzer: seconds whose milliseconds overflow
+                          "audit(155555555796686298.707:11): a=b", "audit(-1.2:3): a=b"})
     EXPECT_FALSE(parse_audit_record(1423, bad).has_value()) << bad;
   // Unterminated quotes and stray '=' do not read past the end.
   auto r = parse_audit_record(1423, "audit(1.2:3): path=\"/a b=c d= =e");

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -101,10 +102,15 @@ std::optional<AuditRecord> parse_audit_record(int type, std::string_view text) {
   r.type = type;
   const std::string secs(text.substr(6, dot - 6)), millis(text.substr(dot + 1, colon - dot - 1)),
       serial(text.substr(colon + 1, close - colon - 1));
+  // Seconds since the epoch and three digits of milliseconds, as the kernel prints them;
+  // anything else (a number that would overflow included) is no record.
+  auto digits = [](const std::string& t, std::size_t max) {
+    return !t.empty() && t.size() <= max &&
+           std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  if (!digits(secs, 12) || !digits(millis, 3)) return std::nullopt;
   char* end = nullptr;
-  const long long s = std::strtoll(secs.c_str(), &end, 10);
-  if (end == secs.c_str() || *end) return std::nullopt;
-  r.time_ms = s * 1000 + std::atoll(millis.c_str());
+  r.time_ms = std::stoll(secs) * 1000 + std::stoll(millis);
   r.serial = std::strtoull(serial.c_str(), &end, 10);
   if (end == serial.c_str() || *end) return std::nullopt;
   std::size_t pos = close + 2;
