@@ -1,6 +1,8 @@
 // Job specs as users type them and as the API carries them; the job table.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include <functional>
 
 #include <filesystem>
 #include <fstream>
@@ -62,6 +64,53 @@ TEST(SpecJson, RoundTripsEveryField) {
   EXPECT_EQ(back->priority, 10);
   EXPECT_TRUE(back->requeue);
   EXPECT_EQ(back->uid, 1000u);
+}
+
+TEST(SpecJson, SandboxFieldsRoundTrip) {
+  JobSpec s;
+  s.command = {"python3", "agent.py"};
+  s.sandbox = "agent";
+  s.allow_net = {"api.openai.com:443", "10.0.0.0/8"};
+  s.verify = {"/data/models/SHA256SUMS"};
+  auto back = spec_from_json(to_json(s));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->sandbox, "agent");
+  EXPECT_EQ(back->allow_net, s.allow_net);
+  EXPECT_EQ(back->verify, s.verify);
+  Json j = to_json(s);
+  j["sandbox"] = "";
+  EXPECT_FALSE(spec_from_json(j).has_value());  // rules need a profile to add to
+  j = to_json(s);
+  j["verify"] = Json::array({"relative/SUMS"});
+  EXPECT_FALSE(spec_from_json(j).has_value());
+}
+
+// The launch file separates its records with NUL: a NUL in any string of a job would smuggle
+// a record of its own ("groups=0", "uid=0") into it. Every such job is refused.
+TEST(SpecJson, NoStringMayHoldANulByte) {
+  const std::string smuggled = std::string("x") + '\0' + "groups=0";
+  JobSpec base;
+  base.command = {"/bin/echo", "hi"};
+  base.sandbox = "agent";
+  for (const auto& edit : std::vector<std::function<void(JobSpec&)>>{
+           [&](JobSpec& s) { s.command.push_back(smuggled); },
+           [&](JobSpec& s) { s.env["A"] = smuggled; },
+           [&](JobSpec& s) { s.env[smuggled] = "v"; },
+           [&](JobSpec& s) { s.cwd = "/tmp/" + smuggled; },
+           [&](JobSpec& s) { s.name = smuggled; },
+           [&](JobSpec& s) { s.allow_net = {smuggled}; },
+           [&](JobSpec& s) { s.verify = {"/" + smuggled}; },
+       }) {
+    JobSpec s = base;
+    edit(s);
+    EXPECT_FALSE(spec_from_json(to_json(s)).has_value());
+  }
+  JobSpec s = base;
+  s.command.push_back(smuggled);
+  auto r = spec_from_json(to_json(s));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("without NUL bytes"), std::string::npos)
+      << r.error().message();
 }
 
 TEST(SpecJson, SizesMayBeStrings) {

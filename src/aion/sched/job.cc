@@ -300,6 +300,29 @@ Status read_sandbox(const Json& j, JobSpec& s) {
   return {};
 }
 
+// No string of a job may hold a NUL byte: the launch file aion-shim reads separates its
+// records with NUL, so one inside a value would be read as a record of its own (a "groups=0"
+// smuggled in an argument), and no program, path or environment can carry one anyway.
+Status check_no_nul(const JobSpec& s) {
+  auto clean = [](std::string_view v) { return v.find('\0') == std::string_view::npos; };
+  auto all_clean = [&](const std::vector<std::string>& v) {
+    return std::all_of(v.begin(), v.end(), clean);
+  };
+  bool env_clean = true;
+  for (const auto& [k, v] : s.env) env_clean = env_clean && clean(k) && clean(v);
+  const std::pair<const char*, bool> fields[] = {
+      {"command", all_clean(s.command)},
+      {"env", env_clean},
+      {"name", clean(s.name) && clean(s.queue) && clean(s.user)},
+      {"cwd", clean(s.cwd)},
+      {"resources", clean(s.resources.gpu_model) && clean(s.resources.accel_kind)},
+      {"sandbox", clean(s.sandbox) && all_clean(s.allow_net)},
+      {"verify", all_clean(s.verify)}};
+  for (const auto& [field, ok] : fields)
+    if (!ok) return field_error(field, "text without NUL bytes");
+  return {};
+}
+
 }  // namespace
 
 Result<JobSpec> spec_from_json(const Json& j) {
@@ -351,6 +374,7 @@ Result<JobSpec> spec_from_json(const Json& j) {
       return std::unexpected(st.error());
   }
   if (auto st = read_sandbox(j, s); !st) return std::unexpected(st.error());
+  if (auto st = check_no_nul(s); !st) return std::unexpected(st.error());
   return s;
 }
 

@@ -60,7 +60,9 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
   auto exe = resolve_command(job.spec);
   if (!exe) return std::unexpected(exe.error());
   std::string launch;
+  bool nul = false;  // a value with a NUL would split into records of its own: refused below
   auto rec = [&](std::string_view k, std::string_view v) {
+    nul = nul || v.find('\0') != std::string_view::npos;
     launch.append(k).append("=").append(v).push_back('\0');
   };
   rec("exe", *exe);
@@ -86,6 +88,7 @@ Status write_launch_file(const LaunchContext& ctx, const Job& job, const Allocat
     if (held_fds > 0) rec("held_fds", std::to_string(held_fds));
     std::ofstream(dir / "sandbox.json") << guard::plan_json(*sandbox).dump(2) << "\n";
   }
+  if (nul) return fail(ErrorCode::kInvalidArgument, "a value of the job holds a NUL byte");
   std::ofstream f(dir / "launch", std::ios::binary);
   f.write(launch.data(), static_cast<std::streamsize>(launch.size()));
   if (!f) return fail(ErrorCode::kIo, "cannot write " + (dir / "launch").string());
