@@ -89,6 +89,22 @@ TEST(GuardAudit, NetworkAndScopeRefusalsAreNamed) {
   EXPECT_EQ(out[1].what, "signal to pid 4242 (sshd)");
 }
 
+// A path holding a space or a control character comes as bare hex (the kernel does not trust
+// it): it is decoded, control characters shown as '?'.
+TEST(GuardAudit, UntrustedStringsAreDecoded) {
+  auto r = parse_audit_record(
+      1423,
+      "audit(1.2:3): domain=1 blockers=fs.read_file path=2F746D702F6120622E747874 "
+      "comm=6576696C1B5B306D");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->fields.at("path"), "/tmp/a b.txt");
+  EXPECT_EQ(r->fields.at("comm"), "evil?[0m");  // no escape sequence reaches a terminal
+  auto plain = parse_audit_record(1423, "audit(1.2:3): path=\"/ABCD\" ino=794");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->fields.at("path"), "/ABCD");
+  EXPECT_EQ(plain->fields.at("ino"), "794");
+}
+
 TEST(GuardAudit, MalformedTextIsNoRecord) {
   for (const char* bad : {"", "audit(", "audit(x.y:z): a=b", "audit(1.2:3) a=b", "hello",
                           "audit(12:3.4): a=b", "audit(1.2:): a=b",

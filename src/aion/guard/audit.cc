@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "aion/core/fd.h"
@@ -33,14 +34,37 @@ std::int64_t now_ms() {
       .count();
 }
 
+// The kernel writes a string it does not trust (a path or a process name holding a space, a
+// quote or a control character) as bare hex instead of quoting it: such a value is decoded,
+// its control characters shown as '?'.
+std::string untrusted_string(const std::string& hex) {
+  auto nibble = [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : c - 'A' + 10;
+  };
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const char c = static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
+bool upper_hex(const std::string& v) {
+  return !v.empty() && v.size() % 2 == 0 && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'A' && c <= 'F');
+  });
+}
+
 // One key=value pair at `pos`; values may be "quoted" (no escapes inside) or bare.
-bool next_field(std::string_view text, std::size_t& pos, std::string& key, std::string& value) {
+bool next_field(std::string_view text, std::size_t& pos, std::string& key, std::string& value,
+                bool& quoted) {
   while (pos < text.size() && text[pos] == ' ') ++pos;
   const std::size_t eq = text.find('=', pos);
   if (eq == std::string_view::npos) return false;
   key.assign(text.substr(pos, eq - pos));
   pos = eq + 1;
-  if (pos < text.size() && text[pos] == '"') {
+  quoted = pos < text.size() && text[pos] == '"';
+  if (quoted) {
     const std::size_t close = text.find('"', pos + 1);
     const std::size_t end = close == std::string_view::npos ? text.size() : close;
     value.assign(text.substr(pos + 1, end - pos - 1));
@@ -115,7 +139,13 @@ std::optional<AuditRecord> parse_audit_record(int type, std::string_view text) {
   if (end == serial.c_str() || *end) return std::nullopt;
   std::size_t pos = close + 2;
   std::string key, value;
-  while (pos < text.size() && next_field(text, pos, key, value)) r.fields[key] = value;
+  bool quoted = false;
+  static const std::set<std::string, std::less<>> kStrings = {"path", "comm", "exe", "ocomm",
+                                                              "name"};
+  while (pos < text.size() && next_field(text, pos, key, value, quoted)) {
+    if (!quoted && kStrings.contains(key) && upper_hex(value)) value = untrusted_string(value);
+    r.fields[key] = value;
+  }
   return r;
 }
 

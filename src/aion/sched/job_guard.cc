@@ -78,7 +78,9 @@ std::optional<guard::Denial> guard_log_denial(const std::string& line, std::int6
   if (!(in >> d.pid >> nr) || d.time_ms <= 0 || nr < 0) return std::nullopt;
   const std::string name = guard::syscall_name(nr);
   d.what = "syscall " + (name.empty() ? std::to_string(nr) : name);
-  in >> d.comm;  // the shim's reading of /proc/PID/comm; may be missing
+  in >> d.comm;  // the shim's reading of /proc/PID/comm (the job sets it): may be missing
+  for (char& c : d.comm)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   return d;
 }
 
