@@ -272,39 +272,69 @@ Result<std::unique_ptr<AuditWatch>> AuditWatch::start(Sink sink) {
   return std::unique_ptr<AuditWatch>(new AuditWatch(std::move(impl)));
 }
 
-Status enable_kernel_audit() {
+namespace {
+
+// One audit_status request to the kernel (AUDIT_GET, or AUDIT_SET with `set`), waiting up to a
+// second for its answer: the status for AUDIT_GET, the acknowledgement for AUDIT_SET.
+Result<struct audit_status> audit_exchange(std::uint16_t type, const struct audit_status& set) {
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
   if (!fd.valid())
     return fail(ErrorCode::kUnsupported,
-                std::string("no audit netlink socket: ") + std::strerror(errno));
+                std::string("no audit netlink socket (a kernel without CONFIG_AUDIT?): ") +
+                    std::strerror(errno));
   struct {
     nlmsghdr h;
     struct audit_status s;
   } req{};
   req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = AUDIT_SET;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  req.s.mask = AUDIT_STATUS_ENABLED;
-  req.s.enabled = 1;
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | (type == AUDIT_SET ? NLM_F_ACK : 0);
+  req.s = set;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
       0)
-    return fail(ErrorCode::kIo, std::string("AUDIT_SET: ") + std::strerror(errno));
-  alignas(nlmsghdr) char buf[4096];
+    return fail(ErrorCode::kIo,
+                std::string("cannot ask the audit subsystem: ") + std::strerror(errno));
+  std::vector<char> space(8192);  // operator new aligns it for nlmsghdr
   pollfd p{fd.get(), POLLIN, 0};
-  if (::poll(&p, 1, 1000) <= 0) return fail(ErrorCode::kUnavailable, "AUDIT_SET: no answer");
-  const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-  const auto* h = reinterpret_cast<const nlmsghdr*>(buf);
-  if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) && h->nlmsg_type == NLMSG_ERROR) {
-    const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-    if (e->error != 0) {
-      return fail(e->error == -EPERM ? ErrorCode::kPermissionDenied : ErrorCode::kIo,
-                  std::string("cannot turn kernel auditing on: ") + std::strerror(-e->error) +
-                      (e->error == -EPERM ? " (needs root or CAP_AUDIT_CONTROL; or the audit "
-                                            "configuration is locked: auditctl -e 2)"
-                                          : ""));
+  while (::poll(&p, 1, 1000) > 0) {
+    const ssize_t n = ::recv(fd.get(), space.data(), space.size(), 0);
+    if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) break;
+    const auto* h = reinterpret_cast<const nlmsghdr*>(space.data());
+    if (h->nlmsg_type == NLMSG_ERROR && n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr)))) {
+      const int error = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+      if (error != 0)
+        return fail(error == -EPERM ? ErrorCode::kPermissionDenied : ErrorCode::kIo,
+                    std::string("the audit subsystem refused: ") + std::strerror(-error));
+      if (type == AUDIT_SET) return set;  // acknowledged
+      continue;
     }
+    if (h->nlmsg_type == AUDIT_GET && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct audit_status)))
+      return *static_cast<const struct audit_status*>(NLMSG_DATA(h));
+  }
+  return fail(ErrorCode::kUnavailable, "no answer from the audit subsystem");
+}
+
+}  // namespace
+
+Result<KernelAudit> kernel_audit_state() {
+  auto s = audit_exchange(AUDIT_GET, {});
+  if (!s) return std::unexpected(s.error());
+  return KernelAudit{s->enabled != 0, static_cast<int>(s->pid)};
+}
+
+Status enable_kernel_audit() {
+  struct audit_status set {};
+  set.mask = AUDIT_STATUS_ENABLED;
+  set.enabled = 1;
+  if (auto r = audit_exchange(AUDIT_SET, set); !r) {
+    const bool denied = r.error().code() == ErrorCode::kPermissionDenied;
+    return fail(r.error().code(),
+                "cannot turn kernel auditing on: " + r.error().message() +
+                    (denied ? " (needs root or CAP_AUDIT_CONTROL; or the audit configuration is "
+                              "locked: auditctl -e 2)"
+                            : ""));
   }
   return {};
 }

@@ -81,6 +81,14 @@ class AuditWatch {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether the kernel emits audit records, and the pid of the audit daemon registered (0: none):
+// AUDIT_GET. kUnsupported without an audit subsystem.
+struct KernelAudit {
+  bool enabled = false;
+  int daemon_pid = 0;
+};
+Result<KernelAudit> kernel_audit_state();
+
 // Turns kernel auditing on (AUDIT_SET enabled=1) so that Landlock reports its denials. Without
 // auditd, the kernel then also prints audit records to its log. kPermissionDenied when not
 // allowed.

@@ -3,7 +3,6 @@
 #include <linux/audit.h>
 #include <linux/bpf.h>
 #include <linux/netlink.h>
-#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <sstream>
 
 #include "aion/core/fd.h"
+#include "aion/guard/audit.h"
 
 namespace aion::guard {
 
@@ -80,60 +80,6 @@ int try_sock_addr_program() {
   return 0;
 }
 
-struct AuditStatus {
-  bool ok = false;
-  bool enabled = false;
-  int pid = 0;
-  std::string why;
-};
-
-AuditStatus read_audit_status() {
-  AuditStatus out;
-  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
-  if (!fd.valid()) {
-    out.why = std::string("no audit netlink socket: ") + std::strerror(errno);
-    return out;
-  }
-  struct {
-    nlmsghdr h;
-    struct audit_status s;
-  } req{};
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = AUDIT_GET;
-  req.h.nlmsg_flags = NLM_F_REQUEST;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
-      0) {
-    out.why = std::string("cannot ask the audit subsystem: ") + std::strerror(errno);
-    return out;
-  }
-  alignas(nlmsghdr) char buf[8192];
-  pollfd p{fd.get(), POLLIN, 0};
-  while (::poll(&p, 1, 1000) > 0) {
-    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) break;
-    const auto* h = reinterpret_cast<const nlmsghdr*>(buf);
-    if (h->nlmsg_type == NLMSG_ERROR) {
-      const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-      if (e->error != 0) {
-        out.why = std::string("the audit subsystem refused: ") + std::strerror(-e->error);
-        return out;
-      }
-      continue;
-    }
-    if (h->nlmsg_type == AUDIT_GET && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct audit_status))) {
-      const auto* s = static_cast<const struct audit_status*>(NLMSG_DATA(h));
-      out.ok = true;
-      out.enabled = s->enabled != 0;
-      out.pid = static_cast<int>(s->pid);
-      return out;
-    }
-  }
-  out.why = "no answer from the audit subsystem";
-  return out;
-}
-
 bool audit_readable() {
   Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
   if (!fd.valid()) return false;
@@ -144,7 +90,7 @@ bool audit_readable() {
 }
 
 void add_rows(Mechanisms& m, const std::string& ns_why, const std::string& bpf_why,
-              const AuditStatus& audit) {
+              const Result<KernelAudit>& audit) {
   auto row = [&](std::string name, bool ok, std::string detail) {
     m.rows.push_back({std::move(name), ok, std::move(detail)});
   };
@@ -167,8 +113,8 @@ void add_rows(Mechanisms& m, const std::string& ns_why, const std::string& bpf_w
   row("cgroup_bpf", m.cgroup_bpf,
       m.cgroup_bpf ? "connect/sendmsg hooks and traffic counters per job" : bpf_why);
   std::string audit_detail;
-  if (!audit.ok)
-    audit_detail = audit.why;
+  if (!audit)
+    audit_detail = audit.error().message();
   else if (!m.audit_enabled)
     audit_detail =
         "kernel auditing is off: seccomp denials are still recorded, Landlock's are "
@@ -178,7 +124,7 @@ void add_rows(Mechanisms& m, const std::string& ns_why, const std::string& bpf_w
                    (m.audit_daemon_pid > 0 ? ", auditd pid " + std::to_string(m.audit_daemon_pid)
                                            : ", no auditd") +
                    (m.audit_readable ? "; denials readable" : "; this process cannot read them");
-  row("audit", audit.ok && m.audit_enabled && m.audit_readable, audit_detail);
+  row("audit", audit && m.audit_enabled && m.audit_readable, audit_detail);
 }
 
 }  // namespace
@@ -223,9 +169,9 @@ Mechanisms probe_mechanisms() {
     bpf_why = std::string("bpf(BPF_PROG_LOAD) of a cgroup/connect4 program: ") + std::strerror(e) +
               (m.root ? "" : " (needs root or CAP_BPF+CAP_NET_ADMIN)");
   }
-  const AuditStatus audit = read_audit_status();
-  m.audit_enabled = audit.ok && audit.enabled;
-  m.audit_daemon_pid = audit.pid;
+  const auto audit = kernel_audit_state();
+  m.audit_enabled = audit && audit->enabled;
+  m.audit_daemon_pid = audit ? audit->daemon_pid : 0;
   m.audit_readable = audit_readable();
   add_rows(m, ns_why, bpf_why, audit);
   return m;
