@@ -70,6 +70,11 @@ void add_recorded_daemon(Toolbox& box) {
   box.add({"log_templates", "log templates", obj()}, [](const Json&) -> Result<ToolOutput> {
     return ToolOutput{d["log_templates"], "aiond: log templates"};
   });
+  box.add({"job_guard", "guard record", obj()}, [](const Json& a) -> Result<ToolOutput> {
+    const std::string id = std::to_string(int_arg(a, "id", -1));
+    if (!d["guard"].contains(id)) return fail(ErrorCode::kNotFound, "no job " + id);
+    return ToolOutput{d["guard"][id], "aiond: job " + id + "'s guard record"};
+  });
 }
 
 const Router& router() {
@@ -175,6 +180,11 @@ const std::vector<Case>& cases() {
       {"Are transparent hugepages enabled?", "thp", {"always [madvise] never"}},
       {"What is vm.swappiness set to?", "swappiness", {"vm.swappiness is 60"}},
       {"How is this node tuned?", "tuning_status", {"numa_balancing = 1", "ai-training"}},
+      {"What did job 44's sandbox refuse, and which endpoints did it reach?",
+       "job_guard",
+       {"Job 44 runs under the 'agent' sandbox", "fs.read_file /home/bob/.ssh/id_ed25519",
+        "162.159.140.245:443 (OpenAI API): 17.8 KiB sent, 94.3 KiB received", "aion guard log 44"}},
+      {"which APIs did job 40 talk to?", "job_guard", {"Job 40 ran without a sandbox"}},
       {"Why did job 42 die?",
        "job_died",
        {"Job 42 (llama-finetune) failed", "OOM killer", "aion logs 42"}},

@@ -73,6 +73,18 @@ void add_daemon_tools(Toolbox& box, DaemonGet get) {
                                            : std::map<std::string, std::string>{{"state", st}}),
                 "aiond: jobs");
           });
+  box.add(
+      {"job_guard",
+       "A job's sandbox record: its profile, what the sandbox refused (files, system calls, "
+       "connections) and the network endpoints it reached with bytes each way; the job's "
+       "owner and admins only.",
+       {{"type", "object"}, {"properties", {{"id", {{"type", "integer"}}}}}, {"required", {"id"}}}},
+      [get](const Json& a) -> Result<ToolOutput> {
+        const long long id = int_arg(a, "id", -1);
+        if (id < 0) return fail(ErrorCode::kInvalidArgument, "id: the job's number");
+        return output(get("/v1/jobs/" + std::to_string(id) + "/guard", {}),
+                      "aiond: job " + std::to_string(id) + "'s guard record");
+      });
   box.add({"queue", "aiond's pending jobs in the order they will start, each with why it waits.",
            no_args()},
           [get](const Json&) { return output(get("/v1/queue", {}), "aiond: queue"); });

@@ -1,6 +1,7 @@
 // Answer writers for questions about what the node is doing: jobs (why one died or waits),
 // the queue, free GPUs, incidents, metrics and recent log templates. Their facts come from
 // aiond through the tools the program adds (the CLI's over its socket, aiond's own inside).
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -103,6 +104,62 @@ void job_status(Draft& d) {
     gpus += (gpus.empty() ? "" : ",") + std::to_string(g.get<long long>());
   d.say(job_label(*job) + " is running since " + str(*job, "started_at") +
         (gpus.empty() ? "" : " on GPUs " + gpus) + ".");
+}
+
+// What a job's sandbox refused and which endpoints it reached (its guard record).
+void job_guard(Draft& d) {
+  if (d.q.job < 0) {
+    d.cannot("name the job by its id, for example \"what did job 42's sandbox refuse?\"");
+    return;
+  }
+  const Json* g = d.use("job_guard", {{"id", d.q.job}});
+  if (!g) return;
+  const std::string job = "Job " + std::to_string(d.q.job);
+  if (str(*g, "sandbox").empty()) {
+    d.say(job +
+          " ran without a sandbox: nothing confined it and nothing of its network "
+          "traffic was recorded.");
+    d.suggest("aion run --sandbox agent -- CMD");
+    return;
+  }
+  const std::string state = str(*g, "state");
+  const bool live = state == "running" || state == "pending";
+  d.say(job + (live ? " runs" : " ran") + " under the '" + str(*g, "sandbox") + "' sandbox (" +
+        state + ").");
+  const Json plan = g->value("plan", Json());
+  if (plan.is_object()) {
+    for (const auto& u : plan.value("unenforced", Json::array()))
+      if (u.is_string()) d.say("Not enforced on this machine: " + u.get<std::string>() + ".");
+  }
+  const Json refusals = g->value("refusals", Json::array());
+  if (refusals.empty()) {
+    d.say("Its sandbox refused nothing.");
+  } else {
+    d.say("Its sandbox refused " + std::to_string(refusals.size()) + " attempt(s):");
+    for (std::size_t i = 0; i < refusals.size() && i < 5; ++i) {
+      const Json& r = refusals[i];
+      d.say("  " + str(r, "kind") + ": " + str(r, "what") +
+            (str(r, "comm").empty() ? "" : " (" + str(r, "comm") + ")"));
+    }
+  }
+  const Json egress = g->value("egress", Json());
+  std::vector<Json> flows;
+  if (egress.is_object())
+    for (const auto& f : egress.value("flows", Json::array())) flows.push_back(f);
+  std::sort(flows.begin(), flows.end(), [](const Json& a, const Json& b) {
+    return num(a, "bytes_out") + num(a, "bytes_in") > num(b, "bytes_out") + num(b, "bytes_in");
+  });
+  if (!flows.empty())
+    d.say("It exchanged data with " + std::to_string(flows.size()) + " endpoint(s):");
+  for (std::size_t i = 0; i < flows.size() && i < 5; ++i) {
+    const Json& f = flows[i];
+    const std::string name = !str(f, "name").empty() ? str(f, "name") : str(f, "server_name");
+    d.say("  " + str(f, "address") + ":" + std::to_string(num(f, "port")) +
+          (name.empty() ? "" : " (" + name + ")") + ": " +
+          human_bytes(static_cast<double>(num(f, "bytes_out"))) + " sent, " +
+          human_bytes(static_cast<double>(num(f, "bytes_in"))) + " received");
+  }
+  d.suggest("aion guard log " + std::to_string(d.q.job));
 }
 
 void jobs_overview(Draft& d) {
@@ -212,7 +269,7 @@ const std::vector<WriterEntry>& operations_writers() {
   static const std::vector<WriterEntry> w = {
       {"job_died", job_died},           {"job_waits", job_waits},   {"job_status", job_status},
       {"jobs_overview", jobs_overview}, {"free_gpus", free_gpus},   {"incidents", incidents},
-      {"gpu_metrics", gpu_metrics},     {"log_errors", log_errors},
+      {"gpu_metrics", gpu_metrics},     {"log_errors", log_errors}, {"job_guard", job_guard},
   };
   return w;
 }
