@@ -25,6 +25,7 @@
 #include "aion/guard/mechanisms.h"
 #include "support/daemon_harness.h"
 #include "support/fake_openai.h"
+#include "support/sockets.h"
 #include "support/test_users.h"
 
 namespace aion::testing {
@@ -35,18 +36,7 @@ namespace fs = std::filesystem;
 // A loopback listener (TCP or UDP) that records what reaches it.
 class Listener {
  public:
-  explicit Listener(int type) {
-    fd_ = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t n = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
-    port_ = ntohs(a.sin_port);
-    if (type == SOCK_STREAM) ::listen(fd_, 8);
-    tcp_ = type == SOCK_STREAM;
-  }
+  explicit Listener(int type) : fd_(bind_loopback(type, port_)), tcp_(type == SOCK_STREAM) {}
   ~Listener() { ::close(fd_); }
   int port() const { return port_; }
   // What arrived within `ms` (a connection's first bytes, or one datagram); "" when nothing.
@@ -71,8 +61,8 @@ class Listener {
   }
 
  private:
+  int port_ = 0;  // before fd_: bind_loopback() sets it while fd_ is initialized
   int fd_ = -1;
-  int port_ = 0;
   bool tcp_ = true;
 };
 

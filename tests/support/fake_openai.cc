@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "support/daemon_harness.h"
+#include "support/sockets.h"
 
 namespace aion::testing {
 
@@ -48,15 +49,7 @@ FakeModel::FakeModel(std::vector<Reply> script, std::optional<Cert> cert)
     SSL_CTX_use_certificate_chain_file(tls_, cert->cert.c_str());
     SSL_CTX_use_PrivateKey_file(tls_, cert->key.c_str(), SSL_FILETYPE_PEM);
   }
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t n = sizeof a;
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
-  port_ = ntohs(a.sin_port);
-  ::listen(fd_, 8);
+  fd_ = bind_loopback(SOCK_STREAM, port_);
   thread_ = std::thread([this] { serve(); });
 }
 

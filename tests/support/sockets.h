@@ -16,21 +16,30 @@
 
 namespace aion::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it); 0 when no socket
-// could be had (then the server under test fails to start and says why).
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
+// A socket of `type` (SOCK_STREAM, listening, or SOCK_DGRAM) bound to 127.0.0.1 on a port the
+// kernel picks, which goes to `port` (0 when binding failed); -1 when no socket could be had.
+inline int bind_loopback(int type, int& port) {
+  port = 0;
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  int port = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
     port = ntohs(a.sin_port);
   }
-  ::close(fd);
+  if (type == SOCK_STREAM) ::listen(fd, 8);
+  return fd;
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it); 0 when no socket
+// could be had (then the server under test fails to start and says why).
+inline int free_port() {
+  int port = 0;
+  const int fd = bind_loopback(SOCK_STREAM, port);
+  if (fd >= 0) ::close(fd);
   return port;
 }
 
