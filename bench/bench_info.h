@@ -1,9 +1,12 @@
-// What every benchmark records beside its figures: the build and the CPU it ran on.
-// Pure functions; thread-safe.
+// What every benchmark records beside its figures: the build and the CPU it ran on; and the
+// one way a benchmark writes its JSON. Thread-safe (write_results writes only its own file).
 #pragma once
 
+#include <cstdio>
 #include <fstream>
 #include <string>
+
+#include "aion/core/json.h"
 
 namespace aion::bench {
 
@@ -22,6 +25,19 @@ inline const char* build_kind() {
 #else
   return "debug";
 #endif
+}
+
+// Writes `results` to `file` and says so; false (said on stderr, naming `program`) when the
+// file cannot be written.
+inline bool write_results(const Json& results, const std::string& file, const char* program) {
+  std::ofstream out(file);
+  out << results.dump(2) << "\n";
+  if (!out) {
+    std::fprintf(stderr, "%s: cannot write %s\n", program, file.c_str());
+    return false;
+  }
+  std::printf("wrote %s\n", file.c_str());
+  return true;
 }
 
 }  // namespace aion::bench

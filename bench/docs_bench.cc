@@ -198,16 +198,7 @@ int main(int argc, char** argv) {
   aion::Json results = {
       {"aion_version", aion::kVersion}, {"build", build}, {"cpu", aion::bench::cpu_model()}};
   int rc = run(*o, fs::path(tmp) / "index", results) ? 0 : 1;
-  if (rc == 0) {
-    std::ofstream out(o->out_file);
-    out << results.dump(2) << "\n";
-    if (out) {
-      std::printf("wrote %s\n", o->out_file.c_str());
-    } else {
-      std::fprintf(stderr, "docs_bench: cannot write %s\n", o->out_file.c_str());
-      rc = 1;
-    }
-  }
+  if (rc == 0 && !aion::bench::write_results(results, o->out_file, "docs_bench")) rc = 1;
   std::error_code ec;
   if (o->keep) {
     std::printf("index kept in %s\n", (fs::path(tmp) / "index").c_str());

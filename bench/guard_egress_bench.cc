@@ -504,15 +504,6 @@ int main(int argc, char** argv) {
   int rc = run(*o, cgroup, results);
   results["load_average_after"] = load_average();
   fs::remove(cgroup, ec);
-  if (rc == 0) {
-    std::ofstream out(o->out_file);
-    out << results.dump(2) << "\n";
-    if (out) {
-      std::printf("wrote %s\n", o->out_file.c_str());
-    } else {
-      std::fprintf(stderr, "guard_egress_bench: cannot write %s\n", o->out_file.c_str());
-      rc = 1;
-    }
-  }
+  if (rc == 0 && !aion::bench::write_results(results, o->out_file, "guard_egress_bench")) rc = 1;
   return rc;
 }
