@@ -94,6 +94,41 @@ TEST_F(TokenRunAsTest, TokenRunsJobsOnlyAsTheUsersItWasCreatedFor) {
   EXPECT_EQ(ok.status, 201) << ok.body;
 }
 
+// SECURITY.md: an operator token sees the command lines and output of its run-as users' jobs
+// and cancels them, and no one else's.
+TEST_F(TokenRunAsTest, TokenActsOnTheJobsOfItsRunAsUsersOnly) {
+  Reply made = create_as_root({{"role", "operator"}, {"run_as", {alice_->name}}});
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string token = Json::parse(made.body)["token"];
+  Reply alices = submit_with(token, alice_->name);
+  ASSERT_EQ(alices.status, 201) << alices.body;
+  std::string alice_job = Json::parse(alices.body)["id"].dump();
+  // A job of bob's (root may submit as any account).
+  auto root = h_.client();
+  ASSERT_TRUE(root);
+  Reply bobs = parse_reply(post_text(
+      *root, "/v1/jobs",
+      Json{{"command", {"/bin/true"}}, {"name", "bobs secret"}, {"user", bob_->name}}.dump()));
+  ASSERT_EQ(bobs.status, 201) << bobs.body;
+  std::string bob_job = Json::parse(bobs.body)["id"].dump();
+
+  auto c = api::Client::connect_tcp(tcp_, token);
+  ASSERT_TRUE(c);
+  auto alice_seen = c->get("/v1/jobs/" + alice_job);
+  ASSERT_TRUE(alice_seen);
+  EXPECT_NE(alice_seen->body.find("/bin/true"), std::string::npos) << alice_seen->body;
+  auto bob_seen = c->get("/v1/jobs/" + bob_job);
+  ASSERT_TRUE(bob_seen);
+  EXPECT_EQ(bob_seen->body.find("bobs secret"), std::string::npos) << bob_seen->body;
+  EXPECT_EQ(c->get("/v1/jobs/" + bob_job + "/logs")->status, 403);
+  EXPECT_EQ(c->get("/v1/jobs/" + alice_job + "/logs")->status, 200);
+  EXPECT_EQ(c->post("/v1/jobs/" + bob_job + "/cancel", "{}")->status, 403);
+  auto cancelled = c->post("/v1/jobs/" + alice_job + "/cancel", "{}");
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->status, 200) << cancelled->body;
+  EXPECT_NE(cancelled->body.find("cancelled"), std::string::npos) << cancelled->body;
+}
+
 TEST_F(TokenRunAsTest, RootAndSystemAccountsCannotBeOnARunAsList) {
   for (const std::string& who : {std::string("root"), std::string("daemon")}) {
     Reply r = create_as_root({{"role", "operator"}, {"run_as", {who}}});

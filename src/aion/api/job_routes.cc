@@ -163,7 +163,15 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
               [&jobs](Request& r) {
                 auto id = id_param(r);
                 if (!id) return Response::from_error(id.error());
-                auto job = jobs.cancel(*id, r.caller.uid, r.caller.role == Role::kAdmin);
+                // A token acts for the accounts of its run-as list: it cancels their jobs as
+                // they would.
+                long as_uid = r.caller.uid;
+                if (as_uid < 0) {
+                  auto found = jobs.get(*id);
+                  if (!found) return Response::from_error(found.error());
+                  if (acts_for(r.caller, found->spec.uid)) as_uid = found->spec.uid;
+                }
+                auto job = jobs.cancel(*id, as_uid, r.caller.role == Role::kAdmin);
                 if (!job) return Response::from_error(job.error());
                 return json_reply(200, job_for(r.caller, *job));
               }});

@@ -1,7 +1,10 @@
 #include "aion/api/visibility.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
+#include "aion/api/accounts.h"
 #include "aion/core/clock.h"
 #include "aion/sched/job_json.h"
 
@@ -11,9 +14,17 @@ bool is_admin(const Identity& caller) {
   return caller.role == Role::kAdmin || caller.uid == 0;
 }
 
+bool acts_for(const Identity& caller, std::uint32_t owner_uid) {
+  if (caller.uid >= 0) return static_cast<std::uint32_t>(caller.uid) == owner_uid;
+  // A token acts for the accounts of its run-as list (never root: no list may name it).
+  if (caller.run_as.empty() || owner_uid == 0) return false;
+  auto owner = find_account(owner_uid);
+  return owner &&
+         std::find(caller.run_as.begin(), caller.run_as.end(), owner->name) != caller.run_as.end();
+}
+
 bool may_see_private(const Identity& caller, std::uint32_t owner_uid) {
-  return is_admin(caller) ||
-         (caller.uid >= 0 && static_cast<std::uint32_t>(caller.uid) == owner_uid);
+  return is_admin(caller) || acts_for(caller, owner_uid);
 }
 
 Json job_for(const Identity& caller, const sched::Job& job) {
@@ -51,6 +62,13 @@ logs::LogLine line_of(const Json& data) {
   return line;
 }
 
+// Whether an event's data names a uid (its "uid") the caller acts for.
+bool owned_by(const Identity& caller, const Json& data) {
+  const Json& uid = data.contains("uid") ? data["uid"] : Json();
+  return uid.is_number_unsigned() && uid.get<std::uint64_t>() <= UINT32_MAX &&
+         acts_for(caller, static_cast<std::uint32_t>(uid.get<std::uint64_t>()));
+}
+
 }  // namespace
 
 std::optional<Json> event_for(const Identity& caller, const store::Event& e) {
@@ -59,9 +77,7 @@ std::optional<Json> event_for(const Identity& caller, const store::Event& e) {
   if (is_admin(caller)) return event_object(e, std::move(data));
   if (e.kind == "log_template" && !may_see_line(caller, line_of(data))) return std::nullopt;
   if (e.kind == "guard") {  // what a job's sandbox refused: its paths are its owner's business
-    const Json& uid = data.contains("uid") ? data["uid"] : Json();
-    const bool mine = uid.is_number_unsigned() && caller.uid >= 0 &&
-                      uid.get<std::uint64_t>() == static_cast<std::uint64_t>(caller.uid);
+    const bool mine = owned_by(caller, data);
     if (!mine) {
       Json shown_data = {{"job", data.value("job", Json())},
                          {"kind", data.value("kind", Json())},
@@ -75,9 +91,7 @@ std::optional<Json> event_for(const Identity& caller, const store::Event& e) {
     }
   }
   if (e.kind == "job") {
-    const Json& uid = data.contains("uid") ? data["uid"] : Json();
-    const bool mine = uid.is_number_unsigned() && caller.uid >= 0 &&
-                      uid.get<std::uint64_t>() == static_cast<std::uint64_t>(caller.uid);
+    const bool mine = owned_by(caller, data);
     if (!mine) {
       sched::strip_private(data);
       store::Event shown = e;

@@ -29,7 +29,11 @@
 namespace aion::api {
 
 bool is_admin(const Identity& caller);
-// The owner (uid) or an admin.
+// Whether the caller acts for the account `owner_uid`: a unix peer for its own uid, a token
+// for the accounts of its run-as list (SECURITY.md: an operator token sees and cancels the
+// jobs of its run-as users).
+bool acts_for(const Identity& caller, std::uint32_t owner_uid);
+// The owner (or a token acting for it) or an admin.
 bool may_see_private(const Identity& caller, std::uint32_t owner_uid);
 
 // A job as the caller may see it: the API's job object, stripped of its private fields unless
