@@ -4,6 +4,7 @@
 #include "aion/diagnose/service.h"
 #include "aion/hw/discovery.h"
 #include "aion/logs/service.h"
+#include "aion/pipeline/dataset_config.h"
 #include "aion/privacy/policy.h"
 #include "aion/sched/runner.h"
 #include "aion/telemetry/service.h"
@@ -45,6 +46,7 @@ ConfigSchema node_config_schema() {
   s.merge(logs::logs_config_schema());
   s.merge(diagnose::diagnose_config_schema());
   s.merge(privacy::privacy_config_schema());
+  s.merge(pipeline::datasets_config_schema());
   s.merge(copilot_config_schema());
   return s;
 }
