@@ -22,7 +22,10 @@ PACKAGES=(
   slurmctld slurmd slurm-client munge
   clang-format dpkg-dev file python3 util-linux openssl iproute2
   systemd-journal-remote
+  chromium nodejs fonts-wqy-microhei
 )
+# npm comes with the nodejs of NodeSource; Debian's own nodejs needs its npm package.
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 build=1
 for arg in "$@"; do
@@ -69,6 +72,15 @@ else
     exit 1
   fi
   echo "setup: installed ${missing[*]}"
+fi
+
+# The browser tests' npm packages (puppeteer-core: drives Debian's chromium), pinned by
+# tests/web/package-lock.json; nothing is fetched when they are already there.
+if [ -f tests/web/package-lock.json ] &&
+  ! cmp -s tests/web/package-lock.json tests/web/node_modules/.aion-installed-lock 2>/dev/null; then
+  echo "setup: npm ci in tests/web (browser test packages)"
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.aion-installed-lock)
 fi
 
 ((build)) || exit 0

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aion/api/diagnose_routes.h"
+#include "aion/api/env_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/logs_routes.h"
@@ -24,6 +25,7 @@
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
+#include "aion/api/web_routes.h"
 #include "aion/core/config.h"
 #include "aion/core/log.h"
 #include "aion/core/paths.h"
@@ -171,6 +173,11 @@ std::string banner(const aion::Settings& s, const aion::Config& cfg,
                        : s.tls_cert.empty() ? "  (bearer tokens)"
                                             : "  (TLS, bearer tokens)";
     out += "  api     " + l.kind + " " + l.address + note + "\n";
+  }
+  for (const auto& l : server.listeners()) {
+    if (l.kind != "tcp" || !s.dashboard) continue;
+    out += "  web     " + std::string(s.tls_cert.empty() ? "http" : "https") + "://" + l.address +
+           "/  (dashboard: log in with a token from `aion admin token create`)\n";
   }
   if (!s.tcp_listen)
     out +=
@@ -392,6 +399,13 @@ class Daemon {
     aion::api::add_metrics_routes(router_, *telemetry_);
     aion::api::add_logs_routes(router_, *logs_);
     aion::api::add_diagnose_routes(router_, diagnosis_.get());
+    aion::api::add_env_routes(router_, *hw_watch_, aion::HostFs(s_.host_root));
+    auth_ = [this](std::string_view t) { return tokens_->verify(t); };
+    if (s_.dashboard) {
+      sessions_ = std::make_shared<aion::api::SessionStore>(s_.session_idle_timeout);
+      aion::api::add_web_routes(router_, sessions_, auth_,
+                                {.web_root = s_.web_root, .secure_cookies = !s_.tls_cert.empty()});
+    }
     copilot_.emplace(router_, hw_watch_ ? &*hw_watch_ : nullptr,
                      aiond::CopilotRouteOptions{aion::HostFs(s_.host_root), s_.state_dir, config_});
     server_.emplace(
@@ -413,8 +427,9 @@ class Daemon {
                                  .max_queued = s_.api_max_queued,
                                  .tls_cert = s_.tls_cert,
                                  .tls_key = s_.tls_key,
-                                 .allow_plaintext_tokens = s_.allow_plaintext_tokens},
-        router_, [this](std::string_view t) { return tokens_->verify(t); });
+                                 .allow_plaintext_tokens = s_.allow_plaintext_tokens,
+                                 .sessions = sessions_},
+        router_, auth_);
     info_.listeners = [this] { return server_->listeners(); };
     return server_->start();
   }
@@ -530,6 +545,10 @@ class Daemon {
       restart.push_back("api.tcp");
     }
     if (before.api_threads != after.api_threads) restart.push_back("api.threads");
+    if (before.dashboard != after.dashboard || before.web_root != after.web_root ||
+        before.session_idle_timeout != after.session_idle_timeout) {
+      restart.push_back("api.dashboard");
+    }
     config_ = std::move(*next);
     std::string pending;
     for (const auto& k : restart) pending += (pending.empty() ? "" : ",") + k;
@@ -564,7 +583,9 @@ class Daemon {
   std::optional<aion::telemetry::Telemetry> telemetry_;
   std::optional<aion::logs::LogService> logs_;
   aion::api::Router router_;
-  std::optional<aiond::CopilotService> copilot_;  // after router_, which it dispatches to
+  aion::api::Authenticator auth_;
+  std::shared_ptr<aion::api::SessionStore> sessions_;  // null: api.dashboard = false
+  std::optional<aiond::CopilotService> copilot_;       // after router_, which it dispatches to
   std::optional<aion::api::RouteContext> ctx_;
   std::optional<aion::api::Server> server_;
 };

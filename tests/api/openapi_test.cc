@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "aion/api/diagnose_routes.h"
+#include "aion/api/env_routes.h"
 #include "aion/api/hw_watch.h"
 #include "aion/api/job_routes.h"
 #include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
 #include "aion/api/node_schema.h"
 #include "aion/api/routes.h"
+#include "aion/api/web_routes.h"
 #include "aion/core/json.h"
 #include "aion/store/database.h"
 #include "copilot_routes.h"
@@ -40,6 +42,8 @@ class OpenApiTest : public ::testing::Test {
                                     HostFs(::aion::testing::hw_fixture_root("cpu-vm")),
                                     hw::DiscoveryOptions{});
     add_hw_routes(router_, *hw_);
+    add_env_routes(router_, *hw_, HostFs("/"));
+    add_web_routes(router_, std::make_shared<SessionStore>(), nullptr, {});
     jobs_ = std::make_unique<sched::JobManager>(*store_, *events_, HostFs("/"), hw::Inventory{},
                                                 sched::RunnerConfig{}, clock_);
     add_job_routes(router_, *jobs_);

@@ -1,6 +1,8 @@
 #include "aion/api/metrics_routes.h"
 
 #include <chrono>
+#include <optional>
+#include <string>
 
 #include "aion/core/json.h"
 #include "aion/telemetry/exposition.h"
@@ -26,6 +28,64 @@ Response unavailable() {
       Error(ErrorCode::kUnavailable, "telemetry is off (telemetry.enabled = false in the config)"));
 }
 
+// The selector of ?match=, when given.
+Result<std::optional<telemetry::Selector>> match_param(const Request& r) {
+  std::string m = r.query_or("match", "");
+  if (m.empty()) return std::optional<telemetry::Selector>();
+  auto s = telemetry::parse_selector(m);
+  if (!s) return std::unexpected(s.error());
+  return std::optional<telemetry::Selector>(std::move(*s));
+}
+
+// The latest sample of every stored series that `sel` (when set) matches and whose name
+// starts with `prefix`.
+Json latest_series(telemetry::Telemetry& t, const telemetry::Selector* sel,
+                   std::string_view prefix) {
+  Json out = Json::array();
+  for (const auto& key : t.db()->series()) {
+    auto parsed = telemetry::parse_series_key(key);
+    if (!parsed) continue;
+    if (!parsed->first.starts_with(prefix)) continue;
+    if (sel && !sel->matches(parsed->first, parsed->second)) continue;
+    Json j{{"series", key}, {"name", parsed->first}, {"labels", labels_json(parsed->second)}};
+    if (auto last = t.db()->last(key)) {
+      j["t_ms"] = last->t_ms;
+      j["value"] = last->value;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The latest samples as server-sent events ("event: metrics"), one frame per interval, for
+// live views (the dashboard's overview). The store's series list and last samples are
+// in-memory reads, so a poll never waits on the disk.
+class MetricStream final : public SseSource {
+ public:
+  MetricStream(telemetry::Telemetry& t, std::optional<telemetry::Selector> sel, std::string prefix,
+               std::chrono::milliseconds interval)
+      : t_(t), sel_(std::move(sel)), prefix_(std::move(prefix)), interval_(interval) {}
+
+  bool poll(std::string& out) override {
+    auto now = std::chrono::steady_clock::now();
+    if (sent_ && now - last_ < interval_) return true;
+    sent_ = true;
+    last_ = now;
+    Json frame{{"t_ms", now_ms()}, {"series", latest_series(t_, sel_ ? &*sel_ : nullptr, prefix_)}};
+    out += "event: metrics\ndata: " + frame.dump(-1, ' ', false, Json::error_handler_t::replace) +
+           "\n\n";
+    return true;
+  }
+
+ private:
+  telemetry::Telemetry& t_;
+  std::optional<telemetry::Selector> sel_;
+  std::string prefix_;
+  std::chrono::milliseconds interval_;
+  bool sent_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
 }  // namespace
 
 namespace {
@@ -46,26 +106,9 @@ void add_series_routes(Router& router, telemetry::Telemetry& t) {
               "Stored series with their latest sample; ?match=SELECTOR narrows the list",
               [&t](Request& r) {
                 if (!t.db()) return unavailable();
-                std::optional<telemetry::Selector> sel;
-                if (auto m = r.query_or("match", ""); !m.empty()) {
-                  auto s = telemetry::parse_selector(m);
-                  if (!s) return Response::from_error(s.error());
-                  sel = std::move(*s);
-                }
-                Json out = Json::array();
-                for (const auto& key : t.db()->series()) {
-                  auto parsed = telemetry::parse_series_key(key);
-                  if (!parsed) continue;
-                  if (sel && !sel->matches(parsed->first, parsed->second)) continue;
-                  Json j{{"series", key},
-                         {"name", parsed->first},
-                         {"labels", labels_json(parsed->second)}};
-                  if (auto last = t.db()->last(key)) {
-                    j["t_ms"] = last->t_ms;
-                    j["value"] = last->value;
-                  }
-                  out.push_back(std::move(j));
-                }
+                auto sel = match_param(r);
+                if (!sel) return Response::from_error(sel.error());
+                Json out = latest_series(t, *sel ? &**sel : nullptr, "");
                 auto st = t.db()->stats();
                 Json store{{"series", st.series},
                            {"samples", st.samples},
@@ -74,6 +117,34 @@ void add_series_routes(Router& router, telemetry::Telemetry& t) {
                            {"blocks", st.blocks},
                            {"unflushed_samples", st.unflushed_samples}};
                 return Response::json_text(200, Json{{"series", out}, {"store", store}}.dump());
+              }});
+}
+
+// /v1/metrics/stream
+void add_stream_route(Router& router, telemetry::Telemetry& t) {
+  router.add({"GET", "/v1/metrics/stream", Role::kViewer,
+              "The latest sample of each series as server-sent events (event: metrics) every "
+              "?interval_ms= (default 2000, at least 500); ?match=SELECTOR and ?prefix=NAME narrow",
+              [&t](Request& r) {
+                if (!t.db()) return unavailable();
+                auto sel = match_param(r);
+                if (!sel) return Response::from_error(sel.error());
+                long interval = 2000;
+                std::string iv = r.query_or("interval_ms", "2000");
+                try {
+                  interval = std::stol(iv);
+                } catch (const std::exception&) {
+                  interval = -1;
+                }
+                if (interval < 500 || interval > 3600000) {
+                  return Response::error(400, "invalid_argument",
+                                         "interval_ms must be a number from 500 to 3600000");
+                }
+                Response res;
+                res.sse =
+                    std::make_shared<MetricStream>(t, std::move(*sel), r.query_or("prefix", ""),
+                                                   std::chrono::milliseconds(interval));
+                return res;
               }});
 }
 
@@ -145,6 +216,7 @@ void add_import_and_query_routes(Router& router, telemetry::Telemetry& t) {
 void add_metrics_routes(Router& router, telemetry::Telemetry& t) {
   add_series_routes(router, t);
   add_import_and_query_routes(router, t);
+  add_stream_route(router, t);
 }
 
 }  // namespace aion::api

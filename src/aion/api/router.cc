@@ -54,6 +54,14 @@ bool Router::runs_inline(std::string_view method, std::string_view path) const {
   return false;
 }
 
+bool Router::is_public(std::string_view method, std::string_view path) const {
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string, std::less<>> params;
+    if (route.method == method && match(route.pattern, path, params)) return route.public_ok;
+  }
+  return false;
+}
+
 Response Router::dispatch(Request& request) const {
   bool path_known = false;
   std::string allowed;

@@ -30,6 +30,9 @@ struct Route {
   // never block (no disk, no child process, no lock held for long), such as GET /v1/status,
   // so that they stay prompt however busy the workers are.
   bool inline_ok = false;
+  // Answered without credentials, the caller being the viewer "anonymous": the dashboard's
+  // static files and its login, which a browser must reach before it holds a session.
+  bool public_ok = false;
 };
 
 class Router {
@@ -38,6 +41,8 @@ class Router {
   Response dispatch(Request& request) const;
   // Whether the route that `method` and `path` (encoded) would reach is inline_ok.
   bool runs_inline(std::string_view method, std::string_view path) const;
+  // Whether that route is public_ok.
+  bool is_public(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <utility>  // Boost 1.74 asio needs it under C++23
 
@@ -491,7 +492,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Response res;
     if (auto who = identify(r); !who) {
       res = Response::from_error(who.error());
-      res.headers["WWW-Authenticate"] = "Bearer realm=\"aiond\"";
+      if (res.status == 401) res.headers["WWW-Authenticate"] = "Bearer realm=\"aiond\"";
     } else {
       r.caller = std::move(*who);
       res = server_.router.dispatch(r);
@@ -517,6 +518,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Result<Identity> identify(const Request& r) {
     if (peer_) return *peer_;
     auto it = r.headers.find("authorization");
+    if (it == r.headers.end() && server_.router.is_public(r.method, r.raw_path)) {
+      return Identity{Role::kViewer, "anonymous", -1};
+    }
+    if (it == r.headers.end() && server_.options.sessions) {
+      if (auto c = r.headers.find("cookie"); c != r.headers.end()) {
+        if (auto id = cookie_value(c->second, kSessionCookie)) return from_session(r, *id);
+      }
+    }
     if (it == r.headers.end() && server_.options.tcp_anonymous) {
       return Identity{Role::kViewer, "anonymous", -1};
     }
@@ -540,6 +549,25 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     return server_.authenticate(v.substr(kBearer.size()));
   }
 
+  // A caller that presents a dashboard session cookie: the session's token is verified again
+  // (a revoked token ends its sessions), and a state-changing request must pass the CSRF rule.
+  Result<Identity> from_session(const Request& r, std::string_view id) {
+    auto session = server_.options.sessions->find(id);
+    if (!session) {
+      return fail(ErrorCode::kUnauthenticated,
+                  "the dashboard session has ended (logged out, idle too long, or aiond "
+                  "restarted); log in again");
+    }
+    if (auto why = csrf_refusal(r, session->csrf); !why.empty()) {
+      return fail(ErrorCode::kPermissionDenied, why);
+    }
+    if (!server_.authenticate)
+      return fail(ErrorCode::kUnauthenticated, "token authentication is not configured");
+    auto who = server_.authenticate(session->token);
+    if (!who) server_.options.sessions->remove(id);
+    return who;
+  }
+
   void send(Response res, bool keep_alive) {
     keep_alive = keep_alive && !server_.stopping;
     res_ = {};
@@ -547,6 +575,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     res_.result(static_cast<unsigned>(res.status));
     res_.set(http::field::server, std::string("aiond/") + kVersion);
     res_.set(http::field::content_type, res.content_type);
+    res_.set("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : res.headers) res_.set(k, v);
     res_.body() = std::move(res.body);
     res_.keep_alive(keep_alive);
@@ -586,8 +615,21 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                        --self->server_.in_flight;
                        self->busy_ = false;
                        if (ec) return self->close();
+                       self->watch_close();
                        self->sse_tick();
                      });
+  }
+
+  // While a stream is sent, one read stays pending so that a peer that goes away (a reloaded
+  // page, a closed tab) is noticed at once, not at the next frame or keepalive: its slot of
+  // max_streams_per_peer is free again for the page that replaces it. Bytes a peer sends
+  // after its request are read and ignored.
+  void watch_close() {
+    stream_.async_read_some(net::buffer(sse_discard_),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec || self->closed_) return self->close();
+                              self->watch_close();
+                            });
   }
 
   // One frame at a time: the source is polled again only once the peer took the last frame,
@@ -634,6 +676,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::uint64_t deadline_gen_ = 0;
   std::optional<Identity> peer_;
   std::string peer_key_;
+  std::array<char, 512> sse_discard_{};
   bool holds_stream_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

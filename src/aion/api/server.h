@@ -2,7 +2,9 @@
 //
 // Unix-socket callers are identified by SO_PEERCRED: root, the daemon's own user and
 // members of the socket group ("aion") are admins, everybody else a viewer. TCP callers must
-// send "Authorization: Bearer <token>"; the Authenticator decides who they are. Bodies over
+// send "Authorization: Bearer <token>" or the cookie of a dashboard session (opened with a
+// token; see sessions.h for its CSRF rule); the Authenticator decides who they are. Routes
+// marked public_ok (the dashboard's files and login) need neither. Bodies over
 // max_body_bytes get 413, malformed requests 400, both in the JSON error envelope; idle
 // connections are closed after idle_timeout. Streaming routes (Response::sse) are sent as
 // server-sent events until the source ends or the server stops.
@@ -41,6 +43,7 @@
 
 #include "aion/api/http.h"
 #include "aion/api/router.h"
+#include "aion/api/sessions.h"
 #include "aion/core/error.h"
 
 namespace aion::api {
@@ -80,6 +83,9 @@ struct ServerOptions {
   std::filesystem::path tls_key;
   // Accept bearer tokens over plain TCP on a non-loopback address.
   bool allow_plaintext_tokens = false;
+  // Dashboard sessions: TCP callers without an Authorization header may present the session
+  // cookie instead (null: no sessions). See sessions.h for the CSRF rule applied to them.
+  std::shared_ptr<SessionStore> sessions;
 };
 
 struct ListenerInfo {

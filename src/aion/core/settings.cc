@@ -43,6 +43,14 @@ ConfigSchema base_schema() {
       .integer("api.write_timeout_ms", 30000,
                "How long a client may take to accept one response or event (then it is dropped)",
                100, 600000)
+      .boolean("api.dashboard", true,
+               "Serve the web dashboard (at / on the API's listeners; log in with a token over "
+               "TCP)")
+      .string("api.web_root", "",
+              "Serve the dashboard's files from this directory instead of the copy built into "
+              "aiond (for working on the dashboard)")
+      .integer("api.session_idle_timeout_s", 28800,
+               "A dashboard login ends after this many seconds without a request", 60, 2592000)
       .boolean("api.tcp.enabled", false, "Also listen on TCP (bearer tokens required)")
       .string("api.tcp.listen", "127.0.0.1:7070", "TCP address host:port when enabled")
       .string("api.tcp.tls_cert", "",
@@ -98,6 +106,9 @@ Settings settings_from(const Config& c) {
   s.idle_timeout = std::chrono::milliseconds(c.get_int("api.idle_timeout_ms"));
   s.header_timeout = std::chrono::milliseconds(c.get_int("api.header_timeout_ms"));
   s.write_timeout = std::chrono::milliseconds(c.get_int("api.write_timeout_ms"));
+  s.dashboard = c.get_bool("api.dashboard");
+  s.web_root = c.get_string("api.web_root");
+  s.session_idle_timeout = std::chrono::seconds(c.get_int("api.session_idle_timeout_s"));
   s.tls_cert = c.get_string("api.tcp.tls_cert");
   s.tls_key = c.get_string("api.tcp.tls_key");
   s.allow_plaintext_tokens = c.get_bool("api.tcp.allow_plaintext_tokens");

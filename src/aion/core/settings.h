@@ -32,6 +32,9 @@ struct Settings {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds write_timeout{30000};
+  bool dashboard = true;
+  std::filesystem::path web_root;  // "": the dashboard built into aiond
+  std::chrono::seconds session_idle_timeout{28800};
   std::filesystem::path tls_cert;  // api.tcp.tls_cert ("" with tls_key "": plain HTTP)
   std::filesystem::path tls_key;
   bool allow_plaintext_tokens = false;
