@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "aion/api/client.h"
+#include "support/sockets.h"
 #include "support/temp_dir.h"
 
 namespace aion::api {
@@ -27,6 +28,12 @@ class CountingSse : public SseSource {
 
  private:
   int n_ = 0;
+};
+
+// Never ends: a stream only its peer or the server's stop closes.
+class EndlessSse : public SseSource {
+ public:
+  bool poll(std::string&) override { return true; }
 };
 
 class ServerTest : public ::testing::Test {
@@ -161,6 +168,31 @@ TEST_F(ServerTest, StreamsServerSentEvents) {
   });
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(got, (std::vector<std::string>{"{\"n\":0}", "{\"n\":1}", "{\"n\":2}"}));
+}
+
+// A page that reloads closes its event stream and opens another at once: the closed one must
+// not hold the peer's stream slot until its next frame or keepalive fails to write.
+TEST_F(ServerTest, AClosedStreamFreesItsSlotAtOnce) {
+  router_.add({"GET", "/v1/endless", Role::kViewer, "sse", [](Request&) {
+                 Response r;
+                 r.sse = std::make_shared<EndlessSse>();
+                 return r;
+               }});
+  Server s({.tcp_listen = "127.0.0.1:0", .tcp_anonymous = true, .max_streams_per_peer = 1}, router_,
+           nullptr);
+  ASSERT_TRUE(s.start());
+  const std::string addr = s.listeners().at(0).address;
+  const int port = std::stoi(addr.substr(addr.rfind(':') + 1));
+  for (int round = 0; round < 3; ++round) {
+    int fd = ::aion::testing::connect_from("127.0.0.1", port);
+    ASSERT_GE(fd, 0);
+    ::aion::testing::send_all(fd, "GET /v1/endless HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got = ::aion::testing::read_until_closed(fd, 300ms);
+    EXPECT_NE(got.find("200 OK"), std::string::npos) << "round " << round << ": " << got;
+    ::close(fd);
+    std::this_thread::sleep_for(50ms);
+  }
+  s.stop(1s);
 }
 
 TEST_F(ServerTest, StopDrainsRequestInFlight) {
