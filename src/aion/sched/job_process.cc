@@ -1,5 +1,7 @@
 #include "aion/sched/job_process.h"
 
+#include <fcntl.h>
+
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,9 +32,18 @@ bool pidfd_alive(int pidfd) {
   return pidfd >= 0 && pidfd_send_signal(pidfd, 0) == 0;
 }
 
+// A process may exit between the open and the read: read() then fails with ESRCH, which a
+// std::filebuf reports by throwing from its iterator; so plain system calls, "" on failure.
 std::string read_stat(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[1024];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return n < 0 ? std::string() : out;
 }
 
 }  // namespace
