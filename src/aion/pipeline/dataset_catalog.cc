@@ -135,6 +135,20 @@ Result<std::unique_ptr<DatasetCatalog>> DatasetCatalog::open(const std::filesyst
       new DatasetCatalog(std::move(*db), clock ? clock : &Clock::system()));
 }
 
+Result<std::unique_ptr<DatasetCatalog>> DatasetCatalog::open_read_only(
+    const std::filesystem::path& file) {
+  store::DatabaseOptions o;
+  o.path = file;
+  o.read_only = true;
+  auto db = store::Database::open(o, kMigrations);
+  if (!db) {
+    Error e = db.error();
+    e.context("opening the dataset catalog " + file.string());
+    return std::unexpected(e);
+  }
+  return std::unique_ptr<DatasetCatalog>(new DatasetCatalog(std::move(*db), &Clock::system()));
+}
+
 // --- writing a version
 
 Result<DatasetCatalog::Writer> DatasetCatalog::begin_version(std::string_view name,

@@ -77,6 +77,10 @@ class DatasetCatalog {
   // Opens (creating it and its directory, mode 0700) and migrates the catalog.
   static Result<std::unique_ptr<DatasetCatalog>> open(const std::filesystem::path& file,
                                                       const Clock* clock = nullptr);
+  // Opens an existing catalog for reading only: no directory, migration or journal is
+  // created (kNotFound without the file). For readers that are not the catalog's owner, such
+  // as aiond resolving a pipeline's dataset inputs.
+  static Result<std::unique_ptr<DatasetCatalog>> open_read_only(const std::filesystem::path& file);
 
   // A version being written, inside one transaction. add() each entry, then commit(); a
   // Writer dropped without commit() leaves no trace.
