@@ -14,7 +14,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git lld
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
   nlohmann-json3-dev libboost-dev libsystemd-dev libssl-dev libre2-dev zlib1g-dev libxapian-dev libedit-dev
-  libseccomp-dev libbpf-dev clang libxxhash-dev
+  libseccomp-dev libbpf-dev clang libxxhash-dev liblinear-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwloc-dev libpci-dev pciutils
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

@@ -21,9 +21,10 @@ const PAGES = {
   environment: () => import('./pages/environment.js'),
   copilot: () => import('./pages/copilot.js'),
   guard: () => import('./pages/guard.js'),
+  pipelines: () => import('./pages/pipelines.js'),
 };
 
-const NAV = ['overview', 'topology', 'jobs', 'metrics', 'incidents', 'environment', 'copilot', 'guard'];
+const NAV = ['overview', 'topology', 'jobs', 'metrics', 'incidents', 'environment', 'copilot', 'guard', 'pipelines'];
 
 // "#/jobs/12?x=1" -> {page: 'jobs', id: '12', query}
 function parseHash() {

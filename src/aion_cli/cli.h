@@ -76,5 +76,6 @@ void add_k8s_commands(Command& root, Context& ctx);
 void add_redact_command(Command& root, Context& ctx);
 void add_support_commands(Command& root, Context& ctx);
 void add_data_commands(Command& root, Context& ctx);
+void add_pipeline_commands(Command& root, Context& ctx);
 
 }  // namespace aion::cli

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_slurm_commands(app, ctx);
   add_env_commands(app, ctx);
   add_data_commands(app, ctx);
+  add_pipeline_commands(app, ctx);
   add_diagnose_commands(app, ctx);
   add_k8s_commands(app, ctx);
   add_redact_command(app, ctx);

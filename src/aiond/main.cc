@@ -22,6 +22,7 @@
 #include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
 #include "aion/api/node_schema.h"
+#include "aion/api/pipeline_routes.h"
 #include "aion/api/routes.h"
 #include "aion/api/server.h"
 #include "aion/api/tokens.h"
@@ -208,7 +209,7 @@ class Daemon {
     if (!lock) return fail_start(lock.error());
     lock_.emplace(std::move(*lock));
     for (auto step : {&Daemon::open_store, &Daemon::start_hardware, &Daemon::start_scheduler,
-                      &Daemon::start_diagnosis, &Daemon::start_retention, &Daemon::start_telemetry,
+                      &Daemon::start_pipelines, &Daemon::start_diagnosis, &Daemon::start_retention, &Daemon::start_telemetry,
                       &Daemon::start_logs, &Daemon::start_api}) {
       if (auto st = (this->*step)(); !st) return fail_start(st.error());
     }
@@ -223,7 +224,8 @@ class Daemon {
     std::vector<aion::store::Migration> migrations;
     for (auto span : {aion::store::EventLog::migrations(), aion::api::TokenStore::migrations(),
                       aion::api::HwWatch::migrations(), aion::sched::JobManager::migrations(),
-                      aion::diagnose::IncidentStore::migrations()}) {
+                      aion::diagnose::IncidentStore::migrations(),
+                      aion::pipeline::PipelineService::migrations()}) {
       migrations.insert(migrations.end(), span.begin(), span.end());
     }
     auto db = aion::store::Database::open({.path = s_.state_dir / "aion.db",
@@ -268,6 +270,15 @@ class Daemon {
     jobs_.emplace(*store_, *events_, aion::HostFs(s_.host_root), inventory_,
                   std::move(*runner_config));
     return jobs_->start();
+  }
+
+  // Pipelines: their stages are jobs of the scheduler; unfinished runs continue where they
+  // were (a finished stage is never run again) before the API answers.
+  aion::Status start_pipelines() {
+    launcher_.emplace(*jobs_);
+    pipelines_.emplace(*store_, *launcher_, aion::api::catalog_datasets(s_.state_dir),
+                       aion::Clock::system());
+    return pipelines_->start();
   }
 
   // What the diagnosis engine's remediation may do to the scheduler.
@@ -400,6 +411,7 @@ class Daemon {
     aion::api::add_logs_routes(router_, *logs_);
     aion::api::add_diagnose_routes(router_, diagnosis_.get());
     aion::api::add_env_routes(router_, *hw_watch_, aion::HostFs(s_.host_root));
+    aion::api::add_pipeline_routes(router_, *pipelines_, *jobs_, aion::HostFs(s_.host_root));
     auth_ = [this](std::string_view t) { return tokens_->verify(t); };
     if (s_.dashboard) {
       sessions_ = std::make_shared<aion::api::SessionStore>(s_.session_idle_timeout);
@@ -472,6 +484,7 @@ class Daemon {
                  s_.shutdown_grace.count());
     server_->stop(s_.shutdown_grace);
     copilot_->stop();    // model answers still streaming are cancelled
+    pipelines_->stop();  // their jobs and services go on; the next aiond follows them
     jobs_->stop();       // the jobs themselves go on; the next aiond adopts them
     telemetry_->stop();  // writes what is not yet on disk
     logs_->stop();       // saves templates and read positions
@@ -575,6 +588,8 @@ class Daemon {
   std::optional<aion::api::HwWatch> hw_watch_;
   aion::hw::Inventory inventory_;
   std::optional<aion::sched::JobManager> jobs_;
+  std::optional<aion::api::SchedLauncher> launcher_;
+  std::optional<aion::pipeline::PipelineService> pipelines_;  // after jobs_: destroyed first
   std::unique_ptr<aion::diagnose::DiagnoseService> diagnosis_;
   std::optional<aion::sched::JobStore> job_rows_;
   std::optional<aion::diagnose::IncidentStore> incident_rows_;

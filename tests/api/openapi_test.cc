@@ -9,6 +9,7 @@
 #include "aion/api/logs_routes.h"
 #include "aion/api/metrics_routes.h"
 #include "aion/api/node_schema.h"
+#include "aion/api/pipeline_routes.h"
 #include "aion/api/routes.h"
 #include "aion/api/web_routes.h"
 #include "aion/core/json.h"
@@ -25,7 +26,7 @@ class OpenApiTest : public ::testing::Test {
   void SetUp() override {
     std::vector<store::Migration> m;
     for (auto s : {store::EventLog::migrations(), TokenStore::migrations(), HwWatch::migrations(),
-                   sched::JobManager::migrations()}) {
+                   sched::JobManager::migrations(), pipeline::PipelineService::migrations()}) {
       m.insert(m.end(), s.begin(), s.end());
     }
     auto db = store::Database::open({.path = ":memory:"}, m);
@@ -47,6 +48,10 @@ class OpenApiTest : public ::testing::Test {
     jobs_ = std::make_unique<sched::JobManager>(*store_, *events_, HostFs("/"), hw::Inventory{},
                                                 sched::RunnerConfig{}, clock_);
     add_job_routes(router_, *jobs_);
+    launcher_ = std::make_unique<SchedLauncher>(*jobs_);
+    pipelines_ = std::make_unique<pipeline::PipelineService>(
+        *store_, *launcher_, catalog_datasets("/nonexistent"), clock_);
+    add_pipeline_routes(router_, *pipelines_, *jobs_, HostFs("/"));
     telemetry::TelemetryOptions t;
     t.enabled = false;
     telemetry_ = std::make_unique<telemetry::Telemetry>(t, HostFs("/"),
@@ -71,6 +76,8 @@ class OpenApiTest : public ::testing::Test {
   std::unique_ptr<RouteContext> ctx_;
   std::unique_ptr<HwWatch> hw_;
   std::unique_ptr<sched::JobManager> jobs_;
+  std::unique_ptr<SchedLauncher> launcher_;
+  std::unique_ptr<pipeline::PipelineService> pipelines_;
   std::unique_ptr<telemetry::Telemetry> telemetry_;
   std::unique_ptr<logs::LogService> logs_;
   Router router_;

@@ -5,6 +5,7 @@
 // GPUs' readings moving (the live view must follow them) and checks the browser's report.
 // Skips, saying why, where node, Chromium or the npm packages are missing.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -158,6 +159,22 @@ TEST(WebTest, DashboardInHeadlessChromium) {
     if (incident_id.empty()) std::this_thread::sleep_for(200ms);
   }
   EXPECT_FALSE(incident_id.empty()) << "the failed job opened no incident\n" << h.log();
+
+  // A finished pipeline run of the operator's run-as user, for the pipelines page.
+  const fs::path demo = h.dir() / "pipeline";
+  fs::create_directories(demo / "out");
+  ASSERT_EQ(::chown(demo.c_str(), user->uid, user->gid), 0);
+  ASSERT_EQ(::chown((demo / "out").c_str(), user->uid, user->gid), 0);
+  std::ofstream(demo / "pipeline.toml")
+      << "name = \"web-demo\"\n"
+         "[[stage]]\nname = \"prepare\"\ncommand = [\"sh\", \"-c\", \"echo data > out/data.txt\"]\n"
+         "outputs = [\"out/data.txt\"]\n"
+         "[[stage]]\nname = \"train\"\ncommand = [\"sh\", \"-c\", \"cat out/data.txt > "
+         "out/model.txt\"]\n"
+         "inputs = [\"out/data.txt\"]\noutputs = [\"out/model.txt\"]\ndepends_on = [\"prepare\"]\n";
+  Exit pipeline =
+      aion({"pipeline", "run", (demo / "pipeline.toml").string(), "--user", user->name, "--watch"});
+  EXPECT_EQ(pipeline.code, 0) << pipeline.out << h.log();
 
   const fs::path shots = fs::path(AION_WEB_SCREENSHOT_DIR);
   fs::create_directories(shots);

@@ -379,6 +379,18 @@ async function checkPages(page) {
     await page.waitForSelector('[data-testid=guard-jobs], [data-testid=guard-jobs-empty]');
     await shot(page, 'guard');
   });
+
+  await check('pipelines page shows a run with its stages and artifacts', async () => {
+    await go(page, '#/pipelines');
+    await page.waitForSelector('[data-testid=pipeline-row]', { timeout: 15000 });
+    await page.waitForSelector('[data-testid=pipeline-stage]', { timeout: 15000 });
+    const stages = await page.$$eval('[data-testid=pipeline-stage]', (rows) => rows.map((r) => `${r.dataset.stage}:${r.dataset.state}`));
+    assert.ok(stages.includes('prepare:succeeded') && stages.includes('train:succeeded'), `stages: ${stages.join(', ')}`);
+    const artifacts = await count(page, '[data-testid=pipeline-artifacts] tbody tr');
+    assert.ok(artifacts >= 2, `${artifacts} artifacts listed`);
+    await shot(page, 'pipelines');
+    return { stages, artifacts };
+  });
 }
 
 async function submitAndCancel(page) {

@@ -40,11 +40,10 @@ Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int6
   return v;
 }
 
-// Fills uid, gid and user from the caller. Root names any user (or runs as itself); another
-// unix peer runs only as itself, whatever its role; a token only as a user on its run-as
-// list, and never as root or a system account, even when the list says so.
-Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked,
-                    const HostFs& host) {
+}  // namespace
+
+Status resolve_job_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked,
+                        const HostFs& host) {
   Result<Account> account = fail(ErrorCode::kInternal, "unset");
   if (caller.uid < 0) {
     if (caller.role < Role::kOperator) {
@@ -87,8 +86,6 @@ Status resolve_user(const Identity& caller, sched::JobSpec& spec, const std::str
   return {};
 }
 
-}  // namespace
-
 namespace {
 
 // POST /v1/jobs and GET /v1/jobs
@@ -107,7 +104,7 @@ void add_submit_and_list_routes(Router& router, sched::JobManager& jobs, const H
                 body.erase("user");
                 auto spec = sched::spec_from_json(body);
                 if (!spec) return Response::from_error(spec.error());
-                if (auto st = resolve_user(r.caller, *spec, user, host); !st) {
+                if (auto st = resolve_job_user(r.caller, *spec, user, host); !st) {
                   return Response::from_error(st.error());
                 }
                 auto job = jobs.submit(std::move(*spec));

@@ -14,4 +14,11 @@ namespace aion::api {
 
 void add_job_routes(Router& router, sched::JobManager& jobs, HostFs host = HostFs("/"));
 
+// Fills spec.uid, gid and user for a job of `caller` that asks to run as `asked` ("" = as the
+// caller). Root names any user (or runs as itself); another unix peer runs only as itself,
+// whatever its role; a token only as a user on its run-as list, and never as root or a system
+// account, even when the list says so. Pipelines resolve their owner the same way.
+Status resolve_job_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked,
+                        const HostFs& host);
+
 }  // namespace aion::api
