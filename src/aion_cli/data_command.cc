@@ -14,15 +14,18 @@
 #include "aion/core/json.h"
 #include "aion/core/paths.h"
 #include "aion/core/settings.h"
+#include "aion/hw/discovery.h"
 #include "aion/pipeline/dataset.h"
 #include "aion/pipeline/dataset_add.h"
 #include "aion/pipeline/dataset_catalog.h"
 #include "aion/pipeline/dataset_config.h"
 #include "aion/pipeline/dataset_verify.h"
+#include "aion/pipeline/fast_storage.h"
 #include "aion/pipeline/stage.h"
 #include "cli.h"
 #include "command.h"
 #include "daemon_client.h"
+#include "machine.h"
 #include "table.h"
 
 namespace aion::cli {
@@ -33,6 +36,7 @@ namespace pl = aion::pipeline;
 struct DataEnv {
   pl::DatasetSettings settings;
   std::unique_ptr<pl::DatasetCatalog> catalog;
+  bool stage_dir_configured = false;  // datasets.stage_dir set: never moved to an NVMe
 };
 
 // The node's configuration with the [datasets] section, and the user's catalog.
@@ -42,6 +46,7 @@ std::optional<DataEnv> open_env(Context& ctx) {
   if (!cfg) return std::nullopt;
   DataEnv env;
   env.settings = pl::dataset_settings(*cfg, settings_from(*cfg).state_dir);
+  env.stage_dir_configured = !cfg->get_string("datasets.stage_dir").empty();
   auto cat = pl::DatasetCatalog::open(env.settings.catalog);
   if (!cat) {
     report(ctx, cat.error());
@@ -482,6 +487,30 @@ struct StageArgs {
   int threads = 0;
 };
 
+// Without a configured stage cache: a directory on an NVMe drive of a NUMA node with GPUs,
+// when this user can make one there ("aion-stage" at its file system's root for root,
+// "aion-stage/<uid>" below it when root made that world-writable with the sticky bit).
+std::optional<std::filesystem::path> stage_cache_near_gpus(Context& ctx) {
+  auto m = load_machine(ctx);
+  if (!m) {
+    ctx.exit_code = 0;  // the default cache still works
+    return std::nullopt;
+  }
+  auto inv = hw::discover(m->fs, m->options);
+  auto near = pl::nvme_near_gpus(inv, m->fs);
+  if (!near) return std::nullopt;
+  std::filesystem::path dir = m->fs.resolve(near->mount.string()) / "aion-stage";
+  if (::geteuid() != 0) dir /= std::to_string(::geteuid());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || ::access(dir.c_str(), W_OK) != 0) return std::nullopt;
+  if (!ctx.json) {
+    std::fprintf(stderr, "aion: staging on %s (%s, NUMA node %d, where GPUs are)\n",
+                 near->mount.c_str(), near->device.c_str(), near->numa_node);
+  }
+  return dir;
+}
+
 void cmd_stage(Context& ctx, const StageArgs& a) {
   auto ref = parse_ref(ctx, a.ref);
   if (!ref) return;
@@ -495,6 +524,9 @@ void cmd_stage(Context& ctx, const StageArgs& a) {
   o.threads = a.threads > 0 ? a.threads : env->settings.hash_threads;
   o.progress = progress_printer(ctx);
   pl::StageCacheConfig cache{env->settings.stage_dir, env->settings.stage_cache_max_bytes};
+  if (o.to.empty() && !env->stage_dir_configured) {
+    if (auto near = stage_cache_near_gpus(ctx)) cache.dir = *near;
+  }
   auto r = pl::stage_dataset(*env->catalog, *v, o, cache);
   end_progress(o.progress);
   if (!r) return report(ctx, r.error());

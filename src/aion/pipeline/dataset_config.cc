@@ -10,9 +10,9 @@ ConfigSchema datasets_config_schema() {
   s.path("datasets.catalog", "",
          "The dataset catalog (SQLite); empty: datasets.db in the state directory")
       .path("datasets.stage_dir", "",
-            "The stage cache: where `aion data stage` without --to puts staged copies (put it "
-            "on fast local storage, e.g. an NVMe near the GPUs); empty: stage/ in the state "
-            "directory")
+            "The stage cache: where `aion data stage` without --to puts staged copies; empty: "
+            "aion-stage/ on an NVMe file system of a NUMA node with GPUs, else stage/ in the "
+            "state directory")
       .integer("datasets.stage_cache_max_bytes", kDefaultStageCacheBytes,
                "Bound of the stage cache in bytes; the least recently used staged versions are "
                "removed to make room",
