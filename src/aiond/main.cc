@@ -209,8 +209,8 @@ class Daemon {
     if (!lock) return fail_start(lock.error());
     lock_.emplace(std::move(*lock));
     for (auto step : {&Daemon::open_store, &Daemon::start_hardware, &Daemon::start_scheduler,
-                      &Daemon::start_pipelines, &Daemon::start_diagnosis, &Daemon::start_retention, &Daemon::start_telemetry,
-                      &Daemon::start_logs, &Daemon::start_api}) {
+                      &Daemon::start_pipelines, &Daemon::start_diagnosis, &Daemon::start_retention,
+                      &Daemon::start_telemetry, &Daemon::start_logs, &Daemon::start_api}) {
       if (auto st = (this->*step)(); !st) return fail_start(st.error());
     }
     announce_ready();
