@@ -65,6 +65,18 @@ std::optional<pl::VersionRef> parse_ref(Context& ctx, const std::string& text) {
   return *ref;
 }
 
+// The version NAME[@VERSION] names in the catalog; on error reports it and returns nullopt.
+std::optional<pl::VersionInfo> resolve_ref(Context& ctx, DataEnv& env, const std::string& text) {
+  auto ref = parse_ref(ctx, text);
+  if (!ref) return std::nullopt;
+  auto v = env.catalog->resolve(*ref);
+  if (!v) {
+    report(ctx, v.error());
+    return std::nullopt;
+  }
+  return *v;
+}
+
 std::string time_text(std::int64_t ms) {
   return format_rfc3339(Clock::Wall(std::chrono::milliseconds(ms)));
 }
@@ -294,12 +306,10 @@ struct ShowArgs {
 };
 
 void cmd_show(Context& ctx, const ShowArgs& a) {
-  auto ref = parse_ref(ctx, a.ref);
-  if (!ref) return;
   auto env = open_env(ctx);
   if (!env) return;
-  auto v = env->catalog->resolve(*ref);
-  if (!v) return report(ctx, v.error());
+  auto v = resolve_ref(ctx, *env, a.ref);
+  if (!v) return;
   auto versions = env->catalog->versions(v->dataset);
   if (!versions) return report(ctx, versions.error());
   auto dups = env->catalog->duplicates(v->id, static_cast<std::size_t>(a.limit), 10);
@@ -421,12 +431,10 @@ struct VerifyArgs {
 };
 
 void cmd_verify(Context& ctx, const VerifyArgs& a) {
-  auto ref = parse_ref(ctx, a.ref);
-  if (!ref) return;
   auto env = open_env(ctx);
   if (!env) return;
-  auto v = env->catalog->resolve(*ref);
-  if (!v) return report(ctx, v.error());
+  auto v = resolve_ref(ctx, *env, a.ref);
+  if (!v) return;
   pl::VerifyOptions o;
   o.root = a.root;
   o.threads = a.threads > 0 ? a.threads : env->settings.hash_threads;
@@ -512,12 +520,10 @@ std::optional<std::filesystem::path> stage_cache_near_gpus(Context& ctx) {
 }
 
 void cmd_stage(Context& ctx, const StageArgs& a) {
-  auto ref = parse_ref(ctx, a.ref);
-  if (!ref) return;
   auto env = open_env(ctx);
   if (!env) return;
-  auto v = env->catalog->resolve(*ref);
-  if (!v) return report(ctx, v.error());
+  auto v = resolve_ref(ctx, *env, a.ref);
+  if (!v) return;
   pl::StageOptions o;
   o.to = a.to;
   o.link = a.link;
