@@ -1,5 +1,7 @@
 #include "aion/api/diagnose_routes.h"
 
+#include "aion/api/params.h"
+
 #include <charconv>
 
 #include "aion/api/json_reply.h"
@@ -13,16 +15,6 @@ namespace {
 Response off() {
   return Response::from_error(
       Error(ErrorCode::kUnavailable, "diagnosis is off (diagnose.enabled = false in the config)"));
-}
-
-Result<std::int64_t> incident_id(const Request& r) {
-  auto it = r.params.find("id");
-  std::int64_t id = 0;
-  if (it != r.params.end()) {
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
-    if (ec == std::errc() && p == it->second.data() + it->second.size() && id > 0) return id;
-  }
-  return fail(ErrorCode::kInvalidArgument, "an incident id is a positive integer");
 }
 
 }  // namespace
@@ -49,7 +41,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
               "jobs and the remediation audit trail",
               [d](Request& r) {
                 if (!d) return off();
-                auto id = incident_id(r);
+                auto id = positive_id_param(r, "an incident");
                 if (!id) return Response::from_error(id.error());
                 auto inc = d->incidents().get(*id);
                 if (!inc) return Response::from_error(inc.error());
@@ -68,7 +60,7 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
               "incident's remediation playbook; running needs the operator role",
               [d](Request& r) {
                 if (!d) return off();
-                auto id = incident_id(r);
+                auto id = positive_id_param(r, "an incident");
                 if (!id) return Response::from_error(id.error());
                 Json body = r.body.empty() ? Json::object() : Json::parse(r.body, nullptr, false);
                 if (!body.is_object()) {

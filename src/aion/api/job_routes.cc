@@ -8,39 +8,14 @@
 
 #include "aion/api/accounts.h"
 #include "aion/api/json_reply.h"
+#include "aion/api/params.h"
 #include "aion/api/visibility.h"
 #include "aion/core/json.h"
 #include "aion/sched/job_json.h"
 
 namespace aion::api {
 
-namespace {
-
-Result<std::int64_t> id_param(const Request& r) {
-  auto it = r.params.find("id");
-  std::int64_t id = 0;
-  if (it != r.params.end()) {
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
-    if (ec == std::errc() && p == it->second.data() + it->second.size() && id > 0) return id;
-  }
-  return fail(ErrorCode::kInvalidArgument, "a job id is a positive integer");
-}
-
-Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int64_t def,
-                               std::int64_t lo, std::int64_t hi) {
-  auto it = r.query.find(key);
-  if (it == r.query.end()) return def;
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || p != it->second.data() + it->second.size() || v < lo || v > hi) {
-    return fail(ErrorCode::kInvalidArgument, "query parameter '" + std::string(key) +
-                                                 "' must be an integer from " + std::to_string(lo) +
-                                                 " to " + std::to_string(hi));
-  }
-  return v;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status resolve_job_user(const Identity& caller, sched::JobSpec& spec, const std::string& asked,
                         const HostFs& host) {
@@ -148,7 +123,7 @@ void add_submit_and_list_routes(Router& router, sched::JobManager& jobs, const H
 void add_one_job_routes(Router& router, sched::JobManager& jobs) {
   router.add({"GET", "/v1/jobs/{id}", Role::kViewer, "One job, with its allocation and usage",
               [&jobs](Request& r) {
-                auto id = id_param(r);
+                auto id = positive_id_param(r, "a job");
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.get(*id);
                 if (!job) return Response::from_error(job.error());
@@ -158,7 +133,7 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
   router.add({"POST", "/v1/jobs/{id}/cancel", Role::kViewer,
               "Cancel a job: pending ones at once, running ones with SIGTERM then SIGKILL",
               [&jobs](Request& r) {
-                auto id = id_param(r);
+                auto id = positive_id_param(r, "a job");
                 if (!id) return Response::from_error(id.error());
                 // A token acts for the accounts of its run-as list: it cancels their jobs as
                 // they would.
@@ -176,7 +151,7 @@ void add_one_job_routes(Router& router, sched::JobManager& jobs) {
   router.add({"GET", "/v1/jobs/{id}/logs", Role::kViewer,
               "The job's output (stdout and stderr) from offset; its owner and admins only",
               [&jobs](Request& r) {
-                auto id = id_param(r);
+                auto id = positive_id_param(r, "a job");
                 if (!id) return Response::from_error(id.error());
                 auto offset = int_query(r, "offset", 0, 0, INT64_MAX);
                 auto max = int_query(r, "max", 256 << 10, 1, 4 << 20);
@@ -204,7 +179,7 @@ void add_queue_and_hold_routes(Router& router, sched::JobManager& jobs, const Ho
               "The job's sandbox: its plan, what it refused, its network egress record; its "
               "owner and admins only",
               [&jobs](Request& r) {
-                auto id = id_param(r);
+                auto id = positive_id_param(r, "a job");
                 if (!id) return Response::from_error(id.error());
                 auto job = jobs.get(*id);
                 if (!job) return Response::from_error(job.error());

@@ -7,6 +7,7 @@
 
 #include "aion/api/job_routes.h"
 #include "aion/api/json_reply.h"
+#include "aion/api/params.h"
 #include "aion/api/visibility.h"
 #include "aion/core/fs_identity.h"
 #include "aion/core/json.h"
@@ -103,17 +104,7 @@ pipeline::DatasetResolver catalog_datasets(std::filesystem::path daemon_state_di
 
 namespace {
 
-Result<std::int64_t> pipeline_run_id(const Request& r) {
-  auto it = r.params.find("id");
-  std::int64_t id = 0;
-  if (it != r.params.end()) {
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
-    if (ec == std::errc() && p == it->second.data() + it->second.size() && id > 0) return id;
-  }
-  return fail(ErrorCode::kInvalidArgument, "a pipeline run id is a positive integer");
-}
-
-// The run's owner uid from get()'s JSON.
+// The owner uid of a run, from list()'s entry or get()'s {"run": ...}.
 std::uint32_t run_owner(const Json& run) {
   const Json& r = run.contains("run") ? run["run"] : run;
   return r.value("owner_uid", 0u);
@@ -122,7 +113,7 @@ std::uint32_t run_owner(const Json& run) {
 // The run when the caller may see and act on it (its owner, a token acting for the owner, an
 // admin); 403 otherwise, 404 for no such run.
 Result<Json> owned_run(pipeline::PipelineService& p, const Request& r) {
-  auto id = pipeline_run_id(r);
+  auto id = positive_id_param(r, "a pipeline run");
   if (!id) return std::unexpected(id.error());
   auto run = p.get(*id);
   if (!run) return std::unexpected(run.error());
@@ -210,8 +201,7 @@ void add_run_routes(Router& router, pipeline::PipelineService& p) {
                 auto all = p.list(std::nullopt);
                 if (!all) return Response::from_error(all.error());
                 Json runs = Json::array();
-                const Json& list = all->contains("runs") ? (*all)["runs"] : *all;
-                for (const auto& run : list) {
+                for (const auto& run : *all) {
                   if (may_see_private(r.caller, run_owner(run))) runs.push_back(run);
                 }
                 return json_reply(200, {{"runs", runs}});
@@ -230,7 +220,7 @@ void add_run_routes(Router& router, pipeline::PipelineService& p) {
               [&p](Request& r) {
                 auto run = owned_run(p, r);
                 if (!run) return Response::from_error(run.error());
-                auto id = pipeline_run_id(r);
+                auto id = positive_id_param(r, "a pipeline run");
                 if (auto st = p.cancel(*id); !st) return Response::from_error(st.error());
                 auto now = p.get(*id);
                 if (!now) return Response::from_error(now.error());
@@ -248,7 +238,7 @@ void add_run_routes(Router& router, pipeline::PipelineService& p) {
                   return Response::error(400, "invalid_argument",
                                          "the body must be {\"stage\": \"NAME\"}");
                 }
-                auto id = pipeline_run_id(r);
+                auto id = positive_id_param(r, "a pipeline run");
                 if (auto st = p.retry(*id, body["stage"].get<std::string>()); !st) {
                   return Response::from_error(st.error());
                 }
@@ -262,28 +252,27 @@ void add_artifact_routes(Router& router, pipeline::PipelineService& p) {
   router.add({"GET", "/v1/artifacts", Role::kViewer,
               "Recorded artifacts (path, size, checksum, stage, run), newest first; ?run=ID",
               [&p](Request& r) {
+                auto q = int_query(r, "run", 0, 1, INT64_MAX);
+                if (!q) return Response::from_error(q.error());
                 std::optional<std::int64_t> run;
-                if (auto q = r.query_or("run", ""); !q.empty()) {
-                  std::int64_t v = 0;
-                  auto [end, ec] = std::from_chars(q.data(), q.data() + q.size(), v);
-                  if (ec != std::errc() || end != q.data() + q.size() || v <= 0) {
-                    return Response::error(400, "invalid_argument", "run must be a run id");
-                  }
-                  run = v;
-                }
+                if (*q > 0) run = *q;
                 auto list = p.artifacts(run);
                 if (!list) return Response::from_error(list.error());
-                // Only artifacts of runs the caller may see.
-                Json shown = Json::array();
+                // Only artifacts of runs the caller may see (admins see all).
                 std::map<std::int64_t, bool> may;
-                const Json& items = list->contains("artifacts") ? (*list)["artifacts"] : *list;
-                for (const auto& a : items) {
-                  std::int64_t rid = a.value("run_id", std::int64_t{0});
-                  if (!may.contains(rid)) {
-                    auto got = p.get(rid);
-                    may[rid] = got && may_see_private(r.caller, run_owner(*got));
+                if (!is_admin(r.caller)) {
+                  auto runs = p.list(std::nullopt);
+                  if (!runs) return Response::from_error(runs.error());
+                  for (const auto& run : *runs) {
+                    may[run.value("id", std::int64_t{0})] =
+                        may_see_private(r.caller, run_owner(run));
                   }
-                  if (may[rid]) shown.push_back(a);
+                }
+                Json shown = Json::array();
+                for (const auto& a : *list) {
+                  if (is_admin(r.caller) || may[a.value("run_id", std::int64_t{0})]) {
+                    shown.push_back(a);
+                  }
                 }
                 return json_reply(200, {{"artifacts", shown}});
               }});
@@ -297,11 +286,7 @@ void add_artifact_routes(Router& router, pipeline::PipelineService& p) {
                 }
                 auto lin = p.lineage(path);
                 if (!lin) return Response::from_error(lin.error());
-                std::int64_t rid = lin->value("run_id", std::int64_t{0});
-                if (lin->contains("artifact")) {
-                  rid = (*lin)["artifact"].value("run_id", rid);
-                }
-                auto got = p.get(rid);
+                auto got = p.get((*lin)["artifact"].value("run_id", std::int64_t{0}));
                 if (!got || !may_see_private(r.caller, run_owner(*got))) {
                   return Response::error(403, "permission_denied",
                                          "only the owner of the run that made " + path +

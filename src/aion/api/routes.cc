@@ -1,5 +1,7 @@
 #include "aion/api/routes.h"
 
+#include "aion/api/params.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,21 +51,6 @@ Result<std::string> string_field(const Json& j, const char* key, std::optional<s
   if (!it->is_string())
     return fail(ErrorCode::kInvalidArgument, std::string("field '") + key + "' must be a string");
   return it->get<std::string>();
-}
-
-Result<std::int64_t> int_query(const Request& r, std::string_view key, std::int64_t def,
-                               std::int64_t min, std::int64_t max) {
-  auto it = r.query.find(key);
-  if (it == r.query.end()) return def;
-  std::int64_t v = 0;
-  const auto& s = it->second;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
-    return fail(ErrorCode::kInvalidArgument,
-                "query parameter '" + std::string(key) + "' must be an integer from " +
-                    std::to_string(min) + " to " + std::to_string(max));
-  }
-  return v;
 }
 
 std::string ms_to_text(std::int64_t ms) {
