@@ -148,10 +148,9 @@ void cmd_ls(Context& ctx) {
   if (!j) return;
   if (ctx.json) return (void)std::printf("%s\n", j->dump(2).c_str());
   Table t({"RUN", "PIPELINE", "STATE", "STAGES", "USER", "STARTED"});
-  for (const auto& r : (*j)["runs"]) {
-    const Json& run = r.contains("run") ? r["run"] : r;
+  for (const auto& run : (*j)["runs"]) {
     t.add({std::to_string(run.value("id", 0LL)), run.value("name", ""), run.value("state", ""),
-           stage_summary(r.value("stages", Json::array())), run.value("user", ""),
+           stage_summary(run.value("stages", Json::array())), run.value("user", ""),
            when(run.value("created_ms", 0LL))});
   }
   if (t.empty())
@@ -236,24 +235,28 @@ std::string absolute_text(const std::string& path) {
   return p;
 }
 
+// An artifact, what made it, and each input: a dataset, a plain input, or an artifact of an
+// earlier stage, whose own lineage follows indented.
 void print_lineage(const Json& node, int depth) {
   const std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
-  const Json& a = node.contains("artifact") ? node["artifact"] : node;
+  const Json& a = node["artifact"];
   std::printf("%s%s  (run %lld, stage %s, xxh3 %s)\n", pad.c_str(), a.value("path", "").c_str(),
               a.value("run_id", 0LL), a.value("stage", "").c_str(),
               a.value("xxh3", "").substr(0, 16).c_str());
-  if (a.contains("command"))
+  if (a.contains("command")) {
     std::printf("%s  made by: %s\n", pad.c_str(), a["command"].dump().c_str());
+  }
   for (const auto& in : node.value("inputs", Json::array())) {
-    if (in.contains("artifact") || in.contains("inputs")) {
-      print_lineage(in, depth + 1);
+    if (in.contains("lineage")) {
+      print_lineage(in["lineage"], depth + 1);
     } else if (in.contains("dataset")) {
       std::printf("%s  dataset %s@%s (manifest %s)\n", pad.c_str(), in.value("dataset", "").c_str(),
                   in.value("version", "").c_str(),
                   in.value("manifest_id", "").substr(0, 16).c_str());
     } else {
-      std::printf("%s  input %s (xxh3 %s)\n", pad.c_str(), in.value("path", "").c_str(),
-                  in.value("xxh3", "").substr(0, 16).c_str());
+      std::printf("%s  input %s (xxh3 %s)%s\n", pad.c_str(), in.value("path", "").c_str(),
+                  in.value("xxh3", "").substr(0, 16).c_str(),
+                  in.value("cycle", false) ? " (rewritten in place: see above)" : "");
     }
   }
 }
@@ -265,12 +268,10 @@ void cmd_lineage(Context& ctx, const std::string& path, bool show_only) {
                     "/v1/artifacts/lineage?path=" + api::url_encode(absolute_text(path)));
   if (!j) return;
   if (ctx.json) {
-    const Json& a = j->contains("artifact") ? (*j)["artifact"] : *j;
-    return (void)std::printf("%s\n", (show_only ? a : *j).dump(2).c_str());
+    return (void)std::printf("%s\n", (show_only ? (*j)["artifact"] : *j).dump(2).c_str());
   }
   if (show_only) {
-    const Json& a = j->contains("artifact") ? (*j)["artifact"] : *j;
-    for (const auto& [k, v] : a.items()) {
+    for (const auto& [k, v] : (*j)["artifact"].items()) {
       std::printf("%-12s %s\n", k.c_str(),
                   v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
     }

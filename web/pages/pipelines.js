@@ -91,22 +91,22 @@ export async function render(ctx) {
         testid: 'pipeline-runs',
         rows: runs,
         empty: t('pipelines.no_runs'),
-        rowAttrs: (r) => ({ 'data-testid': 'pipeline-row', 'data-run-id': (r.run || r).id }),
+        rowAttrs: (r) => ({ 'data-testid': 'pipeline-row', 'data-run-id': r.id }),
         columns: [
-          { label: t('pipelines.col.run'), cell: (r) => String((r.run || r).id) },
-          { label: t('pipelines.col.pipeline'), cell: (r) => String((r.run || r).name) },
-          { label: t('pipelines.col.state'), cell: (r) => stateBadge((r.run || r).state) },
+          { label: t('pipelines.col.run'), cell: (r) => String(r.id) },
+          { label: t('pipelines.col.pipeline'), cell: (r) => String(r.name) },
+          { label: t('pipelines.col.state'), cell: (r) => stateBadge(r.state) },
           { label: t('pipelines.col.stages'), cell: (r) => stageCounts(r.stages || []) },
-          { label: t('pipelines.col.user'), cell: (r) => String((r.run || r).user || '\u2014') },
-          { label: t('pipelines.col.started'), cell: (r) => time((r.run || r).created_ms) },
+          { label: t('pipelines.col.user'), cell: (r) => String(r.user || '\u2014') },
+          { label: t('pipelines.col.started'), cell: (r) => time(r.created_ms) },
           {
             label: t('pipelines.col.details'),
-            cell: (r) => h('button', { type: 'button', 'data-testid': 'pipeline-show', onclick: () => showRun((r.run || r).id) }, t('pipelines.show')),
+            cell: (r) => h('button', { type: 'button', 'data-testid': 'pipeline-show', onclick: () => showRun(r.id) }, t('pipelines.show')),
           },
         ],
       }),
     );
-    if (!chosen && runs.length) chosen = String((runs[0].run || runs[0]).id);
+    if (!chosen && runs.length) chosen = String(runs[0].id);
     if (chosen) await showRun(chosen);
   };
   await refresh();

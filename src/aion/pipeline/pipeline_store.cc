@@ -556,7 +556,7 @@ Result<Json> PipelineStore::lineage(const std::string& path) {
   if (!first) return std::unexpected(first.error());
   if (!*first) {
     return fail(ErrorCode::kNotFound, "no artifact recorded at '" + p +
-                                          "' (aion pipeline artifacts lists the recorded paths)");
+                                          "' (`aion artifact ls` lists the recorded paths)");
   }
   return expand(**first, 0);
 }
