@@ -215,6 +215,7 @@ async function route() {
   if (!PAGES[page]) {
     document.title = `${t('notfound.title')} \u00b7 aion`;
     put(container, h('h1', { tabindex: '-1', 'data-testid': 'page-title' }, t('notfound.title')), h('p', null, t('notfound.text')));
+    container.dataset.ready = 'true';
     return;
   }
   document.title = `${t(`nav.${page}`)} \u00b7 aion`;
@@ -245,8 +246,11 @@ async function route() {
     container.append(errorBox(err));
   }
   if (!ctx.alive()) return;
-  if (!state.firstRender) container.querySelector('h1')?.focus();
+  // Focus the heading so that screen readers announce the new page, unless the user has
+  // already moved into it (typing into a form while its data loaded): never steal focus.
+  if (!state.firstRender && !container.contains(document.activeElement)) container.querySelector('h1')?.focus();
   state.firstRender = false;
+  container.dataset.ready = 'true';
 }
 
 function redraw() {

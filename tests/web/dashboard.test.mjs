@@ -143,7 +143,8 @@ async function go(page, hash) {
     (h) => {
       const main = document.getElementById('main');
       const want = h.split('/')[1].split('?')[0];
-      return main && main.dataset.page === want && !main.querySelector('.page > .loading');
+      const shown = main && main.querySelector('.page');
+      return main && main.dataset.page === want && shown && shown.dataset.ready === 'true';
     },
     {},
     hash,
@@ -395,6 +396,35 @@ async function checkPages(page) {
 
 async function submitAndCancel(page) {
   const name = `web-test-${Date.now()}`;
+  await check('a form field focused while the page loads keeps its focus', async () => {
+    await go(page, '#/overview');
+    // Hold the queue's answer back so that the field is surely focused before the page is
+    // done: a slow daemon or network makes the same window.
+    let release;
+    const held = new Promise((r) => (release = r));
+    const hold = (request) => {
+      if (request.isInterceptResolutionHandled()) return;
+      if (new URL(request.url()).pathname === '/v1/queue') held.then(() => request.continue());
+      else request.continue();
+    };
+    await page.setRequestInterception(true);
+    page.on('request', hold);
+    try {
+      await page.evaluate(() => {
+        location.hash = '#/jobs';
+      });
+      await page.waitForSelector('[data-testid=submit-command]');
+      await page.focus('[data-testid=submit-command]');
+      release();
+      await page.waitForFunction(() => document.querySelector('#main .page')?.dataset.ready === 'true');
+    } finally {
+      release();
+      page.off('request', hold);
+      await page.setRequestInterception(false);
+    }
+    const focused = await page.evaluate(() => document.activeElement?.dataset?.testid || document.activeElement?.tagName);
+    assert.equal(focused, 'submit-command', 'the heading took the focus from the field being typed in');
+  });
   const id = await check('a job submitted through the form shows up running', async () => {
     await go(page, '#/jobs');
     await page.type('[data-testid=submit-command]', 'sleep 30');
