@@ -1,6 +1,6 @@
-// aion incidents, aion incident ID, aion remediate ID, aion doctor, aion diagnose FILE|-:
-// the diagnosis engine's incidents (from the daemon), remediation through the daemon, and
-// the checks and log diagnosis that run without it.
+// aion incidents, aion incident ID, aion remediate ID, aion resolve ID, aion doctor,
+// aion diagnose FILE|-: the diagnosis engine's incidents (from the daemon), remediation and
+// resolution through the daemon, and the checks and log diagnosis that run without it.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -65,10 +65,10 @@ void print_incident_list(const Json& incidents) {
     std::printf("no incidents\n");
     return;
   }
-  Table t({"ID", "SEVERITY", "UPDATED", "CONF", "TITLE", "JOBS"});
+  Table t({"ID", "STATE", "SEVERITY", "UPDATED", "CONF", "TITLE", "JOBS"});
   for (const auto& i : incidents) {
     const Json& top = i["top"];
-    t.add({std::to_string(i.value("id", 0LL)), i.value("severity", ""),
+    t.add({std::to_string(i.value("id", 0LL)), i.value("state", "open"), i.value("severity", ""),
            short_time(i.value("updated", "")),
            top.is_object() ? percent(top.value("confidence", 0.0)) : "-", i.value("title", ""),
            i["jobs"].empty() ? "-" : joined(i["jobs"], ",")});
@@ -83,6 +83,11 @@ void print_incident(const Json& i) {
               short_time(i.value("opened", "")).c_str(), short_time(i.value("updated", "")).c_str(),
               i["devices"].empty() ? "-" : joined(i["devices"]).c_str(),
               i["jobs"].empty() ? "-" : joined(i["jobs"], ", ").c_str());
+  if (i.value("state", "open") == "resolved") {
+    const std::string note = i.value("resolution", "");
+    std::printf("  resolved %s by %s%s%s\n", short_time(i.value("resolved", "")).c_str(),
+                i.value("resolved_by", "").c_str(), note.empty() ? "" : ": ", note.c_str());
+  }
   std::printf("\nRoot-cause hypotheses (most likely first):\n");
   for (const auto& h : i.value("hypotheses", Json::array())) {
     std::printf("  %lld. %s  %s  [%s, %s, %lld event(s)]\n", h.value("rank", 0LL),
@@ -272,13 +277,23 @@ namespace {
 
 // aion incidents
 void add_incidents_command(Command& app, Context& ctx) {
-  auto limit = std::make_shared<int>(50);
-  Command list = app.add("incidents", "Incidents the daemon diagnosed, newest first");
-  list.option("--limit", *limit, "At most this many (default 50)").range(1, 10000);
-  list.action([&ctx, limit] {
+  struct ListArgs {
+    int limit = 50;
+    bool open = false;
+    bool resolved = false;
+  };
+  auto la = std::make_shared<ListArgs>();
+  Command list =
+      app.add("incidents", "Incidents the daemon diagnosed, most recently updated first");
+  list.option("--limit", la->limit, "At most this many (default 50)").range(1, 10000);
+  Option open = list.flag("--open", la->open, "Only the open ones (not resolved yet)");
+  list.flag("--resolved", la->resolved, "Only the resolved ones").excludes(open);
+  list.action([&ctx, la] {
     auto client = connect_daemon(ctx);
     if (!client) return;
-    auto body = call(ctx, *client, "GET", "/v1/incidents?limit=" + std::to_string(*limit));
+    const char* state = la->open ? "open" : la->resolved ? "resolved" : "all";
+    auto body = call(ctx, *client, "GET",
+                     "/v1/incidents?limit=" + std::to_string(la->limit) + "&state=" + state);
     if (!body) return;
     if (ctx.json) {
       std::printf("%s\n", body->c_str());
@@ -345,6 +360,37 @@ void add_remediate_command(Command& app, Context& ctx) {
   });
 }
 
+// aion resolve ID
+void add_resolve_command(Command& app, Context& ctx) {
+  struct ResolveArgs {
+    long long id = 0;
+    std::string note;
+  };
+  auto ra = std::make_shared<ResolveArgs>();
+  Command res = app.add("resolve",
+                        "Mark an incident resolved (operator/admin): it leaves the open list, "
+                        "takes no more evidence, and the audit trail records who and why");
+  res.option("ID", ra->id, "Incident id (aion incidents --open)").required().positive();
+  res.option("--note", ra->note,
+             "What was done or found, kept with the incident (e.g. \"reseated the riser\")");
+  res.action([&ctx, ra] {
+    auto client = connect_daemon(ctx);
+    if (!client) return;
+    Json req = Json::object();
+    if (!ra->note.empty()) req["note"] = ra->note;
+    auto body = call(ctx, *client, "POST", "/v1/incidents/" + std::to_string(ra->id) + "/resolve",
+                     req.dump());
+    if (!body) return;
+    if (ctx.json) {
+      std::printf("%s\n", body->c_str());
+      return;
+    }
+    Json i = Json::parse(*body, nullptr, false);
+    std::printf("incident %lld resolved by %s\n", i.value("id", 0LL),
+                i.value("resolved_by", "").c_str());
+  });
+}
+
 void add_doctor_command(Command& app, Context& ctx) {
   Command doc = app.add(
       "doctor",
@@ -395,6 +441,7 @@ void add_diagnose_commands(Command& app, Context& ctx) {
   add_incidents_command(app, ctx);
   add_incident_command(app, ctx);
   add_remediate_command(app, ctx);
+  add_resolve_command(app, ctx);
   add_doctor_command(app, ctx);
   add_diagnose_file_command(app, ctx);
 }

@@ -91,6 +91,33 @@ TEST(DiagnoseDaemonTest, NvmlXidBecomesAnIncidentWithARemediationPlan) {
   EXPECT_EQ(audit[2]["command"], "nvidia-smi -r -i 0");
   EXPECT_FALSE(audit[2]["approved_by"].get<std::string>().empty());
 
+  // Resolved: off the open list, in the resolved one, with who and why, audited; twice is
+  // refused saying by whom.
+  Exit open = aion({"--json", "incidents", "--open"});
+  ASSERT_EQ(open.code, 0) << open.out;
+  EXPECT_EQ(Json::parse(open.out, nullptr, false)["incidents"].size(), 1u) << open.out;
+  Exit resolved = aion({"resolve", id, "--note", "reseated the riser"});
+  EXPECT_EQ(resolved.code, 0) << resolved.out;
+  EXPECT_NE(resolved.out.find("incident " + id + " resolved by"), std::string::npos)
+      << resolved.out;
+  open = aion({"--json", "incidents", "--open"});
+  EXPECT_TRUE(Json::parse(open.out, nullptr, false)["incidents"].empty()) << open.out;
+  Exit closed = aion({"incidents", "--resolved"});
+  EXPECT_NE(closed.out.find("resolved"), std::string::npos) << closed.out;
+  EXPECT_NE(closed.out.find("Xid 79"), std::string::npos) << closed.out;
+  Exit shown = aion({"incident", id});
+  EXPECT_NE(shown.out.find(": reseated the riser"), std::string::npos) << shown.out;
+  after = aion({"--json", "incident", id});
+  Json j2 = Json::parse(after.out, nullptr, false);
+  EXPECT_EQ(j2["state"], "resolved") << after.out;
+  ASSERT_EQ(j2["audit"].size(), 5u) << after.out;
+  EXPECT_EQ(j2["audit"][4]["action"], "resolve");
+  Exit twice = aion({"resolve", id});
+  EXPECT_NE(twice.code, 0);
+  EXPECT_NE(twice.out.find("already"), std::string::npos) << twice.out;
+  Exit bad = aion({"incidents", "--open", "--resolved"});
+  EXPECT_NE(bad.code, 0);
+
   Exit doctor = aion({"--json", "--host-root", (fx / "root").string(), "doctor"});
   EXPECT_NE(doctor.out.find("\"pcie_link\""), std::string::npos) << doctor.out;
 }

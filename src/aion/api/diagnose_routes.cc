@@ -12,6 +12,8 @@
 namespace aion::api {
 namespace {
 
+constexpr std::size_t kMaxResolutionNote = 4096;
+
 Response off() {
   return Response::from_error(
       Error(ErrorCode::kUnavailable, "diagnosis is off (diagnose.enabled = false in the config)"));
@@ -24,12 +26,19 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
               "Incidents, most recently updated first, each with its top root-cause hypothesis",
               [d](Request& r) {
                 if (!d) return off();
-                int limit = std::atoi(r.query_or("limit", "50").c_str());
-                if (limit < 1 || limit > 10000) {
+                auto limit = int_query(r, "limit", 50, 1, 10000);
+                if (!limit) return Response::from_error(limit.error());
+                const std::string state = r.query_or("state", "all");
+                diagnose::IncidentFilter filter = diagnose::IncidentFilter::kAll;
+                if (state == "open")
+                  filter = diagnose::IncidentFilter::kOpen;
+                else if (state == "resolved")
+                  filter = diagnose::IncidentFilter::kResolved;
+                else if (state != "all") {
                   return Response::from_error(
-                      Error(ErrorCode::kInvalidArgument, "limit must be from 1 to 10000"));
+                      Error(ErrorCode::kInvalidArgument, "state must be open, resolved or all"));
                 }
-                auto list = d->incidents().list(limit);
+                auto list = d->incidents().list(static_cast<int>(*limit), filter);
                 if (!list) return Response::from_error(list.error());
                 Json out = Json::array();
                 for (const auto& i : *list) out.push_back(diagnose::summary_json(i));
@@ -85,6 +94,32 @@ void add_diagnose_routes(Router& router, diagnose::DiagnoseService* d) {
                 if (!out) return Response::from_error(out.error());
                 return json_reply(200, diagnose::to_json(*out));
               }});
+
+  router.add(
+      {"POST", "/v1/incidents/{id}/resolve", Role::kOperator,
+       "Mark an open incident resolved, with an optional note ({\"note\": \"...\"}); "
+       "it takes no more evidence and the audit trail records who resolved it",
+       [d](Request& r) {
+         if (!d) return off();
+         auto id = positive_id_param(r, "an incident");
+         if (!id) return Response::from_error(id.error());
+         Json body = r.body.empty() ? Json::object() : Json::parse(r.body, nullptr, false);
+         if (!body.is_object() || (body.contains("note") && !body["note"].is_string())) {
+           return Response::from_error(Error(ErrorCode::kInvalidArgument,
+                                             "the body must be {\"note\": \"text\"} or empty"));
+         }
+         std::string note = body.value("note", "");
+         if (note.size() > kMaxResolutionNote) {
+           return Response::from_error(
+               Error(ErrorCode::kInvalidArgument,
+                     "the note is longer than " + std::to_string(kMaxResolutionNote) + " bytes"));
+         }
+         auto inc = d->resolve(*id, r.caller.name, note);
+         if (!inc) return Response::from_error(inc.error());
+         Json j = diagnose::to_json(*inc);
+         redact_incident(r.caller, j);
+         return json_reply(200, j);
+       }});
 
   router.add({"GET", "/v1/doctor", Role::kViewer,
               "Run the node health checks now (driver, persistence, ECC, PCIe, clocks, disk, "

@@ -214,7 +214,8 @@ void incidents(Draft& d) {
   for (std::size_t i = 0; i < list.size() && i < 5; ++i) {
     const Json top = list[i].value("top", Json::object());
     d.say("  #" + std::to_string(num(list[i], "id")) + " [" + str(list[i], "severity") + "] " +
-          str(list[i], "title") + (str(top, "action").empty() ? "" : " -> " + str(top, "action")));
+          str(list[i], "title") + (str(list[i], "state") == "resolved" ? " (resolved)" : "") +
+          (str(top, "action").empty() ? "" : " -> " + str(top, "action")));
   }
   d.suggest("aion incident <id>   # evidence and ranked causes");
 }

@@ -370,8 +370,10 @@ class IncidentMatch {
   }
 
  private:
+  // Resolved incidents take nothing more: the same fault again is a new incident.
   bool in_window(const Incident& i) const {
-    return since_ <= i.updated_ms + window_ && ev_.time_ms >= i.opened_ms - window_;
+    return !i.resolved() && since_ <= i.updated_ms + window_ &&
+           ev_.time_ms >= i.opened_ms - window_;
   }
   bool is_symptom(const Hypothesis& h) const {
     const Signature* s = catalog_.find(h.signature);
@@ -551,6 +553,17 @@ void Engine::add(Signal signal) {
     evict_oldest(incidents_, options_.max_incidents);
   }
   if (listener_) listener_(copy, merged);
+}
+
+void Engine::resolved(std::int64_t id, std::int64_t at_ms, const std::string& by,
+                      const std::string& note) {
+  std::lock_guard order(listener_mu_);  // after any add() already under way has been saved
+  std::lock_guard l(mu_);
+  auto it = incidents_.find(id);
+  if (it == incidents_.end()) return;
+  it->second.resolved_ms = at_ms;
+  it->second.resolved_by = by;
+  it->second.resolution = note;
 }
 
 void Engine::rank(Incident& inc) const {

@@ -114,6 +114,11 @@ class Engine {
   std::optional<Incident> incident(std::int64_t id) const;
   EngineStats stats() const;
 
+  // Someone resolved incident `id` (the store has it): it joins no more evidence. Waits for
+  // an add() under way, so no copy saved after this return takes the incident further.
+  void resolved(std::int64_t id, std::int64_t at_ms, const std::string& by,
+                const std::string& note);
+
   void set_listener(Listener listener);
   // Incident ids continue after this (the store's highest id at start).
   void set_next_id(std::int64_t next);

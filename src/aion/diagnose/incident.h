@@ -52,6 +52,12 @@ struct Incident {
   std::vector<Evidence> evidence;      // time order; capped (evidence_total counts all)
   std::size_t evidence_total = 0;
   std::vector<std::int64_t> jobs;  // jobs involved (failed jobs it explains)
+  // Open until someone resolves it; a resolved incident takes no more evidence (the same
+  // fault again opens a new one).
+  std::int64_t resolved_ms = 0;  // 0: open
+  std::string resolved_by;
+  std::string resolution;  // the resolver's note
+  bool resolved() const { return resolved_ms != 0; }
 };
 
 // Device keys of an incident of one kind ("gpu" -> {"0"}).

@@ -60,7 +60,12 @@ Json summary_json(const Incident& i) {
           {"devices", i.devices},
           {"jobs", i.jobs},
           {"evidence_total", i.evidence_total},
-          {"top", top}};
+          {"top", top},
+          {"state", i.resolved() ? "resolved" : "open"},
+          {"resolved_ms", i.resolved_ms},
+          {"resolved", i.resolved() ? Json(rfc3339(i.resolved_ms)) : Json(nullptr)},
+          {"resolved_by", i.resolved_by},
+          {"resolution", i.resolution}};
 }
 
 Json to_json(const Incident& i) {

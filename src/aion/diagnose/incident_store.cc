@@ -64,6 +64,12 @@ BEGIN SELECT RAISE(ABORT, 'diagnose_audit is append-only'); END;
 CREATE TRIGGER diagnose_audit_no_delete BEFORE DELETE ON diagnose_audit
 BEGIN SELECT RAISE(ABORT, 'diagnose_audit is append-only'); END;
 )sql"},
+    {"diagnose", 2, "incidents are open until resolved (when, by whom, the note)", R"sql(
+ALTER TABLE diagnose_incidents ADD COLUMN resolved_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE diagnose_incidents ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE diagnose_incidents ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+CREATE INDEX diagnose_incidents_open ON diagnose_incidents(resolved_ms, updated_ms);
+)sql"},
 };
 
 Json string_array(const std::vector<std::string>& v) {
@@ -81,8 +87,8 @@ std::vector<std::string> parse_strings(const std::string& text) {
 
 Result<Incident> read_one(store::Database& db, std::int64_t id) {
   auto q = db.prepare(
-      "SELECT opened_ms, updated_ms, severity, title, devices, evidence_total "
-      "FROM diagnose_incidents WHERE id = ?1");
+      "SELECT opened_ms, updated_ms, severity, title, devices, evidence_total, resolved_ms, "
+      "resolved_by, resolution FROM diagnose_incidents WHERE id = ?1");
   if (!q) return std::unexpected(q.error());
   (*q)->bind(1, id);
   auto row = (*q)->step();
@@ -96,6 +102,9 @@ Result<Incident> read_one(store::Database& db, std::int64_t id) {
   i.title = (*q)->column_text(3);
   i.devices = parse_strings((*q)->column_text(4));
   i.evidence_total = static_cast<std::size_t>((*q)->column_int(5));
+  i.resolved_ms = (*q)->column_int(6);
+  i.resolved_by = (*q)->column_text(7);
+  i.resolution = (*q)->column_text(8);
   (*q)->reset();
 
   auto h = db.prepare(
@@ -168,7 +177,8 @@ Status run_sql(store::Database& db, std::string_view sql, Bind&& bind) {
   return (*st)->run();
 }
 
-// The incident's own row, inserted or updated.
+// The incident's own row, inserted or updated. Its resolution is not the engine's to write
+// (resolve() is): an engine's copy saved while someone resolved the incident keeps it.
 Status save_incident_row(store::Database& db, const Incident& inc) {
   return run_sql(
       db,
@@ -265,10 +275,13 @@ Status IncidentStore::save(const Incident& inc, const std::vector<std::int64_t>&
   });
 }
 
-Result<std::vector<Incident>> IncidentStore::list(int limit) {
+Result<std::vector<Incident>> IncidentStore::list(int limit, IncidentFilter filter) {
   return store_.with([&](store::Database& db) -> Result<std::vector<Incident>> {
-    auto q =
-        db.prepare("SELECT id FROM diagnose_incidents ORDER BY updated_ms DESC, id DESC LIMIT ?1");
+    const char* where = filter == IncidentFilter::kOpen       ? "WHERE resolved_ms = 0 "
+                        : filter == IncidentFilter::kResolved ? "WHERE resolved_ms != 0 "
+                                                              : "";
+    auto q = db.prepare(std::string("SELECT id FROM diagnose_incidents ") + where +
+                        "ORDER BY updated_ms DESC, id DESC LIMIT ?1");
     if (!q) return std::unexpected(q.error());
     (*q)->bind(1, limit);
     std::vector<std::int64_t> ids;
@@ -291,6 +304,44 @@ Result<std::vector<Incident>> IncidentStore::list(int limit) {
 
 Result<Incident> IncidentStore::get(std::int64_t id) {
   return store_.with([&](store::Database& db) { return read_one(db, id); });
+}
+
+Result<Incident> IncidentStore::resolve(std::int64_t id, const std::string& by,
+                                        const std::string& note) {
+  const std::int64_t now = to_unix_ms(clock_.wall());
+  auto done = store_.with([&](store::Database& db) -> Status {
+    auto tx = db.begin();
+    if (!tx) return std::unexpected(tx.error());
+    auto q = db.prepare("SELECT resolved_ms, resolved_by FROM diagnose_incidents WHERE id = ?1");
+    if (!q) return std::unexpected(q.error());
+    (*q)->bind(1, id);
+    auto row = (*q)->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail(ErrorCode::kNotFound, "no incident " + std::to_string(id));
+    if ((*q)->column_int(0) != 0) {
+      return fail(ErrorCode::kConflict, "incident " + std::to_string(id) + " was resolved by " +
+                                            (*q)->column_text(1) + " already");
+    }
+    (*q)->reset();
+    if (auto st = run_sql(
+            db,
+            "UPDATE diagnose_incidents SET resolved_ms = ?2, resolved_by = ?3, "
+            "resolution = ?4 WHERE id = ?1",
+            [&](store::Statement& s) { s.bind(1, id).bind(2, now).bind(3, by).bind(4, note); });
+        !st)
+      return st;
+    if (auto st = run_sql(
+            db,
+            "INSERT INTO diagnose_audit(time_ms, incident_id, playbook, step, action, "
+            "command, approved_by, caller, outcome, detail) VALUES (?1, ?2, '', 0, "
+            "'resolve', '', ?3, ?3, 'ok', ?4)",
+            [&](store::Statement& s) { s.bind(1, now).bind(2, id).bind(3, by).bind(4, note); });
+        !st)
+      return st;
+    return tx->commit();
+  });
+  if (!done) return std::unexpected(done.error());
+  return get(id);
 }
 
 Result<std::int64_t> IncidentStore::prune(const store::Retention& retention, std::int64_t now_ms) {

@@ -30,6 +30,8 @@ struct AuditRecord {
   std::string detail;
 };
 
+enum class IncidentFilter { kAll, kOpen, kResolved };
+
 class IncidentStore {
  public:
   IncidentStore(store::Store& store, const Clock& clock);
@@ -38,11 +40,15 @@ class IncidentStore {
   // Writes the incident as it is now (replacing its hypotheses and evidence) and removes
   // the incidents merged into it.
   Status save(const Incident& incident, const std::vector<std::int64_t>& merged = {});
-  // Newest first.
-  Result<std::vector<Incident>> list(int limit = 50);
+  // Most recently updated first.
+  Result<std::vector<Incident>> list(int limit = 50, IncidentFilter filter = IncidentFilter::kAll);
   // kNotFound naming the id.
   Result<Incident> get(std::int64_t id);
   Result<std::int64_t> max_id();
+  // Marks an open incident resolved now by `by` with the note, and records it in the audit
+  // log (action "resolve"), in one transaction. kNotFound; kConflict when it was resolved
+  // already (saying by whom). Returns the incident as it now is.
+  Result<Incident> resolve(std::int64_t id, const std::string& by, const std::string& note);
   // Deletes incidents that saw no evidence for longer than `retention` allows (and the
   // oldest beyond its row limit), with their hypotheses, evidence and job links; the audit
   // log is append-only and keeps its records. Returns how many incidents went.

@@ -129,6 +129,21 @@ Result<std::unique_ptr<DiagnoseService>> DiagnoseService::create(
   return s;
 }
 
+Result<Incident> DiagnoseService::resolve(std::int64_t id, const std::string& by,
+                                          const std::string& note) {
+  auto inc = incidents_.resolve(id, by, note);
+  if (!inc) return inc;
+  engine_->resolved(id, inc->resolved_ms, by, note);
+  spdlog::info("event=incident_resolved id={} by=\"{}\"", id, by);
+  Json data = {{"incident", id}, {"state", "resolved"}, {"resolved_by", by}};
+  events_.record({.kind = "incident",
+                  .severity = "info",
+                  .source = "diagnose",
+                  .message = "incident " + std::to_string(id) + " resolved by " + by,
+                  .data_json = data.dump()});
+  return inc;
+}
+
 DiagnoseService::~DiagnoseService() {
   stop();
 }

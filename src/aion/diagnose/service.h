@@ -113,6 +113,9 @@ class DiagnoseService {
   Remediator& remediator() { return *remediator_; }
   const Catalog& catalog() const { return knowledge_->catalog; }
   std::vector<DoctorCheck> doctor();
+  // Resolves an open incident (IncidentStore::resolve), stops the engine adding to it and
+  // records an "incident" event. kNotFound, kConflict.
+  Result<Incident> resolve(std::int64_t id, const std::string& by, const std::string& note);
 
  private:
   DiagnoseService(DiagnoseOptions options, store::Store& store, store::EventLog& events,
