@@ -76,7 +76,7 @@ export function facts(pairs, attrs) {
   );
 }
 
-const KNOWN_STATES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'preempted', 'lost', 'succeeded', 'skipped', 'waiting', 'submitting'];
+const KNOWN_STATES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'preempted', 'lost', 'succeeded', 'skipped', 'waiting', 'submitting', 'open', 'resolved'];
 
 export function stateBadge(state, attrs) {
   const known = KNOWN_STATES.includes(state);

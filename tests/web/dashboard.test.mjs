@@ -459,6 +459,43 @@ async function submitAndCancel(page) {
   });
 }
 
+// Runs after the viewer's checks, which need the planted incident open. The GPU's Xid and the
+// failed job make one incident or two, depending on which the engine heard first: the newest
+// open one is resolved.
+async function resolveIncident(page) {
+  await check('an operator resolves an incident with a note, and it leaves the open list', async () => {
+    await go(page, '#/incidents');
+    await page.waitForSelector('[data-testid=incidents-table] [data-testid=incident-row][data-state=open]');
+    const open = await page.$$eval('[data-testid=incident-row]', (rows) => rows.map((r) => r.dataset.incidentId));
+    const id = open[0];
+    await go(page, '#/overview');
+    await page.waitForSelector('[data-testid=incident-count]');
+    const before = Number(await text(page, '[data-testid=incident-count]'));
+    await go(page, `#/incidents/${id}`);
+    await page.waitForSelector('[data-testid=resolve-form]');
+    const note = `reseated the riser <b>${Date.now()}</b>`;
+    await page.type('[data-testid=resolve-note]', note);
+    await page.click('[data-testid=resolve-button]');
+    await page.waitForSelector('[data-testid=incident-state][data-state=resolved], [data-testid=resolve-error]');
+    const refused = await page.$('[data-testid=resolve-error]');
+    if (refused) throw new Error(`the resolve was refused: ${await text(page, '[data-testid=resolve-error]')}`);
+    assert.equal(await text(page, '[data-testid=incident-resolution]'), note);
+    await page.waitForSelector('[data-testid=timeline-resolved]');
+    assert.equal(await count(page, '[data-testid=resolve-form]'), 0, 'the resolve form stays on a resolved incident');
+    await shot(page, 'incident-resolved');
+    await go(page, '#/incidents');
+    await page.waitForSelector('[data-testid=incidents-table], [data-testid=incidents-table-empty]');
+    assert.equal(await count(page, `[data-testid=incident-row][data-incident-id="${id}"]`), 0, 'the resolved incident is still listed as open');
+    await page.select('[data-testid=incident-filter]', 'resolved');
+    await page.waitForSelector(`[data-testid=incident-row][data-incident-id="${id}"][data-state=resolved]`);
+    await go(page, '#/overview');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=incident-count]')?.textContent) === n, { timeout: 10000 }, before - 1);
+    const again = await api(config.operator, 'POST', `/v1/incidents/${id}/resolve`, {});
+    assert.equal(again.status, 409, `resolving twice answered ${again.status}: ${again.text}`);
+    return { incident: id, open_before: before };
+  });
+}
+
 async function liveMetric(page) {
   await check('the overview updates a GPU value without a reload', async () => {
     await go(page, '#/overview');
@@ -619,6 +656,25 @@ async function viewer(targetJob) {
         assert.equal(res.status, 403, `a viewer's cancel answered ${res.status}: ${res.body}`);
         assert.match(JSON.parse(res.body).error.message, /\w/, 'the refusal has no message');
         return { refusal: JSON.parse(res.body).error.message };
+      });
+    }
+    if (config.xssIncident) {
+      await check('viewer gets no resolve form, and the server refuses a resolve', async () => {
+        await go(page, `#/incidents/${config.xssIncident}`);
+        await page.waitForSelector('[data-testid=resolve-not-allowed]');
+        assert.equal(await count(page, '[data-testid=resolve-form]'), 0, 'a viewer sees the resolve form');
+        const res = await page.evaluate(async (id) => {
+          const who = await (await fetch('/v1/session')).json();
+          const r = await fetch(`/v1/incidents/${id}/resolve`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf },
+            body: '{"note":"not mine to close"}',
+          });
+          return { status: r.status, body: await r.text() };
+        }, config.xssIncident);
+        assert.equal(res.status, 403, `a viewer's resolve answered ${res.status}: ${res.body}`);
+        const still = await api(config.operator, 'GET', `/v1/incidents/${config.xssIncident}`);
+        assert.equal(still.json?.state, 'open', 'the incident changed state');
       });
     }
     await check('no script error or blocked resource for the viewer', async () => {
@@ -805,6 +861,7 @@ async function main() {
   }
   await viewer(targetJob);
   if (targetJob) await csrf(page, targetJob);
+  await resolveIncident(page);
 
   await check('no script error or blocked resource for the operator', async () => {
     const v = await cspViolations(page);

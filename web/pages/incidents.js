@@ -1,13 +1,14 @@
-// Incidents: the list with each one's top root-cause hypothesis, and one incident's page with
-// its timeline (evidence and remediation steps in time order), its ranked hypotheses and the
-// remediation playbook: shown to anyone as a dry run, run by an operator who approves it.
+// Incidents: the list (open ones first shown) with each one's top root-cause hypothesis, and
+// one incident's page with its timeline (evidence, remediation steps and its resolution in
+// time order), its ranked hypotheses, the remediation playbook (shown to anyone as a dry run,
+// run by an operator who approves it) and, for operators, resolving it with a note.
 
 import { api } from '../api.js';
 import { h, put } from '../dom.js';
 import { percent, time } from '../format.js';
 import { t } from '../i18n.js';
 import { liveEvents } from '../streams.js';
-import { announce, errorBox, facts, jobLink, loading, pageTitle, section, severityBadge, table } from '../ui.js';
+import { announce, errorBox, facts, jobLink, loading, pageTitle, section, severityBadge, stateBadge, table } from '../ui.js';
 
 function deviceList(devices) {
   return (devices || []).join(', ') || '\u2014';
@@ -19,14 +20,26 @@ function sourceText(src) {
   return /^https?:\/\//i.test(v) ? h('a', { href: v, rel: 'noopener noreferrer', target: '_blank' }, v) : v || '\u2014';
 }
 
+const FILTERS = ['open', 'resolved', 'all'];
+
 export async function render(ctx) {
   const { root, signal } = ctx;
   const box = h('div', null, loading());
-  root.append(pageTitle(t('nav.incidents')), box);
+  let state = FILTERS.includes(ctx.query?.get?.('state')) ? ctx.query.get('state') : 'open';
+  const filter = h(
+    'select',
+    { id: 'incident-filter', 'data-testid': 'incident-filter' },
+    FILTERS.map((f) => h('option', { value: f, selected: f === state }, t(`incidents.filter.${f}`))),
+  );
+  root.append(
+    pageTitle(t('nav.incidents')),
+    h('div', { class: 'actions' }, h('label', { for: 'incident-filter' }, t('incidents.filter')), filter),
+    box,
+  );
   const refresh = async () => {
     let list;
     try {
-      list = (await api('/v1/incidents', { query: { limit: 200 }, signal })).incidents || [];
+      list = (await api('/v1/incidents', { query: { limit: 200, state }, signal })).incidents || [];
     } catch (err) {
       if (err.name !== 'AbortError' && ctx.alive()) put(box, errorBox(err));
       return;
@@ -38,10 +51,11 @@ export async function render(ctx) {
         caption: t('incidents.caption'),
         testid: 'incidents-table',
         rows: list,
-        empty: t('incidents.none'),
-        rowAttrs: (i) => ({ 'data-testid': 'incident-row', 'data-incident-id': i.id }),
+        empty: t(state === 'open' ? 'incidents.none_open' : state === 'resolved' ? 'incidents.none_resolved' : 'incidents.none'),
+        rowAttrs: (i) => ({ 'data-testid': 'incident-row', 'data-incident-id': i.id, 'data-state': i.state }),
         columns: [
           { label: t('incidents.col.id'), cell: (i) => h('a', { href: `#/incidents/${i.id}` }, `#${i.id}`) },
+          { label: t('incidents.col.state'), cell: (i) => stateBadge(i.state || 'open') },
           { label: t('incidents.col.severity'), cell: (i) => severityBadge(i.severity) },
           { label: t('incidents.col.title'), cell: (i) => h('a', { href: `#/incidents/${i.id}`, 'data-testid': 'incident-link' }, i.title) },
           { label: t('incidents.col.devices'), cell: (i) => deviceList(i.devices) },
@@ -52,6 +66,10 @@ export async function render(ctx) {
       }),
     );
   };
+  filter.addEventListener('change', () => {
+    state = filter.value;
+    refresh();
+  });
   await refresh();
   ctx.onCleanup(liveEvents((e) => e.kind === 'incident' && refresh()));
 }
@@ -70,6 +88,10 @@ function timeline(inc) {
     });
   }
   for (const a of inc.audit || []) {
+    if (a.action === 'resolve') {
+      items.push({ t: a.time_ms, kind: 'resolved', text: a.detail || t('state.resolved'), meta: a.caller });
+      continue;
+    }
     items.push({
       t: a.time_ms,
       kind: 'audit',
@@ -196,11 +218,43 @@ function remediation(ctx, id, onDone) {
   );
 }
 
+function resolveForm(ctx, id, onDone) {
+  const note = h('textarea', { id: 'resolve-note', rows: '2', maxlength: '4096', 'data-testid': 'resolve-note' });
+  const status = h('div', { 'aria-live': 'polite', 'data-testid': 'resolve-status' });
+  const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'resolve-button' }, t('incidents.resolve_button'));
+  const form = h(
+    'form',
+    {
+      'data-testid': 'resolve-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        put(status);
+        button.disabled = true;
+        try {
+          const body = note.value.trim() ? { note: note.value.trim() } : {};
+          await api(`/v1/incidents/${id}/resolve`, { method: 'POST', body, signal: ctx.signal });
+          if (!ctx.alive()) return;
+          announce(t('incidents.resolved_done', { id }));
+          onDone();
+        } catch (err) {
+          if (err.name !== 'AbortError') put(status, errorBox(err, 'resolve-error'));
+          button.disabled = false;
+        }
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'resolve-note' }, t('incidents.resolve_note')), note),
+    button,
+    status,
+  );
+  return section(t('incidents.resolve'), { 'data-testid': 'resolve' }, h('p', null, t('incidents.resolve_intro')), form);
+}
+
 export async function renderDetail(ctx) {
   const { root, signal, id } = ctx;
   const head = h('div', { 'data-testid': 'incident-detail', 'data-incident-id': id }, loading());
   const timelineBox = h('div');
   const hypoBox = h('div');
+  const resolveBox = h('div');
   const title = pageTitle(t('incidents.detail_title', { id }), h('p', null, h('a', { href: '#/incidents' }, t('incidents.back'))));
   let first = true;
   const refresh = async () => {
@@ -216,6 +270,14 @@ export async function renderDetail(ctx) {
       head,
       h('p', { class: 'incident-title', 'data-testid': 'incident-title' }, severityBadge(inc.severity), ' ', inc.title),
       facts([
+        [
+          t('incidents.col.state'),
+          [
+            stateBadge(inc.state || 'open', { 'data-testid': 'incident-state' }),
+            inc.state === 'resolved' ? [' ', t('incidents.resolved_text', { time: time(inc.resolved_ms), who: inc.resolved_by || '\u2014' })] : '',
+          ],
+        ],
+        inc.resolution ? [t('incidents.resolution'), inc.resolution, 'incident-resolution'] : null,
         [t('incidents.col.opened'), time(inc.opened_ms)],
         [t('incidents.col.updated'), time(inc.updated_ms)],
         [t('incidents.col.devices'), deviceList(inc.devices)],
@@ -225,9 +287,18 @@ export async function renderDetail(ctx) {
     );
     put(timelineBox, timeline(inc));
     put(hypoBox, hypotheses(inc));
+    if (inc.state === 'resolved') put(resolveBox);
+    else if (!resolveBox.firstChild) {
+      put(
+        resolveBox,
+        ctx.canOperate
+          ? resolveForm(ctx, id, refresh)
+          : h('p', { class: 'note', 'data-testid': 'resolve-not-allowed' }, t('incidents.resolve_viewer_note')),
+      );
+    }
     if (first) {
       first = false;
-      root.append(remediation(ctx, id, refresh));
+      root.append(remediation(ctx, id, refresh), resolveBox);
     }
   };
   root.append(title, head, section(t('incidents.timeline'), null, timelineBox), section(t('incidents.hypotheses'), null, hypoBox));

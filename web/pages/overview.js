@@ -220,7 +220,7 @@ export async function render(ctx) {
   const latestP = q('/v1/metrics', { match: '{gpu!=""}' });
   const schedP = q('/v1/sched');
   const runningP = q('/v1/jobs', { state: 'running' });
-  const incidentsP = q('/v1/incidents', { limit: INCIDENT_LIMIT });
+  const incidentsP = q('/v1/incidents', { limit: INCIDENT_LIMIT, state: 'open' });
   const utilP = q('/v1/metrics/query', { q: M.util, since: '15m', step: '15s', agg: 'avg' });
   const powerP = q('/v1/metrics/query', { q: M.power, since: '15m', step: '15s', agg: 'avg' });
   for (const p of [statusP, snapP, latestP, schedP, runningP, incidentsP, utilP, powerP]) p.catch(() => {});
@@ -321,7 +321,7 @@ export async function render(ctx) {
     }
     for (const [key, card] of cards) card.setJobs(byGpu.get(key) || []);
   };
-  const drawIncidents = async (p = q('/v1/incidents', { limit: INCIDENT_LIMIT })) => {
+  const drawIncidents = async (p = q('/v1/incidents', { limit: INCIDENT_LIMIT, state: 'open' })) => {
     let list;
     try {
       list = (await p).incidents || [];
@@ -355,7 +355,7 @@ export async function render(ctx) {
             ),
           )
         : h('p', { class: 'muted' }, t('overview.no_incidents')),
-      h('p', null, h('a', { href: '#/incidents' }, t('overview.all_incidents'))),
+      h('p', null, h('a', { href: '#/incidents?state=all' }, t('overview.all_incidents'))),
     );
   };
   drawCounts(schedP, runningP).catch((err) => ctx.alive() && put(countsBox, errorBox(err)));
