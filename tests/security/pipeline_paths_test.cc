@@ -73,5 +73,36 @@ TEST_F(PipelinePathsTest, ARootOnlyOutputIsNeverHashed) {
   EXPECT_EQ(arts.out.find("secret"), std::string::npos) << arts.out;
 }
 
+// Group rights are the owner's groups, not root's: a file root's group may read (root:root
+// 0640, in a directory anyone may list) is seen, as the owner could `ls` it, but not read:
+// the stage fails with "Permission denied" and nothing is hashed. A file of a group the owner
+// belongs to is read, as the owner's own jobs could.
+TEST_F(PipelinePathsTest, GroupRightsAreTheOwnersGroupsNotRoots) {
+  auto team = ensure_group("aion-sec-pipe-team");
+  ASSERT_TRUE(team);
+  ASSERT_TRUE(ensure_user(user_->name, {"aion-sec-pipe-team"}));
+  fs::path open_dir = h_.dir() / "shelf";
+  fs::create_directories(open_dir);
+  ::chmod(open_dir.c_str(), 0755);
+  std::ofstream(open_dir / "rootgroup") << "root's group\n";
+  ASSERT_EQ(::chown((open_dir / "rootgroup").c_str(), 0, 0), 0);
+  ::chmod((open_dir / "rootgroup").c_str(), 0640);
+  std::ofstream(open_dir / "team") << "the team's\n";
+  ASSERT_EQ(::chown((open_dir / "team").c_str(), 0, *team), 0);
+  ::chmod((open_dir / "team").c_str(), 0640);
+
+  Exit peek = run_as_user(
+      "name = \"peek-group\"\n[[stage]]\nname = \"a\"\ncommand = [\"true\"]\ninputs = [\"" +
+      (open_dir / "rootgroup").string() + "\"]\n");
+  EXPECT_NE(peek.code, 0) << "a root-group file was read with the owner's identity\n" << peek.out;
+  EXPECT_NE(peek.out.find("Permission denied"), std::string::npos) << peek.out;
+  EXPECT_EQ(peek.out.find("xxh3"), std::string::npos) << peek.out;
+
+  Exit shared =
+      run_as_user("name = \"shared\"\n[[stage]]\nname = \"a\"\ncommand = [\"true\"]\ninputs = [\"" +
+                  (open_dir / "team").string() + "\"]\n");
+  EXPECT_EQ(shared.code, 0) << "a file of the owner's group was refused\n" << shared.out;
+}
+
 }  // namespace
 }  // namespace aion::testing

@@ -176,6 +176,10 @@ void add_submit_route(Router& router, pipeline::PipelineService& p, sched::JobMa
                 // tell whether a path the owner cannot reach exists.
                 Status valid = [&] {
                   ThreadFsIdentity as_owner(owner.uid, owner.gid);
+                  if (as_owner.failed()) {
+                    return Status(fail(ErrorCode::kInternal,
+                                       "cannot take the owner's file rights to check the inputs"));
+                  }
                   return pipeline::validate(*spec, capacity(jobs));
                 }();
                 if (!valid) return Response::from_error(valid.error());

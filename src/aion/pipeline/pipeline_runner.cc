@@ -93,11 +93,16 @@ Result<PathHash> hash_path_here(const std::string& path) {
 // cannot read is an error, never hashed with root's reach.
 Result<PathHash> hash_path(const std::string& path, const RunRecord& owner) {
   ThreadFsIdentity as_owner(owner.owner_uid, owner.owner_gid);
+  if (as_owner.failed()) {
+    return fail(ErrorCode::kInternal, "cannot take uid " + std::to_string(owner.owner_uid) +
+                                          "'s file rights to read " + path);
+  }
   return hash_path_here(path);
 }
 
 bool exists_for(const std::string& path, const RunRecord& owner) {
   ThreadFsIdentity as_owner(owner.owner_uid, owner.owner_gid);
+  if (as_owner.failed()) return false;
   std::error_code ec;
   return fs::exists(path, ec);
 }
@@ -106,6 +111,7 @@ bool exists_for(const std::string& path, const RunRecord& owner) {
 // directory; "" when none or unreadable.
 std::string newest_entry(const std::string& dir, const RunRecord& owner) {
   ThreadFsIdentity as_owner(owner.owner_uid, owner.owner_gid);
+  if (as_owner.failed()) return "";
   std::error_code ec;
   std::string best;
   fs::file_time_type best_t{};
