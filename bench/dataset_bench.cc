@@ -7,11 +7,13 @@
 // written, so reads come from the page cache: the figures are the CPU side of the work, an
 // upper bound for a cold disk. Writes bench/results/dataset.json.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -72,7 +74,12 @@ std::uint64_t build_tree(const fs::path& root, int files, int mean_size) {
       }
     }
     buf.resize(static_cast<std::size_t>(size));
-    std::ofstream(dir / ("f" + std::to_string(i) + ext), std::ios::binary) << buf;
+    const fs::path file = dir / ("f" + std::to_string(i) + ext);
+    std::ofstream(file, std::ios::binary) << buf;
+    // An hour old, as a tree is that was not touched since it was last added: the re-add's
+    // quick check can trust such mtimes (recent ones it reads again).
+    const struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+    ::utimensat(AT_FDCWD, file.c_str(), times, 0);
     bytes += static_cast<std::uint64_t>(size);
   }
   return bytes;
@@ -165,6 +172,11 @@ int main(int argc, char** argv) {
   t = std::chrono::steady_clock::now();
   auto again = pl::add_dataset(**catalog, *modalities, "bench", work / "tree", ao);
   const double readd_s = seconds_since(t);
+  pl::AddOptions rehash = ao;
+  rehash.rehash = true;
+  t = std::chrono::steady_clock::now();
+  auto reread = pl::add_dataset(**catalog, *modalities, "bench", work / "tree", rehash);
+  const double rehash_s = seconds_since(t);
   t = std::chrono::steady_clock::now();
   auto verified = pl::verify_dataset(**catalog, added->version, {.threads = threads});
   const double verify_s = seconds_since(t);
@@ -172,14 +184,16 @@ int main(int argc, char** argv) {
   auto staged =
       pl::stage_dataset(**catalog, added->version, {.to = work / "staged", .threads = threads}, {});
   const double stage_s = seconds_since(t);
-  if (!again || !verified || !verified->ok() || !staged) {
+  if (!again || !reread || again->reused != added->version.files || !verified || !verified->ok() ||
+      !staged) {
     std::fprintf(stderr, "dataset_bench: re-add, verify or stage failed\n");
     return 1;
   }
   const std::uint64_t db_bytes = fs::file_size(work / "datasets.db");
 
   // One large file: raw hash throughput against a plain read.
-  const fs::path large = work / "large.bin";
+  const fs::path large = work / "large" / "large.bin";
+  fs::create_directories(large.parent_path());
   {
     std::vector<char> block(1 << 20);
     std::mt19937_64 rng(7);
@@ -192,6 +206,23 @@ int main(int argc, char** argv) {
   const double xxh_s = hash_seconds(large, false);
   const double sha_s = hash_seconds(large, true);
   const double large_mb = static_cast<double>(large_mib) * 1048576.0 / 1e6;
+  // The large file as a dataset, added once, then again unchanged: where the quick check
+  // pays (big files, or files not in the page cache), against reading it all again.
+  {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+    ::utimensat(AT_FDCWD, large.c_str(), times, 0);
+  }
+  auto big = pl::add_dataset(**catalog, *modalities, "large", large.parent_path(), ao);
+  t = std::chrono::steady_clock::now();
+  auto big_quick = pl::add_dataset(**catalog, *modalities, "large", large.parent_path(), ao);
+  const double big_quick_s = seconds_since(t);
+  t = std::chrono::steady_clock::now();
+  auto big_reread = pl::add_dataset(**catalog, *modalities, "large", large.parent_path(), rehash);
+  const double big_rehash_s = seconds_since(t);
+  if (!big || !big_quick || big_quick->reused != 1 || !big_reread) {
+    std::fprintf(stderr, "dataset_bench: the large file's dataset failed\n");
+    return 1;
+  }
 
   std::printf("\n%-28s %10s %12s %10s\n", "", "seconds", "files/s", "MB/s");
   auto row = [&](const char* what, double s, std::uint64_t n, std::uint64_t b) {
@@ -199,37 +230,45 @@ int main(int argc, char** argv) {
                 static_cast<double>(b) / s / 1e6);
   };
   row("add (new version)", add_s, added->version.files, tree_bytes);
-  row("add (unchanged tree)", readd_s, added->version.files, tree_bytes);
+  row("add (unchanged, quick check)", readd_s, added->version.files, tree_bytes);
+  row("add (unchanged, --rehash)", rehash_s, added->version.files, tree_bytes);
   row("verify", verify_s, added->version.files, tree_bytes);
   row("stage --to (copy+hash)", stage_s, added->version.files, tree_bytes);
   std::printf(
       "\nlarge file %d MiB (page cache):  read %.0f MB/s  xxh3-128 %.0f MB/s  "
       "xxh3+sha256 %.0f MB/s\n",
       large_mib, large_mb / read_s, large_mb / xxh_s, large_mb / sha_s);
+  std::printf("large file as a dataset, re-added unchanged: quick check %.4f s, --rehash %.3f s\n",
+              big_quick_s, big_rehash_s);
   std::printf("catalog: %.1f MB for %d files (%.0f B per file)\n",
               static_cast<double>(db_bytes) / 1e6, files, static_cast<double>(db_bytes) / files);
 
-  aion::Json j{{"benchmark", "dataset_bench"},
-               {"version", aion::kVersion},
-               {"build", aion::bench::build_kind()},
-               {"cpu", aion::bench::cpu_model()},
-               {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
-               {"hash_threads", threads},
-               {"what",
-                "aion data add/verify/stage on a synthetic tree of small mixed-modality files, "
-                "and raw XXH3-128/SHA-256 vs a plain read on one large file; all reads from the "
-                "page cache (files just written)"},
-               {"tree", {{"files", files}, {"bytes", tree_bytes}, {"mean_file_bytes", mean_size}}},
-               {"add", rate(add_s, added->version.files, tree_bytes)},
-               {"add_unchanged", rate(readd_s, added->version.files, tree_bytes)},
-               {"verify", rate(verify_s, added->version.files, tree_bytes)},
-               {"stage_copy", rate(stage_s, added->version.files, tree_bytes)},
-               {"catalog_bytes", db_bytes},
-               {"large_file",
-                {{"mib", large_mib},
-                 {"plain_read_mb_per_s", large_mb / read_s},
-                 {"xxh3_128_mb_per_s", large_mb / xxh_s},
-                 {"xxh3_128_and_sha256_mb_per_s", large_mb / sha_s}}}};
+  aion::Json j{
+      {"benchmark", "dataset_bench"},
+      {"version", aion::kVersion},
+      {"build", aion::bench::build_kind()},
+      {"cpu", aion::bench::cpu_model()},
+      {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
+      {"hash_threads", threads},
+      {"what",
+       "aion data add/verify/stage on a synthetic tree of small mixed-modality files, "
+       "and raw XXH3-128/SHA-256 vs a plain read on one large file; all reads from the "
+       "page cache (files just written, their mtimes set an hour back); the unchanged re-add "
+       "trusts size and mtime, --rehash reads every file"},
+      {"tree", {{"files", files}, {"bytes", tree_bytes}, {"mean_file_bytes", mean_size}}},
+      {"add", rate(add_s, added->version.files, tree_bytes)},
+      {"add_unchanged", rate(readd_s, added->version.files, tree_bytes)},
+      {"add_unchanged_rehash", rate(rehash_s, added->version.files, tree_bytes)},
+      {"verify", rate(verify_s, added->version.files, tree_bytes)},
+      {"stage_copy", rate(stage_s, added->version.files, tree_bytes)},
+      {"catalog_bytes", db_bytes},
+      {"large_file",
+       {{"mib", large_mib},
+        {"plain_read_mb_per_s", large_mb / read_s},
+        {"xxh3_128_mb_per_s", large_mb / xxh_s},
+        {"xxh3_128_and_sha256_mb_per_s", large_mb / sha_s},
+        {"readd_unchanged_quick_check_s", big_quick_s},
+        {"readd_unchanged_rehash_s", big_rehash_s}}}};
   std::error_code ec;
   fs::remove_all(work, ec);
   return aion::bench::write_results(j, out, "dataset_bench") ? 0 : 1;

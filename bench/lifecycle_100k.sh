@@ -121,7 +121,7 @@ t=$(now); run | states > "$work/run1.txt"; run1_s=$(elapsed "$t")
 echo "lifecycle: first run (${run1_s}s): $(cat "$work/run1.txt")"
 echo "one more line" >> "$work/data/shard000/4.txt"
 t=$(now); aion data add corpus "$work/data" > "$work/add2.txt"; readd_s=$(elapsed "$t")
-echo "lifecycle: one file changed, version 2 recorded in ${readd_s}s: $(grep -i changed "$work/add2.txt" | head -1)"
+echo "lifecycle: one file changed, version 2 recorded in ${readd_s}s: $(grep "^changes since" "$work/add2.txt" | head -1)"
 t=$(now); run | states > "$work/run2.txt"; run2_s=$(elapsed "$t")
 echo "lifecycle: second run (${run2_s}s): $(cat "$work/run2.txt")"
 expected="tokenizer=skipped count=succeeded report=succeeded"

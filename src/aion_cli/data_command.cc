@@ -177,6 +177,7 @@ void print_diff_list(const char* sign, const pl::DiffList& l) {
 struct AddArgs {
   std::string name, dir;
   bool sha256 = false;
+  bool rehash = false;
   int threads = 0;
   int limit = 50;
 };
@@ -188,6 +189,7 @@ void cmd_add(Context& ctx, const AddArgs& a) {
   if (!modalities) return report(ctx, modalities.error());
   pl::AddOptions o;
   o.sha256 = a.sha256;
+  o.rehash = a.rehash;
   o.strict = ctx.strict;
   o.threads = a.threads > 0 ? a.threads : env->settings.hash_threads;
   o.max_listed = static_cast<std::size_t>(a.limit);
@@ -205,11 +207,9 @@ void cmd_add(Context& ctx, const AddArgs& a) {
   const auto& v = r->version;
   const std::string ref = v.dataset + "@" + std::to_string(v.version);
   if (ctx.json) {
-    Json out = {{"created", r->created},
-                {"version", version_json(v)},
-                {"special_skipped", r->special},
-                {"unreadable", r->unreadable_count},
-                {"seconds", r->seconds}};
+    Json out = {{"created", r->created},         {"version", version_json(v)},
+                {"special_skipped", r->special}, {"unreadable", r->unreadable_count},
+                {"reused", r->reused},           {"seconds", r->seconds}};
     if (r->diff) out["diff"] = diff_json(*r->diff);
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -222,6 +222,12 @@ void cmd_add(Context& ctx, const AddArgs& a) {
   std::printf("%s: %llu files, %llu links, %s (%s) in %.1f s\n", ref.c_str(),
               static_cast<unsigned long long>(v.files), static_cast<unsigned long long>(v.links),
               pl::format_bytes(v.bytes).c_str(), modality_text(v.totals).c_str(), r->seconds);
+  if (r->reused > 0) {
+    std::printf(
+        "%llu files unchanged in size and time since version %d were not read again "
+        "(--rehash reads them)\n",
+        static_cast<unsigned long long>(r->reused), v.version - 1);
+  }
   if (r->special > 0) {
     std::printf("skipped %llu special files (FIFOs, sockets, devices)\n",
                 static_cast<unsigned long long>(r->special));
@@ -619,6 +625,9 @@ void add_data_commands(Command& app, Context& ctx) {
   c_add.option("NAME", add->name, "Dataset name (letters, digits, . _ -)").required();
   c_add.option("PATH", add->dir, "The directory").required();
   c_add.flag("--sha256", add->sha256, "Also record each file's SHA-256");
+  c_add.flag("--rehash", add->rehash,
+             "Read every file again, also those whose size and modification time are those of "
+             "the latest version (by default their recorded hashes are kept)");
   c_add.option("--threads", add->threads, "Hashing threads (default: one per CPU, at most 8)")
       .range(0, 64);
   c_add.option("--limit", add->limit, "Paths listed per kind of change").range(0, 1000000);

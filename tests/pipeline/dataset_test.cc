@@ -298,6 +298,83 @@ TEST(DatasetTest, NamesAndRefsAreChecked) {
   EXPECT_FALSE(parse_version_ref("a b"));
 }
 
+// Files whose size, mtime and mode are those of the latest version keep its hashes without
+// being read; the rest are read. The unchanged ones here carry an old mtime, as files do
+// that were not touched since before the last add.
+TEST(DatasetTest, FilesUnchangedInSizeAndTimeAreNotReadAgain) {
+  TempDir tmp("pipeline-ds");
+  constexpr std::int64_t kOld = 1'600'000'000'000'000'000;
+  for (const char* f : {"a.txt", "b.txt", "c.bin", "same-size.txt"}) {
+    tmp.write(std::string("tree/") + f, std::string("content of ") + f + "\n");
+    test::set_mtime(tmp / "tree" / f, kOld);
+  }
+  auto cat = open_catalog(tmp);
+  ASSERT_TRUE(cat);
+  auto v1 = add_ok(*cat, "q", tmp / "tree");
+  EXPECT_EQ(v1.reused, 0u);
+
+  // Changed in size: read, and seen as changed (whatever its mtime).
+  tmp.write("tree/b.txt", "new content of b.txt, longer\n");
+  test::set_mtime(tmp / "tree/b.txt", kOld + 1);
+  // Same size, content changed, mtime put back: the quick check cannot see it...
+  tmp.write("tree/same-size.txt", "CONTENT OF same-size.txt\n");
+  test::set_mtime(tmp / "tree/same-size.txt", kOld);
+  // ...and a chmod makes a file be read again even with its old mtime.
+  ASSERT_EQ(::chmod((tmp / "tree/c.bin").c_str(), 0600), 0);
+  auto v2 = add_ok(*cat, "q", tmp / "tree");
+  ASSERT_TRUE(v2.created);
+  EXPECT_EQ(v2.reused, 2u);  // a.txt and same-size.txt
+  ASSERT_TRUE(v2.diff);
+  EXPECT_EQ(v2.diff->changed.paths, std::vector<std::string>{"b.txt"});
+  auto a = cat->find_file(v2.version.id, "a.txt");
+  auto a1 = cat->find_file(v1.version.id, "a.txt");
+  ASSERT_TRUE(a && *a && a1 && *a1);
+  EXPECT_EQ((*a)->xxh3, (*a1)->xxh3);
+  EXPECT_EQ((*a)->modality, (*a1)->modality);
+
+  // --rehash reads everything and finds the change the quick check missed.
+  auto v3 = add_ok(*cat, "q", tmp / "tree", {.rehash = true});
+  EXPECT_EQ(v3.reused, 0u);
+  ASSERT_TRUE(v3.created);
+  ASSERT_TRUE(v3.diff);
+  EXPECT_EQ(v3.diff->changed.paths, std::vector<std::string>{"same-size.txt"});
+
+  // Asking for SHA-256 when the latest version has none reads every file.
+  tmp.write("tree/c.bin", "c changed\n");
+  test::set_mtime(tmp / "tree/c.bin", kOld + 2);
+  auto v4 = add_ok(*cat, "q", tmp / "tree", {.sha256 = true});
+  EXPECT_EQ(v4.reused, 0u);
+  ASSERT_TRUE(v4.created);
+  EXPECT_TRUE(v4.version.sha256);
+  // And then they can be reused, SHA-256 included.
+  tmp.write("tree/a.txt", "a changed\n");
+  auto v5 = add_ok(*cat, "q", tmp / "tree", {.sha256 = true});
+  EXPECT_EQ(v5.reused, 3u);
+  auto b = cat->find_file(v5.version.id, "b.txt");
+  ASSERT_TRUE(b && *b && (*b)->sha256);
+}
+
+// A file written just before (or while) the latest version was read may be written again
+// within the same clock tick, keeping its mtime: it is read again whatever its mtime says.
+TEST(DatasetTest, RecentlyModifiedFilesAreReadAgain) {
+  TempDir tmp("pipeline-ds");
+  tmp.write("tree/edit.txt", "before\n");
+  auto cat = open_catalog(tmp);
+  ASSERT_TRUE(cat);
+  auto v1 = add_ok(*cat, "r", tmp / "tree");
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp / "tree/edit.txt").c_str(), &st), 0);
+  const std::int64_t m =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  tmp.write("tree/edit.txt", "after!\n");     // same size
+  test::set_mtime(tmp / "tree/edit.txt", m);  // as if within the same tick
+  auto v2 = add_ok(*cat, "r", tmp / "tree");
+  EXPECT_EQ(v2.reused, 0u);
+  ASSERT_TRUE(v2.created);
+  ASSERT_TRUE(v2.diff);
+  EXPECT_EQ(v2.diff->changed.paths, std::vector<std::string>{"edit.txt"});
+}
+
 TEST(DatasetTest, Sha256OnRequest) {
   TempDir tmp("pipeline-ds");
   tmp.write("tree/abc", "abc");

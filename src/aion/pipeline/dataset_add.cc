@@ -19,6 +19,11 @@ static_assert(kHeadBytes == kHeadBytesForRules, "detection must see the bytes th
 
 namespace {
 
+// Modification times this close to a version's reading are not trusted to show a later
+// change: mtime granularity is a clock tick on local file systems, up to 2 s on FAT and
+// some network file systems.
+constexpr std::int64_t kRacyMarginMs = 2000;
+
 std::string_view base_name(std::string_view rel) {
   auto slash = rel.rfind('/');
   return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
@@ -66,8 +71,45 @@ Result<AddResult> add_dataset(DatasetCatalog& catalog, const ModalityTable& moda
     options.progress(progress);
   };
 
+  // The latest version's entries, for files whose size and mtime did not change. Its SHA-256
+  // is needed too when this version records them.
+  const std::optional<VersionInfo> latest =
+      !options.rehash && !previous->empty() && (!options.sha256 || previous->back().sha256)
+          ? std::optional<VersionInfo>(previous->back())
+          : std::nullopt;
+  // A file modified within a clock tick of when the latest version read it may have been
+  // modified again after the read without its mtime moving ("racily clean", as git calls
+  // it): such files are read again. The version's creation time is when its reading began.
+  const std::int64_t racy_from_ns =
+      latest ? (latest->created_at_ms - kRacyMarginMs) * 1'000'000 : 0;
+  auto reuse = [&](const WalkEntry& w) -> Result<std::optional<FileEntry>> {
+    if (!latest || w.mtime_ns >= racy_from_ns) return std::optional<FileEntry>();
+    auto prev = catalog.find_file(latest->id, w.path);
+    if (!prev) return std::unexpected(prev.error());
+    if (!*prev || (*prev)->kind != FileKind::kFile || (*prev)->size != w.size ||
+        (*prev)->mtime_ns != w.mtime_ns || (*prev)->mode != w.mode ||
+        (options.sha256 && !(*prev)->sha256)) {
+      return std::optional<FileEntry>();  // a chmod may have made it unreadable: read it
+    }
+    if (!options.sha256) (*prev)->sha256.reset();
+    return prev;
+  };
+
   auto on_entry = [&](WalkEntry&& w) -> Status {
     ++progress.total_files;
+    if (w.kind == FileKind::kFile) {
+      auto same = reuse(w);
+      if (!same) return std::unexpected(same.error());
+      if (*same) {
+        FileEntry& e = **same;
+        ++counts.files;
+        counts.bytes += e.size;
+        counts.totals.add(e.modality, e.size);
+        ++result.reused;
+        ++progress.files;
+        return writer->add(e);
+      }
+    }
     if (w.kind == FileKind::kSymlink) {
       FileEntry e;
       e.path = std::move(w.path);

@@ -2,7 +2,10 @@
 // (dataset_walk.h), hash every file on a few threads (dataset_pool.h) and detect its
 // modality (modality.h), write the manifest in one transaction, and keep the version only
 // when its manifest differs from the latest version's (otherwise: "unchanged", nothing
-// stored). Memory stays bounded: entries stream from the walk through the pool into the
+// stored). A file whose path, size and modification time (to the nanosecond) are those of
+// the latest version's entry keeps that entry's hashes and modality without being read
+// again, as rsync's quick check and git's index do; `rehash` reads everything, and `verify`
+// always does. Memory stays bounded: entries stream from the walk through the pool into the
 // catalog. Runs on the caller's thread (plus the pool's); not thread-safe per catalog.
 #pragma once
 
@@ -35,6 +38,7 @@ struct Problem {
 struct AddOptions {
   bool sha256 = false;          // also SHA-256 of every file
   bool strict = false;          // an unreadable file or directory fails the add (no version stored)
+  bool rehash = false;          // read every file, even those unchanged by size and mtime
   int threads = 0;              // <= 0: default_hash_threads()
   std::size_t max_listed = 50;  // paths listed per kind of change in the diff
   std::function<void(const Progress&)> progress;  // may be empty; on the caller's thread
@@ -47,6 +51,7 @@ struct AddResult {
   std::vector<Problem> unreadable;  // not recorded (at most max_listed kept)
   std::uint64_t unreadable_count = 0;
   std::uint64_t special = 0;  // skipped FIFOs, sockets, devices
+  std::uint64_t reused = 0;   // files unchanged by size and mtime, hashes taken from the latest
   double seconds = 0;
 };
 
