@@ -7,8 +7,14 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
+
+#include "aion/pipeline/hash.h"
 
 #include "pipeline_engine_util.h"
 
@@ -492,6 +498,74 @@ TEST(PipelineRunner, ListShowsRunsWithTheirStages) {
   auto missing = e.svc->get(999);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+}
+
+// tick() hashes a stage's inputs before it takes the engine's lock: a cancel made while a big
+// input is read goes through at once, and the step after the hashing sees it.
+TEST(PipelineRunner, HashingAnInputHoldsUpNoCallThatChangesRuns) {
+  using namespace std::chrono_literals;
+  Engine e;
+  e.dir.write("big.bin", "pretend this is many gigabytes");
+  std::promise<void> hashing, go_on;
+  std::shared_future<void> released = go_on.get_future().share();
+  std::atomic<int> seen{0};
+  e.svc->set_hash_observer([&](const std::string&) {
+    if (seen++ == 0) {
+      hashing.set_value();
+      released.wait();
+    }
+  });
+  auto run = e.run(R"(name = "slow"
+[[stage]]
+name = "train"
+command = ["train"]
+inputs = ["big.bin"]
+)");
+  std::thread ticker([&] { e.svc->tick(); });
+  hashing.get_future().wait();
+  auto cancel = std::async(std::launch::async, [&] { return e.svc->cancel(run); });
+  const bool prompt = cancel.wait_for(10s) == std::future_status::ready;
+  go_on.set_value();
+  ticker.join();
+  ASSERT_TRUE(prompt) << "the cancel waited for the hashing";
+  EXPECT_TRUE(cancel.get());
+  EXPECT_EQ(e.run_state(run), "cancelled");
+  EXPECT_EQ(e.jobs.count(), 0u) << "a job was submitted for a cancelled run";
+}
+
+// The step uses what was hashed ahead (it does not read the inputs again under the lock): an
+// input rewritten after it was hashed is recorded as it was hashed.
+TEST(PipelineRunner, TheStepUsesTheHashesMadeBeforeIt) {
+  Engine e;
+  const auto first = e.dir.write("a.bin", "a as hashed");
+  e.dir.write("b.bin", "b");
+  std::vector<std::string> hashed;
+  e.svc->set_hash_observer([&](const std::string& path) {
+    hashed.push_back(path);
+    if (path.ends_with("/b.bin")) e.dir.write("a.bin", "a rewritten after its hash");
+  });
+  auto run = e.run(R"(name = "ahead"
+[[stage]]
+name = "s"
+command = ["s"]
+inputs = ["a.bin", "b.bin"]
+outputs = ["out.txt"]
+)");
+  e.svc->tick();
+  EXPECT_EQ(hashed, (std::vector<std::string>{first.string(), (e.dir / "b.bin").string()}));
+  ASSERT_EQ(e.jobs.stages_submitted(), std::vector<std::string>{"s"});
+  hashed.clear();
+  e.succeed("s", {{"out.txt", "done"}});
+  e.svc->tick();
+  // The output was hashed ahead of the step that records it.
+  EXPECT_EQ(hashed, std::vector<std::string>{(e.dir / "out.txt").string()});
+  ASSERT_EQ(e.run_state(run), "succeeded");
+  const Json arts = e.get(run)["artifacts"];
+  ASSERT_EQ(arts.size(), 1u);
+  const std::string want = FileHasher(false).hash_bytes("a as hashed").xxh3.hex();
+  ASSERT_TRUE(arts[0]["inputs"].is_array()) << arts.dump();
+  EXPECT_EQ(arts[0]["inputs"][0]["xxh3"], want) << arts.dump();
+  EXPECT_EQ(arts[0]["xxh3"], FileHasher(false).hash_bytes("done").xxh3.hex());
 }
 
 }  // namespace

@@ -25,7 +25,9 @@ using test::Engine;
 // Thread-safe to destroy from the test thread (stop flag, joined).
 class TinyHttp {
  public:
-  TinyHttp(int port, std::string body) : body_(std::move(body)) {
+  // `patience`: how long a request may take to arrive.
+  TinyHttp(int port, std::string body, int patience_ms = 1000)
+      : body_(std::move(body)), patience_ms_(patience_ms) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -43,6 +45,7 @@ class TinyHttp {
   }
   bool ok() const { return ok_; }
   int requests() const { return requests_.load(); }
+  int accepted() const { return accepted_.load(); }
 
  private:
   void loop() {
@@ -51,11 +54,12 @@ class TinyHttp {
       if (::poll(&p, 1, 50) != 1) continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
+      ++accepted_;
       std::string req;
       char buf[1024];
       while (req.find("\r\n\r\n") == std::string::npos) {
         pollfd q{c, POLLIN, 0};
-        if (::poll(&q, 1, 1000) != 1) break;
+        if (::poll(&q, 1, patience_ms_) != 1) break;
         ssize_t n = ::recv(c, buf, sizeof buf, 0);
         if (n <= 0) break;
         req.append(buf, static_cast<std::size_t>(n));
@@ -70,8 +74,10 @@ class TinyHttp {
   int fd_ = -1;
   bool ok_ = false;
   std::string body_;
+  int patience_ms_;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> accepted_{0};
   std::thread thread_;
 };
 
@@ -159,6 +165,62 @@ TEST(PipelineService, HealthCheckedVersionsSwapBehindTheStablePort) {
             std::string::npos);
   EXPECT_EQ(e.jobs.cancelled(), (std::vector<std::int64_t>{1, 3}));
   EXPECT_EQ(fetch(port), "v2");
+}
+
+// A request that v1 is answering when v2 takes over (the client sent half of it through the
+// proxy) finishes on v1; v1 is stopped once it has none left, or when the drain runs out.
+TEST(PipelineService, AReplacedVersionFinishesItsRequestsBeforeItIsStopped) {
+  using namespace std::chrono_literals;
+  Engine e;
+  const int port = aion::testing::free_port();
+  ASSERT_NE(port, 0);
+  auto live = [&](std::int64_t job, const char* body) {
+    e.run(service_pipeline(port));
+    e.svc->tick();
+    auto v = std::make_unique<TinyHttp>(backend_port_of(e, job), body, 20000);
+    e.jobs.set(job, JobPhase::kRunning);
+    e.svc->tick();
+    return v;
+  };
+  auto half_request = [&](TinyHttp& backend) {
+    const int before = backend.accepted();
+    int c = aion::testing::connect_from("127.0.0.1", port);
+    aion::testing::send_all(c, "GET / HTTP/1.0\r\n");
+    for (int i = 0; i < 500 && backend.accepted() == before; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(backend.accepted(), before + 1) << "the proxy did not pass the connection on";
+    return c;
+  };
+  auto v1 = live(1, "v1");
+  ASSERT_TRUE(v1->ok());
+  ASSERT_EQ(fetch(port), "v1");
+  const int c1 = half_request(*v1);
+
+  auto v2 = live(2, "v2");
+  ASSERT_TRUE(v2->ok());
+  EXPECT_EQ(fetch(port), "v2");  // new connections go to v2 at once
+  e.svc->tick();
+  EXPECT_TRUE(e.jobs.cancelled().empty()) << "v1 was stopped with a request under way";
+  aion::testing::send_all(c1, "\r\n");
+  const std::string reply = aion::testing::read_until_closed(c1, 5s);
+  ::close(c1);
+  EXPECT_NE(reply.find("v1"), std::string::npos) << reply;
+  for (int i = 0; i < 100 && e.jobs.cancelled().empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    e.svc->tick();
+  }
+  EXPECT_EQ(e.jobs.cancelled(), std::vector<std::int64_t>{1});
+
+  // A connection that never ends does not keep v2 forever.
+  const int c2 = half_request(*v2);
+  auto v3 = live(3, "v3");
+  ASSERT_TRUE(v3->ok());
+  e.svc->tick();
+  EXPECT_EQ(e.jobs.cancelled(), std::vector<std::int64_t>{1});
+  e.advance_s(31);
+  e.svc->tick();
+  EXPECT_EQ(e.jobs.cancelled(), (std::vector<std::int64_t>{1, 2}));
+  aion::testing::send_all(c2, "\r\n");
+  ::close(c2);
 }
 
 TEST(PipelineService, ALiveServiceWhoseJobEndsIsRestartedAndTheProxyFollows) {

@@ -72,6 +72,17 @@ ServiceProxy::~ServiceProxy() {
   ::close(listen_fd_);
 }
 
+void ServiceProxy::set_backend(int backend_port) {
+  std::lock_guard lock(mu_);
+  backend_.store(backend_port);
+}
+
+int ServiceProxy::connections_to(int backend_port) {
+  std::lock_guard lock(mu_);
+  auto it = per_backend_.find(backend_port);
+  return it == per_backend_.end() ? 0 : it->second;
+}
+
 void ServiceProxy::accept_loop() {
   while (!stopping_.load()) {
     {
@@ -92,12 +103,15 @@ void ServiceProxy::accept_loop() {
     }
     active_.fetch_add(1);
     conn_fds_.push_back(client);
-    std::thread([this, client] { serve(client); }).detach();
+    // The backend is chosen here, under mu_, and counted at once: a set_backend() after this
+    // line finds the connection counted against the backend it goes to.
+    const int backend_port = backend_.load();
+    ++per_backend_[backend_port];
+    std::thread([this, client, backend_port] { serve(client, backend_port); }).detach();
   }
 }
 
-void ServiceProxy::serve(int client) {
-  const int backend_port = backend_.load();
+void ServiceProxy::serve(int client, int backend_port) {
   int backend = backend_port > 0 ? connect_backend(backend_port) : -1;
   if (backend >= 0) {
     {
@@ -138,6 +152,9 @@ void ServiceProxy::serve(int client) {
     }
   }
   std::lock_guard lock(mu_);
+  if (auto it = per_backend_.find(backend_port); it != per_backend_.end() && --it->second <= 0) {
+    per_backend_.erase(it);
+  }
   std::erase(conn_fds_, client);
   if (backend >= 0) std::erase(conn_fds_, backend);
   ::close(client);

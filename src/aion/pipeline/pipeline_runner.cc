@@ -26,12 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct PathHash {
-  std::string xxh3;
-  std::uint64_t size = 0;
-  std::string kind;  // "file" | "dir"
-};
-
 Result<HashResult> hash_file(FileHasher& h, const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::unexpected(errno_error(errno, "opening '" + path + "'"));
@@ -321,8 +315,83 @@ Result<std::int64_t> PipelineService::submit(PipelineSpec spec, Owner owner, Run
   return id;
 }
 
+void PipelineService::set_hash_observer(std::function<void(const std::string&)> observer) {
+  hash_observer_ = std::move(observer);
+}
+
+std::vector<PipelineService::HashKey> PipelineService::paths_to_hash() {
+  std::vector<HashKey> out;
+  std::set<HashKey> seen;
+  auto runs = db_.runs(std::nullopt, true);
+  if (!runs) return out;
+  for (const auto& r : *runs) {
+    auto run = load(r.id);
+    if (!run) continue;
+    auto add = [&](const std::string& path) {
+      HashKey k{run->rec.owner_uid, run->rec.owner_gid, path};
+      if (seen.insert(k).second) out.push_back(std::move(k));
+    };
+    for (const auto& st : run->stages) {
+      const StageSpec* spec = run->spec_of(st.stage);
+      if (!spec) continue;
+      if (st.state == StageState::kPending) {
+        const bool ready =
+            std::all_of(spec->depends_on.begin(), spec->depends_on.end(), [&](const auto& d) {
+              const StageRecord* dep = run->rec_of(d);
+              return dep &&
+                     (dep->state == StageState::kSucceeded || dep->state == StageState::kSkipped);
+            });
+        if (!ready) continue;
+        for (const auto& in : spec->inputs)
+          if (!in.path.empty()) add(in.path);
+      } else if (st.state == StageState::kRunning && !spec->service && st.job_id != 0) {
+        auto s = jobs_.status(st.job_id);
+        if (s && s->phase == JobPhase::kSucceeded) {
+          for (const auto& o : spec->outputs) add(o);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Result<PathHash> PipelineService::hash_for(const std::string& path, const RunRecord& owner) {
+  auto it = prehashed_.find(HashKey{owner.owner_uid, owner.owner_gid, path});
+  if (it != prehashed_.end()) return it->second;
+  return hash_path(path, owner);
+}
+
 void PipelineService::tick() {
+  // The hashing first, without mu_: a stage reading or writing many gigabytes must not hold
+  // up the calls that change runs.
+  std::vector<HashKey> wanted;
+  {
+    std::lock_guard lock(mu_);
+    wanted = paths_to_hash();
+  }
+  std::map<HashKey, Result<PathHash>> hashed;
+  for (const auto& k : wanted) {
+    if (hash_observer_) hash_observer_(std::get<2>(k));
+    RunRecord owner;
+    owner.owner_uid = std::get<0>(k);
+    owner.owner_gid = std::get<1>(k);
+    const auto started = std::chrono::steady_clock::now();
+    auto h = hash_path(std::get<2>(k), owner);
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (h && s >= 1.0) {  // worth a line: where a stage's start or end went
+      spdlog::info("event=pipeline_hashed path=\"{}\" bytes={} seconds={:.1f}",
+                   display_path(std::get<2>(k)), h->size, s);
+    }
+    hashed.emplace(k, std::move(h));
+  }
   std::lock_guard lock(mu_);
+  prehashed_ = std::move(hashed);
+  tick_locked();
+  prehashed_.clear();
+}
+
+void PipelineService::tick_locked() {
   auto runs = db_.runs(std::nullopt, true);
   if (!runs) {
     spdlog::warn("event=pipeline_tick_failed error=\"{}\"", runs.error().message());
@@ -388,7 +457,7 @@ Result<std::string> PipelineService::fingerprint(const LoadedRun& run, const Sta
   Json inputs = Json::array();
   for (const auto& in : stage.inputs) {
     if (!in.path.empty()) {
-      auto h = hash_path(in.path, run.rec);
+      auto h = hash_for(in.path, run.rec);
       if (!h) return std::unexpected(h.error().context("input of stage '" + stage.name + "'"));
       inputs.push_back({{"path", in.path}, {"xxh3", h->xxh3}, {"kind", h->kind}});
     } else {
@@ -428,7 +497,7 @@ Result<bool> PipelineService::unchanged(const LoadedRun& run, const StageSpec& s
   for (const auto& out : stage.outputs) {
     auto a = std::find_if(arts->begin(), arts->end(), [&](const auto& x) { return x.path == out; });
     if (a == arts->end()) return false;
-    auto h = hash_path(out, run.rec);
+    auto h = hash_for(out, run.rec);
     if (!h || h->xxh3 != a->xxh3) return false;
   }
   *message = "unchanged since run " + std::to_string((*prior)->run_id);
@@ -606,7 +675,7 @@ Status PipelineService::stage_succeeded(LoadedRun& run, StageRecord& st,
     if (!exists_for(out, run.rec)) {
       return stage_failed(run, st, "declared output " + out + " was not written", false);
     }
-    auto h = hash_path(out, run.rec);
+    auto h = hash_for(out, run.rec);
     if (!h) return stage_failed(run, st, "hashing output: " + h.error().message(), false);
     ArtifactRecord a;
     a.run_id = st.run_id;
@@ -719,12 +788,36 @@ Status PipelineService::follow_service(LoadedRun& run, StageRecord& st) {
   return sweep_replaced_versions();
 }
 
+bool PipelineService::still_serving(const StageRecord& old) {
+  const auto key = std::make_pair(old.run_id, old.stage);
+  auto run = db_.run(old.run_id);
+  auto proxy = run ? proxies_.find(std::make_pair(run->name, old.stage)) : proxies_.end();
+  if (proxy == proxies_.end() || proxy->second->connections_to(old.backend_port) == 0) {
+    draining_since_.erase(key);
+    return false;
+  }
+  const std::int64_t now = now_ms();
+  auto [since, first] = draining_since_.emplace(key, now);
+  if (first) {
+    spdlog::info("event=pipeline_service_draining run={} stage={} job={} connections={}",
+                 old.run_id, old.stage, old.live_job_id,
+                 proxy->second->connections_to(old.backend_port));
+  }
+  if (now - since->second < kDrainMs) return true;
+  spdlog::warn("event=pipeline_service_drain_timeout run={} stage={} job={}", old.run_id, old.stage,
+               old.live_job_id);
+  draining_since_.erase(since);
+  return false;
+}
+
 Status PipelineService::sweep_replaced_versions() {
   auto stale = db_.stale_live_versions();
   if (!stale) return std::unexpected(stale.error());
   for (const auto& s : *stale) {
     auto status = jobs_.status(s.live_job_id);
     if (status && (status->phase == JobPhase::kPending || status->phase == JobPhase::kRunning)) {
+      // Requests it is still answering finish first; the next ticks look again.
+      if (still_serving(s)) continue;
       spdlog::info("event=pipeline_service_replaced run={} stage={} job={}", s.run_id, s.stage,
                    s.live_job_id);
       if (auto c = jobs_.cancel(s.live_job_id); !c) {
@@ -739,6 +832,7 @@ Status PipelineService::sweep_replaced_versions() {
 }
 
 Status PipelineService::tick_services() {
+  if (auto r = sweep_replaced_versions(); !r) return r;
   auto services = db_.services();
   if (!services) return std::unexpected(services.error());
   for (auto& svc : *services) {

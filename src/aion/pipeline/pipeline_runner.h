@@ -24,7 +24,8 @@
 // attempt is submitted again, so that one attempt of a not-yet-succeeded stage may run twice.
 // A succeeded stage is never rerun.
 //  - a service version becomes live in one transaction (its service record + its stage
-//    succeeded); the proxy switches after it and the replaced version's job is cancelled last.
+//    succeeded); the proxy switches after it and the replaced version's job is cancelled last,
+//    once the connections the proxy gave it before the switch have closed (kDrainMs at most).
 //    A kill in between leaves the old job running until recover() cancels it (a sweep of
 //    stage rows whose live job is no longer the live version).//
 // Times stored (next_try_ms, deadlines) are wall-clock milliseconds so they survive a restart.
@@ -35,9 +36,14 @@
 // still have the recorded hashes, is "skipped" unless the run is forced. Service stages are
 // never skipped (each run deploys a version).
 //
-// Cost: inputs are hashed when a stage becomes ready and outputs when it succeeds, inside
-// tick() with mu_ held; a stage reading or writing many gigabytes holds the engine (and the
-// run-changing API calls) for that long. Read-only calls are not held up.
+// Cost: inputs are hashed when a stage becomes ready and outputs when it succeeds. tick()
+// hashes them before it takes mu_ (the path inputs of the stages ready to start, the outputs of
+// the batch stages whose job succeeded), so a stage reading or writing many gigabytes does not
+// hold up submit, cancel and retry; the state machine's step right after uses those hashes.
+// Two cases still hash with mu_ held: the inputs of a stage that became ready within the same
+// step through a dependency it does not read (its dependency's outputs were hashed ahead), and
+// the recorded outputs of an earlier run checked before a stage is skipped. Read-only calls
+// never wait for hashing.
 #pragma once
 
 #include <sys/types.h>
@@ -53,7 +59,9 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "aion/core/clock.h"
 #include "aion/core/error.h"
@@ -116,10 +124,21 @@ struct RunOptions {
   bool force = false;  // run every stage even when unchanged
 };
 
+// The content hash of a path a pipeline names: a file's XXH3-128, or a directory's over its
+// sorted entries (relative path, size and hash of each; a link by its target text).
+struct PathHash {
+  std::string xxh3;
+  std::uint64_t size = 0;
+  std::string kind;  // "file" | "dir"
+};
+
 // How often the thread started by start() calls tick().
 inline constexpr int kTickMs = 200;
 // The health probe's connect + read timeout.
 inline constexpr int kHealthProbeTimeoutMs = 1000;
+// How long a replaced service version may finish the connections it still serves before it is
+// stopped anyway.
+inline constexpr std::int64_t kDrainMs = 30000;
 
 class PipelineService {
  public:
@@ -160,11 +179,25 @@ class PipelineService {
   // Live services: [{pipeline, stage, port, backend_port, job_id, run_id}].
   Result<Json> services();
 
-  // One step of the state machine over every unfinished run and every live service.
+  // One step of the state machine over every unfinished run and every live service, after
+  // hashing (without mu_) the paths that step will read.
   void tick();
+  // Called with each path tick() is about to hash ahead of its step, on the ticking thread
+  // without mu_ held (a progress display; tests hold it to see what waits meanwhile). Set
+  // before start().
+  void set_hash_observer(std::function<void(const std::string& path)> observer);
 
  private:
   struct LoadedRun;
+  // (owner uid, owner gid, path).
+  using HashKey = std::tuple<std::uint32_t, std::uint32_t, std::string>;
+  void tick_locked();
+  // The paths the next step will hash: inputs of the stages ready to start, outputs of the
+  // batch stages whose job succeeded. With mu_ held.
+  std::vector<HashKey> paths_to_hash();
+  // `path` hashed with the owner's rights: from prehashed_ when tick() hashed it ahead, else
+  // now. With mu_ held.
+  Result<PathHash> hash_for(const std::string& path, const RunRecord& owner);
   Status tick_run(std::int64_t run_id);
   Status tick_services();
   Status recover_locked();
@@ -180,8 +213,12 @@ class PipelineService {
   Status stage_failed(LoadedRun& run, StageRecord& st, const std::string& why, bool may_retry);
   Status stage_succeeded(LoadedRun& run, StageRecord& st,
                          const std::optional<ServiceRecord>& service = std::nullopt);
-  // Cancels the jobs of service versions that are no longer live (replaced or stopped).
+  // Cancels the jobs of service versions that are no longer live (replaced or stopped), each
+  // once its proxy forwards no connection to it any more (at most kDrainMs after the switch).
   Status sweep_replaced_versions();
+  // Whether a replaced version still answers connections the proxy gave it before the switch
+  // (and the drain has not run out); records when its drain began.
+  bool still_serving(const StageRecord& old);
   Status finish_run_if_done(LoadedRun& run);
   Result<std::string> fingerprint(const LoadedRun& run, const StageSpec& stage,
                                   std::string* inputs_json);
@@ -197,8 +234,14 @@ class PipelineService {
   DatasetResolver datasets_;
   const Clock& clock_;
 
-  // Guards the state machine: tick(), the run-changing methods and proxies_.
+  // Guards the state machine: tick(), the run-changing methods, proxies_, draining_since_ and
+  // prehashed_.
   std::mutex mu_;
+  // Replaced service versions waiting for their open connections: (run, stage) -> since (ms).
+  std::map<std::pair<std::int64_t, std::string>, std::int64_t> draining_since_;
+  // What tick() hashed before its step, for that step only.
+  std::map<HashKey, Result<PathHash>> prehashed_;
+  std::function<void(const std::string&)> hash_observer_;  // set before start()
   // Open proxies by (pipeline name, stage name).
   std::map<std::pair<std::string, std::string>, std::unique_ptr<ServiceProxy>> proxies_;
 
