@@ -10,6 +10,7 @@
 #include "aion/core/json.h"
 #include "aion/core/process.h"
 #include "aion/hw/discovery.h"
+#include "aion/hw/nvml.h"
 #include "aion/hw/snapshot.h"
 #include "support/fixtures.h"
 #include "support/temp_dir.h"
@@ -95,6 +96,26 @@ TEST_F(DamagedFixture, LostGpuIsReportedAndTheRestStillShown) {
   EXPECT_EQ(inv.accelerators[3].state, "lost");
   EXPECT_EQ(inv.accelerators[2].state, "ok");
   EXPECT_EQ(inv.accelerators[2].memory_bytes, 85899345920u);
+}
+
+// NVML is reference-counted (nvmlInit_v2/nvmlShutdown, as NVIDIA documents it): one user of
+// the library shutting down leaves another working, and a GPU lost meanwhile shows to both.
+TEST_F(DamagedFixture, OneNvmlUserShuttingDownLeavesTheOtherWorking) {
+  auto telemetry = Nvml::load(FAKE_NVML_PATH);
+  ASSERT_TRUE(telemetry) << telemetry.error().message();
+  {
+    auto rescan = Nvml::load(FAKE_NVML_PATH);
+    ASSERT_TRUE(rescan) << rescan.error().message();
+    EXPECT_EQ((*rescan)->query().gpus.size(), 8u);
+  }
+  NvmlReport after = (*telemetry)->query();
+  ASSERT_EQ(after.gpus.size(), 8u) << "the first user lost NVML when the second shut down";
+  EXPECT_FALSE(after.driver_version.empty());
+  edit_nvml([](Json& j) { j["gpus"][3]["lost"] = true; });
+  NvmlReport lost = (*telemetry)->query();
+  ASSERT_EQ(lost.gpus.size(), 8u);
+  EXPECT_TRUE(lost.gpus[3].lost);
+  EXPECT_FALSE(lost.gpus[2].lost);
 }
 
 TEST_F(DamagedFixture, CliExitsZeroWithWarningsAndOneWithStrict) {

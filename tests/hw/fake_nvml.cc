@@ -13,11 +13,13 @@
 // that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
 // nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -39,7 +41,9 @@ struct Memory {
 };
 
 Json g_doc;
-bool g_init = false;
+std::atomic<bool> g_init{false};
+std::mutex g_init_mu;  // guards g_refs and the writes of g_doc
+int g_refs = 0;
 
 const Json* gpu(void* handle) {
   auto i = reinterpret_cast<std::uintptr_t>(handle);
@@ -71,29 +75,45 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
 // "nvlink_errors": [replay, recovery, crc_flit, crc_data] per active link, "xids": [codes]}.
 // Without it the telemetry calls are not supported. Each entry of "xids" is delivered once, in
 // order, as an Xid event through the event API.
-Json telemetry(void* handle) {
+Json gpu_now(void* handle) {
   std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
   std::ifstream in(std::getenv("AION_FAKE_NVML"));
   std::stringstream ss;
   ss << in.rdbuf();
   Json now = Json::parse(ss.str(), nullptr, false);
-  if (!now.is_object() || index >= now["gpus"].size()) return Json::object();
-  return now["gpus"][index].value("telemetry", Json::object());
+  if (!now.is_object() || !now.contains("gpus") || index >= now["gpus"].size()) {
+    return Json::object();
+  }
+  return now["gpus"][index];
 }
 
+Json telemetry(void* handle) {
+  return gpu_now(handle).value("telemetry", Json::object());
+}
+
+// "lost" is read from the file at every call too: a GPU falls off the bus while NVML is in
+// use, and every user of the library sees it.
 #define CHECK_GPU(h)               \
   const Json* g = gpu(h);          \
   if (!g) return kInvalidArgument; \
-  if (g->value("lost", false)) return kGpuIsLost
+  if (gpu_now(h).value("lost", false)) return kGpuIsLost
 
 }  // namespace
 
 extern "C" {
 
+// Reference-counted, as NVIDIA documents nvmlInit_v2/nvmlShutdown: the library shuts down
+// when the last user calls nvmlShutdown, so one user's shutdown leaves the others working.
+// The description is read at the first init.
 int nvmlInit_v2() {
   // A test that counts NVML loads names a file here: every init appends one byte.
   if (const char* log = std::getenv("AION_FAKE_NVML_INIT_LOG")) {
     std::ofstream(log, std::ios::app) << 'i';
+  }
+  std::lock_guard lock(g_init_mu);
+  if (g_refs > 0) {
+    ++g_refs;
+    return kSuccess;
   }
   const char* path = std::getenv("AION_FAKE_NVML");
   if (!path) return kUnknown;
@@ -104,12 +124,15 @@ int nvmlInit_v2() {
   if (!g_doc.is_object()) return kUnknown;
   int err = g_doc.value("init_error", 0);
   if (err != 0) return err;
+  g_refs = 1;
   g_init = true;
   return kSuccess;
 }
 
 int nvmlShutdown() {
-  g_init = false;
+  std::lock_guard lock(g_init_mu);
+  if (g_refs == 0) return kUninitialized;
+  if (--g_refs == 0) g_init = false;
   return kSuccess;
 }
 
