@@ -12,13 +12,17 @@
 // A "lost" GPU answers NVML_ERROR_GPU_IS_LOST to everything but its PCI info, as a GPU
 // that fell off the bus does. Built without FAKE_NVML_FULL_ABI it lacks
 // nvmlDeviceGetPciInfo_v3, like a driver too old for aion.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -75,16 +79,43 @@ void fill_pci(const std::string& bus_id, PciInfo* p) {
 // "nvlink_errors": [replay, recovery, crc_flit, crc_data] per active link, "xids": [codes]}.
 // Without it the telemetry calls are not supported. Each entry of "xids" is delivered once, in
 // order, as an Xid event through the event API.
+// The description as the file says now, parsed again only when the file changed (its size or
+// mtime, or it was written in the last second): telemetry calls come many times a second.
+std::shared_ptr<const Json> file_now() {
+  static std::mutex mu;
+  static std::int64_t seen_mtime = -1;
+  static std::int64_t seen_size = -1;
+  static std::shared_ptr<const Json> cached = std::make_shared<const Json>(Json::object());
+  const char* path = std::getenv("AION_FAKE_NVML");
+  struct stat st {};
+  if (!path || ::stat(path, &st) != 0) return std::make_shared<const Json>(Json::object());
+  const std::int64_t mtime =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  // A file written within the last second may be written again within the same clock tick
+  // with the same size: read it again rather than trust its mtime.
+  const bool recent =
+      static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec - mtime < 1000000000;
+  std::lock_guard lock(mu);
+  if (recent || mtime != seen_mtime || st.st_size != seen_size) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    cached = std::make_shared<const Json>(Json::parse(ss.str(), nullptr, false));
+    seen_mtime = mtime;
+    seen_size = st.st_size;
+  }
+  return cached;
+}
+
 Json gpu_now(void* handle) {
   std::size_t index = reinterpret_cast<std::uintptr_t>(handle) - 1;
-  std::ifstream in(std::getenv("AION_FAKE_NVML"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Json now = Json::parse(ss.str(), nullptr, false);
-  if (!now.is_object() || !now.contains("gpus") || index >= now["gpus"].size()) {
+  std::shared_ptr<const Json> now = file_now();
+  if (!now->is_object() || !now->contains("gpus") || index >= (*now)["gpus"].size()) {
     return Json::object();
   }
-  return now["gpus"][index];
+  return (*now)["gpus"][index];
 }
 
 Json telemetry(void* handle) {
