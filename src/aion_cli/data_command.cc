@@ -209,7 +209,8 @@ void cmd_add(Context& ctx, const AddArgs& a) {
   if (ctx.json) {
     Json out = {{"created", r->created},         {"version", version_json(v)},
                 {"special_skipped", r->special}, {"unreadable", r->unreadable_count},
-                {"reused", r->reused},           {"seconds", r->seconds}};
+                {"reused", r->reused},           {"sha256_added", r->sha256_added},
+                {"seconds", r->seconds}};
     if (r->diff) out["diff"] = diff_json(*r->diff);
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -217,6 +218,10 @@ void cmd_add(Context& ctx, const AddArgs& a) {
   if (!r->created) {
     std::printf("%s: unchanged since %s (manifest %s); no new version\n", a.name.c_str(),
                 ref.c_str(), v.manifest_id.hex().c_str());
+    if (r->sha256_added) {
+      std::printf("SHA-256 recorded for the %llu files of %s\n",
+                  static_cast<unsigned long long>(v.files), ref.c_str());
+    }
     return;
   }
   std::printf("%s: %llu files, %llu links, %s (%s) in %.1f s\n", ref.c_str(),

@@ -375,6 +375,39 @@ TEST(DatasetTest, RecentlyModifiedFilesAreReadAgain) {
   EXPECT_EQ(v2.diff->changed.paths, std::vector<std::string>{"edit.txt"});
 }
 
+// Asking for SHA-256 on a tree unchanged since a version without them records them on that
+// version (same content, no new version).
+TEST(DatasetTest, Sha256AskedOnAnUnchangedTreeIsRecordedOnTheLatestVersion) {
+  TempDir tmp("pipeline-ds");
+  tmp.write("tree/abc", "abc");
+  tmp.write("tree/sub/x.txt", "x\n");
+  auto cat = open_catalog(tmp);
+  ASSERT_TRUE(cat);
+  auto v1 = add_ok(*cat, "s", tmp / "tree");
+  EXPECT_FALSE(v1.version.sha256);
+  auto again = add_ok(*cat, "s", tmp / "tree", {.sha256 = true});
+  EXPECT_FALSE(again.created);
+  EXPECT_TRUE(again.sha256_added);
+  EXPECT_EQ(again.version.id, v1.version.id);
+  auto versions = cat->versions("s");
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_TRUE(versions->front().sha256);
+  EXPECT_EQ(versions->front().manifest_id, v1.version.manifest_id);
+  auto f = cat->find_file(v1.version.id, "abc");
+  ASSERT_TRUE(f && *f && (*f)->sha256);
+  EXPECT_EQ(to_hex(*(*f)->sha256),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // Once there, nothing more to do; the next version is number 2.
+  auto third = add_ok(*cat, "s", tmp / "tree", {.sha256 = true});
+  EXPECT_FALSE(third.created);
+  EXPECT_FALSE(third.sha256_added);
+  tmp.write("tree/new.txt", "new\n");
+  auto v2 = add_ok(*cat, "s", tmp / "tree", {.sha256 = true});
+  ASSERT_TRUE(v2.created);
+  EXPECT_EQ(v2.version.version, 2);
+}
+
 TEST(DatasetTest, Sha256OnRequest) {
   TempDir tmp("pipeline-ds");
   tmp.write("tree/abc", "abc");

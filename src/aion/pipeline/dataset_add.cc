@@ -200,6 +200,14 @@ Result<AddResult> add_dataset(DatasetCatalog& catalog, const ModalityTable& moda
   if (!previous->empty() && previous->back().manifest_id == *manifest) {
     result.created = false;
     result.version = previous->back();
+    if (options.sha256 && !result.version.sha256) {
+      // Same content, now with SHA-256: the latest version gets them.
+      if (auto ok = writer->commit_sha256_into(result.version.id); !ok) {
+        return std::unexpected(ok.error());
+      }
+      result.version.sha256 = true;
+      result.sha256_added = true;
+    }
   } else {
     auto stored = writer->commit(counts);
     if (!stored) return std::unexpected(stored.error());

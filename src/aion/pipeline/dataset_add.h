@@ -46,6 +46,7 @@ struct AddOptions {
 
 struct AddResult {
   bool created = false;             // false: unchanged since the latest version, nothing stored
+  bool sha256_added = false;        // unchanged, and its SHA-256 were recorded on the latest
   VersionInfo version;              // the new version, or (unchanged) the latest one
   std::optional<Diff> diff;         // from the previous version, when there is one and it changed
   std::vector<Problem> unreadable;  // not recorded (at most max_listed kept)

@@ -301,6 +301,31 @@ Result<VersionInfo> DatasetCatalog::Writer::commit(const VersionInfo& counts) {
   return v;
 }
 
+Status DatasetCatalog::Writer::commit_sha256_into(std::int64_t target_version_id) {
+  store::Database& db = *cat_->db_;
+  // Runs `sql` with ?1 bound to `first` and, when given, ?2 to `second`.
+  auto run = [&](std::string_view sql, std::int64_t first,
+                 std::optional<std::int64_t> second = std::nullopt) -> Status {
+    auto st = db.prepare(sql);
+    if (!st) return std::unexpected(st.error());
+    (*st)->bind(1, first);
+    if (second) (*st)->bind(2, *second);
+    return (*st)->run();
+  };
+  if (auto ok = run("UPDATE dataset_files SET sha256 = (SELECT n.sha256 FROM dataset_files n "
+                    "WHERE n.version_id = ?1 AND n.path = dataset_files.path) "
+                    "WHERE version_id = ?2",
+                    info_.id, target_version_id);
+      !ok)
+    return ok;
+  if (auto ok = run("UPDATE dataset_versions SET sha256 = 1 WHERE id = ?1", target_version_id); !ok)
+    return ok;
+  // The version being written goes: its rows, then itself (its number was never taken).
+  if (auto ok = run("DELETE FROM dataset_files WHERE version_id = ?1", info_.id); !ok) return ok;
+  if (auto ok = run("DELETE FROM dataset_versions WHERE id = ?1", info_.id); !ok) return ok;
+  return tx_.commit();
+}
+
 // --- reading
 
 Status DatasetCatalog::load_totals(VersionInfo& v) {

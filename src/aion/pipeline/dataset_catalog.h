@@ -94,6 +94,10 @@ class DatasetCatalog {
     // Stores the counts of `info` (files, bytes, links, skipped, unreadable, sha256, totals;
     // the manifest id is computed) and commits. Returns the stored version.
     Result<VersionInfo> commit(const VersionInfo& info);
+    // For a tree whose manifest equals version `target`'s: copies the SHA-256 of the entries
+    // added so far onto the same paths of `target`, marks `target` as having SHA-256, and
+    // commits without keeping the version being written.
+    Status commit_sha256_into(std::int64_t target_version_id);
 
    private:
     friend class DatasetCatalog;
