@@ -29,6 +29,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aion/core/fs_identity.h"
 #include "aion/core/version.h"
 
 namespace aion::api {
@@ -223,17 +224,7 @@ Role role_for_peer(long uid, long gid, long daemon_uid, std::string_view admin_g
   auto admin_gid = group_id(admin_group);
   if (!admin_gid) return Role::kViewer;
   if (gid == static_cast<long>(*admin_gid)) return Role::kAdmin;
-  std::string name = user_name(uid);
-  if (name.empty()) return Role::kViewer;
-  int n = 64;
-  std::vector<gid_t> groups(static_cast<std::size_t>(n));
-  if (::getgrouplist(name.c_str(), static_cast<gid_t>(gid), groups.data(), &n) < 0) {
-    groups.resize(static_cast<std::size_t>(n));
-    if (::getgrouplist(name.c_str(), static_cast<gid_t>(gid), groups.data(), &n) < 0)
-      return Role::kViewer;
-  }
-  groups.resize(static_cast<std::size_t>(n));
-  for (gid_t g : groups) {
+  for (gid_t g : user_groups(static_cast<uid_t>(uid), static_cast<gid_t>(gid))) {
     if (g == *admin_gid) return Role::kAdmin;
   }
   return Role::kViewer;
