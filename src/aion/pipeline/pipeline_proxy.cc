@@ -1,6 +1,7 @@
 #include "aion/pipeline/pipeline_proxy.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,21 +18,33 @@ namespace {
 // How often blocked threads look at stopping_: the bound on how long closing a proxy takes.
 constexpr int kPollMs = 100;
 
-int connect_backend(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A backend on loopback answers a connect at once or refuses it; this only bounds the odd
+// stuck case.
+constexpr int kBackendConnectMs = 1000;
+
+}  // namespace
+
+int connect_loopback(int port, int timeout_ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(static_cast<std::uint16_t>(port));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (errno != EINPROGRESS || ::poll(&p, 1, timeout_ms) != 1 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+      ::close(fd);
+      return -1;
+    }
   }
+  // Blocking from here on: callers poll before they read or write.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<ServiceProxy>> ServiceProxy::open(int port, int backend_port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -112,7 +125,7 @@ void ServiceProxy::accept_loop() {
 }
 
 void ServiceProxy::serve(int client, int backend_port) {
-  int backend = backend_port > 0 ? connect_backend(backend_port) : -1;
+  int backend = backend_port > 0 ? connect_loopback(backend_port, kBackendConnectMs) : -1;
   if (backend >= 0) {
     {
       std::lock_guard lock(mu_);

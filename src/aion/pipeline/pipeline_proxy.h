@@ -58,4 +58,8 @@ class ServiceProxy {
   std::thread acceptor_;
 };
 
+// A TCP connection to 127.0.0.1:port made within `timeout_ms`, as a blocking descriptor;
+// -1 when refused or timed out. Thread-safe.
+int connect_loopback(int port, int timeout_ms);
+
 }  // namespace aion::pipeline
