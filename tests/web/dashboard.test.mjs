@@ -629,6 +629,24 @@ async function xss(page, who) {
   }
 }
 
+// A POST made by the logged-in page itself, with its session cookie and its CSRF token, as the
+// page's own scripts would: what the server answers the role, not the CSRF check.
+async function postAsPage(page, urlPath, body) {
+  return page.evaluate(
+    async (path, text) => {
+      const who = await (await fetch('/v1/session')).json();
+      const r = await fetch(path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf },
+        body: text,
+      });
+      return { status: r.status, body: await r.text(), csrf: !!who.csrf };
+    },
+    urlPath,
+    body,
+  );
+}
+
 async function viewer(targetJob) {
   const { context, page } = await newPage('viewer');
   try {
@@ -643,15 +661,7 @@ async function viewer(targetJob) {
         await go(page, `#/jobs/${targetJob}`);
         await page.waitForSelector('[data-testid=job-detail][data-state]');
         assert.equal(await count(page, '[data-testid=job-cancel]'), 0, 'a viewer sees the cancel button');
-        const res = await page.evaluate(async (id) => {
-          const who = await (await fetch('/v1/session')).json();
-          const r = await fetch(`/v1/jobs/${id}/cancel`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf },
-            body: '{}',
-          });
-          return { status: r.status, body: await r.text(), csrf: !!who.csrf };
-        }, targetJob);
+        const res = await postAsPage(page, `/v1/jobs/${targetJob}/cancel`, '{}');
         assert.ok(res.csrf, 'GET /v1/session gave the viewer no CSRF token');
         assert.equal(res.status, 403, `a viewer's cancel answered ${res.status}: ${res.body}`);
         assert.match(JSON.parse(res.body).error.message, /\w/, 'the refusal has no message');
@@ -663,15 +673,7 @@ async function viewer(targetJob) {
         await go(page, `#/incidents/${config.xssIncident}`);
         await page.waitForSelector('[data-testid=resolve-not-allowed]');
         assert.equal(await count(page, '[data-testid=resolve-form]'), 0, 'a viewer sees the resolve form');
-        const res = await page.evaluate(async (id) => {
-          const who = await (await fetch('/v1/session')).json();
-          const r = await fetch(`/v1/incidents/${id}/resolve`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf },
-            body: '{"note":"not mine to close"}',
-          });
-          return { status: r.status, body: await r.text() };
-        }, config.xssIncident);
+        const res = await postAsPage(page, `/v1/incidents/${config.xssIncident}/resolve`, '{"note":"not mine to close"}');
         assert.equal(res.status, 403, `a viewer's resolve answered ${res.status}: ${res.body}`);
         const still = await api(config.operator, 'GET', `/v1/incidents/${config.xssIncident}`);
         assert.equal(still.json?.state, 'open', 'the incident changed state');
